@@ -1,0 +1,387 @@
+//! Sign-in flows. Every outcome is audited; an unknown email and a wrong password give the
+//! same answer and take the same time.
+
+use crate::{mfa, password, throttle, token};
+use chrono::{DateTime, Duration, Utc};
+use rapport_core::{ids, DomainError, Principal};
+use rapport_store::audit::{self, Entry};
+use rapport_store::db::db_err;
+use rapport_store::sessions::{self, SessionRow, TokenRow};
+use rapport_store::users::{self, Credentials, NewUser, User};
+use rapport_store::{departments, Store};
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self { idle_timeout: Duration::hours(2), absolute_timeout: Duration::hours(12) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    pub totp: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub token: String,
+    pub session_id: String,
+    pub user: User,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who is calling, as far as the audit trail can tell before sign-in succeeds.
+fn anonymous(email: &str, ip: Option<String>, ua: Option<String>) -> Principal {
+    let mut p = Principal::system();
+    p.user_id = "anonymous".into();
+    p.email = email.chars().take(254).collect();
+    p.grants = Default::default();
+    p.ip = ip;
+    p.user_agent = ua;
+    p
+}
+
+fn unix(t: DateTime<Utc>) -> u64 {
+    t.timestamp().max(0) as u64
+}
+
+/// Build the principal for a user, loading the grants of their roles now.
+pub async fn principal_for(store: &Store, user: &User, session_id: Option<String>, token_id: Option<String>, read_only: bool, ip: Option<String>, ua: Option<String>) -> Result<(Principal, bool), DomainError> {
+    let (grants, require_mfa) = users::grants_of(store.db.reader(), &user.id).await?;
+    Ok((
+        Principal {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            department_id: user.department_id.clone(),
+            grants,
+            session_id,
+            token_id,
+            read_only,
+            viewed_by: None,
+            ip,
+            user_agent: ua,
+        },
+        require_mfa && !user.mfa_enabled,
+    ))
+}
+
+/// Verify a TOTP code or a recovery code and consume it.
+async fn check_second_factor(store: &Store, creds: &Credentials, code: &str) -> Result<bool, DomainError> {
+    let Some(secret) = &creds.totp_secret else { return Ok(true) };
+    if let Some(step) = mfa::matching_step(secret, &creds.user.email, code, unix(store.now()))? {
+        // The update only succeeds when this step is newer than the last one used.
+        let n = users::set_totp_last_step(store.db.writer(), &creds.user.id, step).await?;
+        return Ok(n == 1);
+    }
+    let h = mfa::hash_recovery(code);
+    if creds.recovery_codes.contains(&h) {
+        let rest: Vec<String> = creds.recovery_codes.iter().filter(|c| **c != h).cloned().collect();
+        users::set_recovery_codes(store.db.writer(), &creds.user.id, &rest).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+pub async fn login(store: &Store, settings: &AuthSettings, req: LoginRequest) -> Result<LoginResult, DomainError> {
+    let account_key = throttle::account_key(&req.email);
+    let ip_key = req.ip.as_deref().map(throttle::ip_key);
+    let who = anonymous(&req.email, req.ip.clone(), req.user_agent.clone());
+    for key in [Some(&account_key), ip_key.as_ref()].into_iter().flatten() {
+        if let Err(e) = throttle::check(store, key).await {
+            audit::record_alone(store, &who, Entry::new("auth.login_throttled").details(json!({"email": who.email}))).await?;
+            return Err(e);
+        }
+    }
+    let creds = users::credentials_by_email(store, &req.email).await?;
+    let password_ok = match &creds {
+        Some(c) => password::verify(&req.password, &c.password_hash),
+        None => {
+            let _ = password::verify(&req.password, password::dummy_hash());
+            false
+        }
+    };
+    let fail = |reason: &'static str| {
+        let who = who.clone();
+        let account_key = account_key.clone();
+        let ip_key = ip_key.clone();
+        async move {
+            throttle::fail(store, &account_key, throttle::ACCOUNT).await?;
+            if let Some(k) = &ip_key {
+                throttle::fail(store, k, throttle::IP).await?;
+            }
+            audit::record_alone(store, &who, Entry::new("auth.login_failed").details(json!({"email": who.email, "reason": reason}))).await?;
+            Ok::<DomainError, DomainError>(DomainError::InvalidCredentials)
+        }
+    };
+    let creds = match creds {
+        Some(c) if password_ok && c.user.active => c,
+        Some(c) if password_ok && !c.user.active => return Err(fail("disabled").await?),
+        _ => return Err(fail("bad_credentials").await?),
+    };
+    if creds.totp_secret.is_some() {
+        match req.totp.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => return Err(DomainError::MfaRequired),
+            Some(code) => {
+                if !check_second_factor(store, &creds, code).await? {
+                    return Err(fail("bad_second_factor").await?);
+                }
+            }
+        }
+    }
+    throttle::clear(store, &account_key).await?;
+
+    let now = store.now();
+    let tok = token::random_token(token::SESSION_PREFIX);
+    let row = SessionRow {
+        id: ids::new_id(),
+        user_id: creds.user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + settings.absolute_timeout,
+        ip: req.ip.clone(),
+        user_agent: req.user_agent.as_ref().map(|u| u.chars().take(300).collect()),
+        revoked_at: None,
+    };
+    let (principal, _) = principal_for(store, &creds.user, Some(row.id.clone()), None, false, req.ip.clone(), req.user_agent.clone()).await?;
+    let tx = store.db.begin().await?;
+    sessions::insert_session(&tx, &row, &token::hash_token(&tok)).await?;
+    audit::record(&tx, store, &principal, Entry::new("auth.login").object("user", &creds.user.id).details(json!({"mfa": creds.totp_secret.is_some()}))).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(LoginResult { token: tok, session_id: row.id, user: creds.user, expires_at: row.expires_at })
+}
+
+/// The result of checking a bearer token or session cookie.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub user: User,
+    /// The user's role requires MFA and they have not enrolled: only enrolment is allowed.
+    pub must_enrol_mfa: bool,
+}
+
+pub async fn authenticate(store: &Store, settings: &AuthSettings, presented: &str, ip: Option<String>, ua: Option<String>) -> Result<Authenticated, DomainError> {
+    let now = store.now();
+    let hash = token::hash_token(presented.trim());
+    let (user_id, session_id, token_id, read_only) = if presented.starts_with(token::API_PREFIX) {
+        let t = sessions::token_by_hash(store, &hash).await?.ok_or(DomainError::Unauthenticated)?;
+        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+            return Err(DomainError::Unauthenticated);
+        }
+        if t.last_used_at.is_none_or(|l| now - l > Duration::seconds(60)) {
+            sessions::touch_token(store, &t.id, now).await?;
+        }
+        (t.user_id, None, Some(t.id), t.read_only)
+    } else {
+        let s = sessions::session_by_hash(store, &hash).await?.ok_or(DomainError::Unauthenticated)?;
+        if s.revoked_at.is_some() || s.expires_at <= now || now - s.last_seen_at > settings.idle_timeout {
+            return Err(DomainError::Unauthenticated);
+        }
+        if now - s.last_seen_at > Duration::seconds(30) {
+            sessions::touch_session(store, &s.id, now).await?;
+        }
+        (s.user_id, Some(s.id), None, false)
+    };
+    let user = users::get_user(store, &user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    if !user.active {
+        return Err(DomainError::Unauthenticated);
+    }
+    let (principal, must_enrol_mfa) = principal_for(store, &user, session_id, token_id, read_only, ip, ua).await?;
+    Ok(Authenticated { principal, user, must_enrol_mfa })
+}
+
+pub async fn logout(store: &Store, actor: &Principal) -> Result<(), DomainError> {
+    let tx = store.db.begin().await?;
+    if let Some(sid) = &actor.session_id {
+        sessions::revoke_session(&tx, store, sid).await?;
+    }
+    if let Some(tid) = &actor.token_id {
+        sessions::revoke_token(&tx, store, tid).await?;
+    }
+    audit::record(&tx, store, actor, Entry::new("auth.logout").object("user", &actor.user_id)).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Revoke a session: one's own, or anyone's for an administrator. Others' sessions are a 404.
+pub async fn revoke_session(store: &Store, actor: &Principal, session_id: &str) -> Result<(), DomainError> {
+    let s = sessions::session_by_id(store, session_id).await?.ok_or(DomainError::NotFound)?;
+    if s.user_id != actor.user_id && !actor.is_admin() {
+        return Err(DomainError::NotFound);
+    }
+    let tx = store.db.begin().await?;
+    sessions::revoke_session(&tx, store, session_id).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.session_revoked").object("session", session_id).details(json!({"user_id": s.user_id}))).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Sessions of a user: one's own, or anyone's for an administrator.
+pub async fn list_sessions(store: &Store, actor: &Principal, user_id: &str) -> Result<Vec<SessionRow>, DomainError> {
+    if user_id != actor.user_id && !actor.is_admin() {
+        return Err(DomainError::NotFound);
+    }
+    sessions::sessions_of(store, user_id).await
+}
+
+/// Create an API token for oneself; the token is returned once and stored hashed.
+pub async fn create_api_token(store: &Store, actor: &Principal, name: &str, read_only: bool, expires_at: Option<DateTime<Utc>>) -> Result<(String, TokenRow), DomainError> {
+    if actor.token_id.is_some() || actor.read_only {
+        return Err(DomainError::Forbidden("API tokens are created from a signed-in session".into()));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DomainError::field("name", "invalid", "a token name has 1-100 characters"));
+    }
+    let now = store.now();
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(DomainError::field("expires_at", "in_the_past", "expires_at must be in the future"));
+    }
+    let tok = token::random_token(token::API_PREFIX);
+    let row = TokenRow { id: ids::new_id(), user_id: actor.user_id.clone(), name: name.to_string(), read_only, created_at: now, expires_at, last_used_at: None, revoked_at: None };
+    let tx = store.db.begin().await?;
+    sessions::insert_token(&tx, &row, &token::hash_token(&tok)).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.token_created").object("api_token", &row.id).details(json!({"name": row.name, "read_only": read_only, "expires_at": expires_at}))).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok((tok, row))
+}
+
+pub async fn revoke_api_token(store: &Store, actor: &Principal, id: &str) -> Result<(), DomainError> {
+    let t = sessions::token_by_id(store, id).await?.ok_or(DomainError::NotFound)?;
+    if t.user_id != actor.user_id && !actor.is_admin() {
+        return Err(DomainError::NotFound);
+    }
+    let tx = store.db.begin().await?;
+    sessions::revoke_token(&tx, store, id).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.token_revoked").object("api_token", id).details(json!({"user_id": t.user_id}))).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Confirm the caller's password before a sensitive change.
+async fn reauthenticate(store: &Store, actor: &Principal, current_password: &str) -> Result<Credentials, DomainError> {
+    let creds = users::credentials(store, &actor.user_id).await?.ok_or(DomainError::NotFound)?;
+    if !password::verify(current_password, &creds.password_hash) {
+        audit::record_alone(store, actor, Entry::new("auth.reauth_failed").object("user", &actor.user_id)).await?;
+        return Err(DomainError::field("current_password", "wrong_password", "the current password is not correct"));
+    }
+    Ok(creds)
+}
+
+/// Change one's password; every other session and API token ends.
+pub async fn change_password(store: &Store, actor: &Principal, current: &str, new: &str) -> Result<(), DomainError> {
+    password::check_policy("new_password", new)?;
+    let creds = reauthenticate(store, actor, current).await?;
+    let hash = password::hash(new)?;
+    let tx = store.db.begin().await?;
+    users::set_password_hash(&tx, store, &creds.user.id, &hash).await?;
+    sessions::revoke_all_for_user(&tx, store, &creds.user.id).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.password_changed").object("user", &creds.user.id)).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+pub async fn change_email(store: &Store, actor: &Principal, current: &str, email: &str) -> Result<(), DomainError> {
+    let email = rapport_core::validate::email(email).ok_or_else(|| DomainError::field("email", "invalid_email", "email is not a valid email address"))?;
+    let creds = reauthenticate(store, actor, current).await?;
+    let tx = store.db.begin().await?;
+    users::set_email(&tx, store, &creds.user.id, &email).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.email_changed").object("user", &creds.user.id).details(json!({"before": creds.user.email, "after": email}))).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Enrolment {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+/// Start TOTP enrolment (after re-authentication): a new secret waits for confirmation.
+pub async fn mfa_begin(store: &Store, actor: &Principal, current: &str) -> Result<Enrolment, DomainError> {
+    let creds = reauthenticate(store, actor, current).await?;
+    let secret = mfa::new_secret();
+    let url = mfa::otpauth_url(&secret, &creds.user.email)?;
+    users::set_totp_pending(store.db.writer(), store, &creds.user.id, Some(&secret)).await?;
+    Ok(Enrolment { qr_svg: mfa::qr_svg(&url)?, otpauth_url: url, secret })
+}
+
+/// Confirm enrolment with a current code; returns the recovery codes (shown once).
+pub async fn mfa_confirm(store: &Store, actor: &Principal, code: &str) -> Result<Vec<String>, DomainError> {
+    let creds = users::credentials(store, &actor.user_id).await?.ok_or(DomainError::NotFound)?;
+    let secret = creds.totp_pending.clone().ok_or_else(|| DomainError::field("code", "no_enrolment", "start enrolment first"))?;
+    let step = mfa::matching_step(&secret, &creds.user.email, code, unix(store.now()))?
+        .ok_or_else(|| DomainError::field("code", "invalid_code", "the code is not valid; check the time on your phone"))?;
+    let (codes, hashes) = mfa::recovery_codes();
+    let tx = store.db.begin().await?;
+    users::set_totp(&tx, store, &creds.user.id, Some(&secret), &hashes).await?;
+    users::set_totp_pending(&tx, store, &creds.user.id, None).await?;
+    users::set_totp_last_step(&tx, &creds.user.id, step).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.mfa_enabled").object("user", &creds.user.id)).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(codes)
+}
+
+pub async fn mfa_disable(store: &Store, actor: &Principal, current: &str) -> Result<(), DomainError> {
+    let creds = reauthenticate(store, actor, current).await?;
+    let tx = store.db.begin().await?;
+    users::set_totp(&tx, store, &creds.user.id, None, &[]).await?;
+    audit::record(&tx, store, actor, Entry::new("auth.mfa_disabled").object("user", &creds.user.id)).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Create a user with a password (checked and hashed here). `department` names a department,
+/// created when named for the first time; `manager_email` names an existing user.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_user(
+    store: &Store,
+    actor: &Principal,
+    email: &str,
+    name: Option<&str>,
+    password_plain: &str,
+    roles: Vec<String>,
+    department: Option<&str>,
+    manager_email: Option<&str>,
+    language: Option<&str>,
+) -> Result<User, DomainError> {
+    password::check_policy("password", password_plain)?;
+    let department_id = match department.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => Some(departments::find_or_create(store, actor, d).await?.id),
+        None => None,
+    };
+    let manager_id = match manager_email {
+        Some(m) => Some(users::credentials_by_email(store, m).await?.ok_or_else(|| DomainError::field("manager", "unknown_user", format!("no user has the email {m}")))?.user.id),
+        None => None,
+    };
+    let name = name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    users::create(
+        store,
+        actor,
+        NewUser {
+            email: email.to_string(),
+            name,
+            password_hash: password::hash(password_plain)?,
+            role_keys: roles,
+            department_id,
+            manager_id,
+            language: language.unwrap_or("zh-CN").to_string(),
+            time_zone: "Asia/Shanghai".into(),
+        },
+    )
+    .await
+}
+
+/// First run: create the first administrator when there are no users at all.
+pub async fn setup_first_admin(store: &Store, email: &str, name: &str, password_plain: &str, language: &str, ip: Option<String>) -> Result<User, DomainError> {
+    if users::count(store).await? > 0 {
+        return Err(DomainError::SetupDone);
+    }
+    let mut actor = Principal::system();
+    actor.ip = ip;
+    create_user(store, &actor, email, Some(name), password_plain, vec!["administrator".into()], None, None, Some(language)).await
+}

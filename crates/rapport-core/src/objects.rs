@@ -1,0 +1,67 @@
+//! The built-in record types and their fields.
+
+use crate::fields::{FieldKind::*, FieldSpec};
+use crate::permission::Object;
+
+pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new("name", Text { max: 200 }, "Name", "客户名称").required(),
+    FieldSpec::new("short_name", Text { max: 60 }, "Short name", "简称"),
+    FieldSpec::new("credit_code", CreditCode, "Unified social credit code", "统一社会信用代码").sensitive(),
+    FieldSpec::new("industry", Picklist("industry"), "Industry", "行业"),
+    FieldSpec::new("size", Picklist("company_size"), "Size", "规模"),
+    FieldSpec::new("level", Picklist("account_level"), "Level", "客户级别"),
+    FieldSpec::new("source", Picklist("account_source"), "Source", "客户来源"),
+    FieldSpec::new("province", Text { max: 40 }, "Province", "省份"),
+    FieldSpec::new("city", Text { max: 40 }, "City", "城市"),
+    FieldSpec::new("address", Text { max: 300 }, "Address", "地址").sensitive(),
+    FieldSpec::new("website", Url, "Website", "网址"),
+    FieldSpec::new("phone", Phone, "Phone", "电话").sensitive(),
+    FieldSpec::new("tags", Tags, "Tags", "标签"),
+    FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
+    FieldSpec::new("department_id", DepartmentRef, "Department", "所属部门").system(),
+    FieldSpec::new("parent_id", AccountRef, "Parent account", "上级客户"),
+    FieldSpec::new("status", Picklist("account_status"), "Status", "状态"),
+    FieldSpec::new("annual_revenue", Money, "Annual revenue", "年营业额"),
+    FieldSpec::new("credit_limit", Money, "Credit limit", "信用额度"),
+    FieldSpec::new("currency", Text { max: 3 }, "Currency", "币种"),
+    FieldSpec::new("last_activity_at", DateTime, "Last activity", "最近跟进时间").system(),
+];
+
+pub const CONTACT_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new("family_name", Text { max: 60 }, "Family name", "姓").required(),
+    FieldSpec::new("given_name", Text { max: 60 }, "Given name", "名"),
+    FieldSpec::new("title", Text { max: 100 }, "Title", "职务"),
+    FieldSpec::new("department", Text { max: 100 }, "Department", "部门"),
+    FieldSpec::new("accounts", AccountLinks, "Accounts", "所属客户"),
+    FieldSpec::new("mobile", Phone, "Mobile", "手机").sensitive(),
+    FieldSpec::new("phones", PhoneList, "Other phones", "其他电话").sensitive(),
+    FieldSpec::new("email", Email, "Email", "邮箱").sensitive(),
+    FieldSpec::new("emails", EmailList, "Other emails", "其他邮箱").sensitive(),
+    FieldSpec::new("wechat", Text { max: 64 }, "WeChat ID", "微信号").sensitive(),
+    FieldSpec::new("birthday", Date, "Birthday", "生日"),
+    FieldSpec::new("address", Text { max: 300 }, "Address", "地址").sensitive(),
+    FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
+    FieldSpec::new("department_id", DepartmentRef, "Owner's department", "所属部门").system(),
+    FieldSpec::new("tags", Tags, "Tags", "标签"),
+    FieldSpec::new("preferences", JsonObject, "Preferences", "偏好"),
+    FieldSpec::new("consent_email", Consent, "Email marketing consent", "邮件营销许可"),
+    FieldSpec::new("consent_sms", Consent, "SMS marketing consent", "短信营销许可"),
+    FieldSpec::new("last_activity_at", DateTime, "Last activity", "最近跟进时间").system(),
+];
+
+pub fn fields_of(object: Object) -> &'static [FieldSpec] {
+    match object {
+        Object::Account => ACCOUNT_FIELDS,
+        Object::Contact => CONTACT_FIELDS,
+        _ => &[],
+    }
+}
+
+pub fn field(object: Object, name: &str) -> Option<&'static FieldSpec> {
+    fields_of(object).iter().find(|f| f.name == name)
+}
+
+/// Whether a field rule may name this field (any built-in field of a record type).
+pub fn is_known_field(object: Object, name: &str) -> bool {
+    field(object, name).is_some()
+}

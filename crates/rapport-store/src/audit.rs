@@ -1,0 +1,342 @@
+//! The audit trail: append-only and hash-chained. Each entry's hash covers the previous
+//! entry's hash and its own canonical content, so a row changed, removed or reordered
+//! directly in the database is found by [`verify`]. Entries are written in the caller's
+//! transaction, so a change and its audit entry commit together or not at all.
+
+use crate::db::{all, db_err, exec, get, one};
+use crate::Store;
+use rapport_core::{DomainError, Principal};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub action: String,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub details: Value,
+}
+
+impl Entry {
+    pub fn new(action: impl Into<String>) -> Self {
+        Entry { action: action.into(), object_type: None, object_id: None, details: Value::Object(Default::default()) }
+    }
+
+    pub fn object(mut self, object_type: &str, id: &str) -> Self {
+        self.object_type = Some(object_type.to_string());
+        self.object_id = Some(id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// The fields the hash covers, in a fixed order.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    seq: i64,
+    at: &'a str,
+    actor_id: &'a str,
+    actor_email: Option<&'a str>,
+    session_id: Option<&'a str>,
+    token_id: Option<&'a str>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    action: &'a str,
+    object_type: Option<&'a str>,
+    object_id: Option<&'a str>,
+    details: &'a str,
+    prev_hash: &'a str,
+}
+
+fn hash_of(c: &Canonical<'_>) -> Result<String, DomainError> {
+    let json = serde_json::to_string(c).map_err(DomainError::internal)?;
+    let mut h = Sha256::new();
+    h.update(json.as_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Append one entry in the caller's transaction.
+pub async fn record<C: ConnectionTrait>(c: &C, store: &Store, actor: &Principal, entry: Entry) -> Result<(), DomainError> {
+    // Taking the head row's write lock first serialises concurrent writers on both backends.
+    exec(
+        c,
+        Query::update()
+            .table(t("audit_head"))
+            .value(t("seq"), Expr::col(t("seq")).add(1))
+            .and_where(Expr::col(t("id")).eq(1)),
+    )
+    .await?;
+    let head = one(c, Query::select().columns([t("seq"), t("hash")]).from(t("audit_head")).and_where(Expr::col(t("id")).eq(1)))
+        .await?
+        .ok_or_else(|| DomainError::Internal("audit chain head is missing".into()))?;
+    let seq: i64 = get(&head, "seq")?;
+    let prev_hash: String = get(&head, "hash")?;
+    let at = store.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let details = entry.details.to_string();
+    let actor_id = match &actor.viewed_by {
+        Some(admin) => admin.as_str(),
+        None => actor.user_id.as_str(),
+    };
+    let canonical = Canonical {
+        seq,
+        at: &at,
+        actor_id,
+        actor_email: Some(actor.email.as_str()),
+        session_id: actor.session_id.as_deref(),
+        token_id: actor.token_id.as_deref(),
+        ip: actor.ip.as_deref(),
+        user_agent: actor.user_agent.as_deref(),
+        action: &entry.action,
+        object_type: entry.object_type.as_deref(),
+        object_id: entry.object_id.as_deref(),
+        details: &details,
+        prev_hash: &prev_hash,
+    };
+    let hash = hash_of(&canonical)?;
+    exec(
+        c,
+        Query::insert()
+            .into_table(t("audit_log"))
+            .columns(
+                [
+                    "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action",
+                    "object_type", "object_id", "details", "prev_hash", "hash",
+                ]
+                .map(t),
+            )
+            .values_panic([
+                seq.into(),
+                at.clone().into(),
+                actor_id.into(),
+                actor.email.clone().into(),
+                actor.session_id.clone().into(),
+                actor.token_id.clone().into(),
+                actor.ip.clone().into(),
+                actor.user_agent.clone().into(),
+                entry.action.clone().into(),
+                entry.object_type.clone().into(),
+                entry.object_id.clone().into(),
+                details.into(),
+                prev_hash.into(),
+                hash.clone().into(),
+            ]),
+    )
+    .await?;
+    exec(c, Query::update().table(t("audit_head")).value(t("hash"), hash).and_where(Expr::col(t("id")).eq(1))).await?;
+    Ok(())
+}
+
+/// Append an entry in its own transaction (reads, sign-ins: events with no other write).
+pub async fn record_alone(store: &Store, actor: &Principal, entry: Entry) -> Result<(), DomainError> {
+    let tx = store.db.begin().await?;
+    record(&tx, store, actor, entry).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub entries: i64,
+    pub problem: Option<ChainProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChainProblem {
+    /// The sequence number of the first entry found wrong.
+    pub seq: i64,
+    /// changed | missing | reordered | truncated
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Walk the whole chain in order and name the first entry that was tampered with.
+pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
+    let db = store.db.reader();
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS.to_string();
+    let mut after = 0i64;
+    loop {
+        let rows = all(
+            db,
+            Query::select()
+                .columns(
+                    [
+                        "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action",
+                        "object_type", "object_id", "details", "prev_hash", "hash",
+                    ]
+                    .map(t),
+                )
+                .from(t("audit_log"))
+                .and_where(Expr::col(t("seq")).gt(after))
+                .order_by(t("seq"), Order::Asc)
+                .limit(1000),
+        )
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let seq: i64 = get(r, "seq")?;
+            after = seq;
+            if seq != expected_seq {
+                return Ok(problem(expected_seq - 1, expected_seq, "missing", format!("entry {expected_seq} is missing: it was deleted from the database")));
+            }
+            let at: String = get(r, "at")?;
+            let actor_id: String = get(r, "actor_id")?;
+            let actor_email: Option<String> = get(r, "actor_email")?;
+            let session_id: Option<String> = get(r, "session_id")?;
+            let token_id: Option<String> = get(r, "token_id")?;
+            let ip: Option<String> = get(r, "ip")?;
+            let user_agent: Option<String> = get(r, "user_agent")?;
+            let action: String = get(r, "action")?;
+            let object_type: Option<String> = get(r, "object_type")?;
+            let object_id: Option<String> = get(r, "object_id")?;
+            let details: String = get(r, "details")?;
+            let prev_hash: String = get(r, "prev_hash")?;
+            let hash: String = get(r, "hash")?;
+            let recomputed = hash_of(&Canonical {
+                seq,
+                at: &at,
+                actor_id: &actor_id,
+                actor_email: actor_email.as_deref(),
+                session_id: session_id.as_deref(),
+                token_id: token_id.as_deref(),
+                ip: ip.as_deref(),
+                user_agent: user_agent.as_deref(),
+                action: &action,
+                object_type: object_type.as_deref(),
+                object_id: object_id.as_deref(),
+                details: &details,
+                prev_hash: &prev_hash,
+            })?;
+            if recomputed != hash {
+                return Ok(problem(seq - 1, seq, "changed", format!("entry {seq} was changed: its content no longer matches its hash")));
+            }
+            if prev_hash != prev {
+                return Ok(problem(seq - 1, seq, "reordered", format!("entry {seq} does not follow entry {}: entries were reordered or replaced", seq - 1)));
+            }
+            prev = hash;
+            expected_seq += 1;
+        }
+    }
+    let head = one(db, Query::select().columns([t("seq"), t("hash")]).from(t("audit_head")).and_where(Expr::col(t("id")).eq(1))).await?;
+    if let Some(head) = head {
+        let head_seq: i64 = get(&head, "seq")?;
+        let head_hash: String = get(&head, "hash")?;
+        if head_seq != expected_seq - 1 || head_hash != prev {
+            return Ok(problem(
+                expected_seq - 1,
+                expected_seq,
+                "truncated",
+                format!("entry {expected_seq} is missing: the chain ends at {} but {head_seq} entries were written", expected_seq - 1),
+            ));
+        }
+    }
+    Ok(VerifyReport { entries: expected_seq - 1, problem: None })
+}
+
+fn problem(entries: i64, seq: i64, kind: &'static str, message: String) -> VerifyReport {
+    VerifyReport { entries, problem: Some(ChainProblem { seq, kind, message }) }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor_id: String,
+    pub actor_email: Option<String>,
+    pub session_id: Option<String>,
+    pub token_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub action: String,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub details: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Entries with seq below this (cursor; newest first).
+    pub before_seq: Option<i64>,
+    pub limit: u64,
+}
+
+/// Search the trail, newest first. Callers check the audit right; record history pages pass
+/// an object filter after checking the record is visible.
+pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, DomainError> {
+    let mut q = Query::select();
+    q.columns(
+        [
+            "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action", "object_type",
+            "object_id", "details",
+        ]
+        .map(t),
+    )
+    .from(t("audit_log"))
+    .order_by(t("seq"), Order::Desc)
+    .limit(f.limit.clamp(1, 500));
+    if let Some(v) = &f.actor_id {
+        q.and_where(Expr::col(t("actor_id")).eq(v.as_str()));
+    }
+    if let Some(v) = &f.action {
+        if v.ends_with('.') {
+            q.and_where(Expr::col(t("action")).like(format!("{v}%")));
+        } else {
+            q.and_where(Expr::col(t("action")).eq(v.as_str()));
+        }
+    }
+    if let Some(v) = &f.object_type {
+        q.and_where(Expr::col(t("object_type")).eq(v.as_str()));
+    }
+    if let Some(v) = &f.object_id {
+        q.and_where(Expr::col(t("object_id")).eq(v.as_str()));
+    }
+    if let Some(v) = &f.since {
+        q.and_where(Expr::col(t("at")).gte(v.as_str()));
+    }
+    if let Some(v) = &f.until {
+        q.and_where(Expr::col(t("at")).lt(v.as_str()));
+    }
+    if let Some(v) = f.before_seq {
+        q.and_where(Expr::col(t("seq")).lt(v));
+    }
+    let rows = all(store.db.reader(), &q).await?;
+    rows.iter()
+        .map(|r| {
+            let details: String = get(r, "details")?;
+            Ok(AuditRow {
+                seq: get(r, "seq")?,
+                at: get(r, "at")?,
+                actor_id: get(r, "actor_id")?,
+                actor_email: get(r, "actor_email")?,
+                session_id: get(r, "session_id")?,
+                token_id: get(r, "token_id")?,
+                ip: get(r, "ip")?,
+                user_agent: get(r, "user_agent")?,
+                action: get(r, "action")?,
+                object_type: get(r, "object_type")?,
+                object_id: get(r, "object_id")?,
+                details: serde_json::from_str(&details).unwrap_or(Value::Null),
+            })
+        })
+        .collect()
+}

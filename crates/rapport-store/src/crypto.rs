@@ -1,0 +1,272 @@
+//! Field encryption at the storage edge: AES-256-GCM with a key id, the associated data
+//! binding table, column and record id (a ciphertext copied to another row or column fails
+//! to decrypt), and a keyed blind index (HMAC-SHA256) for exact lookups on encrypted values.
+//!
+//! Keys live in a key file or the `RAPPORT_MASTER_KEY` variable, never in the database.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use rapport_core::DomainError;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::path::Path;
+
+const PREFIX: &str = "v1";
+
+#[derive(Clone)]
+struct DataKey {
+    id: String,
+    cipher: Aes256Gcm,
+    active: bool,
+}
+
+/// The loaded keys. Cheap to clone (ciphers are small).
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<DataKey>,
+    index_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("keys", &self.keys.iter().map(|k| (&k.id, k.active)).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyFile {
+    pub index_key: String,
+    pub keys: Vec<KeyFileEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone)]
+pub struct KeyFileEntry {
+    pub id: String,
+    pub key: String,
+    /// "active" (encrypts and decrypts) or "decrypt_only".
+    pub status: String,
+}
+
+fn decode_key(b64: &str, what: &str) -> Result<[u8; 32], DomainError> {
+    let bytes = B64
+        .decode(b64.trim())
+        .map_err(|_| DomainError::Internal(format!("{what} is not valid base64")))?;
+    bytes
+        .try_into()
+        .map_err(|_| DomainError::Internal(format!("{what} must be 32 bytes (256 bits)")))
+}
+
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    k
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC accepts keys of any length; this branch cannot be reached.
+        Err(_) => return [0u8; 32],
+    };
+    for p in parts {
+        mac.update(&(p.len() as u64).to_be_bytes());
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl KeyFile {
+    pub fn generate() -> KeyFile {
+        KeyFile {
+            index_key: B64.encode(random_key()),
+            keys: vec![KeyFileEntry {
+                id: "k1".into(),
+                key: B64.encode(random_key()),
+                status: "active".into(),
+            }],
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<KeyFile, DomainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DomainError::Internal(format!("cannot read the key file {}: {e}", path.display()))
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            DomainError::Internal(format!("the key file {} is not valid: {e}", path.display()))
+        })
+    }
+
+    /// Write the file readable by its owner only.
+    pub fn save(&self, path: &Path) -> Result<(), DomainError> {
+        let text = serde_json::to_string_pretty(self).map_err(DomainError::internal)?;
+        let tmp = path.with_extension("tmp");
+        {
+            use std::io::Write;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(&tmp).map_err(|e| {
+                DomainError::Internal(format!("cannot write the key file {}: {e}", tmp.display()))
+            })?;
+            f.write_all(text.as_bytes()).map_err(DomainError::internal)?;
+            f.sync_all().map_err(DomainError::internal)?;
+        }
+        std::fs::rename(&tmp, path).map_err(DomainError::internal)
+    }
+
+    /// Add a new active key; the previous active keys become decrypt-only.
+    pub fn rotate(&mut self) -> String {
+        for k in &mut self.keys {
+            k.status = "decrypt_only".into();
+        }
+        let n = self.keys.len() + 1;
+        let mut id = format!("k{n}");
+        while self.keys.iter().any(|k| k.id == id) {
+            id.push('x');
+        }
+        self.keys.push(KeyFileEntry { id: id.clone(), key: B64.encode(random_key()), status: "active".into() });
+        id
+    }
+
+    pub fn keyring(&self) -> Result<Keyring, DomainError> {
+        let mut keys = Vec::new();
+        for entry in &self.keys {
+            let raw = decode_key(&entry.key, &format!("key {}", entry.id))?;
+            let cipher = Aes256Gcm::new_from_slice(&raw).map_err(DomainError::internal)?;
+            keys.push(DataKey { id: entry.id.clone(), cipher, active: entry.status == "active" });
+        }
+        if keys.iter().filter(|k| k.active).count() != 1 {
+            return Err(DomainError::Internal("the key file must have exactly one active key".into()));
+        }
+        Ok(Keyring { keys, index_key: decode_key(&self.index_key, "index_key")? })
+    }
+}
+
+impl Keyring {
+    /// A keyring from one master key (`RAPPORT_MASTER_KEY`, base64 of 32 bytes): the data key
+    /// and the blind-index key are derived from it.
+    pub fn from_master(b64: &str) -> Result<Keyring, DomainError> {
+        let master = decode_key(b64, "RAPPORT_MASTER_KEY")?;
+        let data = hmac(&master, &[b"rapport data key 1"]);
+        let index_key = hmac(&master, &[b"rapport blind index key"]);
+        let cipher = Aes256Gcm::new_from_slice(&data).map_err(DomainError::internal)?;
+        Ok(Keyring { keys: vec![DataKey { id: "m1".into(), cipher, active: true }], index_key })
+    }
+
+    pub fn active_key_id(&self) -> &str {
+        self.keys.iter().find(|k| k.active).map(|k| k.id.as_str()).unwrap_or("")
+    }
+
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys.iter().map(|k| k.id.clone()).collect()
+    }
+
+    fn aad(table: &str, column: &str, record_id: &str) -> Vec<u8> {
+        format!("{table}\u{0}{column}\u{0}{record_id}").into_bytes()
+    }
+
+    pub fn encrypt(&self, table: &str, column: &str, record_id: &str, plaintext: &str) -> Result<String, DomainError> {
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.active)
+            .ok_or_else(|| DomainError::Internal("no active encryption key".into()))?;
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = Self::aad(table, column, record_id);
+        let ct = key
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        Ok(format!("{PREFIX}.{}.{}", key.id, B64.encode(blob)))
+    }
+
+    /// The key id a stored ciphertext was written with.
+    pub fn key_id_of(stored: &str) -> Option<&str> {
+        let mut parts = stored.splitn(3, '.');
+        match (parts.next(), parts.next()) {
+            (Some(PREFIX), Some(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn decrypt(&self, table: &str, column: &str, record_id: &str, stored: &str) -> Result<String, DomainError> {
+        let mut parts = stored.splitn(3, '.');
+        let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(DomainError::Internal(format!("{table}.{column} of {record_id} is not an encrypted value")));
+        };
+        let key = self.keys.iter().find(|k| k.id == kid).ok_or_else(|| {
+            DomainError::Internal(format!("{table}.{column} of {record_id} uses key {kid}, which is not loaded"))
+        })?;
+        let blob = B64.decode(b64).map_err(|_| DomainError::Internal("corrupt ciphertext".into()))?;
+        if blob.len() < 12 + 16 {
+            return Err(DomainError::Internal("corrupt ciphertext".into()));
+        }
+        let (nonce, ct) = blob.split_at(12);
+        let aad = Self::aad(table, column, record_id);
+        let pt = key
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| {
+                DomainError::Internal(format!(
+                    "{table}.{column} of {record_id} failed to decrypt (wrong key or moved ciphertext)"
+                ))
+            })?;
+        String::from_utf8(pt).map_err(|_| DomainError::Internal("decrypted value is not UTF-8".into()))
+    }
+
+    /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).
+    pub fn blind(&self, kind: &str, normalised: &str) -> String {
+        hex::encode(hmac(&self.index_key, &[kind.as_bytes(), normalised.as_bytes()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring() -> Keyring {
+        match KeyFile::generate().keyring() {
+            Ok(k) => k,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let k = ring();
+        let ct = k.encrypt("contacts", "mobile_enc", "id1", "+8613800138000").unwrap_or_default();
+        assert!(!ct.contains("138001"));
+        assert_eq!(k.decrypt("contacts", "mobile_enc", "id1", &ct).ok().as_deref(), Some("+8613800138000"));
+        // moved to another row or column: refused
+        assert!(k.decrypt("contacts", "mobile_enc", "id2", &ct).is_err());
+        assert!(k.decrypt("contacts", "email_enc", "id1", &ct).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_ciphertexts_readable() {
+        let mut file = KeyFile::generate();
+        let old = file.keyring().unwrap_or_else(|e| panic!("{e}"));
+        let ct = old.encrypt("t", "c", "r", "secret").unwrap_or_default();
+        let new_id = file.rotate();
+        let new = file.keyring().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(new.active_key_id(), new_id);
+        assert_eq!(new.decrypt("t", "c", "r", &ct).ok().as_deref(), Some("secret"));
+        let ct2 = new.encrypt("t", "c", "r", "secret").unwrap_or_default();
+        assert_eq!(Keyring::key_id_of(&ct2), Some(new_id.as_str()));
+        // blind index is stable across rotation
+        assert_eq!(old.blind("email", "a@b.cn"), new.blind("email", "a@b.cn"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Connections to SQLite or PostgreSQL. SQLite gets one writer connection (all write
+//! transactions go through it) and a pool of readers; PostgreSQL uses one pool for both.
+
+use rapport_core::DomainError;
+use sea_orm::sea_query::{
+    PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder,
+};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, QueryResult, Statement, TransactionTrait,
+};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    backend: DatabaseBackend,
+}
+
+pub fn db_err(e: DbErr) -> DomainError {
+    DomainError::Internal(format!("database: {e}"))
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, DomainError> {
+        if url.starts_with("sqlite:") {
+            let read = Database::connect(sqlite_options(url, 8)).await.map_err(db_err)?;
+            let write = Database::connect(sqlite_options(url, 1)).await.map_err(db_err)?;
+            Ok(Db { read, write, backend: DatabaseBackend::Sqlite })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut opts = ConnectOptions::new(url.to_string());
+            opts.max_connections(20)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let pool = Database::connect(opts).await.map_err(db_err)?;
+            Ok(Db { read: pool.clone(), write: pool, backend: DatabaseBackend::Postgres })
+        } else {
+            Err(DomainError::Internal(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
+            )))
+        }
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.backend == DatabaseBackend::Sqlite
+    }
+
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// The write connection, for single statements that need no transaction.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    /// Start a write transaction (on SQLite, on the single writer connection).
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DomainError> {
+        self.write.begin().await.map_err(db_err)
+    }
+
+    pub async fn ping(&self) -> Result<(), DomainError> {
+        self.read.ping().await.map_err(db_err)
+    }
+
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        if self.backend == DatabaseBackend::Sqlite {
+            let _ = self.write.close().await;
+        }
+    }
+}
+
+fn sqlite_options(url: &str, max: u32) -> ConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("secure_delete", "ON")
+        });
+    opts
+}
+
+/// Build a sea-query statement for the connection's backend.
+pub fn build<S: QueryStatementWriter>(backend: DatabaseBackend, q: &S) -> Statement {
+    let (sql, values) = match backend {
+        DatabaseBackend::Postgres => q.build(PostgresQueryBuilder),
+        _ => q.build(SqliteQueryBuilder),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+pub fn build_schema<S: SchemaStatementBuilder>(backend: DatabaseBackend, q: &S) -> Statement {
+    let sql = match backend {
+        DatabaseBackend::Postgres => q.build(PostgresQueryBuilder),
+        _ => q.build(SqliteQueryBuilder),
+    };
+    Statement::from_string(backend, sql)
+}
+
+pub async fn exec<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<u64, DomainError> {
+    let res = c.execute(build(c.get_database_backend(), q)).await.map_err(db_err)?;
+    Ok(res.rows_affected())
+}
+
+pub async fn all<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<Vec<QueryResult>, DomainError> {
+    c.query_all(build(c.get_database_backend(), q)).await.map_err(db_err)
+}
+
+pub async fn one<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<Option<QueryResult>, DomainError> {
+    c.query_one(build(c.get_database_backend(), q)).await.map_err(db_err)
+}
+
+/// Read a column; a type mismatch is an internal error, never a panic.
+pub fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<T, DomainError> {
+    row.try_get::<T>("", col).map_err(db_err)
+}
+
+/// True when the error is a unique-constraint violation (mapped to 409, never 500).
+pub fn is_unique_violation(e: &DomainError) -> bool {
+    match e {
+        DomainError::Internal(m) => {
+            m.contains("UNIQUE constraint failed") || m.contains("duplicate key value")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,81 @@
+//! Database access for SQLite and PostgreSQL through one code path, and the services that
+//! own Rapport's business rules: every call takes the acting [`Principal`] explicitly, checks
+//! its rights, applies its scope inside the SQL query, and writes the audit entry and outbox
+//! event in the same transaction as the change.
+//!
+//! [`Principal`]: rapport_core::Principal
+
+pub mod audit;
+pub mod crypto;
+pub mod db;
+pub mod departments;
+pub mod migrate;
+pub mod outbox;
+pub mod picklists;
+pub mod records;
+pub mod roles;
+pub mod scope;
+pub mod sessions;
+pub mod users;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rapport_core::fields::ParseContext;
+use rapport_core::{Clock, DomainError};
+use std::sync::{Arc, RwLock};
+
+pub use crypto::Keyring;
+pub use db::Db;
+
+/// Settings services consult.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Region used to read phone numbers written without a country code.
+    pub phone_region: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { phone_region: "CN".into() }
+    }
+}
+
+/// Everything a service needs: the database, the keys, the clock, settings.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub db: Db,
+    keys: Arc<RwLock<Keyring>>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: StoreSettings,
+}
+
+impl Store {
+    pub fn new(db: Db, keys: Keyring, clock: Arc<dyn Clock>, settings: StoreSettings) -> Store {
+        Store { db, keys: Arc::new(RwLock::new(keys)), clock, settings }
+    }
+
+    /// The current time, to the millisecond (what both backends store exactly).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
+    }
+
+    pub fn keys(&self) -> Result<Keyring, DomainError> {
+        self.keys
+            .read()
+            .map(|k| k.clone())
+            .map_err(|_| DomainError::Internal("key ring lock poisoned".into()))
+    }
+
+    /// Swap in a new key ring (after `keys rotate`).
+    pub fn set_keys(&self, keys: Keyring) -> Result<(), DomainError> {
+        let mut guard = self
+            .keys
+            .write()
+            .map_err(|_| DomainError::Internal("key ring lock poisoned".into()))?;
+        *guard = keys;
+        Ok(())
+    }
+
+    pub fn parse_context(&self) -> ParseContext {
+        ParseContext { phone_region: self.settings.phone_region.clone() }
+    }
+}

@@ -1,0 +1,151 @@
+//! Administrator-editable picklists (industry, level, source, ...), translated.
+
+use crate::db::{all, exec, get, Db};
+use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use serde::Serialize;
+
+type Defaults = &'static [(&'static str, &'static [(&'static str, &'static str, &'static str)])];
+
+pub const DEFAULTS: Defaults = &[
+    (
+        "industry",
+        &[
+            ("manufacturing", "Manufacturing", "制造业"),
+            ("it", "Information technology", "信息技术"),
+            ("finance", "Finance", "金融"),
+            ("retail", "Retail", "零售"),
+            ("education", "Education", "教育"),
+            ("healthcare", "Healthcare", "医疗健康"),
+            ("energy", "Energy", "能源"),
+            ("logistics", "Logistics", "物流"),
+            ("real_estate", "Real estate", "房地产"),
+            ("government", "Government", "政府机构"),
+            ("other", "Other", "其他"),
+        ],
+    ),
+    (
+        "company_size",
+        &[
+            ("1-49", "1–49", "1–49 人"),
+            ("50-199", "50–199", "50–199 人"),
+            ("200-999", "200–999", "200–999 人"),
+            ("1000+", "1,000 or more", "1000 人以上"),
+        ],
+    ),
+    (
+        "account_level",
+        &[("A", "A (key)", "A（重点）"), ("B", "B (regular)", "B（普通）"), ("C", "C (small)", "C（小客户）")],
+    ),
+    (
+        "account_source",
+        &[
+            ("referral", "Referral", "客户介绍"),
+            ("website", "Website", "官网"),
+            ("exhibition", "Trade show", "展会"),
+            ("cold_call", "Cold call", "电话开发"),
+            ("partner", "Partner", "合作伙伴"),
+            ("advertising", "Advertising", "广告"),
+        ],
+    ),
+    (
+        "account_status",
+        &[
+            ("prospect", "Prospect", "潜在客户"),
+            ("active", "Active", "成交客户"),
+            ("dormant", "Dormant", "休眠客户"),
+            ("lost", "Lost", "流失客户"),
+        ],
+    ),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PicklistValue {
+    pub list: String,
+    pub value: String,
+    pub label_en: String,
+    pub label_zh: String,
+    pub position: i32,
+    pub active: bool,
+}
+
+pub async fn values(db: &Db, list: &str) -> Result<Vec<PicklistValue>, DomainError> {
+    let rows = all(
+        db.reader(),
+        Query::select()
+            .columns(["list_key", "value", "label_en", "label_zh", "position", "active"].map(Alias::new))
+            .from(Alias::new("picklist_values"))
+            .and_where(Expr::col(Alias::new("list_key")).eq(list))
+            .order_by(Alias::new("position"), Order::Asc),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PicklistValue {
+                list: get(r, "list_key")?,
+                value: get(r, "value")?,
+                label_en: get(r, "label_en")?,
+                label_zh: get(r, "label_zh")?,
+                position: get(r, "position")?,
+                active: get(r, "active")?,
+            })
+        })
+        .collect()
+}
+
+/// Whether `value` is an active entry of `list`.
+pub async fn is_allowed(db: &Db, list: &str, value: &str) -> Result<bool, DomainError> {
+    Ok(values(db, list).await?.iter().any(|v| v.value == value && v.active))
+}
+
+/// Add or relabel a picklist value (administrators only).
+pub async fn upsert(
+    store: &crate::Store,
+    actor: &Principal,
+    v: &PicklistValue,
+) -> Result<(), DomainError> {
+    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden("changing picklists needs the settings right".into()));
+    }
+    if !DEFAULTS.iter().any(|(k, _)| *k == v.list) {
+        return Err(DomainError::field("list", "unknown_picklist", format!("there is no picklist named {}", v.list)));
+    }
+    if v.value.trim().is_empty() || v.value.len() > 64 {
+        return Err(DomainError::field("value", "invalid", "value must be 1-64 characters"));
+    }
+    let tx = store.db.begin().await?;
+    let t = Alias::new("picklist_values");
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t.clone())
+            .and_where(Expr::col(Alias::new("list_key")).eq(v.list.as_str()))
+            .and_where(Expr::col(Alias::new("value")).eq(v.value.as_str())),
+    )
+    .await?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t)
+            .columns(["list_key", "value", "label_en", "label_zh", "position", "active"].map(Alias::new))
+            .values_panic([
+                v.list.clone().into(),
+                v.value.clone().into(),
+                v.label_en.clone().into(),
+                v.label_zh.clone().into(),
+                v.position.into(),
+                v.active.into(),
+            ]),
+    )
+    .await?;
+    crate::audit::record(
+        &tx,
+        store,
+        actor,
+        crate::audit::Entry::new("settings.picklist_changed")
+            .object("picklist", &v.list)
+            .details(serde_json::json!({"value": v.value, "label_en": v.label_en, "label_zh": v.label_zh, "active": v.active})),
+    )
+    .await?;
+    tx.commit().await.map_err(crate::db::db_err)
+}

@@ -1,0 +1,160 @@
+//! Mapping field values to columns and back. Sensitive values are encrypted here, at the
+//! storage edge, with a blind index beside the ones that need exact lookup.
+
+use crate::db::get;
+use crate::Keyring;
+use chrono::{DateTime, NaiveDate, Utc};
+use rapport_core::fields::{Consent, FieldKind, FieldSpec, FieldValue};
+use rapport_core::DomainError;
+use sea_orm::sea_query::Value as SqlValue;
+use sea_orm::QueryResult;
+
+/// Does this field have a blind-index column beside its ciphertext?
+pub fn has_bidx(spec: &FieldSpec) -> bool {
+    spec.sensitive && matches!(spec.kind, FieldKind::Email | FieldKind::Phone | FieldKind::CreditCode)
+}
+
+/// The blind-index namespace for a field kind.
+pub fn bidx_kind(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Email | FieldKind::EmailList => "email",
+        FieldKind::Phone | FieldKind::PhoneList => "phone",
+        FieldKind::CreditCode => "credit_code",
+        _ => "value",
+    }
+}
+
+/// The columns a field occupies.
+pub fn columns(spec: &FieldSpec) -> Vec<String> {
+    let n = spec.name;
+    match spec.kind {
+        FieldKind::AccountLinks => vec![],
+        FieldKind::Consent => vec![format!("{n}_granted"), format!("{n}_at"), format!("{n}_source")],
+        _ if has_bidx(spec) => vec![format!("{n}_enc"), format!("{n}_bidx")],
+        _ if spec.sensitive => vec![format!("{n}_enc")],
+        _ => vec![n.to_string()],
+    }
+}
+
+/// The single column used to filter or sort a non-sensitive scalar field.
+pub fn plain_column(spec: &FieldSpec) -> Option<&'static str> {
+    if spec.sensitive || matches!(spec.kind, FieldKind::AccountLinks | FieldKind::Consent) {
+        None
+    } else {
+        Some(spec.name)
+    }
+}
+
+fn null_of(kind: FieldKind) -> SqlValue {
+    match kind {
+        FieldKind::Money => SqlValue::BigInt(None),
+        FieldKind::Bool => SqlValue::Bool(None),
+        FieldKind::DateTime => SqlValue::ChronoDateTimeUtc(None),
+        _ => SqlValue::String(None),
+    }
+}
+
+fn s(v: String) -> SqlValue {
+    SqlValue::String(Some(Box::new(v)))
+}
+
+/// Encode a value into (column, value) pairs for `table` row `id`.
+pub fn encode(spec: &FieldSpec, value: &FieldValue, keys: &Keyring, table: &str, id: &str) -> Result<Vec<(String, SqlValue)>, DomainError> {
+    let cols = columns(spec);
+    if value.is_null() {
+        return Ok(match spec.kind {
+            FieldKind::Consent => vec![
+                (cols[0].clone(), SqlValue::Bool(None)),
+                (cols[1].clone(), SqlValue::ChronoDateTimeUtc(None)),
+                (cols[2].clone(), SqlValue::String(None)),
+            ],
+            _ => cols.into_iter().map(|c| (c, null_of(spec.kind))).collect(),
+        });
+    }
+    if spec.sensitive {
+        let plain = match value {
+            FieldValue::Text(t) => t.clone(),
+            FieldValue::List(l) => serde_json::to_string(l).map_err(DomainError::internal)?,
+            other => other.to_json().to_string(),
+        };
+        let enc_col = format!("{}_enc", spec.name);
+        let mut out = vec![(enc_col.clone(), s(keys.encrypt(table, &enc_col, id, &plain)?))];
+        if has_bidx(spec) {
+            out.push((format!("{}_bidx", spec.name), s(keys.blind(bidx_kind(spec.kind), &plain))));
+        }
+        return Ok(out);
+    }
+    let col = spec.name.to_string();
+    Ok(match value {
+        FieldValue::Null => vec![(col, null_of(spec.kind))],
+        FieldValue::Text(t) => vec![(col, s(t.clone()))],
+        FieldValue::Money(m) => vec![(col, SqlValue::BigInt(Some(*m)))],
+        FieldValue::Date(d) => vec![(col, s(d.format("%Y-%m-%d").to_string()))],
+        FieldValue::DateTime(t) => vec![(col, SqlValue::ChronoDateTimeUtc(Some(Box::new(*t))))],
+        FieldValue::Bool(b) => vec![(col, SqlValue::Bool(Some(*b)))],
+        FieldValue::List(l) => vec![(col, s(serde_json::to_string(l).map_err(DomainError::internal)?))],
+        FieldValue::Json(v) => vec![(col, s(v.to_string()))],
+        FieldValue::Consent(c) => vec![
+            (format!("{col}_granted"), SqlValue::Bool(Some(c.granted))),
+            (format!("{col}_at"), SqlValue::ChronoDateTimeUtc(c.at.map(Box::new))),
+            (format!("{col}_source"), SqlValue::String(c.source.clone().map(Box::new))),
+        ],
+        FieldValue::Links(_) => vec![],
+    })
+}
+
+/// Decode a field from a row.
+pub fn decode(spec: &FieldSpec, row: &QueryResult, keys: &Keyring, table: &str, id: &str) -> Result<FieldValue, DomainError> {
+    let n = spec.name;
+    if spec.sensitive {
+        let enc_col = format!("{n}_enc");
+        let Some(ct) = get::<Option<String>>(row, &enc_col)? else {
+            return Ok(FieldValue::Null);
+        };
+        let plain = keys.decrypt(table, &enc_col, id, &ct)?;
+        return Ok(match spec.kind {
+            FieldKind::EmailList | FieldKind::PhoneList => {
+                FieldValue::List(serde_json::from_str(&plain).map_err(DomainError::internal)?)
+            }
+            _ => FieldValue::Text(plain),
+        });
+    }
+    Ok(match spec.kind {
+        FieldKind::AccountLinks => FieldValue::Links(vec![]),
+        FieldKind::Consent => match get::<Option<bool>>(row, &format!("{n}_granted"))? {
+            None => FieldValue::Null,
+            Some(granted) => FieldValue::Consent(Consent {
+                granted,
+                at: get::<Option<DateTime<Utc>>>(row, &format!("{n}_at"))?,
+                source: get::<Option<String>>(row, &format!("{n}_source"))?,
+            }),
+        },
+        FieldKind::Money => get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Money),
+        FieldKind::Bool => get::<Option<bool>>(row, n)?.map_or(FieldValue::Null, FieldValue::Bool),
+        FieldKind::DateTime => get::<Option<DateTime<Utc>>>(row, n)?.map_or(FieldValue::Null, FieldValue::DateTime),
+        FieldKind::Date => match get::<Option<String>>(row, n)? {
+            Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d").map(FieldValue::Date).unwrap_or(FieldValue::Null),
+            None => FieldValue::Null,
+        },
+        FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => match get::<Option<String>>(row, n)? {
+            Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
+            None => FieldValue::List(vec![]),
+        },
+        FieldKind::JsonObject => match get::<Option<String>>(row, n)? {
+            Some(j) => FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null)),
+            None => FieldValue::Null,
+        },
+        _ => get::<Option<String>>(row, n)?.map_or(FieldValue::Null, FieldValue::Text),
+    })
+}
+
+/// Masked form of a sensitive value for the audit trail.
+pub fn audit_value(spec: &FieldSpec, value: &FieldValue) -> serde_json::Value {
+    if value.is_null() {
+        serde_json::Value::Null
+    } else if spec.sensitive {
+        serde_json::Value::String("[encrypted]".into())
+    } else {
+        value.to_json()
+    }
+}

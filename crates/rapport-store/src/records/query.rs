@@ -1,0 +1,447 @@
+//! Lists: quick search, filter trees (AND/OR groups with operators that fit each field type),
+//! sort and keyset (cursor) pagination. The caller's scope is part of the same SQL query.
+//!
+//! Filter syntax (JSON): `{"and": [F, ...]}`, `{"or": [F, ...]}` or
+//! `{"field": "level", "op": "eq", "value": "A"}`. See docs/api.md for the operators.
+
+use super::{codec, complete, row_to_record, to_json, ObjectDef, Record};
+use crate::db::all;
+use crate::scope::{owner_filter, OwnerFilter};
+use crate::{audit, Store};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use rapport_core::fields::{parse_value, FieldKind, FieldSpec, FieldValue};
+use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Func, LikeExpr, NullOrdering, Order, Query, SelectStatement, SimpleExpr, Value as SqlValue};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub q: Option<String>,
+    pub filter: Option<Value>,
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub data: Vec<Value>,
+    pub next_cursor: Option<String>,
+}
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+fn bad(field: &str, code: &'static str, msg: impl Into<String>) -> DomainError {
+    DomainError::Validation(vec![FieldError::new(field, code, msg)])
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn lower(col: &str) -> SimpleExpr {
+    Func::lower(Expr::col(t(col))).into()
+}
+
+/// Rows whose `col` starts with `prefix`, as an index-friendly range.
+fn prefix_range(col: &str, prefix: &str) -> Condition {
+    let upper = format!("{prefix}\u{10FFFF}");
+    Cond::all().add(Expr::col(t(col)).gte(prefix)).add(Expr::col(t(col)).lt(upper))
+}
+
+/// The SQL value a parsed field value is compared with.
+fn sql_value(v: &FieldValue) -> SqlValue {
+    match v {
+        FieldValue::Text(s) => s.clone().into(),
+        FieldValue::Money(m) => (*m).into(),
+        FieldValue::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+        FieldValue::DateTime(dt) => (*dt).into(),
+        FieldValue::Bool(b) => (*b).into(),
+        _ => SqlValue::String(None),
+    }
+}
+
+const TIMESTAMP_SPEC: FieldSpec = FieldSpec::new("created_at", FieldKind::DateTime, "Created", "创建时间");
+const UPDATED_SPEC: FieldSpec = FieldSpec::new("updated_at", FieldKind::DateTime, "Updated", "更新时间");
+
+fn spec_for(def: &ObjectDef, actor: &Principal, name: &str, param: &str) -> Result<&'static FieldSpec, DomainError> {
+    match name {
+        "created_at" => return Ok(&TIMESTAMP_SPEC),
+        "updated_at" => return Ok(&UPDATED_SPEC),
+        _ => {}
+    }
+    let spec = def.field(name).ok_or_else(|| bad(param, "unknown_field", format!("{} has no field named {name}", def.key())))?;
+    if !actor.grants.can_read_field(def.object, name) {
+        // A hidden field can be neither filtered nor sorted on: that would reveal it.
+        return Err(bad(param, "unknown_field", format!("{} has no field named {name}", def.key())));
+    }
+    Ok(spec)
+}
+
+fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, depth: usize, count: &mut usize) -> Result<Condition, DomainError> {
+    if depth > 5 {
+        return Err(bad("filter", "too_deep", "filter groups nest at most 5 levels"));
+    }
+    *count += 1;
+    if *count > 50 {
+        return Err(bad("filter", "too_large", "a filter has at most 50 conditions"));
+    }
+    let obj = node.as_object().ok_or_else(|| bad("filter", "invalid_filter", "each filter node is an object"))?;
+    for (group, any) in [("and", false), ("or", true)] {
+        if let Some(items) = obj.get(group) {
+            if obj.len() != 1 {
+                return Err(bad("filter", "invalid_filter", format!("a {group} group has no other keys")));
+            }
+            let items = items.as_array().ok_or_else(|| bad("filter", "invalid_filter", format!("{group} takes an array")))?;
+            let mut cond = if any { Cond::any() } else { Cond::all() };
+            for item in items {
+                cond = cond.add(compile(def, actor, store, item, depth + 1, count)?);
+            }
+            return Ok(cond);
+        }
+    }
+    for k in obj.keys() {
+        if !matches!(k.as_str(), "field" | "op" | "value") {
+            return Err(bad("filter", "invalid_filter", format!("unknown key {k} in a filter condition")));
+        }
+    }
+    let name = obj.get("field").and_then(Value::as_str).ok_or_else(|| bad("filter", "invalid_filter", "a condition names a field"))?;
+    let op = obj.get("op").and_then(Value::as_str).ok_or_else(|| bad("filter", "invalid_filter", "a condition names an op"))?;
+    let spec = spec_for(def, actor, name, &format!("filter.{name}"))?;
+    let param = format!("filter.{name}");
+    let raw = obj.get("value").cloned().unwrap_or(Value::Null);
+    let parse = |v: &Value| -> Result<FieldValue, DomainError> {
+        parse_value(spec, v, &store.parse_context()).map_err(|e| bad(&param, e.code, e.message))
+    };
+    let keys = store.keys()?;
+    let unsupported = || bad(&param, "unsupported_operator", format!("{op} does not apply to {name}"));
+
+    // Presence tests work on every field.
+    if matches!(op, "is_empty" | "is_not_empty") {
+        let col = match spec.kind {
+            FieldKind::AccountLinks => {
+                let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).to_owned();
+                return Ok(Cond::all().add(if op == "is_empty" { Expr::col(t("id")).not_in_subquery(sub) } else { Expr::col(t("id")).in_subquery(sub) }));
+            }
+            FieldKind::Consent => format!("{name}_granted"),
+            _ => codec::columns(spec).into_iter().next().unwrap_or_else(|| name.to_string()),
+        };
+        let empty = Cond::any().add(Expr::col(t(&col)).is_null());
+        let empty = if matches!(spec.kind, FieldKind::Tags) { empty.add(Expr::col(t(&col)).eq("[]")) } else { empty };
+        return Ok(if op == "is_empty" { empty } else { empty.not() });
+    }
+
+    match spec.kind {
+        FieldKind::AccountLinks => {
+            if op != "has" {
+                return Err(unsupported());
+            }
+            let id = raw.as_str().filter(|s| rapport_core::ids::is_valid_id(s)).ok_or_else(|| bad(&param, "invalid_reference", "has takes an account id"))?;
+            let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).and_where(Expr::col(t("account_id")).eq(id)).to_owned();
+            Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
+        }
+        FieldKind::Email | FieldKind::Phone | FieldKind::EmailList | FieldKind::PhoneList | FieldKind::CreditCode if spec.sensitive => {
+            if op != "eq" {
+                return Err(unsupported());
+            }
+            let item_spec = FieldSpec {
+                kind: match spec.kind {
+                    FieldKind::EmailList => FieldKind::Email,
+                    FieldKind::PhoneList => FieldKind::Phone,
+                    k => k,
+                },
+                ..*spec
+            };
+            let v = parse_value(&item_spec, &raw, &store.parse_context()).map_err(|e| bad(&param, e.code, e.message))?;
+            let FieldValue::Text(v) = v else { return Err(bad(&param, "invalid_value", "eq needs a value")) };
+            let kind = codec::bidx_kind(spec.kind);
+            if codec::has_bidx(spec) {
+                Ok(Cond::all().add(Expr::col(t(&format!("{name}_bidx"))).eq(keys.blind(kind, &v))))
+            } else {
+                let sub = Query::select()
+                    .column(t("record_id"))
+                    .from(t("search_tokens"))
+                    .and_where(Expr::col(t("object_type")).eq(def.key()))
+                    .and_where(Expr::col(t("token")).eq(keys.blind(kind, &v)))
+                    .to_owned();
+                Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
+            }
+        }
+        _ if spec.sensitive => Err(unsupported()),
+        FieldKind::Consent => {
+            if op != "eq" {
+                return Err(unsupported());
+            }
+            let b = raw.as_bool().ok_or_else(|| bad(&param, "invalid_type", "consent filters take true or false"))?;
+            let col = format!("{name}_granted");
+            Ok(if b { Cond::all().add(Expr::col(t(&col)).eq(true)) } else { Cond::any().add(Expr::col(t(&col)).eq(false)).add(Expr::col(t(&col)).is_null()) })
+        }
+        FieldKind::Tags => {
+            let tag = raw.as_str().ok_or_else(|| bad(&param, "invalid_type", "tag filters take a tag"))?;
+            let like = Expr::col(t(name)).like(LikeExpr::new(format!("%{}%", escape_like(&json!(tag).to_string()))).escape('\\'));
+            match op {
+                "has" => Ok(Cond::all().add(like)),
+                "has_not" => Ok(Cond::any().add(Expr::col(t(name)).is_null()).add(Cond::all().add(like).not())),
+                _ => Err(unsupported()),
+            }
+        }
+        FieldKind::JsonObject => Err(unsupported()),
+        kind => {
+            let col = Expr::col(t(name));
+            let textual = matches!(kind, FieldKind::Text { .. } | FieldKind::LongText | FieldKind::Url | FieldKind::Picklist(_));
+            let ordered = matches!(kind, FieldKind::Money | FieldKind::Date | FieldKind::DateTime);
+            match op {
+                "eq" | "ne" => {
+                    let v = sql_value(&parse(&raw)?);
+                    Ok(if op == "eq" { Cond::all().add(col.eq(v)) } else { Cond::any().add(Expr::col(t(name)).ne(v)).add(Expr::col(t(name)).is_null()) })
+                }
+                "in" => {
+                    let arr = raw.as_array().ok_or_else(|| bad(&param, "invalid_type", "in takes an array"))?;
+                    if arr.is_empty() || arr.len() > 100 {
+                        return Err(bad(&param, "invalid_value", "in takes 1 to 100 values"));
+                    }
+                    let vals: Result<Vec<SqlValue>, DomainError> = arr.iter().map(|v| parse(v).map(|fv| sql_value(&fv))).collect();
+                    Ok(Cond::all().add(col.is_in(vals?)))
+                }
+                "contains" | "starts_with" if textual => {
+                    let s = raw.as_str().ok_or_else(|| bad(&param, "invalid_type", format!("{op} takes a string")))?;
+                    if s.is_empty() || s.chars().count() > 200 {
+                        return Err(bad(&param, "invalid_value", format!("{op} takes 1 to 200 characters")));
+                    }
+                    let pat = escape_like(&s.to_lowercase());
+                    let pat = if op == "contains" { format!("%{pat}%") } else { format!("{pat}%") };
+                    Ok(Cond::all().add(Expr::expr(lower(name)).like(LikeExpr::new(pat).escape('\\'))))
+                }
+                "gt" | "gte" | "lt" | "lte" if ordered => {
+                    let v = sql_value(&parse(&raw)?);
+                    Ok(Cond::all().add(match op {
+                        "gt" => col.gt(v),
+                        "gte" => col.gte(v),
+                        "lt" => col.lt(v),
+                        _ => col.lte(v),
+                    }))
+                }
+                _ => Err(unsupported()),
+            }
+        }
+    }
+}
+
+/// Quick search: names by prefix, emails and phones by blind index, the last four digits of
+/// a phone, credit codes, and (for contacts) the names of their companies.
+fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, DomainError> {
+    let keys = store.keys()?;
+    let q = q.trim();
+    let mut cond = Cond::any();
+    let tokens_sub = |tokens: Vec<String>| {
+        Query::select()
+            .column(t("record_id"))
+            .from(t("search_tokens"))
+            .and_where(Expr::col(t("object_type")).eq(def.key()))
+            .and_where(Expr::col(t("token")).is_in(tokens))
+            .to_owned()
+    };
+    let mut tokens = Vec::new();
+    if let Some(e) = validate::email(q) {
+        tokens.push(keys.blind("email", &e));
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phoneish = !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if phoneish {
+        if digits.len() == 4 {
+            tokens.push(super::tokens::tail_token(&keys, &digits));
+        }
+        if let Some(p) = validate::phone_e164(q, &store.settings.phone_region) {
+            tokens.push(keys.blind("phone", &p));
+        }
+    }
+    if !tokens.is_empty() {
+        cond = cond.add(Expr::col(t("id")).in_subquery(tokens_sub(tokens)));
+    }
+    match def.object {
+        Object::Account => {
+            if let Ok(code) = validate::credit_code(q) {
+                cond = cond.add(Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)));
+            }
+            let norm = validate::company_name_norm(q);
+            if !norm.is_empty() {
+                cond = cond.add(prefix_range("name_norm", &norm));
+            }
+            let short = validate::search_norm(q);
+            if !short.is_empty() && !phoneish {
+                cond = cond.add(Expr::expr(lower("short_name")).like(LikeExpr::new(format!("{}%", escape_like(&short))).escape('\\')));
+            }
+        }
+        Object::Contact => {
+            let norm = validate::search_norm(q);
+            if !norm.is_empty() && !phoneish {
+                cond = cond.add(prefix_range("name_norm", &norm));
+                cond = cond.add(Expr::expr(lower("family_name")).like(LikeExpr::new(format!("{}%", escape_like(&norm))).escape('\\')));
+                let company = validate::company_name_norm(q);
+                if !company.is_empty() {
+                    let accounts = Query::select().column(t("id")).from(t("accounts")).cond_where(prefix_range("name_norm", &company)).limit(200).to_owned();
+                    let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).and_where(Expr::col(t("account_id")).in_subquery(accounts)).to_owned();
+                    cond = cond.add(Expr::col(t("id")).in_subquery(sub));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(cond)
+}
+
+/// The sort key: a field (ascending) or `-field` (descending); default newest first.
+struct Sort {
+    spec: Option<&'static FieldSpec>,
+    desc: bool,
+}
+
+impl Sort {
+    fn column(&self) -> &str {
+        self.spec.map_or("id", |s| s.name)
+    }
+}
+
+fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<Sort, DomainError> {
+    let Some(s) = sort.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(Sort { spec: None, desc: true });
+    };
+    let (desc, name) = match s.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, s),
+    };
+    if name == "id" {
+        return Ok(Sort { spec: None, desc });
+    }
+    let spec = spec_for(def, actor, name, "sort")?;
+    if codec::plain_column(spec).is_none() || matches!(spec.kind, FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText) {
+        return Err(bad("sort", "unsortable_field", format!("{name} cannot be sorted on")));
+    }
+    Ok(Sort { spec: Some(spec), desc })
+}
+
+fn sort_value_json(rec: &Record, sort: &Sort) -> Value {
+    match sort.spec {
+        None => Value::Null,
+        Some(s) if s.name == "created_at" => json!(rec.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        Some(s) if s.name == "updated_at" => json!(rec.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        Some(s) => match rec.values.get(s.name) {
+            Some(FieldValue::Money(m)) => json!(m),
+            Some(v) if v.is_null() => Value::Null,
+            Some(v) => v.to_json(),
+            None => Value::Null,
+        },
+    }
+}
+
+fn sort_value_sql(sort: &Sort, v: &Value) -> Result<Option<SqlValue>, DomainError> {
+    let invalid = || bad("cursor", "invalid_cursor", "the cursor is not valid for this sort");
+    if v.is_null() {
+        return Ok(None);
+    }
+    let Some(spec) = sort.spec else { return Ok(None) };
+    Ok(Some(match spec.kind {
+        FieldKind::Money => v.as_i64().ok_or_else(invalid)?.into(),
+        FieldKind::Bool => v.as_bool().ok_or_else(invalid)?.into(),
+        FieldKind::DateTime => {
+            let s = v.as_str().ok_or_else(invalid)?;
+            chrono::DateTime::parse_from_rfc3339(s).map_err(|_| invalid())?.with_timezone(&chrono::Utc).into()
+        }
+        _ => v.as_str().ok_or_else(invalid)?.to_string().into(),
+    }))
+}
+
+fn encode_cursor(v: &Value, id: &str) -> String {
+    B64.encode(json!([v, id]).to_string())
+}
+
+fn apply_cursor(q: &mut SelectStatement, sort: &Sort, cursor: &str) -> Result<(), DomainError> {
+    let invalid = || bad("cursor", "invalid_cursor", "the cursor is not valid; start again without it");
+    let raw = B64.decode(cursor.trim()).map_err(|_| invalid())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| invalid())?;
+    let arr = v.as_array().filter(|a| a.len() == 2).ok_or_else(invalid)?;
+    let id = arr[1].as_str().filter(|s| rapport_core::ids::is_valid_id(s)).ok_or_else(invalid)?.to_string();
+    let col = sort.column().to_string();
+    if sort.spec.is_none() {
+        q.and_where(if sort.desc { Expr::col(t("id")).lt(id) } else { Expr::col(t("id")).gt(id) });
+        return Ok(());
+    }
+    let val = sort_value_sql(sort, &arr[0])?;
+    // NULLs sort first ascending and last descending on both backends (set explicitly).
+    let cond = match (sort.desc, val) {
+        (false, None) => Cond::any().add(Cond::all().add(Expr::col(t(&col)).is_null()).add(Expr::col(t("id")).gt(id))).add(Expr::col(t(&col)).is_not_null()),
+        (false, Some(v)) => Cond::any().add(Expr::col(t(&col)).gt(v.clone())).add(Cond::all().add(Expr::col(t(&col)).eq(v)).add(Expr::col(t("id")).gt(id))),
+        (true, None) => Cond::all().add(Expr::col(t(&col)).is_null()).add(Expr::col(t("id")).lt(id)),
+        (true, Some(v)) => Cond::any()
+            .add(Expr::col(t(&col)).lt(v.clone()))
+            .add(Cond::all().add(Expr::col(t(&col)).eq(v)).add(Expr::col(t("id")).lt(id)))
+            .add(Expr::col(t(&col)).is_null()),
+    };
+    q.cond_where(cond);
+    Ok(())
+}
+
+/// The filtered, scoped query without paging (shared by lists, counts, bulk actions, exports).
+pub fn scoped_select(def: &ObjectDef, actor: &Principal, store: &Store, filter: &OwnerFilter, params: &ListParams) -> Result<SelectStatement, DomainError> {
+    let mut q = Query::select();
+    q.from(t(def.table));
+    if let OwnerFilter::Owners(owners) = filter {
+        q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
+    }
+    if let Some(text) = params.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if text.chars().count() > 100 {
+            return Err(bad("q", "too_long", "a quick search has at most 100 characters"));
+        }
+        q.cond_where(quick_search(def, store, text)?);
+    }
+    if let Some(f) = &params.filter {
+        let mut count = 0;
+        q.cond_where(compile(def, actor, store, f, 0, &mut count)?);
+    }
+    Ok(q)
+}
+
+pub async fn list(store: &Store, actor: &Principal, def: &ObjectDef, params: &ListParams) -> Result<Page, DomainError> {
+    let filter = owner_filter(store, actor, def.object, Action::Read).await?.ok_or_else(|| DomainError::Forbidden(format!("you may not read {} records", def.key())))?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
+    }
+    let sort = parse_sort(def, actor, params.sort.as_deref())?;
+    let mut q = scoped_select(def, actor, store, &filter, params)?;
+    q.columns(def.select_columns().into_iter().map(Alias::new));
+    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        apply_cursor(&mut q, &sort, c)?;
+    }
+    let order = if sort.desc { Order::Desc } else { Order::Asc };
+    if sort.spec.is_some() {
+        let nulls = if sort.desc { NullOrdering::Last } else { NullOrdering::First };
+        q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+    }
+    q.order_by(t("id"), order).limit(limit + 1);
+    let rows = all(store.db.reader(), &q).await?;
+    let mut records: Vec<Record> = rows.iter().map(|r| row_to_record(store, def, r)).collect::<Result<_, _>>()?;
+    let more = records.len() as u64 > limit;
+    records.truncate(limit as usize);
+    complete(store.db.reader(), def, &mut records).await?;
+    let next_cursor = if more { records.last().map(|r| encode_cursor(&sort_value_json(r, &sort), &r.id)) } else { None };
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new(format!("{}.{}", def.key(), if params.q.is_some() { "searched" } else { "listed" }))
+            .object(def.key(), "*")
+            .details(json!({"q": params.q, "filter": params.filter, "sort": params.sort, "returned": records.len()})),
+    )
+    .await?;
+    Ok(Page { data: records.iter().map(|r| to_json(def, actor, r)).collect(), next_cursor })
+}

@@ -1,0 +1,74 @@
+//! Blind-index tokens for a record's encrypted emails and phone numbers, so quick search and
+//! duplicate checks find them by exact value or by the last four digits without decrypting.
+
+use super::ObjectDef;
+use crate::db::exec;
+use crate::Keyring;
+use rapport_core::fields::{FieldKind, FieldValue};
+use rapport_core::DomainError;
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::ConnectionTrait;
+use std::collections::BTreeMap;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Token for one phone number's last four digits.
+pub fn tail_token(keys: &Keyring, digits: &str) -> String {
+    keys.blind("tail4", digits)
+}
+
+pub fn tokens_for(keys: &Keyring, def: &ObjectDef, values: &BTreeMap<&'static str, FieldValue>) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in def.fields {
+        let items: Vec<String> = match values.get(f.name) {
+            Some(FieldValue::Text(s)) if !s.is_empty() => vec![s.clone()],
+            Some(FieldValue::List(l)) => l.clone(),
+            _ => continue,
+        };
+        match f.kind {
+            FieldKind::Email | FieldKind::EmailList => out.extend(items.iter().map(|e| keys.blind("email", e))),
+            FieldKind::Phone | FieldKind::PhoneList => {
+                for p in &items {
+                    out.push(keys.blind("phone", p));
+                    let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+                    if digits.len() >= 4 {
+                        out.push(tail_token(keys, &digits[digits.len() - 4..]));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub async fn clear<C: ConnectionTrait>(c: &C, def: &ObjectDef, id: &str) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("search_tokens"))
+            .and_where(Expr::col(t("object_type")).eq(def.key()))
+            .and_where(Expr::col(t("record_id")).eq(id)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn write<C: ConnectionTrait>(c: &C, keys: &Keyring, def: &ObjectDef, id: &str, values: &BTreeMap<&'static str, FieldValue>) -> Result<(), DomainError> {
+    clear(c, def, id).await?;
+    let tokens = tokens_for(keys, def, values);
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table(t("search_tokens")).columns(["object_type", "record_id", "token"].map(t));
+    for tok in tokens {
+        q.values_panic([def.key().into(), id.into(), tok.into()]);
+    }
+    exec(c, &q).await?;
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! Users: who they are, where they sit (department, manager) and which roles they hold.
+//! Password hashing and sign-in live in `rapport-auth`; this module stores the results.
+
+use crate::db::{all, db_err, exec, get, one};
+use crate::{audit, roles, Store};
+use rapport_core::{ids, validate, Action, DomainError, Grants, Object, Principal, Scope};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub department_id: Option<String>,
+    pub manager_id: Option<String>,
+    pub active: bool,
+    pub language: String,
+    pub time_zone: String,
+    pub roles: Vec<String>,
+    pub mfa_enabled: bool,
+}
+
+/// What sign-in needs besides the public profile.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub recovery_codes: Vec<String>,
+    pub totp_pending: Option<String>,
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role_keys: Vec<String>,
+    pub department_id: Option<String>,
+    pub manager_id: Option<String>,
+    pub language: String,
+    pub time_zone: String,
+}
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+const COLS: [&str; 15] = [
+    "id", "email", "name", "phone_enc", "department_id", "manager_id", "active", "language", "time_zone",
+    "password_hash", "totp_secret_enc", "totp_last_step", "recovery_codes", "totp_pending_enc", "created_at",
+];
+
+async fn load<C: ConnectionTrait>(store: &Store, c: &C, r: &sea_orm::QueryResult) -> Result<Credentials, DomainError> {
+    let keys = store.keys()?;
+    let id: String = get(r, "id")?;
+    let phone = match get::<Option<String>>(r, "phone_enc")? {
+        Some(ct) => Some(keys.decrypt("users", "phone_enc", &id, &ct)?),
+        None => None,
+    };
+    let totp_secret = match get::<Option<String>>(r, "totp_secret_enc")? {
+        Some(ct) => Some(keys.decrypt("users", "totp_secret_enc", &id, &ct)?),
+        None => None,
+    };
+    let totp_pending = match get::<Option<String>>(r, "totp_pending_enc")? {
+        Some(ct) => Some(keys.decrypt("users", "totp_pending_enc", &id, &ct)?),
+        None => None,
+    };
+    let codes: Option<String> = get(r, "recovery_codes")?;
+    let role_keys = roles::of_user(c, &id).await?.into_iter().map(|r| r.key).collect();
+    Ok(Credentials {
+        user: User {
+            email: get(r, "email")?,
+            name: get(r, "name")?,
+            phone,
+            department_id: get(r, "department_id")?,
+            manager_id: get(r, "manager_id")?,
+            active: get(r, "active")?,
+            language: get(r, "language")?,
+            time_zone: get(r, "time_zone")?,
+            roles: role_keys,
+            mfa_enabled: totp_secret.is_some(),
+            id,
+        },
+        password_hash: get(r, "password_hash")?,
+        totp_secret,
+        totp_last_step: get(r, "totp_last_step")?,
+        recovery_codes: codes.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+        totp_pending,
+    })
+}
+
+pub async fn credentials_by_email(store: &Store, email: &str) -> Result<Option<Credentials>, DomainError> {
+    let email = email.trim().to_lowercase();
+    let db = store.db.reader();
+    match one(db, Query::select().columns(COLS.map(t)).from(t("users")).and_where(Expr::col(t("email")).eq(email))).await? {
+        Some(r) => Ok(Some(load(store, db, &r).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn credentials(store: &Store, id: &str) -> Result<Option<Credentials>, DomainError> {
+    let db = store.db.reader();
+    match one(db, Query::select().columns(COLS.map(t)).from(t("users")).and_where(Expr::col(t("id")).eq(id))).await? {
+        Some(r) => Ok(Some(load(store, db, &r).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, DomainError> {
+    Ok(credentials(store, id).await?.map(|c| c.user))
+}
+
+pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainError> {
+    if actor.scope(Object::User, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden("listing users needs the user right".into()));
+    }
+    let db = store.db.reader();
+    let rows = all(db, Query::select().columns(COLS.map(t)).from(t("users")).order_by(t("created_at"), Order::Asc)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(load(store, db, r).await?.user);
+    }
+    Ok(out)
+}
+
+pub async fn count(store: &Store) -> Result<i64, DomainError> {
+    let r = one(store.db.reader(), Query::select().expr_as(Expr::col(t("id")).count(), t("n")).from(t("users"))).await?;
+    match r {
+        Some(r) => get(&r, "n"),
+        None => Ok(0),
+    }
+}
+
+/// The merged grants of a user's roles (loaded fresh for every request).
+pub async fn grants_of<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<(Grants, bool), DomainError> {
+    let roles = roles::of_user(c, user_id).await?;
+    let require_mfa = roles.iter().any(|r| r.require_mfa);
+    Ok((Grants::merge(roles.iter().map(|r| &r.grants)), require_mfa))
+}
+
+pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<User, DomainError> {
+    if actor.scope(Object::User, Action::Create) != Scope::All {
+        return Err(DomainError::Forbidden("creating users needs the user right".into()));
+    }
+    let email = validate::email(&new.email)
+        .ok_or_else(|| DomainError::field("email", "invalid_email", "email is not a valid email address"))?;
+    let name = new.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DomainError::field("name", "invalid", "a name has 1-100 characters"));
+    }
+    if !matches!(new.language.as_str(), "zh-CN" | "en") {
+        return Err(DomainError::field("language", "invalid", "language must be zh-CN or en"));
+    }
+    if new.role_keys.is_empty() {
+        return Err(DomainError::field("role", "required", "a user needs at least one role"));
+    }
+    let id = ids::new_id();
+    let now = store.now();
+    let tx = store.db.begin().await?;
+    let mut role_ids = Vec::new();
+    for key in &new.role_keys {
+        let role = roles::by_key(&tx, key)
+            .await?
+            .ok_or_else(|| DomainError::field("role", "unknown_role", format!("there is no role {key}")))?;
+        role_ids.push(role.id);
+    }
+    if let Some(m) = &new.manager_id {
+        if one(&tx, Query::select().column(t("id")).from(t("users")).and_where(Expr::col(t("id")).eq(m.as_str()))).await?.is_none() {
+            return Err(DomainError::field("manager", "invalid_reference", "the manager does not exist"));
+        }
+    }
+    let res = exec(
+        &tx,
+        Query::insert()
+            .into_table(t("users"))
+            .columns(
+                ["id", "email", "name", "password_hash", "department_id", "manager_id", "active", "language", "time_zone", "created_at", "updated_at"]
+                    .map(t),
+            )
+            .values_panic([
+                id.clone().into(),
+                email.clone().into(),
+                name.into(),
+                new.password_hash.into(),
+                new.department_id.clone().into(),
+                new.manager_id.clone().into(),
+                true.into(),
+                new.language.into(),
+                new.time_zone.into(),
+                now.into(),
+                now.into(),
+            ]),
+    )
+    .await;
+    if let Err(e) = res {
+        if crate::db::is_unique_violation(&e) {
+            return Err(DomainError::Conflict(format!("a user with email {email} already exists")));
+        }
+        return Err(e);
+    }
+    for rid in role_ids {
+        exec(&tx, Query::insert().into_table(t("user_roles")).columns([t("user_id"), t("role_id")]).values_panic([id.clone().into(), rid.into()])).await?;
+    }
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("user.created").object("user", &id).details(serde_json::json!({
+            "email": email, "roles": new.role_keys, "department_id": new.department_id, "manager_id": new.manager_id,
+        })),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    get_user(store, &id).await?.ok_or(DomainError::NotFound)
+}
+
+/// Enable or disable a user. Disabling ends their sessions and API tokens at once.
+pub async fn set_active(store: &Store, actor: &Principal, id: &str, active: bool) -> Result<(), DomainError> {
+    if actor.scope(Object::User, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden("changing users needs the user right".into()));
+    }
+    let tx = store.db.begin().await?;
+    let n = exec(&tx, Query::update().table(t("users")).values([(t("active"), active.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await?;
+    if n == 0 {
+        return Err(DomainError::NotFound);
+    }
+    if !active {
+        crate::sessions::revoke_all_for_user(&tx, store, id).await?;
+    }
+    audit::record(&tx, store, actor, audit::Entry::new(if active { "user.enabled" } else { "user.disabled" }).object("user", id)).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Replace a user's roles (administrators only). Takes effect on the user's next request.
+pub async fn set_roles(store: &Store, actor: &Principal, id: &str, role_keys: &[String]) -> Result<(), DomainError> {
+    if actor.scope(Object::Role, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden("assigning roles needs the role right".into()));
+    }
+    if role_keys.is_empty() {
+        return Err(DomainError::field("roles", "required", "a user needs at least one role"));
+    }
+    let tx = store.db.begin().await?;
+    if one(&tx, Query::select().column(t("id")).from(t("users")).and_where(Expr::col(t("id")).eq(id))).await?.is_none() {
+        return Err(DomainError::NotFound);
+    }
+    let before: Vec<String> = roles::of_user(&tx, id).await?.into_iter().map(|r| r.key).collect();
+    exec(&tx, Query::delete().from_table(t("user_roles")).and_where(Expr::col(t("user_id")).eq(id))).await?;
+    for key in role_keys {
+        let role = roles::by_key(&tx, key)
+            .await?
+            .ok_or_else(|| DomainError::field("roles", "unknown_role", format!("there is no role {key}")))?;
+        exec(&tx, Query::insert().into_table(t("user_roles")).columns([t("user_id"), t("role_id")]).values_panic([id.into(), role.id.into()])).await?;
+    }
+    audit::record(&tx, store, actor, audit::Entry::new("user.roles_changed").object("user", id).details(serde_json::json!({"before": before, "after": role_keys}))).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Store a new password hash (the caller re-authenticated and hashed it).
+pub async fn set_password_hash<C: ConnectionTrait>(c: &C, store: &Store, id: &str, hash: &str) -> Result<(), DomainError> {
+    exec(c, Query::update().table(t("users")).values([(t("password_hash"), hash.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await?;
+    Ok(())
+}
+
+/// Record the TOTP step just used so the same code cannot be replayed.
+pub async fn set_totp_last_step<C: ConnectionTrait>(c: &C, id: &str, step: i64) -> Result<u64, DomainError> {
+    // Only move forward: a concurrent sign-in with the same code updates nothing.
+    exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .value(t("totp_last_step"), step)
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("totp_last_step")).is_null().or(Expr::col(t("totp_last_step")).lt(step))),
+    )
+    .await
+}
+
+pub async fn set_totp<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+    secret: Option<&str>,
+    recovery_code_hashes: &[String],
+) -> Result<(), DomainError> {
+    let enc = match secret {
+        Some(s) => Some(store.keys()?.encrypt("users", "totp_secret_enc", id, s)?),
+        None => None,
+    };
+    let codes = if secret.is_some() { Some(serde_json::to_string(recovery_code_hashes).map_err(DomainError::internal)?) } else { None };
+    exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .values([
+                (t("totp_secret_enc"), enc.into()),
+                (t("recovery_codes"), codes.into()),
+                (t("totp_last_step"), Option::<i64>::None.into()),
+                (t("updated_at"), store.now().into()),
+            ])
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_recovery_codes<C: ConnectionTrait>(c: &C, id: &str, hashes: &[String]) -> Result<(), DomainError> {
+    let codes = serde_json::to_string(hashes).map_err(DomainError::internal)?;
+    exec(c, Query::update().table(t("users")).value(t("recovery_codes"), codes).and_where(Expr::col(t("id")).eq(id))).await?;
+    Ok(())
+}
+
+/// The users whose records a scope reaches, resolved from the org chart.
+pub async fn all_basic(store: &Store) -> Result<Vec<(String, Option<String>, Option<String>)>, DomainError> {
+    let rows = all(store.db.reader(), Query::select().columns(["id", "department_id", "manager_id"].map(t)).from(t("users"))).await?;
+    rows.iter().map(|r| Ok((get(r, "id")?, get(r, "department_id")?, get(r, "manager_id")?))).collect()
+}
+
+/// Keep a TOTP secret being enrolled until the user confirms a code from it.
+pub async fn set_totp_pending<C: ConnectionTrait>(c: &C, store: &Store, id: &str, secret: Option<&str>) -> Result<(), DomainError> {
+    let enc = match secret {
+        Some(s) => Some(store.keys()?.encrypt("users", "totp_pending_enc", id, s)?),
+        None => None,
+    };
+    exec(c, Query::update().table(t("users")).value(t("totp_pending_enc"), enc).and_where(Expr::col(t("id")).eq(id))).await?;
+    Ok(())
+}
+
+/// Change a user's own sign-in email (after re-authentication).
+pub async fn set_email<C: ConnectionTrait>(c: &C, store: &Store, id: &str, email: &str) -> Result<(), DomainError> {
+    let res = exec(c, Query::update().table(t("users")).values([(t("email"), email.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await;
+    match res {
+        Err(e) if crate::db::is_unique_violation(&e) => Err(DomainError::field("email", "taken", "another user has that email")),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Change a user's language preference.
+pub async fn set_language(store: &Store, id: &str, language: &str) -> Result<(), DomainError> {
+    if !matches!(language, "zh-CN" | "en") {
+        return Err(DomainError::field("language", "invalid", "language must be zh-CN or en"));
+    }
+    exec(store.db.writer(), Query::update().table(t("users")).value(t("language"), language).and_where(Expr::col(t("id")).eq(id))).await?;
+    Ok(())
+}
