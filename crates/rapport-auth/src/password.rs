@@ -1,6 +1,8 @@
 //! Password hashing with Argon2id and the password policy.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rapport_core::DomainError;
 
@@ -17,10 +19,18 @@ fn hasher() -> Argon2<'static> {
 pub fn check_policy(field: &str, password: &str) -> Result<(), DomainError> {
     let n = password.chars().count();
     if n < MIN_LENGTH {
-        return Err(DomainError::field(field, "password_too_short", format!("a password has at least {MIN_LENGTH} characters")));
+        return Err(DomainError::field(
+            field,
+            "password_too_short",
+            format!("a password has at least {MIN_LENGTH} characters"),
+        ));
     }
     if n > MAX_LENGTH {
-        return Err(DomainError::field(field, "password_too_long", format!("a password has at most {MAX_LENGTH} characters")));
+        return Err(DomainError::field(
+            field,
+            "password_too_long",
+            format!("a password has at most {MAX_LENGTH} characters"),
+        ));
     }
     Ok(())
 }
@@ -35,7 +45,9 @@ pub fn hash(password: &str) -> Result<String, DomainError> {
 
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

@@ -19,7 +19,10 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { idle_timeout: Duration::hours(2), absolute_timeout: Duration::hours(12) }
+        Self {
+            idle_timeout: Duration::hours(2),
+            absolute_timeout: Duration::hours(12),
+        }
     }
 }
 
@@ -56,7 +59,15 @@ fn unix(t: DateTime<Utc>) -> u64 {
 }
 
 /// Build the principal for a user, loading the grants of their roles now.
-pub async fn principal_for(store: &Store, user: &User, session_id: Option<String>, token_id: Option<String>, read_only: bool, ip: Option<String>, ua: Option<String>) -> Result<(Principal, bool), DomainError> {
+pub async fn principal_for(
+    store: &Store,
+    user: &User,
+    session_id: Option<String>,
+    token_id: Option<String>,
+    read_only: bool,
+    ip: Option<String>,
+    ua: Option<String>,
+) -> Result<(Principal, bool), DomainError> {
     let (grants, require_mfa) = users::grants_of(store.db.reader(), &user.id).await?;
     Ok((
         Principal {
@@ -76,8 +87,14 @@ pub async fn principal_for(store: &Store, user: &User, session_id: Option<String
 }
 
 /// Verify a TOTP code or a recovery code and consume it.
-async fn check_second_factor(store: &Store, creds: &Credentials, code: &str) -> Result<bool, DomainError> {
-    let Some(secret) = &creds.totp_secret else { return Ok(true) };
+async fn check_second_factor(
+    store: &Store,
+    creds: &Credentials,
+    code: &str,
+) -> Result<bool, DomainError> {
+    let Some(secret) = &creds.totp_secret else {
+        return Ok(true);
+    };
     if let Some(step) = mfa::matching_step(secret, &creds.user.email, code, unix(store.now()))? {
         // The update only succeeds when this step is newer than the last one used.
         let n = users::set_totp_last_step(store.db.writer(), &creds.user.id, step).await?;
@@ -85,20 +102,34 @@ async fn check_second_factor(store: &Store, creds: &Credentials, code: &str) -> 
     }
     let h = mfa::hash_recovery(code);
     if creds.recovery_codes.contains(&h) {
-        let rest: Vec<String> = creds.recovery_codes.iter().filter(|c| **c != h).cloned().collect();
+        let rest: Vec<String> = creds
+            .recovery_codes
+            .iter()
+            .filter(|c| **c != h)
+            .cloned()
+            .collect();
         users::set_recovery_codes(store.db.writer(), &creds.user.id, &rest).await?;
         return Ok(true);
     }
     Ok(false)
 }
 
-pub async fn login(store: &Store, settings: &AuthSettings, req: LoginRequest) -> Result<LoginResult, DomainError> {
+pub async fn login(
+    store: &Store,
+    settings: &AuthSettings,
+    req: LoginRequest,
+) -> Result<LoginResult, DomainError> {
     let account_key = throttle::account_key(&req.email);
     let ip_key = req.ip.as_deref().map(throttle::ip_key);
     let who = anonymous(&req.email, req.ip.clone(), req.user_agent.clone());
     for key in [Some(&account_key), ip_key.as_ref()].into_iter().flatten() {
         if let Err(e) = throttle::check(store, key).await {
-            audit::record_alone(store, &who, Entry::new("auth.login_throttled").details(json!({"email": who.email}))).await?;
+            audit::record_alone(
+                store,
+                &who,
+                Entry::new("auth.login_throttled").details(json!({"email": who.email})),
+            )
+            .await?;
             return Err(e);
         }
     }
@@ -119,7 +150,13 @@ pub async fn login(store: &Store, settings: &AuthSettings, req: LoginRequest) ->
             if let Some(k) = &ip_key {
                 throttle::fail(store, k, throttle::IP).await?;
             }
-            audit::record_alone(store, &who, Entry::new("auth.login_failed").details(json!({"email": who.email, "reason": reason}))).await?;
+            audit::record_alone(
+                store,
+                &who,
+                Entry::new("auth.login_failed")
+                    .details(json!({"email": who.email, "reason": reason})),
+            )
+            .await?;
             Ok::<DomainError, DomainError>(DomainError::InvalidCredentials)
         }
     };
@@ -149,15 +186,40 @@ pub async fn login(store: &Store, settings: &AuthSettings, req: LoginRequest) ->
         last_seen_at: now,
         expires_at: now + settings.absolute_timeout,
         ip: req.ip.clone(),
-        user_agent: req.user_agent.as_ref().map(|u| u.chars().take(300).collect()),
+        user_agent: req
+            .user_agent
+            .as_ref()
+            .map(|u| u.chars().take(300).collect()),
         revoked_at: None,
     };
-    let (principal, _) = principal_for(store, &creds.user, Some(row.id.clone()), None, false, req.ip.clone(), req.user_agent.clone()).await?;
+    let (principal, _) = principal_for(
+        store,
+        &creds.user,
+        Some(row.id.clone()),
+        None,
+        false,
+        req.ip.clone(),
+        req.user_agent.clone(),
+    )
+    .await?;
     let tx = store.db.begin().await?;
     sessions::insert_session(&tx, &row, &token::hash_token(&tok)).await?;
-    audit::record(&tx, store, &principal, Entry::new("auth.login").object("user", &creds.user.id).details(json!({"mfa": creds.totp_secret.is_some()}))).await?;
+    audit::record(
+        &tx,
+        store,
+        &principal,
+        Entry::new("auth.login")
+            .object("user", &creds.user.id)
+            .details(json!({"mfa": creds.totp_secret.is_some()})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)?;
-    Ok(LoginResult { token: tok, session_id: row.id, user: creds.user, expires_at: row.expires_at })
+    Ok(LoginResult {
+        token: tok,
+        session_id: row.id,
+        user: creds.user,
+        expires_at: row.expires_at,
+    })
 }
 
 /// The result of checking a bearer token or session cookie.
@@ -169,21 +231,36 @@ pub struct Authenticated {
     pub must_enrol_mfa: bool,
 }
 
-pub async fn authenticate(store: &Store, settings: &AuthSettings, presented: &str, ip: Option<String>, ua: Option<String>) -> Result<Authenticated, DomainError> {
+pub async fn authenticate(
+    store: &Store,
+    settings: &AuthSettings,
+    presented: &str,
+    ip: Option<String>,
+    ua: Option<String>,
+) -> Result<Authenticated, DomainError> {
     let now = store.now();
     let hash = token::hash_token(presented.trim());
     let (user_id, session_id, token_id, read_only) = if presented.starts_with(token::API_PREFIX) {
-        let t = sessions::token_by_hash(store, &hash).await?.ok_or(DomainError::Unauthenticated)?;
+        let t = sessions::token_by_hash(store, &hash)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
             return Err(DomainError::Unauthenticated);
         }
-        if t.last_used_at.is_none_or(|l| now - l > Duration::seconds(60)) {
+        if t.last_used_at
+            .is_none_or(|l| now - l > Duration::seconds(60))
+        {
             sessions::touch_token(store, &t.id, now).await?;
         }
         (t.user_id, None, Some(t.id), t.read_only)
     } else {
-        let s = sessions::session_by_hash(store, &hash).await?.ok_or(DomainError::Unauthenticated)?;
-        if s.revoked_at.is_some() || s.expires_at <= now || now - s.last_seen_at > settings.idle_timeout {
+        let s = sessions::session_by_hash(store, &hash)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        if s.revoked_at.is_some()
+            || s.expires_at <= now
+            || now - s.last_seen_at > settings.idle_timeout
+        {
             return Err(DomainError::Unauthenticated);
         }
         if now - s.last_seen_at > Duration::seconds(30) {
@@ -191,12 +268,19 @@ pub async fn authenticate(store: &Store, settings: &AuthSettings, presented: &st
         }
         (s.user_id, Some(s.id), None, false)
     };
-    let user = users::get_user(store, &user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    let user = users::get_user(store, &user_id)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
     if !user.active {
         return Err(DomainError::Unauthenticated);
     }
-    let (principal, must_enrol_mfa) = principal_for(store, &user, session_id, token_id, read_only, ip, ua).await?;
-    Ok(Authenticated { principal, user, must_enrol_mfa })
+    let (principal, must_enrol_mfa) =
+        principal_for(store, &user, session_id, token_id, read_only, ip, ua).await?;
+    Ok(Authenticated {
+        principal,
+        user,
+        must_enrol_mfa,
+    })
 }
 
 pub async fn logout(store: &Store, actor: &Principal) -> Result<(), DomainError> {
@@ -207,24 +291,48 @@ pub async fn logout(store: &Store, actor: &Principal) -> Result<(), DomainError>
     if let Some(tid) = &actor.token_id {
         sessions::revoke_token(&tx, store, tid).await?;
     }
-    audit::record(&tx, store, actor, Entry::new("auth.logout").object("user", &actor.user_id)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.logout").object("user", &actor.user_id),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Revoke a session: one's own, or anyone's for an administrator. Others' sessions are a 404.
-pub async fn revoke_session(store: &Store, actor: &Principal, session_id: &str) -> Result<(), DomainError> {
-    let s = sessions::session_by_id(store, session_id).await?.ok_or(DomainError::NotFound)?;
+pub async fn revoke_session(
+    store: &Store,
+    actor: &Principal,
+    session_id: &str,
+) -> Result<(), DomainError> {
+    let s = sessions::session_by_id(store, session_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if s.user_id != actor.user_id && !actor.is_admin() {
         return Err(DomainError::NotFound);
     }
     let tx = store.db.begin().await?;
     sessions::revoke_session(&tx, store, session_id).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.session_revoked").object("session", session_id).details(json!({"user_id": s.user_id}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.session_revoked")
+            .object("session", session_id)
+            .details(json!({"user_id": s.user_id})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Sessions of a user: one's own, or anyone's for an administrator.
-pub async fn list_sessions(store: &Store, actor: &Principal, user_id: &str) -> Result<Vec<SessionRow>, DomainError> {
+pub async fn list_sessions(
+    store: &Store,
+    actor: &Principal,
+    user_id: &str,
+) -> Result<Vec<SessionRow>, DomainError> {
     if user_id != actor.user_id && !actor.is_admin() {
         return Err(DomainError::NotFound);
     }
@@ -232,66 +340,158 @@ pub async fn list_sessions(store: &Store, actor: &Principal, user_id: &str) -> R
 }
 
 /// Create an API token for oneself; the token is returned once and stored hashed.
-pub async fn create_api_token(store: &Store, actor: &Principal, name: &str, read_only: bool, expires_at: Option<DateTime<Utc>>) -> Result<(String, TokenRow), DomainError> {
+pub async fn create_api_token(
+    store: &Store,
+    actor: &Principal,
+    name: &str,
+    read_only: bool,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(String, TokenRow), DomainError> {
     if actor.token_id.is_some() || actor.read_only {
-        return Err(DomainError::Forbidden("API tokens are created from a signed-in session".into()));
+        return Err(DomainError::Forbidden(
+            "API tokens are created from a signed-in session".into(),
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::field("name", "invalid", "a token name has 1-100 characters"));
+        return Err(DomainError::field(
+            "name",
+            "invalid",
+            "a token name has 1-100 characters",
+        ));
     }
     let now = store.now();
     if expires_at.is_some_and(|e| e <= now) {
-        return Err(DomainError::field("expires_at", "in_the_past", "expires_at must be in the future"));
+        return Err(DomainError::field(
+            "expires_at",
+            "in_the_past",
+            "expires_at must be in the future",
+        ));
     }
     let tok = token::random_token(token::API_PREFIX);
-    let row = TokenRow { id: ids::new_id(), user_id: actor.user_id.clone(), name: name.to_string(), read_only, created_at: now, expires_at, last_used_at: None, revoked_at: None };
+    let row = TokenRow {
+        id: ids::new_id(),
+        user_id: actor.user_id.clone(),
+        name: name.to_string(),
+        read_only,
+        created_at: now,
+        expires_at,
+        last_used_at: None,
+        revoked_at: None,
+    };
     let tx = store.db.begin().await?;
     sessions::insert_token(&tx, &row, &token::hash_token(&tok)).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.token_created").object("api_token", &row.id).details(json!({"name": row.name, "read_only": read_only, "expires_at": expires_at}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.token_created")
+            .object("api_token", &row.id)
+            .details(json!({"name": row.name, "read_only": read_only, "expires_at": expires_at})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)?;
     Ok((tok, row))
 }
 
-pub async fn revoke_api_token(store: &Store, actor: &Principal, id: &str) -> Result<(), DomainError> {
-    let t = sessions::token_by_id(store, id).await?.ok_or(DomainError::NotFound)?;
+pub async fn revoke_api_token(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+) -> Result<(), DomainError> {
+    let t = sessions::token_by_id(store, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if t.user_id != actor.user_id && !actor.is_admin() {
         return Err(DomainError::NotFound);
     }
     let tx = store.db.begin().await?;
     sessions::revoke_token(&tx, store, id).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.token_revoked").object("api_token", id).details(json!({"user_id": t.user_id}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.token_revoked")
+            .object("api_token", id)
+            .details(json!({"user_id": t.user_id})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Confirm the caller's password before a sensitive change.
-async fn reauthenticate(store: &Store, actor: &Principal, current_password: &str) -> Result<Credentials, DomainError> {
-    let creds = users::credentials(store, &actor.user_id).await?.ok_or(DomainError::NotFound)?;
+async fn reauthenticate(
+    store: &Store,
+    actor: &Principal,
+    current_password: &str,
+) -> Result<Credentials, DomainError> {
+    let creds = users::credentials(store, &actor.user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if !password::verify(current_password, &creds.password_hash) {
-        audit::record_alone(store, actor, Entry::new("auth.reauth_failed").object("user", &actor.user_id)).await?;
-        return Err(DomainError::field("current_password", "wrong_password", "the current password is not correct"));
+        audit::record_alone(
+            store,
+            actor,
+            Entry::new("auth.reauth_failed").object("user", &actor.user_id),
+        )
+        .await?;
+        return Err(DomainError::field(
+            "current_password",
+            "wrong_password",
+            "the current password is not correct",
+        ));
     }
     Ok(creds)
 }
 
 /// Change one's password; every other session and API token ends.
-pub async fn change_password(store: &Store, actor: &Principal, current: &str, new: &str) -> Result<(), DomainError> {
+pub async fn change_password(
+    store: &Store,
+    actor: &Principal,
+    current: &str,
+    new: &str,
+) -> Result<(), DomainError> {
     password::check_policy("new_password", new)?;
     let creds = reauthenticate(store, actor, current).await?;
     let hash = password::hash(new)?;
     let tx = store.db.begin().await?;
     users::set_password_hash(&tx, store, &creds.user.id, &hash).await?;
     sessions::revoke_all_for_user(&tx, store, &creds.user.id).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.password_changed").object("user", &creds.user.id)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.password_changed").object("user", &creds.user.id),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
-pub async fn change_email(store: &Store, actor: &Principal, current: &str, email: &str) -> Result<(), DomainError> {
-    let email = rapport_core::validate::email(email).ok_or_else(|| DomainError::field("email", "invalid_email", "email is not a valid email address"))?;
+pub async fn change_email(
+    store: &Store,
+    actor: &Principal,
+    current: &str,
+    email: &str,
+) -> Result<(), DomainError> {
+    let email = rapport_core::validate::email(email).ok_or_else(|| {
+        DomainError::field(
+            "email",
+            "invalid_email",
+            "email is not a valid email address",
+        )
+    })?;
     let creds = reauthenticate(store, actor, current).await?;
     let tx = store.db.begin().await?;
     users::set_email(&tx, store, &creds.user.id, &email).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.email_changed").object("user", &creds.user.id).details(json!({"before": creds.user.email, "after": email}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.email_changed")
+            .object("user", &creds.user.id)
+            .details(json!({"before": creds.user.email, "after": email})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -303,35 +503,74 @@ pub struct Enrolment {
 }
 
 /// Start TOTP enrolment (after re-authentication): a new secret waits for confirmation.
-pub async fn mfa_begin(store: &Store, actor: &Principal, current: &str) -> Result<Enrolment, DomainError> {
+pub async fn mfa_begin(
+    store: &Store,
+    actor: &Principal,
+    current: &str,
+) -> Result<Enrolment, DomainError> {
     let creds = reauthenticate(store, actor, current).await?;
     let secret = mfa::new_secret();
     let url = mfa::otpauth_url(&secret, &creds.user.email)?;
     users::set_totp_pending(store.db.writer(), store, &creds.user.id, Some(&secret)).await?;
-    Ok(Enrolment { qr_svg: mfa::qr_svg(&url)?, otpauth_url: url, secret })
+    Ok(Enrolment {
+        qr_svg: mfa::qr_svg(&url)?,
+        otpauth_url: url,
+        secret,
+    })
 }
 
 /// Confirm enrolment with a current code; returns the recovery codes (shown once).
-pub async fn mfa_confirm(store: &Store, actor: &Principal, code: &str) -> Result<Vec<String>, DomainError> {
-    let creds = users::credentials(store, &actor.user_id).await?.ok_or(DomainError::NotFound)?;
-    let secret = creds.totp_pending.clone().ok_or_else(|| DomainError::field("code", "no_enrolment", "start enrolment first"))?;
+pub async fn mfa_confirm(
+    store: &Store,
+    actor: &Principal,
+    code: &str,
+) -> Result<Vec<String>, DomainError> {
+    let creds = users::credentials(store, &actor.user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let secret = creds
+        .totp_pending
+        .clone()
+        .ok_or_else(|| DomainError::field("code", "no_enrolment", "start enrolment first"))?;
     let step = mfa::matching_step(&secret, &creds.user.email, code, unix(store.now()))?
-        .ok_or_else(|| DomainError::field("code", "invalid_code", "the code is not valid; check the time on your phone"))?;
+        .ok_or_else(|| {
+            DomainError::field(
+                "code",
+                "invalid_code",
+                "the code is not valid; check the time on your phone",
+            )
+        })?;
     let (codes, hashes) = mfa::recovery_codes();
     let tx = store.db.begin().await?;
     users::set_totp(&tx, store, &creds.user.id, Some(&secret), &hashes).await?;
     users::set_totp_pending(&tx, store, &creds.user.id, None).await?;
     users::set_totp_last_step(&tx, &creds.user.id, step).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.mfa_enabled").object("user", &creds.user.id)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.mfa_enabled").object("user", &creds.user.id),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(codes)
 }
 
-pub async fn mfa_disable(store: &Store, actor: &Principal, current: &str) -> Result<(), DomainError> {
+pub async fn mfa_disable(
+    store: &Store,
+    actor: &Principal,
+    current: &str,
+) -> Result<(), DomainError> {
     let creds = reauthenticate(store, actor, current).await?;
     let tx = store.db.begin().await?;
     users::set_totp(&tx, store, &creds.user.id, None, &[]).await?;
-    audit::record(&tx, store, actor, Entry::new("auth.mfa_disabled").object("user", &creds.user.id)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.mfa_disabled").object("user", &creds.user.id),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -355,10 +594,24 @@ pub async fn create_user(
         None => None,
     };
     let manager_id = match manager_email {
-        Some(m) => Some(users::credentials_by_email(store, m).await?.ok_or_else(|| DomainError::field("manager", "unknown_user", format!("no user has the email {m}")))?.user.id),
+        Some(m) => Some(
+            users::credentials_by_email(store, m)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::field(
+                        "manager",
+                        "unknown_user",
+                        format!("no user has the email {m}"),
+                    )
+                })?
+                .user
+                .id,
+        ),
         None => None,
     };
-    let name = name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
     users::create(
         store,
         actor,
@@ -377,11 +630,29 @@ pub async fn create_user(
 }
 
 /// First run: create the first administrator when there are no users at all.
-pub async fn setup_first_admin(store: &Store, email: &str, name: &str, password_plain: &str, language: &str, ip: Option<String>) -> Result<User, DomainError> {
+pub async fn setup_first_admin(
+    store: &Store,
+    email: &str,
+    name: &str,
+    password_plain: &str,
+    language: &str,
+    ip: Option<String>,
+) -> Result<User, DomainError> {
     if users::count(store).await? > 0 {
         return Err(DomainError::SetupDone);
     }
     let mut actor = Principal::system();
     actor.ip = ip;
-    create_user(store, &actor, email, Some(name), password_plain, vec!["administrator".into()], None, None, Some(language)).await
+    create_user(
+        store,
+        &actor,
+        email,
+        Some(name),
+        password_plain,
+        vec!["administrator".into()],
+        None,
+        None,
+        Some(language),
+    )
+    .await
 }

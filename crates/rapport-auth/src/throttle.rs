@@ -14,8 +14,16 @@ pub struct Policy {
     pub lockout: Duration,
 }
 
-pub const ACCOUNT: Policy = Policy { max_failures: 5, window: Duration::minutes(15), lockout: Duration::minutes(15) };
-pub const IP: Policy = Policy { max_failures: 30, window: Duration::minutes(15), lockout: Duration::minutes(15) };
+pub const ACCOUNT: Policy = Policy {
+    max_failures: 5,
+    window: Duration::minutes(15),
+    lockout: Duration::minutes(15),
+};
+pub const IP: Policy = Policy {
+    max_failures: 30,
+    window: Duration::minutes(15),
+    lockout: Duration::minutes(15),
+};
 
 pub fn account_key(email: &str) -> String {
     let e: String = email.trim().to_lowercase().chars().take(254).collect();
@@ -33,7 +41,9 @@ pub async fn check(store: &Store, key: &str) -> Result<(), DomainError> {
         if let Some(until) = a.locked_until {
             if until > now {
                 let secs = (until - now).num_seconds().max(1) as u64;
-                return Err(DomainError::RateLimited { retry_after_secs: secs });
+                return Err(DomainError::RateLimited {
+                    retry_after_secs: secs,
+                });
             }
         }
     }
@@ -44,9 +54,17 @@ pub async fn check(store: &Store, key: &str) -> Result<(), DomainError> {
 pub async fn fail(store: &Store, key: &str, policy: Policy) -> Result<(), DomainError> {
     let now = store.now();
     let tx = store.db.begin().await?;
-    let mut a = sessions::attempts(store, key).await?.unwrap_or(Attempts { failures: 0, window_start: now, locked_until: None });
+    let mut a = sessions::attempts(store, key).await?.unwrap_or(Attempts {
+        failures: 0,
+        window_start: now,
+        locked_until: None,
+    });
     if now - a.window_start > policy.window || a.locked_until.is_some_and(|u| u <= now) {
-        a = Attempts { failures: 0, window_start: now, locked_until: None };
+        a = Attempts {
+            failures: 0,
+            window_start: now,
+            locked_until: None,
+        };
     }
     a.failures += 1;
     if a.failures >= policy.max_failures {

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     /// Single-line text up to `max` characters.
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     LongText,
     Url,
     Email,
@@ -50,8 +52,21 @@ pub struct FieldSpec {
 }
 
 impl FieldSpec {
-    pub const fn new(name: &'static str, kind: FieldKind, en: &'static str, zh: &'static str) -> Self {
-        Self { name, kind, sensitive: false, required: false, system: false, label_en: en, label_zh: zh }
+    pub const fn new(
+        name: &'static str,
+        kind: FieldKind,
+        en: &'static str,
+        zh: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            kind,
+            sensitive: false,
+            required: false,
+            system: false,
+            label_en: en,
+            label_zh: zh,
+        }
     }
     pub const fn sensitive(mut self) -> Self {
         self.sensitive = true;
@@ -113,7 +128,9 @@ impl FieldValue {
             FieldValue::Text(s) => json!(s),
             FieldValue::Money(m) => json!(validate::money_string(*m)),
             FieldValue::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
-            FieldValue::DateTime(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            FieldValue::DateTime(t) => {
+                json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            }
             FieldValue::Bool(b) => json!(b),
             FieldValue::List(l) => json!(l),
             FieldValue::Json(v) => v.clone(),
@@ -140,7 +157,9 @@ pub struct ParseContext {
 
 impl Default for ParseContext {
     fn default() -> Self {
-        Self { phone_region: "CN".into() }
+        Self {
+            phone_region: "CN".into(),
+        }
     }
 }
 
@@ -153,23 +172,43 @@ fn as_str<'a>(field: &str, v: &'a Value) -> Result<&'a str, FieldError> {
 }
 
 fn string_list(field: &str, v: &Value, max_items: usize) -> Result<Vec<String>, FieldError> {
-    let arr = v.as_array().ok_or_else(|| type_error(field, "an array of strings"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| type_error(field, "an array of strings"))?;
     if arr.len() > max_items {
-        return Err(FieldError::new(field, "too_many", format!("{field} takes at most {max_items} items")));
+        return Err(FieldError::new(
+            field,
+            "too_many",
+            format!("{field} takes at most {max_items} items"),
+        ));
     }
     arr.iter()
-        .map(|item| item.as_str().map(str::to_string).ok_or_else(|| type_error(field, "an array of strings")))
+        .map(|item| {
+            item.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| type_error(field, "an array of strings"))
+        })
         .collect()
 }
 
 fn parse_datetime(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| FieldError::new(field, "invalid_datetime", format!("{field} must be an RFC 3339 date-time such as 2026-01-31T09:30:00+08:00")))
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "invalid_datetime",
+                format!("{field} must be an RFC 3339 date-time such as 2026-01-31T09:30:00+08:00"),
+            )
+        })
 }
 
 /// Parse and normalise one incoming JSON value for `spec`. `null` clears the field.
-pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<FieldValue, FieldError> {
+pub fn parse_value(
+    spec: &FieldSpec,
+    v: &Value,
+    ctx: &ParseContext,
+) -> Result<FieldValue, FieldError> {
     let f = spec.name;
     if v.is_null() {
         return Ok(FieldValue::Null);
@@ -178,17 +217,29 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
         FieldKind::Text { max } => {
             let s = as_str(f, v)?.trim();
             if s.chars().count() > max {
-                return Err(FieldError::new(f, "too_long", format!("{f} is longer than {max} characters")));
+                return Err(FieldError::new(
+                    f,
+                    "too_long",
+                    format!("{f} is longer than {max} characters"),
+                ));
             }
             if s.chars().any(|c| c.is_control()) {
-                return Err(FieldError::new(f, "invalid_characters", format!("{f} contains control characters")));
+                return Err(FieldError::new(
+                    f,
+                    "invalid_characters",
+                    format!("{f} contains control characters"),
+                ));
             }
             FieldValue::Text(s.to_string())
         }
         FieldKind::LongText => {
             let s = as_str(f, v)?;
             if s.chars().count() > 20_000 {
-                return Err(FieldError::new(f, "too_long", format!("{f} is longer than 20000 characters")));
+                return Err(FieldError::new(
+                    f,
+                    "too_long",
+                    format!("{f} is longer than 20000 characters"),
+                ));
             }
             FieldValue::Text(s.to_string())
         }
@@ -198,7 +249,11 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                 return Ok(FieldValue::Null);
             }
             FieldValue::Text(validate::url(s).ok_or_else(|| {
-                FieldError::new(f, "invalid_url", format!("{f} must be an http:// or https:// address"))
+                FieldError::new(
+                    f,
+                    "invalid_url",
+                    format!("{f} must be an http:// or https:// address"),
+                )
             })?)
         }
         FieldKind::Email => {
@@ -207,7 +262,11 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                 return Ok(FieldValue::Null);
             }
             FieldValue::Text(validate::email(s).ok_or_else(|| {
-                FieldError::new(f, "invalid_email", format!("{f} is not a valid email address"))
+                FieldError::new(
+                    f,
+                    "invalid_email",
+                    format!("{f} is not a valid email address"),
+                )
             })?)
         }
         FieldKind::Phone => {
@@ -216,7 +275,11 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                 return Ok(FieldValue::Null);
             }
             FieldValue::Text(validate::phone_e164(s, &ctx.phone_region).ok_or_else(|| {
-                FieldError::new(f, "invalid_phone", format!("{f} is not a valid phone number"))
+                FieldError::new(
+                    f,
+                    "invalid_phone",
+                    format!("{f} is not a valid phone number"),
+                )
             })?)
         }
         FieldKind::EmailList => {
@@ -224,7 +287,11 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
             let mut out = Vec::new();
             for item in items {
                 let e = validate::email(&item).ok_or_else(|| {
-                    FieldError::new(f, "invalid_email", format!("{item} in {f} is not a valid email address"))
+                    FieldError::new(
+                        f,
+                        "invalid_email",
+                        format!("{item} in {f} is not a valid email address"),
+                    )
                 })?;
                 if !out.contains(&e) {
                     out.push(e);
@@ -237,7 +304,11 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
             let mut out = Vec::new();
             for item in items {
                 let p = validate::phone_e164(&item, &ctx.phone_region).ok_or_else(|| {
-                    FieldError::new(f, "invalid_phone", format!("{item} in {f} is not a valid phone number"))
+                    FieldError::new(
+                        f,
+                        "invalid_phone",
+                        format!("{item} in {f} is not a valid phone number"),
+                    )
                 })?;
                 if !out.contains(&p) {
                     out.push(p);
@@ -251,13 +322,18 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                 return Ok(FieldValue::Null);
             }
             FieldValue::Text(
-                validate::credit_code(s).map_err(|m| FieldError::new(f, "invalid_credit_code", m))?,
+                validate::credit_code(s)
+                    .map_err(|m| FieldError::new(f, "invalid_credit_code", m))?,
             )
         }
         FieldKind::Picklist(_) => {
             let s = as_str(f, v)?.trim();
             if s.len() > 64 {
-                return Err(FieldError::new(f, "too_long", format!("{f} is longer than 64 characters")));
+                return Err(FieldError::new(
+                    f,
+                    "too_long",
+                    format!("{f} is longer than 64 characters"),
+                ));
             }
             FieldValue::Text(s.to_string())
         }
@@ -265,8 +341,16 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
             let mut out: Vec<String> = Vec::new();
             for t in string_list(f, v, 50)? {
                 let t = t.trim().to_string();
-                if t.is_empty() || t.chars().count() > 40 || t.contains('"') || t.chars().any(char::is_control) {
-                    return Err(FieldError::new(f, "invalid_tag", format!("tags in {f} must be 1-40 characters without quotes")));
+                if t.is_empty()
+                    || t.chars().count() > 40
+                    || t.contains('"')
+                    || t.chars().any(char::is_control)
+                {
+                    return Err(FieldError::new(
+                        f,
+                        "invalid_tag",
+                        format!("tags in {f} must be 1-40 characters without quotes"),
+                    ));
                 }
                 if !out.contains(&t) {
                     out.push(t);
@@ -277,35 +361,56 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
         FieldKind::UserRef | FieldKind::DepartmentRef | FieldKind::AccountRef => {
             let s = as_str(f, v)?;
             if !crate::ids::is_valid_id(s) {
-                return Err(FieldError::new(f, "invalid_reference", format!("{f} is not a valid id")));
+                return Err(FieldError::new(
+                    f,
+                    "invalid_reference",
+                    format!("{f} is not a valid id"),
+                ));
             }
             FieldValue::Text(s.to_string())
         }
         FieldKind::Money => FieldValue::Money(
-            validate::money_minor(v).map_err(|m| FieldError::new(f, "invalid_amount", format!("{f}: {m}")))?,
+            validate::money_minor(v)
+                .map_err(|m| FieldError::new(f, "invalid_amount", format!("{f}: {m}")))?,
         ),
         FieldKind::Date => {
             let s = as_str(f, v)?;
             FieldValue::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                FieldError::new(f, "invalid_date", format!("{f} must be a date such as 2026-01-31"))
+                FieldError::new(
+                    f,
+                    "invalid_date",
+                    format!("{f} must be a date such as 2026-01-31"),
+                )
             })?)
         }
         FieldKind::DateTime => FieldValue::DateTime(parse_datetime(f, as_str(f, v)?)?),
-        FieldKind::Bool => FieldValue::Bool(v.as_bool().ok_or_else(|| type_error(f, "true or false"))?),
+        FieldKind::Bool => {
+            FieldValue::Bool(v.as_bool().ok_or_else(|| type_error(f, "true or false"))?)
+        }
         FieldKind::JsonObject => {
             if !v.is_object() {
                 return Err(type_error(f, "an object"));
             }
             if v.to_string().len() > 8_000 {
-                return Err(FieldError::new(f, "too_long", format!("{f} is larger than 8000 bytes")));
+                return Err(FieldError::new(
+                    f,
+                    "too_long",
+                    format!("{f} is larger than 8000 bytes"),
+                ));
             }
             FieldValue::Json(v.clone())
         }
         FieldKind::Consent => {
-            let obj = v.as_object().ok_or_else(|| type_error(f, "an object with granted, at and source"))?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| type_error(f, "an object with granted, at and source"))?;
             for key in obj.keys() {
                 if !matches!(key.as_str(), "granted" | "at" | "source") {
-                    return Err(FieldError::new(format!("{f}.{key}"), "unknown_field", format!("{f} has no field {key}")));
+                    return Err(FieldError::new(
+                        format!("{f}.{key}"),
+                        "unknown_field",
+                        format!("{f} has no field {key}"),
+                    ));
                 }
             }
             let granted = obj
@@ -314,24 +419,39 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                 .ok_or_else(|| type_error(&format!("{f}.granted"), "true or false"))?;
             let at = match obj.get("at") {
                 None | Some(Value::Null) => None,
-                Some(t) => Some(parse_datetime(&format!("{f}.at"), as_str(&format!("{f}.at"), t)?)?),
+                Some(t) => Some(parse_datetime(
+                    &format!("{f}.at"),
+                    as_str(&format!("{f}.at"), t)?,
+                )?),
             };
             let source = match obj.get("source") {
                 None | Some(Value::Null) => None,
                 Some(s) => {
                     let s = as_str(&format!("{f}.source"), s)?.trim().to_string();
                     if s.chars().count() > 200 {
-                        return Err(FieldError::new(format!("{f}.source"), "too_long", "source is longer than 200 characters"));
+                        return Err(FieldError::new(
+                            format!("{f}.source"),
+                            "too_long",
+                            "source is longer than 200 characters",
+                        ));
                     }
                     Some(s)
                 }
             };
-            FieldValue::Consent(Consent { granted, at, source })
+            FieldValue::Consent(Consent {
+                granted,
+                at,
+                source,
+            })
         }
         FieldKind::AccountLinks => {
             let arr = v.as_array().ok_or_else(|| type_error(f, "an array"))?;
             if arr.len() > 50 {
-                return Err(FieldError::new(f, "too_many", format!("{f} takes at most 50 items")));
+                return Err(FieldError::new(
+                    f,
+                    "too_many",
+                    format!("{f} takes at most 50 items"),
+                ));
             }
             let mut out: Vec<AccountLink> = Vec::new();
             for item in arr {
@@ -339,15 +459,24 @@ pub fn parse_value(spec: &FieldSpec, v: &Value, ctx: &ParseContext) -> Result<Fi
                     Value::String(s) => (s.as_str(), None),
                     Value::Object(o) => (
                         o.get("account_id").and_then(Value::as_str).unwrap_or(""),
-                        o.get("role").and_then(Value::as_str).map(|r| r.trim().to_string()),
+                        o.get("role")
+                            .and_then(Value::as_str)
+                            .map(|r| r.trim().to_string()),
                     ),
                     _ => return Err(type_error(f, "an array of account ids")),
                 };
                 if !crate::ids::is_valid_id(id) {
-                    return Err(FieldError::new(f, "invalid_reference", format!("{f} contains an invalid account id")));
+                    return Err(FieldError::new(
+                        f,
+                        "invalid_reference",
+                        format!("{f} contains an invalid account id"),
+                    ));
                 }
                 if !out.iter().any(|l| l.account_id == id) {
-                    out.push(AccountLink { account_id: id.to_string(), role: role.filter(|r| !r.is_empty()) });
+                    out.push(AccountLink {
+                        account_id: id.to_string(),
+                        role: role.filter(|r| !r.is_empty()),
+                    });
                 }
             }
             FieldValue::Links(out)
@@ -371,7 +500,14 @@ mod tests {
     #[test]
     fn tags_are_deduplicated() {
         let spec = FieldSpec::new("tags", FieldKind::Tags, "Tags", "标签");
-        let v = parse_value(&spec, &json!(["vip", " vip", "new"]), &ParseContext::default());
-        assert_eq!(v.ok(), Some(FieldValue::List(vec!["vip".into(), "new".into()])));
+        let v = parse_value(
+            &spec,
+            &json!(["vip", " vip", "new"]),
+            &ParseContext::default(),
+        );
+        assert_eq!(
+            v.ok(),
+            Some(FieldValue::List(vec!["vip".into(), "new".into()]))
+        );
     }
 }

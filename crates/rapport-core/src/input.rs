@@ -19,7 +19,10 @@ pub struct Input {
 
 impl Input {
     pub fn get(&self, name: &str) -> Option<&FieldValue> {
-        self.values.iter().find(|(s, _)| s.name == name).map(|(_, v)| v)
+        self.values
+            .iter()
+            .find(|(s, _)| s.name == name)
+            .map(|(_, v)| v)
     }
 
     pub fn set(&mut self, spec: &'static FieldSpec, value: FieldValue) {
@@ -51,7 +54,11 @@ pub fn read(
             continue;
         }
         match specs.iter().find(|s| s.name == key) {
-            None => errors.push(FieldError::new(key.clone(), "unknown_field", format!("there is no field named {key}"))),
+            None => errors.push(FieldError::new(
+                key.clone(),
+                "unknown_field",
+                format!("there is no field named {key}"),
+            )),
             Some(spec) if spec.system => errors.push(FieldError::new(
                 key.clone(),
                 "read_only_field",
@@ -63,7 +70,11 @@ pub fn read(
     for spec in specs {
         let Some(raw) = doc.get(spec.name) else {
             if mode == Mode::Create && spec.required {
-                errors.push(FieldError::new(spec.name, "required", format!("{} is required", spec.name)));
+                errors.push(FieldError::new(
+                    spec.name,
+                    "required",
+                    format!("{} is required", spec.name),
+                ));
             }
             continue;
         };
@@ -73,7 +84,11 @@ pub fn read(
         match parse_value(spec, raw, ctx) {
             Ok(v) => {
                 if spec.required && v.is_null() {
-                    errors.push(FieldError::new(spec.name, "required", format!("{} is required", spec.name)));
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "required",
+                        format!("{} is required", spec.name),
+                    ));
                 } else {
                     input.values.push((spec, v));
                 }

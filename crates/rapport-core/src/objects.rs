@@ -6,7 +6,13 @@ use crate::permission::Object;
 pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("name", Text { max: 200 }, "Name", "客户名称").required(),
     FieldSpec::new("short_name", Text { max: 60 }, "Short name", "简称"),
-    FieldSpec::new("credit_code", CreditCode, "Unified social credit code", "统一社会信用代码").sensitive(),
+    FieldSpec::new(
+        "credit_code",
+        CreditCode,
+        "Unified social credit code",
+        "统一社会信用代码",
+    )
+    .sensitive(),
     FieldSpec::new("industry", Picklist("industry"), "Industry", "行业"),
     FieldSpec::new("size", Picklist("company_size"), "Size", "规模"),
     FieldSpec::new("level", Picklist("account_level"), "Level", "客户级别"),
@@ -24,7 +30,13 @@ pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("annual_revenue", Money, "Annual revenue", "年营业额"),
     FieldSpec::new("credit_limit", Money, "Credit limit", "信用额度"),
     FieldSpec::new("currency", Text { max: 3 }, "Currency", "币种"),
-    FieldSpec::new("last_activity_at", DateTime, "Last activity", "最近跟进时间").system(),
+    FieldSpec::new(
+        "last_activity_at",
+        DateTime,
+        "Last activity",
+        "最近跟进时间",
+    )
+    .system(),
 ];
 
 pub const CONTACT_FIELDS: &[FieldSpec] = &[
@@ -41,12 +53,34 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("birthday", Date, "Birthday", "生日"),
     FieldSpec::new("address", Text { max: 300 }, "Address", "地址").sensitive(),
     FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
-    FieldSpec::new("department_id", DepartmentRef, "Owner's department", "所属部门").system(),
+    FieldSpec::new(
+        "department_id",
+        DepartmentRef,
+        "Owner's department",
+        "所属部门",
+    )
+    .system(),
     FieldSpec::new("tags", Tags, "Tags", "标签"),
     FieldSpec::new("preferences", JsonObject, "Preferences", "偏好"),
-    FieldSpec::new("consent_email", Consent, "Email marketing consent", "邮件营销许可"),
-    FieldSpec::new("consent_sms", Consent, "SMS marketing consent", "短信营销许可"),
-    FieldSpec::new("last_activity_at", DateTime, "Last activity", "最近跟进时间").system(),
+    FieldSpec::new(
+        "consent_email",
+        Consent,
+        "Email marketing consent",
+        "邮件营销许可",
+    ),
+    FieldSpec::new(
+        "consent_sms",
+        Consent,
+        "SMS marketing consent",
+        "短信营销许可",
+    ),
+    FieldSpec::new(
+        "last_activity_at",
+        DateTime,
+        "Last activity",
+        "最近跟进时间",
+    )
+    .system(),
 ];
 
 pub fn fields_of(object: Object) -> &'static [FieldSpec] {

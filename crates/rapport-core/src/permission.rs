@@ -86,7 +86,9 @@ impl Action {
 }
 
 /// Which records an action reaches, narrowest first (the order matters: merging takes the max).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     #[default]
@@ -129,7 +131,10 @@ impl Grants {
     }
 
     pub fn field_access(&self, object: Object, field: &str) -> Option<FieldAccess> {
-        self.field_rules.get(&object).and_then(|m| m.get(field)).copied()
+        self.field_rules
+            .get(&object)
+            .and_then(|m| m.get(field))
+            .copied()
     }
 
     pub fn can_read_field(&self, object: Object, field: &str) -> bool {
@@ -220,7 +225,10 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
     use Scope::*;
 
     let admin = Grants {
-        permissions: Object::ALL.into_iter().map(|o| (o, all_actions(All))).collect(),
+        permissions: Object::ALL
+            .into_iter()
+            .map(|o| (o, all_actions(All)))
+            .collect(),
         field_rules: BTreeMap::new(),
     };
 
@@ -238,9 +246,7 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
             ]),
         );
     }
-    manager
-        .permissions
-        .insert(User, actions(&[(Read, All)]));
+    manager.permissions.insert(User, actions(&[(Read, All)]));
     manager
         .permissions
         .insert(Object::Department, actions(&[(Read, All)]));
@@ -254,11 +260,18 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
     for o in [Account, Contact] {
         rep.permissions.insert(
             o,
-            actions(&[(Read, Own), (Create, Own), (Update, Own), (Delete, Own), (Export, Own)]),
+            actions(&[
+                (Read, Own),
+                (Create, Own),
+                (Update, Own),
+                (Delete, Own),
+                (Export, Own),
+            ]),
         );
     }
     rep.permissions.insert(User, actions(&[(Read, All)]));
-    rep.permissions.insert(Object::Department, actions(&[(Read, All)]));
+    rep.permissions
+        .insert(Object::Department, actions(&[(Read, All)]));
     rep.field_rules
         .entry(Account)
         .or_default()
@@ -291,12 +304,42 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
     viewer.permissions.insert(User, actions(&[(Read, All)]));
 
     vec![
-        BuiltinRole { key: "administrator", name_en: "Administrator", name_zh: "系统管理员", grants: admin },
-        BuiltinRole { key: "sales_manager", name_en: "Sales manager", name_zh: "销售经理", grants: manager },
-        BuiltinRole { key: "sales_rep", name_en: "Sales rep", name_zh: "销售代表", grants: rep },
-        BuiltinRole { key: "marketer", name_en: "Marketer", name_zh: "市场专员", grants: marketer },
-        BuiltinRole { key: "support_agent", name_en: "Support agent", name_zh: "客服专员", grants: support },
-        BuiltinRole { key: "viewer", name_en: "Viewer", name_zh: "只读用户", grants: viewer },
+        BuiltinRole {
+            key: "administrator",
+            name_en: "Administrator",
+            name_zh: "系统管理员",
+            grants: admin,
+        },
+        BuiltinRole {
+            key: "sales_manager",
+            name_en: "Sales manager",
+            name_zh: "销售经理",
+            grants: manager,
+        },
+        BuiltinRole {
+            key: "sales_rep",
+            name_en: "Sales rep",
+            name_zh: "销售代表",
+            grants: rep,
+        },
+        BuiltinRole {
+            key: "marketer",
+            name_en: "Marketer",
+            name_zh: "市场专员",
+            grants: marketer,
+        },
+        BuiltinRole {
+            key: "support_agent",
+            name_en: "Support agent",
+            name_zh: "客服专员",
+            grants: support,
+        },
+        BuiltinRole {
+            key: "viewer",
+            name_en: "Viewer",
+            name_zh: "只读用户",
+            grants: viewer,
+        },
     ]
 }
 

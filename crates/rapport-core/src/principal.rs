@@ -41,7 +41,12 @@ impl Principal {
             grants: Grants {
                 permissions: Object::ALL
                     .into_iter()
-                    .map(|o| (o, Action::ALL.into_iter().map(|a| (a, Scope::All)).collect()))
+                    .map(|o| {
+                        (
+                            o,
+                            Action::ALL.into_iter().map(|a| (a, Scope::All)).collect(),
+                        )
+                    })
                     .collect(),
                 field_rules: Default::default(),
             },

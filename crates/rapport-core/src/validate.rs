@@ -47,7 +47,9 @@ pub fn phone_display(e164: &str, home_region: &str) -> String {
 }
 
 const CREDIT_CODE_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// The check character of the first 17 characters of a unified social credit code.
 pub fn credit_code_check_char(first17: &str) -> Option<char> {
@@ -73,7 +75,9 @@ pub fn credit_code(input: &str) -> Result<String, &'static str> {
         return Err("a unified social credit code has 18 characters");
     }
     if !s.chars().all(|c| CREDIT_CODE_CHARS.contains(c)) {
-        return Err("a unified social credit code uses digits and capital letters except I, O, S, V, Z");
+        return Err(
+            "a unified social credit code uses digits and capital letters except I, O, S, V, Z",
+        );
     }
     let (first, last) = s.split_at(17);
     match credit_code_check_char(first) {
@@ -88,7 +92,11 @@ pub fn url(input: &str) -> Option<String> {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || !host.contains('.') || s.len() > 2000 || s.chars().any(char::is_whitespace) {
+    if host.is_empty()
+        || !host.contains('.')
+        || s.len() > 2000
+        || s.chars().any(char::is_whitespace)
+    {
         return None;
     }
     Some(s.to_string())
@@ -148,8 +156,18 @@ pub fn company_name_norm(name: &str) -> String {
         .filter(|c| c.is_alphanumeric())
         .collect();
     const SUFFIXES: [&str; 12] = [
-        "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "coltd", "limited", "ltd",
-        "inc", "corporation", "corp", "gmbh",
+        "股份有限公司",
+        "有限责任公司",
+        "有限公司",
+        "集团",
+        "公司",
+        "coltd",
+        "limited",
+        "ltd",
+        "inc",
+        "corporation",
+        "corp",
+        "gmbh",
     ];
     let mut changed = true;
     while changed {
@@ -178,7 +196,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email(" Li.Lei@Example.COM ").as_deref(), Some("li.lei@example.com"));
+        assert_eq!(
+            email(" Li.Lei@Example.COM ").as_deref(),
+            Some("li.lei@example.com")
+        );
         assert_eq!(email("no-at-sign"), None);
         assert_eq!(email("a@b"), None);
         assert_eq!(email("two@@example.com"), None);
@@ -186,9 +207,18 @@ mod tests {
 
     #[test]
     fn phones_become_e164() {
-        assert_eq!(phone_e164("138 0013 8000", "CN").as_deref(), Some("+8613800138000"));
-        assert_eq!(phone_e164("+86 10 6552 9988", "CN").as_deref(), Some("+861065529988"));
-        assert_eq!(phone_e164("+1 415 555 2671", "CN").as_deref(), Some("+14155552671"));
+        assert_eq!(
+            phone_e164("138 0013 8000", "CN").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            phone_e164("+86 10 6552 9988", "CN").as_deref(),
+            Some("+861065529988")
+        );
+        assert_eq!(
+            phone_e164("+1 415 555 2671", "CN").as_deref(),
+            Some("+14155552671")
+        );
         assert_eq!(phone_e164("12345", "CN"), None);
         assert_eq!(phone_e164("abc", "CN"), None);
         assert_eq!(phone_display("+8613800138000", "CN"), "138 0013 8000");
@@ -197,7 +227,10 @@ mod tests {
     #[test]
     fn credit_codes() {
         // Huawei Technologies Co., Ltd.
-        assert_eq!(credit_code("914403001922038216"), Ok("914403001922038216".into()));
+        assert_eq!(
+            credit_code("914403001922038216"),
+            Ok("914403001922038216".into())
+        );
         assert!(credit_code("914403001922038217").is_err());
         assert!(credit_code("91440300192203821").is_err());
         assert!(credit_code("9144030019220382IO").is_err());

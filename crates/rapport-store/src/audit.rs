@@ -24,7 +24,12 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(action: impl Into<String>) -> Self {
-        Entry { action: action.into(), object_type: None, object_id: None, details: Value::Object(Default::default()) }
+        Entry {
+            action: action.into(),
+            object_type: None,
+            object_id: None,
+            details: Value::Object(Default::default()),
+        }
     }
 
     pub fn object(mut self, object_type: &str, id: &str) -> Self {
@@ -69,7 +74,12 @@ fn t(s: &str) -> Alias {
 }
 
 /// Append one entry in the caller's transaction.
-pub async fn record<C: ConnectionTrait>(c: &C, store: &Store, actor: &Principal, entry: Entry) -> Result<(), DomainError> {
+pub async fn record<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    actor: &Principal,
+    entry: Entry,
+) -> Result<(), DomainError> {
     // Taking the head row's write lock first serialises concurrent writers on both backends.
     exec(
         c,
@@ -79,12 +89,20 @@ pub async fn record<C: ConnectionTrait>(c: &C, store: &Store, actor: &Principal,
             .and_where(Expr::col(t("id")).eq(1)),
     )
     .await?;
-    let head = one(c, Query::select().columns([t("seq"), t("hash")]).from(t("audit_head")).and_where(Expr::col(t("id")).eq(1)))
-        .await?
-        .ok_or_else(|| DomainError::Internal("audit chain head is missing".into()))?;
+    let head = one(
+        c,
+        Query::select()
+            .columns([t("seq"), t("hash")])
+            .from(t("audit_head"))
+            .and_where(Expr::col(t("id")).eq(1)),
+    )
+    .await?
+    .ok_or_else(|| DomainError::Internal("audit chain head is missing".into()))?;
     let seq: i64 = get(&head, "seq")?;
     let prev_hash: String = get(&head, "hash")?;
-    let at = store.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = store
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let details = entry.details.to_string();
     let actor_id = match &actor.viewed_by {
         Some(admin) => admin.as_str(),
@@ -112,8 +130,20 @@ pub async fn record<C: ConnectionTrait>(c: &C, store: &Store, actor: &Principal,
             .into_table(t("audit_log"))
             .columns(
                 [
-                    "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action",
-                    "object_type", "object_id", "details", "prev_hash", "hash",
+                    "seq",
+                    "at",
+                    "actor_id",
+                    "actor_email",
+                    "session_id",
+                    "token_id",
+                    "ip",
+                    "user_agent",
+                    "action",
+                    "object_type",
+                    "object_id",
+                    "details",
+                    "prev_hash",
+                    "hash",
                 ]
                 .map(t),
             )
@@ -135,12 +165,23 @@ pub async fn record<C: ConnectionTrait>(c: &C, store: &Store, actor: &Principal,
             ]),
     )
     .await?;
-    exec(c, Query::update().table(t("audit_head")).value(t("hash"), hash).and_where(Expr::col(t("id")).eq(1))).await?;
+    exec(
+        c,
+        Query::update()
+            .table(t("audit_head"))
+            .value(t("hash"), hash)
+            .and_where(Expr::col(t("id")).eq(1)),
+    )
+    .await?;
     Ok(())
 }
 
 /// Append an entry in its own transaction (reads, sign-ins: events with no other write).
-pub async fn record_alone(store: &Store, actor: &Principal, entry: Entry) -> Result<(), DomainError> {
+pub async fn record_alone(
+    store: &Store,
+    actor: &Principal,
+    entry: Entry,
+) -> Result<(), DomainError> {
     let tx = store.db.begin().await?;
     record(&tx, store, actor, entry).await?;
     tx.commit().await.map_err(db_err)
@@ -173,8 +214,20 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
             Query::select()
                 .columns(
                     [
-                        "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action",
-                        "object_type", "object_id", "details", "prev_hash", "hash",
+                        "seq",
+                        "at",
+                        "actor_id",
+                        "actor_email",
+                        "session_id",
+                        "token_id",
+                        "ip",
+                        "user_agent",
+                        "action",
+                        "object_type",
+                        "object_id",
+                        "details",
+                        "prev_hash",
+                        "hash",
                     ]
                     .map(t),
                 )
@@ -191,7 +244,12 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
             let seq: i64 = get(r, "seq")?;
             after = seq;
             if seq != expected_seq {
-                return Ok(problem(expected_seq - 1, expected_seq, "missing", format!("entry {expected_seq} is missing: it was deleted from the database")));
+                return Ok(problem(
+                    expected_seq - 1,
+                    expected_seq,
+                    "missing",
+                    format!("entry {expected_seq} is missing: it was deleted from the database"),
+                ));
             }
             let at: String = get(r, "at")?;
             let actor_id: String = get(r, "actor_id")?;
@@ -222,16 +280,36 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
                 prev_hash: &prev_hash,
             })?;
             if recomputed != hash {
-                return Ok(problem(seq - 1, seq, "changed", format!("entry {seq} was changed: its content no longer matches its hash")));
+                return Ok(problem(
+                    seq - 1,
+                    seq,
+                    "changed",
+                    format!("entry {seq} was changed: its content no longer matches its hash"),
+                ));
             }
             if prev_hash != prev {
-                return Ok(problem(seq - 1, seq, "reordered", format!("entry {seq} does not follow entry {}: entries were reordered or replaced", seq - 1)));
+                return Ok(problem(
+                    seq - 1,
+                    seq,
+                    "reordered",
+                    format!(
+                        "entry {seq} does not follow entry {}: entries were reordered or replaced",
+                        seq - 1
+                    ),
+                ));
             }
             prev = hash;
             expected_seq += 1;
         }
     }
-    let head = one(db, Query::select().columns([t("seq"), t("hash")]).from(t("audit_head")).and_where(Expr::col(t("id")).eq(1))).await?;
+    let head = one(
+        db,
+        Query::select()
+            .columns([t("seq"), t("hash")])
+            .from(t("audit_head"))
+            .and_where(Expr::col(t("id")).eq(1)),
+    )
+    .await?;
     if let Some(head) = head {
         let head_seq: i64 = get(&head, "seq")?;
         let head_hash: String = get(&head, "hash")?;
@@ -244,11 +322,17 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
             ));
         }
     }
-    Ok(VerifyReport { entries: expected_seq - 1, problem: None })
+    Ok(VerifyReport {
+        entries: expected_seq - 1,
+        problem: None,
+    })
 }
 
 fn problem(entries: i64, seq: i64, kind: &'static str, message: String) -> VerifyReport {
-    VerifyReport { entries, problem: Some(ChainProblem { seq, kind, message }) }
+    VerifyReport {
+        entries,
+        problem: Some(ChainProblem { seq, kind, message }),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -286,8 +370,18 @@ pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, Dom
     let mut q = Query::select();
     q.columns(
         [
-            "seq", "at", "actor_id", "actor_email", "session_id", "token_id", "ip", "user_agent", "action", "object_type",
-            "object_id", "details",
+            "seq",
+            "at",
+            "actor_id",
+            "actor_email",
+            "session_id",
+            "token_id",
+            "ip",
+            "user_agent",
+            "action",
+            "object_type",
+            "object_id",
+            "details",
         ]
         .map(t),
     )

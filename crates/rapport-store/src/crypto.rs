@@ -34,7 +34,14 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyring")
-            .field("keys", &self.keys.iter().map(|k| (&k.id, k.active)).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self
+                    .keys
+                    .iter()
+                    .map(|k| (&k.id, k.active))
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -118,7 +125,8 @@ impl KeyFile {
             let mut f = opts.open(&tmp).map_err(|e| {
                 DomainError::Internal(format!("cannot write the key file {}: {e}", tmp.display()))
             })?;
-            f.write_all(text.as_bytes()).map_err(DomainError::internal)?;
+            f.write_all(text.as_bytes())
+                .map_err(DomainError::internal)?;
             f.sync_all().map_err(DomainError::internal)?;
         }
         std::fs::rename(&tmp, path).map_err(DomainError::internal)
@@ -134,7 +142,11 @@ impl KeyFile {
         while self.keys.iter().any(|k| k.id == id) {
             id.push('x');
         }
-        self.keys.push(KeyFileEntry { id: id.clone(), key: B64.encode(random_key()), status: "active".into() });
+        self.keys.push(KeyFileEntry {
+            id: id.clone(),
+            key: B64.encode(random_key()),
+            status: "active".into(),
+        });
         id
     }
 
@@ -143,12 +155,21 @@ impl KeyFile {
         for entry in &self.keys {
             let raw = decode_key(&entry.key, &format!("key {}", entry.id))?;
             let cipher = Aes256Gcm::new_from_slice(&raw).map_err(DomainError::internal)?;
-            keys.push(DataKey { id: entry.id.clone(), cipher, active: entry.status == "active" });
+            keys.push(DataKey {
+                id: entry.id.clone(),
+                cipher,
+                active: entry.status == "active",
+            });
         }
         if keys.iter().filter(|k| k.active).count() != 1 {
-            return Err(DomainError::Internal("the key file must have exactly one active key".into()));
+            return Err(DomainError::Internal(
+                "the key file must have exactly one active key".into(),
+            ));
         }
-        Ok(Keyring { keys, index_key: decode_key(&self.index_key, "index_key")? })
+        Ok(Keyring {
+            keys,
+            index_key: decode_key(&self.index_key, "index_key")?,
+        })
     }
 }
 
@@ -160,11 +181,22 @@ impl Keyring {
         let data = hmac(&master, &[b"rapport data key 1"]);
         let index_key = hmac(&master, &[b"rapport blind index key"]);
         let cipher = Aes256Gcm::new_from_slice(&data).map_err(DomainError::internal)?;
-        Ok(Keyring { keys: vec![DataKey { id: "m1".into(), cipher, active: true }], index_key })
+        Ok(Keyring {
+            keys: vec![DataKey {
+                id: "m1".into(),
+                cipher,
+                active: true,
+            }],
+            index_key,
+        })
     }
 
     pub fn active_key_id(&self) -> &str {
-        self.keys.iter().find(|k| k.active).map(|k| k.id.as_str()).unwrap_or("")
+        self.keys
+            .iter()
+            .find(|k| k.active)
+            .map(|k| k.id.as_str())
+            .unwrap_or("")
     }
 
     pub fn key_ids(&self) -> Vec<String> {
@@ -175,7 +207,13 @@ impl Keyring {
         format!("{table}\u{0}{column}\u{0}{record_id}").into_bytes()
     }
 
-    pub fn encrypt(&self, table: &str, column: &str, record_id: &str, plaintext: &str) -> Result<String, DomainError> {
+    pub fn encrypt(
+        &self,
+        table: &str,
+        column: &str,
+        record_id: &str,
+        plaintext: &str,
+    ) -> Result<String, DomainError> {
         let key = self
             .keys
             .iter()
@@ -186,7 +224,13 @@ impl Keyring {
         let aad = Self::aad(table, column, record_id);
         let ct = key
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| DomainError::Internal("encryption failed".into()))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
@@ -202,15 +246,28 @@ impl Keyring {
         }
     }
 
-    pub fn decrypt(&self, table: &str, column: &str, record_id: &str, stored: &str) -> Result<String, DomainError> {
+    pub fn decrypt(
+        &self,
+        table: &str,
+        column: &str,
+        record_id: &str,
+        stored: &str,
+    ) -> Result<String, DomainError> {
         let mut parts = stored.splitn(3, '.');
-        let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(DomainError::Internal(format!("{table}.{column} of {record_id} is not an encrypted value")));
+        let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(DomainError::Internal(format!(
+                "{table}.{column} of {record_id} is not an encrypted value"
+            )));
         };
         let key = self.keys.iter().find(|k| k.id == kid).ok_or_else(|| {
-            DomainError::Internal(format!("{table}.{column} of {record_id} uses key {kid}, which is not loaded"))
+            DomainError::Internal(format!(
+                "{table}.{column} of {record_id} uses key {kid}, which is not loaded"
+            ))
         })?;
-        let blob = B64.decode(b64).map_err(|_| DomainError::Internal("corrupt ciphertext".into()))?;
+        let blob = B64
+            .decode(b64)
+            .map_err(|_| DomainError::Internal("corrupt ciphertext".into()))?;
         if blob.len() < 12 + 16 {
             return Err(DomainError::Internal("corrupt ciphertext".into()));
         }
@@ -224,12 +281,16 @@ impl Keyring {
                     "{table}.{column} of {record_id} failed to decrypt (wrong key or moved ciphertext)"
                 ))
             })?;
-        String::from_utf8(pt).map_err(|_| DomainError::Internal("decrypted value is not UTF-8".into()))
+        String::from_utf8(pt)
+            .map_err(|_| DomainError::Internal("decrypted value is not UTF-8".into()))
     }
 
     /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).
     pub fn blind(&self, kind: &str, normalised: &str) -> String {
-        hex::encode(hmac(&self.index_key, &[kind.as_bytes(), normalised.as_bytes()]))
+        hex::encode(hmac(
+            &self.index_key,
+            &[kind.as_bytes(), normalised.as_bytes()],
+        ))
     }
 }
 
@@ -247,9 +308,16 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let k = ring();
-        let ct = k.encrypt("contacts", "mobile_enc", "id1", "+8613800138000").unwrap_or_default();
+        let ct = k
+            .encrypt("contacts", "mobile_enc", "id1", "+8613800138000")
+            .unwrap_or_default();
         assert!(!ct.contains("138001"));
-        assert_eq!(k.decrypt("contacts", "mobile_enc", "id1", &ct).ok().as_deref(), Some("+8613800138000"));
+        assert_eq!(
+            k.decrypt("contacts", "mobile_enc", "id1", &ct)
+                .ok()
+                .as_deref(),
+            Some("+8613800138000")
+        );
         // moved to another row or column: refused
         assert!(k.decrypt("contacts", "mobile_enc", "id2", &ct).is_err());
         assert!(k.decrypt("contacts", "email_enc", "id1", &ct).is_err());
@@ -263,7 +331,10 @@ mod tests {
         let new_id = file.rotate();
         let new = file.keyring().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(new.active_key_id(), new_id);
-        assert_eq!(new.decrypt("t", "c", "r", &ct).ok().as_deref(), Some("secret"));
+        assert_eq!(
+            new.decrypt("t", "c", "r", &ct).ok().as_deref(),
+            Some("secret")
+        );
         let ct2 = new.encrypt("t", "c", "r", "secret").unwrap_or_default();
         assert_eq!(Keyring::key_id_of(&ct2), Some(new_id.as_str()));
         // blind index is stable across rotation

@@ -25,9 +25,17 @@ pub fn db_err(e: DbErr) -> DomainError {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(url, 8)).await.map_err(db_err)?;
-            let write = Database::connect(sqlite_options(url, 1)).await.map_err(db_err)?;
-            Ok(Db { read, write, backend: DatabaseBackend::Sqlite })
+            let read = Database::connect(sqlite_options(url, 8))
+                .await
+                .map_err(db_err)?;
+            let write = Database::connect(sqlite_options(url, 1))
+                .await
+                .map_err(db_err)?;
+            Ok(Db {
+                read,
+                write,
+                backend: DatabaseBackend::Sqlite,
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
             opts.max_connections(20)
@@ -36,7 +44,11 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(30))
                 .sqlx_logging(false);
             let pool = Database::connect(opts).await.map_err(db_err)?;
-            Ok(Db { read: pool.clone(), write: pool, backend: DatabaseBackend::Postgres })
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                backend: DatabaseBackend::Postgres,
+            })
         } else {
             Err(DomainError::Internal(format!(
                 "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
@@ -113,17 +125,33 @@ pub fn build_schema<S: SchemaStatementBuilder>(backend: DatabaseBackend, q: &S) 
     Statement::from_string(backend, sql)
 }
 
-pub async fn exec<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<u64, DomainError> {
-    let res = c.execute(build(c.get_database_backend(), q)).await.map_err(db_err)?;
+pub async fn exec<C: ConnectionTrait, S: QueryStatementWriter>(
+    c: &C,
+    q: &S,
+) -> Result<u64, DomainError> {
+    let res = c
+        .execute(build(c.get_database_backend(), q))
+        .await
+        .map_err(db_err)?;
     Ok(res.rows_affected())
 }
 
-pub async fn all<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<Vec<QueryResult>, DomainError> {
-    c.query_all(build(c.get_database_backend(), q)).await.map_err(db_err)
+pub async fn all<C: ConnectionTrait, S: QueryStatementWriter>(
+    c: &C,
+    q: &S,
+) -> Result<Vec<QueryResult>, DomainError> {
+    c.query_all(build(c.get_database_backend(), q))
+        .await
+        .map_err(db_err)
 }
 
-pub async fn one<C: ConnectionTrait, S: QueryStatementWriter>(c: &C, q: &S) -> Result<Option<QueryResult>, DomainError> {
-    c.query_one(build(c.get_database_backend(), q)).await.map_err(db_err)
+pub async fn one<C: ConnectionTrait, S: QueryStatementWriter>(
+    c: &C,
+    q: &S,
+) -> Result<Option<QueryResult>, DomainError> {
+    c.query_one(build(c.get_database_backend(), q))
+        .await
+        .map_err(db_err)
 }
 
 /// Read a column; a type mismatch is an internal error, never a panic.

@@ -20,11 +20,20 @@ fn t(s: &str) -> Alias {
 pub async fn list(db: &Db) -> Result<Vec<Department>, DomainError> {
     let rows = all(
         db.reader(),
-        Query::select().columns(["id", "name", "parent_id"].map(t)).from(t("departments")).order_by(t("name"), Order::Asc),
+        Query::select()
+            .columns(["id", "name", "parent_id"].map(t))
+            .from(t("departments"))
+            .order_by(t("name"), Order::Asc),
     )
     .await?;
     rows.iter()
-        .map(|r| Ok(Department { id: get(r, "id")?, name: get(r, "name")?, parent_id: get(r, "parent_id")? }))
+        .map(|r| {
+            Ok(Department {
+                id: get(r, "id")?,
+                name: get(r, "name")?,
+                parent_id: get(r, "parent_id")?,
+            })
+        })
         .collect()
 }
 
@@ -44,38 +53,69 @@ pub fn subtree(all: &[Department], root: &str) -> Vec<String> {
     out
 }
 
-pub async fn create(store: &Store, actor: &Principal, name: &str, parent_id: Option<&str>) -> Result<Department, DomainError> {
+pub async fn create(
+    store: &Store,
+    actor: &Principal,
+    name: &str,
+    parent_id: Option<&str>,
+) -> Result<Department, DomainError> {
     if actor.scope(Object::Department, Action::Create) != Scope::All {
-        return Err(DomainError::Forbidden("creating departments needs the department right".into()));
+        return Err(DomainError::Forbidden(
+            "creating departments needs the department right".into(),
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::field("name", "invalid", "a department name has 1-100 characters"));
+        return Err(DomainError::field(
+            "name",
+            "invalid",
+            "a department name has 1-100 characters",
+        ));
     }
     let existing = list(&store.db).await?;
     if let Some(p) = parent_id {
         if !existing.iter().any(|d| d.id == p) {
-            return Err(DomainError::field("parent_id", "invalid_reference", "the parent department does not exist"));
+            return Err(DomainError::field(
+                "parent_id",
+                "invalid_reference",
+                "the parent department does not exist",
+            ));
         }
     }
-    if existing.iter().any(|d| d.name == name && d.parent_id.as_deref() == parent_id) {
-        return Err(DomainError::Conflict(format!("a department named {name} already exists there")));
+    if existing
+        .iter()
+        .any(|d| d.name == name && d.parent_id.as_deref() == parent_id)
+    {
+        return Err(DomainError::Conflict(format!(
+            "a department named {name} already exists there"
+        )));
     }
-    let dept = Department { id: ids::new_id(), name: name.to_string(), parent_id: parent_id.map(str::to_string) };
+    let dept = Department {
+        id: ids::new_id(),
+        name: name.to_string(),
+        parent_id: parent_id.map(str::to_string),
+    };
     let tx = store.db.begin().await?;
     exec(
         &tx,
         Query::insert()
             .into_table(t("departments"))
             .columns(["id", "name", "parent_id", "created_at"].map(t))
-            .values_panic([dept.id.clone().into(), dept.name.clone().into(), dept.parent_id.clone().into(), store.now().into()]),
+            .values_panic([
+                dept.id.clone().into(),
+                dept.name.clone().into(),
+                dept.parent_id.clone().into(),
+                store.now().into(),
+            ]),
     )
     .await?;
     audit::record(
         &tx,
         store,
         actor,
-        audit::Entry::new("department.created").object("department", &dept.id).details(serde_json::json!({"name": dept.name, "parent_id": dept.parent_id})),
+        audit::Entry::new("department.created")
+            .object("department", &dept.id)
+            .details(serde_json::json!({"name": dept.name, "parent_id": dept.parent_id})),
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
@@ -84,26 +124,60 @@ pub async fn create(store: &Store, actor: &Principal, name: &str, parent_id: Opt
 
 /// Used by `rapport user create --department NAME`: a department named for the first time is
 /// created at the top level.
-pub async fn find_or_create(store: &Store, actor: &Principal, name: &str) -> Result<Department, DomainError> {
-    if let Some(d) = list(&store.db).await?.into_iter().find(|d| d.name == name.trim()) {
+pub async fn find_or_create(
+    store: &Store,
+    actor: &Principal,
+    name: &str,
+) -> Result<Department, DomainError> {
+    if let Some(d) = list(&store.db)
+        .await?
+        .into_iter()
+        .find(|d| d.name == name.trim())
+    {
         return Ok(d);
     }
     create(store, actor, name, None).await
 }
 
-pub async fn rename(store: &Store, actor: &Principal, id: &str, name: &str) -> Result<(), DomainError> {
+pub async fn rename(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+    name: &str,
+) -> Result<(), DomainError> {
     if actor.scope(Object::Department, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("changing departments needs the department right".into()));
+        return Err(DomainError::Forbidden(
+            "changing departments needs the department right".into(),
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::field("name", "invalid", "a department name has 1-100 characters"));
+        return Err(DomainError::field(
+            "name",
+            "invalid",
+            "a department name has 1-100 characters",
+        ));
     }
     let tx = store.db.begin().await?;
-    let n = exec(&tx, Query::update().table(t("departments")).value(t("name"), name).and_where(Expr::col(t("id")).eq(id))).await?;
+    let n = exec(
+        &tx,
+        Query::update()
+            .table(t("departments"))
+            .value(t("name"), name)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     if n == 0 {
         return Err(DomainError::NotFound);
     }
-    audit::record(&tx, store, actor, audit::Entry::new("department.updated").object("department", id).details(serde_json::json!({"name": name}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("department.updated")
+            .object("department", id)
+            .details(serde_json::json!({"name": name})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }

@@ -35,7 +35,9 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { phone_region: "CN".into() }
+        Self {
+            phone_region: "CN".into(),
+        }
     }
 }
 
@@ -50,7 +52,12 @@ pub struct Store {
 
 impl Store {
     pub fn new(db: Db, keys: Keyring, clock: Arc<dyn Clock>, settings: StoreSettings) -> Store {
-        Store { db, keys: Arc::new(RwLock::new(keys)), clock, settings }
+        Store {
+            db,
+            keys: Arc::new(RwLock::new(keys)),
+            clock,
+            settings,
+        }
     }
 
     /// The current time, to the millisecond (what both backends store exactly).
@@ -76,6 +83,8 @@ impl Store {
     }
 
     pub fn parse_context(&self) -> ParseContext {
-        ParseContext { phone_region: self.settings.phone_region.clone() }
+        ParseContext {
+            phone_region: self.settings.phone_region.clone(),
+        }
     }
 }

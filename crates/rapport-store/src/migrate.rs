@@ -13,7 +13,12 @@ fn a(s: &str) -> Alias {
 }
 
 fn id_pk(t: &mut TableCreateStatement) {
-    t.col(ColumnDef::new(a("id")).string_len(36).not_null().primary_key());
+    t.col(
+        ColumnDef::new(a("id"))
+            .string_len(36)
+            .not_null()
+            .primary_key(),
+    );
 }
 
 fn text(t: &mut TableCreateStatement, name: &str) {
@@ -33,11 +38,20 @@ fn ts(t: &mut TableCreateStatement, name: &str) {
 }
 
 fn ts_nn(t: &mut TableCreateStatement, name: &str) {
-    t.col(ColumnDef::new(a(name)).timestamp_with_time_zone().not_null());
+    t.col(
+        ColumnDef::new(a(name))
+            .timestamp_with_time_zone()
+            .not_null(),
+    );
 }
 
 fn boolean(t: &mut TableCreateStatement, name: &str, default: bool) {
-    t.col(ColumnDef::new(a(name)).boolean().not_null().default(default));
+    t.col(
+        ColumnDef::new(a(name))
+            .boolean()
+            .not_null()
+            .default(default),
+    );
 }
 
 fn bigint(t: &mut TableCreateStatement, name: &str) {
@@ -54,7 +68,12 @@ fn fk(t: &mut TableCreateStatement, col: &str, table: &str, on_delete: ForeignKe
     );
 }
 
-fn index(name: &str, table: &str, cols: &[&str], unique: bool) -> sea_orm::sea_query::IndexCreateStatement {
+fn index(
+    name: &str,
+    table: &str,
+    cols: &[&str],
+    unique: bool,
+) -> sea_orm::sea_query::IndexCreateStatement {
     let mut i = Index::create();
     i.name(name).table(a(table));
     for c in cols {
@@ -81,13 +100,23 @@ fn m0001_foundation() -> Vec<Step> {
     text_nn(&mut t, "name");
     id_ref(&mut t, "parent_id");
     ts_nn(&mut t, "created_at");
-    fk(&mut t, "parent_id", "departments", ForeignKeyAction::Restrict);
+    fk(
+        &mut t,
+        "parent_id",
+        "departments",
+        ForeignKeyAction::Restrict,
+    );
     steps.push(Step::Table(t.to_owned()));
 
     let mut t = Table::create();
     t.table(a("roles"));
     id_pk(&mut t);
-    t.col(ColumnDef::new(a("key")).string_len(64).not_null().unique_key());
+    t.col(
+        ColumnDef::new(a("key"))
+            .string_len(64)
+            .not_null()
+            .unique_key(),
+    );
     text_nn(&mut t, "name_en");
     text_nn(&mut t, "name_zh");
     text_nn(&mut t, "grants");
@@ -100,7 +129,12 @@ fn m0001_foundation() -> Vec<Step> {
     let mut t = Table::create();
     t.table(a("users"));
     id_pk(&mut t);
-    t.col(ColumnDef::new(a("email")).string_len(254).not_null().unique_key());
+    t.col(
+        ColumnDef::new(a("email"))
+            .string_len(254)
+            .not_null()
+            .unique_key(),
+    );
     text_nn(&mut t, "name");
     text(&mut t, "phone_enc");
     text_nn(&mut t, "password_hash");
@@ -115,7 +149,12 @@ fn m0001_foundation() -> Vec<Step> {
     text(&mut t, "recovery_codes");
     ts_nn(&mut t, "created_at");
     ts_nn(&mut t, "updated_at");
-    fk(&mut t, "department_id", "departments", ForeignKeyAction::SetNull);
+    fk(
+        &mut t,
+        "department_id",
+        "departments",
+        ForeignKeyAction::SetNull,
+    );
     fk(&mut t, "manager_id", "users", ForeignKeyAction::SetNull);
     steps.push(Step::Table(t.to_owned()));
 
@@ -131,7 +170,12 @@ fn m0001_foundation() -> Vec<Step> {
     let mut t = Table::create();
     t.table(a("sessions"));
     id_pk(&mut t);
-    t.col(ColumnDef::new(a("token_hash")).string_len(64).not_null().unique_key());
+    t.col(
+        ColumnDef::new(a("token_hash"))
+            .string_len(64)
+            .not_null()
+            .unique_key(),
+    );
     t.col(ColumnDef::new(a("user_id")).string_len(36).not_null());
     ts_nn(&mut t, "created_at");
     ts_nn(&mut t, "last_seen_at");
@@ -141,12 +185,22 @@ fn m0001_foundation() -> Vec<Step> {
     ts(&mut t, "revoked_at");
     fk(&mut t, "user_id", "users", ForeignKeyAction::Cascade);
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("sessions_user", "sessions", &["user_id"], false)));
+    steps.push(Step::Index(index(
+        "sessions_user",
+        "sessions",
+        &["user_id"],
+        false,
+    )));
 
     let mut t = Table::create();
     t.table(a("api_tokens"));
     id_pk(&mut t);
-    t.col(ColumnDef::new(a("token_hash")).string_len(64).not_null().unique_key());
+    t.col(
+        ColumnDef::new(a("token_hash"))
+            .string_len(64)
+            .not_null()
+            .unique_key(),
+    );
     t.col(ColumnDef::new(a("user_id")).string_len(36).not_null());
     text_nn(&mut t, "name");
     boolean(&mut t, "read_only", true);
@@ -156,12 +210,27 @@ fn m0001_foundation() -> Vec<Step> {
     ts(&mut t, "revoked_at");
     fk(&mut t, "user_id", "users", ForeignKeyAction::Cascade);
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("api_tokens_user", "api_tokens", &["user_id"], false)));
+    steps.push(Step::Index(index(
+        "api_tokens_user",
+        "api_tokens",
+        &["user_id"],
+        false,
+    )));
 
     let mut t = Table::create();
     t.table(a("login_attempts"));
-    t.col(ColumnDef::new(a("key")).string_len(300).not_null().primary_key());
-    t.col(ColumnDef::new(a("failures")).big_integer().not_null().default(0));
+    t.col(
+        ColumnDef::new(a("key"))
+            .string_len(300)
+            .not_null()
+            .primary_key(),
+    );
+    t.col(
+        ColumnDef::new(a("failures"))
+            .big_integer()
+            .not_null()
+            .default(0),
+    );
     ts_nn(&mut t, "window_start");
     ts(&mut t, "locked_until");
     steps.push(Step::Table(t.to_owned()));
@@ -175,7 +244,12 @@ fn m0001_foundation() -> Vec<Step> {
 
     let mut t = Table::create();
     t.table(a("audit_log"));
-    t.col(ColumnDef::new(a("seq")).big_integer().not_null().primary_key());
+    t.col(
+        ColumnDef::new(a("seq"))
+            .big_integer()
+            .not_null()
+            .primary_key(),
+    );
     t.col(ColumnDef::new(a("at")).string_len(40).not_null());
     text_nn(&mut t, "actor_id");
     text(&mut t, "actor_email");
@@ -190,14 +264,35 @@ fn m0001_foundation() -> Vec<Step> {
     text_nn(&mut t, "prev_hash");
     text_nn(&mut t, "hash");
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("audit_object", "audit_log", &["object_type", "object_id"], false)));
-    steps.push(Step::Index(index("audit_actor", "audit_log", &["actor_id"], false)));
-    steps.push(Step::Index(index("audit_action", "audit_log", &["action"], false)));
+    steps.push(Step::Index(index(
+        "audit_object",
+        "audit_log",
+        &["object_type", "object_id"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "audit_actor",
+        "audit_log",
+        &["actor_id"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "audit_action",
+        "audit_log",
+        &["action"],
+        false,
+    )));
     steps.push(Step::Index(index("audit_at", "audit_log", &["at"], false)));
 
     let mut t = Table::create();
     t.table(a("outbox"));
-    t.col(ColumnDef::new(a("seq")).big_integer().not_null().auto_increment().primary_key());
+    t.col(
+        ColumnDef::new(a("seq"))
+            .big_integer()
+            .not_null()
+            .auto_increment()
+            .primary_key(),
+    );
     t.col(ColumnDef::new(a("at")).string_len(40).not_null());
     t.col(ColumnDef::new(a("event")).string_len(64).not_null());
     t.col(ColumnDef::new(a("object_type")).string_len(32).not_null());
@@ -208,7 +303,12 @@ fn m0001_foundation() -> Vec<Step> {
 
     let mut t = Table::create();
     t.table(a("settings"));
-    t.col(ColumnDef::new(a("key")).string_len(100).not_null().primary_key());
+    t.col(
+        ColumnDef::new(a("key"))
+            .string_len(100)
+            .not_null()
+            .primary_key(),
+    );
     text_nn(&mut t, "value");
     steps.push(Step::Table(t.to_owned()));
 
@@ -218,7 +318,12 @@ fn m0001_foundation() -> Vec<Step> {
     t.col(ColumnDef::new(a("value")).string_len(64).not_null());
     text_nn(&mut t, "label_en");
     text_nn(&mut t, "label_zh");
-    t.col(ColumnDef::new(a("position")).integer().not_null().default(0));
+    t.col(
+        ColumnDef::new(a("position"))
+            .integer()
+            .not_null()
+            .default(0),
+    );
     boolean(&mut t, "active", true);
     t.primary_key(Index::create().col(a("list_key")).col(a("value")));
     steps.push(Step::Table(t.to_owned()));
@@ -232,7 +337,9 @@ fn m0001_foundation() -> Vec<Step> {
     text(&mut t, "short_name");
     text(&mut t, "credit_code_enc");
     t.col(ColumnDef::new(a("credit_code_bidx")).string_len(64).null());
-    for c in ["industry", "size", "level", "source", "province", "city", "status"] {
+    for c in [
+        "industry", "size", "level", "source", "province", "city", "status",
+    ] {
         t.col(ColumnDef::new(a(c)).string_len(64).null());
     }
     text(&mut t, "address_enc");
@@ -245,7 +352,12 @@ fn m0001_foundation() -> Vec<Step> {
     id_ref(&mut t, "parent_id");
     bigint(&mut t, "annual_revenue");
     bigint(&mut t, "credit_limit");
-    t.col(ColumnDef::new(a("currency")).string_len(3).not_null().default("CNY"));
+    t.col(
+        ColumnDef::new(a("currency"))
+            .string_len(3)
+            .not_null()
+            .default("CNY"),
+    );
     ts(&mut t, "last_activity_at");
     text(&mut t, "custom");
     id_ref(&mut t, "created_by");
@@ -254,11 +366,36 @@ fn m0001_foundation() -> Vec<Step> {
     fk(&mut t, "owner_id", "users", ForeignKeyAction::Restrict);
     fk(&mut t, "parent_id", "accounts", ForeignKeyAction::SetNull);
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("accounts_owner", "accounts", &["owner_id", "id"], false)));
-    steps.push(Step::Index(index("accounts_name_norm", "accounts", &["name_norm"], false)));
-    steps.push(Step::Index(index("accounts_credit_code", "accounts", &["credit_code_bidx"], false)));
-    steps.push(Step::Index(index("accounts_phone", "accounts", &["phone_bidx"], false)));
-    steps.push(Step::Index(index("accounts_updated", "accounts", &["updated_at", "id"], false)));
+    steps.push(Step::Index(index(
+        "accounts_owner",
+        "accounts",
+        &["owner_id", "id"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "accounts_name_norm",
+        "accounts",
+        &["name_norm"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "accounts_credit_code",
+        "accounts",
+        &["credit_code_bidx"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "accounts_phone",
+        "accounts",
+        &["phone_bidx"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "accounts_updated",
+        "accounts",
+        &["updated_at", "id"],
+        false,
+    )));
 
     // Contacts.
     let mut t = Table::create();
@@ -294,11 +431,36 @@ fn m0001_foundation() -> Vec<Step> {
     ts_nn(&mut t, "updated_at");
     fk(&mut t, "owner_id", "users", ForeignKeyAction::Restrict);
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("contacts_owner", "contacts", &["owner_id", "id"], false)));
-    steps.push(Step::Index(index("contacts_name_norm", "contacts", &["name_norm"], false)));
-    steps.push(Step::Index(index("contacts_mobile", "contacts", &["mobile_bidx"], false)));
-    steps.push(Step::Index(index("contacts_email", "contacts", &["email_bidx"], false)));
-    steps.push(Step::Index(index("contacts_updated", "contacts", &["updated_at", "id"], false)));
+    steps.push(Step::Index(index(
+        "contacts_owner",
+        "contacts",
+        &["owner_id", "id"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "contacts_name_norm",
+        "contacts",
+        &["name_norm"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "contacts_mobile",
+        "contacts",
+        &["mobile_bidx"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "contacts_email",
+        "contacts",
+        &["email_bidx"],
+        false,
+    )));
+    steps.push(Step::Index(index(
+        "contacts_updated",
+        "contacts",
+        &["updated_at", "id"],
+        false,
+    )));
 
     let mut t = Table::create();
     t.table(a("contact_accounts"));
@@ -309,7 +471,12 @@ fn m0001_foundation() -> Vec<Step> {
     fk(&mut t, "contact_id", "contacts", ForeignKeyAction::Cascade);
     fk(&mut t, "account_id", "accounts", ForeignKeyAction::Cascade);
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("contact_accounts_account", "contact_accounts", &["account_id"], false)));
+    steps.push(Step::Index(index(
+        "contact_accounts_account",
+        "contact_accounts",
+        &["account_id"],
+        false,
+    )));
 
     // Blind-index tokens for exact lookup of encrypted values (all emails, phones, last digits).
     let mut t = Table::create();
@@ -317,9 +484,19 @@ fn m0001_foundation() -> Vec<Step> {
     t.col(ColumnDef::new(a("object_type")).string_len(32).not_null());
     t.col(ColumnDef::new(a("record_id")).string_len(36).not_null());
     t.col(ColumnDef::new(a("token")).string_len(64).not_null());
-    t.primary_key(Index::create().col(a("object_type")).col(a("token")).col(a("record_id")));
+    t.primary_key(
+        Index::create()
+            .col(a("object_type"))
+            .col(a("token"))
+            .col(a("record_id")),
+    );
     steps.push(Step::Table(t.to_owned()));
-    steps.push(Step::Index(index("search_tokens_record", "search_tokens", &["record_id"], false)));
+    steps.push(Step::Index(index(
+        "search_tokens_record",
+        "search_tokens",
+        &["record_id"],
+        false,
+    )));
 
     steps
 }
@@ -334,19 +511,34 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
     let tx = db.begin().await?;
     let backend = tx.get_database_backend();
     if backend == DatabaseBackend::Postgres {
-        tx.execute(Statement::from_string(backend, "SELECT pg_advisory_xact_lock(727274)"))
-            .await
-            .map_err(db_err)?;
+        tx.execute(Statement::from_string(
+            backend,
+            "SELECT pg_advisory_xact_lock(727274)",
+        ))
+        .await
+        .map_err(db_err)?;
     }
     let mut t = Table::create();
     t.table(a("schema_migrations"))
         .if_not_exists()
-        .col(ColumnDef::new(a("version")).big_integer().not_null().primary_key())
+        .col(
+            ColumnDef::new(a("version"))
+                .big_integer()
+                .not_null()
+                .primary_key(),
+        )
         .col(ColumnDef::new(a("name")).text().not_null());
-    tx.execute(build_schema(backend, &t)).await.map_err(db_err)?;
+    tx.execute(build_schema(backend, &t))
+        .await
+        .map_err(db_err)?;
 
     let rows = tx
-        .query_all(build(backend, Query::select().column(a("version")).from(a("schema_migrations"))))
+        .query_all(build(
+            backend,
+            Query::select()
+                .column(a("version"))
+                .from(a("schema_migrations")),
+        ))
         .await
         .map_err(db_err)?;
     let mut applied = Vec::new();
@@ -392,7 +584,20 @@ async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
             backend,
             Query::insert()
                 .into_table(a("roles"))
-                .columns(["id", "key", "name_en", "name_zh", "grants", "require_mfa", "builtin", "created_at", "updated_at"].map(a))
+                .columns(
+                    [
+                        "id",
+                        "key",
+                        "name_en",
+                        "name_zh",
+                        "grants",
+                        "require_mfa",
+                        "builtin",
+                        "created_at",
+                        "updated_at",
+                    ]
+                    .map(a),
+                )
                 .values_panic([
                     rapport_core::ids::new_id().into(),
                     role.key.into(),
@@ -423,7 +628,12 @@ async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
                 backend,
                 Query::insert()
                     .into_table(a("picklist_values"))
-                    .columns(["list_key", "value", "label_en", "label_zh", "position", "active"].map(a))
+                    .columns(
+                        [
+                            "list_key", "value", "label_en", "label_zh", "position", "active",
+                        ]
+                        .map(a),
+                    )
                     .values_panic([
                         (*list).into(),
                         (*value).into(),

@@ -21,9 +21,22 @@ pub async fn emit<C: ConnectionTrait>(
         c,
         Query::insert()
             .into_table(Alias::new("outbox"))
-            .columns(["at", "event", "object_type", "object_id", "actor_id", "payload"].map(Alias::new))
+            .columns(
+                [
+                    "at",
+                    "event",
+                    "object_type",
+                    "object_id",
+                    "actor_id",
+                    "payload",
+                ]
+                .map(Alias::new),
+            )
             .values_panic([
-                store.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into(),
+                store
+                    .now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    .into(),
                 event.into(),
                 object_type.into(),
                 object_id.into(),

@@ -5,7 +5,10 @@ use rapport_core::{Action, DomainError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 
-type Defaults = &'static [(&'static str, &'static [(&'static str, &'static str, &'static str)])];
+type Defaults = &'static [(
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+)];
 
 pub const DEFAULTS: Defaults = &[
     (
@@ -35,7 +38,11 @@ pub const DEFAULTS: Defaults = &[
     ),
     (
         "account_level",
-        &[("A", "A (key)", "A（重点）"), ("B", "B (regular)", "B（普通）"), ("C", "C (small)", "C（小客户）")],
+        &[
+            ("A", "A (key)", "A（重点）"),
+            ("B", "B (regular)", "B（普通）"),
+            ("C", "C (small)", "C（小客户）"),
+        ],
     ),
     (
         "account_source",
@@ -73,7 +80,12 @@ pub async fn values(db: &Db, list: &str) -> Result<Vec<PicklistValue>, DomainErr
     let rows = all(
         db.reader(),
         Query::select()
-            .columns(["list_key", "value", "label_en", "label_zh", "position", "active"].map(Alias::new))
+            .columns(
+                [
+                    "list_key", "value", "label_en", "label_zh", "position", "active",
+                ]
+                .map(Alias::new),
+            )
             .from(Alias::new("picklist_values"))
             .and_where(Expr::col(Alias::new("list_key")).eq(list))
             .order_by(Alias::new("position"), Order::Asc),
@@ -95,7 +107,10 @@ pub async fn values(db: &Db, list: &str) -> Result<Vec<PicklistValue>, DomainErr
 
 /// Whether `value` is an active entry of `list`.
 pub async fn is_allowed(db: &Db, list: &str, value: &str) -> Result<bool, DomainError> {
-    Ok(values(db, list).await?.iter().any(|v| v.value == value && v.active))
+    Ok(values(db, list)
+        .await?
+        .iter()
+        .any(|v| v.value == value && v.active))
 }
 
 /// Add or relabel a picklist value (administrators only).
@@ -105,13 +120,23 @@ pub async fn upsert(
     v: &PicklistValue,
 ) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("changing picklists needs the settings right".into()));
+        return Err(DomainError::Forbidden(
+            "changing picklists needs the settings right".into(),
+        ));
     }
     if !DEFAULTS.iter().any(|(k, _)| *k == v.list) {
-        return Err(DomainError::field("list", "unknown_picklist", format!("there is no picklist named {}", v.list)));
+        return Err(DomainError::field(
+            "list",
+            "unknown_picklist",
+            format!("there is no picklist named {}", v.list),
+        ));
     }
     if v.value.trim().is_empty() || v.value.len() > 64 {
-        return Err(DomainError::field("value", "invalid", "value must be 1-64 characters"));
+        return Err(DomainError::field(
+            "value",
+            "invalid",
+            "value must be 1-64 characters",
+        ));
     }
     let tx = store.db.begin().await?;
     let t = Alias::new("picklist_values");
@@ -127,7 +152,12 @@ pub async fn upsert(
         &tx,
         Query::insert()
             .into_table(t)
-            .columns(["list_key", "value", "label_en", "label_zh", "position", "active"].map(Alias::new))
+            .columns(
+                [
+                    "list_key", "value", "label_en", "label_zh", "position", "active",
+                ]
+                .map(Alias::new),
+            )
             .values_panic([
                 v.list.clone().into(),
                 v.value.clone().into(),

@@ -36,15 +36,37 @@ fn row_to_role(r: &sea_orm::QueryResult) -> Result<Role, DomainError> {
     })
 }
 
-const COLS: [&str; 7] = ["id", "key", "name_en", "name_zh", "grants", "require_mfa", "builtin"];
+const COLS: [&str; 7] = [
+    "id",
+    "key",
+    "name_en",
+    "name_zh",
+    "grants",
+    "require_mfa",
+    "builtin",
+];
 
 pub async fn list(db: &Db) -> Result<Vec<Role>, DomainError> {
-    let rows = all(db.reader(), Query::select().columns(COLS.map(t)).from(t("roles")).order_by(t("created_at"), Order::Asc)).await?;
+    let rows = all(
+        db.reader(),
+        Query::select()
+            .columns(COLS.map(t))
+            .from(t("roles"))
+            .order_by(t("created_at"), Order::Asc),
+    )
+    .await?;
     rows.iter().map(row_to_role).collect()
 }
 
 pub async fn by_key<C: ConnectionTrait>(c: &C, key: &str) -> Result<Option<Role>, DomainError> {
-    let row = one(c, Query::select().columns(COLS.map(t)).from(t("roles")).and_where(Expr::col(t("key")).eq(key))).await?;
+    let row = one(
+        c,
+        Query::select()
+            .columns(COLS.map(t))
+            .from(t("roles"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
     row.as_ref().map(row_to_role).transpose()
 }
 
@@ -55,7 +77,10 @@ pub async fn of_user<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<Vec<Rol
         Query::select()
             .columns(COLS.map(|col| (t("roles"), t(col))))
             .from(t("roles"))
-            .inner_join(t("user_roles"), Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))))
+            .inner_join(
+                t("user_roles"),
+                Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))),
+            )
             .and_where(Expr::col((t("user_roles"), t("user_id"))).eq(user_id)),
     )
     .await?;
@@ -71,14 +96,22 @@ pub async fn update(
     require_mfa: bool,
 ) -> Result<Role, DomainError> {
     if actor.scope(Object::Role, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("changing roles needs the role right".into()));
+        return Err(DomainError::Forbidden(
+            "changing roles needs the role right".into(),
+        ));
     }
     grants
         .validate_field_names(objects::is_known_field)
         .map_err(|e| DomainError::Validation(vec![e]))?;
-    let before = by_key(store.db.reader(), key).await?.ok_or(DomainError::NotFound)?;
+    let before = by_key(store.db.reader(), key)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if before.key == "administrator" && grants.scope(Object::Role, Action::Update) != Scope::All {
-        return Err(DomainError::field("grants", "locked_out", "the administrator role must keep the right to change roles"));
+        return Err(DomainError::field(
+            "grants",
+            "locked_out",
+            "the administrator role must keep the right to change roles",
+        ));
     }
     let tx = store.db.begin().await?;
     exec(
@@ -86,7 +119,12 @@ pub async fn update(
         Query::update()
             .table(t("roles"))
             .values([
-                (t("grants"), serde_json::to_string(&grants).map_err(DomainError::internal)?.into()),
+                (
+                    t("grants"),
+                    serde_json::to_string(&grants)
+                        .map_err(DomainError::internal)?
+                        .into(),
+                ),
                 (t("require_mfa"), require_mfa.into()),
                 (t("updated_at"), store.now().into()),
             ])
@@ -97,13 +135,17 @@ pub async fn update(
         &tx,
         store,
         actor,
-        audit::Entry::new("role.updated").object("role", &before.id).details(serde_json::json!({
-            "key": key,
-            "before": {"grants": before.grants, "require_mfa": before.require_mfa},
-            "after": {"grants": grants, "require_mfa": require_mfa},
-        })),
+        audit::Entry::new("role.updated")
+            .object("role", &before.id)
+            .details(serde_json::json!({
+                "key": key,
+                "before": {"grants": before.grants, "require_mfa": before.require_mfa},
+                "after": {"grants": grants, "require_mfa": require_mfa},
+            })),
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
-    by_key(store.db.reader(), key).await?.ok_or(DomainError::NotFound)
+    by_key(store.db.reader(), key)
+        .await?
+        .ok_or(DomainError::NotFound)
 }

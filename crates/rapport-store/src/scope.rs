@@ -22,12 +22,21 @@ impl OwnerFilter {
 }
 
 /// Resolve `actor`'s scope for `action` on `object`. `None` means the action is not granted.
-pub async fn owner_filter(store: &Store, actor: &Principal, object: Object, action: Action) -> Result<Option<OwnerFilter>, DomainError> {
+pub async fn owner_filter(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    action: Action,
+) -> Result<Option<OwnerFilter>, DomainError> {
     let scope = actor.scope(object, action);
     resolve(store, actor, scope).await
 }
 
-pub async fn resolve(store: &Store, actor: &Principal, scope: Scope) -> Result<Option<OwnerFilter>, DomainError> {
+pub async fn resolve(
+    store: &Store,
+    actor: &Principal,
+    scope: Scope,
+) -> Result<Option<OwnerFilter>, DomainError> {
     let me = actor.user_id.clone();
     Ok(Some(match scope {
         Scope::None => return Ok(None),

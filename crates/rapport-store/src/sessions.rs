@@ -37,8 +37,26 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-const SESSION_COLS: [&str; 8] = ["id", "user_id", "created_at", "last_seen_at", "expires_at", "ip", "user_agent", "revoked_at"];
-const TOKEN_COLS: [&str; 8] = ["id", "user_id", "name", "read_only", "created_at", "expires_at", "last_used_at", "revoked_at"];
+const SESSION_COLS: [&str; 8] = [
+    "id",
+    "user_id",
+    "created_at",
+    "last_seen_at",
+    "expires_at",
+    "ip",
+    "user_agent",
+    "revoked_at",
+];
+const TOKEN_COLS: [&str; 8] = [
+    "id",
+    "user_id",
+    "name",
+    "read_only",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+];
 
 fn session_row(r: &sea_orm::QueryResult) -> Result<SessionRow, DomainError> {
     Ok(SessionRow {
@@ -66,12 +84,28 @@ fn token_row(r: &sea_orm::QueryResult) -> Result<TokenRow, DomainError> {
     })
 }
 
-pub async fn insert_session<C: ConnectionTrait>(c: &C, s: &SessionRow, token_hash: &str) -> Result<(), DomainError> {
+pub async fn insert_session<C: ConnectionTrait>(
+    c: &C,
+    s: &SessionRow,
+    token_hash: &str,
+) -> Result<(), DomainError> {
     exec(
         c,
         Query::insert()
             .into_table(t("sessions"))
-            .columns(["id", "token_hash", "user_id", "created_at", "last_seen_at", "expires_at", "ip", "user_agent"].map(t))
+            .columns(
+                [
+                    "id",
+                    "token_hash",
+                    "user_id",
+                    "created_at",
+                    "last_seen_at",
+                    "expires_at",
+                    "ip",
+                    "user_agent",
+                ]
+                .map(t),
+            )
             .values_panic([
                 s.id.clone().into(),
                 token_hash.into(),
@@ -87,13 +121,30 @@ pub async fn insert_session<C: ConnectionTrait>(c: &C, s: &SessionRow, token_has
     Ok(())
 }
 
-pub async fn session_by_hash(store: &Store, token_hash: &str) -> Result<Option<SessionRow>, DomainError> {
-    let r = one(store.db.reader(), Query::select().columns(SESSION_COLS.map(t)).from(t("sessions")).and_where(Expr::col(t("token_hash")).eq(token_hash))).await?;
+pub async fn session_by_hash(
+    store: &Store,
+    token_hash: &str,
+) -> Result<Option<SessionRow>, DomainError> {
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .columns(SESSION_COLS.map(t))
+            .from(t("sessions"))
+            .and_where(Expr::col(t("token_hash")).eq(token_hash)),
+    )
+    .await?;
     r.as_ref().map(session_row).transpose()
 }
 
 pub async fn touch_session(store: &Store, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-    exec(store.db.writer(), Query::update().table(t("sessions")).value(t("last_seen_at"), at).and_where(Expr::col(t("id")).eq(id))).await?;
+    exec(
+        store.db.writer(),
+        Query::update()
+            .table(t("sessions"))
+            .value(t("last_seen_at"), at)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -113,28 +164,82 @@ pub async fn sessions_of(store: &Store, user_id: &str) -> Result<Vec<SessionRow>
 }
 
 pub async fn session_by_id(store: &Store, id: &str) -> Result<Option<SessionRow>, DomainError> {
-    let r = one(store.db.reader(), Query::select().columns(SESSION_COLS.map(t)).from(t("sessions")).and_where(Expr::col(t("id")).eq(id))).await?;
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .columns(SESSION_COLS.map(t))
+            .from(t("sessions"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     r.as_ref().map(session_row).transpose()
 }
 
-pub async fn revoke_session<C: ConnectionTrait>(c: &C, store: &Store, id: &str) -> Result<u64, DomainError> {
-    exec(c, Query::update().table(t("sessions")).value(t("revoked_at"), store.now()).and_where(Expr::col(t("id")).eq(id)).and_where(Expr::col(t("revoked_at")).is_null())).await
+pub async fn revoke_session<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+) -> Result<u64, DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("sessions"))
+            .value(t("revoked_at"), store.now())
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("revoked_at")).is_null()),
+    )
+    .await
 }
 
 /// End every session and API token of a user (disable, password change).
-pub async fn revoke_all_for_user<C: ConnectionTrait>(c: &C, store: &Store, user_id: &str) -> Result<(), DomainError> {
+pub async fn revoke_all_for_user<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    user_id: &str,
+) -> Result<(), DomainError> {
     let now = store.now();
-    exec(c, Query::update().table(t("sessions")).value(t("revoked_at"), now).and_where(Expr::col(t("user_id")).eq(user_id)).and_where(Expr::col(t("revoked_at")).is_null())).await?;
-    exec(c, Query::update().table(t("api_tokens")).value(t("revoked_at"), now).and_where(Expr::col(t("user_id")).eq(user_id)).and_where(Expr::col(t("revoked_at")).is_null())).await?;
+    exec(
+        c,
+        Query::update()
+            .table(t("sessions"))
+            .value(t("revoked_at"), now)
+            .and_where(Expr::col(t("user_id")).eq(user_id))
+            .and_where(Expr::col(t("revoked_at")).is_null()),
+    )
+    .await?;
+    exec(
+        c,
+        Query::update()
+            .table(t("api_tokens"))
+            .value(t("revoked_at"), now)
+            .and_where(Expr::col(t("user_id")).eq(user_id))
+            .and_where(Expr::col(t("revoked_at")).is_null()),
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn insert_token<C: ConnectionTrait>(c: &C, row: &TokenRow, token_hash: &str) -> Result<(), DomainError> {
+pub async fn insert_token<C: ConnectionTrait>(
+    c: &C,
+    row: &TokenRow,
+    token_hash: &str,
+) -> Result<(), DomainError> {
     exec(
         c,
         Query::insert()
             .into_table(t("api_tokens"))
-            .columns(["id", "token_hash", "user_id", "name", "read_only", "created_at", "expires_at"].map(t))
+            .columns(
+                [
+                    "id",
+                    "token_hash",
+                    "user_id",
+                    "name",
+                    "read_only",
+                    "created_at",
+                    "expires_at",
+                ]
+                .map(t),
+            )
             .values_panic([
                 row.id.clone().into(),
                 token_hash.into(),
@@ -149,31 +254,71 @@ pub async fn insert_token<C: ConnectionTrait>(c: &C, row: &TokenRow, token_hash:
     Ok(())
 }
 
-pub async fn token_by_hash(store: &Store, token_hash: &str) -> Result<Option<TokenRow>, DomainError> {
-    let r = one(store.db.reader(), Query::select().columns(TOKEN_COLS.map(t)).from(t("api_tokens")).and_where(Expr::col(t("token_hash")).eq(token_hash))).await?;
+pub async fn token_by_hash(
+    store: &Store,
+    token_hash: &str,
+) -> Result<Option<TokenRow>, DomainError> {
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .columns(TOKEN_COLS.map(t))
+            .from(t("api_tokens"))
+            .and_where(Expr::col(t("token_hash")).eq(token_hash)),
+    )
+    .await?;
     r.as_ref().map(token_row).transpose()
 }
 
 pub async fn tokens_of(store: &Store, user_id: &str) -> Result<Vec<TokenRow>, DomainError> {
     let rows = all(
         store.db.reader(),
-        Query::select().columns(TOKEN_COLS.map(t)).from(t("api_tokens")).and_where(Expr::col(t("user_id")).eq(user_id)).order_by(t("created_at"), Order::Desc),
+        Query::select()
+            .columns(TOKEN_COLS.map(t))
+            .from(t("api_tokens"))
+            .and_where(Expr::col(t("user_id")).eq(user_id))
+            .order_by(t("created_at"), Order::Desc),
     )
     .await?;
     rows.iter().map(token_row).collect()
 }
 
 pub async fn token_by_id(store: &Store, id: &str) -> Result<Option<TokenRow>, DomainError> {
-    let r = one(store.db.reader(), Query::select().columns(TOKEN_COLS.map(t)).from(t("api_tokens")).and_where(Expr::col(t("id")).eq(id))).await?;
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .columns(TOKEN_COLS.map(t))
+            .from(t("api_tokens"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     r.as_ref().map(token_row).transpose()
 }
 
-pub async fn revoke_token<C: ConnectionTrait>(c: &C, store: &Store, id: &str) -> Result<u64, DomainError> {
-    exec(c, Query::update().table(t("api_tokens")).value(t("revoked_at"), store.now()).and_where(Expr::col(t("id")).eq(id)).and_where(Expr::col(t("revoked_at")).is_null())).await
+pub async fn revoke_token<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+) -> Result<u64, DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("api_tokens"))
+            .value(t("revoked_at"), store.now())
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("revoked_at")).is_null()),
+    )
+    .await
 }
 
 pub async fn touch_token(store: &Store, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-    exec(store.db.writer(), Query::update().table(t("api_tokens")).value(t("last_used_at"), at).and_where(Expr::col(t("id")).eq(id))).await?;
+    exec(
+        store.db.writer(),
+        Query::update()
+            .table(t("api_tokens"))
+            .value(t("last_used_at"), at)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -186,27 +331,59 @@ pub struct Attempts {
 }
 
 pub async fn attempts(store: &Store, key: &str) -> Result<Option<Attempts>, DomainError> {
-    let r = one(store.db.reader(), Query::select().columns(["failures", "window_start", "locked_until"].map(t)).from(t("login_attempts")).and_where(Expr::col(t("key")).eq(key))).await?;
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .columns(["failures", "window_start", "locked_until"].map(t))
+            .from(t("login_attempts"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
     match r {
-        Some(r) => Ok(Some(Attempts { failures: get(&r, "failures")?, window_start: get(&r, "window_start")?, locked_until: get(&r, "locked_until")? })),
+        Some(r) => Ok(Some(Attempts {
+            failures: get(&r, "failures")?,
+            window_start: get(&r, "window_start")?,
+            locked_until: get(&r, "locked_until")?,
+        })),
         None => Ok(None),
     }
 }
 
-pub async fn save_attempts<C: ConnectionTrait>(c: &C, key: &str, a: &Attempts) -> Result<(), DomainError> {
-    exec(c, Query::delete().from_table(t("login_attempts")).and_where(Expr::col(t("key")).eq(key))).await?;
+pub async fn save_attempts<C: ConnectionTrait>(
+    c: &C,
+    key: &str,
+    a: &Attempts,
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("login_attempts"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
     exec(
         c,
         Query::insert()
             .into_table(t("login_attempts"))
             .columns(["key", "failures", "window_start", "locked_until"].map(t))
-            .values_panic([key.into(), a.failures.into(), a.window_start.into(), a.locked_until.into()]),
+            .values_panic([
+                key.into(),
+                a.failures.into(),
+                a.window_start.into(),
+                a.locked_until.into(),
+            ]),
     )
     .await?;
     Ok(())
 }
 
 pub async fn clear_attempts<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), DomainError> {
-    exec(c, Query::delete().from_table(t("login_attempts")).and_where(Expr::col(t("key")).eq(key))).await?;
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("login_attempts"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
     Ok(())
 }

@@ -50,11 +50,28 @@ fn t(s: &str) -> Alias {
 }
 
 const COLS: [&str; 15] = [
-    "id", "email", "name", "phone_enc", "department_id", "manager_id", "active", "language", "time_zone",
-    "password_hash", "totp_secret_enc", "totp_last_step", "recovery_codes", "totp_pending_enc", "created_at",
+    "id",
+    "email",
+    "name",
+    "phone_enc",
+    "department_id",
+    "manager_id",
+    "active",
+    "language",
+    "time_zone",
+    "password_hash",
+    "totp_secret_enc",
+    "totp_last_step",
+    "recovery_codes",
+    "totp_pending_enc",
+    "created_at",
 ];
 
-async fn load<C: ConnectionTrait>(store: &Store, c: &C, r: &sea_orm::QueryResult) -> Result<Credentials, DomainError> {
+async fn load<C: ConnectionTrait>(
+    store: &Store,
+    c: &C,
+    r: &sea_orm::QueryResult,
+) -> Result<Credentials, DomainError> {
     let keys = store.keys()?;
     let id: String = get(r, "id")?;
     let phone = match get::<Option<String>>(r, "phone_enc")? {
@@ -70,7 +87,11 @@ async fn load<C: ConnectionTrait>(store: &Store, c: &C, r: &sea_orm::QueryResult
         None => None,
     };
     let codes: Option<String> = get(r, "recovery_codes")?;
-    let role_keys = roles::of_user(c, &id).await?.into_iter().map(|r| r.key).collect();
+    let role_keys = roles::of_user(c, &id)
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
     Ok(Credentials {
         user: User {
             email: get(r, "email")?,
@@ -88,15 +109,28 @@ async fn load<C: ConnectionTrait>(store: &Store, c: &C, r: &sea_orm::QueryResult
         password_hash: get(r, "password_hash")?,
         totp_secret,
         totp_last_step: get(r, "totp_last_step")?,
-        recovery_codes: codes.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+        recovery_codes: codes
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
         totp_pending,
     })
 }
 
-pub async fn credentials_by_email(store: &Store, email: &str) -> Result<Option<Credentials>, DomainError> {
+pub async fn credentials_by_email(
+    store: &Store,
+    email: &str,
+) -> Result<Option<Credentials>, DomainError> {
     let email = email.trim().to_lowercase();
     let db = store.db.reader();
-    match one(db, Query::select().columns(COLS.map(t)).from(t("users")).and_where(Expr::col(t("email")).eq(email))).await? {
+    match one(
+        db,
+        Query::select()
+            .columns(COLS.map(t))
+            .from(t("users"))
+            .and_where(Expr::col(t("email")).eq(email)),
+    )
+    .await?
+    {
         Some(r) => Ok(Some(load(store, db, &r).await?)),
         None => Ok(None),
     }
@@ -104,7 +138,15 @@ pub async fn credentials_by_email(store: &Store, email: &str) -> Result<Option<C
 
 pub async fn credentials(store: &Store, id: &str) -> Result<Option<Credentials>, DomainError> {
     let db = store.db.reader();
-    match one(db, Query::select().columns(COLS.map(t)).from(t("users")).and_where(Expr::col(t("id")).eq(id))).await? {
+    match one(
+        db,
+        Query::select()
+            .columns(COLS.map(t))
+            .from(t("users"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?
+    {
         Some(r) => Ok(Some(load(store, db, &r).await?)),
         None => Ok(None),
     }
@@ -116,10 +158,19 @@ pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, DomainErr
 
 pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainError> {
     if actor.scope(Object::User, Action::Read) == Scope::None {
-        return Err(DomainError::Forbidden("listing users needs the user right".into()));
+        return Err(DomainError::Forbidden(
+            "listing users needs the user right".into(),
+        ));
     }
     let db = store.db.reader();
-    let rows = all(db, Query::select().columns(COLS.map(t)).from(t("users")).order_by(t("created_at"), Order::Asc)).await?;
+    let rows = all(
+        db,
+        Query::select()
+            .columns(COLS.map(t))
+            .from(t("users"))
+            .order_by(t("created_at"), Order::Asc),
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(load(store, db, r).await?.user);
@@ -128,7 +179,13 @@ pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainE
 }
 
 pub async fn count(store: &Store) -> Result<i64, DomainError> {
-    let r = one(store.db.reader(), Query::select().expr_as(Expr::col(t("id")).count(), t("n")).from(t("users"))).await?;
+    let r = one(
+        store.db.reader(),
+        Query::select()
+            .expr_as(Expr::col(t("id")).count(), t("n"))
+            .from(t("users")),
+    )
+    .await?;
     match r {
         Some(r) => get(&r, "n"),
         None => Ok(0),
@@ -136,7 +193,10 @@ pub async fn count(store: &Store) -> Result<i64, DomainError> {
 }
 
 /// The merged grants of a user's roles (loaded fresh for every request).
-pub async fn grants_of<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<(Grants, bool), DomainError> {
+pub async fn grants_of<C: ConnectionTrait>(
+    c: &C,
+    user_id: &str,
+) -> Result<(Grants, bool), DomainError> {
     let roles = roles::of_user(c, user_id).await?;
     let require_mfa = roles.iter().any(|r| r.require_mfa);
     Ok((Grants::merge(roles.iter().map(|r| &r.grants)), require_mfa))
@@ -144,33 +204,65 @@ pub async fn grants_of<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<(Gran
 
 pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<User, DomainError> {
     if actor.scope(Object::User, Action::Create) != Scope::All {
-        return Err(DomainError::Forbidden("creating users needs the user right".into()));
+        return Err(DomainError::Forbidden(
+            "creating users needs the user right".into(),
+        ));
     }
-    let email = validate::email(&new.email)
-        .ok_or_else(|| DomainError::field("email", "invalid_email", "email is not a valid email address"))?;
+    let email = validate::email(&new.email).ok_or_else(|| {
+        DomainError::field(
+            "email",
+            "invalid_email",
+            "email is not a valid email address",
+        )
+    })?;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::field("name", "invalid", "a name has 1-100 characters"));
+        return Err(DomainError::field(
+            "name",
+            "invalid",
+            "a name has 1-100 characters",
+        ));
     }
     if !matches!(new.language.as_str(), "zh-CN" | "en") {
-        return Err(DomainError::field("language", "invalid", "language must be zh-CN or en"));
+        return Err(DomainError::field(
+            "language",
+            "invalid",
+            "language must be zh-CN or en",
+        ));
     }
     if new.role_keys.is_empty() {
-        return Err(DomainError::field("role", "required", "a user needs at least one role"));
+        return Err(DomainError::field(
+            "role",
+            "required",
+            "a user needs at least one role",
+        ));
     }
     let id = ids::new_id();
     let now = store.now();
     let tx = store.db.begin().await?;
     let mut role_ids = Vec::new();
     for key in &new.role_keys {
-        let role = roles::by_key(&tx, key)
-            .await?
-            .ok_or_else(|| DomainError::field("role", "unknown_role", format!("there is no role {key}")))?;
+        let role = roles::by_key(&tx, key).await?.ok_or_else(|| {
+            DomainError::field("role", "unknown_role", format!("there is no role {key}"))
+        })?;
         role_ids.push(role.id);
     }
     if let Some(m) = &new.manager_id {
-        if one(&tx, Query::select().column(t("id")).from(t("users")).and_where(Expr::col(t("id")).eq(m.as_str()))).await?.is_none() {
-            return Err(DomainError::field("manager", "invalid_reference", "the manager does not exist"));
+        if one(
+            &tx,
+            Query::select()
+                .column(t("id"))
+                .from(t("users"))
+                .and_where(Expr::col(t("id")).eq(m.as_str())),
+        )
+        .await?
+        .is_none()
+        {
+            return Err(DomainError::field(
+                "manager",
+                "invalid_reference",
+                "the manager does not exist",
+            ));
         }
     }
     let res = exec(
@@ -178,8 +270,20 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
         Query::insert()
             .into_table(t("users"))
             .columns(
-                ["id", "email", "name", "password_hash", "department_id", "manager_id", "active", "language", "time_zone", "created_at", "updated_at"]
-                    .map(t),
+                [
+                    "id",
+                    "email",
+                    "name",
+                    "password_hash",
+                    "department_id",
+                    "manager_id",
+                    "active",
+                    "language",
+                    "time_zone",
+                    "created_at",
+                    "updated_at",
+                ]
+                .map(t),
             )
             .values_panic([
                 id.clone().into(),
@@ -198,12 +302,21 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
     .await;
     if let Err(e) = res {
         if crate::db::is_unique_violation(&e) {
-            return Err(DomainError::Conflict(format!("a user with email {email} already exists")));
+            return Err(DomainError::Conflict(format!(
+                "a user with email {email} already exists"
+            )));
         }
         return Err(e);
     }
     for rid in role_ids {
-        exec(&tx, Query::insert().into_table(t("user_roles")).columns([t("user_id"), t("role_id")]).values_panic([id.clone().into(), rid.into()])).await?;
+        exec(
+            &tx,
+            Query::insert()
+                .into_table(t("user_roles"))
+                .columns([t("user_id"), t("role_id")])
+                .values_panic([id.clone().into(), rid.into()]),
+        )
+        .await?;
     }
     audit::record(
         &tx,
@@ -219,54 +332,146 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
 }
 
 /// Enable or disable a user. Disabling ends their sessions and API tokens at once.
-pub async fn set_active(store: &Store, actor: &Principal, id: &str, active: bool) -> Result<(), DomainError> {
+pub async fn set_active(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+    active: bool,
+) -> Result<(), DomainError> {
     if actor.scope(Object::User, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("changing users needs the user right".into()));
+        return Err(DomainError::Forbidden(
+            "changing users needs the user right".into(),
+        ));
     }
     let tx = store.db.begin().await?;
-    let n = exec(&tx, Query::update().table(t("users")).values([(t("active"), active.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await?;
+    let n = exec(
+        &tx,
+        Query::update()
+            .table(t("users"))
+            .values([
+                (t("active"), active.into()),
+                (t("updated_at"), store.now().into()),
+            ])
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     if n == 0 {
         return Err(DomainError::NotFound);
     }
     if !active {
         crate::sessions::revoke_all_for_user(&tx, store, id).await?;
     }
-    audit::record(&tx, store, actor, audit::Entry::new(if active { "user.enabled" } else { "user.disabled" }).object("user", id)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(if active {
+            "user.enabled"
+        } else {
+            "user.disabled"
+        })
+        .object("user", id),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Replace a user's roles (administrators only). Takes effect on the user's next request.
-pub async fn set_roles(store: &Store, actor: &Principal, id: &str, role_keys: &[String]) -> Result<(), DomainError> {
+pub async fn set_roles(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+    role_keys: &[String],
+) -> Result<(), DomainError> {
     if actor.scope(Object::Role, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("assigning roles needs the role right".into()));
+        return Err(DomainError::Forbidden(
+            "assigning roles needs the role right".into(),
+        ));
     }
     if role_keys.is_empty() {
-        return Err(DomainError::field("roles", "required", "a user needs at least one role"));
+        return Err(DomainError::field(
+            "roles",
+            "required",
+            "a user needs at least one role",
+        ));
     }
     let tx = store.db.begin().await?;
-    if one(&tx, Query::select().column(t("id")).from(t("users")).and_where(Expr::col(t("id")).eq(id))).await?.is_none() {
+    if one(
+        &tx,
+        Query::select()
+            .column(t("id"))
+            .from(t("users"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?
+    .is_none()
+    {
         return Err(DomainError::NotFound);
     }
-    let before: Vec<String> = roles::of_user(&tx, id).await?.into_iter().map(|r| r.key).collect();
-    exec(&tx, Query::delete().from_table(t("user_roles")).and_where(Expr::col(t("user_id")).eq(id))).await?;
+    let before: Vec<String> = roles::of_user(&tx, id)
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("user_roles"))
+            .and_where(Expr::col(t("user_id")).eq(id)),
+    )
+    .await?;
     for key in role_keys {
-        let role = roles::by_key(&tx, key)
-            .await?
-            .ok_or_else(|| DomainError::field("roles", "unknown_role", format!("there is no role {key}")))?;
-        exec(&tx, Query::insert().into_table(t("user_roles")).columns([t("user_id"), t("role_id")]).values_panic([id.into(), role.id.into()])).await?;
+        let role = roles::by_key(&tx, key).await?.ok_or_else(|| {
+            DomainError::field("roles", "unknown_role", format!("there is no role {key}"))
+        })?;
+        exec(
+            &tx,
+            Query::insert()
+                .into_table(t("user_roles"))
+                .columns([t("user_id"), t("role_id")])
+                .values_panic([id.into(), role.id.into()]),
+        )
+        .await?;
     }
-    audit::record(&tx, store, actor, audit::Entry::new("user.roles_changed").object("user", id).details(serde_json::json!({"before": before, "after": role_keys}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("user.roles_changed")
+            .object("user", id)
+            .details(serde_json::json!({"before": before, "after": role_keys})),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Store a new password hash (the caller re-authenticated and hashed it).
-pub async fn set_password_hash<C: ConnectionTrait>(c: &C, store: &Store, id: &str, hash: &str) -> Result<(), DomainError> {
-    exec(c, Query::update().table(t("users")).values([(t("password_hash"), hash.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await?;
+pub async fn set_password_hash<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+    hash: &str,
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .values([
+                (t("password_hash"), hash.into()),
+                (t("updated_at"), store.now().into()),
+            ])
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
 /// Record the TOTP step just used so the same code cannot be replayed.
-pub async fn set_totp_last_step<C: ConnectionTrait>(c: &C, id: &str, step: i64) -> Result<u64, DomainError> {
+pub async fn set_totp_last_step<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+    step: i64,
+) -> Result<u64, DomainError> {
     // Only move forward: a concurrent sign-in with the same code updates nothing.
     exec(
         c,
@@ -274,7 +479,11 @@ pub async fn set_totp_last_step<C: ConnectionTrait>(c: &C, id: &str, step: i64) 
             .table(t("users"))
             .value(t("totp_last_step"), step)
             .and_where(Expr::col(t("id")).eq(id))
-            .and_where(Expr::col(t("totp_last_step")).is_null().or(Expr::col(t("totp_last_step")).lt(step))),
+            .and_where(
+                Expr::col(t("totp_last_step"))
+                    .is_null()
+                    .or(Expr::col(t("totp_last_step")).lt(step)),
+            ),
     )
     .await
 }
@@ -290,7 +499,11 @@ pub async fn set_totp<C: ConnectionTrait>(
         Some(s) => Some(store.keys()?.encrypt("users", "totp_secret_enc", id, s)?),
         None => None,
     };
-    let codes = if secret.is_some() { Some(serde_json::to_string(recovery_code_hashes).map_err(DomainError::internal)?) } else { None };
+    let codes = if secret.is_some() {
+        Some(serde_json::to_string(recovery_code_hashes).map_err(DomainError::internal)?)
+    } else {
+        None
+    };
     exec(
         c,
         Query::update()
@@ -307,33 +520,91 @@ pub async fn set_totp<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn set_recovery_codes<C: ConnectionTrait>(c: &C, id: &str, hashes: &[String]) -> Result<(), DomainError> {
+pub async fn set_recovery_codes<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+    hashes: &[String],
+) -> Result<(), DomainError> {
     let codes = serde_json::to_string(hashes).map_err(DomainError::internal)?;
-    exec(c, Query::update().table(t("users")).value(t("recovery_codes"), codes).and_where(Expr::col(t("id")).eq(id))).await?;
+    exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .value(t("recovery_codes"), codes)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
 /// The users whose records a scope reaches, resolved from the org chart.
-pub async fn all_basic(store: &Store) -> Result<Vec<(String, Option<String>, Option<String>)>, DomainError> {
-    let rows = all(store.db.reader(), Query::select().columns(["id", "department_id", "manager_id"].map(t)).from(t("users"))).await?;
-    rows.iter().map(|r| Ok((get(r, "id")?, get(r, "department_id")?, get(r, "manager_id")?))).collect()
+pub async fn all_basic(
+    store: &Store,
+) -> Result<Vec<(String, Option<String>, Option<String>)>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .columns(["id", "department_id", "manager_id"].map(t))
+            .from(t("users")),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                get(r, "id")?,
+                get(r, "department_id")?,
+                get(r, "manager_id")?,
+            ))
+        })
+        .collect()
 }
 
 /// Keep a TOTP secret being enrolled until the user confirms a code from it.
-pub async fn set_totp_pending<C: ConnectionTrait>(c: &C, store: &Store, id: &str, secret: Option<&str>) -> Result<(), DomainError> {
+pub async fn set_totp_pending<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+    secret: Option<&str>,
+) -> Result<(), DomainError> {
     let enc = match secret {
         Some(s) => Some(store.keys()?.encrypt("users", "totp_pending_enc", id, s)?),
         None => None,
     };
-    exec(c, Query::update().table(t("users")).value(t("totp_pending_enc"), enc).and_where(Expr::col(t("id")).eq(id))).await?;
+    exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .value(t("totp_pending_enc"), enc)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
 /// Change a user's own sign-in email (after re-authentication).
-pub async fn set_email<C: ConnectionTrait>(c: &C, store: &Store, id: &str, email: &str) -> Result<(), DomainError> {
-    let res = exec(c, Query::update().table(t("users")).values([(t("email"), email.into()), (t("updated_at"), store.now().into())]).and_where(Expr::col(t("id")).eq(id))).await;
+pub async fn set_email<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    id: &str,
+    email: &str,
+) -> Result<(), DomainError> {
+    let res = exec(
+        c,
+        Query::update()
+            .table(t("users"))
+            .values([
+                (t("email"), email.into()),
+                (t("updated_at"), store.now().into()),
+            ])
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await;
     match res {
-        Err(e) if crate::db::is_unique_violation(&e) => Err(DomainError::field("email", "taken", "another user has that email")),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(DomainError::field(
+            "email",
+            "taken",
+            "another user has that email",
+        )),
         Err(e) => Err(e),
         Ok(_) => Ok(()),
     }
@@ -342,8 +613,19 @@ pub async fn set_email<C: ConnectionTrait>(c: &C, store: &Store, id: &str, email
 /// Change a user's language preference.
 pub async fn set_language(store: &Store, id: &str, language: &str) -> Result<(), DomainError> {
     if !matches!(language, "zh-CN" | "en") {
-        return Err(DomainError::field("language", "invalid", "language must be zh-CN or en"));
+        return Err(DomainError::field(
+            "language",
+            "invalid",
+            "language must be zh-CN or en",
+        ));
     }
-    exec(store.db.writer(), Query::update().table(t("users")).value(t("language"), language).and_where(Expr::col(t("id")).eq(id))).await?;
+    exec(
+        store.db.writer(),
+        Query::update()
+            .table(t("users"))
+            .value(t("language"), language)
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
     Ok(())
 }

@@ -1,1 +1,35 @@
+//! Rapport's HTTP layer: thin handlers over the services in `rapport-store` and
+//! `rapport-auth`. `api/` is the JSON API with its OpenAPI document; `middleware` adds request
+//! ids, security headers and logging; `error` maps domain errors to problem+json.
 
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+
+use axum::extract::FromRef;
+use axum::Router;
+use rapport_auth::AuthSettings;
+use rapport_store::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: AuthSettings,
+    /// Served over TLS: cookies get the Secure flag and HSTS is sent.
+    pub tls: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body: usize,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(s: &AppState) -> Store {
+        s.store.clone()
+    }
+}
+
+/// The whole application: API, health checks, middleware.
+pub fn app(state: AppState) -> Router {
+    let router = Router::new().merge(api::routes()).with_state(state.clone());
+    middleware::wrap(router, &state)
+}

@@ -1,1 +1,271 @@
-fn main() {}
+//! `rapport`: the server and its command line.
+
+mod config;
+mod keys;
+mod serve;
+
+use anyhow::{anyhow, bail, Result};
+use clap::{Parser, Subcommand};
+use config::Config;
+use rapport_core::Principal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport: a self-hosted CRM in one binary (SQLite or PostgreSQL)"
+)]
+struct Cli {
+    /// Configuration file (default: ./rapport.toml if present, or RAPPORT_CONFIG).
+    /// Environment variables RAPPORT_DATABASE_URL, RAPPORT_LISTEN, RAPPORT_DATA_DIR,
+    /// RAPPORT_TLS_CERT, RAPPORT_TLS_KEY, RAPPORT_KEY_FILE, RAPPORT_MASTER_KEY,
+    /// RAPPORT_PHONE_REGION, RAPPORT_LOG_FORMAT override the file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (UI and API). Applies migrations first.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (overrides RAPPORT_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users without a running server.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Check the audit trail's hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Manage the field-encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. A department named for the first time is created.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// At least 12 characters.
+        #[arg(long)]
+        password: String,
+        /// administrator, sales_manager, sales_rep, marketer, support_agent or viewer.
+        #[arg(long)]
+        role: String,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// Email of an existing user who manages this one.
+        #[arg(long)]
+        manager: Option<String>,
+        /// zh-CN (default) or en.
+        #[arg(long)]
+        language: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain; exit 1 and name the first entry that was changed, removed or reordered.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Show the keys and how many stored values use each.
+    Status,
+    /// Add a new active key and re-encrypt every value with it (old keys stay decrypt-only).
+    Rotate,
+    /// Remove a decrypt-only key once no stored value uses it.
+    Retire {
+        /// The key id, e.g. k1.
+        key_id: String,
+    },
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RAPPORT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    if cfg.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            init_logging(&cfg);
+            serve::run(cfg).await
+        }
+        Command::Migrate => {
+            let store = serve::open_store(&cfg).await?;
+            store.db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password,
+                    role,
+                    name,
+                    department,
+                    manager,
+                    language,
+                },
+        } => {
+            let store = serve::open_store(&cfg).await?;
+            let user = rapport_auth::service::create_user(
+                &store,
+                &Principal::system(),
+                &email,
+                name.as_deref(),
+                &password,
+                vec![role],
+                department.as_deref(),
+                manager.as_deref(),
+                language.as_deref(),
+            )
+            .await
+            .map_err(describe)?;
+            println!(
+                "created user {} ({}) with id {}",
+                user.email,
+                user.roles.join(", "),
+                user.id
+            );
+            store.db.close().await;
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = serve::open_store(&cfg).await?;
+            let report = rapport_store::audit::verify(&store)
+                .await
+                .map_err(describe)?;
+            store.db.close().await;
+            match report.problem {
+                None => {
+                    println!("audit chain intact: {} entries verified", report.entries);
+                    Ok(())
+                }
+                Some(p) => {
+                    println!(
+                        "audit chain BROKEN at entry {} ({}): {}",
+                        p.seq, p.kind, p.message
+                    );
+                    println!("entries 1..{} verified before the break", report.entries);
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Keys { command } => keys_command(&cfg, command).await,
+    }
+}
+
+/// Turn a domain error into a message naming the field.
+fn describe(e: rapport_core::DomainError) -> anyhow::Error {
+    match e {
+        rapport_core::DomainError::Validation(errors) => {
+            anyhow!(errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "))
+        }
+        other => anyhow!("{other}"),
+    }
+}
+
+async fn keys_command(cfg: &Config, command: KeysCommand) -> Result<()> {
+    use rapport_store::crypto::KeyFile;
+    if cfg.master_key.is_some() {
+        bail!("keys are managed in a key file; RAPPORT_MASTER_KEY is set, so there is nothing to rotate");
+    }
+    let store = serve::open_store(cfg).await?;
+    let result = match command {
+        KeysCommand::Status => {
+            let file = KeyFile::load(&cfg.key_file).map_err(describe)?;
+            let usage = keys::usage(&store.db).await?;
+            for k in &file.keys {
+                let n = usage
+                    .iter()
+                    .find(|(id, _)| *id == k.id)
+                    .map_or(0, |(_, n)| *n);
+                println!("{}\t{}\t{} values", k.id, k.status, n);
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            let mut file = KeyFile::load(&cfg.key_file).map_err(describe)?;
+            let id = file.rotate();
+            let ring = file.keyring().map_err(describe)?;
+            file.save(&cfg.key_file).map_err(describe)?;
+            println!(
+                "new active key {id}; running servers pick it up within {} seconds",
+                serve::KEY_RELOAD_SECS
+            );
+            tokio::time::sleep(std::time::Duration::from_secs(serve::KEY_RELOAD_SECS * 2)).await;
+            let n = keys::reencrypt(&store.db, &ring).await?;
+            println!("re-encrypted {n} values with {id}; retire old keys with `rapport keys retire KEY_ID`");
+            Ok(())
+        }
+        KeysCommand::Retire { key_id } => {
+            let mut file = KeyFile::load(&cfg.key_file).map_err(describe)?;
+            let Some(entry) = file.keys.iter().find(|k| k.id == key_id) else {
+                bail!("there is no key {key_id}")
+            };
+            if entry.status == "active" {
+                bail!("{key_id} is the active key; rotate first");
+            }
+            let usage = keys::usage(&store.db).await?;
+            if let Some((_, n)) = usage.iter().find(|(id, n)| *id == key_id && *n > 0) {
+                bail!("{n} stored values still use {key_id}; run `rapport keys rotate` to finish re-encryption");
+            }
+            file.keys.retain(|k| k.id != key_id);
+            file.save(&cfg.key_file).map_err(describe)?;
+            println!("retired {key_id}");
+            Ok(())
+        }
+    };
+    store.db.close().await;
+    result
+}

@@ -11,7 +11,11 @@ use sea_orm::QueryResult;
 
 /// Does this field have a blind-index column beside its ciphertext?
 pub fn has_bidx(spec: &FieldSpec) -> bool {
-    spec.sensitive && matches!(spec.kind, FieldKind::Email | FieldKind::Phone | FieldKind::CreditCode)
+    spec.sensitive
+        && matches!(
+            spec.kind,
+            FieldKind::Email | FieldKind::Phone | FieldKind::CreditCode
+        )
 }
 
 /// The blind-index namespace for a field kind.
@@ -29,7 +33,11 @@ pub fn columns(spec: &FieldSpec) -> Vec<String> {
     let n = spec.name;
     match spec.kind {
         FieldKind::AccountLinks => vec![],
-        FieldKind::Consent => vec![format!("{n}_granted"), format!("{n}_at"), format!("{n}_source")],
+        FieldKind::Consent => vec![
+            format!("{n}_granted"),
+            format!("{n}_at"),
+            format!("{n}_source"),
+        ],
         _ if has_bidx(spec) => vec![format!("{n}_enc"), format!("{n}_bidx")],
         _ if spec.sensitive => vec![format!("{n}_enc")],
         _ => vec![n.to_string()],
@@ -59,7 +67,13 @@ fn s(v: String) -> SqlValue {
 }
 
 /// Encode a value into (column, value) pairs for `table` row `id`.
-pub fn encode(spec: &FieldSpec, value: &FieldValue, keys: &Keyring, table: &str, id: &str) -> Result<Vec<(String, SqlValue)>, DomainError> {
+pub fn encode(
+    spec: &FieldSpec,
+    value: &FieldValue,
+    keys: &Keyring,
+    table: &str,
+    id: &str,
+) -> Result<Vec<(String, SqlValue)>, DomainError> {
     let cols = columns(spec);
     if value.is_null() {
         return Ok(match spec.kind {
@@ -78,9 +92,15 @@ pub fn encode(spec: &FieldSpec, value: &FieldValue, keys: &Keyring, table: &str,
             other => other.to_json().to_string(),
         };
         let enc_col = format!("{}_enc", spec.name);
-        let mut out = vec![(enc_col.clone(), s(keys.encrypt(table, &enc_col, id, &plain)?))];
+        let mut out = vec![(
+            enc_col.clone(),
+            s(keys.encrypt(table, &enc_col, id, &plain)?),
+        )];
         if has_bidx(spec) {
-            out.push((format!("{}_bidx", spec.name), s(keys.blind(bidx_kind(spec.kind), &plain))));
+            out.push((
+                format!("{}_bidx", spec.name),
+                s(keys.blind(bidx_kind(spec.kind), &plain)),
+            ));
         }
         return Ok(out);
     }
@@ -92,19 +112,34 @@ pub fn encode(spec: &FieldSpec, value: &FieldValue, keys: &Keyring, table: &str,
         FieldValue::Date(d) => vec![(col, s(d.format("%Y-%m-%d").to_string()))],
         FieldValue::DateTime(t) => vec![(col, SqlValue::ChronoDateTimeUtc(Some(Box::new(*t))))],
         FieldValue::Bool(b) => vec![(col, SqlValue::Bool(Some(*b)))],
-        FieldValue::List(l) => vec![(col, s(serde_json::to_string(l).map_err(DomainError::internal)?))],
+        FieldValue::List(l) => vec![(
+            col,
+            s(serde_json::to_string(l).map_err(DomainError::internal)?),
+        )],
         FieldValue::Json(v) => vec![(col, s(v.to_string()))],
         FieldValue::Consent(c) => vec![
             (format!("{col}_granted"), SqlValue::Bool(Some(c.granted))),
-            (format!("{col}_at"), SqlValue::ChronoDateTimeUtc(c.at.map(Box::new))),
-            (format!("{col}_source"), SqlValue::String(c.source.clone().map(Box::new))),
+            (
+                format!("{col}_at"),
+                SqlValue::ChronoDateTimeUtc(c.at.map(Box::new)),
+            ),
+            (
+                format!("{col}_source"),
+                SqlValue::String(c.source.clone().map(Box::new)),
+            ),
         ],
         FieldValue::Links(_) => vec![],
     })
 }
 
 /// Decode a field from a row.
-pub fn decode(spec: &FieldSpec, row: &QueryResult, keys: &Keyring, table: &str, id: &str) -> Result<FieldValue, DomainError> {
+pub fn decode(
+    spec: &FieldSpec,
+    row: &QueryResult,
+    keys: &Keyring,
+    table: &str,
+    id: &str,
+) -> Result<FieldValue, DomainError> {
     let n = spec.name;
     if spec.sensitive {
         let enc_col = format!("{n}_enc");
@@ -131,17 +166,25 @@ pub fn decode(spec: &FieldSpec, row: &QueryResult, keys: &Keyring, table: &str, 
         },
         FieldKind::Money => get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Money),
         FieldKind::Bool => get::<Option<bool>>(row, n)?.map_or(FieldValue::Null, FieldValue::Bool),
-        FieldKind::DateTime => get::<Option<DateTime<Utc>>>(row, n)?.map_or(FieldValue::Null, FieldValue::DateTime),
+        FieldKind::DateTime => {
+            get::<Option<DateTime<Utc>>>(row, n)?.map_or(FieldValue::Null, FieldValue::DateTime)
+        }
         FieldKind::Date => match get::<Option<String>>(row, n)? {
-            Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d").map(FieldValue::Date).unwrap_or(FieldValue::Null),
+            Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map(FieldValue::Date)
+                .unwrap_or(FieldValue::Null),
             None => FieldValue::Null,
         },
-        FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => match get::<Option<String>>(row, n)? {
-            Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
-            None => FieldValue::List(vec![]),
-        },
+        FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => {
+            match get::<Option<String>>(row, n)? {
+                Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
+                None => FieldValue::List(vec![]),
+            }
+        }
         FieldKind::JsonObject => match get::<Option<String>>(row, n)? {
-            Some(j) => FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null)),
+            Some(j) => {
+                FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
+            }
             None => FieldValue::Null,
         },
         _ => get::<Option<String>>(row, n)?.map_or(FieldValue::Null, FieldValue::Text),

@@ -26,7 +26,11 @@ pub type Rules = BTreeMap<String, RuleMode>;
 
 pub fn default_rules(object: Object) -> Rules {
     let pairs: &[(&str, RuleMode)] = match object {
-        Object::Account => &[("name", RuleMode::Warn), ("credit_code", RuleMode::Block), ("phone", RuleMode::Warn)],
+        Object::Account => &[
+            ("name", RuleMode::Warn),
+            ("credit_code", RuleMode::Block),
+            ("phone", RuleMode::Warn),
+        ],
         Object::Contact => &[("email", RuleMode::Warn), ("phone", RuleMode::Warn)],
         _ => &[],
     };
@@ -42,7 +46,14 @@ fn setting_key(object: Object) -> String {
 }
 
 pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> {
-    let row = one(store.db.reader(), Query::select().column(t("value")).from(t("settings")).and_where(Expr::col(t("key")).eq(setting_key(object)))).await?;
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("value"))
+            .from(t("settings"))
+            .and_where(Expr::col(t("key")).eq(setting_key(object))),
+    )
+    .await?;
     let mut rules = default_rules(object);
     if let Some(r) = row {
         let v: String = get(&r, "value")?;
@@ -52,40 +63,87 @@ pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> 
     Ok(rules)
 }
 
-pub async fn set_rules(store: &Store, actor: &Principal, object: Object, new: Rules) -> Result<Rules, DomainError> {
+pub async fn set_rules(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    new: Rules,
+) -> Result<Rules, DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden("changing duplicate rules needs the settings right".into()));
+        return Err(DomainError::Forbidden(
+            "changing duplicate rules needs the settings right".into(),
+        ));
     }
     let known = default_rules(object);
     for k in new.keys() {
         if !known.contains_key(k) {
-            return Err(DomainError::field(k.clone(), "unknown_rule", format!("{} has no duplicate rule {k}", object.key())));
+            return Err(DomainError::field(
+                k.clone(),
+                "unknown_rule",
+                format!("{} has no duplicate rule {k}", object.key()),
+            ));
         }
     }
     let before = rules(store, object).await?;
     let mut merged = before.clone();
     merged.extend(new);
     let tx = store.db.begin().await?;
-    exec(&tx, Query::delete().from_table(t("settings")).and_where(Expr::col(t("key")).eq(setting_key(object)))).await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("settings"))
+            .and_where(Expr::col(t("key")).eq(setting_key(object))),
+    )
+    .await?;
     exec(
         &tx,
         Query::insert()
             .into_table(t("settings"))
             .columns([t("key"), t("value")])
-            .values_panic([setting_key(object).into(), serde_json::to_string(&merged).map_err(DomainError::internal)?.into()]),
+            .values_panic([
+                setting_key(object).into(),
+                serde_json::to_string(&merged)
+                    .map_err(DomainError::internal)?
+                    .into(),
+            ]),
     )
     .await?;
-    audit::record(&tx, store, actor, audit::Entry::new("settings.duplicate_rules_changed").object("settings", &setting_key(object)).details(json!({"before": before, "after": merged}))).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("settings.duplicate_rules_changed")
+            .object("settings", &setting_key(object))
+            .details(json!({"before": before, "after": merged})),
+    )
+    .await?;
     tx.commit().await.map_err(crate::db::db_err)?;
     Ok(merged)
 }
 
-async fn ids_by_column(store: &Store, def: &ObjectDef, column: &str, value: String) -> Result<Vec<String>, DomainError> {
-    let rows = all(store.db.reader(), Query::select().column(t("id")).from(t(def.table)).and_where(Expr::col(t(column)).eq(value)).limit(10)).await?;
+async fn ids_by_column(
+    store: &Store,
+    def: &ObjectDef,
+    column: &str,
+    value: String,
+) -> Result<Vec<String>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .column(t("id"))
+            .from(t(def.table))
+            .and_where(Expr::col(t(column)).eq(value))
+            .limit(10),
+    )
+    .await?;
     rows.iter().map(|r| get(r, "id")).collect()
 }
 
-async fn ids_by_tokens(store: &Store, def: &ObjectDef, tokens: Vec<String>) -> Result<Vec<String>, DomainError> {
+async fn ids_by_tokens(
+    store: &Store,
+    def: &ObjectDef,
+    tokens: Vec<String>,
+) -> Result<Vec<String>, DomainError> {
     if tokens.is_empty() {
         return Ok(vec![]);
     }
@@ -124,12 +182,24 @@ pub async fn check(
             continue;
         }
         let ids = match (def.object, rule.as_str()) {
-            (Object::Account, "name") => match text("name").map(|n| validate::company_name_norm(&n)) {
-                Some(norm) if !norm.is_empty() => ids_by_column(store, def, "name_norm", norm).await?,
-                _ => vec![],
-            },
+            (Object::Account, "name") => {
+                match text("name").map(|n| validate::company_name_norm(&n)) {
+                    Some(norm) if !norm.is_empty() => {
+                        ids_by_column(store, def, "name_norm", norm).await?
+                    }
+                    _ => vec![],
+                }
+            }
             (Object::Account, "credit_code") => match text("credit_code") {
-                Some(code) => ids_by_column(store, def, "credit_code_bidx", keys.blind("credit_code", &code)).await?,
+                Some(code) => {
+                    ids_by_column(
+                        store,
+                        def,
+                        "credit_code_bidx",
+                        keys.blind("credit_code", &code),
+                    )
+                    .await?
+                }
                 None => vec![],
             },
             (_, "phone") | (_, "email") => {
@@ -151,7 +221,10 @@ pub async fn check(
             }
             _ => vec![],
         };
-        let ids: Vec<String> = ids.into_iter().filter(|i| Some(i.as_str()) != exclude).collect();
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|i| Some(i.as_str()) != exclude)
+            .collect();
         if !ids.is_empty() {
             found.push((rule.clone(), *mode, ids));
         }
@@ -177,6 +250,15 @@ pub async fn check(
             });
         }
     }
-    let rule = found.iter().find(|(_, m, _)| *m == RuleMode::Block).or(found.first()).map(|(r, _, _)| r.clone()).unwrap_or_default();
-    Err(DomainError::Duplicate { rule, matches, overridable: !blocking })
+    let rule = found
+        .iter()
+        .find(|(_, m, _)| *m == RuleMode::Block)
+        .or(found.first())
+        .map(|(r, _, _)| r.clone())
+        .unwrap_or_default();
+    Err(DomainError::Duplicate {
+        rule,
+        matches,
+        overridable: !blocking,
+    })
 }

@@ -28,8 +28,16 @@ pub struct ObjectDef {
     pub fields: &'static [FieldSpec],
 }
 
-pub const ACCOUNTS: ObjectDef = ObjectDef { object: Object::Account, table: "accounts", fields: ACCOUNT_FIELDS };
-pub const CONTACTS: ObjectDef = ObjectDef { object: Object::Contact, table: "contacts", fields: CONTACT_FIELDS };
+pub const ACCOUNTS: ObjectDef = ObjectDef {
+    object: Object::Account,
+    table: "accounts",
+    fields: ACCOUNT_FIELDS,
+};
+pub const CONTACTS: ObjectDef = ObjectDef {
+    object: Object::Contact,
+    table: "contacts",
+    fields: CONTACT_FIELDS,
+};
 
 impl ObjectDef {
     pub fn key(&self) -> &'static str {
@@ -41,7 +49,12 @@ impl ObjectDef {
     }
 
     fn select_columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = vec!["id".into(), "created_at".into(), "updated_at".into(), "created_by".into()];
+        let mut cols: Vec<String> = vec![
+            "id".into(),
+            "created_at".into(),
+            "updated_at".into(),
+            "created_by".into(),
+        ];
         for f in self.fields {
             cols.extend(codec::columns(f));
         }
@@ -78,7 +91,11 @@ impl Record {
     pub fn label(&self, def: &ObjectDef) -> String {
         match def.object {
             Object::Contact => {
-                format!("{}{}", self.text("family_name").unwrap_or(""), self.text("given_name").unwrap_or(""))
+                format!(
+                    "{}{}",
+                    self.text("family_name").unwrap_or(""),
+                    self.text("given_name").unwrap_or("")
+                )
             }
             _ => self.text("name").unwrap_or("").to_string(),
         }
@@ -89,14 +106,24 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-pub(crate) fn row_to_record(store: &Store, def: &ObjectDef, row: &QueryResult) -> Result<Record, DomainError> {
+pub(crate) fn row_to_record(
+    store: &Store,
+    def: &ObjectDef,
+    row: &QueryResult,
+) -> Result<Record, DomainError> {
     let keys = store.keys()?;
     let id: String = get(row, "id")?;
     let mut values = BTreeMap::new();
     for f in def.fields {
         values.insert(f.name, codec::decode(f, row, &keys, def.table, &id)?);
     }
-    Ok(Record { created_at: get(row, "created_at")?, updated_at: get(row, "updated_at")?, created_by: get(row, "created_by")?, id, values })
+    Ok(Record {
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        created_by: get(row, "created_by")?,
+        id,
+        values,
+    })
 }
 
 /// Load contact → account links for a batch of contacts.
@@ -116,7 +143,13 @@ async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result
     let mut by_contact: BTreeMap<String, Vec<rapport_core::fields::AccountLink>> = BTreeMap::new();
     for r in &rows {
         let cid: String = get(r, "contact_id")?;
-        by_contact.entry(cid).or_default().push(rapport_core::fields::AccountLink { account_id: get(r, "account_id")?, role: get(r, "role")? });
+        by_contact
+            .entry(cid)
+            .or_default()
+            .push(rapport_core::fields::AccountLink {
+                account_id: get(r, "account_id")?,
+                role: get(r, "role")?,
+            });
     }
     for rec in records.iter_mut() {
         let mut links = by_contact.remove(&rec.id).unwrap_or_default();
@@ -126,7 +159,11 @@ async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result
     Ok(())
 }
 
-pub(crate) async fn complete<C: ConnectionTrait>(c: &C, def: &ObjectDef, records: &mut [Record]) -> Result<(), DomainError> {
+pub(crate) async fn complete<C: ConnectionTrait>(
+    c: &C,
+    def: &ObjectDef,
+    records: &mut [Record],
+) -> Result<(), DomainError> {
     if def.object == Object::Contact {
         load_links(c, records).await?;
     }
@@ -134,12 +171,20 @@ pub(crate) async fn complete<C: ConnectionTrait>(c: &C, def: &ObjectDef, records
 }
 
 /// Fetch one record if it is inside `filter`; `None` otherwise (the caller answers 404).
-pub async fn find_in_scope<C: ConnectionTrait>(c: &C, store: &Store, def: &ObjectDef, filter: &OwnerFilter, id: &str) -> Result<Option<Record>, DomainError> {
+pub async fn find_in_scope<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    id: &str,
+) -> Result<Option<Record>, DomainError> {
     if !ids::is_valid_id(id) {
         return Ok(None);
     }
     let mut q = Query::select();
-    q.columns(def.select_columns().into_iter().map(Alias::new)).from(t(def.table)).and_where(Expr::col(t("id")).eq(id));
+    q.columns(def.select_columns().into_iter().map(Alias::new))
+        .from(t(def.table))
+        .and_where(Expr::col(t("id")).eq(id));
     if let OwnerFilter::Owners(owners) = filter {
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
@@ -164,13 +209,29 @@ pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
         let v = rec.values.get(f.name).cloned().unwrap_or(FieldValue::Null);
         if f.kind == FieldKind::AccountLinks {
             if let FieldValue::Links(links) = &v {
-                out.insert("account_ids".into(), json!(links.iter().map(|l| l.account_id.clone()).collect::<Vec<_>>()));
+                out.insert(
+                    "account_ids".into(),
+                    json!(links
+                        .iter()
+                        .map(|l| l.account_id.clone())
+                        .collect::<Vec<_>>()),
+                );
             }
         }
         out.insert(f.name.into(), v.to_json());
     }
-    out.insert("created_at".into(), json!(rec.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-    out.insert("updated_at".into(), json!(rec.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+    out.insert(
+        "created_at".into(),
+        json!(rec
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
+    out.insert(
+        "updated_at".into(),
+        json!(rec
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
     Value::Object(out)
 }
 
@@ -182,16 +243,27 @@ pub struct WriteOptions {
 }
 
 fn forbidden(def: &ObjectDef, action: Action) -> DomainError {
-    DomainError::Forbidden(format!("you may not {} {} records", action.key(), def.key()))
+    DomainError::Forbidden(format!(
+        "you may not {} {} records",
+        action.key(),
+        def.key()
+    ))
 }
 
 /// `account_ids` is accepted as a shorthand for `accounts` without roles (the external contract).
-fn normalise_doc(def: &ObjectDef, doc: &Map<String, Value>) -> Result<Map<String, Value>, DomainError> {
+fn normalise_doc(
+    def: &ObjectDef,
+    doc: &Map<String, Value>,
+) -> Result<Map<String, Value>, DomainError> {
     let mut doc = doc.clone();
     if def.object == Object::Contact {
         if let Some(ids) = doc.remove("account_ids") {
             if doc.contains_key("accounts") {
-                return Err(DomainError::field("account_ids", "conflicting_fields", "send either accounts or account_ids, not both"));
+                return Err(DomainError::field(
+                    "account_ids",
+                    "conflicting_fields",
+                    "send either accounts or account_ids, not both",
+                ));
             }
             doc.insert("accounts".into(), ids);
         }
@@ -205,7 +277,13 @@ fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Resul
         .values
         .iter()
         .filter(|(spec, _)| !actor.grants.can_write_field(def.object, spec.name))
-        .map(|(spec, _)| FieldError::new(spec.name, "field_not_writable", format!("your role may not change {}", spec.name)))
+        .map(|(spec, _)| {
+            FieldError::new(
+                spec.name,
+                "field_not_writable",
+                format!("your role may not change {}", spec.name),
+            )
+        })
         .collect();
     if errors.is_empty() {
         Ok(())
@@ -215,38 +293,86 @@ fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Resul
 }
 
 /// Checks that need the database: picklist values and references exist.
-async fn check_references(store: &Store, _def: &ObjectDef, input: &Input, self_id: Option<&str>) -> Result<(), DomainError> {
+async fn check_references(
+    store: &Store,
+    _def: &ObjectDef,
+    input: &Input,
+    self_id: Option<&str>,
+) -> Result<(), DomainError> {
     let mut errors = Vec::new();
     let db = store.db.reader();
     for (spec, value) in &input.values {
         match (spec.kind, value) {
             (FieldKind::Picklist(list), FieldValue::Text(v)) if !v.is_empty() => {
                 if !crate::picklists::is_allowed(&store.db, list, v).await? {
-                    errors.push(FieldError::new(spec.name, "invalid_choice", format!("{v} is not a value of the {list} list")));
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_choice",
+                        format!("{v} is not a value of the {list} list"),
+                    ));
                 }
             }
             (FieldKind::UserRef, FieldValue::Text(id)) => {
-                let row = one(db, Query::select().column(t("active")).from(t("users")).and_where(Expr::col(t("id")).eq(id.as_str()))).await?;
+                let row = one(
+                    db,
+                    Query::select()
+                        .column(t("active"))
+                        .from(t("users"))
+                        .and_where(Expr::col(t("id")).eq(id.as_str())),
+                )
+                .await?;
                 let active = match row {
                     Some(r) => get::<bool>(&r, "active")?,
                     None => false,
                 };
                 if !active {
-                    errors.push(FieldError::new(spec.name, "invalid_reference", format!("{} is not an active user", spec.name)));
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} is not an active user", spec.name),
+                    ));
                 }
             }
             (FieldKind::AccountRef, FieldValue::Text(id)) => {
                 if Some(id.as_str()) == self_id {
-                    errors.push(FieldError::new(spec.name, "invalid_reference", "an account cannot be its own parent"));
-                } else if one(db, Query::select().column(t("id")).from(t("accounts")).and_where(Expr::col(t("id")).eq(id.as_str()))).await?.is_none() {
-                    errors.push(FieldError::new(spec.name, "invalid_reference", format!("{} does not name an existing account", spec.name)));
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        "an account cannot be its own parent",
+                    ));
+                } else if one(
+                    db,
+                    Query::select()
+                        .column(t("id"))
+                        .from(t("accounts"))
+                        .and_where(Expr::col(t("id")).eq(id.as_str())),
+                )
+                .await?
+                .is_none()
+                {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} does not name an existing account", spec.name),
+                    ));
                 }
             }
             (FieldKind::AccountLinks, FieldValue::Links(links)) if !links.is_empty() => {
                 let ids: Vec<String> = links.iter().map(|l| l.account_id.clone()).collect();
-                let found = all(db, Query::select().column(t("id")).from(t("accounts")).and_where(Expr::col(t("id")).is_in(ids.clone()))).await?;
+                let found = all(
+                    db,
+                    Query::select()
+                        .column(t("id"))
+                        .from(t("accounts"))
+                        .and_where(Expr::col(t("id")).is_in(ids.clone())),
+                )
+                .await?;
                 if found.len() != ids.len() {
-                    errors.push(FieldError::new(spec.name, "invalid_reference", "accounts names an account that does not exist"));
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        "accounts names an account that does not exist",
+                    ));
                 }
             }
             _ => {}
@@ -254,7 +380,11 @@ async fn check_references(store: &Store, _def: &ObjectDef, input: &Input, self_i
         if spec.name == "currency" {
             if let FieldValue::Text(c) = value {
                 if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
-                    errors.push(FieldError::new("currency", "invalid_currency", "currency must be an ISO 4217 code such as CNY"));
+                    errors.push(FieldError::new(
+                        "currency",
+                        "invalid_currency",
+                        "currency must be an ISO 4217 code such as CNY",
+                    ));
                 }
             }
         }
@@ -267,7 +397,14 @@ async fn check_references(store: &Store, _def: &ObjectDef, input: &Input, self_i
 }
 
 async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, DomainError> {
-    let row = one(store.db.reader(), Query::select().column(t("department_id")).from(t("users")).and_where(Expr::col(t("id")).eq(user_id))).await?;
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("department_id"))
+            .from(t("users"))
+            .and_where(Expr::col(t("id")).eq(user_id)),
+    )
+    .await?;
     match row {
         Some(r) => get(&r, "department_id"),
         None => Ok(None),
@@ -275,33 +412,60 @@ async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, D
 }
 
 /// Derived columns kept in step with the values: normalised names for search and duplicates.
-fn derived(def: &ObjectDef, values: &BTreeMap<&'static str, FieldValue>) -> Vec<(String, SqlValue)> {
+fn derived(
+    def: &ObjectDef,
+    values: &BTreeMap<&'static str, FieldValue>,
+) -> Vec<(String, SqlValue)> {
     let text = |n: &str| match values.get(n) {
         Some(FieldValue::Text(t)) => t.clone(),
         _ => String::new(),
     };
     match def.object {
-        Object::Account => vec![("name_norm".into(), SqlValue::String(Some(Box::new(validate::company_name_norm(&text("name"))))))],
+        Object::Account => vec![(
+            "name_norm".into(),
+            SqlValue::String(Some(Box::new(validate::company_name_norm(&text("name"))))),
+        )],
         Object::Contact => {
             let family = text("family_name");
             let given = text("given_name");
             let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
-            let full = if cjk { format!("{family}{given}") } else { format!("{given} {family}") };
-            vec![("name_norm".into(), SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))))]
+            let full = if cjk {
+                format!("{family}{given}")
+            } else {
+                format!("{given} {family}")
+            };
+            vec![(
+                "name_norm".into(),
+                SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
+            )]
         }
         _ => vec![],
     }
 }
 
-async fn write_links<C: ConnectionTrait>(c: &C, contact_id: &str, links: &[rapport_core::fields::AccountLink]) -> Result<(), DomainError> {
-    exec(c, Query::delete().from_table(t("contact_accounts")).and_where(Expr::col(t("contact_id")).eq(contact_id))).await?;
+async fn write_links<C: ConnectionTrait>(
+    c: &C,
+    contact_id: &str,
+    links: &[rapport_core::fields::AccountLink],
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("contact_accounts"))
+            .and_where(Expr::col(t("contact_id")).eq(contact_id)),
+    )
+    .await?;
     for l in links {
         exec(
             c,
             Query::insert()
                 .into_table(t("contact_accounts"))
                 .columns(["contact_id", "account_id", "role"].map(t))
-                .values_panic([contact_id.into(), l.account_id.clone().into(), l.role.clone().into()]),
+                .values_panic([
+                    contact_id.into(),
+                    l.account_id.clone().into(),
+                    l.role.clone().into(),
+                ]),
         )
         .await?;
     }
@@ -309,8 +473,16 @@ async fn write_links<C: ConnectionTrait>(c: &C, contact_id: &str, links: &[rappo
 }
 
 /// Create a record.
-pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map<String, Value>, opts: WriteOptions) -> Result<Value, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Create).await?.ok_or_else(|| forbidden(def, Action::Create))?;
+pub async fn create(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<Value, DomainError> {
+    let filter = owner_filter(store, actor, def.object, Action::Create)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Create))?;
     let doc = normalise_doc(def, doc)?;
     let mut input = input::read(def.fields, &doc, Mode::Create, &store.parse_context(), &[])?;
     check_field_rules(def, actor, &input)?;
@@ -320,7 +492,11 @@ pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map
         _ => actor.user_id.clone(),
     };
     if !filter.allows(Some(&owner)) {
-        return Err(DomainError::field("owner_id", "owner_out_of_scope", "you may not create records for that owner"));
+        return Err(DomainError::field(
+            "owner_id",
+            "owner_out_of_scope",
+            "you may not create records for that owner",
+        ));
     }
     if let Some(spec) = def.field("owner_id") {
         input.set(spec, FieldValue::Text(owner.clone()));
@@ -332,7 +508,11 @@ pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map
     }
     check_references(store, def, &input, None).await?;
     let id = ids::new_id();
-    let mut values: BTreeMap<&'static str, FieldValue> = def.fields.iter().map(|f| (f.name, FieldValue::Null)).collect();
+    let mut values: BTreeMap<&'static str, FieldValue> = def
+        .fields
+        .iter()
+        .map(|f| (f.name, FieldValue::Null))
+        .collect();
     for (spec, v) in &input.values {
         values.insert(spec.name, v.clone());
     }
@@ -345,7 +525,12 @@ pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map
     let keys = store.keys()?;
     let now = store.now();
     let mut cols: Vec<Alias> = vec![t("id"), t("created_at"), t("updated_at"), t("created_by")];
-    let mut vals: Vec<SimpleExpr> = vec![id.clone().into(), now.into(), now.into(), actor.user_id.clone().into()];
+    let mut vals: Vec<SimpleExpr> = vec![
+        id.clone().into(),
+        now.into(),
+        now.into(),
+        actor.user_id.clone().into(),
+    ];
     for f in def.fields {
         let v = values.get(f.name).cloned().unwrap_or(FieldValue::Null);
         if v.is_null() && !matches!(f.kind, FieldKind::Tags) {
@@ -362,7 +547,15 @@ pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map
     }
 
     let tx = store.db.begin().await?;
-    exec(&tx, Query::insert().into_table(t(def.table)).columns(cols).values(vals).map_err(DomainError::internal)?).await?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t(def.table))
+            .columns(cols)
+            .values(vals)
+            .map_err(DomainError::internal)?,
+    )
+    .await?;
     if let Some(FieldValue::Links(links)) = values.get("accounts") {
         write_links(&tx, &id, links).await?;
     }
@@ -371,32 +564,83 @@ pub async fn create(store: &Store, actor: &Principal, def: &ObjectDef, doc: &Map
     for (spec, v) in &input.values {
         created.insert(spec.name.into(), codec::audit_value(spec, v));
     }
-    audit::record(&tx, store, actor, audit::Entry::new(format!("{}.created", def.key())).object(def.key(), &id).details(json!({"values": created}))).await?;
-    outbox::emit(&tx, store, actor, &format!("{}.created", def.key()), def.key(), &id, json!({"id": id})).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.created", def.key()))
+            .object(def.key(), &id)
+            .details(json!({"values": created})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        &format!("{}.created", def.key()),
+        def.key(),
+        &id,
+        json!({"id": id}),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)?;
 
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, &id).await?.ok_or(DomainError::NotFound)?;
+    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, &id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))
 }
 
 /// Read one record (audited).
-pub async fn read(store: &Store, actor: &Principal, def: &ObjectDef, id: &str) -> Result<Value, DomainError> {
+pub async fn read(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<Value, DomainError> {
     let rec = read_record(store, actor, def, id).await?;
-    audit::record_alone(store, actor, audit::Entry::new(format!("{}.read", def.key())).object(def.key(), id)).await?;
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new(format!("{}.read", def.key())).object(def.key(), id),
+    )
+    .await?;
     Ok(to_json(def, actor, &rec))
 }
 
 /// Load a record the actor may read, or `NotFound`.
-pub async fn read_record(store: &Store, actor: &Principal, def: &ObjectDef, id: &str) -> Result<Record, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Read).await?.ok_or(DomainError::NotFound)?;
-    find_in_scope(store.db.reader(), store, def, &filter, id).await?.ok_or(DomainError::NotFound)
+pub async fn read_record(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<Record, DomainError> {
+    let filter = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    find_in_scope(store.db.reader(), store, def, &filter, id)
+        .await?
+        .ok_or(DomainError::NotFound)
 }
 
 /// Update fields of a record. Changing the owner needs the transfer right.
-pub async fn update(store: &Store, actor: &Principal, def: &ObjectDef, id: &str, doc: &Map<String, Value>, opts: WriteOptions) -> Result<Value, DomainError> {
-    let read_filter = owner_filter(store, actor, def.object, Action::Read).await?.ok_or(DomainError::NotFound)?;
-    let before = find_in_scope(store.db.reader(), store, def, &read_filter, id).await?.ok_or(DomainError::NotFound)?;
-    let filter = owner_filter(store, actor, def.object, Action::Update).await?.ok_or_else(|| forbidden(def, Action::Update))?;
+pub async fn update(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<Value, DomainError> {
+    let read_filter = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let before = find_in_scope(store.db.reader(), store, def, &read_filter, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let filter = owner_filter(store, actor, def.object, Action::Update)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Update))?;
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Update));
     }
@@ -405,13 +649,23 @@ pub async fn update(store: &Store, actor: &Principal, def: &ObjectDef, id: &str,
     check_field_rules(def, actor, &input)?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         if Some(new_owner.as_str()) != before.owner_id() {
-            let tf = owner_filter(store, actor, def.object, Action::Transfer).await?.ok_or_else(|| forbidden(def, Action::Transfer))?;
+            let tf = owner_filter(store, actor, def.object, Action::Transfer)
+                .await?
+                .ok_or_else(|| forbidden(def, Action::Transfer))?;
             if !tf.allows(before.owner_id()) || !tf.allows(Some(new_owner)) {
-                return Err(DomainError::field("owner_id", "owner_out_of_scope", "you may not transfer this record to that owner"));
+                return Err(DomainError::field(
+                    "owner_id",
+                    "owner_out_of_scope",
+                    "you may not transfer this record to that owner",
+                ));
             }
         }
     } else if input.get("owner_id").is_some() {
-        return Err(DomainError::field("owner_id", "required", "a record must have an owner"));
+        return Err(DomainError::field(
+            "owner_id",
+            "required",
+            "a record must have an owner",
+        ));
     }
     check_references(store, def, &input, Some(id)).await?;
     let mut after = before.values.clone();
@@ -421,19 +675,41 @@ pub async fn update(store: &Store, actor: &Principal, def: &ObjectDef, id: &str,
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         let dept = department_of(store, new_owner).await?;
-        after.insert("department_id", dept.map_or(FieldValue::Null, FieldValue::Text));
+        after.insert(
+            "department_id",
+            dept.map_or(FieldValue::Null, FieldValue::Text),
+        );
     }
     let changes = diff(def, &before.values, &after);
     if changes.is_empty() {
         return Ok(to_json(def, actor, &before));
     }
-    save_changes(store, actor, def, &before, &after, changes, "updated", json!({})).await?;
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id).await?.ok_or(DomainError::NotFound)?;
+    save_changes(
+        store,
+        actor,
+        def,
+        &before,
+        &after,
+        changes,
+        "updated",
+        json!({}),
+    )
+    .await?;
+    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))
 }
 
-fn diff(def: &ObjectDef, before: &BTreeMap<&'static str, FieldValue>, after: &BTreeMap<&'static str, FieldValue>) -> Vec<&'static FieldSpec> {
-    def.fields.iter().filter(|f| before.get(f.name) != after.get(f.name)).collect()
+fn diff(
+    def: &ObjectDef,
+    before: &BTreeMap<&'static str, FieldValue>,
+    after: &BTreeMap<&'static str, FieldValue>,
+) -> Vec<&'static FieldSpec> {
+    def.fields
+        .iter()
+        .filter(|f| before.get(f.name) != after.get(f.name))
+        .collect()
 }
 
 async fn save_changes(
@@ -449,7 +725,9 @@ async fn save_changes(
     let keys = store.keys()?;
     let now = store.now();
     let mut q = Query::update();
-    q.table(t(def.table)).value(t("updated_at"), now).and_where(Expr::col(t("id")).eq(before.id.as_str()));
+    q.table(t(def.table))
+        .value(t("updated_at"), now)
+        .and_where(Expr::col(t("id")).eq(before.id.as_str()));
     let mut audit_changes = Map::new();
     let mut links_changed = None;
     for spec in &changed {
@@ -480,52 +758,131 @@ async fn save_changes(
     if let (Value::Object(d), Value::Object(e)) = (&mut details, extra) {
         d.extend(e);
     }
-    audit::record(&tx, store, actor, audit::Entry::new(format!("{}.{verb}", def.key())).object(def.key(), &before.id).details(details)).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.{verb}", def.key()))
+            .object(def.key(), &before.id)
+            .details(details),
+    )
+    .await?;
     let fields: Vec<&str> = changed.iter().map(|s| s.name).collect();
-    outbox::emit(&tx, store, actor, &format!("{}.{verb}", def.key()), def.key(), &before.id, json!({"id": before.id, "fields": fields})).await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        &format!("{}.{verb}", def.key()),
+        def.key(),
+        &before.id,
+        json!({"id": before.id, "fields": fields}),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Delete a record.
-pub async fn delete(store: &Store, actor: &Principal, def: &ObjectDef, id: &str) -> Result<(), DomainError> {
+pub async fn delete(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<(), DomainError> {
     let before = read_record(store, actor, def, id).await?;
-    let filter = owner_filter(store, actor, def.object, Action::Delete).await?.ok_or_else(|| forbidden(def, Action::Delete))?;
+    let filter = owner_filter(store, actor, def.object, Action::Delete)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Delete))?;
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Delete));
     }
     let tx = store.db.begin().await?;
     if def.object == Object::Account {
-        exec(&tx, Query::update().table(t("accounts")).value(t("parent_id"), Option::<String>::None).and_where(Expr::col(t("parent_id")).eq(id))).await?;
+        exec(
+            &tx,
+            Query::update()
+                .table(t("accounts"))
+                .value(t("parent_id"), Option::<String>::None)
+                .and_where(Expr::col(t("parent_id")).eq(id)),
+        )
+        .await?;
     }
     tokens::clear(&tx, def, id).await?;
-    exec(&tx, Query::delete().from_table(t(def.table)).and_where(Expr::col(t("id")).eq(id))).await?;
-    audit::record(&tx, store, actor, audit::Entry::new(format!("{}.deleted", def.key())).object(def.key(), id).details(json!({"label": before.label(def)}))).await?;
-    outbox::emit(&tx, store, actor, &format!("{}.deleted", def.key()), def.key(), id, json!({"id": id})).await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t(def.table))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.deleted", def.key()))
+            .object(def.key(), id)
+            .details(json!({"label": before.label(def)})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        &format!("{}.deleted", def.key()),
+        def.key(),
+        id,
+        json!({"id": id}),
+    )
+    .await?;
     tx.commit().await.map_err(db_err)
 }
 
 /// Transfer records to a new owner, with a reason (audited per record).
-pub async fn transfer(store: &Store, actor: &Principal, def: &ObjectDef, ids: &[String], new_owner: &str, reason: &str) -> Result<usize, DomainError> {
-    let tf = owner_filter(store, actor, def.object, Action::Transfer).await?.ok_or_else(|| forbidden(def, Action::Transfer))?;
+pub async fn transfer(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    ids: &[String],
+    new_owner: &str,
+    reason: &str,
+) -> Result<usize, DomainError> {
+    let tf = owner_filter(store, actor, def.object, Action::Transfer)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Transfer))?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(DomainError::field("reason", "required", "a transfer needs a reason (at most 500 characters)"));
+        return Err(DomainError::field(
+            "reason",
+            "required",
+            "a transfer needs a reason (at most 500 characters)",
+        ));
     }
     if ids.is_empty() || ids.len() > 1000 {
-        return Err(DomainError::field("ids", "invalid", "transfer 1 to 1000 records at a time"));
+        return Err(DomainError::field(
+            "ids",
+            "invalid",
+            "transfer 1 to 1000 records at a time",
+        ));
     }
     if !tf.allows(Some(new_owner)) {
-        return Err(DomainError::field("owner_id", "owner_out_of_scope", "you may not transfer records to that owner"));
+        return Err(DomainError::field(
+            "owner_id",
+            "owner_out_of_scope",
+            "you may not transfer records to that owner",
+        ));
     }
     let mut input = Input::default();
     if let Some(spec) = def.field("owner_id") {
         input.set(spec, FieldValue::Text(new_owner.to_string()));
     }
     check_references(store, def, &input, None).await?;
-    let read = owner_filter(store, actor, def.object, Action::Read).await?.ok_or(DomainError::NotFound)?;
+    let read = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let mut records = Vec::new();
     for id in ids {
-        let rec = find_in_scope(store.db.reader(), store, def, &read, id).await?.ok_or(DomainError::NotFound)?;
+        let rec = find_in_scope(store.db.reader(), store, def, &read, id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
         if !tf.allows(rec.owner_id()) {
             return Err(forbidden(def, Action::Transfer));
         }
@@ -539,9 +896,22 @@ pub async fn transfer(store: &Store, actor: &Principal, def: &ObjectDef, ids: &[
         }
         let mut after = rec.values.clone();
         after.insert("owner_id", FieldValue::Text(new_owner.to_string()));
-        after.insert("department_id", dept.clone().map_or(FieldValue::Null, FieldValue::Text));
+        after.insert(
+            "department_id",
+            dept.clone().map_or(FieldValue::Null, FieldValue::Text),
+        );
         let changed = diff(def, &rec.values, &after);
-        save_changes(store, actor, def, &rec, &after, changed, "transferred", json!({"reason": reason})).await?;
+        save_changes(
+            store,
+            actor,
+            def,
+            &rec,
+            &after,
+            changed,
+            "transferred",
+            json!({"reason": reason}),
+        )
+        .await?;
         n += 1;
     }
     Ok(n)

@@ -12,7 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rapport_core::fields::{parse_value, FieldKind, FieldSpec, FieldValue};
 use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
-use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Func, LikeExpr, NullOrdering, Order, Query, SelectStatement, SimpleExpr, Value as SqlValue};
+use sea_orm::sea_query::{
+    Alias, Cond, Condition, Expr, Func, LikeExpr, NullOrdering, Order, Query, SelectStatement,
+    SimpleExpr, Value as SqlValue,
+};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Default)]
@@ -56,7 +59,9 @@ fn lower(col: &str) -> SimpleExpr {
 /// Rows whose `col` starts with `prefix`, as an index-friendly range.
 fn prefix_range(col: &str, prefix: &str) -> Condition {
     let upper = format!("{prefix}\u{10FFFF}");
-    Cond::all().add(Expr::col(t(col)).gte(prefix)).add(Expr::col(t(col)).lt(upper))
+    Cond::all()
+        .add(Expr::col(t(col)).gte(prefix))
+        .add(Expr::col(t(col)).lt(upper))
 }
 
 /// The SQL value a parsed field value is compared with.
@@ -71,38 +76,82 @@ fn sql_value(v: &FieldValue) -> SqlValue {
     }
 }
 
-const TIMESTAMP_SPEC: FieldSpec = FieldSpec::new("created_at", FieldKind::DateTime, "Created", "创建时间");
-const UPDATED_SPEC: FieldSpec = FieldSpec::new("updated_at", FieldKind::DateTime, "Updated", "更新时间");
+const TIMESTAMP_SPEC: FieldSpec =
+    FieldSpec::new("created_at", FieldKind::DateTime, "Created", "创建时间");
+const UPDATED_SPEC: FieldSpec =
+    FieldSpec::new("updated_at", FieldKind::DateTime, "Updated", "更新时间");
 
-fn spec_for(def: &ObjectDef, actor: &Principal, name: &str, param: &str) -> Result<&'static FieldSpec, DomainError> {
+fn spec_for(
+    def: &ObjectDef,
+    actor: &Principal,
+    name: &str,
+    param: &str,
+) -> Result<&'static FieldSpec, DomainError> {
     match name {
         "created_at" => return Ok(&TIMESTAMP_SPEC),
         "updated_at" => return Ok(&UPDATED_SPEC),
         _ => {}
     }
-    let spec = def.field(name).ok_or_else(|| bad(param, "unknown_field", format!("{} has no field named {name}", def.key())))?;
+    let spec = def.field(name).ok_or_else(|| {
+        bad(
+            param,
+            "unknown_field",
+            format!("{} has no field named {name}", def.key()),
+        )
+    })?;
     if !actor.grants.can_read_field(def.object, name) {
         // A hidden field can be neither filtered nor sorted on: that would reveal it.
-        return Err(bad(param, "unknown_field", format!("{} has no field named {name}", def.key())));
+        return Err(bad(
+            param,
+            "unknown_field",
+            format!("{} has no field named {name}", def.key()),
+        ));
     }
     Ok(spec)
 }
 
-fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, depth: usize, count: &mut usize) -> Result<Condition, DomainError> {
+fn compile(
+    def: &ObjectDef,
+    actor: &Principal,
+    store: &Store,
+    node: &Value,
+    depth: usize,
+    count: &mut usize,
+) -> Result<Condition, DomainError> {
     if depth > 5 {
-        return Err(bad("filter", "too_deep", "filter groups nest at most 5 levels"));
+        return Err(bad(
+            "filter",
+            "too_deep",
+            "filter groups nest at most 5 levels",
+        ));
     }
     *count += 1;
     if *count > 50 {
-        return Err(bad("filter", "too_large", "a filter has at most 50 conditions"));
+        return Err(bad(
+            "filter",
+            "too_large",
+            "a filter has at most 50 conditions",
+        ));
     }
-    let obj = node.as_object().ok_or_else(|| bad("filter", "invalid_filter", "each filter node is an object"))?;
+    let obj = node
+        .as_object()
+        .ok_or_else(|| bad("filter", "invalid_filter", "each filter node is an object"))?;
     for (group, any) in [("and", false), ("or", true)] {
         if let Some(items) = obj.get(group) {
             if obj.len() != 1 {
-                return Err(bad("filter", "invalid_filter", format!("a {group} group has no other keys")));
+                return Err(bad(
+                    "filter",
+                    "invalid_filter",
+                    format!("a {group} group has no other keys"),
+                ));
             }
-            let items = items.as_array().ok_or_else(|| bad("filter", "invalid_filter", format!("{group} takes an array")))?;
+            let items = items.as_array().ok_or_else(|| {
+                bad(
+                    "filter",
+                    "invalid_filter",
+                    format!("{group} takes an array"),
+                )
+            })?;
             let mut cond = if any { Cond::any() } else { Cond::all() };
             for item in items {
                 cond = cond.add(compile(def, actor, store, item, depth + 1, count)?);
@@ -112,11 +161,21 @@ fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, dept
     }
     for k in obj.keys() {
         if !matches!(k.as_str(), "field" | "op" | "value") {
-            return Err(bad("filter", "invalid_filter", format!("unknown key {k} in a filter condition")));
+            return Err(bad(
+                "filter",
+                "invalid_filter",
+                format!("unknown key {k} in a filter condition"),
+            ));
         }
     }
-    let name = obj.get("field").and_then(Value::as_str).ok_or_else(|| bad("filter", "invalid_filter", "a condition names a field"))?;
-    let op = obj.get("op").and_then(Value::as_str).ok_or_else(|| bad("filter", "invalid_filter", "a condition names an op"))?;
+    let name = obj
+        .get("field")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("filter", "invalid_filter", "a condition names a field"))?;
+    let op = obj
+        .get("op")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("filter", "invalid_filter", "a condition names an op"))?;
     let spec = spec_for(def, actor, name, &format!("filter.{name}"))?;
     let param = format!("filter.{name}");
     let raw = obj.get("value").cloned().unwrap_or(Value::Null);
@@ -124,20 +183,40 @@ fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, dept
         parse_value(spec, v, &store.parse_context()).map_err(|e| bad(&param, e.code, e.message))
     };
     let keys = store.keys()?;
-    let unsupported = || bad(&param, "unsupported_operator", format!("{op} does not apply to {name}"));
+    let unsupported = || {
+        bad(
+            &param,
+            "unsupported_operator",
+            format!("{op} does not apply to {name}"),
+        )
+    };
 
     // Presence tests work on every field.
     if matches!(op, "is_empty" | "is_not_empty") {
         let col = match spec.kind {
             FieldKind::AccountLinks => {
-                let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).to_owned();
-                return Ok(Cond::all().add(if op == "is_empty" { Expr::col(t("id")).not_in_subquery(sub) } else { Expr::col(t("id")).in_subquery(sub) }));
+                let sub = Query::select()
+                    .column(t("contact_id"))
+                    .from(t("contact_accounts"))
+                    .to_owned();
+                return Ok(Cond::all().add(if op == "is_empty" {
+                    Expr::col(t("id")).not_in_subquery(sub)
+                } else {
+                    Expr::col(t("id")).in_subquery(sub)
+                }));
             }
             FieldKind::Consent => format!("{name}_granted"),
-            _ => codec::columns(spec).into_iter().next().unwrap_or_else(|| name.to_string()),
+            _ => codec::columns(spec)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| name.to_string()),
         };
         let empty = Cond::any().add(Expr::col(t(&col)).is_null());
-        let empty = if matches!(spec.kind, FieldKind::Tags) { empty.add(Expr::col(t(&col)).eq("[]")) } else { empty };
+        let empty = if matches!(spec.kind, FieldKind::Tags) {
+            empty.add(Expr::col(t(&col)).eq("[]"))
+        } else {
+            empty
+        };
         return Ok(if op == "is_empty" { empty } else { empty.not() });
     }
 
@@ -146,11 +225,24 @@ fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, dept
             if op != "has" {
                 return Err(unsupported());
             }
-            let id = raw.as_str().filter(|s| rapport_core::ids::is_valid_id(s)).ok_or_else(|| bad(&param, "invalid_reference", "has takes an account id"))?;
-            let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).and_where(Expr::col(t("account_id")).eq(id)).to_owned();
+            let id = raw
+                .as_str()
+                .filter(|s| rapport_core::ids::is_valid_id(s))
+                .ok_or_else(|| bad(&param, "invalid_reference", "has takes an account id"))?;
+            let sub = Query::select()
+                .column(t("contact_id"))
+                .from(t("contact_accounts"))
+                .and_where(Expr::col(t("account_id")).eq(id))
+                .to_owned();
             Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
         }
-        FieldKind::Email | FieldKind::Phone | FieldKind::EmailList | FieldKind::PhoneList | FieldKind::CreditCode if spec.sensitive => {
+        FieldKind::Email
+        | FieldKind::Phone
+        | FieldKind::EmailList
+        | FieldKind::PhoneList
+        | FieldKind::CreditCode
+            if spec.sensitive =>
+        {
             if op != "eq" {
                 return Err(unsupported());
             }
@@ -162,8 +254,11 @@ fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, dept
                 },
                 ..*spec
             };
-            let v = parse_value(&item_spec, &raw, &store.parse_context()).map_err(|e| bad(&param, e.code, e.message))?;
-            let FieldValue::Text(v) = v else { return Err(bad(&param, "invalid_value", "eq needs a value")) };
+            let v = parse_value(&item_spec, &raw, &store.parse_context())
+                .map_err(|e| bad(&param, e.code, e.message))?;
+            let FieldValue::Text(v) = v else {
+                return Err(bad(&param, "invalid_value", "eq needs a value"));
+            };
             let kind = codec::bidx_kind(spec.kind);
             if codec::has_bidx(spec) {
                 Ok(Cond::all().add(Expr::col(t(&format!("{name}_bidx"))).eq(keys.blind(kind, &v))))
@@ -182,45 +277,90 @@ fn compile(def: &ObjectDef, actor: &Principal, store: &Store, node: &Value, dept
             if op != "eq" {
                 return Err(unsupported());
             }
-            let b = raw.as_bool().ok_or_else(|| bad(&param, "invalid_type", "consent filters take true or false"))?;
+            let b = raw
+                .as_bool()
+                .ok_or_else(|| bad(&param, "invalid_type", "consent filters take true or false"))?;
             let col = format!("{name}_granted");
-            Ok(if b { Cond::all().add(Expr::col(t(&col)).eq(true)) } else { Cond::any().add(Expr::col(t(&col)).eq(false)).add(Expr::col(t(&col)).is_null()) })
+            Ok(if b {
+                Cond::all().add(Expr::col(t(&col)).eq(true))
+            } else {
+                Cond::any()
+                    .add(Expr::col(t(&col)).eq(false))
+                    .add(Expr::col(t(&col)).is_null())
+            })
         }
         FieldKind::Tags => {
-            let tag = raw.as_str().ok_or_else(|| bad(&param, "invalid_type", "tag filters take a tag"))?;
-            let like = Expr::col(t(name)).like(LikeExpr::new(format!("%{}%", escape_like(&json!(tag).to_string()))).escape('\\'));
+            let tag = raw
+                .as_str()
+                .ok_or_else(|| bad(&param, "invalid_type", "tag filters take a tag"))?;
+            let like = Expr::col(t(name)).like(
+                LikeExpr::new(format!("%{}%", escape_like(&json!(tag).to_string()))).escape('\\'),
+            );
             match op {
                 "has" => Ok(Cond::all().add(like)),
-                "has_not" => Ok(Cond::any().add(Expr::col(t(name)).is_null()).add(Cond::all().add(like).not())),
+                "has_not" => Ok(Cond::any()
+                    .add(Expr::col(t(name)).is_null())
+                    .add(Cond::all().add(like).not())),
                 _ => Err(unsupported()),
             }
         }
         FieldKind::JsonObject => Err(unsupported()),
         kind => {
             let col = Expr::col(t(name));
-            let textual = matches!(kind, FieldKind::Text { .. } | FieldKind::LongText | FieldKind::Url | FieldKind::Picklist(_));
-            let ordered = matches!(kind, FieldKind::Money | FieldKind::Date | FieldKind::DateTime);
+            let textual = matches!(
+                kind,
+                FieldKind::Text { .. }
+                    | FieldKind::LongText
+                    | FieldKind::Url
+                    | FieldKind::Picklist(_)
+            );
+            let ordered = matches!(
+                kind,
+                FieldKind::Money | FieldKind::Date | FieldKind::DateTime
+            );
             match op {
                 "eq" | "ne" => {
                     let v = sql_value(&parse(&raw)?);
-                    Ok(if op == "eq" { Cond::all().add(col.eq(v)) } else { Cond::any().add(Expr::col(t(name)).ne(v)).add(Expr::col(t(name)).is_null()) })
+                    Ok(if op == "eq" {
+                        Cond::all().add(col.eq(v))
+                    } else {
+                        Cond::any()
+                            .add(Expr::col(t(name)).ne(v))
+                            .add(Expr::col(t(name)).is_null())
+                    })
                 }
                 "in" => {
-                    let arr = raw.as_array().ok_or_else(|| bad(&param, "invalid_type", "in takes an array"))?;
+                    let arr = raw
+                        .as_array()
+                        .ok_or_else(|| bad(&param, "invalid_type", "in takes an array"))?;
                     if arr.is_empty() || arr.len() > 100 {
                         return Err(bad(&param, "invalid_value", "in takes 1 to 100 values"));
                     }
-                    let vals: Result<Vec<SqlValue>, DomainError> = arr.iter().map(|v| parse(v).map(|fv| sql_value(&fv))).collect();
+                    let vals: Result<Vec<SqlValue>, DomainError> = arr
+                        .iter()
+                        .map(|v| parse(v).map(|fv| sql_value(&fv)))
+                        .collect();
                     Ok(Cond::all().add(col.is_in(vals?)))
                 }
                 "contains" | "starts_with" if textual => {
-                    let s = raw.as_str().ok_or_else(|| bad(&param, "invalid_type", format!("{op} takes a string")))?;
+                    let s = raw.as_str().ok_or_else(|| {
+                        bad(&param, "invalid_type", format!("{op} takes a string"))
+                    })?;
                     if s.is_empty() || s.chars().count() > 200 {
-                        return Err(bad(&param, "invalid_value", format!("{op} takes 1 to 200 characters")));
+                        return Err(bad(
+                            &param,
+                            "invalid_value",
+                            format!("{op} takes 1 to 200 characters"),
+                        ));
                     }
                     let pat = escape_like(&s.to_lowercase());
-                    let pat = if op == "contains" { format!("%{pat}%") } else { format!("{pat}%") };
-                    Ok(Cond::all().add(Expr::expr(lower(name)).like(LikeExpr::new(pat).escape('\\'))))
+                    let pat = if op == "contains" {
+                        format!("%{pat}%")
+                    } else {
+                        format!("{pat}%")
+                    };
+                    Ok(Cond::all()
+                        .add(Expr::expr(lower(name)).like(LikeExpr::new(pat).escape('\\'))))
                 }
                 "gt" | "gte" | "lt" | "lte" if ordered => {
                     let v = sql_value(&parse(&raw)?);
@@ -256,7 +396,8 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
         tokens.push(keys.blind("email", &e));
     }
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let phoneish = !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    let phoneish =
+        !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
     if phoneish {
         if digits.len() == 4 {
             tokens.push(super::tokens::tail_token(&keys, &digits));
@@ -271,7 +412,8 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
     match def.object {
         Object::Account => {
             if let Ok(code) = validate::credit_code(q) {
-                cond = cond.add(Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)));
+                cond =
+                    cond.add(Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)));
             }
             let norm = validate::company_name_norm(q);
             if !norm.is_empty() {
@@ -279,18 +421,33 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
             }
             let short = validate::search_norm(q);
             if !short.is_empty() && !phoneish {
-                cond = cond.add(Expr::expr(lower("short_name")).like(LikeExpr::new(format!("{}%", escape_like(&short))).escape('\\')));
+                cond = cond.add(
+                    Expr::expr(lower("short_name"))
+                        .like(LikeExpr::new(format!("{}%", escape_like(&short))).escape('\\')),
+                );
             }
         }
         Object::Contact => {
             let norm = validate::search_norm(q);
             if !norm.is_empty() && !phoneish {
                 cond = cond.add(prefix_range("name_norm", &norm));
-                cond = cond.add(Expr::expr(lower("family_name")).like(LikeExpr::new(format!("{}%", escape_like(&norm))).escape('\\')));
+                cond = cond.add(
+                    Expr::expr(lower("family_name"))
+                        .like(LikeExpr::new(format!("{}%", escape_like(&norm))).escape('\\')),
+                );
                 let company = validate::company_name_norm(q);
                 if !company.is_empty() {
-                    let accounts = Query::select().column(t("id")).from(t("accounts")).cond_where(prefix_range("name_norm", &company)).limit(200).to_owned();
-                    let sub = Query::select().column(t("contact_id")).from(t("contact_accounts")).and_where(Expr::col(t("account_id")).in_subquery(accounts)).to_owned();
+                    let accounts = Query::select()
+                        .column(t("id"))
+                        .from(t("accounts"))
+                        .cond_where(prefix_range("name_norm", &company))
+                        .limit(200)
+                        .to_owned();
+                    let sub = Query::select()
+                        .column(t("contact_id"))
+                        .from(t("contact_accounts"))
+                        .and_where(Expr::col(t("account_id")).in_subquery(accounts))
+                        .to_owned();
                     cond = cond.add(Expr::col(t("id")).in_subquery(sub));
                 }
             }
@@ -314,7 +471,10 @@ impl Sort {
 
 fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<Sort, DomainError> {
     let Some(s) = sort.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(Sort { spec: None, desc: true });
+        return Ok(Sort {
+            spec: None,
+            desc: true,
+        });
     };
     let (desc, name) = match s.strip_prefix('-') {
         Some(n) => (true, n),
@@ -324,17 +484,33 @@ fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<
         return Ok(Sort { spec: None, desc });
     }
     let spec = spec_for(def, actor, name, "sort")?;
-    if codec::plain_column(spec).is_none() || matches!(spec.kind, FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText) {
-        return Err(bad("sort", "unsortable_field", format!("{name} cannot be sorted on")));
+    if codec::plain_column(spec).is_none()
+        || matches!(
+            spec.kind,
+            FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText
+        )
+    {
+        return Err(bad(
+            "sort",
+            "unsortable_field",
+            format!("{name} cannot be sorted on"),
+        ));
     }
-    Ok(Sort { spec: Some(spec), desc })
+    Ok(Sort {
+        spec: Some(spec),
+        desc,
+    })
 }
 
 fn sort_value_json(rec: &Record, sort: &Sort) -> Value {
     match sort.spec {
         None => Value::Null,
-        Some(s) if s.name == "created_at" => json!(rec.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        Some(s) if s.name == "updated_at" => json!(rec.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        Some(s) if s.name == "created_at" => json!(rec
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        Some(s) if s.name == "updated_at" => json!(rec
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         Some(s) => match rec.values.get(s.name) {
             Some(FieldValue::Money(m)) => json!(m),
             Some(v) if v.is_null() => Value::Null,
@@ -345,17 +521,28 @@ fn sort_value_json(rec: &Record, sort: &Sort) -> Value {
 }
 
 fn sort_value_sql(sort: &Sort, v: &Value) -> Result<Option<SqlValue>, DomainError> {
-    let invalid = || bad("cursor", "invalid_cursor", "the cursor is not valid for this sort");
+    let invalid = || {
+        bad(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not valid for this sort",
+        )
+    };
     if v.is_null() {
         return Ok(None);
     }
-    let Some(spec) = sort.spec else { return Ok(None) };
+    let Some(spec) = sort.spec else {
+        return Ok(None);
+    };
     Ok(Some(match spec.kind {
         FieldKind::Money => v.as_i64().ok_or_else(invalid)?.into(),
         FieldKind::Bool => v.as_bool().ok_or_else(invalid)?.into(),
         FieldKind::DateTime => {
             let s = v.as_str().ok_or_else(invalid)?;
-            chrono::DateTime::parse_from_rfc3339(s).map_err(|_| invalid())?.with_timezone(&chrono::Utc).into()
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| invalid())?
+                .with_timezone(&chrono::Utc)
+                .into()
         }
         _ => v.as_str().ok_or_else(invalid)?.to_string().into(),
     }))
@@ -366,25 +553,55 @@ fn encode_cursor(v: &Value, id: &str) -> String {
 }
 
 fn apply_cursor(q: &mut SelectStatement, sort: &Sort, cursor: &str) -> Result<(), DomainError> {
-    let invalid = || bad("cursor", "invalid_cursor", "the cursor is not valid; start again without it");
+    let invalid = || {
+        bad(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not valid; start again without it",
+        )
+    };
     let raw = B64.decode(cursor.trim()).map_err(|_| invalid())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| invalid())?;
     let arr = v.as_array().filter(|a| a.len() == 2).ok_or_else(invalid)?;
-    let id = arr[1].as_str().filter(|s| rapport_core::ids::is_valid_id(s)).ok_or_else(invalid)?.to_string();
+    let id = arr[1]
+        .as_str()
+        .filter(|s| rapport_core::ids::is_valid_id(s))
+        .ok_or_else(invalid)?
+        .to_string();
     let col = sort.column().to_string();
     if sort.spec.is_none() {
-        q.and_where(if sort.desc { Expr::col(t("id")).lt(id) } else { Expr::col(t("id")).gt(id) });
+        q.and_where(if sort.desc {
+            Expr::col(t("id")).lt(id)
+        } else {
+            Expr::col(t("id")).gt(id)
+        });
         return Ok(());
     }
     let val = sort_value_sql(sort, &arr[0])?;
     // NULLs sort first ascending and last descending on both backends (set explicitly).
     let cond = match (sort.desc, val) {
-        (false, None) => Cond::any().add(Cond::all().add(Expr::col(t(&col)).is_null()).add(Expr::col(t("id")).gt(id))).add(Expr::col(t(&col)).is_not_null()),
-        (false, Some(v)) => Cond::any().add(Expr::col(t(&col)).gt(v.clone())).add(Cond::all().add(Expr::col(t(&col)).eq(v)).add(Expr::col(t("id")).gt(id))),
-        (true, None) => Cond::all().add(Expr::col(t(&col)).is_null()).add(Expr::col(t("id")).lt(id)),
+        (false, None) => Cond::any()
+            .add(
+                Cond::all()
+                    .add(Expr::col(t(&col)).is_null())
+                    .add(Expr::col(t("id")).gt(id)),
+            )
+            .add(Expr::col(t(&col)).is_not_null()),
+        (false, Some(v)) => Cond::any().add(Expr::col(t(&col)).gt(v.clone())).add(
+            Cond::all()
+                .add(Expr::col(t(&col)).eq(v))
+                .add(Expr::col(t("id")).gt(id)),
+        ),
+        (true, None) => Cond::all()
+            .add(Expr::col(t(&col)).is_null())
+            .add(Expr::col(t("id")).lt(id)),
         (true, Some(v)) => Cond::any()
             .add(Expr::col(t(&col)).lt(v.clone()))
-            .add(Cond::all().add(Expr::col(t(&col)).eq(v)).add(Expr::col(t("id")).lt(id)))
+            .add(
+                Cond::all()
+                    .add(Expr::col(t(&col)).eq(v))
+                    .add(Expr::col(t("id")).lt(id)),
+            )
             .add(Expr::col(t(&col)).is_null()),
     };
     q.cond_where(cond);
@@ -392,7 +609,13 @@ fn apply_cursor(q: &mut SelectStatement, sort: &Sort, cursor: &str) -> Result<()
 }
 
 /// The filtered, scoped query without paging (shared by lists, counts, bulk actions, exports).
-pub fn scoped_select(def: &ObjectDef, actor: &Principal, store: &Store, filter: &OwnerFilter, params: &ListParams) -> Result<SelectStatement, DomainError> {
+pub fn scoped_select(
+    def: &ObjectDef,
+    actor: &Principal,
+    store: &Store,
+    filter: &OwnerFilter,
+    params: &ListParams,
+) -> Result<SelectStatement, DomainError> {
     let mut q = Query::select();
     q.from(t(def.table));
     if let OwnerFilter::Owners(owners) = filter {
@@ -400,7 +623,11 @@ pub fn scoped_select(def: &ObjectDef, actor: &Principal, store: &Store, filter: 
     }
     if let Some(text) = params.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if text.chars().count() > 100 {
-            return Err(bad("q", "too_long", "a quick search has at most 100 characters"));
+            return Err(bad(
+                "q",
+                "too_long",
+                "a quick search has at most 100 characters",
+            ));
         }
         q.cond_where(quick_search(def, store, text)?);
     }
@@ -411,8 +638,15 @@ pub fn scoped_select(def: &ObjectDef, actor: &Principal, store: &Store, filter: 
     Ok(q)
 }
 
-pub async fn list(store: &Store, actor: &Principal, def: &ObjectDef, params: &ListParams) -> Result<Page, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Read).await?.ok_or_else(|| DomainError::Forbidden(format!("you may not read {} records", def.key())))?;
+pub async fn list(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    params: &ListParams,
+) -> Result<Page, DomainError> {
+    let filter = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or_else(|| DomainError::Forbidden(format!("you may not read {} records", def.key())))?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
@@ -425,16 +659,29 @@ pub async fn list(store: &Store, actor: &Principal, def: &ObjectDef, params: &Li
     }
     let order = if sort.desc { Order::Desc } else { Order::Asc };
     if sort.spec.is_some() {
-        let nulls = if sort.desc { NullOrdering::Last } else { NullOrdering::First };
+        let nulls = if sort.desc {
+            NullOrdering::Last
+        } else {
+            NullOrdering::First
+        };
         q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
     }
     q.order_by(t("id"), order).limit(limit + 1);
     let rows = all(store.db.reader(), &q).await?;
-    let mut records: Vec<Record> = rows.iter().map(|r| row_to_record(store, def, r)).collect::<Result<_, _>>()?;
+    let mut records: Vec<Record> = rows
+        .iter()
+        .map(|r| row_to_record(store, def, r))
+        .collect::<Result<_, _>>()?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);
     complete(store.db.reader(), def, &mut records).await?;
-    let next_cursor = if more { records.last().map(|r| encode_cursor(&sort_value_json(r, &sort), &r.id)) } else { None };
+    let next_cursor = if more {
+        records
+            .last()
+            .map(|r| encode_cursor(&sort_value_json(r, &sort), &r.id))
+    } else {
+        None
+    };
     audit::record_alone(
         store,
         actor,
@@ -443,5 +690,8 @@ pub async fn list(store: &Store, actor: &Principal, def: &ObjectDef, params: &Li
             .details(json!({"q": params.q, "filter": params.filter, "sort": params.sort, "returned": records.len()})),
     )
     .await?;
-    Ok(Page { data: records.iter().map(|r| to_json(def, actor, r)).collect(), next_cursor })
+    Ok(Page {
+        data: records.iter().map(|r| to_json(def, actor, r)).collect(),
+        next_cursor,
+    })
 }

@@ -19,7 +19,11 @@ pub fn tail_token(keys: &Keyring, digits: &str) -> String {
     keys.blind("tail4", digits)
 }
 
-pub fn tokens_for(keys: &Keyring, def: &ObjectDef, values: &BTreeMap<&'static str, FieldValue>) -> Vec<String> {
+pub fn tokens_for(
+    keys: &Keyring,
+    def: &ObjectDef,
+    values: &BTreeMap<&'static str, FieldValue>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for f in def.fields {
         let items: Vec<String> = match values.get(f.name) {
@@ -28,7 +32,9 @@ pub fn tokens_for(keys: &Keyring, def: &ObjectDef, values: &BTreeMap<&'static st
             _ => continue,
         };
         match f.kind {
-            FieldKind::Email | FieldKind::EmailList => out.extend(items.iter().map(|e| keys.blind("email", e))),
+            FieldKind::Email | FieldKind::EmailList => {
+                out.extend(items.iter().map(|e| keys.blind("email", e)))
+            }
             FieldKind::Phone | FieldKind::PhoneList => {
                 for p in &items {
                     out.push(keys.blind("phone", p));
@@ -46,7 +52,11 @@ pub fn tokens_for(keys: &Keyring, def: &ObjectDef, values: &BTreeMap<&'static st
     out
 }
 
-pub async fn clear<C: ConnectionTrait>(c: &C, def: &ObjectDef, id: &str) -> Result<(), DomainError> {
+pub async fn clear<C: ConnectionTrait>(
+    c: &C,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<(), DomainError> {
     exec(
         c,
         Query::delete()
@@ -58,14 +68,21 @@ pub async fn clear<C: ConnectionTrait>(c: &C, def: &ObjectDef, id: &str) -> Resu
     Ok(())
 }
 
-pub async fn write<C: ConnectionTrait>(c: &C, keys: &Keyring, def: &ObjectDef, id: &str, values: &BTreeMap<&'static str, FieldValue>) -> Result<(), DomainError> {
+pub async fn write<C: ConnectionTrait>(
+    c: &C,
+    keys: &Keyring,
+    def: &ObjectDef,
+    id: &str,
+    values: &BTreeMap<&'static str, FieldValue>,
+) -> Result<(), DomainError> {
     clear(c, def, id).await?;
     let tokens = tokens_for(keys, def, values);
     if tokens.is_empty() {
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table(t("search_tokens")).columns(["object_type", "record_id", "token"].map(t));
+    q.into_table(t("search_tokens"))
+        .columns(["object_type", "record_id", "token"].map(t));
     for tok in tokens {
         q.values_panic([def.key().into(), id.into(), tok.into()]);
     }

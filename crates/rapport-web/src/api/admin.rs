@@ -1,0 +1,280 @@
+//! Administration: users, departments, roles and field rules, picklists, duplicate rules,
+//! and the audit trail. Each service checks the caller's rights itself.
+
+use super::{parse_u64, query_params};
+use crate::error::ApiResult;
+use crate::extract::{Auth, Fields, JsonObject};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rapport_core::{Action, DomainError, Grants, Object, Scope};
+use rapport_store::audit::{self, AuditFilter, Entry};
+use rapport_store::picklists::{self, PicklistValue};
+use rapport_store::records::duplicates;
+use rapport_store::{departments, roles, users};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub async fn list_users(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"data": users::list(&app.store, &auth.principal).await?}),
+    ))
+}
+
+pub async fn get_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if auth.principal.scope(Object::User, Action::Read) == Scope::None {
+        return Err(DomainError::NotFound.into());
+    }
+    Ok(Json(json!(users::get_user(&app.store, &id)
+        .await?
+        .ok_or(DomainError::NotFound)?)))
+}
+
+pub async fn create_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let f = Fields::new(
+        &body,
+        &[
+            "email",
+            "name",
+            "password",
+            "roles",
+            "department",
+            "manager_email",
+            "language",
+        ],
+    )?;
+    let roles = f
+        .opt_str_list("roles")?
+        .unwrap_or_else(|| vec!["sales_rep".into()]);
+    let user = rapport_auth::service::create_user(
+        &app.store,
+        &auth.principal,
+        f.str("email")?,
+        f.opt_str("name")?,
+        f.str("password")?,
+        roles,
+        f.opt_str("department")?,
+        f.opt_str("manager_email")?,
+        f.opt_str("language")?,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(user))).into_response())
+}
+
+pub async fn update_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let f = Fields::new(&body, &["active", "roles"])?;
+    if let Some(active) = f.opt_bool("active")? {
+        users::set_active(&app.store, &auth.principal, &id, active).await?;
+    }
+    if let Some(roles) = f.opt_str_list("roles")? {
+        users::set_roles(&app.store, &auth.principal, &id, &roles).await?;
+    }
+    Ok(Json(json!(users::get_user(&app.store, &id)
+        .await?
+        .ok_or(DomainError::NotFound)?)))
+}
+
+pub async fn list_departments(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    if auth.principal.scope(Object::Department, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden(
+            "listing departments needs the department right".into(),
+        )
+        .into());
+    }
+    Ok(Json(
+        json!({"data": departments::list(&app.store.db).await?}),
+    ))
+}
+
+pub async fn create_department(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let f = Fields::new(&body, &["name", "parent_id"])?;
+    let d = departments::create(
+        &app.store,
+        &auth.principal,
+        f.str("name")?,
+        f.opt_str("parent_id")?,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(d))).into_response())
+}
+
+pub async fn list_roles(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    if auth.principal.scope(Object::Role, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden("listing roles needs the role right".into()).into());
+    }
+    Ok(Json(json!({"data": roles::list(&app.store.db).await?})))
+}
+
+pub async fn update_role(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(key): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let f = Fields::new(&body, &["permissions", "field_rules", "require_mfa"])?;
+    let current = roles::by_key(app.store.db.reader(), &key)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let mut grants = current.grants.clone();
+    if let Some(p) = f.opt_value("permissions") {
+        grants.permissions = serde_json::from_value(p.clone()).map_err(|e| {
+            DomainError::field("permissions", "invalid", format!("permissions: {e}"))
+        })?;
+    }
+    if let Some(r) = f.opt_value("field_rules") {
+        grants.field_rules = serde_json::from_value(r.clone()).map_err(|e| {
+            DomainError::field("field_rules", "invalid", format!("field_rules: {e}"))
+        })?;
+    }
+    let grants: Grants = grants;
+    let require_mfa = f.opt_bool("require_mfa")?.unwrap_or(current.require_mfa);
+    Ok(Json(json!(
+        roles::update(&app.store, &auth.principal, &key, grants, require_mfa).await?
+    )))
+}
+
+pub async fn audit(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    if auth.principal.scope(Object::Audit, Action::Read) != Scope::All {
+        return Err(DomainError::Forbidden("the audit trail is for administrators".into()).into());
+    }
+    let p = query_params(
+        raw,
+        &[
+            "actor_id",
+            "action",
+            "object_type",
+            "object_id",
+            "since",
+            "until",
+            "before_seq",
+            "limit",
+        ],
+    )?;
+    let filter = AuditFilter {
+        actor_id: p.get("actor_id").cloned(),
+        action: p.get("action").cloned(),
+        object_type: p.get("object_type").cloned(),
+        object_id: p.get("object_id").cloned(),
+        since: p.get("since").cloned(),
+        until: p.get("until").cloned(),
+        before_seq: parse_u64(&p, "before_seq")?.map(|v| v as i64),
+        limit: parse_u64(&p, "limit")?.unwrap_or(100),
+    };
+    let rows = audit::search(&app.store, &filter).await?;
+    audit::record_alone(&app.store, &auth.principal, Entry::new("audit.searched").details(json!({"filter": {"action": filter.action, "actor_id": filter.actor_id, "object_type": filter.object_type}}))).await?;
+    let next = if rows.len() as u64 >= filter.limit.clamp(1, 500) {
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(Json(json!({"data": rows, "next_before_seq": next})))
+}
+
+pub async fn picklist(
+    State(app): State<AppState>,
+    _auth: Auth,
+    Path(list): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !picklists::DEFAULTS.iter().any(|(k, _)| *k == list) {
+        return Err(DomainError::NotFound.into());
+    }
+    Ok(Json(
+        json!({"data": picklists::values(&app.store.db, &list).await?}),
+    ))
+}
+
+pub async fn put_picklist_value(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(list): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let f = Fields::new(
+        &body,
+        &["value", "label_en", "label_zh", "position", "active"],
+    )?;
+    let position = match f.opt_value("position") {
+        None | Some(Value::Null) => 100,
+        Some(v) => v
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| {
+                DomainError::field(
+                    "position",
+                    "invalid_type",
+                    "position must be a whole number",
+                )
+            })?,
+    };
+    let v = PicklistValue {
+        list: list.clone(),
+        value: f.str("value")?.trim().to_string(),
+        label_en: f.str("label_en")?.trim().to_string(),
+        label_zh: f.str("label_zh")?.trim().to_string(),
+        position,
+        active: f.opt_bool("active")?.unwrap_or(true),
+    };
+    picklists::upsert(&app.store, &auth.principal, &v).await?;
+    Ok(Json(
+        json!({"data": picklists::values(&app.store.db, &list).await?}),
+    ))
+}
+
+fn object_of(path: &str) -> ApiResult<Object> {
+    match path {
+        "accounts" => Ok(Object::Account),
+        "contacts" => Ok(Object::Contact),
+        _ => Err(DomainError::NotFound.into()),
+    }
+}
+
+pub async fn get_duplicate_rules(
+    State(app): State<AppState>,
+    _auth: Auth,
+    Path(object): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"rules": duplicates::rules(&app.store, object_of(&object)?).await?}),
+    ))
+}
+
+pub async fn put_duplicate_rules(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let rules: duplicates::Rules = serde_json::from_value(Value::Object(body)).map_err(|e| {
+        DomainError::field(
+            "rules",
+            "invalid",
+            format!("each rule is block, warn or off: {e}"),
+        )
+    })?;
+    Ok(Json(
+        json!({"rules": duplicates::set_rules(&app.store, &auth.principal, object_of(&object)?, rules).await?}),
+    ))
+}

@@ -1,0 +1,133 @@
+//! The JSON API under `/api/v1`, the health checks and the OpenAPI document.
+
+mod admin;
+mod auth;
+pub mod openapi;
+mod records;
+
+use crate::error::ApiResult;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use rapport_core::DomainError;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/v1/setup", get(auth::setup_status).post(auth::setup))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me).patch(auth::update_me))
+        .route("/api/v1/me/password", post(auth::change_password))
+        .route("/api/v1/me/email", post(auth::change_email))
+        .route("/api/v1/me/mfa/enroll", post(auth::mfa_enroll))
+        .route("/api/v1/me/mfa/confirm", post(auth::mfa_confirm))
+        .route("/api/v1/me/mfa/disable", post(auth::mfa_disable))
+        .route("/api/v1/sessions", get(auth::list_sessions))
+        .route("/api/v1/sessions/{id}", delete(auth::revoke_session))
+        .route(
+            "/api/v1/api-tokens",
+            get(auth::list_tokens).post(auth::create_token),
+        )
+        .route("/api/v1/api-tokens/{id}", delete(auth::revoke_token))
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(admin::get_user).patch(admin::update_user),
+        )
+        .route(
+            "/api/v1/departments",
+            get(admin::list_departments).post(admin::create_department),
+        )
+        .route("/api/v1/roles", get(admin::list_roles))
+        .route("/api/v1/roles/{key}", put(admin::update_role))
+        .route("/api/v1/audit", get(admin::audit))
+        .route(
+            "/api/v1/picklists/{list}",
+            get(admin::picklist).put(admin::put_picklist_value),
+        )
+        .route(
+            "/api/v1/duplicate-rules/{object}",
+            get(admin::get_duplicate_rules).put(admin::put_duplicate_rules),
+        )
+        .route("/api/v1/{object}", get(records::list).post(records::create))
+        .route("/api/v1/{object}/transfer", post(records::transfer))
+        .route(
+            "/api/v1/{object}/{id}",
+            get(records::read)
+                .patch(records::update)
+                .delete(records::remove),
+        )
+        .route("/api/v1/{object}/{id}/history", get(records::history))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    match app.store.db.ping().await {
+        Ok(()) => Ok(Json(json!({"status": "ready", "database": "ok"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable"})),
+            ))
+        }
+    }
+}
+
+/// Query-string parameters, refusing any not in `allowed` (so typos are reported, not ignored).
+pub(crate) fn query_params(
+    raw: HashMap<String, String>,
+    allowed: &[&str],
+) -> ApiResult<HashMap<String, String>> {
+    for k in raw.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(DomainError::field(
+                k.clone(),
+                "unknown_parameter",
+                format!("there is no query parameter named {k}"),
+            )
+            .into());
+        }
+    }
+    Ok(raw)
+}
+
+pub(crate) fn parse_u64(params: &HashMap<String, String>, name: &str) -> ApiResult<Option<u64>> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
+            DomainError::field(
+                name,
+                "invalid_type",
+                format!("{name} must be a whole number"),
+            )
+            .into()
+        }),
+    }
+}
+
+pub(crate) fn parse_bool(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
+    match params.get(name).map(String::as_str) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(DomainError::field(
+            name,
+            "invalid_type",
+            format!("{name} must be true or false"),
+        )
+        .into()),
+    }
+}

@@ -1,0 +1,173 @@
+//! Accounts, contacts and later record types: one set of handlers over the record engine.
+
+use super::{parse_bool, parse_u64, query_params};
+use crate::error::ApiResult;
+use crate::extract::{Auth, Fields, JsonObject};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rapport_core::DomainError;
+use rapport_store::audit::{self, AuditFilter};
+use rapport_store::records::{self, query, ObjectDef, WriteOptions, ACCOUNTS, CONTACTS};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// The record type behind a plural path segment.
+pub fn def_for(plural: &str) -> ApiResult<&'static ObjectDef> {
+    match plural {
+        "accounts" => Ok(&ACCOUNTS),
+        "contacts" => Ok(&CONTACTS),
+        _ => Err(DomainError::NotFound.into()),
+    }
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    let p = query_params(raw, &["q", "limit", "cursor", "sort", "filter"])?;
+    let filter = match p.get("filter") {
+        Some(f) => Some(serde_json::from_str::<Value>(f).map_err(|e| {
+            DomainError::field(
+                "filter",
+                "malformed_filter",
+                format!("filter is not valid JSON: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let params = query::ListParams {
+        q: p.get("q").cloned(),
+        filter,
+        sort: p.get("sort").cloned(),
+        limit: parse_u64(&p, "limit")?,
+        cursor: p.get("cursor").cloned(),
+    };
+    let page = query::list(&app.store, &auth.principal, def, &params).await?;
+    Ok(Json(
+        json!({"data": page.data, "next_cursor": page.next_cursor}),
+    ))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let def = def_for(&object)?;
+    let p = query_params(raw, &["override_duplicates"])?;
+    let opts = WriteOptions {
+        override_duplicates: parse_bool(&p, "override_duplicates")?,
+    };
+    let rec = records::create(&app.store, &auth.principal, def, &body, opts).await?;
+    let location = format!(
+        "/api/v1/{object}/{}",
+        rec["id"].as_str().unwrap_or_default()
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(rec),
+    )
+        .into_response())
+}
+
+pub async fn read(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    Ok(Json(
+        records::read(&app.store, &auth.principal, def, &id).await?,
+    ))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((object, id)): Path<(String, String)>,
+    Query(raw): Query<HashMap<String, String>>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    let p = query_params(raw, &["override_duplicates"])?;
+    let opts = WriteOptions {
+        override_duplicates: parse_bool(&p, "override_duplicates")?,
+    };
+    Ok(Json(
+        records::update(&app.store, &auth.principal, def, &id, &body, opts).await?,
+    ))
+}
+
+pub async fn remove(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let def = def_for(&object)?;
+    records::delete(&app.store, &auth.principal, def, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn transfer(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    let f = Fields::new(&body, &["ids", "owner_id", "reason"])?;
+    let ids = f
+        .opt_str_list("ids")?
+        .ok_or_else(|| DomainError::field("ids", "required", "ids is required"))?;
+    let n = records::transfer(
+        &app.store,
+        &auth.principal,
+        def,
+        &ids,
+        f.str("owner_id")?,
+        f.str("reason")?,
+    )
+    .await?;
+    Ok(Json(json!({"transferred": n})))
+}
+
+/// The field change history of one record, from the audit trail (needs read access to it).
+pub async fn history(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    records::read_record(&app.store, &auth.principal, def, &id).await?;
+    let rows = audit::search(
+        &app.store,
+        &AuditFilter {
+            object_type: Some(def.key().into()),
+            object_id: Some(id.clone()),
+            limit: 200,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| !r.action.ends_with(".read"))
+        .map(|r| {
+            let mut changes = r.details.get("changes").cloned().unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut changes {
+                m.retain(|field, _| auth.principal.grants.can_read_field(def.object, field));
+            }
+            json!({"at": r.at, "action": r.action, "actor_id": r.actor_id, "actor_email": r.actor_email, "changes": changes, "reason": r.details.get("reason")})
+        })
+        .collect();
+    Ok(Json(json!({"data": data})))
+}

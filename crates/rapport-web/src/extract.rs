@@ -1,0 +1,315 @@
+//! Request extractors: JSON bodies with clear errors, the authenticated caller, client info.
+
+use crate::error::{problem, ApiError};
+use crate::AppState;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rapport_core::{DomainError, Principal};
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+
+pub const SESSION_COOKIE: &str = "rapport_session";
+
+/// A JSON object body. Malformed JSON, a non-object, a wrong content type or an oversized
+/// body are refused with problem+json before any handler runs.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let app: AppState = axum::extract::FromRef::from_ref(state);
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/json") {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send the body as application/json",
+                json!({}),
+            ));
+        }
+        let bytes = match axum::body::to_bytes(req.into_body(), app.max_body).await {
+            Ok(b) => b,
+            Err(_) => {
+                return Err(problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "Body too large",
+                    format!("the request body is larger than {} bytes", app.max_body),
+                    json!({}),
+                ))
+            }
+        };
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Malformed JSON",
+                format!("the body is not valid JSON: {e}"),
+                json!({"line": e.line(), "column": e.column()}),
+            )
+        })?;
+        match v {
+            Value::Object(m) => Ok(JsonObject(m)),
+            _ => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Malformed JSON",
+                "the body must be a JSON object",
+                json!({}),
+            )),
+        }
+    }
+}
+
+/// Read typed fields out of a JSON object, naming the field on any error.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    allowed: &'a [&'a str],
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(map: &'a Map<String, Value>, allowed: &'a [&'a str]) -> Result<Self, ApiError> {
+        for k in map.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(DomainError::field(
+                    k.clone(),
+                    "unknown_field",
+                    format!("there is no field named {k}"),
+                )
+                .into());
+            }
+        }
+        Ok(Fields { map, allowed })
+    }
+
+    pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
+        debug_assert!(self.allowed.contains(&name));
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => {
+                Err(
+                    DomainError::field(name, "invalid_type", format!("{name} must be a string"))
+                        .into(),
+                )
+            }
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Result<&'a str, ApiError> {
+        self.opt_str(name)?.ok_or_else(|| {
+            DomainError::field(name, "required", format!("{name} is required")).into()
+        })
+    }
+
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(DomainError::field(
+                name,
+                "invalid_type",
+                format!("{name} must be true or false"),
+            )
+            .into()),
+        }
+    }
+
+    pub fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        DomainError::field(
+                            name,
+                            "invalid_type",
+                            format!("{name} must be an array of strings"),
+                        )
+                        .into()
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+                .map(Some),
+            Some(_) => Err(DomainError::field(
+                name,
+                "invalid_type",
+                format!("{name} must be an array of strings"),
+            )
+            .into()),
+        }
+    }
+
+    pub fn opt_value(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name)
+    }
+}
+
+/// Where a request came from, for the audit trail and throttling.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect());
+        Ok(Client { ip, user_agent })
+    }
+}
+
+/// The token a request presents: `Authorization: Bearer`, else the session cookie.
+pub fn presented_token(parts: &Parts) -> Option<(String, bool)> {
+    if let Some(auth) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+        {
+            return Some((t.trim().to_string(), false));
+        }
+    }
+    cookie(parts, SESSION_COOKIE).map(|c| (c, true))
+}
+
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    for h in parts.headers.get_all(header::COOKIE) {
+        let Ok(s) = h.to_str() else { continue };
+        for pair in s.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                if k == name {
+                    return Some(v.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The CSRF token bound to a session token (double-submit without server state).
+pub fn csrf_for(session_token: &str) -> String {
+    rapport_auth::token::hash_token(&format!("csrf:{session_token}"))[..32].to_string()
+}
+
+/// The authenticated caller. Cookie-authenticated unsafe requests must carry the CSRF token.
+pub struct Auth {
+    pub principal: Principal,
+    pub user: rapport_store::users::User,
+    pub token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app: AppState = axum::extract::FromRef::from_ref(state);
+        let client = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Client {
+                ip: None,
+                user_agent: None,
+            });
+        let (token, via_cookie) = presented_token(parts)
+            .ok_or_else(|| ApiError(DomainError::Unauthenticated).into_response())?;
+        if via_cookie && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if sent != csrf_for(&token) {
+                return Err(problem(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "CSRF check failed",
+                    "send the x-csrf-token header from the page",
+                    json!({}),
+                ));
+            }
+        }
+        let authed = rapport_auth::service::authenticate(
+            &app.store,
+            &app.auth,
+            &token,
+            client.ip,
+            client.user_agent,
+        )
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+        let path = parts.uri.path();
+        if authed.must_enrol_mfa
+            && !(path.starts_with("/api/v1/me")
+                || path.starts_with("/api/v1/auth/")
+                || path.starts_with("/me"))
+        {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "mfa_enrolment_required",
+                "Set up two-factor sign-in",
+                "your role requires two-factor sign-in: enrol at /api/v1/me/mfa/enroll first",
+                json!({}),
+            ));
+        }
+        let mut principal = authed.principal;
+        // An administrator may preview what another user sees (read-only).
+        if let Some(target) = parts.headers.get("x-view-as").and_then(|v| v.to_str().ok()) {
+            if !principal.is_admin() {
+                return Err(ApiError(DomainError::Forbidden(
+                    "view as is for administrators".into(),
+                ))
+                .into_response());
+            }
+            let user = rapport_store::users::get_user(&app.store, target)
+                .await
+                .map_err(|e| ApiError(e).into_response())?
+                .ok_or_else(|| ApiError(DomainError::NotFound).into_response())?;
+            let (mut viewed, _) = rapport_auth::service::principal_for(
+                &app.store,
+                &user,
+                principal.session_id.clone(),
+                principal.token_id.clone(),
+                true,
+                principal.ip.clone(),
+                principal.user_agent.clone(),
+            )
+            .await
+            .map_err(|e| ApiError(e).into_response())?;
+            viewed.viewed_by = Some(principal.user_id.clone());
+            principal = viewed;
+        }
+        Ok(Auth {
+            principal,
+            user: authed.user,
+            token,
+        })
+    }
+}

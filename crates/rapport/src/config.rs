@@ -1,0 +1,141 @@
+//! Configuration: built-in defaults, then `rapport.toml`, then `RAPPORT_*` environment
+//! variables (highest precedence).
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    data_dir: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    key_file: Option<String>,
+    phone_region: Option<String>,
+    log_format: Option<String>,
+    max_body_bytes: Option<usize>,
+    session_idle_minutes: Option<i64>,
+    session_absolute_hours: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub key_file: PathBuf,
+    /// Base64 of a 32-byte master key; when set, no key file is used.
+    pub master_key: Option<String>,
+    pub phone_region: String,
+    pub log_format: String,
+    pub max_body_bytes: usize,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => env("RAPPORT_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| Some(PathBuf::from("rapport.toml")).filter(|p| p.exists())),
+        };
+        let fc: FileConfig = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = PathBuf::from(
+            env("RAPPORT_DATA_DIR")
+                .or(fc.data_dir)
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let database_url = env("RAPPORT_DATABASE_URL")
+            .or(fc.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("rapport.db").display()));
+        let key_file = env("RAPPORT_KEY_FILE")
+            .or(fc.key_file)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("rapport.key"));
+        let parse_num = |name: &str, file: Option<i64>, default: i64| -> Result<i64> {
+            match env(name) {
+                Some(v) => v
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number")),
+                None => Ok(file.unwrap_or(default)),
+            }
+        };
+        let cfg = Config {
+            database_url,
+            listen: env("RAPPORT_LISTEN")
+                .or(fc.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            tls_cert: env("RAPPORT_TLS_CERT").or(fc.tls_cert).map(PathBuf::from),
+            tls_key: env("RAPPORT_TLS_KEY").or(fc.tls_key).map(PathBuf::from),
+            key_file,
+            master_key: env("RAPPORT_MASTER_KEY"),
+            phone_region: env("RAPPORT_PHONE_REGION")
+                .or(fc.phone_region)
+                .unwrap_or_else(|| "CN".into()),
+            log_format: env("RAPPORT_LOG_FORMAT")
+                .or(fc.log_format)
+                .unwrap_or_else(|| "text".into()),
+            max_body_bytes: parse_num(
+                "RAPPORT_MAX_BODY_BYTES",
+                fc.max_body_bytes.map(|v| v as i64),
+                1_048_576,
+            )? as usize,
+            session_idle_minutes: parse_num(
+                "RAPPORT_SESSION_IDLE_MINUTES",
+                fc.session_idle_minutes,
+                120,
+            )?,
+            session_absolute_hours: parse_num(
+                "RAPPORT_SESSION_ABSOLUTE_HOURS",
+                fc.session_absolute_hours,
+                12,
+            )?,
+            data_dir,
+        };
+        if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
+            bail!("set both RAPPORT_TLS_CERT and RAPPORT_TLS_KEY, or neither");
+        }
+        if !matches!(cfg.log_format.as_str(), "text" | "json") {
+            bail!("RAPPORT_LOG_FORMAT must be text or json");
+        }
+        if cfg.session_idle_minutes < 1 || cfg.session_absolute_hours < 1 {
+            bail!("session timeouts must be positive");
+        }
+        Ok(cfg)
+    }
+
+    /// Create the data directory (and the SQLite file's directory) if needed.
+    pub fn ensure_dirs(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+        if let Some(path) = self.database_url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! Starting the server: open the store, migrate, listen (HTTP or HTTPS with rustls),
+//! reload keys when the key file changes, shut down gracefully.
+
+use crate::config::Config;
+use crate::keys;
+use anyhow::{anyhow, Context, Result};
+use rapport_auth::AuthSettings;
+use rapport_core::SystemClock;
+use rapport_store::{migrate, Db, Store, StoreSettings};
+use rapport_web::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const KEY_RELOAD_SECS: u64 = 5;
+
+/// Connect, load keys (creating them on a fresh install) and apply migrations.
+pub async fn open_store(cfg: &Config) -> Result<Store> {
+    cfg.ensure_dirs()?;
+    let db = Db::connect(&cfg.database_url)
+        .await
+        .map_err(|e| anyhow!("cannot open the database: {e}"))?;
+    let ring = keys::load(cfg, &db).await?;
+    migrate::run(&db)
+        .await
+        .map_err(|e| anyhow!("migrations failed: {e}"))?;
+    Ok(Store::new(
+        db,
+        ring,
+        Arc::new(SystemClock),
+        StoreSettings {
+            phone_region: cfg.phone_region.clone(),
+        },
+    ))
+}
+
+fn key_file_mtime(cfg: &Config) -> Option<std::time::SystemTime> {
+    std::fs::metadata(&cfg.key_file)
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+pub async fn run(cfg: Config) -> Result<()> {
+    let store = open_store(&cfg).await?;
+    let tls = cfg.tls_cert.is_some();
+    let state = AppState {
+        store: store.clone(),
+        auth: AuthSettings {
+            idle_timeout: chrono::Duration::minutes(cfg.session_idle_minutes),
+            absolute_timeout: chrono::Duration::hours(cfg.session_absolute_hours),
+        },
+        tls,
+        max_body: cfg.max_body_bytes,
+    };
+    let app = rapport_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    if cfg.master_key.is_none() {
+        let cfg2 = cfg.clone();
+        let store2 = store.clone();
+        tokio::spawn(async move {
+            let mut last = key_file_mtime(&cfg2);
+            loop {
+                tokio::time::sleep(Duration::from_secs(KEY_RELOAD_SECS)).await;
+                let now = key_file_mtime(&cfg2);
+                if now != last {
+                    last = now;
+                    match rapport_store::crypto::KeyFile::load(&cfg2.key_file)
+                        .and_then(|f| f.keyring())
+                    {
+                        Ok(ring) => {
+                            if store2.set_keys(ring).is_ok() {
+                                tracing::info!("reloaded encryption keys");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "key file changed but could not be loaded")
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    let addr: SocketAddr = cfg.listen.parse().with_context(|| {
+        format!(
+            "RAPPORT_LISTEN {:?} is not an address such as 127.0.0.1:8080",
+            cfg.listen
+        )
+    })?;
+    let handle = axum_server::Handle::new();
+    let h2 = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        h2.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut tls_cfg = rustls::ServerConfig::builder_with_protocol_versions(&[
+            &rustls::version::TLS13,
+            &rustls::version::TLS12,
+        ])
+        .with_no_client_auth()
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .context("TLS certificate and key do not match")?;
+        tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_cfg));
+        let server = axum_server::bind_rustls(addr, rustls_config).handle(handle.clone());
+        announce(&handle, "https").await;
+        server.serve(app).await.context("server failed")?;
+    } else {
+        let server = axum_server::bind(addr).handle(handle.clone());
+        announce(&handle, "http").await;
+        server.serve(app).await.context("server failed")?;
+    }
+    store.db.close().await;
+    Ok(())
+}
+
+async fn announce(handle: &axum_server::Handle, scheme: &'static str) {
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = handle.listening().await {
+            tracing::info!("Rapport listening on {scheme}://{addr}");
+            println!("listening on {scheme}://{addr}");
+        }
+    });
+}
+
+fn load_certs(path: &std::path::Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read TLS certificate {}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("TLS certificate {} is not valid PEM", path.display()))
+}
+
+fn load_key(path: &std::path::Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::PrivateKeyDer::from_pem_file(path)
+        .with_context(|| format!("cannot read TLS key {}", path.display()))
+}
