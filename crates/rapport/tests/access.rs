@@ -1,0 +1,321 @@
+//! Record-level and field-level access: scopes applied in the query, 404 outside them, field
+//! rules on read and write, "view as".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{App, Session};
+use reqwest::StatusCode;
+use serde_json::json;
+
+struct Team {
+    admin: Session,
+    manager: Session,
+    rep_a: Session,
+    rep_b: Session,
+    rep_a_id: String,
+    rep_b_id: String,
+    other_rep: Session,
+}
+
+async fn team(app: &App) -> Team {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    app.user(
+        "manager@example.com",
+        "sales_manager",
+        Some("East sales"),
+        None,
+    )
+    .await;
+    let rep_a_id = app
+        .user(
+            "rep.a@example.com",
+            "sales_rep",
+            Some("East sales"),
+            Some("manager@example.com"),
+        )
+        .await;
+    let rep_b_id = app
+        .user(
+            "rep.b@example.com",
+            "sales_rep",
+            Some("East sales"),
+            Some("manager@example.com"),
+        )
+        .await;
+    app.user("rep.c@example.com", "sales_rep", Some("West sales"), None)
+        .await;
+    Team {
+        admin: app.login("admin@example.com").await,
+        manager: app.login("manager@example.com").await,
+        rep_a: app.login("rep.a@example.com").await,
+        rep_b: app.login("rep.b@example.com").await,
+        other_rep: app.login("rep.c@example.com").await,
+        rep_a_id,
+        rep_b_id,
+    }
+}
+
+story!(rep_cannot_touch_another_reps_account, |app| {
+    let t = team(&app).await;
+    let (s, acc) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/accounts",
+            json!({"name": "Acme Widgets Co., Ltd.", "level": "A"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{acc}");
+    let id = acc["id"].as_str().unwrap().to_string();
+    assert_eq!(acc["owner_id"], json!(t.rep_a_id));
+
+    // Rep B: read, update, delete are 404; list and search do not show it.
+    let path = format!("/api/v1/accounts/{id}");
+    assert_eq!(app.get(&t.rep_b, &path).await.0, StatusCode::NOT_FOUND);
+    let (s, body) = app
+        .patch(&t.rep_b, &path, json!({"name": "Hijacked"}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(app.delete(&t.rep_b, &path).await.0, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(&t.rep_b, "/api/v1/accounts").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    let (_, found) = app.get(&t.rep_b, "/api/v1/accounts?q=Acme").await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 0);
+    let (_, hist) = app.get(&t.rep_b, &format!("{path}/history")).await;
+    assert_eq!(hist["code"], "not_found");
+    // Transfer by rep B is refused too (no transfer right at all).
+    let (s, _) = app
+        .post(
+            &t.rep_b,
+            "/api/v1/accounts/transfer",
+            json!({"ids": [id], "owner_id": t.rep_b_id, "reason": "mine now"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Nothing changed.
+    let (_, mine) = app.get(&t.rep_a, &path).await;
+    assert_eq!(mine["name"], "Acme Widgets Co., Ltd.");
+
+    // Rep A sees it in list and quick search.
+    let (_, found) = app.get(&t.rep_a, "/api/v1/accounts?q=acme").await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1);
+
+    // The manager sees the team's account, the rep in another department does not.
+    assert_eq!(app.get(&t.manager, &path).await.0, StatusCode::OK);
+    let (_, list) = app.get(&t.manager, "/api/v1/accounts").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get(&t.other_rep, &path).await.0, StatusCode::NOT_FOUND);
+
+    // The manager may transfer within the team, with a reason; the audit history shows it.
+    let (s, body) = app
+        .post(
+            &t.manager,
+            "/api/v1/accounts/transfer",
+            json!({"ids": [id], "owner_id": t.rep_b_id, "reason": "territory change"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["transferred"], 1);
+    assert_eq!(app.get(&t.rep_a, &path).await.0, StatusCode::NOT_FOUND);
+    let (_, acc) = app.get(&t.rep_b, &path).await;
+    assert_eq!(acc["owner_id"], json!(t.rep_b_id));
+    let (_, hist) = app.get(&t.rep_b, &format!("{path}/history")).await;
+    let transfer = hist["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["action"] == "account.transferred")
+        .expect("transfer in history");
+    assert_eq!(transfer["reason"], "territory change");
+
+    // The admin sees everything.
+    let (_, list) = app.get(&t.admin, "/api/v1/accounts").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+});
+
+story!(field_rules_hide_and_block, |app| {
+    let t = team(&app).await;
+    // Admin creates an account with a credit limit for rep A.
+    let (s, acc) = app
+        .post(&t.admin, "/api/v1/accounts", json!({"name": "Globex", "owner_id": t.rep_a_id, "credit_limit": "50000", "annual_revenue": "9000000"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{acc}");
+    let id = acc["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/accounts/{id}");
+
+    // The sales rep reads the credit limit but may not change it (read-only rule).
+    let (_, seen) = app.get(&t.rep_a, &path).await;
+    assert_eq!(seen["credit_limit"], "50000.00");
+    let (s, err) = app
+        .patch(&t.rep_a, &path, json!({"credit_limit": "99999999"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["errors"][0]["field"], "credit_limit");
+    assert_eq!(err["errors"][0]["code"], "field_not_writable");
+    let (_, seen) = app.get(&t.admin, &path).await;
+    assert_eq!(seen["credit_limit"], "50000.00");
+
+    // A support agent never sees annual revenue: not in the record, not in lists, not filterable.
+    app.user("support@example.com", "support_agent", None, None)
+        .await;
+    let support = app.login("support@example.com").await;
+    let (_, seen) = app.get(&support, &path).await;
+    assert_eq!(seen["name"], "Globex");
+    assert!(seen.get("annual_revenue").is_none(), "{seen}");
+    let (_, list) = app.get(&support, "/api/v1/accounts").await;
+    assert!(list["data"][0].get("annual_revenue").is_none());
+    let filter =
+        urlencode(&json!({"field": "annual_revenue", "op": "gt", "value": "1"}).to_string());
+    let (s, _) = app
+        .get(&support, &format!("/api/v1/accounts?filter={filter}"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .get(&support, "/api/v1/accounts?sort=annual_revenue")
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // ... and cannot write it (it has no update right on accounts at all).
+    assert_eq!(
+        app.patch(&support, &path, json!({"name": "x"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // An admin changes the rule: support agents may now see revenue, on their next request.
+    let (s, body) = app
+        .call(
+            &t.admin,
+            reqwest::Method::PUT,
+            "/api/v1/roles/support_agent",
+            Some(json!({"field_rules": {"account": {"credit_limit": "hidden"}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, seen) = app.get(&support, &path).await;
+    assert_eq!(seen["annual_revenue"], "9000000.00");
+    assert!(seen.get("credit_limit").is_none());
+
+    // Unknown field names in a rule are refused.
+    let (s, body) = app
+        .call(
+            &t.admin,
+            reqwest::Method::PUT,
+            "/api/v1/roles/support_agent",
+            Some(json!({"field_rules": {"account": {"no_such_field": "hidden"}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A rep may not change roles.
+    let (s, _) = app
+        .call(
+            &t.rep_a,
+            reqwest::Method::PUT,
+            "/api/v1/roles/sales_rep",
+            Some(json!({"require_mfa": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+});
+
+story!(admin_can_view_as_a_user, |app| {
+    let t = team(&app).await;
+    let (_, a) = app
+        .post(&t.rep_a, "/api/v1/accounts", json!({"name": "Initech"}))
+        .await;
+    app.post(&t.rep_b, "/api/v1/accounts", json!({"name": "Umbrella"}))
+        .await;
+    let res = app
+        .http
+        .get(format!("{}/api/v1/accounts", app.base))
+        .bearer_auth(&t.admin.token)
+        .header("x-view-as", &t.rep_a_id)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    let names: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Initech"]);
+    // The preview is read-only.
+    let res = app
+        .http
+        .patch(format!(
+            "{}/api/v1/accounts/{}",
+            app.base,
+            a["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&t.admin.token)
+        .header("x-view-as", &t.rep_a_id)
+        .json(&json!({"name": "changed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // A rep cannot use view-as.
+    let res = app
+        .http
+        .get(format!("{}/api/v1/accounts", app.base))
+        .bearer_auth(&t.rep_a.token)
+        .header("x-view-as", &t.rep_b_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+});
+
+story!(administration_is_refused_to_non_admins, |app| {
+    let t = team(&app).await;
+    let (s, _) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/users",
+            json!({"email": "x@example.com", "password": common::PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&t.rep_a, "/api/v1/audit").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&t.manager, "/api/v1/roles").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, _) = app
+        .patch(
+            &t.rep_a,
+            &format!("/api/v1/users/{}", t.rep_b_id),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .call(
+            &t.rep_a,
+            reqwest::Method::PUT,
+            "/api/v1/duplicate-rules/accounts",
+            Some(json!({"name": "off"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The admin can do all of it.
+    let (s, body) = app.post(&t.admin, "/api/v1/users", json!({"email": "new@example.com", "password": common::PASSWORD, "roles": ["viewer"], "department": "East sales"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(app.get(&t.admin, "/api/v1/audit").await.0, StatusCode::OK);
+});
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,334 @@
+//! Test harness: starts the real `rapport` binary on 127.0.0.1:0 with a fresh database (a
+//! temporary SQLite file, or a new PostgreSQL database when RAPPORT_TEST_DATABASE_URL is set)
+//! and talks to it over HTTP like any client.
+#![allow(dead_code)]
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct App {
+    pub base: String,
+    pub dir: PathBuf,
+    pub database_url: String,
+    pub backend: Backend,
+    pg_admin: Option<(String, String)>,
+    child: Option<Child>,
+    pub http: Client,
+    env: Vec<(String, String)>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rapport")
+}
+
+fn pg_base() -> Option<String> {
+    std::env::var("RAPPORT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Replace the database name in a postgres URL.
+fn with_db(url: &str, db: &str) -> String {
+    let (head, tail) = match url.split_once('?') {
+        Some((h, t)) => (h, format!("?{t}")),
+        None => (url, String::new()),
+    };
+    let cut = head
+        .rfind('/')
+        .filter(|i| *i > "postgres://".len())
+        .unwrap_or(head.len());
+    format!("{}/{db}{tail}", &head[..cut])
+}
+
+async fn pg_exec(admin_url: &str, sql: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    let conn = Database::connect(admin_url)
+        .await
+        .expect("connect to PostgreSQL admin database");
+    conn.execute_unprepared(sql).await.expect(sql);
+    conn.close().await.ok();
+}
+
+impl App {
+    pub async fn start(backend: Backend) -> Option<App> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Start a server; `None` when PostgreSQL was asked for but not configured.
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<App> {
+        let dir =
+            std::env::temp_dir().join(format!("rapport-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (database_url, pg_admin) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.join("rapport.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let base = pg_base()?;
+                let name = format!("rapport_t_{}", uuid::Uuid::new_v4().simple());
+                pg_exec(&base, &format!("CREATE DATABASE {name}")).await;
+                (with_db(&base, &name), Some((base, name)))
+            }
+        };
+        let mut app = App {
+            base: String::new(),
+            dir,
+            database_url,
+            backend,
+            pg_admin,
+            child: None,
+            http: Client::builder()
+                .cookie_store(false)
+                .build()
+                .expect("client"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        app.spawn();
+        Some(app)
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RAPPORT_DATABASE_URL", &self.database_url)
+            .env("RAPPORT_DATA_DIR", &self.dir)
+            .env("RAPPORT_LOG", "warn")
+            .current_dir(&self.dir);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Start (or restart) the server process and wait until it listens.
+    pub fn spawn(&mut self) {
+        let mut child = self
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start rapport serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line.expect("read server output");
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                base = Some(rest.trim().to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        self.base = base.expect("server did not report its address");
+        self.child = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Run a CLI command against this app's database; returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.command().args(args).output().expect("run rapport");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+
+    /// Create a user through the documented CLI and return their id.
+    pub async fn user(
+        &self,
+        email: &str,
+        role: &str,
+        department: Option<&str>,
+        manager: Option<&str>,
+    ) -> String {
+        let mut args = vec![
+            "user",
+            "create",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--role",
+            role,
+        ];
+        if let Some(d) = department {
+            args.extend(["--department", d]);
+        }
+        if let Some(m) = manager {
+            args.extend(["--manager", m]);
+        }
+        let (code, out, err) = self.cli(&args);
+        assert_eq!(code, 0, "user create failed: {out} {err}");
+        out.split("with id ")
+            .nth(1)
+            .expect("id in output")
+            .trim()
+            .to_string()
+    }
+
+    pub async fn login(&self, email: &str) -> Session {
+        let res = self
+            .post_anon(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.0, StatusCode::OK, "login failed: {}", res.1);
+        Session {
+            token: res.1["token"].as_str().expect("token").to_string(),
+        }
+    }
+
+    pub async fn post_anon(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn call(
+        &self,
+        s: &Session,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&s.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, s: &Session, path: &str) -> (StatusCode, Value) {
+        self.call(s, Method::GET, path, None).await
+    }
+    pub async fn post(&self, s: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(s, Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, s: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(s, Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, s: &Session, path: &str) -> (StatusCode, Value) {
+        self.call(s, Method::DELETE, path, None).await
+    }
+
+    /// Run SQL directly against the database (tests that tamper with it).
+    pub async fn sql(&self, sql: &str) {
+        use sea_orm::{ConnectionTrait, Database};
+        let conn = Database::connect(&self.database_url)
+            .await
+            .expect("connect");
+        conn.execute_unprepared(sql).await.expect(sql);
+        conn.close().await.ok();
+    }
+
+    pub async fn sql_rows(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let conn = Database::connect(&self.database_url)
+            .await
+            .expect("connect");
+        let backend = conn.get_database_backend();
+        let rows = conn
+            .query_all(Statement::from_string(backend, sql))
+            .await
+            .expect(sql);
+        conn.close().await.ok();
+        rows
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin, name)) = self.pg_admin.take() {
+            // Best effort: drop the per-test database.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(async {
+                        use sea_orm::{ConnectionTrait, Database};
+                        if let Ok(c) = Database::connect(&admin).await {
+                            let _ = c
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = c.close().await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+}
+
+/// Run the same story on SQLite and (when configured) PostgreSQL.
+#[macro_export]
+macro_rules! story {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: common::App) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::App::start(common::Backend::Sqlite).await.expect("sqlite app");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match common::App::start(common::Backend::Postgres).await {
+                    Some(app) => run(app).await,
+                    None => eprintln!("RAPPORT_TEST_DATABASE_URL not set: PostgreSQL run skipped"),
+                }
+            }
+        }
+    };
+}
