@@ -41,13 +41,19 @@ where
         let bytes = match axum::body::to_bytes(req.into_body(), app.max_body).await {
             Ok(b) => b,
             Err(_) => {
-                return Err(problem(
+                let mut res = problem(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
                     "Body too large",
                     format!("the request body is larger than {} bytes", app.max_body),
                     json!({}),
-                ))
+                );
+                // The rest of the body was not read: the connection cannot be reused.
+                res.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                return Err(res);
             }
         };
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| {

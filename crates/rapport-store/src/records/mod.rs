@@ -293,6 +293,7 @@ fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Resul
 }
 
 /// Checks that need the database: picklist values and references exist.
+#[allow(clippy::collapsible_match)] // awaits cannot move into match guards
 async fn check_references(
     store: &Store,
     _def: &ObjectDef,
@@ -712,6 +713,7 @@ fn diff(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn save_changes(
     store: &Store,
     actor: &Principal,

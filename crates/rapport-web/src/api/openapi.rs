@@ -7,7 +7,9 @@ use rapport_store::records::{ACCOUNTS, CONTACTS};
 use serde_json::{json, Map, Value};
 
 /// (method, path, tag, summary, request schema, success status)
-pub const ROUTES: &[(&str, &str, &str, &str, Option<&str>, u16)] = &[
+pub type RouteDoc = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, u16);
+
+pub const ROUTES: &[RouteDoc] = &[
     (
         "get",
         "/api/v1/setup",

@@ -1,0 +1,262 @@
+//! Bad input: a 4xx problem+json naming the field, and nothing written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{App, Session};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn count(app: &App, s: &Session, plural: &str) -> usize {
+    let (_, list) = app.get(s, &format!("/api/v1/{plural}?limit=200")).await;
+    list["data"].as_array().unwrap().len()
+}
+
+async fn raw(
+    app: &App,
+    s: &Session,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String, Value) {
+    let res = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&s.token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, ct, res.json().await.unwrap_or(Value::Null))
+}
+
+story!(malformed_bodies_are_refused_and_nothing_is_written, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+
+    let (st, ct, body) = raw(
+        &app,
+        &s,
+        "/api/v1/accounts",
+        "application/json",
+        b"{\"name\": \"Broken".to_vec(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(body["code"], "malformed_json");
+
+    let (st, _, body) = raw(
+        &app,
+        &s,
+        "/api/v1/accounts",
+        "application/json",
+        b"[1,2,3]".to_vec(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "malformed_json");
+
+    let (st, _, body) = raw(
+        &app,
+        &s,
+        "/api/v1/accounts",
+        "text/plain",
+        b"name=x".to_vec(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body["code"], "unsupported_media_type");
+
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (st, ct, body) = raw(
+        &app,
+        &s,
+        "/api/v1/accounts",
+        "application/json",
+        big.into_bytes(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(body["code"], "body_too_large");
+
+    let (st, body) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "Fine", "surprise": 1}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "surprise");
+    assert_eq!(body["errors"][0]["code"], "unknown_field");
+
+    let (st, body) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": ["not", "a", "string"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "name");
+    assert_eq!(body["errors"][0]["code"], "invalid_type");
+
+    let (st, body) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "Typed", "annual_revenue": 12.5, "tags": "vip", "owner_id": 7}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["tags", "owner_id", "annual_revenue"]);
+
+    let (st, body) = app
+        .post(&s, "/api/v1/accounts", json!({"short_name": "no name"}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["errors"][0],
+        json!({"field": "name", "code": "required", "message": "name is required"})
+    );
+
+    let (st, body) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "Sys", "department_id": "01a2027c-22ed-7012-bfd2-349135b6c66d"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["code"], "read_only_field");
+
+    assert_eq!(count(&app, &s, "accounts").await, 0, "nothing was written");
+
+    // Updates with bad input change nothing either.
+    let (_, acc) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "Stable Ltd", "website": "https://stable.example.com"}),
+        )
+        .await;
+    let path = format!("/api/v1/accounts/{}", acc["id"].as_str().unwrap());
+    let (st, body) = app
+        .patch(
+            &s,
+            &path,
+            json!({"name": "Changed", "website": "ftp://nope"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "website");
+    let (_, now) = app.get(&s, &path).await;
+    assert_eq!(now["name"], "Stable Ltd");
+    let (st, _) = app.patch(&s, &path, json!({"name": null})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+});
+
+story!(bad_query_parameters_name_the_parameter, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+    for (q, field) in [
+        ("limit=abc", "limit"),
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("colour=red", "colour"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=WzEsMl0", "cursor"),
+        ("sort=nonexistent", "sort"),
+        ("sort=tags", "sort"),
+        ("filter=%7Bnope", "filter"),
+        ("filter=%7B%22field%22%3A%22name%22%2C%22op%22%3A%22gt%22%2C%22value%22%3A%22a%22%7D", "filter.name"),
+        ("filter=%7B%22field%22%3A%22bogus%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A1%7D", "filter.bogus"),
+        ("filter=%7B%22field%22%3A%22annual_revenue%22%2C%22op%22%3A%22gt%22%2C%22value%22%3A%22lots%22%7D", "filter.annual_revenue"),
+    ] {
+        let (st, body) = app.get(&s, &format!("/api/v1/accounts?{q}")).await;
+        assert!(st.is_client_error(), "{q}: {st}");
+        let named = body["errors"][0]["field"].as_str().unwrap_or_default();
+        assert_eq!(named, field, "{q}: {body}");
+    }
+    let (st, body) = app.get(&s, "/api/v1/widgets").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+    let (st, _) = app.get(&s, "/api/v1/accounts/not-an-id").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+});
+
+story!(unauthenticated_requests_are_refused, |app| {
+    let res = app
+        .http
+        .get(format!("{}/api/v1/accounts", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = app
+        .http
+        .get(format!("{}/api/v1/accounts", app.base))
+        .bearer_auth("rps_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Cookie sessions must send the CSRF token on writes.
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let login = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": "admin@example.com", "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("HttpOnly"));
+    let body: Value = login.json().await.unwrap();
+    let res = app
+        .http
+        .post(format!("{}/api/v1/accounts", app.base))
+        .header("cookie", &cookie)
+        .json(&json!({"name": "Csrf Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .http
+        .post(format!("{}/api/v1/accounts", app.base))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", body["csrf_token"].as_str().unwrap())
+        .json(&json!({"name": "Csrf Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+});
