@@ -622,7 +622,7 @@ pub async fn create_user(
             role_keys: roles,
             department_id,
             manager_id,
-            language: language.unwrap_or("zh-CN").to_string(),
+            language: language.unwrap_or("auto").to_string(),
             time_zone: "Asia/Shanghai".into(),
         },
     )

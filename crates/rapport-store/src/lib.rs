@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod departments;
 pub mod migrate;
 pub mod outbox;
@@ -17,6 +18,7 @@ pub mod roles;
 pub mod scope;
 pub mod sessions;
 pub mod users;
+pub mod views;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rapport_core::fields::ParseContext;

@@ -223,11 +223,11 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
             "a name has 1-100 characters",
         ));
     }
-    if !matches!(new.language.as_str(), "zh-CN" | "en") {
+    if !matches!(new.language.as_str(), "zh-CN" | "en" | "auto") {
         return Err(DomainError::field(
             "language",
             "invalid",
-            "language must be zh-CN or en",
+            "language must be zh-CN, en or auto (follow the browser)",
         ));
     }
     if new.role_keys.is_empty() {
@@ -612,11 +612,11 @@ pub async fn set_email<C: ConnectionTrait>(
 
 /// Change a user's language preference.
 pub async fn set_language(store: &Store, id: &str, language: &str) -> Result<(), DomainError> {
-    if !matches!(language, "zh-CN" | "en") {
+    if !matches!(language, "zh-CN" | "en" | "auto") {
         return Err(DomainError::field(
             "language",
             "invalid",
-            "language must be zh-CN or en",
+            "language must be zh-CN, en or auto (follow the browser)",
         ));
     }
     exec(

@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod ui;
 
 use axum::extract::FromRef;
 use axum::Router;
@@ -30,6 +31,6 @@ impl FromRef<AppState> for Store {
 
 /// The whole application: API, health checks, middleware.
 pub fn app(state: AppState) -> Router {
-    let router = Router::new().merge(api::routes()).with_state(state.clone());
+    let router = Router::new().merge(api::routes()).merge(ui::routes()).with_state(state.clone());
     middleware::wrap(router, &state)
 }

@@ -733,3 +733,26 @@ fn redact_filter(def: &ObjectDef, f: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// How many records the actor may read (what dashboards and list headers show).
+pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<i64, DomainError> {
+    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+        return Ok(0);
+    };
+    let mut q = scoped_select(def, actor, store, &filter, &ListParams::default())?;
+    q.expr_as(Expr::col(t("id")).count(), t("n"));
+    match crate::db::one(store.db.reader(), &q).await? {
+        Some(r) => crate::db::get(&r, "n"),
+        None => Ok(0),
+    }
+}
+
+/// (id, name) of accounts the actor may read, by name: choices for pickers.
+pub async fn account_names(store: &Store, actor: &Principal, limit: u64) -> Result<Vec<(String, String)>, DomainError> {
+    let Some(filter) = owner_filter(store, actor, Object::Account, Action::Read).await? else {
+        return Ok(vec![]);
+    };
+    let mut q = scoped_select(&super::ACCOUNTS, actor, store, &filter, &ListParams::default())?;
+    q.columns([t("id"), t("name")]).order_by(t("name"), Order::Asc).limit(limit);
+    all(store.db.reader(), &q).await?.iter().map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?))).collect()
+}

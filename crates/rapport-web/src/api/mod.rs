@@ -1,9 +1,9 @@
 //! The JSON API under `/api/v1`, the health checks and the OpenAPI document.
 
 mod admin;
-mod auth;
+pub(crate) mod auth;
 pub mod openapi;
-mod records;
+pub(crate) mod records;
 
 use crate::error::ApiResult;
 use crate::AppState;

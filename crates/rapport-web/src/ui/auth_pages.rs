@@ -1,0 +1,174 @@
+//! Sign-in, sign-out, the first-run setup page and the language switch.
+
+use super::{csrf_failed, error_message, form, i18n, render, Anon, Ctx, LANG_COOKIE};
+use crate::api::auth::session_cookie;
+use crate::extract::{cookie, csrf_for, SESSION_COOKIE};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use rapport_auth::service::{self as auth, LoginRequest};
+use rapport_core::DomainError;
+use std::collections::HashMap;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    error: Option<String>,
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    ctx: Ctx,
+    error: Option<String>,
+    email: String,
+    name: String,
+}
+
+fn with_cookie(mut res: Response, c: Option<HeaderValue>) -> Response {
+    if let Some(c) = c {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// Only same-site paths are followed after sign-in.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/".into()
+    }
+}
+
+pub async fn login_page(State(app): State<AppState>, anon: Anon) -> Response {
+    if matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+        return Redirect::to("/setup").into_response();
+    }
+    let page = LoginPage { ctx: anon.ctx, error: None, email: String::new() };
+    with_cookie(render(&page), anon.set_cookie)
+}
+
+pub async fn login_submit(State(app): State<AppState>, anon: Anon, Query(q): Query<HashMap<String, String>>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let lang = anon.ctx.lang;
+    if field(&form, "csrf") != anon.ctx.csrf {
+        return csrf_failed();
+    }
+    let email = field(&form, "email");
+    let totp = field(&form, "totp");
+    let req = LoginRequest {
+        email: email.clone(),
+        password: field(&form, "password"),
+        totp: Some(totp).filter(|t| !t.trim().is_empty()),
+        ip: anon.client.ip.clone(),
+        user_agent: anon.client.user_agent.clone(),
+    };
+    match auth::login(&app.store, &app.auth, req).await {
+        Ok(res) => {
+            let next = safe_next(q.get("next").map(String::as_str).unwrap_or("/"));
+            let mut r = Redirect::to(&next).into_response();
+            r.headers_mut().append(header::SET_COOKIE, session_cookie(&app, &res.token, app.auth.absolute_timeout.num_seconds()));
+            r
+        }
+        Err(e) => {
+            let msg = match e {
+                DomainError::InvalidCredentials => i18n::t(lang, "login.failed"),
+                DomainError::MfaRequired => i18n::t(lang, "login.mfa"),
+                DomainError::RateLimited { .. } => i18n::t(lang, "login.throttled"),
+                other => error_message(lang, &other),
+            };
+            let page = LoginPage { ctx: anon.ctx, error: Some(msg), email };
+            let mut res = render(&page);
+            *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            with_cookie(res, anon.set_cookie)
+        }
+    }
+}
+
+pub async fn logout(State(app): State<AppState>, page: super::Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let _ = auth::logout(&app.store, &page.principal).await;
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().append(header::SET_COOKIE, session_cookie(&app, "", 0));
+    r
+}
+
+pub async fn setup_page(State(app): State<AppState>, anon: Anon) -> Response {
+    if !matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+        return Redirect::to("/login").into_response();
+    }
+    let page = SetupPage { ctx: anon.ctx, error: None, email: String::new(), name: String::new() };
+    with_cookie(render(&page), anon.set_cookie)
+}
+
+pub async fn setup_submit(State(app): State<AppState>, anon: Anon, Form(form): Form<Vec<(String, String)>>) -> Response {
+    if field(&form, "csrf") != anon.ctx.csrf {
+        return csrf_failed();
+    }
+    let lang = anon.ctx.lang;
+    let (email, name, password) = (field(&form, "email"), field(&form, "name"), field(&form, "password"));
+    match auth::setup_first_admin(&app.store, &email, &name, &password, lang.code(), anon.client.ip.clone()).await {
+        Ok(user) => {
+            if !field(&form, "sample").is_empty() {
+                if let Ok((principal, _)) = auth::principal_for(&app.store, &user, None, None, false, anon.client.ip.clone(), None).await {
+                    if let Err(e) = rapport_store::demo::sample(&app.store, &principal, 30, 60).await {
+                        tracing::warn!(error = %e, "sample data could not be created");
+                    }
+                }
+            }
+            Redirect::to("/login").into_response()
+        }
+        Err(DomainError::SetupDone) => Redirect::to("/login").into_response(),
+        Err(e) => {
+            let page = SetupPage { ctx: anon.ctx, error: Some(error_message(lang, &e)), email, name };
+            let mut res = render(&page);
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            with_cookie(res, anon.set_cookie)
+        }
+    }
+}
+
+/// Switch language: remembered in a cookie and, when signed in, on the user's profile.
+pub async fn switch_language(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let Some(lang) = i18n::Lang::parse(&field(&form, "lang")) else {
+        return (axum::http::StatusCode::UNPROCESSABLE_ENTITY, "lang must be zh-CN or en").into_response();
+    };
+    // Build a Parts view to read cookies.
+    let mut req = axum::http::Request::new(());
+    *req.headers_mut() = headers;
+    let (parts, _): (Parts, ()) = req.into_parts();
+    let session = cookie(&parts, SESSION_COOKIE).filter(|s| !s.is_empty());
+    let posted = field(&form, "csrf");
+    let ok = match &session {
+        Some(tok) => posted == csrf_for(tok) || Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE),
+        None => Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE),
+    };
+    if !ok {
+        return csrf_failed();
+    }
+    if let Some(tok) = session {
+        if let Ok(a) = auth::authenticate(&app.store, &app.auth, &tok, None, None).await {
+            let _ = rapport_store::users::set_language(&app.store, &a.user.id, lang.code()).await;
+        }
+    }
+    let next = safe_next(&field(&form, "next"));
+    let mut r = Redirect::to(&next).into_response();
+    let secure = if app.tls { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code())) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    let _ = form::urlencode("");
+    r
+}

@@ -1,0 +1,261 @@
+//! Between HTML forms and the record engine: building inputs from field metadata, turning
+//! posted form pairs into the same JSON document the API takes, and formatting values.
+
+use super::i18n::Lang;
+use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
+use rapport_core::validate;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// One input on a form.
+#[derive(Debug, Clone, Default)]
+pub struct FormField {
+    pub name: String,
+    pub label: String,
+    /// text, email, tel, url, number, date, datetime-local, textarea, select, multiselect,
+    /// checkbox, consent
+    pub input: String,
+    pub value: String,
+    pub options: Vec<(String, String, bool)>,
+    pub checked: bool,
+    pub extra: String,
+    pub required: bool,
+    pub hint: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn label(spec: &FieldSpec, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => spec.label_zh.to_string(),
+        Lang::En => spec.label_en.to_string(),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Options for picklists, users and accounts: value → label.
+#[derive(Debug, Default, Clone)]
+pub struct Choices {
+    pub picklists: HashMap<String, Vec<(String, String)>>,
+    pub users: Vec<(String, String)>,
+    pub accounts: Vec<(String, String)>,
+}
+
+impl Choices {
+    pub fn label_of(&self, spec: &FieldSpec, value: &str) -> String {
+        let list = match spec.kind {
+            FieldKind::Picklist(l) => self.picklists.get(l),
+            FieldKind::UserRef => Some(&self.users),
+            FieldKind::AccountRef => Some(&self.accounts),
+            _ => None,
+        };
+        list.and_then(|l| l.iter().find(|(v, _)| v == value)).map(|(_, l)| l.clone()).unwrap_or_else(|| value.to_string())
+    }
+}
+
+/// The value as text for an input.
+fn input_value(v: &FieldValue) -> String {
+    match v {
+        FieldValue::Null => String::new(),
+        FieldValue::Text(s) => s.clone(),
+        FieldValue::Money(m) => validate::money_string(*m),
+        FieldValue::Date(d) => d.format("%Y-%m-%d").to_string(),
+        FieldValue::DateTime(t) => t.format("%Y-%m-%dT%H:%M").to_string(),
+        FieldValue::Bool(b) => b.to_string(),
+        FieldValue::List(l) => l.join(", "),
+        FieldValue::Json(j) => j.to_string(),
+        FieldValue::Consent(c) => c.source.clone().unwrap_or_default(),
+        FieldValue::Links(l) => l.iter().map(|x| x.account_id.clone()).collect::<Vec<_>>().join(","),
+    }
+}
+
+pub fn build_input(spec: &FieldSpec, value: &FieldValue, lang: Lang, choices: &Choices) -> FormField {
+    let mut f = FormField { name: spec.name.into(), label: label(spec, lang), required: spec.required, value: input_value(value), ..Default::default() };
+    f.input = match spec.kind {
+        FieldKind::Text { .. } | FieldKind::CreditCode => "text",
+        FieldKind::LongText | FieldKind::JsonObject => "textarea",
+        FieldKind::Url => "url",
+        FieldKind::Email => "email",
+        FieldKind::Phone => "tel",
+        FieldKind::EmailList | FieldKind::PhoneList | FieldKind::Tags => {
+            f.hint = Some("comma".into());
+            "text"
+        }
+        FieldKind::Money => "text",
+        FieldKind::Date => "date",
+        FieldKind::DateTime => "datetime-local",
+        FieldKind::Bool => {
+            f.checked = matches!(value, FieldValue::Bool(true));
+            "checkbox"
+        }
+        FieldKind::Consent => {
+            if let FieldValue::Consent(c) = value {
+                f.checked = c.granted;
+                f.extra = c.source.clone().unwrap_or_default();
+            }
+            "consent"
+        }
+        FieldKind::Picklist(list) => {
+            let current = f.value.clone();
+            f.options = choices.picklists.get(list).cloned().unwrap_or_default().into_iter().map(|(v, l)| { let sel = v == current; (v, l, sel) }).collect();
+            "select"
+        }
+        FieldKind::UserRef | FieldKind::DepartmentRef => {
+            let current = f.value.clone();
+            f.options = choices.users.iter().map(|(v, l)| (v.clone(), l.clone(), *v == current)).collect();
+            "select"
+        }
+        FieldKind::AccountRef => {
+            let current = f.value.clone();
+            f.options = choices.accounts.iter().map(|(v, l)| (v.clone(), l.clone(), *v == current)).collect();
+            "select"
+        }
+        FieldKind::AccountLinks => {
+            let selected: Vec<String> = match value {
+                FieldValue::Links(l) => l.iter().map(|x| x.account_id.clone()).collect(),
+                _ => vec![],
+            };
+            f.options = choices.accounts.iter().map(|(v, l)| (v.clone(), l.clone(), selected.contains(v))).collect();
+            "multiselect"
+        }
+    }
+    .into();
+    f
+}
+
+fn split_list(s: &str) -> Vec<Value> {
+    s.split([',', '，', ';', '；', '\n']).map(str::trim).filter(|x| !x.is_empty()).map(|x| json!(x)).collect()
+}
+
+/// Turn posted pairs into an API document for the fields named in `_fields`.
+pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<String, Value> {
+    let get_all = |name: &str| pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let first = |name: &str| get_all(name).into_iter().next().unwrap_or_default();
+    let present: Vec<String> = get_all("_fields");
+    let mut doc = Map::new();
+    for spec in specs {
+        if !present.iter().any(|p| p == spec.name) || spec.system {
+            continue;
+        }
+        let raw = first(spec.name);
+        let v = match spec.kind {
+            FieldKind::Bool => json!(!raw.is_empty()),
+            FieldKind::Consent => {
+                let source = first(&format!("{}_source", spec.name));
+                if raw.is_empty() && source.trim().is_empty() {
+                    Value::Null
+                } else {
+                    json!({"granted": !raw.is_empty(), "source": if source.trim().is_empty() { Value::Null } else { json!(source.trim()) }})
+                }
+            }
+            FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => Value::Array(split_list(&raw)),
+            FieldKind::AccountLinks => Value::Array(get_all(spec.name).into_iter().filter(|s| !s.is_empty()).map(Value::String).collect()),
+            FieldKind::JsonObject => {
+                if raw.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&raw).unwrap_or(Value::String(raw))
+                }
+            }
+            FieldKind::DateTime => {
+                if raw.trim().is_empty() {
+                    Value::Null
+                } else if raw.len() == 16 {
+                    // datetime-local has no zone: read it in the instance's zone (Asia/Shanghai).
+                    json!(format!("{raw}:00+08:00"))
+                } else {
+                    json!(raw)
+                }
+            }
+            _ => {
+                if raw.trim().is_empty() {
+                    Value::Null
+                } else {
+                    json!(raw)
+                }
+            }
+        };
+        doc.insert(spec.name.into(), v);
+    }
+    doc
+}
+
+/// A value as a person reads it.
+pub fn display(spec: &FieldSpec, v: &Value, lang: Lang, choices: &Choices, phone_region: &str) -> String {
+    let yes_no = |b: bool| super::i18n::t(lang, if b { "record.yes" } else { "record.no" });
+    match (spec.kind, v) {
+        (_, Value::Null) => String::new(),
+        (FieldKind::Phone, Value::String(p)) => validate::phone_display(p, phone_region),
+        (FieldKind::PhoneList, Value::Array(a)) => a.iter().filter_map(Value::as_str).map(|p| validate::phone_display(p, phone_region)).collect::<Vec<_>>().join(", "),
+        (FieldKind::Picklist(_) | FieldKind::UserRef | FieldKind::AccountRef, Value::String(s)) => choices.label_of(spec, s),
+        (FieldKind::Bool, Value::Bool(b)) => yes_no(*b),
+        (FieldKind::Consent, Value::Object(o)) => {
+            let granted = o.get("granted").and_then(Value::as_bool).unwrap_or(false);
+            let src = o.get("source").and_then(Value::as_str).map(|s| format!(" ({s})")).unwrap_or_default();
+            format!("{}{src}", yes_no(granted))
+        }
+        (FieldKind::AccountLinks, Value::Array(a)) => a
+            .iter()
+            .filter_map(|l| l.get("account_id").and_then(Value::as_str))
+            .map(|id| choices.accounts.iter().find(|(v, _)| v == id).map(|(_, l)| l.clone()).unwrap_or_else(|| "—".into()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (FieldKind::DateTime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).map(|t| local_time(t.with_timezone(&chrono::Utc))).unwrap_or_else(|_| s.clone()),
+        (_, Value::String(s)) => s.clone(),
+        (_, Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(", "),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// A time as people in the instance's zone read it (Asia/Shanghai, UTC+8).
+pub fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    match chrono::FixedOffset::east_opt(8 * 3600) {
+        Some(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        None => t.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// A person's name in the order the language expects: CJK names family-first without a space;
+/// others given-first in English, family-first in Chinese.
+pub fn person_name(family: &str, given: &str, lang: Lang) -> String {
+    let cjk = family.chars().chain(given.chars()).any(|c| c as u32 >= 0x2E80);
+    match (cjk, lang) {
+        (true, _) => format!("{family}{given}"),
+        (false, Lang::En) => format!("{given} {family}").trim().to_string(),
+        (false, Lang::Zh) => format!("{family} {given}").trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_language() {
+        assert_eq!(person_name("张", "伟", Lang::En), "张伟");
+        assert_eq!(person_name("Smith", "Jane", Lang::En), "Jane Smith");
+        assert_eq!(person_name("Smith", "Jane", Lang::Zh), "Smith Jane");
+    }
+
+    #[test]
+    fn form_pairs_become_a_document() {
+        let pairs: Vec<(String, String)> = vec![
+            ("_fields".into(), "tags".into()),
+            ("tags".into(), "vip， new".into()),
+            ("_fields".into(), "name".into()),
+            ("name".into(), "Acme".into()),
+            ("short_name".into(), "ignored: not in _fields".into()),
+        ];
+        let doc = to_doc(rapport_core::objects::ACCOUNT_FIELDS, &pairs);
+        assert_eq!(doc.get("tags"), Some(&json!(["vip", "new"])));
+        assert_eq!(doc.get("name"), Some(&json!("Acme")));
+        assert!(doc.get("short_name").is_none());
+    }
+}

@@ -1,0 +1,222 @@
+//! Interface text in zh-CN and en, and choosing the language of a request: the language the
+//! user picked (cookie, then profile), else the browser's Accept-Language, else zh-CN.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh-CN" | "zh" | "zh-cn" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Pick from an Accept-Language header (first supported language by quality).
+    pub fn from_accept(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_lowercase();
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
+            let lang = if tag.starts_with("zh") {
+                Some(Lang::Zh)
+            } else if tag.starts_with("en") {
+                Some(Lang::En)
+            } else {
+                None
+            };
+            if let Some(l) = lang {
+                if best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, l));
+                }
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+}
+
+/// (key, zh-CN, en)
+const TEXT: &[(&str, &str, &str)] = &[
+    ("app.name", "Rapport 客户管理", "Rapport CRM"),
+    ("nav.home", "工作台", "Home"),
+    ("nav.accounts", "客户", "Accounts"),
+    ("nav.contacts", "联系人", "Contacts"),
+    ("nav.settings", "系统设置", "Settings"),
+    ("nav.audit", "审计日志", "Audit log"),
+    ("nav.users", "用户", "Users"),
+    ("nav.security", "账号安全", "Security"),
+    ("nav.logout", "退出登录", "Sign out"),
+    ("nav.search", "搜索客户、联系人、电话、邮箱", "Search accounts, contacts, phone, email"),
+    ("nav.language", "语言", "Language"),
+    ("nav.menu", "菜单", "Menu"),
+    ("login.title", "登录", "Sign in"),
+    ("login.email", "邮箱", "Email"),
+    ("login.password", "密码", "Password"),
+    ("login.totp", "动态验证码（已开启两步验证时填写）", "Authenticator code (if two-step sign-in is on)"),
+    ("login.submit", "登录", "Sign in"),
+    ("login.failed", "邮箱或密码不正确", "The email or password is not correct"),
+    ("login.mfa", "请输入身份验证器中的 6 位验证码", "Enter the 6-digit code from your authenticator app"),
+    ("login.throttled", "尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    ("setup.title", "欢迎使用 Rapport", "Welcome to Rapport"),
+    ("setup.intro", "创建第一个管理员账号。此页面只在系统还没有任何用户时出现。", "Create the first administrator. This page only appears while there are no users."),
+    ("setup.name", "姓名", "Name"),
+    ("setup.sample", "同时生成示例数据（演示用）", "Also create sample data (for a demo)"),
+    ("setup.submit", "创建管理员", "Create administrator"),
+    ("list.new", "新建", "New"),
+    ("list.empty", "没有符合条件的记录", "No matching records"),
+    ("list.next", "下一页", "Next page"),
+    ("list.filter", "筛选", "Filter"),
+    ("list.apply", "应用", "Apply"),
+    ("list.clear", "清除", "Clear"),
+    ("list.search", "快速搜索", "Quick search"),
+    ("list.save_view", "保存视图", "Save view"),
+    ("list.view_name", "视图名称", "View name"),
+    ("list.views", "已保存的视图", "Saved views"),
+    ("list.share", "共享给本部门", "Share with my department"),
+    ("list.columns", "显示列", "Columns"),
+    ("list.sort", "排序", "Sort"),
+    ("op.eq", "等于", "is"),
+    ("op.ne", "不等于", "is not"),
+    ("op.contains", "包含", "contains"),
+    ("op.starts_with", "开头是", "starts with"),
+    ("op.gt", "大于", "greater than"),
+    ("op.gte", "大于等于", "at least"),
+    ("op.lt", "小于", "less than"),
+    ("op.lte", "小于等于", "at most"),
+    ("op.has", "含有标签", "has tag"),
+    ("op.is_empty", "为空", "is empty"),
+    ("op.is_not_empty", "不为空", "is not empty"),
+    ("form.save", "保存", "Save"),
+    ("form.cancel", "取消", "Cancel"),
+    ("form.edit", "编辑", "Edit"),
+    ("form.delete", "删除", "Delete"),
+    ("form.delete_confirm", "确定删除这条记录吗？此操作不可撤销。", "Delete this record? This cannot be undone."),
+    ("form.errors", "请修正标出的字段", "Please correct the marked fields"),
+    ("form.duplicates", "可能存在重复记录", "Possible duplicates"),
+    ("form.duplicate_hidden", "一条您无权查看的记录", "a record you may not see"),
+    ("form.override", "仍然保存", "Save anyway"),
+    ("form.comma", "多个值用逗号分隔", "Separate several values with commas"),
+    ("form.choose", "请选择", "Choose"),
+    ("form.granted", "已同意", "Granted"),
+    ("form.source", "获取方式", "How it was given"),
+    ("record.history", "变更历史", "Change history"),
+    ("record.related_contacts", "相关联系人", "Related contacts"),
+    ("record.related_accounts", "所属客户", "Accounts"),
+    ("record.created", "创建时间", "Created"),
+    ("record.updated", "更新时间", "Updated"),
+    ("record.by", "操作人", "By"),
+    ("record.not_found", "记录不存在，或您无权查看", "No such record, or you may not see it"),
+    ("record.yes", "是", "Yes"),
+    ("record.no", "否", "No"),
+    ("action.account.created", "创建", "Created"),
+    ("action.account.updated", "修改", "Changed"),
+    ("action.account.transferred", "转移负责人", "Transferred"),
+    ("action.contact.created", "创建", "Created"),
+    ("action.contact.updated", "修改", "Changed"),
+    ("action.contact.transferred", "转移负责人", "Transferred"),
+    ("security.sessions", "登录会话", "Sessions"),
+    ("security.current", "当前会话", "This session"),
+    ("security.revoke", "注销", "Revoke"),
+    ("security.tokens", "API 令牌", "API tokens"),
+    ("security.token_name", "令牌名称", "Token name"),
+    ("security.read_only", "只读", "Read-only"),
+    ("security.read_write", "读写", "Read and write"),
+    ("security.expires", "过期时间（可选）", "Expires (optional)"),
+    ("security.create_token", "创建令牌", "Create token"),
+    ("security.token_once", "请立即复制此令牌，它只显示这一次：", "Copy this token now; it is shown only once:"),
+    ("security.mfa", "两步验证", "Two-step sign-in"),
+    ("security.mfa_on", "已开启", "On"),
+    ("security.mfa_off", "未开启", "Off"),
+    ("security.mfa_start", "开启两步验证", "Turn on two-step sign-in"),
+    ("security.mfa_scan", "用身份验证器扫描二维码，然后输入验证码确认。", "Scan the QR code with an authenticator app, then confirm with a code."),
+    ("security.mfa_code", "验证码", "Code"),
+    ("security.mfa_confirm", "确认", "Confirm"),
+    ("security.mfa_disable", "关闭两步验证", "Turn off two-step sign-in"),
+    ("security.recovery", "恢复码（每个只能用一次，请妥善保存）：", "Recovery codes (each works once; keep them safe):"),
+    ("security.current_password", "当前密码", "Current password"),
+    ("security.mfa_required", "您的角色要求开启两步验证，请先完成设置。", "Your role requires two-step sign-in; set it up first."),
+    ("security.ip", "IP 地址", "IP address"),
+    ("security.agent", "浏览器", "Browser"),
+    ("security.last_seen", "最近活动", "Last active"),
+    ("security.last_used", "最近使用", "Last used"),
+    ("security.revoked", "已注销", "Revoked"),
+    ("audit.title", "审计日志", "Audit log"),
+    ("audit.when", "时间", "When"),
+    ("audit.who", "用户", "Who"),
+    ("audit.action", "操作", "Action"),
+    ("audit.object", "对象", "Record"),
+    ("audit.details", "详情", "Details"),
+    ("audit.older", "更早的记录", "Older entries"),
+    ("home.welcome", "欢迎回来", "Welcome back"),
+    ("home.accounts", "我可见的客户", "Accounts I can see"),
+    ("home.contacts", "我可见的联系人", "Contacts I can see"),
+    ("err.required", "必填", "Required"),
+    ("err.invalid_phone", "电话号码格式不正确", "Not a valid phone number"),
+    ("err.invalid_email", "邮箱格式不正确", "Not a valid email address"),
+    ("err.invalid_credit_code", "统一社会信用代码不正确", "Not a valid unified social credit code"),
+    ("err.invalid_url", "请输入以 http:// 或 https:// 开头的网址", "Enter an address starting with http:// or https://"),
+    ("err.too_long", "内容过长", "Too long"),
+    ("err.invalid_choice", "请从列表中选择", "Choose a value from the list"),
+    ("err.invalid_amount", "金额格式不正确，最多两位小数", "Not a valid amount (at most two decimals)"),
+    ("err.invalid_date", "日期格式不正确", "Not a valid date"),
+    ("err.invalid_reference", "引用的记录不存在", "The referenced record does not exist"),
+    ("err.field_not_writable", "您的角色不能修改此字段", "Your role may not change this field"),
+    ("err.owner_out_of_scope", "不能指定该负责人", "You may not assign that owner"),
+    ("err.invalid_tag", "标签为 1-40 个字符，不含引号", "Tags are 1-40 characters without quotes"),
+    ("err.password_too_short", "密码至少 12 个字符", "A password has at least 12 characters"),
+    ("err.wrong_password", "当前密码不正确", "The current password is not correct"),
+    ("err.invalid_code", "验证码不正确", "The code is not correct"),
+    ("err.forbidden", "您没有执行此操作的权限", "You are not allowed to do this"),
+];
+
+fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
+    static T: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    T.get_or_init(|| TEXT.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect())
+}
+
+/// Translate a key; unknown keys come back as themselves (visible, so they get fixed).
+pub fn t(lang: Lang, key: &str) -> String {
+    match table().get(key) {
+        Some((zh, en)) => match lang {
+            Lang::Zh => (*zh).to_string(),
+            Lang::En => (*en).to_string(),
+        },
+        None => key.to_string(),
+    }
+}
+
+pub fn has(key: &str) -> bool {
+    table().contains_key(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language() {
+        assert_eq!(Lang::from_accept("en-US,en;q=0.9"), Some(Lang::En));
+        assert_eq!(Lang::from_accept("fr, zh-CN;q=0.8, en;q=0.5"), Some(Lang::Zh));
+        assert_eq!(Lang::from_accept("de"), None);
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        assert_eq!(table().len(), TEXT.len());
+    }
+}

@@ -1,0 +1,255 @@
+//! The web interface: server-rendered pages (askama) over the same services as the API.
+//! Forms post back with a CSRF token; every page works without JavaScript.
+
+mod admin_pages;
+mod assets;
+mod auth_pages;
+mod form;
+pub mod i18n;
+mod record_pages;
+mod security_pages;
+
+use crate::extract::{cookie, csrf_for, Client, SESSION_COOKIE};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use i18n::Lang;
+use rapport_core::{DomainError, Principal};
+use rapport_store::users::User;
+
+pub const LANG_COOKIE: &str = "rapport_lang";
+pub const PRE_CSRF_COOKIE: &str = "rapport_csrf";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/app.css", get(assets::css))
+        .route("/static/app.js", get(assets::js))
+        .route("/login", get(auth_pages::login_page).post(auth_pages::login_submit))
+        .route("/logout", post(auth_pages::logout))
+        .route("/setup", get(auth_pages::setup_page).post(auth_pages::setup_submit))
+        .route("/lang", post(auth_pages::switch_language))
+        .route("/", get(record_pages::home))
+        .route("/search", get(record_pages::search))
+        .route("/me/security", get(security_pages::page))
+        .route("/me/mfa/enroll", post(security_pages::mfa_enroll))
+        .route("/me/mfa/confirm", post(security_pages::mfa_confirm))
+        .route("/me/mfa/disable", post(security_pages::mfa_disable))
+        .route("/me/sessions/{id}/revoke", post(security_pages::revoke_session))
+        .route("/me/tokens", post(security_pages::create_token))
+        .route("/me/tokens/{id}/revoke", post(security_pages::revoke_token))
+        .route("/admin/audit", get(admin_pages::audit))
+        .route("/{object}", get(record_pages::list))
+        .route("/{object}/new", get(record_pages::new_form).post(record_pages::create))
+        .route("/{object}/views", post(record_pages::save_view))
+        .route("/{object}/{id}", get(record_pages::detail))
+        .route("/{object}/{id}/edit", post(record_pages::edit_field))
+        .route("/{object}/{id}/delete", post(record_pages::delete))
+}
+
+/// What every page template needs.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub user: Option<User>,
+    pub csrf: String,
+    pub is_admin: bool,
+    pub path: String,
+    pub section: &'static str,
+    pub search: String,
+    pub asset_version: &'static str,
+}
+
+impl Ctx {
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+}
+
+fn resolve_lang(parts: &Parts, user: Option<&User>) -> Lang {
+    if let Some(l) = cookie(parts, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
+        return l;
+    }
+    if let Some(l) = user.and_then(|u| Lang::parse(&u.language)) {
+        return l;
+    }
+    parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept)
+        .unwrap_or(Lang::Zh)
+}
+
+/// A signed-in page request. Without a valid session cookie the browser is sent to sign in
+/// (or to the first-run setup page when there are no users yet).
+pub struct Page {
+    pub ctx: Ctx,
+    pub principal: Principal,
+    pub user: User,
+    pub must_enrol_mfa: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app: AppState = axum::extract::FromRef::from_ref(state);
+        let client = Client::from_request_parts(parts, state).await.unwrap_or(Client { ip: None, user_agent: None });
+        let to_login = || {
+            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Redirect::to(&format!("/login?next={}", form::urlencode(next))).into_response()
+        };
+        let Some(token) = cookie(parts, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+            if matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+                return Err(Redirect::to("/setup").into_response());
+            }
+            return Err(to_login());
+        };
+        let authed = match rapport_auth::service::authenticate(&app.store, &app.auth, &token, client.ip, client.user_agent).await {
+            Ok(a) => a,
+            Err(DomainError::Unauthenticated) => return Err(to_login()),
+            Err(e) => return Err(error_page(Lang::Zh, e)),
+        };
+        let lang = resolve_lang(parts, Some(&authed.user));
+        let path = parts.uri.path().to_string();
+        if authed.must_enrol_mfa && !path.starts_with("/me/") && path != "/logout" && path != "/lang" {
+            return Err(Redirect::to("/me/security").into_response());
+        }
+        let section = match path.split('/').nth(1).unwrap_or("") {
+            "" => "home",
+            "accounts" => "accounts",
+            "contacts" => "contacts",
+            "admin" => "audit",
+            _ => "",
+        };
+        let ctx = Ctx {
+            lang,
+            user: Some(authed.user.clone()),
+            csrf: csrf_for(&token),
+            is_admin: authed.principal.is_admin(),
+            path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            section,
+            search: String::new(),
+            asset_version: assets::VERSION,
+        };
+        Ok(Page { ctx, principal: authed.principal, user: authed.user, must_enrol_mfa: authed.must_enrol_mfa })
+    }
+}
+
+/// A page request before sign-in: language and a double-submit CSRF cookie.
+pub struct Anon {
+    pub ctx: Ctx,
+    pub set_cookie: Option<HeaderValue>,
+    pub client: Client,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Anon {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let client = Client::from_request_parts(parts, state).await.unwrap_or(Client { ip: None, user_agent: None });
+        let existing = cookie(parts, PRE_CSRF_COOKIE).filter(|c| c.len() == 32 && c.chars().all(|ch| ch.is_ascii_hexdigit()));
+        let (csrf, set_cookie) = match existing {
+            Some(c) => (c, None),
+            None => {
+                use rand::RngCore;
+                let mut b = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut b);
+                let v: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                let header = HeaderValue::from_str(&format!("{PRE_CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict")).ok();
+                (v, header)
+            }
+        };
+        Ok(Anon {
+            ctx: Ctx {
+                lang: resolve_lang(parts, None),
+                user: None,
+                csrf,
+                is_admin: false,
+                path: parts.uri.path().to_string(),
+                section: "",
+                search: String::new(),
+                asset_version: assets::VERSION,
+            },
+            set_cookie,
+            client,
+        })
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Anon {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(Some(<Anon as FromRequestParts<S>>::from_request_parts(parts, state).await?))
+    }
+}
+
+/// Render a template, or a plain error page if rendering fails.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed").into_response()
+        }
+    }
+}
+
+/// The translated message of a domain error, for a banner.
+pub fn error_message(lang: Lang, e: &DomainError) -> String {
+    match e {
+        DomainError::NotFound => i18n::t(lang, "record.not_found"),
+        DomainError::Forbidden(_) => i18n::t(lang, "err.forbidden"),
+        DomainError::Validation(errs) => errs.iter().map(|f| field_message(lang, f)).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
+pub fn field_message(lang: Lang, f: &rapport_core::FieldError) -> String {
+    let key = format!("err.{}", f.code);
+    if i18n::has(&key) {
+        i18n::t(lang, &key)
+    } else {
+        f.message.clone()
+    }
+}
+
+fn error_page(lang: Lang, e: DomainError) -> Response {
+    let status = match &e {
+        DomainError::NotFound => StatusCode::NOT_FOUND,
+        DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+        DomainError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::Internal(m) => {
+            tracing::error!(error = %m, "internal error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let msg = match &e {
+        DomainError::Internal(_) => "Internal error / 服务器内部错误".to_string(),
+        _ => error_message(lang, &e),
+    };
+    (status, Html(format!("<!doctype html><meta charset=utf-8><link rel=stylesheet href=\"/static/app.css\"><main class=content><div class=\"card narrow\"><p class=\"alert error\">{}</p><p><a href=\"/\">←</a></p></div></main>", html_escape(&msg)))).into_response()
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A failed POST whose CSRF token does not match.
+pub fn csrf_failed() -> Response {
+    (StatusCode::FORBIDDEN, "CSRF check failed; reload the page and try again").into_response()
+}

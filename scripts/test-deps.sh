@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the test suite needs and a fresh machine lacks: Chromium for the browser
+# tests, pg_dump for the encryption test, openssl for the TLS test, and the e2e npm packages
+# (from the lockfile). Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v pg_dump >/dev/null || need+=(postgresql-client)
+command -v openssl >/dev/null || need+=(openssl)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing: ${need[*]} — install them (e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules ]; then
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi

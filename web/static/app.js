@@ -1,0 +1,33 @@
+// Rapport — first-party progressive enhancement. Every page works without it.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (ev) {
+    var t = ev.target;
+    if (!(t instanceof Element)) return;
+    var toggle = t.closest("[data-toggle]");
+    if (toggle) {
+      var target = document.getElementById(toggle.getAttribute("data-toggle"));
+      if (target) target.classList.toggle("open");
+    }
+    var edit = t.closest("[data-edit]");
+    if (edit) {
+      var row = document.getElementById(edit.getAttribute("data-edit"));
+      if (row) {
+        row.classList.add("editing");
+        var input = row.querySelector("input:not([type=hidden]), select, textarea");
+        if (input) input.focus();
+      }
+    }
+  });
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm")) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
+    }
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") {
+      document.querySelectorAll(".field-row.editing").forEach(function (r) { r.classList.remove("editing"); });
+    }
+  });
+})();
