@@ -79,5 +79,35 @@ test("first run, sign-in, security page and audit log", async () => {
   await page.waitForLoadState();
   assert.equal(await page.locator("h1").innerText(), "审计日志");
   await page.screenshot({ path: join(SHOTS, "audit-zh.png"), fullPage: true });
+
+  // Users: create a sales rep, preview what they see (read-only), end their sessions, disable.
+  await page.goto(`${base}/accounts/new`);
+  await page.fill("input[name=name]", "管理员的客户有限公司");
+  await page.click("form.record-form button.primary");
+  await page.waitForURL(/\/accounts\/[0-9a-f-]{36}$/);
+  await page.goto(`${base}/admin/users`);
+  await page.fill("form[action='/admin/users'] input[name=name]", "Ben Rep");
+  await page.fill("form[action='/admin/users'] input[name=email]", "ben@example.com");
+  await page.fill("form[action='/admin/users'] input[name=password]", PASSWORD);
+  await page.selectOption("form[action='/admin/users'] select[name=role]", "sales_rep");
+  await page.fill("form[action='/admin/users'] input[name=department]", "华南销售部");
+  await page.click("form[action='/admin/users'] button.primary");
+  await page.waitForURL(/\/admin\/users$/);
+  const benRow = page.locator("tr", { hasText: "ben@example.com" });
+  assert.match(await benRow.innerText(), /华南销售部/);
+  await benRow.locator("form[action='/admin/view-as'] button").click();
+  await page.waitForURL(`${base}/`);
+  assert.match(await page.locator(".view-as-banner").innerText(), /Ben Rep/);
+  assert.equal(await page.locator("nav.sidebar a[href='/admin/users']").count(), 0, "the preview shows Ben's navigation");
+  await page.goto(`${base}/accounts`);
+  assert.equal(await page.locator("table.records tbody tr").count(), 0, "Ben sees none of the admin's accounts");
+  await page.click(".view-as-banner button");
+  await page.waitForURL(/\/admin\/users$/);
+  await page.goto(`${base}/accounts`);
+  assert.equal(await page.locator("table.records tbody tr").count(), 1);
+  await page.goto(`${base}/admin/users`);
+  await page.locator("tr", { hasText: "ben@example.com" }).locator("form[action$='/active'] button").click();
+  await page.waitForURL(/\/admin\/users$/);
+  assert.match(await page.locator("tr", { hasText: "ben@example.com" }).innerText(), /已停用/);
   await context.close();
 });

@@ -327,6 +327,32 @@ pub async fn revoke_session(
     tx.commit().await.map_err(db_err)
 }
 
+/// End every session and API token of a user (administrators).
+pub async fn revoke_all_of_user(
+    store: &Store,
+    actor: &Principal,
+    user_id: &str,
+) -> Result<(), DomainError> {
+    if !actor.is_admin() || actor.read_only {
+        return Err(DomainError::Forbidden(
+            "ending another user's sessions is for administrators".into(),
+        ));
+    }
+    users::get_user(store, user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let tx = store.db.begin().await?;
+    sessions::revoke_all_for_user(&tx, store, user_id).await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        Entry::new("auth.sessions_revoked").object("user", user_id),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
 /// Sessions of a user: one's own, or anyone's for an administrator.
 pub async fn list_sessions(
     store: &Store,

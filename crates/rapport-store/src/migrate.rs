@@ -514,13 +514,21 @@ fn m0002_saved_views() -> Vec<Step> {
     fk(&mut t, "owner_id", "users", ForeignKeyAction::Cascade);
     vec![
         Step::Table(t.to_owned()),
-        Step::Index(index("saved_views_owner", "saved_views", &["object_type", "owner_id"], false)),
+        Step::Index(index(
+            "saved_views_owner",
+            "saved_views",
+            &["object_type", "owner_id"],
+            false,
+        )),
     ]
 }
 
 type Migration = (i64, &'static str, fn() -> Vec<Step>);
 
-const MIGRATIONS: &[Migration] = &[(1, "foundation", m0001_foundation), (2, "saved_views", m0002_saved_views)];
+const MIGRATIONS: &[Migration] = &[
+    (1, "foundation", m0001_foundation),
+    (2, "saved_views", m0002_saved_views),
+];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
 /// PostgreSQL (an advisory lock serialises them).

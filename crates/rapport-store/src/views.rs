@@ -21,7 +21,11 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-pub async fn list(store: &Store, actor: &Principal, object: Object) -> Result<Vec<SavedView>, DomainError> {
+pub async fn list(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+) -> Result<Vec<SavedView>, DomainError> {
     let mut visible = Cond::any().add(Expr::col(t("owner_id")).eq(actor.user_id.as_str()));
     if let Some(d) = &actor.department_id {
         visible = visible.add(Expr::col(t("shared_department_id")).eq(d.as_str()));
@@ -29,7 +33,17 @@ pub async fn list(store: &Store, actor: &Principal, object: Object) -> Result<Ve
     let rows = all(
         store.db.reader(),
         Query::select()
-            .columns(["id", "object_type", "name", "owner_id", "shared_department_id", "query"].map(t))
+            .columns(
+                [
+                    "id",
+                    "object_type",
+                    "name",
+                    "owner_id",
+                    "shared_department_id",
+                    "query",
+                ]
+                .map(t),
+            )
             .from(t("saved_views"))
             .and_where(Expr::col(t("object_type")).eq(object.key()))
             .cond_where(visible)
@@ -50,29 +64,70 @@ pub async fn list(store: &Store, actor: &Principal, object: Object) -> Result<Ve
         .collect()
 }
 
-pub async fn create(store: &Store, actor: &Principal, object: Object, name: &str, query: &str, shared: bool) -> Result<SavedView, DomainError> {
+pub async fn create(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    name: &str,
+    query: &str,
+    shared: bool,
+) -> Result<SavedView, DomainError> {
     if actor.scope(object, Action::Read) == Scope::None || actor.read_only {
-        return Err(DomainError::Forbidden("you may not save views of these records".into()));
+        return Err(DomainError::Forbidden(
+            "you may not save views of these records".into(),
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(DomainError::field("name", "invalid", "a view name has 1-60 characters"));
+        return Err(DomainError::field(
+            "name",
+            "invalid",
+            "a view name has 1-60 characters",
+        ));
     }
     if query.len() > 4000 || query.chars().any(|c| c.is_control()) {
-        return Err(DomainError::field("query", "invalid", "the view's query is too long"));
+        return Err(DomainError::field(
+            "query",
+            "invalid",
+            "the view's query is too long",
+        ));
     }
     let shared_dept = if shared {
-        Some(actor.department_id.clone().ok_or_else(|| DomainError::field("shared", "no_department", "you belong to no department to share with"))?)
+        Some(actor.department_id.clone().ok_or_else(|| {
+            DomainError::field(
+                "shared",
+                "no_department",
+                "you belong to no department to share with",
+            )
+        })?)
     } else {
         None
     };
-    let view = SavedView { id: ids::new_id(), object_type: object.key().into(), name: name.into(), owner_id: actor.user_id.clone(), shared: shared_dept.is_some(), query: query.into() };
+    let view = SavedView {
+        id: ids::new_id(),
+        object_type: object.key().into(),
+        name: name.into(),
+        owner_id: actor.user_id.clone(),
+        shared: shared_dept.is_some(),
+        query: query.into(),
+    };
     let tx = store.db.begin().await?;
     exec(
         &tx,
         Query::insert()
             .into_table(t("saved_views"))
-            .columns(["id", "object_type", "name", "owner_id", "shared_department_id", "query", "created_at"].map(t))
+            .columns(
+                [
+                    "id",
+                    "object_type",
+                    "name",
+                    "owner_id",
+                    "shared_department_id",
+                    "query",
+                    "created_at",
+                ]
+                .map(t),
+            )
             .values_panic([
                 view.id.clone().into(),
                 view.object_type.clone().into(),

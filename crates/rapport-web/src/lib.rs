@@ -31,6 +31,9 @@ impl FromRef<AppState> for Store {
 
 /// The whole application: API, health checks, middleware.
 pub fn app(state: AppState) -> Router {
-    let router = Router::new().merge(api::routes()).merge(ui::routes()).with_state(state.clone());
+    let router = Router::new()
+        .merge(api::routes())
+        .merge(ui::routes())
+        .with_state(state.clone());
     middleware::wrap(router, &state)
 }

@@ -392,3 +392,61 @@ story!(first_run_setup_creates_one_admin_only, |app| {
     let (_, me) = app.get(&s, "/api/v1/me").await;
     assert_eq!(me["user"]["roles"], json!(["administrator"]));
 });
+
+story!(an_administrator_ends_another_users_sessions, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let ivy_id = app.user("ivy@example.com", "sales_rep", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let ivy = app.login("ivy@example.com").await;
+    let ivy2 = app.login("ivy@example.com").await;
+    // Ivy cannot see or end the admin's sessions, nor anyone else's.
+    let admin_id = app.get(&admin, "/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.get(&ivy, &format!("/api/v1/sessions?user_id={admin_id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(&ivy, &format!("/api/v1/users/{admin_id}/sessions"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // The admin lists Ivy's sessions and ends one, then all.
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/sessions?user_id={ivy_id}"))
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    let one = list["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.delete(&admin, &format!("/api/v1/sessions/{one}"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let alive: Vec<bool> = vec![
+        app.get(&ivy, "/api/v1/me").await.0 == StatusCode::OK,
+        app.get(&ivy2, "/api/v1/me").await.0 == StatusCode::OK,
+    ];
+    assert_eq!(alive.iter().filter(|a| **a).count(), 1);
+    assert_eq!(
+        app.delete(&admin, &format!("/api/v1/users/{ivy_id}/sessions"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&ivy, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get(&ivy2, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get(&admin, "/api/v1/me").await.0, StatusCode::OK);
+});

@@ -748,11 +748,27 @@ pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<
 }
 
 /// (id, name) of accounts the actor may read, by name: choices for pickers.
-pub async fn account_names(store: &Store, actor: &Principal, limit: u64) -> Result<Vec<(String, String)>, DomainError> {
+pub async fn account_names(
+    store: &Store,
+    actor: &Principal,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DomainError> {
     let Some(filter) = owner_filter(store, actor, Object::Account, Action::Read).await? else {
         return Ok(vec![]);
     };
-    let mut q = scoped_select(&super::ACCOUNTS, actor, store, &filter, &ListParams::default())?;
-    q.columns([t("id"), t("name")]).order_by(t("name"), Order::Asc).limit(limit);
-    all(store.db.reader(), &q).await?.iter().map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?))).collect()
+    let mut q = scoped_select(
+        &super::ACCOUNTS,
+        actor,
+        store,
+        &filter,
+        &ListParams::default(),
+    )?;
+    q.columns([t("id"), t("name")])
+        .order_by(t("name"), Order::Asc)
+        .limit(limit);
+    all(store.db.reader(), &q)
+        .await?
+        .iter()
+        .map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?)))
+        .collect()
 }

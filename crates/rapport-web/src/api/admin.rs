@@ -89,6 +89,15 @@ pub async fn update_user(
         .ok_or(DomainError::NotFound)?)))
 }
 
+pub async fn revoke_user_sessions(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    rapport_auth::service::revoke_all_of_user(&app.store, &auth.principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn list_departments(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     if auth.principal.scope(Object::Department, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(

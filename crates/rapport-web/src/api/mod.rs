@@ -45,6 +45,10 @@ pub fn routes() -> Router<AppState> {
             get(admin::get_user).patch(admin::update_user),
         )
         .route(
+            "/api/v1/users/{id}/sessions",
+            delete(admin::revoke_user_sessions),
+        )
+        .route(
             "/api/v1/departments",
             get(admin::list_departments).post(admin::create_department),
         )

@@ -7,7 +7,14 @@ use rapport_store::records::{ACCOUNTS, CONTACTS};
 use serde_json::{json, Map, Value};
 
 /// (method, path, tag, summary, request schema, success status)
-pub type RouteDoc = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, u16);
+pub type RouteDoc = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    u16,
+);
 
 pub const ROUTES: &[RouteDoc] = &[
     (

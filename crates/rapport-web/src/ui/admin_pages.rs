@@ -4,7 +4,7 @@ use super::{render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_store::audit::{self, AuditFilter, Entry};
 
@@ -33,10 +33,17 @@ struct AuditPage {
 }
 
 fn field(q: &[(String, String)], name: &str) -> String {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default()
+    q.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
 }
 
-pub async fn audit(State(app): State<AppState>, page: Page, Query(q): Query<Vec<(String, String)>>) -> Response {
+pub async fn audit(
+    State(app): State<AppState>,
+    page: Page,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
     if page.principal.scope(Object::Audit, Action::Read) != Scope::All {
         return super::error_page(lang, DomainError::Forbidden("audit".into()));
@@ -57,12 +64,25 @@ pub async fn audit(State(app): State<AppState>, page: Page, Query(q): Query<Vec<
         Err(e) => return super::error_page(lang, e),
     };
     let _ = audit::record_alone(&app.store, &page.principal, Entry::new("audit.searched").details(serde_json::json!({"action": filter.action, "actor_id": filter.actor_id, "object_type": filter.object_type}))).await;
-    let users: Vec<(String, String)> = rapport_store::users::list(&app.store, &page.principal).await.unwrap_or_default().into_iter().map(|u| (u.id, format!("{} <{}>", u.name, u.email))).collect();
+    let users: Vec<(String, String)> = rapport_store::users::list(&app.store, &page.principal)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
+        .collect();
     let next_href = if rows.len() >= 100 {
         rows.last().map(|r| {
-            let kept: Vec<(String, String)> = q.iter().filter(|(k, v)| k != "before_seq" && !v.is_empty()).cloned().collect();
+            let kept: Vec<(String, String)> = q
+                .iter()
+                .filter(|(k, v)| k != "before_seq" && !v.is_empty())
+                .cloned()
+                .collect();
             let qs = serde_urlencoded::to_string(&kept).unwrap_or_default();
-            format!("/admin/audit?{qs}{}before_seq={}", if qs.is_empty() { "" } else { "&" }, r.seq)
+            format!(
+                "/admin/audit?{qs}{}before_seq={}",
+                if qs.is_empty() { "" } else { "&" },
+                r.seq
+            )
         })
     } else {
         None
@@ -80,7 +100,14 @@ pub async fn audit(State(app): State<AppState>, page: Page, Query(q): Query<Vec<
                 _ => String::new(),
             },
             ip: r.ip.unwrap_or_default(),
-            details: { let d = r.details.to_string(); if d == "{}" { String::new() } else { d.chars().take(300).collect() } },
+            details: {
+                let d = r.details.to_string();
+                if d == "{}" {
+                    String::new()
+                } else {
+                    d.chars().take(300).collect()
+                }
+            },
         })
         .collect();
     render(&AuditPage {
@@ -94,4 +121,227 @@ pub async fn audit(State(app): State<AppState>, page: Page, Query(q): Query<Vec<
         next_href,
         ctx: page.ctx,
     })
+}
+
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub roles: String,
+    pub mfa: bool,
+    pub active: bool,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    ctx: Ctx,
+    users: Vec<UserView>,
+    roles: Vec<(String, String)>,
+    departments: Vec<String>,
+    managers: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+fn form_field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Response {
+    let lang = page.ctx.lang;
+    if !page.principal.is_admin() {
+        return super::error_page(lang, DomainError::Forbidden("users".into()));
+    }
+    let users = match rapport_store::users::list(&app.store, &page.principal).await {
+        Ok(u) => u,
+        Err(e) => return super::error_page(lang, e),
+    };
+    let departments = rapport_store::departments::list(&app.store.db)
+        .await
+        .unwrap_or_default();
+    let roles = rapport_store::roles::list(&app.store.db)
+        .await
+        .unwrap_or_default();
+    let role_name = |key: &str| {
+        roles
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| {
+                if lang == super::i18n::Lang::Zh {
+                    r.name_zh.clone()
+                } else {
+                    r.name_en.clone()
+                }
+            })
+            .unwrap_or_else(|| key.to_string())
+    };
+    let views = users
+        .iter()
+        .map(|u| UserView {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            department: u
+                .department_id
+                .as_ref()
+                .and_then(|d| departments.iter().find(|x| &x.id == d))
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+            roles: u
+                .roles
+                .iter()
+                .map(|r| role_name(r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            mfa: u.mfa_enabled,
+            active: u.active,
+            is_self: u.id == page.user.id,
+        })
+        .collect();
+    render(&UsersPage {
+        users: views,
+        roles: roles
+            .iter()
+            .map(|r| (r.key.clone(), role_name(&r.key)))
+            .collect(),
+        departments: departments.iter().map(|d| d.name.clone()).collect(),
+        managers: users
+            .iter()
+            .filter(|u| u.active)
+            .map(|u| (u.email.clone(), u.name.clone()))
+            .collect(),
+        error,
+        ctx: page.ctx,
+    })
+}
+
+pub async fn users(State(app): State<AppState>, page: Page) -> Response {
+    users_page(&app, page, None).await
+}
+
+pub async fn create_user(
+    State(app): State<AppState>,
+    page: Page,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if form_field(&form, "csrf") != page.ctx.csrf {
+        return super::csrf_failed();
+    }
+    let opt = |n: &str| Some(form_field(&form, n)).filter(|s| !s.is_empty());
+    let res = rapport_auth::service::create_user(
+        &app.store,
+        &page.principal,
+        &form_field(&form, "email"),
+        opt("name").as_deref(),
+        &form_field(&form, "password"),
+        vec![form_field(&form, "role")],
+        opt("department").as_deref(),
+        opt("manager_email").as_deref(),
+        None,
+    )
+    .await;
+    match res {
+        Ok(_) => axum::response::Redirect::to("/admin/users").into_response(),
+        Err(e) => {
+            let msg = super::error_message(page.ctx.lang, &e);
+            users_page(&app, page, Some(msg)).await
+        }
+    }
+}
+
+pub async fn set_active(
+    State(app): State<AppState>,
+    page: Page,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if form_field(&form, "csrf") != page.ctx.csrf {
+        return super::csrf_failed();
+    }
+    match rapport_store::users::set_active(
+        &app.store,
+        &page.principal,
+        &id,
+        form_field(&form, "active") == "1",
+    )
+    .await
+    {
+        Ok(()) => axum::response::Redirect::to("/admin/users").into_response(),
+        Err(e) => super::error_page(page.ctx.lang, e),
+    }
+}
+
+pub async fn revoke_sessions(
+    State(app): State<AppState>,
+    page: Page,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if form_field(&form, "csrf") != page.ctx.csrf {
+        return super::csrf_failed();
+    }
+    match rapport_auth::service::revoke_all_of_user(&app.store, &page.principal, &id).await {
+        Ok(()) => axum::response::Redirect::to("/admin/users").into_response(),
+        Err(e) => super::error_page(page.ctx.lang, e),
+    }
+}
+
+pub async fn view_as(
+    State(app): State<AppState>,
+    page: Page,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if form_field(&form, "csrf") != page.ctx.csrf {
+        return super::csrf_failed();
+    }
+    if !page.principal.is_admin() || page.principal.read_only {
+        return super::error_page(page.ctx.lang, DomainError::Forbidden("view as".into()));
+    }
+    let target = form_field(&form, "user_id");
+    match rapport_store::users::get_user(&app.store, &target).await {
+        Ok(Some(u)) => {
+            let _ = audit::record_alone(
+                &app.store,
+                &page.principal,
+                Entry::new("auth.view_as_started").object("user", &u.id),
+            )
+            .await;
+            let mut r = axum::response::Redirect::to("/").into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+                "{}={}; Path=/; HttpOnly; SameSite=Lax{}",
+                super::VIEW_AS_COOKIE,
+                u.id,
+                if app.tls { "; Secure" } else { "" }
+            )) {
+                r.headers_mut().append(axum::http::header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(None) => super::error_page(page.ctx.lang, DomainError::NotFound),
+        Err(e) => super::error_page(page.ctx.lang, e),
+    }
+}
+
+pub async fn view_as_exit(
+    State(app): State<AppState>,
+    page: Page,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if form_field(&form, "csrf") != page.ctx.csrf {
+        return super::csrf_failed();
+    }
+    let _ = app;
+    let mut r = axum::response::Redirect::to("/admin/users").into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        super::VIEW_AS_COOKIE
+    )) {
+        r.headers_mut().append(axum::http::header::SET_COOKIE, v);
+    }
+    r
 }

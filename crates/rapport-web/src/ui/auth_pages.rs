@@ -39,7 +39,10 @@ fn with_cookie(mut res: Response, c: Option<HeaderValue>) -> Response {
 }
 
 fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 /// Only same-site paths are followed after sign-in.
@@ -55,11 +58,20 @@ pub async fn login_page(State(app): State<AppState>, anon: Anon) -> Response {
     if matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
         return Redirect::to("/setup").into_response();
     }
-    let page = LoginPage { ctx: anon.ctx, error: None, email: String::new() };
+    let page = LoginPage {
+        ctx: anon.ctx,
+        error: None,
+        email: String::new(),
+    };
     with_cookie(render(&page), anon.set_cookie)
 }
 
-pub async fn login_submit(State(app): State<AppState>, anon: Anon, Query(q): Query<HashMap<String, String>>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn login_submit(
+    State(app): State<AppState>,
+    anon: Anon,
+    Query(q): Query<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = anon.ctx.lang;
     if field(&form, "csrf") != anon.ctx.csrf {
         return csrf_failed();
@@ -77,7 +89,10 @@ pub async fn login_submit(State(app): State<AppState>, anon: Anon, Query(q): Que
         Ok(res) => {
             let next = safe_next(q.get("next").map(String::as_str).unwrap_or("/"));
             let mut r = Redirect::to(&next).into_response();
-            r.headers_mut().append(header::SET_COOKIE, session_cookie(&app, &res.token, app.auth.absolute_timeout.num_seconds()));
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie(&app, &res.token, app.auth.absolute_timeout.num_seconds()),
+            );
             r
         }
         Err(e) => {
@@ -87,7 +102,11 @@ pub async fn login_submit(State(app): State<AppState>, anon: Anon, Query(q): Que
                 DomainError::RateLimited { .. } => i18n::t(lang, "login.throttled"),
                 other => error_message(lang, &other),
             };
-            let page = LoginPage { ctx: anon.ctx, error: Some(msg), email };
+            let page = LoginPage {
+                ctx: anon.ctx,
+                error: Some(msg),
+                email,
+            };
             let mut res = render(&page);
             *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             with_cookie(res, anon.set_cookie)
@@ -95,13 +114,18 @@ pub async fn login_submit(State(app): State<AppState>, anon: Anon, Query(q): Que
     }
 }
 
-pub async fn logout(State(app): State<AppState>, page: super::Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn logout(
+    State(app): State<AppState>,
+    page: super::Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
     let _ = auth::logout(&app.store, &page.principal).await;
     let mut r = Redirect::to("/login").into_response();
-    r.headers_mut().append(header::SET_COOKIE, session_cookie(&app, "", 0));
+    r.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(&app, "", 0));
     r
 }
 
@@ -109,21 +133,55 @@ pub async fn setup_page(State(app): State<AppState>, anon: Anon) -> Response {
     if !matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
         return Redirect::to("/login").into_response();
     }
-    let page = SetupPage { ctx: anon.ctx, error: None, email: String::new(), name: String::new() };
+    let page = SetupPage {
+        ctx: anon.ctx,
+        error: None,
+        email: String::new(),
+        name: String::new(),
+    };
     with_cookie(render(&page), anon.set_cookie)
 }
 
-pub async fn setup_submit(State(app): State<AppState>, anon: Anon, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn setup_submit(
+    State(app): State<AppState>,
+    anon: Anon,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != anon.ctx.csrf {
         return csrf_failed();
     }
     let lang = anon.ctx.lang;
-    let (email, name, password) = (field(&form, "email"), field(&form, "name"), field(&form, "password"));
-    match auth::setup_first_admin(&app.store, &email, &name, &password, lang.code(), anon.client.ip.clone()).await {
+    let (email, name, password) = (
+        field(&form, "email"),
+        field(&form, "name"),
+        field(&form, "password"),
+    );
+    match auth::setup_first_admin(
+        &app.store,
+        &email,
+        &name,
+        &password,
+        lang.code(),
+        anon.client.ip.clone(),
+    )
+    .await
+    {
         Ok(user) => {
             if !field(&form, "sample").is_empty() {
-                if let Ok((principal, _)) = auth::principal_for(&app.store, &user, None, None, false, anon.client.ip.clone(), None).await {
-                    if let Err(e) = rapport_store::demo::sample(&app.store, &principal, 30, 60).await {
+                if let Ok((principal, _)) = auth::principal_for(
+                    &app.store,
+                    &user,
+                    None,
+                    None,
+                    false,
+                    anon.client.ip.clone(),
+                    None,
+                )
+                .await
+                {
+                    if let Err(e) =
+                        rapport_store::demo::sample(&app.store, &principal, 30, 60).await
+                    {
                         tracing::warn!(error = %e, "sample data could not be created");
                     }
                 }
@@ -132,7 +190,12 @@ pub async fn setup_submit(State(app): State<AppState>, anon: Anon, Form(form): F
         }
         Err(DomainError::SetupDone) => Redirect::to("/login").into_response(),
         Err(e) => {
-            let page = SetupPage { ctx: anon.ctx, error: Some(error_message(lang, &e)), email, name };
+            let page = SetupPage {
+                ctx: anon.ctx,
+                error: Some(error_message(lang, &e)),
+                email,
+                name,
+            };
             let mut res = render(&page);
             *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             with_cookie(res, anon.set_cookie)
@@ -141,9 +204,17 @@ pub async fn setup_submit(State(app): State<AppState>, anon: Anon, Form(form): F
 }
 
 /// Switch language: remembered in a cookie and, when signed in, on the user's profile.
-pub async fn switch_language(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn switch_language(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let Some(lang) = i18n::Lang::parse(&field(&form, "lang")) else {
-        return (axum::http::StatusCode::UNPROCESSABLE_ENTITY, "lang must be zh-CN or en").into_response();
+        return (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "lang must be zh-CN or en",
+        )
+            .into_response();
     };
     // Build a Parts view to read cookies.
     let mut req = axum::http::Request::new(());
@@ -152,7 +223,10 @@ pub async fn switch_language(State(app): State<AppState>, headers: HeaderMap, Fo
     let session = cookie(&parts, SESSION_COOKIE).filter(|s| !s.is_empty());
     let posted = field(&form, "csrf");
     let ok = match &session {
-        Some(tok) => posted == csrf_for(tok) || Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE),
+        Some(tok) => {
+            posted == csrf_for(tok)
+                || Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE)
+        }
         None => Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE),
     };
     if !ok {
@@ -166,7 +240,10 @@ pub async fn switch_language(State(app): State<AppState>, headers: HeaderMap, Fo
     let next = safe_next(&field(&form, "next"));
     let mut r = Redirect::to(&next).into_response();
     let secure = if app.tls { "; Secure" } else { "" };
-    if let Ok(v) = HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code())) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
+        lang.code()
+    )) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     let _ = form::urlencode("");

@@ -34,7 +34,9 @@ pub fn label(spec: &FieldSpec, lang: Lang) -> String {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -56,7 +58,9 @@ impl Choices {
             FieldKind::AccountRef => Some(&self.accounts),
             _ => None,
         };
-        list.and_then(|l| l.iter().find(|(v, _)| v == value)).map(|(_, l)| l.clone()).unwrap_or_else(|| value.to_string())
+        list.and_then(|l| l.iter().find(|(v, _)| v == value))
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| value.to_string())
     }
 }
 
@@ -72,12 +76,27 @@ fn input_value(v: &FieldValue) -> String {
         FieldValue::List(l) => l.join(", "),
         FieldValue::Json(j) => j.to_string(),
         FieldValue::Consent(c) => c.source.clone().unwrap_or_default(),
-        FieldValue::Links(l) => l.iter().map(|x| x.account_id.clone()).collect::<Vec<_>>().join(","),
+        FieldValue::Links(l) => l
+            .iter()
+            .map(|x| x.account_id.clone())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
-pub fn build_input(spec: &FieldSpec, value: &FieldValue, lang: Lang, choices: &Choices) -> FormField {
-    let mut f = FormField { name: spec.name.into(), label: label(spec, lang), required: spec.required, value: input_value(value), ..Default::default() };
+pub fn build_input(
+    spec: &FieldSpec,
+    value: &FieldValue,
+    lang: Lang,
+    choices: &Choices,
+) -> FormField {
+    let mut f = FormField {
+        name: spec.name.into(),
+        label: label(spec, lang),
+        required: spec.required,
+        value: input_value(value),
+        ..Default::default()
+    };
     f.input = match spec.kind {
         FieldKind::Text { .. } | FieldKind::CreditCode => "text",
         FieldKind::LongText | FieldKind::JsonObject => "textarea",
@@ -104,17 +123,35 @@ pub fn build_input(spec: &FieldSpec, value: &FieldValue, lang: Lang, choices: &C
         }
         FieldKind::Picklist(list) => {
             let current = f.value.clone();
-            f.options = choices.picklists.get(list).cloned().unwrap_or_default().into_iter().map(|(v, l)| { let sel = v == current; (v, l, sel) }).collect();
+            f.options = choices
+                .picklists
+                .get(list)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(v, l)| {
+                    let sel = v == current;
+                    (v, l, sel)
+                })
+                .collect();
             "select"
         }
         FieldKind::UserRef | FieldKind::DepartmentRef => {
             let current = f.value.clone();
-            f.options = choices.users.iter().map(|(v, l)| (v.clone(), l.clone(), *v == current)).collect();
+            f.options = choices
+                .users
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), *v == current))
+                .collect();
             "select"
         }
         FieldKind::AccountRef => {
             let current = f.value.clone();
-            f.options = choices.accounts.iter().map(|(v, l)| (v.clone(), l.clone(), *v == current)).collect();
+            f.options = choices
+                .accounts
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), *v == current))
+                .collect();
             "select"
         }
         FieldKind::AccountLinks => {
@@ -122,7 +159,11 @@ pub fn build_input(spec: &FieldSpec, value: &FieldValue, lang: Lang, choices: &C
                 FieldValue::Links(l) => l.iter().map(|x| x.account_id.clone()).collect(),
                 _ => vec![],
             };
-            f.options = choices.accounts.iter().map(|(v, l)| (v.clone(), l.clone(), selected.contains(v))).collect();
+            f.options = choices
+                .accounts
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), selected.contains(v)))
+                .collect();
             "multiselect"
         }
     }
@@ -131,12 +172,22 @@ pub fn build_input(spec: &FieldSpec, value: &FieldValue, lang: Lang, choices: &C
 }
 
 fn split_list(s: &str) -> Vec<Value> {
-    s.split([',', '，', ';', '；', '\n']).map(str::trim).filter(|x| !x.is_empty()).map(|x| json!(x)).collect()
+    s.split([',', '，', ';', '；', '\n'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| json!(x))
+        .collect()
 }
 
 /// Turn posted pairs into an API document for the fields named in `_fields`.
 pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<String, Value> {
-    let get_all = |name: &str| pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let get_all = |name: &str| {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
     let first = |name: &str| get_all(name).into_iter().next().unwrap_or_default();
     let present: Vec<String> = get_all("_fields");
     let mut doc = Map::new();
@@ -155,8 +206,16 @@ pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<St
                     json!({"granted": !raw.is_empty(), "source": if source.trim().is_empty() { Value::Null } else { json!(source.trim()) }})
                 }
             }
-            FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => Value::Array(split_list(&raw)),
-            FieldKind::AccountLinks => Value::Array(get_all(spec.name).into_iter().filter(|s| !s.is_empty()).map(Value::String).collect()),
+            FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => {
+                Value::Array(split_list(&raw))
+            }
+            FieldKind::AccountLinks => Value::Array(
+                get_all(spec.name)
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::String)
+                    .collect(),
+            ),
             FieldKind::JsonObject => {
                 if raw.trim().is_empty() {
                     Value::Null
@@ -188,28 +247,62 @@ pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<St
 }
 
 /// A value as a person reads it.
-pub fn display(spec: &FieldSpec, v: &Value, lang: Lang, choices: &Choices, phone_region: &str) -> String {
+pub fn display(
+    spec: &FieldSpec,
+    v: &Value,
+    lang: Lang,
+    choices: &Choices,
+    phone_region: &str,
+) -> String {
     let yes_no = |b: bool| super::i18n::t(lang, if b { "record.yes" } else { "record.no" });
     match (spec.kind, v) {
         (_, Value::Null) => String::new(),
         (FieldKind::Phone, Value::String(p)) => validate::phone_display(p, phone_region),
-        (FieldKind::PhoneList, Value::Array(a)) => a.iter().filter_map(Value::as_str).map(|p| validate::phone_display(p, phone_region)).collect::<Vec<_>>().join(", "),
-        (FieldKind::Picklist(_) | FieldKind::UserRef | FieldKind::AccountRef, Value::String(s)) => choices.label_of(spec, s),
+        (FieldKind::PhoneList, Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|p| validate::phone_display(p, phone_region))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (FieldKind::Picklist(_) | FieldKind::UserRef | FieldKind::AccountRef, Value::String(s)) => {
+            choices.label_of(spec, s)
+        }
         (FieldKind::Bool, Value::Bool(b)) => yes_no(*b),
         (FieldKind::Consent, Value::Object(o)) => {
             let granted = o.get("granted").and_then(Value::as_bool).unwrap_or(false);
-            let src = o.get("source").and_then(Value::as_str).map(|s| format!(" ({s})")).unwrap_or_default();
+            let src = o
+                .get("source")
+                .and_then(Value::as_str)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
             format!("{}{src}", yes_no(granted))
         }
         (FieldKind::AccountLinks, Value::Array(a)) => a
             .iter()
             .filter_map(|l| l.get("account_id").and_then(Value::as_str))
-            .map(|id| choices.accounts.iter().find(|(v, _)| v == id).map(|(_, l)| l.clone()).unwrap_or_else(|| "—".into()))
+            .map(|id| {
+                choices
+                    .accounts
+                    .iter()
+                    .find(|(v, _)| v == id)
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_else(|| "—".into())
+            })
             .collect::<Vec<_>>()
             .join(", "),
-        (FieldKind::DateTime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).map(|t| local_time(t.with_timezone(&chrono::Utc))).unwrap_or_else(|_| s.clone()),
+        (FieldKind::DateTime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| local_time(t.with_timezone(&chrono::Utc)))
+            .unwrap_or_else(|_| s.clone()),
         (_, Value::String(s)) => s.clone(),
-        (_, Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(", "),
+        (_, Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         (_, other) => other.to_string(),
     }
 }
@@ -225,7 +318,10 @@ pub fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
 /// A person's name in the order the language expects: CJK names family-first without a space;
 /// others given-first in English, family-first in Chinese.
 pub fn person_name(family: &str, given: &str, lang: Lang) -> String {
-    let cjk = family.chars().chain(given.chars()).any(|c| c as u32 >= 0x2E80);
+    let cjk = family
+        .chars()
+        .chain(given.chars())
+        .any(|c| c as u32 >= 0x2E80);
     match (cjk, lang) {
         (true, _) => format!("{family}{given}"),
         (false, Lang::En) => format!("{given} {family}").trim().to_string(),

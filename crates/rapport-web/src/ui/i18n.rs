@@ -32,7 +32,13 @@ impl Lang {
         for part in header.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim().to_lowercase();
-            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
+            let q = pieces
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
             let lang = if tag.starts_with("zh") {
                 Some(Lang::Zh)
             } else if tag.starts_with("en") {
@@ -61,21 +67,49 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("nav.users", "用户", "Users"),
     ("nav.security", "账号安全", "Security"),
     ("nav.logout", "退出登录", "Sign out"),
-    ("nav.search", "搜索客户、联系人、电话、邮箱", "Search accounts, contacts, phone, email"),
+    (
+        "nav.search",
+        "搜索客户、联系人、电话、邮箱",
+        "Search accounts, contacts, phone, email",
+    ),
     ("nav.language", "语言", "Language"),
     ("nav.menu", "菜单", "Menu"),
     ("login.title", "登录", "Sign in"),
     ("login.email", "邮箱", "Email"),
     ("login.password", "密码", "Password"),
-    ("login.totp", "动态验证码（已开启两步验证时填写）", "Authenticator code (if two-step sign-in is on)"),
+    (
+        "login.totp",
+        "动态验证码（已开启两步验证时填写）",
+        "Authenticator code (if two-step sign-in is on)",
+    ),
     ("login.submit", "登录", "Sign in"),
-    ("login.failed", "邮箱或密码不正确", "The email or password is not correct"),
-    ("login.mfa", "请输入身份验证器中的 6 位验证码", "Enter the 6-digit code from your authenticator app"),
-    ("login.throttled", "尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    (
+        "login.failed",
+        "邮箱或密码不正确",
+        "The email or password is not correct",
+    ),
+    (
+        "login.mfa",
+        "请输入身份验证器中的 6 位验证码",
+        "Enter the 6-digit code from your authenticator app",
+    ),
+    (
+        "login.throttled",
+        "尝试次数过多，请稍后再试",
+        "Too many attempts; try again later",
+    ),
     ("setup.title", "欢迎使用 Rapport", "Welcome to Rapport"),
-    ("setup.intro", "创建第一个管理员账号。此页面只在系统还没有任何用户时出现。", "Create the first administrator. This page only appears while there are no users."),
+    (
+        "setup.intro",
+        "创建第一个管理员账号。此页面只在系统还没有任何用户时出现。",
+        "Create the first administrator. This page only appears while there are no users.",
+    ),
     ("setup.name", "姓名", "Name"),
-    ("setup.sample", "同时生成示例数据（演示用）", "Also create sample data (for a demo)"),
+    (
+        "setup.sample",
+        "同时生成示例数据（演示用）",
+        "Also create sample data (for a demo)",
+    ),
     ("setup.submit", "创建管理员", "Create administrator"),
     ("list.new", "新建", "New"),
     ("list.empty", "没有符合条件的记录", "No matching records"),
@@ -105,12 +139,28 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("form.cancel", "取消", "Cancel"),
     ("form.edit", "编辑", "Edit"),
     ("form.delete", "删除", "Delete"),
-    ("form.delete_confirm", "确定删除这条记录吗？此操作不可撤销。", "Delete this record? This cannot be undone."),
-    ("form.errors", "请修正标出的字段", "Please correct the marked fields"),
+    (
+        "form.delete_confirm",
+        "确定删除这条记录吗？此操作不可撤销。",
+        "Delete this record? This cannot be undone.",
+    ),
+    (
+        "form.errors",
+        "请修正标出的字段",
+        "Please correct the marked fields",
+    ),
     ("form.duplicates", "可能存在重复记录", "Possible duplicates"),
-    ("form.duplicate_hidden", "一条您无权查看的记录", "a record you may not see"),
+    (
+        "form.duplicate_hidden",
+        "一条您无权查看的记录",
+        "a record you may not see",
+    ),
     ("form.override", "仍然保存", "Save anyway"),
-    ("form.comma", "多个值用逗号分隔", "Separate several values with commas"),
+    (
+        "form.comma",
+        "多个值用逗号分隔",
+        "Separate several values with commas",
+    ),
     ("form.choose", "请选择", "Choose"),
     ("form.granted", "已同意", "Granted"),
     ("form.source", "获取方式", "How it was given"),
@@ -120,7 +170,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("record.created", "创建时间", "Created"),
     ("record.updated", "更新时间", "Updated"),
     ("record.by", "操作人", "By"),
-    ("record.not_found", "记录不存在，或您无权查看", "No such record, or you may not see it"),
+    (
+        "record.not_found",
+        "记录不存在，或您无权查看",
+        "No such record, or you may not see it",
+    ),
     ("record.yes", "是", "Yes"),
     ("record.no", "否", "No"),
     ("action.account.created", "创建", "Created"),
@@ -138,18 +192,42 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("security.read_write", "读写", "Read and write"),
     ("security.expires", "过期时间（可选）", "Expires (optional)"),
     ("security.create_token", "创建令牌", "Create token"),
-    ("security.token_once", "请立即复制此令牌，它只显示这一次：", "Copy this token now; it is shown only once:"),
+    (
+        "security.token_once",
+        "请立即复制此令牌，它只显示这一次：",
+        "Copy this token now; it is shown only once:",
+    ),
     ("security.mfa", "两步验证", "Two-step sign-in"),
     ("security.mfa_on", "已开启", "On"),
     ("security.mfa_off", "未开启", "Off"),
-    ("security.mfa_start", "开启两步验证", "Turn on two-step sign-in"),
-    ("security.mfa_scan", "用身份验证器扫描二维码，然后输入验证码确认。", "Scan the QR code with an authenticator app, then confirm with a code."),
+    (
+        "security.mfa_start",
+        "开启两步验证",
+        "Turn on two-step sign-in",
+    ),
+    (
+        "security.mfa_scan",
+        "用身份验证器扫描二维码，然后输入验证码确认。",
+        "Scan the QR code with an authenticator app, then confirm with a code.",
+    ),
     ("security.mfa_code", "验证码", "Code"),
     ("security.mfa_confirm", "确认", "Confirm"),
-    ("security.mfa_disable", "关闭两步验证", "Turn off two-step sign-in"),
-    ("security.recovery", "恢复码（每个只能用一次，请妥善保存）：", "Recovery codes (each works once; keep them safe):"),
+    (
+        "security.mfa_disable",
+        "关闭两步验证",
+        "Turn off two-step sign-in",
+    ),
+    (
+        "security.recovery",
+        "恢复码（每个只能用一次，请妥善保存）：",
+        "Recovery codes (each works once; keep them safe):",
+    ),
     ("security.current_password", "当前密码", "Current password"),
-    ("security.mfa_required", "您的角色要求开启两步验证，请先完成设置。", "Your role requires two-step sign-in; set it up first."),
+    (
+        "security.mfa_required",
+        "您的角色要求开启两步验证，请先完成设置。",
+        "Your role requires two-step sign-in; set it up first.",
+    ),
     ("security.ip", "IP 地址", "IP address"),
     ("security.agent", "浏览器", "Browser"),
     ("security.last_seen", "最近活动", "Last active"),
@@ -162,26 +240,100 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("audit.object", "对象", "Record"),
     ("audit.details", "详情", "Details"),
     ("audit.older", "更早的记录", "Older entries"),
+    ("users.department", "部门", "Department"),
+    ("users.roles", "角色", "Role"),
+    ("users.manager", "上级", "Manager"),
+    ("users.status", "状态", "Status"),
+    ("users.active", "启用", "Active"),
+    ("users.disabled", "已停用", "Disabled"),
+    ("users.disable", "停用", "Disable"),
+    ("users.enable", "启用", "Enable"),
+    ("users.revoke_sessions", "强制下线", "End sessions"),
+    ("users.view_as", "以其身份预览", "View as"),
+    (
+        "users.viewing_as",
+        "正在以此用户身份预览（只读）：",
+        "Previewing as (read-only):",
+    ),
+    ("users.view_as_exit", "退出预览", "Stop previewing"),
+    ("users.new", "新建用户", "New user"),
+    ("users.create", "创建", "Create"),
     ("home.welcome", "欢迎回来", "Welcome back"),
     ("home.accounts", "我可见的客户", "Accounts I can see"),
     ("home.contacts", "我可见的联系人", "Contacts I can see"),
     ("err.required", "必填", "Required"),
-    ("err.invalid_phone", "电话号码格式不正确", "Not a valid phone number"),
-    ("err.invalid_email", "邮箱格式不正确", "Not a valid email address"),
-    ("err.invalid_credit_code", "统一社会信用代码不正确", "Not a valid unified social credit code"),
-    ("err.invalid_url", "请输入以 http:// 或 https:// 开头的网址", "Enter an address starting with http:// or https://"),
+    (
+        "err.invalid_phone",
+        "电话号码格式不正确",
+        "Not a valid phone number",
+    ),
+    (
+        "err.invalid_email",
+        "邮箱格式不正确",
+        "Not a valid email address",
+    ),
+    (
+        "err.invalid_credit_code",
+        "统一社会信用代码不正确",
+        "Not a valid unified social credit code",
+    ),
+    (
+        "err.invalid_url",
+        "请输入以 http:// 或 https:// 开头的网址",
+        "Enter an address starting with http:// or https://",
+    ),
     ("err.too_long", "内容过长", "Too long"),
-    ("err.invalid_choice", "请从列表中选择", "Choose a value from the list"),
-    ("err.invalid_amount", "金额格式不正确，最多两位小数", "Not a valid amount (at most two decimals)"),
+    (
+        "err.invalid_choice",
+        "请从列表中选择",
+        "Choose a value from the list",
+    ),
+    (
+        "err.invalid_amount",
+        "金额格式不正确，最多两位小数",
+        "Not a valid amount (at most two decimals)",
+    ),
     ("err.invalid_date", "日期格式不正确", "Not a valid date"),
-    ("err.invalid_reference", "引用的记录不存在", "The referenced record does not exist"),
-    ("err.field_not_writable", "您的角色不能修改此字段", "Your role may not change this field"),
-    ("err.owner_out_of_scope", "不能指定该负责人", "You may not assign that owner"),
-    ("err.invalid_tag", "标签为 1-40 个字符，不含引号", "Tags are 1-40 characters without quotes"),
-    ("err.password_too_short", "密码至少 12 个字符", "A password has at least 12 characters"),
-    ("err.wrong_password", "当前密码不正确", "The current password is not correct"),
-    ("err.invalid_code", "验证码不正确", "The code is not correct"),
-    ("err.forbidden", "您没有执行此操作的权限", "You are not allowed to do this"),
+    (
+        "err.invalid_reference",
+        "引用的记录不存在",
+        "The referenced record does not exist",
+    ),
+    (
+        "err.field_not_writable",
+        "您的角色不能修改此字段",
+        "Your role may not change this field",
+    ),
+    (
+        "err.owner_out_of_scope",
+        "不能指定该负责人",
+        "You may not assign that owner",
+    ),
+    (
+        "err.invalid_tag",
+        "标签为 1-40 个字符，不含引号",
+        "Tags are 1-40 characters without quotes",
+    ),
+    (
+        "err.password_too_short",
+        "密码至少 12 个字符",
+        "A password has at least 12 characters",
+    ),
+    (
+        "err.wrong_password",
+        "当前密码不正确",
+        "The current password is not correct",
+    ),
+    (
+        "err.invalid_code",
+        "验证码不正确",
+        "The code is not correct",
+    ),
+    (
+        "err.forbidden",
+        "您没有执行此操作的权限",
+        "You are not allowed to do this",
+    ),
 ];
 
 fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
@@ -211,7 +363,10 @@ mod tests {
     #[test]
     fn accept_language() {
         assert_eq!(Lang::from_accept("en-US,en;q=0.9"), Some(Lang::En));
-        assert_eq!(Lang::from_accept("fr, zh-CN;q=0.8, en;q=0.5"), Some(Lang::Zh));
+        assert_eq!(
+            Lang::from_accept("fr, zh-CN;q=0.8, en;q=0.5"),
+            Some(Lang::Zh)
+        );
         assert_eq!(Lang::from_accept("de"), None);
     }
 

@@ -24,14 +24,21 @@ use rapport_store::users::User;
 
 pub const LANG_COOKIE: &str = "rapport_lang";
 pub const PRE_CSRF_COOKIE: &str = "rapport_csrf";
+pub const VIEW_AS_COOKIE: &str = "rapport_view_as";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(assets::css))
         .route("/static/app.js", get(assets::js))
-        .route("/login", get(auth_pages::login_page).post(auth_pages::login_submit))
+        .route(
+            "/login",
+            get(auth_pages::login_page).post(auth_pages::login_submit),
+        )
         .route("/logout", post(auth_pages::logout))
-        .route("/setup", get(auth_pages::setup_page).post(auth_pages::setup_submit))
+        .route(
+            "/setup",
+            get(auth_pages::setup_page).post(auth_pages::setup_submit),
+        )
         .route("/lang", post(auth_pages::switch_language))
         .route("/", get(record_pages::home))
         .route("/search", get(record_pages::search))
@@ -39,12 +46,29 @@ pub fn routes() -> Router<AppState> {
         .route("/me/mfa/enroll", post(security_pages::mfa_enroll))
         .route("/me/mfa/confirm", post(security_pages::mfa_confirm))
         .route("/me/mfa/disable", post(security_pages::mfa_disable))
-        .route("/me/sessions/{id}/revoke", post(security_pages::revoke_session))
+        .route(
+            "/me/sessions/{id}/revoke",
+            post(security_pages::revoke_session),
+        )
         .route("/me/tokens", post(security_pages::create_token))
         .route("/me/tokens/{id}/revoke", post(security_pages::revoke_token))
         .route("/admin/audit", get(admin_pages::audit))
+        .route(
+            "/admin/users",
+            get(admin_pages::users).post(admin_pages::create_user),
+        )
+        .route("/admin/users/{id}/active", post(admin_pages::set_active))
+        .route(
+            "/admin/users/{id}/revoke",
+            post(admin_pages::revoke_sessions),
+        )
+        .route("/admin/view-as", post(admin_pages::view_as))
+        .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
         .route("/{object}", get(record_pages::list))
-        .route("/{object}/new", get(record_pages::new_form).post(record_pages::create))
+        .route(
+            "/{object}/new",
+            get(record_pages::new_form).post(record_pages::create),
+        )
         .route("/{object}/views", post(record_pages::save_view))
         .route("/{object}/{id}", get(record_pages::detail))
         .route("/{object}/{id}/edit", post(record_pages::edit_field))
@@ -62,6 +86,8 @@ pub struct Ctx {
     pub section: &'static str,
     pub search: String,
     pub asset_version: &'static str,
+    /// Set while an administrator previews what another user sees.
+    pub viewing_as: Option<String>,
 }
 
 impl Ctx {
@@ -106,9 +132,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app: AppState = axum::extract::FromRef::from_ref(state);
-        let client = Client::from_request_parts(parts, state).await.unwrap_or(Client { ip: None, user_agent: None });
+        let client = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Client {
+                ip: None,
+                user_agent: None,
+            });
         let to_login = || {
-            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
             Redirect::to(&format!("/login?next={}", form::urlencode(next))).into_response()
         };
         let Some(token) = cookie(parts, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
@@ -117,34 +152,81 @@ where
             }
             return Err(to_login());
         };
-        let authed = match rapport_auth::service::authenticate(&app.store, &app.auth, &token, client.ip, client.user_agent).await {
+        let authed = match rapport_auth::service::authenticate(
+            &app.store,
+            &app.auth,
+            &token,
+            client.ip,
+            client.user_agent,
+        )
+        .await
+        {
             Ok(a) => a,
             Err(DomainError::Unauthenticated) => return Err(to_login()),
             Err(e) => return Err(error_page(Lang::Zh, e)),
         };
         let lang = resolve_lang(parts, Some(&authed.user));
         let path = parts.uri.path().to_string();
-        if authed.must_enrol_mfa && !path.starts_with("/me/") && path != "/logout" && path != "/lang" {
+        if authed.must_enrol_mfa
+            && !path.starts_with("/me/")
+            && path != "/logout"
+            && path != "/lang"
+        {
             return Err(Redirect::to("/me/security").into_response());
         }
         let section = match path.split('/').nth(1).unwrap_or("") {
             "" => "home",
             "accounts" => "accounts",
             "contacts" => "contacts",
+            "admin" if path.starts_with("/admin/users") => "users",
             "admin" => "audit",
             _ => "",
         };
+        let mut principal = authed.principal;
+        let mut viewing_as = None;
+        let exempt = matches!(path.as_str(), "/admin/view-as/exit" | "/logout" | "/lang");
+        if let Some(target) = cookie(parts, VIEW_AS_COOKIE)
+            .filter(|t| !t.is_empty() && !exempt && principal.is_admin())
+        {
+            if let Ok(Some(user)) = rapport_store::users::get_user(&app.store, &target).await {
+                if let Ok((mut viewed, _)) = rapport_auth::service::principal_for(
+                    &app.store,
+                    &user,
+                    principal.session_id.clone(),
+                    None,
+                    true,
+                    principal.ip.clone(),
+                    principal.user_agent.clone(),
+                )
+                .await
+                {
+                    viewed.viewed_by = Some(principal.user_id.clone());
+                    principal = viewed;
+                    viewing_as = Some(user.name.clone());
+                }
+            }
+        }
         let ctx = Ctx {
             lang,
             user: Some(authed.user.clone()),
             csrf: csrf_for(&token),
-            is_admin: authed.principal.is_admin(),
-            path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            is_admin: principal.is_admin(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             section,
             search: String::new(),
             asset_version: assets::VERSION,
+            viewing_as,
         };
-        Ok(Page { ctx, principal: authed.principal, user: authed.user, must_enrol_mfa: authed.must_enrol_mfa })
+        Ok(Page {
+            ctx,
+            principal,
+            user: authed.user,
+            must_enrol_mfa: authed.must_enrol_mfa,
+        })
     }
 }
 
@@ -159,8 +241,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let client = Client::from_request_parts(parts, state).await.unwrap_or(Client { ip: None, user_agent: None });
-        let existing = cookie(parts, PRE_CSRF_COOKIE).filter(|c| c.len() == 32 && c.chars().all(|ch| ch.is_ascii_hexdigit()));
+        let client = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Client {
+                ip: None,
+                user_agent: None,
+            });
+        let existing = cookie(parts, PRE_CSRF_COOKIE)
+            .filter(|c| c.len() == 32 && c.chars().all(|ch| ch.is_ascii_hexdigit()));
         let (csrf, set_cookie) = match existing {
             Some(c) => (c, None),
             None => {
@@ -168,7 +256,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
                 let mut b = [0u8; 16];
                 rand::rngs::OsRng.fill_bytes(&mut b);
                 let v: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                let header = HeaderValue::from_str(&format!("{PRE_CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict")).ok();
+                let header = HeaderValue::from_str(&format!(
+                    "{PRE_CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict"
+                ))
+                .ok();
                 (v, header)
             }
         };
@@ -182,6 +273,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
                 section: "",
                 search: String::new(),
                 asset_version: assets::VERSION,
+                viewing_as: None,
             },
             set_cookie,
             client,
@@ -192,8 +284,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Anon {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(Some(<Anon as FromRequestParts<S>>::from_request_parts(parts, state).await?))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(Some(
+            <Anon as FromRequestParts<S>>::from_request_parts(parts, state).await?,
+        ))
     }
 }
 
@@ -213,7 +310,11 @@ pub fn error_message(lang: Lang, e: &DomainError) -> String {
     match e {
         DomainError::NotFound => i18n::t(lang, "record.not_found"),
         DomainError::Forbidden(_) => i18n::t(lang, "err.forbidden"),
-        DomainError::Validation(errs) => errs.iter().map(|f| field_message(lang, f)).collect::<Vec<_>>().join("; "),
+        DomainError::Validation(errs) => errs
+            .iter()
+            .map(|f| field_message(lang, f))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }
@@ -246,10 +347,18 @@ fn error_page(lang: Lang, e: DomainError) -> Response {
 }
 
 pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// A failed POST whose CSRF token does not match.
 pub fn csrf_failed() -> Response {
-    (StatusCode::FORBIDDEN, "CSRF check failed; reload the page and try again").into_response()
+    (
+        StatusCode::FORBIDDEN,
+        "CSRF check failed; reload the page and try again",
+    )
+        .into_response()
 }

@@ -106,7 +106,10 @@ struct RecordPage {
 }
 
 fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn page_error(lang: Lang, e: DomainError) -> Response {
@@ -114,13 +117,24 @@ fn page_error(lang: Lang, e: DomainError) -> Response {
 }
 
 fn title_of(def: &ObjectDef, lang: Lang) -> String {
-    super::i18n::t(lang, if def.object == Object::Account { "nav.accounts" } else { "nav.contacts" })
+    super::i18n::t(
+        lang,
+        if def.object == Object::Account {
+            "nav.accounts"
+        } else {
+            "nav.contacts"
+        },
+    )
 }
 
 /// The label a record is known by.
 pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
     if def.object == Object::Contact {
-        form::person_name(rec["family_name"].as_str().unwrap_or(""), rec["given_name"].as_str().unwrap_or(""), lang)
+        form::person_name(
+            rec["family_name"].as_str().unwrap_or(""),
+            rec["given_name"].as_str().unwrap_or(""),
+            lang,
+        )
     } else {
         rec["name"].as_str().unwrap_or("").to_string()
     }
@@ -133,24 +147,50 @@ async fn choices(store: &Store, actor: &Principal, lang: Lang) -> Result<Choices
         let vals = picklists::values(&store.db, list).await?;
         c.picklists.insert(
             list.to_string(),
-            vals.into_iter().filter(|v| v.active).map(|v| (v.value, if lang == Lang::Zh { v.label_zh } else { v.label_en })).collect(),
+            vals.into_iter()
+                .filter(|v| v.active)
+                .map(|v| {
+                    (
+                        v.value,
+                        if lang == Lang::Zh {
+                            v.label_zh
+                        } else {
+                            v.label_en
+                        },
+                    )
+                })
+                .collect(),
         );
     }
     if actor.scope(Object::User, Action::Read) != Scope::None {
-        c.users = users::list(store, actor).await?.into_iter().filter(|u| u.active).map(|u| (u.id, u.name)).collect();
+        c.users = users::list(store, actor)
+            .await?
+            .into_iter()
+            .filter(|u| u.active)
+            .map(|u| (u.id, u.name))
+            .collect();
     }
     c.accounts = query::account_names(store, actor, 500).await?;
     Ok(c)
 }
 
 pub async fn home(State(app): State<AppState>, page: Page) -> Response {
-    let count = |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
+    let count =
+        |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
     let accounts = count(query::count(&app.store, &page.principal, &records::ACCOUNTS).await);
     let contacts = count(query::count(&app.store, &page.principal, &CONTACTS).await);
-    render(&HomePage { ctx: page.ctx, accounts, contacts })
+    render(&HomePage {
+        ctx: page.ctx,
+        accounts,
+        contacts,
+    })
 }
 
-pub async fn search(State(app): State<AppState>, mut page: Page, Query(q): Query<Vec<(String, String)>>) -> Response {
+pub async fn search(
+    State(app): State<AppState>,
+    mut page: Page,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let text = field(&q, "q").trim().to_string();
     let lang = page.ctx.lang;
     page.ctx.search = text.clone();
@@ -160,15 +200,27 @@ pub async fn search(State(app): State<AppState>, mut page: Page, Query(q): Query
             if page.principal.scope(def.object, Action::Read) == Scope::None {
                 continue;
             }
-            let params = ListParams { q: Some(text.clone()), limit: Some(20), ..Default::default() };
+            let params = ListParams {
+                q: Some(text.clone()),
+                limit: Some(20),
+                ..Default::default()
+            };
             match query::list(&app.store, &page.principal, def, &params).await {
                 Ok(p) => {
                     out[i] = p
                         .data
                         .iter()
                         .map(|r| {
-                            let sub = if def.object == Object::Account { r["city"].as_str().unwrap_or("").to_string() } else { r["title"].as_str().unwrap_or("").to_string() };
-                            (record_label(def, r, lang), format!("/{}s/{}", def.key(), r["id"].as_str().unwrap_or("")), sub)
+                            let sub = if def.object == Object::Account {
+                                r["city"].as_str().unwrap_or("").to_string()
+                            } else {
+                                r["title"].as_str().unwrap_or("").to_string()
+                            };
+                            (
+                                record_label(def, r, lang),
+                                format!("/{}s/{}", def.key(), r["id"].as_str().unwrap_or("")),
+                                sub,
+                            )
                         })
                         .collect()
                 }
@@ -178,15 +230,36 @@ pub async fn search(State(app): State<AppState>, mut page: Page, Query(q): Query
     }
     let contacts = out.pop().unwrap_or_default();
     let accounts = out.pop().unwrap_or_default();
-    render(&SearchPage { ctx: page.ctx, accounts, contacts })
+    render(&SearchPage {
+        ctx: page.ctx,
+        accounts,
+        contacts,
+    })
 }
 
-const DEFAULT_COLUMNS_ACCOUNT: &[&str] = &["name", "level", "industry", "city", "phone", "owner_id"];
-const DEFAULT_COLUMNS_CONTACT: &[&str] = &["name", "title", "mobile", "email", "accounts", "owner_id"];
-const OPS: &[&str] = &["eq", "ne", "contains", "starts_with", "gt", "gte", "lt", "lte", "has", "is_empty", "is_not_empty"];
+const DEFAULT_COLUMNS_ACCOUNT: &[&str] =
+    &["name", "level", "industry", "city", "phone", "owner_id"];
+const DEFAULT_COLUMNS_CONTACT: &[&str] =
+    &["name", "title", "mobile", "email", "accounts", "owner_id"];
+const OPS: &[&str] = &[
+    "eq",
+    "ne",
+    "contains",
+    "starts_with",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "has",
+    "is_empty",
+    "is_not_empty",
+];
 
 /// Build the filter tree from the list form's condition slots.
-fn filter_from(def: &ObjectDef, q: &[(String, String)]) -> (Option<Value>, Vec<(String, String, String)>, bool) {
+fn filter_from(
+    def: &ObjectDef,
+    q: &[(String, String)],
+) -> (Option<Value>, Vec<(String, String, String)>, bool) {
     let any = field(q, "match") == "any";
     let mut conds = Vec::new();
     let mut slots = Vec::new();
@@ -200,26 +273,58 @@ fn filter_from(def: &ObjectDef, q: &[(String, String)]) -> (Option<Value>, Vec<(
         }
         let spec = def.field(&f);
         let value = match spec.map(|s| s.kind) {
-            Some(FieldKind::Bool) | Some(FieldKind::Consent) => json!(v == "true" || v == "1" || v == "是" || v.eq_ignore_ascii_case("yes")),
+            Some(FieldKind::Bool) | Some(FieldKind::Consent) => {
+                json!(v == "true" || v == "1" || v == "是" || v.eq_ignore_ascii_case("yes"))
+            }
             _ => json!(v),
         };
-        conds.push(if matches!(op.as_str(), "is_empty" | "is_not_empty") { json!({"field": f, "op": op}) } else { json!({"field": f, "op": op, "value": value}) });
+        conds.push(if matches!(op.as_str(), "is_empty" | "is_not_empty") {
+            json!({"field": f, "op": op})
+        } else {
+            json!({"field": f, "op": op, "value": value})
+        });
     }
-    let filter = if conds.is_empty() { None } else { Some(json!({ if any { "or" } else { "and" }: conds })) };
+    let filter = if conds.is_empty() {
+        None
+    } else {
+        Some(json!({ if any { "or" } else { "and" }: conds }))
+    };
     (filter, slots, any)
 }
 
-pub async fn list(State(app): State<AppState>, page: Page, Path(object): Path<String>, Query(q): Query<Vec<(String, String)>>) -> Response {
+pub async fn list(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     let actor = &page.principal;
     let (filter, conditions, match_any) = filter_from(def, &q);
     let sort = field(&q, "sort");
-    let chosen: Vec<String> = q.iter().filter(|(k, _)| k == "cols").map(|(_, v)| v.clone()).collect();
-    let defaults = if def.object == Object::Account { DEFAULT_COLUMNS_ACCOUNT } else { DEFAULT_COLUMNS_CONTACT };
+    let chosen: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k == "cols")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let defaults = if def.object == Object::Account {
+        DEFAULT_COLUMNS_ACCOUNT
+    } else {
+        DEFAULT_COLUMNS_CONTACT
+    };
     let readable = |name: &str| name == "name" || actor.grants.can_read_field(def.object, name);
-    let cols: Vec<String> = if chosen.is_empty() { defaults.iter().map(|s| s.to_string()).collect() } else { chosen.clone() };
-    let cols: Vec<String> = cols.into_iter().filter(|c| readable(c) && (c == "name" || def.field(c).is_some())).collect();
+    let cols: Vec<String> = if chosen.is_empty() {
+        defaults.iter().map(|s| s.to_string()).collect()
+    } else {
+        chosen.clone()
+    };
+    let cols: Vec<String> = cols
+        .into_iter()
+        .filter(|c| readable(c) && (c == "name" || def.field(c).is_some()))
+        .collect();
     let params = ListParams {
         q: Some(field(&q, "q")).filter(|s| !s.trim().is_empty()),
         filter,
@@ -233,14 +338,25 @@ pub async fn list(State(app): State<AppState>, page: Page, Path(object): Path<St
     };
     let (data, next, error) = match query::list(&app.store, actor, def, &params).await {
         Ok(p) => (p.data, p.next_cursor, None),
-        Err(DomainError::Validation(errs)) => (vec![], None, Some(errs.iter().map(|e| format!("{}: {}", e.field, field_message(lang, e))).collect::<Vec<_>>().join("; "))),
+        Err(DomainError::Validation(errs)) => (
+            vec![],
+            None,
+            Some(
+                errs.iter()
+                    .map(|e| format!("{}: {}", e.field, field_message(lang, e)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
         Err(e) => return page_error(lang, e),
     };
     let label_of = |name: &str| -> String {
         if name == "name" && def.object == Object::Contact {
             super::i18n::t(lang, "setup.name")
         } else {
-            def.field(name).map(|s| form::label(s, lang)).unwrap_or_else(|| name.to_string())
+            def.field(name)
+                .map(|s| form::label(s, lang))
+                .unwrap_or_else(|| name.to_string())
         }
     };
     let columns: Vec<(String, String)> = cols.iter().map(|c| (c.clone(), label_of(c))).collect();
@@ -253,38 +369,100 @@ pub async fn list(State(app): State<AppState>, page: Page, Path(object): Path<St
                 .map(|c| {
                     if c == "name" {
                         let l = record_label(def, r, lang);
-                        if l.is_empty() { "—".into() } else { l }
+                        if l.is_empty() {
+                            "—".into()
+                        } else {
+                            l
+                        }
                     } else {
-                        def.field(c).map(|s| form::display(s, &r[c.as_str()], lang, &choices, &app.store.settings.phone_region)).unwrap_or_default()
+                        def.field(c)
+                            .map(|s| {
+                                form::display(
+                                    s,
+                                    &r[c.as_str()],
+                                    lang,
+                                    &choices,
+                                    &app.store.settings.phone_region,
+                                )
+                            })
+                            .unwrap_or_default()
                     }
                 })
                 .collect(),
         })
         .collect();
     // Keep everything but the cursor for the next link and for saving the view.
-    let kept: Vec<(String, String)> = q.iter().filter(|(k, v)| k != "cursor" && !v.is_empty()).cloned().collect();
+    let kept: Vec<(String, String)> = q
+        .iter()
+        .filter(|(k, v)| k != "cursor" && !v.is_empty())
+        .cloned()
+        .collect();
     let query_string = serde_urlencoded::to_string(&kept).unwrap_or_default();
-    let next_href = next.map(|c| format!("/{object}?{}{}cursor={}", query_string, if query_string.is_empty() { "" } else { "&" }, form::urlencode(&c)));
+    let next_href = next.map(|c| {
+        format!(
+            "/{object}?{}{}cursor={}",
+            query_string,
+            if query_string.is_empty() { "" } else { "&" },
+            form::urlencode(&c)
+        )
+    });
     let filter_fields: Vec<(String, String)> = def
         .fields
         .iter()
-        .filter(|s| actor.grants.can_read_field(def.object, s.name) && !matches!(s.kind, FieldKind::JsonObject | FieldKind::DepartmentRef))
+        .filter(|s| {
+            actor.grants.can_read_field(def.object, s.name)
+                && !matches!(s.kind, FieldKind::JsonObject | FieldKind::DepartmentRef)
+        })
         .map(|s| (s.name.to_string(), form::label(s, lang)))
         .collect();
     let sort_options: Vec<(String, String)> = def
         .fields
         .iter()
-        .filter(|s| actor.grants.can_read_field(def.object, s.name) && !s.sensitive && matches!(s.kind, FieldKind::Text { .. } | FieldKind::Picklist(_) | FieldKind::Money | FieldKind::Date | FieldKind::DateTime))
+        .filter(|s| {
+            actor.grants.can_read_field(def.object, s.name)
+                && !s.sensitive
+                && matches!(
+                    s.kind,
+                    FieldKind::Text { .. }
+                        | FieldKind::Picklist(_)
+                        | FieldKind::Money
+                        | FieldKind::Date
+                        | FieldKind::DateTime
+                )
+        })
         .flat_map(|s| {
             let l = form::label(s, lang);
-            [(s.name.to_string(), format!("{l} ↑")), (format!("-{}", s.name), format!("{l} ↓"))]
+            [
+                (s.name.to_string(), format!("{l} ↑")),
+                (format!("-{}", s.name), format!("{l} ↓")),
+            ]
         })
-        .chain([("-updated_at".to_string(), format!("{} ↓", super::i18n::t(lang, "record.updated")))])
+        .chain([(
+            "-updated_at".to_string(),
+            format!("{} ↓", super::i18n::t(lang, "record.updated")),
+        )])
         .collect();
-    let mut column_options: Vec<(String, String, bool)> = vec![("name".into(), label_of("name"), cols.contains(&"name".to_string()))];
-    column_options.extend(filter_fields.iter().filter(|(n, _)| n != "name").map(|(n, l)| (n.clone(), l.clone(), cols.contains(n))));
-    let views = views::list(&app.store, actor, def.object).await.unwrap_or_default().into_iter().map(|v| (v.name, v.query, v.shared)).collect();
-    let ops = OPS.iter().map(|o| (o.to_string(), super::i18n::t(lang, &format!("op.{o}")))).collect();
+    let mut column_options: Vec<(String, String, bool)> = vec![(
+        "name".into(),
+        label_of("name"),
+        cols.contains(&"name".to_string()),
+    )];
+    column_options.extend(
+        filter_fields
+            .iter()
+            .filter(|(n, _)| n != "name")
+            .map(|(n, l)| (n.clone(), l.clone(), cols.contains(n))),
+    );
+    let views = views::list(&app.store, actor, def.object)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| (v.name, v.query, v.shared))
+        .collect();
+    let ops = OPS
+        .iter()
+        .map(|o| (o.to_string(), super::i18n::t(lang, &format!("op.{o}"))))
+        .collect();
     render(&ListPage {
         title: title_of(def, lang),
         plural: object.clone(),
@@ -307,33 +485,69 @@ pub async fn list(State(app): State<AppState>, page: Page, Path(object): Path<St
     })
 }
 
-pub async fn save_view(State(app): State<AppState>, page: Page, Path(object): Path<String>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn save_view(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     let query = field(&form, "query");
-    match views::create(&app.store, &page.principal, def.object, &field(&form, "name"), &query, !field(&form, "shared").is_empty()).await {
+    match views::create(
+        &app.store,
+        &page.principal,
+        def.object,
+        &field(&form, "name"),
+        &query,
+        !field(&form, "shared").is_empty(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/{object}?{query}")).into_response(),
         Err(e) => page_error(lang, e),
     }
 }
 
-fn form_fields(def: &ObjectDef, actor: &Principal, values: &serde_json::Map<String, Value>, lang: Lang, choices: &Choices, store: &Store) -> Vec<FormField> {
+fn form_fields(
+    def: &ObjectDef,
+    actor: &Principal,
+    values: &serde_json::Map<String, Value>,
+    lang: Lang,
+    choices: &Choices,
+    store: &Store,
+) -> Vec<FormField> {
     def.fields
         .iter()
         .filter(|s| !s.system && actor.grants.can_write_field(def.object, s.name))
         .map(|s| {
-            let v = values.get(s.name).map(|raw| rapport_core::fields::parse_value(s, raw, &store.parse_context()).unwrap_or(FieldValue::Text(raw.as_str().unwrap_or_default().to_string()))).unwrap_or(FieldValue::Null);
+            let v = values
+                .get(s.name)
+                .map(|raw| {
+                    rapport_core::fields::parse_value(s, raw, &store.parse_context()).unwrap_or(
+                        FieldValue::Text(raw.as_str().unwrap_or_default().to_string()),
+                    )
+                })
+                .unwrap_or(FieldValue::Null);
             build_input(s, &v, lang, choices)
         })
         .collect()
 }
 
-pub async fn new_form(State(app): State<AppState>, page: Page, Path(object): Path<String>) -> Response {
+pub async fn new_form(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+) -> Response {
     let lang = page.ctx.lang;
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     if page.principal.scope(def.object, Action::Create) == Scope::None {
         return page_error(lang, DomainError::Forbidden("create".into()));
     }
@@ -345,7 +559,11 @@ pub async fn new_form(State(app): State<AppState>, page: Page, Path(object): Pat
     initial.insert("owner_id".into(), json!(page.user.id));
     let fields = form_fields(def, &page.principal, &initial, lang, &choices, &app.store);
     render(&FormPage {
-        title: format!("{} · {}", super::i18n::t(lang, "list.new"), title_of(def, lang)),
+        title: format!(
+            "{} · {}",
+            super::i18n::t(lang, "list.new"),
+            title_of(def, lang)
+        ),
         action: format!("/{object}/new"),
         cancel: format!("/{object}"),
         fields,
@@ -356,16 +574,27 @@ pub async fn new_form(State(app): State<AppState>, page: Page, Path(object): Pat
     })
 }
 
-pub async fn create(State(app): State<AppState>, page: Page, Path(object): Path<String>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn create(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     let doc = form::to_doc(def.fields, &form);
-    let opts = WriteOptions { override_duplicates: !field(&form, "_override").is_empty() };
+    let opts = WriteOptions {
+        override_duplicates: !field(&form, "_override").is_empty(),
+    };
     match records::create(&app.store, &page.principal, def, &doc, opts).await {
-        Ok(rec) => Redirect::to(&format!("/{object}/{}", rec["id"].as_str().unwrap_or(""))).into_response(),
+        Ok(rec) => {
+            Redirect::to(&format!("/{object}/{}", rec["id"].as_str().unwrap_or(""))).into_response()
+        }
         Err(err) => {
             let choices = match choices(&app.store, &page.principal, lang).await {
                 Ok(c) => c,
@@ -374,8 +603,15 @@ pub async fn create(State(app): State<AppState>, page: Page, Path(object): Path<
             let mut fields = form_fields(def, &page.principal, &doc, lang, &choices, &app.store);
             // Keep exactly what the user typed in the inputs.
             for f in &mut fields {
-                if let Some(raw) = form.iter().find(|(k, _)| *k == f.name).map(|(_, v)| v.clone()) {
-                    if !matches!(f.input.as_str(), "select" | "multiselect" | "checkbox" | "consent") {
+                if let Some(raw) = form
+                    .iter()
+                    .find(|(k, _)| *k == f.name)
+                    .map(|(_, v)| v.clone())
+                {
+                    if !matches!(
+                        f.input.as_str(),
+                        "select" | "multiselect" | "checkbox" | "consent"
+                    ) {
                         f.value = raw;
                     }
                 }
@@ -392,18 +628,31 @@ pub async fn create(State(app): State<AppState>, page: Page, Path(object): Path<
                         }
                     }
                 }
-                DomainError::Duplicate { matches, overridable: o, .. } => {
+                DomainError::Duplicate {
+                    matches,
+                    overridable: o,
+                    ..
+                } => {
                     overridable = *o;
                     duplicates = matches
                         .iter()
-                        .map(|m| (m["label"].as_str().unwrap_or("").to_string(), m["id"].as_str().map(|id| format!("/{object}/{id}"))))
+                        .map(|m| {
+                            (
+                                m["label"].as_str().unwrap_or("").to_string(),
+                                m["id"].as_str().map(|id| format!("/{object}/{id}")),
+                            )
+                        })
                         .collect();
                 }
                 other => return page_error(lang, DomainError::Internal(other.to_string())),
             }
             let _ = banner;
             let mut res = render(&FormPage {
-                title: format!("{} · {}", super::i18n::t(lang, "list.new"), title_of(def, lang)),
+                title: format!(
+                    "{} · {}",
+                    super::i18n::t(lang, "list.new"),
+                    title_of(def, lang)
+                ),
                 action: format!("/{object}/new"),
                 cancel: format!("/{object}"),
                 has_errors: matches!(err, DomainError::Validation(_)),
@@ -412,13 +661,24 @@ pub async fn create(State(app): State<AppState>, page: Page, Path(object): Path<
                 overridable,
                 ctx: page.ctx,
             });
-            *res.status_mut() = if matches!(err, DomainError::Duplicate { .. }) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            *res.status_mut() = if matches!(err, DomainError::Duplicate { .. }) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             res
         }
     }
 }
 
-async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plural: &str, id: &str, edit_error: Option<(String, String, String)>) -> Response {
+async fn render_detail(
+    app: &AppState,
+    page: Page,
+    def: &'static ObjectDef,
+    plural: &str,
+    id: &str,
+    edit_error: Option<(String, String, String)>,
+) -> Response {
     let lang = page.ctx.lang;
     let actor = &page.principal;
     let rec = match records::read(&app.store, actor, def, id).await {
@@ -430,9 +690,17 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
         Err(e) => return page_error(lang, e),
     };
     let owner = rec["owner_id"].as_str();
-    let update_filter = rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Update).await.ok().flatten();
+    let update_filter =
+        rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Update)
+            .await
+            .ok()
+            .flatten();
     let can_update = update_filter.is_some_and(|f| f.allows(owner));
-    let delete_filter = rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Delete).await.ok().flatten();
+    let delete_filter =
+        rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Delete)
+            .await
+            .ok()
+            .flatten();
     let can_delete = delete_filter.is_some_and(|f| f.allows(owner));
     let region = app.store.settings.phone_region.clone();
     let rows: Vec<DetailRow> = def
@@ -441,36 +709,72 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
         .filter(|s| actor.grants.can_read_field(def.object, s.name))
         .map(|s| {
             let raw = &rec[s.name];
-            let value = rapport_core::fields::parse_value(s, raw, &app.store.parse_context()).unwrap_or(FieldValue::Null);
+            let value = rapport_core::fields::parse_value(s, raw, &app.store.parse_context())
+                .unwrap_or(FieldValue::Null);
             let mut input = build_input(s, &value, lang, &choices);
             if let Some((f, typed, msg)) = &edit_error {
                 if f == s.name {
                     input.error = Some(msg.clone());
-                    if !matches!(input.input.as_str(), "select" | "multiselect" | "checkbox" | "consent") {
+                    if !matches!(
+                        input.input.as_str(),
+                        "select" | "multiselect" | "checkbox" | "consent"
+                    ) {
                         input.value = typed.clone();
                     }
                 }
             }
             DetailRow {
                 display: form::display(s, raw, lang, &choices, &region),
-                editable: can_update && !s.system && actor.grants.can_write_field(def.object, s.name) && (s.name != "owner_id" || actor.scope(def.object, Action::Transfer) != Scope::None),
+                editable: can_update
+                    && !s.system
+                    && actor.grants.can_write_field(def.object, s.name)
+                    && (s.name != "owner_id"
+                        || actor.scope(def.object, Action::Transfer) != Scope::None),
                 field: input,
             }
         })
         .collect();
-    let key_names: &[&str] = if def.object == Object::Account { &["level", "status", "phone", "owner_id"] } else { &["title", "mobile", "email", "owner_id"] };
+    let key_names: &[&str] = if def.object == Object::Account {
+        &["level", "status", "phone", "owner_id"]
+    } else {
+        &["title", "mobile", "email", "owner_id"]
+    };
     let key_fields = key_names
         .iter()
         .filter_map(|n| def.field(n))
         .filter(|s| actor.grants.can_read_field(def.object, s.name))
-        .map(|s| (form::label(s, lang), { let d = form::display(s, &rec[s.name], lang, &choices, &region); if d.is_empty() { "—".into() } else { d } }))
+        .map(|s| {
+            (form::label(s, lang), {
+                let d = form::display(s, &rec[s.name], lang, &choices, &region);
+                if d.is_empty() {
+                    "—".into()
+                } else {
+                    d
+                }
+            })
+        })
         .collect();
     let (related_title, related) = if def.object == Object::Account {
-        let params = ListParams { filter: Some(json!({"field": "accounts", "op": "has", "value": id})), limit: Some(50), ..Default::default() };
-        let list = query::list(&app.store, actor, &CONTACTS, &params).await.map(|p| p.data).unwrap_or_default();
+        let params = ListParams {
+            filter: Some(json!({"field": "accounts", "op": "has", "value": id})),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let list = query::list(&app.store, actor, &CONTACTS, &params)
+            .await
+            .map(|p| p.data)
+            .unwrap_or_default();
         (
             super::i18n::t(lang, "record.related_contacts"),
-            list.iter().map(|c| (record_label(&CONTACTS, c, lang), format!("/contacts/{}", c["id"].as_str().unwrap_or("")), c["title"].as_str().unwrap_or("").to_string())).collect(),
+            list.iter()
+                .map(|c| {
+                    (
+                        record_label(&CONTACTS, c, lang),
+                        format!("/contacts/{}", c["id"].as_str().unwrap_or("")),
+                        c["title"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect(),
         )
     } else {
         let links = rec["accounts"].as_array().cloned().unwrap_or_default();
@@ -481,12 +785,26 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
                 .filter_map(|l| {
                     let aid = l["account_id"].as_str()?;
                     let name = choices.accounts.iter().find(|(v, _)| v == aid)?.1.clone();
-                    Some((name, format!("/accounts/{aid}"), l["role"].as_str().unwrap_or("").to_string()))
+                    Some((
+                        name,
+                        format!("/accounts/{aid}"),
+                        l["role"].as_str().unwrap_or("").to_string(),
+                    ))
                 })
                 .collect(),
         )
     };
-    let hist = audit::search(&app.store, &AuditFilter { object_type: Some(def.key().into()), object_id: Some(id.into()), limit: 100, ..Default::default() }).await.unwrap_or_default();
+    let hist = audit::search(
+        &app.store,
+        &AuditFilter {
+            object_type: Some(def.key().into()),
+            object_id: Some(id.into()),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_default();
     let history = hist
         .into_iter()
         .filter(|h| !h.action.ends_with(".read"))
@@ -498,8 +816,20 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
                     if !actor.grants.can_read_field(def.object, f) {
                         continue;
                     }
-                    let show = |v: &Value| { let d = form::display(spec, v, lang, &choices, &region); if d.is_empty() { "—".to_string() } else { d } };
-                    changes.push(format!("{}: {} → {}", form::label(spec, lang), show(&c["before"]), show(&c["after"])));
+                    let show = |v: &Value| {
+                        let d = form::display(spec, v, lang, &choices, &region);
+                        if d.is_empty() {
+                            "—".to_string()
+                        } else {
+                            d
+                        }
+                    };
+                    changes.push(format!(
+                        "{}: {} → {}",
+                        form::label(spec, lang),
+                        show(&c["before"]),
+                        show(&c["after"])
+                    ));
                 }
             }
             if let Some(r) = h.details.get("reason").and_then(Value::as_str) {
@@ -508,13 +838,27 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
             let key = format!("action.{}", h.action);
             HistoryItem {
                 at: h.at.replace('T', " ").chars().take(16).collect(),
-                who: choices.users.iter().find(|(id, _)| *id == h.actor_id).map(|(_, n)| n.clone()).or(h.actor_email).unwrap_or_default(),
-                action: if super::i18n::has(&key) { super::i18n::t(lang, &key) } else { h.action },
+                who: choices
+                    .users
+                    .iter()
+                    .find(|(id, _)| *id == h.actor_id)
+                    .map(|(_, n)| n.clone())
+                    .or(h.actor_email)
+                    .unwrap_or_default(),
+                action: if super::i18n::has(&key) {
+                    super::i18n::t(lang, &key)
+                } else {
+                    h.action
+                },
                 changes,
             }
         })
         .collect();
-    let status = if edit_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if edit_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let mut res = render(&RecordPage {
         title: record_label(def, &rec, lang),
         plural: plural.to_string(),
@@ -534,26 +878,56 @@ async fn render_detail(app: &AppState, page: Page, def: &'static ObjectDef, plur
     res
 }
 
-pub async fn detail(State(app): State<AppState>, page: Page, Path((object, id)): Path<(String, String)>) -> Response {
+pub async fn detail(
+    State(app): State<AppState>,
+    page: Page,
+    Path((object, id)): Path<(String, String)>,
+) -> Response {
     let lang = page.ctx.lang;
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     render_detail(&app, page, def, &object, &id, None).await
 }
 
-pub async fn edit_field(State(app): State<AppState>, page: Page, Path((object, id)): Path<(String, String)>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn edit_field(
+    State(app): State<AppState>,
+    page: Page,
+    Path((object, id)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     let doc = form::to_doc(def.fields, &form);
-    match records::update(&app.store, &page.principal, def, &id, &doc, WriteOptions::default()).await {
+    match records::update(
+        &app.store,
+        &page.principal,
+        def,
+        &id,
+        &doc,
+        WriteOptions::default(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/{object}/{id}")).into_response(),
         Err(DomainError::Validation(errs)) => {
             let e = &errs[0];
             let base = e.field.split('.').next().unwrap_or(&e.field).to_string();
             let typed = field(&form, &base);
-            render_detail(&app, page, def, &object, &id, Some((base, typed, field_message(lang, e)))).await
+            render_detail(
+                &app,
+                page,
+                def,
+                &object,
+                &id,
+                Some((base, typed, field_message(lang, e))),
+            )
+            .await
         }
         Err(DomainError::Duplicate { rule, .. }) => {
             let name = doc.keys().next().cloned().unwrap_or(rule);
@@ -565,15 +939,21 @@ pub async fn edit_field(State(app): State<AppState>, page: Page, Path((object, i
     }
 }
 
-pub async fn delete(State(app): State<AppState>, page: Page, Path((object, id)): Path<(String, String)>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn delete(
+    State(app): State<AppState>,
+    page: Page,
+    Path((object, id)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = page.ctx.lang;
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    let Ok(def) = def_for(&object) else { return page_error(lang, DomainError::NotFound) };
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
     match records::delete(&app.store, &page.principal, def, &id).await {
         Ok(()) => Redirect::to(&format!("/{object}")).into_response(),
         Err(e) => page_error(lang, e),
     }
 }
-

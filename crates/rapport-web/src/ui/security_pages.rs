@@ -42,7 +42,10 @@ struct SecurityPage {
 }
 
 fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn fmt(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -78,10 +81,22 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|t| TokenView { last_used: t.last_used_at.map(fmt).unwrap_or_default(), revoked: t.revoked_at.is_some(), id: t.id, name: t.name, read_only: t.read_only })
+        .map(|t| TokenView {
+            last_used: t.last_used_at.map(fmt).unwrap_or_default(),
+            revoked: t.revoked_at.is_some(),
+            id: t.id,
+            name: t.name,
+            read_only: t.read_only,
+        })
         .collect();
     let (qr_data_uri, secret) = match extra.qr {
-        Some((svg, secret)) => (Some(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg))), secret),
+        Some((svg, secret)) => (
+            Some(format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(svg)
+            )),
+            secret,
+        ),
         None => (None, String::new()),
     };
     render(&SecurityPage {
@@ -102,46 +117,119 @@ pub async fn page(State(app): State<AppState>, page: Page) -> Response {
     show(&app, page, Extra::default()).await
 }
 
-pub async fn mfa_enroll(State(app): State<AppState>, page: Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn mfa_enroll(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match auth::mfa_begin(&app.store, &page.principal, &field(&form, "current_password")).await {
-        Ok(e) => show(&app, page, Extra { qr: Some((e.qr_svg, e.secret)), ..Default::default() }).await,
+    match auth::mfa_begin(
+        &app.store,
+        &page.principal,
+        &field(&form, "current_password"),
+    )
+    .await
+    {
+        Ok(e) => {
+            show(
+                &app,
+                page,
+                Extra {
+                    qr: Some((e.qr_svg, e.secret)),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => {
             let msg = error_message(page.ctx.lang, &e);
-            show(&app, page, Extra { error: Some(msg), ..Default::default() }).await
+            show(
+                &app,
+                page,
+                Extra {
+                    error: Some(msg),
+                    ..Default::default()
+                },
+            )
+            .await
         }
     }
 }
 
-pub async fn mfa_confirm(State(app): State<AppState>, page: Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn mfa_confirm(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
     match auth::mfa_confirm(&app.store, &page.principal, &field(&form, "code")).await {
-        Ok(codes) => show(&app, page, Extra { recovery: codes, ..Default::default() }).await,
+        Ok(codes) => {
+            show(
+                &app,
+                page,
+                Extra {
+                    recovery: codes,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => {
             let msg = error_message(page.ctx.lang, &e);
-            show(&app, page, Extra { error: Some(msg), ..Default::default() }).await
+            show(
+                &app,
+                page,
+                Extra {
+                    error: Some(msg),
+                    ..Default::default()
+                },
+            )
+            .await
         }
     }
 }
 
-pub async fn mfa_disable(State(app): State<AppState>, page: Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn mfa_disable(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match auth::mfa_disable(&app.store, &page.principal, &field(&form, "current_password")).await {
+    match auth::mfa_disable(
+        &app.store,
+        &page.principal,
+        &field(&form, "current_password"),
+    )
+    .await
+    {
         Ok(()) => Redirect::to("/me/security").into_response(),
         Err(e) => {
             let msg = error_message(page.ctx.lang, &e);
-            show(&app, page, Extra { error: Some(msg), ..Default::default() }).await
+            show(
+                &app,
+                page,
+                Extra {
+                    error: Some(msg),
+                    ..Default::default()
+                },
+            )
+            .await
         }
     }
 }
 
-pub async fn revoke_session(State(app): State<AppState>, page: Page, Path(id): Path<String>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn revoke_session(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
@@ -151,7 +239,11 @@ pub async fn revoke_session(State(app): State<AppState>, page: Page, Path(id): P
     }
 }
 
-pub async fn create_token(State(app): State<AppState>, page: Page, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn create_token(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
@@ -163,21 +255,60 @@ pub async fn create_token(State(app): State<AppState>, page: Page, Form(form): F
             Ok(d) => d.and_hms_opt(23, 59, 59).map(|t| t.and_utc()),
             Err(_) => {
                 let msg = super::i18n::t(page.ctx.lang, "err.invalid_date");
-                return show(&app, page, Extra { error: Some(msg), ..Default::default() }).await;
+                return show(
+                    &app,
+                    page,
+                    Extra {
+                        error: Some(msg),
+                        ..Default::default()
+                    },
+                )
+                .await;
             }
         }
     };
     let read_only = field(&form, "access") != "read_write";
-    match auth::create_api_token(&app.store, &page.principal, &field(&form, "name"), read_only, expires_at).await {
-        Ok((tok, _)) => show(&app, page, Extra { new_token: Some(tok), ..Default::default() }).await,
+    match auth::create_api_token(
+        &app.store,
+        &page.principal,
+        &field(&form, "name"),
+        read_only,
+        expires_at,
+    )
+    .await
+    {
+        Ok((tok, _)) => {
+            show(
+                &app,
+                page,
+                Extra {
+                    new_token: Some(tok),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => {
             let msg = error_message(page.ctx.lang, &e);
-            show(&app, page, Extra { error: Some(msg), ..Default::default() }).await
+            show(
+                &app,
+                page,
+                Extra {
+                    error: Some(msg),
+                    ..Default::default()
+                },
+            )
+            .await
         }
     }
 }
 
-pub async fn revoke_token(State(app): State<AppState>, page: Page, Path(id): Path<String>, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn revoke_token(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
