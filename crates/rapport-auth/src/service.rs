@@ -600,26 +600,45 @@ pub async fn mfa_disable(
     tx.commit().await.map_err(db_err)
 }
 
-/// Create a user with a password (checked and hashed here). `department` names a department,
-/// created when named for the first time; `manager_email` names an existing user.
-#[allow(clippy::too_many_arguments)]
+/// A user to create, as the CLI, the API and the admin page describe one.
+#[derive(Debug, Clone, Default)]
+pub struct UserSpec {
+    pub email: String,
+    pub name: Option<String>,
+    pub password: String,
+    pub roles: Vec<String>,
+    /// A department name; created when named for the first time.
+    pub department: Option<String>,
+    /// The email of an existing user who manages this one.
+    pub manager_email: Option<String>,
+    /// zh-CN, en, or None to follow the browser.
+    pub language: Option<String>,
+    pub phone: Option<String>,
+    /// IANA zone; Asia/Shanghai when not given.
+    pub time_zone: Option<String>,
+}
+
+/// Create a user with a password (checked and hashed here).
 pub async fn create_user(
     store: &Store,
     actor: &Principal,
-    email: &str,
-    name: Option<&str>,
-    password_plain: &str,
-    roles: Vec<String>,
-    department: Option<&str>,
-    manager_email: Option<&str>,
-    language: Option<&str>,
+    spec: UserSpec,
 ) -> Result<User, DomainError> {
-    password::check_policy("password", password_plain)?;
-    let department_id = match department.map(str::trim).filter(|d| !d.is_empty()) {
+    password::check_policy("password", &spec.password)?;
+    let department_id = match spec
+        .department
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         Some(d) => Some(departments::find_or_create(store, actor, d).await?.id),
         None => None,
     };
-    let manager_id = match manager_email {
+    let manager_id = match spec
+        .manager_email
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+    {
         Some(m) => Some(
             users::credentials_by_email(store, m)
                 .await?
@@ -635,21 +654,25 @@ pub async fn create_user(
         ),
         None => None,
     };
-    let name = name
-        .map(str::to_string)
-        .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    let email = spec.email.clone();
+    let name = spec
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
     users::create(
         store,
         actor,
         NewUser {
-            email: email.to_string(),
+            email,
             name,
-            password_hash: password::hash(password_plain)?,
-            role_keys: roles,
+            password_hash: password::hash(&spec.password)?,
+            role_keys: spec.roles,
             department_id,
             manager_id,
-            language: language.unwrap_or("auto").to_string(),
-            time_zone: "Asia/Shanghai".into(),
+            language: spec.language.unwrap_or_else(|| "auto".into()),
+            time_zone: spec.time_zone.unwrap_or_else(|| "Asia/Shanghai".into()),
+            phone: spec.phone,
         },
     )
     .await
@@ -669,16 +692,13 @@ pub async fn setup_first_admin(
     }
     let mut actor = Principal::system();
     actor.ip = ip;
-    create_user(
-        store,
-        &actor,
-        email,
-        Some(name),
-        password_plain,
-        vec!["administrator".into()],
-        None,
-        None,
-        Some(language),
-    )
-    .await
+    let spec = UserSpec {
+        email: email.into(),
+        name: Some(name.into()),
+        password: password_plain.into(),
+        roles: vec!["administrator".into()],
+        language: Some(language.into()),
+        ..Default::default()
+    };
+    create_user(store, &actor, spec).await
 }

@@ -23,19 +23,16 @@ async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
         Arc::new(clock),
         StoreSettings::default(),
     );
-    service::create_user(
-        &store,
-        &Principal::system(),
-        "tim@example.com",
-        None,
-        "correct horse battery staple",
-        vec!["sales_rep".into()],
-        None,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let spec = service::UserSpec {
+        email: "tim@example.com".into(),
+        password: "correct horse battery staple".into(),
+        roles: vec!["sales_rep".into()],
+        ..Default::default()
+    };
+    service::create_user(&store, &Principal::system(), spec)
+        .await
+        .unwrap();
+
     (store, dir)
 }
 

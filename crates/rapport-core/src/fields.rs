@@ -20,6 +20,8 @@ pub enum FieldKind {
     EmailList,
     PhoneList,
     CreditCode,
+    /// Chinese resident identity card number.
+    IdNumber,
     /// A value from the named administrator-editable picklist.
     Picklist(&'static str),
     Tags,
@@ -324,6 +326,15 @@ pub fn parse_value(
             FieldValue::Text(
                 validate::credit_code(s)
                     .map_err(|m| FieldError::new(f, "invalid_credit_code", m))?,
+            )
+        }
+        FieldKind::IdNumber => {
+            let s = as_str(f, v)?;
+            if s.trim().is_empty() {
+                return Ok(FieldValue::Null);
+            }
+            FieldValue::Text(
+                validate::resident_id(s).map_err(|m| FieldError::new(f, "invalid_id_number", m))?,
             )
         }
         FieldKind::Picklist(_) => {

@@ -51,6 +51,7 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("emails", EmailList, "Other emails", "其他邮箱").sensitive(),
     FieldSpec::new("wechat", Text { max: 64 }, "WeChat ID", "微信号").sensitive(),
     FieldSpec::new("birthday", Date, "Birthday", "生日"),
+    FieldSpec::new("id_number", IdNumber, "ID number", "身份证号").sensitive(),
     FieldSpec::new("address", Text { max: 300 }, "Address", "地址").sensitive(),
     FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
     FieldSpec::new(

@@ -86,6 +86,31 @@ pub fn credit_code(input: &str) -> Result<String, &'static str> {
     }
 }
 
+/// Chinese resident identity card number (GB 11643): 17 digits and a check character
+/// (ISO 7064 MOD 11-2), with a real date of birth. Returns the upper-cased number.
+pub fn resident_id(input: &str) -> Result<String, &'static str> {
+    let s = input.trim().to_uppercase();
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() != 18 || !chars[..17].iter().all(char::is_ascii_digit) {
+        return Err("an ID number has 17 digits and a check character");
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = chars[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    let check = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize];
+    if chars[17] != check {
+        return Err("the check character of the ID number is wrong");
+    }
+    let birth: String = chars[6..14].iter().collect();
+    if chrono::NaiveDate::parse_from_str(&birth, "%Y%m%d").is_err() {
+        return Err("the ID number does not contain a valid date of birth");
+    }
+    Ok(s)
+}
+
 pub fn url(input: &str) -> Option<String> {
     let s = input.trim();
     let rest = s
@@ -240,6 +265,17 @@ mod tests {
         } else {
             panic!("check char should exist");
         }
+    }
+
+    #[test]
+    fn resident_ids() {
+        // The example number from GB 11643.
+        assert_eq!(
+            resident_id("11010519491231002x"),
+            Ok("11010519491231002X".into())
+        );
+        assert!(resident_id("110105194912310021").is_err());
+        assert!(resident_id("1101051949").is_err());
     }
 
     #[test]

@@ -89,6 +89,18 @@ fn index(
 enum Step {
     Table(TableCreateStatement),
     Index(sea_orm::sea_query::IndexCreateStatement),
+    /// One ALTER TABLE statement (SQLite takes one change per statement).
+    Alter(sea_orm::sea_query::TableAlterStatement),
+}
+
+fn add_column(table: &str, col: ColumnDef) -> Step {
+    let mut col = col;
+    Step::Alter(
+        Table::alter()
+            .table(a(table))
+            .add_column(&mut col)
+            .to_owned(),
+    )
 }
 
 fn m0001_foundation() -> Vec<Step> {
@@ -523,11 +535,34 @@ fn m0002_saved_views() -> Vec<Step> {
     ]
 }
 
+fn m0003_contact_id_number() -> Vec<Step> {
+    vec![
+        add_column(
+            "contacts",
+            ColumnDef::new(a("id_number_enc")).text().null().to_owned(),
+        ),
+        add_column(
+            "contacts",
+            ColumnDef::new(a("id_number_bidx"))
+                .string_len(64)
+                .null()
+                .to_owned(),
+        ),
+        Step::Index(index(
+            "contacts_id_number",
+            "contacts",
+            &["id_number_bidx"],
+            false,
+        )),
+    ]
+}
+
 type Migration = (i64, &'static str, fn() -> Vec<Step>);
 
 const MIGRATIONS: &[Migration] = &[
     (1, "foundation", m0001_foundation),
     (2, "saved_views", m0002_saved_views),
+    (3, "contact_id_number", m0003_contact_id_number),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -579,6 +614,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
             let stmt = match step {
                 Step::Table(t) => build_schema(backend, &t),
                 Step::Index(i) => build_schema(backend, &i),
+                Step::Alter(t) => build_schema(backend, &t),
             };
             tx.execute(stmt).await.map_err(db_err)?;
         }

@@ -43,6 +43,7 @@ pub struct NewUser {
     pub manager_id: Option<String>,
     pub language: String,
     pub time_zone: String,
+    pub phone: Option<String>,
 }
 
 fn t(s: &str) -> Alias {
@@ -237,7 +238,42 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
             "a user needs at least one role",
         ));
     }
+    let tz_ok = !new.time_zone.is_empty()
+        && new.time_zone.len() <= 64
+        && new.time_zone.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+        });
+    if !tz_ok {
+        return Err(DomainError::field(
+            "time_zone",
+            "invalid",
+            "time_zone must be an IANA zone such as Asia/Shanghai",
+        ));
+    }
+    let phone = match new
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => Some(
+            validate::phone_e164(p, &store.settings.phone_region).ok_or_else(|| {
+                DomainError::field(
+                    "phone",
+                    "invalid_phone",
+                    "phone is not a valid phone number",
+                )
+            })?,
+        ),
+        None => None,
+    };
     let id = ids::new_id();
+    let phone_enc = match &phone {
+        Some(p) => Some(store.keys()?.encrypt("users", "phone_enc", &id, p)?),
+        None => None,
+    };
     let now = store.now();
     let tx = store.db.begin().await?;
     let mut role_ids = Vec::new();
@@ -280,6 +316,7 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
                     "active",
                     "language",
                     "time_zone",
+                    "phone_enc",
                     "created_at",
                     "updated_at",
                 ]
@@ -295,6 +332,7 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
                 true.into(),
                 new.language.into(),
                 new.time_zone.into(),
+                phone_enc.into(),
                 now.into(),
                 now.into(),
             ]),

@@ -20,6 +20,7 @@ pub const ENCRYPTED: &[(&str, &[&str])] = &[
             "emails_enc",
             "wechat_enc",
             "address_enc",
+            "id_number_enc",
         ],
     ),
     (

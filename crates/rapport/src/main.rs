@@ -152,19 +152,20 @@ async fn run() -> Result<()> {
                 },
         } => {
             let store = serve::open_store(&cfg).await?;
-            let user = rapport_auth::service::create_user(
-                &store,
-                &Principal::system(),
-                &email,
-                name.as_deref(),
-                &password,
-                vec![role],
-                department.as_deref(),
-                manager.as_deref(),
-                language.as_deref(),
-            )
-            .await
-            .map_err(describe)?;
+            let spec = rapport_auth::service::UserSpec {
+                email,
+                name,
+                password,
+                roles: vec![role],
+                department,
+                manager_email: manager,
+                language,
+                ..Default::default()
+            };
+            let user = rapport_auth::service::create_user(&store, &Principal::system(), spec)
+                .await
+                .map_err(describe)?;
+
             println!(
                 "created user {} ({}) with id {}",
                 user.email,

@@ -182,6 +182,34 @@ story!(field_rules_hide_and_block, |app| {
         StatusCode::FORBIDDEN
     );
 
+    // The same rules in the web interface.
+    let html = page(&app, &support, &format!("/accounts/{id}")).await;
+    assert!(html.contains("Globex"));
+    assert!(
+        !html.contains("row-annual_revenue")
+            && !html.contains("年营业额")
+            && !html.contains("9000000"),
+        "hidden on the record page"
+    );
+    let html = page(&app, &t.rep_a, &format!("/accounts/{id}")).await;
+    assert!(
+        html.contains("id=\"row-credit_limit\""),
+        "the rep sees the credit limit"
+    );
+    assert!(
+        !html.contains("name=\"credit_limit\""),
+        "but gets no input to change it"
+    );
+    assert!(
+        html.contains("name=\"name\""),
+        "while other fields are editable"
+    );
+    let html = page(&app, &t.rep_b, &format!("/accounts/{id}")).await;
+    assert!(
+        !html.contains("Globex"),
+        "another rep gets the not-found page"
+    );
+
     // An admin changes the rule: support agents may now see revenue, on their next request.
     let (s, body) = app
         .call(
@@ -307,6 +335,16 @@ story!(administration_is_refused_to_non_admins, |app| {
     let (s, body) = app.post(&t.admin, "/api/v1/users", json!({"email": "new@example.com", "password": common::PASSWORD, "roles": ["viewer"], "department": "East sales"})).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(app.get(&t.admin, "/api/v1/audit").await.0, StatusCode::OK);
+    let (s, body) = app
+        .post(&t.admin, "/api/v1/users", json!({"email": "tz@example.com", "password": common::PASSWORD, "phone": "139 1111 2222", "time_zone": "Europe/Berlin", "language": "en"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["phone"], "+8613911112222");
+    assert_eq!(body["time_zone"], "Europe/Berlin");
+    assert_eq!(body["language"], "en");
+    let (s, body) = app.post(&t.admin, "/api/v1/users", json!({"email": "tz2@example.com", "password": common::PASSWORD, "time_zone": "not a zone!"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "time_zone");
 });
 
 pub fn urlencode(s: &str) -> String {
@@ -318,4 +356,17 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Fetch a UI page with the session cookie (as a browser would).
+async fn page(app: &App, s: &Session, path: &str) -> String {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", format!("rapport_session={}", s.token))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .unwrap();
+    res.text().await.unwrap()
 }

@@ -177,6 +177,11 @@ story!(every_contact_field_round_trips, |app| {
         ("emails", json!(["ok@example.com", "bad@"]), "invalid_email"),
         ("mobile", json!("555"), "invalid_phone"),
         ("birthday", json!("1988-13-01"), "invalid_date"),
+        (
+            "id_number",
+            json!("110105194912310021"),
+            "invalid_id_number",
+        ),
         ("consent_email", json!({"granted": "yes"}), "invalid_type"),
         ("preferences", json!([1]), "invalid_type"),
         (

@@ -48,7 +48,7 @@ story!(canary_phone_and_email_never_stored_in_plaintext, |app| {
         .await;
     let s = app.login("admin@example.com").await;
     let (st, c) = app
-        .post(&s, "/api/v1/contacts", json!({"family_name": "Canary", "mobile": CANARY_PHONE, "email": CANARY_EMAIL, "phones": ["+86 10 6552 9988"], "emails": ["second.canary@rapport-test.example"], "address": "1 Secret Street"}))
+        .post(&s, "/api/v1/contacts", json!({"family_name": "Canary", "mobile": CANARY_PHONE, "email": CANARY_EMAIL, "phones": ["+86 10 6552 9988"], "emails": ["second.canary@rapport-test.example"], "address": "1 Secret Street", "id_number": "11010519491231002X"}))
         .await;
     assert_eq!(st, StatusCode::CREATED, "{c}");
     assert_eq!(c["mobile"], "+8613912345678");
@@ -62,6 +62,15 @@ story!(canary_phone_and_email_never_stored_in_plaintext, |app| {
     assert_eq!(found["data"].as_array().unwrap().len(), 1);
     let (_, found) = app.get(&s, "/api/v1/contacts?q=5678").await;
     assert_eq!(found["data"].as_array().unwrap().len(), 1);
+    let by_id = "%7B%22field%22%3A%22id_number%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%2211010519491231002x%22%7D";
+    let (_, found) = app
+        .get(&s, &format!("/api/v1/contacts?filter={by_id}"))
+        .await;
+    assert_eq!(
+        found["data"].as_array().unwrap().len(),
+        1,
+        "exact lookup of an encrypted ID number"
+    );
 
     let bytes = database_bytes(&app).await;
     for needle in [

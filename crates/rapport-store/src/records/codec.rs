@@ -14,7 +14,7 @@ pub fn has_bidx(spec: &FieldSpec) -> bool {
     spec.sensitive
         && matches!(
             spec.kind,
-            FieldKind::Email | FieldKind::Phone | FieldKind::CreditCode
+            FieldKind::Email | FieldKind::Phone | FieldKind::CreditCode | FieldKind::IdNumber
         )
 }
 
@@ -24,6 +24,7 @@ pub fn bidx_kind(kind: FieldKind) -> &'static str {
         FieldKind::Email | FieldKind::EmailList => "email",
         FieldKind::Phone | FieldKind::PhoneList => "phone",
         FieldKind::CreditCode => "credit_code",
+        FieldKind::IdNumber => "id_number",
         _ => "value",
     }
 }

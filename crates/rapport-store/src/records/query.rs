@@ -241,6 +241,7 @@ fn compile(
         | FieldKind::EmailList
         | FieldKind::PhoneList
         | FieldKind::CreditCode
+        | FieldKind::IdNumber
             if spec.sensitive =>
         {
             if op != "eq" {

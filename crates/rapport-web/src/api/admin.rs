@@ -51,23 +51,27 @@ pub async fn create_user(
             "department",
             "manager_email",
             "language",
+            "phone",
+            "time_zone",
         ],
     )?;
     let roles = f
         .opt_str_list("roles")?
         .unwrap_or_else(|| vec!["sales_rep".into()]);
-    let user = rapport_auth::service::create_user(
-        &app.store,
-        &auth.principal,
-        f.str("email")?,
-        f.opt_str("name")?,
-        f.str("password")?,
+    let own = |v: Option<&str>| v.map(str::to_string);
+    let spec = rapport_auth::service::UserSpec {
+        email: f.str("email")?.into(),
+        name: own(f.opt_str("name")?),
+        password: f.str("password")?.into(),
         roles,
-        f.opt_str("department")?,
-        f.opt_str("manager_email")?,
-        f.opt_str("language")?,
-    )
-    .await?;
+        department: own(f.opt_str("department")?),
+        manager_email: own(f.opt_str("manager_email")?),
+        language: own(f.opt_str("language")?),
+        phone: own(f.opt_str("phone")?),
+        time_zone: own(f.opt_str("time_zone")?),
+    };
+    let user = rapport_auth::service::create_user(&app.store, &auth.principal, spec).await?;
+
     Ok((StatusCode::CREATED, Json(json!(user))).into_response())
 }
 

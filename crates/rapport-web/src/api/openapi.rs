@@ -365,6 +365,9 @@ fn field_schema(f: &FieldSpec) -> Value {
         FieldKind::CreditCode => {
             json!({"type": ["string", "null"], "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$", "description": "unified social credit code, check character verified"})
         }
+        FieldKind::IdNumber => {
+            json!({"type": ["string", "null"], "pattern": "^[0-9]{17}[0-9X]$", "description": "resident identity card number, check character verified"})
+        }
         FieldKind::Picklist(list) => {
             json!({"type": ["string", "null"], "description": format!("a value of the {list} picklist (GET /api/v1/picklists/{list})")})
         }
@@ -496,7 +499,7 @@ pub fn build() -> Value {
                 "Reauth": obj(json!({"current_password": {"type": "string"}}), &["current_password"]),
                 "MfaCode": obj(json!({"code": {"type": "string"}}), &["code"]),
                 "TokenCreate": obj(json!({"name": {"type": "string"}, "read_only": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}}), &["name"]),
-                "UserCreate": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "roles": {"type": "array", "items": {"type": "string"}}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
+                "UserCreate": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}, "time_zone": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "roles": {"type": "array", "items": {"type": "string"}}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
                 "UserPatch": obj(json!({"active": {"type": "boolean"}, "roles": {"type": "array", "items": {"type": "string"}}}), &[]),
                 "DepartmentCreate": obj(json!({"name": {"type": "string"}, "parent_id": {"type": "string"}}), &["name"]),
                 "RolePut": obj(json!({"permissions": {"type": "object"}, "field_rules": {"type": "object"}, "require_mfa": {"type": "boolean"}}), &[]),

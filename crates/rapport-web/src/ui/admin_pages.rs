@@ -233,18 +233,17 @@ pub async fn create_user(
         return super::csrf_failed();
     }
     let opt = |n: &str| Some(form_field(&form, n)).filter(|s| !s.is_empty());
-    let res = rapport_auth::service::create_user(
-        &app.store,
-        &page.principal,
-        &form_field(&form, "email"),
-        opt("name").as_deref(),
-        &form_field(&form, "password"),
-        vec![form_field(&form, "role")],
-        opt("department").as_deref(),
-        opt("manager_email").as_deref(),
-        None,
-    )
-    .await;
+    let spec = rapport_auth::service::UserSpec {
+        email: form_field(&form, "email"),
+        name: opt("name"),
+        password: form_field(&form, "password"),
+        roles: vec![form_field(&form, "role")],
+        department: opt("department"),
+        manager_email: opt("manager_email"),
+        ..Default::default()
+    };
+    let res = rapport_auth::service::create_user(&app.store, &page.principal, spec).await;
+
     match res {
         Ok(_) => axum::response::Redirect::to("/admin/users").into_response(),
         Err(e) => {

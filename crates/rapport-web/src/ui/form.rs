@@ -98,7 +98,7 @@ pub fn build_input(
         ..Default::default()
     };
     f.input = match spec.kind {
-        FieldKind::Text { .. } | FieldKind::CreditCode => "text",
+        FieldKind::Text { .. } | FieldKind::CreditCode | FieldKind::IdNumber => "text",
         FieldKind::LongText | FieldKind::JsonObject => "textarea",
         FieldKind::Url => "url",
         FieldKind::Email => "email",
