@@ -119,5 +119,19 @@ test("customer 360 in zh-CN, then English", async () => {
   await page.click("button.menu-toggle");
   assert.equal(await page.locator("nav.sidebar").isVisible(), true);
   await page.screenshot({ path: join(SHOTS, "contacts-phone-en.png"), fullPage: true });
+
+  // Erase a contact's personal data (confirmed, with a reason).
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`${base}/contacts`);
+  await page.click("table.records a:has-text('赵强')");
+  await page.waitForURL(/\/contacts\/[0-9a-f-]{36}$/);
+  page.once("dialog", (d) => d.accept());
+  await page.click("details.erase summary");
+  await page.fill("details.erase input[name=reason]", "data subject request");
+  await page.click("details.erase button.danger");
+  await page.waitForLoadState();
+  assert.equal(await page.locator("h1").innerText(), "[erased]");
+  assert.equal(await page.locator("#row-title .value").innerText(), "");
   await context.close();
+
 });

@@ -46,6 +46,9 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     /// Stored encrypted and masked in the audit trail.
     pub sensitive: bool,
+    /// Personal data kept in clear (names, birthday): masked in the audit trail so that erasing
+    /// a person never requires rewriting the append-only trail.
+    pub personal: bool,
     pub required: bool,
     /// Set by the system only (timestamps, ids).
     pub system: bool,
@@ -64,6 +67,7 @@ impl FieldSpec {
             name,
             kind,
             sensitive: false,
+            personal: false,
             required: false,
             system: false,
             label_en: en,
@@ -72,8 +76,14 @@ impl FieldSpec {
     }
     pub const fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self.personal = true;
         self
     }
+    pub const fn personal(mut self) -> Self {
+        self.personal = true;
+        self
+    }
+
     pub const fn required(mut self) -> Self {
         self.required = true;
         self

@@ -40,8 +40,10 @@ pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
 ];
 
 pub const CONTACT_FIELDS: &[FieldSpec] = &[
-    FieldSpec::new("family_name", Text { max: 60 }, "Family name", "姓").required(),
-    FieldSpec::new("given_name", Text { max: 60 }, "Given name", "名"),
+    FieldSpec::new("family_name", Text { max: 60 }, "Family name", "姓")
+        .required()
+        .personal(),
+    FieldSpec::new("given_name", Text { max: 60 }, "Given name", "名").personal(),
     FieldSpec::new("title", Text { max: 100 }, "Title", "职务"),
     FieldSpec::new("department", Text { max: 100 }, "Department", "部门"),
     FieldSpec::new("accounts", AccountLinks, "Accounts", "所属客户"),
@@ -50,7 +52,7 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("email", Email, "Email", "邮箱").sensitive(),
     FieldSpec::new("emails", EmailList, "Other emails", "其他邮箱").sensitive(),
     FieldSpec::new("wechat", Text { max: 64 }, "WeChat ID", "微信号").sensitive(),
-    FieldSpec::new("birthday", Date, "Birthday", "生日"),
+    FieldSpec::new("birthday", Date, "Birthday", "生日").personal(),
     FieldSpec::new("id_number", IdNumber, "ID number", "身份证号").sensitive(),
     FieldSpec::new("address", Text { max: 300 }, "Address", "地址").sensitive(),
     FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
@@ -62,7 +64,7 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     )
     .system(),
     FieldSpec::new("tags", Tags, "Tags", "标签"),
-    FieldSpec::new("preferences", JsonObject, "Preferences", "偏好"),
+    FieldSpec::new("preferences", JsonObject, "Preferences", "偏好").personal(),
     FieldSpec::new(
         "consent_email",
         Consent,

@@ -13,6 +13,7 @@ pub mod departments;
 pub mod migrate;
 pub mod outbox;
 pub mod picklists;
+pub mod privacy;
 pub mod records;
 pub mod roles;
 pub mod scope;

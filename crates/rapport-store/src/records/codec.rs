@@ -198,6 +198,8 @@ pub fn audit_value(spec: &FieldSpec, value: &FieldValue) -> serde_json::Value {
         serde_json::Value::Null
     } else if spec.sensitive {
         serde_json::Value::String("[encrypted]".into())
+    } else if spec.personal {
+        serde_json::Value::String("[personal]".into())
     } else {
         value.to_json()
     }

@@ -822,7 +822,11 @@ pub async fn delete(
         actor,
         audit::Entry::new(format!("{}.deleted", def.key()))
             .object(def.key(), id)
-            .details(json!({"label": before.label(def)})),
+            .details(if def.object == Object::Contact {
+                json!({})
+            } else {
+                json!({"label": before.label(def)})
+            }),
     )
     .await?;
     outbox::emit(

@@ -688,7 +688,7 @@ pub async fn list(
         actor,
         audit::Entry::new(format!("{}.{}", def.key(), if params.q.is_some() { "searched" } else { "listed" }))
             .object(def.key(), "*")
-            .details(json!({"q": params.q.as_deref().map(redact_query), "filter": params.filter.as_ref().map(|f| redact_filter(def, f)), "sort": params.sort, "returned": records.len()})),
+            .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, f)), "sort": params.sort, "returned": records.len()})),
     )
     .await?;
     Ok(Page {
@@ -699,9 +699,10 @@ pub async fn list(
 
 /// A quick-search term as the audit trail keeps it: emails and phone numbers are personal data
 /// stored encrypted, so the trail must not keep them in clear either.
-fn redact_query(q: &str) -> String {
+fn redact_query(def: &ObjectDef, q: &str) -> String {
     let digits = q.chars().filter(char::is_ascii_digit).count();
-    if q.contains('@') || digits >= 4 {
+    // A search for a person is personal data; a company name is not.
+    if def.object == Object::Contact || q.contains('@') || digits >= 4 {
         "[redacted]".into()
     } else {
         q.to_string()
@@ -716,7 +717,8 @@ fn redact_filter(def: &ObjectDef, f: &Value) -> Value {
                 .get("field")
                 .and_then(Value::as_str)
                 .and_then(|n| def.field(n))
-                .is_some_and(|s| s.sensitive);
+                .is_some_and(|s| s.personal);
+
             Value::Object(
                 m.iter()
                     .map(|(k, v)| {

@@ -72,6 +72,11 @@ pub fn routes() -> Router<AppState> {
                 .delete(records::remove),
         )
         .route("/api/v1/{object}/{id}/history", get(records::history))
+        .route(
+            "/api/v1/contacts/{id}/privacy-export",
+            get(records::privacy_export),
+        )
+        .route("/api/v1/contacts/{id}/erase", post(records::erase))
 }
 
 async fn healthz() -> Json<Value> {

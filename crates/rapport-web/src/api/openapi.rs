@@ -347,6 +347,22 @@ pub const ROUTES: &[RouteDoc] = &[
         None,
         200,
     ),
+    (
+        "get",
+        "/api/v1/contacts/{id}/privacy-export",
+        "privacy",
+        "Everything held about a contact, as JSON",
+        None,
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/contacts/{id}/erase",
+        "privacy",
+        "Erase a contact's personal data (anonymise), with a reason",
+        Some("Erase"),
+        204,
+    ),
 ];
 
 fn field_schema(f: &FieldSpec) -> Value {
@@ -474,41 +490,43 @@ pub fn build() -> Value {
     }
     let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"), "description": "Self-hosted CRM. Errors are application/problem+json with a stable code."},
-        "servers": [{"url": "/"}],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "rapport_session"},
-            },
-            "schemas": {
-                "Problem": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "code": {"type": "string"}, "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}
-                }, "required": ["type", "title", "status", "code"]},
-                "Account": record_schema(ACCOUNTS.fields, json!({})),
-                "Contact": record_schema(CONTACTS.fields, json!({"account_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}})),
-                "Login": obj(json!({"email": {"type": "string"}, "password": {"type": "string"}, "totp": {"type": "string"}}), &["email", "password"]),
-                "Setup": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
-                "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}}), &[]),
-                "PasswordChange": obj(json!({"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}), &["current_password", "new_password"]),
-                "EmailChange": obj(json!({"current_password": {"type": "string"}, "email": {"type": "string", "format": "email"}}), &["current_password", "email"]),
-                "Reauth": obj(json!({"current_password": {"type": "string"}}), &["current_password"]),
-                "MfaCode": obj(json!({"code": {"type": "string"}}), &["code"]),
-                "TokenCreate": obj(json!({"name": {"type": "string"}, "read_only": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}}), &["name"]),
-                "UserCreate": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}, "time_zone": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "roles": {"type": "array", "items": {"type": "string"}}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
-                "UserPatch": obj(json!({"active": {"type": "boolean"}, "roles": {"type": "array", "items": {"type": "string"}}}), &[]),
-                "DepartmentCreate": obj(json!({"name": {"type": "string"}, "parent_id": {"type": "string"}}), &["name"]),
-                "RolePut": obj(json!({"permissions": {"type": "object"}, "field_rules": {"type": "object"}, "require_mfa": {"type": "boolean"}}), &[]),
-                "PicklistValue": obj(json!({"value": {"type": "string"}, "label_en": {"type": "string"}, "label_zh": {"type": "string"}, "position": {"type": "integer"}, "active": {"type": "boolean"}}), &["value", "label_en", "label_zh"]),
-                "DuplicateRules": {"type": "object", "additionalProperties": {"enum": ["block", "warn", "off"]}},
-                "Transfer": obj(json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),
+            "openapi": "3.1.0",
+            "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"), "description": "Self-hosted CRM. Errors are application/problem+json with a stable code."},
+            "servers": [{"url": "/"}],
+            "paths": paths,
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "cookie": {"type": "apiKey", "in": "cookie", "name": "rapport_session"},
+                },
+                "schemas": {
+                    "Problem": {"type": "object", "properties": {
+                        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                        "code": {"type": "string"}, "detail": {"type": "string"},
+                        "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}
+                    }, "required": ["type", "title", "status", "code"]},
+                    "Account": record_schema(ACCOUNTS.fields, json!({})),
+                    "Contact": record_schema(CONTACTS.fields, json!({"account_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}})),
+                    "Login": obj(json!({"email": {"type": "string"}, "password": {"type": "string"}, "totp": {"type": "string"}}), &["email", "password"]),
+                    "Setup": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
+                    "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}}), &[]),
+                    "PasswordChange": obj(json!({"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}), &["current_password", "new_password"]),
+                    "EmailChange": obj(json!({"current_password": {"type": "string"}, "email": {"type": "string", "format": "email"}}), &["current_password", "email"]),
+                    "Reauth": obj(json!({"current_password": {"type": "string"}}), &["current_password"]),
+                    "MfaCode": obj(json!({"code": {"type": "string"}}), &["code"]),
+                    "TokenCreate": obj(json!({"name": {"type": "string"}, "read_only": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}}), &["name"]),
+                    "UserCreate": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}, "time_zone": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "roles": {"type": "array", "items": {"type": "string"}}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
+                    "UserPatch": obj(json!({"active": {"type": "boolean"}, "roles": {"type": "array", "items": {"type": "string"}}}), &[]),
+                    "DepartmentCreate": obj(json!({"name": {"type": "string"}, "parent_id": {"type": "string"}}), &["name"]),
+                    "RolePut": obj(json!({"permissions": {"type": "object"}, "field_rules": {"type": "object"}, "require_mfa": {"type": "boolean"}}), &[]),
+                    "PicklistValue": obj(json!({"value": {"type": "string"}, "label_en": {"type": "string"}, "label_zh": {"type": "string"}, "position": {"type": "integer"}, "active": {"type": "boolean"}}), &["value", "label_en", "label_zh"]),
+                    "DuplicateRules": {"type": "object", "additionalProperties": {"enum": ["block", "warn", "off"]}},
+                    "Erase": obj(json!({"reason": {"type": "string"}}), &["reason"]),
+                    "Transfer": obj(
+    json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),
+                }
             }
-        }
-    })
+        })
 }
 
 pub async fn document() -> Json<Value> {

@@ -171,3 +171,27 @@ pub async fn history(
         .collect();
     Ok(Json(json!({"data": data})))
 }
+
+/// Everything held about one contact, as a JSON download.
+pub async fn privacy_export(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let doc = rapport_store::privacy::export_contact(&app.store, &auth.principal, &id).await?;
+    let disposition = format!("attachment; filename=\"contact-{id}.json\"");
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(doc)).into_response())
+}
+
+/// Erase a contact's personal data (a reason is required).
+pub async fn erase(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    let f = Fields::new(&body, &["reason"])?;
+    rapport_store::privacy::erase_contact(&app.store, &auth.principal, &id, f.str("reason")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

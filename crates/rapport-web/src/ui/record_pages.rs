@@ -957,3 +957,26 @@ pub async fn delete(
         Err(e) => page_error(lang, e),
     }
 }
+
+pub async fn erase(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = page.ctx.lang;
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    match rapport_store::privacy::erase_contact(
+        &app.store,
+        &page.principal,
+        &id,
+        &field(&form, "reason"),
+    )
+    .await
+    {
+        Ok(()) => Redirect::to(&format!("/contacts/{id}")).into_response(),
+        Err(e) => page_error(lang, e),
+    }
+}

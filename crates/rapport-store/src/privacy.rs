@@ -1,0 +1,216 @@
+//! Privacy-law tooling for contacts: export everything held about a person, and erase them.
+//!
+//! Personal values never enter the append-only audit trail in clear (sensitive and personal
+//! fields are masked there, contact searches are redacted), so erasure only has to clear the
+//! contact row, its blind-index tokens, and the saved views that searched for them.
+
+use crate::db::{db_err, exec};
+use crate::records::{self, codec, CONTACTS};
+use crate::scope::owner_filter;
+use crate::{audit, outbox, Store};
+use rapport_core::fields::FieldValue;
+use rapport_core::{Action, DomainError, Principal};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Everything Rapport holds about one contact, as JSON: the record (decrypted), the accounts it
+/// belongs to, and the history of changes and access.
+pub async fn export_contact(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+) -> Result<Value, DomainError> {
+    let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let rec = records::find_in_scope(store.db.reader(), store, &CONTACTS, &read, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let export = owner_filter(store, actor, CONTACTS.object, Action::Export)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Forbidden("exporting contacts needs the export right".into())
+        })?;
+    if !export.allows(rec.owner_id()) {
+        return Err(DomainError::Forbidden(
+            "exporting this contact needs the export right".into(),
+        ));
+    }
+    let mut data = serde_json::Map::new();
+    for f in CONTACTS.fields {
+        data.insert(
+            f.name.into(),
+            rec.values
+                .get(f.name)
+                .cloned()
+                .unwrap_or(FieldValue::Null)
+                .to_json(),
+        );
+    }
+    let mut accounts = Vec::new();
+    if let Some(FieldValue::Links(links)) = rec.values.get("accounts") {
+        for l in links {
+            let name = crate::db::one(
+                store.db.reader(),
+                Query::select()
+                    .column(t("name"))
+                    .from(t("accounts"))
+                    .and_where(Expr::col(t("id")).eq(l.account_id.as_str())),
+            )
+            .await?
+            .map(|r| crate::db::get::<String>(&r, "name"))
+            .transpose()?;
+            accounts.push(json!({"account_id": l.account_id, "name": name, "role": l.role}));
+        }
+    }
+    let history = audit::search(
+        store,
+        &audit::AuditFilter {
+            object_type: Some("contact".into()),
+            object_id: Some(id.into()),
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let tx = store.db.begin().await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("contact.privacy_exported").object("contact", id),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(json!({
+        "exported_at": store.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "subject": {"type": "contact", "id": id},
+        "record": data,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "accounts": accounts,
+        "activity": history.iter().map(|h| json!({"at": h.at, "action": h.action, "by": h.actor_email, "details": h.details})).collect::<Vec<_>>(),
+    }))
+}
+
+pub const ERASED_NAME: &str = "[erased]";
+
+/// Erase a contact's personal data: every personal and sensitive field is cleared, the name
+/// replaced by a placeholder, blind-index tokens removed. The record id, owner and account links
+/// stay so reports keep their counts. The erasure itself is audited (without personal data).
+pub async fn erase_contact(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+    reason: &str,
+) -> Result<(), DomainError> {
+    let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let rec = records::find_in_scope(store.db.reader(), store, &CONTACTS, &read, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let delete = owner_filter(store, actor, CONTACTS.object, Action::Delete)
+        .await?
+        .ok_or_else(|| DomainError::Forbidden("erasing contacts needs the delete right".into()))?;
+    if !delete.allows(rec.owner_id()) {
+        return Err(DomainError::Forbidden(
+            "erasing this contact needs the delete right".into(),
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(DomainError::field(
+            "reason",
+            "required",
+            "an erasure needs a reason (at most 500 characters)",
+        ));
+    }
+    let keys = store.keys()?;
+    let mut q = Query::update();
+    q.table(t("contacts"))
+        .value(t("updated_at"), store.now())
+        .and_where(Expr::col(t("id")).eq(id));
+    let mut cleared = Vec::new();
+    for f in CONTACTS.fields {
+        if !(f.personal || f.sensitive) {
+            continue;
+        }
+        let v = if f.name == "family_name" {
+            FieldValue::Text(ERASED_NAME.into())
+        } else {
+            FieldValue::Null
+        };
+        for (c, val) in codec::encode(f, &v, &keys, "contacts", id)? {
+            q.value(Alias::new(c), val);
+        }
+        cleared.push(f.name);
+    }
+    // Consent evidence and free-text fields that may describe the person go too.
+    for f in [
+        "title",
+        "department",
+        "consent_email",
+        "consent_sms",
+        "tags",
+    ] {
+        if let Some(spec) = CONTACTS.field(f) {
+            let v = if f == "tags" {
+                FieldValue::List(vec![])
+            } else {
+                FieldValue::Null
+            };
+            for (c, val) in codec::encode(spec, &v, &keys, "contacts", id)? {
+                q.value(Alias::new(c), val);
+            }
+            cleared.push(spec.name);
+        }
+    }
+    q.value(t("name_norm"), ERASED_NAME);
+    q.value(t("custom"), Option::<String>::None);
+    let tx = store.db.begin().await?;
+    exec(&tx, &q).await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("search_tokens"))
+            .and_where(Expr::col(t("object_type")).eq("contact"))
+            .and_where(Expr::col(t("record_id")).eq(id)),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("contact.erased")
+            .object("contact", id)
+            .details(json!({"fields": cleared, "reason": reason})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        "contact.erased",
+        "contact",
+        id,
+        json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    if store.db.is_sqlite() {
+        // Old page images can linger in the WAL until a checkpoint; secure_delete zeroes freed
+        // pages in the database file itself.
+        let _ = store
+            .db
+            .writer()
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await;
+    }
+    Ok(())
+}

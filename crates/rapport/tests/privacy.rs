@@ -1,0 +1,167 @@
+//! Privacy: export everything about a contact, erase a contact everywhere it was stored.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{App, Backend};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn stored_bytes(app: &App) -> Vec<u8> {
+    match app.backend {
+        Backend::Sqlite => ["rapport.db", "rapport.db-wal"]
+            .iter()
+            .filter_map(|n| std::fs::read(app.dir.join(n)).ok())
+            .flatten()
+            .collect(),
+        Backend::Postgres => {
+            std::process::Command::new("pg_dump")
+                .arg("--no-owner")
+                .arg(&app.database_url)
+                .output()
+                .unwrap()
+                .stdout
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+story!(export_and_erase_a_contact, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let rep_id = app.user("rep@example.com", "sales_rep", None, None).await;
+    app.user("other@example.com", "sales_rep", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let rep = app.login("rep@example.com").await;
+    let other = app.login("other@example.com").await;
+    let (_, acc) = app
+        .post(
+            &rep,
+            "/api/v1/accounts",
+            json!({"name": "Privacy Holdings"}),
+        )
+        .await;
+    let (st, c) = app
+        .post(
+            &rep,
+            "/api/v1/contacts",
+            json!({"family_name": "Zyxwvutsrq", "given_name": "Qponmlk", "mobile": "13722223333", "email": "zyx@privacy.example", "birthday": "1990-02-03",
+                   "title": "Buyer", "account_ids": [acc["id"]], "consent_email": {"granted": true, "source": "web form"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    app.patch(
+        &rep,
+        &format!("/api/v1/contacts/{id}"),
+        json!({"given_name": "Qponmlkj"}),
+    )
+    .await;
+    // A search for them by name is recorded without the name.
+    app.get(&rep, "/api/v1/contacts?q=Zyxwvutsrq").await;
+
+    // Export: the record decrypted, its accounts by name, its history.
+    let (st, export) = app
+        .get(&rep, &format!("/api/v1/contacts/{id}/privacy-export"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{export}");
+    assert_eq!(export["record"]["mobile"], "+8613722223333");
+    assert_eq!(export["record"]["email"], "zyx@privacy.example");
+    assert_eq!(export["accounts"][0]["name"], "Privacy Holdings");
+    assert!(export["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["action"] == "contact.created"));
+    // Another rep may neither export nor erase it (404).
+    assert_eq!(
+        app.get(&other, &format!("/api/v1/contacts/{id}/privacy-export"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            &other,
+            &format!("/api/v1/contacts/{id}/erase"),
+            json!({"reason": "no"})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    // A reason is required.
+    let (st, body) = app
+        .post(&rep, &format!("/api/v1/contacts/{id}/erase"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "reason");
+
+    // Erase.
+    let (st, _) = app
+        .post(
+            &rep,
+            &format!("/api/v1/contacts/{id}/erase"),
+            json!({"reason": "data subject request #42"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, after) = app.get(&rep, &format!("/api/v1/contacts/{id}")).await;
+    assert_eq!(after["family_name"], "[erased]");
+    for f in [
+        "given_name",
+        "mobile",
+        "email",
+        "birthday",
+        "title",
+        "consent_email",
+    ] {
+        assert!(after[f].is_null(), "{f} should be gone: {after}");
+    }
+    assert_eq!(
+        after["account_ids"],
+        json!([acc["id"]]),
+        "the business link stays"
+    );
+    assert_eq!(after["owner_id"], json!(rep_id));
+    // Not findable by its old phone or email any more.
+    assert!(app.get(&rep, "/api/v1/contacts?q=3333").await.1["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(app
+        .get(&rep, "/api/v1/contacts?q=zyx@privacy.example")
+        .await
+        .1["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The erasure is audited, the chain still verifies, and the name is nowhere in storage.
+    let (_, audit) = app
+        .get(
+            &admin,
+            &format!("/api/v1/audit?object_id={id}&action=contact.erased"),
+        )
+        .await;
+    assert_eq!(
+        audit["data"][0]["details"]["reason"],
+        "data subject request #42"
+    );
+    let (code, out, _) = app.cli(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+    let bytes = stored_bytes(&app).await;
+    for needle in [
+        "Zyxwvutsrq",
+        "Qponmlk",
+        "zyx@privacy",
+        "13722223333",
+        "1990-02-03",
+    ] {
+        assert!(
+            !contains(&bytes, needle),
+            "{needle} still stored after erasure"
+        );
+    }
+});
