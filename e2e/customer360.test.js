@@ -101,6 +101,19 @@ test("customer 360 in zh-CN, then English", async () => {
   assert.equal(await page.inputValue("input[name=f0_value]"), "采购");
   await page.screenshot({ path: join(SHOTS, "contacts-view-zh.png"), fullPage: true });
 
+  // Bulk action on a selection: tag the filtered contact.
+  await page.check("table.records tbody tr:first-child input[name=ids]");
+  await page.selectOption("#bulk-form select[name=action]", "add_tag");
+  await page.fill("#bulk-form input[name=tag]", "重要客户");
+  page.once("dialog", (d) => d.accept());
+  await page.click("#bulk-form .bulk-bar button.primary");
+  await page.waitForURL(/bulk_ok=1/);
+  assert.match(await page.locator(".alert.ok").innerText(), /成功 1 条，失败 0 条/);
+  await page.goto(`${base}/contacts?cols=name&cols=tags`);
+  assert.match(await page.locator("table.records").innerText(), /重要客户/);
+  assert.equal(await page.locator("table.records thead th").count(), 3, "chosen columns only (plus the selection column)");
+
+
   // Switch to English.
   await page.click("details.user-menu summary");
   await page.click("form.lang-switch button[value=en]");

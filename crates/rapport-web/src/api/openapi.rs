@@ -348,6 +348,22 @@ pub const ROUTES: &[RouteDoc] = &[
         200,
     ),
     (
+        "post",
+        "/api/v1/accounts/bulk",
+        "accounts",
+        "Bulk action on selected or all matching accounts",
+        Some("Bulk"),
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/contacts/bulk",
+        "contacts",
+        "Bulk action on selected or all matching contacts",
+        Some("Bulk"),
+        200,
+    ),
+    (
         "get",
         "/api/v1/contacts/{id}/privacy-export",
         "privacy",
@@ -521,6 +537,12 @@ pub fn build() -> Value {
                     "RolePut": obj(json!({"permissions": {"type": "object"}, "field_rules": {"type": "object"}, "require_mfa": {"type": "boolean"}}), &[]),
                     "PicklistValue": obj(json!({"value": {"type": "string"}, "label_en": {"type": "string"}, "label_zh": {"type": "string"}, "position": {"type": "integer"}, "active": {"type": "boolean"}}), &["value", "label_en", "label_zh"]),
                     "DuplicateRules": {"type": "object", "additionalProperties": {"enum": ["block", "warn", "off"]}},
+                    "Bulk": {"type": "object", "additionalProperties": false, "required": ["action"], "properties": {
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "all_matching": {"type": "object", "properties": {"q": {"type": "string"}, "filter": {"type": "object"}}},
+                        "action": {"enum": ["assign_owner", "add_tag", "remove_tag", "set_field", "delete"]},
+                        "owner_id": {"type": "string"}, "reason": {"type": "string"}, "tag": {"type": "string"},
+                        "field": {"type": "string"}, "value": {}, "confirm": {"type": "boolean"}}},
                     "Erase": obj(json!({"reason": {"type": "string"}}), &["reason"]),
                     "Transfer": obj(
     json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),

@@ -195,3 +195,99 @@ pub async fn erase(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Parse a bulk request body into target and action (shared with the UI).
+pub fn parse_bulk(
+    body: &serde_json::Map<String, Value>,
+) -> ApiResult<(records::bulk::Target, records::bulk::BulkAction)> {
+    use records::bulk::{BulkAction, Target};
+    let f = Fields::new(
+        body,
+        &[
+            "ids",
+            "all_matching",
+            "action",
+            "owner_id",
+            "reason",
+            "tag",
+            "field",
+            "value",
+            "confirm",
+        ],
+    )?;
+    let target = match (f.opt_str_list("ids")?, f.opt_value("all_matching")) {
+        (Some(ids), None) => Target::Ids(ids),
+        (None, Some(Value::Object(m))) => {
+            for k in m.keys() {
+                if !matches!(k.as_str(), "q" | "filter") {
+                    return Err(DomainError::field(
+                        format!("all_matching.{k}"),
+                        "unknown_field",
+                        format!("all_matching has no field {k}"),
+                    )
+                    .into());
+                }
+            }
+            Target::Matching(query::ListParams {
+                q: m.get("q").and_then(Value::as_str).map(str::to_string),
+                filter: m.get("filter").cloned().filter(|v| !v.is_null()),
+                ..Default::default()
+            })
+        }
+        (Some(_), Some(_)) => {
+            return Err(DomainError::field(
+                "ids",
+                "conflicting_fields",
+                "send either ids or all_matching",
+            )
+            .into())
+        }
+        _ => return Err(DomainError::field("ids", "required", "send ids or all_matching").into()),
+    };
+    let need = |name: &str| -> ApiResult<String> { Ok(f.str(name)?.to_string()) };
+    let action =
+        match f.str("action")? {
+            "assign_owner" => BulkAction::AssignOwner {
+                owner_id: need("owner_id")?,
+                reason: need("reason")?,
+            },
+            "add_tag" => BulkAction::AddTag(need("tag")?.trim().to_string()),
+            "remove_tag" => BulkAction::RemoveTag(need("tag")?.trim().to_string()),
+            "set_field" => BulkAction::SetField {
+                field: need("field")?,
+                value: f.opt_value("value").cloned().unwrap_or(Value::Null),
+            },
+            "delete" => {
+                if f.opt_bool("confirm")? != Some(true) {
+                    return Err(DomainError::field(
+                        "confirm",
+                        "confirmation_required",
+                        "deleting in bulk needs \"confirm\": true",
+                    )
+                    .into());
+                }
+                BulkAction::Delete
+            }
+            other => return Err(DomainError::field(
+                "action",
+                "unknown_action",
+                format!(
+                    "{other} is not one of assign_owner, add_tag, remove_tag, set_field, delete"
+                ),
+            )
+            .into()),
+        };
+    Ok((target, action))
+}
+
+pub async fn bulk(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let def = def_for(&object)?;
+    let (target, action) = parse_bulk(&body)?;
+    let res = records::bulk::run(&app.store, &auth.principal, def, target, action).await?;
+    Ok(Json(json!(res)))
+}

@@ -70,6 +70,7 @@ pub fn routes() -> Router<AppState> {
             get(record_pages::new_form).post(record_pages::create),
         )
         .route("/{object}/views", post(record_pages::save_view))
+        .route("/{object}/bulk", post(record_pages::bulk))
         .route("/{object}/{id}", get(record_pages::detail))
         .route("/{object}/{id}/edit", post(record_pages::edit_field))
         .route("/{object}/{id}/delete", post(record_pages::delete))

@@ -74,6 +74,9 @@ struct ListPage {
     query_string: String,
     views: Vec<(String, String, bool)>,
     error: Option<String>,
+    notice: Option<String>,
+    owners: Vec<(String, String)>,
+    settable_fields: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -394,7 +397,7 @@ pub async fn list(
     // Keep everything but the cursor for the next link and for saving the view.
     let kept: Vec<(String, String)> = q
         .iter()
-        .filter(|(k, v)| k != "cursor" && !v.is_empty())
+        .filter(|(k, v)| k != "cursor" && k != "bulk_ok" && k != "bulk_failed" && !v.is_empty())
         .cloned()
         .collect();
     let query_string = serde_urlencoded::to_string(&kept).unwrap_or_default();
@@ -453,6 +456,31 @@ pub async fn list(
             .filter(|(n, _)| n != "name")
             .map(|(n, l)| (n.clone(), l.clone(), cols.contains(n))),
     );
+    let notice = match (
+        field(&q, "bulk_ok").parse::<usize>(),
+        field(&q, "bulk_failed").parse::<usize>(),
+    ) {
+        (Ok(ok), Ok(failed)) => Some(
+            super::i18n::t(lang, "bulk.done")
+                .replace("{ok}", &ok.to_string())
+                .replace("{failed}", &failed.to_string()),
+        ),
+        _ => None,
+    };
+    let settable_fields: Vec<(String, String)> = def
+        .fields
+        .iter()
+        .filter(|s| {
+            !s.system
+                && s.name != "owner_id"
+                && actor.grants.can_write_field(def.object, s.name)
+                && !matches!(
+                    s.kind,
+                    FieldKind::AccountLinks | FieldKind::JsonObject | FieldKind::Consent
+                )
+        })
+        .map(|s| (s.name.to_string(), form::label(s, lang)))
+        .collect();
     let views = views::list(&app.store, actor, def.object)
         .await
         .unwrap_or_default()
@@ -481,6 +509,9 @@ pub async fn list(
         query_string,
         views,
         error,
+        notice,
+        owners: choices.users.clone(),
+        settable_fields,
         ctx: page.ctx,
     })
 }
@@ -977,6 +1008,93 @@ pub async fn erase(
     .await
     {
         Ok(()) => Redirect::to(&format!("/contacts/{id}")).into_response(),
+        Err(e) => page_error(lang, e),
+    }
+}
+
+/// The list page's bulk bar: the same request the API takes, built from the form.
+pub async fn bulk(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = page.ctx.lang;
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
+    let query = field(&form, "query");
+    let list_query: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
+    let mut body = serde_json::Map::new();
+    if field(&form, "all_matching").is_empty() {
+        let ids: Vec<Value> = form
+            .iter()
+            .filter(|(k, _)| k == "ids")
+            .map(|(_, v)| json!(v))
+            .collect();
+        body.insert("ids".into(), Value::Array(ids));
+    } else {
+        let (filter, _, _) = filter_from(def, &list_query);
+        let mut m = serde_json::Map::new();
+        m.insert("q".into(), json!(field(&list_query, "q")));
+        m.insert("filter".into(), filter.unwrap_or(Value::Null));
+        body.insert("all_matching".into(), Value::Object(m));
+    }
+    let action = field(&form, "action");
+    body.insert("action".into(), json!(action));
+    match action.as_str() {
+        "add_tag" | "remove_tag" => {
+            body.insert("tag".into(), json!(field(&form, "tag")));
+        }
+        "assign_owner" => {
+            body.insert("owner_id".into(), json!(field(&form, "owner_id")));
+            body.insert("reason".into(), json!(field(&form, "reason")));
+        }
+        "set_field" => {
+            let name = field(&form, "field");
+            let raw = field(&form, "value");
+            let value = match def.field(&name).map(|s| s.kind) {
+                Some(FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList) => {
+                    Value::Array(
+                        raw.split([',', '，'])
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| json!(s))
+                            .collect(),
+                    )
+                }
+                Some(FieldKind::Bool) => json!(matches!(raw.as_str(), "true" | "1" | "是" | "yes")),
+                _ if raw.trim().is_empty() => Value::Null,
+                _ => json!(raw),
+            };
+            body.insert("field".into(), json!(name));
+            body.insert("value".into(), value);
+        }
+        "delete" => {
+            body.insert("confirm".into(), json!(true));
+        }
+        _ => {}
+    }
+    let parsed = crate::api::records::parse_bulk(&body).map_err(|e| e.0);
+    let result = match parsed {
+        Ok((target, action)) => {
+            records::bulk::run(&app.store, &page.principal, def, target, action).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => {
+            let sep = if query.is_empty() { "" } else { "&" };
+            Redirect::to(&format!(
+                "/{object}?{query}{sep}bulk_ok={}&bulk_failed={}",
+                r.succeeded,
+                r.failed.len()
+            ))
+            .into_response()
+        }
         Err(e) => page_error(lang, e),
     }
 }
