@@ -188,14 +188,17 @@ pub fn account_doc(rng: &mut StdRng, n: u64) -> Map<String, Value> {
     doc.insert("status".into(), json!(pick(rng, STATUSES)));
     doc.insert("province".into(), json!(province));
     doc.insert("city".into(), json!(city));
-    doc.insert(
-        "phone".into(),
-        json!(format!(
-            "+86{}{:08}",
-            area.trim_start_matches('0'),
-            rng.gen_range(20_000_000..89_999_999u32)
-        )),
+    let landline = format!(
+        "+86{}{:08}",
+        area.trim_start_matches('0'),
+        rng.gen_range(20_000_000..89_999_999u32)
     );
+    let phone = if validate::phone_e164(&landline, "CN").is_some() {
+        landline
+    } else {
+        mobile(rng)
+    };
+    doc.insert("phone".into(), json!(phone));
     doc.insert("annual_revenue".into(), json!(revenue.to_string()));
     doc.insert(
         "tags".into(),

@@ -1,6 +1,7 @@
 //! `rapport`: the server and its command line.
 
 mod config;
+mod demo;
 mod keys;
 mod serve;
 
@@ -51,6 +52,19 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Fill the database with realistic synthetic Chinese and English companies and people
+    /// (and a small sales organisation to own them). Fast enough for millions of rows.
+    Demo {
+        /// Number of accounts to create.
+        #[arg(long, default_value_t = 200)]
+        accounts: u64,
+        /// Number of contacts to create (each linked to one of the accounts).
+        #[arg(long, default_value_t = 500)]
+        contacts: u64,
+        /// Random seed, for repeatable data sets.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -199,6 +213,16 @@ async fn run() -> Result<()> {
             }
         }
         Command::Keys { command } => keys_command(&cfg, command).await,
+        Command::Demo {
+            accounts,
+            contacts,
+            seed,
+        } => {
+            let store = serve::open_store(&cfg).await?;
+            let res = demo::run(&store, accounts, contacts, seed).await;
+            store.db.close().await;
+            res
+        }
     }
 }
 

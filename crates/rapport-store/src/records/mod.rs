@@ -3,7 +3,9 @@
 //! the SQL query and the field rules to every value, and writing audit + outbox in the same
 //! transaction as the change.
 
+pub mod batch;
 pub mod bulk;
+
 pub mod codec;
 
 pub mod duplicates;

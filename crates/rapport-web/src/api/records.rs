@@ -245,38 +245,39 @@ pub fn parse_bulk(
         _ => return Err(DomainError::field("ids", "required", "send ids or all_matching").into()),
     };
     let need = |name: &str| -> ApiResult<String> { Ok(f.str(name)?.to_string()) };
-    let action =
-        match f.str("action")? {
-            "assign_owner" => BulkAction::AssignOwner {
-                owner_id: need("owner_id")?,
-                reason: need("reason")?,
-            },
-            "add_tag" => BulkAction::AddTag(need("tag")?.trim().to_string()),
-            "remove_tag" => BulkAction::RemoveTag(need("tag")?.trim().to_string()),
-            "set_field" => BulkAction::SetField {
-                field: need("field")?,
-                value: f.opt_value("value").cloned().unwrap_or(Value::Null),
-            },
-            "delete" => {
-                if f.opt_bool("confirm")? != Some(true) {
-                    return Err(DomainError::field(
-                        "confirm",
-                        "confirmation_required",
-                        "deleting in bulk needs \"confirm\": true",
-                    )
-                    .into());
-                }
-                BulkAction::Delete
+    let action = match f.str("action")? {
+        "assign_owner" => BulkAction::AssignOwner {
+            owner_id: need("owner_id")?,
+            reason: need("reason")?,
+        },
+        "add_tag" => BulkAction::AddTag(need("tag")?.trim().to_string()),
+        "remove_tag" => BulkAction::RemoveTag(need("tag")?.trim().to_string()),
+        "set_field" => BulkAction::SetField {
+            field: need("field")?,
+            value: f.opt_value("value").cloned().unwrap_or(Value::Null),
+        },
+        "delete" => {
+            if f.opt_bool("confirm")? != Some(true) {
+                return Err(DomainError::field(
+                    "confirm",
+                    "confirmation_required",
+                    "deleting in bulk needs \"confirm\": true",
+                )
+                .into());
             }
-            other => return Err(DomainError::field(
+            BulkAction::Delete
+        }
+        other => {
+            return Err(DomainError::field(
                 "action",
                 "unknown_action",
                 format!(
                     "{other} is not one of assign_owner, add_tag, remove_tag, set_field, delete"
                 ),
             )
-            .into()),
-        };
+            .into())
+        }
+    };
     Ok((target, action))
 }
 
