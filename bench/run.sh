@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make bench`: measure a release build against a demo database, on SQLite and PostgreSQL.
+#   BENCH_ACCOUNTS (default 200000), BENCH_CONTACTS (default 1000000),
+#   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32)
+# Needs wrk (apt-get install wrk). PostgreSQL: postgres@127.0.0.1:5432 with trust auth.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${RAPPORT_BIN:-target/release/rapport}
+ACCOUNTS=${BENCH_ACCOUNTS:-200000}
+CONTACTS=${BENCH_CONTACTS:-1000000}
+BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+SECS=${BENCH_SECONDS:-20}
+CLIENTS=${BENCH_CLIENTS:-32}
+PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+PASSWORD="benchmark password 1"
+OUT=${BENCH_OUT:-bench/results.md}
+echo "# Rapport benchmark $(date -u +%Y-%m-%dT%H:%MZ) — ${ACCOUNTS} accounts, ${CONTACTS} contacts, ${CLIENTS} clients, ${SECS}s per test" > "$OUT"
+
+for backend in $BACKENDS; do
+  WORK=$(mktemp -d /tmp/rapport-bench-XXXX)
+  export RAPPORT_DATA_DIR="$WORK" RAPPORT_LOG=warn
+  if [ "$backend" = postgres ]; then
+    DB="rapport_bench_$$"
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    export RAPPORT_DATABASE_URL="${PG_ADMIN%/*}/$DB"
+  else
+    export RAPPORT_DATABASE_URL="sqlite://$WORK/rapport.db"
+  fi
+  "$BIN" user create --email bench@example.com --password "$PASSWORD" --role administrator >/dev/null
+  start=$(date +%s)
+  "$BIN" demo --accounts "$ACCOUNTS" --contacts "$CONTACTS" 2>/dev/null
+  echo "demo data on $backend: $(( $(date +%s) - start ))s" | tee -a "$OUT"
+  "$BIN" serve --listen 127.0.0.1:18080 > "$WORK/serve.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
+  TOKEN=$(curl -sf -X POST http://127.0.0.1:18080/api/v1/auth/login -H 'content-type: application/json' \
+    -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  export TOKEN
+  run() { # name, lua script, path
+    local res
+    res=$(wrk -t2 -c"$CLIENTS" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
+    local rps p50 p99
+    rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$res" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$res" | awk '$1=="99%" {print $2}')
+    local errs; errs=$(echo "$res" | awk '/Non-2xx/ {print $5}')
+    echo "| $backend | $1 | $rps | $p50 | $p99 | ${errs:-0} |" | tee -a "$OUT"
+  }
+  echo "| backend | test | req/s | p50 | p99 | non-2xx |" >> "$OUT"
+  echo "|---|---|---|---|---|---|" >> "$OUT"
+  run "list: 50 rows, filter level=A, sort -annual_revenue" get.lua "/api/v1/contacts?limit=50"
+  run "list accounts: filter level=A, sort name" get.lua "/api/v1/accounts?limit=50&sort=name&filter=%7B%22field%22%3A%22level%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22A%22%7D"
+  run "quick search (names, phone tails, emails)" search.lua "/api/v1/contacts"
+  run "create contact" create.lua "/api/v1/contacts"
+  rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)
+  echo "peak server RSS on $backend: $rss" | tee -a "$OUT"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  if [ "$backend" = postgres ]; then psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; fi
+  rm -rf "$WORK"
+done
+cat "$OUT"
