@@ -221,7 +221,18 @@ pub fn parse_value(
     v: &Value,
     ctx: &ParseContext,
 ) -> Result<FieldValue, FieldError> {
-    let f = spec.name;
+    parse_named(spec.name, spec.kind, v, ctx)
+}
+
+/// Parse a value of `kind` for the field called `f` (custom fields have no static spec).
+pub fn parse_named(
+    f: &str,
+    kind: FieldKind,
+    v: &Value,
+    ctx: &ParseContext,
+) -> Result<FieldValue, FieldError> {
+    let spec = FieldSpec::new("", kind, "", "");
+
     if v.is_null() {
         return Ok(FieldValue::Null);
     }

@@ -2,6 +2,7 @@
 //! validation rules. Nothing here performs I/O; the store and the web layer call into it.
 
 pub mod clock;
+pub mod custom;
 pub mod error;
 pub mod fields;
 pub mod ids;

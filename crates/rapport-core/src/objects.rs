@@ -101,4 +101,6 @@ pub fn field(object: Object, name: &str) -> Option<&'static FieldSpec> {
 /// Whether a field rule may name this field (any built-in field of a record type).
 pub fn is_known_field(object: Object, name: &str) -> bool {
     field(object, name).is_some()
+        || (matches!(object, Object::Account | Object::Contact)
+            && crate::custom::is_custom_key(name))
 }

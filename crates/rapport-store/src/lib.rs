@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod custom_fields;
 pub mod db;
 pub mod demo;
 pub mod departments;

@@ -173,6 +173,7 @@ pub async fn erase_contact(
     }
     q.value(t("name_norm"), ERASED_NAME);
     q.value(t("custom"), Option::<String>::None);
+    q.value(t("custom_enc"), Option::<String>::None);
     let tx = store.db.begin().await?;
     exec(&tx, &q).await?;
     exec(

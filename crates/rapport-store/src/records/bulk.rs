@@ -101,7 +101,9 @@ async fn target_ids(
                 .ok_or_else(|| {
                     DomainError::Forbidden(format!("you may not read {} records", def.key()))
                 })?;
-            let mut q = scoped_select(def, actor, store, &filter, params)?;
+            let mut params = params.clone();
+            params.customs = crate::custom_fields::active(store, def.object).await?;
+            let mut q = scoped_select(def, actor, store, &filter, &params)?;
             q.column(Alias::new("id"))
                 .order_by(Alias::new("id"), Order::Asc)
                 .limit(MAX_RECORDS + 1);

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod bulk;
 
 pub mod codec;
+pub mod custom_values;
 
 pub mod duplicates;
 pub mod query;
@@ -62,6 +63,8 @@ impl ObjectDef {
         for f in self.fields {
             cols.extend(codec::columns(f));
         }
+        cols.push("custom".into());
+        cols.push("custom_enc".into());
         cols
     }
 }
@@ -74,6 +77,8 @@ pub struct Record {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub created_by: Option<String>,
+    /// Custom field values (decrypted), keyed by `cf_...`, as the API shows them.
+    pub custom: Map<String, Value>,
 }
 
 impl Record {
@@ -121,12 +126,23 @@ pub(crate) fn row_to_record(
     for f in def.fields {
         values.insert(f.name, codec::decode(f, row, &keys, def.table, &id)?);
     }
+    let mut custom: Map<String, Value> = match get::<Option<String>>(row, "custom")? {
+        Some(j) => serde_json::from_str(&j).unwrap_or_default(),
+        None => Map::new(),
+    };
+    if let Some(ct) = get::<Option<String>>(row, "custom_enc")? {
+        let plain = keys.decrypt(def.table, "custom_enc", &id, &ct)?;
+        let secret: Map<String, Value> =
+            serde_json::from_str(&plain).map_err(DomainError::internal)?;
+        custom.extend(secret);
+    }
     Ok(Record {
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         created_by: get(row, "created_by")?,
         id,
         values,
+        custom,
     })
 }
 
@@ -223,6 +239,11 @@ pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
             }
         }
         out.insert(f.name.into(), v.to_json());
+    }
+    for (k, v) in &rec.custom {
+        if actor.grants.can_read_field(def.object, k) {
+            out.insert(k.clone(), v.clone());
+        }
     }
     out.insert(
         "created_at".into(),
@@ -489,7 +510,11 @@ pub async fn create(
         .await?
         .ok_or_else(|| forbidden(def, Action::Create))?;
     let doc = normalise_doc(def, doc)?;
-    let mut input = input::read(def.fields, &doc, Mode::Create, &store.parse_context(), &[])?;
+    let (doc, custom_doc) = custom_values::split(&doc);
+    let defs = crate::custom_fields::active(store, def.object).await?;
+    let custom = read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Create).await?;
+    let mut input = custom.0;
+    let custom = custom.1;
     check_field_rules(def, actor, &input)?;
     // Owner: the caller unless another owner inside the caller's create scope is named.
     let owner = match input.get("owner_id") {
@@ -550,6 +575,10 @@ pub async fn create(
         cols.push(Alias::new(c));
         vals.push(v.into());
     }
+    for (c, v) in custom_values::encode(&keys, def.table, &id, &defs, &custom)? {
+        cols.push(Alias::new(c));
+        vals.push(v.into());
+    }
 
     let tx = store.db.begin().await?;
     exec(
@@ -564,10 +593,21 @@ pub async fn create(
     if let Some(FieldValue::Links(links)) = values.get("accounts") {
         write_links(&tx, &id, links).await?;
     }
-    tokens::write(&tx, &keys, def, &id, &values).await?;
+    tokens::write(
+        &tx,
+        &keys,
+        def,
+        &id,
+        &values,
+        custom_values::tokens(&keys, &defs, &custom),
+    )
+    .await?;
     let mut created = Map::new();
     for (spec, v) in &input.values {
         created.insert(spec.name.into(), codec::audit_value(spec, v));
+    }
+    for (k, change) in custom_values::audit_changes(&defs, &Map::new(), &custom) {
+        created.insert(k, change["after"].clone());
     }
     audit::record(
         &tx,
@@ -594,6 +634,30 @@ pub async fn create(
         .await?
         .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))
+}
+
+/// Validate the built-in and the custom parts of a document together, so every error is
+/// reported at once.
+async fn read_both(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    defs: &[rapport_core::custom::CustomField],
+    doc: &Map<String, Value>,
+    custom_doc: &Map<String, Value>,
+    mode: Mode,
+) -> Result<(Input, Map<String, Value>), DomainError> {
+    let builtin = input::read(def.fields, doc, mode, &store.parse_context(), &[]);
+    let custom = custom_values::read(store, actor, def.object, defs, custom_doc, mode).await;
+    match (builtin, custom) {
+        (Ok(i), Ok(c)) => Ok((i, c)),
+        (Err(DomainError::Validation(mut a)), Err(b)) => {
+            a.extend(b);
+            Err(DomainError::Validation(a))
+        }
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(b)) => Err(DomainError::Validation(b)),
+    }
 }
 
 /// Read one record (audited).
@@ -650,7 +714,10 @@ pub async fn update(
         return Err(forbidden(def, Action::Update));
     }
     let doc = normalise_doc(def, doc)?;
-    let input = input::read(def.fields, &doc, Mode::Update, &store.parse_context(), &[])?;
+    let (doc, custom_doc) = custom_values::split(&doc);
+    let defs = crate::custom_fields::active(store, def.object).await?;
+    let (input, custom_changes) =
+        read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Update).await?;
     check_field_rules(def, actor, &input)?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         if Some(new_owner.as_str()) != before.owner_id() {
@@ -686,7 +753,9 @@ pub async fn update(
         );
     }
     let changes = diff(def, &before.values, &after);
-    if changes.is_empty() {
+    let custom_after = custom_values::merge(&before.custom, &custom_changes);
+    let custom_changed = custom_after != before.custom;
+    if changes.is_empty() && !custom_changed {
         return Ok(to_json(def, actor, &before));
     }
     save_changes(
@@ -698,6 +767,7 @@ pub async fn update(
         changes,
         "updated",
         json!({}),
+        custom_changed.then_some(custom_after),
     )
     .await?;
     let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id)
@@ -727,8 +797,10 @@ async fn save_changes(
     changed: Vec<&'static FieldSpec>,
     verb: &str,
     extra: Value,
+    custom_after: Option<Map<String, Value>>,
 ) -> Result<(), DomainError> {
     let keys = store.keys()?;
+    let defs = crate::custom_fields::list(store, def.object).await?;
     let now = store.now();
     let mut q = Query::update();
     q.table(t(def.table))
@@ -752,6 +824,17 @@ async fn save_changes(
     for (c, v) in derived(def, after) {
         q.value(Alias::new(c), v);
     }
+    let mut changed_names: Vec<String> = changed.iter().map(|s| s.name.to_string()).collect();
+    if let Some(custom) = &custom_after {
+        for (c, v) in custom_values::encode(&keys, def.table, &before.id, &defs, custom)? {
+            q.value(Alias::new(c), v);
+        }
+        for (k, change) in custom_values::audit_changes(&defs, &before.custom, custom) {
+            changed_names.push(k.clone());
+            audit_changes.insert(k, change);
+        }
+    }
+    let custom_now = custom_after.as_ref().unwrap_or(&before.custom);
     let tx = store.db.begin().await?;
     exec(&tx, &q).await?;
     if let Some(links) = links_changed {
@@ -759,7 +842,15 @@ async fn save_changes(
             write_links(&tx, &before.id, &links).await?;
         }
     }
-    tokens::write(&tx, &keys, def, &before.id, after).await?;
+    tokens::write(
+        &tx,
+        &keys,
+        def,
+        &before.id,
+        after,
+        custom_values::tokens(&keys, &defs, custom_now),
+    )
+    .await?;
     let mut details = json!({"changes": audit_changes});
     if let (Value::Object(d), Value::Object(e)) = (&mut details, extra) {
         d.extend(e);
@@ -773,7 +864,7 @@ async fn save_changes(
             .details(details),
     )
     .await?;
-    let fields: Vec<&str> = changed.iter().map(|s| s.name).collect();
+    let fields = changed_names;
     outbox::emit(
         &tx,
         store,
@@ -920,6 +1011,7 @@ pub async fn transfer(
             changed,
             "transferred",
             json!({"reason": reason}),
+            None,
         )
         .await?;
         n += 1;

@@ -25,6 +25,8 @@ pub struct ListParams {
     pub sort: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
+    /// Custom field definitions the filter may name (loaded by the caller).
+    pub customs: Vec<rapport_core::custom::CustomField>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +119,7 @@ fn compile(
     node: &Value,
     depth: usize,
     count: &mut usize,
+    customs: &[rapport_core::custom::CustomField],
 ) -> Result<Condition, DomainError> {
     if depth > 5 {
         return Err(bad(
@@ -154,7 +157,7 @@ fn compile(
             })?;
             let mut cond = if any { Cond::any() } else { Cond::all() };
             for item in items {
-                cond = cond.add(compile(def, actor, store, item, depth + 1, count)?);
+                cond = cond.add(compile(def, actor, store, item, depth + 1, count, customs)?);
             }
             return Ok(cond);
         }
@@ -176,6 +179,25 @@ fn compile(
         .get("op")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("filter", "invalid_filter", "a condition names an op"))?;
+    if name.starts_with("cf_") {
+        let custom = customs
+            .iter()
+            .find(|c| c.key == name && actor.grants.can_read_field(def.object, name))
+            .ok_or_else(|| {
+                bad(
+                    &format!("filter.{name}"),
+                    "unknown_field",
+                    format!("{} has no field named {name}", def.key()),
+                )
+            })?;
+        return custom_condition(
+            def,
+            store,
+            custom,
+            op,
+            obj.get("value").unwrap_or(&Value::Null),
+        );
+    }
     let spec = spec_for(def, actor, name, &format!("filter.{name}"))?;
     let param = format!("filter.{name}");
     let raw = obj.get("value").cloned().unwrap_or(Value::Null);
@@ -634,7 +656,15 @@ pub fn scoped_select(
     }
     if let Some(f) = &params.filter {
         let mut count = 0;
-        q.cond_where(compile(def, actor, store, f, 0, &mut count)?);
+        q.cond_where(compile(
+            def,
+            actor,
+            store,
+            f,
+            0,
+            &mut count,
+            &params.customs,
+        )?);
     }
     Ok(q)
 }
@@ -653,6 +683,11 @@ pub async fn list(
         return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
     }
     let sort = parse_sort(def, actor, params.sort.as_deref())?;
+    let mut params = params.clone();
+    if params.filter.is_some() && params.customs.is_empty() {
+        params.customs = crate::custom_fields::active(store, def.object).await?;
+    }
+    let params = &params;
     let mut q = scoped_select(def, actor, store, &filter, params)?;
     q.columns(def.select_columns().into_iter().map(Alias::new));
     if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -688,7 +723,7 @@ pub async fn list(
         actor,
         audit::Entry::new(format!("{}.{}", def.key(), if params.q.is_some() { "searched" } else { "listed" }))
             .object(def.key(), "*")
-            .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, f)), "sort": params.sort, "returned": records.len()})),
+            .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, &params.customs, f)), "sort": params.sort, "returned": records.len()})),
     )
     .await?;
     Ok(Page {
@@ -710,14 +745,21 @@ fn redact_query(def: &ObjectDef, q: &str) -> String {
 }
 
 /// A filter with the values compared against sensitive fields replaced.
-fn redact_filter(def: &ObjectDef, f: &Value) -> Value {
+fn redact_filter(
+    def: &ObjectDef,
+    customs: &[rapport_core::custom::CustomField],
+    f: &Value,
+) -> Value {
     match f {
         Value::Object(m) => {
             let sensitive = m
                 .get("field")
                 .and_then(Value::as_str)
                 .and_then(|n| def.field(n))
-                .is_some_and(|s| s.personal);
+                .is_some_and(|s| s.personal)
+                || m.get("field")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| customs.iter().any(|c| c.key == n && c.sensitive));
 
             Value::Object(
                 m.iter()
@@ -725,14 +767,14 @@ fn redact_filter(def: &ObjectDef, f: &Value) -> Value {
                         let v = if k == "value" && sensitive {
                             json!("[redacted]")
                         } else {
-                            redact_filter(def, v)
+                            redact_filter(def, customs, v)
                         };
                         (k.clone(), v)
                     })
                     .collect(),
             )
         }
-        Value::Array(a) => Value::Array(a.iter().map(|v| redact_filter(def, v)).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| redact_filter(def, customs, v)).collect()),
         other => other.clone(),
     }
 }
@@ -774,4 +816,174 @@ pub async fn account_names(
         .iter()
         .map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?)))
         .collect()
+}
+
+/// SQL for a custom value inside the `custom` JSON column (the dialect seam: SQLite's
+/// json_extract, PostgreSQL's jsonb operators). Keys are validated `cf_[a-z0-9_]+`.
+fn json_value(store: &Store, key: &str, as_type: &str) -> SimpleExpr {
+    let sql = match (store.db.is_sqlite(), as_type) {
+        (true, "numeric") => format!("CAST(json_extract(custom, '$.{key}') AS REAL)"),
+        (true, _) => format!("json_extract(custom, '$.{key}')"),
+        (false, "numeric") => format!("((custom::jsonb ->> '{key}')::numeric)"),
+        (false, "boolean") => format!("((custom::jsonb ->> '{key}')::boolean)"),
+        (false, _) => format!("(custom::jsonb ->> '{key}')"),
+    };
+    Expr::cust(sql)
+}
+
+fn custom_condition(
+    def: &ObjectDef,
+    store: &Store,
+    c: &rapport_core::custom::CustomField,
+    op: &str,
+    raw: &Value,
+) -> Result<Condition, DomainError> {
+    use rapport_core::custom::CustomKind;
+    let param = format!("filter.{}", c.key);
+    let unsupported = || {
+        bad(
+            &param,
+            "unsupported_operator",
+            format!("{op} does not apply to {}", c.key),
+        )
+    };
+    if !rapport_core::custom::is_custom_key(&c.key) {
+        return Err(unsupported());
+    }
+    let keys = store.keys()?;
+    if c.sensitive {
+        let present = Cond::all().add(Expr::col(t("custom_enc")).is_not_null());
+        return match op {
+            "eq" => {
+                let v = c
+                    .parse(raw, &store.parse_context())
+                    .map_err(|e| bad(&param, e.code, e.message))?;
+                let tok = super::custom_values::token(&keys, c, &v)
+                    .ok_or_else(|| bad(&param, "invalid_value", "eq needs a value"))?;
+                let sub = Query::select()
+                    .column(t("record_id"))
+                    .from(t("search_tokens"))
+                    .and_where(Expr::col(t("object_type")).eq(def.key()))
+                    .and_where(Expr::col(t("token")).eq(tok))
+                    .to_owned();
+                Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
+            }
+            "is_not_empty" => Ok(present),
+            _ => Err(unsupported()),
+        };
+    }
+    let text = json_value(store, &c.key, "text");
+    match op {
+        "is_empty" => return Ok(Cond::all().add(Expr::expr(text).is_null())),
+        "is_not_empty" => return Ok(Cond::all().add(Expr::expr(text).is_not_null())),
+        _ => {}
+    }
+    let parsed = |v: &Value| {
+        c.parse(v, &store.parse_context())
+            .map_err(|e| bad(&param, e.code, e.message))
+    };
+    match c.kind {
+        CustomKind::Number | CustomKind::Money => {
+            let v = parsed(raw)?;
+            let n: f64 = match &v {
+                Value::Number(n) => n.as_f64().unwrap_or(0.0),
+                Value::String(s) => s
+                    .parse()
+                    .map_err(|_| bad(&param, "invalid_number", "not a number"))?,
+                _ => return Err(bad(&param, "invalid_value", format!("{op} needs a value"))),
+            };
+            let col = Expr::expr(json_value(store, &c.key, "numeric"));
+            Ok(Cond::all().add(match op {
+                "eq" => col.eq(n),
+                "ne" => col.ne(n),
+                "gt" => col.gt(n),
+                "gte" => col.gte(n),
+                "lt" => col.lt(n),
+                "lte" => col.lte(n),
+                _ => return Err(unsupported()),
+            }))
+        }
+        CustomKind::Checkbox => {
+            if op != "eq" {
+                return Err(unsupported());
+            }
+            let b = raw.as_bool().ok_or_else(|| {
+                bad(
+                    &param,
+                    "invalid_type",
+                    "checkbox filters take true or false",
+                )
+            })?;
+            let col = Expr::expr(json_value(store, &c.key, "boolean"));
+            Ok(if b {
+                Cond::all().add(col.eq(true))
+            } else {
+                Cond::any()
+                    .add(Expr::expr(json_value(store, &c.key, "boolean")).eq(false))
+                    .add(Expr::expr(json_value(store, &c.key, "text")).is_null())
+            })
+        }
+        CustomKind::MultiChoice => {
+            let tag = raw
+                .as_str()
+                .ok_or_else(|| bad(&param, "invalid_type", "has takes an option value"))?;
+            let like = Expr::expr(text).like(
+                LikeExpr::new(format!("%{}%", escape_like(&json!(tag).to_string()))).escape('\\'),
+            );
+            match op {
+                "has" => Ok(Cond::all().add(like)),
+                _ => Err(unsupported()),
+            }
+        }
+        _ => match op {
+            "eq" | "ne" => {
+                let v = parsed(raw)?;
+                let s = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                Ok(if op == "eq" {
+                    Cond::all().add(Expr::expr(text).eq(s))
+                } else {
+                    Cond::any()
+                        .add(Expr::expr(json_value(store, &c.key, "text")).ne(s))
+                        .add(Expr::expr(json_value(store, &c.key, "text")).is_null())
+                })
+            }
+            "contains" | "starts_with"
+                if matches!(
+                    c.kind,
+                    CustomKind::Text | CustomKind::LongText | CustomKind::Url | CustomKind::Email
+                ) =>
+            {
+                let s = raw
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| bad(&param, "invalid_value", format!("{op} takes text")))?;
+                let pat = escape_like(&s.to_lowercase());
+                let pat = if op == "contains" {
+                    format!("%{pat}%")
+                } else {
+                    format!("{pat}%")
+                };
+                Ok(Cond::all().add(
+                    Expr::expr(Func::lower(Expr::expr(text))).like(LikeExpr::new(pat).escape('\\')),
+                ))
+            }
+            "gt" | "gte" | "lt" | "lte"
+                if matches!(c.kind, CustomKind::Date | CustomKind::Datetime) =>
+            {
+                let v = parsed(raw)?;
+                let s = v.as_str().unwrap_or_default().to_string();
+                let col = Expr::expr(text);
+                Ok(Cond::all().add(match op {
+                    "gt" => col.gt(s),
+                    "gte" => col.gte(s),
+                    "lt" => col.lt(s),
+                    _ => col.lte(s),
+                }))
+            }
+            _ => Err(unsupported()),
+        },
+    }
 }

@@ -74,9 +74,14 @@ pub async fn write<C: ConnectionTrait>(
     def: &ObjectDef,
     id: &str,
     values: &BTreeMap<&'static str, FieldValue>,
+    extra: Vec<String>,
 ) -> Result<(), DomainError> {
     clear(c, def, id).await?;
-    let tokens = tokens_for(keys, def, values);
+    let mut tokens = tokens_for(keys, def, values);
+    tokens.extend(extra);
+    tokens.sort();
+    tokens.dedup();
+
     if tokens.is_empty() {
         return Ok(());
     }

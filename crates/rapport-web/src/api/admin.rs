@@ -291,3 +291,84 @@ pub async fn put_duplicate_rules(
         json!({"rules": duplicates::set_rules(&app.store, &auth.principal, object_of(&object)?, rules).await?}),
     ))
 }
+
+/// Custom field definitions of accounts or contacts (everyone who can read them may see them).
+pub async fn list_custom_fields(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let object = object_of(&object)?;
+    if auth.principal.scope(object, Action::Read) == Scope::None {
+        return Err(DomainError::NotFound.into());
+    }
+    let defs = rapport_store::custom_fields::list(&app.store, object).await?;
+    let visible: Vec<_> = defs
+        .into_iter()
+        .filter(|d| auth.principal.grants.can_read_field(object, &d.key))
+        .collect();
+    Ok(Json(json!({"data": visible})))
+}
+
+/// Create or change a custom field (administrators).
+pub async fn put_custom_field(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((object, key)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let object = object_of(&object)?;
+    let f = Fields::new(
+        &body,
+        &[
+            "label_en",
+            "label_zh",
+            "kind",
+            "options",
+            "required",
+            "default",
+            "sensitive",
+            "position",
+            "active",
+        ],
+    )?;
+    let kind_text = f.str("kind")?;
+    let kind = rapport_core::custom::CustomKind::parse(kind_text).ok_or_else(|| {
+        DomainError::field("kind", "invalid", format!("{kind_text} is not one of text, long_text, number, money, date, datetime, choice, multi_choice, checkbox, user, url, email, phone"))
+    })?;
+    let options = match f.opt_value("options") {
+        None | Some(Value::Null) => vec![],
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| DomainError::field("options", "invalid", format!("options: {e}")))?,
+    };
+    let position = match f.opt_value("position") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| {
+                DomainError::field(
+                    "position",
+                    "invalid_type",
+                    "position must be a whole number",
+                )
+            })?,
+    };
+    let field = rapport_core::custom::CustomField {
+        id: String::new(),
+        object,
+        key,
+        label_en: f.str("label_en")?.trim().to_string(),
+        label_zh: f.str("label_zh")?.trim().to_string(),
+        kind,
+        options,
+        required: f.opt_bool("required")?.unwrap_or(false),
+        default: f.opt_value("default").cloned().filter(|v| !v.is_null()),
+        sensitive: f.opt_bool("sensitive")?.unwrap_or(false),
+        position,
+        active: f.opt_bool("active")?.unwrap_or(true),
+    };
+    Ok(Json(json!(
+        rapport_store::custom_fields::save(&app.store, &auth.principal, field).await?
+    )))
+}

@@ -63,6 +63,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/duplicate-rules/{object}",
             get(admin::get_duplicate_rules).put(admin::put_duplicate_rules),
         )
+        .route(
+            "/api/v1/custom-fields/{object}",
+            get(admin::list_custom_fields),
+        )
+        .route(
+            "/api/v1/custom-fields/{object}/{key}",
+            put(admin::put_custom_field),
+        )
         .route("/api/v1/{object}", get(records::list).post(records::create))
         .route("/api/v1/{object}/transfer", post(records::transfer))
         .route("/api/v1/{object}/bulk", post(records::bulk))

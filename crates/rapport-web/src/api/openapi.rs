@@ -221,6 +221,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     (
         "get",
+        "/api/v1/custom-fields/{object}",
+        "settings",
+        "Custom field definitions of accounts or contacts",
+        None,
+        200,
+    ),
+    (
+        "put",
+        "/api/v1/custom-fields/{object}/{key}",
+        "settings",
+        "Create or change a custom field (key starts with cf_)",
+        Some("CustomField"),
+        200,
+    ),
+    (
+        "get",
         "/api/v1/duplicate-rules/{object}",
         "settings",
         "Duplicate rules of accounts or contacts",
@@ -458,7 +474,7 @@ fn record_schema(fields: &[FieldSpec], extra: Value) -> Value {
         .filter(|f| f.required)
         .map(|f| f.name)
         .collect();
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+    json!({"type": "object", "properties": props, "required": required, "patternProperties": {"^cf_[a-z0-9_]+$": {"description": "custom fields (GET /api/v1/custom-fields/{object})"}}, "additionalProperties": false})
 }
 
 pub fn build() -> Value {
@@ -543,6 +559,12 @@ pub fn build() -> Value {
                         "action": {"enum": ["assign_owner", "add_tag", "remove_tag", "set_field", "delete"]},
                         "owner_id": {"type": "string"}, "reason": {"type": "string"}, "tag": {"type": "string"},
                         "field": {"type": "string"}, "value": {}, "confirm": {"type": "boolean"}}},
+                    "CustomField": obj(json!({
+                        "label_en": {"type": "string"}, "label_zh": {"type": "string"},
+                        "kind": {"enum": ["text", "long_text", "number", "money", "date", "datetime", "choice", "multi_choice", "checkbox", "user", "url", "email", "phone"]},
+                        "options": {"type": "array", "items": {"type": "object", "properties": {"value": {"type": "string"}, "label_en": {"type": "string"}, "label_zh": {"type": "string"}}}},
+                        "required": {"type": "boolean"}, "default": {}, "sensitive": {"type": "boolean"}, "position": {"type": "integer"}, "active": {"type": "boolean"}
+                    }), &["label_en", "label_zh", "kind"]),
                     "Erase": obj(json!({"reason": {"type": "string"}}), &["reason"]),
                     "Transfer": obj(
     json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),

@@ -47,7 +47,9 @@ pub async fn list(
         sort: p.get("sort").cloned(),
         limit: parse_u64(&p, "limit")?,
         cursor: p.get("cursor").cloned(),
+        ..Default::default()
     };
+
     let page = query::list(&app.store, &auth.principal, def, &params).await?;
     Ok(Json(
         json!({"data": page.data, "next_cursor": page.next_cursor}),

@@ -334,7 +334,9 @@ pub async fn list(
         sort: Some(sort.clone()).filter(|s| !s.is_empty()),
         limit: Some(50),
         cursor: Some(field(&q, "cursor")).filter(|s| !s.is_empty()),
+        ..Default::default()
     };
+
     let choices = match choices(&app.store, actor, lang).await {
         Ok(c) => c,
         Err(e) => return page_error(lang, e),

@@ -1,0 +1,159 @@
+//! Custom field definitions (administrators define them in settings).
+
+use crate::db::{all, db_err, exec, get};
+use crate::{audit, Store};
+use rapport_core::custom::CustomField;
+use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use serde_json::json;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// All definitions of an object type (active and not), by position.
+pub async fn list(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .columns([t("definition")])
+            .from(t("custom_fields"))
+            .and_where(Expr::col(t("object_type")).eq(object.key()))
+            .order_by(t("position"), Order::Asc)
+            .order_by(t("created_at"), Order::Asc),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let d: String = get(r, "definition")?;
+            serde_json::from_str(&d).map_err(DomainError::internal)
+        })
+        .collect()
+}
+
+/// The active definitions: what forms, lists, filters and the API use.
+pub async fn active(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainError> {
+    Ok(list(store, object)
+        .await?
+        .into_iter()
+        .filter(|f| f.active)
+        .collect())
+}
+
+fn require_admin(actor: &Principal) -> Result<(), DomainError> {
+    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden(
+            "custom fields are managed by administrators".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Create or replace a definition (by key). The kind and sensitivity of an existing field
+/// cannot change: stored values were written for them.
+pub async fn save(
+    store: &Store,
+    actor: &Principal,
+    mut field: CustomField,
+) -> Result<CustomField, DomainError> {
+    require_admin(actor)?;
+    if !matches!(field.object, Object::Account | Object::Contact) {
+        return Err(DomainError::field(
+            "object",
+            "invalid",
+            "custom fields exist for accounts and contacts",
+        ));
+    }
+    field
+        .check_definition()
+        .map_err(|e| DomainError::Validation(vec![e]))?;
+    if let Some(d) = &field.default {
+        let stored = field.parse(d, &store.parse_context()).map_err(|mut e| {
+            e.field = "default".into();
+            DomainError::Validation(vec![e])
+        })?;
+        field.default = Some(stored).filter(|v| !v.is_null());
+    }
+    let existing = list(store, field.object)
+        .await?
+        .into_iter()
+        .find(|f| f.key == field.key);
+    let now = store.now();
+    let tx = store.db.begin().await?;
+    match &existing {
+        Some(old) => {
+            if old.kind != field.kind || old.sensitive != field.sensitive {
+                return Err(DomainError::field(
+                    "kind",
+                    "immutable",
+                    "the kind and sensitivity of an existing custom field cannot change",
+                ));
+            }
+            field.id = old.id.clone();
+            exec(
+                &tx,
+                Query::update()
+                    .table(t("custom_fields"))
+                    .values([
+                        (
+                            t("definition"),
+                            serde_json::to_string(&field)
+                                .map_err(DomainError::internal)?
+                                .into(),
+                        ),
+                        (t("position"), field.position.into()),
+                        (t("updated_at"), now.into()),
+                    ])
+                    .and_where(Expr::col(t("id")).eq(old.id.as_str())),
+            )
+            .await?;
+        }
+        None => {
+            field.id = ids::new_id();
+            exec(
+                &tx,
+                Query::insert()
+                    .into_table(t("custom_fields"))
+                    .columns(
+                        [
+                            "id",
+                            "object_type",
+                            "key",
+                            "definition",
+                            "position",
+                            "created_at",
+                            "updated_at",
+                        ]
+                        .map(t),
+                    )
+                    .values_panic([
+                        field.id.clone().into(),
+                        field.object.key().into(),
+                        field.key.clone().into(),
+                        serde_json::to_string(&field)
+                            .map_err(DomainError::internal)?
+                            .into(),
+                        field.position.into(),
+                        now.into(),
+                        now.into(),
+                    ]),
+            )
+            .await?;
+        }
+    }
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(if existing.is_some() {
+            "settings.custom_field_changed"
+        } else {
+            "settings.custom_field_created"
+        })
+        .object("custom_field", &field.id)
+        .details(json!({"before": existing, "after": field})),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(field)
+}
