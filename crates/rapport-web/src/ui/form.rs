@@ -2,6 +2,7 @@
 //! posted form pairs into the same JSON document the API takes, and formatting values.
 
 use super::i18n::Lang;
+use rapport_core::custom::{CustomField, CustomKind};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::validate;
 use serde_json::{json, Map, Value};
@@ -45,6 +46,8 @@ pub fn urlencode(s: &str) -> String {
 /// Options for picklists, users and accounts: value → label.
 #[derive(Debug, Default, Clone)]
 pub struct Choices {
+    /// Active custom fields of the object being shown.
+    pub customs: Vec<CustomField>,
     pub picklists: HashMap<String, Vec<(String, String)>>,
     pub users: Vec<(String, String)>,
     pub accounts: Vec<(String, String)>,
@@ -353,5 +356,173 @@ mod tests {
         assert_eq!(doc.get("tags"), Some(&json!(["vip", "new"])));
         assert_eq!(doc.get("name"), Some(&json!("Acme")));
         assert!(doc.get("short_name").is_none());
+    }
+}
+
+/// An input for a custom field.
+pub fn custom_input(c: &CustomField, value: &Value, lang: Lang, choices: &Choices) -> FormField {
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let zh = lang == Lang::Zh;
+    let mut f = FormField {
+        name: c.key.clone(),
+        label: c.label(zh).to_string(),
+        required: c.required,
+        value: text.clone(),
+        ..Default::default()
+    };
+    let opts = |selected: &dyn Fn(&str) -> bool| {
+        c.options
+            .iter()
+            .map(|o| {
+                (
+                    o.value.clone(),
+                    if zh {
+                        o.label_zh.clone()
+                    } else {
+                        o.label_en.clone()
+                    },
+                    selected(&o.value),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    f.input = match c.kind {
+        CustomKind::Text | CustomKind::Number | CustomKind::Money => "text",
+        CustomKind::LongText => "textarea",
+        CustomKind::Date => "date",
+        CustomKind::Datetime => {
+            f.value = chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|t| local_time(t.with_timezone(&chrono::Utc)).replace(' ', "T"))
+                .unwrap_or_default();
+            "datetime-local"
+        }
+        CustomKind::Choice => {
+            f.options = opts(&|v| v == text);
+            "select"
+        }
+        CustomKind::MultiChoice => {
+            let chosen: Vec<String> = value
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            f.options = opts(&|v| chosen.iter().any(|c| c == v));
+            "multiselect"
+        }
+        CustomKind::Checkbox => {
+            f.checked = value.as_bool() == Some(true);
+            "checkbox"
+        }
+        CustomKind::User => {
+            f.options = choices
+                .users
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), *v == text))
+                .collect();
+            "select"
+        }
+        CustomKind::Url => "url",
+        CustomKind::Email => "email",
+        CustomKind::Phone => "tel",
+    }
+    .into();
+    f
+}
+
+/// A custom value as a person reads it.
+pub fn custom_display(
+    c: &CustomField,
+    value: &Value,
+    lang: Lang,
+    choices: &Choices,
+    phone_region: &str,
+) -> String {
+    let zh = lang == Lang::Zh;
+    let option = |v: &str| {
+        c.options
+            .iter()
+            .find(|o| o.value == v)
+            .map(|o| {
+                if zh {
+                    o.label_zh.clone()
+                } else {
+                    o.label_en.clone()
+                }
+            })
+            .unwrap_or_else(|| v.to_string())
+    };
+    match (c.kind, value) {
+        (_, Value::Null) => String::new(),
+        (CustomKind::Choice, Value::String(s)) => option(s),
+        (CustomKind::MultiChoice, Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(option)
+            .collect::<Vec<_>>()
+            .join(", "),
+        (CustomKind::Checkbox, Value::Bool(b)) => {
+            super::i18n::t(lang, if *b { "record.yes" } else { "record.no" })
+        }
+        (CustomKind::Phone, Value::String(p)) => validate::phone_display(p, phone_region),
+        (CustomKind::User, Value::String(id)) => choices
+            .users
+            .iter()
+            .find(|(u, _)| u == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default(),
+        (CustomKind::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| local_time(t.with_timezone(&chrono::Utc)))
+            .unwrap_or_else(|_| s.clone()),
+        (_, Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// Add the custom fields named in `_fields` to a document built from a form.
+pub fn custom_to_doc(
+    customs: &[CustomField],
+    pairs: &[(String, String)],
+    doc: &mut Map<String, Value>,
+) {
+    let present: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "_fields")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    for c in customs {
+        if !present.contains(&c.key.as_str()) {
+            continue;
+        }
+        let all: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| *k == c.key)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let raw = all.first().cloned().unwrap_or_default();
+        let v = match c.kind {
+            CustomKind::Checkbox => json!(!raw.is_empty()),
+            CustomKind::MultiChoice => Value::Array(
+                all.into_iter()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::String)
+                    .collect(),
+            ),
+            CustomKind::Datetime if raw.len() == 16 => json!(format!("{raw}:00+08:00")),
+            _ if raw.trim().is_empty() => Value::Null,
+            _ => json!(raw),
+        };
+        doc.insert(c.key.clone(), v);
     }
 }

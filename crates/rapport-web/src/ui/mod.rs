@@ -8,6 +8,7 @@ mod form;
 pub mod i18n;
 mod record_pages;
 mod security_pages;
+mod settings_pages;
 
 use crate::extract::{cookie, csrf_for, Client, SESSION_COOKIE};
 use crate::AppState;
@@ -63,6 +64,23 @@ pub fn routes() -> Router<AppState> {
             post(admin_pages::revoke_sessions),
         )
         .route("/admin/view-as", post(admin_pages::view_as))
+        .route("/admin/settings", get(settings_pages::page))
+        .route(
+            "/admin/settings/custom-fields",
+            post(settings_pages::save_custom_field),
+        )
+        .route(
+            "/admin/settings/picklists",
+            post(settings_pages::save_picklist),
+        )
+        .route(
+            "/admin/settings/duplicates",
+            post(settings_pages::save_duplicates),
+        )
+        .route(
+            "/admin/settings/roles/{key}",
+            get(settings_pages::role_page).post(settings_pages::save_role),
+        )
         .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
         .route("/{object}", get(record_pages::list))
         .route(
@@ -181,6 +199,7 @@ where
             "accounts" => "accounts",
             "contacts" => "contacts",
             "admin" if path.starts_with("/admin/users") => "users",
+            "admin" if path.starts_with("/admin/settings") => "settings",
             "admin" => "audit",
             _ => "",
         };

@@ -144,8 +144,14 @@ pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
 }
 
 /// Picklists, users and (visible) accounts for selects and labels.
-async fn choices(store: &Store, actor: &Principal, lang: Lang) -> Result<Choices, DomainError> {
+async fn choices(
+    store: &Store,
+    actor: &Principal,
+    lang: Lang,
+    object: Object,
+) -> Result<Choices, DomainError> {
     let mut c = Choices::default();
+    c.customs = rapport_store::custom_fields::active(store, object).await?;
     for (list, _) in picklists::DEFAULTS {
         let vals = picklists::values(&store.db, list).await?;
         c.picklists.insert(
@@ -279,6 +285,12 @@ fn filter_from(
             Some(FieldKind::Bool) | Some(FieldKind::Consent) => {
                 json!(v == "true" || v == "1" || v == "是" || v.eq_ignore_ascii_case("yes"))
             }
+            // Custom checkboxes: the same words mean true.
+            None if f.starts_with("cf_")
+                && matches!(v.as_str(), "true" | "false" | "是" | "否") =>
+            {
+                json!(v == "true" || v == "是")
+            }
             _ => json!(v),
         };
         conds.push(if matches!(op.as_str(), "is_empty" | "is_not_empty") {
@@ -324,9 +336,15 @@ pub async fn list(
     } else {
         chosen.clone()
     };
+    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+        .await
+        .unwrap_or_default();
     let cols: Vec<String> = cols
         .into_iter()
-        .filter(|c| readable(c) && (c == "name" || def.field(c).is_some()))
+        .filter(|c| {
+            readable(c)
+                && (c == "name" || def.field(c).is_some() || customs.iter().any(|x| x.key == *c))
+        })
         .collect();
     let params = ListParams {
         q: Some(field(&q, "q")).filter(|s| !s.trim().is_empty()),
@@ -337,7 +355,7 @@ pub async fn list(
         ..Default::default()
     };
 
-    let choices = match choices(&app.store, actor, lang).await {
+    let choices = match choices(&app.store, actor, lang, def.object).await {
         Ok(c) => c,
         Err(e) => return page_error(lang, e),
     };
@@ -358,6 +376,8 @@ pub async fn list(
     let label_of = |name: &str| -> String {
         if name == "name" && def.object == Object::Contact {
             super::i18n::t(lang, "setup.name")
+        } else if let Some(c) = customs.iter().find(|c| c.key == name) {
+            c.label(lang == Lang::Zh).to_string()
         } else {
             def.field(name)
                 .map(|s| form::label(s, lang))
@@ -379,6 +399,14 @@ pub async fn list(
                         } else {
                             l
                         }
+                    } else if let Some(cf) = customs.iter().find(|x| x.key == *c) {
+                        form::custom_display(
+                            cf,
+                            &r[c.as_str()],
+                            lang,
+                            &choices,
+                            &app.store.settings.phone_region,
+                        )
                     } else {
                         def.field(c)
                             .map(|s| {
@@ -419,6 +447,12 @@ pub async fn list(
                 && !matches!(s.kind, FieldKind::JsonObject | FieldKind::DepartmentRef)
         })
         .map(|s| (s.name.to_string(), form::label(s, lang)))
+        .chain(
+            customs
+                .iter()
+                .filter(|c| actor.grants.can_read_field(def.object, &c.key))
+                .map(|c| (c.key.clone(), c.label(lang == Lang::Zh).to_string())),
+        )
         .collect();
     let sort_options: Vec<(String, String)> = def
         .fields
@@ -569,6 +603,22 @@ fn form_fields(
                 .unwrap_or(FieldValue::Null);
             build_input(s, &v, lang, choices)
         })
+        .chain(
+            choices
+                .customs
+                .iter()
+                .filter(|c| actor.grants.can_write_field(def.object, &c.key))
+                .map(|c| {
+                    form::custom_input(
+                        c,
+                        values
+                            .get(&c.key)
+                            .unwrap_or(&c.default.clone().unwrap_or(Value::Null)),
+                        lang,
+                        choices,
+                    )
+                }),
+        )
         .collect()
 }
 
@@ -584,7 +634,7 @@ pub async fn new_form(
     if page.principal.scope(def.object, Action::Create) == Scope::None {
         return page_error(lang, DomainError::Forbidden("create".into()));
     }
-    let choices = match choices(&app.store, &page.principal, lang).await {
+    let choices = match choices(&app.store, &page.principal, lang, def.object).await {
         Ok(c) => c,
         Err(e) => return page_error(lang, e),
     };
@@ -620,7 +670,11 @@ pub async fn create(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    let doc = form::to_doc(def.fields, &form);
+    let mut doc = form::to_doc(def.fields, &form);
+    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+        .await
+        .unwrap_or_default();
+    form::custom_to_doc(&customs, &form, &mut doc);
     let opts = WriteOptions {
         override_duplicates: !field(&form, "_override").is_empty(),
     };
@@ -629,7 +683,7 @@ pub async fn create(
             Redirect::to(&format!("/{object}/{}", rec["id"].as_str().unwrap_or(""))).into_response()
         }
         Err(err) => {
-            let choices = match choices(&app.store, &page.principal, lang).await {
+            let choices = match choices(&app.store, &page.principal, lang, def.object).await {
                 Ok(c) => c,
                 Err(e) => return page_error(lang, e),
             };
@@ -718,7 +772,7 @@ async fn render_detail(
         Ok(r) => r,
         Err(e) => return page_error(lang, e),
     };
-    let choices = match choices(&app.store, actor, lang).await {
+    let choices = match choices(&app.store, actor, lang, def.object).await {
         Ok(c) => c,
         Err(e) => return page_error(lang, e),
     };
@@ -736,7 +790,7 @@ async fn render_detail(
             .flatten();
     let can_delete = delete_filter.is_some_and(|f| f.allows(owner));
     let region = app.store.settings.phone_region.clone();
-    let rows: Vec<DetailRow> = def
+    let mut rows: Vec<DetailRow> = def
         .fields
         .iter()
         .filter(|s| actor.grants.can_read_field(def.object, s.name))
@@ -767,6 +821,27 @@ async fn render_detail(
             }
         })
         .collect();
+    for c in choices
+        .customs
+        .iter()
+        .filter(|c| actor.grants.can_read_field(def.object, &c.key))
+    {
+        let raw = rec.get(&c.key).cloned().unwrap_or(Value::Null);
+        let mut input = form::custom_input(c, &raw, lang, &choices);
+        if let Some((f, typed, msg)) = &edit_error {
+            if *f == c.key {
+                input.error = Some(msg.clone());
+                if !matches!(input.input.as_str(), "select" | "multiselect" | "checkbox") {
+                    input.value = typed.clone();
+                }
+            }
+        }
+        rows.push(DetailRow {
+            display: form::custom_display(c, &raw, lang, &choices, &region),
+            editable: can_update && actor.grants.can_write_field(def.object, &c.key),
+            field: input,
+        });
+    }
     let key_names: &[&str] = if def.object == Object::Account {
         &["level", "status", "phone", "owner_id"]
     } else {
@@ -936,7 +1011,11 @@ pub async fn edit_field(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    let doc = form::to_doc(def.fields, &form);
+    let mut doc = form::to_doc(def.fields, &form);
+    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+        .await
+        .unwrap_or_default();
+    form::custom_to_doc(&customs, &form, &mut doc);
     match records::update(
         &app.store,
         &page.principal,

@@ -1,0 +1,524 @@
+//! The administrators' settings area: roles and field rules, custom fields, picklists,
+//! duplicate rules. Every change goes through the same services as the API.
+
+use super::i18n::{t, Lang};
+use super::{csrf_failed, error_message, render, Ctx, Page};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use rapport_core::custom::{ChoiceOption, CustomField, CustomKind};
+use rapport_core::objects;
+use rapport_core::permission::{Action, FieldAccess, Grants, Object, Scope};
+use rapport_core::DomainError;
+use rapport_store::picklists::{self, PicklistValue};
+use rapport_store::records::duplicates::{self, RuleMode};
+use rapport_store::{custom_fields, roles};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+type Options = Vec<(String, String, bool)>;
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    ctx: Ctx,
+    error: Option<String>,
+    notice: Option<String>,
+    roles: Vec<(String, String, bool)>,
+    customs: Vec<(String, String, String, String, String, String)>,
+    kinds: Vec<(String, String)>,
+    picklists: Vec<(String, Vec<(String, String, String, bool)>)>,
+    duplicate_rules: Vec<(String, String, Options)>,
+}
+
+#[derive(Template)]
+#[template(path = "role.html")]
+struct RolePage {
+    ctx: Ctx,
+    title: String,
+    key: String,
+    error: Option<String>,
+    actions: Vec<(String, String)>,
+    objects: Vec<(String, String, Vec<(String, String, Options)>)>,
+    field_rules: Vec<(String, String, String)>,
+    require_mfa: bool,
+}
+
+fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+const KINDS: &[(&str, &str, &str)] = &[
+    ("text", "单行文本", "Text"),
+    ("long_text", "多行文本", "Long text"),
+    ("number", "数字", "Number"),
+    ("money", "金额", "Money"),
+    ("date", "日期", "Date"),
+    ("datetime", "日期时间", "Date and time"),
+    ("choice", "单选", "Single choice"),
+    ("multi_choice", "多选", "Multiple choice"),
+    ("checkbox", "复选框", "Checkbox"),
+    ("user", "用户", "User"),
+    ("url", "网址", "URL"),
+    ("email", "邮箱", "Email"),
+    ("phone", "电话", "Phone"),
+];
+
+fn kind_label(lang: Lang, key: &str) -> String {
+    KINDS
+        .iter()
+        .find(|k| k.0 == key)
+        .map(|k| if lang == Lang::Zh { k.1 } else { k.2 }.to_string())
+        .unwrap_or_else(|| key.to_string())
+}
+
+fn object_label(lang: Lang, o: Object) -> String {
+    t(
+        lang,
+        if o == Object::Account {
+            "nav.accounts"
+        } else {
+            "nav.contacts"
+        },
+    )
+}
+
+async fn show(
+    app: &AppState,
+    page: Page,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let lang = page.ctx.lang;
+    if !page.principal.is_admin() {
+        return super::error_page(lang, DomainError::Forbidden("settings".into()));
+    }
+    let zh = lang == Lang::Zh;
+    let role_list = roles::list(&app.store.db).await.unwrap_or_default();
+    let mut customs = Vec::new();
+    for o in [Object::Account, Object::Contact] {
+        for c in custom_fields::list(&app.store, o).await.unwrap_or_default() {
+            let mut flags = Vec::new();
+            if c.required {
+                flags.push(t(lang, "settings.required"));
+            }
+            if c.sensitive {
+                flags.push(t(lang, "settings.sensitive"));
+            }
+            if !c.active {
+                flags.push(t(lang, "users.disabled"));
+            }
+            customs.push((
+                object_label(lang, o),
+                c.key.clone(),
+                c.label_zh.clone(),
+                c.label_en.clone(),
+                kind_label(lang, &c.kind.key()),
+                flags.join(", "),
+            ));
+        }
+    }
+    let mut lists = Vec::new();
+    for (list, _) in picklists::DEFAULTS {
+        let values = picklists::values(&app.store.db, list)
+            .await
+            .unwrap_or_default();
+        lists.push((
+            list.to_string(),
+            values
+                .into_iter()
+                .map(|v| (v.value, v.label_zh, v.label_en, v.active))
+                .collect(),
+        ));
+    }
+    let mut duplicate_rules = Vec::new();
+    for o in [Object::Account, Object::Contact] {
+        for (rule, mode) in duplicates::rules(&app.store, o).await.unwrap_or_default() {
+            let label = format!(
+                "{} · {}",
+                object_label(lang, o),
+                t(lang, &format!("settings.rule_{rule}"))
+            );
+            let opts = [RuleMode::Block, RuleMode::Warn, RuleMode::Off]
+                .into_iter()
+                .map(|m| {
+                    let key = serde_json::to_value(m)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (
+                        key.clone(),
+                        t(lang, &format!("settings.mode_{key}")),
+                        m == mode,
+                    )
+                })
+                .collect();
+            duplicate_rules.push((format!("{}.{rule}", o.key()), label, opts));
+        }
+    }
+    render(&SettingsPage {
+        error,
+        notice,
+        roles: role_list
+            .iter()
+            .map(|r| {
+                (
+                    r.key.clone(),
+                    if zh {
+                        r.name_zh.clone()
+                    } else {
+                        r.name_en.clone()
+                    },
+                    r.require_mfa,
+                )
+            })
+            .collect(),
+        customs,
+        kinds: KINDS
+            .iter()
+            .map(|k| (k.0.to_string(), if zh { k.1 } else { k.2 }.to_string()))
+            .collect(),
+        picklists: lists,
+        duplicate_rules,
+        ctx: page.ctx,
+    })
+}
+
+pub async fn page(
+    State(app): State<AppState>,
+    page: Page,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let notice = (!field(&q, "saved").is_empty()).then(|| t(page.ctx.lang, "settings.saved"));
+    show(&app, page, None, notice).await
+}
+
+async fn after(app: &AppState, page: Page, res: Result<(), DomainError>) -> Response {
+    match res {
+        Ok(()) => Redirect::to("/admin/settings?saved=1").into_response(),
+        Err(e) => {
+            let msg = error_message(page.ctx.lang, &e);
+            show(app, page, Some(msg), None).await
+        }
+    }
+}
+
+pub async fn save_custom_field(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let res = async {
+        let object = match field(&form, "object").as_str() {
+            "accounts" => Object::Account,
+            "contacts" => Object::Contact,
+            _ => {
+                return Err(DomainError::field(
+                    "object",
+                    "invalid",
+                    "choose accounts or contacts",
+                ))
+            }
+        };
+        let kind = CustomKind::parse(&field(&form, "kind"))
+            .ok_or_else(|| DomainError::field("kind", "invalid", "choose a kind"))?;
+        let mut options = Vec::new();
+        for line in field(&form, "options")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+            match parts.as_slice() {
+                [v, zh, en] => options.push(ChoiceOption {
+                    value: v.to_string(),
+                    label_zh: zh.to_string(),
+                    label_en: en.to_string(),
+                }),
+                [v] => options.push(ChoiceOption {
+                    value: v.to_string(),
+                    label_zh: v.to_string(),
+                    label_en: v.to_string(),
+                }),
+                _ => {
+                    return Err(DomainError::field(
+                        "options",
+                        "invalid",
+                        "write one option per line: value|中文|English",
+                    ))
+                }
+            }
+        }
+        let default = Some(field(&form, "default"))
+            .filter(|d| !d.is_empty())
+            .map(|d| match kind {
+                CustomKind::Checkbox => json!(d == "true" || d == "1"),
+                _ => Value::String(d),
+            });
+        let def = CustomField {
+            id: String::new(),
+            object,
+            key: field(&form, "key"),
+            label_en: field(&form, "label_en"),
+            label_zh: field(&form, "label_zh"),
+            kind,
+            options,
+            required: !field(&form, "required").is_empty(),
+            default,
+            sensitive: !field(&form, "sensitive").is_empty(),
+            position: 100,
+            active: true,
+        };
+        custom_fields::save(&app.store, &page.principal, def)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    after(&app, page, res).await
+}
+
+pub async fn save_picklist(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let list = field(&form, "list");
+    let existing = picklists::values(&app.store.db, &list)
+        .await
+        .unwrap_or_default();
+    let value = field(&form, "value");
+    let position = existing
+        .iter()
+        .find(|v| v.value == value)
+        .map(|v| v.position)
+        .unwrap_or(existing.len() as i32);
+    let v = PicklistValue {
+        list,
+        value,
+        label_en: field(&form, "label_en"),
+        label_zh: field(&form, "label_zh"),
+        position,
+        active: !field(&form, "active").is_empty(),
+    };
+    let res = picklists::upsert(&app.store, &page.principal, &v).await;
+    after(&app, page, res).await
+}
+
+pub async fn save_duplicates(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let res = async {
+        for o in [Object::Account, Object::Contact] {
+            let mut rules = duplicates::Rules::new();
+            for (k, v) in &form {
+                if let Some(rule) = k.strip_prefix(&format!("{}.", o.key())) {
+                    let mode: RuleMode = serde_json::from_value(json!(v)).map_err(|_| {
+                        DomainError::field(k.clone(), "invalid", "choose block, warn or off")
+                    })?;
+                    rules.insert(rule.to_string(), mode);
+                }
+            }
+            if !rules.is_empty() {
+                duplicates::set_rules(&app.store, &page.principal, o, rules).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    after(&app, page, res).await
+}
+
+const SCOPES: &[(Scope, &str, &str)] = &[
+    (Scope::None, "无", "None"),
+    (Scope::Own, "本人", "Own"),
+    (Scope::Subordinates, "本人及下属", "Own + reports"),
+    (Scope::Department, "本部门", "Department"),
+    (Scope::DepartmentTree, "本部门及下级", "Department tree"),
+    (Scope::All, "全部", "All"),
+];
+
+fn scope_key(s: Scope) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>) -> Response {
+    let lang = page.ctx.lang;
+    if !page.principal.is_admin() {
+        return super::error_page(lang, DomainError::Forbidden("roles".into()));
+    }
+    let Ok(Some(role)) = roles::by_key(app.store.db.reader(), key).await else {
+        return super::error_page(lang, DomainError::NotFound);
+    };
+    let zh = lang == Lang::Zh;
+    let action_label = |a: Action| t(lang, &format!("settings.action_{}", a.key()));
+    let object_name = |o: Object| match o {
+        Object::Account | Object::Contact => object_label(lang, o),
+        other => t(lang, &format!("settings.object_{}", other.key())),
+    };
+    let objects_rows = Object::ALL
+        .into_iter()
+        .map(|o| {
+            let cells = Action::ALL
+                .into_iter()
+                .map(|a| {
+                    let current = role.grants.scope(o, a);
+                    let options = SCOPES
+                        .iter()
+                        .map(|(s, z, e)| {
+                            (
+                                scope_key(*s),
+                                if zh { z } else { e }.to_string(),
+                                *s == current,
+                            )
+                        })
+                        .collect();
+                    (
+                        format!("perm.{}.{}", o.key(), a.key()),
+                        action_label(a),
+                        options,
+                    )
+                })
+                .collect();
+            (o.key().to_string(), object_name(o), cells)
+        })
+        .collect();
+    let mut field_rules = Vec::new();
+    for o in [Object::Account, Object::Contact] {
+        for f in objects::fields_of(o)
+            .iter()
+            .filter(|f| !f.system && f.name != "owner_id")
+        {
+            let access = match role.grants.field_access(o, f.name) {
+                Some(FieldAccess::Hidden) => "hidden",
+                Some(FieldAccess::ReadOnly) => "read_only",
+                None => "",
+            };
+            field_rules.push((
+                format!("{}.{}", o.key(), f.name),
+                format!(
+                    "{} · {}",
+                    object_label(lang, o),
+                    if zh { f.label_zh } else { f.label_en }
+                ),
+                access.to_string(),
+            ));
+        }
+        for c in custom_fields::list(&app.store, o).await.unwrap_or_default() {
+            let access = match role.grants.field_access(o, &c.key) {
+                Some(FieldAccess::Hidden) => "hidden",
+                Some(FieldAccess::ReadOnly) => "read_only",
+                None => "",
+            };
+            field_rules.push((
+                format!("{}.{}", o.key(), c.key),
+                format!("{} · {}", object_label(lang, o), c.label(zh)),
+                access.to_string(),
+            ));
+        }
+    }
+    render(&RolePage {
+        title: if zh {
+            role.name_zh.clone()
+        } else {
+            role.name_en.clone()
+        },
+        key: role.key.clone(),
+        error,
+        actions: Action::ALL
+            .into_iter()
+            .map(|a| (a.key().to_string(), action_label(a)))
+            .collect(),
+        objects: objects_rows,
+        field_rules,
+        require_mfa: role.require_mfa,
+        ctx: page.ctx,
+    })
+}
+
+pub async fn role_page(
+    State(app): State<AppState>,
+    page: Page,
+    Path(key): Path<String>,
+) -> Response {
+    show_role(&app, page, &key, None).await
+}
+
+pub async fn save_role(
+    State(app): State<AppState>,
+    page: Page,
+    Path(key): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let mut grants = Grants::default();
+    for (k, v) in &form {
+        if let Some(rest) = k.strip_prefix("perm.") {
+            let mut parts = rest.splitn(2, '.');
+            let (Some(o), Some(a)) = (parts.next().and_then(Object::parse), parts.next()) else {
+                continue;
+            };
+            let Some(action) = Action::ALL.into_iter().find(|x| x.key() == a) else {
+                continue;
+            };
+            let scope: Scope = serde_json::from_value(json!(v)).unwrap_or_default();
+            if scope != Scope::None {
+                grants
+                    .permissions
+                    .entry(o)
+                    .or_insert_with(BTreeMap::new)
+                    .insert(action, scope);
+            }
+        } else if let Some(rest) = k.strip_prefix("rule.") {
+            let mut parts = rest.splitn(2, '.');
+            let (Some(o), Some(f)) = (parts.next().and_then(Object::parse), parts.next()) else {
+                continue;
+            };
+            let access = match v.as_str() {
+                "hidden" => FieldAccess::Hidden,
+                "read_only" => FieldAccess::ReadOnly,
+                _ => continue,
+            };
+            grants
+                .field_rules
+                .entry(o)
+                .or_insert_with(BTreeMap::new)
+                .insert(f.to_string(), access);
+        }
+    }
+    match roles::update(
+        &app.store,
+        &page.principal,
+        &key,
+        grants,
+        !field(&form, "require_mfa").is_empty(),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/admin/settings?saved=1").into_response(),
+        Err(e) => {
+            let msg = error_message(page.ctx.lang, &e);
+            show_role(&app, page, &key, Some(msg)).await
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// The settings area: a custom field defined on the settings page appears in forms, record
+// pages, lists and filters; a role's field rule hides it; picklists and duplicate rules change.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startServer, launch, signIn, SHOTS } from "./harness.js";
+
+let server, browser;
+before(async () => {
+  server = await startServer();
+  server.cli(["user", "create", "--email", "root@example.com", "--password", "correct horse battery staple", "--role", "administrator", "--name", "管理员"]);
+  server.cli(["user", "create", "--email", "rep@example.com", "--password", "correct horse battery staple", "--role", "sales_rep", "--name", "小王"]);
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("custom fields, field rules, picklists and duplicate rules from the settings page", async () => {
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const base = server.base;
+  await signIn(page, base, "root@example.com");
+
+  // Define a single-choice custom field for accounts.
+  await page.goto(`${base}/admin/settings`);
+  await page.selectOption("form[action='/admin/settings/custom-fields'] select[name=object]", "accounts");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=key]", "cf_tier");
+  await page.selectOption("form[action='/admin/settings/custom-fields'] select[name=kind]", "choice");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_zh]", "客户等级");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_en]", "Tier");
+  await page.fill("form[action='/admin/settings/custom-fields'] textarea[name=options]", "gold|金牌|Gold\nsilver|银牌|Silver");
+  await page.click("form[action='/admin/settings/custom-fields'] button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.match(await page.locator("#custom-fields table").innerText(), /cf_tier/);
+
+  // A bad definition is refused with a message.
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=key]", "cf_bad");
+  await page.selectOption("form[action='/admin/settings/custom-fields'] select[name=kind]", "choice");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_zh]", "坏字段");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_en]", "Bad");
+  await page.click("form[action='/admin/settings/custom-fields'] button.primary");
+  assert.equal(await page.locator(".alert.error").count(), 1);
+
+  // It is on the account form and the record page, and can be filtered on.
+  await page.goto(`${base}/accounts/new`);
+  await page.fill("input[name=name]", "金牌客户有限公司");
+  await page.selectOption("select[name=cf_tier]", "gold");
+  await page.click("form.record-form button.primary");
+  await page.waitForURL(/\/accounts\/[0-9a-f-]{36}$/);
+  assert.equal(await page.locator("#row-cf_tier .value").innerText(), "金牌");
+  await page.goto(`${base}/accounts?f0_field=cf_tier&f0_op=eq&f0_value=gold&cols=name&cols=cf_tier`);
+  assert.match(await page.locator("table.records").innerText(), /金牌客户有限公司[\s\S]*金牌/);
+  await page.goto(`${base}/accounts?f0_field=cf_tier&f0_op=eq&f0_value=silver`);
+  assert.equal(await page.locator("table.records tbody tr").count(), 0);
+
+  // Field rules: sales reps may not see the tier.
+  await page.goto(`${base}/admin/settings/roles/sales_rep`);
+  await page.selectOption("select[name='rule.account.cf_tier']", "hidden");
+  await page.screenshot({ path: join(SHOTS, "role-editor-zh.png"), fullPage: true });
+  await page.click("form[action='/admin/settings/roles/sales_rep'] button.primary");
+  await page.waitForURL(/saved=1/);
+
+  // A new picklist value, and the phone duplicate rule turned off.
+  await page.goto(`${base}/admin/settings`);
+  await page.selectOption("form[action='/admin/settings/picklists'] select[name=list]", "industry");
+  await page.fill("form[action='/admin/settings/picklists'] input[name=value]", "agriculture");
+  await page.fill("form[action='/admin/settings/picklists'] input[name=label_zh]", "农业");
+  await page.fill("form[action='/admin/settings/picklists'] input[name=label_en]", "Agriculture");
+  await page.click("form[action='/admin/settings/picklists'] button.primary");
+  await page.waitForURL(/saved=1/);
+  await page.selectOption("select[name='account.phone']", "off");
+  await page.click("form[action='/admin/settings/duplicates'] button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.equal(await page.locator("select[name='account.phone']").inputValue(), "off");
+  await page.screenshot({ path: join(SHOTS, "settings-zh.png"), fullPage: true });
+
+  // The rep: the new industry is offered, the hidden custom field is not there.
+  const repContext = await browser.newContext({ locale: "en-US" });
+  const rep = await repContext.newPage();
+  await signIn(rep, base, "rep@example.com");
+  await rep.goto(`${base}/accounts/new`);
+  assert.equal(await rep.locator("select[name=cf_tier]").count(), 0);
+  assert.ok((await rep.locator("select[name=industry] option").allInnerTexts()).includes("Agriculture"));
+  await repContext.close();
+  await context.close();
+});
