@@ -332,33 +332,6 @@ pub fn person_name(family: &str, given: &str, lang: Lang) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_language() {
-        assert_eq!(person_name("张", "伟", Lang::En), "张伟");
-        assert_eq!(person_name("Smith", "Jane", Lang::En), "Jane Smith");
-        assert_eq!(person_name("Smith", "Jane", Lang::Zh), "Smith Jane");
-    }
-
-    #[test]
-    fn form_pairs_become_a_document() {
-        let pairs: Vec<(String, String)> = vec![
-            ("_fields".into(), "tags".into()),
-            ("tags".into(), "vip， new".into()),
-            ("_fields".into(), "name".into()),
-            ("name".into(), "Acme".into()),
-            ("short_name".into(), "ignored: not in _fields".into()),
-        ];
-        let doc = to_doc(rapport_core::objects::ACCOUNT_FIELDS, &pairs);
-        assert_eq!(doc.get("tags"), Some(&json!(["vip", "new"])));
-        assert_eq!(doc.get("name"), Some(&json!("Acme")));
-        assert!(doc.get("short_name").is_none());
-    }
-}
-
 /// An input for a custom field.
 pub fn custom_input(c: &CustomField, value: &Value, lang: Lang, choices: &Choices) -> FormField {
     let text = match value {
@@ -524,5 +497,32 @@ pub fn custom_to_doc(
             _ => json!(raw),
         };
         doc.insert(c.key.clone(), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_language() {
+        assert_eq!(person_name("张", "伟", Lang::En), "张伟");
+        assert_eq!(person_name("Smith", "Jane", Lang::En), "Jane Smith");
+        assert_eq!(person_name("Smith", "Jane", Lang::Zh), "Smith Jane");
+    }
+
+    #[test]
+    fn form_pairs_become_a_document() {
+        let pairs: Vec<(String, String)> = vec![
+            ("_fields".into(), "tags".into()),
+            ("tags".into(), "vip， new".into()),
+            ("_fields".into(), "name".into()),
+            ("name".into(), "Acme".into()),
+            ("short_name".into(), "ignored: not in _fields".into()),
+        ];
+        let doc = to_doc(rapport_core::objects::ACCOUNT_FIELDS, &pairs);
+        assert_eq!(doc.get("tags"), Some(&json!(["vip", "new"])));
+        assert_eq!(doc.get("name"), Some(&json!("Acme")));
+        assert!(doc.get("short_name").is_none());
     }
 }

@@ -150,8 +150,10 @@ async fn choices(
     lang: Lang,
     object: Object,
 ) -> Result<Choices, DomainError> {
-    let mut c = Choices::default();
-    c.customs = rapport_store::custom_fields::active(store, object).await?;
+    let mut c = Choices {
+        customs: rapport_store::custom_fields::active(store, object).await?,
+        ..Default::default()
+    };
     for (list, _) in picklists::DEFAULTS {
         let vals = picklists::values(&store.db, list).await?;
         c.picklists.insert(

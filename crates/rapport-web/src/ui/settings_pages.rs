@@ -19,6 +19,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 type Options = Vec<(String, String, bool)>;
+/// (list key, [(value, label zh, label en, active)])
+type Picklist = (String, Vec<(String, String, String, bool)>);
+/// (object key, object label, [(input name, action label, scope options)])
+type PermissionRow = (String, String, Vec<(String, String, Options)>);
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -29,7 +33,7 @@ struct SettingsPage {
     roles: Vec<(String, String, bool)>,
     customs: Vec<(String, String, String, String, String, String)>,
     kinds: Vec<(String, String)>,
-    picklists: Vec<(String, Vec<(String, String, String, bool)>)>,
+    picklists: Vec<Picklist>,
     duplicate_rules: Vec<(String, String, Options)>,
 }
 
@@ -41,7 +45,7 @@ struct RolePage {
     key: String,
     error: Option<String>,
     actions: Vec<(String, String)>,
-    objects: Vec<(String, String, Vec<(String, String, Options)>)>,
+    objects: Vec<PermissionRow>,
     field_rules: Vec<(String, String, String)>,
     require_mfa: bool,
 }
