@@ -55,7 +55,29 @@ test("custom fields, field rules, picklists and duplicate rules from the setting
   await page.goto(`${base}/accounts?f0_field=cf_tier&f0_op=eq&f0_value=silver`);
   assert.equal(await page.locator("table.records tbody tr").count(), 0);
 
+  // Export the filtered list as CSV, with headers in Chinese and the custom field included.
+  await page.goto(`${base}/accounts?f0_field=cf_tier&f0_op=eq&f0_value=gold&cols=name&cols=cf_tier`);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a[href^='/accounts/export']")]);
+  const { readFileSync } = await import("node:fs");
+  const text = readFileSync(await download.path(), "utf8").replace(/^\uFEFF/, "");
+  assert.equal(text.split(/\r?\n/)[0], "id,客户名称,客户等级");
+  assert.match(text, /金牌客户有限公司,gold/);
+
+  // Transfer the account to the rep, with a reason (the owner field is edited in place).
+  await page.click("table.records a:has-text('金牌客户有限公司')");
+  await page.waitForURL(/\/accounts\/[0-9a-f-]{36}$/);
+  const owner = page.locator("#row-owner_id");
+  await owner.hover();
+  await owner.locator(".edit-toggle").click();
+  await owner.locator("select[name=owner_id]").selectOption({ label: "小王" });
+  await owner.locator("input[name=reason]").fill("区域调整");
+  await owner.locator("button.primary").click();
+  await page.waitForLoadState();
+  assert.equal(await page.locator("#row-owner_id .value").innerText(), "小王");
+  assert.match(await page.locator("ol.history").innerText(), /转移负责人[\s\S]*区域调整/);
+
   // Field rules: sales reps may not see the tier.
+
   await page.goto(`${base}/admin/settings/roles/sales_rep`);
   await page.selectOption("select[name='rule.account.cf_tier']", "hidden");
   await page.screenshot({ path: join(SHOTS, "role-editor-zh.png"), fullPage: true });

@@ -189,3 +189,92 @@ story!(bulk_actions_stay_in_scope, |app| {
     let (_, audit) = app.get(&admin, "/api/v1/audit?action=account.bulk").await;
     assert!(audit["data"].as_array().unwrap().len() >= 6);
 });
+
+async fn csv(app: &common::App, s: &common::Session, path: &str) -> (StatusCode, String) {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    let st = res.status();
+    let bytes = res.bytes().await.unwrap();
+    (
+        st,
+        String::from_utf8_lossy(&bytes)
+            .trim_start_matches('\u{feff}')
+            .to_string(),
+    )
+}
+
+story!(csv_export_respects_scope_and_field_rules, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let a_id = app.user("a@example.com", "sales_rep", None, None).await;
+    app.user("support@example.com", "support_agent", None, None)
+        .await;
+    app.user("mkt@example.com", "marketer", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let a = app.login("a@example.com").await;
+    let support = app.login("support@example.com").await;
+    let mkt = app.login("mkt@example.com").await;
+    app.call(
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/custom-fields/accounts/cf_region",
+        Some(json!({"label_en": "Region", "label_zh": "区域", "kind": "text"})),
+    )
+    .await;
+    app.post(&admin, "/api/v1/accounts", json!({"name": "Export, \"Quoted\" Ltd", "owner_id": a_id, "phone": "13911112222", "annual_revenue": "5000", "cf_region": "华北"})).await;
+    app.post(
+        &admin,
+        "/api/v1/accounts",
+        json!({"name": "Admin Only Ltd"}),
+    )
+    .await;
+
+    let (st, body) = csv(
+        &app,
+        &a,
+        "/api/v1/accounts/export?cols=name,phone,annual_revenue,cf_region",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "id,name,phone,annual_revenue,cf_region");
+    assert_eq!(lines.len(), 2, "only the rep's own account: {body}");
+    assert!(
+        lines[1].ends_with(",\"Export, \"\"Quoted\"\" Ltd\",+8613911112222,5000.00,华北"),
+        "{}",
+        lines[1]
+    );
+
+    // The marketer exports everything; the support agent has no export right.
+    let (_, body) = csv(&app, &mkt, "/api/v1/accounts/export?cols=name").await;
+    assert_eq!(body.lines().count(), 3);
+    let (st, _) = csv(&app, &support, "/api/v1/accounts/export").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // Unknown columns are named; hidden fields never appear.
+    let (st, body) = csv(&app, &a, "/api/v1/accounts/export?cols=name,nope").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    app.call(
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/roles/marketer",
+        Some(json!({"field_rules": {"account": {"annual_revenue": "hidden"}}})),
+    )
+    .await;
+    let (_, body) = csv(
+        &app,
+        &mkt,
+        "/api/v1/accounts/export?cols=name,annual_revenue",
+    )
+    .await;
+    assert_eq!(body.lines().next().unwrap(), "id,name");
+    assert!(!body.contains("5000.00"));
+    let (_, audit) = app
+        .get(&admin, "/api/v1/audit?action=account.exported")
+        .await;
+    assert_eq!(audit["data"].as_array().unwrap().len(), 3);
+});

@@ -8,6 +8,7 @@ pub mod bulk;
 
 pub mod codec;
 pub mod custom_values;
+pub mod export;
 
 pub mod duplicates;
 pub mod query;
@@ -53,7 +54,7 @@ impl ObjectDef {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    fn select_columns(&self) -> Vec<String> {
+    pub(crate) fn select_columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = vec![
             "id".into(),
             "created_at".into(),

@@ -74,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/{object}", get(records::list).post(records::create))
         .route("/api/v1/{object}/transfer", post(records::transfer))
         .route("/api/v1/{object}/bulk", post(records::bulk))
+        .route("/api/v1/{object}/export", get(records::export))
         .route(
             "/api/v1/{object}/{id}",
             get(records::read)

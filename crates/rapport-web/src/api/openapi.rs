@@ -364,6 +364,22 @@ pub const ROUTES: &[RouteDoc] = &[
         200,
     ),
     (
+        "get",
+        "/api/v1/accounts/export",
+        "accounts",
+        "CSV export (q, filter, cols); needs the export right",
+        None,
+        200,
+    ),
+    (
+        "get",
+        "/api/v1/contacts/export",
+        "contacts",
+        "CSV export (q, filter, cols); needs the export right",
+        None,
+        200,
+    ),
+    (
         "post",
         "/api/v1/accounts/bulk",
         "accounts",

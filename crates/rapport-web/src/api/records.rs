@@ -294,3 +294,92 @@ pub async fn bulk(
     let res = records::bulk::run(&app.store, &auth.principal, def, target, action).await?;
     Ok(Json(json!(res)))
 }
+
+/// Every exportable column of a record type: built-in fields, then active custom fields.
+pub async fn export_columns(
+    store: &rapport_store::Store,
+    def: &ObjectDef,
+    zh: Option<bool>,
+) -> ApiResult<Vec<(String, String)>> {
+    let mut cols: Vec<(String, String)> = def
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, rapport_core::fields::FieldKind::JsonObject))
+        .map(|f| {
+            (
+                f.name.to_string(),
+                match zh {
+                    Some(true) => f.label_zh.to_string(),
+                    Some(false) => f.label_en.to_string(),
+                    None => f.name.to_string(),
+                },
+            )
+        })
+        .collect();
+    for c in rapport_store::custom_fields::active(store, def.object).await? {
+        let header = match zh {
+            Some(z) => c.label(z).to_string(),
+            None => c.key.clone(),
+        };
+        cols.push((c.key.clone(), header));
+    }
+    cols.push(("created_at".into(), "created_at".into()));
+    cols.push(("updated_at".into(), "updated_at".into()));
+    Ok(cols)
+}
+
+/// CSV export of a list: `q`, `filter`, and `cols` (comma-separated field keys).
+pub async fn export(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let def = def_for(&object)?;
+    let p = query_params(raw, &["q", "filter", "cols"])?;
+    let filter = match p.get("filter") {
+        Some(f) => Some(serde_json::from_str::<Value>(f).map_err(|e| {
+            DomainError::field(
+                "filter",
+                "malformed_filter",
+                format!("filter is not valid JSON: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let all_cols = export_columns(&app.store, def, None).await?;
+    let cols = match p.get("cols") {
+        Some(list) => {
+            let mut out = Vec::new();
+            for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                let c = all_cols.iter().find(|(key, _)| key == k).ok_or_else(|| {
+                    DomainError::field(
+                        "cols",
+                        "unknown_field",
+                        format!("there is no column named {k}"),
+                    )
+                })?;
+                out.push(c.clone());
+            }
+            out
+        }
+        None => all_cols,
+    };
+    let params = query::ListParams {
+        q: p.get("q").cloned(),
+        filter,
+        ..Default::default()
+    };
+    let bytes = records::export::csv(&app.store, &auth.principal, def, &params, &cols).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{object}.csv\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

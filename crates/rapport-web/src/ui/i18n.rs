@@ -112,6 +112,9 @@ const TEXT: &[(&str, &str, &str)] = &[
     ),
     ("setup.submit", "创建管理员", "Create administrator"),
     ("list.new", "新建", "New"),
+    ("list.export", "导出 CSV", "Export CSV"),
+    ("record.transfer_reason", "转移原因", "Reason for the transfer"),
+
     ("list.empty", "没有符合条件的记录", "No matching records"),
     ("list.next", "下一页", "Next page"),
     ("list.filter", "筛选", "Filter"),

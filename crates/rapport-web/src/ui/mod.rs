@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/{object}/views", post(record_pages::save_view))
         .route("/{object}/bulk", post(record_pages::bulk))
+        .route("/{object}/export", get(record_pages::export))
         .route("/{object}/{id}", get(record_pages::detail))
         .route("/{object}/{id}/edit", post(record_pages::edit_field))
         .route("/{object}/{id}/delete", post(record_pages::delete))

@@ -1018,21 +1018,42 @@ pub async fn edit_field(
         .await
         .unwrap_or_default();
     form::custom_to_doc(&customs, &form, &mut doc);
-    match records::update(
-        &app.store,
-        &page.principal,
-        def,
-        &id,
-        &doc,
-        WriteOptions::default(),
-    )
-    .await
-    {
+    // Changing the owner is a transfer: it needs the transfer right and a reason.
+    let result = match doc.get("owner_id").and_then(Value::as_str) {
+        Some(owner) if doc.len() == 1 => records::transfer(
+            &app.store,
+            &page.principal,
+            def,
+            std::slice::from_ref(&id),
+            owner,
+            &field(&form, "reason"),
+        )
+        .await
+        .map(|_| json!({})),
+        _ => {
+            records::update(
+                &app.store,
+                &page.principal,
+                def,
+                &id,
+                &doc,
+                WriteOptions::default(),
+            )
+            .await
+        }
+    };
+    match result {
         Ok(_) => Redirect::to(&format!("/{object}/{id}")).into_response(),
         Err(DomainError::Validation(errs)) => {
             let e = &errs[0];
             let base = e.field.split('.').next().unwrap_or(&e.field).to_string();
+            let base = if base == "reason" {
+                "owner_id".to_string()
+            } else {
+                base
+            };
             let typed = field(&form, &base);
+
             render_detail(
                 &app,
                 page,
@@ -1178,6 +1199,70 @@ pub async fn bulk(
             ))
             .into_response()
         }
+        Err(e) => page_error(lang, e),
+    }
+}
+
+/// CSV of the current list (filters and chosen columns), headers in the user's language.
+pub async fn export(
+    State(app): State<AppState>,
+    page: Page,
+    Path(object): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let lang = page.ctx.lang;
+    let Ok(def) = def_for(&object) else {
+        return page_error(lang, DomainError::NotFound);
+    };
+    let (filter, _, _) = filter_from(def, &q);
+    let all_cols =
+        match crate::api::records::export_columns(&app.store, def, Some(lang == Lang::Zh)).await {
+            Ok(c) => c,
+            Err(e) => return page_error(lang, e.0),
+        };
+    let chosen: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k == "cols")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let cols: Vec<(String, String)> = if chosen.is_empty() {
+        all_cols
+    } else {
+        chosen
+            .iter()
+            .flat_map(|c| {
+                if c == "name" && def.object == Object::Contact {
+                    all_cols
+                        .iter()
+                        .filter(|(k, _)| k == "family_name" || k == "given_name")
+                        .cloned()
+                        .collect::<Vec<_>>()
+                } else {
+                    all_cols.iter().filter(|(k, _)| k == c).cloned().collect()
+                }
+            })
+            .collect()
+    };
+    let params = ListParams {
+        q: Some(field(&q, "q")).filter(|s| !s.trim().is_empty()),
+        filter,
+        ..Default::default()
+    };
+    match records::export::csv(&app.store, &page.principal, def, &params, &cols).await {
+        Ok(bytes) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_string(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{object}.csv\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(e) => page_error(lang, e),
     }
 }
