@@ -268,14 +268,27 @@ pub async fn authenticate(
         }
         (s.user_id, Some(s.id), None, false)
     };
-    let user = users::get_user(store, &user_id)
+    // One query for the user, one for their roles: grants are fresh on every request.
+    let creds = users::credentials(store, &user_id)
         .await?
         .ok_or(DomainError::Unauthenticated)?;
+    let user = creds.user;
     if !user.active {
         return Err(DomainError::Unauthenticated);
     }
-    let (principal, must_enrol_mfa) =
-        principal_for(store, &user, session_id, token_id, read_only, ip, ua).await?;
+    let must_enrol_mfa = creds.require_mfa && !user.mfa_enabled;
+    let principal = Principal {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        department_id: user.department_id.clone(),
+        grants: creds.grants,
+        session_id,
+        token_id,
+        read_only,
+        viewed_by: None,
+        ip,
+        user_agent: ua,
+    };
     Ok(Authenticated {
         principal,
         user,

@@ -176,15 +176,70 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Append an entry in its own transaction (reads, sign-ins: events with no other write).
+/// Append an entry that goes with no other write (reads, searches, sign-ins). Entries from
+/// concurrent requests are written together in one transaction (group commit), and the call
+/// returns once its entry is durable, so an acknowledged read is always in the trail.
 pub async fn record_alone(
     store: &Store,
     actor: &Principal,
     entry: Entry,
 ) -> Result<(), DomainError> {
-    let tx = store.db.begin().await?;
-    record(&tx, store, actor, entry).await?;
-    tx.commit().await.map_err(db_err)
+    let sender = store.audit_queue();
+    let (ack, done) = tokio::sync::oneshot::channel();
+    if sender
+        .send((actor.clone(), entry.clone(), ack))
+        .await
+        .is_err()
+    {
+        // The writer is gone (its runtime ended): write directly.
+        let tx = store.db.begin().await?;
+        record(&tx, store, actor, entry).await?;
+        return tx.commit().await.map_err(db_err);
+    }
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(DomainError::Internal(e)),
+        Err(_) => Err(DomainError::Internal("the audit writer stopped".into())),
+    }
+}
+
+/// One queued entry and where to report its outcome.
+pub type QueuedEntry = (
+    Principal,
+    Entry,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
+/// Most entries written in one group-commit transaction.
+const BATCH: usize = 256;
+
+/// The background writer behind [`record_alone`].
+pub fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<QueuedEntry> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<QueuedEntry>(4096);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let result = async {
+                let t = store.db.begin().await?;
+                for (actor, entry, _) in &batch {
+                    record(&t, &store, actor, entry.clone()).await?;
+                }
+                t.commit().await.map_err(db_err)
+            }
+            .await
+            .map_err(|e| e.to_string());
+            for (_, _, ack) in batch {
+                let _ = ack.send(result.clone());
+            }
+        }
+    });
+    tx
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -52,6 +52,7 @@ pub struct Store {
     keys: Arc<RwLock<Keyring>>,
     pub clock: Arc<dyn Clock>,
     pub settings: StoreSettings,
+    audit_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedEntry>>>,
 }
 
 impl Store {
@@ -61,6 +62,7 @@ impl Store {
             keys: Arc::new(RwLock::new(keys)),
             clock,
             settings,
+            audit_queue: Default::default(),
         }
     }
 
@@ -84,6 +86,13 @@ impl Store {
             .map_err(|_| DomainError::Internal("key ring lock poisoned".into()))?;
         *guard = keys;
         Ok(())
+    }
+
+    /// The queue of the group-commit audit writer, started on first use.
+    pub(crate) fn audit_queue(&self) -> tokio::sync::mpsc::Sender<audit::QueuedEntry> {
+        self.audit_queue
+            .get_or_init(|| audit::spawn_writer(self.clone()))
+            .clone()
     }
 
     pub fn parse_context(&self) -> ParseContext {

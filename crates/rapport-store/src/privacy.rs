@@ -180,7 +180,6 @@ pub async fn erase_contact(
         &tx,
         Query::delete()
             .from_table(t("search_tokens"))
-            .and_where(Expr::col(t("object_type")).eq("contact"))
             .and_where(Expr::col(t("record_id")).eq(id)),
     )
     .await?;

@@ -32,6 +32,10 @@ pub struct Credentials {
     pub totp_last_step: Option<i64>,
     pub recovery_codes: Vec<String>,
     pub totp_pending: Option<String>,
+    /// The merged grants of the user's roles, loaded with the user.
+    pub grants: Grants,
+    /// One of the user's roles requires two-step sign-in.
+    pub require_mfa: bool,
 }
 
 pub struct NewUser {
@@ -88,11 +92,10 @@ async fn load<C: ConnectionTrait>(
         None => None,
     };
     let codes: Option<String> = get(r, "recovery_codes")?;
-    let role_keys = roles::of_user(c, &id)
-        .await?
-        .into_iter()
-        .map(|r| r.key)
-        .collect();
+    let user_roles = roles::of_user(c, &id).await?;
+    let grants = Grants::merge(user_roles.iter().map(|r| &r.grants));
+    let require_mfa = user_roles.iter().any(|r| r.require_mfa);
+    let role_keys = user_roles.into_iter().map(|r| r.key).collect();
     Ok(Credentials {
         user: User {
             email: get(r, "email")?,
@@ -108,6 +111,8 @@ async fn load<C: ConnectionTrait>(
             id,
         },
         password_hash: get(r, "password_hash")?,
+        grants,
+        require_mfa,
         totp_secret,
         totp_last_step: get(r, "totp_last_step")?,
         recovery_codes: codes

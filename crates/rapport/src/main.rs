@@ -128,6 +128,11 @@ fn init_logging(cfg: &Config) {
     }
 }
 
+/// mimalloc: the server allocates many small short-lived objects from several threads, where
+/// glibc's allocator showed up at the top of profiles (see docs/adr/0005).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {

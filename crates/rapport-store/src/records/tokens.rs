@@ -52,16 +52,18 @@ pub fn tokens_for(
     out
 }
 
+/// Remove a record's tokens. Record ids are unique across types, so the condition is on the
+/// id alone: that keeps the planner on the `search_tokens_record` index (with the type in the
+/// condition, SQLite preferred the primary key and scanned every token of the type).
 pub async fn clear<C: ConnectionTrait>(
     c: &C,
-    def: &ObjectDef,
+    _def: &ObjectDef,
     id: &str,
 ) -> Result<(), DomainError> {
     exec(
         c,
         Query::delete()
             .from_table(t("search_tokens"))
-            .and_where(Expr::col(t("object_type")).eq(def.key()))
             .and_where(Expr::col(t("record_id")).eq(id)),
     )
     .await?;
