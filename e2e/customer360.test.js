@@ -112,6 +112,14 @@ test("customer 360 in zh-CN, then English", async () => {
   await page.goto(`${base}/contacts?cols=name&cols=tags`);
   assert.match(await page.locator("table.records").innerText(), /重要客户/);
   assert.equal(await page.locator("table.records thead th").count(), 3, "chosen columns only (plus the selection column)");
+  // Order the columns: tags first.
+  await page.click("#filter-form details summary");
+  await page.fill("input[name='pos.tags']", "1");
+  await page.fill("input[name='pos.name']", "2");
+  await page.click("#filter-form button.primary");
+  await page.waitForURL(/pos\.tags=1/);
+  assert.deepEqual(await page.locator("table.records thead th:not(.select)").allInnerTexts(), ["标签", "姓名"]);
+
 
 
   // Switch to English.

@@ -126,6 +126,9 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("list.views", "已保存的视图", "Saved views"),
     ("list.share", "共享给本部门", "Share with my department"),
     ("list.columns", "显示列", "Columns"),
+    ("list.columns_hint", "勾选要显示的列，数字决定顺序", "Tick the columns to show; the numbers set their order"),
+    ("list.position", "顺序", "Position"),
+
     ("list.sort", "排序", "Sort"),
     ("op.eq", "等于", "is"),
     ("op.ne", "不等于", "is not"),

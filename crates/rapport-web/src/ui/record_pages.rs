@@ -67,7 +67,8 @@ struct ListPage {
     ops: Vec<(String, String)>,
     sort: String,
     sort_options: Vec<(String, String)>,
-    column_options: Vec<(String, String, bool)>,
+    /// (key, label, shown, position)
+    column_options: Vec<(String, String, bool, String)>,
     columns: Vec<(String, String)>,
     rows: Vec<Row>,
     next_href: Option<String>,
@@ -333,11 +334,18 @@ pub async fn list(
         DEFAULT_COLUMNS_CONTACT
     };
     let readable = |name: &str| name == "name" || actor.grants.can_read_field(def.object, name);
-    let cols: Vec<String> = if chosen.is_empty() {
+    let mut cols: Vec<String> = if chosen.is_empty() {
         defaults.iter().map(|s| s.to_string()).collect()
     } else {
         chosen.clone()
     };
+    // Column order: the `pos.<column>` numbers, then the order they were chosen in.
+    let pos_of = |c: &str| {
+        field(&q, &format!("pos.{c}"))
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    };
+    cols.sort_by_key(|c| pos_of(c));
     let customs = rapport_store::custom_fields::active(&app.store, def.object)
         .await
         .unwrap_or_default();
@@ -483,16 +491,23 @@ pub async fn list(
             format!("{} ↓", super::i18n::t(lang, "record.updated")),
         )])
         .collect();
-    let mut column_options: Vec<(String, String, bool)> = vec![(
+    let position = |n: &str| {
+        cols.iter()
+            .position(|c| c == n)
+            .map(|i| (i + 1).to_string())
+            .unwrap_or_default()
+    };
+    let mut column_options: Vec<(String, String, bool, String)> = vec![(
         "name".into(),
         label_of("name"),
         cols.contains(&"name".to_string()),
+        position("name"),
     )];
     column_options.extend(
         filter_fields
             .iter()
             .filter(|(n, _)| n != "name")
-            .map(|(n, l)| (n.clone(), l.clone(), cols.contains(n))),
+            .map(|(n, l)| (n.clone(), l.clone(), cols.contains(n), position(n))),
     );
     let notice = match (
         field(&q, "bulk_ok").parse::<usize>(),
@@ -1220,11 +1235,16 @@ pub async fn export(
             Ok(c) => c,
             Err(e) => return page_error(lang, e.0),
         };
-    let chosen: Vec<String> = q
+    let mut chosen: Vec<String> = q
         .iter()
         .filter(|(k, _)| k == "cols")
         .map(|(_, v)| v.clone())
         .collect();
+    chosen.sort_by_key(|c| {
+        field(&q, &format!("pos.{c}"))
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
     let cols: Vec<(String, String)> = if chosen.is_empty() {
         all_cols
     } else {
