@@ -84,7 +84,19 @@ test("custom fields, field rules, picklists and duplicate rules from the setting
   await page.click("form[action='/admin/settings/roles/sales_rep'] button.primary");
   await page.waitForURL(/saved=1/);
 
+  // Departments form a tree.
+  await page.goto(`${base}/admin/settings`);
+  await page.fill("form[action='/admin/settings/departments'] input[name=name]", "华东大区");
+  await page.click("form[action='/admin/settings/departments'] button.primary");
+  await page.waitForURL(/saved=1/);
+  await page.fill("form[action='/admin/settings/departments'] input[name=name]", "上海分部");
+  await page.selectOption("form[action='/admin/settings/departments'] select[name=parent_id]", { label: "华东大区" });
+  await page.click("form[action='/admin/settings/departments'] button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.equal(await page.locator("ul.tree li.depth-1").innerText(), "上海分部");
+
   // A new picklist value, and the phone duplicate rule turned off.
+
   await page.goto(`${base}/admin/settings`);
   await page.selectOption("form[action='/admin/settings/picklists'] select[name=list]", "industry");
   await page.fill("form[action='/admin/settings/picklists'] input[name=value]", "agriculture");

@@ -74,6 +74,10 @@ pub fn routes() -> Router<AppState> {
             post(settings_pages::save_picklist),
         )
         .route(
+            "/admin/settings/departments",
+            post(settings_pages::create_department),
+        )
+        .route(
             "/admin/settings/duplicates",
             post(settings_pages::save_duplicates),
         )

@@ -35,6 +35,8 @@ struct SettingsPage {
     kinds: Vec<(String, String)>,
     picklists: Vec<Picklist>,
     duplicate_rules: Vec<(String, String, Options)>,
+    /// (id, name, depth) in tree order
+    departments: Vec<(String, String, usize)>,
 }
 
 #[derive(Template)]
@@ -165,7 +167,26 @@ async fn show(
             duplicate_rules.push((format!("{}.{rule}", o.key()), label, opts));
         }
     }
+    let all = rapport_store::departments::list(&app.store.db)
+        .await
+        .unwrap_or_default();
+    let mut departments = Vec::new();
+    fn walk(
+        all: &[rapport_store::departments::Department],
+        parent: Option<&str>,
+        depth: usize,
+        out: &mut Vec<(String, String, usize)>,
+    ) {
+        for d in all.iter().filter(|d| d.parent_id.as_deref() == parent) {
+            out.push((d.id.clone(), d.name.clone(), depth.min(5)));
+            if depth < 20 {
+                walk(all, Some(&d.id), depth + 1, out);
+            }
+        }
+    }
+    walk(&all, None, 0, &mut departments);
     render(&SettingsPage {
+        departments,
         error,
         notice,
         roles: role_list
@@ -525,4 +546,24 @@ pub async fn save_role(
             show_role(&app, page, &key, Some(msg)).await
         }
     }
+}
+
+pub async fn create_department(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let parent = Some(field(&form, "parent_id")).filter(|p| !p.is_empty());
+    let res = rapport_store::departments::create(
+        &app.store,
+        &page.principal,
+        &field(&form, "name"),
+        parent.as_deref(),
+    )
+    .await
+    .map(|_| ());
+    after(&app, page, res).await
 }
