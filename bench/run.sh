@@ -49,7 +49,7 @@ for backend in $BACKENDS; do
   }
   echo "| backend | test | req/s | p50 | p99 | non-2xx |" >> "$OUT"
   echo "|---|---|---|---|---|---|" >> "$OUT"
-  run "list: 50 rows, filter level=A, sort -annual_revenue" get.lua "/api/v1/contacts?limit=50"
+  run "list contacts: 50 rows, newest first" get.lua "/api/v1/contacts?limit=50"
   run "list accounts: filter level=A, sort name" get.lua "/api/v1/accounts?limit=50&sort=name&filter=%7B%22field%22%3A%22level%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22A%22%7D"
   run "quick search (names, phone tails, emails)" search.lua "/api/v1/contacts"
   run "create contact" create.lua "/api/v1/contacts"

@@ -91,6 +91,8 @@ enum Step {
     Index(sea_orm::sea_query::IndexCreateStatement),
     /// One ALTER TABLE statement (SQLite takes one change per statement).
     Alter(sea_orm::sea_query::TableAlterStatement),
+    /// Portable SQL (data backfills).
+    Sql(&'static str),
 }
 
 fn add_column(table: &str, col: ColumnDef) -> Step {
@@ -591,6 +593,44 @@ fn m0004_custom_fields() -> Vec<Step> {
     ]
 }
 
+/// Indexed prefix search on contacts' family names and accounts' short names, and an index for
+/// sorting accounts by name (found by `make bench`, see docs/adr/0005).
+fn m0005_search_indexes() -> Vec<Step> {
+    vec![
+        add_column(
+            "contacts",
+            ColumnDef::new(a("family_norm"))
+                .string_len(60)
+                .null()
+                .to_owned(),
+        ),
+        Step::Sql("UPDATE contacts SET family_norm = lower(family_name)"),
+        Step::Index(index(
+            "contacts_family_norm",
+            "contacts",
+            &["family_norm"],
+            false,
+        )),
+        add_column(
+            "accounts",
+            ColumnDef::new(a("short_norm"))
+                .string_len(60)
+                .null()
+                .to_owned(),
+        ),
+        Step::Sql(
+            "UPDATE accounts SET short_norm = lower(short_name) WHERE short_name IS NOT NULL",
+        ),
+        Step::Index(index(
+            "accounts_short_norm",
+            "accounts",
+            &["short_norm"],
+            false,
+        )),
+        Step::Index(index("accounts_name", "accounts", &["name", "id"], false)),
+    ]
+}
+
 type Migration = (i64, &'static str, fn() -> Vec<Step>);
 
 const MIGRATIONS: &[Migration] = &[
@@ -598,6 +638,7 @@ const MIGRATIONS: &[Migration] = &[
     (2, "saved_views", m0002_saved_views),
     (3, "contact_id_number", m0003_contact_id_number),
     (4, "custom_fields", m0004_custom_fields),
+    (5, "search_indexes", m0005_search_indexes),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -650,6 +691,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                 Step::Table(t) => build_schema(backend, &t),
                 Step::Index(i) => build_schema(backend, &i),
                 Step::Alter(t) => build_schema(backend, &t),
+                Step::Sql(sql) => Statement::from_string(backend, sql),
             };
             tx.execute(stmt).await.map_err(db_err)?;
         }

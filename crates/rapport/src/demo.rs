@@ -158,6 +158,12 @@ pub async fn run(store: &Store, accounts: u64, contacts: u64, seed: u64) -> Resu
             started.elapsed().as_secs_f64()
         );
     }
+    // Fresh statistics, or the planners choose scans for the new rows (measured: 137 -> 670
+    // list requests/s on PostgreSQL right after loading).
+    {
+        use sea_orm::ConnectionTrait;
+        store.db.writer().execute_unprepared("ANALYZE").await?;
+    }
     println!(
         "created {accounts} accounts and {contacts} contacts in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -43,7 +43,7 @@ pub async fn insert_many(
     for f in def.fields {
         cols.extend(codec::columns(f));
     }
-    cols.push("name_norm".into());
+    cols.extend(derived(def, &BTreeMap::new()).into_iter().map(|(c, _)| c));
     let mut rows: Vec<Vec<SimpleExpr>> = Vec::with_capacity(docs.len());
     let mut token_rows: Vec<(String, String)> = Vec::new();
     let mut links: Vec<(String, AccountLink)> = Vec::new();

@@ -439,7 +439,7 @@ async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, D
 }
 
 /// Derived columns kept in step with the values: normalised names for search and duplicates.
-fn derived(
+pub(crate) fn derived(
     def: &ObjectDef,
     values: &BTreeMap<&'static str, FieldValue>,
 ) -> Vec<(String, SqlValue)> {
@@ -448,10 +448,21 @@ fn derived(
         _ => String::new(),
     };
     match def.object {
-        Object::Account => vec![(
-            "name_norm".into(),
-            SqlValue::String(Some(Box::new(validate::company_name_norm(&text("name"))))),
-        )],
+        Object::Account => vec![
+            (
+                "name_norm".into(),
+                SqlValue::String(Some(Box::new(validate::company_name_norm(&text("name"))))),
+            ),
+            // Short names are searched by prefix too (indexed, like name_norm).
+            (
+                "short_norm".into(),
+                SqlValue::String(
+                    Some(validate::search_norm(&text("short_name")))
+                        .filter(|s| !s.is_empty())
+                        .map(Box::new),
+                ),
+            ),
+        ],
         Object::Contact => {
             let family = text("family_name");
             let given = text("given_name");
@@ -461,10 +472,17 @@ fn derived(
             } else {
                 format!("{given} {family}")
             };
-            vec![(
-                "name_norm".into(),
-                SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
-            )]
+            vec![
+                (
+                    "name_norm".into(),
+                    SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
+                ),
+                // Family names on their own, so "smith" finds "Jane Smith" through an index.
+                (
+                    "family_norm".into(),
+                    SqlValue::String(Some(Box::new(validate::search_norm(&family)))),
+                ),
+            ]
         }
         _ => vec![],
     }

@@ -444,20 +444,14 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
             }
             let short = validate::search_norm(q);
             if !short.is_empty() && !phoneish {
-                cond = cond.add(
-                    Expr::expr(lower("short_name"))
-                        .like(LikeExpr::new(format!("{}%", escape_like(&short))).escape('\\')),
-                );
+                cond = cond.add(prefix_range("short_norm", &short));
             }
         }
         Object::Contact => {
             let norm = validate::search_norm(q);
             if !norm.is_empty() && !phoneish {
                 cond = cond.add(prefix_range("name_norm", &norm));
-                cond = cond.add(
-                    Expr::expr(lower("family_name"))
-                        .like(LikeExpr::new(format!("{}%", escape_like(&norm))).escape('\\')),
-                );
+                cond = cond.add(prefix_range("family_norm", &norm));
                 let company = validate::company_name_norm(q);
                 if !company.is_empty() {
                     let accounts = Query::select()
