@@ -703,6 +703,23 @@ pub async fn setup_first_admin(
     if users::count(store).await? > 0 {
         return Err(DomainError::SetupDone);
     }
+    password::check_policy("password", password_plain)?;
+    // Claim the one-time setup: of two attempts at the same instant (even from two server
+    // processes) only one inserts this row; the other gets the primary-key violation.
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let claim = rapport_store::db::exec(
+        store.db.writer(),
+        Query::insert()
+            .into_table(Alias::new("settings"))
+            .columns([Alias::new("key"), Alias::new("value")])
+            .values_panic(["setup.claimed".into(), store.now().to_rfc3339().into()]),
+    )
+    .await;
+    match claim {
+        Ok(_) => {}
+        Err(e) if rapport_store::db::is_unique_violation(&e) => return Err(DomainError::SetupDone),
+        Err(e) => return Err(e),
+    }
     let mut actor = Principal::system();
     actor.ip = ip;
     let spec = UserSpec {
@@ -713,5 +730,16 @@ pub async fn setup_first_admin(
         language: Some(language.into()),
         ..Default::default()
     };
-    create_user(store, &actor, spec).await
+    let created = create_user(store, &actor, spec).await;
+    if created.is_err() {
+        // Let the next attempt (with corrected input) claim setup again.
+        let _ = rapport_store::db::exec(
+            store.db.writer(),
+            Query::delete()
+                .from_table(Alias::new("settings"))
+                .and_where(Expr::col(Alias::new("key")).eq("setup.claimed")),
+        )
+        .await;
+    }
+    created
 }

@@ -373,13 +373,48 @@ story!(first_run_setup_creates_one_admin_only, |app| {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "password");
-    let (st, _) = app
+    let (st, body) = app
         .post_anon(
             "/api/v1/setup",
-            json!({"email": "first@example.com", "password": PASSWORD, "name": "First"}),
+            json!({"email": "not an email", "password": PASSWORD}),
         )
         .await;
-    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(
+        st,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a failed attempt does not use up the setup: {body}"
+    );
+    // Five attempts at the same instant: exactly one administrator is created.
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"email": format!("first{i}@example.com"), "password": PASSWORD, "name": "First"});
+            http.post(format!("{base}/api/v1/setup")).json(&body).send().await.unwrap().status()
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(
+        results
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{results:?}"
+    );
+    let winner = results
+        .iter()
+        .position(|s| *s == StatusCode::CREATED)
+        .unwrap();
     let (st, body) = app
         .post_anon(
             "/api/v1/setup",
@@ -388,7 +423,7 @@ story!(first_run_setup_creates_one_admin_only, |app| {
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(body["code"], "setup_done");
-    let s = app.login("first@example.com").await;
+    let s = app.login(&format!("first{winner}@example.com")).await;
     let (_, me) = app.get(&s, "/api/v1/me").await;
     assert_eq!(me["user"]["roles"], json!(["administrator"]));
 });
