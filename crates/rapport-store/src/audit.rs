@@ -419,8 +419,30 @@ pub struct AuditFilter {
     pub limit: u64,
 }
 
-/// Search the trail, newest first. Callers check the audit right; record history pages pass
-/// an object filter after checking the record is visible.
+/// The audit page and API: administrators only, and the search itself is audited.
+pub async fn search_trail(
+    store: &Store,
+    actor: &Principal,
+    f: &AuditFilter,
+) -> Result<Vec<AuditRow>, DomainError> {
+    use rapport_core::{Action, Object, Scope};
+    if actor.scope(Object::Audit, Action::Read) != Scope::All {
+        return Err(DomainError::Forbidden(
+            "the audit trail is for administrators".into(),
+        ));
+    }
+    let rows = search(store, f).await?;
+    record_alone(
+        store,
+        actor,
+        Entry::new("audit.searched").details(serde_json::json!({"filter": {"action": f.action, "actor_id": f.actor_id, "object_type": f.object_type}})),
+    )
+    .await?;
+    Ok(rows)
+}
+
+/// Search the trail, newest first, without a permission check: for services that checked
+/// access themselves ([`search_trail`], record history, privacy export).
 pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, DomainError> {
     let mut q = Query::select();
     q.columns(

@@ -31,6 +31,23 @@ pub async fn list(store: &Store, object: Object) -> Result<Vec<CustomField>, Dom
         .collect()
 }
 
+/// The definitions a caller may see: they need read access to the object, and fields their
+/// role hides are left out.
+pub async fn list_for(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+) -> Result<Vec<CustomField>, DomainError> {
+    if actor.scope(object, Action::Read) == Scope::None {
+        return Err(DomainError::NotFound);
+    }
+    Ok(list(store, object)
+        .await?
+        .into_iter()
+        .filter(|d| actor.grants.can_read_field(object, &d.key))
+        .collect())
+}
+
 /// The active definitions: what forms, lists, filters and the API use.
 pub async fn active(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainError> {
     Ok(list(store, object)

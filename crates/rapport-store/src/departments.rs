@@ -37,6 +37,16 @@ pub async fn list(db: &Db) -> Result<Vec<Department>, DomainError> {
         .collect()
 }
 
+/// The department tree for a caller with the department read right.
+pub async fn list_for(store: &Store, actor: &Principal) -> Result<Vec<Department>, DomainError> {
+    if actor.scope(Object::Department, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden(
+            "listing departments needs the department right".into(),
+        ));
+    }
+    list(&store.db).await
+}
+
 /// The ids of `root` and every department below it.
 pub fn subtree(all: &[Department], root: &str) -> Vec<String> {
     let mut out = vec![root.to_string()];

@@ -87,6 +87,41 @@ pub async fn of_user<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<Vec<Rol
     rows.iter().map(row_to_role).collect()
 }
 
+/// All roles, for a caller with the role read right.
+pub async fn list_for(store: &Store, actor: &Principal) -> Result<Vec<Role>, DomainError> {
+    if actor.scope(Object::Role, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden(
+            "listing roles needs the role right".into(),
+        ));
+    }
+    list(&store.db).await
+}
+
+/// The roles of every user, in one query (user lists; avoids a query per user).
+pub async fn of_all_users<C: ConnectionTrait>(
+    c: &C,
+) -> Result<std::collections::HashMap<String, Vec<Role>>, DomainError> {
+    let rows = all(
+        c,
+        Query::select()
+            .columns(COLS.map(|col| (t("roles"), t(col))))
+            .column((t("user_roles"), t("user_id")))
+            .from(t("roles"))
+            .inner_join(
+                t("user_roles"),
+                Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))),
+            ),
+    )
+    .await?;
+    let mut out: std::collections::HashMap<String, Vec<Role>> = Default::default();
+    for r in &rows {
+        out.entry(get(r, "user_id")?)
+            .or_default()
+            .push(row_to_role(r)?);
+    }
+    Ok(out)
+}
+
 /// Replace a role's permissions, field rules and MFA requirement (administrators only).
 pub async fn update(
     store: &Store,

@@ -77,7 +77,17 @@ async fn load<C: ConnectionTrait>(
     c: &C,
     r: &sea_orm::QueryResult,
 ) -> Result<Credentials, DomainError> {
-    let keys = store.keys()?;
+    let id: String = get(r, "id")?;
+    let user_roles = roles::of_user(c, &id).await?;
+    decode(&store.keys()?, r, user_roles)
+}
+
+/// A user row with the user's roles already loaded.
+fn decode(
+    keys: &crate::Keyring,
+    r: &sea_orm::QueryResult,
+    user_roles: Vec<roles::Role>,
+) -> Result<Credentials, DomainError> {
     let id: String = get(r, "id")?;
     let phone = match get::<Option<String>>(r, "phone_enc")? {
         Some(ct) => Some(keys.decrypt("users", "phone_enc", &id, &ct)?),
@@ -92,7 +102,6 @@ async fn load<C: ConnectionTrait>(
         None => None,
     };
     let codes: Option<String> = get(r, "recovery_codes")?;
-    let user_roles = roles::of_user(c, &id).await?;
     let grants = Grants::merge(user_roles.iter().map(|r| &r.grants));
     let require_mfa = user_roles.iter().any(|r| r.require_mfa);
     let role_keys = user_roles.into_iter().map(|r| r.key).collect();
@@ -177,11 +186,22 @@ pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainE
             .order_by(t("created_at"), Order::Asc),
     )
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(load(store, db, r).await?.user);
+    let mut by_user = roles::of_all_users(db).await?;
+    let keys = store.keys()?;
+    rows.iter()
+        .map(|r| {
+            let id: String = get(r, "id")?;
+            Ok(decode(&keys, r, by_user.remove(&id).unwrap_or_default())?.user)
+        })
+        .collect()
+}
+
+/// One user, for a caller with the user read right (404 otherwise, like a missing user).
+pub async fn get_for(store: &Store, actor: &Principal, id: &str) -> Result<User, DomainError> {
+    if actor.scope(Object::User, Action::Read) == Scope::None {
+        return Err(DomainError::NotFound);
     }
-    Ok(out)
+    get_user(store, id).await?.ok_or(DomainError::NotFound)
 }
 
 pub async fn count(store: &Store) -> Result<i64, DomainError> {

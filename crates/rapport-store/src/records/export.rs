@@ -45,9 +45,10 @@ pub async fn csv(
             format!("more than {MAX_ROWS} records match; narrow the filter"),
         ));
     }
+    let keys = store.keys()?;
     let mut records = rows
         .iter()
-        .map(|r| row_to_record(store, def, r))
+        .map(|r| row_to_record(&keys, def, r))
         .collect::<Result<Vec<_>, _>>()?;
     complete(store.db.reader(), def, &mut records).await?;
     let columns: Vec<&(String, String)> = columns

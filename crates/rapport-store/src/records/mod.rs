@@ -16,7 +16,7 @@ mod tokens;
 
 use crate::db::{all, db_err, exec, get, one};
 use crate::scope::{owner_filter, OwnerFilter};
-use crate::{audit, outbox, Store};
+use crate::{audit, outbox, Keyring, Store};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
 use rapport_core::objects::{ACCOUNT_FIELDS, CONTACT_FIELDS};
@@ -116,16 +116,16 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
+/// Decode a row; `keys` is taken once per query by the caller, not once per row.
 pub(crate) fn row_to_record(
-    store: &Store,
+    keys: &Keyring,
     def: &ObjectDef,
     row: &QueryResult,
 ) -> Result<Record, DomainError> {
-    let keys = store.keys()?;
     let id: String = get(row, "id")?;
     let mut values = BTreeMap::new();
     for f in def.fields {
-        values.insert(f.name, codec::decode(f, row, &keys, def.table, &id)?);
+        values.insert(f.name, codec::decode(f, row, keys, def.table, &id)?);
     }
     let mut custom: Map<String, Value> = match get::<Option<String>>(row, "custom")? {
         Some(j) => serde_json::from_str(&j).unwrap_or_default(),
@@ -211,7 +211,7 @@ pub async fn find_in_scope<C: ConnectionTrait>(
     }
     match one(c, &q).await? {
         Some(row) => {
-            let mut recs = vec![row_to_record(store, def, &row)?];
+            let mut recs = vec![row_to_record(&store.keys()?, def, &row)?];
             complete(c, def, &mut recs).await?;
             Ok(recs.pop())
         }
@@ -1036,4 +1036,36 @@ pub async fn transfer(
         n += 1;
     }
     Ok(n)
+}
+
+/// The change history of a record the actor may read: audit entries other than reads, with
+/// changes to fields the actor may not see removed.
+pub async fn history(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+    limit: u64,
+) -> Result<Vec<audit::AuditRow>, DomainError> {
+    read_record(store, actor, def, id).await?;
+    let rows = audit::search(
+        store,
+        &audit::AuditFilter {
+            object_type: Some(def.key().into()),
+            object_id: Some(id.into()),
+            limit,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| !r.action.ends_with(".read"))
+        .map(|mut r| {
+            if let Some(Value::Object(changes)) = r.details.get_mut("changes") {
+                changes.retain(|field, _| actor.grants.can_read_field(def.object, field));
+            }
+            r
+        })
+        .collect())
 }

@@ -698,9 +698,10 @@ pub async fn list(
     }
     q.order_by(t("id"), order).limit(limit + 1);
     let rows = all(store.db.reader(), &q).await?;
+    let keys = store.keys()?;
     let mut records: Vec<Record> = rows
         .iter()
-        .map(|r| row_to_record(store, def, r))
+        .map(|r| row_to_record(&keys, def, r))
         .collect::<Result<_, _>>()?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::{Action, DomainError, Grants, Object, Scope};
-use rapport_store::audit::{self, AuditFilter, Entry};
+use rapport_store::audit::{self, AuditFilter};
 use rapport_store::picklists::{self, PicklistValue};
 use rapport_store::records::duplicates;
 use rapport_store::{departments, roles, users};
@@ -28,12 +28,9 @@ pub async fn get_user(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if auth.principal.scope(Object::User, Action::Read) == Scope::None {
-        return Err(DomainError::NotFound.into());
-    }
-    Ok(Json(json!(users::get_user(&app.store, &id)
-        .await?
-        .ok_or(DomainError::NotFound)?)))
+    Ok(Json(json!(
+        users::get_for(&app.store, &auth.principal, &id).await?
+    )))
 }
 
 pub async fn create_user(
@@ -103,14 +100,8 @@ pub async fn revoke_user_sessions(
 }
 
 pub async fn list_departments(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    if auth.principal.scope(Object::Department, Action::Read) == Scope::None {
-        return Err(DomainError::Forbidden(
-            "listing departments needs the department right".into(),
-        )
-        .into());
-    }
     Ok(Json(
-        json!({"data": departments::list(&app.store.db).await?}),
+        json!({"data": departments::list_for(&app.store, &auth.principal).await?}),
     ))
 }
 
@@ -131,10 +122,9 @@ pub async fn create_department(
 }
 
 pub async fn list_roles(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    if auth.principal.scope(Object::Role, Action::Read) == Scope::None {
-        return Err(DomainError::Forbidden("listing roles needs the role right".into()).into());
-    }
-    Ok(Json(json!({"data": roles::list(&app.store.db).await?})))
+    Ok(Json(
+        json!({"data": roles::list_for(&app.store, &auth.principal).await?}),
+    ))
 }
 
 pub async fn update_role(
@@ -196,8 +186,7 @@ pub async fn audit(
         before_seq: parse_u64(&p, "before_seq")?.map(|v| v as i64),
         limit: parse_u64(&p, "limit")?.unwrap_or(100),
     };
-    let rows = audit::search(&app.store, &filter).await?;
-    audit::record_alone(&app.store, &auth.principal, Entry::new("audit.searched").details(json!({"filter": {"action": filter.action, "actor_id": filter.actor_id, "object_type": filter.object_type}}))).await?;
+    let rows = audit::search_trail(&app.store, &auth.principal, &filter).await?;
     let next = if rows.len() as u64 >= filter.limit.clamp(1, 500) {
         rows.last().map(|r| r.seq)
     } else {
@@ -299,14 +288,8 @@ pub async fn list_custom_fields(
     Path(object): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let object = object_of(&object)?;
-    if auth.principal.scope(object, Action::Read) == Scope::None {
-        return Err(DomainError::NotFound.into());
-    }
-    let defs = rapport_store::custom_fields::list(&app.store, object).await?;
-    let visible: Vec<_> = defs
-        .into_iter()
-        .filter(|d| auth.principal.grants.can_read_field(object, &d.key))
-        .collect();
+    let visible =
+        rapport_store::custom_fields::list_for(&app.store, &auth.principal, object).await?;
     Ok(Json(json!({"data": visible})))
 }
 

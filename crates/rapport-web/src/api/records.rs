@@ -9,7 +9,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::audit::{self, AuditFilter};
 use rapport_store::records::{self, query, ObjectDef, WriteOptions, ACCOUNTS, CONTACTS};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -149,25 +148,11 @@ pub async fn history(
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
-    records::read_record(&app.store, &auth.principal, def, &id).await?;
-    let rows = audit::search(
-        &app.store,
-        &AuditFilter {
-            object_type: Some(def.key().into()),
-            object_id: Some(id.clone()),
-            limit: 200,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let rows = records::history(&app.store, &auth.principal, def, &id, 200).await?;
     let data: Vec<Value> = rows
         .into_iter()
-        .filter(|r| !r.action.ends_with(".read"))
         .map(|r| {
-            let mut changes = r.details.get("changes").cloned().unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut changes {
-                m.retain(|field, _| auth.principal.grants.can_read_field(def.object, field));
-            }
+            let changes = r.details.get("changes").cloned().unwrap_or(Value::Null);
             json!({"at": r.at, "action": r.action, "actor_id": r.actor_id, "actor_email": r.actor_email, "changes": changes, "reason": r.details.get("reason")})
         })
         .collect();

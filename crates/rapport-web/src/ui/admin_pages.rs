@@ -5,7 +5,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_core::DomainError;
 use rapport_store::audit::{self, AuditFilter, Entry};
 
 pub struct AuditView {
@@ -32,12 +32,7 @@ struct AuditPage {
     next_href: Option<String>,
 }
 
-fn field(q: &[(String, String)], name: &str) -> String {
-    q.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
+use super::form::trimmed as field;
 
 pub async fn audit(
     State(app): State<AppState>,
@@ -45,9 +40,6 @@ pub async fn audit(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if page.principal.scope(Object::Audit, Action::Read) != Scope::All {
-        return super::error_page(lang, DomainError::Forbidden("audit".into()));
-    }
     let opt = |n: &str| Some(field(&q, n)).filter(|s| !s.is_empty());
     let filter = AuditFilter {
         actor_id: opt("actor_id"),
@@ -59,11 +51,10 @@ pub async fn audit(
         before_seq: opt("before_seq").and_then(|s| s.parse().ok()),
         limit: 100,
     };
-    let rows = match audit::search(&app.store, &filter).await {
+    let rows = match audit::search_trail(&app.store, &page.principal, &filter).await {
         Ok(r) => r,
         Err(e) => return super::error_page(lang, e),
     };
-    let _ = audit::record_alone(&app.store, &page.principal, Entry::new("audit.searched").details(serde_json::json!({"action": filter.action, "actor_id": filter.actor_id, "object_type": filter.object_type}))).await;
     let users: Vec<(String, String)> = rapport_store::users::list(&app.store, &page.principal)
         .await
         .unwrap_or_default()
@@ -145,13 +136,6 @@ struct UsersPage {
     error: Option<String>,
 }
 
-fn form_field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
-
 async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Response {
     let lang = page.ctx.lang;
     if !page.principal.is_admin() {
@@ -229,15 +213,15 @@ pub async fn create_user(
     page: Page,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if form_field(&form, "csrf") != page.ctx.csrf {
+    if field(&form, "csrf") != page.ctx.csrf {
         return super::csrf_failed();
     }
-    let opt = |n: &str| Some(form_field(&form, n)).filter(|s| !s.is_empty());
+    let opt = |n: &str| Some(field(&form, n)).filter(|s| !s.is_empty());
     let spec = rapport_auth::service::UserSpec {
-        email: form_field(&form, "email"),
+        email: field(&form, "email"),
         name: opt("name"),
-        password: form_field(&form, "password"),
-        roles: vec![form_field(&form, "role")],
+        password: field(&form, "password"),
+        roles: vec![field(&form, "role")],
         department: opt("department"),
         manager_email: opt("manager_email"),
         ..Default::default()
@@ -259,14 +243,14 @@ pub async fn set_active(
     axum::extract::Path(id): axum::extract::Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if form_field(&form, "csrf") != page.ctx.csrf {
+    if field(&form, "csrf") != page.ctx.csrf {
         return super::csrf_failed();
     }
     match rapport_store::users::set_active(
         &app.store,
         &page.principal,
         &id,
-        form_field(&form, "active") == "1",
+        field(&form, "active") == "1",
     )
     .await
     {
@@ -281,7 +265,7 @@ pub async fn revoke_sessions(
     axum::extract::Path(id): axum::extract::Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if form_field(&form, "csrf") != page.ctx.csrf {
+    if field(&form, "csrf") != page.ctx.csrf {
         return super::csrf_failed();
     }
     match rapport_auth::service::revoke_all_of_user(&app.store, &page.principal, &id).await {
@@ -295,13 +279,13 @@ pub async fn view_as(
     page: Page,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if form_field(&form, "csrf") != page.ctx.csrf {
+    if field(&form, "csrf") != page.ctx.csrf {
         return super::csrf_failed();
     }
     if !page.principal.is_admin() || page.principal.read_only {
         return super::error_page(page.ctx.lang, DomainError::Forbidden("view as".into()));
     }
-    let target = form_field(&form, "user_id");
+    let target = field(&form, "user_id");
     match rapport_store::users::get_user(&app.store, &target).await {
         Ok(Some(u)) => {
             let _ = audit::record_alone(
@@ -331,7 +315,7 @@ pub async fn view_as_exit(
     page: Page,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if form_field(&form, "csrf") != page.ctx.csrf {
+    if field(&form, "csrf") != page.ctx.csrf {
         return super::csrf_failed();
     }
     let _ = app;

@@ -38,12 +38,7 @@ fn with_cookie(mut res: Response, c: Option<HeaderValue>) -> Response {
     res
 }
 
-fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
+use super::form::field;
 
 /// Only same-site paths are followed after sign-in.
 fn safe_next(next: &str) -> String {

@@ -32,6 +32,20 @@ pub fn label(spec: &FieldSpec, lang: Lang) -> String {
     }
 }
 
+/// The first value posted (or in the query) under `name`, as sent; empty when absent.
+pub fn field(pairs: &[(String, String)], name: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// [`field`] without surrounding whitespace (names, keys, labels; never passwords).
+pub fn trimmed(pairs: &[(String, String)], name: &str) -> String {
+    field(pairs, name).trim().to_string()
+}
+
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
-use rapport_store::audit::{self, AuditFilter};
 use rapport_store::records::query::{self, ListParams};
 use rapport_store::records::{self, ObjectDef, WriteOptions, CONTACTS};
 use rapport_store::{picklists, users, views, Store};
@@ -109,12 +108,7 @@ struct RecordPage {
     error: Option<String>,
 }
 
-fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
+use super::form::field;
 
 fn page_error(lang: Lang, e: DomainError) -> Response {
     super::error_page(lang, e)
@@ -919,28 +913,16 @@ async fn render_detail(
                 .collect(),
         )
     };
-    let hist = audit::search(
-        &app.store,
-        &AuditFilter {
-            object_type: Some(def.key().into()),
-            object_id: Some(id.into()),
-            limit: 100,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap_or_default();
+    let hist = records::history(&app.store, actor, def, id, 100)
+        .await
+        .unwrap_or_default();
     let history = hist
         .into_iter()
-        .filter(|h| !h.action.ends_with(".read"))
         .map(|h| {
             let mut changes = Vec::new();
             if let Some(Value::Object(m)) = h.details.get("changes") {
                 for (f, c) in m {
                     let Some(spec) = def.field(f) else { continue };
-                    if !actor.grants.can_read_field(def.object, f) {
-                        continue;
-                    }
                     let show = |v: &Value| {
                         let d = form::display(spec, v, lang, &choices, &region);
                         if d.is_empty() {

@@ -41,12 +41,7 @@ struct SecurityPage {
     error: Option<String>,
 }
 
-fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
+use super::form::field;
 
 fn fmt(t: chrono::DateTime<chrono::Utc>) -> String {
     super::form::local_time(t)

@@ -52,12 +52,7 @@ struct RolePage {
     require_mfa: bool,
 }
 
-fn field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
+use super::form::trimmed as field;
 
 const KINDS: &[(&str, &str, &str)] = &[
     ("text", "单行文本", "Text"),
