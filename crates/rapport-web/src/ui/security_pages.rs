@@ -108,6 +108,20 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
     })
 }
 
+/// Show the page again with a service error as its banner.
+async fn show_error(app: &AppState, page: Page, e: &rapport_core::DomainError) -> Response {
+    let msg = error_message(page.ctx.lang, e);
+    show(
+        app,
+        page,
+        Extra {
+            error: Some(msg),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 pub async fn page(State(app): State<AppState>, page: Page) -> Response {
     show(&app, page, Extra::default()).await
 }
@@ -138,18 +152,7 @@ pub async fn mfa_enroll(
             )
             .await
         }
-        Err(e) => {
-            let msg = error_message(page.ctx.lang, &e);
-            show(
-                &app,
-                page,
-                Extra {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => show_error(&app, page, &e).await,
     }
 }
 
@@ -173,18 +176,7 @@ pub async fn mfa_confirm(
             )
             .await
         }
-        Err(e) => {
-            let msg = error_message(page.ctx.lang, &e);
-            show(
-                &app,
-                page,
-                Extra {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => show_error(&app, page, &e).await,
     }
 }
 
@@ -204,18 +196,7 @@ pub async fn mfa_disable(
     .await
     {
         Ok(()) => Redirect::to("/me/security").into_response(),
-        Err(e) => {
-            let msg = error_message(page.ctx.lang, &e);
-            show(
-                &app,
-                page,
-                Extra {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => show_error(&app, page, &e).await,
     }
 }
 
@@ -283,18 +264,7 @@ pub async fn create_token(
             )
             .await
         }
-        Err(e) => {
-            let msg = error_message(page.ctx.lang, &e);
-            show(
-                &app,
-                page,
-                Extra {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
+        Err(e) => show_error(&app, page, &e).await,
     }
 }
 
