@@ -1,6 +1,7 @@
 //! Rapport's domain: identifiers, errors, the permission policy, object metadata and
 //! validation rules. Nothing here performs I/O; the store and the web layer call into it.
 
+pub mod activity;
 pub mod clock;
 pub mod custom;
 pub mod error;

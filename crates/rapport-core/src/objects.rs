@@ -37,6 +37,13 @@ pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
         "最近跟进时间",
     )
     .system(),
+    FieldSpec::new(
+        "next_activity_at",
+        DateTime,
+        "Next activity",
+        "下次跟进时间",
+    )
+    .system(),
 ];
 
 pub const CONTACT_FIELDS: &[FieldSpec] = &[
@@ -82,6 +89,13 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
         DateTime,
         "Last activity",
         "最近跟进时间",
+    )
+    .system(),
+    FieldSpec::new(
+        "next_activity_at",
+        DateTime,
+        "Next activity",
+        "下次跟进时间",
     )
     .system(),
 ];

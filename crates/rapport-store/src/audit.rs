@@ -410,6 +410,8 @@ pub struct AuditRow {
 pub struct AuditFilter {
     pub actor_id: Option<String>,
     pub action: Option<String>,
+    /// Any of these actions (exact names).
+    pub actions: Vec<String>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub since: Option<String>,
@@ -474,6 +476,9 @@ pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, Dom
         } else {
             q.and_where(Expr::col(t("action")).eq(v.as_str()));
         }
+    }
+    if !f.actions.is_empty() {
+        q.and_where(Expr::col(t("action")).is_in(f.actions.clone()));
     }
     if let Some(v) = &f.object_type {
         q.and_where(Expr::col(t("object_type")).eq(v.as_str()));

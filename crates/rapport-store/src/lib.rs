@@ -5,13 +5,16 @@
 //!
 //! [`Principal`]: rapport_core::Principal
 
+pub mod activities;
 pub mod audit;
 pub mod crypto;
 pub mod custom_fields;
 pub mod db;
 pub mod demo;
 pub mod departments;
+pub mod jobs;
 pub mod migrate;
+pub mod notifications;
 pub mod outbox;
 pub mod picklists;
 pub mod privacy;
@@ -19,6 +22,7 @@ pub mod records;
 pub mod roles;
 pub mod scope;
 pub mod sessions;
+pub mod timeline;
 pub mod users;
 pub mod views;
 

@@ -19,6 +19,9 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
+    jobs_enabled: Option<bool>,
+    job_poll_ms: Option<i64>,
+    job_lease_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +39,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Run the background job worker in this process (on by default).
+    pub jobs_enabled: bool,
+    pub job_poll_ms: i64,
+    pub job_lease_secs: i64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -109,6 +116,14 @@ impl Config {
                 fc.session_absolute_hours,
                 12,
             )?,
+            jobs_enabled: match env("RAPPORT_JOBS_ENABLED").as_deref() {
+                None => fc.jobs_enabled.unwrap_or(true),
+                Some("true" | "1") => true,
+                Some("false" | "0") => false,
+                Some(_) => bail!("RAPPORT_JOBS_ENABLED must be true or false"),
+            },
+            job_poll_ms: parse_num("RAPPORT_JOB_POLL_MS", fc.job_poll_ms, 1000)?,
+            job_lease_secs: parse_num("RAPPORT_JOB_LEASE_SECS", fc.job_lease_secs, 300)?,
             data_dir,
         };
         if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
@@ -116,6 +131,9 @@ impl Config {
         }
         if !matches!(cfg.log_format.as_str(), "text" | "json") {
             bail!("RAPPORT_LOG_FORMAT must be text or json");
+        }
+        if cfg.job_poll_ms < 10 || cfg.job_lease_secs < 1 {
+            bail!("RAPPORT_JOB_POLL_MS must be at least 10 and RAPPORT_JOB_LEASE_SECS at least 1");
         }
         if cfg.session_idle_minutes < 1 || cfg.session_absolute_hours < 1 {
             bail!("session timeouts must be positive");

@@ -73,6 +73,24 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     let app = rapport_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
+    if cfg.jobs_enabled {
+        let released = rapport_jobs::release_orphans(&store)
+            .await
+            .map_err(|e| anyhow!("cannot release interrupted jobs: {e}"))?;
+        if released > 0 {
+            tracing::info!(released, "jobs interrupted by the last stop will run again");
+        }
+        rapport_jobs::Worker::new(
+            store.clone(),
+            rapport_jobs::Settings {
+                poll: Duration::from_millis(cfg.job_poll_ms as u64),
+                lease: chrono::Duration::seconds(cfg.job_lease_secs),
+                ..Default::default()
+            },
+        )
+        .spawn();
+    }
+
     if cfg.master_key.is_none() {
         let cfg2 = cfg.clone();
         let store2 = store.clone();

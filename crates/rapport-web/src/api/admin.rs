@@ -185,6 +185,7 @@ pub async fn audit(
         until: p.get("until").cloned(),
         before_seq: parse_u64(&p, "before_seq")?.map(|v| v as i64),
         limit: parse_u64(&p, "limit")?.unwrap_or(100),
+        ..Default::default()
     };
     let rows = audit::search_trail(&app.store, &auth.principal, &filter).await?;
     let next = if rows.len() as u64 >= filter.limit.clamp(1, 500) {

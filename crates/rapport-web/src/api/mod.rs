@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, the health checks and the OpenAPI document.
 
+mod activities;
 mod admin;
 pub(crate) mod auth;
 pub mod openapi;
@@ -71,6 +72,27 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/custom-fields/{object}/{key}",
             put(admin::put_custom_field),
         )
+        .route(
+            "/api/v1/activities",
+            get(activities::list).post(activities::create),
+        )
+        .route(
+            "/api/v1/activities/{id}",
+            get(activities::read)
+                .patch(activities::update)
+                .delete(activities::remove),
+        )
+        .route("/api/v1/notifications", get(activities::list_notifications))
+        .route(
+            "/api/v1/notifications/read-all",
+            post(activities::mark_all_notifications_read),
+        )
+        .route(
+            "/api/v1/notifications/{id}/read",
+            post(activities::mark_notification_read),
+        )
+        .route("/api/v1/jobs", get(activities::list_jobs))
+        .route("/api/v1/jobs/{id}/retry", post(activities::retry_job))
         .route("/api/v1/{object}", get(records::list).post(records::create))
         .route("/api/v1/{object}/transfer", post(records::transfer))
         .route("/api/v1/{object}/bulk", post(records::bulk))
@@ -82,6 +104,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(records::remove),
         )
         .route("/api/v1/{object}/{id}/history", get(records::history))
+        .route("/api/v1/{object}/{id}/timeline", get(activities::timeline))
         .route(
             "/api/v1/contacts/{id}/privacy-export",
             get(records::privacy_export),

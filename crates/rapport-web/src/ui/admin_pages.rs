@@ -50,6 +50,7 @@ pub async fn audit(
         until: opt("until"),
         before_seq: opt("before_seq").and_then(|s| s.parse().ok()),
         limit: 100,
+        ..Default::default()
     };
     let rows = match audit::search_trail(&app.store, &page.principal, &filter).await {
         Ok(r) => r,

@@ -140,6 +140,29 @@ impl App {
         self.child = Some(child);
     }
 
+    /// Start a second server process on the same database (dropped: killed).
+    pub fn spawn_another(&self) -> Extra {
+        let mut child = self
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a second rapport serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            if line
+                .expect("read server output")
+                .starts_with("listening on ")
+            {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Extra(child)
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -299,6 +322,16 @@ impl Drop for App {
             })
             .join();
         }
+    }
+}
+
+/// Another server process; killed when dropped.
+pub struct Extra(Child);
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -1,6 +1,8 @@
 //! Schema migrations: one list, written with sea-query so the same definitions produce the
 //! SQLite and the PostgreSQL schema. Applied at start-up; each runs once, in order.
 
+mod m0006_activities;
+
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
 use sea_orm::sea_query::{
@@ -639,6 +641,7 @@ const MIGRATIONS: &[Migration] = &[
     (3, "contact_id_number", m0003_contact_id_number),
     (4, "custom_fields", m0004_custom_fields),
     (5, "search_indexes", m0005_search_indexes),
+    (6, "activities_jobs_notifications", m0006_activities::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

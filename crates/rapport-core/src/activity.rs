@@ -1,0 +1,630 @@
+//! Activities: tasks, calls, meetings, visits, logged emails and notes. This module holds the
+//! kinds and their rules (which fields a kind takes, which statuses, what "when" means) and
+//! reads API/form documents into a checked [`ActivityDraft`]; the store applies permissions.
+
+use crate::error::FieldError;
+use crate::DomainError;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+macro_rules! keyed_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $key:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn key(self) -> &'static str {
+                match self { $($name::$variant => $key),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($key => Some($name::$variant),)+ _ => None }
+            }
+            pub fn keys() -> String {
+                Self::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+keyed_enum!(
+    /// What kind of interaction an activity records.
+    Kind {
+        Task => "task",
+        Call => "call",
+        Meeting => "meeting",
+        Visit => "visit",
+        Email => "email",
+        Note => "note",
+    }
+);
+
+keyed_enum!(
+    /// How the interaction took place.
+    Channel {
+        Phone => "phone",
+        Email => "email",
+        Wechat => "wechat",
+        Chat => "chat",
+        Social => "social",
+        InPerson => "in_person",
+    }
+);
+
+keyed_enum!(
+    Status {
+        Open => "open",
+        Done => "done",
+        Cancelled => "cancelled",
+    }
+);
+
+keyed_enum!(
+    Priority {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+    }
+);
+
+keyed_enum!(
+    Direction {
+        Inbound => "inbound",
+        Outbound => "outbound",
+    }
+);
+
+impl Kind {
+    /// Kinds that are planned and later done (the others record what already happened).
+    pub fn is_planned(self) -> bool {
+        matches!(self, Kind::Task | Kind::Meeting | Kind::Visit)
+    }
+
+    /// Kinds with a start and an end.
+    pub fn has_span(self) -> bool {
+        matches!(self, Kind::Meeting | Kind::Visit)
+    }
+
+    fn allows(self, field: &str) -> bool {
+        match field {
+            "due_at" | "priority" | "assignee_id" => self == Kind::Task,
+            "end_at" | "place" | "attendees" => self.has_span(),
+            "direction" => matches!(self, Kind::Call | Kind::Email),
+            "duration_minutes" | "outcome" => {
+                matches!(self, Kind::Call | Kind::Visit | Kind::Meeting)
+            }
+            "remind_at" => self.is_planned(),
+            _ => true,
+        }
+    }
+
+    /// The channel a kind implies when none is given.
+    pub fn default_channel(self) -> Option<Channel> {
+        match self {
+            Kind::Call => Some(Channel::Phone),
+            Kind::Email => Some(Channel::Email),
+            Kind::Visit => Some(Channel::InPerson),
+            _ => None,
+        }
+    }
+}
+
+/// Record types an activity can be linked to.
+pub const RELATED_TYPES: &[&str] = &["account", "contact"];
+
+/// People at a meeting or visit: colleagues, the customer's contacts, and anyone else by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attendees {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default)]
+    pub others: Vec<String>,
+}
+
+impl Attendees {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.contacts.is_empty() && self.others.is_empty()
+    }
+}
+
+/// The checked content of a create or update. On update, `None` means "unchanged" and
+/// `Some(None)` means "cleared".
+#[derive(Debug, Clone, Default)]
+pub struct ActivityDraft {
+    pub kind: Option<Kind>,
+    pub subject: Option<String>,
+    pub body: Option<Option<String>>,
+    pub channel: Option<Option<Channel>>,
+    pub related: Option<(String, String)>,
+    pub assignee_id: Option<Option<String>>,
+    pub status: Option<Status>,
+    pub priority: Option<Option<Priority>>,
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub start_at: Option<Option<DateTime<Utc>>>,
+    pub end_at: Option<Option<DateTime<Utc>>>,
+    pub remind_at: Option<Option<DateTime<Utc>>>,
+    pub direction: Option<Option<Direction>>,
+    pub duration_minutes: Option<Option<i32>>,
+    pub outcome: Option<Option<String>>,
+    pub place: Option<Option<String>>,
+    pub attendees: Option<Attendees>,
+    /// A follow-up task created in the same step (create only).
+    pub follow_up: Option<Box<ActivityDraft>>,
+}
+
+const FIELDS: &[&str] = &[
+    "kind",
+    "subject",
+    "body",
+    "channel",
+    "related_type",
+    "related_id",
+    "assignee_id",
+    "status",
+    "priority",
+    "due_at",
+    "start_at",
+    "end_at",
+    "remind_at",
+    "direction",
+    "duration_minutes",
+    "outcome",
+    "place",
+    "attendees",
+    "follow_up",
+];
+
+/// Fields of the follow-up task document.
+const FOLLOW_UP_FIELDS: &[&str] = &[
+    "subject",
+    "body",
+    "assignee_id",
+    "priority",
+    "due_at",
+    "remind_at",
+];
+
+struct Reader<'a> {
+    doc: &'a Map<String, Value>,
+    prefix: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Reader<'a> {
+    fn name(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+
+    fn err(&mut self, field: &str, code: &'static str, msg: impl Into<String>) {
+        let name = self.name(field);
+        self.errors.push(FieldError::new(name, code, msg));
+    }
+
+    /// `None`: absent; `Some(None)`: null or empty text; `Some(Some(s))`: trimmed text.
+    fn text(&mut self, field: &str, max: usize) -> Option<Option<String>> {
+        match self.doc.get(field)? {
+            Value::Null => Some(None),
+            Value::String(s) => {
+                let s = s.trim();
+                if s.chars().count() > max {
+                    self.err(
+                        field,
+                        "too_long",
+                        format!("{} must be at most {max} characters", self.name(field)),
+                    );
+                    return None;
+                }
+                Some((!s.is_empty()).then(|| s.to_string()))
+            }
+            _ => {
+                self.err(
+                    field,
+                    "invalid_type",
+                    format!("{} must be a string", self.name(field)),
+                );
+                None
+            }
+        }
+    }
+
+    fn keyed<T>(
+        &mut self,
+        field: &str,
+        parse: fn(&str) -> Option<T>,
+        keys: String,
+    ) -> Option<Option<T>> {
+        match self.text(field, 40)? {
+            None => Some(None),
+            Some(s) => match parse(&s) {
+                Some(v) => Some(Some(v)),
+                None => {
+                    self.err(
+                        field,
+                        "invalid_choice",
+                        format!("{} must be one of: {keys}", self.name(field)),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn time(&mut self, field: &str) -> Option<Option<DateTime<Utc>>> {
+        match self.text(field, 64)? {
+            None => Some(None),
+            Some(s) => match DateTime::parse_from_rfc3339(&s) {
+                Ok(t) => Some(Some(t.with_timezone(&Utc))),
+                Err(_) => {
+                    self.err(
+                        field,
+                        "invalid_datetime",
+                        format!(
+                            "{} must be an RFC 3339 date-time such as 2026-01-31T09:30:00+08:00",
+                            self.name(field)
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn unknown(&mut self, allowed: &[&str]) {
+        let unknown: Vec<String> = self
+            .doc
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            self.err(
+                &k,
+                "unknown_field",
+                format!("activities have no field named {}", self.name(&k)),
+            );
+        }
+    }
+}
+
+/// Create or update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Update(Kind),
+}
+
+/// Read and check an activity document. On update, `Mode::Update(kind)` carries the stored
+/// kind (the kind and the linked record cannot change).
+pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, DomainError> {
+    let mut r = Reader {
+        doc,
+        prefix: "",
+        errors: Vec::new(),
+    };
+    r.unknown(FIELDS);
+    let mut d = ActivityDraft::default();
+    let kind = match mode {
+        Mode::Update(k) => {
+            for f in ["kind", "related_type", "related_id", "follow_up"] {
+                if doc.contains_key(f) {
+                    r.err(
+                        f,
+                        "immutable",
+                        format!("{f} cannot be changed after creation"),
+                    );
+                }
+            }
+            Some(k)
+        }
+        Mode::Create => {
+            let before = r.errors.len();
+            let k = r.keyed("kind", Kind::parse, Kind::keys()).flatten();
+            if k.is_none() && r.errors.len() == before {
+                r.err(
+                    "kind",
+                    "required",
+                    format!("kind is required: one of {}", Kind::keys()),
+                );
+            }
+            k
+        }
+    };
+    d.kind = kind;
+
+    match r.text("subject", 200) {
+        Some(Some(s)) => d.subject = Some(s),
+        Some(None) => r.err("subject", "required", "subject must not be empty"),
+        None if mode == Mode::Create && !doc.contains_key("subject") => {
+            r.err("subject", "required", "subject is required")
+        }
+        None => {}
+    }
+    d.body = r.text("body", 20_000);
+    d.channel = r.keyed("channel", Channel::parse, Channel::keys());
+    d.assignee_id = r.text("assignee_id", 36);
+    d.status = match r.keyed("status", Status::parse, Status::keys()) {
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            r.err("status", "required", "status cannot be empty");
+            None
+        }
+        None => None,
+    };
+    d.priority = r.keyed("priority", Priority::parse, Priority::keys());
+    d.due_at = r.time("due_at");
+    d.start_at = r.time("start_at");
+    d.end_at = r.time("end_at");
+    d.remind_at = r.time("remind_at");
+    d.direction = r.keyed("direction", Direction::parse, Direction::keys());
+    d.outcome = r.text("outcome", 200);
+    d.place = r.text("place", 300);
+    d.duration_minutes = match doc.get("duration_minutes") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if (0..=24 * 60).contains(&n) => Some(Some(n as i32)),
+            _ => {
+                r.err(
+                    "duration_minutes",
+                    "out_of_range",
+                    "duration_minutes must be a whole number from 0 to 1440",
+                );
+                None
+            }
+        },
+    };
+    d.attendees = match doc.get("attendees") {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_json::from_value::<Attendees>(v.clone()) {
+            Ok(a) if a.users.len() + a.contacts.len() + a.others.len() <= 100 => Some(a),
+            Ok(_) => {
+                r.err(
+                    "attendees",
+                    "too_many",
+                    "a meeting has at most 100 attendees",
+                );
+                None
+            }
+            Err(_) => {
+                r.err(
+                    "attendees",
+                    "invalid_type",
+                    "attendees must be an object with users, contacts and others (arrays of strings)",
+                );
+                None
+            }
+        },
+    };
+    if mode == Mode::Create {
+        let rt = r.text("related_type", 32).flatten();
+        let rid = r.text("related_id", 36).flatten();
+        match (rt, rid) {
+            (Some(t), Some(id)) if RELATED_TYPES.contains(&t.as_str()) => d.related = Some((t, id)),
+            (Some(t), _) if !RELATED_TYPES.contains(&t.as_str()) => r.err(
+                "related_type",
+                "invalid_choice",
+                format!("related_type must be one of: {}", RELATED_TYPES.join(", ")),
+            ),
+            (None, _) => r.err("related_type", "required", "related_type is required"),
+            (_, None) => r.err("related_id", "required", "related_id is required"),
+            _ => {}
+        }
+    }
+
+    if let Some(kind) = kind {
+        for f in FIELDS {
+            let set = doc.get(*f).is_some_and(|v| !v.is_null());
+            if set && !kind.allows(f) {
+                r.err(
+                    f,
+                    "not_for_kind",
+                    format!("{f} does not apply to a {}", kind.key()),
+                );
+            }
+        }
+        if kind.has_span() && mode == Mode::Create && d.start_at.flatten().is_none() {
+            r.err(
+                "start_at",
+                "required",
+                format!("a {} needs start_at", kind.key()),
+            );
+        }
+        if let (Some(Some(s)), Some(Some(e))) = (d.start_at, d.end_at) {
+            if e < s {
+                r.err(
+                    "end_at",
+                    "before_start",
+                    "end_at must not be before start_at",
+                );
+            }
+        }
+    }
+
+    if let Some(v) = doc.get("follow_up").filter(|v| !v.is_null()) {
+        match v {
+            Value::Object(m) => {
+                let mut fr = Reader {
+                    doc: m,
+                    prefix: "follow_up.",
+                    errors: Vec::new(),
+                };
+                fr.unknown(FOLLOW_UP_FIELDS);
+                let mut f = ActivityDraft {
+                    kind: Some(Kind::Task),
+                    ..Default::default()
+                };
+                match fr.text("subject", 200) {
+                    Some(Some(s)) => f.subject = Some(s),
+                    _ => fr.err("subject", "required", "follow_up.subject is required"),
+                }
+                f.body = fr.text("body", 20_000);
+                f.assignee_id = fr.text("assignee_id", 36);
+                f.priority = fr.keyed("priority", Priority::parse, Priority::keys());
+                f.due_at = fr.time("due_at");
+                f.remind_at = fr.time("remind_at");
+                r.errors.append(&mut fr.errors);
+                d.follow_up = Some(Box::new(f));
+            }
+            _ => r.err("follow_up", "invalid_type", "follow_up must be an object"),
+        }
+    }
+
+    if r.errors.is_empty() {
+        Ok(d)
+    } else {
+        Err(DomainError::Validation(r.errors))
+    }
+}
+
+/// The time a timeline places an activity at: when it is due or starts, else when it was
+/// logged.
+pub fn timeline_at(
+    kind: Kind,
+    due_at: Option<DateTime<Utc>>,
+    start_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match kind {
+        Kind::Task => due_at.unwrap_or(created_at),
+        _ => start_at.unwrap_or(created_at),
+    }
+}
+
+/// The status a new activity gets when none is given: planned kinds in the future are open,
+/// everything that already happened is done.
+pub fn default_status(kind: Kind, at: DateTime<Utc>, now: DateTime<Utc>) -> Status {
+    match kind {
+        Kind::Task => Status::Open,
+        Kind::Meeting | Kind::Visit if at > now => Status::Open,
+        _ => Status::Done,
+    }
+}
+
+/// `@name` mentions in a note: the words after each `@` (up to whitespace or punctuation),
+/// which the store matches against user names and the part of emails before the `@`.
+pub fn mentions(body: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '@' && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+            let start = i + 1;
+            let mut end = start;
+            while end < chars.len()
+                && (chars[end].is_alphanumeric() || matches!(chars[end], '.' | '_' | '-'))
+            {
+                end += 1;
+            }
+            let word: String = chars[start..end].iter().collect();
+            let word = word.trim_end_matches('.').to_string();
+            if !word.is_empty() && !out.contains(&word) {
+                out.push(word);
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn doc(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn codes(e: DomainError) -> Vec<(String, &'static str)> {
+        match e {
+            DomainError::Validation(v) => v.into_iter().map(|f| (f.field, f.code)).collect(),
+            other => panic!("expected validation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_visit_needs_a_start_and_an_end_after_it() {
+        let e = read(
+            &doc(json!({"kind": "visit", "subject": "拜访", "related_type": "account", "related_id": "a"})),
+            Mode::Create,
+        )
+        .unwrap_err();
+        assert!(codes(e).contains(&("start_at".into(), "required")));
+        let e = read(
+            &doc(json!({"kind": "visit", "subject": "拜访", "related_type": "account", "related_id": "a",
+                "start_at": "2026-11-20T10:00:00+08:00", "end_at": "2026-11-20T09:00:00+08:00"})),
+            Mode::Create,
+        )
+        .unwrap_err();
+        assert_eq!(codes(e), vec![("end_at".into(), "before_start")]);
+    }
+
+    #[test]
+    fn fields_that_do_not_fit_the_kind_are_named() {
+        let e = read(
+            &doc(
+                json!({"kind": "note", "subject": "s", "related_type": "contact", "related_id": "c",
+                "due_at": "2026-11-20T10:00:00Z", "duration_minutes": 5, "colour": "red"}),
+            ),
+            Mode::Create,
+        )
+        .unwrap_err();
+        let c = codes(e);
+        assert!(c.contains(&("due_at".into(), "not_for_kind")));
+        assert!(c.contains(&("duration_minutes".into(), "not_for_kind")));
+        assert!(c.contains(&("colour".into(), "unknown_field")));
+    }
+
+    #[test]
+    fn kind_and_record_cannot_change_on_update() {
+        let e = read(
+            &doc(json!({"kind": "call", "related_id": "x"})),
+            Mode::Update(Kind::Task),
+        )
+        .unwrap_err();
+        let c = codes(e);
+        assert!(c.contains(&("kind".into(), "immutable")));
+        assert!(c.contains(&("related_id".into(), "immutable")));
+    }
+
+    #[test]
+    fn follow_up_errors_carry_their_prefix() {
+        let e = read(
+            &doc(
+                json!({"kind": "call", "subject": "s", "related_type": "account", "related_id": "a",
+                "follow_up": {"due_at": "tomorrow"}}),
+            ),
+            Mode::Create,
+        )
+        .unwrap_err();
+        let c = codes(e);
+        assert!(c.contains(&("follow_up.subject".into(), "required")));
+        assert!(c.contains(&("follow_up.due_at".into(), "invalid_datetime")));
+    }
+
+    #[test]
+    fn mentions_are_found_in_chinese_and_english_text() {
+        assert_eq!(
+            mentions("请 @张伟 跟进，cc @li.na. 邮箱 a@b.com"),
+            vec!["张伟".to_string(), "li.na".to_string()]
+        );
+    }
+
+    #[test]
+    fn planned_kinds_default_to_open_only_in_the_future() {
+        let now = Utc::now();
+        let past = now - chrono::Duration::hours(1);
+        assert_eq!(default_status(Kind::Visit, past, now), Status::Done);
+        assert_eq!(
+            default_status(Kind::Meeting, now + chrono::Duration::hours(1), now),
+            Status::Open
+        );
+        assert_eq!(default_status(Kind::Task, past, now), Status::Open);
+        assert_eq!(default_status(Kind::Call, now, now), Status::Done);
+    }
+}

@@ -1,0 +1,158 @@
+//! The worker that runs queued jobs. Every `rapport serve` process runs one: it claims due jobs
+//! under a lease, runs each inside one transaction together with marking it done, and records
+//! failures for a retry with backoff. Several processes on one PostgreSQL database share the
+//! queue safely (each job is claimed by one of them); see `rapport_store::jobs` and ADR 0006.
+
+use chrono::Duration;
+use rapport_core::DomainError;
+use rapport_store::jobs::{self, Job, NewJob};
+use rapport_store::{activities, db::db_err, Store};
+use serde_json::json;
+use std::time::Duration as StdDuration;
+
+/// The housekeeping job: delete finished jobs after a while, then schedule the next run.
+pub const PURGE_JOB: &str = "jobs.purge";
+/// How long finished jobs stay visible to administrators.
+pub const KEEP_FINISHED_DAYS: i64 = 14;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often an idle worker looks for due jobs.
+    pub poll: StdDuration,
+    /// How long a claimed job is reserved; a worker that dies leaves it to others after this.
+    pub lease: Duration,
+    /// Jobs claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            poll: StdDuration::from_millis(1000),
+            lease: Duration::minutes(5),
+            batch: 20,
+        }
+    }
+}
+
+/// Run one job's work inside `tx`. A new kind of job gets its arm here.
+async fn dispatch(
+    tx: &sea_orm::DatabaseTransaction,
+    store: &Store,
+    job: &Job,
+) -> Result<(), DomainError> {
+    match job.kind.as_str() {
+        activities::REMIND_JOB => activities::remind(tx, store, &job.payload).await,
+        PURGE_JOB => {
+            let now = store.now();
+            let n = jobs::purge(tx, now, Duration::days(KEEP_FINISHED_DAYS)).await?;
+            tracing::info!(deleted = n, "purged finished jobs");
+            schedule_purge(tx, store).await
+        }
+        other => Err(DomainError::Internal(format!(
+            "no handler for job kind {other}"
+        ))),
+    }
+}
+
+/// Enqueue the next daily housekeeping run (once per day, whoever asks).
+pub async fn schedule_purge<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    store: &Store,
+) -> Result<(), DomainError> {
+    let now = store.now();
+    let next = (now + Duration::days(1))
+        .date_naive()
+        .and_hms_opt(3, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now + Duration::days(1));
+    jobs::enqueue(
+        c,
+        now,
+        NewJob::new(PURGE_JOB, json!({}), next)
+            .dedupe(format!("{PURGE_JOB}@{}", next.date_naive())),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Run one claimed job: its work and its completion commit together, or neither does.
+pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
+    let tx = store.db.begin().await?;
+    let outcome = match dispatch(&tx, store, job).await {
+        Ok(()) => jobs::complete(&tx, store.now(), job).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => tx.commit().await.map_err(db_err),
+        Err(e) => {
+            let _ = tx.rollback().await;
+            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed");
+            jobs::fail(store, job, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
+/// One worker: claims and runs due jobs until the process ends.
+pub struct Worker {
+    store: Store,
+    settings: Settings,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(store: Store, settings: Settings) -> Worker {
+        Worker {
+            store,
+            settings,
+            id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Claim one batch and run it; returns how many jobs were claimed.
+    pub async fn run_once(&self) -> Result<usize, DomainError> {
+        let batch = jobs::claim(
+            &self.store,
+            &self.id,
+            self.settings.lease,
+            self.settings.batch,
+        )
+        .await?;
+        for job in &batch {
+            // A failed job is recorded for retry; the worker carries on with the next one.
+            let _ = run_job(&self.store, job).await;
+        }
+        Ok(batch.len())
+    }
+
+    /// Start the worker: schedule housekeeping, then poll for due jobs forever.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            if let Ok(tx) = self.store.db.begin().await {
+                let ok = schedule_purge(&tx, &self.store).await.is_ok();
+                if ok {
+                    let _ = tx.commit().await;
+                }
+            }
+            loop {
+                match self.run_once().await {
+                    // A full batch: there may be more due right now.
+                    Ok(n) if n as u32 >= self.settings.batch => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
+                }
+                tokio::time::sleep(self.settings.poll).await;
+            }
+        })
+    }
+}
+
+/// On SQLite one server process owns the database: jobs it was running when it stopped
+/// (a crash, kill -9) are released at start-up instead of waiting for their lease to end.
+pub async fn release_orphans(store: &Store) -> Result<u64, DomainError> {
+    if !store.db.is_sqlite() {
+        return Ok(0);
+    }
+    jobs::release_all_running(store).await
+}

@@ -1,0 +1,295 @@
+//! One timeline per record: its activities, its field changes (from the audit trail) and the
+//! events of related records (for an account: its contacts' activities and the contacts added),
+//! newest first, filterable by kind, with a cursor. Every source applies the viewer's scope in
+//! its query, so nothing outside it appears, not even as a count.
+
+use crate::activities::{self, access, row_to};
+use crate::db::{all, get};
+use crate::records::{self, ACCOUNTS, CONTACTS};
+use crate::scope::{owner_filter, OwnerFilter};
+use crate::{audit, Store};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rapport_core::activity::Kind;
+use rapport_core::{Action, DomainError, Principal};
+use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
+use serde_json::{json, Value};
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// What a timeline entry is about: an activity of some kind, a field change, a related record.
+pub const CHANGE: &str = "change";
+pub const RELATED: &str = "related";
+
+/// Every filter key a timeline accepts.
+pub fn kinds() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Kind::ALL.iter().map(|k| k.key()).collect();
+    v.push(CHANGE);
+    v.push(RELATED);
+    v
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    /// Unique across sources; ties on `at` are broken by it.
+    pub key: String,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// Only these entry kinds (activity kinds, `change`, `related`); empty means all.
+    pub kinds: Vec<String>,
+    pub cursor: Option<String>,
+    pub limit: u64,
+}
+
+pub struct Page {
+    pub data: Vec<Entry>,
+    pub next_cursor: Option<String>,
+}
+
+fn bad(field: &str, code: &'static str, msg: impl Into<String>) -> DomainError {
+    DomainError::field(field, code, msg)
+}
+
+fn parse_cursor(c: &str) -> Result<(DateTime<Utc>, String), DomainError> {
+    let (ms, key) = c.split_once('~').ok_or_else(|| {
+        bad(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not one this server gave",
+        )
+    })?;
+    let ms: i64 = ms.parse().map_err(|_| {
+        bad(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not one this server gave",
+        )
+    })?;
+    let at = DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+        bad(
+            "cursor",
+            "invalid_cursor",
+            "the cursor is not one this server gave",
+        )
+    })?;
+    Ok((at, key.to_string()))
+}
+
+fn before(e: &Entry, cursor: &Option<(DateTime<Utc>, String)>) -> bool {
+    match cursor {
+        None => true,
+        Some((at, key)) => e.at < *at || (e.at == *at && e.key.as_str() < key.as_str()),
+    }
+}
+
+/// The timeline of an account or contact the viewer may read (404 otherwise).
+pub async fn of_record(
+    store: &Store,
+    actor: &Principal,
+    object: &str,
+    id: &str,
+    p: &Params,
+) -> Result<Page, DomainError> {
+    let def = access::def_of(object).ok_or(DomainError::NotFound)?;
+    records::read_record(store, actor, def, id).await?;
+    let all_kinds = kinds();
+    for k in &p.kinds {
+        if !all_kinds.contains(&k.as_str()) {
+            return Err(bad(
+                "kinds",
+                "invalid_choice",
+                format!("kinds may contain: {}", all_kinds.join(", ")),
+            ));
+        }
+    }
+    let wants = |k: &str| p.kinds.is_empty() || p.kinds.iter().any(|x| x == k);
+    let limit = p.limit.clamp(1, 100);
+    let fetch = limit + 1;
+    let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut entries: Vec<Entry> = Vec::new();
+
+    // Activities on the record; for an account also on its contacts the viewer may read.
+    let activity_kinds: Vec<&str> = Kind::ALL
+        .iter()
+        .map(|k| k.key())
+        .filter(|k| wants(k))
+        .collect();
+    if !activity_kinds.is_empty() {
+        let col = |c: &str| Expr::col((t("activities"), t(c)));
+        let mut q = activities::select();
+        let on_record = Cond::all()
+            .add(col("related_type").eq(object))
+            .add(col("related_id").eq(id));
+        if def.object == ACCOUNTS.object {
+            let mut links = Query::select();
+            links
+                .column(t("contact_id"))
+                .from(t("contact_accounts"))
+                .and_where(Expr::col(t("account_id")).eq(id));
+            if let Some(OwnerFilter::Owners(owners)) =
+                owner_filter(store, actor, CONTACTS.object, Action::Read).await?
+            {
+                let mut mine = Query::select();
+                mine.column(t("id"))
+                    .from(t("contacts"))
+                    .and_where(Expr::col(t("owner_id")).is_in(owners));
+                links.and_where(Expr::col(t("contact_id")).in_subquery(mine));
+            }
+            let readable_contacts = owner_filter(store, actor, CONTACTS.object, Action::Read)
+                .await?
+                .is_some();
+            let mut any = Cond::any().add(on_record);
+            if readable_contacts {
+                any = any.add(
+                    Cond::all()
+                        .add(col("related_type").eq("contact"))
+                        .add(col("related_id").in_subquery(links)),
+                );
+            }
+            q.cond_where(any);
+        } else {
+            q.cond_where(on_record);
+        }
+        q.and_where(col("kind").is_in(activity_kinds));
+        if let Some((at, key)) = &cursor {
+            q.cond_where(
+                Cond::any().add(col("at").lt(*at)).add(
+                    Cond::all()
+                        .add(col("at").eq(*at))
+                        .add(col("id").lt(key.clone())),
+                ),
+            );
+        }
+        q.order_by((t("activities"), t("at")), Order::Desc)
+            .order_by((t("activities"), t("id")), Order::Desc)
+            .limit(fetch);
+        let rows = all(store.db.reader(), &q).await?;
+        let acts = rows.iter().map(row_to).collect::<Result<Vec<_>, _>>()?;
+        for (a, label) in activities::labels(store, actor, acts).await? {
+            entries.push(Entry {
+                at: a.at,
+                key: a.id.clone(),
+                data: json!({"type": "activity", "activity": a.to_json(label.as_deref())}),
+            });
+        }
+    }
+
+    // Field changes, from the audit trail, without fields the viewer may not see.
+    if wants(CHANGE) {
+        let rows = audit::search(
+            store,
+            &audit::AuditFilter {
+                object_type: Some(object.into()),
+                object_id: Some(id.into()),
+                actions: ["created", "updated", "transferred"]
+                    .iter()
+                    .map(|v| format!("{object}.{v}"))
+                    .collect(),
+                until: cursor.as_ref().map(|(at, _)| {
+                    (*at + chrono::Duration::milliseconds(1))
+                        .to_rfc3339_opts(SecondsFormat::Millis, true)
+                }),
+                limit: fetch * 2,
+                ..Default::default()
+            },
+        )
+        .await?;
+        for mut r in rows {
+            let Ok(at) = DateTime::parse_from_rfc3339(&r.at) else {
+                continue;
+            };
+            if let Some(Value::Object(changes)) = r.details.get_mut("changes") {
+                changes.retain(|field, _| actor.grants.can_read_field(def.object, field));
+            }
+            if let Some(Value::Object(values)) = r.details.get_mut("values") {
+                values.retain(|field, _| actor.grants.can_read_field(def.object, field));
+            }
+            entries.push(Entry {
+                at: at.with_timezone(&Utc),
+                key: format!("audit-{:020}", r.seq),
+                data: json!({"type": CHANGE, "change": {
+                    "action": r.action, "actor_id": r.actor_id, "actor_email": r.actor_email,
+                    "changes": r.details.get("changes"), "values": r.details.get("values"),
+                }}),
+            });
+        }
+    }
+
+    // Related records: the contacts of an account the viewer may read, when they were added.
+    if wants(RELATED) && def.object == ACCOUNTS.object {
+        if let Some(filter) = owner_filter(store, actor, CONTACTS.object, Action::Read).await? {
+            let mut q = Query::select();
+            q.columns([
+                (t("contacts"), t("id")),
+                (t("contacts"), t("family_name")),
+                (t("contacts"), t("given_name")),
+                (t("contacts"), t("created_at")),
+            ])
+            .from(t("contacts"))
+            .inner_join(
+                t("contact_accounts"),
+                Expr::col((t("contact_accounts"), t("contact_id")))
+                    .equals((t("contacts"), t("id"))),
+            )
+            .and_where(Expr::col((t("contact_accounts"), t("account_id"))).eq(id))
+            .order_by((t("contacts"), t("created_at")), Order::Desc)
+            .limit(fetch * 2);
+            if let OwnerFilter::Owners(owners) = filter {
+                q.and_where(Expr::col((t("contacts"), t("owner_id"))).is_in(owners));
+            }
+            if let Some((at, _)) = &cursor {
+                q.and_where(Expr::col((t("contacts"), t("created_at"))).lte(*at));
+            }
+            for r in all(store.db.reader(), &q).await? {
+                let cid: String = get(&r, "id")?;
+                let name = format!(
+                    "{}{}",
+                    get::<Option<String>>(&r, "family_name")?.unwrap_or_default(),
+                    get::<Option<String>>(&r, "given_name")?.unwrap_or_default()
+                );
+                entries.push(Entry {
+                    at: get(&r, "created_at")?,
+                    key: format!("contact-{cid}"),
+                    data: json!({"type": RELATED, "related": {
+                        "event": "contact.added", "object_type": "contact", "id": cid, "label": name,
+                    }}),
+                });
+            }
+        }
+    }
+
+    entries.retain(|e| before(e, &cursor));
+    entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.key.cmp(&a.key)));
+    let more = entries.len() as u64 > limit;
+    entries.truncate(limit as usize);
+    let next_cursor = if more {
+        entries
+            .last()
+            .map(|e| format!("{}~{}", e.at.timestamp_millis(), e.key))
+    } else {
+        None
+    };
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new(format!("{object}.timeline_read")).object(object, id),
+    )
+    .await?;
+    Ok(Page {
+        data: entries,
+        next_cursor,
+    })
+}
+
+impl Entry {
+    pub fn to_json(&self) -> Value {
+        let mut v = self.data.clone();
+        v["at"] = Value::String(self.at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        v
+    }
+}
