@@ -25,6 +25,27 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
     }
   });
+  // Activity forms: show only the fields that apply to the chosen kind.
+  function applyKind(form) {
+    var select = form.querySelector("[data-activity-kind]");
+    if (!select) return;
+    var kind = select.value;
+    form.querySelectorAll("[data-kinds]").forEach(function (el) {
+      var kinds = el.getAttribute("data-kinds").split(" ");
+      if (kinds.indexOf(kind) === -1) el.setAttribute("data-hidden-kind", "");
+      else el.removeAttribute("data-hidden-kind");
+    });
+  }
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t instanceof Element && t.hasAttribute("data-activity-kind")) {
+      var form = t.closest("[data-activity-form]");
+      if (form) applyKind(form);
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-activity-form]").forEach(applyKind);
+  });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") {
       document.querySelectorAll(".field-row.editing").forEach(function (r) { r.classList.remove("editing"); });

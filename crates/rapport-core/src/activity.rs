@@ -85,7 +85,8 @@ impl Kind {
         matches!(self, Kind::Meeting | Kind::Visit)
     }
 
-    fn allows(self, field: &str) -> bool {
+    /// Whether a field of the activity document applies to this kind.
+    pub fn allows(self, field: &str) -> bool {
         match field {
             "due_at" | "priority" | "assignee_id" => self == Kind::Task,
             "end_at" | "place" | "attendees" => self.has_span(),

@@ -30,12 +30,23 @@ pub fn kinds() -> Vec<&'static str> {
     v
 }
 
+/// What a timeline entry holds.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// An activity, with its record's label when the viewer may read the record.
+    Activity(Box<activities::Activity>, Option<String>),
+    /// A change from the audit trail: action, actor, changed fields.
+    Change(Value),
+    /// A related record's event.
+    Related(Value),
+}
+
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub at: DateTime<Utc>,
     /// Unique across sources; ties on `at` are broken by it.
     pub key: String,
-    pub data: Value,
+    pub item: Item,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,7 +185,7 @@ pub async fn of_record(
             entries.push(Entry {
                 at: a.at,
                 key: a.id.clone(),
-                data: json!({"type": "activity", "activity": a.to_json(label.as_deref())}),
+                item: Item::Activity(Box::new(a), label),
             });
         }
     }
@@ -212,10 +223,10 @@ pub async fn of_record(
             entries.push(Entry {
                 at: at.with_timezone(&Utc),
                 key: format!("audit-{:020}", r.seq),
-                data: json!({"type": CHANGE, "change": {
+                item: Item::Change(json!({
                     "action": r.action, "actor_id": r.actor_id, "actor_email": r.actor_email,
                     "changes": r.details.get("changes"), "values": r.details.get("values"),
-                }}),
+                })),
             });
         }
     }
@@ -255,9 +266,9 @@ pub async fn of_record(
                 entries.push(Entry {
                     at: get(&r, "created_at")?,
                     key: format!("contact-{cid}"),
-                    data: json!({"type": RELATED, "related": {
+                    item: Item::Related(json!({
                         "event": "contact.added", "object_type": "contact", "id": cid, "label": name,
-                    }}),
+                    })),
                 });
             }
         }
@@ -277,7 +288,7 @@ pub async fn of_record(
     audit::record_alone(
         store,
         actor,
-        audit::Entry::new(format!("{object}.timeline_read")).object(object, id),
+        audit::Entry::new(format!("{object}.timeline.read")).object(object, id),
     )
     .await?;
     Ok(Page {
@@ -288,7 +299,13 @@ pub async fn of_record(
 
 impl Entry {
     pub fn to_json(&self) -> Value {
-        let mut v = self.data.clone();
+        let mut v = match &self.item {
+            Item::Activity(a, label) => {
+                json!({"type": "activity", "activity": a.to_json(label.as_deref())})
+            }
+            Item::Change(c) => json!({"type": CHANGE, "change": c}),
+            Item::Related(r) => json!({"type": RELATED, "related": r}),
+        };
         v["at"] = Value::String(self.at.to_rfc3339_opts(SecondsFormat::Millis, true));
         v
     }

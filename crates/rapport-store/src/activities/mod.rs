@@ -698,6 +698,8 @@ pub async fn delete(store: &Store, actor: &Principal, id: &str) -> Result<(), Do
 pub struct ListFilter {
     /// Only activities assigned to (or, without an assignee, owned by) this user.
     pub assignee_id: Option<String>,
+    /// With `assignee_id`: also meetings and visits that user attends.
+    pub include_attending: bool,
     pub kind: Option<Kind>,
     pub status: Option<Status>,
     /// Only activities at or before this time (with `status=open`: due by then).
@@ -722,13 +724,16 @@ pub async fn list(
     q.cond_where(access::visible(store, actor).await?);
     let col = |c: &str| Expr::col((t("activities"), t(c)));
     if let Some(u) = &f.assignee_id {
-        q.cond_where(
-            Cond::any().add(col("assignee_id").eq(u.clone())).add(
-                Cond::all()
-                    .add(col("assignee_id").is_null())
-                    .add(col("owner_id").eq(u.clone())),
-            ),
+        let mut mine = Cond::any().add(col("assignee_id").eq(u.clone())).add(
+            Cond::all()
+                .add(col("assignee_id").is_null())
+                .add(col("owner_id").eq(u.clone())),
         );
+        if f.include_attending {
+            // Attendees are stored as JSON; user ids are quoted strings in it.
+            mine = mine.add(col("attendees").like(format!("%\"{}\"%", u.replace(['%', '_'], ""))));
+        }
+        q.cond_where(mine);
     }
     if let Some(k) = f.kind {
         q.and_where(col("kind").eq(k.key()));

@@ -62,6 +62,7 @@ pub async fn list(
         raw,
         &[
             "assignee_id",
+            "attending",
             "kind",
             "status",
             "since",
@@ -116,6 +117,7 @@ pub async fn list(
         assignee_id: p
             .get("assignee_id")
             .map(|a| if a == "me" { me.clone() } else { a.clone() }),
+        include_attending: parse_bool(&p, "attending")?,
         kind,
         status,
         since: time_param(&p, "since")?,

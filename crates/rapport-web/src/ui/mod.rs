@@ -1,11 +1,14 @@
 //! The web interface: server-rendered pages (askama) over the same services as the API.
 //! Forms post back with a CSRF token; every page works without JavaScript.
 
+mod activity_pages;
 mod admin_pages;
 mod assets;
 mod auth_pages;
 mod form;
 pub mod i18n;
+mod jobs_pages;
+mod notification_pages;
 mod record_pages;
 mod security_pages;
 mod settings_pages;
@@ -86,6 +89,22 @@ pub fn routes() -> Router<AppState> {
             get(settings_pages::role_page).post(settings_pages::save_role),
         )
         .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
+        .route("/admin/jobs", get(jobs_pages::jobs_page))
+        .route("/admin/jobs/{id}/retry", post(jobs_pages::retry_job))
+        .route(
+            "/notifications",
+            get(notification_pages::notifications_page),
+        )
+        .route(
+            "/notifications/read-all",
+            post(notification_pages::mark_all_read),
+        )
+        .route(
+            "/notifications/{id}/read",
+            post(notification_pages::mark_read),
+        )
+        .route("/activities/{id}/done", post(activity_pages::complete))
+        .route("/{object}/{id}/activities", post(activity_pages::log))
         .route("/{object}", get(record_pages::list))
         .route(
             "/{object}/new",
@@ -113,6 +132,8 @@ pub struct Ctx {
     pub asset_version: &'static str,
     /// Set while an administrator previews what another user sees.
     pub viewing_as: Option<String>,
+    /// Unread notifications (the bell).
+    pub unread: i64,
 }
 
 impl Ctx {
@@ -205,6 +226,7 @@ where
             "contacts" => "contacts",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
+            "admin" if path.starts_with("/admin/jobs") => "jobs",
             "admin" => "audit",
             _ => "",
         };
@@ -246,6 +268,9 @@ where
             search: String::new(),
             asset_version: assets::VERSION,
             viewing_as,
+            unread: rapport_store::notifications::unread_count(&app.store, &principal)
+                .await
+                .unwrap_or(0),
         };
         Ok(Page {
             ctx,
@@ -300,6 +325,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
                 search: String::new(),
                 asset_version: assets::VERSION,
                 viewing_as: None,
+                unread: 0,
             },
             set_cookie,
             client,

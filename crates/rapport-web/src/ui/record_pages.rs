@@ -42,6 +42,7 @@ struct HomePage {
     ctx: Ctx,
     accounts: String,
     contacts: String,
+    day: super::activity_pages::MyDay,
 }
 
 #[derive(Template)]
@@ -105,6 +106,7 @@ struct RecordPage {
     related_title: String,
     related: Vec<(String, String, String)>,
     history: Vec<HistoryItem>,
+    timeline: Option<super::activity_pages::TimelineView>,
     error: Option<String>,
 }
 
@@ -185,10 +187,15 @@ pub async fn home(State(app): State<AppState>, page: Page) -> Response {
         |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
     let accounts = count(query::count(&app.store, &page.principal, &records::ACCOUNTS).await);
     let contacts = count(query::count(&app.store, &page.principal, &CONTACTS).await);
+    let day = match super::activity_pages::my_day(&app, &page).await {
+        Ok(d) => d,
+        Err(e) => return page_error(page.ctx.lang, e),
+    };
     render(&HomePage {
         ctx: page.ctx,
         accounts,
         contacts,
+        day,
     })
 }
 
@@ -776,6 +783,7 @@ async fn render_detail(
     plural: &str,
     id: &str,
     edit_error: Option<(String, String, String)>,
+    query: &[(String, String)],
 ) -> Response {
     let lang = page.ctx.lang;
     let actor = &page.principal;
@@ -966,6 +974,9 @@ async fn render_detail(
     } else {
         StatusCode::OK
     };
+    let timeline = super::activity_pages::timeline_view(app, &page, plural, def.key(), id, query)
+        .await
+        .ok();
     let mut res = render(&RecordPage {
         title: record_label(def, &rec, lang),
         plural: plural.to_string(),
@@ -976,6 +987,7 @@ async fn render_detail(
         related_title,
         related,
         history,
+        timeline,
         error: None,
         ctx: page.ctx,
     });
@@ -989,12 +1001,13 @@ pub async fn detail(
     State(app): State<AppState>,
     page: Page,
     Path((object, id)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    render_detail(&app, page, def, &object, &id, None).await
+    render_detail(&app, page, def, &object, &id, None, &query).await
 }
 
 pub async fn edit_field(
@@ -1058,6 +1071,7 @@ pub async fn edit_field(
                 &object,
                 &id,
                 Some((base, typed, field_message(lang, e))),
+                &[],
             )
             .await
         }
@@ -1065,7 +1079,7 @@ pub async fn edit_field(
             let name = doc.keys().next().cloned().unwrap_or(rule);
             let typed = field(&form, &name);
             let msg = super::i18n::t(lang, "form.duplicates");
-            render_detail(&app, page, def, &object, &id, Some((name, typed, msg))).await
+            render_detail(&app, page, def, &object, &id, Some((name, typed, msg)), &[]).await
         }
         Err(e) => page_error(lang, e),
     }

@@ -1,6 +1,8 @@
 //! Interface text in zh-CN and en, and choosing the language of a request: the language the
 //! user picked (cookie, then profile), else the browser's Accept-Language, else zh-CN.
 
+mod activities;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -408,7 +410,12 @@ const TEXT: &[(&str, &str, &str)] = &[
 
 fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static T: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
-    T.get_or_init(|| TEXT.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect())
+    T.get_or_init(|| {
+        TEXT.iter()
+            .chain(activities::TEXT)
+            .map(|(k, zh, en)| (*k, (*zh, *en)))
+            .collect()
+    })
 }
 
 /// Translate a key; unknown keys come back as themselves (visible, so they get fixed).
@@ -442,6 +449,6 @@ mod tests {
 
     #[test]
     fn keys_are_unique() {
-        assert_eq!(table().len(), TEXT.len());
+        assert_eq!(table().len(), TEXT.len() + activities::TEXT.len());
     }
 }
