@@ -140,3 +140,53 @@ test("a rep cannot open the job queue", async () => {
   assert.equal(res.status(), 403);
   await context.close();
 });
+
+test("import vCards from a phone and subscribe to the calendar feed", async () => {
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const base = server.base;
+  await signIn(page, base, "han.mei@example.com");
+  // The first test left this user in English: back to Chinese.
+  await page.click("details.user-menu summary");
+  await page.click("form.lang-switch button[value=zh-CN]");
+
+  await page.goto(`${base}/contacts`);
+  await page.click("details.vcard-import > summary");
+  const vcf = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E6=9D=8E;=E5=9B=9B;;;\r\n" +
+    "TEL;CELL:136 0000 7777\r\nEND:VCARD\r\n" +
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Grace Hopper\r\nEMAIL:grace@example.com\r\nEND:VCARD\r\n" +
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nN:赵;六;;;\r\nEMAIL:broken-address\r\nEND:VCARD\r\n";
+  await page.setInputFiles("details.vcard-import input[type=file]", { name: "phone.vcf", mimeType: "text/vcard", buffer: Buffer.from(vcf) });
+  await page.click("details.vcard-import button.primary");
+  await page.waitForURL(/\/contacts\/import-vcard$/);
+  assert.equal(await page.locator(".vcard-created").innerText(), "2");
+  const failed = page.locator("table.vcard-failed");
+  assert.match(await failed.innerText(), /3\s+赵六\s+邮箱: 邮箱格式不正确/);
+  await page.screenshot({ path: join(SHOTS, "vcard-import-zh.png"), fullPage: true });
+  await page.goto(`${base}/contacts?q=7777`);
+  assert.match(await page.locator("table.records").innerText(), /李四/);
+
+  // The calendar feed: an absolute private address that calendar apps can fetch; reset it.
+  await page.goto(`${base}/me/security`);
+  const url = await page.inputValue("#calendar input.feed-url");
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/calendar\/[0-9a-f]{64}\.ics$/);
+  const anon = await browser.newContext();
+  const feed = await anon.request.get(url);
+  assert.equal(feed.status(), 200);
+  assert.match(await feed.text(), /BEGIN:VCALENDAR[\s\S]*回访客户/);
+  page.once("dialog", (d) => d.accept());
+  await page.click("#calendar button");
+  await page.waitForURL(/\/me\/security/);
+  const fresh = await page.inputValue("#calendar input.feed-url");
+  assert.notEqual(fresh, url);
+  assert.equal((await anon.request.get(url)).status(), 404);
+  assert.equal((await anon.request.get(fresh)).status(), 200);
+  await anon.close();
+
+  await page.click("details.user-menu summary");
+  await page.click("form.lang-switch button[value=en]");
+  await page.goto(`${base}/me/security`);
+  assert.equal(await page.locator("#calendar h2").innerText(), "Calendar feed");
+  await page.screenshot({ path: join(SHOTS, "calendar-feed-en.png"), fullPage: true });
+  await context.close();
+});

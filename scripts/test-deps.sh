@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and a fresh machine lacks: Chromium for the browser
 # tests, pg_dump for the encryption test, openssl for the TLS test, and the e2e npm packages
-# (from the lockfile). Safe to run repeatedly.
+# (from the lockfile), and the Python packages in scripts/python-requirements.txt. Safe to run
+# repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -18,6 +19,11 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing: ${need[*]} — install them (e.g. sudo apt-get install ${need[*]})" >&2
     exit 1
   fi
+fi
+# Python packages: icalendar and vobject read the feeds and cards Rapport writes; aiosmtpd is the
+# SMTP server mail tests send to.
+if ! python3 -c "import icalendar, vobject, aiosmtpd" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check -r scripts/python-requirements.txt
 fi
 if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules ]; then
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)

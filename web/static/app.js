@@ -45,6 +45,9 @@
   });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-activity-form]").forEach(applyKind);
+    document.querySelectorAll("input[data-absolute]").forEach(function (i) {
+      if (i.value.charAt(0) === "/") i.value = window.location.origin + i.value;
+    });
   });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") {

@@ -46,6 +46,9 @@ pub enum DomainError {
     RateLimited { retry_after_secs: u64 },
     #[error("setup already completed")]
     SetupDone,
+    /// Another system Rapport talks to (a mail server) refused or could not be reached.
+    #[error("upstream failure: {0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

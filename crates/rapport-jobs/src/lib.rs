@@ -10,6 +10,8 @@ use rapport_store::{activities, db::db_err, Store};
 use serde_json::json;
 use std::time::Duration as StdDuration;
 
+pub mod mail;
+
 /// The housekeeping job: delete finished jobs after a while, then schedule the next run.
 pub const PURGE_JOB: &str = "jobs.purge";
 /// How long finished jobs stay visible to administrators.
@@ -43,6 +45,10 @@ async fn dispatch(
 ) -> Result<(), DomainError> {
     match job.kind.as_str() {
         activities::REMIND_JOB => activities::remind(tx, store, &job.payload).await,
+        rapport_store::mail::NOTIFICATION_JOB => {
+            mail::run_notification_job(tx, store, &job.payload).await
+        }
+        rapport_store::mail::CONTACT_JOB => mail::run_contact_job(tx, store, &job.payload).await,
         PURGE_JOB => {
             let now = store.now();
             let n = jobs::purge(tx, now, Duration::days(KEEP_FINISHED_DAYS)).await?;

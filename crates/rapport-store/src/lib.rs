@@ -12,7 +12,9 @@ pub mod custom_fields;
 pub mod db;
 pub mod demo;
 pub mod departments;
+pub mod interop;
 pub mod jobs;
+pub mod mail;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
@@ -39,12 +41,15 @@ pub use db::Db;
 pub struct StoreSettings {
     /// Region used to read phone numbers written without a country code.
     pub phone_region: String,
+    /// The address people reach Rapport at (links in emails), e.g. https://crm.example.com.
+    pub public_url: Option<String>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             phone_region: "CN".into(),
+            public_url: None,
         }
     }
 }

@@ -80,6 +80,8 @@ pub async fn notify<C: ConnectionTrait>(
     now: DateTime<Utc>,
     n: NewNotification,
 ) -> Result<bool, DomainError> {
+    let id = ids::new_id();
+    let (user_id, kind) = (n.user_id.clone(), n.kind);
     let (ot, oid) = match n.object {
         Some((t, i)) => (Some(t), Some(i)),
         None => (None, None),
@@ -102,7 +104,7 @@ pub async fn notify<C: ConnectionTrait>(
             .map(t),
         )
         .values_panic([
-            ids::new_id().into(),
+            id.clone().into(),
             n.user_id.into(),
             n.kind.into(),
             n.subject.into(),
@@ -114,7 +116,11 @@ pub async fn notify<C: ConnectionTrait>(
             now.into(),
         ]);
     q.on_conflict(OnConflict::column(t("dedupe_key")).do_nothing().to_owned());
-    Ok(exec(c, &q).await? == 1)
+    let created = exec(c, &q).await? == 1;
+    if created {
+        crate::mail::queue_notification_mail(c, now, &user_id, kind, &id).await?;
+    }
+    Ok(created)
 }
 
 /// The caller's notifications, newest first; `before` is the id-ordered cursor.

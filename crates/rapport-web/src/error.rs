@@ -142,6 +142,13 @@ impl IntoResponse for ApiError {
                 }
                 res
             }
+            DomainError::Upstream(detail) => problem(
+                StatusCode::BAD_GATEWAY,
+                "upstream_failed",
+                "Upstream failure",
+                detail,
+                json!({}),
+            ),
             DomainError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; the request id is in the x-request-id header", json!({}))

@@ -20,6 +20,7 @@ struct FileConfig {
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
     jobs_enabled: Option<bool>,
+    public_url: Option<String>,
     job_poll_ms: Option<i64>,
     job_lease_secs: Option<i64>,
 }
@@ -41,6 +42,8 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// Run the background job worker in this process (on by default).
     pub jobs_enabled: bool,
+    /// The address people reach Rapport at, for links in emails.
+    pub public_url: Option<String>,
     pub job_poll_ms: i64,
     pub job_lease_secs: i64,
 }
@@ -122,6 +125,7 @@ impl Config {
                 Some("false" | "0") => false,
                 Some(_) => bail!("RAPPORT_JOBS_ENABLED must be true or false"),
             },
+            public_url: env("RAPPORT_PUBLIC_URL").or(fc.public_url),
             job_poll_ms: parse_num("RAPPORT_JOB_POLL_MS", fc.job_poll_ms, 1000)?,
             job_lease_secs: parse_num("RAPPORT_JOB_LEASE_SECS", fc.job_lease_secs, 300)?,
             data_dir,
@@ -131,6 +135,11 @@ impl Config {
         }
         if !matches!(cfg.log_format.as_str(), "text" | "json") {
             bail!("RAPPORT_LOG_FORMAT must be text or json");
+        }
+        if let Some(u) = &cfg.public_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                bail!("RAPPORT_PUBLIC_URL must start with https:// or http://");
+            }
         }
         if cfg.job_poll_ms < 10 || cfg.job_lease_secs < 1 {
             bail!("RAPPORT_JOB_POLL_MS must be at least 10 and RAPPORT_JOB_LEASE_SECS at least 1");

@@ -25,8 +25,14 @@ pub const ENCRYPTED: &[(&str, &[&str])] = &[
     ),
     (
         "users",
-        &["phone_enc", "totp_secret_enc", "totp_pending_enc"],
+        &[
+            "phone_enc",
+            "totp_secret_enc",
+            "totp_pending_enc",
+            "calendar_feed_enc",
+        ],
     ),
+    ("smtp_servers", &["password_enc"]),
 ];
 
 /// Whether the database already holds Rapport data (so a missing key is an error, not a

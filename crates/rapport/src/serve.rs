@@ -30,6 +30,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         Arc::new(SystemClock),
         StoreSettings {
             phone_region: cfg.phone_region.clone(),
+            public_url: cfg.public_url.clone(),
         },
     ))
 }

@@ -404,6 +404,26 @@ pub async fn create(
     actor: &Principal,
     doc: &Map<String, Value>,
 ) -> Result<Value, DomainError> {
+    create_inner(store, actor, doc, None).await
+}
+
+/// [`create`], enqueuing a job about the new activity in the same transaction (an email to
+/// send, for instance).
+pub async fn create_with_job(
+    store: &Store,
+    actor: &Principal,
+    doc: &Map<String, Value>,
+    job: &(dyn Fn(&str) -> jobs::NewJob + Sync),
+) -> Result<Value, DomainError> {
+    create_inner(store, actor, doc, Some(job)).await
+}
+
+async fn create_inner(
+    store: &Store,
+    actor: &Principal,
+    doc: &Map<String, Value>,
+    job: Option<&(dyn Fn(&str) -> jobs::NewJob + Sync)>,
+) -> Result<Value, DomainError> {
     if actor.read_only {
         return Err(DomainError::Forbidden("this session is read-only".into()));
     }
@@ -457,6 +477,9 @@ pub async fn create(
         .await?;
     }
     rollup::refresh(&tx, &rt, &rid).await?;
+    if let Some(job) = job {
+        jobs::enqueue(&tx, now, job(&a.id)).await?;
+    }
     tx.commit().await.map_err(db_err)?;
 
     let mut out = a.to_json(Some(&label));
@@ -487,6 +510,51 @@ pub async fn find(
         _ => None,
     };
     Ok((a, label))
+}
+
+/// Load an activity without any permission check, for jobs acting on the system's behalf.
+pub async fn find_system<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+) -> Result<Option<Activity>, DomainError> {
+    let mut q = select();
+    q.and_where(Expr::col((t("activities"), t("id"))).eq(id));
+    one(c, &q).await?.as_ref().map(row_to).transpose()
+}
+
+/// Mark an activity done on the system's behalf (an email the queue sent), inside the job's
+/// transaction, with its audit entry and the record's figures refreshed.
+pub async fn mark_done_by_system<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    a: &Activity,
+    outcome: &str,
+) -> Result<(), DomainError> {
+    let now = store.now();
+    exec(
+        c,
+        Query::update()
+            .table(t("activities"))
+            .value(t("status"), Status::Done.key())
+            .value(t("completed_at"), now)
+            .value(t("outcome"), outcome)
+            .value(t("updated_at"), now)
+            .and_where(Expr::col(t("id")).eq(a.id.clone())),
+    )
+    .await?;
+    audit::record(
+        c,
+        store,
+        &Principal::system(),
+        audit::Entry::new("activity.updated")
+            .object("activity", &a.id)
+            .details(json!({"changes": {
+                "status": {"before": a.status.key(), "after": "done"},
+                "outcome": {"before": a.outcome, "after": outcome},
+            }})),
+    )
+    .await?;
+    rollup::refresh(c, &a.related_type, &a.related_id).await
 }
 
 /// Read one activity (audited).

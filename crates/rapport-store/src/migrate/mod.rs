@@ -2,6 +2,8 @@
 //! SQLite and the PostgreSQL schema. Applied at start-up; each runs once, in order.
 
 mod m0006_activities;
+mod m0007_user_feeds;
+mod m0008_mail;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -642,6 +644,8 @@ const MIGRATIONS: &[Migration] = &[
     (4, "custom_fields", m0004_custom_fields),
     (5, "search_indexes", m0005_search_indexes),
     (6, "activities_jobs_notifications", m0006_activities::steps),
+    (7, "user_feeds", m0007_user_feeds::steps),
+    (8, "mail", m0008_mail::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

@@ -3,6 +3,7 @@
 mod activities;
 mod admin;
 pub(crate) mod auth;
+pub(crate) mod interop;
 pub mod openapi;
 pub(crate) mod records;
 
@@ -92,6 +93,16 @@ pub fn routes() -> Router<AppState> {
             post(activities::mark_notification_read),
         )
         .route("/api/v1/jobs", get(activities::list_jobs))
+        .route(
+            "/api/v1/contacts/vcard",
+            get(interop::export_vcards).post(interop::import_vcards),
+        )
+        .route("/api/v1/me/calendar-feed", get(interop::calendar_feed))
+        .route(
+            "/api/v1/me/calendar-feed/reset",
+            post(interop::reset_calendar_feed),
+        )
+        .route("/calendar/{file}", get(interop::calendar_ics))
         .route("/api/v1/jobs/{id}/retry", post(activities::retry_job))
         .route("/api/v1/{object}", get(records::list).post(records::create))
         .route("/api/v1/{object}/transfer", post(records::transfer))

@@ -4,7 +4,7 @@
 
 use super::form::{field, local_time};
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_page, field_message, render, Ctx, Page};
+use super::{csrf_failed, error_page, field_message, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Form, Path, State};
@@ -454,10 +454,8 @@ pub async fn complete(
     }
     let mut doc = Map::new();
     doc.insert("status".into(), json!("done"));
-    match activities::update(&app.store, &page.principal, &id, &doc).await {
-        Ok(_) => Redirect::to(&back_to(&form)).into_response(),
-        Err(e) => error_page(page.ctx.lang, e),
-    }
+    let result = activities::update(&app.store, &page.principal, &id, &doc).await;
+    redirect_or_error(page.ctx.lang, result, &back_to(&form))
 }
 
 /// "My day": overdue and today's tasks, and meetings and visits in the coming week.

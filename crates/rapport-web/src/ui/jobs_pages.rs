@@ -2,11 +2,11 @@
 
 use super::form::{field, local_time};
 use super::i18n::t;
-use super::{csrf_failed, error_page, render, Ctx, Page};
+use super::{csrf_failed, error_page, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use rapport_store::jobs;
 
 pub struct JobRow {
@@ -80,8 +80,6 @@ pub async fn retry_job(
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match jobs::retry(&app.store, &page.principal, &id).await {
-        Ok(_) => Redirect::to("/admin/jobs?status=pending").into_response(),
-        Err(e) => error_page(page.ctx.lang, e),
-    }
+    let result = jobs::retry(&app.store, &page.principal, &id).await;
+    redirect_or_error(page.ctx.lang, result, "/admin/jobs?status=pending")
 }

@@ -7,6 +7,7 @@ mod assets;
 mod auth_pages;
 mod form;
 pub mod i18n;
+mod interop_pages;
 mod jobs_pages;
 mod notification_pages;
 mod record_pages;
@@ -55,6 +56,10 @@ pub fn routes() -> Router<AppState> {
             post(security_pages::revoke_session),
         )
         .route("/me/tokens", post(security_pages::create_token))
+        .route(
+            "/me/calendar-feed/reset",
+            post(security_pages::reset_calendar),
+        )
         .route("/me/tokens/{id}/revoke", post(security_pages::revoke_token))
         .route("/admin/audit", get(admin_pages::audit))
         .route(
@@ -105,6 +110,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/activities/{id}/done", post(activity_pages::complete))
         .route("/{object}/{id}/activities", post(activity_pages::log))
+        .route(
+            "/contacts/import-vcard",
+            post(interop_pages::import_vcard).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::interop::MAX_VCARD_BYTES + 64 * 1024,
+            )),
+        )
         .route("/{object}", get(record_pages::list))
         .route(
             "/{object}/new",
@@ -396,6 +407,14 @@ fn error_page(lang: Lang, e: DomainError) -> Response {
         _ => error_message(lang, &e),
     };
     (status, Html(format!("<!doctype html><meta charset=utf-8><link rel=stylesheet href=\"/static/app.css\"><main class=content><div class=\"card narrow\"><p class=\"alert error\">{}</p><p><a href=\"/\">←</a></p></div></main>", html_escape(&msg)))).into_response()
+}
+
+/// After a small form action: go to `to` when it worked, else show the error page.
+pub fn redirect_or_error<T>(lang: Lang, result: Result<T, DomainError>, to: &str) -> Response {
+    match result {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(e) => error_page(lang, e),
+    }
 }
 
 pub fn html_escape(s: &str) -> String {

@@ -3,11 +3,11 @@
 use super::activity_pages::{plural_of, user_names};
 use super::form::{field, local_time};
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_page, render, Ctx, Page};
+use super::{csrf_failed, error_page, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use rapport_store::notifications;
 
@@ -94,10 +94,8 @@ pub async fn mark_read(
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match notifications::mark_read(&app.store, &page.principal, &id).await {
-        Ok(()) => Redirect::to("/notifications").into_response(),
-        Err(e) => error_page(page.ctx.lang, e),
-    }
+    let result = notifications::mark_read(&app.store, &page.principal, &id).await;
+    redirect_or_error(page.ctx.lang, result, "/notifications")
 }
 
 pub async fn mark_all_read(
@@ -108,8 +106,6 @@ pub async fn mark_all_read(
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match notifications::mark_all_read(&app.store, &page.principal).await {
-        Ok(_) => Redirect::to("/notifications").into_response(),
-        Err(e) => error_page(page.ctx.lang, e),
-    }
+    let result = notifications::mark_all_read(&app.store, &page.principal).await;
+    redirect_or_error(page.ctx.lang, result, "/notifications")
 }

@@ -38,6 +38,7 @@ struct SecurityPage {
     sessions: Vec<SessionView>,
     tokens: Vec<TokenView>,
     new_token: Option<String>,
+    calendar_path: String,
     error: Option<String>,
 }
 
@@ -94,7 +95,12 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         ),
         None => (None, String::new()),
     };
+    let calendar_path = rapport_store::interop::calendar::token(&app.store, &page.principal)
+        .await
+        .map(|t| format!("/calendar/{t}.ics"))
+        .unwrap_or_default();
     render(&SecurityPage {
+        calendar_path,
         must_enrol: page.must_enrol_mfa,
         mfa_on: user.mfa_enabled,
         qr_data_uri,
@@ -209,10 +215,8 @@ pub async fn revoke_session(
     if field(&form, "csrf") != page.ctx.csrf {
         return csrf_failed();
     }
-    match auth::revoke_session(&app.store, &page.principal, &id).await {
-        Ok(()) => Redirect::to("/me/security").into_response(),
-        Err(e) => super::error_page(page.ctx.lang, e),
-    }
+    let result = auth::revoke_session(&app.store, &page.principal, &id).await;
+    super::redirect_or_error(page.ctx.lang, result, "/me/security")
 }
 
 pub async fn create_token(
@@ -281,4 +285,17 @@ pub async fn revoke_token(
         Ok(()) => Redirect::to("/me/security").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
     }
+}
+
+/// Replace the calendar feed address; the old one stops working.
+pub async fn reset_calendar(
+    State(app): State<AppState>,
+    page: Page,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if field(&form, "csrf") != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let result = rapport_store::interop::calendar::reset(&app.store, &page.principal).await;
+    super::redirect_or_error(page.ctx.lang, result, "/me/security#calendar")
 }

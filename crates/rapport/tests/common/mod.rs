@@ -116,8 +116,8 @@ impl App {
         c
     }
 
-    /// Start (or restart) the server process and wait until it listens.
-    pub fn spawn(&mut self) {
+    /// Start a server process on this app's database; returns it and its base URL.
+    fn start_process(&self) -> (Child, String) {
         let mut child = self
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -136,31 +136,19 @@ impl App {
             }
         }
         std::thread::spawn(move || for _ in lines {});
-        self.base = base.expect("server did not report its address");
+        (child, base.expect("server did not report its address"))
+    }
+
+    /// Start (or restart) the server process and wait until it listens.
+    pub fn spawn(&mut self) {
+        let (child, base) = self.start_process();
+        self.base = base;
         self.child = Some(child);
     }
 
     /// Start a second server process on the same database (dropped: killed).
     pub fn spawn_another(&self) -> Extra {
-        let mut child = self
-            .command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start a second rapport serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref() {
-            if line
-                .expect("read server output")
-                .starts_with("listening on ")
-            {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Extra(child)
+        Extra(self.start_process().0)
     }
 
     pub fn stop(&mut self) {

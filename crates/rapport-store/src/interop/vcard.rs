@@ -1,0 +1,537 @@
+//! vCard interop: contacts out as vCard 4.0 (RFC 6350), and vCard 2.1/3.0/4.0 files in (what
+//! phones and mail programs export), both through the `calcard` crate. Export shows only what
+//! the caller may read (field rules applied) and needs the export right; import creates each
+//! card through the same service as the API, so validation, duplicate rules, scope and audit
+//! apply card by card, and a bad card does not hold back the good ones.
+
+use crate::records::{self, query, WriteOptions, CONTACTS};
+use crate::{audit, Store};
+use calcard::vcard::{
+    VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
+    VCardType, VCardValue, VCardVersion,
+};
+use calcard::{Entry, Parser};
+use rapport_core::{Action, DomainError, FieldError, Principal, Scope};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// The most cards one file may hold.
+pub const MAX_CARDS: usize = 5_000;
+
+fn text(v: &VCardValue) -> String {
+    match v {
+        VCardValue::Text(s) => s.trim().to_string(),
+        VCardValue::Component(parts) => parts.join(" ").trim().to_string(),
+        VCardValue::Integer(i) => i.to_string(),
+        VCardValue::PartialDateTime(d) => match (d.year, d.month, d.day) {
+            (Some(y), Some(m), Some(dd)) => format!("{y:04}-{m:02}-{dd:02}"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn first_text(e: &VCardEntry) -> String {
+    e.values.first().map(text).unwrap_or_default()
+}
+
+fn has_type(e: &VCardEntry, ty: VCardType) -> bool {
+    e.parameters(&VCardParameterName::Type).any(|p| match p {
+        VCardParameterValue::Type(t) => *t == ty,
+        VCardParameterValue::Text(s) => s.eq_ignore_ascii_case(&format!("{ty:?}")),
+        _ => false,
+    })
+}
+
+fn is_pref(e: &VCardEntry) -> bool {
+    e.parameters(&VCardParameterName::Pref).next().is_some()
+        || e.parameters(&VCardParameterName::Type)
+            .any(|p| matches!(p, VCardParameterValue::Text(s) if s.eq_ignore_ascii_case("pref")))
+}
+
+/// Split a formatted name when a card has no N: CJK names are family name first (one
+/// character, or two for the common compound surnames), others family name last.
+fn split_name(full: &str) -> (String, String) {
+    let full = full.trim();
+    let cjk = full.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    if cjk && !full.contains(' ') {
+        const COMPOUND: [&str; 8] = [
+            "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙",
+        ];
+        let n = if COMPOUND.iter().any(|p| full.starts_with(p)) {
+            2
+        } else {
+            1
+        };
+        let family: String = full.chars().take(n).collect();
+        let given: String = full.chars().skip(n).collect();
+        return (family, given);
+    }
+    match full.rsplit_once(' ') {
+        Some((given, family)) => (family.to_string(), given.to_string()),
+        None => (full.to_string(), String::new()),
+    }
+}
+
+/// A contact document (API field names) from one card, and the name to report it by.
+pub fn card_to_doc(card: &VCard) -> (Map<String, Value>, String) {
+    let mut doc = Map::new();
+    let fn_name = card
+        .property(&VCardProperty::Fn)
+        .map(first_text)
+        .unwrap_or_default();
+    let (mut family, mut given) = match card.property(&VCardProperty::N) {
+        Some(n) => (
+            n.values.first().map(text).unwrap_or_default(),
+            n.values.get(1).map(text).unwrap_or_default(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    if family.is_empty() && given.is_empty() {
+        (family, given) = split_name(&fn_name);
+    } else if family.is_empty() {
+        std::mem::swap(&mut family, &mut given);
+    }
+    let label = if fn_name.is_empty() {
+        format!("{family}{given}")
+    } else {
+        fn_name
+    };
+    doc.insert("family_name".into(), json!(family));
+    if !given.is_empty() {
+        doc.insert("given_name".into(), json!(given));
+    }
+    if let Some(t) = card.property(&VCardProperty::Title).map(first_text) {
+        if !t.is_empty() {
+            doc.insert("title".into(), json!(t));
+        }
+    }
+    if let Some(org) = card.property(&VCardProperty::Org) {
+        if let Some(dept) = org.values.get(1).map(text).filter(|d| !d.is_empty()) {
+            doc.insert("department".into(), json!(dept));
+        }
+    }
+
+    let mut tels: Vec<&VCardEntry> = card.properties(&VCardProperty::Tel).collect();
+    tels.sort_by_key(|e| !(has_type(e, VCardType::Cell)));
+    let phones: Vec<String> = tels
+        .iter()
+        .filter(|e| !has_type(e, VCardType::Fax))
+        .map(|e| first_text(e).trim_start_matches("tel:").to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some((first, rest)) = phones.split_first() {
+        doc.insert("mobile".into(), json!(first));
+        if !rest.is_empty() {
+            doc.insert("phones".into(), json!(rest));
+        }
+    }
+    let mut emails: Vec<&VCardEntry> = card.properties(&VCardProperty::Email).collect();
+    emails.sort_by_key(|e| !is_pref(e));
+    let emails: Vec<String> = emails
+        .iter()
+        .map(|e| first_text(e))
+        .filter(|e| !e.is_empty())
+        .collect();
+    if let Some((first, rest)) = emails.split_first() {
+        doc.insert("email".into(), json!(first));
+        if !rest.is_empty() {
+            doc.insert("emails".into(), json!(rest));
+        }
+    }
+    if let Some(b) = card.property(&VCardProperty::Bday).map(first_text) {
+        if b.len() == 10 {
+            doc.insert("birthday".into(), json!(b));
+        } else if b.len() == 8 && b.chars().all(|c| c.is_ascii_digit()) {
+            doc.insert(
+                "birthday".into(),
+                json!(format!("{}-{}-{}", &b[..4], &b[4..6], &b[6..])),
+            );
+        }
+    }
+    if let Some(adr) = card.property(&VCardProperty::Adr) {
+        // PO box; extended; street; locality; region; postal code; country
+        let parts: Vec<String> = adr.values.iter().map(text).collect();
+        let order = [6usize, 4, 3, 2, 1, 0, 5];
+        let joined: Vec<String> = order
+            .iter()
+            .filter_map(|i| parts.get(*i).filter(|p| !p.is_empty()).cloned())
+            .collect();
+        if !joined.is_empty() {
+            doc.insert("address".into(), json!(joined.join(" ")));
+        }
+    }
+    for e in card.properties(&VCardProperty::Impp) {
+        let v = first_text(e);
+        if let Some(id) = v
+            .strip_prefix("weixin:")
+            .or_else(|| v.strip_prefix("wechat:"))
+        {
+            doc.insert("wechat".into(), json!(id));
+        }
+    }
+    for e in &card.entries {
+        if let VCardProperty::Other(name) = &e.name {
+            if name.eq_ignore_ascii_case("X-WECHAT") && !doc.contains_key("wechat") {
+                doc.insert("wechat".into(), json!(first_text(e)));
+            }
+        }
+    }
+    (doc, label)
+}
+
+/// Parse a file of cards. Lines that are not vCard are skipped; no card at all is an error.
+pub fn parse(input: &str) -> Result<Vec<VCard>, DomainError> {
+    let mut parser = Parser::new(input);
+    let mut cards = Vec::new();
+    loop {
+        match parser.entry() {
+            Entry::VCard(c) => {
+                cards.push(c);
+                if cards.len() > MAX_CARDS {
+                    return Err(DomainError::field(
+                        "file",
+                        "too_many",
+                        format!("a file may hold at most {MAX_CARDS} cards"),
+                    ));
+                }
+            }
+            Entry::Eof => break,
+            Entry::TooManyComponents => {
+                return Err(DomainError::field(
+                    "file",
+                    "too_many",
+                    "the file has too many components",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if cards.is_empty() {
+        return Err(DomainError::field(
+            "file",
+            "no_vcards",
+            "the file holds no vCard (BEGIN:VCARD … END:VCARD)",
+        ));
+    }
+    Ok(cards)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportFailure {
+    /// Position of the card in the file, from 1.
+    pub card: usize,
+    pub name: String,
+    pub code: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub failed: Vec<ImportFailure>,
+}
+
+/// Import every card as a contact owned by the caller.
+pub async fn import(
+    store: &Store,
+    actor: &Principal,
+    input: &str,
+) -> Result<ImportReport, DomainError> {
+    if actor.scope(CONTACTS.object, Action::Create) == Scope::None {
+        return Err(DomainError::Forbidden("you may not create contacts".into()));
+    }
+    let cards = parse(input)?;
+    let mut report = ImportReport::default();
+    for (i, card) in cards.iter().enumerate() {
+        let (doc, name) = card_to_doc(card);
+        match records::create(store, actor, &CONTACTS, &doc, WriteOptions::default()).await {
+            Ok(rec) => report
+                .created
+                .push(rec["id"].as_str().unwrap_or_default().to_string()),
+            Err(e) => {
+                let (code, errors) = match e {
+                    DomainError::Validation(errs) => ("validation_failed", errs),
+                    DomainError::Duplicate { rule, .. } => (
+                        "duplicate",
+                        vec![FieldError::new(
+                            rule,
+                            "duplicate",
+                            "a likely duplicate exists",
+                        )],
+                    ),
+                    DomainError::Internal(m) => return Err(DomainError::Internal(m)),
+                    other => (
+                        "refused",
+                        vec![FieldError::new("card", "refused", other.to_string())],
+                    ),
+                };
+                report.failed.push(ImportFailure {
+                    card: i + 1,
+                    name,
+                    code: code.into(),
+                    errors,
+                });
+            }
+        }
+    }
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("contact.vcard_imported").details(json!({
+            "cards": cards.len(), "created": report.created.len(), "failed": report.failed.len()
+        })),
+    )
+    .await?;
+    Ok(report)
+}
+
+fn prop(name: VCardProperty, value: impl Into<String>) -> VCardEntry {
+    VCardEntry::new(name).with_value(VCardValue::Text(value.into()))
+}
+
+/// One contact (as the caller sees it, field rules applied) as a vCard 4.0 card.
+pub fn contact_to_card(c: &Value, account_names: &[(String, String)]) -> VCard {
+    let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+    let (family, given) = (s("family_name"), s("given_name"));
+    let cjk = format!("{family}{given}")
+        .chars()
+        .any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
+    let full = if cjk {
+        format!("{family}{given}")
+    } else {
+        format!("{given} {family}").trim().to_string()
+    };
+    let mut entries = vec![
+        prop(VCardProperty::Uid, format!("urn:uuid:{}", s("id"))),
+        prop(VCardProperty::Fn, full),
+        VCardEntry::new(VCardProperty::N).with_values(vec![
+            VCardValue::Text(family),
+            VCardValue::Text(given),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+        ]),
+    ];
+    if !s("title").is_empty() {
+        entries.push(prop(VCardProperty::Title, s("title")));
+    }
+    let orgs: Vec<&str> = c["accounts"]
+        .as_array()
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| l["account_id"].as_str())
+                .filter_map(|id| {
+                    account_names
+                        .iter()
+                        .find(|(i, _)| i == id)
+                        .map(|(_, n)| n.as_str())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(org) = orgs.first() {
+        let mut values = vec![VCardValue::Text(org.to_string())];
+        if !s("department").is_empty() {
+            values.push(VCardValue::Text(s("department")));
+        }
+        entries.push(VCardEntry::new(VCardProperty::Org).with_values(values));
+    }
+    if !s("mobile").is_empty() {
+        entries.push(
+            prop(VCardProperty::Tel, format!("tel:{}", s("mobile")))
+                .with_param(VCardParameter::typ(VCardType::Cell))
+                .with_param(VCardParameter::pref(1u32)),
+        );
+    }
+    for p in c["phones"].as_array().into_iter().flatten() {
+        if let Some(p) = p.as_str() {
+            entries.push(prop(VCardProperty::Tel, format!("tel:{p}")));
+        }
+    }
+    if !s("email").is_empty() {
+        entries.push(prop(VCardProperty::Email, s("email")).with_param(VCardParameter::pref(1u32)));
+    }
+    for e in c["emails"].as_array().into_iter().flatten() {
+        if let Some(e) = e.as_str() {
+            entries.push(prop(VCardProperty::Email, e));
+        }
+    }
+    if !s("birthday").is_empty() {
+        entries.push(prop(VCardProperty::Bday, s("birthday").replace('-', "")));
+    }
+    if !s("address").is_empty() {
+        entries.push(VCardEntry::new(VCardProperty::Adr).with_values(vec![
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(s("address")),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+            VCardValue::Text(String::new()),
+        ]));
+    }
+    if !s("wechat").is_empty() {
+        entries.push(
+            prop(VCardProperty::Impp, format!("weixin:{}", s("wechat"))).with_param(
+                VCardParameter::new(
+                    VCardParameterName::Other("X-SERVICE-TYPE".into()),
+                    "WeChat".to_string(),
+                ),
+            ),
+        );
+    }
+    VCard { entries }
+}
+
+/// Contacts as one vCard 4.0 file: the given ones, else those matching a quick search, within
+/// the caller's export scope; hidden fields are left out. Audited as an export.
+pub async fn export(
+    store: &Store,
+    actor: &Principal,
+    ids: &[String],
+    q: Option<String>,
+) -> Result<(String, usize), DomainError> {
+    if actor.scope(CONTACTS.object, Action::Export) == Scope::None {
+        return Err(DomainError::Forbidden(
+            "exporting contacts needs the export right".into(),
+        ));
+    }
+    let mut contacts: Vec<Value> = Vec::new();
+    if ids.is_empty() {
+        let mut cursor = None;
+        loop {
+            let page = query::list(
+                store,
+                actor,
+                &CONTACTS,
+                &query::ListParams {
+                    q: q.clone(),
+                    limit: Some(200),
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            contacts.extend(page.data);
+            if contacts.len() >= MAX_CARDS || page.next_cursor.is_none() {
+                break;
+            }
+            cursor = page.next_cursor;
+        }
+        contacts.truncate(MAX_CARDS);
+    } else {
+        if ids.len() > MAX_CARDS {
+            return Err(DomainError::field(
+                "ids",
+                "too_many",
+                format!("at most {MAX_CARDS} contacts at a time"),
+            ));
+        }
+        for id in ids {
+            let rec = records::read_record(store, actor, &CONTACTS, id).await?;
+            contacts.push(records::to_json(&CONTACTS, actor, &rec));
+        }
+    }
+    // Exporting is narrower than reading: every contact must be inside the export scope.
+    let filter = crate::scope::owner_filter(store, actor, CONTACTS.object, Action::Export)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Forbidden("exporting contacts needs the export right".into())
+        })?;
+    contacts.retain(|c| filter.allows(c["owner_id"].as_str()));
+    let names = query::account_names(store, actor, 10_000)
+        .await
+        .unwrap_or_default();
+    let mut out = String::new();
+    for c in &contacts {
+        contact_to_card(c, &names)
+            .write_to(&mut out, VCardVersion::V4_0)
+            .map_err(DomainError::internal)?;
+    }
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("contact.vcard_exported")
+            .object(
+                "contact",
+                if contacts.len() == 1 {
+                    contacts[0]["id"].as_str().unwrap_or("*")
+                } else {
+                    "*"
+                },
+            )
+            .details(json!({"count": contacts.len()})),
+    )
+    .await?;
+    Ok((out, contacts.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn an_android_vcard_21_with_quoted_printable_chinese_is_read() {
+        let input = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=BC=A0;=E4=B8=89;;;\r\n\
+FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=BC=A0=E4=B8=89\r\nTEL;CELL:138 0013 8000\r\n\
+TEL;WORK;FAX:010-1234\r\nEMAIL;HOME:zhang.san@example.com\r\nEND:VCARD\r\n";
+        let cards = parse(input).unwrap();
+        let (doc, name) = card_to_doc(&cards[0]);
+        assert_eq!(name, "张三");
+        assert_eq!(doc["family_name"], "张");
+        assert_eq!(doc["given_name"], "三");
+        assert_eq!(doc["mobile"], "138 0013 8000");
+        assert!(doc.get("phones").is_none(), "the fax is not a phone");
+        assert_eq!(doc["email"], "zhang.san@example.com");
+    }
+
+    #[test]
+    fn a_vcard_30_without_n_is_split_by_script() {
+        let input = "BEGIN:VCARD\nVERSION:3.0\nFN:欧阳娜娜\nTEL;TYPE=HOME:+86 21 5555 0000\nTEL;TYPE=CELL:13900001111\nEND:VCARD\n\
+BEGIN:VCARD\nVERSION:3.0\nFN:Ada Lovelace\nEMAIL;TYPE=INTERNET:ada@example.com\nEMAIL;TYPE=INTERNET,PREF:ada@work.example\nBDAY:1815-12-10\nEND:VCARD\n";
+        let cards = parse(input).unwrap();
+        let (a, _) = card_to_doc(&cards[0]);
+        assert_eq!(a["family_name"], "欧阳");
+        assert_eq!(a["given_name"], "娜娜");
+        assert_eq!(a["mobile"], "13900001111", "the cell phone comes first");
+        assert_eq!(a["phones"], json!(["+86 21 5555 0000"]));
+        let (b, _) = card_to_doc(&cards[1]);
+        assert_eq!(b["family_name"], "Lovelace");
+        assert_eq!(b["given_name"], "Ada");
+        assert_eq!(
+            b["email"], "ada@work.example",
+            "the preferred email is primary"
+        );
+        assert_eq!(b["birthday"], "1815-12-10");
+    }
+
+    #[test]
+    fn junk_is_a_clear_error() {
+        assert!(matches!(
+            parse("hello\nworld"),
+            Err(DomainError::Validation(_))
+        ));
+        assert!(matches!(parse(""), Err(DomainError::Validation(_))));
+    }
+
+    #[test]
+    fn written_cards_read_back() {
+        let c = json!({"id": "c1", "family_name": "王", "given_name": "芳", "title": "采购经理",
+            "mobile": "+8613800138000", "email": "wang.fang@example.com", "birthday": "1990-05-01",
+            "wechat": "wangfang88", "accounts": [{"account_id": "a1"}]});
+        let mut out = String::new();
+        contact_to_card(&c, &[("a1".into(), "上海远航贸易有限公司".into())])
+            .write_to(&mut out, VCardVersion::V4_0)
+            .unwrap();
+        assert!(out.contains("VERSION:4.0"));
+        assert!(out.contains("FN:王芳"));
+        let (doc, _) = card_to_doc(&parse(&out).unwrap()[0]);
+        assert_eq!(doc["family_name"], "王");
+        assert_eq!(doc["mobile"], "+8613800138000");
+        assert_eq!(doc["wechat"], "wangfang88");
+        assert_eq!(doc["birthday"], "1990-05-01");
+    }
+}

@@ -1,0 +1,110 @@
+//! vCard import from the contacts list: upload a .vcf file, see what was created and which
+//! cards were refused and why. The cards go through the same service as the API.
+
+use super::i18n::t;
+use super::{csrf_failed, error_message, field_message, render, Ctx, Page};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rapport_store::interop::vcard;
+
+#[derive(Template)]
+#[template(path = "vcard_import.html")]
+struct ImportPage {
+    ctx: Ctx,
+    created: usize,
+    failed: Vec<(usize, String, String)>,
+    error: Option<String>,
+}
+
+/// Read the csrf field and the file from the upload; `None` when the form is malformed.
+async fn read_upload(mut form: Multipart) -> Option<(String, Vec<u8>)> {
+    let (mut csrf, mut file) = (String::new(), Vec::new());
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok()?,
+            Some("file") => file = field.bytes().await.ok()?.to_vec(),
+            _ => {}
+        }
+    }
+    Some((csrf, file))
+}
+
+pub async fn import_vcard(State(app): State<AppState>, page: Page, form: Multipart) -> Response {
+    let lang = page.ctx.lang;
+    let Some((csrf, file)) = read_upload(form).await else {
+        return super::error_page(
+            lang,
+            rapport_core::DomainError::field(
+                "file",
+                "malformed_upload",
+                "the upload could not be read",
+            ),
+        );
+    };
+    if csrf != page.ctx.csrf {
+        return csrf_failed();
+    }
+    let result = match String::from_utf8(file) {
+        Ok(text) => vcard::import(&app.store, &page.principal, &text).await,
+        Err(_) => Err(rapport_core::DomainError::field(
+            "file",
+            "not_utf8",
+            "the file is not UTF-8 text",
+        )),
+    };
+    let (status, created, failed, error) = match result {
+        Ok(r) => (
+            StatusCode::OK,
+            r.created.len(),
+            r.failed
+                .iter()
+                .map(|f| {
+                    let why = f
+                        .errors
+                        .iter()
+                        .map(|e| {
+                            let label = rapport_core::objects::field(
+                                rapport_core::Object::Contact,
+                                &e.field,
+                            )
+                            .map(|s| {
+                                if lang == super::i18n::Lang::Zh {
+                                    s.label_zh
+                                } else {
+                                    s.label_en
+                                }
+                            })
+                            .unwrap_or(&e.field);
+                            format!("{label}: {}", field_message(lang, e))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    (f.card, f.name.clone(), why)
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            0,
+            Vec::new(),
+            Some(match &e {
+                rapport_core::DomainError::Validation(errs) if !errs.is_empty() => {
+                    format!("{}: {}", t(lang, "vcard.file"), errs[0].message)
+                }
+                other => error_message(lang, other),
+            }),
+        ),
+    };
+    let mut res = render(&ImportPage {
+        ctx: page.ctx,
+        created,
+        failed,
+        error,
+    });
+    *res.status_mut() = status;
+    res
+}
