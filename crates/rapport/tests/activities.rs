@@ -632,3 +632,43 @@ async fn two_servers_on_postgres_deliver_each_reminder_once() {
     }
     drop(second);
 }
+
+story!(a_job_interrupted_mid_run_runs_again_exactly_once, |app| {
+    let mut app = app;
+    let t = team(&app).await;
+    let acc = account(&app, &t.rep_a, "Crash Co").await;
+    let (_, task) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/activities",
+            json!({"kind": "task", "subject": "Interrupted reminder", "related_type": "account",
+                   "related_id": acc, "remind_at": at(3600)}),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap().to_string();
+    app.stop();
+    // As if a process had claimed the reminder and was killed with -9 while running it: the
+    // job is left `running` under a dead worker's lease, its work never committed. On
+    // PostgreSQL the lease has run out; on SQLite it has not, and start-up releases it.
+    let lease = match app.backend {
+        Backend::Sqlite => "run_at",
+        Backend::Postgres => "created_at",
+    };
+    app.sql(&format!(
+        "UPDATE jobs SET status = 'running', locked_by = 'killed-worker', attempts = 1, \
+         locked_until = {lease}, run_at = created_at WHERE kind = 'activity.remind'"
+    ))
+    .await;
+    app.spawn();
+    let rep = app.login("rep.a@example.com").await;
+    let body = wait_notifications(&app, &rep, 20, |b| reminders_for(b, &id) > 0).await;
+    assert_eq!(reminders_for(&body, &id), 1, "{body}");
+    let rows = app
+        .sql_rows("SELECT status, attempts FROM jobs WHERE kind = 'activity.remind'")
+        .await;
+    assert_eq!(rows[0].try_get::<String>("", "status").unwrap(), "done");
+    assert_eq!(rows[0].try_get::<i32>("", "attempts").unwrap(), 2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, body) = app.get(&rep, "/api/v1/notifications").await;
+    assert_eq!(reminders_for(&body, &id), 1, "{body}");
+});

@@ -7,25 +7,15 @@ use common::{App, Session};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// Run a Python snippet on `input` (a file path in argv[1]) and read the JSON it prints.
+/// Run a Python snippet on `input` (written to a file passed as argv[1]).
 fn python(script: &str, input: &str) -> Value {
     let dir = std::env::temp_dir().join(format!("rapport-py-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("input");
     std::fs::write(&file, input).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&file)
-        .output()
-        .expect("python3 (run scripts/test-deps.sh)");
+    let out = common::python(script, &[file.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+    out
 }
 
 const READ_ICS: &str = r#"

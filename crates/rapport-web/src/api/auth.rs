@@ -79,10 +79,13 @@ pub async fn setup(
     Ok((StatusCode::CREATED, Json(json!(user))).into_response())
 }
 
-pub async fn me(auth: Auth) -> Json<Value> {
-    Json(
-        json!({"user": auth.user, "grants": auth.principal.grants, "read_only": auth.principal.read_only}),
-    )
+pub async fn me(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let email_notifications =
+        rapport_store::mail::email_preferences(app.store.db.reader(), &auth.user.id).await?;
+    Ok(Json(
+        json!({"user": auth.user, "grants": auth.principal.grants, "read_only": auth.principal.read_only,
+               "email_notifications": email_notifications}),
+    ))
 }
 
 pub async fn update_me(
@@ -90,14 +93,22 @@ pub async fn update_me(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let f = Fields::new(&body, &["language"])?;
+    let f = Fields::new(&body, &["language", "email_notifications"])?;
+    let kinds = f.opt_str_list("email_notifications")?;
     if let Some(lang) = f.opt_str("language")? {
         users::set_language(&app.store, &auth.user.id, lang).await?;
+    }
+    if let Some(kinds) = kinds {
+        rapport_store::mail::set_email_preferences(&app.store, &auth.principal, &kinds).await?;
     }
     let user = users::get_user(&app.store, &auth.user.id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    Ok(Json(json!({"user": user})))
+    let email_notifications =
+        rapport_store::mail::email_preferences(app.store.db.reader(), &user.id).await?;
+    Ok(Json(
+        json!({"user": user, "email_notifications": email_notifications}),
+    ))
 }
 
 pub async fn change_password(

@@ -4,6 +4,7 @@ mod activities;
 mod admin;
 pub(crate) mod auth;
 pub(crate) mod interop;
+mod mail;
 pub mod openapi;
 pub(crate) mod records;
 
@@ -98,6 +99,12 @@ pub fn routes() -> Router<AppState> {
             get(interop::export_vcards).post(interop::import_vcards),
         )
         .route("/api/v1/me/calendar-feed", get(interop::calendar_feed))
+        .route(
+            "/api/v1/settings/smtp",
+            get(mail::get_smtp).put(mail::put_smtp),
+        )
+        .route("/api/v1/settings/smtp/test", post(mail::test_smtp))
+        .route("/api/v1/contacts/{id}/emails", post(mail::email_contact))
         .route(
             "/api/v1/me/calendar-feed/reset",
             post(interop::reset_calendar_feed),

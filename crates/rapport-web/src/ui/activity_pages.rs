@@ -146,7 +146,7 @@ pub fn item(
             t(lang, &format!("direction.{}", d.key()))
         ));
     }
-    if let Some(o) = &a.outcome {
+    if let Some(o) = a.outcome.as_ref().filter(|_| a.kind != Kind::Email) {
         lines.push(format!("{}: {o}", t(lang, "activity.outcome")));
     }
     if let Some(b) = &a.body {
@@ -178,10 +178,14 @@ pub fn item(
             .as_ref()
             .and_then(|o| names.get(o).cloned())
             .unwrap_or_default(),
-        status: if a.kind.is_planned() || a.status != Status::Done {
-            t(lang, &format!("status.{}", a.status.key()))
-        } else {
-            String::new()
+        status: match (a.kind, a.status, a.outcome.as_deref()) {
+            // An email written in Rapport: sending, then sent.
+            (Kind::Email, Status::Open, _) => t(lang, "status.sending"),
+            (Kind::Email, Status::Done, Some("sent")) => t(lang, "status.sent"),
+            (k, s, _) if k.is_planned() || s != Status::Done => {
+                t(lang, &format!("status.{}", s.key()))
+            }
+            _ => String::new(),
         },
         lines,
         can_complete: a.status == Status::Open && mine,

@@ -9,6 +9,7 @@ mod form;
 pub mod i18n;
 mod interop_pages;
 mod jobs_pages;
+mod mail_pages;
 mod notification_pages;
 mod record_pages;
 mod security_pages;
@@ -95,6 +96,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
         .route("/admin/jobs", get(jobs_pages::jobs_page))
+        .route("/admin/mail", get(mail_pages::page).post(mail_pages::save))
+        .route("/admin/mail/test", post(mail_pages::test))
+        .route(
+            "/me/email-notifications",
+            post(mail_pages::save_preferences),
+        )
+        .route("/contacts/{id}/email", post(mail_pages::email_contact))
         .route("/admin/jobs/{id}/retry", post(jobs_pages::retry_job))
         .route(
             "/notifications",
@@ -238,6 +246,7 @@ where
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",
+            "admin" if path.starts_with("/admin/mail") => "mail",
             "admin" => "audit",
             _ => "",
         };

@@ -107,6 +107,7 @@ struct RecordPage {
     related: Vec<(String, String, String)>,
     history: Vec<HistoryItem>,
     timeline: Option<super::activity_pages::TimelineView>,
+    has_email: bool,
     error: Option<String>,
 }
 
@@ -988,6 +989,7 @@ async fn render_detail(
         related,
         history,
         timeline,
+        has_email: rec["email"].as_str().is_some_and(|e| !e.is_empty()),
         error: None,
         ctx: page.ctx,
     });

@@ -39,6 +39,7 @@ struct SecurityPage {
     tokens: Vec<TokenView>,
     new_token: Option<String>,
     calendar_path: String,
+    email_prefs: Vec<(String, String, bool)>,
     error: Option<String>,
 }
 
@@ -99,7 +100,21 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         .await
         .map(|t| format!("/calendar/{t}.ics"))
         .unwrap_or_default();
+    let chosen = rapport_store::mail::email_preferences(app.store.db.reader(), &user.id)
+        .await
+        .unwrap_or_default();
+    let email_prefs = rapport_store::mail::EMAILABLE
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                super::i18n::t(page.ctx.lang, &format!("mail.pref.{k}")),
+                chosen.iter().any(|c| c == k),
+            )
+        })
+        .collect();
     render(&SecurityPage {
+        email_prefs,
         calendar_path,
         must_enrol: page.must_enrol_mfa,
         mfa_on: user.mfa_enabled,

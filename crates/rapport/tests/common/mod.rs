@@ -313,6 +313,103 @@ impl Drop for App {
     }
 }
 
+/// Run a Python snippet with arguments and read the JSON it prints (the packages it uses are
+/// installed by scripts/test-deps.sh).
+pub fn python(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 (run scripts/test-deps.sh)");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+/// A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives in a
+/// Maildir; stopped when dropped.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let maildir =
+            std::env::temp_dir().join(format!("rapport-mail-{}", uuid::Uuid::new_v4().simple()));
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aiosmtpd (run scripts/test-deps.sh)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message received so far, decoded by Python's email package.
+    pub fn messages(&self) -> Vec<Value> {
+        const READ: &str = r#"
+import json, mailbox, sys
+from email import policy
+from email.parser import BytesParser
+out = []
+if __import__("os").path.isdir(sys.argv[1]):
+    for key, m in mailbox.Maildir(sys.argv[1], factory=None).items():
+        msg = BytesParser(policy=policy.default).parsebytes(m.as_bytes())
+        out.append({"to": str(msg["To"]), "from": str(msg["From"]), "subject": str(msg["Subject"]),
+                    "reply_to": str(msg["Reply-To"] or ""), "body": msg.get_body(("plain",)).get_content()})
+print(json.dumps(out, ensure_ascii=False))
+"#;
+        python(READ, &[self.maildir.to_str().expect("utf-8 path")])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Wait until `n` messages arrived (or 20 s passed) and return them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let m = self.messages();
+            if m.len() >= n || std::time::Instant::now() > deadline {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
 /// Another server process; killed when dropped.
 pub struct Extra(Child);
 

@@ -193,7 +193,7 @@ pub fn build() -> Value {
                     "Contact": record_schema(CONTACTS.fields, json!({"account_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}})),
                     "Login": obj(json!({"email": {"type": "string"}, "password": {"type": "string"}, "totp": {"type": "string"}}), &["email", "password"]),
                     "Setup": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
-                    "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}}), &[]),
+                    "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}, "email_notifications": {"type": "array", "items": {"enum": ["task_assigned", "mention", "reminder"]}}}), &[]),
                     "PasswordChange": obj(json!({"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}), &["current_password", "new_password"]),
                     "EmailChange": obj(json!({"current_password": {"type": "string"}, "email": {"type": "string", "format": "email"}}), &["current_password", "email"]),
                     "Reauth": obj(json!({"current_password": {"type": "string"}}), &["current_password"]),
@@ -219,6 +219,10 @@ pub fn build() -> Value {
                     }), &["label_en", "label_zh", "kind"]),
                     "Erase": obj(json!({"reason": {"type": "string"}}), &["reason"]),
                     "Activity": activity_schema(),
+                    "SmtpSettings": obj(json!({"host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "security": {"enum": ["starttls", "tls", "none"]}, "username": {"type": ["string", "null"]},
+                        "password": {"type": ["string", "null"], "writeOnly": true}, "from_address": {"type": "string", "format": "email"},
+                        "from_name": {"type": ["string", "null"]}}), &["host", "port", "security", "from_address"]),
                     "Transfer": obj(
     json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),
                 }

@@ -1,0 +1,48 @@
+//! Mail over the API: the SMTP server (administrators), a test message, and emailing a contact.
+
+use crate::error::ApiResult;
+use crate::extract::{Auth, Fields, JsonObject};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rapport_store::mail;
+use serde_json::{json, Value};
+
+pub async fn get_smtp(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(mail::settings_for(&app.store, &auth.principal).await?))
+}
+
+pub async fn put_smtp(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        mail::save_settings(&app.store, &auth.principal, &body).await?,
+    ))
+}
+
+/// Send a test message at once; a refusal by the server is a 502 naming the server's answer.
+pub async fn test_smtp(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let f = Fields::new(&body, &["to"])?;
+    let to = f.opt_str("to")?.unwrap_or(&auth.user.email).to_string();
+    let zh = auth.user.language != "en";
+    rapport_jobs::mail::test_send(&app.store, &auth.principal, &to, zh).await?;
+    Ok(Json(json!({"sent_to": to})))
+}
+
+/// Email a contact: logged on its timeline at once, sent by the job queue.
+pub async fn email_contact(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let logged = mail::send_to_contact(&app.store, &auth.principal, &id, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(logged)))
+}
