@@ -43,6 +43,9 @@ pub struct StoreSettings {
     pub phone_region: String,
     /// The address people reach Rapport at (links in emails), e.g. https://crm.example.com.
     pub public_url: Option<String>,
+    /// A quick-search prefix matching at least this many records is read newest first rather
+    /// than through its index (SQLite; see `records::search`).
+    pub search_dense_rows: u64,
 }
 
 impl Default for StoreSettings {
@@ -50,6 +53,7 @@ impl Default for StoreSettings {
         Self {
             phone_region: "CN".into(),
             public_url: None,
+            search_dense_rows: 2_000,
         }
     }
 }

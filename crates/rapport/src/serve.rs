@@ -31,6 +31,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         StoreSettings {
             phone_region: cfg.phone_region.clone(),
             public_url: cfg.public_url.clone(),
+            search_dense_rows: cfg.search_dense_rows,
         },
     ))
 }

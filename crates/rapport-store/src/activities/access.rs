@@ -2,11 +2,13 @@
 //! the record it is linked to, and to its owner and assignee; it may be changed by its owner or
 //! assignee, or by whoever may update the linked record.
 
+use crate::db::{all, get};
 use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::Store;
 use rapport_core::{Action, DomainError, Principal};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Query};
+use std::collections::HashMap;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
@@ -80,4 +82,44 @@ pub async fn visible(store: &Store, actor: &Principal) -> Result<Condition, Doma
         }
     }
     Ok(any)
+}
+
+/// The labels of those of `ids` (all of one record type) the actor may read, in one query.
+pub async fn readable_labels(
+    store: &Store,
+    actor: &Principal,
+    related_type: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>, DomainError> {
+    let Some(def) = def_of(related_type) else {
+        return Ok(HashMap::new());
+    };
+    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+        return Ok(HashMap::new());
+    };
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let label_cols: &[&str] = if def.object == CONTACTS.object {
+        &["family_name", "given_name"]
+    } else {
+        &["name"]
+    };
+    let mut q = Query::select();
+    q.column(t("id"))
+        .columns(label_cols.iter().map(|c| t(c)))
+        .from(t(def.table))
+        .and_where(Expr::col(t("id")).is_in(ids.to_vec()));
+    if let OwnerFilter::Owners(owners) = filter {
+        q.and_where(Expr::col(t("owner_id")).is_in(owners));
+    }
+    let mut out = HashMap::new();
+    for r in all(store.db.reader(), &q).await? {
+        let mut label = String::new();
+        for c in label_cols {
+            label.push_str(&get::<Option<String>>(&r, c)?.unwrap_or_default());
+        }
+        out.insert(get(&r, "id")?, label);
+    }
+    Ok(out)
 }

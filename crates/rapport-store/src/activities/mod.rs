@@ -850,29 +850,25 @@ pub async fn labels(
     actor: &Principal,
     acts: Vec<Activity>,
 ) -> Result<Vec<(Activity, Option<String>)>, DomainError> {
-    let mut names: std::collections::HashMap<(String, String), Option<String>> =
-        std::collections::HashMap::new();
+    let mut by_type: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for a in &acts {
-        let key = (a.related_type.clone(), a.related_id.clone());
-        if names.contains_key(&key) {
-            continue;
+        let ids = by_type.entry(a.related_type.as_str()).or_default();
+        if !ids.contains(&a.related_id) {
+            ids.push(a.related_id.clone());
         }
-        let label = match (
-            access::def_of(&a.related_type),
-            access::readable_parent(store, actor, &a.related_type, &a.related_id).await?,
-        ) {
-            (Some(def), Some(p)) => Some(p.label(def)),
-            _ => None,
-        };
-        names.insert(key, label);
+    }
+    let mut names: std::collections::HashMap<(String, String), String> = Default::default();
+    for (ty, ids) in by_type {
+        for (id, label) in access::readable_labels(store, actor, ty, &ids).await? {
+            names.insert((ty.to_string(), id), label);
+        }
     }
     Ok(acts
         .into_iter()
         .map(|a| {
             let l = names
                 .get(&(a.related_type.clone(), a.related_id.clone()))
-                .cloned()
-                .flatten();
+                .cloned();
             (a, l)
         })
         .collect())

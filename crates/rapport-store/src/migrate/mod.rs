@@ -4,6 +4,7 @@
 mod m0006_activities;
 mod m0007_user_feeds;
 mod m0008_mail;
+mod m0009_sort_indexes;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -97,6 +98,8 @@ enum Step {
     Alter(sea_orm::sea_query::TableAlterStatement),
     /// Portable SQL (data backfills).
     Sql(&'static str),
+    /// PostgreSQL only (the dialect seam: index options SQLite does not have).
+    PgSql(&'static str),
 }
 
 fn add_column(table: &str, col: ColumnDef) -> Step {
@@ -646,6 +649,7 @@ const MIGRATIONS: &[Migration] = &[
     (6, "activities_jobs_notifications", m0006_activities::steps),
     (7, "user_feeds", m0007_user_feeds::steps),
     (8, "mail", m0008_mail::steps),
+    (9, "sort_indexes", m0009_sort_indexes::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -699,6 +703,10 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                 Step::Index(i) => build_schema(backend, &i),
                 Step::Alter(t) => build_schema(backend, &t),
                 Step::Sql(sql) => Statement::from_string(backend, sql),
+                Step::PgSql(sql) if backend == DatabaseBackend::Postgres => {
+                    Statement::from_string(backend, sql)
+                }
+                Step::PgSql(_) => continue,
             };
             tx.execute(stmt).await.map_err(db_err)?;
         }

@@ -12,6 +12,7 @@ pub mod export;
 
 pub mod duplicates;
 pub mod query;
+mod search;
 mod tokens;
 
 use crate::db::{all, db_err, exec, get, one};

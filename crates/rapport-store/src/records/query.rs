@@ -59,7 +59,7 @@ fn lower(col: &str) -> SimpleExpr {
 }
 
 /// Rows whose `col` starts with `prefix`, as an index-friendly range.
-fn prefix_range(col: &str, prefix: &str) -> Condition {
+pub(super) fn prefix_range(col: &str, prefix: &str) -> Condition {
     let upper = format!("{prefix}\u{10FFFF}");
     Cond::all()
         .add(Expr::col(t(col)).gte(prefix))
@@ -403,9 +403,37 @@ fn compile(
 /// Quick search: names by prefix, emails and phones by blind index, the last four digits of
 /// a phone, credit codes, and (for contacts) the names of their companies.
 fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, DomainError> {
+    Ok(quick_search_branches(def, store, q)?
+        .into_iter()
+        .fold(Cond::any(), |any, b| any.add(b.cond)))
+}
+
+/// One way a quick search matches; a prefix range also names its column and prefix, so the
+/// search can choose how to read it (see `search`).
+pub(super) struct Branch {
+    pub cond: Condition,
+    pub range: Option<(&'static str, String)>,
+}
+
+fn range_branch(col: &'static str, prefix: &str) -> Branch {
+    Branch {
+        cond: prefix_range(col, prefix),
+        range: Some((col, prefix.to_string())),
+    }
+}
+
+pub(super) fn quick_search_branches(
+    def: &ObjectDef,
+    store: &Store,
+    q: &str,
+) -> Result<Vec<Branch>, DomainError> {
     let keys = store.keys()?;
     let q = q.trim();
-    let mut cond = Cond::any();
+    let mut branches: Vec<Branch> = Vec::new();
+    let plain = |c: Condition| Branch {
+        cond: c,
+        range: None,
+    };
     let tokens_sub = |tokens: Vec<String>| {
         Query::select()
             .column(t("record_id"))
@@ -430,28 +458,31 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
         }
     }
     if !tokens.is_empty() {
-        cond = cond.add(Expr::col(t("id")).in_subquery(tokens_sub(tokens)));
+        branches.push(plain(
+            Cond::all().add(Expr::col(t("id")).in_subquery(tokens_sub(tokens))),
+        ));
     }
     match def.object {
         Object::Account => {
             if let Ok(code) = validate::credit_code(q) {
-                cond =
-                    cond.add(Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)));
+                branches.push(plain(Cond::all().add(
+                    Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)),
+                )));
             }
             let norm = validate::company_name_norm(q);
             if !norm.is_empty() {
-                cond = cond.add(prefix_range("name_norm", &norm));
+                branches.push(range_branch("name_norm", &norm));
             }
             let short = validate::search_norm(q);
             if !short.is_empty() && !phoneish {
-                cond = cond.add(prefix_range("short_norm", &short));
+                branches.push(range_branch("short_norm", &short));
             }
         }
         Object::Contact => {
             let norm = validate::search_norm(q);
             if !norm.is_empty() && !phoneish {
-                cond = cond.add(prefix_range("name_norm", &norm));
-                cond = cond.add(prefix_range("family_norm", &norm));
+                branches.push(range_branch("name_norm", &norm));
+                branches.push(range_branch("family_norm", &norm));
                 let company = validate::company_name_norm(q);
                 if !company.is_empty() {
                     let accounts = Query::select()
@@ -465,19 +496,19 @@ fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, Do
                         .from(t("contact_accounts"))
                         .and_where(Expr::col(t("account_id")).in_subquery(accounts))
                         .to_owned();
-                    cond = cond.add(Expr::col(t("id")).in_subquery(sub));
+                    branches.push(plain(Cond::all().add(Expr::col(t("id")).in_subquery(sub))));
                 }
             }
         }
         _ => {}
     }
-    Ok(cond)
+    Ok(branches)
 }
 
 /// The sort key: a field (ascending) or `-field` (descending); default newest first.
-struct Sort {
-    spec: Option<&'static FieldSpec>,
-    desc: bool,
+pub(super) struct Sort {
+    pub(super) spec: Option<&'static FieldSpec>,
+    pub(super) desc: bool,
 }
 
 impl Sort {
@@ -569,7 +600,11 @@ fn encode_cursor(v: &Value, id: &str) -> String {
     B64.encode(json!([v, id]).to_string())
 }
 
-fn apply_cursor(q: &mut SelectStatement, sort: &Sort, cursor: &str) -> Result<(), DomainError> {
+pub(super) fn apply_cursor(
+    q: &mut SelectStatement,
+    sort: &Sort,
+    cursor: &str,
+) -> Result<(), DomainError> {
     let invalid = || {
         bad(
             "cursor",
@@ -682,7 +717,22 @@ pub async fn list(
         params.customs = crate::custom_fields::active(store, def.object).await?;
     }
     let params = &params;
-    let mut q = scoped_select(def, actor, store, &filter, params)?;
+    // A quick search in the default order on SQLite reads each way of matching on its own,
+    // bounded, instead of one OR (see `search`).
+    let candidates = if store.db.is_sqlite() && sort.spec.is_none() && sort.desc {
+        super::search::candidate_ids(store, actor, def, &filter, params, &sort, limit + 1).await?
+    } else {
+        None
+    };
+    let mut q = match &candidates {
+        Some(ids) => {
+            let mut q = Query::select();
+            q.from(t(def.table))
+                .and_where(Expr::col(t("id")).is_in(ids.clone()));
+            q
+        }
+        None => scoped_select(def, actor, store, &filter, params)?,
+    };
     q.columns(def.select_columns().into_iter().map(Alias::new));
     if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
         apply_cursor(&mut q, &sort, c)?;
