@@ -31,6 +31,14 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1))
                 .await
                 .map_err(db_err)?;
+            // The table `begin` writes nothing to, to take the write lock first (see there).
+            write
+                .execute(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    "CREATE TABLE IF NOT EXISTS write_lock (x INTEGER)",
+                ))
+                .await
+                .map_err(db_err)?;
             Ok(Db {
                 read,
                 write,
@@ -74,8 +82,22 @@ impl Db {
     }
 
     /// Start a write transaction (on SQLite, on the single writer connection).
+    ///
+    /// On SQLite the write lock is taken at once, as `BEGIN IMMEDIATE` would: a transaction
+    /// that read first and then tried to write after another process (the server's job worker,
+    /// a command-line tool) committed would otherwise fail with "database is locked" instead of
+    /// waiting for its turn.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DomainError> {
-        self.write.begin().await.map_err(db_err)
+        let tx = self.write.begin().await.map_err(db_err)?;
+        if self.backend == DatabaseBackend::Sqlite {
+            tx.execute(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "UPDATE write_lock SET x = x WHERE 0",
+            ))
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(tx)
     }
 
     pub async fn ping(&self) -> Result<(), DomainError> {

@@ -155,6 +155,31 @@ pub async fn claim(
     limit: u32,
 ) -> Result<Vec<Job>, DomainError> {
     let now = store.now();
+    // Look before taking the write lock: an idle queue costs one read, not a write.
+    let due = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("id"))
+            .from(t("jobs"))
+            .cond_where(
+                sea_orm::sea_query::Cond::any()
+                    .add(
+                        sea_orm::sea_query::Cond::all()
+                            .add(Expr::col(t("status")).eq(PENDING))
+                            .add(Expr::col(t("run_at")).lte(now)),
+                    )
+                    .add(
+                        sea_orm::sea_query::Cond::all()
+                            .add(Expr::col(t("status")).eq(RUNNING))
+                            .add(Expr::col(t("locked_until")).lt(now)),
+                    ),
+            )
+            .limit(1),
+    )
+    .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let backend = store.db.backend();
     let (p, lock) = match backend {
         DatabaseBackend::Postgres => ("$", " FOR UPDATE SKIP LOCKED"),

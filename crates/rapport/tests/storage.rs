@@ -302,3 +302,46 @@ story!(key_rotation_reencrypts_and_retires, |app| {
     assert_ne!(code, 0);
     assert!(err.contains("active"), "{err}");
 });
+
+/// A command-line write while the server is busy writing (SQLite: two processes share the
+/// file) waits for its turn instead of failing with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_writes_wait_for_a_busy_server_on_sqlite() {
+    let app = common::App::start_with(common::Backend::Sqlite, &[("RAPPORT_JOB_POLL_MS", "10")])
+        .await
+        .unwrap();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    let writer = {
+        let http = app.http.clone();
+        let base = app.base.clone();
+        let token = admin.token.clone();
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let _ = http
+                    .post(format!("{base}/api/v1/accounts"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"name": format!("Busy {i}")}))
+                    .send()
+                    .await;
+            }
+        })
+    };
+    for i in 0..8 {
+        let (code, out, err) = app.cli(&[
+            "user",
+            "create",
+            "--email",
+            &format!("cli{i}@example.com"),
+            "--password",
+            common::PASSWORD,
+            "--role",
+            "sales_rep",
+            "--department",
+            &format!("Dept {i}"),
+        ]);
+        assert_eq!(code, 0, "user create {i} failed: {out} {err}");
+    }
+    writer.await.unwrap();
+}
