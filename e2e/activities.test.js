@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { startServer, launch, signIn, SHOTS } from "./harness.js";
 
 let server, browser;
@@ -165,6 +166,12 @@ test("import vCards from a phone and subscribe to the calendar feed", async () =
   await page.screenshot({ path: join(SHOTS, "vcard-import-zh.png"), fullPage: true });
   await page.goto(`${base}/contacts?q=7777`);
   assert.match(await page.locator("table.records").innerText(), /李四/);
+
+  // The same list as an Excel workbook.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a.export-xlsx")]);
+  const xlsx = readFileSync(await download.path());
+  assert.equal(xlsx.subarray(0, 2).toString(), "PK", "an XLSX (zip) file");
+  assert.match(download.suggestedFilename(), /contacts\.xlsx$/);
 
   // The calendar feed: an absolute private address that calendar apps can fetch; reset it.
   await page.goto(`${base}/me/security`);

@@ -245,7 +245,8 @@ story!(csv_export_respects_scope_and_field_rules, |app| {
     assert_eq!(lines[0], "id,name,phone,annual_revenue,cf_region");
     assert_eq!(lines.len(), 2, "only the rep's own account: {body}");
     assert!(
-        lines[1].ends_with(",\"Export, \"\"Quoted\"\" Ltd\",+8613911112222,5000.00,华北"),
+        // A phone number starts with "+": neutralised so no spreadsheet reads it as a formula.
+        lines[1].ends_with(",\"Export, \"\"Quoted\"\" Ltd\",'+8613911112222,5000.00,华北"),
         "{}",
         lines[1]
     );

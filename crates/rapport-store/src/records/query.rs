@@ -777,6 +777,28 @@ pub async fn list(
     })
 }
 
+/// Order a query as a list with this `sort` is ordered (the field, NULLs first ascending and
+/// last descending on both backends, then the id): exports follow the list they come from.
+pub(super) fn order_as_list(
+    q: &mut SelectStatement,
+    def: &ObjectDef,
+    actor: &Principal,
+    sort: Option<&str>,
+) -> Result<(), DomainError> {
+    let sort = parse_sort(def, actor, sort)?;
+    let order = if sort.desc { Order::Desc } else { Order::Asc };
+    if sort.spec.is_some() {
+        let nulls = if sort.desc {
+            NullOrdering::Last
+        } else {
+            NullOrdering::First
+        };
+        q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+    }
+    q.order_by(t("id"), order);
+    Ok(())
+}
+
 /// A quick-search term as the audit trail keeps it: emails and phone numbers are personal data
 /// stored encrypted, so the trail must not keep them in clear either.
 fn redact_query(def: &ObjectDef, q: &str) -> String {

@@ -321,7 +321,13 @@ pub async fn export(
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    let p = query_params(raw, &["q", "filter", "cols"])?;
+    let p = query_params(raw, &["q", "filter", "cols", "sort", "format"])?;
+    let format = match p.get("format").map(String::as_str) {
+        None => records::export::Format::Csv,
+        Some(f) => records::export::Format::parse(f).ok_or_else(|| {
+            DomainError::field("format", "invalid_choice", "format must be csv or xlsx")
+        })?,
+    };
     let filter = match p.get("filter") {
         Some(f) => Some(serde_json::from_str::<Value>(f).map_err(|e| {
             DomainError::field(
@@ -353,15 +359,17 @@ pub async fn export(
     let params = query::ListParams {
         q: p.get("q").cloned(),
         filter,
+        sort: p.get("sort").cloned(),
         ..Default::default()
     };
-    let bytes = records::export::csv(&app.store, &auth.principal, def, &params, &cols).await?;
+    let bytes =
+        records::export::export(&app.store, &auth.principal, def, &params, &cols, format).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{object}.csv\""),
+                format!("attachment; filename=\"{object}.{}\"", format.extension()),
             ),
         ],
         bytes,

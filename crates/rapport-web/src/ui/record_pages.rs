@@ -1264,18 +1264,24 @@ pub async fn export(
     let params = ListParams {
         q: Some(field(&q, "q")).filter(|s| !s.trim().is_empty()),
         filter,
+        sort: Some(field(&q, "sort")).filter(|s| !s.trim().is_empty()),
         ..Default::default()
     };
-    match records::export::csv(&app.store, &page.principal, def, &params, &cols).await {
+    let format = if field(&q, "format") == "xlsx" {
+        records::export::Format::Xlsx
+    } else {
+        records::export::Format::Csv
+    };
+    match records::export::export(&app.store, &page.principal, def, &params, &cols, format).await {
         Ok(bytes) => (
             [
                 (
                     axum::http::header::CONTENT_TYPE,
-                    "text/csv; charset=utf-8".to_string(),
+                    format.content_type().to_string(),
                 ),
                 (
                     axum::http::header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{object}.csv\""),
+                    format!("attachment; filename=\"{object}.{}\"", format.extension()),
                 ),
             ],
             bytes,

@@ -150,6 +150,7 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
         "重置后旧地址立即失效，确定吗？",
         "The old address stops working at once. Continue?",
     ),
+    ("list.export_xlsx", "导出 Excel", "Export Excel"),
     ("vcard.export", "导出 vCard", "Export vCard"),
     ("vcard.import", "导入 vCard", "Import vCard"),
     ("vcard.file", "vCard 文件（.vcf）", "vCard file (.vcf)"),
