@@ -94,7 +94,7 @@ impl Kind {
             "duration_minutes" | "outcome" => {
                 matches!(self, Kind::Call | Kind::Visit | Kind::Meeting)
             }
-            "remind_at" => self.is_planned(),
+            "remind_at" | "remind_before_minutes" => self.is_planned(),
             _ => true,
         }
     }
@@ -146,6 +146,9 @@ pub struct ActivityDraft {
     pub start_at: Option<Option<DateTime<Utc>>>,
     pub end_at: Option<Option<DateTime<Utc>>>,
     pub remind_at: Option<Option<DateTime<Utc>>>,
+    /// A reminder this many minutes before the task is due or the meeting starts (instead of
+    /// a `remind_at` time).
+    pub remind_before_minutes: Option<i64>,
     pub direction: Option<Option<Direction>>,
     pub duration_minutes: Option<Option<i32>>,
     pub outcome: Option<Option<String>>,
@@ -169,6 +172,7 @@ const FIELDS: &[&str] = &[
     "start_at",
     "end_at",
     "remind_at",
+    "remind_before_minutes",
     "direction",
     "duration_minutes",
     "outcome",
@@ -185,6 +189,7 @@ const FOLLOW_UP_FIELDS: &[&str] = &[
     "priority",
     "due_at",
     "remind_at",
+    "remind_before_minutes",
 ];
 
 struct Reader<'a> {
@@ -264,6 +269,27 @@ impl<'a> Reader<'a> {
                         format!(
                             "{} must be an RFC 3339 date-time such as 2026-01-31T09:30:00+08:00",
                             self.name(field)
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// `remind_before_minutes`: a whole number of minutes, up to a week.
+    fn minutes_before(&mut self) -> Option<i64> {
+        match self.doc.get("remind_before_minutes")? {
+            Value::Null => None,
+            v => match v.as_i64() {
+                Some(n) if (0..=7 * 24 * 60).contains(&n) => Some(n),
+                _ => {
+                    self.err(
+                        "remind_before_minutes",
+                        "out_of_range",
+                        format!(
+                            "{} must be a whole number of minutes from 0 to 10080",
+                            self.name("remind_before_minutes")
                         ),
                     );
                     None
@@ -358,6 +384,7 @@ pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, Domai
     d.start_at = r.time("start_at");
     d.end_at = r.time("end_at");
     d.remind_at = r.time("remind_at");
+    d.remind_before_minutes = r.minutes_before();
     d.direction = r.keyed("direction", Direction::parse, Direction::keys());
     d.outcome = r.text("outcome", 200);
     d.place = r.text("place", 300);
@@ -425,6 +452,13 @@ pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, Domai
                 );
             }
         }
+        if d.remind_before_minutes.is_some() && d.remind_at.flatten().is_some() {
+            r.err(
+                "remind_before_minutes",
+                "conflict",
+                "give remind_at or remind_before_minutes, not both",
+            );
+        }
         if kind.has_span() && mode == Mode::Create && d.start_at.flatten().is_none() {
             r.err(
                 "start_at",
@@ -465,6 +499,7 @@ pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, Domai
                 f.priority = fr.keyed("priority", Priority::parse, Priority::keys());
                 f.due_at = fr.time("due_at");
                 f.remind_at = fr.time("remind_at");
+                f.remind_before_minutes = fr.minutes_before();
                 r.errors.append(&mut fr.errors);
                 d.follow_up = Some(Box::new(f));
             }
@@ -476,6 +511,33 @@ pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, Domai
         Ok(d)
     } else {
         Err(DomainError::Validation(r.errors))
+    }
+}
+
+/// The reminder time a draft asks for: `remind_at`, or `remind_before_minutes` before the due
+/// time (tasks) or the start (meetings, visits). `Err` names the missing time.
+pub fn reminder_time(
+    kind: Kind,
+    remind_at: Option<DateTime<Utc>>,
+    before_minutes: Option<i64>,
+    due_at: Option<DateTime<Utc>>,
+    start_at: Option<DateTime<Utc>>,
+) -> Result<Option<DateTime<Utc>>, FieldError> {
+    let Some(m) = before_minutes else {
+        return Ok(remind_at);
+    };
+    let anchor = if kind == Kind::Task { due_at } else { start_at };
+    match anchor {
+        Some(t) => Ok(Some(t - chrono::Duration::minutes(m))),
+        None => Err(FieldError::new(
+            "remind_before_minutes",
+            "needs_time",
+            if kind == Kind::Task {
+                "a reminder before the due time needs due_at"
+            } else {
+                "a reminder before the start needs start_at"
+            },
+        )),
     }
 }
 
@@ -606,6 +668,36 @@ mod tests {
         let c = codes(e);
         assert!(c.contains(&("follow_up.subject".into(), "required")));
         assert!(c.contains(&("follow_up.due_at".into(), "invalid_datetime")));
+    }
+
+    #[test]
+    fn a_reminder_before_the_due_time_is_computed_and_needs_that_time() {
+        let due = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            reminder_time(Kind::Task, None, Some(15), Some(due), None).unwrap(),
+            Some(due - chrono::Duration::minutes(15))
+        );
+        assert!(reminder_time(Kind::Meeting, None, Some(15), Some(due), None).is_err());
+        let e = read(
+            &doc(
+                json!({"kind": "task", "subject": "s", "related_type": "account", "related_id": "a",
+                "remind_before_minutes": 15, "remind_at": "2026-11-25T09:00:00Z"}),
+            ),
+            Mode::Create,
+        )
+        .unwrap_err();
+        assert_eq!(codes(e), vec![("remind_before_minutes".into(), "conflict")]);
+        let e = read(
+            &doc(
+                json!({"kind": "note", "subject": "s", "related_type": "account", "related_id": "a",
+                "remind_before_minutes": -5}),
+            ),
+            Mode::Create,
+        )
+        .unwrap_err();
+        assert!(codes(e).contains(&("remind_before_minutes".into(), "out_of_range")));
     }
 
     #[test]

@@ -672,3 +672,36 @@ story!(a_job_interrupted_mid_run_runs_again_exactly_once, |app| {
     let (_, body) = app.get(&rep, "/api/v1/notifications").await;
     assert_eq!(reminders_for(&body, &id), 1, "{body}");
 });
+
+story!(a_reminder_minutes_before_the_due_time, |app| {
+    let t = team(&app).await;
+    let acc = account(&app, &t.rep_a, "Before Co").await;
+    let (s, task) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/activities",
+            json!({"kind": "task", "subject": "提前提醒", "related_type": "account", "related_id": acc,
+                   "due_at": at(15 * 60 + 1), "remind_before_minutes": 15}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{task}");
+    let due = chrono::DateTime::parse_from_rfc3339(task["due_at"].as_str().unwrap()).unwrap();
+    let remind = chrono::DateTime::parse_from_rfc3339(task["remind_at"].as_str().unwrap()).unwrap();
+    assert_eq!(due - remind, chrono::Duration::minutes(15));
+    let id = task["id"].as_str().unwrap();
+    let body = wait_notifications(&app, &t.rep_a, 20, |b| reminders_for(b, id) > 0).await;
+    assert_eq!(reminders_for(&body, id), 1, "{body}");
+    // Without a due time there is nothing to count back from; the follow-up's error is prefixed.
+    let (s, err) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/activities",
+            json!({"kind": "call", "subject": "c", "related_type": "account", "related_id": acc,
+                   "follow_up": {"subject": "next", "remind_before_minutes": 30}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["errors"][0]["field"], "follow_up.remind_before_minutes");
+    assert_eq!(err["errors"][0]["code"], "needs_time");
+    let _ = (t.rep_b, t.manager, t.admin);
+});

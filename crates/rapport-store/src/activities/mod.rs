@@ -307,7 +307,15 @@ fn build(
         start_at,
         end_at: d.end_at.flatten().map(ms),
         at,
-        remind_at: d.remind_at.flatten().map(ms),
+        remind_at: activity::reminder_time(
+            kind,
+            d.remind_at.flatten(),
+            d.remind_before_minutes,
+            due_at,
+            start_at,
+        )
+        .map_err(|e| DomainError::Validation(vec![e]))?
+        .map(ms),
         direction: d.direction.flatten(),
         duration_minutes: d.duration_minutes.flatten(),
         outcome: d.outcome.clone().flatten(),
@@ -446,7 +454,19 @@ async fn create_inner(
     let now = store.now();
     let a = build(&d, actor, (&rt, &rid), now, None)?;
     let follow = match &d.follow_up {
-        Some(f) => Some(build(f, actor, (&rt, &rid), now, Some(a.id.clone()))?),
+        Some(f) => Some(
+            build(f, actor, (&rt, &rid), now, Some(a.id.clone())).map_err(|e| match e {
+                DomainError::Validation(errs) => DomainError::Validation(
+                    errs.into_iter()
+                        .map(|mut fe| {
+                            fe.field = format!("follow_up.{}", fe.field);
+                            fe
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?,
+        ),
         None => None,
     };
     let label = parent.label(access::def_of(&rt).ok_or(DomainError::NotFound)?);
@@ -622,6 +642,12 @@ pub async fn update(
     set(&mut a.start_at, &d.start_at.map(|v| v.map(ms)));
     set(&mut a.end_at, &d.end_at.map(|v| v.map(ms)));
     set(&mut a.remind_at, &d.remind_at.map(|v| v.map(ms)));
+    if d.remind_before_minutes.is_some() {
+        a.remind_at =
+            activity::reminder_time(a.kind, None, d.remind_before_minutes, a.due_at, a.start_at)
+                .map_err(|e| DomainError::Validation(vec![e]))?
+                .map(ms);
+    }
     set(&mut a.direction, &d.direction);
     set(&mut a.duration_minutes, &d.duration_minutes);
     set(&mut a.outcome, &d.outcome);

@@ -39,6 +39,8 @@ pub struct ActivityForm {
     pub channels: Vec<(String, String)>,
     pub directions: Vec<(String, String)>,
     pub priorities: Vec<(String, String)>,
+    /// "Remind me … before": (minutes, label).
+    pub reminders: Vec<(String, String)>,
     pub values: HashMap<String, String>,
     pub errors: HashMap<String, String>,
     pub open: bool,
@@ -90,6 +92,10 @@ pub fn empty_form(plural: &str, id: &str, lang: Lang) -> ActivityForm {
         channels: choices(Channel::ALL, Channel::key, "channel", lang),
         directions: choices(Direction::ALL, Direction::key, "direction", lang),
         priorities: choices(Priority::ALL, Priority::key, "priority", lang),
+        reminders: [0, 5, 15, 30, 60, 120, 1440]
+            .iter()
+            .map(|m| (m.to_string(), t(lang, &format!("remind.{m}"))))
+            .collect(),
         values,
         errors: HashMap::new(),
         open: false,
@@ -346,6 +352,17 @@ fn form_doc(form: &[(String, String)], object: &str, id: &str) -> Map<String, Va
             doc.insert(f.into(), v);
         }
     }
+    let before = field(form, "remind_before_minutes");
+    if !before.trim().is_empty() && applies("remind_before_minutes") {
+        doc.insert(
+            "remind_before_minutes".into(),
+            before
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(json!(before)),
+        );
+    }
     let d = field(form, "duration_minutes");
     if !d.trim().is_empty() && applies("duration_minutes") {
         doc.insert(
@@ -364,6 +381,10 @@ fn form_doc(form: &[(String, String)], object: &str, id: &str) -> Map<String, Va
             if !v.is_null() {
                 f.insert(dst.into(), v);
             }
+        }
+        let before = field(form, "follow_up_remind_before");
+        if let Ok(m) = before.trim().parse::<i64>() {
+            f.insert("remind_before_minutes".into(), json!(m));
         }
         doc.insert("follow_up".into(), Value::Object(f));
     }
@@ -409,10 +430,7 @@ pub async fn log(
             let mut general = Vec::new();
             for e in &errs {
                 let key = e.field.replace("follow_up.", "follow_up_");
-                let key = if key == "follow_up_due_at"
-                    || key == "follow_up_remind_at"
-                    || key == "follow_up_subject"
-                {
+                let key = if key.starts_with("follow_up_") {
                     key
                 } else {
                     e.field.clone()
