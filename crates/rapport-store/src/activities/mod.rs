@@ -4,20 +4,25 @@
 //! jobs and notifies assignees and mentioned colleagues, all in one transaction.
 
 pub mod access;
+mod list;
+mod model;
 mod notify;
 pub mod rollup;
 
-use crate::db::{all, db_err, exec, get, one};
+use crate::db::{db_err, exec, one};
 use crate::{audit, jobs, outbox, users, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{
-    self, ActivityDraft, Attendees, Channel, Direction, Kind, Mode, Priority, Status,
+    self, ActivityDraft, Channel, Direction, Kind, Mode, Priority, Status,
 };
 use rapport_core::{ids, DomainError, FieldError, Principal};
-use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 
+pub use list::{audit_list, labels, list, ListFilter};
+pub use model::Activity;
+pub(crate) use model::{row_to, select, COLS};
 pub use notify::remind;
 
 fn t(s: &str) -> Alias {
@@ -26,177 +31,6 @@ fn t(s: &str) -> Alias {
 
 /// The job that delivers a reminder.
 pub const REMIND_JOB: &str = "activity.remind";
-
-/// An activity as stored.
-#[derive(Debug, Clone)]
-pub struct Activity {
-    pub id: String,
-    pub kind: Kind,
-    pub subject: String,
-    pub body: Option<String>,
-    pub channel: Option<Channel>,
-    pub related_type: String,
-    pub related_id: String,
-    pub owner_id: Option<String>,
-    pub assignee_id: Option<String>,
-    pub status: Status,
-    pub priority: Option<Priority>,
-    pub due_at: Option<DateTime<Utc>>,
-    pub start_at: Option<DateTime<Utc>>,
-    pub end_at: Option<DateTime<Utc>>,
-    pub at: DateTime<Utc>,
-    pub remind_at: Option<DateTime<Utc>>,
-    pub direction: Option<Direction>,
-    pub duration_minutes: Option<i32>,
-    pub outcome: Option<String>,
-    pub place: Option<String>,
-    pub attendees: Attendees,
-    pub follow_up_of: Option<String>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub created_by: Option<String>,
-}
-
-pub(crate) const COLS: [&str; 26] = [
-    "id",
-    "kind",
-    "subject",
-    "body",
-    "channel",
-    "related_type",
-    "related_id",
-    "owner_id",
-    "assignee_id",
-    "status",
-    "priority",
-    "due_at",
-    "start_at",
-    "end_at",
-    "at",
-    "remind_at",
-    "direction",
-    "duration_minutes",
-    "outcome",
-    "place",
-    "attendees",
-    "follow_up_of",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "created_by",
-];
-
-pub(crate) fn select() -> sea_orm::sea_query::SelectStatement {
-    let mut q = Query::select();
-    q.columns(COLS.map(|c| (t("activities"), t(c))))
-        .from(t("activities"));
-    q
-}
-
-fn bad_stored(what: &str) -> DomainError {
-    DomainError::Internal(format!("stored activity has an invalid {what}"))
-}
-
-pub(crate) fn row_to(r: &QueryResult) -> Result<Activity, DomainError> {
-    let kind: String = get(r, "kind")?;
-    let status: String = get(r, "status")?;
-    let opt = |col: &str| get::<Option<String>>(r, col);
-    let attendees = match opt("attendees")? {
-        Some(s) => serde_json::from_str(&s).unwrap_or_default(),
-        None => Attendees::default(),
-    };
-    Ok(Activity {
-        id: get(r, "id")?,
-        kind: Kind::parse(&kind).ok_or_else(|| bad_stored("kind"))?,
-        subject: get(r, "subject")?,
-        body: opt("body")?,
-        channel: opt("channel")?.as_deref().and_then(Channel::parse),
-        related_type: get(r, "related_type")?,
-        related_id: get(r, "related_id")?,
-        owner_id: opt("owner_id")?,
-        assignee_id: opt("assignee_id")?,
-        status: Status::parse(&status).ok_or_else(|| bad_stored("status"))?,
-        priority: opt("priority")?.as_deref().and_then(Priority::parse),
-        due_at: get(r, "due_at")?,
-        start_at: get(r, "start_at")?,
-        end_at: get(r, "end_at")?,
-        at: get(r, "at")?,
-        remind_at: get(r, "remind_at")?,
-        direction: opt("direction")?.as_deref().and_then(Direction::parse),
-        duration_minutes: get(r, "duration_minutes")?,
-        outcome: opt("outcome")?,
-        place: opt("place")?,
-        attendees,
-        follow_up_of: opt("follow_up_of")?,
-        completed_at: get(r, "completed_at")?,
-        created_at: get(r, "created_at")?,
-        updated_at: get(r, "updated_at")?,
-        created_by: opt("created_by")?,
-    })
-}
-
-fn ts(v: Option<DateTime<Utc>>) -> Value {
-    v.map_or(Value::Null, |t| {
-        Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-    })
-}
-
-impl Activity {
-    /// The API shape. `related_label` is the linked record's name when the viewer may read it.
-    pub fn to_json(&self, related_label: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "kind": self.kind.key(),
-            "subject": self.subject,
-            "body": self.body,
-            "channel": self.channel.map(Channel::key),
-            "related_type": self.related_type,
-            "related_id": self.related_id,
-            "related_label": related_label,
-            "owner_id": self.owner_id,
-            "assignee_id": self.assignee_id,
-            "status": self.status.key(),
-            "priority": self.priority.map(Priority::key),
-            "due_at": ts(self.due_at),
-            "start_at": ts(self.start_at),
-            "end_at": ts(self.end_at),
-            "at": ts(Some(self.at)),
-            "remind_at": ts(self.remind_at),
-            "direction": self.direction.map(Direction::key),
-            "duration_minutes": self.duration_minutes,
-            "outcome": self.outcome,
-            "place": self.place,
-            "attendees": self.attendees,
-            "follow_up_of": self.follow_up_of,
-            "completed_at": ts(self.completed_at),
-            "created_at": ts(Some(self.created_at)),
-            "updated_at": ts(Some(self.updated_at)),
-            "created_by": self.created_by,
-        })
-    }
-
-    /// Open and overdue at `now`.
-    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status == Status::Open && self.at < now
-    }
-
-    /// Who a reminder goes to: the assignee (or owner) and colleagues attending.
-    pub fn reminder_recipients(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .assignee_id
-            .clone()
-            .or_else(|| self.owner_id.clone())
-            .into_iter()
-            .collect();
-        for u in &self.attendees.users {
-            if !out.contains(u) {
-                out.push(u.clone());
-            }
-        }
-        out
-    }
-}
 
 fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::SubsecRound;
@@ -785,127 +619,4 @@ pub async fn delete(store: &Store, actor: &Principal, id: &str) -> Result<(), Do
     rollup::refresh(&tx, &a.related_type, &a.related_id).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(())
-}
-
-/// Filters for the activity list.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    /// Only activities assigned to (or, without an assignee, owned by) this user.
-    pub assignee_id: Option<String>,
-    /// With `assignee_id`: also meetings and visits that user attends.
-    pub include_attending: bool,
-    pub kind: Option<Kind>,
-    pub status: Option<Status>,
-    /// Only activities at or before this time (with `status=open`: due by then).
-    pub until: Option<DateTime<Utc>>,
-    pub since: Option<DateTime<Utc>>,
-    pub related: Option<(String, String)>,
-    /// Cursor: activities ordered before this (at, id).
-    pub after: Option<(DateTime<Utc>, String)>,
-    /// Oldest first (a to-do list) instead of newest first.
-    pub ascending: bool,
-    pub limit: u64,
-}
-
-/// Activities the actor may see, filtered; each with its linked record's label when the actor
-/// may read that record.
-pub async fn list(
-    store: &Store,
-    actor: &Principal,
-    f: &ListFilter,
-) -> Result<Vec<(Activity, Option<String>)>, DomainError> {
-    let mut q = select();
-    q.cond_where(access::visible(store, actor).await?);
-    let col = |c: &str| Expr::col((t("activities"), t(c)));
-    if let Some(u) = &f.assignee_id {
-        let mut mine = Cond::any().add(col("assignee_id").eq(u.clone())).add(
-            Cond::all()
-                .add(col("assignee_id").is_null())
-                .add(col("owner_id").eq(u.clone())),
-        );
-        if f.include_attending {
-            // Attendees are stored as JSON; user ids are quoted strings in it.
-            mine = mine.add(col("attendees").like(format!("%\"{}\"%", u.replace(['%', '_'], ""))));
-        }
-        q.cond_where(mine);
-    }
-    if let Some(k) = f.kind {
-        q.and_where(col("kind").eq(k.key()));
-    }
-    if let Some(s) = f.status {
-        q.and_where(col("status").eq(s.key()));
-    }
-    if let Some(u) = f.until {
-        q.and_where(col("at").lte(u));
-    }
-    if let Some(s) = f.since {
-        q.and_where(col("at").gte(s));
-    }
-    if let Some((rt, rid)) = &f.related {
-        q.and_where(col("related_type").eq(rt.clone()))
-            .and_where(col("related_id").eq(rid.clone()));
-    }
-    let (ord, cmp_lt) = if f.ascending {
-        (Order::Asc, false)
-    } else {
-        (Order::Desc, true)
-    };
-    if let Some((at, id)) = &f.after {
-        let (a, b) = if cmp_lt {
-            (col("at").lt(*at), col("id").lt(id.clone()))
-        } else {
-            (col("at").gt(*at), col("id").gt(id.clone()))
-        };
-        q.cond_where(
-            Cond::any()
-                .add(a)
-                .add(Cond::all().add(col("at").eq(*at)).add(b)),
-        );
-    }
-    q.order_by((t("activities"), t("at")), ord.clone())
-        .order_by((t("activities"), t("id")), ord)
-        .limit(f.limit.clamp(1, 200));
-    let rows = all(store.db.reader(), &q).await?;
-    let acts: Vec<Activity> = rows.iter().map(row_to).collect::<Result<_, _>>()?;
-    labels(store, actor, acts).await
-}
-
-/// Attach the labels of the linked records the actor may read (one query per record type).
-pub async fn labels(
-    store: &Store,
-    actor: &Principal,
-    acts: Vec<Activity>,
-) -> Result<Vec<(Activity, Option<String>)>, DomainError> {
-    let mut by_type: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for a in &acts {
-        let ids = by_type.entry(a.related_type.as_str()).or_default();
-        if !ids.contains(&a.related_id) {
-            ids.push(a.related_id.clone());
-        }
-    }
-    let mut names: std::collections::HashMap<(String, String), String> = Default::default();
-    for (ty, ids) in by_type {
-        for (id, label) in access::readable_labels(store, actor, ty, &ids).await? {
-            names.insert((ty.to_string(), id), label);
-        }
-    }
-    Ok(acts
-        .into_iter()
-        .map(|a| {
-            let l = names
-                .get(&(a.related_type.clone(), a.related_id.clone()))
-                .cloned();
-            (a, l)
-        })
-        .collect())
-}
-
-/// Audit a list read (what was asked for, not what came back).
-pub async fn audit_list(store: &Store, actor: &Principal, what: Value) -> Result<(), DomainError> {
-    audit::record_alone(
-        store,
-        actor,
-        audit::Entry::new("activity.listed").details(what),
-    )
-    .await
 }
