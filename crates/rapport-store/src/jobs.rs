@@ -9,8 +9,10 @@ use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
+use sea_orm::sea_query::{
+    Alias, Cond, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query,
+};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -156,70 +158,52 @@ pub async fn claim(
 ) -> Result<Vec<Job>, DomainError> {
     let now = store.now();
     // Look before taking the write lock: an idle queue costs one read, not a write.
-    let due = one(
-        store.db.reader(),
-        Query::select()
-            .column(t("id"))
-            .from(t("jobs"))
-            .cond_where(
-                sea_orm::sea_query::Cond::any()
-                    .add(
-                        sea_orm::sea_query::Cond::all()
-                            .add(Expr::col(t("status")).eq(PENDING))
-                            .add(Expr::col(t("run_at")).lte(now)),
-                    )
-                    .add(
-                        sea_orm::sea_query::Cond::all()
-                            .add(Expr::col(t("status")).eq(RUNNING))
-                            .add(Expr::col(t("locked_until")).lt(now)),
-                    ),
-            )
-            .limit(1),
-    )
-    .await?;
-    if due.is_none() {
+    let mut probe = Query::select();
+    probe
+        .column(t("id"))
+        .from(t("jobs"))
+        .cond_where(due(now))
+        .limit(1);
+    if one(store.db.reader(), &probe).await?.is_none() {
         return Ok(Vec::new());
     }
-    let backend = store.db.backend();
-    let (p, lock) = match backend {
-        DatabaseBackend::Postgres => ("$", " FOR UPDATE SKIP LOCKED"),
-        _ => ("?", ""),
-    };
-    let ph = |i: usize| {
-        if p == "$" {
-            format!("${i}")
-        } else {
-            "?".to_string()
-        }
-    };
-    // One statement: pick and lock due rows, mark them running, return them.
-    let sql = format!(
-        "UPDATE jobs SET status = 'running', locked_by = {w}, locked_until = {until}, \
-         attempts = attempts + 1, updated_at = {now1} \
-         WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= {now2}) \
-         OR (status = 'running' AND locked_until < {now3}) ORDER BY run_at LIMIT {lim}{lock}) \
-         RETURNING {cols}",
-        w = ph(1),
-        until = ph(2),
-        now1 = ph(3),
-        now2 = ph(4),
-        now3 = ph(5),
-        lim = limit.clamp(1, 100),
-        cols = COLS.join(", "),
-    );
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            worker.into(),
-            (now + lease).into(),
-            now.into(),
-            now.into(),
-            now.into(),
-        ],
-    );
-    let rows = store.db.writer().query_all(stmt).await.map_err(db_err)?;
+    // One statement: pick (and on PostgreSQL lock, skipping rows other workers hold) the due
+    // rows, mark them running, return them.
+    let mut pick = Query::select();
+    pick.column(t("id"))
+        .from(t("jobs"))
+        .cond_where(due(now))
+        .order_by(t("run_at"), Order::Asc)
+        .limit(u64::from(limit.clamp(1, 100)));
+    if store.db.backend() == DatabaseBackend::Postgres {
+        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let mut q = Query::update();
+    q.table(t("jobs"))
+        .value(t("status"), RUNNING)
+        .value(t("locked_by"), worker)
+        .value(t("locked_until"), now + lease)
+        .value(t("attempts"), Expr::col(t("attempts")).add(1))
+        .value(t("updated_at"), now)
+        .and_where(Expr::col(t("id")).in_subquery(pick))
+        .returning(Query::returning().columns(COLS.map(t)));
+    let rows = all(store.db.writer(), &q).await?;
     rows.iter().map(row_to_job).collect()
+}
+
+/// Jobs whose time has come: pending and due, or running under a lease that ran out.
+fn due(now: DateTime<Utc>) -> Condition {
+    Cond::any()
+        .add(
+            Cond::all()
+                .add(Expr::col(t("status")).eq(PENDING))
+                .add(Expr::col(t("run_at")).lte(now)),
+        )
+        .add(
+            Cond::all()
+                .add(Expr::col(t("status")).eq(RUNNING))
+                .add(Expr::col(t("locked_until")).lt(now)),
+        )
 }
 
 /// Mark a claimed job done inside the transaction that did its work. Fails (and the caller
@@ -279,21 +263,6 @@ pub async fn fail(store: &Store, job: &Job, error: &str) -> Result<(), DomainErr
             .value(t("run_at"), now + backoff(job.attempts));
     }
     exec(store.db.writer(), &q).await?;
-    Ok(())
-}
-
-/// Push back the lease of a long job still being worked on.
-pub async fn extend_lease(store: &Store, job: &Job, lease: Duration) -> Result<(), DomainError> {
-    let now = store.now();
-    exec(
-        store.db.writer(),
-        Query::update()
-            .table(t("jobs"))
-            .value(t("locked_until"), now + lease)
-            .and_where(Expr::col(t("id")).eq(job.id.clone()))
-            .and_where(Expr::col(t("locked_by")).eq(job.locked_by.clone())),
-    )
-    .await?;
     Ok(())
 }
 

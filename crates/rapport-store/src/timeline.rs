@@ -123,6 +123,12 @@ pub async fn of_record(
     let fetch = limit + 1;
     let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut entries: Vec<Entry> = Vec::new();
+    // Which contacts the viewer may read (an account's timeline shows theirs), resolved once.
+    let contacts_filter = if def.object == ACCOUNTS.object {
+        owner_filter(store, actor, CONTACTS.object, Action::Read).await?
+    } else {
+        None
+    };
 
     // Activities on the record; for an account also on its contacts the viewer may read.
     let activity_kinds: Vec<&str> = Kind::ALL
@@ -142,20 +148,15 @@ pub async fn of_record(
                 .column(t("contact_id"))
                 .from(t("contact_accounts"))
                 .and_where(Expr::col(t("account_id")).eq(id));
-            if let Some(OwnerFilter::Owners(owners)) =
-                owner_filter(store, actor, CONTACTS.object, Action::Read).await?
-            {
+            if let Some(OwnerFilter::Owners(owners)) = &contacts_filter {
                 let mut mine = Query::select();
                 mine.column(t("id"))
                     .from(t("contacts"))
-                    .and_where(Expr::col(t("owner_id")).is_in(owners));
+                    .and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
                 links.and_where(Expr::col(t("contact_id")).in_subquery(mine));
             }
-            let readable_contacts = owner_filter(store, actor, CONTACTS.object, Action::Read)
-                .await?
-                .is_some();
             let mut any = Cond::any().add(on_record);
-            if readable_contacts {
+            if contacts_filter.is_some() {
                 any = any.add(
                     Cond::all()
                         .add(col("related_type").eq("contact"))
@@ -233,7 +234,7 @@ pub async fn of_record(
 
     // Related records: the contacts of an account the viewer may read, when they were added.
     if wants(RELATED) && def.object == ACCOUNTS.object {
-        if let Some(filter) = owner_filter(store, actor, CONTACTS.object, Action::Read).await? {
+        if let Some(filter) = contacts_filter {
             let mut q = Query::select();
             q.columns([
                 (t("contacts"), t("id")),

@@ -12,6 +12,47 @@ use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "rapport_session";
 
+/// Read a request body of one of the media `types`, at most `limit` bytes; a wrong content type
+/// (415) or an oversized body (413, connection closed) is refused with problem+json.
+pub async fn read_body(
+    req: Request,
+    types: &[&str],
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !types.iter().any(|t| ct.starts_with(t)) {
+        return Err(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            format!("send the body as {}", types.join(" or ")),
+            json!({}),
+        ));
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
+            let mut res = problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Body too large",
+                format!("the request body is larger than {limit} bytes"),
+                json!({}),
+            );
+            // The rest of the body was not read: the connection cannot be reused.
+            res.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            res
+        })
+}
+
 /// A JSON object body. Malformed JSON, a non-object, a wrong content type or an oversized
 /// body are refused with problem+json before any handler runs.
 pub struct JsonObject(pub Map<String, Value>);
@@ -24,38 +65,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let app: AppState = axum::extract::FromRef::from_ref(state);
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct.starts_with("application/json") {
-            return Err(problem(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "send the body as application/json",
-                json!({}),
-            ));
-        }
-        let bytes = match axum::body::to_bytes(req.into_body(), app.max_body).await {
-            Ok(b) => b,
-            Err(_) => {
-                let mut res = problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "Body too large",
-                    format!("the request body is larger than {} bytes", app.max_body),
-                    json!({}),
-                );
-                // The rest of the body was not read: the connection cannot be reused.
-                res.headers_mut().insert(
-                    header::CONNECTION,
-                    header::HeaderValue::from_static("close"),
-                );
-                return Err(res);
-            }
-        };
+        let bytes = read_body(req, &["application/json"], app.max_body).await?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
             problem(
                 StatusCode::BAD_REQUEST,

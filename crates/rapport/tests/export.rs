@@ -17,6 +17,15 @@ print(json.dumps({"title": ws.title,
   ensure_ascii=False))
 "#;
 
+/// A workbook read back by openpyxl.
+fn read_xlsx(body: &[u8]) -> Value {
+    let file = std::env::temp_dir().join(format!("rapport-{}.xlsx", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, body).unwrap();
+    let book = common::python(READ_XLSX, &[file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    book
+}
+
 async fn download(
     app: &common::App,
     s: &common::Session,
@@ -120,10 +129,7 @@ story!(exports_follow_the_list_and_never_run_formulas, |app| {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("application/vnd.openxmlformats"));
-    let file = std::env::temp_dir().join(format!("rapport-{}.xlsx", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&file, &body).unwrap();
-    let book = common::python(READ_XLSX, &[file.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&file);
+    let book = read_xlsx(&body);
     assert_eq!(book["types"], json!(["s"]), "only text cells: {book}");
     let rows = book["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 5, "{book}");
@@ -168,12 +174,7 @@ story!(exports_follow_the_list_and_never_run_formulas, |app| {
         let haystack = if format == "csv" {
             String::from_utf8_lossy(&body).to_string()
         } else {
-            let file = std::env::temp_dir()
-                .join(format!("rapport-{}.xlsx", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&file, &body).unwrap();
-            let book = common::python(READ_XLSX, &[file.to_str().unwrap()]);
-            let _ = std::fs::remove_file(&file);
-            book.to_string()
+            read_xlsx(&body).to_string()
         };
         assert!(
             !haystack.contains("-250.50"),
@@ -185,10 +186,7 @@ story!(exports_follow_the_list_and_never_run_formulas, |app| {
     // Rep B exports nothing of rep A's; a bad format is named.
     let (s, _, body) = download(&app, &b, "/api/v1/accounts/export?format=xlsx").await;
     assert_eq!(s, StatusCode::OK);
-    let file = std::env::temp_dir().join(format!("rapport-{}.xlsx", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&file, &body).unwrap();
-    let book = common::python(READ_XLSX, &[file.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&file);
+    let book = read_xlsx(&body);
     assert_eq!(
         book["rows"].as_array().unwrap().len(),
         1,

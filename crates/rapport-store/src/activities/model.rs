@@ -161,11 +161,6 @@ impl Activity {
         })
     }
 
-    /// Open and overdue at `now`.
-    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status == Status::Open && self.at < now
-    }
-
     /// Who a reminder goes to: the assignee (or owner) and colleagues attending.
     pub fn reminder_recipients(&self) -> Vec<String> {
         let mut out: Vec<String> = self

@@ -4,7 +4,7 @@
 //! card through the same service as the API, so validation, duplicate rules, scope and audit
 //! apply card by card, and a bad card does not hold back the good ones.
 
-use crate::records::{self, query, WriteOptions, CONTACTS};
+use crate::records::{self, query, WriteOptions, ACCOUNTS, CONTACTS};
 use crate::{audit, Store};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
@@ -393,11 +393,12 @@ pub async fn export(
     ids: &[String],
     q: Option<String>,
 ) -> Result<(String, usize), DomainError> {
-    if actor.scope(CONTACTS.object, Action::Export) == Scope::None {
-        return Err(DomainError::Forbidden(
-            "exporting contacts needs the export right".into(),
-        ));
-    }
+    // Exporting is narrower than reading: every contact must be inside the export scope.
+    let filter = crate::scope::owner_filter(store, actor, CONTACTS.object, Action::Export)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Forbidden("exporting contacts needs the export right".into())
+        })?;
     let mut contacts: Vec<Value> = Vec::new();
     if ids.is_empty() {
         let mut cursor = None;
@@ -429,21 +430,29 @@ pub async fn export(
                 format!("at most {MAX_CARDS} contacts at a time"),
             ));
         }
-        for id in ids {
-            let rec = records::read_record(store, actor, &CONTACTS, id).await?;
-            contacts.push(records::to_json(&CONTACTS, actor, &rec));
+        let found = records::read_many(store, actor, &CONTACTS, ids).await?;
+        let mut wanted = ids.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        if found.len() < wanted.len() {
+            return Err(DomainError::NotFound);
         }
+        contacts.extend(found.iter().map(|r| records::to_json(&CONTACTS, actor, r)));
     }
-    // Exporting is narrower than reading: every contact must be inside the export scope.
-    let filter = crate::scope::owner_filter(store, actor, CONTACTS.object, Action::Export)
-        .await?
-        .ok_or_else(|| {
-            DomainError::Forbidden("exporting contacts needs the export right".into())
-        })?;
     contacts.retain(|c| filter.allows(c["owner_id"].as_str()));
-    let names = query::account_names(store, actor, 10_000)
-        .await
-        .unwrap_or_default();
+    // The names of the accounts the cards mention (ORG), those the caller may read.
+    let mut account_ids: Vec<String> = contacts
+        .iter()
+        .flat_map(|c| c["accounts"].as_array().cloned().unwrap_or_default())
+        .filter_map(|l| l["account_id"].as_str().map(String::from))
+        .collect();
+    account_ids.sort();
+    account_ids.dedup();
+    let names: Vec<(String, String)> = records::read_many(store, actor, &ACCOUNTS, &account_ids)
+        .await?
+        .iter()
+        .map(|r| (r.id.clone(), r.label(&ACCOUNTS)))
+        .collect();
     let mut out = String::new();
     for c in &contacts {
         contact_to_card(c, &names)

@@ -101,18 +101,8 @@ fn write_xlsx(
     book.save_to_buffer().map_err(DomainError::internal)
 }
 
-/// `columns` are (field key, header) pairs; the first column is always the id.
-pub async fn csv(
-    store: &Store,
-    actor: &Principal,
-    def: &ObjectDef,
-    params: &ListParams,
-    columns: &[(String, String)],
-) -> Result<Vec<u8>, DomainError> {
-    export(store, actor, def, params, columns, Format::Csv).await
-}
-
-/// Export a list in `format` (see the module documentation).
+/// Export a list in `format` (see the module documentation). `columns` are (field key,
+/// header) pairs; the first column is always the id.
 pub async fn export(
     store: &Store,
     actor: &Principal,

@@ -712,6 +712,43 @@ pub async fn read_record(
         .ok_or(DomainError::NotFound)
 }
 
+/// The records among `ids` the actor may read, in one query (unknown or unreadable ids are
+/// simply absent), in the order of `ids`.
+pub async fn read_many(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    ids: &[String],
+) -> Result<Vec<Record>, DomainError> {
+    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+        return Ok(Vec::new());
+    };
+    let wanted: Vec<String> = ids
+        .iter()
+        .filter(|i| ids::is_valid_id(i))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Query::select();
+    q.columns(def.select_columns().into_iter().map(Alias::new))
+        .from(t(def.table))
+        .and_where(Expr::col(t("id")).is_in(wanted.clone()));
+    if let OwnerFilter::Owners(owners) = &filter {
+        q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
+    }
+    let rows = all(store.db.reader(), &q).await?;
+    let keys = store.keys()?;
+    let mut recs = rows
+        .iter()
+        .map(|r| row_to_record(&keys, def, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    complete(store.db.reader(), def, &mut recs).await?;
+    recs.sort_by_key(|r| wanted.iter().position(|w| *w == r.id));
+    Ok(recs)
+}
+
 /// Update fields of a record. Changing the owner needs the transfer right.
 pub async fn update(
     store: &Store,

@@ -2,11 +2,11 @@
 //! feed (its address for the signed-in user, resetting it, and the feed itself).
 
 use super::query_params;
-use crate::error::{problem, ApiResult};
-use crate::extract::Auth;
+use crate::error::ApiResult;
+use crate::extract::{read_body, Auth};
 use crate::AppState;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
@@ -62,37 +62,7 @@ pub async fn export_vcards(
 
 /// Read a text body of one of `types`, up to `limit` bytes, as UTF-8.
 pub async fn text_body(req: Request, types: &[&str], limit: usize) -> Result<String, Response> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !types.iter().any(|t| ct.starts_with(t)) {
-        return Err(problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-            format!("send the file as {}", types.join(" or ")),
-            json!({}),
-        ));
-    }
-    let bytes = axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| {
-            let mut res = problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "Body too large",
-                format!("the file is larger than {limit} bytes"),
-                json!({}),
-            );
-            res.headers_mut().insert(
-                header::CONNECTION,
-                header::HeaderValue::from_static("close"),
-            );
-            res
-        })?;
+    let bytes = read_body(req, types, limit).await?;
     String::from_utf8(bytes.to_vec()).map_err(|e| {
         crate::error::ApiError::from(DomainError::field(
             "file",

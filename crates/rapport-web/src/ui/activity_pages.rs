@@ -172,13 +172,12 @@ pub fn item(
         kind_label: t(lang, &format!("kind.{}", a.kind.key())),
         at: when,
         title: a.subject.clone(),
-        link: Some((
-            format!("/{}/{}", plural_of(&a.related_type), a.related_id),
-            label
-                .map(str::to_string)
-                .unwrap_or_else(|| t(lang, "activity.hidden_record")),
-        ))
-        .filter(|_| label.is_some()),
+        link: label.map(|l| {
+            (
+                format!("/{}/{}", plural_of(&a.related_type), a.related_id),
+                l.to_string(),
+            )
+        }),
         who: a
             .owner_id
             .as_ref()
@@ -198,13 +197,13 @@ pub fn item(
     }
 }
 
-/// The timeline of a record page (`kinds` and `cursor` from its query string).
+/// The timeline of a record page (`kinds` and `cursor` from its query string); `users` are
+/// the (id, name) pairs the record page has loaded already.
 pub async fn timeline_view(
     app: &AppState,
     page: &Page,
-    plural: &str,
-    object: &str,
-    id: &str,
+    (plural, object, id): (&str, &str, &str),
+    users: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<TimelineView, DomainError> {
     let lang = page.ctx.lang;
@@ -219,11 +218,7 @@ pub async fn timeline_view(
         limit: 30,
     };
     let tl = timeline::of_record(&app.store, &page.principal, object, id, &params).await?;
-    let names = user_names(
-        &rapport_store::users::list(&app.store, &page.principal)
-            .await
-            .unwrap_or_default(),
-    );
+    let names: HashMap<String, String> = users.iter().cloned().collect();
     let me = page.principal.user_id.as_str();
     let mut entries = Vec::new();
     for e in &tl.data {

@@ -975,9 +975,15 @@ async fn render_detail(
     } else {
         StatusCode::OK
     };
-    let timeline = super::activity_pages::timeline_view(app, &page, plural, def.key(), id, query)
-        .await
-        .ok();
+    let timeline = super::activity_pages::timeline_view(
+        app,
+        &page,
+        (plural, def.key(), id),
+        &choices.users,
+        query,
+    )
+    .await
+    .ok();
     let mut res = render(&RecordPage {
         title: record_label(def, &rec, lang),
         plural: plural.to_string(),

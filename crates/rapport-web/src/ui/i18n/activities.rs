@@ -72,11 +72,6 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
     ("activity.follow_up_of", "跟进自", "Follow-up of"),
     ("activity.form_title", "记录跟进", "Log an activity"),
     ("activity.back", "返回记录", "Back to the record"),
-    (
-        "activity.hidden_record",
-        "（无权查看的记录）",
-        "(a record you cannot see)",
-    ),
     ("timeline.title", "动态", "Timeline"),
     ("timeline.empty", "还没有动态", "Nothing here yet"),
     ("timeline.more", "更早的动态", "Older entries"),
