@@ -38,6 +38,19 @@ pub enum FieldKind {
     Consent,
     /// A contact's accounts, each with an optional role.
     AccountLinks,
+    /// Whole number within bounds (lead score, win probability).
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// An opportunity's contacts, each with an optional role (decision maker, influencer...).
+    ContactLinks,
+    /// A sales pipeline (settings).
+    PipelineRef,
+    /// A stage key of the record's pipeline.
+    Stage,
+    /// A record of another type, set by the system (a converted lead's contact).
+    RecordRef(crate::permission::Object),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +126,7 @@ pub enum FieldValue {
     Null,
     Text(String),
     Money(i64),
+    Int(i64),
     Date(NaiveDate),
     DateTime(DateTime<Utc>),
     Bool(bool),
@@ -139,6 +153,7 @@ impl FieldValue {
             FieldValue::Null => Value::Null,
             FieldValue::Text(s) => json!(s),
             FieldValue::Money(m) => json!(validate::money_string(*m)),
+            FieldValue::Int(i) => json!(i),
             FieldValue::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
             FieldValue::DateTime(t) => {
                 json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -390,7 +405,11 @@ pub fn parse_named(
             }
             FieldValue::List(out)
         }
-        FieldKind::UserRef | FieldKind::DepartmentRef | FieldKind::AccountRef => {
+        FieldKind::UserRef
+        | FieldKind::DepartmentRef
+        | FieldKind::AccountRef
+        | FieldKind::PipelineRef
+        | FieldKind::RecordRef(_) => {
             let s = as_str(f, v)?;
             if !crate::ids::is_valid_id(s) {
                 return Err(FieldError::new(
@@ -513,7 +532,93 @@ pub fn parse_named(
             }
             FieldValue::Links(out)
         }
+        FieldKind::Integer { min, max } => {
+            let n = match v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) if !s.trim().is_empty() => s.trim().parse::<i64>().ok(),
+                Value::String(_) => return Ok(FieldValue::Null),
+                _ => None,
+            }
+            .ok_or_else(|| type_error(f, "a whole number"))?;
+            if n < min || n > max {
+                return Err(FieldError::new(
+                    f,
+                    "out_of_range",
+                    format!("{f} must be between {min} and {max}"),
+                ));
+            }
+            FieldValue::Int(n)
+        }
+        FieldKind::Stage => {
+            let s = as_str(f, v)?.trim();
+            if s.is_empty() {
+                return Ok(FieldValue::Null);
+            }
+            if s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(FieldError::new(
+                    f,
+                    "invalid_choice",
+                    format!("{f} must be a stage key such as negotiation"),
+                ));
+            }
+            FieldValue::Text(s.to_string())
+        }
+        FieldKind::ContactLinks => {
+            let arr = v.as_array().ok_or_else(|| type_error(f, "an array"))?;
+            if arr.len() > 50 {
+                return Err(FieldError::new(
+                    f,
+                    "too_many",
+                    format!("{f} takes at most 50 items"),
+                ));
+            }
+            let mut out: Vec<Value> = Vec::new();
+            for item in arr {
+                let (id, role) = match item {
+                    Value::String(s) => (s.as_str(), None),
+                    Value::Object(o) => (
+                        o.get("contact_id").and_then(Value::as_str).unwrap_or(""),
+                        o.get("role").and_then(Value::as_str).map(str::trim),
+                    ),
+                    _ => return Err(type_error(f, "an array of contact ids")),
+                };
+                if !crate::ids::is_valid_id(id) {
+                    return Err(FieldError::new(
+                        f,
+                        "invalid_reference",
+                        format!("{f} contains an invalid contact id"),
+                    ));
+                }
+                let role = role.filter(|r| !r.is_empty());
+                if role.is_some_and(|r| r.chars().count() > 60 || r.chars().any(char::is_control)) {
+                    return Err(FieldError::new(
+                        f,
+                        "too_long",
+                        format!("a role in {f} is longer than 60 characters"),
+                    ));
+                }
+                if !out.iter().any(|l| l["contact_id"] == id) {
+                    out.push(json!({"contact_id": id, "role": role}));
+                }
+            }
+            if out.is_empty() {
+                FieldValue::Null
+            } else {
+                FieldValue::Json(Value::Array(out))
+            }
+        }
     })
+}
+
+/// The contact ids of a [`FieldKind::ContactLinks`] value.
+pub fn contact_link_ids(v: &FieldValue) -> Vec<String> {
+    match v {
+        FieldValue::Json(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i["contact_id"].as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -100,10 +100,130 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     .system(),
 ];
 
+const LAST_ACTIVITY: FieldSpec = FieldSpec::new(
+    "last_activity_at",
+    DateTime,
+    "Last activity",
+    "最近跟进时间",
+)
+.system();
+const NEXT_ACTIVITY: FieldSpec = FieldSpec::new(
+    "next_activity_at",
+    DateTime,
+    "Next activity",
+    "下次跟进时间",
+)
+.system();
+
+/// Leads (线索): a prospect not yet qualified into an account, contact and opportunity.
+pub const LEAD_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new("company", Text { max: 200 }, "Company", "公司名称"),
+    FieldSpec::new("family_name", Text { max: 60 }, "Family name", "姓")
+        .required()
+        .personal(),
+    FieldSpec::new("given_name", Text { max: 60 }, "Given name", "名").personal(),
+    FieldSpec::new("title", Text { max: 100 }, "Title", "职务"),
+    FieldSpec::new("mobile", Phone, "Mobile", "手机").sensitive(),
+    FieldSpec::new("email", Email, "Email", "邮箱").sensitive(),
+    FieldSpec::new("wechat", Text { max: 64 }, "WeChat ID", "微信号").sensitive(),
+    FieldSpec::new("industry", Picklist("industry"), "Industry", "行业"),
+    FieldSpec::new("province", Text { max: 40 }, "Province", "省份"),
+    FieldSpec::new("city", Text { max: 40 }, "City", "城市"),
+    FieldSpec::new("source", Picklist("account_source"), "Source", "线索来源"),
+    FieldSpec::new("campaign", Text { max: 200 }, "Campaign", "市场活动"),
+    FieldSpec::new("status", Picklist("lead_status"), "Status", "线索状态"),
+    FieldSpec::new(
+        "disqualify_reason",
+        Picklist("disqualify_reason"),
+        "Disqualified because",
+        "无效原因",
+    ),
+    FieldSpec::new("score", Integer { min: 0, max: 100 }, "Score", "线索评分"),
+    FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
+    FieldSpec::new("department_id", DepartmentRef, "Department", "所属部门").system(),
+    FieldSpec::new("tags", Tags, "Tags", "标签"),
+    FieldSpec::new("description", LongText, "Notes", "备注"),
+    FieldSpec::new("converted_at", DateTime, "Converted", "转化时间").system(),
+    FieldSpec::new(
+        "converted_account_id",
+        AccountRef,
+        "Converted to account",
+        "转化客户",
+    )
+    .system(),
+    FieldSpec::new(
+        "converted_contact_id",
+        RecordRef(Object::Contact),
+        "Converted to contact",
+        "转化联系人",
+    )
+    .system(),
+    FieldSpec::new(
+        "converted_opportunity_id",
+        RecordRef(Object::Opportunity),
+        "Converted to opportunity",
+        "转化商机",
+    )
+    .system(),
+    LAST_ACTIVITY,
+    NEXT_ACTIVITY,
+];
+
+/// Opportunities (商机): a deal moving through the stages of a pipeline.
+pub const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new("name", Text { max: 200 }, "Name", "商机名称").required(),
+    FieldSpec::new("account_id", AccountRef, "Account", "客户").required(),
+    FieldSpec::new("pipeline_id", PipelineRef, "Pipeline", "销售流程"),
+    FieldSpec::new("stage", Stage, "Stage", "销售阶段"),
+    FieldSpec::new(
+        "probability",
+        Integer { min: 0, max: 100 },
+        "Win probability (%)",
+        "赢率 (%)",
+    ),
+    FieldSpec::new("amount", Money, "Amount", "金额"),
+    FieldSpec::new("currency", Text { max: 3 }, "Currency", "币种"),
+    FieldSpec::new(
+        "expected_close_date",
+        Date,
+        "Expected close",
+        "预计成交日期",
+    ),
+    FieldSpec::new("next_step", Text { max: 200 }, "Next step", "下一步"),
+    FieldSpec::new("competitors", Tags, "Competitors", "竞争对手"),
+    FieldSpec::new("contacts", ContactLinks, "Contacts", "联系人"),
+    FieldSpec::new("source", Picklist("account_source"), "Source", "来源"),
+    FieldSpec::new("campaign", Text { max: 200 }, "Campaign", "市场活动"),
+    FieldSpec::new(
+        "lost_reason",
+        Picklist("lost_reason"),
+        "Lost because",
+        "输单原因",
+    ),
+    FieldSpec::new("status", Picklist("opportunity_status"), "Status", "状态").system(),
+    FieldSpec::new(
+        "stage_entered_at",
+        DateTime,
+        "In stage since",
+        "进入阶段时间",
+    )
+    .system(),
+    FieldSpec::new("closed_at", DateTime, "Closed", "关闭时间").system(),
+    FieldSpec::new("lead_id", RecordRef(Object::Lead), "From lead", "来源线索").system(),
+    FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
+    FieldSpec::new("department_id", DepartmentRef, "Department", "所属部门").system(),
+    FieldSpec::new("tags", Tags, "Tags", "标签"),
+    FieldSpec::new("description", LongText, "Description", "描述"),
+    LAST_ACTIVITY,
+    NEXT_ACTIVITY,
+];
+
 pub fn fields_of(object: Object) -> &'static [FieldSpec] {
     match object {
         Object::Account => ACCOUNT_FIELDS,
         Object::Contact => CONTACT_FIELDS,
+        Object::Lead => LEAD_FIELDS,
+        Object::Opportunity => OPPORTUNITY_FIELDS,
         _ => &[],
     }
 }
@@ -114,7 +234,5 @@ pub fn field(object: Object, name: &str) -> Option<&'static FieldSpec> {
 
 /// Whether a field rule may name this field (any built-in field of a record type).
 pub fn is_known_field(object: Object, name: &str) -> bool {
-    field(object, name).is_some()
-        || (matches!(object, Object::Account | Object::Contact)
-            && crate::custom::is_custom_key(name))
+    field(object, name).is_some() || (object.is_record() && crate::custom::is_custom_key(name))
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 pub enum Object {
     Account,
     Contact,
+    Lead,
+    Opportunity,
     User,
     Role,
     Department,
@@ -20,9 +22,11 @@ pub enum Object {
 }
 
 impl Object {
-    pub const ALL: [Object; 7] = [
+    pub const ALL: [Object; 9] = [
         Object::Account,
         Object::Contact,
+        Object::Lead,
+        Object::Opportunity,
         Object::User,
         Object::Role,
         Object::Department,
@@ -34,6 +38,8 @@ impl Object {
         match self {
             Object::Account => "account",
             Object::Contact => "contact",
+            Object::Lead => "lead",
+            Object::Opportunity => "opportunity",
             Object::User => "user",
             Object::Role => "role",
             Object::Department => "department",
@@ -48,7 +54,22 @@ impl Object {
 
     /// Objects whose records have an owner, so own/team/department scopes apply.
     pub fn is_owned(self) -> bool {
-        matches!(self, Object::Account | Object::Contact)
+        matches!(
+            self,
+            Object::Account | Object::Contact | Object::Lead | Object::Opportunity
+        )
+    }
+
+    /// Record types kept by the record engine (lists, forms, custom fields, exports).
+    pub const RECORDS: [Object; 4] = [
+        Object::Account,
+        Object::Contact,
+        Object::Lead,
+        Object::Opportunity,
+    ];
+
+    pub fn is_record(self) -> bool {
+        Object::RECORDS.contains(&self)
     }
 }
 
@@ -233,7 +254,7 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
     };
 
     let mut manager = Grants::default();
-    for o in [Account, Contact] {
+    for o in [Account, Contact, Lead, Opportunity] {
         manager.permissions.insert(
             o,
             actions(&[
@@ -257,7 +278,7 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         .insert("credit_limit".into(), FieldAccess::ReadOnly);
 
     let mut rep = Grants::default();
-    for o in [Account, Contact] {
+    for o in [Account, Contact, Lead, Opportunity] {
         rep.permissions.insert(
             o,
             actions(&[
@@ -285,6 +306,19 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         Contact,
         actions(&[(Read, All), (Update, Own), (Export, All)]),
     );
+    marketer.permissions.insert(
+        Lead,
+        actions(&[
+            (Read, All),
+            (Create, All),
+            (Update, All),
+            (Export, All),
+            (Transfer, All),
+        ]),
+    );
+    marketer
+        .permissions
+        .insert(Opportunity, actions(&[(Read, All), (Export, All)]));
     marketer.permissions.insert(User, actions(&[(Read, All)]));
 
     let mut support = Grants::default();
@@ -298,7 +332,7 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
     support_rules.insert("credit_limit".into(), FieldAccess::Hidden);
 
     let mut viewer = Grants::default();
-    for o in [Account, Contact] {
+    for o in [Account, Contact, Lead, Opportunity] {
         viewer.permissions.insert(o, actions(&[(Read, All)]));
     }
     viewer.permissions.insert(User, actions(&[(Read, All)]));

@@ -64,7 +64,52 @@ pub const DEFAULTS: Defaults = &[
             ("lost", "Lost", "流失客户"),
         ],
     ),
+    (
+        "lead_status",
+        &[
+            ("new", "New", "新线索"),
+            ("contacted", "Contacted", "已联系"),
+            ("qualified", "Qualified", "已确认"),
+            ("disqualified", "Disqualified", "无效"),
+            ("converted", "Converted", "已转化"),
+        ],
+    ),
+    (
+        "disqualify_reason",
+        &[
+            ("no_budget", "No budget", "无预算"),
+            ("no_need", "No need", "无需求"),
+            ("unreachable", "Unreachable", "联系不上"),
+            ("duplicate", "Duplicate", "重复线索"),
+            ("competitor", "Competitor", "竞争对手"),
+            ("other", "Other", "其他"),
+        ],
+    ),
+    (
+        "lost_reason",
+        &[
+            ("price", "Price", "价格"),
+            ("competitor", "Chose a competitor", "选择了竞争对手"),
+            ("no_budget", "No budget", "无预算"),
+            ("no_decision", "No decision", "未决策"),
+            ("timing", "Timing", "时机不对"),
+            ("product_fit", "Product fit", "产品不匹配"),
+            ("other", "Other", "其他"),
+        ],
+    ),
+    (
+        "opportunity_status",
+        &[
+            ("open", "Open", "进行中"),
+            ("won", "Won", "赢单"),
+            ("lost", "Lost", "输单"),
+        ],
+    ),
 ];
+
+/// Lists whose values are states the application relies on: administrators may relabel them
+/// but not add, remove or deactivate values.
+pub const LOCKED: &[&str] = &["lead_status", "opportunity_status"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PicklistValue {
@@ -137,6 +182,22 @@ pub async fn upsert(
             "invalid",
             "value must be 1-64 characters",
         ));
+    }
+    if LOCKED.contains(&v.list.as_str()) {
+        let known = DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == v.list)
+            .is_some_and(|(_, vals)| vals.iter().any(|(val, _, _)| *val == v.value));
+        if !known || !v.active {
+            return Err(DomainError::field(
+                "value",
+                "locked_picklist",
+                format!(
+                    "the values of {} are fixed: they may be relabelled, not added or deactivated",
+                    v.list
+                ),
+            ));
+        }
     }
     let tx = store.db.begin().await?;
     let t = Alias::new("picklist_values");

@@ -5,6 +5,7 @@ mod m0006_activities;
 mod m0007_user_feeds;
 mod m0008_mail;
 mod m0009_sort_indexes;
+mod m0010_lead_to_cash;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -100,6 +101,18 @@ enum Step {
     Sql(&'static str),
     /// PostgreSQL only (the dialect seam: index options SQLite does not have).
     PgSql(&'static str),
+    /// Seed data written by code; each is idempotent (only fills in what is missing).
+    Data(DataStep),
+}
+
+enum DataStep {
+    /// Picklists of `picklists::DEFAULTS` that have no values yet.
+    Picklists,
+    /// The built-in roles' rights on record types added after they were created (a role an
+    /// administrator has already given rights on the type is left alone).
+    RoleGrants(&'static [rapport_core::Object]),
+    /// The default sales pipeline, if there is no pipeline.
+    DefaultPipeline,
 }
 
 fn add_column(table: &str, col: ColumnDef) -> Step {
@@ -650,6 +663,7 @@ const MIGRATIONS: &[Migration] = &[
     (7, "user_feeds", m0007_user_feeds::steps),
     (8, "mail", m0008_mail::steps),
     (9, "sort_indexes", m0009_sort_indexes::steps),
+    (10, "lead_to_cash", m0010_lead_to_cash::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -707,6 +721,10 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                     Statement::from_string(backend, sql)
                 }
                 Step::PgSql(_) => continue,
+                Step::Data(d) => {
+                    seed_data(&tx, d).await?;
+                    continue;
+                }
             };
             tx.execute(stmt).await.map_err(db_err)?;
         }
@@ -775,30 +793,99 @@ async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
     ))
     .await
     .map_err(db_err)?;
-    for (list, values) in crate::picklists::DEFAULTS {
-        for (pos, (value, en, zh)) in values.iter().enumerate() {
-            tx.execute(build(
-                backend,
-                Query::insert()
-                    .into_table(a("picklist_values"))
-                    .columns(
-                        [
-                            "list_key", "value", "label_en", "label_zh", "position", "active",
-                        ]
-                        .map(a),
-                    )
-                    .values_panic([
-                        (*list).into(),
-                        (*value).into(),
-                        (*en).into(),
-                        (*zh).into(),
-                        (pos as i32).into(),
-                        true.into(),
-                    ]),
-            ))
-            .await
-            .map_err(db_err)?;
+    seed_data(tx, DataStep::Picklists).await?;
+    Ok(())
+}
+
+async fn seed_data(tx: &sea_orm::DatabaseTransaction, step: DataStep) -> Result<(), DomainError> {
+    let backend = tx.get_database_backend();
+    match step {
+        DataStep::Picklists => {
+            for (list, values) in crate::picklists::DEFAULTS {
+                let present = tx
+                    .query_one(build(
+                        backend,
+                        Query::select()
+                            .column(a("value"))
+                            .from(a("picklist_values"))
+                            .and_where(sea_orm::sea_query::Expr::col(a("list_key")).eq(*list))
+                            .limit(1),
+                    ))
+                    .await
+                    .map_err(db_err)?;
+                if present.is_some() {
+                    continue;
+                }
+                for (pos, (value, en, zh)) in values.iter().enumerate() {
+                    tx.execute(build(
+                        backend,
+                        Query::insert()
+                            .into_table(a("picklist_values"))
+                            .columns(
+                                [
+                                    "list_key", "value", "label_en", "label_zh", "position",
+                                    "active",
+                                ]
+                                .map(a),
+                            )
+                            .values_panic([
+                                (*list).into(),
+                                (*value).into(),
+                                (*en).into(),
+                                (*zh).into(),
+                                (pos as i32).into(),
+                                true.into(),
+                            ]),
+                    ))
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
         }
+        DataStep::RoleGrants(objects) => {
+            for role in rapport_core::permission::builtin_roles() {
+                let row = tx
+                    .query_one(build(
+                        backend,
+                        Query::select()
+                            .column(a("grants"))
+                            .from(a("roles"))
+                            .and_where(sea_orm::sea_query::Expr::col(a("key")).eq(role.key)),
+                    ))
+                    .await
+                    .map_err(db_err)?;
+                let Some(row) = row else { continue };
+                let raw: String = crate::db::get(&row, "grants")?;
+                let mut grants: rapport_core::Grants =
+                    serde_json::from_str(&raw).map_err(DomainError::internal)?;
+                let mut changed = false;
+                for o in objects {
+                    if grants.permissions.contains_key(o) {
+                        continue;
+                    }
+                    if let Some(p) = role.grants.permissions.get(o) {
+                        grants.permissions.insert(*o, p.clone());
+                        changed = true;
+                    }
+                    if let Some(r) = role.grants.field_rules.get(o) {
+                        grants.field_rules.insert(*o, r.clone());
+                    }
+                }
+                if changed {
+                    let json = serde_json::to_string(&grants).map_err(DomainError::internal)?;
+                    tx.execute(build(
+                        backend,
+                        Query::update()
+                            .table(a("roles"))
+                            .value(a("grants"), json)
+                            .and_where(sea_orm::sea_query::Expr::col(a("key")).eq(role.key)),
+                    ))
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
+        }
+        DataStep::DefaultPipeline => crate::pipelines::seed_default(tx).await?,
     }
     Ok(())
 }

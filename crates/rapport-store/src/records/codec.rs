@@ -56,7 +56,7 @@ pub fn plain_column(spec: &FieldSpec) -> Option<&'static str> {
 
 fn null_of(kind: FieldKind) -> SqlValue {
     match kind {
-        FieldKind::Money => SqlValue::BigInt(None),
+        FieldKind::Money | FieldKind::Integer { .. } => SqlValue::BigInt(None),
         FieldKind::Bool => SqlValue::Bool(None),
         FieldKind::DateTime => SqlValue::ChronoDateTimeUtc(None),
         _ => SqlValue::String(None),
@@ -109,7 +109,7 @@ pub fn encode(
     Ok(match value {
         FieldValue::Null => vec![(col, null_of(spec.kind))],
         FieldValue::Text(t) => vec![(col, s(t.clone()))],
-        FieldValue::Money(m) => vec![(col, SqlValue::BigInt(Some(*m)))],
+        FieldValue::Money(m) | FieldValue::Int(m) => vec![(col, SqlValue::BigInt(Some(*m)))],
         FieldValue::Date(d) => vec![(col, s(d.format("%Y-%m-%d").to_string()))],
         FieldValue::DateTime(t) => vec![(col, SqlValue::ChronoDateTimeUtc(Some(Box::new(*t))))],
         FieldValue::Bool(b) => vec![(col, SqlValue::Bool(Some(*b)))],
@@ -166,6 +166,9 @@ pub fn decode(
             }),
         },
         FieldKind::Money => get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Money),
+        FieldKind::Integer { .. } => {
+            get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Int)
+        }
         FieldKind::Bool => get::<Option<bool>>(row, n)?.map_or(FieldValue::Null, FieldValue::Bool),
         FieldKind::DateTime => {
             get::<Option<DateTime<Utc>>>(row, n)?.map_or(FieldValue::Null, FieldValue::DateTime)
@@ -182,7 +185,7 @@ pub fn decode(
                 None => FieldValue::List(vec![]),
             }
         }
-        FieldKind::JsonObject => match get::<Option<String>>(row, n)? {
+        FieldKind::JsonObject | FieldKind::ContactLinks => match get::<Option<String>>(row, n)? {
             Some(j) => {
                 FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
             }

@@ -31,7 +31,7 @@ pub fn default_rules(object: Object) -> Rules {
             ("credit_code", RuleMode::Block),
             ("phone", RuleMode::Warn),
         ],
-        Object::Contact => &[("email", RuleMode::Warn), ("phone", RuleMode::Warn)],
+        Object::Contact | Object::Lead => &[("email", RuleMode::Warn), ("phone", RuleMode::Warn)],
         _ => &[],
     };
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()

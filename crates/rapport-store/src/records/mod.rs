@@ -7,6 +7,8 @@ pub mod batch;
 pub mod bulk;
 
 pub mod codec;
+mod create;
+pub use create::{create, insert, prepare_create, Prepared, Preset};
 pub mod custom_values;
 pub mod export;
 
@@ -20,9 +22,9 @@ use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
-use rapport_core::objects::{ACCOUNT_FIELDS, CONTACT_FIELDS};
+use rapport_core::objects::{ACCOUNT_FIELDS, CONTACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
-use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr, Value as SqlValue};
+use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -45,6 +47,27 @@ pub const CONTACTS: ObjectDef = ObjectDef {
     table: "contacts",
     fields: CONTACT_FIELDS,
 };
+pub const LEADS: ObjectDef = ObjectDef {
+    object: Object::Lead,
+    table: "leads",
+    fields: LEAD_FIELDS,
+};
+pub const OPPORTUNITIES: ObjectDef = ObjectDef {
+    object: Object::Opportunity,
+    table: "opportunities",
+    fields: OPPORTUNITY_FIELDS,
+};
+
+/// Every record type the engine keeps.
+pub const ALL_DEFS: [&ObjectDef; 4] = [&ACCOUNTS, &CONTACTS, &LEADS, &OPPORTUNITIES];
+
+/// The record type of an object, if the engine keeps it.
+pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
+    ALL_DEFS.into_iter().find(|d| d.object == object)
+}
+
+/// Fields the lead and opportunity rules set themselves; recorded in the creation audit.
+const RULE_FIELDS: &[&str] = &["pipeline_id", "stage", "probability", "status"];
 
 impl ObjectDef {
     pub fn key(&self) -> &'static str {
@@ -107,6 +130,17 @@ impl Record {
                     self.text("family_name").unwrap_or(""),
                     self.text("given_name").unwrap_or("")
                 )
+            }
+            Object::Lead => {
+                let person = format!(
+                    "{}{}",
+                    self.text("family_name").unwrap_or(""),
+                    self.text("given_name").unwrap_or("")
+                );
+                match self.text("company").filter(|c| !c.is_empty()) {
+                    Some(c) => format!("{person} ({c})"),
+                    None => person,
+                }
             }
             _ => self.text("name").unwrap_or("").to_string(),
         }
@@ -323,13 +357,25 @@ fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Resul
 #[allow(clippy::collapsible_match)] // awaits cannot move into match guards
 async fn check_references(
     store: &Store,
-    _def: &ObjectDef,
+    actor: &Principal,
+    def: &ObjectDef,
     input: &Input,
     self_id: Option<&str>,
+    trusted: &[&str],
 ) -> Result<(), DomainError> {
     let mut errors = Vec::new();
     let db = store.db.reader();
+    // Records linked from a deal must be ones the actor can see (and saying "not found" for
+    // the others reveals nothing).
+    let account_scope = if def.object == Object::Opportunity {
+        owner_filter(store, actor, Object::Account, Action::Read).await?
+    } else {
+        Some(OwnerFilter::All)
+    };
     for (spec, value) in &input.values {
+        if trusted.contains(&spec.name) {
+            continue;
+        }
         match (spec.kind, value) {
             (FieldKind::Picklist(list), FieldValue::Text(v)) if !v.is_empty() => {
                 if !crate::picklists::is_allowed(&store.db, list, v).await? {
@@ -358,6 +404,37 @@ async fn check_references(
                         spec.name,
                         "invalid_reference",
                         format!("{} is not an active user", spec.name),
+                    ));
+                }
+            }
+            (FieldKind::AccountRef, FieldValue::Text(id)) if def.object == Object::Opportunity => {
+                let visible = match &account_scope {
+                    Some(f) => find_in_scope(db, store, &ACCOUNTS, f, id).await?.is_some(),
+                    None => false,
+                };
+                if !visible {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} does not name an account you can see", spec.name),
+                    ));
+                }
+            }
+            (FieldKind::ContactLinks, v @ FieldValue::Json(_)) => {
+                let ids = rapport_core::fields::contact_link_ids(v);
+                let filter = owner_filter(store, actor, Object::Contact, Action::Read).await?;
+                let found = match filter {
+                    Some(f) => read_ids_in_scope(db, &CONTACTS, &f, &ids).await?,
+                    None => 0,
+                };
+                if found != ids.len() {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!(
+                            "{} names a contact that does not exist or you cannot see",
+                            spec.name
+                        ),
                     ));
                 }
             }
@@ -424,6 +501,26 @@ async fn check_references(
     }
 }
 
+/// How many of `ids` exist inside `filter`.
+async fn read_ids_in_scope<C: ConnectionTrait>(
+    c: &C,
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    ids: &[String],
+) -> Result<usize, DomainError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut q = Query::select();
+    q.column(t("id"))
+        .from(t(def.table))
+        .and_where(Expr::col(t("id")).is_in(ids.to_vec()));
+    if let OwnerFilter::Owners(owners) = filter {
+        q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
+    }
+    Ok(all(c, &q).await?.len())
+}
+
 async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, DomainError> {
     let row = one(
         store.db.reader(),
@@ -485,6 +582,35 @@ pub(crate) fn derived(
                 ),
             ]
         }
+        Object::Lead => {
+            let family = text("family_name");
+            let given = text("given_name");
+            let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
+            let full = if cjk {
+                format!("{family}{given}")
+            } else {
+                format!("{given} {family}")
+            };
+            let company = validate::company_name_norm(&text("company"));
+            vec![
+                (
+                    "name_norm".into(),
+                    SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
+                ),
+                (
+                    "family_norm".into(),
+                    SqlValue::String(Some(Box::new(validate::search_norm(&family)))),
+                ),
+                (
+                    "company_norm".into(),
+                    SqlValue::String(Some(company).filter(|c| !c.is_empty()).map(Box::new)),
+                ),
+            ]
+        }
+        Object::Opportunity => vec![(
+            "name_norm".into(),
+            SqlValue::String(Some(Box::new(validate::search_norm(&text("name"))))),
+        )],
         _ => vec![],
     }
 }
@@ -516,144 +642,6 @@ async fn write_links<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
-}
-
-/// Create a record.
-pub async fn create(
-    store: &Store,
-    actor: &Principal,
-    def: &ObjectDef,
-    doc: &Map<String, Value>,
-    opts: WriteOptions,
-) -> Result<Value, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Create)
-        .await?
-        .ok_or_else(|| forbidden(def, Action::Create))?;
-    let doc = normalise_doc(def, doc)?;
-    let (doc, custom_doc) = custom_values::split(&doc);
-    let defs = crate::custom_fields::active(store, def.object).await?;
-    let custom = read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Create).await?;
-    let mut input = custom.0;
-    let custom = custom.1;
-    check_field_rules(def, actor, &input)?;
-    // Owner: the caller unless another owner inside the caller's create scope is named.
-    let owner = match input.get("owner_id") {
-        Some(FieldValue::Text(o)) => o.clone(),
-        _ => actor.user_id.clone(),
-    };
-    if !filter.allows(Some(&owner)) {
-        return Err(DomainError::field(
-            "owner_id",
-            "owner_out_of_scope",
-            "you may not create records for that owner",
-        ));
-    }
-    if let Some(spec) = def.field("owner_id") {
-        input.set(spec, FieldValue::Text(owner.clone()));
-    }
-    if let Some(spec) = def.field("currency") {
-        if input.get("currency").is_none_or(FieldValue::is_null) {
-            input.set(spec, FieldValue::Text("CNY".into()));
-        }
-    }
-    check_references(store, def, &input, None).await?;
-    let id = ids::new_id();
-    let mut values: BTreeMap<&'static str, FieldValue> = def
-        .fields
-        .iter()
-        .map(|f| (f.name, FieldValue::Null))
-        .collect();
-    for (spec, v) in &input.values {
-        values.insert(spec.name, v.clone());
-    }
-    duplicates::check(store, actor, def, &values, None, opts).await?;
-    let dept = department_of(store, &owner).await?;
-    if let Some(spec) = def.field("department_id") {
-        values.insert(spec.name, dept.map_or(FieldValue::Null, FieldValue::Text));
-    }
-
-    let keys = store.keys()?;
-    let now = store.now();
-    let mut cols: Vec<Alias> = vec![t("id"), t("created_at"), t("updated_at"), t("created_by")];
-    let mut vals: Vec<SimpleExpr> = vec![
-        id.clone().into(),
-        now.into(),
-        now.into(),
-        actor.user_id.clone().into(),
-    ];
-    for f in def.fields {
-        let v = values.get(f.name).cloned().unwrap_or(FieldValue::Null);
-        if v.is_null() && !matches!(f.kind, FieldKind::Tags) {
-            continue;
-        }
-        for (c, v) in codec::encode(f, &v, &keys, def.table, &id)? {
-            cols.push(Alias::new(c));
-            vals.push(v.into());
-        }
-    }
-    for (c, v) in derived(def, &values) {
-        cols.push(Alias::new(c));
-        vals.push(v.into());
-    }
-    for (c, v) in custom_values::encode(&keys, def.table, &id, &defs, &custom)? {
-        cols.push(Alias::new(c));
-        vals.push(v.into());
-    }
-
-    let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::insert()
-            .into_table(t(def.table))
-            .columns(cols)
-            .values(vals)
-            .map_err(DomainError::internal)?,
-    )
-    .await?;
-    if let Some(FieldValue::Links(links)) = values.get("accounts") {
-        write_links(&tx, &id, links).await?;
-    }
-    tokens::write(
-        &tx,
-        &keys,
-        def,
-        &id,
-        &values,
-        custom_values::tokens(&keys, &defs, &custom),
-    )
-    .await?;
-    let mut created = Map::new();
-    for (spec, v) in &input.values {
-        created.insert(spec.name.into(), codec::audit_value(spec, v));
-    }
-    for (k, change) in custom_values::audit_changes(&defs, &Map::new(), &custom) {
-        created.insert(k, change["after"].clone());
-    }
-    audit::record(
-        &tx,
-        store,
-        actor,
-        audit::Entry::new(format!("{}.created", def.key()))
-            .object(def.key(), &id)
-            .details(json!({"values": created})),
-    )
-    .await?;
-    outbox::emit(
-        &tx,
-        store,
-        actor,
-        &format!("{}.created", def.key()),
-        def.key(),
-        &id,
-        json!({"id": id}),
-    )
-    .await?;
-    tx.commit().await.map_err(db_err)?;
-
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, &id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    Ok(to_json(def, actor, &rec))
 }
 
 /// Validate the built-in and the custom parts of a document together, so every error is
@@ -796,11 +784,12 @@ pub async fn update(
             "a record must have an owner",
         ));
     }
-    check_references(store, def, &input, Some(id)).await?;
+    check_references(store, actor, def, &input, Some(id), &[]).await?;
     let mut after = before.values.clone();
     for (spec, v) in &input.values {
         after.insert(spec.name, v.clone());
     }
+    apply_rules(store, def, Some(&before), &mut after, &input, store.now()).await?;
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         let dept = department_of(store, new_owner).await?;
@@ -831,6 +820,35 @@ pub async fn update(
         .await?
         .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))
+}
+
+/// The lead and opportunity rules (`pipelines::rules`); whether an opportunity enters a stage.
+async fn apply_rules(
+    store: &Store,
+    def: &ObjectDef,
+    before: Option<&Record>,
+    values: &mut BTreeMap<&'static str, FieldValue>,
+    input: &Input,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, DomainError> {
+    use crate::pipelines::rules;
+    match def.object {
+        Object::Lead => {
+            rules::prepare_lead(before, values, input.get("status").is_some())?;
+            Ok(false)
+        }
+        Object::Opportunity => {
+            rules::prepare_opportunity(
+                store,
+                before,
+                values,
+                input.get("probability").is_some_and(|p| !p.is_null()),
+                now,
+            )
+            .await
+        }
+        _ => Ok(false),
+    }
 }
 
 fn diff(
@@ -892,8 +910,13 @@ async fn save_changes(
         }
     }
     let custom_now = custom_after.as_ref().unwrap_or(&before.custom);
+    let enters_stage =
+        def.object == Object::Opportunity && changed.iter().any(|s| s.name == "stage_entered_at");
     let tx = store.db.begin().await?;
     exec(&tx, &q).await?;
+    if enters_stage {
+        crate::pipelines::rules::record_stage(&tx, &before.id, after, &actor.user_id, now).await?;
+    }
     if let Some(links) = links_changed {
         if def.object == Object::Contact {
             write_links(&tx, &before.id, &links).await?;
@@ -949,6 +972,13 @@ pub async fn delete(
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Delete));
     }
+    if def.object == Object::Account
+        && crate::pipelines::rules::account_has_opportunities(store.db.reader(), id).await?
+    {
+        return Err(DomainError::Conflict(
+            "this account has opportunities; delete or move them first".into(),
+        ));
+    }
     let tx = store.db.begin().await?;
     if def.object == Object::Account {
         exec(
@@ -974,7 +1004,7 @@ pub async fn delete(
         actor,
         audit::Entry::new(format!("{}.deleted", def.key()))
             .object(def.key(), id)
-            .details(if def.object == Object::Contact {
+            .details(if matches!(def.object, Object::Contact | Object::Lead) {
                 json!({})
             } else {
                 json!({"label": before.label(def)})
@@ -1032,7 +1062,7 @@ pub async fn transfer(
     if let Some(spec) = def.field("owner_id") {
         input.set(spec, FieldValue::Text(new_owner.to_string()));
     }
-    check_references(store, def, &input, None).await?;
+    check_references(store, actor, def, &input, None, &[]).await?;
     let read = owner_filter(store, actor, def.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;

@@ -327,6 +327,17 @@ fn compile(
                 _ => Err(unsupported()),
             }
         }
+        FieldKind::ContactLinks => {
+            if op != "has" {
+                return Err(unsupported());
+            }
+            let id = raw
+                .as_str()
+                .filter(|s| rapport_core::ids::is_valid_id(s))
+                .ok_or_else(|| bad(&param, "invalid_reference", "has takes a contact id"))?;
+            // Ids are uuids (no quote or wildcard inside), stored as JSON text.
+            Ok(Cond::all().add(Expr::col(t(name)).like(format!("%\"contact_id\":\"{id}\"%"))))
+        }
         FieldKind::JsonObject => Err(unsupported()),
         kind => {
             let col = Expr::col(t(name));
@@ -339,7 +350,10 @@ fn compile(
             );
             let ordered = matches!(
                 kind,
-                FieldKind::Money | FieldKind::Date | FieldKind::DateTime
+                FieldKind::Money
+                    | FieldKind::Integer { .. }
+                    | FieldKind::Date
+                    | FieldKind::DateTime
             );
             match op {
                 "eq" | "ne" => {
@@ -500,6 +514,23 @@ pub(super) fn quick_search_branches(
                 }
             }
         }
+        Object::Lead => {
+            let norm = validate::search_norm(q);
+            if !norm.is_empty() && !phoneish {
+                branches.push(range_branch("name_norm", &norm));
+                branches.push(range_branch("family_norm", &norm));
+            }
+            let company = validate::company_name_norm(q);
+            if !company.is_empty() && !phoneish {
+                branches.push(range_branch("company_norm", &company));
+            }
+        }
+        Object::Opportunity => {
+            let norm = validate::search_norm(q);
+            if !norm.is_empty() {
+                branches.push(range_branch("name_norm", &norm));
+            }
+        }
         _ => {}
     }
     Ok(branches)
@@ -535,7 +566,7 @@ fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<
     if codec::plain_column(spec).is_none()
         || matches!(
             spec.kind,
-            FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText
+            FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText | FieldKind::ContactLinks
         )
     {
         return Err(bad(
@@ -583,7 +614,7 @@ fn sort_value_sql(sort: &Sort, v: &Value) -> Result<Option<SqlValue>, DomainErro
         return Ok(None);
     };
     Ok(Some(match spec.kind {
-        FieldKind::Money => v.as_i64().ok_or_else(invalid)?.into(),
+        FieldKind::Money | FieldKind::Integer { .. } => v.as_i64().ok_or_else(invalid)?.into(),
         FieldKind::Bool => v.as_bool().ok_or_else(invalid)?.into(),
         FieldKind::DateTime => {
             let s = v.as_str().ok_or_else(invalid)?;
@@ -804,7 +835,7 @@ pub(super) fn order_as_list(
 fn redact_query(def: &ObjectDef, q: &str) -> String {
     let digits = q.chars().filter(char::is_ascii_digit).count();
     // A search for a person is personal data; a company name is not.
-    if def.object == Object::Contact || q.contains('@') || digits >= 4 {
+    if matches!(def.object, Object::Contact | Object::Lead) || q.contains('@') || digits >= 4 {
         "[redacted]".into()
     } else {
         q.to_string()
@@ -882,6 +913,40 @@ pub async fn account_names(
         .await?
         .iter()
         .map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?)))
+        .collect()
+}
+
+/// (id, name) of the contacts the actor may read, most recently changed first: choices for
+/// an opportunity's contacts.
+pub async fn contact_names(
+    store: &Store,
+    actor: &Principal,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DomainError> {
+    let Some(filter) = owner_filter(store, actor, Object::Contact, Action::Read).await? else {
+        return Ok(vec![]);
+    };
+    let mut q = scoped_select(
+        &super::CONTACTS,
+        actor,
+        store,
+        &filter,
+        &ListParams::default(),
+    )?;
+    q.columns([t("id"), t("family_name"), t("given_name")])
+        .order_by(t("updated_at"), Order::Desc)
+        .limit(limit);
+    all(store.db.reader(), &q)
+        .await?
+        .iter()
+        .map(|r| {
+            let family: String = crate::db::get(r, "family_name")?;
+            let given: Option<String> = crate::db::get(r, "given_name")?;
+            Ok((
+                crate::db::get(r, "id")?,
+                format!("{family}{}", given.unwrap_or_default()),
+            ))
+        })
         .collect()
 }
 

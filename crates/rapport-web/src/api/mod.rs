@@ -7,6 +7,7 @@ pub(crate) mod interop;
 mod mail;
 pub mod openapi;
 pub(crate) mod records;
+mod sales;
 
 use crate::error::ApiResult;
 use crate::AppState;
@@ -111,6 +112,17 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/calendar/{file}", get(interop::calendar_ics))
         .route("/api/v1/jobs/{id}/retry", post(activities::retry_job))
+        .route("/api/v1/leads/{id}/convert", post(sales::convert))
+        .route(
+            "/api/v1/pipelines",
+            get(sales::list_pipelines).post(sales::create_pipeline),
+        )
+        .route("/api/v1/pipelines/{id}", put(sales::update_pipeline))
+        .route("/api/v1/opportunities/board", get(sales::board))
+        .route(
+            "/api/v1/opportunities/{id}/stages",
+            get(sales::stage_history),
+        )
         .route("/api/v1/{object}", get(records::list).post(records::create))
         .route("/api/v1/{object}/transfer", post(records::transfer))
         .route("/api/v1/{object}/bulk", post(records::bulk))

@@ -9,7 +9,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::records::{self, query, ObjectDef, WriteOptions, ACCOUNTS, CONTACTS};
+use rapport_store::records::{
+    self, query, ObjectDef, WriteOptions, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -18,6 +20,8 @@ pub fn def_for(plural: &str) -> ApiResult<&'static ObjectDef> {
     match plural {
         "accounts" => Ok(&ACCOUNTS),
         "contacts" => Ok(&CONTACTS),
+        "leads" => Ok(&LEADS),
+        "opportunities" => Ok(&OPPORTUNITIES),
         _ => Err(DomainError::NotFound.into()),
     }
 }

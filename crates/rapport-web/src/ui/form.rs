@@ -65,6 +65,11 @@ pub struct Choices {
     pub picklists: HashMap<String, Vec<(String, String)>>,
     pub users: Vec<(String, String)>,
     pub accounts: Vec<(String, String)>,
+    /// Contacts (for an opportunity's contacts).
+    pub contacts: Vec<(String, String)>,
+    pub pipelines: Vec<(String, String)>,
+    /// Stage key → name (every pipeline's stages).
+    pub stages: Vec<(String, String)>,
 }
 
 impl Choices {
@@ -73,6 +78,9 @@ impl Choices {
             FieldKind::Picklist(l) => self.picklists.get(l),
             FieldKind::UserRef => Some(&self.users),
             FieldKind::AccountRef => Some(&self.accounts),
+            FieldKind::PipelineRef => Some(&self.pipelines),
+            FieldKind::Stage => Some(&self.stages),
+            FieldKind::RecordRef(rapport_core::Object::Contact) => Some(&self.contacts),
             _ => None,
         };
         list.and_then(|l| l.iter().find(|(v, _)| v == value))
@@ -87,10 +95,16 @@ fn input_value(v: &FieldValue) -> String {
         FieldValue::Null => String::new(),
         FieldValue::Text(s) => s.clone(),
         FieldValue::Money(m) => validate::money_string(*m),
+        FieldValue::Int(i) => i.to_string(),
         FieldValue::Date(d) => d.format("%Y-%m-%d").to_string(),
         FieldValue::DateTime(t) => t.format("%Y-%m-%dT%H:%M").to_string(),
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::List(l) => l.join(", "),
+        FieldValue::Json(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i["contact_id"].as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         FieldValue::Json(j) => j.to_string(),
         FieldValue::Consent(c) => c.source.clone().unwrap_or_default(),
         FieldValue::Links(l) => l
@@ -125,6 +139,7 @@ pub fn build_input(
             "text"
         }
         FieldKind::Money => "text",
+        FieldKind::Integer { .. } => "number",
         FieldKind::Date => "date",
         FieldKind::DateTime => "datetime-local",
         FieldKind::Bool => {
@@ -170,6 +185,29 @@ pub fn build_input(
                 .map(|(v, l)| (v.clone(), l.clone(), *v == current))
                 .collect();
             "select"
+        }
+        FieldKind::PipelineRef | FieldKind::Stage => {
+            let current = f.value.clone();
+            let list = if spec.kind == FieldKind::Stage {
+                &choices.stages
+            } else {
+                &choices.pipelines
+            };
+            f.options = list
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), *v == current))
+                .collect();
+            "select"
+        }
+        FieldKind::RecordRef(_) => "text",
+        FieldKind::ContactLinks => {
+            let selected = rapport_core::fields::contact_link_ids(value);
+            f.options = choices
+                .contacts
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), selected.contains(v)))
+                .collect();
+            "multiselect"
         }
         FieldKind::AccountLinks => {
             let selected: Vec<String> = match value {
@@ -226,7 +264,7 @@ pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<St
             FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => {
                 Value::Array(split_list(&raw))
             }
-            FieldKind::AccountLinks => Value::Array(
+            FieldKind::AccountLinks | FieldKind::ContactLinks => Value::Array(
                 get_all(spec.name)
                     .into_iter()
                     .filter(|s| !s.is_empty())
@@ -281,9 +319,32 @@ pub fn display(
             .map(|p| validate::phone_display(p, phone_region))
             .collect::<Vec<_>>()
             .join(", "),
-        (FieldKind::Picklist(_) | FieldKind::UserRef | FieldKind::AccountRef, Value::String(s)) => {
-            choices.label_of(spec, s)
-        }
+        (
+            FieldKind::Picklist(_)
+            | FieldKind::UserRef
+            | FieldKind::AccountRef
+            | FieldKind::PipelineRef
+            | FieldKind::Stage
+            | FieldKind::RecordRef(_),
+            Value::String(s),
+        ) => choices.label_of(spec, s),
+        (FieldKind::ContactLinks, Value::Array(a)) => a
+            .iter()
+            .map(|l| {
+                let id = l["contact_id"].as_str().unwrap_or("");
+                let name = choices
+                    .contacts
+                    .iter()
+                    .find(|(v, _)| v == id)
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_else(|| "—".into());
+                match l["role"].as_str() {
+                    Some(r) => format!("{name} ({r})"),
+                    None => name,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         (FieldKind::Bool, Value::Bool(b)) => yes_no(*b),
         (FieldKind::Consent, Value::Object(o)) => {
             let granted = o.get("granted").and_then(Value::as_bool).unwrap_or(false);

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use rapport_core::fields::{FieldKind, FieldSpec};
-use rapport_store::records::{ACCOUNTS, CONTACTS};
+use rapport_store::records::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use serde_json::{json, Map, Value};
 
 mod routes;
@@ -42,8 +42,21 @@ fn field_schema(f: &FieldSpec) -> Value {
             json!({"type": ["string", "null"], "description": format!("a value of the {list} picklist (GET /api/v1/picklists/{list})")})
         }
         FieldKind::Tags => json!({"type": "array", "items": {"type": "string", "maxLength": 40}}),
-        FieldKind::UserRef | FieldKind::DepartmentRef | FieldKind::AccountRef => {
+        FieldKind::UserRef
+        | FieldKind::DepartmentRef
+        | FieldKind::AccountRef
+        | FieldKind::PipelineRef
+        | FieldKind::RecordRef(_) => {
             json!({"type": ["string", "null"], "format": "uuid"})
+        }
+        FieldKind::Integer { min, max } => {
+            json!({"type": ["integer", "null"], "minimum": min, "maximum": max})
+        }
+        FieldKind::Stage => {
+            json!({"type": ["string", "null"], "description": "a stage key of the opportunity's pipeline (GET /api/v1/pipelines)"})
+        }
+        FieldKind::ContactLinks => {
+            json!({"type": "array", "items": {"type": "object", "properties": {"contact_id": {"type": "string", "format": "uuid"}, "role": {"type": ["string", "null"], "maxLength": 60}}}})
         }
         FieldKind::Money => {
             json!({"type": ["string", "null"], "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$", "description": "decimal amount as a string"})
@@ -99,6 +112,34 @@ fn record_schema(fields: &[FieldSpec], extra: Value) -> Value {
     json!({"type": "object", "properties": props, "required": required, "patternProperties": {"^cf_[a-z0-9_]+$": {"description": "custom fields (GET /api/v1/custom-fields/{object})"}}, "additionalProperties": false})
 }
 
+/// Schemas of the lead-to-cash routes.
+fn sales_schemas() -> Map<String, Value> {
+    let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let stage = obj(
+        json!({
+            "key": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"}, "name_en": {"type": "string"}, "name_zh": {"type": "string"},
+            "probability": {"type": "integer", "minimum": 0, "maximum": 100}, "kind": {"enum": ["open", "won", "lost"]}}),
+        &["key", "name_en", "name_zh", "probability", "kind"],
+    );
+    let mut m = Map::new();
+    m.insert("Lead".into(), record_schema(LEADS.fields, json!({})));
+    m.insert(
+        "Opportunity".into(),
+        record_schema(OPPORTUNITIES.fields, json!({})),
+    );
+    m.insert("ConvertLead".into(), obj(json!({
+        "account_id": {"type": "string", "description": "attach to this existing account instead of creating one"},
+        "account": {"type": "object", "description": "fields of the new account over those taken from the lead (company, industry, region, source)"},
+        "contact": {"type": "object", "description": "fields of the new contact over those taken from the lead"},
+        "opportunity": {"type": "object", "description": "create an opportunity with these fields; source and campaign come from the lead"},
+        "override_duplicates": {"type": "boolean"}}), &[]));
+    m.insert("Pipeline".into(), obj(json!({
+        "name_en": {"type": "string"}, "name_zh": {"type": "string"}, "is_default": {"type": "boolean"},
+        "active": {"type": "boolean"}, "stale_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "stages": {"type": "array", "minItems": 2, "maxItems": 20, "items": stage}}), &["name_en", "name_zh", "stages"]));
+    m
+}
+
 fn activity_schema() -> Value {
     use rapport_core::activity::{Channel, Direction, Kind, Priority, Status, RELATED_TYPES};
     let keys = |v: Vec<&'static str>| json!(v);
@@ -147,7 +188,10 @@ pub fn build() -> Value {
                 params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
             }
         }
-        if *method == "get" && (path.ends_with("/accounts") || path.ends_with("/contacts")) {
+        let record_list = ["/accounts", "/contacts", "/leads", "/opportunities"]
+            .iter()
+            .any(|p| path.ends_with(p));
+        if *method == "get" && record_list {
             params.push(json!({"name": "q", "in": "query", "schema": {"type": "string"}, "description": "quick search: name prefix, email, phone or its last 4 digits, company name"}));
             params.push(json!({"name": "filter", "in": "query", "schema": {"type": "string"}, "description": "JSON filter tree; see docs/api.md"}));
             params.push(json!({"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "field or -field"}));
@@ -155,8 +199,11 @@ pub fn build() -> Value {
             params.push(json!({"name": "cursor", "in": "query", "schema": {"type": "string"}}));
         }
         if matches!(*method, "post" | "patch")
-            && (path.contains("/accounts") || path.contains("/contacts"))
+            && ["/accounts", "/contacts", "/leads"]
+                .iter()
+                .any(|p| path.contains(p))
             && !path.ends_with("transfer")
+            && !path.ends_with("bulk")
         {
             params.push(json!({"name": "override_duplicates", "in": "query", "schema": {"type": "boolean"}, "description": "save despite duplicates found by warn rules"}));
         }
@@ -173,7 +220,7 @@ pub fn build() -> Value {
         entry[*method] = op;
     }
     let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
-    json!({
+    let mut doc = json!({
             "openapi": "3.1.0",
             "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"), "description": "Self-hosted CRM. Errors are application/problem+json with a stable code."},
             "servers": [{"url": "/"}],
@@ -227,7 +274,11 @@ pub fn build() -> Value {
     json!({"ids": {"type": "array", "items": {"type": "string"}}, "owner_id": {"type": "string"}, "reason": {"type": "string"}}), &["ids", "owner_id", "reason"]),
                 }
             }
-        })
+        });
+    if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
+        schemas.extend(sales_schemas());
+    }
+    doc
 }
 
 pub async fn document() -> Json<Value> {

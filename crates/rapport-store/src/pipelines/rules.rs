@@ -1,0 +1,221 @@
+//! The rules the record engine applies when a lead or an opportunity is written, kept here so
+//! every path (API, UI form, kanban drag, import, conversion) follows them.
+
+use super::{default_pipeline, find, StageKind};
+use crate::db::{exec, one};
+use crate::records::Record;
+use crate::Store;
+use chrono::{DateTime, Utc};
+use rapport_core::fields::FieldValue;
+use rapport_core::{ids, DomainError, FieldError};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::ConnectionTrait;
+use std::collections::BTreeMap;
+
+type Values = BTreeMap<&'static str, FieldValue>;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+fn text<'a>(v: &'a Values, name: &str) -> Option<&'a str> {
+    match v.get(name) {
+        Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// Fill in and check an opportunity's pipeline and stage, and make the fields that follow the
+/// stage (probability, status, closed and entered times) agree with it. Returns whether the
+/// opportunity enters a stage with this write (so the caller records it in the history).
+pub async fn prepare_opportunity(
+    store: &Store,
+    before: Option<&Record>,
+    after: &mut Values,
+    probability_given: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    let db = store.db.reader();
+    let pipeline = match text(after, "pipeline_id") {
+        Some(id) => find(db, id).await?.ok_or_else(|| {
+            DomainError::field(
+                "pipeline_id",
+                "invalid_reference",
+                "pipeline_id does not name a pipeline",
+            )
+        })?,
+        None if before.is_none() => default_pipeline(db).await?,
+        None => {
+            return Err(DomainError::field(
+                "pipeline_id",
+                "required",
+                "an opportunity must be in a pipeline",
+            ))
+        }
+    };
+    let pipeline_changed = before.is_none_or(|b| b.text("pipeline_id") != Some(&pipeline.id));
+    if pipeline_changed && !pipeline.active {
+        return Err(DomainError::field(
+            "pipeline_id",
+            "inactive",
+            "that pipeline is no longer in use",
+        ));
+    }
+    after.insert("pipeline_id", FieldValue::Text(pipeline.id.clone()));
+    let stage_key = match text(after, "stage") {
+        Some(s) => s.to_string(),
+        None if before.is_none() => pipeline
+            .stages
+            .iter()
+            .find(|s| s.kind == StageKind::Open)
+            .map(|s| s.key.clone())
+            .unwrap_or_default(),
+        None => {
+            return Err(DomainError::field(
+                "stage",
+                "required",
+                "an opportunity must be in a stage",
+            ))
+        }
+    };
+    let Some(stage) = pipeline.stage(&stage_key) else {
+        let keys: Vec<&str> = pipeline.stages.iter().map(|s| s.key.as_str()).collect();
+        return Err(DomainError::field(
+            "stage",
+            "invalid_choice",
+            format!(
+                "{stage_key} is not a stage of this pipeline (one of: {})",
+                keys.join(", ")
+            ),
+        ));
+    };
+    after.insert("stage", FieldValue::Text(stage.key.clone()));
+    let entered = pipeline_changed || before.is_none_or(|b| b.text("stage") != Some(&stage.key));
+    if entered {
+        after.insert("stage_entered_at", FieldValue::DateTime(now));
+        after.insert("status", FieldValue::Text(stage.kind.key().into()));
+        after.insert(
+            "closed_at",
+            if stage.kind == StageKind::Open {
+                FieldValue::Null
+            } else {
+                FieldValue::DateTime(now)
+            },
+        );
+        if !probability_given {
+            after.insert("probability", FieldValue::Int(stage.probability));
+        }
+    }
+    if stage.kind == StageKind::Lost {
+        if text(after, "lost_reason").is_none() {
+            return Err(DomainError::field(
+                "lost_reason",
+                "required",
+                "say why the opportunity was lost",
+            ));
+        }
+    } else if entered {
+        after.insert("lost_reason", FieldValue::Null);
+    }
+    Ok(entered)
+}
+
+/// Close the stage the opportunity was in and open the one it enters (in the write's
+/// transaction): the history from which time in stage is known.
+pub async fn record_stage<C: ConnectionTrait>(
+    c: &C,
+    opportunity_id: &str,
+    after: &Values,
+    actor_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("opportunity_stages"))
+            .value(t("left_at"), now)
+            .and_where(Expr::col(t("opportunity_id")).eq(opportunity_id))
+            .and_where(Expr::col(t("left_at")).is_null()),
+    )
+    .await?;
+    exec(
+        c,
+        Query::insert()
+            .into_table(t("opportunity_stages"))
+            .columns(
+                [
+                    "id",
+                    "opportunity_id",
+                    "pipeline_id",
+                    "stage",
+                    "entered_at",
+                    "entered_by",
+                ]
+                .map(t),
+            )
+            .values_panic([
+                ids::new_id().into(),
+                opportunity_id.into(),
+                text(after, "pipeline_id").unwrap_or_default().into(),
+                text(after, "stage").unwrap_or_default().into(),
+                now.into(),
+                actor_id.into(),
+            ]),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A lead's status rules: new leads start as "new"; "converted" is reached only by converting;
+/// a disqualified lead says why; a converted lead no longer changes.
+pub fn prepare_lead(
+    before: Option<&Record>,
+    after: &mut Values,
+    status_given: bool,
+) -> Result<(), DomainError> {
+    if before.is_some_and(|b| b.text("status") == Some("converted")) {
+        return Err(DomainError::Conflict(
+            "this lead has been converted and can no longer be changed".into(),
+        ));
+    }
+    if text(after, "status").is_none() {
+        after.insert("status", FieldValue::Text("new".into()));
+    }
+    let status = text(after, "status").unwrap_or("new").to_string();
+    if status == "converted" && status_given {
+        return Err(DomainError::field(
+            "status",
+            "convert_instead",
+            "a lead becomes converted by converting it",
+        ));
+    }
+    if status == "disqualified" {
+        if text(after, "disqualify_reason").is_none() {
+            return Err(DomainError::Validation(vec![FieldError::new(
+                "disqualify_reason",
+                "required",
+                "say why the lead is disqualified",
+            )]));
+        }
+    } else {
+        after.insert("disqualify_reason", FieldValue::Null);
+    }
+    Ok(())
+}
+
+/// Whether an account has opportunities (it cannot be deleted while it does).
+pub async fn account_has_opportunities<C: ConnectionTrait>(
+    c: &C,
+    account_id: &str,
+) -> Result<bool, DomainError> {
+    Ok(one(
+        c,
+        Query::select()
+            .column(t("id"))
+            .from(t("opportunities"))
+            .and_where(Expr::col(t("account_id")).eq(account_id))
+            .limit(1),
+    )
+    .await?
+    .is_some())
+}

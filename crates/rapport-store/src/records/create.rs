@@ -1,0 +1,227 @@
+//! Creating records, in two halves so that one transaction can create several (a lead's
+//! conversion): `prepare_create` checks rights, validates and computes every value without
+//! writing; `insert` writes one prepared record with its audit entry and outbox event.
+
+use super::{
+    apply_rules, check_field_rules, check_references, codec, custom_values, department_of, derived,
+    duplicates, find_in_scope, forbidden, normalise_doc, read_both, t, to_json, tokens,
+    write_links, ObjectDef, WriteOptions, RULE_FIELDS,
+};
+use crate::db::{db_err, exec};
+use crate::scope::{owner_filter, OwnerFilter};
+use crate::{audit, outbox, Store};
+use rapport_core::custom::CustomField;
+use rapport_core::fields::{FieldKind, FieldValue};
+use rapport_core::input::Mode;
+use rapport_core::{ids, Action, DomainError, Principal};
+use sea_orm::sea_query::{Alias, Query, SimpleExpr};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// What the system decides about a record created on a user's behalf.
+#[derive(Debug, Clone, Default)]
+pub struct Preset {
+    /// The new record's id (known in advance when other new records refer to it).
+    pub id: Option<String>,
+    /// Reference fields the system filled with records it creates in the same transaction:
+    /// they are not looked up.
+    pub trusted: Vec<&'static str>,
+    /// System fields to set (a converted lead's id on its opportunity).
+    pub system: Vec<(&'static str, FieldValue)>,
+}
+
+/// A record ready to be written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub def: &'static ObjectDef,
+    pub id: String,
+    pub values: BTreeMap<&'static str, FieldValue>,
+    custom: Map<String, Value>,
+    defs: Vec<CustomField>,
+    audit_values: Map<String, Value>,
+    enters_stage: bool,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Check and compute a new record without writing anything.
+pub async fn prepare_create(
+    store: &Store,
+    actor: &Principal,
+    def: &'static ObjectDef,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+    preset: Preset,
+) -> Result<Prepared, DomainError> {
+    let filter = owner_filter(store, actor, def.object, Action::Create)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Create))?;
+    let doc = normalise_doc(def, doc)?;
+    let (doc, custom_doc) = custom_values::split(&doc);
+    let defs = crate::custom_fields::active(store, def.object).await?;
+    let (mut input, custom) =
+        read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Create).await?;
+    check_field_rules(def, actor, &input)?;
+    // Owner: the caller unless another owner inside the caller's create scope is named.
+    let owner = match input.get("owner_id") {
+        Some(FieldValue::Text(o)) => o.clone(),
+        _ => actor.user_id.clone(),
+    };
+    if !filter.allows(Some(&owner)) {
+        return Err(DomainError::field(
+            "owner_id",
+            "owner_out_of_scope",
+            "you may not create records for that owner",
+        ));
+    }
+    if let Some(spec) = def.field("owner_id") {
+        input.set(spec, FieldValue::Text(owner.clone()));
+    }
+    if let Some(spec) = def.field("currency") {
+        if input.get("currency").is_none_or(FieldValue::is_null) {
+            input.set(spec, FieldValue::Text("CNY".into()));
+        }
+    }
+    check_references(store, actor, def, &input, None, &preset.trusted).await?;
+    let id = preset.id.unwrap_or_else(ids::new_id);
+    let now = store.now();
+    let mut values: BTreeMap<&'static str, FieldValue> = def
+        .fields
+        .iter()
+        .map(|f| (f.name, FieldValue::Null))
+        .collect();
+    for (spec, v) in &input.values {
+        values.insert(spec.name, v.clone());
+    }
+    for (name, v) in preset.system {
+        values.insert(name, v);
+    }
+    let enters_stage = apply_rules(store, def, None, &mut values, &input, now).await?;
+    duplicates::check(store, actor, def, &values, None, opts).await?;
+    let dept = department_of(store, &owner).await?;
+    if let Some(spec) = def.field("department_id") {
+        values.insert(spec.name, dept.map_or(FieldValue::Null, FieldValue::Text));
+    }
+    let mut audit_values = Map::new();
+    for (spec, v) in &input.values {
+        audit_values.insert(spec.name.into(), codec::audit_value(spec, v));
+    }
+    for name in RULE_FIELDS {
+        if let (Some(spec), Some(v)) = (def.field(name), values.get(name)) {
+            if !v.is_null() {
+                audit_values.insert((*name).into(), codec::audit_value(spec, v));
+            }
+        }
+    }
+    for (k, change) in custom_values::audit_changes(&defs, &Map::new(), &custom) {
+        audit_values.insert(k, change["after"].clone());
+    }
+    Ok(Prepared {
+        def,
+        id,
+        values,
+        custom,
+        defs,
+        audit_values,
+        enters_stage,
+        now,
+    })
+}
+
+/// Write a prepared record, its audit entry and outbox event inside `tx`.
+pub async fn insert<C: ConnectionTrait>(
+    tx: &C,
+    store: &Store,
+    actor: &Principal,
+    p: &Prepared,
+) -> Result<(), DomainError> {
+    let def = p.def;
+    let id = &p.id;
+    let keys = store.keys()?;
+    let mut cols: Vec<Alias> = vec![t("id"), t("created_at"), t("updated_at"), t("created_by")];
+    let mut vals: Vec<SimpleExpr> = vec![
+        id.clone().into(),
+        p.now.into(),
+        p.now.into(),
+        actor.user_id.clone().into(),
+    ];
+    for f in def.fields {
+        let v = p.values.get(f.name).cloned().unwrap_or(FieldValue::Null);
+        if v.is_null() && !matches!(f.kind, FieldKind::Tags) {
+            continue;
+        }
+        for (c, v) in codec::encode(f, &v, &keys, def.table, id)? {
+            cols.push(Alias::new(c));
+            vals.push(v.into());
+        }
+    }
+    for (c, v) in derived(def, &p.values) {
+        cols.push(Alias::new(c));
+        vals.push(v.into());
+    }
+    for (c, v) in custom_values::encode(&keys, def.table, id, &p.defs, &p.custom)? {
+        cols.push(Alias::new(c));
+        vals.push(v.into());
+    }
+    exec(
+        tx,
+        Query::insert()
+            .into_table(t(def.table))
+            .columns(cols)
+            .values(vals)
+            .map_err(DomainError::internal)?,
+    )
+    .await?;
+    if let Some(FieldValue::Links(links)) = p.values.get("accounts") {
+        write_links(tx, id, links).await?;
+    }
+    if p.enters_stage {
+        crate::pipelines::rules::record_stage(tx, id, &p.values, &actor.user_id, p.now).await?;
+    }
+    tokens::write(
+        tx,
+        &keys,
+        def,
+        id,
+        &p.values,
+        custom_values::tokens(&keys, &p.defs, &p.custom),
+    )
+    .await?;
+    audit::record(
+        tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.created", def.key()))
+            .object(def.key(), id)
+            .details(json!({"values": p.audit_values})),
+    )
+    .await?;
+    outbox::emit(
+        tx,
+        store,
+        actor,
+        &format!("{}.created", def.key()),
+        def.key(),
+        id,
+        json!({"id": id}),
+    )
+    .await
+}
+
+/// Create a record.
+pub async fn create(
+    store: &Store,
+    actor: &Principal,
+    def: &'static ObjectDef,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<Value, DomainError> {
+    let p = prepare_create(store, actor, def, doc, opts, Preset::default()).await?;
+    let tx = store.db.begin().await?;
+    insert(&tx, store, actor, &p).await?;
+    tx.commit().await.map_err(db_err)?;
+    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, &p.id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok(to_json(def, actor, &rec))
+}
