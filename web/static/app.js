@@ -49,6 +49,60 @@
       if (i.value.charAt(0) === "/") i.value = window.location.origin + i.value;
     });
   });
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t instanceof HTMLSelectElement && t.hasAttribute("data-autosubmit") && t.form) t.form.submit();
+  });
+  // Kanban board: drag a card onto another stage. The drop fills in the card's own "move"
+  // form and submits it, so a drag is exactly the same request as using the form.
+  var dragged = null;
+  document.addEventListener("dragstart", function (ev) {
+    var card = ev.target instanceof Element ? ev.target.closest("[data-card]") : null;
+    if (!card) return;
+    dragged = card;
+    card.classList.add("dragging");
+    if (ev.dataTransfer) {
+      ev.dataTransfer.effectAllowed = "move";
+      ev.dataTransfer.setData("text/plain", card.getAttribute("data-card"));
+    }
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    document.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+  });
+  function columnOf(ev) {
+    return ev.target instanceof Element ? ev.target.closest("[data-stage]") : null;
+  }
+  document.addEventListener("dragover", function (ev) {
+    var col = columnOf(ev);
+    if (!col || !dragged) return;
+    ev.preventDefault();
+    document.querySelectorAll(".drop-target").forEach(function (c) { if (c !== col) c.classList.remove("drop-target"); });
+    col.classList.add("drop-target");
+  });
+  document.addEventListener("drop", function (ev) {
+    var col = columnOf(ev);
+    if (!col || !dragged) return;
+    ev.preventDefault();
+    var card = dragged;
+    col.classList.remove("drop-target");
+    if (card.closest("[data-stage]") === col) return;
+    var form = card.querySelector("[data-move-form]");
+    if (!form) return;
+    form.querySelector("[data-stage-select]").value = col.getAttribute("data-stage");
+    var reason = form.querySelector("[name=lost_reason]");
+    if (col.getAttribute("data-kind") === "lost" && reason && !reason.value) {
+      // A lost deal needs a reason: show the form with the stage chosen.
+      col.querySelector("ol.cards").appendChild(card);
+      card.querySelector("details.move").open = true;
+      reason.required = true;
+      reason.focus();
+      return;
+    }
+    col.querySelector("ol.cards").appendChild(card);
+    form.submit();
+  });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") {
       document.querySelectorAll(".field-row.editing").forEach(function (r) { r.classList.remove("editing"); });

@@ -12,6 +12,8 @@ mod jobs_pages;
 mod mail_pages;
 mod notification_pages;
 mod record_pages;
+mod related;
+mod sales_pages;
 mod security_pages;
 mod settings_pages;
 
@@ -123,6 +125,12 @@ pub fn routes() -> Router<AppState> {
             post(interop_pages::import_vcard).layer(axum::extract::DefaultBodyLimit::max(
                 crate::api::interop::MAX_VCARD_BYTES + 64 * 1024,
             )),
+        )
+        .route("/opportunities/board", get(sales_pages::board_page))
+        .route("/opportunities/{id}/stage", post(sales_pages::move_stage))
+        .route(
+            "/leads/{id}/convert",
+            get(sales_pages::convert_form).post(sales_pages::convert),
         )
         .route("/{object}", get(record_pages::list))
         .route(
@@ -243,6 +251,9 @@ where
             "" => "home",
             "accounts" => "accounts",
             "contacts" => "contacts",
+            "leads" => "leads",
+            "opportunities" if path.starts_with("/opportunities/board") => "board",
+            "opportunities" => "opportunities",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",

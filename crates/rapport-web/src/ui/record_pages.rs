@@ -103,8 +103,8 @@ struct RecordPage {
     can_delete: bool,
     key_fields: Vec<(String, String)>,
     rows: Vec<DetailRow>,
-    related_title: String,
-    related: Vec<(String, String, String)>,
+    related: Vec<super::related::Group>,
+    can_convert: bool,
     history: Vec<HistoryItem>,
     timeline: Option<super::activity_pages::TimelineView>,
     has_email: bool,
@@ -117,20 +117,21 @@ fn page_error(lang: Lang, e: DomainError) -> Response {
     super::error_page(lang, e)
 }
 
-fn title_of(def: &ObjectDef, lang: Lang) -> String {
+pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
     super::i18n::t(
         lang,
-        if def.object == Object::Account {
-            "nav.accounts"
-        } else {
-            "nav.contacts"
+        match def.object {
+            Object::Account => "nav.accounts",
+            Object::Lead => "nav.leads",
+            Object::Opportunity => "nav.opportunities",
+            _ => "nav.contacts",
         },
     )
 }
 
 /// The label a record is known by.
 pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
-    if def.object == Object::Contact {
+    if matches!(def.object, Object::Contact | Object::Lead) {
         form::person_name(
             rec["family_name"].as_str().unwrap_or(""),
             rec["given_name"].as_str().unwrap_or(""),
@@ -142,7 +143,7 @@ pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
 }
 
 /// Picklists, users and (visible) accounts for selects and labels.
-async fn choices(
+pub(super) async fn choices(
     store: &Store,
     actor: &Principal,
     lang: Lang,
@@ -180,6 +181,18 @@ async fn choices(
             .collect();
     }
     c.accounts = query::account_names(store, actor, 500).await?;
+    if matches!(object, Object::Opportunity | Object::Lead) {
+        let zh = lang == Lang::Zh;
+        for p in rapport_store::pipelines::list(store.db.reader()).await? {
+            c.pipelines.push((p.id.clone(), p.name(zh).to_string()));
+            for s in &p.stages {
+                if !c.stages.iter().any(|(k, _)| *k == s.key) {
+                    c.stages.push((s.key.clone(), s.name(zh).to_string()));
+                }
+            }
+        }
+        c.contacts = query::contact_names(store, actor, 500).await?;
+    }
     Ok(c)
 }
 
@@ -255,6 +268,17 @@ const DEFAULT_COLUMNS_ACCOUNT: &[&str] =
     &["name", "level", "industry", "city", "phone", "owner_id"];
 const DEFAULT_COLUMNS_CONTACT: &[&str] =
     &["name", "title", "mobile", "email", "accounts", "owner_id"];
+const DEFAULT_COLUMNS_LEAD: &[&str] = &[
+    "name", "company", "status", "source", "score", "mobile", "owner_id",
+];
+const DEFAULT_COLUMNS_OPPORTUNITY: &[&str] = &[
+    "name",
+    "account_id",
+    "stage",
+    "amount",
+    "expected_close_date",
+    "owner_id",
+];
 const OPS: &[&str] = &[
     "eq",
     "ne",
@@ -330,10 +354,11 @@ pub async fn list(
         .filter(|(k, _)| k == "cols")
         .map(|(_, v)| v.clone())
         .collect();
-    let defaults = if def.object == Object::Account {
-        DEFAULT_COLUMNS_ACCOUNT
-    } else {
-        DEFAULT_COLUMNS_CONTACT
+    let defaults = match def.object {
+        Object::Account => DEFAULT_COLUMNS_ACCOUNT,
+        Object::Lead => DEFAULT_COLUMNS_LEAD,
+        Object::Opportunity => DEFAULT_COLUMNS_OPPORTUNITY,
+        _ => DEFAULT_COLUMNS_CONTACT,
     };
     let readable = |name: &str| name == "name" || actor.grants.can_read_field(def.object, name);
     let mut cols: Vec<String> = if chosen.is_empty() {
@@ -386,7 +411,7 @@ pub async fn list(
         Err(e) => return page_error(lang, e),
     };
     let label_of = |name: &str| -> String {
-        if name == "name" && def.object == Object::Contact {
+        if name == "name" && matches!(def.object, Object::Contact | Object::Lead) {
             super::i18n::t(lang, "setup.name")
         } else if let Some(c) = customs.iter().find(|c| c.key == name) {
             c.label(lang == Lang::Zh).to_string()
@@ -862,11 +887,21 @@ async fn render_detail(
             field: input,
         });
     }
-    let key_names: &[&str] = if def.object == Object::Account {
-        &["level", "status", "phone", "owner_id"]
-    } else {
-        &["title", "mobile", "email", "owner_id"]
+    let key_names: &[&str] = match def.object {
+        Object::Account => &["level", "status", "phone", "owner_id"],
+        Object::Lead => &["company", "status", "mobile", "owner_id"],
+        Object::Opportunity => &[
+            "account_id",
+            "stage",
+            "amount",
+            "expected_close_date",
+            "owner_id",
+        ],
+        _ => &["title", "mobile", "email", "owner_id"],
     };
+    let can_convert = def.object == Object::Lead
+        && can_update
+        && !matches!(rec["status"].as_str(), Some("converted" | "disqualified"));
     let key_fields = key_names
         .iter()
         .filter_map(|n| def.field(n))
@@ -882,46 +917,7 @@ async fn render_detail(
             })
         })
         .collect();
-    let (related_title, related) = if def.object == Object::Account {
-        let params = ListParams {
-            filter: Some(json!({"field": "accounts", "op": "has", "value": id})),
-            limit: Some(50),
-            ..Default::default()
-        };
-        let list = query::list(&app.store, actor, &CONTACTS, &params)
-            .await
-            .map(|p| p.data)
-            .unwrap_or_default();
-        (
-            super::i18n::t(lang, "record.related_contacts"),
-            list.iter()
-                .map(|c| {
-                    (
-                        record_label(&CONTACTS, c, lang),
-                        format!("/contacts/{}", c["id"].as_str().unwrap_or("")),
-                        c["title"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect(),
-        )
-    } else {
-        let links = rec["accounts"].as_array().cloned().unwrap_or_default();
-        (
-            super::i18n::t(lang, "record.related_accounts"),
-            links
-                .iter()
-                .filter_map(|l| {
-                    let aid = l["account_id"].as_str()?;
-                    let name = choices.accounts.iter().find(|(v, _)| v == aid)?.1.clone();
-                    Some((
-                        name,
-                        format!("/accounts/{aid}"),
-                        l["role"].as_str().unwrap_or("").to_string(),
-                    ))
-                })
-                .collect(),
-        )
-    };
+    let related = super::related::groups(app, actor, def, id, &rec, &choices, lang).await;
     let hist = records::history(&app.store, actor, def, id, 100)
         .await
         .unwrap_or_default();
@@ -991,8 +987,8 @@ async fn render_detail(
         can_delete,
         key_fields,
         rows,
-        related_title,
         related,
+        can_convert,
         history,
         timeline,
         has_email: rec["email"].as_str().is_some_and(|e| !e.is_empty()),

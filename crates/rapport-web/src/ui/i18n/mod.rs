@@ -2,6 +2,7 @@
 //! user picked (cookie, then profile), else the browser's Accept-Language, else zh-CN.
 
 mod activities;
+mod sales;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -413,6 +414,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     T.get_or_init(|| {
         TEXT.iter()
             .chain(activities::TEXT)
+            .chain(sales::TEXT)
             .map(|(k, zh, en)| (*k, (*zh, *en)))
             .collect()
     })
@@ -449,6 +451,9 @@ mod tests {
 
     #[test]
     fn keys_are_unique() {
-        assert_eq!(table().len(), TEXT.len() + activities::TEXT.len());
+        assert_eq!(
+            table().len(),
+            TEXT.len() + activities::TEXT.len() + sales::TEXT.len()
+        );
     }
 }

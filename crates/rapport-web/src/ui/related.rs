@@ -1,0 +1,203 @@
+//! The side panels of a record page: the records related to it, per record type.
+
+use super::form::Choices;
+use super::i18n::{t, Lang};
+use super::record_pages::record_label;
+use crate::AppState;
+use rapport_core::{Object, Principal};
+use rapport_store::records::query::{self, ListParams};
+use rapport_store::records::{ObjectDef, CONTACTS, OPPORTUNITIES};
+use serde_json::{json, Value};
+
+/// (label, link, note)
+pub type Item = (String, String, String);
+/// (title, items)
+pub type Group = (String, Vec<Item>);
+
+async fn opportunities(
+    app: &AppState,
+    actor: &Principal,
+    filter: Value,
+    choices: &Choices,
+    lang: Lang,
+) -> Group {
+    let params = ListParams {
+        filter: Some(filter),
+        sort: Some("-amount".into()),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let list = query::list(&app.store, actor, &OPPORTUNITIES, &params)
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    (
+        t(lang, "record.related_opportunities"),
+        list.iter()
+            .map(|o| {
+                let stage = o["stage"].as_str().unwrap_or("");
+                let stage = choices
+                    .stages
+                    .iter()
+                    .find(|(k, _)| k == stage)
+                    .map_or(stage.to_string(), |(_, l)| l.clone());
+                let amount = o["amount"]
+                    .as_str()
+                    .map(|a| format!(" · {a} {}", o["currency"].as_str().unwrap_or("")))
+                    .unwrap_or_default();
+                (
+                    o["name"].as_str().unwrap_or("").to_string(),
+                    format!("/opportunities/{}", o["id"].as_str().unwrap_or("")),
+                    format!("{stage}{amount}"),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn account_item(choices: &Choices, id: &str, note: &str) -> Option<Item> {
+    let name = choices.accounts.iter().find(|(v, _)| v == id)?.1.clone();
+    Some((name, format!("/accounts/{id}"), note.to_string()))
+}
+
+/// The related groups of one record (empty groups are left out by the template).
+pub async fn groups(
+    app: &AppState,
+    actor: &Principal,
+    def: &ObjectDef,
+    id: &str,
+    rec: &Value,
+    choices: &Choices,
+    lang: Lang,
+) -> Vec<Group> {
+    let mut out = Vec::new();
+    match def.object {
+        Object::Account => {
+            let params = ListParams {
+                filter: Some(json!({"field": "accounts", "op": "has", "value": id})),
+                limit: Some(50),
+                ..Default::default()
+            };
+            let list = query::list(&app.store, actor, &CONTACTS, &params)
+                .await
+                .map(|p| p.data)
+                .unwrap_or_default();
+            out.push((
+                t(lang, "record.related_contacts"),
+                list.iter()
+                    .map(|c| {
+                        (
+                            record_label(&CONTACTS, c, lang),
+                            format!("/contacts/{}", c["id"].as_str().unwrap_or("")),
+                            c["title"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect(),
+            ));
+            out.push(
+                opportunities(
+                    app,
+                    actor,
+                    json!({"field": "account_id", "op": "eq", "value": id}),
+                    choices,
+                    lang,
+                )
+                .await,
+            );
+        }
+        Object::Contact => {
+            let links = rec["accounts"].as_array().cloned().unwrap_or_default();
+            out.push((
+                t(lang, "record.related_accounts"),
+                links
+                    .iter()
+                    .filter_map(|l| {
+                        account_item(
+                            choices,
+                            l["account_id"].as_str()?,
+                            l["role"].as_str().unwrap_or(""),
+                        )
+                    })
+                    .collect(),
+            ));
+            out.push(
+                opportunities(
+                    app,
+                    actor,
+                    json!({"field": "contacts", "op": "has", "value": id}),
+                    choices,
+                    lang,
+                )
+                .await,
+            );
+        }
+        Object::Opportunity => {
+            let mut items: Vec<Item> = rec["account_id"]
+                .as_str()
+                .and_then(|a| account_item(choices, a, &t(lang, "nav.accounts")))
+                .into_iter()
+                .collect();
+            for c in rec["contacts"].as_array().into_iter().flatten() {
+                let cid = c["contact_id"].as_str().unwrap_or("");
+                if let Some((_, name)) = choices.contacts.iter().find(|(v, _)| v == cid) {
+                    items.push((
+                        name.clone(),
+                        format!("/contacts/{cid}"),
+                        c["role"].as_str().unwrap_or("").to_string(),
+                    ));
+                }
+            }
+            out.push((t(lang, "record.related_contacts"), items));
+            let history = rapport_store::pipelines::stage_history(&app.store, actor, id)
+                .await
+                .unwrap_or_default();
+            out.push((
+                t(lang, "record.stage_history"),
+                history
+                    .iter()
+                    .rev()
+                    .map(|v| {
+                        let name = choices
+                            .stages
+                            .iter()
+                            .find(|(k, _)| *k == v.stage)
+                            .map_or(v.stage.clone(), |(_, l)| l.clone());
+                        let days = v.seconds as f64 / 86_400.0;
+                        (
+                            name,
+                            String::new(),
+                            format!(
+                                "{} · {days:.1} {}",
+                                super::form::local_time(v.entered_at),
+                                t(lang, "board.days")
+                            ),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        Object::Lead => {
+            let mut items = Vec::new();
+            if let Some(a) = rec["converted_account_id"].as_str() {
+                items.extend(account_item(choices, a, &t(lang, "nav.accounts")));
+            }
+            if let Some(c) = rec["converted_contact_id"].as_str() {
+                items.push((
+                    record_label(&CONTACTS, rec, lang),
+                    format!("/contacts/{c}"),
+                    t(lang, "nav.contacts"),
+                ));
+            }
+            if let Some(o) = rec["converted_opportunity_id"].as_str() {
+                items.push((
+                    t(lang, "nav.opportunities"),
+                    format!("/opportunities/{o}"),
+                    String::new(),
+                ));
+            }
+            out.push((t(lang, "record.converted_to"), items));
+        }
+        _ => {}
+    }
+    out
+}
