@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: measure a release build against a demo database, on SQLite and PostgreSQL.
 #   BENCH_ACCOUNTS (default 200000), BENCH_CONTACTS (default 1000000),
+#   BENCH_OPPORTUNITIES (default 10000, for the kanban board), BENCH_LEADS (default 10000),
 #   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32)
 # Needs wrk (apt-get install wrk). PostgreSQL: postgres@127.0.0.1:5432 with trust auth.
 set -euo pipefail
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 BIN=${RAPPORT_BIN:-target/release/rapport}
 ACCOUNTS=${BENCH_ACCOUNTS:-200000}
 CONTACTS=${BENCH_CONTACTS:-1000000}
+OPPORTUNITIES=${BENCH_OPPORTUNITIES:-10000}
+LEADS=${BENCH_LEADS:-10000}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 SECS=${BENCH_SECONDS:-20}
 CLIENTS=${BENCH_CLIENTS:-32}
@@ -15,7 +18,7 @@ PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 PASSWORD="benchmark password 1"
 OUT=${BENCH_OUT:-bench/results.md}
-echo "# Rapport benchmark $(date -u +%Y-%m-%dT%H:%MZ) — ${ACCOUNTS} accounts, ${CONTACTS} contacts, ${CLIENTS} clients, ${SECS}s per test" > "$OUT"
+echo "# Rapport benchmark $(date -u +%Y-%m-%dT%H:%MZ) — ${ACCOUNTS} accounts, ${CONTACTS} contacts, ${OPPORTUNITIES} opportunities, ${LEADS} leads, ${CLIENTS} clients, ${SECS}s per test" > "$OUT"
 
 for backend in $BACKENDS; do
   WORK=$(mktemp -d /tmp/rapport-bench-XXXX)
@@ -29,7 +32,7 @@ for backend in $BACKENDS; do
   fi
   "$BIN" user create --email bench@example.com --password "$PASSWORD" --role administrator >/dev/null
   start=$(date +%s)
-  "$BIN" demo --accounts "$ACCOUNTS" --contacts "$CONTACTS" 2>/dev/null
+  "$BIN" demo --accounts "$ACCOUNTS" --contacts "$CONTACTS" --opportunities "$OPPORTUNITIES" --leads "$LEADS" 2>/dev/null
   echo "demo data on $backend: $(( $(date +%s) - start ))s" | tee -a "$OUT"
   "$BIN" serve --listen 127.0.0.1:18080 > "$WORK/serve.log" 2>&1 &
   PID=$!
@@ -53,6 +56,9 @@ for backend in $BACKENDS; do
   run "list accounts: filter level=A, sort name" get.lua "/api/v1/accounts?limit=50&sort=name&filter=%7B%22field%22%3A%22level%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22A%22%7D"
   run "quick search (names, phone tails, emails)" search.lua "/api/v1/contacts"
   run "create contact" create.lua "/api/v1/contacts"
+  run "kanban board page (HTML, default pipeline)" page.lua "/opportunities/board"
+  run "kanban board (API JSON)" get.lua "/api/v1/opportunities/board"
+  run "list leads: 50 rows, newest first" get.lua "/api/v1/leads?limit=50"
   rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)
   echo "peak server RSS on $backend: $rss" | tee -a "$OUT"
   kill "$PID"; wait "$PID" 2>/dev/null || true

@@ -276,3 +276,65 @@ pub async fn sample(
     }
     Ok(())
 }
+
+/// One synthetic opportunity on `account_id`, in a stage of the default pipeline (mostly open;
+/// won and lost ones carry what they need).
+pub fn opportunity_doc(rng: &mut StdRng, account_id: &str, n: u64) -> Map<String, Value> {
+    const STAGES: &[&str] = &[
+        "prospecting",
+        "prospecting",
+        "needs_analysis",
+        "needs_analysis",
+        "proposal",
+        "negotiation",
+        "won",
+        "lost",
+    ];
+    const PRODUCTS: &[&str] = &[
+        "CRM",
+        "ERP",
+        "MES",
+        "数据平台",
+        "云服务",
+        "运维外包",
+        "培训",
+    ];
+    let stage = *pick(rng, STAGES);
+    let mut doc = Map::new();
+    doc.insert(
+        "name".into(),
+        json!(format!("{} 项目 #{n}", pick(rng, PRODUCTS))),
+    );
+    doc.insert("account_id".into(), json!(account_id));
+    doc.insert("stage".into(), json!(stage));
+    let amount: i64 = rng.gen_range(10..2000) * 1000;
+    doc.insert("amount".into(), json!(amount.to_string()));
+    let close = chrono::Utc::now().date_naive() + chrono::Days::new(rng.gen_range(1..180));
+    doc.insert(
+        "expected_close_date".into(),
+        json!(close.format("%Y-%m-%d").to_string()),
+    );
+    doc.insert("source".into(), json!(pick(rng, SOURCES)));
+    if stage == "lost" {
+        doc.insert(
+            "lost_reason".into(),
+            json!(pick(rng, &["price", "competitor", "no_budget", "timing"])),
+        );
+    }
+    doc
+}
+
+/// One synthetic lead.
+pub fn lead_doc(rng: &mut StdRng, n: u64) -> Map<String, Value> {
+    let mut doc = contact_doc(rng, n);
+    doc.remove("consent_email");
+    let company = account_doc(rng, n)["name"].clone();
+    doc.insert("company".into(), company);
+    doc.insert("source".into(), json!(pick(rng, SOURCES)));
+    doc.insert(
+        "status".into(),
+        json!(pick(rng, &["new", "new", "contacted", "qualified"])),
+    );
+    doc.insert("score".into(), json!(rng.gen_range(0..=100)));
+    doc
+}

@@ -129,6 +129,17 @@ pub async fn of_record(
     } else {
         None
     };
+    let deals_filter = if def.object == ACCOUNTS.object {
+        owner_filter(
+            store,
+            actor,
+            rapport_core::Object::Opportunity,
+            Action::Read,
+        )
+        .await?
+    } else {
+        None
+    };
 
     // Activities on the record; for an account also on its contacts the viewer may read.
     let activity_kinds: Vec<&str> = Kind::ALL
@@ -156,6 +167,21 @@ pub async fn of_record(
                 links.and_where(Expr::col(t("contact_id")).in_subquery(mine));
             }
             let mut any = Cond::any().add(on_record);
+            if let Some(f) = &deals_filter {
+                let mut deals = Query::select();
+                deals
+                    .column(t("id"))
+                    .from(t("opportunities"))
+                    .and_where(Expr::col(t("account_id")).eq(id));
+                if let OwnerFilter::Owners(owners) = f {
+                    deals.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
+                }
+                any = any.add(
+                    Cond::all()
+                        .add(col("related_type").eq("opportunity"))
+                        .add(col("related_id").in_subquery(deals)),
+                );
+            }
             if contacts_filter.is_some() {
                 any = any.add(
                     Cond::all()

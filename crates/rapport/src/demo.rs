@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rapport_auth::service::{self, UserSpec};
 use rapport_core::Principal;
-use rapport_store::records::{batch, ACCOUNTS, CONTACTS};
+use rapport_store::records::{batch, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use rapport_store::{demo, users, Store};
 use serde_json::json;
 use std::time::Instant;
@@ -97,7 +97,24 @@ async fn team(store: &Store) -> Result<Vec<String>> {
     Ok(owners)
 }
 
-pub async fn run(store: &Store, accounts: u64, contacts: u64, seed: u64) -> Result<()> {
+/// How many of each record type `rapport demo` creates.
+pub struct Sizes {
+    pub accounts: u64,
+    pub contacts: u64,
+    pub leads: u64,
+    pub opportunities: u64,
+}
+
+pub async fn run(store: &Store, sizes: Sizes, seed: u64) -> Result<()> {
+    let Sizes {
+        accounts,
+        contacts,
+        leads,
+        opportunities,
+    } = sizes;
+    if accounts == 0 && opportunities > 0 {
+        anyhow::bail!("opportunities need at least one account");
+    }
     if accounts == 0 && contacts > 0 {
         anyhow::bail!("contacts need at least one account to belong to");
     }
@@ -158,6 +175,43 @@ pub async fn run(store: &Store, accounts: u64, contacts: u64, seed: u64) -> Resu
             started.elapsed().as_secs_f64()
         );
     }
+    for (what, total, per) in [
+        ("leads", leads, 5000u64),
+        ("opportunities", opportunities, 2000),
+    ] {
+        let mut done = 0u64;
+        while done < total {
+            let n = (total - done).min(per);
+            let docs: Vec<_> = (0..n)
+                .map(|i| {
+                    let mut d = if what == "leads" {
+                        demo::lead_doc(&mut rng, done + i + 1)
+                    } else {
+                        let account = &account_ids[rng.gen_range(0..account_ids.len())];
+                        demo::opportunity_doc(&mut rng, account, done + i + 1)
+                    };
+                    d.insert(
+                        "owner_id".into(),
+                        json!(owners[rng.gen_range(0..owners.len())]),
+                    );
+                    d
+                })
+                .collect();
+            let def = if what == "leads" {
+                &LEADS
+            } else {
+                &OPPORTUNITIES
+            };
+            batch::insert_many(store, &actor, def, &docs)
+                .await
+                .map_err(crate::describe)?;
+            done += n;
+            eprintln!(
+                "{what}: {done}/{total} ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
     // Fresh statistics, or the planners choose scans for the new rows (measured: 137 -> 670
     // list requests/s on PostgreSQL right after loading).
     {
@@ -165,7 +219,7 @@ pub async fn run(store: &Store, accounts: u64, contacts: u64, seed: u64) -> Resu
         store.db.writer().execute_unprepared("ANALYZE").await?;
     }
     println!(
-        "created {accounts} accounts and {contacts} contacts in {:.1}s",
+        "created {accounts} accounts, {contacts} contacts, {leads} leads and {opportunities} opportunities in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())

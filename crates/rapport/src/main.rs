@@ -62,6 +62,13 @@ enum Command {
         /// Number of contacts to create (each linked to one of the accounts).
         #[arg(long, default_value_t = 500)]
         contacts: u64,
+        /// Number of leads to create.
+        #[arg(long, default_value_t = 100)]
+        leads: u64,
+        /// Number of opportunities to create (each on one of the accounts, in a stage of the
+        /// default pipeline).
+        #[arg(long, default_value_t = 100)]
+        opportunities: u64,
         /// Random seed, for repeatable data sets.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -221,10 +228,18 @@ async fn run() -> Result<()> {
         Command::Demo {
             accounts,
             contacts,
+            leads,
+            opportunities,
             seed,
         } => {
             let store = serve::open_store(&cfg).await?;
-            let res = demo::run(&store, accounts, contacts, seed).await;
+            let sizes = demo::Sizes {
+                accounts,
+                contacts,
+                leads,
+                opportunities,
+            };
+            let res = demo::run(&store, sizes, seed).await;
             store.db.close().await;
             res
         }

@@ -670,3 +670,118 @@ story!(an_account_with_deals_is_not_deleted, |app| {
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 });
+
+fn at(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+story!(
+    activities_on_deals_and_leads_roll_up_and_stay_in_scope,
+    |app| {
+        let t = team(&app).await;
+        let acc = created(
+            &app,
+            &t.rep_a,
+            "/api/v1/accounts",
+            json!({"name": "Rollup Co"}),
+        )
+        .await;
+        let opp = created(
+            &app,
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "Deal", "account_id": id(&acc)}),
+        )
+        .await;
+        let (st, call) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/activities",
+            json!({"kind": "call", "subject": "需求沟通", "related_type": "opportunity", "related_id": id(&opp),
+                   "start_at": at(-3600), "direction": "outbound", "duration_minutes": 20}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{call}");
+        let (st, task) = app
+        .post(
+            &t.rep_a,
+            "/api/v1/activities",
+            json!({"kind": "task", "subject": "发方案", "related_type": "opportunity", "related_id": id(&opp), "due_at": at(86_400)}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{task}");
+        let (_, o) = app
+            .get(&t.rep_a, &format!("/api/v1/opportunities/{}", id(&opp)))
+            .await;
+        assert_eq!(o["next_activity_at"], task["due_at"]);
+        assert!(o["last_activity_at"].is_string());
+        // The account's figures and timeline include its deals' activity.
+        let (_, a) = app
+            .get(&t.rep_a, &format!("/api/v1/accounts/{}", id(&acc)))
+            .await;
+        assert_eq!(a["next_activity_at"], task["due_at"]);
+        let (_, tl) = app
+            .get(
+                &t.rep_a,
+                &format!("/api/v1/accounts/{}/timeline?kinds=call,task", id(&acc)),
+            )
+            .await;
+        assert_eq!(tl["data"].as_array().unwrap().len(), 2, "{tl}");
+        // On the board the card no longer lacks a next activity.
+        let (_, b) = app.get(&t.rep_a, "/api/v1/opportunities/board").await;
+        assert_eq!(b["columns"][0]["cards"][0]["no_next_activity"], false);
+        // Rep B can neither log on rep A's deal or lead nor read their timelines.
+        let lead = created(
+            &app,
+            &t.rep_a,
+            "/api/v1/leads",
+            json!({"family_name": "周"}),
+        )
+        .await;
+        for (ty, rid) in [("opportunity", id(&opp)), ("lead", id(&lead))] {
+            let (st, e) = app
+                .post(
+                    &t.rep_b,
+                    "/api/v1/activities",
+                    json!({"kind": "note", "subject": "x", "related_type": ty, "related_id": rid}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+            assert_eq!(e["errors"][0]["field"], "related_id");
+        }
+        let (st, _) = app
+            .get(
+                &t.rep_b,
+                &format!("/api/v1/opportunities/{}/timeline", id(&opp)),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _) = app
+            .get(
+                &t.rep_b,
+                &format!("/api/v1/activities/{}", call["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // A note on the lead shows on its timeline and sets its last activity.
+        let (st, _) = app
+        .post(&t.rep_a, "/api/v1/activities", json!({"kind": "note", "subject": "展会上交换名片", "related_type": "lead", "related_id": id(&lead)}))
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (_, l) = app
+            .get(&t.rep_a, &format!("/api/v1/leads/{}", id(&lead)))
+            .await;
+        assert!(l["last_activity_at"].is_string(), "{l}");
+        let (_, tl) = app
+            .get(
+                &t.rep_a,
+                &format!("/api/v1/leads/{}/timeline?kinds=note", id(&lead)),
+            )
+            .await;
+        assert_eq!(
+            tl["data"][0]["activity"]["subject"], "展会上交换名片",
+            "{tl}"
+        );
+    }
+);

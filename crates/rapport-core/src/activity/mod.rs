@@ -112,7 +112,7 @@ impl Kind {
 }
 
 /// Record types an activity can be linked to.
-pub const RELATED_TYPES: &[&str] = &["account", "contact"];
+pub const RELATED_TYPES: &[&str] = &["account", "contact", "lead", "opportunity"];
 
 /// People at a meeting or visit: colleagues, the customer's contacts, and anyone else by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

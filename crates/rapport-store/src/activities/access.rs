@@ -3,7 +3,7 @@
 //! assignee, or by whoever may update the linked record.
 
 use crate::db::{all, get};
-use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS};
+use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::Store;
 use rapport_core::{Action, DomainError, Principal};
@@ -19,6 +19,8 @@ pub fn def_of(related_type: &str) -> Option<&'static ObjectDef> {
     match related_type {
         "account" => Some(&ACCOUNTS),
         "contact" => Some(&CONTACTS),
+        "lead" => Some(&LEADS),
+        "opportunity" => Some(&OPPORTUNITIES),
         _ => None,
     }
 }
@@ -61,7 +63,7 @@ pub async fn visible(store: &Store, actor: &Principal) -> Result<Condition, Doma
     let mut any = Cond::any()
         .add(Expr::col((t("activities"), t("owner_id"))).eq(actor.user_id.clone()))
         .add(Expr::col((t("activities"), t("assignee_id"))).eq(actor.user_id.clone()));
-    for def in [&ACCOUNTS, &CONTACTS] {
+    for def in [&ACCOUNTS, &CONTACTS, &LEADS, &OPPORTUNITIES] {
         let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
             continue;
         };
@@ -100,7 +102,7 @@ pub async fn readable_labels(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let label_cols: &[&str] = if def.object == CONTACTS.object {
+    let label_cols: &[&str] = if def.object == CONTACTS.object || def.object == LEADS.object {
         &["family_name", "given_name"]
     } else {
         &["name"]

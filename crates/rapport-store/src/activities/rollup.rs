@@ -1,6 +1,6 @@
-//! "Last activity" and "next activity" on accounts and contacts, recomputed in the same
-//! transaction as every change to an activity. An account's figures include the activities
-//! of its contacts.
+//! "Last activity" and "next activity" on accounts, contacts, leads and opportunities,
+//! recomputed in the same transaction as every change to an activity. An account's figures
+//! include the activities of its contacts and opportunities.
 
 use crate::db::{all, exec, get};
 use rapport_core::DomainError;
@@ -19,6 +19,11 @@ fn on_account(account_id: &str) -> Condition {
         .column(t("contact_id"))
         .from(t("contact_accounts"))
         .and_where(Expr::col(t("account_id")).eq(account_id));
+    let mut deals = Query::select();
+    deals
+        .column(t("id"))
+        .from(t("opportunities"))
+        .and_where(Expr::col(t("account_id")).eq(account_id));
     Cond::any()
         .add(
             Cond::all()
@@ -30,6 +35,17 @@ fn on_account(account_id: &str) -> Condition {
                 .add(Expr::col(t("related_type")).eq("contact"))
                 .add(Expr::col(t("related_id")).in_subquery(contacts)),
         )
+        .add(
+            Cond::all()
+                .add(Expr::col(t("related_type")).eq("opportunity"))
+                .add(Expr::col(t("related_id")).in_subquery(deals)),
+        )
+}
+
+fn on_one(related_type: &str, id: &str) -> Condition {
+    Cond::all()
+        .add(Expr::col(t("related_type")).eq(related_type))
+        .add(Expr::col(t("related_id")).eq(id))
 }
 
 fn on_contact(contact_id: &str) -> Condition {
@@ -92,6 +108,29 @@ pub async fn refresh<C: ConnectionTrait>(
                     .column(t("account_id"))
                     .from(t("contact_accounts"))
                     .and_where(Expr::col(t("contact_id")).eq(related_id)),
+            )
+            .await?;
+            for r in rows {
+                let account: String = get(&r, "account_id")?;
+                update_one(c, "accounts", &account, on_account(&account)).await?;
+            }
+            Ok(())
+        }
+        "lead" => update_one(c, "leads", related_id, on_one("lead", related_id)).await,
+        "opportunity" => {
+            update_one(
+                c,
+                "opportunities",
+                related_id,
+                on_one("opportunity", related_id),
+            )
+            .await?;
+            let rows = all(
+                c,
+                Query::select()
+                    .column(t("account_id"))
+                    .from(t("opportunities"))
+                    .and_where(Expr::col(t("id")).eq(related_id)),
             )
             .await?;
             for r in rows {

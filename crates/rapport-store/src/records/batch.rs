@@ -48,6 +48,7 @@ pub async fn insert_many(
     let mut token_rows: Vec<(String, String)> = Vec::new();
     let mut links: Vec<(String, AccountLink)> = Vec::new();
     let mut new_ids = Vec::with_capacity(docs.len());
+    let mut entered: Vec<(String, BTreeMap<&'static str, FieldValue>)> = Vec::new();
     for (n, doc) in docs.iter().enumerate() {
         let parsed =
             input::read(def.fields, doc, Mode::Create, &ctx, &[]).map_err(|e| match e {
@@ -84,6 +85,10 @@ pub async fn insert_many(
         if def.field("currency").is_some() && values.get("currency").is_none_or(FieldValue::is_null)
         {
             values.insert("currency", FieldValue::Text("CNY".into()));
+        }
+        // The lead and opportunity rules hold here too (stage, probability, status...).
+        if super::apply_rules(store, def, None, &mut values, &parsed, now).await? {
+            entered.push((id.clone(), values.clone()));
         }
         let mut row: Vec<SimpleExpr> = vec![
             id.clone().into(),
@@ -145,6 +150,9 @@ pub async fn insert_many(
             ]);
         }
         exec(&tx, &q).await?;
+    }
+    for (id, values) in &entered {
+        crate::pipelines::rules::record_stage(&tx, id, values, &actor.user_id, now).await?;
     }
     if let (Some(first), Some(last)) = (new_ids.first(), new_ids.last()) {
         audit::record(

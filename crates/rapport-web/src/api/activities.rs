@@ -197,6 +197,8 @@ pub async fn timeline(
     let object = match object.as_str() {
         "accounts" => "account",
         "contacts" => "contact",
+        "leads" => "lead",
+        "opportunities" => "opportunity",
         _ => return Err(DomainError::NotFound.into()),
     };
     let p = query_params(raw, &["kinds", "cursor", "limit"])?;

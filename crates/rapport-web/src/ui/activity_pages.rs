@@ -120,6 +120,8 @@ fn lang_sep(lang: Lang) -> &'static str {
 pub(super) fn plural_of(related_type: &str) -> &'static str {
     match related_type {
         "account" => "accounts",
+        "lead" => "leads",
+        "opportunity" => "opportunities",
         _ => "contacts",
     }
 }
@@ -409,6 +411,8 @@ pub async fn log(
     let object = match plural.as_str() {
         "accounts" => "account",
         "contacts" => "contact",
+        "leads" => "lead",
+        "opportunities" => "opportunity",
         _ => return error_page(lang, DomainError::NotFound),
     };
     let doc = form_doc(&form, object, &id);
