@@ -52,7 +52,7 @@ test("convert a lead, drag its opportunity across the board", async () => {
   await page.fill("input[name=amount]", "abc");
   await page.click("form.convert-form button.primary");
   // A bad amount is named and nothing is created.
-  assert.match(await page.locator(".alert.error").innerText(), /opportunity\.amount/);
+  assert.match(await page.locator(".alert.error").innerText(), /商机 · 金额/);
   await page.fill("input[name=amount]", "250000.00");
   await page.screenshot({ path: join(SHOTS, "lead-convert-zh.png"), fullPage: true });
   await page.click("form.convert-form button.primary");

@@ -236,6 +236,24 @@ struct ConvertPage {
     overridable: bool,
 }
 
+/// "opportunity.amount" as people read it: "商机 · 金额".
+fn part_label(lang: Lang, field: &str) -> String {
+    use rapport_store::records::{ACCOUNTS, CONTACTS};
+    let Some((part, name)) = field.split_once('.') else {
+        return field.to_string();
+    };
+    let (def, nav) = match part {
+        "account" => (&ACCOUNTS, "nav.accounts"),
+        "contact" => (&CONTACTS, "nav.contacts"),
+        "opportunity" => (&OPPORTUNITIES, "nav.opportunities"),
+        _ => return field.to_string(),
+    };
+    let label = def
+        .field(name)
+        .map_or(name.to_string(), |s| form::label(s, lang));
+    format!("{} · {label}", t(lang, nav))
+}
+
 async fn convert_page(
     app: &AppState,
     page: Page,
@@ -278,7 +296,13 @@ async fn convert_page(
         }
         Some(DomainError::Validation(errs)) => Some(
             errs.iter()
-                .map(|f| format!("{}: {}", f.field, super::field_message(lang, f)))
+                .map(|f| {
+                    format!(
+                        "{}: {}",
+                        part_label(lang, &f.field),
+                        super::field_message(lang, f)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
