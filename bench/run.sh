@@ -42,7 +42,8 @@ for backend in $BACKENDS; do
   export TOKEN
   run() { # name, lua script, path
     local res
-    res=$(wrk -t2 -c"$CLIENTS" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
+    local c=${RUN_CLIENTS:-$CLIENTS}
+    res=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
     local rps p50 p99
     rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$res" | awk '$1=="50%" {print $2}')
@@ -56,6 +57,7 @@ for backend in $BACKENDS; do
   run "list accounts: filter level=A, sort name" get.lua "/api/v1/accounts?limit=50&sort=name&filter=%7B%22field%22%3A%22level%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22A%22%7D"
   run "quick search (names, phone tails, emails)" search.lua "/api/v1/contacts"
   run "create contact" create.lua "/api/v1/contacts"
+  RUN_CLIENTS=1 run "kanban board page (HTML, default pipeline), one client: time at the server" page.lua "/opportunities/board"
   run "kanban board page (HTML, default pipeline)" page.lua "/opportunities/board"
   run "kanban board (API JSON)" get.lua "/api/v1/opportunities/board"
   run "list leads: 50 rows, newest first" get.lua "/api/v1/leads?limit=50"
