@@ -157,10 +157,35 @@ pub(crate) async fn seed_default(tx: &DatabaseTransaction) -> Result<(), DomainE
     {
         return Ok(());
     }
-    let id = ids::new_id();
-    let now = chrono::Utc::now();
+    let draft = PipelineDraft {
+        name_en: "Sales".into(),
+        name_zh: "销售流程".into(),
+        is_default: true,
+        active: true,
+        stale_days: fourteen(),
+        stages: DEFAULT_STAGES
+            .iter()
+            .map(|(key, en, zh, p, kind)| Stage {
+                key: key.to_string(),
+                name_en: en.to_string(),
+                name_zh: zh.to_string(),
+                probability: *p,
+                kind: *kind,
+            })
+            .collect(),
+    };
+    insert_pipeline(tx, &ids::new_id(), &draft, chrono::Utc::now()).await
+}
+
+/// Insert a pipeline row and its stages.
+async fn insert_pipeline<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+    d: &PipelineDraft,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
     exec(
-        tx,
+        c,
         Query::insert()
             .into_table(t("pipelines"))
             .columns(
@@ -178,29 +203,19 @@ pub(crate) async fn seed_default(tx: &DatabaseTransaction) -> Result<(), DomainE
                 .map(t),
             )
             .values_panic([
-                id.clone().into(),
-                "Sales".into(),
-                "销售流程".into(),
+                id.into(),
+                d.name_en.trim().into(),
+                d.name_zh.trim().into(),
                 0.into(),
-                true.into(),
-                true.into(),
-                14.into(),
+                d.is_default.into(),
+                (d.active || d.is_default).into(),
+                (d.stale_days as i32).into(),
                 now.into(),
                 now.into(),
             ]),
     )
     .await?;
-    let stages: Vec<Stage> = DEFAULT_STAGES
-        .iter()
-        .map(|(key, en, zh, p, kind)| Stage {
-            key: key.to_string(),
-            name_en: en.to_string(),
-            name_zh: zh.to_string(),
-            probability: *p,
-            kind: *kind,
-        })
-        .collect();
-    insert_stages(tx, &id, &stages).await
+    insert_stages(c, id, &d.stages).await
 }
 
 /// Every pipeline with its stages, default first.
@@ -495,40 +510,10 @@ pub async fn save(
                 .and_where(Expr::col(t("pipeline_id")).eq(id.as_str())),
         )
         .await?;
+        insert_stages(&tx, &id, &draft.stages).await?;
     } else {
-        exec(
-            &tx,
-            Query::insert()
-                .into_table(t("pipelines"))
-                .columns(
-                    [
-                        "id",
-                        "name_en",
-                        "name_zh",
-                        "position",
-                        "is_default",
-                        "active",
-                        "stale_days",
-                        "created_at",
-                        "updated_at",
-                    ]
-                    .map(t),
-                )
-                .values_panic([
-                    id.clone().into(),
-                    draft.name_en.trim().into(),
-                    draft.name_zh.trim().into(),
-                    0.into(),
-                    is_default.into(),
-                    (draft.active || is_default).into(),
-                    (draft.stale_days as i32).into(),
-                    now.into(),
-                    now.into(),
-                ]),
-        )
-        .await?;
+        insert_pipeline(&tx, &id, draft, now).await?;
     }
-    insert_stages(&tx, &id, &draft.stages).await?;
     audit::record(
         &tx,
         store,

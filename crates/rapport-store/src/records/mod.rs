@@ -536,6 +536,27 @@ async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, D
     }
 }
 
+/// A person's search columns: the full name in the order its language writes it, and the
+/// family name on its own, so "smith" finds "Jane Smith" through an index.
+fn person_norms(family: &str, given: &str) -> Vec<(String, SqlValue)> {
+    let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
+    let full = if cjk {
+        format!("{family}{given}")
+    } else {
+        format!("{given} {family}")
+    };
+    vec![
+        (
+            "name_norm".into(),
+            SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
+        ),
+        (
+            "family_norm".into(),
+            SqlValue::String(Some(Box::new(validate::search_norm(family)))),
+        ),
+    ]
+}
+
 /// Derived columns kept in step with the values: normalised names for search and duplicates.
 pub(crate) fn derived(
     def: &ObjectDef,
@@ -561,51 +582,15 @@ pub(crate) fn derived(
                 ),
             ),
         ],
-        Object::Contact => {
-            let family = text("family_name");
-            let given = text("given_name");
-            let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
-            let full = if cjk {
-                format!("{family}{given}")
-            } else {
-                format!("{given} {family}")
-            };
-            vec![
-                (
-                    "name_norm".into(),
-                    SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
-                ),
-                // Family names on their own, so "smith" finds "Jane Smith" through an index.
-                (
-                    "family_norm".into(),
-                    SqlValue::String(Some(Box::new(validate::search_norm(&family)))),
-                ),
-            ]
-        }
+        Object::Contact => person_norms(&text("family_name"), &text("given_name")),
         Object::Lead => {
-            let family = text("family_name");
-            let given = text("given_name");
-            let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
-            let full = if cjk {
-                format!("{family}{given}")
-            } else {
-                format!("{given} {family}")
-            };
             let company = validate::company_name_norm(&text("company"));
-            vec![
-                (
-                    "name_norm".into(),
-                    SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
-                ),
-                (
-                    "family_norm".into(),
-                    SqlValue::String(Some(Box::new(validate::search_norm(&family)))),
-                ),
-                (
-                    "company_norm".into(),
-                    SqlValue::String(Some(company).filter(|c| !c.is_empty()).map(Box::new)),
-                ),
-            ]
+            let mut cols = person_norms(&text("family_name"), &text("given_name"));
+            cols.push((
+                "company_norm".into(),
+                SqlValue::String(Some(company).filter(|c| !c.is_empty()).map(Box::new)),
+            ));
+            cols
         }
         Object::Opportunity => vec![(
             "name_norm".into(),

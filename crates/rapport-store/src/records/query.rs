@@ -890,30 +890,52 @@ pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<
     }
 }
 
+/// (id, label) of the records of `def` the actor may read, `label` joining `label_cols`,
+/// in `order`: choices for pickers.
+async fn names(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    label_cols: &[&str],
+    order: (&str, Order),
+    limit: u64,
+) -> Result<Vec<(String, String)>, DomainError> {
+    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+        return Ok(vec![]);
+    };
+    let mut q = scoped_select(def, actor, store, &filter, &ListParams::default())?;
+    q.column(t("id"))
+        .columns(label_cols.iter().map(|c| t(c)))
+        .order_by(t(order.0), order.1)
+        .limit(limit);
+    all(store.db.reader(), &q)
+        .await?
+        .iter()
+        .map(|r| {
+            let mut label = String::new();
+            for c in label_cols {
+                label.push_str(&crate::db::get::<Option<String>>(r, c)?.unwrap_or_default());
+            }
+            Ok((crate::db::get(r, "id")?, label))
+        })
+        .collect()
+}
+
 /// (id, name) of accounts the actor may read, by name: choices for pickers.
 pub async fn account_names(
     store: &Store,
     actor: &Principal,
     limit: u64,
 ) -> Result<Vec<(String, String)>, DomainError> {
-    let Some(filter) = owner_filter(store, actor, Object::Account, Action::Read).await? else {
-        return Ok(vec![]);
-    };
-    let mut q = scoped_select(
-        &super::ACCOUNTS,
-        actor,
+    names(
         store,
-        &filter,
-        &ListParams::default(),
-    )?;
-    q.columns([t("id"), t("name")])
-        .order_by(t("name"), Order::Asc)
-        .limit(limit);
-    all(store.db.reader(), &q)
-        .await?
-        .iter()
-        .map(|r| Ok((crate::db::get(r, "id")?, crate::db::get(r, "name")?)))
-        .collect()
+        actor,
+        &super::ACCOUNTS,
+        &["name"],
+        ("name", Order::Asc),
+        limit,
+    )
+    .await
 }
 
 /// (id, name) of the contacts the actor may read, most recently changed first: choices for
@@ -923,31 +945,16 @@ pub async fn contact_names(
     actor: &Principal,
     limit: u64,
 ) -> Result<Vec<(String, String)>, DomainError> {
-    let Some(filter) = owner_filter(store, actor, Object::Contact, Action::Read).await? else {
-        return Ok(vec![]);
-    };
-    let mut q = scoped_select(
-        &super::CONTACTS,
-        actor,
+    let cols = ["family_name", "given_name"];
+    names(
         store,
-        &filter,
-        &ListParams::default(),
-    )?;
-    q.columns([t("id"), t("family_name"), t("given_name")])
-        .order_by(t("updated_at"), Order::Desc)
-        .limit(limit);
-    all(store.db.reader(), &q)
-        .await?
-        .iter()
-        .map(|r| {
-            let family: String = crate::db::get(r, "family_name")?;
-            let given: Option<String> = crate::db::get(r, "given_name")?;
-            Ok((
-                crate::db::get(r, "id")?,
-                format!("{family}{}", given.unwrap_or_default()),
-            ))
-        })
-        .collect()
+        actor,
+        &super::CONTACTS,
+        &cols,
+        ("updated_at", Order::Desc),
+        limit,
+    )
+    .await
 }
 
 /// SQL for a custom value inside the `custom` JSON column (the dialect seam: SQLite's
