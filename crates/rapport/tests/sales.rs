@@ -785,3 +785,63 @@ story!(
         );
     }
 );
+
+story!(users_without_deal_rights_are_refused, |app| {
+    let t = team(&app).await;
+    app.user("support@example.com", "support_agent", None, None)
+        .await;
+    let support = app.login("support@example.com").await;
+    for path in [
+        "/api/v1/opportunities/board",
+        "/api/v1/pipelines",
+        "/api/v1/opportunities",
+        "/api/v1/leads",
+    ] {
+        let (st, e) = app.get(&support, path).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}: {e}");
+    }
+    let acc = created(&app, &t.rep_a, "/api/v1/accounts", json!({"name": "S Co"})).await;
+    let opp = created(
+        &app,
+        &t.rep_a,
+        "/api/v1/opportunities",
+        json!({"name": "D", "account_id": id(&acc)}),
+    )
+    .await;
+    let (st, _) = app
+        .get(
+            &support,
+            &format!("/api/v1/opportunities/{}/stages", id(&opp)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = app
+        .post(
+            &support,
+            "/api/v1/opportunities",
+            json!({"name": "x", "account_id": id(&acc)}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // Reading a deal's stage history is in the audit trail, not in the deal's change history.
+    let (_, _) = app
+        .get(
+            &t.rep_a,
+            &format!("/api/v1/opportunities/{}/stages", id(&opp)),
+        )
+        .await;
+    let (_, trail) = app
+        .get(
+            &t.admin,
+            "/api/v1/audit?action=opportunity.stage_history.read",
+        )
+        .await;
+    assert_eq!(trail["data"].as_array().unwrap().len(), 1);
+    let (_, hist) = app
+        .get(
+            &t.rep_a,
+            &format!("/api/v1/opportunities/{}/history", id(&opp)),
+        )
+        .await;
+    assert_eq!(hist["data"].as_array().unwrap().len(), 1, "{hist}");
+});

@@ -296,11 +296,14 @@ pub async fn find<C: ConnectionTrait>(c: &C, id: &str) -> Result<Option<Pipeline
 
 /// The pipeline new opportunities go into when none is named.
 pub async fn default_pipeline<C: ConnectionTrait>(c: &C) -> Result<Pipeline, DomainError> {
-    let all = list(c).await?;
+    default_of(&list(c).await?).cloned()
+}
+
+/// The default pipeline among `all` (the first active one if none is marked default).
+pub fn default_of(all: &[Pipeline]) -> Result<&Pipeline, DomainError> {
     all.iter()
         .find(|p| p.is_default && p.active)
         .or_else(|| all.iter().find(|p| p.active))
-        .cloned()
         .ok_or_else(|| DomainError::Conflict("there is no active sales pipeline".into()))
 }
 
@@ -553,6 +556,12 @@ pub async fn stage_history(
 ) -> Result<Vec<StageVisit>, DomainError> {
     crate::records::read_record(store, actor, &crate::records::OPPORTUNITIES, opportunity_id)
         .await?;
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("opportunity.stage_history.read").object("opportunity", opportunity_id),
+    )
+    .await?;
     let rows = all(
         store.db.reader(),
         Query::select()

@@ -1,10 +1,9 @@
 //! The rules the record engine applies when a lead or an opportunity is written, kept here so
 //! every path (API, UI form, kanban drag, import, conversion) follows them.
 
-use super::{default_pipeline, find, StageKind};
+use super::{default_of, Pipeline, StageKind};
 use crate::db::{exec, one};
 use crate::records::Record;
-use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
 use rapport_core::{ids, DomainError, FieldError};
@@ -28,23 +27,23 @@ fn text<'a>(v: &'a Values, name: &str) -> Option<&'a str> {
 /// Fill in and check an opportunity's pipeline and stage, and make the fields that follow the
 /// stage (probability, status, closed and entered times) agree with it. Returns whether the
 /// opportunity enters a stage with this write (so the caller records it in the history).
-pub async fn prepare_opportunity(
-    store: &Store,
+/// `pipelines` is every pipeline (`pipelines::list`), read once by the caller.
+pub fn prepare_opportunity(
+    pipelines: &[Pipeline],
     before: Option<&Record>,
     after: &mut Values,
     probability_given: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
-    let db = store.db.reader();
     let pipeline = match text(after, "pipeline_id") {
-        Some(id) => find(db, id).await?.ok_or_else(|| {
+        Some(id) => pipelines.iter().find(|p| p.id == id).ok_or_else(|| {
             DomainError::field(
                 "pipeline_id",
                 "invalid_reference",
                 "pipeline_id does not name a pipeline",
             )
         })?,
-        None if before.is_none() => default_pipeline(db).await?,
+        None if before.is_none() => default_of(pipelines)?,
         None => {
             return Err(DomainError::field(
                 "pipeline_id",

@@ -34,6 +34,7 @@ pub async fn insert_many(
     let now = store.now();
     let ctx = store.parse_context();
     let users = crate::users::all_basic(store).await?;
+    let pipelines = super::rule_context(store, def).await?;
     let mut cols: Vec<String> = vec![
         "id".into(),
         "created_at".into(),
@@ -87,7 +88,7 @@ pub async fn insert_many(
             values.insert("currency", FieldValue::Text("CNY".into()));
         }
         // The lead and opportunity rules hold here too (stage, probability, status...).
-        if super::apply_rules(store, def, None, &mut values, &parsed, now).await? {
+        if super::apply_rules(&pipelines, def, None, &mut values, &parsed, now)? {
             entered.push((id.clone(), values.clone()));
         }
         let mut row: Vec<SimpleExpr> = vec![

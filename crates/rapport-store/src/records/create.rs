@@ -4,8 +4,8 @@
 
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, department_of, derived,
-    duplicates, find_in_scope, forbidden, normalise_doc, read_both, t, to_json, tokens,
-    write_links, ObjectDef, WriteOptions, RULE_FIELDS,
+    duplicates, find_in_scope, forbidden, normalise_doc, read_both, rule_context, t, to_json,
+    tokens, write_links, ObjectDef, WriteOptions, RULE_FIELDS,
 };
 use crate::db::{db_err, exec};
 use crate::scope::{owner_filter, OwnerFilter};
@@ -96,7 +96,8 @@ pub async fn prepare_create(
     for (name, v) in preset.system {
         values.insert(name, v);
     }
-    let enters_stage = apply_rules(store, def, None, &mut values, &input, now).await?;
+    let pipelines = rule_context(store, def).await?;
+    let enters_stage = apply_rules(&pipelines, def, None, &mut values, &input, now)?;
     duplicates::check(store, actor, def, &values, None, opts).await?;
     let dept = department_of(store, &owner).await?;
     if let Some(spec) = def.field("department_id") {

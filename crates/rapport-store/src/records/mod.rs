@@ -774,7 +774,15 @@ pub async fn update(
     for (spec, v) in &input.values {
         after.insert(spec.name, v.clone());
     }
-    apply_rules(store, def, Some(&before), &mut after, &input, store.now()).await?;
+    let pipelines = rule_context(store, def).await?;
+    apply_rules(
+        &pipelines,
+        def,
+        Some(&before),
+        &mut after,
+        &input,
+        store.now(),
+    )?;
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         let dept = department_of(store, new_owner).await?;
@@ -807,9 +815,22 @@ pub async fn update(
     Ok(to_json(def, actor, &rec))
 }
 
-/// The lead and opportunity rules (`pipelines::rules`); whether an opportunity enters a stage.
-async fn apply_rules(
+/// What the rules of `def` need from the database, read once per write or batch: the
+/// pipelines, for opportunities.
+async fn rule_context(
     store: &Store,
+    def: &ObjectDef,
+) -> Result<Vec<crate::pipelines::Pipeline>, DomainError> {
+    if def.object == Object::Opportunity {
+        crate::pipelines::list(store.db.reader()).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The lead and opportunity rules (`pipelines::rules`); whether an opportunity enters a stage.
+fn apply_rules(
+    pipelines: &[crate::pipelines::Pipeline],
     def: &ObjectDef,
     before: Option<&Record>,
     values: &mut BTreeMap<&'static str, FieldValue>,
@@ -822,16 +843,13 @@ async fn apply_rules(
             rules::prepare_lead(before, values, input.get("status").is_some())?;
             Ok(false)
         }
-        Object::Opportunity => {
-            rules::prepare_opportunity(
-                store,
-                before,
-                values,
-                input.get("probability").is_some_and(|p| !p.is_null()),
-                now,
-            )
-            .await
-        }
+        Object::Opportunity => rules::prepare_opportunity(
+            pipelines,
+            before,
+            values,
+            input.get("probability").is_some_and(|p| !p.is_null()),
+            now,
+        ),
         _ => Ok(false),
     }
 }

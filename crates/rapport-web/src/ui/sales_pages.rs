@@ -95,8 +95,21 @@ pub async fn board_page(
         Ok(b) => b,
         Err(e) => return super::error_page(lang, e),
     };
-    let c = match choices(&app.store, &page.principal, lang, Object::Opportunity).await {
-        Ok(c) => c,
+    // Only what the board shows: owners' names and the lost reasons (not every picker list).
+    let owners = if page.principal.scope(Object::User, Action::Read) != Scope::None {
+        match rapport_store::users::list(&app.store, &page.principal).await {
+            Ok(list) => list.into_iter().map(|u| (u.id, u.name)).collect(),
+            Err(e) => return super::error_page(lang, e),
+        }
+    } else {
+        Vec::new()
+    };
+    let lost_reasons = match rapport_store::picklists::values(&app.store.db, "lost_reason").await {
+        Ok(v) => v
+            .into_iter()
+            .filter(|v| v.active)
+            .map(|v| (v.value, if zh { v.label_zh } else { v.label_en }))
+            .collect(),
         Err(e) => return super::error_page(lang, e),
     };
     let pipelines = rapport_store::pipelines::list(app.store.db.reader())
@@ -112,7 +125,7 @@ pub async fn board_page(
     let now = app.store.now();
     let user_name = |id: &Option<String>| {
         id.as_ref()
-            .and_then(|i| c.users.iter().find(|(u, _)| u == i))
+            .and_then(|i| owners.iter().find(|(u, _): &&(String, String)| u == i))
             .map(|(_, n)| n.clone())
             .unwrap_or_default()
     };
@@ -160,7 +173,7 @@ pub async fn board_page(
             .iter()
             .map(|s| (s.key.clone(), s.name(zh).to_string()))
             .collect(),
-        lost_reasons: c.picklists.get("lost_reason").cloned().unwrap_or_default(),
+        lost_reasons,
         can_create: page.principal.scope(Object::Opportunity, Action::Create) != Scope::None,
         columns,
         error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
