@@ -103,6 +103,21 @@
     col.querySelector("ol.cards").appendChild(card);
     form.submit();
   });
+  // Line items: "add a line" copies the last row, emptied.
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("[data-add-line]");
+    if (!btn) return;
+    var body = document.querySelector("[data-lines='" + btn.getAttribute("data-add-line") + "'] tbody");
+    var last = body && body.querySelector("tr.line-row:last-child");
+    if (!last) return;
+    var row = last.cloneNode(true);
+    row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
+    row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; });
+    row.querySelectorAll("td.num").forEach(function (c) { c.textContent = ""; });
+    body.appendChild(row);
+    var first = row.querySelector("select, input");
+    if (first) first.focus();
+  });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") {
       document.querySelectorAll(".field-row.editing").forEach(function (r) { r.classList.remove("editing"); });

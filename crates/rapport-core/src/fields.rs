@@ -49,8 +49,12 @@ pub enum FieldKind {
     PipelineRef,
     /// A stage key of the record's pipeline.
     Stage,
-    /// A record of another type, set by the system (a converted lead's contact).
+    /// A record of another type (a converted lead's contact, a quote's opportunity).
     RecordRef(crate::permission::Object),
+    /// The priced lines of a quote or order (`lines`); totals are computed by the store.
+    LineItems,
+    /// A price list (settings).
+    PriceListRef,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -409,6 +413,7 @@ pub fn parse_named(
         | FieldKind::DepartmentRef
         | FieldKind::AccountRef
         | FieldKind::PipelineRef
+        | FieldKind::PriceListRef
         | FieldKind::RecordRef(_) => {
             let s = as_str(f, v)?;
             if !crate::ids::is_valid_id(s) {
@@ -563,6 +568,7 @@ pub fn parse_named(
             }
             FieldValue::Text(s.to_string())
         }
+        FieldKind::LineItems => parse_lines(f, v)?,
         FieldKind::ContactLinks => {
             let arr = v.as_array().ok_or_else(|| type_error(f, "an array"))?;
             if arr.len() > 50 {
@@ -608,6 +614,14 @@ pub fn parse_named(
             }
         }
     })
+}
+
+/// Parsed lines are kept as drafts until the store completes them from their products.
+fn parse_lines(f: &str, v: &Value) -> Result<FieldValue, FieldError> {
+    let drafts = crate::lines::parse(f, v)?;
+    Ok(FieldValue::Json(Value::Array(
+        drafts.iter().map(crate::lines::draft_to_json).collect(),
+    )))
 }
 
 /// The contact ids of a [`FieldKind::ContactLinks`] value.

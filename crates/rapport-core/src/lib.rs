@@ -8,6 +8,7 @@ pub mod error;
 pub mod fields;
 pub mod ids;
 pub mod input;
+pub mod lines;
 pub mod objects;
 pub mod permission;
 pub mod principal;

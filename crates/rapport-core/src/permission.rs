@@ -14,6 +14,11 @@ pub enum Object {
     Contact,
     Lead,
     Opportunity,
+    Product,
+    Quote,
+    Contract,
+    Order,
+    Payment,
     User,
     Role,
     Department,
@@ -22,11 +27,16 @@ pub enum Object {
 }
 
 impl Object {
-    pub const ALL: [Object; 9] = [
+    pub const ALL: [Object; 14] = [
         Object::Account,
         Object::Contact,
         Object::Lead,
         Object::Opportunity,
+        Object::Product,
+        Object::Quote,
+        Object::Contract,
+        Object::Order,
+        Object::Payment,
         Object::User,
         Object::Role,
         Object::Department,
@@ -40,12 +50,38 @@ impl Object {
             Object::Contact => "contact",
             Object::Lead => "lead",
             Object::Opportunity => "opportunity",
+            Object::Product => "product",
+            Object::Quote => "quote",
+            Object::Contract => "contract",
+            Object::Order => "order",
+            Object::Payment => "payment",
             Object::User => "user",
             Object::Role => "role",
             Object::Department => "department",
             Object::Audit => "audit",
             Object::Settings => "settings",
         }
+    }
+
+    /// The plural used in paths (`/api/v1/opportunities`), for record types.
+    pub fn plural(self) -> Option<&'static str> {
+        Some(match self {
+            Object::Account => "accounts",
+            Object::Contact => "contacts",
+            Object::Lead => "leads",
+            Object::Opportunity => "opportunities",
+            Object::Product => "products",
+            Object::Quote => "quotes",
+            Object::Contract => "contracts",
+            Object::Order => "orders",
+            Object::Payment => "payments",
+            _ => return None,
+        })
+    }
+
+    /// The record type a path's plural names.
+    pub fn from_plural(s: &str) -> Option<Object> {
+        Object::RECORDS.into_iter().find(|o| o.plural() == Some(s))
     }
 
     pub fn parse(s: &str) -> Option<Object> {
@@ -56,16 +92,36 @@ impl Object {
     pub fn is_owned(self) -> bool {
         matches!(
             self,
-            Object::Account | Object::Contact | Object::Lead | Object::Opportunity
+            Object::Account
+                | Object::Contact
+                | Object::Lead
+                | Object::Opportunity
+                | Object::Quote
+                | Object::Contract
+                | Object::Order
+                | Object::Payment
         )
     }
 
     /// Record types kept by the record engine (lists, forms, custom fields, exports).
-    pub const RECORDS: [Object; 4] = [
+    pub const RECORDS: [Object; 9] = [
         Object::Account,
         Object::Contact,
         Object::Lead,
         Object::Opportunity,
+        Object::Product,
+        Object::Quote,
+        Object::Contract,
+        Object::Order,
+        Object::Payment,
+    ];
+
+    /// The documents of a sale, owned like accounts and deals.
+    pub const SALES_DOCUMENTS: [Object; 4] = [
+        Object::Quote,
+        Object::Contract,
+        Object::Order,
+        Object::Payment,
     ];
 
     pub fn is_record(self) -> bool {
@@ -253,8 +309,19 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         field_rules: BTreeMap::new(),
     };
 
+    const SOLD: [Object; 8] = [
+        Account,
+        Contact,
+        Lead,
+        Opportunity,
+        Quote,
+        Contract,
+        Order,
+        Payment,
+    ];
     let mut manager = Grants::default();
-    for o in [Account, Contact, Lead, Opportunity] {
+    manager.permissions.insert(Product, actions(&[(Read, All)]));
+    for o in SOLD {
         manager.permissions.insert(
             o,
             actions(&[
@@ -278,7 +345,8 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         .insert("credit_limit".into(), FieldAccess::ReadOnly);
 
     let mut rep = Grants::default();
-    for o in [Account, Contact, Lead, Opportunity] {
+    rep.permissions.insert(Product, actions(&[(Read, All)]));
+    for o in SOLD {
         rep.permissions.insert(
             o,
             actions(&[
@@ -320,6 +388,9 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         .permissions
         .insert(Opportunity, actions(&[(Read, All), (Export, All)]));
     marketer.permissions.insert(User, actions(&[(Read, All)]));
+    marketer
+        .permissions
+        .insert(Product, actions(&[(Read, All)]));
 
     let mut support = Grants::default();
     support.permissions.insert(Account, actions(&[(Read, All)]));
@@ -327,12 +398,37 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
         .permissions
         .insert(Contact, actions(&[(Read, All), (Update, All)]));
     support.permissions.insert(User, actions(&[(Read, All)]));
+    support.permissions.insert(Product, actions(&[(Read, All)]));
     let support_rules = support.field_rules.entry(Account).or_default();
     support_rules.insert("annual_revenue".into(), FieldAccess::Hidden);
     support_rules.insert("credit_limit".into(), FieldAccess::Hidden);
 
+    // Finance: approves large contracts, records payments, follows receivables.
+    let mut finance = Grants::default();
+    for o in [Account, Opportunity, Quote, Order] {
+        finance
+            .permissions
+            .insert(o, actions(&[(Read, All), (Export, All)]));
+    }
+    finance.permissions.insert(
+        Contract,
+        actions(&[(Read, All), (Update, All), (Export, All)]),
+    );
+    finance.permissions.insert(
+        Payment,
+        actions(&[
+            (Read, All),
+            (Create, All),
+            (Update, All),
+            (Delete, All),
+            (Export, All),
+        ]),
+    );
+    finance.permissions.insert(Product, actions(&[(Read, All)]));
+    finance.permissions.insert(User, actions(&[(Read, All)]));
+
     let mut viewer = Grants::default();
-    for o in [Account, Contact, Lead, Opportunity] {
+    for o in SOLD.into_iter().chain([Product]) {
         viewer.permissions.insert(o, actions(&[(Read, All)]));
     }
     viewer.permissions.insert(User, actions(&[(Read, All)]));
@@ -367,6 +463,12 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
             name_en: "Support agent",
             name_zh: "客服专员",
             grants: support,
+        },
+        BuiltinRole {
+            key: "finance",
+            name_en: "Finance",
+            name_zh: "财务",
+            grants: finance,
         },
         BuiltinRole {
             key: "viewer",

@@ -24,6 +24,7 @@ pub mod pipelines;
 pub mod privacy;
 pub mod records;
 pub mod roles;
+pub mod sales;
 pub mod scope;
 pub mod sessions;
 pub mod timeline;

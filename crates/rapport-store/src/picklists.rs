@@ -105,11 +105,68 @@ pub const DEFAULTS: Defaults = &[
             ("lost", "Lost", "输单"),
         ],
     ),
+    (
+        "product_category",
+        &[
+            ("software", "Software", "软件"),
+            ("hardware", "Hardware", "硬件"),
+            ("service", "Service", "服务"),
+            ("subscription", "Subscription", "订阅"),
+            ("other", "Other", "其他"),
+        ],
+    ),
+    (
+        "quote_status",
+        &[
+            ("draft", "Draft", "草稿"),
+            ("sent", "Sent", "已发送"),
+            ("accepted", "Accepted", "已接受"),
+            ("rejected", "Rejected", "已拒绝"),
+        ],
+    ),
+    (
+        "contract_status",
+        &[
+            ("draft", "Draft", "草稿"),
+            ("pending_approval", "Awaiting approval", "审批中"),
+            ("approved", "Approved", "已生效"),
+            ("rejected", "Rejected", "已驳回"),
+            ("terminated", "Terminated", "已终止"),
+        ],
+    ),
+    (
+        "order_status",
+        &[
+            ("confirmed", "Confirmed", "已确认"),
+            ("shipped", "Shipped", "已发货"),
+            ("delivered", "Delivered", "已签收"),
+            ("completed", "Completed", "已完成"),
+            ("cancelled", "Cancelled", "已取消"),
+        ],
+    ),
+    (
+        "payment_method",
+        &[
+            ("bank_transfer", "Bank transfer", "银行转账"),
+            ("alipay", "Alipay", "支付宝"),
+            ("wechat_pay", "WeChat Pay", "微信支付"),
+            ("cheque", "Cheque", "支票"),
+            ("acceptance_bill", "Bank acceptance bill", "承兑汇票"),
+            ("cash", "Cash", "现金"),
+            ("other", "Other", "其他"),
+        ],
+    ),
 ];
 
 /// Lists whose values are states the application relies on: administrators may relabel them
 /// but not add, remove or deactivate values.
-pub const LOCKED: &[&str] = &["lead_status", "opportunity_status"];
+pub const LOCKED: &[&str] = &[
+    "lead_status",
+    "opportunity_status",
+    "quote_status",
+    "contract_status",
+    "order_status",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PicklistValue {

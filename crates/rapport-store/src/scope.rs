@@ -29,6 +29,10 @@ pub async fn owner_filter(
     action: Action,
 ) -> Result<Option<OwnerFilter>, DomainError> {
     let scope = actor.scope(object, action);
+    // Records without an owner (products) are reached wholly or not at all.
+    if !object.is_owned() && scope != Scope::None {
+        return Ok(Some(OwnerFilter::All));
+    }
     resolve(store, actor, scope).await
 }
 

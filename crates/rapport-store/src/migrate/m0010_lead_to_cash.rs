@@ -6,7 +6,7 @@ use super::{a, bigint, fk, id_pk, id_ref, index, text, text_nn, ts, ts_nn, DataS
 use rapport_core::Object;
 use sea_orm::sea_query::{ColumnDef, ForeignKeyAction, Table, TableCreateStatement};
 
-fn common_tail(t: &mut TableCreateStatement) {
+pub(super) fn common_tail(t: &mut TableCreateStatement) {
     id_ref(t, "owner_id");
     id_ref(t, "department_id");
     text(t, "tags");
@@ -21,7 +21,7 @@ fn common_tail(t: &mut TableCreateStatement) {
     fk(t, "owner_id", "users", ForeignKeyAction::Restrict);
 }
 
-fn norm(t: &mut TableCreateStatement, name: &str, len: u32) {
+pub(super) fn norm(t: &mut TableCreateStatement, name: &str, len: u32) {
     t.col(ColumnDef::new(a(name)).string_len(len).null());
 }
 

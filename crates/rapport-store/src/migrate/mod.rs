@@ -6,6 +6,7 @@ mod m0007_user_feeds;
 mod m0008_mail;
 mod m0009_sort_indexes;
 mod m0010_lead_to_cash;
+mod m0011_sales_documents;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -113,6 +114,8 @@ enum DataStep {
     RoleGrants(&'static [rapport_core::Object]),
     /// The default sales pipeline, if there is no pipeline.
     DefaultPipeline,
+    /// Built-in roles that do not exist yet (by key).
+    MissingRoles,
 }
 
 fn add_column(table: &str, col: ColumnDef) -> Step {
@@ -664,6 +667,7 @@ const MIGRATIONS: &[Migration] = &[
     (8, "mail", m0008_mail::steps),
     (9, "sort_indexes", m0009_sort_indexes::steps),
     (10, "lead_to_cash", m0010_lead_to_cash::steps),
+    (11, "sales_documents", m0011_sales_documents::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -748,42 +752,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
 /// Data the first migration needs: the built-in roles, the audit chain head, picklists.
 async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
     let backend = tx.get_database_backend();
-    let now = chrono::Utc::now();
-    for role in rapport_core::permission::builtin_roles() {
-        let grants = serde_json::to_string(&role.grants).map_err(DomainError::internal)?;
-        tx.execute(build(
-            backend,
-            Query::insert()
-                .into_table(a("roles"))
-                .columns(
-                    [
-                        "id",
-                        "key",
-                        "name_en",
-                        "name_zh",
-                        "grants",
-                        "require_mfa",
-                        "builtin",
-                        "created_at",
-                        "updated_at",
-                    ]
-                    .map(a),
-                )
-                .values_panic([
-                    rapport_core::ids::new_id().into(),
-                    role.key.into(),
-                    role.name_en.into(),
-                    role.name_zh.into(),
-                    grants.into(),
-                    false.into(),
-                    true.into(),
-                    now.into(),
-                    now.into(),
-                ]),
-        ))
-        .await
-        .map_err(db_err)?;
-    }
+    seed_data(tx, DataStep::MissingRoles).await?;
     tx.execute(build(
         backend,
         Query::insert()
@@ -886,6 +855,57 @@ async fn seed_data(tx: &sea_orm::DatabaseTransaction, step: DataStep) -> Result<
             }
         }
         DataStep::DefaultPipeline => crate::pipelines::seed_default(tx).await?,
+        DataStep::MissingRoles => {
+            let now = chrono::Utc::now();
+            for role in rapport_core::permission::builtin_roles() {
+                let present = tx
+                    .query_one(build(
+                        backend,
+                        Query::select()
+                            .column(a("id"))
+                            .from(a("roles"))
+                            .and_where(sea_orm::sea_query::Expr::col(a("key")).eq(role.key)),
+                    ))
+                    .await
+                    .map_err(db_err)?;
+                if present.is_some() {
+                    continue;
+                }
+                let grants = serde_json::to_string(&role.grants).map_err(DomainError::internal)?;
+                tx.execute(build(
+                    backend,
+                    Query::insert()
+                        .into_table(a("roles"))
+                        .columns(
+                            [
+                                "id",
+                                "key",
+                                "name_en",
+                                "name_zh",
+                                "grants",
+                                "require_mfa",
+                                "builtin",
+                                "created_at",
+                                "updated_at",
+                            ]
+                            .map(a),
+                        )
+                        .values_panic([
+                            rapport_core::ids::new_id().into(),
+                            role.key.into(),
+                            role.name_en.into(),
+                            role.name_zh.into(),
+                            grants.into(),
+                            false.into(),
+                            true.into(),
+                            now.into(),
+                            now.into(),
+                        ]),
+                ))
+                .await
+                .map_err(db_err)?;
+            }
+        }
     }
     Ok(())
 }

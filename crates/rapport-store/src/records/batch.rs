@@ -9,7 +9,7 @@ use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
-use rapport_core::{ids, Action, DomainError, Principal};
+use rapport_core::{ids, Action, DomainError, Object, Principal};
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -30,11 +30,17 @@ pub async fn insert_many(
             "batch inserts need the create right over all records".into(),
         ));
     }
+    if crate::sales::numbering::prefix(def.object).is_some() || def.object == Object::Product {
+        return Err(DomainError::Forbidden(format!(
+            "{} records are created one at a time",
+            def.key()
+        )));
+    }
     let keys = store.keys()?;
     let now = store.now();
     let ctx = store.parse_context();
     let users = crate::users::all_basic(store).await?;
-    let pipelines = super::rule_context(store, def).await?;
+    let rules = super::rule_context(store, def, None, None).await?;
     let mut cols: Vec<String> = vec![
         "id".into(),
         "created_at".into(),
@@ -88,7 +94,7 @@ pub async fn insert_many(
             values.insert("currency", FieldValue::Text("CNY".into()));
         }
         // The lead and opportunity rules hold here too (stage, probability, status...).
-        if super::apply_rules(&pipelines, def, None, &mut values, &parsed, now)? {
+        if super::apply_rules(&rules, def, None, &mut values, &parsed, now)? {
             entered.push((id.clone(), values.clone()));
         }
         let mut row: Vec<SimpleExpr> = vec![

@@ -185,12 +185,14 @@ pub fn decode(
                 None => FieldValue::List(vec![]),
             }
         }
-        FieldKind::JsonObject | FieldKind::ContactLinks => match get::<Option<String>>(row, n)? {
-            Some(j) => {
-                FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
+        FieldKind::JsonObject | FieldKind::ContactLinks | FieldKind::LineItems => {
+            match get::<Option<String>>(row, n)? {
+                Some(j) => {
+                    FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
+                }
+                None => FieldValue::Null,
             }
-            None => FieldValue::Null,
-        },
+        }
         _ => get::<Option<String>>(row, n)?.map_or(FieldValue::Null, FieldValue::Text),
     })
 }

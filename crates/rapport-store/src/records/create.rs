@@ -96,8 +96,8 @@ pub async fn prepare_create(
     for (name, v) in preset.system {
         values.insert(name, v);
     }
-    let pipelines = rule_context(store, def).await?;
-    let enters_stage = apply_rules(&pipelines, def, None, &mut values, &input, now)?;
+    let rules = rule_context(store, def, Some(&input), None).await?;
+    let enters_stage = apply_rules(&rules, def, None, &mut values, &input, now)?;
     duplicates::check(store, actor, def, &values, None, opts).await?;
     let dept = department_of(store, &owner).await?;
     if let Some(spec) = def.field("department_id") {
@@ -139,6 +139,13 @@ pub async fn insert<C: ConnectionTrait>(
     let def = p.def;
     let id = &p.id;
     let keys = store.keys()?;
+    let mut values = p.values.clone();
+    let mut audit_values = p.audit_values.clone();
+    let year = chrono::Datelike::year(&crate::sales::local_date(p.now));
+    if let Some(number) = crate::sales::numbering::next(tx, def.object, year).await? {
+        audit_values.insert("number".into(), json!(number));
+        values.insert("number", FieldValue::Text(number));
+    }
     let mut cols: Vec<Alias> = vec![t("id"), t("created_at"), t("updated_at"), t("created_by")];
     let mut vals: Vec<SimpleExpr> = vec![
         id.clone().into(),
@@ -147,7 +154,7 @@ pub async fn insert<C: ConnectionTrait>(
         actor.user_id.clone().into(),
     ];
     for f in def.fields {
-        let v = p.values.get(f.name).cloned().unwrap_or(FieldValue::Null);
+        let v = values.get(f.name).cloned().unwrap_or(FieldValue::Null);
         if v.is_null() && !matches!(f.kind, FieldKind::Tags) {
             continue;
         }
@@ -156,7 +163,7 @@ pub async fn insert<C: ConnectionTrait>(
             vals.push(v.into());
         }
     }
-    for (c, v) in derived(def, &p.values) {
+    for (c, v) in derived(def, &values) {
         cols.push(Alias::new(c));
         vals.push(v.into());
     }
@@ -173,18 +180,23 @@ pub async fn insert<C: ConnectionTrait>(
             .map_err(DomainError::internal)?,
     )
     .await?;
-    if let Some(FieldValue::Links(links)) = p.values.get("accounts") {
+    if let Some(FieldValue::Links(links)) = values.get("accounts") {
         write_links(tx, id, links).await?;
     }
+    if let Some(FieldValue::Text(contract)) = values.get("contract_id") {
+        if def.object == rapport_core::Object::Payment {
+            crate::sales::rules::refresh_received(tx, contract).await?;
+        }
+    }
     if p.enters_stage {
-        crate::pipelines::rules::record_stage(tx, id, &p.values, &actor.user_id, p.now).await?;
+        crate::pipelines::rules::record_stage(tx, id, &values, &actor.user_id, p.now).await?;
     }
     tokens::write(
         tx,
         &keys,
         def,
         id,
-        &p.values,
+        &values,
         custom_values::tokens(&keys, &p.defs, &p.custom),
     )
     .await?;
@@ -194,7 +206,7 @@ pub async fn insert<C: ConnectionTrait>(
         actor,
         audit::Entry::new(format!("{}.created", def.key()))
             .object(def.key(), id)
-            .details(json!({"values": p.audit_values})),
+            .details(json!({"values": audit_values})),
     )
     .await?;
     outbox::emit(

@@ -22,7 +22,10 @@ use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
-use rapport_core::objects::{ACCOUNT_FIELDS, CONTACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS};
+use rapport_core::objects::{
+    ACCOUNT_FIELDS, CONTACT_FIELDS, CONTRACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS, ORDER_FIELDS,
+    PAYMENT_FIELDS, PRODUCT_FIELDS, QUOTE_FIELDS,
+};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -58,16 +61,61 @@ pub const OPPORTUNITIES: ObjectDef = ObjectDef {
     fields: OPPORTUNITY_FIELDS,
 };
 
+pub const PRODUCTS: ObjectDef = ObjectDef {
+    object: Object::Product,
+    table: "products",
+    fields: PRODUCT_FIELDS,
+};
+pub const QUOTES: ObjectDef = ObjectDef {
+    object: Object::Quote,
+    table: "quotes",
+    fields: QUOTE_FIELDS,
+};
+pub const CONTRACTS: ObjectDef = ObjectDef {
+    object: Object::Contract,
+    table: "contracts",
+    fields: CONTRACT_FIELDS,
+};
+pub const ORDERS: ObjectDef = ObjectDef {
+    object: Object::Order,
+    table: "orders",
+    fields: ORDER_FIELDS,
+};
+pub const PAYMENTS: ObjectDef = ObjectDef {
+    object: Object::Payment,
+    table: "payments",
+    fields: PAYMENT_FIELDS,
+};
+
 /// Every record type the engine keeps.
-pub const ALL_DEFS: [&ObjectDef; 4] = [&ACCOUNTS, &CONTACTS, &LEADS, &OPPORTUNITIES];
+pub const ALL_DEFS: [&ObjectDef; 9] = [
+    &ACCOUNTS,
+    &CONTACTS,
+    &LEADS,
+    &OPPORTUNITIES,
+    &PRODUCTS,
+    &QUOTES,
+    &CONTRACTS,
+    &ORDERS,
+    &PAYMENTS,
+];
 
 /// The record type of an object, if the engine keeps it.
 pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
     ALL_DEFS.into_iter().find(|d| d.object == object)
 }
 
-/// Fields the lead and opportunity rules set themselves; recorded in the creation audit.
-const RULE_FIELDS: &[&str] = &["pipeline_id", "stage", "probability", "status"];
+/// Fields the rules set themselves; recorded in the creation audit.
+const RULE_FIELDS: &[&str] = &[
+    "pipeline_id",
+    "stage",
+    "probability",
+    "status",
+    "lines",
+    "total",
+    "account_id",
+    "currency",
+];
 
 impl ObjectDef {
     pub fn key(&self) -> &'static str {
@@ -140,6 +188,13 @@ impl Record {
                 match self.text("company").filter(|c| !c.is_empty()) {
                     Some(c) => format!("{person} ({c})"),
                     None => person,
+                }
+            }
+            Object::Payment => self.text("number").unwrap_or("").to_string(),
+            Object::Quote | Object::Contract | Object::Order => {
+                match self.text("number").filter(|n| !n.is_empty()) {
+                    Some(n) => format!("{n} {}", self.text("name").unwrap_or("")),
+                    None => self.text("name").unwrap_or("").to_string(),
                 }
             }
             _ => self.text("name").unwrap_or("").to_string(),
@@ -367,7 +422,7 @@ async fn check_references(
     let db = store.db.reader();
     // Records linked from a deal must be ones the actor can see (and saying "not found" for
     // the others reveals nothing).
-    let account_scope = if def.object == Object::Opportunity {
+    let account_scope = if def.object != Object::Account {
         owner_filter(store, actor, Object::Account, Action::Read).await?
     } else {
         Some(OwnerFilter::All)
@@ -407,7 +462,32 @@ async fn check_references(
                     ));
                 }
             }
-            (FieldKind::AccountRef, FieldValue::Text(id)) if def.object == Object::Opportunity => {
+            (FieldKind::RecordRef(object), FieldValue::Text(id)) if !spec.system => {
+                let Some(target) = def_of(object) else {
+                    continue;
+                };
+                let visible = match owner_filter(store, actor, object, Action::Read).await? {
+                    Some(f) => find_in_scope(db, store, target, &f, id).await?.is_some(),
+                    None => false,
+                };
+                if !visible {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} does not name a {} you can see", spec.name, object.key()),
+                    ));
+                }
+            }
+            (FieldKind::PriceListRef, FieldValue::Text(id)) => {
+                if !crate::sales::price_lists::is_active(db, id).await? {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} does not name an active price list", spec.name),
+                    ));
+                }
+            }
+            (FieldKind::AccountRef, FieldValue::Text(id)) if def.object != Object::Account => {
                 let visible = match &account_scope {
                     Some(f) => find_in_scope(db, store, &ACCOUNTS, f, id).await?.is_some(),
                     None => false,
@@ -592,7 +672,11 @@ pub(crate) fn derived(
             ));
             cols
         }
-        Object::Opportunity => vec![(
+        Object::Opportunity
+        | Object::Product
+        | Object::Quote
+        | Object::Contract
+        | Object::Order => vec![(
             "name_norm".into(),
             SqlValue::String(Some(Box::new(validate::search_norm(&text("name"))))),
         )],
@@ -774,15 +858,8 @@ pub async fn update(
     for (spec, v) in &input.values {
         after.insert(spec.name, v.clone());
     }
-    let pipelines = rule_context(store, def).await?;
-    apply_rules(
-        &pipelines,
-        def,
-        Some(&before),
-        &mut after,
-        &input,
-        store.now(),
-    )?;
+    let rules = rule_context(store, def, Some(&input), Some(&before)).await?;
+    apply_rules(&rules, def, Some(&before), &mut after, &input, store.now())?;
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         let dept = department_of(store, new_owner).await?;
@@ -815,22 +892,35 @@ pub async fn update(
     Ok(to_json(def, actor, &rec))
 }
 
-/// What the rules of `def` need from the database, read once per write or batch: the
-/// pipelines, for opportunities.
+/// What the rules of `def` need from the database, read once per write or batch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleContext {
+    /// Every pipeline, for opportunities.
+    pipelines: Vec<crate::pipelines::Pipeline>,
+    /// Products, price list and contract of a sales document.
+    sales: crate::sales::rules::Context,
+}
+
 async fn rule_context(
     store: &Store,
     def: &ObjectDef,
-) -> Result<Vec<crate::pipelines::Pipeline>, DomainError> {
+    input: Option<&Input>,
+    before: Option<&Record>,
+) -> Result<RuleContext, DomainError> {
+    let mut ctx = RuleContext::default();
     if def.object == Object::Opportunity {
-        crate::pipelines::list(store.db.reader()).await
-    } else {
-        Ok(Vec::new())
+        ctx.pipelines = crate::pipelines::list(store.db.reader()).await?;
     }
+    if let Some(input) = input {
+        ctx.sales = crate::sales::rules::load(store, def.object, input, before).await?;
+    }
+    Ok(ctx)
 }
 
-/// The lead and opportunity rules (`pipelines::rules`); whether an opportunity enters a stage.
+/// The rules of each record type (`pipelines::rules`, `sales::rules`); returns whether an
+/// opportunity enters a stage.
 fn apply_rules(
-    pipelines: &[crate::pipelines::Pipeline],
+    ctx: &RuleContext,
     def: &ObjectDef,
     before: Option<&Record>,
     values: &mut BTreeMap<&'static str, FieldValue>,
@@ -844,13 +934,16 @@ fn apply_rules(
             Ok(false)
         }
         Object::Opportunity => rules::prepare_opportunity(
-            pipelines,
+            &ctx.pipelines,
             before,
             values,
             input.get("probability").is_some_and(|p| !p.is_null()),
             now,
         ),
-        _ => Ok(false),
+        object => {
+            crate::sales::rules::prepare(&ctx.sales, object, before, values, input, now)?;
+            Ok(false)
+        }
     }
 }
 
@@ -925,6 +1018,11 @@ async fn save_changes(
             write_links(&tx, &before.id, &links).await?;
         }
     }
+    if def.object == Object::Payment {
+        if let Some(contract) = before.text("contract_id") {
+            crate::sales::rules::refresh_received(&tx, contract).await?;
+        }
+    }
     tokens::write(
         &tx,
         &keys,
@@ -975,12 +1073,8 @@ pub async fn delete(
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Delete));
     }
-    if def.object == Object::Account
-        && crate::pipelines::rules::account_has_opportunities(store.db.reader(), id).await?
-    {
-        return Err(DomainError::Conflict(
-            "this account has opportunities; delete or move them first".into(),
-        ));
+    if let Some(why) = crate::sales::rules::delete_blocker(store, def.object, id).await? {
+        return Err(DomainError::Conflict(why));
     }
     let tx = store.db.begin().await?;
     if def.object == Object::Account {
@@ -1001,6 +1095,11 @@ pub async fn delete(
             .and_where(Expr::col(t("id")).eq(id)),
     )
     .await?;
+    if def.object == Object::Payment {
+        if let Some(contract) = before.text("contract_id") {
+            crate::sales::rules::refresh_received(&tx, contract).await?;
+        }
+    }
     audit::record(
         &tx,
         store,

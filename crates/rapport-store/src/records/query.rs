@@ -338,6 +338,16 @@ fn compile(
             // Ids are uuids (no quote or wildcard inside), stored as JSON text.
             Ok(Cond::all().add(Expr::col(t(name)).like(format!("%\"contact_id\":\"{id}\"%"))))
         }
+        FieldKind::LineItems => {
+            if op != "has" {
+                return Err(unsupported());
+            }
+            let id = raw
+                .as_str()
+                .filter(|s| rapport_core::ids::is_valid_id(s))
+                .ok_or_else(|| bad(&param, "invalid_reference", "has takes a product id"))?;
+            Ok(Cond::all().add(Expr::col(t(name)).like(format!("%\"product_id\":\"{id}\"%"))))
+        }
         FieldKind::JsonObject => Err(unsupported()),
         kind => {
             let col = Expr::col(t(name));
@@ -566,7 +576,11 @@ fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<
     if codec::plain_column(spec).is_none()
         || matches!(
             spec.kind,
-            FieldKind::Tags | FieldKind::JsonObject | FieldKind::LongText | FieldKind::ContactLinks
+            FieldKind::Tags
+                | FieldKind::JsonObject
+                | FieldKind::LongText
+                | FieldKind::ContactLinks
+                | FieldKind::LineItems
         )
     {
         return Err(bad(

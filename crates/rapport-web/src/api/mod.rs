@@ -3,6 +3,7 @@
 mod activities;
 mod admin;
 pub(crate) mod auth;
+mod documents;
 pub(crate) mod interop;
 mod mail;
 pub mod openapi;
@@ -119,6 +120,47 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/pipelines/{id}", put(sales::update_pipeline))
         .route("/api/v1/opportunities/board", get(sales::board))
+        .route(
+            "/api/v1/price-lists",
+            get(documents::list_price_lists).post(documents::create_price_list),
+        )
+        .route(
+            "/api/v1/price-lists/{id}",
+            put(documents::update_price_list),
+        )
+        .route(
+            "/api/v1/quotes/{id}/contract",
+            post(documents::contract_from_quote),
+        )
+        .route(
+            "/api/v1/quotes/{id}/order",
+            post(documents::order_from_quote),
+        )
+        .route(
+            "/api/v1/contracts/{id}/order",
+            post(documents::order_from_contract),
+        )
+        .route("/api/v1/contracts/{id}/submit", post(documents::submit))
+        .route("/api/v1/contracts/{id}/approve", post(documents::approve))
+        .route("/api/v1/contracts/{id}/reject", post(documents::reject))
+        .route(
+            "/api/v1/contracts/{id}/terminate",
+            post(documents::terminate),
+        )
+        .route(
+            "/api/v1/contracts/{id}/approvals",
+            get(documents::approval_history),
+        )
+        .route(
+            "/api/v1/contracts/{id}/payment-plan",
+            get(documents::get_plan).put(documents::put_plan),
+        )
+        .route("/api/v1/approvals", get(documents::my_approvals))
+        .route("/api/v1/receivables", get(documents::receivables))
+        .route(
+            "/api/v1/settings/approval-flow",
+            get(documents::get_flow).put(documents::put_flow),
+        )
         .route(
             "/api/v1/opportunities/{id}/stages",
             get(sales::stage_history),

@@ -9,21 +9,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::records::{
-    self, query, ObjectDef, WriteOptions, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES,
-};
+use rapport_store::records::{self, query, ObjectDef, WriteOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// The record type behind a plural path segment.
 pub fn def_for(plural: &str) -> ApiResult<&'static ObjectDef> {
-    match plural {
-        "accounts" => Ok(&ACCOUNTS),
-        "contacts" => Ok(&CONTACTS),
-        "leads" => Ok(&LEADS),
-        "opportunities" => Ok(&OPPORTUNITIES),
-        _ => Err(DomainError::NotFound.into()),
-    }
+    rapport_core::Object::from_plural(plural)
+        .and_then(records::def_of)
+        .ok_or_else(|| DomainError::NotFound.into())
 }
 
 pub async fn list(

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// A JSON object read into `T`, naming the field at fault when it does not fit.
-fn from_doc<T: DeserializeOwned>(doc: Map<String, Value>) -> ApiResult<T> {
+pub(super) fn from_doc<T: DeserializeOwned>(doc: Map<String, Value>) -> ApiResult<T> {
     serde_json::from_value(Value::Object(doc)).map_err(|e| {
         let msg = e.to_string();
         let field = msg

@@ -118,12 +118,9 @@ fn lang_sep(lang: Lang) -> &'static str {
 }
 
 pub(super) fn plural_of(related_type: &str) -> &'static str {
-    match related_type {
-        "account" => "accounts",
-        "lead" => "leads",
-        "opportunity" => "opportunities",
-        _ => "contacts",
-    }
+    rapport_core::Object::parse(related_type)
+        .and_then(rapport_core::Object::plural)
+        .unwrap_or("contacts")
 }
 
 /// Show one activity as a timeline line.

@@ -23,6 +23,15 @@ pub struct FormField {
     pub required: bool,
     pub hint: Option<String>,
     pub error: Option<String>,
+    /// Line items: product, name, quantity, unit price, discount %, tax %, total.
+    pub rows: Vec<[String; 7]>,
+}
+
+impl FormField {
+    /// Whether a line row has this product.
+    pub fn picks(&self, row: &[String; 7], product_id: &str) -> bool {
+        row[0] == product_id
+    }
 }
 
 pub fn label(spec: &FieldSpec, lang: Lang) -> String {
@@ -70,6 +79,13 @@ pub struct Choices {
     pub pipelines: Vec<(String, String)>,
     /// Stage key → name (every pipeline's stages).
     pub stages: Vec<(String, String)>,
+    /// Products on sale (for line items).
+    pub products: Vec<(String, String)>,
+    pub price_lists: Vec<(String, String)>,
+    /// Department names (shown, never chosen: a record's department follows its owner).
+    pub departments: Vec<(String, String)>,
+    /// Records of other types a form may point to (opportunities, quotes, contracts).
+    pub records: HashMap<rapport_core::Object, Vec<(String, String)>>,
 }
 
 impl Choices {
@@ -77,10 +93,13 @@ impl Choices {
         let list = match spec.kind {
             FieldKind::Picklist(l) => self.picklists.get(l),
             FieldKind::UserRef => Some(&self.users),
+            FieldKind::DepartmentRef => Some(&self.departments),
             FieldKind::AccountRef => Some(&self.accounts),
             FieldKind::PipelineRef => Some(&self.pipelines),
             FieldKind::Stage => Some(&self.stages),
             FieldKind::RecordRef(rapport_core::Object::Contact) => Some(&self.contacts),
+            FieldKind::RecordRef(o) => self.records.get(&o),
+            FieldKind::PriceListRef => Some(&self.price_lists),
             _ => None,
         };
         list.and_then(|l| l.iter().find(|(v, _)| v == value))
@@ -199,7 +218,47 @@ pub fn build_input(
                 .collect();
             "select"
         }
-        FieldKind::RecordRef(_) => "text",
+        FieldKind::RecordRef(o) => {
+            let list = match o {
+                rapport_core::Object::Contact => Some(&choices.contacts),
+                o => choices.records.get(&o),
+            };
+            match list {
+                Some(list) => {
+                    let current = f.value.clone();
+                    f.options = list
+                        .iter()
+                        .map(|(v, l)| (v.clone(), l.clone(), *v == current))
+                        .collect();
+                    "select"
+                }
+                None => "text",
+            }
+        }
+        FieldKind::PriceListRef => {
+            let current = f.value.clone();
+            f.options = choices
+                .price_lists
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), *v == current))
+                .collect();
+            "select"
+        }
+        FieldKind::LineItems => {
+            f.options = choices
+                .products
+                .iter()
+                .map(|(v, l)| (v.clone(), l.clone(), false))
+                .collect();
+            if let FieldValue::Json(v) = value {
+                f.rows = line_rows(v);
+            }
+            // Blank rows to fill in (the page's script adds more).
+            for _ in 0..2 {
+                f.rows.push(Default::default());
+            }
+            "lines"
+        }
         FieldKind::ContactLinks => {
             let selected = rapport_core::fields::contact_link_ids(value);
             f.options = choices
@@ -224,6 +283,67 @@ pub fn build_input(
     }
     .into();
     f
+}
+
+/// Stored or posted lines as form rows.
+fn line_rows(v: &Value) -> Vec<[String; 7]> {
+    let s = |l: &Value, k: &str| l[k].as_str().unwrap_or("").to_string();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            [
+                s(l, "product_id"),
+                s(l, "name"),
+                s(l, "quantity"),
+                s(l, "unit_price"),
+                s(l, "discount"),
+                s(l, "tax_rate"),
+                s(l, "total"),
+            ]
+        })
+        .collect()
+}
+
+/// The line columns a form posts, as `lines.<column>` once per row.
+const LINE_COLUMNS: [&str; 6] = [
+    "product_id",
+    "name",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax_rate",
+];
+
+/// Posted line rows into the API's lines; rows left blank are skipped.
+fn lines_doc(pairs: &[(String, String)], field: &str) -> Value {
+    let columns: Vec<Vec<&str>> = LINE_COLUMNS
+        .iter()
+        .map(|c| {
+            let key = format!("{field}.{c}");
+            pairs
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v.trim())
+                .collect()
+        })
+        .collect();
+    let n = columns.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let cell = |c: usize| columns[c].get(i).copied().unwrap_or("");
+        if cell(0).is_empty() && cell(1).is_empty() && cell(3).is_empty() {
+            continue;
+        }
+        let mut line = Map::new();
+        for (c, name) in LINE_COLUMNS.iter().enumerate() {
+            if !cell(c).is_empty() {
+                line.insert((*name).into(), json!(cell(c)));
+            }
+        }
+        out.push(Value::Object(line));
+    }
+    Value::Array(out)
 }
 
 fn split_list(s: &str) -> Vec<Value> {
@@ -271,6 +391,7 @@ pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<St
                     .map(Value::String)
                     .collect(),
             ),
+            FieldKind::LineItems => lines_doc(pairs, spec.name),
             FieldKind::JsonObject => {
                 if raw.trim().is_empty() {
                     Value::Null
@@ -322,12 +443,25 @@ pub fn display(
         (
             FieldKind::Picklist(_)
             | FieldKind::UserRef
+            | FieldKind::DepartmentRef
             | FieldKind::AccountRef
             | FieldKind::PipelineRef
             | FieldKind::Stage
+            | FieldKind::PriceListRef
             | FieldKind::RecordRef(_),
             Value::String(s),
         ) => choices.label_of(spec, s),
+        (FieldKind::LineItems, Value::Array(a)) => a
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} × {}",
+                    l["name"].as_str().unwrap_or(""),
+                    l["quantity"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         (FieldKind::ContactLinks, Value::Array(a)) => a
             .iter()
             .map(|l| {

@@ -5,6 +5,7 @@ mod activity_pages;
 mod admin_pages;
 mod assets;
 mod auth_pages;
+mod document_pages;
 mod form;
 pub mod i18n;
 mod interop_pages;
@@ -127,6 +128,24 @@ pub fn routes() -> Router<AppState> {
             )),
         )
         .route("/opportunities/board", get(sales_pages::board_page))
+        .route("/approvals", get(document_pages::approvals_page))
+        .route("/receivables", get(document_pages::receivables_page))
+        .route("/quotes/{id}/print", get(document_pages::print_quote))
+        .route(
+            "/quotes/{id}/status/{status}",
+            post(document_pages::quote_status),
+        )
+        .route("/quotes/{id}/contract", post(document_pages::make_contract))
+        .route("/quotes/{id}/order", post(document_pages::make_quote_order))
+        .route(
+            "/contracts/{id}/order",
+            post(document_pages::make_contract_order),
+        )
+        .route("/contracts/{id}/plan", post(document_pages::save_plan))
+        .route(
+            "/contracts/{id}/{action}",
+            post(document_pages::contract_action),
+        )
         .route("/opportunities/{id}/stage", post(sales_pages::move_stage))
         .route(
             "/leads/{id}/convert",
@@ -254,6 +273,11 @@ where
             "leads" => "leads",
             "opportunities" if path.starts_with("/opportunities/board") => "board",
             "opportunities" => "opportunities",
+            "products" => "products",
+            "quotes" => "quotes",
+            "contracts" | "approvals" => "contracts",
+            "orders" => "orders",
+            "payments" | "receivables" => "payments",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",

@@ -105,6 +105,7 @@ struct RecordPage {
     rows: Vec<DetailRow>,
     related: Vec<super::related::Group>,
     can_convert: bool,
+    doc: Option<super::document_pages::DocPanel>,
     history: Vec<HistoryItem>,
     timeline: Option<super::activity_pages::TimelineView>,
     has_email: bool,
@@ -124,6 +125,11 @@ pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
             Object::Account => "nav.accounts",
             Object::Lead => "nav.leads",
             Object::Opportunity => "nav.opportunities",
+            Object::Product => "nav.products",
+            Object::Quote => "nav.quotes",
+            Object::Contract => "nav.contracts",
+            Object::Order => "nav.orders",
+            Object::Payment => "nav.payments",
             _ => "nav.contacts",
         },
     )
@@ -138,7 +144,12 @@ pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
             lang,
         )
     } else {
-        rec["name"].as_str().unwrap_or("").to_string()
+        let name = rec["name"].as_str().unwrap_or("");
+        match rec["number"].as_str() {
+            Some(n) if name.is_empty() => n.to_string(),
+            Some(n) => format!("{n} {name}"),
+            None => name.to_string(),
+        }
     }
 }
 
@@ -181,6 +192,11 @@ pub(super) async fn choices(
             .collect();
     }
     c.accounts = query::account_names(store, actor, 500).await?;
+    c.departments = rapport_store::departments::list(&store.db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
     if matches!(object, Object::Opportunity | Object::Lead) {
         let zh = lang == Lang::Zh;
         for p in rapport_store::pipelines::list(store.db.reader()).await? {
@@ -193,6 +209,7 @@ pub(super) async fn choices(
         }
         c.contacts = query::contact_names(store, actor, 500).await?;
     }
+    super::document_pages::add_choices(store, actor, lang, object, &mut c).await?;
     Ok(c)
 }
 
@@ -279,6 +296,45 @@ const DEFAULT_COLUMNS_OPPORTUNITY: &[&str] = &[
     "expected_close_date",
     "owner_id",
 ];
+const DEFAULT_COLUMNS_PRODUCT: &[&str] = &[
+    "code", "name", "category", "unit", "price", "tax_rate", "active",
+];
+const DEFAULT_COLUMNS_QUOTE: &[&str] = &[
+    "number",
+    "name",
+    "account_id",
+    "status",
+    "total",
+    "valid_until",
+    "owner_id",
+];
+const DEFAULT_COLUMNS_CONTRACT: &[&str] = &[
+    "number",
+    "name",
+    "account_id",
+    "status",
+    "amount",
+    "received_amount",
+    "owner_id",
+];
+const DEFAULT_COLUMNS_ORDER: &[&str] = &[
+    "number",
+    "name",
+    "account_id",
+    "status",
+    "total",
+    "order_date",
+    "owner_id",
+];
+const DEFAULT_COLUMNS_PAYMENT: &[&str] = &[
+    "number",
+    "contract_id",
+    "account_id",
+    "amount",
+    "paid_on",
+    "method",
+    "owner_id",
+];
 const OPS: &[&str] = &[
     "eq",
     "ne",
@@ -358,6 +414,11 @@ pub async fn list(
         Object::Account => DEFAULT_COLUMNS_ACCOUNT,
         Object::Lead => DEFAULT_COLUMNS_LEAD,
         Object::Opportunity => DEFAULT_COLUMNS_OPPORTUNITY,
+        Object::Product => DEFAULT_COLUMNS_PRODUCT,
+        Object::Quote => DEFAULT_COLUMNS_QUOTE,
+        Object::Contract => DEFAULT_COLUMNS_CONTRACT,
+        Object::Order => DEFAULT_COLUMNS_ORDER,
+        Object::Payment => DEFAULT_COLUMNS_PAYMENT,
         _ => DEFAULT_COLUMNS_CONTACT,
     };
     let readable = |name: &str| name == "name" || actor.grants.can_read_field(def.object, name);
@@ -670,6 +731,7 @@ pub async fn new_form(
     State(app): State<AppState>,
     page: Page,
     Path(object): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
     let Ok(def) = def_for(&object) else {
@@ -684,6 +746,15 @@ pub async fn new_form(
     };
     let mut initial = serde_json::Map::new();
     initial.insert("owner_id".into(), json!(page.user.id));
+    // Links from a related record fill in the reference (a new quote from its opportunity).
+    for (k, v) in &q {
+        if def
+            .field(k)
+            .is_some_and(|f| !f.system && rapport_core::ids::is_valid_id(v))
+        {
+            initial.insert(k.clone(), json!(v));
+        }
+    }
     let fields = form_fields(def, &page.principal, &initial, lang, &choices, &app.store);
     render(&FormPage {
         title: format!(
@@ -751,7 +822,7 @@ pub async fn create(
             match &err {
                 DomainError::Validation(errs) => {
                     for e in errs {
-                        let base = e.field.split('.').next().unwrap_or(&e.field);
+                        let base = e.field.split(['.', '[']).next().unwrap_or(&e.field);
                         if let Some(f) = fields.iter_mut().find(|f| f.name == base) {
                             f.error = Some(field_message(lang, e));
                         } else {
@@ -897,6 +968,17 @@ async fn render_detail(
             "expected_close_date",
             "owner_id",
         ],
+        Object::Product => &["code", "price", "tax_rate", "active"],
+        Object::Quote => &["account_id", "status", "total", "valid_until", "owner_id"],
+        Object::Contract => &[
+            "account_id",
+            "status",
+            "amount",
+            "received_amount",
+            "owner_id",
+        ],
+        Object::Order => &["account_id", "status", "total", "order_date", "owner_id"],
+        Object::Payment => &["contract_id", "amount", "paid_on", "method", "owner_id"],
         _ => &["title", "mobile", "email", "owner_id"],
     };
     let can_convert = def.object == Object::Lead
@@ -989,6 +1071,7 @@ async fn render_detail(
         rows,
         related,
         can_convert,
+        doc: super::document_pages::panel(app, &page, def, id, &rec).await,
         history,
         timeline,
         has_email: rec["email"].as_str().is_some_and(|e| !e.is_empty()),
@@ -1060,7 +1143,12 @@ pub async fn edit_field(
         Ok(_) => Redirect::to(&format!("/{object}/{id}")).into_response(),
         Err(DomainError::Validation(errs)) => {
             let e = &errs[0];
-            let base = e.field.split('.').next().unwrap_or(&e.field).to_string();
+            let base = e
+                .field
+                .split(['.', '['])
+                .next()
+                .unwrap_or(&e.field)
+                .to_string();
             let base = if base == "reason" {
                 "owner_id".to_string()
             } else {

@@ -6,7 +6,9 @@ use super::record_pages::record_label;
 use crate::AppState;
 use rapport_core::{Object, Principal};
 use rapport_store::records::query::{self, ListParams};
-use rapport_store::records::{ObjectDef, CONTACTS, OPPORTUNITIES};
+use rapport_store::records::{
+    ObjectDef, CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES,
+};
 use serde_json::{json, Value};
 
 /// (label, link, note)
@@ -49,6 +51,64 @@ async fn opportunities(
                     o["name"].as_str().unwrap_or("").to_string(),
                     format!("/opportunities/{}", o["id"].as_str().unwrap_or("")),
                     format!("{stage}{amount}"),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Quotes, contracts, orders or payments matching `filter`, newest first, with their status
+/// and amount.
+async fn documents(
+    app: &AppState,
+    actor: &Principal,
+    def: &ObjectDef,
+    filter: Value,
+    choices: &Choices,
+    lang: Lang,
+) -> Group {
+    let title = super::record_pages::title_of(def, lang);
+    if actor.scope(def.object, rapport_core::Action::Read) == rapport_core::Scope::None {
+        return (title, Vec::new());
+    }
+    let params = ListParams {
+        filter: Some(filter),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let list = query::list(&app.store, actor, def, &params)
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    let status_spec = def.field("status");
+    let amount_field = ["total", "amount"]
+        .into_iter()
+        .find(|f| def.field(f).is_some())
+        .unwrap_or("total");
+    (
+        title,
+        list.iter()
+            .map(|d| {
+                let status = status_spec
+                    .map(|s| super::form::display(s, &d["status"], lang, choices, "CN"))
+                    .unwrap_or_default();
+                let amount = d[amount_field]
+                    .as_str()
+                    .map(|a| format!("{a} {}", d["currency"].as_str().unwrap_or("")))
+                    .unwrap_or_default();
+                let note = [status, amount]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+                (
+                    record_label(def, d, lang),
+                    format!(
+                        "/{}/{}",
+                        def.object.plural().unwrap_or(""),
+                        d["id"].as_str().unwrap_or("")
+                    ),
+                    note,
                 )
             })
             .collect(),
@@ -104,6 +164,64 @@ pub async fn groups(
                 )
                 .await,
             );
+            for def in [&QUOTES, &CONTRACTS, &ORDERS, &PAYMENTS] {
+                out.push(
+                    documents(
+                        app,
+                        actor,
+                        def,
+                        json!({"field": "account_id", "op": "eq", "value": id}),
+                        choices,
+                        lang,
+                    )
+                    .await,
+                );
+            }
+        }
+        Object::Quote | Object::Contract | Object::Order => {
+            let mut items: Vec<Item> = rec["account_id"]
+                .as_str()
+                .and_then(|a| account_item(choices, a, &t(lang, "nav.accounts")))
+                .into_iter()
+                .collect();
+            for (field, object) in [
+                ("opportunity_id", Object::Opportunity),
+                ("quote_id", Object::Quote),
+                ("contract_id", Object::Contract),
+            ] {
+                if let Some(rid) = rec[field].as_str() {
+                    let label = choices
+                        .records
+                        .get(&object)
+                        .and_then(|l| l.iter().find(|(v, _)| v == rid))
+                        .map_or_else(
+                            || t(lang, &format!("nav.{}", object.plural().unwrap_or(""))),
+                            |(_, l)| l.clone(),
+                        );
+                    items.push((
+                        label,
+                        format!("/{}/{rid}", object.plural().unwrap_or("")),
+                        String::new(),
+                    ));
+                }
+            }
+            out.push((t(lang, "record.related"), items));
+            let key = match def.object {
+                Object::Quote => "quote_id",
+                Object::Contract => "contract_id",
+                _ => "",
+            };
+            if !key.is_empty() {
+                let filter = json!({"field": key, "op": "eq", "value": id});
+                if def.object == Object::Quote {
+                    out.push(
+                        documents(app, actor, &CONTRACTS, filter.clone(), choices, lang).await,
+                    );
+                } else {
+                    out.push(documents(app, actor, &PAYMENTS, filter.clone(), choices, lang).await);
+                }
+                out.push(documents(app, actor, &ORDERS, filter, choices, lang).await);
+            }
         }
         Object::Contact => {
             let links = rec["accounts"].as_array().cloned().unwrap_or_default();
@@ -148,6 +266,19 @@ pub async fn groups(
                 }
             }
             out.push((t(lang, "record.related_contacts"), items));
+            for def in [&QUOTES, &CONTRACTS] {
+                out.push(
+                    documents(
+                        app,
+                        actor,
+                        def,
+                        json!({"field": "opportunity_id", "op": "eq", "value": id}),
+                        choices,
+                        lang,
+                    )
+                    .await,
+                );
+            }
             let history = rapport_store::pipelines::stage_history(&app.store, actor, id)
                 .await
                 .unwrap_or_default();

@@ -3,11 +3,12 @@
 
 use axum::Json;
 use rapport_core::fields::{FieldKind, FieldSpec};
-use rapport_store::records::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use rapport_store::records::{self, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use serde_json::{json, Map, Value};
 
 mod routes;
 pub use routes::ROUTES;
+mod document_routes;
 
 /// (method, path, tag, summary, request schema, success status)
 pub type RouteDoc = (
@@ -46,8 +47,25 @@ fn field_schema(f: &FieldSpec) -> Value {
         | FieldKind::DepartmentRef
         | FieldKind::AccountRef
         | FieldKind::PipelineRef
+        | FieldKind::PriceListRef
         | FieldKind::RecordRef(_) => {
             json!({"type": ["string", "null"], "format": "uuid"})
+        }
+        FieldKind::LineItems => {
+            json!({"type": ["array", "null"], "maxItems": 200, "items": {"type": "object", "properties": {
+                "product_id": {"type": ["string", "null"], "format": "uuid", "description": "fills name, unit, unit_price and tax_rate when they are left out"},
+                "name": {"type": ["string", "null"], "maxLength": 200},
+                "description": {"type": ["string", "null"], "maxLength": 1000},
+                "unit": {"type": ["string", "null"], "maxLength": 20},
+                "quantity": {"type": "string", "description": "positive decimal, up to 3 decimals; default 1"},
+                "unit_price": {"type": ["string", "null"], "description": "decimal amount as a string"},
+                "discount": {"type": "string", "description": "percent, up to 2 decimals"},
+                "tax_rate": {"type": ["string", "null"], "description": "percent, up to 2 decimals"},
+                "gross": {"type": "string", "readOnly": true},
+                "net": {"type": "string", "readOnly": true, "description": "quantity × unit price × (1 − discount), rounded half away from zero"},
+                "tax": {"type": "string", "readOnly": true},
+                "total": {"type": "string", "readOnly": true}
+            }}})
         }
         FieldKind::Integer { min, max } => {
             json!({"type": ["integer", "null"], "minimum": min, "maximum": max})
@@ -133,6 +151,27 @@ fn sales_schemas() -> Map<String, Value> {
         "contact": {"type": "object", "description": "fields of the new contact over those taken from the lead"},
         "opportunity": {"type": "object", "description": "create an opportunity with these fields; source and campaign come from the lead"},
         "override_duplicates": {"type": "boolean"}}), &[]));
+    for (name, def) in [
+        ("Product", &records::PRODUCTS),
+        ("Quote", &records::QUOTES),
+        ("Contract", &records::CONTRACTS),
+        ("Order", &records::ORDERS),
+        ("Payment", &records::PAYMENTS),
+    ] {
+        m.insert(name.into(), record_schema(def.fields, json!({})));
+    }
+    m.insert("PriceList".into(), obj(json!({
+        "name": {"type": "string", "maxLength": 100}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "active": {"type": "boolean"},
+        "items": {"type": "array", "maxItems": 5000, "items": {"type": "object", "properties": {
+            "product_id": {"type": "string", "format": "uuid"}, "price": {"type": "string"}}, "required": ["product_id", "price"]}}}), &["name"]));
+    m.insert("Decision".into(), obj(json!({"comment": {"type": "string", "maxLength": 1000, "description": "required when rejecting"}}), &[]));
+    m.insert("PaymentPlan".into(), obj(json!({"instalments": {"type": "array", "maxItems": 120, "items": {"type": "object", "properties": {
+        "due_date": {"type": "string", "format": "date"}, "amount": {"type": "string"}, "note": {"type": ["string", "null"], "maxLength": 200}},
+        "required": ["due_date", "amount"]}}}), &["instalments"]));
+    m.insert("ApprovalFlow".into(), obj(json!({"steps": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "object", "properties": {
+        "approver": {"type": "string", "description": "manager (the owner's manager), user:<user id> or role:<role key>"},
+        "min_amount": {"type": "string", "description": "the step applies from this contract amount"}}, "required": ["approver"]}}}), &["steps"]));
     m.insert("Pipeline".into(), obj(json!({
         "name_en": {"type": "string"}, "name_zh": {"type": "string"}, "is_default": {"type": "boolean"},
         "active": {"type": "boolean"}, "stale_days": {"type": "integer", "minimum": 1, "maximum": 365},
@@ -172,7 +211,11 @@ fn activity_schema() -> Value {
 
 pub fn build() -> Value {
     let mut paths = Map::new();
-    for (method, path, tag, summary, body, status) in ROUTES {
+    let all_routes = ROUTES
+        .iter()
+        .chain(document_routes::RECORD_ROUTES.iter().flatten())
+        .chain(document_routes::ROUTES);
+    for (method, path, tag, summary, body, status) in all_routes {
         let mut op = json!({
             "tags": [tag],
             "summary": summary,
@@ -188,9 +231,10 @@ pub fn build() -> Value {
                 params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
             }
         }
-        let record_list = ["/accounts", "/contacts", "/leads", "/opportunities"]
+        let record_list = rapport_core::Object::RECORDS
             .iter()
-            .any(|p| path.ends_with(p));
+            .filter_map(|o| o.plural())
+            .any(|p| path.ends_with(&format!("/{p}")));
         if *method == "get" && record_list {
             params.push(json!({"name": "q", "in": "query", "schema": {"type": "string"}, "description": "quick search: name prefix, email, phone or its last 4 digits, company name"}));
             params.push(json!({"name": "filter", "in": "query", "schema": {"type": "string"}, "description": "JSON filter tree; see docs/api.md"}));

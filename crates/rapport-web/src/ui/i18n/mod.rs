@@ -2,6 +2,7 @@
 //! user picked (cookie, then profile), else the browser's Accept-Language, else zh-CN.
 
 mod activities;
+mod documents;
 mod sales;
 
 use std::collections::HashMap;
@@ -415,6 +416,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
         TEXT.iter()
             .chain(activities::TEXT)
             .chain(sales::TEXT)
+            .chain(documents::TEXT)
             .map(|(k, zh, en)| (*k, (*zh, *en)))
             .collect()
     })
@@ -453,7 +455,7 @@ mod tests {
     fn keys_are_unique() {
         assert_eq!(
             table().len(),
-            TEXT.len() + activities::TEXT.len() + sales::TEXT.len()
+            TEXT.len() + activities::TEXT.len() + sales::TEXT.len() + documents::TEXT.len()
         );
     }
 }

@@ -3,6 +3,9 @@
 use crate::fields::{FieldKind::*, FieldSpec};
 use crate::permission::Object;
 
+mod commercial;
+pub use commercial::{CONTRACT_FIELDS, ORDER_FIELDS, PAYMENT_FIELDS, PRODUCT_FIELDS, QUOTE_FIELDS};
+
 pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
     FieldSpec::new("name", Text { max: 200 }, "Name", "客户名称").required(),
     FieldSpec::new("short_name", Text { max: 60 }, "Short name", "简称"),
@@ -100,14 +103,14 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
     .system(),
 ];
 
-const LAST_ACTIVITY: FieldSpec = FieldSpec::new(
+pub(crate) const LAST_ACTIVITY: FieldSpec = FieldSpec::new(
     "last_activity_at",
     DateTime,
     "Last activity",
     "最近跟进时间",
 )
 .system();
-const NEXT_ACTIVITY: FieldSpec = FieldSpec::new(
+pub(crate) const NEXT_ACTIVITY: FieldSpec = FieldSpec::new(
     "next_activity_at",
     DateTime,
     "Next activity",
@@ -224,6 +227,11 @@ pub fn fields_of(object: Object) -> &'static [FieldSpec] {
         Object::Contact => CONTACT_FIELDS,
         Object::Lead => LEAD_FIELDS,
         Object::Opportunity => OPPORTUNITY_FIELDS,
+        Object::Product => PRODUCT_FIELDS,
+        Object::Quote => QUOTE_FIELDS,
+        Object::Contract => CONTRACT_FIELDS,
+        Object::Order => ORDER_FIELDS,
+        Object::Payment => PAYMENT_FIELDS,
         _ => &[],
     }
 }

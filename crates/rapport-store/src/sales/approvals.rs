@@ -1,0 +1,849 @@
+//! Contract approval (合同审批). Submitting a draft or rejected contract starts a round of the
+//! steps the settings name (the owner's manager; finance above an amount; a named user or
+//! role), each decided by one of its approvers in order. Nobody approves a contract they
+//! submitted or own. Every step is audited and everyone involved is notified in the app.
+
+use crate::db::{all, db_err, exec, get, one};
+use crate::records::{self, CONTRACTS};
+use crate::scope::owner_filter;
+use crate::{audit, notifications, outbox, Store};
+use chrono::{DateTime, Utc};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+const SETTING_KEY: &str = "contract_approval";
+
+/// Notification kinds.
+pub const REQUESTED: &str = "approval_requested";
+pub const APPROVED: &str = "contract_approved";
+pub const REJECTED: &str = "contract_rejected";
+
+/// One step of the approval flow as the settings keep it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepRule {
+    /// `manager` (the owner's manager), `user:<id>` or `role:<role key>`.
+    pub approver: String,
+    /// The step applies to contracts of at least this amount ("500000.00"); always if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    pub steps: Vec<StepRule>,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            steps: vec![
+                StepRule {
+                    approver: "manager".into(),
+                    min_amount: None,
+                },
+                StepRule {
+                    approver: "role:finance".into(),
+                    min_amount: Some("500000.00".into()),
+                },
+            ],
+        }
+    }
+}
+
+fn check_flow(flow: &Flow) -> Result<(), DomainError> {
+    let mut errors = Vec::new();
+    if flow.steps.is_empty() || flow.steps.len() > 10 {
+        errors.push(FieldError::new(
+            "steps",
+            "invalid",
+            "an approval flow has 1 to 10 steps",
+        ));
+    }
+    for (i, s) in flow.steps.iter().enumerate() {
+        let ok = s.approver == "manager"
+            || s.approver
+                .strip_prefix("user:")
+                .is_some_and(ids::is_valid_id)
+            || s.approver.strip_prefix("role:").is_some_and(|k| {
+                !k.is_empty()
+                    && k.len() <= 64
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !ok {
+            errors.push(FieldError::new(
+                format!("steps[{i}].approver"),
+                "invalid",
+                "approver is manager, user:<user id> or role:<role key>",
+            ));
+        }
+        if let Some(m) = &s.min_amount {
+            if validate::money_minor(&json!(m)).is_err() {
+                errors.push(FieldError::new(
+                    format!("steps[{i}].min_amount"),
+                    "invalid_amount",
+                    "min_amount must be an amount such as \"500000.00\"",
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Validation(errors))
+    }
+}
+
+/// The approval flow in force.
+pub async fn flow(store: &Store) -> Result<Flow, DomainError> {
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("value"))
+            .from(t("settings"))
+            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
+    )
+    .await?;
+    match row {
+        Some(r) => {
+            serde_json::from_str(&get::<String>(&r, "value")?).map_err(DomainError::internal)
+        }
+        None => Ok(Flow::default()),
+    }
+}
+
+/// Replace the approval flow (settings right; audited).
+pub async fn set_flow(store: &Store, actor: &Principal, new: Flow) -> Result<Flow, DomainError> {
+    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden(
+            "changing the approval flow needs the settings right".into(),
+        ));
+    }
+    check_flow(&new)?;
+    let before = flow(store).await?;
+    let tx = store.db.begin().await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("settings"))
+            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
+    )
+    .await?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t("settings"))
+            .columns([t("key"), t("value")])
+            .values_panic([
+                SETTING_KEY.into(),
+                serde_json::to_string(&new)
+                    .map_err(DomainError::internal)?
+                    .into(),
+            ]),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("settings.approval_flow_changed")
+            .object("settings", SETTING_KEY)
+            .details(json!({"before": before, "after": new})),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(new)
+}
+
+/// One step of one submission.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepState {
+    pub id: String,
+    pub contract_id: String,
+    pub round: i32,
+    pub step: i32,
+    pub rule: String,
+    pub approvers: Vec<String>,
+    pub submitted_by: Option<String>,
+    /// approved, rejected, or null while waiting (or never reached after a rejection).
+    pub decision: Option<String>,
+    pub decided_by: Option<String>,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+const STEP_COLS: [&str; 12] = [
+    "id",
+    "contract_id",
+    "round",
+    "step",
+    "rule",
+    "approvers",
+    "submitted_by",
+    "decision",
+    "decided_by",
+    "comment",
+    "created_at",
+    "decided_at",
+];
+
+fn row_to_step(r: &sea_orm::QueryResult) -> Result<StepState, DomainError> {
+    let approvers: String = get(r, "approvers")?;
+    Ok(StepState {
+        id: get(r, "id")?,
+        contract_id: get(r, "contract_id")?,
+        round: get(r, "round")?,
+        step: get(r, "step")?,
+        rule: get(r, "rule")?,
+        approvers: serde_json::from_str(&approvers).unwrap_or_default(),
+        submitted_by: get(r, "submitted_by")?,
+        decision: get(r, "decision")?,
+        decided_by: get(r, "decided_by")?,
+        comment: get(r, "comment")?,
+        created_at: get(r, "created_at")?,
+        decided_at: get(r, "decided_at")?,
+    })
+}
+
+async fn steps_of<C: ConnectionTrait>(
+    c: &C,
+    contract_id: &str,
+) -> Result<Vec<StepState>, DomainError> {
+    all(
+        c,
+        Query::select()
+            .columns(STEP_COLS.map(t))
+            .from(t("contract_approvals"))
+            .and_where(Expr::col(t("contract_id")).eq(contract_id))
+            .order_by(t("round"), Order::Asc)
+            .order_by(t("step"), Order::Asc),
+    )
+    .await?
+    .iter()
+    .map(row_to_step)
+    .collect()
+}
+
+/// The step waiting for a decision: the first undecided step of the latest round, if no step
+/// of that round was rejected.
+fn current(steps: &[StepState]) -> Option<&StepState> {
+    let round = steps.iter().map(|s| s.round).max()?;
+    let this: Vec<&StepState> = steps.iter().filter(|s| s.round == round).collect();
+    if this
+        .iter()
+        .any(|s| s.decision.as_deref() == Some("rejected"))
+    {
+        return None;
+    }
+    this.into_iter().find(|s| s.decision.is_none())
+}
+
+/// Active users holding the role with this key.
+async fn role_members(store: &Store, key: &str) -> Result<Vec<String>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .column((t("user_roles"), t("user_id")))
+            .from(t("user_roles"))
+            .inner_join(
+                t("roles"),
+                Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))),
+            )
+            .inner_join(
+                t("users"),
+                Expr::col((t("user_roles"), t("user_id"))).equals((t("users"), t("id"))),
+            )
+            .and_where(Expr::col((t("roles"), t("key"))).eq(key))
+            .and_where(Expr::col((t("users"), t("active"))).eq(true))
+            .order_by((t("user_roles"), t("user_id")), Order::Asc),
+    )
+    .await?;
+    rows.iter().map(|r| get(r, "user_id")).collect()
+}
+
+async fn is_active_user(store: &Store, id: &str) -> Result<bool, DomainError> {
+    Ok(one(
+        store.db.reader(),
+        Query::select()
+            .column(t("id"))
+            .from(t("users"))
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("active")).eq(true)),
+    )
+    .await?
+    .is_some())
+}
+
+/// Who may decide a step: the rule's users minus the submitter and the owner; administrators
+/// stand in when nobody else is left.
+async fn resolve(
+    store: &Store,
+    rule: &str,
+    owner: &str,
+    submitter: &str,
+) -> Result<Vec<String>, DomainError> {
+    let mut people = if rule == "manager" {
+        let users = crate::users::all_basic(store).await?;
+        let manager = users
+            .iter()
+            .find(|(id, _, _)| id == owner)
+            .and_then(|(_, _, m)| m.clone());
+        match manager {
+            Some(m) if is_active_user(store, &m).await? => vec![m],
+            _ => Vec::new(),
+        }
+    } else if let Some(id) = rule.strip_prefix("user:") {
+        if is_active_user(store, id).await? {
+            vec![id.to_string()]
+        } else {
+            Vec::new()
+        }
+    } else if let Some(key) = rule.strip_prefix("role:") {
+        role_members(store, key).await?
+    } else {
+        Vec::new()
+    };
+    people.retain(|p| p != owner && p != submitter);
+    if people.is_empty() {
+        people = role_members(store, "administrator").await?;
+        people.retain(|p| p != owner && p != submitter);
+    }
+    Ok(people)
+}
+
+/// A notification about a contract, sent to several people.
+struct Note<'a> {
+    kind: &'static str,
+    contract_id: &'a str,
+    subject: &'a str,
+    payload: Value,
+}
+
+async fn notify_all<C: ConnectionTrait>(
+    c: &C,
+    now: DateTime<Utc>,
+    users: &[String],
+    actor: &Principal,
+    note: Note<'_>,
+) -> Result<(), DomainError> {
+    for u in users {
+        if *u == actor.user_id {
+            continue;
+        }
+        notifications::notify(
+            c,
+            now,
+            notifications::NewNotification {
+                user_id: u.clone(),
+                kind: note.kind,
+                subject: note.subject.to_string(),
+                object: Some(("contract".into(), note.contract_id.to_string())),
+                actor_id: Some(actor.user_id.clone()),
+                payload: note.payload.clone(),
+                dedupe_key: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn set_status<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+    status: &str,
+    now: DateTime<Utc>,
+    stamp: Option<&str>,
+) -> Result<(), DomainError> {
+    let mut q = Query::update();
+    q.table(t("contracts"))
+        .value(t("status"), status)
+        .value(t("updated_at"), now)
+        .and_where(Expr::col(t("id")).eq(id));
+    if let Some(col) = stamp {
+        q.value(t(col), now);
+    }
+    exec(c, &q).await?;
+    Ok(())
+}
+
+/// Submit a draft or rejected contract for approval.
+pub async fn submit(
+    store: &Store,
+    actor: &Principal,
+    contract_id: &str,
+) -> Result<Vec<StepState>, DomainError> {
+    let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
+    let upd = owner_filter(store, actor, Object::Contract, Action::Update)
+        .await?
+        .ok_or_else(|| DomainError::Forbidden("you may not submit contracts".into()))?;
+    if !upd.allows(rec.owner_id()) {
+        return Err(DomainError::Forbidden(
+            "you may not submit this contract".into(),
+        ));
+    }
+    let status = rec.text("status").unwrap_or("draft");
+    if !matches!(status, "draft" | "rejected") {
+        return Err(DomainError::Conflict(format!(
+            "a contract that is {status} cannot be submitted"
+        )));
+    }
+    let amount = match rec.values.get("amount") {
+        Some(rapport_core::fields::FieldValue::Money(m)) => *m,
+        _ => 0,
+    };
+    let owner = rec.owner_id().unwrap_or("").to_string();
+    let mut planned = Vec::new();
+    for rule in flow(store).await?.steps {
+        let min = rule
+            .min_amount
+            .as_deref()
+            .and_then(|m| validate::money_minor(&json!(m)).ok())
+            .unwrap_or(0);
+        if amount < min {
+            continue;
+        }
+        let people = resolve(store, &rule.approver, &owner, &actor.user_id).await?;
+        if people.is_empty() {
+            return Err(DomainError::Conflict(format!(
+                "nobody can approve the step {}: name an approver in the settings",
+                rule.approver
+            )));
+        }
+        planned.push((rule.approver, people));
+    }
+    if planned.is_empty() {
+        return Err(DomainError::Conflict(
+            "the approval flow has no step for this contract".into(),
+        ));
+    }
+    let now = store.now();
+    let label = rec.label(&CONTRACTS);
+    let tx = store.db.begin().await?;
+    let round: i32 = match one(
+        &tx,
+        Query::select()
+            .expr_as(Expr::col(t("round")).max(), t("m"))
+            .from(t("contract_approvals"))
+            .and_where(Expr::col(t("contract_id")).eq(contract_id)),
+    )
+    .await?
+    {
+        Some(r) => get::<Option<i32>>(&r, "m")?.unwrap_or(0) + 1,
+        None => 1,
+    };
+    // Claim the contract: a concurrent submission finds it pending and stops here.
+    let claimed = exec(
+        &tx,
+        Query::update()
+            .table(t("contracts"))
+            .value(t("status"), "pending_approval")
+            .value(t("submitted_at"), now)
+            .value(t("updated_at"), now)
+            .and_where(Expr::col(t("id")).eq(contract_id))
+            .and_where(Expr::col(t("status")).is_in(["draft", "rejected"])),
+    )
+    .await?;
+    if claimed != 1 {
+        return Err(DomainError::Conflict(
+            "the contract was submitted meanwhile".into(),
+        ));
+    }
+    for (i, (rule, people)) in planned.iter().enumerate() {
+        exec(
+            &tx,
+            Query::insert()
+                .into_table(t("contract_approvals"))
+                .columns(
+                    [
+                        "id",
+                        "contract_id",
+                        "round",
+                        "step",
+                        "rule",
+                        "approvers",
+                        "submitted_by",
+                        "created_at",
+                    ]
+                    .map(t),
+                )
+                .values_panic([
+                    ids::new_id().into(),
+                    contract_id.into(),
+                    round.into(),
+                    (i as i32 + 1).into(),
+                    rule.clone().into(),
+                    serde_json::to_string(people)
+                        .map_err(DomainError::internal)?
+                        .into(),
+                    actor.user_id.clone().into(),
+                    now.into(),
+                ]),
+        )
+        .await?;
+    }
+    notify_all(
+        &tx,
+        now,
+        &planned[0].1,
+        actor,
+        Note {
+            kind: REQUESTED,
+            contract_id,
+            subject: &label,
+            payload: json!({"round": round, "step": 1}),
+        },
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("contract.submitted")
+            .object("contract", contract_id)
+            .details(json!({
+                "round": round,
+                "steps": planned.iter().map(|(r, p)| json!({"rule": r, "approvers": p})).collect::<Vec<_>>(),
+            })),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        "contract.submitted",
+        "contract",
+        contract_id,
+        json!({"id": contract_id, "round": round}),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    steps_of(store.db.reader(), contract_id).await
+}
+
+/// Approve or reject the step waiting for the actor. A rejection needs a comment.
+pub async fn decide(
+    store: &Store,
+    actor: &Principal,
+    contract_id: &str,
+    approve: bool,
+    comment: &str,
+) -> Result<Vec<StepState>, DomainError> {
+    if !ids::is_valid_id(contract_id) {
+        return Err(DomainError::NotFound);
+    }
+    let comment = comment.trim();
+    if comment.chars().count() > 1000 {
+        return Err(DomainError::field(
+            "comment",
+            "too_long",
+            "a comment is at most 1000 characters",
+        ));
+    }
+    if !approve && comment.is_empty() {
+        return Err(DomainError::field(
+            "comment",
+            "required",
+            "say why the contract is rejected",
+        ));
+    }
+    let steps = steps_of(store.db.reader(), contract_id).await?;
+    let Some(step) = current(&steps).cloned() else {
+        // Not waiting for anyone: the approver may still see the contract; others learn
+        // nothing about it.
+        return match steps.iter().any(|s| s.approvers.contains(&actor.user_id)) {
+            true => Err(DomainError::Conflict(
+                "the contract is not waiting for approval".into(),
+            )),
+            false => Err(DomainError::NotFound),
+        };
+    };
+    let rec = records::find_in_scope(
+        store.db.reader(),
+        store,
+        &CONTRACTS,
+        &crate::scope::OwnerFilter::All,
+        contract_id,
+    )
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let owner = rec.owner_id().unwrap_or("").to_string();
+    let submitter = step.submitted_by.clone().unwrap_or_default();
+    if actor.user_id == owner || actor.user_id == submitter {
+        return Err(DomainError::Forbidden(
+            "you cannot approve a contract you submitted or own".into(),
+        ));
+    }
+    if !step.approvers.contains(&actor.user_id) {
+        let visible = match owner_filter(store, actor, Object::Contract, Action::Read).await? {
+            Some(f) => f.allows(Some(&owner)),
+            None => false,
+        };
+        return Err(if visible {
+            DomainError::Forbidden("this step waits for another approver".into())
+        } else {
+            DomainError::NotFound
+        });
+    }
+    let now = store.now();
+    let decision = if approve { "approved" } else { "rejected" };
+    let tx = store.db.begin().await?;
+    let taken = exec(
+        &tx,
+        Query::update()
+            .table(t("contract_approvals"))
+            .value(t("decision"), decision)
+            .value(t("decided_by"), actor.user_id.clone())
+            .value(
+                t("comment"),
+                Some(comment.to_string()).filter(|c| !c.is_empty()),
+            )
+            .value(t("decided_at"), now)
+            .and_where(Expr::col(t("id")).eq(step.id.as_str()))
+            .and_where(Expr::col(t("decision")).is_null()),
+    )
+    .await?;
+    if taken != 1 {
+        return Err(DomainError::Conflict(
+            "this step was decided meanwhile".into(),
+        ));
+    }
+    let label = rec.label(&CONTRACTS);
+    let next = steps
+        .iter()
+        .find(|s| s.round == step.round && s.step == step.step + 1);
+    let involved: Vec<String> = {
+        let mut v = vec![owner.clone(), submitter.clone()];
+        v.dedup();
+        v.into_iter().filter(|u| !u.is_empty()).collect()
+    };
+    let payload = json!({"round": step.round, "step": step.step, "comment": comment});
+    let action = match (approve, next) {
+        (false, _) => {
+            set_status(&tx, contract_id, "rejected", now, None).await?;
+            notify_all(
+                &tx,
+                now,
+                &involved,
+                actor,
+                Note {
+                    kind: REJECTED,
+                    contract_id,
+                    subject: &label,
+                    payload,
+                },
+            )
+            .await?;
+            "contract.rejected"
+        }
+        (true, Some(n)) => {
+            notify_all(
+                &tx,
+                now,
+                &n.approvers,
+                actor,
+                Note {
+                    kind: REQUESTED,
+                    contract_id,
+                    subject: &label,
+                    payload: json!({"round": n.round, "step": n.step}),
+                },
+            )
+            .await?;
+            "contract.approval_step"
+        }
+        (true, None) => {
+            set_status(&tx, contract_id, "approved", now, Some("approved_at")).await?;
+            notify_all(
+                &tx,
+                now,
+                &involved,
+                actor,
+                Note {
+                    kind: APPROVED,
+                    contract_id,
+                    subject: &label,
+                    payload,
+                },
+            )
+            .await?;
+            "contract.approved"
+        }
+    };
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(action)
+            .object("contract", contract_id)
+            .details(json!({"round": step.round, "step": step.step, "rule": step.rule, "decision": decision, "comment": comment})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        action,
+        "contract",
+        contract_id,
+        json!({"id": contract_id, "decision": decision}),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    steps_of(store.db.reader(), contract_id).await
+}
+
+/// The approval history of a contract the actor may read (or is an approver of).
+pub async fn history(
+    store: &Store,
+    actor: &Principal,
+    contract_id: &str,
+) -> Result<Vec<StepState>, DomainError> {
+    if !ids::is_valid_id(contract_id) {
+        return Err(DomainError::NotFound);
+    }
+    let steps = steps_of(store.db.reader(), contract_id).await?;
+    let approver = steps.iter().any(|s| s.approvers.contains(&actor.user_id));
+    if !approver {
+        records::read_record(store, actor, &CONTRACTS, contract_id).await?;
+    }
+    Ok(steps)
+}
+
+/// A contract waiting for the actor's decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    pub step: StepState,
+    pub number: Option<String>,
+    pub name: String,
+    pub account_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub owner_id: Option<String>,
+}
+
+/// Contracts waiting for the actor's decision, oldest first.
+pub async fn pending_for(store: &Store, actor: &Principal) -> Result<Vec<Pending>, DomainError> {
+    // Ids are uuids stored as a JSON array of strings: a quoted id cannot match by accident.
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .column(t("contract_id"))
+            .from(t("contract_approvals"))
+            .and_where(Expr::col(t("decision")).is_null())
+            .and_where(Expr::col(t("approvers")).like(format!("%\"{}\"%", actor.user_id)))
+            .order_by(t("created_at"), Order::Asc)
+            .limit(500),
+    )
+    .await?;
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for r in rows {
+        let cid: String = get(&r, "contract_id")?;
+        if seen.contains(&cid) {
+            continue;
+        }
+        seen.push(cid.clone());
+        let steps = steps_of(store.db.reader(), &cid).await?;
+        let Some(step) = current(&steps).filter(|s| s.approvers.contains(&actor.user_id)) else {
+            continue;
+        };
+        let Some(c) = records::find_in_scope(
+            store.db.reader(),
+            store,
+            &CONTRACTS,
+            &crate::scope::OwnerFilter::All,
+            &cid,
+        )
+        .await?
+        else {
+            continue;
+        };
+        out.push(Pending {
+            step: step.clone(),
+            number: c.text("number").map(str::to_string),
+            name: c.text("name").unwrap_or("").to_string(),
+            account_id: c.text("account_id").unwrap_or("").to_string(),
+            amount: c
+                .values
+                .get("amount")
+                .map(|v| v.to_json().as_str().unwrap_or("").to_string())
+                .unwrap_or_default(),
+            currency: c.text("currency").unwrap_or("CNY").to_string(),
+            owner_id: c.owner_id().map(str::to_string),
+        });
+    }
+    Ok(out)
+}
+
+/// End an approved contract early, with a reason.
+pub async fn terminate(
+    store: &Store,
+    actor: &Principal,
+    contract_id: &str,
+    reason: &str,
+) -> Result<(), DomainError> {
+    let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
+    let upd = owner_filter(store, actor, Object::Contract, Action::Update)
+        .await?
+        .ok_or_else(|| DomainError::Forbidden("you may not change contracts".into()))?;
+    if !upd.allows(rec.owner_id()) {
+        return Err(DomainError::Forbidden(
+            "you may not change this contract".into(),
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(DomainError::field(
+            "reason",
+            "required",
+            "say why the contract ends (at most 500 characters)",
+        ));
+    }
+    let now = store.now();
+    let tx = store.db.begin().await?;
+    let n = exec(
+        &tx,
+        Query::update()
+            .table(t("contracts"))
+            .value(t("status"), "terminated")
+            .value(t("updated_at"), now)
+            .and_where(Expr::col(t("id")).eq(contract_id))
+            .and_where(Expr::col(t("status")).eq("approved")),
+    )
+    .await?;
+    if n != 1 {
+        return Err(DomainError::Conflict(
+            "only an approved contract can be terminated".into(),
+        ));
+    }
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("contract.terminated")
+            .object("contract", contract_id)
+            .details(json!({"reason": reason})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        "contract.terminated",
+        "contract",
+        contract_id,
+        json!({"id": contract_id}),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}

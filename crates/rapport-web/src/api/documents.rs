@@ -1,0 +1,213 @@
+//! Price lists, documents made from other documents, contract approval, payment plans and
+//! receivables. Quotes, contracts, orders, payments and products themselves are records
+//! (`records.rs`).
+
+use super::query_params;
+use super::sales::from_doc;
+use crate::error::ApiResult;
+use crate::extract::{Auth, JsonObject};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rapport_core::DomainError;
+use rapport_store::sales::approvals::{self, Flow};
+use rapport_store::sales::convert;
+use rapport_store::sales::price_lists::{self, PriceListDraft};
+use rapport_store::sales::receivables::{self, InstalmentDraft};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+pub async fn list_price_lists(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let lists = price_lists::list(&app.store, &auth.principal).await?;
+    Ok(Json(json!({"data": lists})))
+}
+
+pub async fn create_price_list(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let draft: PriceListDraft = from_doc(body)?;
+    let l = price_lists::save(&app.store, &auth.principal, None, &draft).await?;
+    Ok((StatusCode::CREATED, Json(json!(l))))
+}
+
+pub async fn update_price_list(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let draft: PriceListDraft = from_doc(body)?;
+    let l = price_lists::save(&app.store, &auth.principal, Some(&id), &draft).await?;
+    Ok(Json(json!(l)))
+}
+
+/// A contract from an accepted quote; the body adds or overrides contract fields.
+pub async fn contract_from_quote(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let c = convert::contract_from_quote(&app.store, &auth.principal, &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+pub async fn order_from_quote(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let o = convert::order_from(&app.store, &auth.principal, "quote", &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(o)))
+}
+
+pub async fn order_from_contract(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let o = convert::order_from(&app.store, &auth.principal, "contract", &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(o)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+fn optional_body(body: Map<String, Value>) -> ApiResult<Decision> {
+    from_doc(body)
+}
+
+pub async fn submit(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let steps = approvals::submit(&app.store, &auth.principal, &id).await?;
+    Ok(Json(json!({"data": steps})))
+}
+
+pub async fn approve(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let d = optional_body(body)?;
+    let steps = approvals::decide(&app.store, &auth.principal, &id, true, &d.comment).await?;
+    Ok(Json(json!({"data": steps})))
+}
+
+pub async fn reject(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let d = optional_body(body)?;
+    let steps = approvals::decide(&app.store, &auth.principal, &id, false, &d.comment).await?;
+    Ok(Json(json!({"data": steps})))
+}
+
+pub async fn terminate(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    let r: Reason = from_doc(body)?;
+    approvals::terminate(&app.store, &auth.principal, &id, &r.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn approval_history(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let steps = approvals::history(&app.store, &auth.principal, &id).await?;
+    Ok(Json(json!({"data": steps})))
+}
+
+pub async fn my_approvals(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let list = approvals::pending_for(&app.store, &auth.principal).await?;
+    Ok(Json(json!({"data": list})))
+}
+
+pub async fn get_flow(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    if auth
+        .principal
+        .scope(rapport_core::Object::Settings, rapport_core::Action::Read)
+        == rapport_core::Scope::None
+    {
+        return Err(
+            DomainError::Forbidden("reading settings needs the settings right".into()).into(),
+        );
+    }
+    Ok(Json(json!(approvals::flow(&app.store).await?)))
+}
+
+pub async fn put_flow(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let flow: Flow = from_doc(body)?;
+    Ok(Json(json!(
+        approvals::set_flow(&app.store, &auth.principal, flow).await?
+    )))
+}
+
+pub async fn get_plan(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        receivables::plan(&app.store, &auth.principal, &id).await?
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    instalments: Vec<InstalmentDraft>,
+}
+
+pub async fn put_plan(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let b: PlanBody = from_doc(body)?;
+    Ok(Json(json!(
+        receivables::set_plan(&app.store, &auth.principal, &id, &b.instalments).await?
+    )))
+}
+
+pub async fn receivables(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let p = query_params(raw, &["group"])?;
+    let group = p.get("group").map_or("contract", String::as_str);
+    let rows = receivables::summary(&app.store, &auth.principal, group).await?;
+    Ok(Json(json!({"group": group, "data": rows})))
+}
