@@ -55,6 +55,10 @@ async fn dispatch(
             tracing::info!(deleted = n, "purged finished jobs");
             schedule_purge(tx, store).await
         }
+        rapport_store::pool::SWEEP_JOB => {
+            rapport_store::pool::sweep(tx, store, store.now()).await?;
+            schedule_daily(tx, store, rapport_store::pool::SWEEP_JOB, 18).await
+        }
         other => Err(DomainError::Internal(format!(
             "no handler for job kind {other}"
         ))),
@@ -66,17 +70,27 @@ pub async fn schedule_purge<C: sea_orm::ConnectionTrait>(
     c: &C,
     store: &Store,
 ) -> Result<(), DomainError> {
+    schedule_daily(c, store, PURGE_JOB, 3).await
+}
+
+/// Enqueue the next run of a daily job at `hour_utc` (once per day, whoever asks: the dedupe
+/// key holds the date). The pool sweep runs at 18:00 UTC, 02:00 in the instance's zone.
+pub async fn schedule_daily<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    kind: &str,
+    hour_utc: u32,
+) -> Result<(), DomainError> {
     let now = store.now();
     let next = (now + Duration::days(1))
         .date_naive()
-        .and_hms_opt(3, 0, 0)
+        .and_hms_opt(hour_utc, 0, 0)
         .map(|t| t.and_utc())
         .unwrap_or(now + Duration::days(1));
     jobs::enqueue(
         c,
         now,
-        NewJob::new(PURGE_JOB, json!({}), next)
-            .dedupe(format!("{PURGE_JOB}@{}", next.date_naive())),
+        NewJob::new(kind, json!({}), next).dedupe(format!("{kind}@{}", next.date_naive())),
     )
     .await?;
     Ok(())
@@ -136,7 +150,10 @@ impl Worker {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             if let Ok(tx) = self.store.db.begin().await {
-                let ok = schedule_purge(&tx, &self.store).await.is_ok();
+                let ok = schedule_purge(&tx, &self.store).await.is_ok()
+                    && schedule_daily(&tx, &self.store, rapport_store::pool::SWEEP_JOB, 18)
+                        .await
+                        .is_ok();
                 if ok {
                     let _ = tx.commit().await;
                 }

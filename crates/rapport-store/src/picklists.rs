@@ -145,6 +145,20 @@ pub const DEFAULTS: Defaults = &[
         ],
     ),
     (
+        "pool_release_reason",
+        &[
+            ("no_need", "No need for now", "暂无需求"),
+            ("unreachable", "Cannot reach them", "联系不上"),
+            (
+                "too_many",
+                "Too many accounts to follow",
+                "客户太多跟进不过来",
+            ),
+            ("wrong_fit", "Not our customer", "非目标客户"),
+            ("other", "Other", "其他"),
+        ],
+    ),
+    (
         "payment_method",
         &[
             ("bank_transfer", "Bank transfer", "银行转账"),

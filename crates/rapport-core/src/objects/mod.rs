@@ -47,6 +47,20 @@ pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
         "下次跟进时间",
     )
     .system(),
+    FieldSpec::new(
+        "protected",
+        Bool,
+        "Protected from the pool",
+        "保护客户（不自动退回公海）",
+    ),
+    FieldSpec::new("claimed_at", DateTime, "Claimed", "领取时间").system(),
+    FieldSpec::new(
+        "pool_entered_at",
+        DateTime,
+        "In the pool since",
+        "进入公海时间",
+    )
+    .system(),
 ];
 
 pub const CONTACT_FIELDS: &[FieldSpec] = &[

@@ -7,6 +7,7 @@ mod m0008_mail;
 mod m0009_sort_indexes;
 mod m0010_lead_to_cash;
 mod m0011_sales_documents;
+mod m0012_pool_targets;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -668,6 +669,7 @@ const MIGRATIONS: &[Migration] = &[
     (9, "sort_indexes", m0009_sort_indexes::steps),
     (10, "lead_to_cash", m0010_lead_to_cash::steps),
     (11, "sales_documents", m0011_sales_documents::steps),
+    (12, "pool_targets", m0012_pool_targets::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

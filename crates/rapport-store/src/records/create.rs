@@ -65,7 +65,9 @@ pub async fn prepare_create(
     // Owner: the caller unless another owner inside the caller's create scope is named.
     let owner = match input.get("owner_id") {
         Some(FieldValue::Text(o)) => o.clone(),
-        _ => actor.user_id.clone(),
+        _ => crate::sales::rules::default_owner(store, def.object, &input)
+            .await?
+            .unwrap_or_else(|| actor.user_id.clone()),
     };
     if !filter.allows(Some(&owner)) {
         return Err(DomainError::field(
@@ -76,6 +78,11 @@ pub async fn prepare_create(
     }
     if let Some(spec) = def.field("owner_id") {
         input.set(spec, FieldValue::Text(owner.clone()));
+    }
+    if def.object == rapport_core::Object::Account
+        && matches!(input.get("protected"), Some(FieldValue::Bool(true)))
+    {
+        crate::pool::check_protect(store, actor, Some(&owner)).await?;
     }
     if let Some(spec) = def.field("currency") {
         if input.get("currency").is_none_or(FieldValue::is_null) {

@@ -833,6 +833,15 @@ pub async fn update(
     let (input, custom_changes) =
         read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Update).await?;
     check_field_rules(def, actor, &input)?;
+    if let Some(p) = input
+        .get("protected")
+        .filter(|_| def.object == Object::Account)
+    {
+        let was = matches!(before.values.get("protected"), Some(FieldValue::Bool(true)));
+        if matches!(p, FieldValue::Bool(true)) != was {
+            crate::pool::check_protect(store, actor, before.owner_id()).await?;
+        }
+    }
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         if Some(new_owner.as_str()) != before.owner_id() {
             let tf = owner_filter(store, actor, def.object, Action::Transfer)

@@ -47,6 +47,7 @@ pub struct ProductInfo {
 #[derive(Debug, Clone)]
 pub struct ContractInfo {
     pub id: String,
+    pub owner_id: Option<String>,
     pub account_id: String,
     pub currency: String,
     pub status: String,
@@ -202,6 +203,22 @@ pub async fn load(
     Ok(ctx)
 }
 
+/// The owner a new record gets when none is named: a payment counts for its contract's owner
+/// (finance records it; the sale is the rep's). `None`: the creator.
+pub async fn default_owner(
+    store: &Store,
+    object: Object,
+    input: &Input,
+) -> Result<Option<String>, DomainError> {
+    if object != Object::Payment {
+        return Ok(None);
+    }
+    match input_text(input, "contract_id") {
+        Some(id) => Ok(contract_info(store, id).await?.and_then(|c| c.owner_id)),
+        None => Ok(None),
+    }
+}
+
 /// The figures of one contract that payments depend on.
 pub async fn contract_info(store: &Store, id: &str) -> Result<Option<ContractInfo>, DomainError> {
     let row = one(
@@ -215,6 +232,7 @@ pub async fn contract_info(store: &Store, id: &str) -> Result<Option<ContractInf
                     "status",
                     "amount",
                     "received_amount",
+                    "owner_id",
                 ]
                 .map(t),
             )
@@ -225,6 +243,7 @@ pub async fn contract_info(store: &Store, id: &str) -> Result<Option<ContractInf
     row.map(|r| {
         Ok(ContractInfo {
             id: get(&r, "id")?,
+            owner_id: get(&r, "owner_id")?,
             account_id: get(&r, "account_id")?,
             currency: get::<Option<String>>(&r, "currency")?.unwrap_or_else(|| "CNY".into()),
             status: get::<Option<String>>(&r, "status")?.unwrap_or_default(),

@@ -1,5 +1,5 @@
-//! Price lists, documents made from other documents, contract approval, payment plans and
-//! receivables. Quotes, contracts, orders, payments and products themselves are records
+//! Price lists, documents made from other documents, contract approval, payment plans,
+//! receivables, the public pool and sales targets. Quotes, contracts, orders, payments and products themselves are records
 //! (`records.rs`).
 
 use super::query_params;
@@ -15,6 +15,7 @@ use rapport_store::sales::approvals::{self, Flow};
 use rapport_store::sales::convert;
 use rapport_store::sales::price_lists::{self, PriceListDraft};
 use rapport_store::sales::receivables::{self, InstalmentDraft};
+use rapport_store::{pool, targets};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -210,4 +211,120 @@ pub async fn receivables(
     let group = p.get("group").map_or("contract", String::as_str);
     let rows = receivables::summary(&app.store, &auth.principal, group).await?;
     Ok(Json(json!({"group": group, "data": rows})))
+}
+
+pub async fn pool(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let p = query_params(raw, &["q", "limit"])?;
+    let limit = super::parse_u64(&p, "limit")?.unwrap_or(100);
+    let list = pool::list(
+        &app.store,
+        &auth.principal,
+        p.get("q").map(String::as_str),
+        limit,
+    )
+    .await?;
+    let standing = pool::standing(&app.store, &auth.principal).await?;
+    Ok(Json(json!({"data": list, "standing": standing})))
+}
+
+pub async fn claim(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    pool::claim(&app.store, &auth.principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Release {
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn release(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    let r: Release = from_doc(body)?;
+    pool::release(&app.store, &auth.principal, &id, &r.reason, &r.note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pool_history(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"data": pool::history(&app.store, &auth.principal, &id).await?}),
+    ))
+}
+
+pub async fn sweep(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        pool::sweep_now(&app.store, &auth.principal).await?
+    )))
+}
+
+pub async fn get_pool_settings(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    if auth
+        .principal
+        .scope(rapport_core::Object::Settings, rapport_core::Action::Read)
+        == rapport_core::Scope::None
+    {
+        return Err(
+            DomainError::Forbidden("reading settings needs the settings right".into()).into(),
+        );
+    }
+    Ok(Json(json!(pool::settings(app.store.db.reader()).await?)))
+}
+
+pub async fn put_pool_settings(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let s: pool::PoolSettings = from_doc(body)?;
+    Ok(Json(json!(
+        pool::set_settings(&app.store, &auth.principal, s).await?
+    )))
+}
+
+pub async fn target_progress(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let p = query_params(raw, &["period"])?;
+    let period = match p.get("period") {
+        Some(p) => p.clone(),
+        None => targets::periods_of(rapport_store::sales::local_date(app.store.now()))[0].clone(),
+    };
+    let rows = targets::progress(&app.store, &auth.principal, &period).await?;
+    Ok(Json(json!({"period": period, "data": rows})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsBody {
+    targets: Vec<targets::TargetDraft>,
+}
+
+pub async fn set_targets(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let b: TargetsBody = from_doc(body)?;
+    let n = targets::set(&app.store, &auth.principal, &b.targets).await?;
+    Ok(Json(json!({"saved": n})))
 }

@@ -157,6 +157,22 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/approvals", get(documents::my_approvals))
         .route("/api/v1/receivables", get(documents::receivables))
+        .route("/api/v1/pool", get(documents::pool))
+        .route("/api/v1/pool/sweep", post(documents::sweep))
+        .route("/api/v1/pool/{id}/claim", post(documents::claim))
+        .route("/api/v1/accounts/{id}/release", post(documents::release))
+        .route(
+            "/api/v1/accounts/{id}/pool-history",
+            get(documents::pool_history),
+        )
+        .route(
+            "/api/v1/settings/pool",
+            get(documents::get_pool_settings).put(documents::put_pool_settings),
+        )
+        .route(
+            "/api/v1/targets",
+            get(documents::target_progress).put(documents::set_targets),
+        )
         .route(
             "/api/v1/settings/approval-flow",
             get(documents::get_flow).put(documents::put_flow),

@@ -49,6 +49,8 @@ pub struct DocPanel {
     pub steps: Vec<StepRow>,
     pub plan: Option<receivables::Plan>,
     pub can_plan: bool,
+    /// Reasons to release an account to the pool (empty: no release form).
+    pub release_reasons: Vec<(String, String)>,
 }
 
 /// Choices a document form needs: products for lines, price lists, and the opportunities,
@@ -165,6 +167,7 @@ pub async fn panel(
         steps: vec![],
         plan: None,
         can_plan: false,
+        release_reasons: vec![],
     };
     if matches!(def.object, Object::Quote | Object::Order) {
         for l in rec["lines"].as_array().into_iter().flatten() {
@@ -206,6 +209,23 @@ pub async fn panel(
             }
         }
         Object::Account => {
+            if rec["owner_id"].is_null() {
+                p.actions.push(post(
+                    format!("/pool/{id}/claim"),
+                    t(lang, "pool.claim"),
+                    true,
+                ));
+            } else if can_update {
+                let zh = lang == Lang::Zh;
+                p.release_reasons =
+                    rapport_store::picklists::values(&app.store.db, "pool_release_reason")
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|v| v.active)
+                        .map(|v| (v.value, if zh { v.label_zh } else { v.label_en }))
+                        .collect();
+            }
             for (o, key) in [
                 (Object::Quote, "doc.new_quote"),
                 (Object::Contract, "doc.new_contract"),

@@ -12,6 +12,7 @@ mod interop_pages;
 mod jobs_pages;
 mod mail_pages;
 mod notification_pages;
+mod pool_pages;
 mod record_pages;
 mod related;
 mod sales_pages;
@@ -129,6 +130,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/opportunities/board", get(sales_pages::board_page))
         .route("/approvals", get(document_pages::approvals_page))
+        .route("/pool", get(pool_pages::pool_page))
+        .route("/pool/{id}/claim", post(pool_pages::claim))
+        .route("/accounts/{id}/release", post(pool_pages::release))
+        .route(
+            "/targets",
+            get(pool_pages::targets_page).post(pool_pages::set_target),
+        )
         .route("/receivables", get(document_pages::receivables_page))
         .route("/quotes/{id}/print", get(document_pages::print_quote))
         .route(
@@ -278,6 +286,8 @@ where
             "contracts" | "approvals" => "contracts",
             "orders" => "orders",
             "payments" | "receivables" => "payments",
+            "pool" => "pool",
+            "targets" => "targets",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",

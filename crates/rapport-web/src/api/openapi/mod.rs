@@ -172,6 +172,15 @@ fn sales_schemas() -> Map<String, Value> {
     m.insert("ApprovalFlow".into(), obj(json!({"steps": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "object", "properties": {
         "approver": {"type": "string", "description": "manager (the owner's manager), user:<user id> or role:<role key>"},
         "min_amount": {"type": "string", "description": "the step applies from this contract amount"}}, "required": ["approver"]}}}), &["steps"]));
+    m.insert("Release".into(), obj(json!({"reason": {"type": "string", "description": "a value of the pool_release_reason picklist"}, "note": {"type": "string", "maxLength": 500}}), &["reason"]));
+    m.insert("PoolSettings".into(), obj(json!({
+        "daily_claim_limit": {"type": "integer", "minimum": 0}, "max_owned": {"type": "integer", "minimum": 0},
+        "auto_return": {"type": "boolean"}, "no_follow_up_days": {"type": "integer", "minimum": 0, "description": "0: never"},
+        "no_won_days": {"type": "integer", "minimum": 0, "description": "0: never"}, "warn_days": {"type": "integer", "minimum": 0}}), &[]));
+    m.insert("Targets".into(), obj(json!({"targets": {"type": "array", "maxItems": 500, "items": {"type": "object", "properties": {
+        "subject_type": {"enum": ["user", "department"]}, "subject_id": {"type": "string", "format": "uuid"},
+        "period": {"type": "string", "pattern": "^[0-9]{4}(-Q[1-4]|-[0-9]{2})?$"}, "metric": {"enum": ["won", "received"]},
+        "amount": {"type": "string"}, "currency": {"type": "string"}}, "required": ["subject_type", "subject_id", "period", "metric", "amount"]}}}), &["targets"]));
     m.insert("Pipeline".into(), obj(json!({
         "name_en": {"type": "string"}, "name_zh": {"type": "string"}, "is_default": {"type": "boolean"},
         "active": {"type": "boolean"}, "stale_days": {"type": "integer", "minimum": 1, "maximum": 365},
