@@ -95,6 +95,14 @@ test("a manager sets a monthly target and the rep sees the progress", async () =
   assert.match(await row.innerText(), /Won deals[\s\S]*150000\.00 CNY[\s\S]*75000\.00[\s\S]*50%/);
   await mgr.page.screenshot({ path: join(SHOTS, "targets-en.png"), fullPage: true });
 
+  // "My day" lists an open deal nobody planned a next step for.
+  const open = await api(rep.page, "POST", "/api/v1/opportunities",
+    { name: "Data platform", account_id: accounts.body.data[0].id, amount: "32000.00" });
+  assert.equal(open.status, 201);
+  await rep.page.goto(`${base}/`);
+  assert.match(await rep.page.locator("#myday-no-next").innerText(), /Deals without a next activity[\s\S]*Data platform[\s\S]*32000\.00 CNY/);
+  assert.doesNotMatch(await rep.page.locator("#myday-no-next").innerText(), /Cloud ERP/, "won deals are not listed");
+
   // The rep sees their own progress, and no form to set targets.
   await rep.page.goto(`${base}/targets`);
   assert.match(await rep.page.locator("table.targets").innerText(), /50%/);

@@ -586,59 +586,65 @@ fn due(
     }
 }
 
-/// Return accounts that have gone without follow-up or a won deal for too long, and warn the
-/// owners of those about to go. Runs inside the job's transaction; audited as the system.
-pub async fn sweep<C: ConnectionTrait>(
+/// An owned account that returns to the pool by `horizon` unless someone acts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Returning {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub at: DateTime<Utc>,
+    /// no_follow_up or no_won_deal
+    pub reason: &'static str,
+}
+
+/// Owned, unprotected accounts (of `owner`, or everyone's) due back in the pool by `horizon`.
+async fn due_by<C: ConnectionTrait>(
     c: &C,
-    store: &Store,
-    now: DateTime<Utc>,
-) -> Result<Swept, DomainError> {
-    let rules = settings(c).await?;
-    let mut out = Swept::default();
-    if !rules.auto_return || (rules.no_follow_up_days == 0 && rules.no_won_days == 0) {
-        return Ok(out);
-    }
-    let horizon = now + Duration::days(i64::from(rules.warn_days));
+    rules: &PoolSettings,
+    horizon: DateTime<Utc>,
+    owner: Option<&str>,
+) -> Result<Vec<Returning>, DomainError> {
     let shortest = [rules.no_follow_up_days, rules.no_won_days]
         .into_iter()
         .filter(|d| *d > 0)
-        .min()
-        .unwrap_or(0);
-    // Only accounts untouched (claimed, created or followed up) for the shorter period, less
-    // the warning days, can be due: the rest need no closer look.
-    let cutoff = horizon - Duration::days(i64::from(shortest));
-    let since = |col: &str| {
-        Cond::any()
-            .add(Expr::col(t(col)).is_null())
-            .add(Expr::col(t(col)).lte(cutoff))
+        .min();
+    let Some(shortest) = shortest.filter(|_| rules.auto_return) else {
+        return Ok(Vec::new());
     };
-    let rows = all(
-        c,
-        Query::select()
-            .columns(
-                [
-                    "id",
-                    "name",
-                    "owner_id",
-                    "created_at",
-                    "claimed_at",
-                    "last_activity_at",
-                ]
-                .map(t),
-            )
-            .from(t("accounts"))
-            .and_where(Expr::col(t("owner_id")).is_not_null())
-            .cond_where(
-                Cond::any()
-                    .add(Expr::col(t("protected")).is_null())
-                    .add(Expr::col(t("protected")).eq(false)),
-            )
-            .cond_where(since("claimed_at"))
-            .and_where(Expr::col(t("created_at")).lte(cutoff))
-            .order_by(t("id"), Order::Asc)
-            .limit(50_000),
+    // Only accounts untouched (claimed, created or followed up) for the shorter period before
+    // the horizon can be due: the rest need no closer look.
+    let cutoff = horizon - Duration::days(i64::from(shortest));
+    let mut q = Query::select();
+    q.columns(
+        [
+            "id",
+            "name",
+            "owner_id",
+            "created_at",
+            "claimed_at",
+            "last_activity_at",
+        ]
+        .map(t),
     )
-    .await?;
+    .from(t("accounts"))
+    .and_where(Expr::col(t("owner_id")).is_not_null())
+    .cond_where(
+        Cond::any()
+            .add(Expr::col(t("protected")).is_null())
+            .add(Expr::col(t("protected")).eq(false)),
+    )
+    .cond_where(
+        Cond::any()
+            .add(Expr::col(t("claimed_at")).is_null())
+            .add(Expr::col(t("claimed_at")).lte(cutoff)),
+    )
+    .and_where(Expr::col(t("created_at")).lte(cutoff))
+    .order_by(t("id"), Order::Asc)
+    .limit(50_000);
+    if let Some(o) = owner {
+        q.and_where(Expr::col(t("owner_id")).eq(o));
+    }
+    let rows = all(c, &q).await?;
     let ids: Vec<String> = rows
         .iter()
         .map(|r| get::<String>(r, "id"))
@@ -662,11 +668,9 @@ pub async fn sweep<C: ConnectionTrait>(
             }
         }
     }
-    let system = Principal::system();
+    let mut out = Vec::new();
     for r in &rows {
         let id: String = get(r, "id")?;
-        let owner: String = get(r, "owner_id")?;
-        let name: String = get(r, "name")?;
         let created: DateTime<Utc> = get(r, "created_at")?;
         let start = get::<Option<DateTime<Utc>>>(r, "claimed_at")?
             .unwrap_or(created)
@@ -674,9 +678,55 @@ pub async fn sweep<C: ConnectionTrait>(
         let follow =
             get::<Option<DateTime<Utc>>>(r, "last_activity_at")?.map_or(start, |a| a.max(start));
         let won_from = won.get(&id).map_or(start, |w| (*w).max(start));
-        let Some((at, why)) = due(&rules, follow, won_from) else {
-            continue;
-        };
+        if let Some((at, reason)) = due(rules, follow, won_from).filter(|(at, _)| *at <= horizon) {
+            out.push(Returning {
+                id,
+                name: get(r, "name")?,
+                owner_id: get(r, "owner_id")?,
+                at,
+                reason,
+            });
+        }
+    }
+    out.sort_by_key(|r| r.at);
+    Ok(out)
+}
+
+/// The actor's accounts that return to the pool within `days` unless followed up.
+pub async fn returning_soon(
+    store: &Store,
+    actor: &Principal,
+    days: i64,
+) -> Result<Vec<Returning>, DomainError> {
+    let rules = settings(store.db.reader()).await?;
+    due_by(
+        store.db.reader(),
+        &rules,
+        store.now() + Duration::days(days),
+        Some(&actor.user_id),
+    )
+    .await
+}
+
+/// Return accounts that have gone without follow-up or a won deal for too long, and warn the
+/// owners of those about to go. Runs inside the job's transaction; audited as the system.
+pub async fn sweep<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Swept, DomainError> {
+    let rules = settings(c).await?;
+    let mut out = Swept::default();
+    let horizon = now + Duration::days(i64::from(rules.warn_days));
+    let system = Principal::system();
+    for acc in due_by(c, &rules, horizon, None).await? {
+        let Returning {
+            id,
+            name,
+            owner_id: owner,
+            at,
+            reason: why,
+        } = acc;
         if at <= now {
             let n = exec(
                 c,
@@ -718,7 +768,7 @@ pub async fn sweep<C: ConnectionTrait>(
             )
             .await?;
             out.returned += 1;
-        } else if at <= horizon {
+        } else {
             let created = notifications::notify(
                 c,
                 now,

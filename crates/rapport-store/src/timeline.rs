@@ -1,5 +1,6 @@
 //! One timeline per record: its activities, its field changes (from the audit trail) and the
-//! events of related records (for an account: its contacts' activities and the contacts added),
+//! events of related records (for an account: its contacts' and deals' activities, the
+//! contacts added, new opportunities, their stage changes and payments received),
 //! newest first, filterable by kind, with a cursor. Every source applies the viewer's scope in
 //! its query, so nothing outside it appears, not even as a count.
 
@@ -301,6 +302,19 @@ pub async fn of_record(
         }
     }
 
+    if wants(RELATED) && def.object == ACCOUNTS.object {
+        related_deals(
+            store,
+            actor,
+            id,
+            deals_filter.as_ref(),
+            &cursor,
+            fetch,
+            &mut entries,
+        )
+        .await?;
+    }
+
     entries.retain(|e| before(e, &cursor));
     entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.key.cmp(&a.key)));
     let more = entries.len() as u64 > limit;
@@ -322,6 +336,148 @@ pub async fn of_record(
         data: entries,
         next_cursor,
     })
+}
+
+/// An account's deals as timeline events: each new opportunity, each stage it entered after
+/// its first, and each payment received — only those the viewer may read.
+async fn related_deals(
+    store: &Store,
+    actor: &Principal,
+    account_id: &str,
+    deals: Option<&OwnerFilter>,
+    cursor: &Option<(DateTime<Utc>, String)>,
+    fetch: u64,
+    entries: &mut Vec<Entry>,
+) -> Result<(), DomainError> {
+    let db = store.db.reader();
+    let o = |c: &str| Expr::col((t("opportunities"), t(c)));
+    if let Some(filter) = deals {
+        let mut q = Query::select();
+        q.columns(
+            ["id", "name", "amount", "currency", "created_at"].map(|c| (t("opportunities"), t(c))),
+        )
+        .from(t("opportunities"))
+        .and_where(o("account_id").eq(account_id))
+        .order_by((t("opportunities"), t("created_at")), Order::Desc)
+        .limit(fetch);
+        if let OwnerFilter::Owners(owners) = filter {
+            q.and_where(o("owner_id").is_in(owners.clone()));
+        }
+        if let Some((at, _)) = cursor {
+            q.and_where(o("created_at").lte(*at));
+        }
+        for r in all(db, &q).await? {
+            let oid: String = get(&r, "id")?;
+            let amount = actor
+                .grants
+                .can_read_field(rapport_core::Object::Opportunity, "amount")
+                .then(|| get::<Option<i64>>(&r, "amount"))
+                .transpose()?
+                .flatten()
+                .map(rapport_core::validate::money_string);
+            entries.push(Entry {
+                at: get(&r, "created_at")?,
+                key: format!("opportunity-{oid}"),
+                item: Item::Related(json!({
+                    "event": "opportunity.created", "object_type": "opportunity", "id": oid,
+                    "label": get::<String>(&r, "name")?, "amount": amount,
+                    "currency": get::<Option<String>>(&r, "currency")?,
+                })),
+            });
+        }
+        // Stage changes: every stay in a stage but the first of each deal.
+        let s = |c: &str| Expr::col((t("opportunity_stages"), t(c)));
+        let mut q = Query::select();
+        q.columns([
+            (t("opportunity_stages"), t("id")),
+            (t("opportunity_stages"), t("opportunity_id")),
+            (t("opportunity_stages"), t("stage")),
+            (t("opportunity_stages"), t("entered_at")),
+        ])
+        .column((t("opportunities"), t("name")))
+        .column((t("opportunities"), t("created_at")))
+        .from(t("opportunity_stages"))
+        .inner_join(
+            t("opportunities"),
+            o("id").equals((t("opportunity_stages"), t("opportunity_id"))),
+        )
+        .and_where(o("account_id").eq(account_id))
+        .order_by((t("opportunity_stages"), t("entered_at")), Order::Desc)
+        .limit(fetch * 2);
+        if let OwnerFilter::Owners(owners) = filter {
+            q.and_where(o("owner_id").is_in(owners.clone()));
+        }
+        if let Some((at, _)) = cursor {
+            q.and_where(s("entered_at").lte(*at));
+        }
+        let pipelines = crate::pipelines::list(db).await?;
+        for r in all(db, &q).await? {
+            let entered: DateTime<Utc> = get(&r, "entered_at")?;
+            let created: DateTime<Utc> = get(&r, "created_at")?;
+            if entered <= created {
+                continue;
+            }
+            let key: String = get(&r, "stage")?;
+            let (zh, en) = pipelines
+                .iter()
+                .flat_map(|p| p.stages.iter())
+                .find(|st| st.key == key)
+                .map_or((key.clone(), key.clone()), |st| {
+                    (st.name(true).to_string(), st.name(false).to_string())
+                });
+            entries.push(Entry {
+                at: entered,
+                key: format!("stage-{}", get::<String>(&r, "id")?),
+                item: Item::Related(json!({
+                    "event": "opportunity.stage_changed", "object_type": "opportunity",
+                    "id": get::<String>(&r, "opportunity_id")?, "label": get::<String>(&r, "name")?,
+                    "stage": key, "stage_zh": zh, "stage_en": en,
+                })),
+            });
+        }
+    }
+    // Payments received from the account.
+    if let Some(filter) =
+        owner_filter(store, actor, rapport_core::Object::Payment, Action::Read).await?
+    {
+        let mut q = Query::select();
+        q.columns(
+            [
+                "id",
+                "number",
+                "amount",
+                "currency",
+                "paid_on",
+                "created_at",
+            ]
+            .map(t),
+        )
+        .from(t("payments"))
+        .and_where(Expr::col(t("account_id")).eq(account_id))
+        .order_by(t("created_at"), Order::Desc)
+        .limit(fetch);
+        if let OwnerFilter::Owners(owners) = filter {
+            q.and_where(Expr::col(t("owner_id")).is_in(owners));
+        }
+        if let Some((at, _)) = cursor {
+            q.and_where(Expr::col(t("created_at")).lte(*at));
+        }
+        for r in all(db, &q).await? {
+            let pid: String = get(&r, "id")?;
+            entries.push(Entry {
+                at: get(&r, "created_at")?,
+                key: format!("payment-{pid}"),
+                item: Item::Related(json!({
+                    "event": "payment.received", "object_type": "payment", "id": pid,
+                    "label": get::<Option<String>>(&r, "number")?,
+                    "amount": get::<Option<i64>>(&r, "amount")?.map(rapport_core::validate::money_string),
+                    "currency": get::<Option<String>>(&r, "currency")?,
+                    "paid_on": get::<Option<String>>(&r, "paid_on")?,
+                })),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Entry {

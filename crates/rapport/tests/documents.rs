@@ -683,3 +683,102 @@ story!(users_without_rights_are_refused, |app| {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 });
+
+async fn html(app: &App, s: &Session, path: &str) -> String {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", format!("rapport_session={}", s.token))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+story!(
+    the_account_timeline_shows_deals_and_payments_to_those_who_may_see_them,
+    |app| {
+        let t = team(&app).await;
+        app.user("support@example.com", "support_agent", None, None)
+            .await;
+        let support = app.login("support@example.com").await;
+        let (_, account) = basics(&app, &t, &t.rep_a).await;
+        let opp = created(
+            &app,
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "二期扩容", "account_id": account, "amount": "88000.00"}),
+        )
+        .await;
+        let (st, _) = app
+            .patch(
+                &t.rep_a,
+                &format!("/api/v1/opportunities/{}", id(&opp)),
+                json!({"stage": "proposal"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let c = created(
+            &app,
+            &t.rep_a,
+            "/api/v1/contracts",
+            json!({"name": "二期合同", "account_id": account, "amount": "88000.00"}),
+        )
+        .await;
+        app.post(
+            &t.rep_a,
+            &format!("/api/v1/contracts/{}/submit", id(&c)),
+            json!({}),
+        )
+        .await;
+        app.post(
+            &t.manager,
+            &format!("/api/v1/contracts/{}/approve", id(&c)),
+            json!({}),
+        )
+        .await;
+        created(
+            &app,
+            &t.finance,
+            "/api/v1/payments",
+            json!({"contract_id": id(&c), "amount": "30000.00", "paid_on": "2026-11-01"}),
+        )
+        .await;
+
+        let path = format!("/api/v1/accounts/{account}/timeline?kinds=related");
+        let (st, tl) = app.get(&t.rep_a, &path).await;
+        assert_eq!(st, StatusCode::OK, "{tl}");
+        let events: Vec<&str> = tl["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["related"]["event"].as_str())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "payment.received",
+                "opportunity.stage_changed",
+                "opportunity.created"
+            ],
+            "{tl}"
+        );
+        assert_eq!(tl["data"][0]["related"]["amount"], "30000.00");
+        assert_eq!(tl["data"][1]["related"]["stage"], "proposal");
+        // Support reads the account but no deals or payments: none of those events, not a trace.
+        let (st, tl) = app.get(&support, &path).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(tl["data"].as_array().unwrap().len(), 0, "{tl}");
+
+        // My day: the open deal has no next activity.
+        let home = html(&app, &t.rep_a, "/").await;
+        let section = home.split("id=\"myday-no-next\"").nth(1).unwrap();
+        let section = section.split("</section>").next().unwrap();
+        assert!(section.contains("二期扩容"), "{section}");
+        // The account page shows the same events.
+        let page = html(&app, &t.rep_a, &format!("/accounts/{account}")).await;
+        assert!(page.contains("Payment received") && page.contains("New opportunity"));
+    }
+);

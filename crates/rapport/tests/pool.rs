@@ -404,6 +404,22 @@ story!(
             kinds.contains(&("pool_warning", soon["id"].as_str().unwrap())),
             "{kinds:?}"
         );
+        // The owner's "my day" lists the account about to go.
+        let res = app
+            .http
+            .get(format!("{}/", app.base))
+            .header("cookie", format!("rapport_session={}", t.rep_a.token))
+            .send()
+            .await
+            .unwrap();
+        let home = res.text().await.unwrap();
+        let section = home.split("id=\"myday-returning\"").nth(1).unwrap();
+        let section = section.split("</section>").next().unwrap();
+        assert!(section.contains("即将到期公司"), "{section}");
+        assert!(
+            !section.contains("重点保护公司"),
+            "protected accounts stay: {section}"
+        );
         // A second sweep the same day warns nobody twice.
         let (_, again) = app.post(&t.admin, "/api/v1/pool/sweep", json!({})).await;
         assert_eq!(again, json!({"returned": 0, "warned": 0}));

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use rapport_core::activity::{Channel, Direction, Kind, Priority, Status};
-use rapport_core::DomainError;
+use rapport_core::{Action, DomainError, Object};
 use rapport_store::activities::{self, Activity};
 use rapport_store::timeline;
 use serde_json::{json, Map, Value};
@@ -272,18 +272,39 @@ pub async fn timeline_view(
             }
             timeline::Item::Related(r) => {
                 let label = r["label"].as_str().unwrap_or("").to_string();
+                let event = r["event"].as_str().unwrap_or("contact.added");
+                let money = match (r["amount"].as_str(), r["currency"].as_str()) {
+                    (Some(a), c) => format!("{a} {}", c.unwrap_or("")),
+                    _ => String::new(),
+                };
+                let lines = match event {
+                    "opportunity.stage_changed" => vec![r[if lang == super::i18n::Lang::Zh {
+                        "stage_zh"
+                    } else {
+                        "stage_en"
+                    }]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()],
+                    "payment.received" => {
+                        vec![format!("{money} · {}", r["paid_on"].as_str().unwrap_or(""))]
+                    }
+                    _ if !money.is_empty() => vec![money],
+                    _ => vec![],
+                };
+                let plural = r["object_type"].as_str().map_or("contacts", plural_of);
                 entries.push(TlItem {
                     id: String::new(),
                     kind: "related".into(),
-                    kind_label: t(lang, "timeline.contact_added"),
+                    kind_label: t(lang, &format!("timeline.{event}")),
                     at: local_time(e.at),
                     title: label.clone(),
                     link: r["id"]
                         .as_str()
-                        .map(|i| (format!("/contacts/{i}"), label.clone())),
+                        .map(|i| (format!("/{plural}/{i}"), label.clone())),
                     who: String::new(),
                     status: String::new(),
-                    lines: Vec::new(),
+                    lines,
                     can_complete: false,
                 });
             }
@@ -481,6 +502,10 @@ pub struct MyDay {
     pub overdue: Vec<TlItem>,
     pub today: Vec<TlItem>,
     pub upcoming: Vec<TlItem>,
+    /// (link, name, amount) of my open deals without a next activity.
+    pub no_next: Vec<(String, String, String)>,
+    /// (link, name, when and why) of my accounts about to return to the pool.
+    pub returning: Vec<(String, String, String)>,
 }
 
 pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
@@ -545,9 +570,60 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         );
     }
     upcoming.sort_by_key(|a| a.0.at);
+    // My open deals nobody planned a next step for, largest first.
+    let mut no_next = Vec::new();
+    if page.principal.scope(Object::Opportunity, Action::Read) != rapport_core::Scope::None {
+        let params = rapport_store::records::query::ListParams {
+            filter: Some(json!({"and": [
+                {"field": "owner_id", "op": "eq", "value": me},
+                {"field": "status", "op": "eq", "value": "open"},
+                {"field": "next_activity_at", "op": "is_empty"}
+            ]})),
+            sort: Some("-amount".into()),
+            limit: Some(10),
+            ..Default::default()
+        };
+        for o in rapport_store::records::query::list(
+            &app.store,
+            &page.principal,
+            &rapport_store::records::OPPORTUNITIES,
+            &params,
+        )
+        .await?
+        .data
+        {
+            no_next.push((
+                format!("/opportunities/{}", o["id"].as_str().unwrap_or("")),
+                o["name"].as_str().unwrap_or("").to_string(),
+                o["amount"]
+                    .as_str()
+                    .map(|a| format!("{a} {}", o["currency"].as_str().unwrap_or("")))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    // My accounts that go back to the public pool within a week unless followed up.
+    let returning = rapport_store::pool::returning_soon(&app.store, &page.principal, 7)
+        .await?
+        .into_iter()
+        .take(20)
+        .map(|r| {
+            (
+                format!("/accounts/{}#timeline", r.id),
+                r.name,
+                format!(
+                    "{} · {}",
+                    local_time(r.at),
+                    t(lang, &format!("pool.reason_{}", r.reason))
+                ),
+            )
+        })
+        .collect();
     Ok(MyDay {
         overdue: show(overdue),
         today: show(today),
         upcoming: show(upcoming),
+        no_next,
+        returning,
     })
 }

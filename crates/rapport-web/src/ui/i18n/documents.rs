@@ -11,6 +11,16 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
     ("nav.receivables", "应收款", "Receivables"),
     ("record.related", "关联记录", "Related"),
     ("nav.pool", "公海", "Public pool"),
+    (
+        "myday.no_next",
+        "没有下次跟进的商机",
+        "Deals without a next activity",
+    ),
+    (
+        "myday.returning",
+        "即将退回公海的客户",
+        "Accounts about to return to the pool",
+    ),
     ("nav.targets", "业绩目标", "Targets"),
     ("pool.claimed_today", "今日已领取", "Claimed today"),
     ("pool.owned", "持有客户", "Accounts held"),
