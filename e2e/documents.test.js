@@ -131,3 +131,52 @@ test("the manager approves a contract from the approvals inbox", async () => {
   await rep.context.close();
   await mgr.context.close();
 });
+
+test("an administrator changes the sales settings", async () => {
+  const base = server.base;
+  const { context, page } = await session("zh-CN", "admin@example.com");
+  await page.goto(`${base}/admin/sales`);
+  assert.match(await page.locator("h1").innerText(), /销售设置/);
+
+  // A new stage on the default pipeline.
+  const pipeline = page.locator("form.pipeline-form").first();
+  const blank = pipeline.locator("table.stages tbody tr").last();
+  await blank.locator("input[name=key]").fill("contracting");
+  await blank.locator("input[name=stage_zh]").fill("合同签订");
+  await blank.locator("input[name=stage_en]").fill("Contracting");
+  await blank.locator("input[name=probability]").fill("90");
+  await pipeline.locator("button.primary").click();
+  await page.waitForURL(/saved=1/);
+  const pipelines = await api(page, "GET", "/api/v1/pipelines");
+  assert.ok(pipelines.body.data[0].stages.some((s) => s.key === "contracting" && s.probability === 90));
+
+  // Pool rules: a bad number is named and nothing changes; then a good one.
+  await page.fill("#pool input[name=daily_claim_limit]", "many");
+  await page.click("#pool button.primary");
+  assert.match(await page.locator(".alert.error").innerText(), /daily_claim_limit/);
+  await page.fill("#pool input[name=daily_claim_limit]", "3");
+  await page.click("#pool button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.equal((await api(page, "GET", "/api/v1/settings/pool")).body.daily_claim_limit, 3);
+
+  // Approval: finance from 100,000.
+  await page.fill("#approval tbody tr:nth-child(2) input[name=min_amount]", "100000.00");
+  await page.click("#approval button.primary");
+  await page.waitForURL(/saved=1/);
+  const flow = await api(page, "GET", "/api/v1/settings/approval-flow");
+  assert.deepEqual(flow.body.steps[1], { approver: "role:finance", min_amount: "100000.00" });
+
+  // A price list with the product's price.
+  // With no price list yet, the form for a new one is open.
+  const list = page.locator("#price-lists form[action$='/new']");
+  await list.locator("input[name=name]").fill("渠道价");
+  await list.locator("select[name=product_id]").first().selectOption({ label: "CRM-PRO Rapport 专业版" });
+  await list.locator("input[name=price]").first().fill("9800.00");
+  await list.locator("button.primary").click();
+  await page.waitForURL(/saved=1/);
+  const lists = await api(page, "GET", "/api/v1/price-lists");
+  assert.equal(lists.body.data[0].name, "渠道价");
+  assert.equal(lists.body.data[0].items[0].price, "9800.00");
+  await page.screenshot({ path: join(SHOTS, "sales-settings-zh.png"), fullPage: true });
+  await context.close();
+});

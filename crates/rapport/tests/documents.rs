@@ -664,6 +664,15 @@ story!(users_without_rights_are_refused, |app| {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
+    // The sales settings pages are for administrators.
+    let res = app
+        .http
+        .get(format!("{}/admin/sales", app.base))
+        .header("cookie", format!("rapport_session={}", t.manager.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let (st, steps) = app
         .post(
             &t.rep_a,

@@ -16,6 +16,7 @@ mod pool_pages;
 mod record_pages;
 mod related;
 mod sales_pages;
+mod sales_settings_pages;
 mod security_pages;
 mod settings_pages;
 
@@ -78,6 +79,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/view-as", post(admin_pages::view_as))
         .route("/admin/settings", get(settings_pages::page))
+        .route("/admin/sales", get(sales_settings_pages::page))
+        .route(
+            "/admin/sales/pipelines/{id}",
+            post(sales_settings_pages::save_pipeline),
+        )
+        .route(
+            "/admin/sales/approval-flow",
+            post(sales_settings_pages::save_flow),
+        )
+        .route("/admin/sales/pool", post(sales_settings_pages::save_pool))
+        .route(
+            "/admin/sales/price-lists/{id}",
+            post(sales_settings_pages::save_price_list),
+        )
         .route(
             "/admin/settings/custom-fields",
             post(settings_pages::save_custom_field),
@@ -290,6 +305,7 @@ where
             "targets" => "targets",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
+            "admin" if path.starts_with("/admin/sales") => "sales_settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",
             "admin" if path.starts_with("/admin/mail") => "mail",
             "admin" => "audit",
