@@ -28,6 +28,7 @@ pub mod roles;
 pub mod sales;
 pub mod scope;
 pub mod sessions;
+pub mod settings;
 pub mod targets;
 pub mod timeline;
 pub mod users;

@@ -58,20 +58,9 @@ impl Default for PoolSettings {
 }
 
 pub async fn settings<C: ConnectionTrait>(c: &C) -> Result<PoolSettings, DomainError> {
-    let row = one(
-        c,
-        Query::select()
-            .column(t("value"))
-            .from(t("settings"))
-            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
-    )
-    .await?;
-    match row {
-        Some(r) => {
-            serde_json::from_str(&get::<String>(&r, "value")?).map_err(DomainError::internal)
-        }
-        None => Ok(PoolSettings::default()),
-    }
+    Ok(crate::settings::read(c, SETTING_KEY)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Replace the pool's rules (settings right; audited).
@@ -117,37 +106,15 @@ pub async fn set_settings(
         return Err(DomainError::Validation(errors));
     }
     let before = settings(store.db.reader()).await?;
-    let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("settings"))
-            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
-    )
-    .await?;
-    exec(
-        &tx,
-        Query::insert()
-            .into_table(t("settings"))
-            .columns([t("key"), t("value")])
-            .values_panic([
-                SETTING_KEY.into(),
-                serde_json::to_string(&new)
-                    .map_err(DomainError::internal)?
-                    .into(),
-            ]),
-    )
-    .await?;
-    audit::record(
-        &tx,
+    crate::settings::replace(
         store,
         actor,
-        audit::Entry::new("settings.pool_changed")
-            .object("settings", SETTING_KEY)
-            .details(json!({"before": before, "after": new})),
+        SETTING_KEY,
+        "settings.pool_changed",
+        &before,
+        &new,
     )
     .await?;
-    tx.commit().await.map_err(db_err)?;
     Ok(new)
 }
 

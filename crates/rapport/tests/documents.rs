@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{App, Session};
+use common::{id, App, Session};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Team {
     admin: Session,
@@ -50,32 +50,21 @@ async fn team(app: &App) -> Team {
     }
 }
 
-async fn created(app: &App, s: &Session, path: &str, body: Value) -> Value {
-    let (st, v) = app.post(s, path, body).await;
-    assert_eq!(st, StatusCode::CREATED, "{path}: {v}");
-    v
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
 /// A product, and an account owned by `s`.
 async fn basics(app: &App, t: &Team, s: &Session) -> (String, String) {
-    let product = created(
-        app,
+    let product = app.created(
         &t.admin,
         "/api/v1/products",
         json!({"code": "CRM-PRO", "name": "Rapport 专业版", "unit": "套", "price": "12000.00", "tax_rate": 13}),
     )
     .await;
-    let account = created(
-        app,
-        s,
-        "/api/v1/accounts",
-        json!({"name": "苏州精工机械有限公司"}),
-    )
-    .await;
+    let account = app
+        .created(
+            s,
+            "/api/v1/accounts",
+            json!({"name": "苏州精工机械有限公司"}),
+        )
+        .await;
     (id(&product), id(&account))
 }
 
@@ -102,8 +91,7 @@ story!(quote_totals_are_exact_and_numbered_per_year, |app| {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 
-    let q = created(
-        &app,
+    let q = app.created(
         &t.rep_a,
         "/api/v1/quotes",
         json!({"name": "首年订阅", "account_id": account, "valid_until": "2099-12-31", "lines": [
@@ -125,8 +113,7 @@ story!(quote_totals_are_exact_and_numbered_per_year, |app| {
     assert_eq!(q["net_amount"], "32483.33");
     assert_eq!(q["tax_amount"], "4217.00");
     assert_eq!(q["total"], "36700.33");
-    let second = created(
-        &app,
+    let second = app.created(
         &t.rep_a,
         "/api/v1/quotes",
         json!({"name": "备选", "account_id": account, "lines": [{"name": "x", "unit_price": "1"}]}),
@@ -195,14 +182,14 @@ story!(quote_totals_are_exact_and_numbered_per_year, |app| {
         .post(&t.rep_a, "/api/v1/price-lists", json!({"name": "mine"}))
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let listed = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/quotes",
-        json!({"name": "代理", "account_id": account, "price_list_id": list["id"],
+    let listed = app
+        .created(
+            &t.rep_a,
+            "/api/v1/quotes",
+            json!({"name": "代理", "account_id": account, "price_list_id": list["id"],
                "lines": [{"product_id": product, "quantity": 2, "tax_rate": "0"}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(listed["lines"][0]["unit_price"], "9999.99");
     assert_eq!(listed["total"], "19999.98");
 
@@ -247,8 +234,7 @@ story!(quote_totals_are_exact_and_numbered_per_year, |app| {
 story!(orders_move_forward_and_cancel_with_a_reason, |app| {
     let t = team(&app).await;
     let (_, account) = basics(&app, &t, &t.rep_a).await;
-    let order = created(
-        &app,
+    let order = app.created(
         &t.rep_a,
         "/api/v1/orders",
         json!({"name": "硬件", "account_id": account, "lines": [{"name": "服务器", "unit_price": "50000", "quantity": 2}]}),
@@ -277,8 +263,7 @@ story!(orders_move_forward_and_cancel_with_a_reason, |app| {
         StatusCode::CONFLICT,
         "delivered orders are not cancelled"
     );
-    let other = created(
-        &app,
+    let other = app.created(
         &t.rep_a,
         "/api/v1/orders",
         json!({"name": "软件", "account_id": account, "lines": [{"name": "许可", "unit_price": "1"}]}),
@@ -306,8 +291,7 @@ story!(orders_move_forward_and_cancel_with_a_reason, |app| {
 story!(contracts_are_approved_by_the_manager_then_finance, |app| {
     let t = team(&app).await;
     let (_, account) = basics(&app, &t, &t.rep_a).await;
-    let big = created(
-        &app,
+    let big = app.created(
         &t.rep_a,
         "/api/v1/contracts",
         json!({"name": "年度框架协议", "account_id": account, "amount": "800000.00", "signed_date": "2026-03-01"}),
@@ -438,20 +422,20 @@ story!(contracts_are_approved_by_the_manager_then_finance, |app| {
     }
 
     // A manager's own contract goes to an administrator, never to themselves.
-    let own_account = created(
-        &app,
-        &t.manager,
-        "/api/v1/accounts",
-        json!({"name": "经理自己的客户"}),
-    )
-    .await;
-    let own = created(
-        &app,
-        &t.manager,
-        "/api/v1/contracts",
-        json!({"name": "经理的合同", "account_id": id(&own_account), "amount": "1000.00"}),
-    )
-    .await;
+    let own_account = app
+        .created(
+            &t.manager,
+            "/api/v1/accounts",
+            json!({"name": "经理自己的客户"}),
+        )
+        .await;
+    let own = app
+        .created(
+            &t.manager,
+            "/api/v1/contracts",
+            json!({"name": "经理的合同", "account_id": id(&own_account), "amount": "1000.00"}),
+        )
+        .await;
     let (st, steps) = app
         .post(
             &t.manager,
@@ -485,13 +469,13 @@ story!(contracts_are_approved_by_the_manager_then_finance, |app| {
 story!(payments_follow_the_plan_and_receivables_add_up, |app| {
     let t = team(&app).await;
     let (_, account) = basics(&app, &t, &t.rep_a).await;
-    let c = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/contracts",
-        json!({"name": "实施合同", "account_id": account, "amount": "100000.00"}),
-    )
-    .await;
+    let c = app
+        .created(
+            &t.rep_a,
+            "/api/v1/contracts",
+            json!({"name": "实施合同", "account_id": account, "amount": "100000.00"}),
+        )
+        .await;
     let path = format!("/api/v1/contracts/{}", id(&c));
     // No payment before approval.
     let (st, v) = app
@@ -533,8 +517,7 @@ story!(payments_follow_the_plan_and_receivables_add_up, |app| {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 
-    let p = created(
-        &app,
+    let p = app.created(
         &t.finance,
         "/api/v1/payments",
         json!({"contract_id": id(&c), "amount": "40000.00", "paid_on": "2020-02-01", "method": "bank_transfer", "instalment": 1}),
@@ -604,13 +587,13 @@ story!(users_without_rights_are_refused, |app| {
         .await;
     let support = app.login("support@example.com").await;
     let (_, account) = basics(&app, &t, &t.rep_a).await;
-    let c = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/contracts",
-        json!({"name": "合同", "account_id": account, "amount": "10.00"}),
-    )
-    .await;
+    let c = app
+        .created(
+            &t.rep_a,
+            "/api/v1/contracts",
+            json!({"name": "合同", "account_id": account, "amount": "10.00"}),
+        )
+        .await;
     for path in [
         "/api/v1/quotes".to_string(),
         "/api/v1/contracts".to_string(),
@@ -714,13 +697,13 @@ story!(
             .await;
         let support = app.login("support@example.com").await;
         let (_, account) = basics(&app, &t, &t.rep_a).await;
-        let opp = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/opportunities",
-            json!({"name": "二期扩容", "account_id": account, "amount": "88000.00"}),
-        )
-        .await;
+        let opp = app
+            .created(
+                &t.rep_a,
+                "/api/v1/opportunities",
+                json!({"name": "二期扩容", "account_id": account, "amount": "88000.00"}),
+            )
+            .await;
         let (st, _) = app
             .patch(
                 &t.rep_a,
@@ -729,13 +712,13 @@ story!(
             )
             .await;
         assert_eq!(st, StatusCode::OK);
-        let c = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/contracts",
-            json!({"name": "二期合同", "account_id": account, "amount": "88000.00"}),
-        )
-        .await;
+        let c = app
+            .created(
+                &t.rep_a,
+                "/api/v1/contracts",
+                json!({"name": "二期合同", "account_id": account, "amount": "88000.00"}),
+            )
+            .await;
         app.post(
             &t.rep_a,
             &format!("/api/v1/contracts/{}/submit", id(&c)),
@@ -748,8 +731,7 @@ story!(
             json!({}),
         )
         .await;
-        created(
-            &app,
+        app.created(
             &t.finance,
             "/api/v1/payments",
             json!({"contract_id": id(&c), "amount": "30000.00", "paid_on": "2026-11-01"}),

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{App, Session};
+use common::{id, App, Session};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -48,27 +48,17 @@ async fn team(app: &App) -> Team {
     }
 }
 
-async fn created(app: &App, s: &Session, path: &str, body: Value) -> Value {
-    let (st, v) = app.post(s, path, body).await;
-    assert_eq!(st, StatusCode::CREATED, "{path}: {v}");
-    v
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
 /// `n` accounts created by the administrator and released to the pool.
 async fn pooled(app: &App, t: &Team, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
-        let a = created(
-            app,
-            &t.admin,
-            "/api/v1/accounts",
-            json!({"name": format!("公海客户{i}有限公司")}),
-        )
-        .await;
+        let a = app
+            .created(
+                &t.admin,
+                "/api/v1/accounts",
+                json!({"name": format!("公海客户{i}有限公司")}),
+            )
+            .await;
         let (st, v) = app
             .post(
                 &t.admin,
@@ -317,34 +307,30 @@ story!(
             json!({"no_follow_up_days": 30, "no_won_days": 0, "warn_days": 3}),
         )
         .await;
-        let old = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/accounts",
-            json!({"name": "久未跟进公司"}),
-        )
-        .await;
-        let soon = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/accounts",
-            json!({"name": "即将到期公司"}),
-        )
-        .await;
-        let kept = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/accounts",
-            json!({"name": "重点保护公司"}),
-        )
-        .await;
-        let fresh = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/accounts",
-            json!({"name": "新客户公司"}),
-        )
-        .await;
+        let old = app
+            .created(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "久未跟进公司"}),
+            )
+            .await;
+        let soon = app
+            .created(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "即将到期公司"}),
+            )
+            .await;
+        let kept = app
+            .created(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "重点保护公司"}),
+            )
+            .await;
+        let fresh = app
+            .created(&t.rep_a, "/api/v1/accounts", json!({"name": "新客户公司"}))
+            .await;
         // Age them: 40, 28 and 40 days without follow-up.
         let ts = |days: i64| {
             (chrono::Utc::now() - chrono::Duration::days(days))
@@ -448,6 +434,42 @@ story!(
         .await;
         let (_, swept) = app.post(&t.admin, "/api/v1/pool/sweep", json!({})).await;
         assert_eq!(swept["returned"], 0, "followed up today: {swept}");
+
+        // The server runs the same rules itself: its nightly job, made due now, returns a
+        // neglected account without anyone asking.
+        let late = app
+            .created(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "无人跟进公司"}),
+            )
+            .await;
+        app.sql(&format!(
+            "UPDATE accounts SET created_at = '{}' WHERE id = '{}'",
+            ts(45),
+            id(&late)
+        ))
+        .await;
+        app.sql(
+            "UPDATE jobs SET run_at = created_at WHERE kind = 'pool.sweep' AND status = 'pending'",
+        )
+        .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (st, _) = app
+                .get(&t.rep_a, &format!("/api/v1/accounts/{}", id(&late)))
+                .await;
+            if st == StatusCode::NOT_FOUND {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the job did not run");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        // The job is done (and audited the return as the system).
+        let rows = app
+            .sql_rows("SELECT id FROM jobs WHERE kind = 'pool.sweep' AND status = 'done'")
+            .await;
+        assert_eq!(rows.len(), 1);
     }
 );
 
@@ -493,34 +515,32 @@ story!(targets_are_set_by_managers_and_measured, |app| {
     assert_eq!(v["errors"][0]["field"], "targets[0].period");
 
     // Rep A wins 60,000 and receives 20,000 this month.
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "目标测试公司"}),
-    )
-    .await;
-    created(
-        &app,
+    let acc = app
+        .created(
+            &t.rep_a,
+            "/api/v1/accounts",
+            json!({"name": "目标测试公司"}),
+        )
+        .await;
+    app.created(
         &t.rep_a,
         "/api/v1/opportunities",
         json!({"name": "赢单", "account_id": id(&acc), "amount": "60000.00", "stage": "won"}),
     )
     .await;
-    created(
-        &app,
+    app.created(
         &t.rep_a,
         "/api/v1/opportunities",
         json!({"name": "进行中", "account_id": id(&acc), "amount": "90000.00"}),
     )
     .await;
-    let c = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/contracts",
-        json!({"name": "合同", "account_id": id(&acc), "amount": "60000.00"}),
-    )
-    .await;
+    let c = app
+        .created(
+            &t.rep_a,
+            "/api/v1/contracts",
+            json!({"name": "合同", "account_id": id(&acc), "amount": "60000.00"}),
+        )
+        .await;
     app.post(
         &t.rep_a,
         &format!("/api/v1/contracts/{}/submit", id(&c)),
@@ -539,13 +559,13 @@ story!(targets_are_set_by_managers_and_measured, |app| {
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
         .format("%Y-%m-%d")
         .to_string();
-    let p = created(
-        &app,
-        &finance,
-        "/api/v1/payments",
-        json!({"contract_id": id(&c), "amount": "20000.00", "paid_on": today}),
-    )
-    .await;
+    let p = app
+        .created(
+            &finance,
+            "/api/v1/payments",
+            json!({"contract_id": id(&c), "amount": "20000.00", "paid_on": today}),
+        )
+        .await;
     assert_eq!(
         p["owner_id"],
         t.rep_a_id.as_str(),

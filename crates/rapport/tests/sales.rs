@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{App, Session};
+use common::{id, App, Session};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Team {
     admin: Session,
@@ -45,16 +45,6 @@ async fn team(app: &App) -> Team {
     }
 }
 
-async fn created(app: &App, s: &Session, path: &str, body: Value) -> Value {
-    let (st, v) = app.post(s, path, body).await;
-    assert_eq!(st, StatusCode::CREATED, "{path}: {v}");
-    v
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
 async fn count(app: &App, s: &Session, path: &str) -> usize {
     let (st, v) = app.get(s, path).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -63,15 +53,15 @@ async fn count(app: &App, s: &Session, path: &str) -> usize {
 
 story!(conversion_keeps_attribution_in_one_step, |app| {
     let t = team(&app).await;
-    let lead = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/leads",
-        json!({"company": "杭州云栖科技有限公司", "family_name": "王", "given_name": "磊",
+    let lead = app
+        .created(
+            &t.rep_a,
+            "/api/v1/leads",
+            json!({"company": "杭州云栖科技有限公司", "family_name": "王", "given_name": "磊",
                "title": "CTO", "mobile": "138 0013 8000", "email": "wanglei@yunqi.example",
                "source": "exhibition", "campaign": "2026 杭州展会", "score": 80, "industry": "it"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(lead["status"], "new");
     assert_eq!(lead["mobile"], "+8613800138000");
     let lead_id = id(&lead);
@@ -168,15 +158,14 @@ story!(conversion_keeps_attribution_in_one_step, |app| {
 
 story!(conversion_into_an_existing_duplicate_account, |app| {
     let t = team(&app).await;
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "Acme Industrial Ltd"}),
-    )
-    .await;
-    let lead = created(
-        &app,
+    let acc = app
+        .created(
+            &t.rep_a,
+            "/api/v1/accounts",
+            json!({"name": "Acme Industrial Ltd"}),
+        )
+        .await;
+    let lead = app.created(
         &t.rep_a,
         "/api/v1/leads",
         json!({"company": "ACME Industrial Ltd.", "family_name": "Smith", "given_name": "Jane"}),
@@ -193,13 +182,9 @@ story!(conversion_into_an_existing_duplicate_account, |app| {
         .await;
     assert_eq!(l["status"], "new");
     // Another rep's account is not offered: it cannot be named.
-    let other = created(
-        &app,
-        &t.rep_b,
-        "/api/v1/accounts",
-        json!({"name": "Other Co"}),
-    )
-    .await;
+    let other = app
+        .created(&t.rep_b, "/api/v1/accounts", json!({"name": "Other Co"}))
+        .await;
     let (st, e) = app
         .post(&t.rep_a, &path, json!({"account_id": id(&other)}))
         .await;
@@ -224,20 +209,16 @@ story!(conversion_into_an_existing_duplicate_account, |app| {
 
 story!(stage_changes_follow_the_pipeline_and_keep_history, |app| {
     let t = team(&app).await;
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "Stage Co"}),
-    )
-    .await;
-    let opp = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "Deal", "account_id": id(&acc), "amount": "5000"}),
-    )
-    .await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "Stage Co"}))
+        .await;
+    let opp = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "Deal", "account_id": id(&acc), "amount": "5000"}),
+        )
+        .await;
     let path = format!("/api/v1/opportunities/{}", id(&opp));
     assert_eq!(opp["stage"], "prospecting");
     assert_eq!(opp["currency"], "CNY");
@@ -329,27 +310,23 @@ story!(stage_changes_follow_the_pipeline_and_keep_history, |app| {
 
 story!(reps_cannot_see_move_or_convert_outside_their_scope, |app| {
     let t = team(&app).await;
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "A's account"}),
-    )
-    .await;
-    let opp = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "A's deal", "account_id": id(&acc), "amount": "100"}),
-    )
-    .await;
-    let lead = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/leads",
-        json!({"family_name": "李", "company": "李氏"}),
-    )
-    .await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "A's account"}))
+        .await;
+    let opp = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "A's deal", "account_id": id(&acc), "amount": "100"}),
+        )
+        .await;
+    let lead = app
+        .created(
+            &t.rep_a,
+            "/api/v1/leads",
+            json!({"family_name": "李", "company": "李氏"}),
+        )
+        .await;
     let opath = format!("/api/v1/opportunities/{}", id(&opp));
 
     assert_eq!(app.get(&t.rep_b, &opath).await.0, StatusCode::NOT_FOUND);
@@ -415,29 +392,24 @@ story!(reps_cannot_see_move_or_convert_outside_their_scope, |app| {
 
 story!(board_totals_are_exact_and_cards_stand_out, |app| {
     let t = team(&app).await;
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "Board Co"}),
-    )
-    .await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "Board Co"}))
+        .await;
     for amount in ["100.05", "0.10", "0.20"] {
-        created(
-            &app,
+        app.created(
             &t.rep_a,
             "/api/v1/opportunities",
             json!({"name": format!("Deal {amount}"), "account_id": id(&acc), "amount": amount, "stage": "needs_analysis"}),
         )
         .await;
     }
-    let old = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "Old", "account_id": id(&acc), "stage": "proposal"}),
-    )
-    .await;
+    let old = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "Old", "account_id": id(&acc), "stage": "proposal"}),
+        )
+        .await;
     app.sql(&format!(
         "UPDATE opportunities SET stage_entered_at = '2020-01-01T00:00:00Z' WHERE id = '{}'",
         id(&old)
@@ -515,19 +487,21 @@ story!(administrators_shape_pipelines, |app| {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
     let pid = p["id"].as_str().unwrap().to_string();
-    let acc = created(&app, &t.rep_a, "/api/v1/accounts", json!({"name": "Gov"})).await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "Gov"}))
+        .await;
     // A stage of another pipeline is refused; the new pipeline's first open stage is the default.
     let (st, _) = app
         .post(&t.rep_a, "/api/v1/opportunities", json!({"name": "Bid", "account_id": id(&acc), "pipeline_id": pid, "stage": "negotiation"}))
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let opp = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "Bid", "account_id": id(&acc), "pipeline_id": pid}),
-    )
-    .await;
+    let opp = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "Bid", "account_id": id(&acc), "pipeline_id": pid}),
+        )
+        .await;
     assert_eq!(opp["stage"], "qualify");
     assert_eq!(opp["probability"], 20);
     // A stage that deals are in cannot be removed.
@@ -579,8 +553,7 @@ story!(bad_lead_input_is_named_and_changes_nothing, |app| {
     }
     assert_eq!(count(&app, &t.rep_a, "/api/v1/leads").await, 0);
     // Disqualified with a reason; then it cannot be converted until requalified.
-    let lead = created(
-        &app,
+    let lead = app.created(
         &t.rep_a,
         "/api/v1/leads",
         json!({"family_name": "赵", "company": "赵氏", "status": "disqualified", "disqualify_reason": "no_budget"}),
@@ -603,13 +576,9 @@ story!(bad_lead_input_is_named_and_changes_nothing, |app| {
         .await;
     assert!(l["disqualify_reason"].is_null());
     // Conversion errors name the part they belong to.
-    let nameless = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/leads",
-        json!({"family_name": "钱"}),
-    )
-    .await;
+    let nameless = app
+        .created(&t.rep_a, "/api/v1/leads", json!({"family_name": "钱"}))
+        .await;
     let (st, e) = app
         .post(
             &t.rep_a,
@@ -630,8 +599,7 @@ story!(bad_lead_input_is_named_and_changes_nothing, |app| {
     assert_eq!(e["errors"][0]["field"], "accout");
     assert_eq!(count(&app, &t.rep_a, "/api/v1/accounts").await, 0);
     // A lead's quick search finds it by company and by person.
-    created(
-        &app,
+    app.created(
         &t.rep_a,
         "/api/v1/leads",
         json!({"family_name": "Smith", "given_name": "Ann", "company": "Globex"}),
@@ -643,20 +611,16 @@ story!(bad_lead_input_is_named_and_changes_nothing, |app| {
 
 story!(an_account_with_deals_is_not_deleted, |app| {
     let t = team(&app).await;
-    let acc = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/accounts",
-        json!({"name": "Keep Co"}),
-    )
-    .await;
-    let opp = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "D", "account_id": id(&acc)}),
-    )
-    .await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "Keep Co"}))
+        .await;
+    let opp = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "D", "account_id": id(&acc)}),
+        )
+        .await;
     let (st, _) = app
         .delete(&t.rep_a, &format!("/api/v1/accounts/{}", id(&acc)))
         .await;
@@ -680,20 +644,16 @@ story!(
     activities_on_deals_and_leads_roll_up_and_stay_in_scope,
     |app| {
         let t = team(&app).await;
-        let acc = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/accounts",
-            json!({"name": "Rollup Co"}),
-        )
-        .await;
-        let opp = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/opportunities",
-            json!({"name": "Deal", "account_id": id(&acc)}),
-        )
-        .await;
+        let acc = app
+            .created(&t.rep_a, "/api/v1/accounts", json!({"name": "Rollup Co"}))
+            .await;
+        let opp = app
+            .created(
+                &t.rep_a,
+                "/api/v1/opportunities",
+                json!({"name": "Deal", "account_id": id(&acc)}),
+            )
+            .await;
         let (st, call) = app
         .post(
             &t.rep_a,
@@ -732,13 +692,9 @@ story!(
         let (_, b) = app.get(&t.rep_a, "/api/v1/opportunities/board").await;
         assert_eq!(b["columns"][0]["cards"][0]["no_next_activity"], false);
         // Rep B can neither log on rep A's deal or lead nor read their timelines.
-        let lead = created(
-            &app,
-            &t.rep_a,
-            "/api/v1/leads",
-            json!({"family_name": "周"}),
-        )
-        .await;
+        let lead = app
+            .created(&t.rep_a, "/api/v1/leads", json!({"family_name": "周"}))
+            .await;
         for (ty, rid) in [("opportunity", id(&opp)), ("lead", id(&lead))] {
             let (st, e) = app
                 .post(
@@ -800,14 +756,16 @@ story!(users_without_deal_rights_are_refused, |app| {
         let (st, e) = app.get(&support, path).await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{path}: {e}");
     }
-    let acc = created(&app, &t.rep_a, "/api/v1/accounts", json!({"name": "S Co"})).await;
-    let opp = created(
-        &app,
-        &t.rep_a,
-        "/api/v1/opportunities",
-        json!({"name": "D", "account_id": id(&acc)}),
-    )
-    .await;
+    let acc = app
+        .created(&t.rep_a, "/api/v1/accounts", json!({"name": "S Co"}))
+        .await;
+    let opp = app
+        .created(
+            &t.rep_a,
+            "/api/v1/opportunities",
+            json!({"name": "D", "account_id": id(&acc)}),
+        )
+        .await;
     let (st, _) = app
         .get(
             &support,

@@ -3,9 +3,9 @@
 //! "off"; a warn can be overridden by the caller, a block cannot.
 
 use super::{tokens, ObjectDef, WriteOptions};
-use crate::db::{all, exec, get, one};
+use crate::db::{all, get};
 use crate::scope::owner_filter;
-use crate::{audit, Store};
+use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::{validate, Action, DomainError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query};
@@ -46,18 +46,10 @@ fn setting_key(object: Object) -> String {
 }
 
 pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> {
-    let row = one(
-        store.db.reader(),
-        Query::select()
-            .column(t("value"))
-            .from(t("settings"))
-            .and_where(Expr::col(t("key")).eq(setting_key(object))),
-    )
-    .await?;
     let mut rules = default_rules(object);
-    if let Some(r) = row {
-        let v: String = get(&r, "value")?;
-        let saved: Rules = serde_json::from_str(&v).map_err(DomainError::internal)?;
+    if let Some(saved) =
+        crate::settings::read::<_, Rules>(store.db.reader(), &setting_key(object)).await?
+    {
         rules.extend(saved);
     }
     Ok(rules)
@@ -87,37 +79,15 @@ pub async fn set_rules(
     let before = rules(store, object).await?;
     let mut merged = before.clone();
     merged.extend(new);
-    let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("settings"))
-            .and_where(Expr::col(t("key")).eq(setting_key(object))),
-    )
-    .await?;
-    exec(
-        &tx,
-        Query::insert()
-            .into_table(t("settings"))
-            .columns([t("key"), t("value")])
-            .values_panic([
-                setting_key(object).into(),
-                serde_json::to_string(&merged)
-                    .map_err(DomainError::internal)?
-                    .into(),
-            ]),
-    )
-    .await?;
-    audit::record(
-        &tx,
+    crate::settings::replace(
         store,
         actor,
-        audit::Entry::new("settings.duplicate_rules_changed")
-            .object("settings", &setting_key(object))
-            .details(json!({"before": before, "after": merged})),
+        &setting_key(object),
+        "settings.duplicate_rules_changed",
+        &before,
+        &merged,
     )
     .await?;
-    tx.commit().await.map_err(crate::db::db_err)?;
     Ok(merged)
 }
 

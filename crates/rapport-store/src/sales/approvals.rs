@@ -104,20 +104,9 @@ fn check_flow(flow: &Flow) -> Result<(), DomainError> {
 
 /// The approval flow in force.
 pub async fn flow(store: &Store) -> Result<Flow, DomainError> {
-    let row = one(
-        store.db.reader(),
-        Query::select()
-            .column(t("value"))
-            .from(t("settings"))
-            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
-    )
-    .await?;
-    match row {
-        Some(r) => {
-            serde_json::from_str(&get::<String>(&r, "value")?).map_err(DomainError::internal)
-        }
-        None => Ok(Flow::default()),
-    }
+    Ok(crate::settings::read(store.db.reader(), SETTING_KEY)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Replace the approval flow (settings right; audited).
@@ -129,37 +118,15 @@ pub async fn set_flow(store: &Store, actor: &Principal, new: Flow) -> Result<Flo
     }
     check_flow(&new)?;
     let before = flow(store).await?;
-    let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("settings"))
-            .and_where(Expr::col(t("key")).eq(SETTING_KEY)),
-    )
-    .await?;
-    exec(
-        &tx,
-        Query::insert()
-            .into_table(t("settings"))
-            .columns([t("key"), t("value")])
-            .values_panic([
-                SETTING_KEY.into(),
-                serde_json::to_string(&new)
-                    .map_err(DomainError::internal)?
-                    .into(),
-            ]),
-    )
-    .await?;
-    audit::record(
-        &tx,
+    crate::settings::replace(
         store,
         actor,
-        audit::Entry::new("settings.approval_flow_changed")
-            .object("settings", SETTING_KEY)
-            .details(json!({"before": before, "after": new})),
+        SETTING_KEY,
+        "settings.approval_flow_changed",
+        &before,
+        &new,
     )
     .await?;
-    tx.commit().await.map_err(db_err)?;
     Ok(new)
 }
 

@@ -252,6 +252,13 @@ impl App {
     pub async fn post(&self, s: &Session, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(s, Method::POST, path, Some(body)).await
     }
+    /// POST that must answer 201 Created; returns the new record.
+    #[allow(dead_code)]
+    pub async fn created(&self, s: &Session, path: &str, body: Value) -> Value {
+        let (st, v) = self.post(s, path, body).await;
+        assert_eq!(st, StatusCode::CREATED, "{path}: {v}");
+        v
+    }
     pub async fn patch(&self, s: &Session, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(s, Method::PATCH, path, Some(body)).await
     }
@@ -449,4 +456,10 @@ macro_rules! story {
             }
         }
     };
+}
+
+/// The `id` of a record as the API returns it.
+#[allow(dead_code)]
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
 }

@@ -1,0 +1,80 @@
+//! Instance settings kept as JSON documents in the `settings` table, one per key (duplicate
+//! rules, the approval flow, the pool's rules): read with a default, replaced with an audit
+//! entry holding the value before and after, in one transaction.
+
+use crate::db::{db_err, exec, get, one};
+use crate::{audit, Store};
+use rapport_core::{DomainError, Principal};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::ConnectionTrait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// The document stored under `key`, if any.
+pub async fn read<C: ConnectionTrait, T: DeserializeOwned>(
+    c: &C,
+    key: &str,
+) -> Result<Option<T>, DomainError> {
+    let row = one(
+        c,
+        Query::select()
+            .column(t("value"))
+            .from(t("settings"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
+    match row {
+        Some(r) => Ok(Some(
+            serde_json::from_str(&get::<String>(&r, "value")?).map_err(DomainError::internal)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Replace the document under `key` and audit the change as `action` (the caller checks the
+/// actor's right first).
+pub async fn replace<T: Serialize>(
+    store: &Store,
+    actor: &Principal,
+    key: &str,
+    action: &str,
+    before: &T,
+    after: &T,
+) -> Result<(), DomainError> {
+    let tx = store.db.begin().await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("settings"))
+            .and_where(Expr::col(t("key")).eq(key)),
+    )
+    .await?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t("settings"))
+            .columns([t("key"), t("value")])
+            .values_panic([
+                key.into(),
+                serde_json::to_string(after)
+                    .map_err(DomainError::internal)?
+                    .into(),
+            ]),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(action)
+            .object("settings", key)
+            .details(json!({"before": before, "after": after})),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
