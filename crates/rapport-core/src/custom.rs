@@ -160,7 +160,7 @@ impl CustomField {
         Ok(())
     }
 
-    fn base_kind(&self) -> FieldKind {
+    pub fn base_kind(&self) -> FieldKind {
         match self.kind {
             CustomKind::Text | CustomKind::Choice => FieldKind::Text { max: 500 },
             CustomKind::LongText => FieldKind::LongText,

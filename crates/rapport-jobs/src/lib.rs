@@ -98,6 +98,23 @@ pub async fn schedule_daily<C: sea_orm::ConnectionTrait>(
 
 /// Run one claimed job: its work and its completion commit together, or neither does.
 pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
+    // An import batch is its own transaction (it writes records the way a user's save does,
+    // and moves its checkpoint with them); the job is marked done after it.
+    if rapport_store::imports::is_import_job(&job.kind) {
+        let outcome = match rapport_store::imports::run_batch(store, &job.payload).await {
+            Ok(()) => {
+                let tx = store.db.begin().await?;
+                jobs::complete(&tx, store.now(), job).await?;
+                tx.commit().await.map_err(db_err)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(job = %job.id, kind = %job.kind, error = %e, "job failed");
+            jobs::fail(store, job, &e.to_string()).await?;
+        }
+        return outcome;
+    }
     let tx = store.db.begin().await?;
     let outcome = match dispatch(&tx, store, job).await {
         Ok(()) => jobs::complete(&tx, store.now(), job).await,

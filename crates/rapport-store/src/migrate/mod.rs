@@ -8,6 +8,7 @@ mod m0009_sort_indexes;
 mod m0010_lead_to_cash;
 mod m0011_sales_documents;
 mod m0012_pool_targets;
+mod m0013_imports;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -670,6 +671,7 @@ const MIGRATIONS: &[Migration] = &[
     (10, "lead_to_cash", m0010_lead_to_cash::steps),
     (11, "sales_documents", m0011_sales_documents::steps),
     (12, "pool_targets", m0012_pool_targets::steps),
+    (13, "imports", m0013_imports::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

@@ -134,7 +134,7 @@ fn tags_of(rec: &Value) -> Vec<String> {
 pub async fn run(
     store: &Store,
     actor: &Principal,
-    def: &ObjectDef,
+    def: &'static ObjectDef,
     target: Target,
     action: BulkAction,
 ) -> Result<BulkResult, DomainError> {

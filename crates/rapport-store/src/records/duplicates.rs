@@ -131,6 +131,57 @@ async fn ids_by_tokens(
     rows.iter().map(|r| get(r, "record_id")).collect()
 }
 
+/// Records of `def` whose `rule` key (name, credit_code, phone, email) equals that of
+/// `values` (at most 10; scope not applied).
+pub async fn ids_for_rule(
+    store: &Store,
+    def: &ObjectDef,
+    rule: &str,
+    values: &BTreeMap<&'static str, FieldValue>,
+) -> Result<Vec<String>, DomainError> {
+    let keys = store.keys()?;
+    let text = |n: &str| match values.get(n) {
+        Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    Ok(match (def.object, rule) {
+        (Object::Account, "name") => match text("name").map(|n| validate::company_name_norm(&n)) {
+            Some(norm) if !norm.is_empty() => ids_by_column(store, def, "name_norm", norm).await?,
+            _ => vec![],
+        },
+        (Object::Account, "credit_code") => match text("credit_code") {
+            Some(code) => {
+                ids_by_column(
+                    store,
+                    def,
+                    "credit_code_bidx",
+                    keys.blind("credit_code", &code),
+                )
+                .await?
+            }
+            None => vec![],
+        },
+        (_, "phone") | (_, "email") => {
+            let kind = rule;
+            let toks: Vec<String> = tokens::tokens_for(&keys, def, values)
+                .into_iter()
+                .filter(|tok| {
+                    def.fields.iter().any(|f| {
+                        let items: Vec<String> = match values.get(f.name) {
+                            Some(FieldValue::Text(s)) => vec![s.clone()],
+                            Some(FieldValue::List(l)) => l.clone(),
+                            _ => vec![],
+                        };
+                        items.iter().any(|i| &keys.blind(kind, i) == tok)
+                    })
+                })
+                .collect();
+            ids_by_tokens(store, def, toks).await?
+        }
+        _ => vec![],
+    })
+}
+
 /// Find likely duplicates of `values`; refuse per the rules.
 pub async fn check(
     store: &Store,
@@ -141,56 +192,12 @@ pub async fn check(
     opts: WriteOptions,
 ) -> Result<(), DomainError> {
     let rules = rules(store, def.object).await?;
-    let keys = store.keys()?;
-    let text = |n: &str| match values.get(n) {
-        Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
     let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
     for (rule, mode) in &rules {
         if *mode == RuleMode::Off {
             continue;
         }
-        let ids = match (def.object, rule.as_str()) {
-            (Object::Account, "name") => {
-                match text("name").map(|n| validate::company_name_norm(&n)) {
-                    Some(norm) if !norm.is_empty() => {
-                        ids_by_column(store, def, "name_norm", norm).await?
-                    }
-                    _ => vec![],
-                }
-            }
-            (Object::Account, "credit_code") => match text("credit_code") {
-                Some(code) => {
-                    ids_by_column(
-                        store,
-                        def,
-                        "credit_code_bidx",
-                        keys.blind("credit_code", &code),
-                    )
-                    .await?
-                }
-                None => vec![],
-            },
-            (_, "phone") | (_, "email") => {
-                let kind = rule.as_str();
-                let toks: Vec<String> = tokens::tokens_for(&keys, def, values)
-                    .into_iter()
-                    .filter(|tok| {
-                        def.fields.iter().any(|f| {
-                            let items: Vec<String> = match values.get(f.name) {
-                                Some(FieldValue::Text(s)) => vec![s.clone()],
-                                Some(FieldValue::List(l)) => l.clone(),
-                                _ => vec![],
-                            };
-                            items.iter().any(|i| &keys.blind(kind, i) == tok)
-                        })
-                    })
-                    .collect();
-                ids_by_tokens(store, def, toks).await?
-            }
-            _ => vec![],
-        };
+        let ids = ids_for_rule(store, def, rule, values).await?;
         let ids: Vec<String> = ids
             .into_iter()
             .filter(|i| Some(i.as_str()) != exclude)

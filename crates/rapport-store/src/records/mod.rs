@@ -806,15 +806,79 @@ pub async fn read_many(
     Ok(recs)
 }
 
+/// A checked change of a record, ready to be written (`apply_update`).
+#[derive(Debug, Clone)]
+pub struct PreparedUpdate {
+    pub def: &'static ObjectDef,
+    pub before: Record,
+    after: BTreeMap<&'static str, FieldValue>,
+    changes: Vec<&'static FieldSpec>,
+    custom_after: Option<Map<String, Value>>,
+}
+
+impl PreparedUpdate {
+    /// Whether the change changes anything.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.custom_after.is_none()
+    }
+}
+
+/// Write a prepared change, its audit entry and outbox event inside `tx`.
+pub async fn apply_update<C: ConnectionTrait>(
+    tx: &C,
+    store: &Store,
+    actor: &Principal,
+    p: &PreparedUpdate,
+) -> Result<(), DomainError> {
+    if p.is_empty() {
+        return Ok(());
+    }
+    write_changes(
+        tx,
+        store,
+        actor,
+        p.def,
+        &p.before,
+        &p.after,
+        p.changes.clone(),
+        "updated",
+        json!({}),
+        p.custom_after.clone(),
+    )
+    .await
+}
+
 /// Update fields of a record. Changing the owner needs the transfer right.
 pub async fn update(
     store: &Store,
     actor: &Principal,
-    def: &ObjectDef,
+    def: &'static ObjectDef,
     id: &str,
     doc: &Map<String, Value>,
     opts: WriteOptions,
 ) -> Result<Value, DomainError> {
+    let p = prepare_update(store, actor, def, id, doc, opts).await?;
+    if p.is_empty() {
+        return Ok(to_json(def, actor, &p.before));
+    }
+    let tx = store.db.begin().await?;
+    apply_update(&tx, store, actor, &p).await?;
+    tx.commit().await.map_err(db_err)?;
+    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok(to_json(def, actor, &rec))
+}
+
+/// Check a change of a record without writing anything.
+pub async fn prepare_update(
+    store: &Store,
+    actor: &Principal,
+    def: &'static ObjectDef,
+    id: &str,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<PreparedUpdate, DomainError> {
     let read_filter = owner_filter(store, actor, def.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -880,25 +944,13 @@ pub async fn update(
     let changes = diff(def, &before.values, &after);
     let custom_after = custom_values::merge(&before.custom, &custom_changes);
     let custom_changed = custom_after != before.custom;
-    if changes.is_empty() && !custom_changed {
-        return Ok(to_json(def, actor, &before));
-    }
-    save_changes(
-        store,
-        actor,
+    Ok(PreparedUpdate {
         def,
-        &before,
-        &after,
+        before,
+        after,
         changes,
-        "updated",
-        json!({}),
-        custom_changed.then_some(custom_after),
-    )
-    .await?;
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    Ok(to_json(def, actor, &rec))
+        custom_after: custom_changed.then_some(custom_after),
+    })
 }
 
 /// What the rules of `def` need from the database, read once per write or batch.
@@ -979,6 +1031,36 @@ async fn save_changes(
     extra: Value,
     custom_after: Option<Map<String, Value>>,
 ) -> Result<(), DomainError> {
+    let tx = store.db.begin().await?;
+    write_changes(
+        &tx,
+        store,
+        actor,
+        def,
+        before,
+        after,
+        changed,
+        verb,
+        extra,
+        custom_after,
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_changes<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    before: &Record,
+    after: &BTreeMap<&'static str, FieldValue>,
+    changed: Vec<&'static FieldSpec>,
+    verb: &str,
+    extra: Value,
+    custom_after: Option<Map<String, Value>>,
+) -> Result<(), DomainError> {
     let keys = store.keys()?;
     let defs = crate::custom_fields::list(store, def.object).await?;
     let now = store.now();
@@ -1017,23 +1099,22 @@ async fn save_changes(
     let custom_now = custom_after.as_ref().unwrap_or(&before.custom);
     let enters_stage =
         def.object == Object::Opportunity && changed.iter().any(|s| s.name == "stage_entered_at");
-    let tx = store.db.begin().await?;
-    exec(&tx, &q).await?;
+    exec(c, &q).await?;
     if enters_stage {
-        crate::pipelines::rules::record_stage(&tx, &before.id, after, &actor.user_id, now).await?;
+        crate::pipelines::rules::record_stage(c, &before.id, after, &actor.user_id, now).await?;
     }
     if let Some(links) = links_changed {
         if def.object == Object::Contact {
-            write_links(&tx, &before.id, &links).await?;
+            write_links(c, &before.id, &links).await?;
         }
     }
     if def.object == Object::Payment {
         if let Some(contract) = before.text("contract_id") {
-            crate::sales::rules::refresh_received(&tx, contract).await?;
+            crate::sales::rules::refresh_received(c, contract).await?;
         }
     }
     tokens::write(
-        &tx,
+        c,
         &keys,
         def,
         &before.id,
@@ -1046,7 +1127,7 @@ async fn save_changes(
         d.extend(e);
     }
     audit::record(
-        &tx,
+        c,
         store,
         actor,
         audit::Entry::new(format!("{}.{verb}", def.key()))
@@ -1056,7 +1137,7 @@ async fn save_changes(
     .await?;
     let fields = changed_names;
     outbox::emit(
-        &tx,
+        c,
         store,
         actor,
         &format!("{}.{verb}", def.key()),
@@ -1065,7 +1146,7 @@ async fn save_changes(
         json!({"id": before.id, "fields": fields}),
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    Ok(())
 }
 
 /// Delete a record.

@@ -4,6 +4,7 @@ mod activities;
 mod admin;
 pub(crate) mod auth;
 mod documents;
+pub(crate) mod imports;
 pub(crate) mod interop;
 mod mail;
 pub mod openapi;
@@ -157,6 +158,21 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/approvals", get(documents::my_approvals))
         .route("/api/v1/receivables", get(documents::receivables))
+        .route(
+            "/api/v1/imports",
+            get(imports::list)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    imports::MAX_IMPORT_BYTES,
+                )),
+        )
+        .route("/api/v1/imports/{id}", get(imports::get_one))
+        .route("/api/v1/imports/{id}/mapping", put(imports::set_mapping))
+        .route("/api/v1/imports/{id}/dry-run", post(imports::dry_run))
+        .route("/api/v1/imports/{id}/start", post(imports::start))
+        .route("/api/v1/imports/{id}/errors", get(imports::errors))
+        .route("/api/v1/imports/{id}/errors.csv", get(imports::error_file))
+        .route("/api/v1/imports/{id}/undo", post(imports::undo))
         .route("/api/v1/pool", get(documents::pool))
         .route("/api/v1/pool/sweep", post(documents::sweep))
         .route("/api/v1/pool/{id}/claim", post(documents::claim))

@@ -172,6 +172,12 @@ fn sales_schemas() -> Map<String, Value> {
     m.insert("ApprovalFlow".into(), obj(json!({"steps": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "object", "properties": {
         "approver": {"type": "string", "description": "manager (the owner's manager), user:<user id> or role:<role key>"},
         "min_amount": {"type": "string", "description": "the step applies from this contract amount"}}, "required": ["approver"]}}}), &["steps"]));
+    m.insert("ImportMapping".into(), obj(json!({
+        "header_row": {"type": "integer", "minimum": 0},
+        "columns": {"type": "object", "additionalProperties": {"type": "string"}, "description": "column index → field (built-in, cf_… or account_name for contacts)"},
+        "values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "field → (value in the file → value to save)"},
+        "match_on": {"enum": ["none", "name", "credit_code", "email", "phone"]},
+        "on_match": {"enum": ["skip", "update", "create"]}}), &["columns"]));
     m.insert("Release".into(), obj(json!({"reason": {"type": "string", "description": "a value of the pool_release_reason picklist"}, "note": {"type": "string", "maxLength": 500}}), &["reason"]));
     m.insert("PoolSettings".into(), obj(json!({
         "daily_claim_limit": {"type": "integer", "minimum": 0}, "max_owned": {"type": "integer", "minimum": 0},

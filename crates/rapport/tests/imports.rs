@@ -1,0 +1,378 @@
+//! Imports: a GBK CSV from Excel with a header, bad rows, duplicates in the file and against
+//! existing records; suggestions, dry run, the run in the background, the error file and undo;
+//! matching that updates; an import killed with -9 that resumes with exact counts; and who may
+//! import and see imports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{id, App, Backend, Session};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+async fn upload(
+    app: &App,
+    s: &Session,
+    object: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let res = app
+        .http
+        .post(format!(
+            "{}/api/v1/imports?object={object}&file_name={name}",
+            app.base
+        ))
+        .bearer_auth(&s.token)
+        .header("content-type", "text/csv")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let st = res.status();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Wait until the import reaches `status` (or fail after 60 s).
+async fn wait_for(app: &App, s: &Session, import: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, v) = app.get(s, &format!("/api/v1/imports/{import}")).await;
+        if v["import"]["status"] == status {
+            return v["import"].clone();
+        }
+        assert!(
+            Instant::now() < deadline && v["import"]["status"] != "failed",
+            "import stuck: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+fn gbk(text: &str) -> Vec<u8> {
+    encoding_rs::GB18030.encode(text).0.into_owned()
+}
+
+story!(a_gbk_file_is_mapped_checked_imported_and_undone, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    app.user("rep.a@example.com", "sales_rep", None, None).await;
+    app.user("rep.b@example.com", "sales_rep", None, None).await;
+    app.user("support@example.com", "support_agent", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    let rep = app.login("rep.a@example.com").await;
+    let other = app.login("rep.b@example.com").await;
+    let support = app.login("support@example.com").await;
+    app.created(
+        &rep,
+        "/api/v1/accounts",
+        json!({"name": "杭州西湖科技有限公司"}),
+    )
+    .await;
+    app.created(
+        &rep,
+        "/api/v1/contacts",
+        json!({"family_name": "老", "given_name": "客户", "email": "old@xihu.example"}),
+    )
+    .await;
+
+    let file = "姓,名,手机,邮箱,所属客户,标签\n\
+                王,磊,138 0013 8000,wanglei@xihu.example,杭州西湖科技有限公司,\"VIP，重点\"\n\
+                李,娜,12345,lina@xihu.example,杭州西湖科技有限公司,\n\
+                张,伟,13900139000,zhangwei@xihu.example,不存在的公司,\n\
+                赵,敏,13700137000,wanglei@xihu.example,,\n\
+                老,客户,,old@xihu.example,,\n\
+                陈,静,13600136000,chenjing@xihu.example,,\n";
+    let (st, v) = upload(&app, &support, "contacts", "c.csv", gbk(file)).await;
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "support may not create contacts: {v}"
+    );
+    let (st, v) = upload(&app, &rep, "contacts", "客户名单.csv", gbk(file)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["import"]["encoding"], "gb18030");
+    assert_eq!(v["rows"][1][0], "王");
+    let suggested = v["suggested"].clone();
+    assert_eq!(
+        suggested["columns"],
+        json!({"0": "family_name", "1": "given_name", "2": "mobile", "3": "email", "4": "account_name", "5": "tags"})
+    );
+    assert_eq!(suggested["match_on"], "email");
+    let (st, _) = app.get(&other, &format!("/api/v1/imports/{import}")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "another rep's import");
+
+    // A bad mapping is refused with the column named.
+    let (st, v) = app
+        .call(
+            &rep,
+            Method::PUT,
+            &format!("/api/v1/imports/{import}/mapping"),
+            Some(json!({"columns": {"0": "family_name", "1": "family_name"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "columns.1");
+    let (st, v) = app
+        .call(
+            &rep,
+            Method::PUT,
+            &format!("/api/v1/imports/{import}/mapping"),
+            Some(suggested),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+
+    // The dry run validates every row and writes nothing.
+    let (st, _) = app
+        .post(
+            &rep,
+            &format!("/api/v1/imports/{import}/dry-run"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let dry = wait_for(&app, &rep, &import, "dry_done").await;
+    assert_eq!(
+        (
+            dry["created"].as_i64(),
+            dry["skipped"].as_i64(),
+            dry["failed"].as_i64()
+        ),
+        (Some(2), Some(1), Some(3)),
+        "{dry}"
+    );
+    let (_, contacts) = app.get(&rep, "/api/v1/contacts").await;
+    assert_eq!(
+        contacts["data"].as_array().unwrap().len(),
+        1,
+        "the dry run wrote nothing"
+    );
+
+    let (st, _) = app
+        .post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let done = wait_for(&app, &rep, &import, "done").await;
+    assert_eq!(
+        (
+            done["created"].as_i64(),
+            done["skipped"].as_i64(),
+            done["failed"].as_i64()
+        ),
+        (Some(2), Some(1), Some(3)),
+        "{done}"
+    );
+    assert_eq!(done["percent"], 100);
+    let (_, errors) = app
+        .get(&rep, &format!("/api/v1/imports/{import}/errors"))
+        .await;
+    let rows: Vec<i64> = errors["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rows, [3, 4, 5], "{errors}");
+    assert!(
+        errors["data"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("mobile"),
+        "{errors}"
+    );
+    assert!(errors["data"][1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("不存在的公司"));
+    assert!(
+        errors["data"][2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("row 2"),
+        "{errors}"
+    );
+
+    // The error file: header, the failed rows as they were, and the reason.
+    let res = app
+        .http
+        .get(format!("{}/api/v1/imports/{import}/errors.csv", app.base))
+        .bearer_auth(&rep.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "姓,名,手机,邮箱,所属客户,标签,错误原因 / Error"
+    );
+    assert!(lines.next().unwrap().starts_with("李,娜,12345,"));
+    assert_eq!(text.trim_start_matches('\u{feff}').lines().count(), 4);
+
+    // The imported contacts exist, linked to the account, tagged.
+    let (_, contacts) = app
+        .get(&rep, "/api/v1/contacts?q=wanglei@xihu.example")
+        .await;
+    let wang = &contacts["data"][0];
+    assert_eq!(wang["mobile"], "+8613800138000");
+    assert_eq!(wang["tags"], json!(["VIP", "重点"]));
+    assert_eq!(wang["account_ids"].as_array().unwrap().len(), 1);
+    let (_, audit) = app
+        .get(&admin, &format!("/api/v1/audit?object_id={import}"))
+        .await;
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "import.finished" && e["details"]["counts"]["created"] == 2),
+        "{audit}"
+    );
+
+    // Undo removes what nobody has changed since; a changed contact stays.
+    let (_, chen) = app
+        .get(&rep, "/api/v1/contacts?q=chenjing@xihu.example")
+        .await;
+    let chen_id = id(&chen["data"][0]);
+    let (st, _) = app
+        .patch(
+            &rep,
+            &format!("/api/v1/contacts/{chen_id}"),
+            json!({"title": "采购经理"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, v) = app
+        .post(&rep, &format!("/api/v1/imports/{import}/undo"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "undone");
+    assert_eq!(v["undone"], 1);
+    let (_, contacts) = app.get(&rep, "/api/v1/contacts").await;
+    assert_eq!(
+        contacts["data"].as_array().unwrap().len(),
+        2,
+        "the old contact and the changed one: {contacts}"
+    );
+});
+
+story!(matches_update_existing_records, |app| {
+    app.user("rep.a@example.com", "sales_rep", None, None).await;
+    let rep = app.login("rep.a@example.com").await;
+    let acc = app
+        .created(
+            &rep,
+            "/api/v1/accounts",
+            json!({"name": "深圳南山制造有限公司", "city": "深圳"}),
+        )
+        .await;
+    let file = "Account Name,Industry,City,Phone\n深圳南山制造,制造业,深圳南山,0755-86001234\n北京朝阳物流有限公司,物流,北京,\n";
+    let (st, v) = upload(&app, &rep, "accounts", "sf.csv", file.as_bytes().to_vec()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["suggested"]["columns"],
+        json!({"0": "name", "1": "industry", "2": "city", "3": "phone"})
+    );
+    let mut mapping = v["suggested"].clone();
+    mapping["on_match"] = json!("update");
+    mapping["values"] = json!({"industry": {"制造业": "manufacturing", "物流": "logistics"}});
+    let (st, v) = app
+        .call(
+            &rep,
+            Method::PUT,
+            &format!("/api/v1/imports/{import}/mapping"),
+            Some(mapping),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    let done = wait_for(&app, &rep, &import, "done").await;
+    assert_eq!(
+        (
+            done["created"].as_i64(),
+            done["updated"].as_i64(),
+            done["failed"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{done}"
+    );
+    let (_, a) = app
+        .get(&rep, &format!("/api/v1/accounts/{}", id(&acc)))
+        .await;
+    assert_eq!(a["industry"], "manufacturing");
+    assert_eq!(a["city"], "深圳南山");
+    assert_eq!(
+        a["name"], "深圳南山制造",
+        "the name matched by its normalised form and took the file's"
+    );
+});
+
+story!(an_import_killed_midway_resumes_with_exact_counts, |app| {
+    let mut app = app;
+    app.user("rep.a@example.com", "sales_rep", None, None).await;
+    let rep = app.login("rep.a@example.com").await;
+    let mut file = String::from("family_name,given_name,email\n");
+    for i in 0..3000 {
+        file.push_str(&format!("测{i},试,p{i}@bulk.example\n"));
+    }
+    let (_, v) = upload(&app, &rep, "contacts", "bulk.csv", file.into_bytes()).await;
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    app.call(
+        &rep,
+        Method::PUT,
+        &format!("/api/v1/imports/{import}/mapping"),
+        Some(v["suggested"].clone()),
+    )
+    .await;
+    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    // Kill the server (-9) once some batches have committed and before the end.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, v) = app.get(&rep, &format!("/api/v1/imports/{import}")).await;
+        let created = v["import"]["created"].as_i64().unwrap_or(0);
+        assert!(
+            v["import"]["status"] != "done",
+            "finished before it could be killed; make the file larger"
+        );
+        if created >= 500 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop();
+    if app.backend == Backend::Postgres {
+        // The dead worker's lease would run out after five minutes; end it now.
+        app.sql("UPDATE jobs SET locked_until = created_at WHERE status = 'running'")
+            .await;
+    }
+    app.spawn();
+    let rep = app.login("rep.a@example.com").await;
+    let done = wait_for(&app, &rep, &import, "done").await;
+    assert_eq!(
+        (
+            done["created"].as_i64(),
+            done["failed"].as_i64(),
+            done["skipped"].as_i64()
+        ),
+        (Some(3000), Some(0), Some(0)),
+        "{done}"
+    );
+    let rows = app.sql_rows("SELECT COUNT(*) AS n FROM contacts").await;
+    let n: i64 = rows[0].try_get("", "n").unwrap();
+    assert_eq!(n, 3000, "no row imported twice or lost");
+    let rows = app
+        .sql_rows(&format!(
+            "SELECT COUNT(*) AS n FROM import_records WHERE import_id = '{import}'"
+        ))
+        .await;
+    let n: i64 = rows[0].try_get("", "n").unwrap();
+    assert_eq!(n, 3000);
+});
