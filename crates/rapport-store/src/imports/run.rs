@@ -96,6 +96,8 @@ struct Ctx<'a> {
     kinds: HashMap<String, FieldKind>,
     /// user id, email and name → user id (owner columns)
     users: HashMap<String, String>,
+    /// picklist field → (label in either language or value, lower case → value)
+    choices: HashMap<String, HashMap<String, String>>,
     dry: bool,
 }
 
@@ -103,6 +105,14 @@ impl Ctx<'_> {
     /// The row as the API document a save takes, with owner and account names resolved.
     async fn doc(&self, cells: &[String]) -> Result<Map<String, Value>, String> {
         let mut doc = mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
+        // Picklist cells may hold a label as people read it (制造业, Manufacturing).
+        for (field, labels) in &self.choices {
+            if let Some(Value::String(v)) = doc.get(field) {
+                if let Some(value) = labels.get(&v.to_lowercase()) {
+                    doc.insert(field.clone(), json!(value));
+                }
+            }
+        }
         if let Some(Value::String(owner)) = doc.get("owner_id").cloned() {
             let found = self
                 .users
@@ -317,6 +327,18 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
             user_keys.insert(u.id.clone(), u.id);
         }
     }
+    let mut choices = HashMap::new();
+    for f in def.fields {
+        if let FieldKind::Picklist(list) = f.kind {
+            let mut labels = HashMap::new();
+            for v in crate::picklists::values(&store.db, list).await? {
+                labels.insert(v.label_zh.to_lowercase(), v.value.clone());
+                labels.insert(v.label_en.to_lowercase(), v.value.clone());
+                labels.insert(v.value.to_lowercase(), v.value);
+            }
+            choices.insert(f.name.to_string(), labels);
+        }
+    }
     let ctx = Ctx {
         store,
         actor: &actor,
@@ -324,6 +346,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         mapping: &m,
         kinds,
         users: user_keys,
+        choices,
         dry,
     };
     let rows = rows_between(store, id, imp.processed + 1, imp.processed + 1 + BATCH).await?;

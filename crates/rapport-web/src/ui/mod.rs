@@ -8,6 +8,7 @@ mod auth_pages;
 mod document_pages;
 mod form;
 pub mod i18n;
+mod import_pages;
 mod interop_pages;
 mod jobs_pages;
 mod mail_pages;
@@ -145,6 +146,17 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/opportunities/board", get(sales_pages::board_page))
         .route("/approvals", get(document_pages::approvals_page))
+        .route(
+            "/imports",
+            get(import_pages::list_page)
+                .post(import_pages::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::imports::MAX_IMPORT_BYTES,
+                )),
+        )
+        .route("/imports/{id}", get(import_pages::import_page))
+        .route("/imports/{id}/run", post(import_pages::run))
+        .route("/imports/{id}/undo", post(import_pages::undo))
         .route("/pool", get(pool_pages::pool_page))
         .route("/pool/{id}/claim", post(pool_pages::claim))
         .route("/accounts/{id}/release", post(pool_pages::release))
@@ -302,6 +314,7 @@ where
             "orders" => "orders",
             "payments" | "receivables" => "payments",
             "pool" => "pool",
+            "imports" => "imports",
             "targets" => "targets",
             "admin" if path.starts_with("/admin/users") => "users",
             "admin" if path.starts_with("/admin/settings") => "settings",
