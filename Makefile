@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-deps test-rust test-e2e fmt lint bench build
+.PHONY: run test test-deps test-rust test-e2e fmt lint bench build fuzz
 
 ## Start the server on 127.0.0.1:8080 with SQLite under ./data (creates it on first run).
 run:
@@ -36,3 +36,9 @@ lint:
 bench:
 	$(CARGO) build --release --bin rapport
 	bash bench/run.sh
+
+## Fuzz the import file reader and the vCard reader, FUZZ_SECONDS (300) each. Needs
+## `cargo install cargo-fuzz`; nightly features through RUSTC_BOOTSTRAP=1 on the stable toolchain.
+fuzz:
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run import_file -- -max_total_time=$${FUZZ_SECONDS:-300}
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run vcard -- -max_total_time=$${FUZZ_SECONDS:-300}

@@ -2,7 +2,8 @@
 # `make bench`: measure a release build against a demo database, on SQLite and PostgreSQL.
 #   BENCH_ACCOUNTS (default 200000), BENCH_CONTACTS (default 1000000),
 #   BENCH_OPPORTUNITIES (default 10000, for the kanban board), BENCH_LEADS (default 10000),
-#   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32)
+#   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32),
+#   BENCH_IMPORT_ROWS (default 100000; see bench/data_io.sh)
 # Needs wrk (apt-get install wrk). PostgreSQL: postgres@127.0.0.1:5432 with trust auth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,7 @@ for backend in $BACKENDS; do
   run "kanban board page (HTML, default pipeline)" page.lua "/opportunities/board"
   run "kanban board (API JSON)" get.lua "/api/v1/opportunities/board"
   run "list leads: 50 rows, newest first" get.lua "/api/v1/leads?limit=50"
+  source bench/data_io.sh
   rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)
   echo "peak server RSS on $backend: $rss" | tee -a "$OUT"
   kill "$PID"; wait "$PID" 2>/dev/null || true

@@ -10,6 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
 use rapport_store::db::{get, one};
 use rapport_store::mail::{self, Security, SmtpSettings};
+use rapport_store::sales::approvals;
 use rapport_store::{activities, audit, notifications, Store};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -161,6 +162,30 @@ pub fn notification_text(
             format!("New task: {subject}"),
             format!("{actor} assigned you a task: {subject}"),
         ),
+        (approvals::REQUESTED, true) => (
+            format!("待审批合同：{subject}"),
+            format!("{actor} 请您审批合同：{subject}"),
+        ),
+        (approvals::REQUESTED, false) => (
+            format!("Contract to approve: {subject}"),
+            format!("{actor} asks you to approve the contract {subject}"),
+        ),
+        (approvals::APPROVED, true) => (
+            format!("合同已审批通过：{subject}"),
+            format!("{actor} 审批通过了合同：{subject}"),
+        ),
+        (approvals::APPROVED, false) => (
+            format!("Contract approved: {subject}"),
+            format!("{actor} approved the contract {subject}"),
+        ),
+        (approvals::REJECTED, true) => (
+            format!("合同被驳回：{subject}"),
+            format!("{actor} 驳回了合同：{subject}"),
+        ),
+        (approvals::REJECTED, false) => (
+            format!("Contract rejected: {subject}"),
+            format!("{actor} rejected the contract {subject}"),
+        ),
         (_, true) => (
             format!("{actor} 提到了您：{subject}"),
             format!("{actor} 在跟进记录中提到了您：{subject}"),
@@ -236,6 +261,9 @@ pub async fn run_notification_job<C: ConnectionTrait>(
             "{}/{ot}s/{oid}#timeline",
             base.trim_end_matches('/')
         )),
+        (Some(base), Some(ot), Some(oid)) => rapport_core::Object::parse(ot)
+            .and_then(rapport_core::Object::plural)
+            .map(|p| format!("{}/{p}/{oid}", base.trim_end_matches('/'))),
         _ => None,
     };
     let (subject, text) = notification_text(

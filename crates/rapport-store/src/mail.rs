@@ -22,10 +22,13 @@ pub const NOTIFICATION_JOB: &str = "mail.notification";
 pub const CONTACT_JOB: &str = "mail.contact";
 
 /// Notifications a user may also receive by email.
-pub const EMAILABLE: [&str; 3] = [
+pub const EMAILABLE: [&str; 6] = [
     notifications::ASSIGNED,
     notifications::MENTION,
     notifications::REMINDER,
+    crate::sales::approvals::REQUESTED,
+    crate::sales::approvals::APPROVED,
+    crate::sales::approvals::REJECTED,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

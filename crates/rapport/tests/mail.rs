@@ -240,3 +240,86 @@ story!(mail_goes_through_the_configured_smtp_server, |app| {
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{err}");
     assert_eq!(err["code"], "upstream_failed");
 });
+
+story!(approvals_are_emailed_to_those_who_chose_them, |app| {
+    let smtp = SmtpServer::start();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    app.user("manager@example.com", "sales_manager", Some("华东"), None)
+        .await;
+    app.user(
+        "rep@example.com",
+        "sales_rep",
+        Some("华东"),
+        Some("manager@example.com"),
+    )
+    .await;
+    let admin = app.login("admin@example.com").await;
+    let manager = app.login("manager@example.com").await;
+    let rep = app.login("rep@example.com").await;
+    let (s, _) = app
+        .call(
+            &admin,
+            reqwest::Method::PUT,
+            "/api/v1/settings/smtp",
+            Some(
+                json!({"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                "from_address": "crm@example.com"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .patch(
+            &manager,
+            "/api/v1/me",
+            json!({"email_notifications": ["approval_requested"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let acc = app
+        .created(
+            &rep,
+            "/api/v1/accounts",
+            json!({"name": "宁波海港物流有限公司"}),
+        )
+        .await;
+    let c = app
+        .created(
+            &rep,
+            "/api/v1/contracts",
+            json!({"name": "仓储服务合同", "account_id": acc["id"], "amount": "50000.00"}),
+        )
+        .await;
+    let (s, _) = app
+        .post(
+            &rep,
+            &format!("/api/v1/contracts/{}/submit", c["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let got = smtp.wait_for(1).await;
+    assert!(got[0]["to"]
+        .as_str()
+        .unwrap()
+        .contains("manager@example.com"));
+    assert!(
+        got[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Rapport] 待审批合同：C-"),
+        "{got:?}"
+    );
+    // The rep did not choose approval emails: approving sends nothing more.
+    let (s, _) = app
+        .post(
+            &manager,
+            &format!("/api/v1/contracts/{}/approve", c["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1);
+});

@@ -65,12 +65,21 @@ enum Outcome {
     Skipped,
 }
 
-/// A domain error as the error file explains it.
+/// A domain error as the error file explains it; a field is named by its key and both its
+/// labels (the file is read in either language).
 fn reason(e: &DomainError) -> String {
     match e {
         DomainError::Validation(errs) => errs
             .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
+            .map(|f| {
+                let base = f.field.split(['.', '[']).next().unwrap_or(&f.field);
+                let label = rapport_core::Object::RECORDS
+                    .iter()
+                    .find_map(|o| rapport_core::objects::field(*o, base))
+                    .map(|s| format!(" ({} / {})", s.label_zh, s.label_en))
+                    .unwrap_or_default();
+                format!("{}{label}: {}", f.field, f.message)
+            })
             .collect::<Vec<_>>()
             .join("; "),
         DomainError::Duplicate { rule, matches, .. } => {

@@ -299,7 +299,7 @@ pub fn build() -> Value {
                     "Contact": record_schema(CONTACTS.fields, json!({"account_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}})),
                     "Login": obj(json!({"email": {"type": "string"}, "password": {"type": "string"}, "totp": {"type": "string"}}), &["email", "password"]),
                     "Setup": obj(json!({"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
-                    "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}, "email_notifications": {"type": "array", "items": {"enum": ["task_assigned", "mention", "reminder"]}}}), &[]),
+                    "MePatch": obj(json!({"language": {"enum": ["zh-CN", "en"]}, "email_notifications": {"type": "array", "items": {"enum": ["task_assigned", "mention", "reminder", "approval_requested", "contract_approved", "contract_rejected"]}}}), &[]),
                     "PasswordChange": obj(json!({"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}), &["current_password", "new_password"]),
                     "EmailChange": obj(json!({"current_password": {"type": "string"}, "email": {"type": "string", "format": "email"}}), &["current_password", "email"]),
                     "Reauth": obj(json!({"current_password": {"type": "string"}}), &["current_password"]),
