@@ -5,7 +5,7 @@
 
 use super::form::{field, Choices};
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_message, redirect_or_error, render, Ctx, Page};
+use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -378,14 +378,6 @@ fn rule_label(lang: Lang, rule: &str) -> String {
     } else {
         t(lang, "doc.rule_user")
     }
-}
-
-fn back_with_error(to: &str, lang: Lang, e: &DomainError) -> Response {
-    Redirect::to(&format!(
-        "{to}?error={}",
-        super::form::urlencode(&error_message(lang, e))
-    ))
-    .into_response()
 }
 
 /// Set a quote's status (send, accept, reject, revise).

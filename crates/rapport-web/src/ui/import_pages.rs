@@ -4,7 +4,7 @@
 
 use super::form::field;
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_message, redirect_or_error, render, Ctx, Page};
+use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -67,15 +67,6 @@ pub async fn list_page(
     })
 }
 
-fn back(to: &str, lang: Lang, e: &DomainError) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!(
-        "{to}{sep}error={}",
-        super::form::urlencode(&error_message(lang, e))
-    ))
-    .into_response()
-}
-
 /// The upload form's post: csrf, object, the file.
 pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart) -> Response {
     let lang = page.ctx.lang;
@@ -90,7 +81,7 @@ pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart
                 match f.bytes().await {
                     Ok(b) => bytes = b.to_vec(),
                     Err(_) => {
-                        return back(
+                        return back_with_error(
                             "/imports",
                             lang,
                             &DomainError::field(
@@ -109,7 +100,7 @@ pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart
         return csrf_failed();
     }
     let Some(obj) = Object::from_plural(&object) else {
-        return back(
+        return back_with_error(
             "/imports",
             lang,
             &DomainError::field("object", "invalid_choice", "choose what to import"),
@@ -117,7 +108,7 @@ pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart
     };
     match imports::upload(&app.store, &page.principal, obj, &name, &bytes, None).await {
         Ok(p) => Redirect::to(&format!("/imports/{}", p.import.id)).into_response(),
-        Err(e) => back(&format!("/imports?object={object}"), lang, &e),
+        Err(e) => back_with_error(&format!("/imports?object={object}"), lang, &e),
     }
 }
 
@@ -269,7 +260,7 @@ pub async fn run(
     };
     match result {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back(&to, lang, &e),
+        Err(e) => back_with_error(&to, lang, &e),
     }
 }
 
@@ -285,6 +276,6 @@ pub async fn undo(
     let to = format!("/imports/{id}");
     match imports::undo(&app.store, &page.principal, &id).await {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, page.ctx.lang, &e),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::form::field;
 use super::i18n::t;
-use super::{csrf_failed, error_message, redirect_or_error, render, Ctx, Page};
+use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,15 +13,6 @@ use rapport_core::{Action, Object, Scope};
 use rapport_store::pool::{self, PoolAccount, Standing};
 use rapport_store::targets::{self, Progress, TargetDraft};
 use serde_json::json;
-
-fn with_error(to: &str, lang: super::i18n::Lang, e: &rapport_core::DomainError) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!(
-        "{to}{sep}error={}",
-        super::form::urlencode(&error_message(lang, e))
-    ))
-    .into_response()
-}
 
 #[derive(Template)]
 #[template(path = "pool.html")]
@@ -96,7 +87,7 @@ pub async fn claim(
     }
     match pool::claim(&app.store, &page.principal, &id).await {
         Ok(()) => Redirect::to(&format!("/accounts/{id}")).into_response(),
-        Err(e) => with_error("/pool", page.ctx.lang, &e),
+        Err(e) => back_with_error("/pool", page.ctx.lang, &e),
     }
 }
 
@@ -119,7 +110,7 @@ pub async fn release(
     .await
     {
         Ok(()) => Redirect::to("/pool").into_response(),
-        Err(e) => with_error(&format!("/accounts/{id}"), page.ctx.lang, &e),
+        Err(e) => back_with_error(&format!("/accounts/{id}"), page.ctx.lang, &e),
     }
 }
 
@@ -228,6 +219,6 @@ pub async fn set_target(
     let to = format!("/targets?period={}", super::form::urlencode(&period));
     match targets::set(&app.store, &page.principal, &[draft]).await {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => with_error(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, page.ctx.lang, &e),
     }
 }
