@@ -95,6 +95,11 @@ test("import a GBK CSV, fix the failed row from the error file, import it again"
   assert.equal(await page.locator("[data-count=created]").innerText(), "1");
   assert.equal(await page.locator("[data-count=failed]").innerText(), "0");
 
+  // The notification of the finished import leads back to it.
+  await page.goto(`${base}/notifications`);
+  assert.match(await page.locator("main").innerText(), /导入完成/);
+  assert.ok(await page.locator("a[href^='/imports/']").count() > 0);
+
   await page.goto(`${base}/contacts`);
   const list = await page.locator("table.records").innerText();
   for (const name of ["孙丽", "钱多", "吴昊"]) assert.match(list, new RegExp(name));

@@ -69,6 +69,7 @@ pub async fn notifications_page(State(app): State<AppState>, page: Page) -> Resp
                     (Some(ot @ ("account" | "contact")), Some(oid)) => {
                         Some(format!("/{}/{oid}#timeline", plural_of(ot)))
                     }
+                    (Some("import"), Some(oid)) => Some(format!("/imports/{oid}")),
                     (Some(ot), Some(oid)) => rapport_core::Object::parse(ot)
                         .and_then(rapport_core::Object::plural)
                         .map(|p| format!("/{p}/{oid}")),
