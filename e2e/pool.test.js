@@ -102,6 +102,7 @@ test("a manager sets a monthly target and the rep sees the progress", async () =
   await rep.page.goto(`${base}/`);
   assert.match(await rep.page.locator("#myday-no-next").innerText(), /Deals without a next activity[\s\S]*Data platform[\s\S]*32000\.00 CNY/);
   assert.doesNotMatch(await rep.page.locator("#myday-no-next").innerText(), /Cloud ERP/, "won deals are not listed");
+  await rep.page.screenshot({ path: join(SHOTS, "my-day-en.png"), fullPage: true });
 
   // The rep sees their own progress, and no form to set targets.
   await rep.page.goto(`${base}/targets`);
