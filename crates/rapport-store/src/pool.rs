@@ -63,17 +63,19 @@ pub async fn settings<C: ConnectionTrait>(c: &C) -> Result<PoolSettings, DomainE
         .unwrap_or_default())
 }
 
+/// The pool's rules, for someone with the settings right.
+pub async fn read_settings(store: &Store, actor: &Principal) -> Result<PoolSettings, DomainError> {
+    crate::settings::may_read(actor)?;
+    settings(store.db.reader()).await
+}
+
 /// Replace the pool's rules (settings right; audited).
 pub async fn set_settings(
     store: &Store,
     actor: &Principal,
     new: PoolSettings,
 ) -> Result<PoolSettings, DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing the pool's rules needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "changing the pool's rules")?;
     let mut errors = Vec::new();
     if new.daily_claim_limit > 10_000 {
         errors.push(FieldError::new(
@@ -204,6 +206,14 @@ pub async fn list(
             );
         }
     }
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("account.pool_listed")
+            .object("account", "*")
+            .details(json!({"q": q, "count": rows.len()})),
+    )
+    .await?;
     for r in &rows {
         let id: String = get(r, "id")?;
         out.push(PoolAccount {
@@ -219,15 +229,6 @@ pub async fn list(
         });
     }
     Ok(out)
-}
-
-/// The start of today in the instance's zone, as UTC.
-fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let local = crate::sales::local_date(now);
-    local
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc() - Duration::hours(8))
-        .unwrap_or(now)
 }
 
 async fn log_event<C: ConnectionTrait>(
@@ -302,7 +303,9 @@ async fn standing_in<C: ConnectionTrait>(
             .from(t("pool_events"))
             .and_where(Expr::col(t("user_id")).eq(user_id))
             .and_where(Expr::col(t("action")).eq("claim"))
-            .and_where(Expr::col(t("at")).gte(day_start(now))),
+            .and_where(
+                Expr::col(t("at")).gte(crate::sales::local_midnight(crate::sales::local_date(now))),
+            ),
     )
     .await?;
     let owned = count(
@@ -763,11 +766,7 @@ pub async fn sweep<C: ConnectionTrait>(
 
 /// Run the sweep now (administrators; the daily job does the same).
 pub async fn sweep_now(store: &Store, actor: &Principal) -> Result<Swept, DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "running the pool rules needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "running the pool rules")?;
     let tx = store.db.begin().await?;
     let out = sweep(&tx, store, store.now()).await?;
     audit::record(

@@ -4,7 +4,7 @@
 
 use crate::db::{db_err, exec, get, one};
 use crate::{audit, Store};
-use rapport_core::{DomainError, Principal};
+use rapport_core::{Action, DomainError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde::de::DeserializeOwned;
@@ -13,6 +13,26 @@ use serde_json::json;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
+}
+
+/// Reading instance settings needs the settings right.
+pub fn may_read(actor: &Principal) -> Result<(), DomainError> {
+    if actor.scope(Object::Settings, Action::Read) == Scope::None {
+        return Err(DomainError::Forbidden(
+            "reading settings needs the settings right".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Changing instance settings (`what`, for the message) needs the settings right over all.
+pub fn may_change(actor: &Principal, what: &str) -> Result<(), DomainError> {
+    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+        return Err(DomainError::Forbidden(format!(
+            "{what} needs the settings right"
+        )));
+    }
+    Ok(())
 }
 
 /// The document stored under `key`, if any.

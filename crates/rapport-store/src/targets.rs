@@ -6,9 +6,10 @@
 
 use crate::db::{all, db_err, exec, get, one};
 use crate::departments;
+use crate::sales::local_midnight;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use serde::{Deserialize, Serialize};
@@ -54,13 +55,6 @@ pub fn periods_of(day: NaiveDate) -> [String; 3] {
         format!("{}-Q{}", day.year(), (day.month() - 1) / 3 + 1),
         day.year().to_string(),
     ]
-}
-
-/// Midnight at the start of `d` in the instance's zone (UTC+8), as UTC.
-fn local_midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc() - Duration::hours(8))
-        .unwrap_or_default()
 }
 
 /// A target as sent.
@@ -394,6 +388,14 @@ pub async fn progress(
             percent,
         });
     }
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("target.read")
+            .object("target", "*")
+            .details(json!({"period": period, "rows": out.len()})),
+    )
+    .await?;
     out.sort_by(|a, b| {
         (
             a.subject_type.as_str(),

@@ -647,6 +647,19 @@ story!(users_without_rights_are_refused, |app| {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
+    // Settings are read with the settings right only.
+    for path in ["/api/v1/settings/approval-flow", "/api/v1/settings/pool"] {
+        let (st, _) = app.get(&t.rep_a, path).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}");
+        let (st, _) = app.get(&t.admin, path).await;
+        assert_eq!(st, StatusCode::OK, "{path}");
+    }
+    // Reading receivables is audited.
+    app.get(&t.manager, "/api/v1/receivables").await;
+    let (_, audit) = app
+        .get(&t.admin, "/api/v1/audit?action=receivables.read")
+        .await;
+    assert!(!audit["data"].as_array().unwrap().is_empty(), "{audit}");
     // The sales settings pages are for administrators.
     let res = app
         .http

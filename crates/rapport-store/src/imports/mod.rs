@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
@@ -293,6 +293,12 @@ pub async fn preview(
     let object = Object::parse(&imp.object).ok_or(DomainError::NotFound)?;
     let def = importable(object).ok_or(DomainError::NotFound)?;
     let rows = rows_between(store, id, 0, 20).await?;
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("import.read").object("import", id),
+    )
+    .await?;
     let customs = crate::custom_fields::active(store, object).await?;
     let targets = mapping::targets(object, def.fields, &customs);
     let header = header_row
@@ -677,25 +683,6 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Import, 
     .await?;
     tx.commit().await.map_err(db_err)?;
     get_for(store, actor, id).await
-}
-
-/// The import a record came from, if any.
-pub async fn origin_of(store: &Store, record_id: &str) -> Result<Option<Value>, DomainError> {
-    Ok(one(
-        store.db.reader(),
-        Query::select()
-            .columns(["import_id", "action"].map(t))
-            .from(t("import_records"))
-            .and_where(Expr::col(t("record_id")).eq(record_id))
-            .limit(1),
-    )
-    .await?
-    .map(|r| {
-        json!({
-            "import_id": get::<String>(&r, "import_id").unwrap_or_default(),
-            "action": get::<String>(&r, "action").unwrap_or_default(),
-        })
-    }))
 }
 
 /// Whether a job kind is an import batch (run outside the job's own transaction).

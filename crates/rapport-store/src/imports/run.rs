@@ -105,6 +105,8 @@ struct Ctx<'a> {
     kinds: HashMap<String, FieldKind>,
     /// user id, email and name → user id (owner columns)
     users: HashMap<String, String>,
+    /// The accounts the importer may read (for `account_name`), resolved once per batch.
+    accounts: Option<crate::scope::OwnerFilter>,
     /// picklist field → (label in either language or value, lower case → value)
     choices: HashMap<String, HashMap<String, String>>,
     dry: bool,
@@ -136,9 +138,9 @@ impl Ctx<'_> {
         }
         if let Some(Value::String(name)) = doc.remove("account_name") {
             let norm = validate::company_name_norm(&name);
-            let filter = owner_filter(self.store, self.actor, Object::Account, Action::Read)
-                .await
-                .map_err(|e| reason(&e))?
+            let filter = self
+                .accounts
+                .clone()
                 .ok_or_else(|| "you may not read accounts".to_string())?;
             let mut q = Query::select();
             q.column(t("id"))
@@ -355,6 +357,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         mapping: &m,
         kinds,
         users: user_keys,
+        accounts: owner_filter(store, &actor, Object::Account, Action::Read).await?,
         choices,
         dry,
     };

@@ -2,7 +2,7 @@
 //! every path (API, UI form, kanban drag, import, conversion) follows them.
 
 use super::{default_of, Pipeline, StageKind};
-use crate::db::{exec, one};
+use crate::db::exec;
 use crate::records::Record;
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
@@ -200,21 +200,4 @@ pub fn prepare_lead(
         after.insert("disqualify_reason", FieldValue::Null);
     }
     Ok(())
-}
-
-/// Whether an account has opportunities (it cannot be deleted while it does).
-pub async fn account_has_opportunities<C: ConnectionTrait>(
-    c: &C,
-    account_id: &str,
-) -> Result<bool, DomainError> {
-    Ok(one(
-        c,
-        Query::select()
-            .column(t("id"))
-            .from(t("opportunities"))
-            .and_where(Expr::col(t("account_id")).eq(account_id))
-            .limit(1),
-    )
-    .await?
-    .is_some())
 }

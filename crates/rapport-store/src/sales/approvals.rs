@@ -8,7 +8,7 @@ use crate::records::{self, CONTRACTS};
 use crate::scope::owner_filter;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -109,13 +109,15 @@ pub async fn flow(store: &Store) -> Result<Flow, DomainError> {
         .unwrap_or_default())
 }
 
+/// The approval flow, for someone with the settings right.
+pub async fn read_flow(store: &Store, actor: &Principal) -> Result<Flow, DomainError> {
+    crate::settings::may_read(actor)?;
+    flow(store).await
+}
+
 /// Replace the approval flow (settings right; audited).
 pub async fn set_flow(store: &Store, actor: &Principal, new: Flow) -> Result<Flow, DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing the approval flow needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "changing the approval flow")?;
     check_flow(&new)?;
     let before = flow(store).await?;
     crate::settings::replace(
@@ -185,12 +187,21 @@ async fn steps_of<C: ConnectionTrait>(
     c: &C,
     contract_id: &str,
 ) -> Result<Vec<StepState>, DomainError> {
+    steps_of_many(c, &[contract_id.to_string()]).await
+}
+
+/// The steps of several contracts in one query, by round and step.
+async fn steps_of_many<C: ConnectionTrait>(
+    c: &C,
+    contract_ids: &[String],
+) -> Result<Vec<StepState>, DomainError> {
     all(
         c,
         Query::select()
             .columns(STEP_COLS.map(t))
             .from(t("contract_approvals"))
-            .and_where(Expr::col(t("contract_id")).eq(contract_id))
+            .and_where(Expr::col(t("contract_id")).is_in(contract_ids.to_vec()))
+            .order_by(t("contract_id"), Order::Asc)
             .order_by(t("round"), Order::Asc)
             .order_by(t("step"), Order::Asc),
     )
@@ -238,16 +249,9 @@ async fn role_members(store: &Store, key: &str) -> Result<Vec<String>, DomainErr
 }
 
 async fn is_active_user(store: &Store, id: &str) -> Result<bool, DomainError> {
-    Ok(one(
-        store.db.reader(),
-        Query::select()
-            .column(t("id"))
-            .from(t("users"))
-            .and_where(Expr::col(t("id")).eq(id))
-            .and_where(Expr::col(t("active")).eq(true)),
-    )
-    .await?
-    .is_some())
+    Ok(crate::users::get_user(store, id)
+        .await?
+        .is_some_and(|u| u.active))
 }
 
 /// Who may decide a step: the rule's users minus the submitter and the owner; administrators
@@ -683,6 +687,12 @@ pub async fn history(
     if !approver {
         records::read_record(store, actor, &CONTRACTS, contract_id).await?;
     }
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("contract.approvals.read").object("contract", contract_id),
+    )
+    .await?;
     Ok(steps)
 }
 
@@ -712,41 +722,63 @@ pub async fn pending_for(store: &Store, actor: &Principal) -> Result<Vec<Pending
             .limit(500),
     )
     .await?;
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
+    // Each contract once, oldest request first; then all their steps and the contracts in
+    // one query each.
+    let mut ids: Vec<String> = Vec::new();
     for r in rows {
         let cid: String = get(&r, "contract_id")?;
-        if seen.contains(&cid) {
-            continue;
+        if !ids.contains(&cid) {
+            ids.push(cid);
         }
-        seen.push(cid.clone());
-        let steps = steps_of(store.db.reader(), &cid).await?;
-        let Some(step) = current(&steps).filter(|s| s.approvers.contains(&actor.user_id)) else {
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let steps = steps_of_many(store.db.reader(), &ids).await?;
+    let contracts = all(
+        store.db.reader(),
+        Query::select()
+            .columns(
+                [
+                    "id",
+                    "number",
+                    "name",
+                    "account_id",
+                    "amount",
+                    "currency",
+                    "owner_id",
+                ]
+                .map(t),
+            )
+            .from(t("contracts"))
+            .and_where(Expr::col(t("id")).is_in(ids.clone())),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for cid in &ids {
+        let mine: Vec<StepState> = steps
+            .iter()
+            .filter(|s| s.contract_id == *cid)
+            .cloned()
+            .collect();
+        let Some(step) = current(&mine).filter(|s| s.approvers.contains(&actor.user_id)) else {
             continue;
         };
-        let Some(c) = records::find_in_scope(
-            store.db.reader(),
-            store,
-            &CONTRACTS,
-            &crate::scope::OwnerFilter::All,
-            &cid,
-        )
-        .await?
-        else {
-            continue;
-        };
+        let mut found = None;
+        for r in &contracts {
+            if get::<String>(r, "id")? == *cid {
+                found = Some(r);
+            }
+        }
+        let Some(c) = found else { continue };
         out.push(Pending {
             step: step.clone(),
-            number: c.text("number").map(str::to_string),
-            name: c.text("name").unwrap_or("").to_string(),
-            account_id: c.text("account_id").unwrap_or("").to_string(),
-            amount: c
-                .values
-                .get("amount")
-                .map(|v| v.to_json().as_str().unwrap_or("").to_string())
-                .unwrap_or_default(),
-            currency: c.text("currency").unwrap_or("CNY").to_string(),
-            owner_id: c.owner_id().map(str::to_string),
+            number: get(c, "number")?,
+            name: get(c, "name")?,
+            account_id: get(c, "account_id")?,
+            amount: validate::money_string(get::<Option<i64>>(c, "amount")?.unwrap_or(0)),
+            currency: get::<Option<String>>(c, "currency")?.unwrap_or_else(|| "CNY".into()),
+            owner_id: get(c, "owner_id")?,
         });
     }
     Ok(out)

@@ -14,12 +14,19 @@ pub mod price_lists;
 pub mod receivables;
 pub mod rules;
 
-use chrono::{FixedOffset, NaiveDate};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 /// The instance's zone (Asia/Shanghai, as the forms read dates and times).
-pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
     match FixedOffset::east_opt(8 * 3600) {
         Some(z) => t.with_timezone(&z).date_naive(),
         None => t.date_naive(),
     }
+}
+
+/// The start of `d` in the instance's zone, as UTC.
+pub fn local_midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc() - Duration::hours(8))
+        .unwrap_or_default()
 }

@@ -193,11 +193,7 @@ pub async fn save(
     id: Option<&str>,
     draft: &PriceListDraft,
 ) -> Result<PriceList, DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing price lists needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "changing price lists")?;
     let items = check(draft)?;
     let db = store.db.reader();
     if let Some(id) = id {

@@ -139,6 +139,12 @@ pub async fn plan(
         .remove(contract_id)
         .unwrap_or_default();
     let (instalments, overdue) = allocate(&rows, received, local_date(store.now()));
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("contract.payment_plan.read").object("contract", contract_id),
+    )
+    .await?;
     Ok(Plan {
         contract_id: contract_id.to_string(),
         currency: rec.text("currency").unwrap_or("CNY").to_string(),
@@ -366,6 +372,14 @@ pub async fn summary(
         })
         .collect();
     out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("receivables.read")
+            .object("contract", "*")
+            .details(json!({"group": group, "rows": out.len()})),
+    )
+    .await?;
     Ok(out.into_iter().map(|(_, r)| r).collect())
 }
 

@@ -162,34 +162,10 @@ pub async fn load(
                     ctx.price_list = Some((get(&row, "currency")?, prices));
                 }
             }
-            if let Some(opp) = input_text(input, "opportunity_id") {
-                if let Some(r) = one(
-                    db,
-                    Query::select()
-                        .column(t("account_id"))
-                        .from(t("opportunities"))
-                        .and_where(Expr::col(t("id")).eq(opp)),
-                )
-                .await?
-                {
-                    ctx.opportunity_account = Some(get(&r, "account_id")?);
-                }
-            }
+            ctx.opportunity_account = opportunity_account(store, input).await?;
         }
         Object::Contract => {
-            if let Some(opp) = input_text(input, "opportunity_id") {
-                if let Some(r) = one(
-                    db,
-                    Query::select()
-                        .column(t("account_id"))
-                        .from(t("opportunities"))
-                        .and_where(Expr::col(t("id")).eq(opp)),
-                )
-                .await?
-                {
-                    ctx.opportunity_account = Some(get(&r, "account_id")?);
-                }
-            }
+            ctx.opportunity_account = opportunity_account(store, input).await?;
         }
         Object::Payment => {
             if let Some(id) =
@@ -217,6 +193,23 @@ pub async fn default_owner(
         Some(id) => Ok(contract_info(store, id).await?.and_then(|c| c.owner_id)),
         None => Ok(None),
     }
+}
+
+/// The account of the opportunity a document names, if it names one.
+async fn opportunity_account(store: &Store, input: &Input) -> Result<Option<String>, DomainError> {
+    let Some(opp) = input_text(input, "opportunity_id") else {
+        return Ok(None);
+    };
+    one(
+        store.db.reader(),
+        Query::select()
+            .column(t("account_id"))
+            .from(t("opportunities"))
+            .and_where(Expr::col(t("id")).eq(opp)),
+    )
+    .await?
+    .map(|r| get(&r, "account_id"))
+    .transpose()
 }
 
 /// The figures of one contract that payments depend on.

@@ -10,7 +10,6 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use rapport_core::DomainError;
 use rapport_store::sales::approvals::{self, Flow};
 use rapport_store::sales::convert;
 use rapport_store::sales::price_lists::{self, PriceListDraft};
@@ -151,16 +150,9 @@ pub async fn my_approvals(State(app): State<AppState>, auth: Auth) -> ApiResult<
 }
 
 pub async fn get_flow(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    if auth
-        .principal
-        .scope(rapport_core::Object::Settings, rapport_core::Action::Read)
-        == rapport_core::Scope::None
-    {
-        return Err(
-            DomainError::Forbidden("reading settings needs the settings right".into()).into(),
-        );
-    }
-    Ok(Json(json!(approvals::flow(&app.store).await?)))
+    Ok(Json(json!(
+        approvals::read_flow(&app.store, &auth.principal).await?
+    )))
 }
 
 pub async fn put_flow(
@@ -276,16 +268,9 @@ pub async fn sweep(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Va
 }
 
 pub async fn get_pool_settings(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    if auth
-        .principal
-        .scope(rapport_core::Object::Settings, rapport_core::Action::Read)
-        == rapport_core::Scope::None
-    {
-        return Err(
-            DomainError::Forbidden("reading settings needs the settings right".into()).into(),
-        );
-    }
-    Ok(Json(json!(pool::settings(app.store.db.reader()).await?)))
+    Ok(Json(json!(
+        pool::read_settings(&app.store, &auth.principal).await?
+    )))
 }
 
 pub async fn put_pool_settings(

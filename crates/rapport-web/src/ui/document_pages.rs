@@ -146,19 +146,22 @@ fn post(url: String, label: String, primary: bool) -> PostAction {
 }
 
 /// The actions, lines and approval state of a quote, contract or order page.
+/// `choices` and `can_update` are the record page's own (the user names, whether the viewer
+/// may change this record).
 pub async fn panel(
     app: &AppState,
     page: &Page,
     def: &ObjectDef,
     id: &str,
     rec: &Value,
+    choices: &Choices,
+    can_update: bool,
 ) -> Option<DocPanel> {
     let lang = page.ctx.lang;
     let actor = &page.principal;
     let status = rec["status"].as_str().unwrap_or("");
     let currency = rec["currency"].as_str().unwrap_or("CNY");
     let may = |o: Object, a: Action| actor.scope(o, a) != Scope::None;
-    let can_update = may(def.object, Action::Update);
     let mut p = DocPanel {
         links: vec![],
         actions: vec![],
@@ -325,12 +328,9 @@ pub async fn panel(
                     });
                 }
             }
-            let names = super::record_pages::choices(&app.store, actor, lang, Object::Contract)
-                .await
-                .map(|c| c.users)
-                .unwrap_or_default();
             let name = |u: &str| {
-                names
+                choices
+                    .users
                     .iter()
                     .find(|(id, _)| id == u)
                     .map_or(u.to_string(), |(_, n)| n.clone())

@@ -1071,7 +1071,7 @@ async fn render_detail(
         rows,
         related,
         can_convert,
-        doc: super::document_pages::panel(app, &page, def, id, &rec).await,
+        doc: super::document_pages::panel(app, &page, def, id, &rec, &choices, can_update).await,
         history,
         timeline,
         has_email: rec["email"].as_str().is_some_and(|e| !e.is_empty()),
