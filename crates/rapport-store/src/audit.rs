@@ -414,6 +414,8 @@ pub struct AuditFilter {
     pub actions: Vec<String>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
+    /// Entries about any of these objects as well (records merged into `object_id`).
+    pub also_object_ids: Vec<String>,
     pub since: Option<String>,
     pub until: Option<String>,
     /// Entries with seq below this (cursor; newest first).
@@ -484,7 +486,9 @@ pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, Dom
         q.and_where(Expr::col(t("object_type")).eq(v.as_str()));
     }
     if let Some(v) = &f.object_id {
-        q.and_where(Expr::col(t("object_id")).eq(v.as_str()));
+        let mut ids = vec![v.clone()];
+        ids.extend(f.also_object_ids.iter().cloned());
+        q.and_where(Expr::col(t("object_id")).is_in(ids));
     }
     if let Some(v) = &f.since {
         q.and_where(Expr::col(t("at")).gte(v.as_str()));

@@ -17,6 +17,7 @@ pub mod interop;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
+pub mod merge;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;

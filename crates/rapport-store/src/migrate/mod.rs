@@ -9,6 +9,7 @@ mod m0010_lead_to_cash;
 mod m0011_sales_documents;
 mod m0012_pool_targets;
 mod m0013_imports;
+mod m0014_merges;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -672,6 +673,7 @@ const MIGRATIONS: &[Migration] = &[
     (11, "sales_documents", m0011_sales_documents::steps),
     (12, "pool_targets", m0012_pool_targets::steps),
     (13, "imports", m0013_imports::steps),
+    (14, "merges", m0014_merges::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

@@ -1008,7 +1008,7 @@ fn apply_rules(
     }
 }
 
-fn diff(
+pub(crate) fn diff(
     def: &ObjectDef,
     before: &BTreeMap<&'static str, FieldValue>,
     after: &BTreeMap<&'static str, FieldValue>,
@@ -1216,6 +1216,35 @@ pub async fn delete(
     tx.commit().await.map_err(db_err)
 }
 
+/// Remove a record's search tokens (inside the caller's transaction).
+pub(crate) async fn clear_tokens<C: ConnectionTrait>(
+    c: &C,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<(), DomainError> {
+    tokens::clear(c, def, id).await
+}
+
+/// Write a record's search tokens again from its values (inside the caller's transaction).
+pub(crate) async fn rewrite_tokens<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    def: &ObjectDef,
+    rec: &Record,
+) -> Result<(), DomainError> {
+    let keys = store.keys()?;
+    let defs = crate::custom_fields::list(store, def.object).await?;
+    tokens::write(
+        c,
+        &keys,
+        def,
+        &rec.id,
+        &rec.values,
+        custom_values::tokens(&keys, &defs, &rec.custom),
+    )
+    .await
+}
+
 /// Transfer records to a new owner, with a reason (audited per record).
 pub async fn transfer(
     store: &Store,
@@ -1313,6 +1342,7 @@ pub async fn history(
         &audit::AuditFilter {
             object_type: Some(def.key().into()),
             object_id: Some(id.into()),
+            also_object_ids: crate::merge::merged_into(store, id).await?,
             limit,
             ..Default::default()
         },

@@ -7,6 +7,7 @@ mod documents;
 pub(crate) mod imports;
 pub(crate) mod interop;
 mod mail;
+pub(crate) mod merges;
 pub mod openapi;
 pub(crate) mod records;
 mod sales;
@@ -173,6 +174,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/imports/{id}/errors", get(imports::errors))
         .route("/api/v1/imports/{id}/errors.csv", get(imports::error_file))
         .route("/api/v1/imports/{id}/undo", post(imports::undo))
+        .route("/api/v1/duplicates", get(merges::scan))
+        .route("/api/v1/merges", get(merges::list).post(merges::create))
+        .route("/api/v1/merges/bulk", post(merges::bulk))
+        .route("/api/v1/merges/{id}", get(merges::get_one))
+        .route("/api/v1/merges/{id}/undo", post(merges::undo))
         .route("/api/v1/pool", get(documents::pool))
         .route("/api/v1/pool/sweep", post(documents::sweep))
         .route("/api/v1/pool/{id}/claim", post(documents::claim))

@@ -151,7 +151,7 @@ pub async fn history(
         .into_iter()
         .map(|r| {
             let changes = r.details.get("changes").cloned().unwrap_or(Value::Null);
-            json!({"at": r.at, "action": r.action, "actor_id": r.actor_id, "actor_email": r.actor_email, "changes": changes, "reason": r.details.get("reason")})
+            json!({"at": r.at, "action": r.action, "record_id": r.object_id, "actor_id": r.actor_id, "actor_email": r.actor_email, "changes": changes, "reason": r.details.get("reason")})
         })
         .collect();
     Ok(Json(json!({"data": data})))

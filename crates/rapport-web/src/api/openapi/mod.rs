@@ -178,6 +178,19 @@ fn sales_schemas() -> Map<String, Value> {
         "values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "field → (value in the file → value to save)"},
         "match_on": {"enum": ["none", "name", "credit_code", "email", "phone"]},
         "on_match": {"enum": ["skip", "update", "create"]}}), &["columns"]));
+    let merge_props = json!({
+        "survivor_id": {"type": "string", "format": "uuid"},
+        "merged_ids": {"type": "array", "minItems": 1, "maxItems": 9, "items": {"type": "string", "format": "uuid"}},
+        "fields": {"type": "object", "additionalProperties": {"type": "string", "format": "uuid"}, "description": "field (built-in or cf_…) → id of the record whose value the survivor takes; without a choice the survivor keeps its value, empty fields are filled from the others, tags, emails and phones are combined"}});
+    let mut merge = merge_props.clone();
+    merge["object"] = json!({"enum": ["accounts", "contacts", "leads"]});
+    m.insert(
+        "Merge".into(),
+        obj(merge, &["object", "survivor_id", "merged_ids"]),
+    );
+    m.insert("MergeBulk".into(), obj(json!({
+        "object": {"enum": ["accounts", "contacts", "leads"]},
+        "groups": {"type": "array", "minItems": 1, "maxItems": 100, "items": obj(merge_props, &["survivor_id", "merged_ids"])}}), &["object", "groups"]));
     m.insert("Release".into(), obj(json!({"reason": {"type": "string", "description": "a value of the pool_release_reason picklist"}, "note": {"type": "string", "maxLength": 500}}), &["reason"]));
     m.insert("PoolSettings".into(), obj(json!({
         "daily_claim_limit": {"type": "integer", "minimum": 0}, "max_owned": {"type": "integer", "minimum": 0},

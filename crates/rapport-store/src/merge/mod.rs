@@ -1,0 +1,696 @@
+//! Merging duplicate accounts, contacts or leads into one (ADR 0010). The survivor takes the
+//! chosen value of each field; activities, deals, documents, links and history of the merged
+//! records move to it; the merged records are removed. Everything the merge changed is kept
+//! with it, so it can be undone while the survivor's merged fields are unchanged.
+
+pub mod references;
+pub mod scan;
+mod snapshot;
+mod values;
+
+use crate::db::{all, db_err, exec, get, one};
+use crate::records::{self, def_of, ObjectDef, Record};
+use crate::scope::{owner_filter, OwnerFilter};
+use crate::{audit, outbox, Store};
+use chrono::{DateTime, Utc};
+use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use references::Moved;
+use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use snapshot::{Cell, Row};
+use std::collections::BTreeMap;
+
+pub use values::{mergeable_fields, Choices};
+
+/// At most this many records go into one merge (the survivor and nine others).
+pub const MAX_RECORDS: usize = 10;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// The record types that can be merged.
+pub fn merge_def(object: Object) -> Result<&'static ObjectDef, DomainError> {
+    match object {
+        Object::Account | Object::Contact | Object::Lead => {
+            def_of(object).ok_or(DomainError::NotFound)
+        }
+        _ => Err(DomainError::field(
+            "object",
+            "not_mergeable",
+            format!("{} records cannot be merged", object.key()),
+        )),
+    }
+}
+
+/// A merge as asked for: which record survives, which go into it, and for any field, the
+/// record whose value the survivor takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub survivor_id: String,
+    pub merged_ids: Vec<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A merge as done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Merge {
+    pub id: String,
+    pub object: String,
+    pub survivor_id: String,
+    pub merged_ids: Vec<String>,
+    /// Fields of the survivor the merge changed.
+    pub fields: Vec<String>,
+    pub status: String,
+    pub actor_id: String,
+    pub created_at: DateTime<Utc>,
+    pub undone_at: Option<DateTime<Utc>>,
+    /// Rows moved to the survivor, per table.
+    pub moved: Value,
+}
+
+/// What an undo needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UndoData {
+    survivor_before: Row,
+    survivor_after: Row,
+    merged_rows: Vec<Row>,
+    tokens: Vec<Row>,
+    moved: Moved,
+}
+
+fn check_request(req: &MergeRequest) -> Result<(), DomainError> {
+    if !ids::is_valid_id(&req.survivor_id) {
+        return Err(DomainError::field(
+            "survivor_id",
+            "invalid",
+            "survivor_id must be a record id",
+        ));
+    }
+    if req.merged_ids.is_empty() || req.merged_ids.len() >= MAX_RECORDS {
+        return Err(DomainError::field(
+            "merged_ids",
+            "invalid",
+            format!("merge 1 to {} records into the survivor", MAX_RECORDS - 1),
+        ));
+    }
+    let mut seen = vec![req.survivor_id.as_str()];
+    for id in &req.merged_ids {
+        if !ids::is_valid_id(id) {
+            return Err(DomainError::field(
+                "merged_ids",
+                "invalid",
+                "merged_ids must be record ids",
+            ));
+        }
+        if seen.contains(&id.as_str()) {
+            return Err(DomainError::field(
+                "merged_ids",
+                "repeated",
+                "each record may appear once, and not as both survivor and merged",
+            ));
+        }
+        seen.push(id);
+    }
+    Ok(())
+}
+
+fn forbidden(def: &ObjectDef, what: &str) -> DomainError {
+    DomainError::Forbidden(format!("you may not {what} these {} records", def.key()))
+}
+
+/// Load the records of a merge the actor may carry out: every one readable (or 404), the
+/// survivor updatable and the others deletable (or 403).
+async fn load_group(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    req: &MergeRequest,
+) -> Result<(Record, Vec<Record>), DomainError> {
+    let read = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let find = |id: String| {
+        let read = read.clone();
+        async move {
+            records::find_in_scope(store.db.reader(), store, def, &read, &id)
+                .await?
+                .ok_or(DomainError::NotFound)
+        }
+    };
+    let survivor = find(req.survivor_id.clone()).await?;
+    let mut merged = Vec::new();
+    for id in &req.merged_ids {
+        merged.push(find(id.clone()).await?);
+    }
+    let update = owner_filter(store, actor, def.object, Action::Update).await?;
+    if !update.is_some_and(|f| f.allows(survivor.owner_id())) {
+        return Err(forbidden(def, "update"));
+    }
+    let delete = owner_filter(store, actor, def.object, Action::Delete).await?;
+    if !merged
+        .iter()
+        .all(|m| delete.as_ref().is_some_and(|f| f.allows(m.owner_id())))
+    {
+        return Err(forbidden(def, "merge away (delete)"));
+    }
+    Ok((survivor, merged))
+}
+
+/// Merge records into a survivor, in one transaction. Returns the merge (its id undoes it).
+pub async fn merge(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    req: &MergeRequest,
+) -> Result<Merge, DomainError> {
+    let def = merge_def(object)?;
+    check_request(req)?;
+    let (survivor, merged) = load_group(store, actor, def, req).await?;
+    let plan = values::plan(store, actor, def, &survivor, &merged, &req.fields).await?;
+    let merge_id = ids::new_id();
+    let merged_ids: Vec<String> = merged.iter().map(|m| m.id.clone()).collect();
+    let now = store.now();
+
+    let tx = store.db.begin().await?;
+    let by_id = |ids: Vec<String>| Condition::all().add(Expr::col(t("id")).is_in(ids));
+    let survivor_before = snapshot::rows(&tx, def.table, by_id(vec![survivor.id.clone()]))
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound)?;
+    let merged_rows = snapshot::rows(&tx, def.table, by_id(merged_ids.clone())).await?;
+    if merged_rows.len() != merged_ids.len() {
+        return Err(DomainError::NotFound);
+    }
+    let tokens = snapshot::rows(
+        &tx,
+        "search_tokens",
+        Condition::all().add(Expr::col(t("record_id")).is_in(merged_ids.clone())),
+    )
+    .await?;
+    let moved = references::move_all(&tx, object, &survivor.id, &merged_ids).await?;
+    let mut after = plan.after.clone();
+    if def.object == Object::Account
+        && survivor
+            .text("parent_id")
+            .is_some_and(|p| merged_ids.iter().any(|m| m == p))
+    {
+        after.insert("parent_id", rapport_core::fields::FieldValue::Null);
+    }
+    let changed = records::diff(def, &survivor.values, &after);
+    let changed_names: Vec<String> = changed
+        .iter()
+        .map(|s| s.name.to_string())
+        .chain(plan.custom_changed.iter().cloned())
+        .collect();
+    records::write_changes(
+        &tx,
+        store,
+        actor,
+        def,
+        &survivor,
+        &after,
+        changed,
+        "merged",
+        json!({"merge_id": merge_id, "merged_ids": merged_ids, "moved": moved.counts()}),
+        plan.custom_after.clone(),
+    )
+    .await?;
+    for id in &merged_ids {
+        records::clear_tokens(&tx, def, id).await?;
+    }
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t(def.table))
+            .cond_where(by_id(merged_ids.clone())),
+    )
+    .await?;
+    for m in &merged {
+        exec(
+            &tx,
+            Query::insert()
+                .into_table(t("merged_records"))
+                .columns(["merged_id", "survivor_id", "merge_id", "object_type"].map(t))
+                .values_panic([
+                    m.id.as_str().into(),
+                    survivor.id.as_str().into(),
+                    merge_id.as_str().into(),
+                    def.key().into(),
+                ]),
+        )
+        .await?;
+        audit::record(
+            &tx,
+            store,
+            actor,
+            audit::Entry::new(format!("{}.merged_into", def.key()))
+                .object(def.key(), &m.id)
+                .details(json!({"survivor_id": survivor.id, "merge_id": merge_id})),
+        )
+        .await?;
+        outbox::emit(
+            &tx,
+            store,
+            actor,
+            &format!("{}.deleted", def.key()),
+            def.key(),
+            &m.id,
+            json!({"id": m.id, "merged_into": survivor.id}),
+        )
+        .await?;
+    }
+    let survivor_after = snapshot::rows(&tx, def.table, by_id(vec![survivor.id.clone()]))
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound)?;
+    let counts = moved.counts();
+    let undo = UndoData {
+        survivor_before,
+        survivor_after,
+        merged_rows,
+        tokens,
+        moved,
+    };
+    let undo_text = serde_json::to_string(&undo)
+        .map_err(|e| DomainError::Internal(format!("merge undo data: {e}")))?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t("merges"))
+            .columns(
+                [
+                    "id",
+                    "object_type",
+                    "survivor_id",
+                    "merged_ids",
+                    "actor_id",
+                    "status",
+                    "fields",
+                    "undo",
+                    "created_at",
+                ]
+                .map(t),
+            )
+            .values_panic([
+                merge_id.as_str().into(),
+                def.key().into(),
+                survivor.id.as_str().into(),
+                json!(merged_ids).to_string().into(),
+                actor.user_id.as_str().into(),
+                "done".into(),
+                json!(changed_names).to_string().into(),
+                undo_text.into(),
+                now.into(),
+            ]),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(Merge {
+        id: merge_id,
+        object: def.key().to_string(),
+        survivor_id: survivor.id,
+        merged_ids,
+        fields: changed_names,
+        status: "done".into(),
+        actor_id: actor.user_id.clone(),
+        created_at: now,
+        undone_at: None,
+        moved: counts,
+    })
+}
+
+fn merge_of(row: &sea_orm::QueryResult) -> Result<(Merge, String), DomainError> {
+    let parse = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+    let undo: String = get(row, "undo")?;
+    let moved = serde_json::from_str::<UndoData>(&undo)
+        .map(|u| u.moved.counts())
+        .unwrap_or(Value::Null);
+    Ok((
+        Merge {
+            id: get(row, "id")?,
+            object: get(row, "object_type")?,
+            survivor_id: get(row, "survivor_id")?,
+            merged_ids: parse(get(row, "merged_ids")?),
+            fields: parse(get(row, "fields")?),
+            status: get(row, "status")?,
+            actor_id: get(row, "actor_id")?,
+            created_at: get(row, "created_at")?,
+            undone_at: get(row, "undone_at")?,
+            moved,
+        },
+        undo,
+    ))
+}
+
+const MERGE_COLUMNS: [&str; 10] = [
+    "id",
+    "object_type",
+    "survivor_id",
+    "merged_ids",
+    "fields",
+    "status",
+    "actor_id",
+    "created_at",
+    "undone_at",
+    "undo",
+];
+
+/// Whether the actor may see a merge: its survivor must be readable, or, once the survivor
+/// is gone, the actor made the merge or reads every record of the type.
+async fn may_see(store: &Store, actor: &Principal, m: &Merge) -> Result<bool, DomainError> {
+    let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
+    if m.actor_id == actor.user_id || actor.scope(def.object, Action::Read) == Scope::All {
+        return Ok(true);
+    }
+    Ok(records::read_record(store, actor, def, &m.survivor_id)
+        .await
+        .is_ok())
+}
+
+/// One merge (404 unless the actor may see it).
+pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Merge, DomainError> {
+    if !ids::is_valid_id(id) {
+        return Err(DomainError::NotFound);
+    }
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .columns(MERGE_COLUMNS.map(t))
+            .from(t("merges"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let (m, _) = merge_of(&row)?;
+    if !may_see(store, actor, &m).await? {
+        return Err(DomainError::NotFound);
+    }
+    Ok(m)
+}
+
+/// Recent merges of a type the actor may see, newest first.
+pub async fn list(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    limit: u64,
+) -> Result<Vec<Merge>, DomainError> {
+    let def = merge_def(object)?;
+    if owner_filter(store, actor, object, Action::Read)
+        .await?
+        .is_none()
+    {
+        return Err(DomainError::Forbidden(format!(
+            "you may not read {} records",
+            def.key()
+        )));
+    }
+    let mut q = Query::select();
+    q.columns(MERGE_COLUMNS.map(t))
+        .from(t("merges"))
+        .and_where(Expr::col(t("object_type")).eq(def.key()))
+        .order_by(t("created_at"), Order::Desc)
+        .limit(limit.clamp(1, 200));
+    if actor.scope(object, Action::Read) != Scope::All {
+        q.and_where(Expr::col(t("actor_id")).eq(actor.user_id.as_str()));
+    }
+    let rows = all(store.db.reader(), &q).await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let (m, _) = merge_of(r)?;
+        if may_see(store, actor, &m).await? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The field a stored column belongs to, for messages (`phone_enc` → `phone`).
+fn field_of_column(col: &str) -> &str {
+    col.strip_suffix("_enc")
+        .or_else(|| col.strip_suffix("_bidx"))
+        .or_else(|| col.strip_suffix("_norm"))
+        .unwrap_or(col)
+}
+
+/// Undo a merge: the merged records come back with their ids, what moved goes back where it
+/// still is, and the survivor's merged fields get their old values. Refused (409) when the
+/// survivor has gone or a field the merge set has been changed since.
+pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, DomainError> {
+    let m = read(store, actor, id).await?;
+    let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
+    if m.status != "done" {
+        return Err(DomainError::Conflict(
+            "this merge has already been undone".into(),
+        ));
+    }
+    let survivor = records::read_record(store, actor, def, &m.survivor_id)
+        .await
+        .map_err(|_| {
+            DomainError::Conflict(
+                "the record this merge kept has since been merged or deleted; undo that first"
+                    .into(),
+            )
+        })?;
+    let update = owner_filter(store, actor, def.object, Action::Update).await?;
+    if !update.is_some_and(|f| f.allows(survivor.owner_id())) {
+        return Err(forbidden(def, "update"));
+    }
+    if actor.scope(def.object, Action::Create) == Scope::None {
+        return Err(forbidden(def, "create"));
+    }
+    let tx = store.db.begin().await?;
+    let row = one(
+        &tx,
+        Query::select()
+            .columns(MERGE_COLUMNS.map(t))
+            .from(t("merges"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let (m, undo_text) = merge_of(&row)?;
+    if m.status != "done" {
+        return Err(DomainError::Conflict(
+            "this merge has already been undone".into(),
+        ));
+    }
+    let data: UndoData = serde_json::from_str(&undo_text)
+        .map_err(|e| DomainError::Internal(format!("merge undo data: {e}")))?;
+    let by_id = |id: &str| Condition::all().add(Expr::col(t("id")).eq(id));
+    let current = snapshot::rows(&tx, def.table, by_id(&m.survivor_id))
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::Conflict("the record this merge kept is gone".into()))?;
+    let mut restore = Row::new();
+    let mut changed_since = Vec::new();
+    for (col, before) in &data.survivor_before {
+        let after = data.survivor_after.get(col).unwrap_or(&Cell::Null);
+        if col == "updated_at" || before == after {
+            continue;
+        }
+        if current.get(col).unwrap_or(&Cell::Null) != after {
+            let f = field_of_column(col).to_string();
+            if !changed_since.contains(&f) {
+                changed_since.push(f);
+            }
+        }
+        restore.insert(col.clone(), before.clone());
+    }
+    if !changed_since.is_empty() {
+        return Err(DomainError::Conflict(format!(
+            "the merge cannot be undone: {} changed since",
+            changed_since.join(", ")
+        )));
+    }
+    restore.insert("updated_at".into(), Cell::Time(store.now()));
+    snapshot::update(&tx, def.table, &restore, by_id(&m.survivor_id)).await?;
+    let mut merged_rows = data.merged_rows.clone();
+    if def.object == Object::Account {
+        for r in &mut merged_rows {
+            if let Some(parent) = r.get("parent_id").and_then(Cell::as_text) {
+                if snapshot::rows(&tx, "accounts", by_id(parent))
+                    .await?
+                    .is_empty()
+                {
+                    r.insert("parent_id".into(), Cell::Null);
+                }
+            }
+        }
+    }
+    snapshot::insert(&tx, def.table, &merged_rows).await?;
+    snapshot::insert(&tx, "search_tokens", &data.tokens).await?;
+    references::undo(&tx, &data.moved).await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("merged_records"))
+            .and_where(Expr::col(t("merge_id")).eq(id)),
+    )
+    .await?;
+    let rec = records::find_in_scope(&tx, store, def, &OwnerFilter::All, &m.survivor_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    records::rewrite_tokens(&tx, store, def, &rec).await?;
+    let now = store.now();
+    exec(
+        &tx,
+        Query::update()
+            .table(t("merges"))
+            .value(t("status"), "undone")
+            .value(t("undone_at"), now)
+            .value(t("undone_by"), actor.user_id.as_str())
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.merge_undone", def.key()))
+            .object(def.key(), &m.survivor_id)
+            .details(json!({"merge_id": id, "restored_ids": m.merged_ids})),
+    )
+    .await?;
+    outbox::emit(
+        &tx,
+        store,
+        actor,
+        &format!("{}.updated", def.key()),
+        def.key(),
+        &m.survivor_id,
+        json!({"id": m.survivor_id, "merge_undone": id}),
+    )
+    .await?;
+    for rid in &m.merged_ids {
+        audit::record(
+            &tx,
+            store,
+            actor,
+            audit::Entry::new(format!("{}.unmerged", def.key()))
+                .object(def.key(), rid)
+                .details(json!({"merge_id": id, "survivor_id": m.survivor_id})),
+        )
+        .await?;
+        outbox::emit(
+            &tx,
+            store,
+            actor,
+            &format!("{}.created", def.key()),
+            def.key(),
+            rid,
+            json!({"id": rid, "restored_by_merge_undo": id}),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(Merge {
+        status: "undone".into(),
+        undone_at: Some(now),
+        ..m
+    })
+}
+
+/// Ids of the records merged into `id` (their history is its history).
+pub async fn merged_into(store: &Store, id: &str) -> Result<Vec<String>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .column(t("merged_id"))
+            .from(t("merged_records"))
+            .and_where(Expr::col(t("survivor_id")).eq(id)),
+    )
+    .await?;
+    rows.iter().map(|r| get(r, "merged_id")).collect()
+}
+
+/// The record a merged-away id went into, if it did (old links lead there).
+pub async fn survivor_of(store: &Store, id: &str) -> Result<Option<String>, DomainError> {
+    if !ids::is_valid_id(id) {
+        return Ok(None);
+    }
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("survivor_id"))
+            .from(t("merged_records"))
+            .and_where(Expr::col(t("merged_id")).eq(id)),
+    )
+    .await?;
+    row.map(|r| get(&r, "survivor_id")).transpose()
+}
+
+/// At most this many groups in one bulk merge.
+pub const MAX_BULK_GROUPS: usize = 100;
+
+/// What became of one group of a bulk merge.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkOutcome {
+    pub survivor_id: String,
+    pub merge_id: Option<String>,
+    pub status: u16,
+    pub error: Option<String>,
+}
+
+fn outcome_of(e: &DomainError) -> (u16, String) {
+    match e {
+        DomainError::NotFound => (404, "not found".into()),
+        DomainError::Validation(errs) => (
+            422,
+            errs.iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        DomainError::Forbidden(m) => (403, m.clone()),
+        DomainError::Conflict(m) => (409, m.clone()),
+        DomainError::Internal(m) => {
+            tracing::error!(error = %m, "bulk merge group failed");
+            (500, "internal error".into())
+        }
+        other => (400, other.to_string()),
+    }
+}
+
+/// Merge many groups, each in its own transaction: one group's failure does not hold back
+/// the others.
+pub async fn bulk(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    groups: &[MergeRequest],
+) -> Result<Vec<BulkOutcome>, DomainError> {
+    merge_def(object)?;
+    if groups.is_empty() || groups.len() > MAX_BULK_GROUPS {
+        return Err(DomainError::field(
+            "groups",
+            "invalid",
+            format!("merge 1 to {MAX_BULK_GROUPS} groups at a time"),
+        ));
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        out.push(match merge(store, actor, object, g).await {
+            Ok(m) => BulkOutcome {
+                survivor_id: g.survivor_id.clone(),
+                merge_id: Some(m.id),
+                status: 201,
+                error: None,
+            },
+            Err(e) => {
+                let (status, error) = outcome_of(&e);
+                BulkOutcome {
+                    survivor_id: g.survivor_id.clone(),
+                    merge_id: None,
+                    status,
+                    error: Some(error),
+                }
+            }
+        });
+    }
+    Ok(out)
+}
