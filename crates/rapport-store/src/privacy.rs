@@ -183,6 +183,9 @@ pub async fn erase_contact(
             .and_where(Expr::col(t("record_id")).eq(id)),
     )
     .await?;
+    // Merges into this contact keep the merged records' rows for their undo: the same
+    // person's data, erased with it (those merges can no longer be undone).
+    crate::merge::forget_undo(&tx, id).await?;
     audit::record(
         &tx,
         store,

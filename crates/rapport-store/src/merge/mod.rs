@@ -444,9 +444,10 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
     let m = read(store, actor, id).await?;
     let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
     if m.status != "done" {
-        return Err(DomainError::Conflict(
-            "this merge has already been undone".into(),
-        ));
+        return Err(DomainError::Conflict(format!(
+            "this merge cannot be undone: it is {}",
+            m.status
+        )));
     }
     let survivor = records::read_record(store, actor, def, &m.survivor_id)
         .await
@@ -475,9 +476,10 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
     .ok_or(DomainError::NotFound)?;
     let (m, undo_text) = merge_of(&row)?;
     if m.status != "done" {
-        return Err(DomainError::Conflict(
-            "this merge has already been undone".into(),
-        ));
+        return Err(DomainError::Conflict(format!(
+            "this merge cannot be undone: it is {}",
+            m.status
+        )));
     }
     let data: UndoData = serde_json::from_str(&undo_text)
         .map_err(|e| DomainError::Internal(format!("merge undo data: {e}")))?;
@@ -593,6 +595,24 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
         undone_at: Some(now),
         ..m
     })
+}
+
+/// Drop what the merges into `survivor` kept for their undo (an erasure): they stay listed,
+/// as `erased`, and can no longer be undone.
+pub async fn forget_undo<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    survivor: &str,
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("merges"))
+            .value(t("undo"), "{}")
+            .value(t("status"), "erased")
+            .and_where(Expr::col(t("survivor_id")).eq(survivor)),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Ids of the records merged into `id` (their history is its history).

@@ -12,6 +12,7 @@ mod import_pages;
 mod interop_pages;
 mod jobs_pages;
 mod mail_pages;
+mod merge_pages;
 mod notification_pages;
 mod pool_pages;
 mod record_pages;
@@ -157,6 +158,13 @@ pub fn routes() -> Router<AppState> {
         .route("/imports/{id}", get(import_pages::import_page))
         .route("/imports/{id}/run", post(import_pages::run))
         .route("/imports/{id}/undo", post(import_pages::undo))
+        .route("/duplicates", get(merge_pages::duplicates_page))
+        .route("/duplicates/merge", post(merge_pages::bulk_merge))
+        .route(
+            "/merge",
+            get(merge_pages::merge_page).post(merge_pages::merge),
+        )
+        .route("/merges/{id}/undo", post(merge_pages::undo))
         .route("/pool", get(pool_pages::pool_page))
         .route("/pool/{id}/claim", post(pool_pages::claim))
         .route("/accounts/{id}/release", post(pool_pages::release))
@@ -474,7 +482,7 @@ pub fn field_message(lang: Lang, f: &rapport_core::FieldError) -> String {
     }
 }
 
-fn error_page(lang: Lang, e: DomainError) -> Response {
+pub(crate) fn error_page(lang: Lang, e: DomainError) -> Response {
     let status = match &e {
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,

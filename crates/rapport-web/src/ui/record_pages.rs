@@ -1094,7 +1094,20 @@ pub async fn detail(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    render_detail(&app, page, def, &object, &id, None, &query).await
+    let actor = page.principal.clone();
+    let res = render_detail(&app, page, def, &object, &id, None, &query).await;
+    if res.status() == axum::http::StatusCode::NOT_FOUND {
+        // A record merged into another: its old links lead to the one it went into.
+        if let Ok(Some(survivor)) = rapport_store::merge::survivor_of(&app.store, &id).await {
+            if records::read_record(&app.store, &actor, def, &survivor)
+                .await
+                .is_ok()
+            {
+                return Redirect::to(&format!("/{object}/{survivor}")).into_response();
+            }
+        }
+    }
+    res
 }
 
 pub async fn edit_field(

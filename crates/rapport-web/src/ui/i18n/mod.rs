@@ -3,6 +3,7 @@
 
 mod activities;
 mod documents;
+mod merges;
 mod sales;
 
 use std::collections::HashMap;
@@ -417,6 +418,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
             .chain(activities::TEXT)
             .chain(sales::TEXT)
             .chain(documents::TEXT)
+            .chain(merges::TEXT)
             .map(|(k, zh, en)| (*k, (*zh, *en)))
             .collect()
     })
@@ -455,7 +457,11 @@ mod tests {
     fn keys_are_unique() {
         assert_eq!(
             table().len(),
-            TEXT.len() + activities::TEXT.len() + sales::TEXT.len() + documents::TEXT.len()
+            TEXT.len()
+                + activities::TEXT.len()
+                + sales::TEXT.len()
+                + documents::TEXT.len()
+                + merges::TEXT.len()
         );
     }
 }
