@@ -100,8 +100,16 @@ pub async fn schedule_daily<C: sea_orm::ConnectionTrait>(
 pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
     // An import batch is its own transaction (it writes records the way a user's save does,
     // and moves its checkpoint with them); the job is marked done after it.
-    if rapport_store::imports::is_import_job(&job.kind) {
-        let outcome = match rapport_store::imports::run_batch(store, &job.payload).await {
+    // So is an export: it writes its file in many small steps, started again after a crash.
+    let own_transaction = rapport_store::imports::is_import_job(&job.kind)
+        || rapport_store::exports::is_export_job(&job.kind);
+    if own_transaction {
+        let work = if rapport_store::exports::is_export_job(&job.kind) {
+            rapport_store::exports::run(store, &job.payload).await
+        } else {
+            rapport_store::imports::run_batch(store, &job.payload).await
+        };
+        let outcome = match work {
             Ok(()) => {
                 let tx = store.db.begin().await?;
                 jobs::complete(&tx, store.now(), job).await?;

@@ -214,6 +214,17 @@ impl Keyring {
         record_id: &str,
         plaintext: &str,
     ) -> Result<String, DomainError> {
+        self.encrypt_bytes(table, column, record_id, plaintext.as_bytes())
+    }
+
+    /// Encrypt bytes (a file's chunk) as `encrypt` does text.
+    pub fn encrypt_bytes(
+        &self,
+        table: &str,
+        column: &str,
+        record_id: &str,
+        plaintext: &[u8],
+    ) -> Result<String, DomainError> {
         let key = self
             .keys
             .iter()
@@ -227,7 +238,7 @@ impl Keyring {
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: plaintext.as_bytes(),
+                    msg: plaintext,
                     aad: &aad,
                 },
             )
@@ -253,6 +264,18 @@ impl Keyring {
         record_id: &str,
         stored: &str,
     ) -> Result<String, DomainError> {
+        String::from_utf8(self.decrypt_bytes(table, column, record_id, stored)?)
+            .map_err(|_| DomainError::Internal("decrypted value is not UTF-8".into()))
+    }
+
+    /// Decrypt what `encrypt_bytes` wrote.
+    pub fn decrypt_bytes(
+        &self,
+        table: &str,
+        column: &str,
+        record_id: &str,
+        stored: &str,
+    ) -> Result<Vec<u8>, DomainError> {
         let mut parts = stored.splitn(3, '.');
         let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -281,8 +304,7 @@ impl Keyring {
                     "{table}.{column} of {record_id} failed to decrypt (wrong key or moved ciphertext)"
                 ))
             })?;
-        String::from_utf8(pt)
-            .map_err(|_| DomainError::Internal("decrypted value is not UTF-8".into()))
+        Ok(pt)
     }
 
     /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).

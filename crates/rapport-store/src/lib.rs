@@ -12,6 +12,7 @@ pub mod custom_fields;
 pub mod db;
 pub mod demo;
 pub mod departments;
+pub mod exports;
 pub mod imports;
 pub mod interop;
 pub mod jobs;

@@ -12,6 +12,7 @@ pub mod parse;
 mod run;
 
 pub use mapping::Mapping;
+pub(crate) use run::principal_of;
 pub use run::{run_batch, IMPORT_JOB};
 
 use crate::db::{all, db_err, exec, get, one};

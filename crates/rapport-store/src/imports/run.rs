@@ -38,7 +38,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
 }
 
 /// The importing user as a principal with their current rights.
-async fn principal_of(store: &Store, user_id: &str) -> Result<Principal, DomainError> {
+pub(crate) async fn principal_of(store: &Store, user_id: &str) -> Result<Principal, DomainError> {
     let user = users::get_user(store, user_id)
         .await?
         .filter(|u| u.active)

@@ -10,6 +10,7 @@ mod m0011_sales_documents;
 mod m0012_pool_targets;
 mod m0013_imports;
 mod m0014_merges;
+mod m0015_exports;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -674,6 +675,7 @@ const MIGRATIONS: &[Migration] = &[
     (12, "pool_targets", m0012_pool_targets::steps),
     (13, "imports", m0013_imports::steps),
     (14, "merges", m0014_merges::steps),
+    (15, "exports", m0015_exports::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

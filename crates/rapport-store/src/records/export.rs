@@ -3,21 +3,29 @@
 //! fields never. CSV cells that a spreadsheet would run as a formula (starting with = + - @,
 //! tab or carriage return) are neutralised with a leading apostrophe; XLSX cells are written as
 //! text, never as formulas.
+//!
+//! The list is read page by page (keyset, in the list's order) into a [`Sink`], so a large
+//! export in the background (`crate::exports`) holds one page at a time.
 
-use super::query::{order_as_list, scoped_select, ListParams};
+use super::query::{scoped_select, ListOrder, ListParams};
 use super::{complete, row_to_record, to_json, ObjectDef};
 use crate::db::all;
-use crate::scope::owner_filter;
+use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Principal};
 use sea_orm::sea_query::Alias;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Largest export served at once.
+/// Largest export served at once; larger ones run in the background.
 pub const MAX_ROWS: u64 = 50_000;
 
+/// Rows read per query.
+const PAGE: u64 = 2_000;
+
 /// The file formats an export can be written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Csv,
     Xlsx,
@@ -57,128 +65,343 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn write_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, DomainError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header.iter().map(|h| neutralise(h).into_owned()))
-        .map_err(DomainError::internal)?;
-    for line in rows {
-        w.write_record(line.iter().map(|c| neutralise(c).into_owned()))
-            .map_err(DomainError::internal)?;
-    }
-    let bytes = w.into_inner().map_err(DomainError::internal)?;
-    // A UTF-8 byte-order mark so spreadsheet programs read Chinese correctly.
-    let mut out = vec![0xEF, 0xBB, 0xBF];
-    out.extend(bytes);
-    Ok(out)
+/// Where exported rows go.
+pub trait Sink {
+    fn row(&mut self, cells: &[String]) -> Result<(), DomainError>;
 }
 
-fn write_xlsx(
-    sheet_name: &str,
-    header: &[String],
-    rows: &[Vec<String>],
-) -> Result<Vec<u8>, DomainError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    let sheet = book.add_worksheet();
-    sheet.set_name(sheet_name).map_err(DomainError::internal)?;
-    for (c, h) in header.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, h, &bold)
-            .map_err(DomainError::internal)?;
+/// CSV in UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
+pub struct CsvSink {
+    w: csv::Writer<Vec<u8>>,
+}
+
+impl Default for CsvSink {
+    fn default() -> Self {
+        CsvSink {
+            w: csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]),
+        }
     }
-    for (r, line) in rows.iter().enumerate() {
-        for (c, v) in line.iter().enumerate() {
-            if !v.is_empty() {
+}
+
+impl CsvSink {
+    /// The bytes written so far (the writer starts again empty).
+    pub fn take(&mut self) -> Result<Vec<u8>, DomainError> {
+        let w = std::mem::replace(&mut self.w, csv::Writer::from_writer(Vec::new()));
+        w.into_inner().map_err(DomainError::internal)
+    }
+}
+
+impl Sink for CsvSink {
+    fn row(&mut self, cells: &[String]) -> Result<(), DomainError> {
+        self.w
+            .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(DomainError::internal)
+    }
+}
+
+/// An XLSX workbook of one sheet, header in bold and frozen, every cell text. Large exports
+/// use the writer's constant-memory mode (rows go to a temporary file, not memory).
+pub struct XlsxSink {
+    book: rust_xlsxwriter::Workbook,
+    next_row: u32,
+    bold: rust_xlsxwriter::Format,
+}
+
+impl XlsxSink {
+    pub fn new(sheet_name: &str, large: bool) -> Result<XlsxSink, DomainError> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = if large {
+            book.add_worksheet_with_constant_memory()
+                .map_err(DomainError::internal)?
+        } else {
+            book.add_worksheet()
+        };
+        sheet.set_name(sheet_name).map_err(DomainError::internal)?;
+        sheet
+            .set_freeze_panes(1, 0)
+            .map_err(DomainError::internal)?;
+        Ok(XlsxSink {
+            book,
+            next_row: 0,
+            bold: rust_xlsxwriter::Format::new().set_bold(),
+        })
+    }
+
+    pub fn finish(mut self) -> Result<Vec<u8>, DomainError> {
+        self.book.save_to_buffer().map_err(DomainError::internal)
+    }
+}
+
+impl Sink for XlsxSink {
+    fn row(&mut self, cells: &[String]) -> Result<(), DomainError> {
+        if self.next_row >= 1_048_576 {
+            return Err(DomainError::field(
+                "format",
+                "too_many",
+                "an Excel sheet holds at most 1,048,576 rows; export as CSV",
+            ));
+        }
+        let r = self.next_row;
+        let sheet = self
+            .book
+            .worksheet_from_index(0)
+            .map_err(DomainError::internal)?;
+        for (c, v) in cells.iter().enumerate() {
+            if r == 0 {
                 sheet
-                    .write_string(r as u32 + 1, c as u16, v)
+                    .write_string_with_format(r, c as u16, v, &self.bold)
+                    .map_err(DomainError::internal)?;
+            } else if !v.is_empty() {
+                sheet
+                    .write_string(r, c as u16, v)
                     .map_err(DomainError::internal)?;
             }
         }
+        self.next_row += 1;
+        Ok(())
     }
-    sheet
-        .set_freeze_panes(1, 0)
-        .map_err(DomainError::internal)?;
-    book.save_to_buffer().map_err(DomainError::internal)
 }
 
-/// Export a list in `format` (see the module documentation). `columns` are (field key,
-/// header) pairs; the first column is always the id.
-pub async fn export(
+/// What to export: the list (search, filter, order) and the columns as (field key, header).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExportSpec {
+    pub q: Option<String>,
+    pub filter: Option<Value>,
+    pub sort: Option<String>,
+    pub columns: Vec<(String, String)>,
+}
+
+impl ExportSpec {
+    fn params(&self) -> ListParams {
+        ListParams {
+            q: self.q.clone(),
+            filter: self.filter.clone(),
+            sort: self.sort.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The caller's export scope, or 403.
+pub async fn export_filter(
     store: &Store,
     actor: &Principal,
     def: &ObjectDef,
-    params: &ListParams,
-    columns: &[(String, String)],
-    format: Format,
-) -> Result<Vec<u8>, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Export)
+) -> Result<OwnerFilter, DomainError> {
+    owner_filter(store, actor, def.object, Action::Export)
         .await?
         .ok_or_else(|| {
             DomainError::Forbidden(format!(
                 "exporting {} records needs the export right",
                 def.key()
             ))
-        })?;
-    let mut params = params.clone();
-    if params.filter.is_some() && params.customs.is_empty() {
+        })
+}
+
+/// How many records an export would hold (with a `cap`, at most `cap + 1`: enough to tell
+/// "more than cap" without counting everything).
+pub async fn count(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    spec: &ExportSpec,
+    cap: Option<u64>,
+) -> Result<u64, DomainError> {
+    let filter = export_filter(store, actor, def).await?;
+    let mut params = spec.params();
+    if params.filter.is_some() {
         params.customs = crate::custom_fields::active(store, def.object).await?;
     }
-    let mut q = scoped_select(def, actor, store, &filter, &params)?;
-    q.columns(def.select_columns().into_iter().map(Alias::new))
-        .limit(MAX_ROWS + 1);
-    order_as_list(&mut q, def, actor, params.sort.as_deref())?;
-    let rows = all(store.db.reader(), &q).await?;
-    if rows.len() as u64 > MAX_ROWS {
+    let mut inner = scoped_select(def, actor, store, &filter, &params)?;
+    inner.column(Alias::new("id"));
+    if let Some(cap) = cap {
+        inner.limit(cap + 1);
+    }
+    let rows = all(
+        store.db.reader(),
+        sea_orm::sea_query::Query::select()
+            .expr_as(
+                sea_orm::sea_query::Expr::col(sea_orm::sea_query::Asterisk).count(),
+                Alias::new("n"),
+            )
+            .from_subquery(inner, Alias::new("matching")),
+    )
+    .await?;
+    let n: i64 = rows
+        .first()
+        .map(|r| crate::db::get(r, "n"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(n as u64)
+}
+
+/// Reads the rows of an export page by page, in the list's order (keyset paging).
+pub struct Pager {
+    filter: OwnerFilter,
+    params: ListParams,
+    order: ListOrder,
+    columns: Vec<(String, String)>,
+    cursor: Option<String>,
+    done: bool,
+}
+
+impl Pager {
+    /// Check the caller's export right and the list (filter, sort) and get ready to read.
+    pub async fn new(
+        store: &Store,
+        actor: &Principal,
+        def: &ObjectDef,
+        spec: &ExportSpec,
+    ) -> Result<Pager, DomainError> {
+        let filter = export_filter(store, actor, def).await?;
+        let mut params = spec.params();
+        if params.filter.is_some() {
+            params.customs = crate::custom_fields::active(store, def.object).await?;
+        }
+        let order = ListOrder::new(def, actor, params.sort.as_deref())?;
+        // Hidden fields are never exported.
+        let columns = spec
+            .columns
+            .iter()
+            .filter(|(k, _)| actor.grants.can_read_field(def.object, k))
+            .cloned()
+            .collect();
+        Ok(Pager {
+            filter,
+            params,
+            order,
+            columns,
+            cursor: None,
+            done: false,
+        })
+    }
+
+    pub fn header(&self) -> Vec<String> {
+        let mut header = vec!["id".to_string()];
+        header.extend(self.columns.iter().map(|(_, h)| h.clone()));
+        header
+    }
+
+    /// The next page of rows (cells as text), or `None` after the last.
+    pub async fn next_page(
+        &mut self,
+        store: &Store,
+        actor: &Principal,
+        def: &ObjectDef,
+    ) -> Result<Option<Vec<Vec<String>>>, DomainError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut q = scoped_select(def, actor, store, &self.filter, &self.params)?;
+        q.columns(def.select_columns().into_iter().map(Alias::new))
+            .limit(PAGE);
+        self.order.apply(&mut q, self.cursor.as_deref())?;
+        let rows = all(store.db.reader(), &q).await?;
+        let keys = store.keys()?;
+        let mut records = rows
+            .iter()
+            .map(|r| row_to_record(&keys, def, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        complete(store.db.reader(), def, &mut records).await?;
+        match records.last() {
+            Some(last) if records.len() as u64 == PAGE => {
+                self.cursor = Some(self.order.cursor_of(last))
+            }
+            _ => self.done = true,
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            records
+                .iter()
+                .map(|rec| {
+                    let doc = to_json(def, actor, rec);
+                    let mut line = Vec::with_capacity(self.columns.len() + 1);
+                    line.push(rec.id.clone());
+                    for (k, _) in &self.columns {
+                        line.push(cell_text(doc.get(k.as_str())));
+                    }
+                    line
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Write the header and every row to `sink`; the number of rows.
+async fn write_all(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    spec: &ExportSpec,
+    sink: &mut (dyn Sink + Send),
+) -> Result<u64, DomainError> {
+    let mut pager = Pager::new(store, actor, def, spec).await?;
+    sink.row(&pager.header())?;
+    let mut n = 0;
+    while let Some(lines) = pager.next_page(store, actor, def).await? {
+        for l in &lines {
+            sink.row(l)?;
+        }
+        n += lines.len() as u64;
+    }
+    Ok(n)
+}
+
+fn cell_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Export a list at once (up to [`MAX_ROWS`] records; more answers 422, pointing to the
+/// background export).
+pub async fn export(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    spec: &ExportSpec,
+    format: Format,
+) -> Result<Vec<u8>, DomainError> {
+    if count(store, actor, def, spec, Some(MAX_ROWS)).await? > MAX_ROWS {
         return Err(DomainError::field(
             "filter",
             "too_many",
-            format!("more than {MAX_ROWS} records match; narrow the filter"),
+            format!(
+                "more than {MAX_ROWS} records match; narrow the filter or export in the background"
+            ),
         ));
     }
-    let keys = store.keys()?;
-    let mut records = rows
-        .iter()
-        .map(|r| row_to_record(&keys, def, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    complete(store.db.reader(), def, &mut records).await?;
-    let columns: Vec<&(String, String)> = columns
-        .iter()
-        .filter(|(k, _)| actor.grants.can_read_field(def.object, k))
-        .collect();
-    let mut header = vec!["id".to_string()];
-    header.extend(columns.iter().map(|(_, h)| h.clone()));
-    let mut lines = Vec::with_capacity(records.len());
-    for rec in &records {
-        let doc = to_json(def, actor, rec);
-        let mut line = vec![rec.id.clone()];
-        for (k, _) in &columns {
-            line.push(match doc.get(k.as_str()) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| x.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                Some(other) => other.to_string(),
-            });
+    let (bytes, rows) = match format {
+        Format::Csv => {
+            let mut sink = CsvSink::default();
+            let n = write_all(store, actor, def, spec, &mut sink).await?;
+            (sink.take()?, n)
         }
-        lines.push(line);
-    }
-    let bytes = match format {
-        Format::Csv => write_csv(&header, &lines)?,
-        Format::Xlsx => write_xlsx(def.table, &header, &lines)?,
+        Format::Xlsx => {
+            let mut sink = XlsxSink::new(def.table, false)?;
+            let n = write_all(store, actor, def, spec, &mut sink).await?;
+            (sink.finish()?, n)
+        }
     };
     audit::record_alone(
         store,
         actor,
         audit::Entry::new(format!("{}.exported", def.key()))
             .object(def.key(), "*")
-            .details(json!({"rows": records.len(), "columns": header.len(), "format": format.extension()})),
+            .details(json!({"rows": rows, "columns": spec.columns.len() + 1, "format": format.extension()})),
     )
     .await?;
     Ok(bytes)
@@ -186,7 +409,7 @@ pub async fn export(
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::*;
 
     #[test]
     fn formulas_are_neutralised_and_numbers_are_not() {
@@ -200,5 +423,16 @@ mod tests {
         assert_eq!(neutralise("\tcmd"), "'\tcmd");
         assert_eq!(neutralise("-1234.50"), "-1234.50");
         assert_eq!(neutralise("华为"), "华为");
+    }
+
+    #[test]
+    fn csv_starts_with_a_bom_and_can_be_taken_in_pieces() {
+        let mut s = CsvSink::default();
+        s.row(&["a".into(), "=1+1".into()]).unwrap();
+        let first = s.take().unwrap();
+        s.row(&["b".into(), "c,d".into()]).unwrap();
+        let second = s.take().unwrap();
+        assert_eq!(first, b"\xEF\xBB\xBFa,'=1+1\n");
+        assert_eq!(second, b"b,\"c,d\"\n");
     }
 }

@@ -822,26 +822,45 @@ pub async fn list(
     })
 }
 
-/// Order a query as a list with this `sort` is ordered (the field, NULLs first ascending and
-/// last descending on both backends, then the id): exports follow the list they come from.
-pub(super) fn order_as_list(
-    q: &mut SelectStatement,
-    def: &ObjectDef,
-    actor: &Principal,
-    sort: Option<&str>,
-) -> Result<(), DomainError> {
-    let sort = parse_sort(def, actor, sort)?;
-    let order = if sort.desc { Order::Desc } else { Order::Asc };
-    if sort.spec.is_some() {
-        let nulls = if sort.desc {
-            NullOrdering::Last
-        } else {
-            NullOrdering::First
-        };
-        q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+/// Keyset paging in the order of a list, for exports that read a large list page by page.
+pub(super) struct ListOrder(Sort);
+
+impl ListOrder {
+    pub(super) fn new(
+        def: &ObjectDef,
+        actor: &Principal,
+        sort: Option<&str>,
+    ) -> Result<ListOrder, DomainError> {
+        Ok(ListOrder(parse_sort(def, actor, sort)?))
     }
-    q.order_by(t("id"), order);
-    Ok(())
+
+    /// Order `q` as the list is ordered, starting after `cursor`.
+    pub(super) fn apply(
+        &self,
+        q: &mut SelectStatement,
+        cursor: Option<&str>,
+    ) -> Result<(), DomainError> {
+        let sort = &self.0;
+        if let Some(c) = cursor {
+            apply_cursor(q, sort, c)?;
+        }
+        let order = if sort.desc { Order::Desc } else { Order::Asc };
+        if sort.spec.is_some() {
+            let nulls = if sort.desc {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
+            q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+        }
+        q.order_by(t("id"), order);
+        Ok(())
+    }
+
+    /// The cursor that continues after `rec`.
+    pub(super) fn cursor_of(&self, rec: &Record) -> String {
+        encode_cursor(&sort_value_json(rec, &self.0), &rec.id)
+    }
 }
 
 /// A quick-search term as the audit trail keeps it: emails and phone numbers are personal data

@@ -4,6 +4,7 @@ mod activities;
 mod admin;
 pub(crate) mod auth;
 mod documents;
+pub(crate) mod exports;
 pub(crate) mod imports;
 pub(crate) mod interop;
 mod mail;
@@ -174,6 +175,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/imports/{id}/errors", get(imports::errors))
         .route("/api/v1/imports/{id}/errors.csv", get(imports::error_file))
         .route("/api/v1/imports/{id}/undo", post(imports::undo))
+        .route("/api/v1/exports", get(exports::list).post(exports::start))
+        .route("/api/v1/exports/{id}", get(exports::get_one))
+        .route("/api/v1/exports/{id}/file", get(exports::file))
         .route("/api/v1/duplicates", get(merges::scan))
         .route("/api/v1/merges", get(merges::list).post(merges::create))
         .route("/api/v1/merges/bulk", post(merges::bulk))

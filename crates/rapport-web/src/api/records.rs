@@ -311,15 +311,13 @@ pub async fn export_columns(
     Ok(cols)
 }
 
-/// CSV export of a list: `q`, `filter`, and `cols` (comma-separated field keys).
-pub async fn export(
-    State(app): State<AppState>,
-    auth: Auth,
-    Path(object): Path<String>,
-    Query(raw): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    let def = def_for(&object)?;
-    let p = query_params(raw, &["q", "filter", "cols", "sort", "format"])?;
+/// What to export and how, from the parameters of an export request: `q`, `filter` (JSON),
+/// `cols` (comma-separated field keys), `sort`, `format` (csv or xlsx).
+pub(crate) async fn export_request(
+    app: &AppState,
+    def: &ObjectDef,
+    p: &HashMap<String, String>,
+) -> ApiResult<(records::export::ExportSpec, records::export::Format)> {
     let format = match p.get("format").map(String::as_str) {
         None => records::export::Format::Csv,
         Some(f) => records::export::Format::parse(f).ok_or_else(|| {
@@ -354,14 +352,26 @@ pub async fn export(
         }
         None => all_cols,
     };
-    let params = query::ListParams {
+    let spec = records::export::ExportSpec {
         q: p.get("q").cloned(),
         filter,
         sort: p.get("sort").cloned(),
-        ..Default::default()
+        columns: cols,
     };
-    let bytes =
-        records::export::export(&app.store, &auth.principal, def, &params, &cols, format).await?;
+    Ok((spec, format))
+}
+
+/// Export of a list at once (CSV or XLSX; up to 50,000 records).
+pub async fn export(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(object): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let def = def_for(&object)?;
+    let p = query_params(raw, &["q", "filter", "cols", "sort", "format"])?;
+    let (spec, format) = export_request(&app, def, &p).await?;
+    let bytes = records::export::export(&app.store, &auth.principal, def, &spec, format).await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),

@@ -6,6 +6,7 @@ mod admin_pages;
 mod assets;
 mod auth_pages;
 mod document_pages;
+mod export_pages;
 mod form;
 pub mod i18n;
 mod import_pages;
@@ -158,6 +159,8 @@ pub fn routes() -> Router<AppState> {
         .route("/imports/{id}", get(import_pages::import_page))
         .route("/imports/{id}/run", post(import_pages::run))
         .route("/imports/{id}/undo", post(import_pages::undo))
+        .route("/exports", get(export_pages::exports_page))
+        .route("/exports/{id}/file", get(export_pages::file))
         .route("/duplicates", get(merge_pages::duplicates_page))
         .route("/duplicates/merge", post(merge_pages::bulk_merge))
         .route(

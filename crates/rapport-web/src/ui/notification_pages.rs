@@ -70,6 +70,7 @@ pub async fn notifications_page(State(app): State<AppState>, page: Page) -> Resp
                         Some(format!("/{}/{oid}#timeline", plural_of(ot)))
                     }
                     (Some("import"), Some(oid)) => Some(format!("/imports/{oid}")),
+                    (Some("export"), Some(_)) => Some("/exports".to_string()),
                     (Some(ot), Some(oid)) => rapport_core::Object::parse(ot)
                         .and_then(rapport_core::Object::plural)
                         .map(|p| format!("/{p}/{oid}")),

@@ -1364,18 +1364,36 @@ pub async fn export(
             })
             .collect()
     };
-    let params = ListParams {
+    let spec = records::export::ExportSpec {
         q: Some(field(&q, "q")).filter(|s| !s.trim().is_empty()),
         filter,
         sort: Some(field(&q, "sort")).filter(|s| !s.trim().is_empty()),
-        ..Default::default()
+        columns: cols,
     };
     let format = if field(&q, "format") == "xlsx" {
         records::export::Format::Xlsx
     } else {
         records::export::Format::Csv
     };
-    match records::export::export(&app.store, &page.principal, def, &params, &cols, format).await {
+    // More than a download can carry at once: the export runs in the background.
+    let large = records::export::count(
+        &app.store,
+        &page.principal,
+        def,
+        &spec,
+        Some(records::export::MAX_ROWS),
+    )
+    .await
+    .is_ok_and(|n| n > records::export::MAX_ROWS);
+    if large || field(&q, "background") == "1" {
+        return match rapport_store::exports::start(&app.store, &page.principal, def, spec, format)
+            .await
+        {
+            Ok(e) => Redirect::to(&format!("/exports?started={}", e.id)).into_response(),
+            Err(e) => page_error(lang, e),
+        };
+    }
+    match records::export::export(&app.store, &page.principal, def, &spec, format).await {
         Ok(bytes) => (
             [
                 (

@@ -178,6 +178,11 @@ fn sales_schemas() -> Map<String, Value> {
         "values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "field → (value in the file → value to save)"},
         "match_on": {"enum": ["none", "name", "credit_code", "email", "phone"]},
         "on_match": {"enum": ["skip", "update", "create"]}}), &["columns"]));
+    m.insert("ExportStart".into(), obj(json!({
+        "object": {"type": "string", "description": "a record type such as accounts"},
+        "q": {"type": "string"}, "filter": {"description": "the list's JSON filter tree (object or its text)"},
+        "sort": {"type": "string"}, "cols": {"description": "field keys, as an array or comma-separated"},
+        "format": {"enum": ["csv", "xlsx"]}}), &["object"]));
     let merge_props = json!({
         "survivor_id": {"type": "string", "format": "uuid"},
         "merged_ids": {"type": "array", "minItems": 1, "maxItems": 9, "items": {"type": "string", "format": "uuid"}},

@@ -1,4 +1,4 @@
-//! Text of the duplicate scan and merging.
+//! Text of the duplicate scan and merging, and of background exports.
 
 /// (key, zh-CN, en)
 pub(super) const TEXT: &[(&str, &str, &str)] = &[
@@ -45,4 +45,21 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
     ("dup.reason_name", "名称相同", "Same name"),
     ("dup.reason_swapped_name", "姓名颠倒", "Name the other way round"),
     ("dup.reason_similar_name", "名称相近", "Similar name"),
+
+    ("exports.title", "导出文件", "Exports"),
+    ("exports.in_background", "后台导出", "Export in background"),
+    ("exports.intro", "超过 50,000 条记录的导出在后台生成，完成后会通知您；文件保留 7 天，只有您本人可以下载。", "Exports of more than 50,000 records are prepared in the background and you are notified when they are ready; files are kept for 7 days and only you can download them."),
+    ("exports.started", "导出已在后台开始，可以离开此页面，完成后会通知您。", "The export has started in the background; you can leave this page and will be notified when it is ready."),
+    ("exports.none", "还没有后台导出", "No background exports yet"),
+    ("exports.file", "文件", "File"),
+    ("exports.status", "状态", "Status"),
+    ("exports.progress", "进度", "Progress"),
+    ("exports.rows", "记录数", "Records"),
+    ("exports.when", "开始时间", "Started"),
+    ("exports.download", "下载", "Download"),
+    ("exports.status_queued", "排队中", "Queued"),
+    ("exports.status_running", "导出中", "Exporting"),
+    ("exports.status_done", "已完成", "Ready"),
+    ("exports.status_failed", "失败", "Failed"),
+    ("notifications.export_ready", "导出完成", "Export ready"),
 ];

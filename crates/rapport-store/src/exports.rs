@@ -1,0 +1,504 @@
+//! Exports in the background: a list too large to download at once (or any list, on request)
+//! is written by a job, page by page, into encrypted chunks in the database; the user watches
+//! its progress, is notified when it is ready, and downloads it for seven days. A job that
+//! stops half-way (a crash) starts its file again from the top.
+
+use crate::db::{all, db_err, exec, get, one};
+use crate::records::export::{self, CsvSink, ExportSpec, Format, Pager, Sink, XlsxSink};
+use crate::records::{def_of, ObjectDef};
+use crate::{audit, jobs, notifications, Store};
+use chrono::{DateTime, Duration, Utc};
+use rapport_core::{ids, DomainError, Object, Principal};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+pub const EXPORT_JOB: &str = "export.run";
+/// Chunks of the file as stored (before encryption).
+const CHUNK: usize = 1 << 20;
+/// How long a finished export can be downloaded.
+pub const KEEP_DAYS: i64 = 7;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Export {
+    pub id: String,
+    pub user_id: String,
+    pub object: String,
+    pub format: Format,
+    pub status: String,
+    pub total_rows: Option<i64>,
+    pub processed: i64,
+    pub bytes: i64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Export {
+    pub fn percent(&self) -> i64 {
+        match self.total_rows {
+            Some(t) if t > 0 => (self.processed * 100 / t).min(100),
+            _ if self.status == "done" => 100,
+            _ => 0,
+        }
+    }
+
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}-{}.{}",
+            Object::parse(&self.object)
+                .and_then(|o| o.plural())
+                .unwrap_or("export"),
+            self.created_at.format("%Y%m%d-%H%M"),
+            self.format.extension()
+        )
+    }
+}
+
+const COLUMNS: [&str; 11] = [
+    "id",
+    "user_id",
+    "object",
+    "format",
+    "status",
+    "total_rows",
+    "processed",
+    "bytes",
+    "error",
+    "created_at",
+    "finished_at",
+];
+
+fn export_of(r: &sea_orm::QueryResult) -> Result<Export, DomainError> {
+    let format: String = get(r, "format")?;
+    Ok(Export {
+        id: get(r, "id")?,
+        user_id: get(r, "user_id")?,
+        object: get(r, "object")?,
+        format: Format::parse(&format).unwrap_or(Format::Csv),
+        status: get(r, "status")?,
+        total_rows: get(r, "total_rows")?,
+        processed: get(r, "processed")?,
+        bytes: get(r, "bytes")?,
+        error: get(r, "error")?,
+        created_at: get(r, "created_at")?,
+        finished_at: get(r, "finished_at")?,
+    })
+}
+
+/// Remove exports older than [`KEEP_DAYS`] (their chunks go with them).
+async fn expire(store: &Store) -> Result<(), DomainError> {
+    let cutoff = store.now() - Duration::days(KEEP_DAYS);
+    let old = all(
+        store.db.reader(),
+        Query::select()
+            .column(t("id"))
+            .from(t("exports"))
+            .and_where(Expr::col(t("created_at")).lt(cutoff)),
+    )
+    .await?;
+    let ids: Vec<String> = old.iter().map(|r| get(r, "id")).collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tx = store.db.begin().await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("export_chunks"))
+            .and_where(Expr::col(t("export_id")).is_in(ids.clone())),
+    )
+    .await?;
+    exec(
+        &tx,
+        Query::delete()
+            .from_table(t("exports"))
+            .and_where(Expr::col(t("id")).is_in(ids)),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Start an export of a list in the background (the export right is checked now and again
+/// when it runs).
+pub async fn start(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    spec: ExportSpec,
+    format: Format,
+) -> Result<Export, DomainError> {
+    export::export_filter(store, actor, def).await?;
+    // The list must be valid now: a bad filter or sort is the caller's error, not the job's.
+    let total = export::count(store, actor, def, &spec, None).await?;
+    if format == Format::Xlsx && total >= 1_048_576 {
+        return Err(DomainError::field(
+            "format",
+            "too_many",
+            "an Excel sheet holds at most 1,048,576 rows; export as CSV",
+        ));
+    }
+    expire(store).await?;
+    let id = ids::new_id();
+    let now = store.now();
+    let spec_text = serde_json::to_string(&spec).map_err(DomainError::internal)?;
+    let tx = store.db.begin().await?;
+    exec(
+        &tx,
+        Query::insert()
+            .into_table(t("exports"))
+            .columns(
+                [
+                    "id",
+                    "user_id",
+                    "object",
+                    "format",
+                    "status",
+                    "spec",
+                    "total_rows",
+                    "created_at",
+                ]
+                .map(t),
+            )
+            .values_panic([
+                id.as_str().into(),
+                actor.user_id.as_str().into(),
+                def.key().into(),
+                format.extension().into(),
+                "queued".into(),
+                spec_text.into(),
+                (total as i64).into(),
+                now.into(),
+            ]),
+    )
+    .await?;
+    jobs::enqueue(
+        &tx,
+        now,
+        jobs::NewJob::new(EXPORT_JOB, json!({"export_id": id}), now)
+            .dedupe(format!("{EXPORT_JOB}:{id}")),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new(format!("{}.export_started", def.key()))
+            .object("export", &id)
+            .details(json!({"rows": total, "format": format.extension(), "columns": spec.columns.len() + 1})),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    read(store, actor, &id).await
+}
+
+async fn load(store: &Store, id: &str) -> Result<Option<(Export, String)>, DomainError> {
+    if !ids::is_valid_id(id) {
+        return Ok(None);
+    }
+    let mut cols = COLUMNS.to_vec();
+    cols.push("spec");
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .columns(cols.into_iter().map(t))
+            .from(t("exports"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?;
+    row.map(|r| Ok((export_of(&r)?, get(&r, "spec")?)))
+        .transpose()
+}
+
+/// One of the caller's exports (anyone else's is 404).
+pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Export, DomainError> {
+    match load(store, id).await? {
+        Some((e, _)) if e.user_id == actor.user_id => Ok(e),
+        _ => Err(DomainError::NotFound),
+    }
+}
+
+/// The caller's exports, newest first.
+pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<Export>, DomainError> {
+    expire(store).await?;
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .columns(COLUMNS.map(t))
+            .from(t("exports"))
+            .and_where(Expr::col(t("user_id")).eq(actor.user_id.as_str()))
+            .order_by(t("created_at"), Order::Desc)
+            .limit(50),
+    )
+    .await?;
+    rows.iter().map(export_of).collect()
+}
+
+pub fn is_export_job(kind: &str) -> bool {
+    kind == EXPORT_JOB
+}
+
+async fn set_status(
+    store: &Store,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DomainError> {
+    let mut q = Query::update();
+    q.table(t("exports"))
+        .value(t("status"), status)
+        .value(t("error"), error.map(str::to_string))
+        .and_where(Expr::col(t("id")).eq(id));
+    if matches!(status, "done" | "failed") {
+        q.value(t("finished_at"), store.now());
+    }
+    exec(store.db.writer(), &q).await?;
+    Ok(())
+}
+
+/// Chunks written so far, and what is left over for the next chunk.
+struct Chunks<'a> {
+    store: &'a Store,
+    id: &'a str,
+    seq: i64,
+    bytes: i64,
+    pending: Vec<u8>,
+}
+
+impl Chunks<'_> {
+    async fn push(&mut self, data: Vec<u8>, last: bool) -> Result<(), DomainError> {
+        self.pending.extend(data);
+        while self.pending.len() >= CHUNK || (last && !self.pending.is_empty()) {
+            let rest = if self.pending.len() > CHUNK {
+                self.pending.split_off(CHUNK)
+            } else {
+                Vec::new()
+            };
+            let chunk = std::mem::replace(&mut self.pending, rest);
+            let keys = self.store.keys()?;
+            let enc = keys.encrypt_bytes(
+                "export_chunks",
+                "data_enc",
+                &format!("{}:{}", self.id, self.seq),
+                &chunk,
+            )?;
+            exec(
+                self.store.db.writer(),
+                Query::insert()
+                    .into_table(t("export_chunks"))
+                    .columns(["export_id", "seq", "data_enc"].map(t))
+                    .values_panic([self.id.into(), self.seq.into(), enc.into()]),
+            )
+            .await?;
+            self.seq += 1;
+            self.bytes += chunk.len() as i64;
+        }
+        Ok(())
+    }
+}
+
+/// Run an export (the job): write the file from the top into chunks.
+pub async fn run(store: &Store, payload: &Value) -> Result<(), DomainError> {
+    let id = payload["export_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let Some((exp, spec_text)) = load(store, &id).await? else {
+        return Ok(()); // expired or removed: nothing to do
+    };
+    if exp.status == "done" {
+        return Ok(());
+    }
+    let spec: ExportSpec = serde_json::from_str(&spec_text).map_err(DomainError::internal)?;
+    let Some(def) = Object::parse(&exp.object).and_then(def_of) else {
+        return Err(DomainError::Internal(format!(
+            "export of unknown type {}",
+            exp.object
+        )));
+    };
+    // A run after a crash starts the file again.
+    exec(
+        store.db.writer(),
+        Query::delete()
+            .from_table(t("export_chunks"))
+            .and_where(Expr::col(t("export_id")).eq(id.as_str())),
+    )
+    .await?;
+    set_status(store, &id, "running", None).await?;
+    match write(store, &exp, def, &spec).await {
+        Ok((rows, bytes)) => {
+            let actor = crate::imports::principal_of(store, &exp.user_id).await?;
+            let tx = store.db.begin().await?;
+            exec(
+                &tx,
+                Query::update()
+                    .table(t("exports"))
+                    .value(t("status"), "done")
+                    .value(t("processed"), rows as i64)
+                    .value(t("total_rows"), rows as i64)
+                    .value(t("bytes"), bytes)
+                    .value(t("finished_at"), store.now())
+                    .and_where(Expr::col(t("id")).eq(id.as_str())),
+            )
+            .await?;
+            audit::record(
+                &tx,
+                store,
+                &actor,
+                audit::Entry::new(format!("{}.exported", def.key()))
+                    .object(def.key(), "*")
+                    .details(json!({"export_id": id, "rows": rows, "columns": spec.columns.len() + 1, "format": exp.format.extension(), "background": true})),
+            )
+            .await?;
+            notifications::notify(
+                &tx,
+                store.now(),
+                notifications::NewNotification {
+                    user_id: exp.user_id.clone(),
+                    kind: "export_ready",
+                    subject: exp.file_name(),
+                    object: Some(("export".into(), id.clone())),
+                    actor_id: None,
+                    payload: json!({"rows": rows}),
+                    dedupe_key: Some(format!("export:{id}")),
+                },
+            )
+            .await?;
+            tx.commit().await.map_err(db_err)
+        }
+        Err(e) => {
+            let message = match &e {
+                DomainError::Internal(_) => "the export failed; try again".to_string(),
+                DomainError::Validation(errs) => errs
+                    .iter()
+                    .map(|f| f.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            set_status(store, &id, "failed", Some(&message)).await?;
+            // A user's mistake (no longer allowed, too many rows for Excel) will not get
+            // better by trying again; anything else goes back to the job queue.
+            match e {
+                DomainError::Internal(_) => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Write the rows into chunks, noting progress after each page; returns (rows, bytes).
+async fn write(
+    store: &Store,
+    exp: &Export,
+    def: &ObjectDef,
+    spec: &ExportSpec,
+) -> Result<(u64, i64), DomainError> {
+    // The user's rights now, not when they asked.
+    let actor = crate::imports::principal_of(store, &exp.user_id).await?;
+    let mut chunks = Chunks {
+        store,
+        id: &exp.id,
+        seq: 0,
+        bytes: 0,
+        pending: Vec::new(),
+    };
+    let mut pager = Pager::new(store, &actor, def, spec).await?;
+    let mut csv = CsvSink::default();
+    let mut xlsx = match exp.format {
+        Format::Xlsx => Some(XlsxSink::new(def.table, true)?),
+        Format::Csv => None,
+    };
+    let mut n = 0u64;
+    {
+        let sink: &mut (dyn Sink + Send) = match xlsx.as_mut() {
+            Some(x) => x,
+            None => &mut csv,
+        };
+        sink.row(&pager.header())?;
+    }
+    while let Some(lines) = pager.next_page(store, &actor, def).await? {
+        {
+            let sink: &mut (dyn Sink + Send) = match xlsx.as_mut() {
+                Some(x) => x,
+                None => &mut csv,
+            };
+            for l in &lines {
+                sink.row(l)?;
+            }
+        }
+        n += lines.len() as u64;
+        if xlsx.is_none() {
+            chunks.push(csv.take()?, false).await?;
+        }
+        exec(
+            store.db.writer(),
+            Query::update()
+                .table(t("exports"))
+                .value(t("processed"), n as i64)
+                .and_where(Expr::col(t("id")).eq(exp.id.as_str())),
+        )
+        .await?;
+    }
+    let rest = match xlsx {
+        Some(x) => x.finish()?,
+        None => csv.take()?,
+    };
+    chunks.push(rest, true).await?;
+    Ok((n, chunks.bytes))
+}
+
+/// The caller's finished export file, chunk by chunk (decrypted). The download is audited.
+pub async fn chunk_count(
+    store: &Store,
+    actor: &Principal,
+    id: &str,
+) -> Result<(Export, i64), DomainError> {
+    let exp = read(store, actor, id).await?;
+    if exp.status != "done" {
+        return Err(DomainError::Conflict(format!(
+            "the export is {}; it can be downloaded when it is done",
+            exp.status
+        )));
+    }
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .expr_as(Expr::col(t("seq")).count(), t("n"))
+            .from(t("export_chunks"))
+            .and_where(Expr::col(t("export_id")).eq(id)),
+    )
+    .await?;
+    let n: i64 = row.map(|r| get(&r, "n")).transpose()?.unwrap_or(0);
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("export.downloaded")
+            .object("export", id)
+            .details(json!({"object": exp.object, "rows": exp.processed, "bytes": exp.bytes})),
+    )
+    .await?;
+    Ok((exp, n))
+}
+
+/// One chunk of an export file, decrypted.
+pub async fn chunk(store: &Store, id: &str, seq: i64) -> Result<Vec<u8>, DomainError> {
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .column(t("data_enc"))
+            .from(t("export_chunks"))
+            .and_where(Expr::col(t("export_id")).eq(id))
+            .and_where(Expr::col(t("seq")).eq(seq)),
+    )
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let enc: String = get(&row, "data_enc")?;
+    store
+        .keys()?
+        .decrypt_bytes("export_chunks", "data_enc", &format!("{id}:{seq}"), &enc)
+}
