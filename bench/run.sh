@@ -3,7 +3,8 @@
 #   BENCH_ACCOUNTS (default 200000), BENCH_CONTACTS (default 1000000),
 #   BENCH_OPPORTUNITIES (default 10000, for the kanban board), BENCH_LEADS (default 10000),
 #   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32),
-#   BENCH_IMPORT_ROWS (default 100000; see bench/data_io.sh)
+#   BENCH_IMPORT_ROWS (default 100000; see bench/data_io.sh), BENCH_ONLY=data_io (imports and
+#   exports only)
 # Needs wrk (apt-get install wrk). PostgreSQL: postgres@127.0.0.1:5432 with trust auth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,8 @@ for backend in $BACKENDS; do
   }
   echo "| backend | test | req/s | p50 | p99 | non-2xx |" >> "$OUT"
   echo "|---|---|---|---|---|---|" >> "$OUT"
+  # BENCH_ONLY=data_io measures only imports and exports.
+  if [ "${BENCH_ONLY:-}" != data_io ]; then
   run "list contacts: 50 rows, newest first" get.lua "/api/v1/contacts?limit=50"
   run "list accounts: filter level=A, sort name" get.lua "/api/v1/accounts?limit=50&sort=name&filter=%7B%22field%22%3A%22level%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22A%22%7D"
   run "quick search (names, phone tails, emails)" search.lua "/api/v1/contacts"
@@ -62,6 +65,7 @@ for backend in $BACKENDS; do
   run "kanban board page (HTML, default pipeline)" page.lua "/opportunities/board"
   run "kanban board (API JSON)" get.lua "/api/v1/opportunities/board"
   run "list leads: 50 rows, newest first" get.lua "/api/v1/leads?limit=50"
+  fi
   source bench/data_io.sh
   rss=$(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)
   echo "peak server RSS on $backend: $rss" | tee -a "$OUT"

@@ -185,8 +185,9 @@ impl Worker {
             }
             loop {
                 match self.run_once().await {
-                    // A full batch: there may be more due right now.
-                    Ok(n) if n as u32 >= self.settings.batch => continue,
+                    // Jobs ran: more may be due right now (a job often enqueues the next
+                    // step, such as an import's next batch), so look again at once.
+                    Ok(n) if n > 0 => continue,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
                 }

@@ -25,10 +25,12 @@ pub fn db_err(e: DbErr) -> DomainError {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(url, 8))
+            let read = Database::connect(sqlite_options(url, 8, None))
                 .await
                 .map_err(db_err)?;
-            let write = Database::connect(sqlite_options(url, 1))
+            // The writer keeps a larger page cache: bulk writes (imports) touch many index
+            // pages, and reading them back from the file costs a system call each.
+            let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024)))
                 .await
                 .map_err(db_err)?;
             // The table `begin` writes nothing to, to take the write lock first (see there).
@@ -112,14 +114,23 @@ impl Db {
     }
 }
 
-fn sqlite_options(url: &str, max: u32) -> ConnectOptions {
+/// `cache_kib`: the connection's page cache (SQLite's default is 2 MiB).
+fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
+            let o = match cache_kib {
+                // Checkpoints less often too: a bulk write rewrites the same index pages
+                // many times, and each checkpoint copies them to the database file.
+                Some(kib) => o
+                    .pragma("cache_size", format!("-{kib}"))
+                    .pragma("wal_autocheckpoint", "16384"),
+                None => o,
+            };
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)

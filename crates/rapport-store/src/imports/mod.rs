@@ -7,6 +7,7 @@
 //! removed again (undo) while nobody has changed them. Imports run with the importing user's
 //! rights and are audited as one import with its counts.
 
+mod batch;
 pub mod mapping;
 pub mod parse;
 mod run;

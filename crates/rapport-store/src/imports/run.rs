@@ -3,24 +3,22 @@
 //! back whole and run again after restart; a batch that committed is never run twice (the
 //! checkpoint is checked and moved in the same transaction).
 
-use super::{load, mapping, rows_between, Import, Mapping};
+use super::{batch, load, rows_between, Import};
 use crate::db::{db_err, exec};
-use crate::records::{self, duplicates, ObjectDef, Preset, WriteOptions};
 use crate::scope::owner_filter;
 use crate::{audit, jobs, notifications, users, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::fields::{FieldKind, FieldValue};
-use rapport_core::input::{self, Mode};
-use rapport_core::{validate, Action, DomainError, Object, Principal};
+use rapport_core::fields::FieldKind;
+use rapport_core::{Action, DomainError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
-use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// The job kind of one batch.
 pub const IMPORT_JOB: &str = "import.batch";
 /// Rows per batch (one transaction).
-const BATCH: i64 = 500;
+const BATCH: i64 = 2000;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
@@ -56,235 +54,6 @@ pub(crate) async fn principal_of(store: &Store, user_id: &str) -> Result<Princip
         ip: None,
         user_agent: None,
     })
-}
-
-/// What happened to one row.
-enum Outcome {
-    Created(String),
-    Updated(String),
-    Skipped,
-}
-
-/// A domain error as the error file explains it; a field is named by its key and both its
-/// labels (the file is read in either language).
-fn reason(e: &DomainError) -> String {
-    match e {
-        DomainError::Validation(errs) => errs
-            .iter()
-            .map(|f| {
-                let base = f.field.split(['.', '[']).next().unwrap_or(&f.field);
-                let label = rapport_core::Object::RECORDS
-                    .iter()
-                    .find_map(|o| rapport_core::objects::field(*o, base))
-                    .map(|s| format!(" ({} / {})", s.label_zh, s.label_en))
-                    .unwrap_or_default();
-                format!("{}{label}: {}", f.field, f.message)
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        DomainError::Duplicate { rule, matches, .. } => {
-            let label = matches
-                .iter()
-                .find_map(|m| m["label"].as_str())
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-            format!("duplicate of an existing record by {rule}{label}")
-        }
-        DomainError::Forbidden(m) | DomainError::Conflict(m) => m.clone(),
-        DomainError::NotFound => "a record it names was not found".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Everything one batch needs that does not change between rows.
-struct Ctx<'a> {
-    store: &'a Store,
-    actor: &'a Principal,
-    def: &'static ObjectDef,
-    mapping: &'a Mapping,
-    kinds: HashMap<String, FieldKind>,
-    /// user id, email and name → user id (owner columns)
-    users: HashMap<String, String>,
-    /// The accounts the importer may read (for `account_name`), resolved once per batch.
-    accounts: Option<crate::scope::OwnerFilter>,
-    /// picklist field → (label in either language or value, lower case → value)
-    choices: HashMap<String, HashMap<String, String>>,
-    dry: bool,
-}
-
-impl Ctx<'_> {
-    /// The row as the API document a save takes, with owner and account names resolved.
-    async fn doc(&self, cells: &[String]) -> Result<Map<String, Value>, String> {
-        let mut doc = mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
-        // Picklist cells may hold a label as people read it (制造业, Manufacturing).
-        for (field, labels) in &self.choices {
-            if let Some(Value::String(v)) = doc.get(field) {
-                if let Some(value) = labels.get(&v.to_lowercase()) {
-                    doc.insert(field.clone(), json!(value));
-                }
-            }
-        }
-        if let Some(Value::String(owner)) = doc.get("owner_id").cloned() {
-            let found = self
-                .users
-                .get(&owner)
-                .or_else(|| self.users.get(&owner.to_lowercase()));
-            match found {
-                Some(id) => {
-                    doc.insert("owner_id".into(), json!(id));
-                }
-                None => return Err(format!("owner_id: no user {owner}")),
-            }
-        }
-        if let Some(Value::String(name)) = doc.remove("account_name") {
-            let norm = validate::company_name_norm(&name);
-            let filter = self
-                .accounts
-                .clone()
-                .ok_or_else(|| "you may not read accounts".to_string())?;
-            let mut q = Query::select();
-            q.column(t("id"))
-                .from(t("accounts"))
-                .and_where(Expr::col(t("name_norm")).eq(norm))
-                .limit(1);
-            if let crate::scope::OwnerFilter::Owners(o) = filter {
-                q.and_where(Expr::col(t("owner_id")).is_in(o));
-            }
-            match crate::db::one(self.store.db.reader(), &q)
-                .await
-                .map_err(|e| reason(&e))?
-            {
-                Some(r) => {
-                    let id: String = crate::db::get(&r, "id").map_err(|e| reason(&e))?;
-                    doc.insert("account_ids".into(), json!([id]));
-                }
-                None => return Err(format!("account_name: no account {name} that you can see")),
-            }
-        }
-        Ok(doc)
-    }
-
-    /// The match key of a row (normalised as a save would), if the mapping matches on one.
-    fn key(
-        &self,
-        doc: &Map<String, Value>,
-    ) -> Option<(BTreeMap<&'static str, FieldValue>, String)> {
-        let rule = self.mapping.match_on.as_str();
-        if rule == "none" {
-            return None;
-        }
-        let field = match rule {
-            "phone" if self.def.object != Object::Account => "mobile",
-            other => other,
-        };
-        // Only the key is read here: the rest of the row is checked by the save itself.
-        let mut one = Map::new();
-        one.insert(field.to_string(), doc.get(field)?.clone());
-        let parsed = input::read(
-            self.def.fields,
-            &one,
-            Mode::Update,
-            &self.store.parse_context(),
-            &[],
-        )
-        .ok()?;
-        let values: BTreeMap<&'static str, FieldValue> = parsed
-            .values
-            .iter()
-            .map(|(s, v)| (s.name, v.clone()))
-            .collect();
-        match values.get(field) {
-            Some(FieldValue::Text(s)) if !s.is_empty() => {
-                let k = if field == "name" {
-                    validate::company_name_norm(s)
-                } else {
-                    s.to_lowercase()
-                };
-                Some((values, k))
-            }
-            _ => None,
-        }
-    }
-
-    async fn row<C: ConnectionTrait>(
-        &self,
-        tx: &C,
-        cells: &[String],
-        seen: &mut HashMap<String, i64>,
-        row_no: i64,
-    ) -> Result<Outcome, String> {
-        let doc = self.doc(cells).await?;
-        if doc.is_empty() {
-            return Err("the row has none of the mapped columns".into());
-        }
-        let opts = |over| WriteOptions {
-            override_duplicates: over,
-        };
-        let mut existing = None;
-        if let Some((values, key)) = self.key(&doc) {
-            if let Some(first) = seen.get(&key) {
-                return Err(format!(
-                    "{} is the same as in row {} of the file",
-                    self.mapping.match_on,
-                    first + 1
-                ));
-            }
-            seen.insert(key, row_no);
-            let ids =
-                duplicates::ids_for_rule(self.store, self.def, &self.mapping.match_on, &values)
-                    .await
-                    .map_err(|e| reason(&e))?;
-            let readable = records::read_many(self.store, self.actor, self.def, &ids)
-                .await
-                .map_err(|e| reason(&e))?;
-            existing = readable.into_iter().next();
-            if existing.is_none() && !ids.is_empty() && self.mapping.on_match != "create" {
-                return Err(format!(
-                    "matches a record by {} that you cannot see",
-                    self.mapping.match_on
-                ));
-            }
-        }
-        match (existing, self.mapping.on_match.as_str()) {
-            (Some(_), "skip") => Ok(Outcome::Skipped),
-            (Some(rec), "update") => {
-                let p = records::prepare_update(
-                    self.store,
-                    self.actor,
-                    self.def,
-                    &rec.id,
-                    &doc,
-                    opts(true),
-                )
-                .await
-                .map_err(|e| reason(&e))?;
-                if !self.dry {
-                    records::apply_update(tx, self.store, self.actor, &p)
-                        .await
-                        .map_err(|e| reason(&e))?;
-                }
-                Ok(Outcome::Updated(rec.id))
-            }
-            (found, _) => {
-                let p = records::prepare_create(
-                    self.store,
-                    self.actor,
-                    self.def,
-                    &doc,
-                    opts(found.is_some()),
-                    Preset::default(),
-                )
-                .await
-                .map_err(|e| reason(&e))?;
-                if !self.dry {
-                    records::insert(tx, self.store, self.actor, &p)
-                        .await
-                        .map_err(|e| reason(&e))?;
-                }
-                Ok(Outcome::Created(p.id.clone()))
-            }
-        }
-    }
 }
 
 async fn fail(store: &Store, imp: &Import, msg: &str) -> Result<(), DomainError> {
@@ -350,7 +119,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
             choices.insert(f.name.to_string(), labels);
         }
     }
-    let ctx = Ctx {
+    let ctx = batch::Ctx {
         store,
         actor: &actor,
         def,
@@ -379,61 +148,48 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
     if mine != 1 {
         return Ok(());
     }
-    let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
-    let mut seen = HashMap::new();
-    let mut last = imp.processed;
-    for (row_no, cells) in &rows {
-        last = *row_no;
-        match ctx.row(&tx, cells, &mut seen, *row_no).await {
-            Ok(outcome) => {
-                let (record, action) = match outcome {
-                    Outcome::Created(r) => {
-                        created += 1;
-                        (Some(r), "created")
-                    }
-                    Outcome::Updated(r) => {
-                        updated += 1;
-                        (Some(r), "updated")
-                    }
-                    Outcome::Skipped => {
-                        skipped += 1;
-                        (None, "")
-                    }
-                };
-                if let (Some(r), false) = (record, dry) {
-                    exec(
-                        &tx,
-                        Query::insert()
-                            .into_table(t("import_records"))
-                            .columns(["import_id", "record_id", "action"].map(t))
-                            .values_panic([id.into(), r.into(), action.into()])
-                            .on_conflict(
-                                sea_orm::sea_query::OnConflict::columns(
-                                    ["import_id", "record_id"].map(t),
-                                )
-                                .do_nothing()
-                                .to_owned(),
-                            ),
-                    )
-                    .await?;
-                }
+    let last = rows.last().map_or(imp.processed, |(n, _)| *n);
+    let outcome = ctx.process(&tx, id, &rows).await?;
+    let (created, updated, skipped, failed) = (
+        outcome.created.len() as i64,
+        outcome.updated.len() as i64,
+        outcome.skipped,
+        outcome.failed.len() as i64,
+    );
+    if !dry {
+        let links: Vec<(&String, &str)> = outcome
+            .created
+            .iter()
+            .map(|r| (r, "created"))
+            .chain(outcome.updated.iter().map(|r| (r, "updated")))
+            .collect();
+        for chunk in links.chunks(1000) {
+            let mut q = Query::insert();
+            q.into_table(t("import_records"))
+                .columns(["import_id", "record_id", "action"].map(t))
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns(["import_id", "record_id"].map(t))
+                        .do_nothing()
+                        .to_owned(),
+                );
+            for (r, action) in chunk {
+                q.values_panic([id.into(), r.as_str().into(), (*action).into()]);
             }
-            Err(why) => {
-                failed += 1;
-                exec(
-                    &tx,
-                    Query::insert()
-                        .into_table(t("import_errors"))
-                        .columns(["import_id", "row_no", "reason"].map(t))
-                        .values_panic([
-                            id.into(),
-                            (*row_no).into(),
-                            why.chars().take(1000).collect::<String>().into(),
-                        ]),
-                )
-                .await?;
-            }
+            exec(&tx, &q).await?;
         }
+    }
+    for chunk in outcome.failed.chunks(1000) {
+        let mut q = Query::insert();
+        q.into_table(t("import_errors"))
+            .columns(["import_id", "row_no", "reason"].map(t));
+        for (row_no, why) in chunk {
+            q.values_panic([
+                id.into(),
+                (*row_no).into(),
+                why.chars().take(1000).collect::<String>().into(),
+            ]);
+        }
+        exec(&tx, &q).await?;
     }
     let more = rows.len() as i64 == BATCH && last + 1 < imp.total_rows;
     let finished_status = if dry { "dry_done" } else { "done" };

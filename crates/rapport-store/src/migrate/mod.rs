@@ -11,6 +11,7 @@ mod m0012_pool_targets;
 mod m0013_imports;
 mod m0014_merges;
 mod m0015_exports;
+mod m0016_token_lookup;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -676,6 +677,7 @@ const MIGRATIONS: &[Migration] = &[
     (13, "imports", m0013_imports::steps),
     (14, "merges", m0014_merges::steps),
     (15, "exports", m0015_exports::steps),
+    (16, "token_lookup", m0016_token_lookup::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

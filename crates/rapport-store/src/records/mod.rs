@@ -11,6 +11,7 @@ mod create;
 pub use create::{create, insert, prepare_create, Prepared, Preset};
 pub mod custom_values;
 pub mod export;
+pub mod fast_create;
 
 pub mod duplicates;
 pub mod query;

@@ -1,0 +1,385 @@
+//! One batch of an import's rows, processed together: the rows are read into documents (owner
+//! and account names resolved, picklist labels translated), matched against existing records
+//! in one query, updated row by row where they match, and created through the fast path
+//! (`records::fast_create`: validation as a save, duplicate rules for the whole batch,
+//! multi-row inserts). Rows the fast path cannot take are created one by one as before.
+
+use super::Mapping;
+use crate::db::{all, get};
+use crate::records::fast_create::{FastCreate, Pending};
+use crate::records::{self, ObjectDef, Preset, WriteOptions};
+use crate::scope::OwnerFilter;
+use crate::Store;
+use rapport_core::fields::{FieldKind, FieldValue};
+use rapport_core::input::{self, Mode};
+use rapport_core::{validate, DomainError, Object, Principal};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// A domain error as the error file explains it; a field is named by its key and both its
+/// labels (the file is read in either language).
+pub(super) fn reason(e: &DomainError) -> String {
+    match e {
+        DomainError::Validation(errs) => errs
+            .iter()
+            .map(|f| {
+                let base = f.field.split(['.', '[']).next().unwrap_or(&f.field);
+                let label = rapport_core::Object::RECORDS
+                    .iter()
+                    .find_map(|o| rapport_core::objects::field(*o, base))
+                    .map(|s| format!(" ({} / {})", s.label_zh, s.label_en))
+                    .unwrap_or_default();
+                format!("{}{label}: {}", f.field, f.message)
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        DomainError::Duplicate { rule, matches, .. } => {
+            let label = matches
+                .iter()
+                .find_map(|m| m["label"].as_str())
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            format!("duplicate of an existing record (or of another row) by {rule}{label}")
+        }
+        DomainError::Forbidden(m) | DomainError::Conflict(m) => m.clone(),
+        DomainError::NotFound => "a record it names was not found".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Everything one batch needs that does not change between rows.
+pub(super) struct Ctx<'a> {
+    pub store: &'a Store,
+    pub actor: &'a Principal,
+    pub def: &'static ObjectDef,
+    pub mapping: &'a Mapping,
+    pub kinds: HashMap<String, FieldKind>,
+    /// user id, email and name → user id (owner columns)
+    pub users: HashMap<String, String>,
+    /// The accounts the importer may read (for `account_name`).
+    pub accounts: Option<OwnerFilter>,
+    /// picklist field → (label in either language or value, lower case → value)
+    pub choices: HashMap<String, HashMap<String, String>>,
+    pub dry: bool,
+}
+
+/// What became of a batch's rows.
+#[derive(Default)]
+pub(super) struct Outcome {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub skipped: i64,
+    pub failed: Vec<(i64, String)>,
+}
+
+/// A row read into a document.
+struct Row {
+    row_no: i64,
+    doc: Map<String, Value>,
+    /// `accounts` was resolved here from `account_name` among accounts the importer sees.
+    trusted_links: bool,
+    /// The match key's parsed value and its normalised text.
+    key: Option<(BTreeMap<&'static str, FieldValue>, String)>,
+}
+
+impl Ctx<'_> {
+    /// The ids of the accounts named in the rows (normalised name → id), among those the
+    /// importer may read, in one query.
+    async fn account_ids(
+        &self,
+        names: Vec<String>,
+    ) -> Result<HashMap<String, String>, DomainError> {
+        let mut out = HashMap::new();
+        let Some(filter) = self.accounts.clone() else {
+            return Ok(out);
+        };
+        for chunk in names.chunks(500) {
+            let mut q = Query::select();
+            q.columns([t("id"), t("name_norm")])
+                .from(t("accounts"))
+                .and_where(Expr::col(t("name_norm")).is_in(chunk.to_vec()));
+            if let OwnerFilter::Owners(o) = &filter {
+                q.and_where(Expr::col(t("owner_id")).is_in(o.clone()));
+            }
+            for r in all(self.store.db.reader(), &q).await? {
+                out.entry(get(&r, "name_norm")?).or_insert(get(&r, "id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The row as the API document a save takes, with owner and account names resolved.
+    fn doc(
+        &self,
+        cells: &[String],
+        accounts: &HashMap<String, String>,
+    ) -> Result<(Map<String, Value>, bool), String> {
+        let mut doc = super::mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
+        // Picklist cells may hold a label as people read it (制造业, Manufacturing).
+        for (field, labels) in &self.choices {
+            if let Some(Value::String(v)) = doc.get(field) {
+                if let Some(value) = labels.get(&v.to_lowercase()) {
+                    doc.insert(field.clone(), json!(value));
+                }
+            }
+        }
+        if let Some(Value::String(owner)) = doc.get("owner_id").cloned() {
+            let found = self
+                .users
+                .get(&owner)
+                .or_else(|| self.users.get(&owner.to_lowercase()));
+            match found {
+                Some(id) => {
+                    doc.insert("owner_id".into(), json!(id));
+                }
+                None => return Err(format!("owner_id: no user {owner}")),
+            }
+        }
+        let mut trusted = false;
+        if let Some(Value::String(name)) = doc.remove("account_name") {
+            if self.accounts.is_none() {
+                return Err("you may not read accounts".into());
+            }
+            match accounts.get(&validate::company_name_norm(&name)) {
+                Some(id) => {
+                    doc.insert("account_ids".into(), json!([id]));
+                    trusted = true;
+                }
+                None => return Err(format!("account_name: no account {name} that you can see")),
+            }
+        }
+        Ok((doc, trusted))
+    }
+
+    /// The match key of a row (normalised as a save would), if the mapping matches on one.
+    fn key(
+        &self,
+        doc: &Map<String, Value>,
+    ) -> Option<(BTreeMap<&'static str, FieldValue>, String)> {
+        let rule = self.mapping.match_on.as_str();
+        if rule == "none" {
+            return None;
+        }
+        let field = match rule {
+            "phone" if self.def.object != Object::Account => "mobile",
+            other => other,
+        };
+        // Only the key is read here: the rest of the row is checked by the save itself.
+        let mut one = Map::new();
+        one.insert(field.to_string(), doc.get(field)?.clone());
+        let parsed = input::read(
+            self.def.fields,
+            &one,
+            Mode::Update,
+            &self.store.parse_context(),
+            &[],
+        )
+        .ok()?;
+        let values: BTreeMap<&'static str, FieldValue> = parsed
+            .values
+            .iter()
+            .map(|(s, v)| (s.name, v.clone()))
+            .collect();
+        match values.get(field) {
+            Some(FieldValue::Text(s)) if !s.is_empty() => {
+                let k = if field == "name" {
+                    validate::company_name_norm(s)
+                } else {
+                    s.to_lowercase()
+                };
+                Some((values, k))
+            }
+            _ => None,
+        }
+    }
+
+    /// Process a batch inside `tx` (nothing is written on a dry run).
+    pub(super) async fn process<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        import_id: &str,
+        rows: &[(i64, Vec<String>)],
+    ) -> Result<Outcome, DomainError> {
+        let mut out = Outcome::default();
+        let fast = FastCreate::new(self.store, self.actor, self.def).await?;
+        // Account names first, all at once.
+        let names: Vec<String> = match self.mapping.columns.values().any(|f| f == "account_name") {
+            true => {
+                let mut n = Vec::new();
+                for (_, cells) in rows {
+                    let doc = super::mapping::row_doc(self.mapping, cells, |f| {
+                        self.kinds.get(f).copied()
+                    });
+                    if let Some(Value::String(name)) = doc.get("account_name") {
+                        n.push(validate::company_name_norm(name));
+                    }
+                }
+                n.sort();
+                n.dedup();
+                n
+            }
+            false => Vec::new(),
+        };
+        let accounts = self.account_ids(names).await?;
+        let mut ready = Vec::new();
+        let mut seen: HashMap<String, i64> = HashMap::new();
+        for (row_no, cells) in rows {
+            match self.doc(cells, &accounts) {
+                Ok((doc, _)) if doc.is_empty() => out
+                    .failed
+                    .push((*row_no, "the row has none of the mapped columns".into())),
+                Ok((doc, trusted_links)) => {
+                    let key = self.key(&doc);
+                    if let Some((_, k)) = &key {
+                        if let Some(first) = seen.get(k) {
+                            out.failed.push((
+                                *row_no,
+                                format!(
+                                    "{} is the same as in row {} of the file",
+                                    self.mapping.match_on,
+                                    first + 1
+                                ),
+                            ));
+                            continue;
+                        }
+                        seen.insert(k.clone(), *row_no);
+                    }
+                    ready.push(Row {
+                        row_no: *row_no,
+                        doc,
+                        trusted_links,
+                        key,
+                    });
+                }
+                Err(why) => out.failed.push((*row_no, why)),
+            }
+        }
+        // Matches against existing records: one query, then the ones the importer may see.
+        let mut matched: HashMap<usize, Option<records::Record>> = HashMap::new();
+        if self.mapping.match_on != "none" {
+            let keys: Vec<Vec<String>> = ready
+                .iter()
+                .map(|r| match &r.key {
+                    Some((values, _)) => fast.keys_of(&self.mapping.match_on, values),
+                    None => Vec::new(),
+                })
+                .collect();
+            let existing = fast
+                .existing(
+                    &self.mapping.match_on,
+                    keys.iter().flatten().cloned().collect(),
+                )
+                .await?;
+            let ids: Vec<String> = existing.values().cloned().collect();
+            let visible: HashMap<String, records::Record> =
+                records::read_many(self.store, self.actor, self.def, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect();
+            for (i, ks) in keys.iter().enumerate() {
+                if let Some(id) = ks.iter().find_map(|k| existing.get(k)) {
+                    matched.insert(i, visible.get(id).cloned());
+                }
+            }
+        }
+        let mut creates: Vec<(i64, Pending)> = Vec::new();
+        for (i, row) in ready.iter().enumerate() {
+            let found = matched.get(&i);
+            match (found, self.mapping.on_match.as_str()) {
+                (Some(None), "skip" | "update") => out.failed.push((
+                    row.row_no,
+                    format!(
+                        "matches a record by {} that you cannot see",
+                        self.mapping.match_on
+                    ),
+                )),
+                (Some(Some(_)), "skip") => out.skipped += 1,
+                (Some(Some(rec)), "update") => {
+                    let p = records::prepare_update(
+                        self.store,
+                        self.actor,
+                        self.def,
+                        &rec.id,
+                        &row.doc,
+                        WriteOptions {
+                            override_duplicates: true,
+                        },
+                    )
+                    .await;
+                    match p {
+                        Ok(p) => {
+                            if !self.dry {
+                                records::apply_update(tx, self.store, self.actor, &p).await?;
+                            }
+                            out.updated.push(rec.id.clone());
+                        }
+                        Err(e) => out.failed.push((row.row_no, reason(&e))),
+                    }
+                }
+                (found, _) => {
+                    let trusted: &[&str] = if row.trusted_links {
+                        &["accounts"]
+                    } else {
+                        &[]
+                    };
+                    let override_warn = matches!(found, Some(Some(_)));
+                    match fast.prepare(&row.doc, trusted, override_warn).await {
+                        Ok(Some(p)) => creates.push((row.row_no, p)),
+                        Ok(None) => {
+                            // References the fast path does not check: the full save.
+                            let p = records::prepare_create(
+                                self.store,
+                                self.actor,
+                                self.def,
+                                &row.doc,
+                                WriteOptions {
+                                    override_duplicates: override_warn,
+                                },
+                                Preset::default(),
+                            )
+                            .await;
+                            match p {
+                                Ok(p) => {
+                                    if !self.dry {
+                                        records::insert(tx, self.store, self.actor, &p).await?;
+                                    }
+                                    out.created.push(p.id.clone());
+                                }
+                                Err(e) => out.failed.push((row.row_no, reason(&e))),
+                            }
+                        }
+                        Err(e) => out.failed.push((row.row_no, reason(&e))),
+                    }
+                }
+            }
+        }
+        let (row_nos, pending): (Vec<i64>, Vec<Pending>) = creates.into_iter().unzip();
+        let mut good = Vec::new();
+        for (row_no, verdict) in row_nos
+            .into_iter()
+            .zip(fast.check_duplicates(pending).await?)
+        {
+            match verdict {
+                Ok(p) => good.push(p),
+                Err(e) => out.failed.push((row_no, reason(&e))),
+            }
+        }
+        if self.dry {
+            out.created.extend(good.iter().map(|p| p.id.clone()));
+        } else {
+            let ids = fast
+                .write(tx, &good, json!({"import_id": import_id}))
+                .await?;
+            out.created.extend(ids);
+        }
+        out.failed.sort_by_key(|(n, _)| *n);
+        Ok(out)
+    }
+}

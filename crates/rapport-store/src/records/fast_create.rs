@@ -1,0 +1,488 @@
+//! Creating many records in one go, for imports (ADR 0009): every row is validated exactly as
+//! `prepare_create` validates it (types, required fields, picklists, owner within the create
+//! scope, field rules, the record type's rules, custom fields), but what `prepare_create` asks
+//! the database per row is read once per batch, the duplicate rules are checked for the whole
+//! batch in one query per rule, and the rows go in as multi-row INSERTs with one audit entry
+//! and one change-feed event per batch. Rows with references this path does not check
+//! (parent accounts, other records) are left to the caller's row-by-row path.
+
+use super::duplicates::{self, RuleMode, Rules};
+use super::{
+    apply_rules, check_field_rules, codec, custom_values, derived, normalise_doc, read_both,
+    rule_context, tokens, ObjectDef, RuleContext,
+};
+use crate::db::{all, exec, get};
+use crate::scope::{owner_filter, OwnerFilter};
+use crate::{audit, outbox, Keyring, Store};
+use rapport_core::custom::CustomField;
+use rapport_core::fields::{AccountLink, FieldKind, FieldValue};
+use rapport_core::input::Mode;
+use rapport_core::{ids, validate, Action, DomainError, Object, Principal};
+use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Rows per INSERT statement (under both backends' parameter limits).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// A validated row, ready to be written.
+pub struct Pending {
+    pub id: String,
+    values: BTreeMap<&'static str, FieldValue>,
+    custom: Map<String, Value>,
+    /// Go ahead despite duplicates found by "warn" rules.
+    override_warn: bool,
+}
+
+/// What one batch of fast creates needs, read once.
+pub struct FastCreate<'a> {
+    store: &'a Store,
+    actor: &'a Principal,
+    def: &'static ObjectDef,
+    filter: OwnerFilter,
+    defs: Vec<CustomField>,
+    /// user id → department (active users only)
+    users: HashMap<String, Option<String>>,
+    /// picklist → active values
+    picklists: HashMap<&'static str, HashSet<String>>,
+    rules: RuleContext,
+    duplicate_rules: Rules,
+    keys: Keyring,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> FastCreate<'a> {
+    pub async fn new(
+        store: &'a Store,
+        actor: &'a Principal,
+        def: &'static ObjectDef,
+    ) -> Result<FastCreate<'a>, DomainError> {
+        let filter = owner_filter(store, actor, def.object, Action::Create)
+            .await?
+            .ok_or_else(|| super::forbidden(def, Action::Create))?;
+        let defs = crate::custom_fields::active(store, def.object).await?;
+        let users = all(
+            store.db.reader(),
+            Query::select()
+                .columns([Alias::new("id"), Alias::new("department_id")])
+                .from(Alias::new("users"))
+                .and_where(Expr::col(Alias::new("active")).eq(true)),
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, "id")?, get(r, "department_id")?)))
+        .collect::<Result<HashMap<String, Option<String>>, DomainError>>()?;
+        let mut picklists = HashMap::new();
+        for f in def.fields {
+            if let FieldKind::Picklist(list) = f.kind {
+                let values = crate::picklists::values(&store.db, list)
+                    .await?
+                    .into_iter()
+                    .filter(|v| v.active)
+                    .map(|v| v.value)
+                    .collect();
+                picklists.insert(list, values);
+            }
+        }
+        Ok(FastCreate {
+            store,
+            actor,
+            def,
+            filter,
+            defs,
+            users,
+            picklists,
+            rules: rule_context(store, def, None, None).await?,
+            duplicate_rules: duplicates::rules(store, def.object).await?,
+            keys: store.keys()?,
+            now: store.now(),
+        })
+    }
+
+    /// Whether this path can create records of `def` (not numbered documents).
+    pub fn supports(def: &ObjectDef) -> bool {
+        matches!(def.object, Object::Account | Object::Contact | Object::Lead)
+    }
+
+    /// Validate one document as a create would. `Ok(None)`: the row holds references this
+    /// path does not check (the caller creates it row by row). `trusted` names reference
+    /// fields the caller resolved itself among records the actor may see.
+    pub async fn prepare(
+        &self,
+        doc: &Map<String, Value>,
+        trusted: &[&str],
+        override_warn: bool,
+    ) -> Result<Option<Pending>, DomainError> {
+        let def = self.def;
+        let doc = normalise_doc(def, doc)?;
+        let (doc, custom_doc) = custom_values::split(&doc);
+        let (mut input, custom) = read_both(
+            self.store,
+            self.actor,
+            def,
+            &self.defs,
+            &doc,
+            &custom_doc,
+            Mode::Create,
+        )
+        .await?;
+        check_field_rules(def, self.actor, &input)?;
+        let mut errors = Vec::new();
+        for (spec, value) in &input.values {
+            match (spec.kind, value) {
+                (FieldKind::Picklist(list), FieldValue::Text(v))
+                    if !v.is_empty()
+                        && !self.picklists.get(list).is_some_and(|s| s.contains(v)) =>
+                {
+                    errors.push(rapport_core::FieldError::new(
+                        spec.name,
+                        "invalid_choice",
+                        format!("{v} is not a value of the {list} list"),
+                    ));
+                }
+                (FieldKind::UserRef, FieldValue::Text(id)) if !self.users.contains_key(id) => {
+                    errors.push(rapport_core::FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} is not an active user", spec.name),
+                    ));
+                }
+                (FieldKind::Picklist(_) | FieldKind::UserRef, _) => {}
+                (_, v) if v.is_null() => {}
+                (
+                    FieldKind::AccountRef
+                    | FieldKind::AccountLinks
+                    | FieldKind::ContactLinks
+                    | FieldKind::RecordRef(_)
+                    | FieldKind::DepartmentRef
+                    | FieldKind::PipelineRef
+                    | FieldKind::PriceListRef
+                    | FieldKind::LineItems,
+                    _,
+                ) if !trusted.contains(&spec.name) => return Ok(None),
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Validation(errors));
+        }
+        let owner = match input.get("owner_id") {
+            Some(FieldValue::Text(o)) => o.clone(),
+            _ => self.actor.user_id.clone(),
+        };
+        if !self.filter.allows(Some(&owner)) {
+            return Err(DomainError::field(
+                "owner_id",
+                "owner_out_of_scope",
+                "you may not create records for that owner",
+            ));
+        }
+        if def.object == Object::Account
+            && matches!(input.get("protected"), Some(FieldValue::Bool(true)))
+        {
+            crate::pool::check_protect(self.store, self.actor, Some(&owner)).await?;
+        }
+        if let Some(spec) = def.field("owner_id") {
+            input.set(spec, FieldValue::Text(owner.clone()));
+        }
+        if let Some(spec) = def.field("currency") {
+            if input.get("currency").is_none_or(FieldValue::is_null) {
+                input.set(spec, FieldValue::Text("CNY".into()));
+            }
+        }
+        let mut values: BTreeMap<&'static str, FieldValue> = def
+            .fields
+            .iter()
+            .map(|f| (f.name, FieldValue::Null))
+            .collect();
+        for (spec, v) in &input.values {
+            values.insert(spec.name, v.clone());
+        }
+        apply_rules(&self.rules, def, None, &mut values, &input, self.now)?;
+        if let Some(spec) = def.field("department_id") {
+            let dept = self.users.get(&owner).cloned().flatten();
+            values.insert(spec.name, dept.map_or(FieldValue::Null, FieldValue::Text));
+        }
+        Ok(Some(Pending {
+            id: ids::new_id(),
+            values,
+            custom,
+            override_warn,
+        }))
+    }
+
+    /// The keys a duplicate rule (`name`, `credit_code`, `email`, `phone`) compares, for
+    /// one record's values.
+    pub fn keys_of(&self, rule: &str, values: &BTreeMap<&'static str, FieldValue>) -> Vec<String> {
+        let text = |n: &str| match values.get(n) {
+            Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        match (self.def.object, rule) {
+            (Object::Account, "name") => text("name")
+                .map(|n| validate::company_name_norm(&n))
+                .filter(|n| !n.is_empty())
+                .into_iter()
+                .collect(),
+            (Object::Account, "credit_code") => text("credit_code")
+                .map(|c| self.keys.blind("credit_code", &c))
+                .into_iter()
+                .collect(),
+            (_, kind @ ("phone" | "email")) => {
+                let mut out = Vec::new();
+                for f in self.def.fields {
+                    let matches_kind = match kind {
+                        "email" => matches!(f.kind, FieldKind::Email | FieldKind::EmailList),
+                        _ => matches!(f.kind, FieldKind::Phone | FieldKind::PhoneList),
+                    };
+                    if !matches_kind {
+                        continue;
+                    }
+                    match values.get(f.name) {
+                        Some(FieldValue::Text(s)) if !s.is_empty() => {
+                            out.push(self.keys.blind(kind, s))
+                        }
+                        Some(FieldValue::List(l)) => {
+                            out.extend(l.iter().map(|s| self.keys.blind(kind, s)))
+                        }
+                        _ => {}
+                    }
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Existing records of the type holding any of `keys` of `rule`: key → a record id.
+    pub async fn existing(
+        &self,
+        rule: &str,
+        keys: Vec<String>,
+    ) -> Result<HashMap<String, String>, DomainError> {
+        let mut found = HashMap::new();
+        let c = self.store.db.reader();
+        for chunk in keys.chunks(500) {
+            let (column, rows) = match (self.def.object, rule) {
+                (Object::Account, "name" | "credit_code") => {
+                    let column = if rule == "name" {
+                        "name_norm"
+                    } else {
+                        "credit_code_bidx"
+                    };
+                    let rows = all(
+                        c,
+                        Query::select()
+                            .columns([Alias::new("id"), Alias::new(column)])
+                            .from(Alias::new(self.def.table))
+                            .and_where(Expr::col(Alias::new(column)).is_in(chunk.to_vec())),
+                    )
+                    .await?;
+                    (column, rows)
+                }
+                _ => {
+                    // PostgreSQL looks tokens up by the token alone (its own index, see
+                    // migration 16) and the type is checked here; SQLite uses the primary key.
+                    let mut q = Query::select();
+                    q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
+                        .columns([Alias::new("token"), Alias::new("object_type")])
+                        .from(Alias::new("search_tokens"))
+                        .and_where(Expr::col(Alias::new("token")).is_in(chunk.to_vec()));
+                    if self.store.db.is_sqlite() {
+                        q.and_where(Expr::col(Alias::new("object_type")).eq(self.def.key()));
+                    }
+                    let rows = all(c, &q)
+                        .await?
+                        .into_iter()
+                        .filter(|r| {
+                            get::<String>(r, "object_type").is_ok_and(|t| t == self.def.key())
+                        })
+                        .collect::<Vec<_>>();
+                    ("token", rows)
+                }
+            };
+            for r in &rows {
+                found.insert(get::<String>(r, column)?, get::<String>(r, "id")?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Apply the duplicate rules to the rows at once: against existing records, and between
+    /// the rows themselves. Rows refused come back as errors, in the order given.
+    pub async fn check_duplicates(
+        &self,
+        rows: Vec<Pending>,
+    ) -> Result<Vec<Result<Pending, DomainError>>, DomainError> {
+        let mut verdicts: Vec<Option<(String, bool)>> = vec![None; rows.len()];
+        for (rule, mode) in &self.duplicate_rules {
+            if *mode == RuleMode::Off {
+                continue;
+            }
+            let per_row: Vec<Vec<String>> =
+                rows.iter().map(|p| self.keys_of(rule, &p.values)).collect();
+            let all_keys: Vec<String> = per_row
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let existing = self.existing(rule, all_keys).await?;
+            let mut first_row: HashMap<&String, usize> = HashMap::new();
+            for (i, keys) in per_row.iter().enumerate() {
+                let hit = keys.iter().any(|k| existing.contains_key(k))
+                    || keys
+                        .iter()
+                        .any(|k| first_row.get(k).is_some_and(|f| *f != i));
+                for k in keys {
+                    first_row.entry(k).or_insert(i);
+                }
+                if hit && verdicts[i].as_ref().is_none_or(|(_, block)| !block) {
+                    verdicts[i] = Some((rule.clone(), *mode == RuleMode::Block));
+                }
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .zip(verdicts)
+            .map(|(p, v)| match v {
+                Some((rule, block)) if block || !p.override_warn => Err(DomainError::Duplicate {
+                    rule,
+                    matches: vec![],
+                    overridable: !block,
+                }),
+                _ => Ok(p),
+            })
+            .collect())
+    }
+
+    /// Write the rows inside `tx`: multi-row INSERTs of the records, their search tokens and
+    /// account links, one audit entry and one change-feed event for the batch (`details` go
+    /// into both). Returns the ids written, in order.
+    pub async fn write<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        rows: &[Pending],
+        details: Value,
+    ) -> Result<Vec<String>, DomainError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let def = self.def;
+        let keys = &self.keys;
+        let mut cols: Vec<String> = vec![
+            "id".into(),
+            "created_at".into(),
+            "updated_at".into(),
+            "created_by".into(),
+        ];
+        for f in def.fields {
+            cols.extend(codec::columns(f));
+        }
+        cols.extend(derived(def, &BTreeMap::new()).into_iter().map(|(c, _)| c));
+        cols.extend(
+            custom_values::encode(keys, def.table, "-", &self.defs, &Map::new())?
+                .into_iter()
+                .map(|(c, _)| c),
+        );
+        let mut records: Vec<Vec<SimpleExpr>> = Vec::with_capacity(rows.len());
+        let mut token_rows: Vec<(&str, String)> = Vec::new();
+        let mut links: Vec<(&str, AccountLink)> = Vec::new();
+        for p in rows {
+            let id = p.id.as_str();
+            let mut row: Vec<SimpleExpr> = vec![
+                id.into(),
+                self.now.into(),
+                self.now.into(),
+                self.actor.user_id.clone().into(),
+            ];
+            for f in def.fields {
+                for (_, v) in codec::encode(
+                    f,
+                    p.values.get(f.name).unwrap_or(&FieldValue::Null),
+                    keys,
+                    def.table,
+                    id,
+                )? {
+                    row.push(v.into());
+                }
+            }
+            for (_, v) in derived(def, &p.values) {
+                row.push(v.into());
+            }
+            for (_, v) in custom_values::encode(keys, def.table, id, &self.defs, &p.custom)? {
+                row.push(v.into());
+            }
+            records.push(row);
+            let mut toks = tokens::tokens_for(keys, def, &p.values);
+            toks.extend(custom_values::tokens(keys, &self.defs, &p.custom));
+            toks.sort();
+            toks.dedup();
+            token_rows.extend(toks.into_iter().map(|t| (id, t)));
+            if let Some(FieldValue::Links(l)) = p.values.get("accounts") {
+                links.extend(l.iter().map(|x| (id, x.clone())));
+            }
+        }
+        let per_statement =
+            (ROWS_PER_STATEMENT * 40 / cols.len().max(1)).clamp(20, ROWS_PER_STATEMENT);
+        for chunk in records.chunks(per_statement) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new(def.table))
+                .columns(cols.iter().map(Alias::new));
+            for r in chunk {
+                q.values(r.clone()).map_err(DomainError::internal)?;
+            }
+            exec(tx, &q).await?;
+        }
+        for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new("search_tokens"))
+                .columns(["object_type", "record_id", "token"].map(Alias::new));
+            for (id, tok) in chunk {
+                q.values_panic([def.key().into(), (*id).into(), tok.clone().into()]);
+            }
+            exec(tx, &q).await?;
+        }
+        for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new("contact_accounts"))
+                .columns(["contact_id", "account_id", "role"].map(Alias::new));
+            for (cid, l) in chunk {
+                q.values_panic([
+                    (*cid).into(),
+                    l.account_id.clone().into(),
+                    l.role.clone().into(),
+                ]);
+            }
+            exec(tx, &q).await?;
+        }
+        let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
+        let mut summary =
+            json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()});
+        if let (Value::Object(s), Value::Object(d)) = (&mut summary, details) {
+            s.extend(d);
+        }
+        audit::record(
+            tx,
+            self.store,
+            self.actor,
+            audit::Entry::new(format!("{}.batch_created", def.key()))
+                .object(def.key(), "*")
+                .details(summary.clone()),
+        )
+        .await?;
+        outbox::emit(
+            tx,
+            self.store,
+            self.actor,
+            &format!("{}.batch_created", def.key()),
+            def.key(),
+            "*",
+            summary,
+        )
+        .await?;
+        Ok(ids)
+    }
+}
