@@ -359,6 +359,23 @@ const MERGE_COLUMNS: [&str; 10] = [
     "undo",
 ];
 
+/// A merge and its undo data, or 404.
+async fn load<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    id: &str,
+) -> Result<(Merge, String), DomainError> {
+    let row = one(
+        c,
+        Query::select()
+            .columns(MERGE_COLUMNS.map(t))
+            .from(t("merges"))
+            .and_where(Expr::col(t("id")).eq(id)),
+    )
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    merge_of(&row)
+}
+
 /// Whether the actor may see a merge: its survivor must be readable, or, once the survivor
 /// is gone, the actor made the merge or reads every record of the type.
 async fn may_see(store: &Store, actor: &Principal, m: &Merge) -> Result<bool, DomainError> {
@@ -376,16 +393,7 @@ pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
     if !ids::is_valid_id(id) {
         return Err(DomainError::NotFound);
     }
-    let row = one(
-        store.db.reader(),
-        Query::select()
-            .columns(MERGE_COLUMNS.map(t))
-            .from(t("merges"))
-            .and_where(Expr::col(t("id")).eq(id)),
-    )
-    .await?
-    .ok_or(DomainError::NotFound)?;
-    let (m, _) = merge_of(&row)?;
+    let (m, _) = load(store.db.reader(), id).await?;
     if !may_see(store, actor, &m).await? {
         return Err(DomainError::NotFound);
     }
@@ -465,16 +473,7 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
         return Err(forbidden(def, "create"));
     }
     let tx = store.db.begin().await?;
-    let row = one(
-        &tx,
-        Query::select()
-            .columns(MERGE_COLUMNS.map(t))
-            .from(t("merges"))
-            .and_where(Expr::col(t("id")).eq(id)),
-    )
-    .await?
-    .ok_or(DomainError::NotFound)?;
-    let (m, undo_text) = merge_of(&row)?;
+    let (m, undo_text) = load(&tx, id).await?;
     if m.status != "done" {
         return Err(DomainError::Conflict(format!(
             "this merge cannot be undone: it is {}",

@@ -41,16 +41,7 @@ pub async fn insert_many(
     let ctx = store.parse_context();
     let users = crate::users::all_basic(store).await?;
     let rules = super::rule_context(store, def, None, None).await?;
-    let mut cols: Vec<String> = vec![
-        "id".into(),
-        "created_at".into(),
-        "updated_at".into(),
-        "created_by".into(),
-    ];
-    for f in def.fields {
-        cols.extend(codec::columns(f));
-    }
-    cols.extend(derived(def, &BTreeMap::new()).into_iter().map(|(c, _)| c));
+    let cols = record_columns(def);
     let mut rows: Vec<Vec<SimpleExpr>> = Vec::with_capacity(docs.len());
     let mut token_rows: Vec<(String, String)> = Vec::new();
     let mut links: Vec<(String, AccountLink)> = Vec::new();
@@ -127,37 +118,7 @@ pub async fn insert_many(
         new_ids.push(id);
     }
     let tx = store.db.begin().await?;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new(def.table))
-            .columns(cols.iter().map(Alias::new));
-        for r in chunk {
-            q.values(r.clone()).map_err(DomainError::internal)?;
-        }
-        exec(&tx, &q).await?;
-    }
-    for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("search_tokens"))
-            .columns(["object_type", "record_id", "token"].map(Alias::new));
-        for (id, tok) in chunk {
-            q.values_panic([def.key().into(), id.clone().into(), tok.clone().into()]);
-        }
-        exec(&tx, &q).await?;
-    }
-    for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("contact_accounts"))
-            .columns(["contact_id", "account_id", "role"].map(Alias::new));
-        for (cid, l) in chunk {
-            q.values_panic([
-                cid.clone().into(),
-                l.account_id.clone().into(),
-                l.role.clone().into(),
-            ]);
-        }
-        exec(&tx, &q).await?;
-    }
+    write_rows(&tx, def, &cols, &rows, &token_rows, &links).await?;
     for (id, values) in &entered {
         crate::pipelines::rules::record_stage(&tx, id, values, &actor.user_id, now).await?;
     }
@@ -184,4 +145,66 @@ pub async fn insert_many(
     }
     tx.commit().await.map_err(db_err)?;
     Ok(new_ids)
+}
+
+/// Multi-row INSERTs of new records (`rows` in the order of `cols`), their search tokens
+/// (record id, token) and contact–account links (contact id, link).
+pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
+    tx: &C,
+    def: &ObjectDef,
+    cols: &[String],
+    rows: &[Vec<SimpleExpr>],
+    token_rows: &[(I, String)],
+    links: &[(I, AccountLink)],
+) -> Result<(), DomainError> {
+    // Fewer rows per statement for wide tables (parameter limits).
+    let per_statement = (ROWS_PER_STATEMENT * 40 / cols.len().max(1)).clamp(20, ROWS_PER_STATEMENT);
+    for chunk in rows.chunks(per_statement) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new(def.table))
+            .columns(cols.iter().map(Alias::new));
+        for r in chunk {
+            q.values(r.clone()).map_err(DomainError::internal)?;
+        }
+        exec(tx, &q).await?;
+    }
+    for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("search_tokens"))
+            .columns(["object_type", "record_id", "token"].map(Alias::new));
+        for (id, tok) in chunk {
+            q.values_panic([def.key().into(), id.as_ref().into(), tok.clone().into()]);
+        }
+        exec(tx, &q).await?;
+    }
+    for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("contact_accounts"))
+            .columns(["contact_id", "account_id", "role"].map(Alias::new));
+        for (cid, l) in chunk {
+            q.values_panic([
+                cid.as_ref().into(),
+                l.account_id.clone().into(),
+                l.role.clone().into(),
+            ]);
+        }
+        exec(tx, &q).await?;
+    }
+    Ok(())
+}
+
+/// The columns of a new record's row as the batch writers fill them: id and times, every
+/// field's stored columns, then the derived ones.
+pub(super) fn record_columns(def: &ObjectDef) -> Vec<String> {
+    let mut cols: Vec<String> = vec![
+        "id".into(),
+        "created_at".into(),
+        "updated_at".into(),
+        "created_by".into(),
+    ];
+    for f in def.fields {
+        cols.extend(codec::columns(f));
+    }
+    cols.extend(derived(def, &BTreeMap::new()).into_iter().map(|(c, _)| c));
+    cols
 }

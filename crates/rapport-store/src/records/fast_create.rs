@@ -11,7 +11,7 @@ use super::{
     apply_rules, check_field_rules, codec, custom_values, derived, normalise_doc, read_both,
     rule_context, tokens, ObjectDef, RuleContext,
 };
-use crate::db::{all, exec, get};
+use crate::db::{all, get};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::custom::CustomField;
@@ -22,9 +22,6 @@ use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// Rows per INSERT statement (under both backends' parameter limits).
-const ROWS_PER_STATEMENT: usize = 200;
 
 /// A validated row, ready to be written.
 pub struct Pending {
@@ -372,16 +369,7 @@ impl<'a> FastCreate<'a> {
         }
         let def = self.def;
         let keys = &self.keys;
-        let mut cols: Vec<String> = vec![
-            "id".into(),
-            "created_at".into(),
-            "updated_at".into(),
-            "created_by".into(),
-        ];
-        for f in def.fields {
-            cols.extend(codec::columns(f));
-        }
-        cols.extend(derived(def, &BTreeMap::new()).into_iter().map(|(c, _)| c));
+        let mut cols = super::batch::record_columns(def);
         cols.extend(
             custom_values::encode(keys, def.table, "-", &self.defs, &Map::new())?
                 .into_iter()
@@ -425,39 +413,7 @@ impl<'a> FastCreate<'a> {
                 links.extend(l.iter().map(|x| (id, x.clone())));
             }
         }
-        let per_statement =
-            (ROWS_PER_STATEMENT * 40 / cols.len().max(1)).clamp(20, ROWS_PER_STATEMENT);
-        for chunk in records.chunks(per_statement) {
-            let mut q = Query::insert();
-            q.into_table(Alias::new(def.table))
-                .columns(cols.iter().map(Alias::new));
-            for r in chunk {
-                q.values(r.clone()).map_err(DomainError::internal)?;
-            }
-            exec(tx, &q).await?;
-        }
-        for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
-            let mut q = Query::insert();
-            q.into_table(Alias::new("search_tokens"))
-                .columns(["object_type", "record_id", "token"].map(Alias::new));
-            for (id, tok) in chunk {
-                q.values_panic([def.key().into(), (*id).into(), tok.clone().into()]);
-            }
-            exec(tx, &q).await?;
-        }
-        for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
-            let mut q = Query::insert();
-            q.into_table(Alias::new("contact_accounts"))
-                .columns(["contact_id", "account_id", "role"].map(Alias::new));
-            for (cid, l) in chunk {
-                q.values_panic([
-                    (*cid).into(),
-                    l.account_id.clone().into(),
-                    l.role.clone().into(),
-                ]);
-            }
-            exec(tx, &q).await?;
-        }
+        super::batch::write_rows(tx, def, &cols, &records, &token_rows, &links).await?;
         let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
         let mut summary =
             json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()});
