@@ -114,13 +114,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    /// The row as the API document a save takes, with owner and account names resolved.
+    /// The mapped row as the API document a save takes, with owner and account names resolved.
     fn doc(
         &self,
-        cells: &[String],
+        mut doc: Map<String, Value>,
         accounts: &HashMap<String, String>,
     ) -> Result<(Map<String, Value>, bool), String> {
-        let mut doc = super::mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
         // Picklist cells may hold a label as people read it (制造业, Manufacturing).
         for (field, labels) in &self.choices {
             if let Some(Value::String(v)) = doc.get(field) {
@@ -208,38 +207,38 @@ impl Ctx<'_> {
     ) -> Result<Outcome, DomainError> {
         let mut out = Outcome::default();
         let fast = FastCreate::new(self.store, self.actor, self.def).await?;
-        // Account names first, all at once.
-        let names: Vec<String> = match self.mapping.columns.values().any(|f| f == "account_name") {
-            true => {
-                let mut n = Vec::new();
-                for (_, cells) in rows {
-                    let doc = super::mapping::row_doc(self.mapping, cells, |f| {
-                        self.kinds.get(f).copied()
-                    });
-                    if let Some(Value::String(name)) = doc.get("account_name") {
-                        n.push(validate::company_name_norm(name));
-                    }
-                }
-                n.sort();
-                n.dedup();
-                n
-            }
-            false => Vec::new(),
-        };
+        // Each row as mapped, once; then the account names of all rows in one query.
+        let docs: Vec<(i64, Map<String, Value>)> = rows
+            .iter()
+            .map(|(n, cells)| {
+                let doc =
+                    super::mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
+                (*n, doc)
+            })
+            .collect();
+        let mut names: Vec<String> = docs
+            .iter()
+            .filter_map(|(_, d)| match d.get("account_name") {
+                Some(Value::String(name)) => Some(validate::company_name_norm(name)),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
         let accounts = self.account_ids(names).await?;
         let mut ready = Vec::new();
         let mut seen: HashMap<String, i64> = HashMap::new();
-        for (row_no, cells) in rows {
-            match self.doc(cells, &accounts) {
+        for (row_no, doc) in docs {
+            match self.doc(doc, &accounts) {
                 Ok((doc, _)) if doc.is_empty() => out
                     .failed
-                    .push((*row_no, "the row has none of the mapped columns".into())),
+                    .push((row_no, "the row has none of the mapped columns".into())),
                 Ok((doc, trusted_links)) => {
                     let key = self.key(&doc);
                     if let Some((_, k)) = &key {
                         if let Some(first) = seen.get(k) {
                             out.failed.push((
-                                *row_no,
+                                row_no,
                                 format!(
                                     "{} is the same as in row {} of the file",
                                     self.mapping.match_on,
@@ -248,16 +247,16 @@ impl Ctx<'_> {
                             ));
                             continue;
                         }
-                        seen.insert(k.clone(), *row_no);
+                        seen.insert(k.clone(), row_no);
                     }
                     ready.push(Row {
-                        row_no: *row_no,
+                        row_no,
                         doc,
                         trusted_links,
                         key,
                     });
                 }
-                Err(why) => out.failed.push((*row_no, why)),
+                Err(why) => out.failed.push((row_no, why)),
             }
         }
         // Matches against existing records: one query, then the ones the importer may see.

@@ -426,15 +426,34 @@ pub async fn list(
     if actor.scope(object, Action::Read) != Scope::All {
         q.and_where(Expr::col(t("actor_id")).eq(actor.user_id.as_str()));
     }
+    // The query already holds `may_see`: everyone's merges for those who read every record
+    // of the type, otherwise the actor's own.
     let rows = all(store.db.reader(), &q).await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        let (m, _) = merge_of(r)?;
-        if may_see(store, actor, &m).await? {
-            out.push(m);
-        }
+    rows.iter().map(|r| merge_of(r).map(|(m, _)| m)).collect()
+}
+
+/// The records of a planned merge, for comparing them side by side: every one readable (or
+/// 404), 2 to [`MAX_RECORDS`] of them (else 404), each read audited.
+pub async fn candidates(
+    store: &Store,
+    actor: &Principal,
+    object: Object,
+    ids: &[String],
+) -> Result<Vec<Record>, DomainError> {
+    let def = merge_def(object)?;
+    let recs = records::read_many(store, actor, def, ids).await?;
+    if recs.len() != ids.len() || !(2..=MAX_RECORDS).contains(&recs.len()) {
+        return Err(DomainError::NotFound);
     }
-    Ok(out)
+    for r in &recs {
+        audit::record_alone(
+            store,
+            actor,
+            audit::Entry::new(format!("{}.read", def.key())).object(def.key(), &r.id),
+        )
+        .await?;
+    }
+    Ok(recs)
 }
 
 /// The field a stored column belongs to, for messages (`phone_enc` → `phone`).

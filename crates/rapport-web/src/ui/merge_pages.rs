@@ -111,29 +111,31 @@ pub async fn duplicates_page(
     let list = merge::list(&app.store, &page.principal, object, 20)
         .await
         .unwrap_or_default();
-    let def = records::def_of(object);
-    let mut merges = Vec::new();
-    for m in list {
-        let survivor_label = match def {
-            Some(d) => records::read_many(
-                &app.store,
-                &page.principal,
-                d,
-                std::slice::from_ref(&m.survivor_id),
-            )
-            .await
-            .ok()
-            .and_then(|r| r.first().map(|r| r.label(d)))
-            .unwrap_or_else(|| t(lang, "dup.gone")),
-            None => String::new(),
-        };
-        merges.push(MergeRow {
+    // The records kept, labelled in one read (those gone or out of sight say so).
+    let labels: std::collections::HashMap<String, String> = match records::def_of(object) {
+        Some(d) => {
+            let ids: Vec<String> = list.iter().map(|m| m.survivor_id.clone()).collect();
+            records::read_many(&app.store, &page.principal, d, &ids)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.id.clone(), r.label(d)))
+                .collect()
+        }
+        None => Default::default(),
+    };
+    let merges = list
+        .into_iter()
+        .map(|m| MergeRow {
             when: form::local_time(m.created_at),
             status: t(lang, &format!("dup.status_{}", m.status)),
-            survivor_label,
+            survivor_label: labels
+                .get(&m.survivor_id)
+                .cloned()
+                .unwrap_or_else(|| t(lang, "dup.gone")),
             merge: m,
-        });
-    }
+        })
+        .collect();
     page.ctx.section = plural;
     let title = format!(
         "{} · {}",
@@ -252,9 +254,8 @@ pub async fn merge_page(
         .map(str::to_string)
         .take(merge::MAX_RECORDS)
         .collect();
-    let recs = match records::read_many(&app.store, &page.principal, def, &ids).await {
-        Ok(r) if r.len() == ids.len() && r.len() >= 2 => r,
-        Ok(_) => return error_page(lang, DomainError::NotFound),
+    let recs = match merge::candidates(&app.store, &page.principal, object, &ids).await {
+        Ok(r) => r,
         Err(e) => return error_page(lang, e),
     };
     let actor = &page.principal;
