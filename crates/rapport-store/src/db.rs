@@ -11,6 +11,9 @@ use sea_orm::{
 };
 use std::time::Duration;
 
+mod packed;
+pub use packed::{all_rows, FromCell, RowRef, Rows};
+
 #[derive(Debug, Clone)]
 pub struct Db {
     read: DatabaseConnection,
@@ -137,6 +140,7 @@ fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("secure_delete", "ON")
+                .row_buffer_size(4096)
         });
     opts
 }

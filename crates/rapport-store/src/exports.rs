@@ -261,43 +261,99 @@ async fn set_status(
 }
 
 /// Chunks written so far, and what is left over for the next chunk.
-struct Chunks<'a> {
-    store: &'a Store,
-    id: &'a str,
-    seq: i64,
-    bytes: i64,
+/// The file's chunks: cut at [`CHUNK`] bytes, encrypted and stored by a task of their own, so
+/// that waiting for a chunk's commit does not hold up reading and writing the next rows.
+struct Chunks {
     pending: Vec<u8>,
+    bytes: i64,
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+    writer: tokio::task::JoinHandle<Result<(), DomainError>>,
 }
 
-impl Chunks<'_> {
-    async fn push(&mut self, data: Vec<u8>, last: bool) -> Result<(), DomainError> {
+impl Chunks {
+    fn new(store: &Store, id: &str) -> Chunks {
+        let (out, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let (store, id) = (store.clone(), id.to_string());
+        let writer = tokio::spawn(async move {
+            let mut seq = 0i64;
+            while let Some(chunk) = chunks.recv().await {
+                let enc = store.keys()?.encrypt_bytes(
+                    "export_chunks",
+                    "data_enc",
+                    &format!("{id}:{seq}"),
+                    &chunk,
+                )?;
+                exec(
+                    store.db.writer(),
+                    Query::insert()
+                        .into_table(t("export_chunks"))
+                        .columns(["export_id", "seq", "data_enc"].map(t))
+                        .values_panic([id.as_str().into(), seq.into(), enc.into()]),
+                )
+                .await?;
+                seq += 1;
+            }
+            Ok(())
+        });
+        Chunks {
+            pending: Vec::new(),
+            bytes: 0,
+            out,
+            writer,
+        }
+    }
+
+    async fn push(&mut self, data: Vec<u8>) -> Result<(), DomainError> {
         self.pending.extend(data);
-        while self.pending.len() >= CHUNK || (last && !self.pending.is_empty()) {
+        while self.pending.len() >= CHUNK {
+            let rest = self.pending.split_off(CHUNK);
+            let chunk = std::mem::replace(&mut self.pending, rest);
+            self.send(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, chunk: Vec<u8>) -> Result<(), DomainError> {
+        self.bytes += chunk.len() as i64;
+        if self.out.send(chunk).await.is_err() {
+            // The writer stopped: its error says why.
+            return match (&mut self.writer).await {
+                Ok(Err(e)) => Err(e),
+                _ => Err(DomainError::Internal("the export writer stopped".into())),
+            };
+        }
+        Ok(())
+    }
+
+    /// Store what is left and wait until every chunk is stored; the file's size.
+    async fn finish(mut self, rest: Vec<u8>) -> Result<i64, DomainError> {
+        self.pending.extend(rest);
+        while !self.pending.is_empty() {
             let rest = if self.pending.len() > CHUNK {
                 self.pending.split_off(CHUNK)
             } else {
                 Vec::new()
             };
             let chunk = std::mem::replace(&mut self.pending, rest);
-            let keys = self.store.keys()?;
-            let enc = keys.encrypt_bytes(
-                "export_chunks",
-                "data_enc",
-                &format!("{}:{}", self.id, self.seq),
-                &chunk,
-            )?;
-            exec(
-                self.store.db.writer(),
-                Query::insert()
-                    .into_table(t("export_chunks"))
-                    .columns(["export_id", "seq", "data_enc"].map(t))
-                    .values_panic([self.id.into(), self.seq.into(), enc.into()]),
-            )
-            .await?;
-            self.seq += 1;
-            self.bytes += chunk.len() as i64;
+            self.send(chunk).await?;
         }
-        Ok(())
+        let Chunks {
+            out, writer, bytes, ..
+        } = self;
+        drop(out);
+        writer
+            .await
+            .map_err(|e| DomainError::Internal(format!("the export writer failed: {e}")))??;
+        Ok(bytes)
+    }
+}
+
+/// Stops a task when the one waiting for it gives up (an error while writing).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -395,18 +451,12 @@ pub async fn run(store: &Store, payload: &Value) -> Result<(), DomainError> {
 async fn write(
     store: &Store,
     exp: &Export,
-    def: &ObjectDef,
+    def: &'static ObjectDef,
     spec: &ExportSpec,
 ) -> Result<(u64, i64), DomainError> {
     // The user's rights now, not when they asked.
     let actor = crate::imports::principal_of(store, &exp.user_id).await?;
-    let mut chunks = Chunks {
-        store,
-        id: &exp.id,
-        seq: 0,
-        bytes: 0,
-        pending: Vec::new(),
-    };
+    let mut chunks = Chunks::new(store, &exp.id);
     let mut pager = Pager::new(store, &actor, def, spec).await?;
     let mut csv = CsvSink::default();
     let mut xlsx = match exp.format {
@@ -414,6 +464,7 @@ async fn write(
         Format::Csv => None,
     };
     let mut n = 0u64;
+    let mut noted = std::time::Instant::now();
     {
         let sink: &mut (dyn Sink + Send) = match xlsx.as_mut() {
             Some(x) => x,
@@ -421,7 +472,28 @@ async fn write(
         };
         sink.row(&pager.header())?;
     }
-    while let Some(lines) = pager.next_page(store, &actor, def).await? {
+    // Pages are read by their own task, one page ahead of the writing: reading (the database
+    // thread) and writing the file (CSV, encryption) run at the same time.
+    let (page_tx, mut pages) = tokio::sync::mpsc::channel(2);
+    let reader = {
+        let (store, actor) = (store.clone(), actor.clone());
+        tokio::spawn(async move {
+            loop {
+                let page = pager.next_page(&store, &actor, def).await.transpose();
+                let last = !matches!(page, Some(Ok(_)));
+                if let Some(page) = page {
+                    if page_tx.send(page).await.is_err() {
+                        break;
+                    }
+                }
+                if last {
+                    break;
+                }
+            }
+        })
+    };
+    let _stop_reader = AbortOnDrop(reader);
+    while let Some(lines) = pages.recv().await.transpose()? {
         {
             let sink: &mut (dyn Sink + Send) = match xlsx.as_mut() {
                 Some(x) => x,
@@ -433,23 +505,27 @@ async fn write(
         }
         n += lines.len() as u64;
         if xlsx.is_none() {
-            chunks.push(csv.take()?, false).await?;
+            chunks.push(csv.take()?).await?;
         }
-        exec(
-            store.db.writer(),
-            Query::update()
-                .table(t("exports"))
-                .value(t("processed"), n as i64)
-                .and_where(Expr::col(t("id")).eq(exp.id.as_str())),
-        )
-        .await?;
+        // Progress is noted about once a second: each note is a committed write.
+        if noted.elapsed() >= std::time::Duration::from_secs(1) {
+            exec(
+                store.db.writer(),
+                Query::update()
+                    .table(t("exports"))
+                    .value(t("processed"), n as i64)
+                    .and_where(Expr::col(t("id")).eq(exp.id.as_str())),
+            )
+            .await?;
+            noted = std::time::Instant::now();
+        }
     }
     let rest = match xlsx {
         Some(x) => x.finish()?,
         None => csv.take()?,
     };
-    chunks.push(rest, true).await?;
-    Ok((n, chunks.bytes))
+    let bytes = chunks.finish(rest).await?;
+    Ok((n, bytes))
 }
 
 /// The caller's finished export file, chunk by chunk (decrypted). The download is audited.

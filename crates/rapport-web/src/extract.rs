@@ -34,23 +34,49 @@ pub async fn read_body(
             json!({}),
         ));
     }
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| {
-            let mut res = problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "Body too large",
-                format!("the request body is larger than {limit} bytes"),
+    let too_large = || {
+        let mut res = problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "Body too large",
+            format!("the request body is larger than {limit} bytes"),
+            json!({}),
+        );
+        // The rest of the body was not read: the connection cannot be reused.
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        res
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    // Collected into one buffer sized from the declared length: a large upload is held once
+    // (gathering its frames first and joining them would hold it twice).
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0));
+    let mut frames = req.into_body().into_data_stream();
+    while let Some(frame) = futures_util::StreamExt::next(&mut frames).await {
+        let frame = frame.map_err(|_| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                "Malformed body",
+                "the request body could not be read",
                 json!({}),
-            );
-            // The rest of the body was not read: the connection cannot be reused.
-            res.headers_mut().insert(
-                header::CONNECTION,
-                header::HeaderValue::from_static("close"),
-            );
-            res
-        })
+            )
+        })?;
+        if buf.len() + frame.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&frame);
+    }
+    Ok(buf.into())
 }
 
 /// A JSON object body. Malformed JSON, a non-object, a wrong content type or an oversized

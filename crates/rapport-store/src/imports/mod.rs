@@ -216,7 +216,7 @@ pub async fn upload(
 ) -> Result<Preview, DomainError> {
     let def = may_import(actor, object)?;
     let file_name: String = file_name.trim().chars().take(200).collect();
-    let parsed = parse::read(&file_name, bytes, sheet)?;
+    let opened = parse::open(&file_name, bytes, sheet)?;
     let id = ids::new_id();
     let now = store.now();
     let tx = store.db.begin().await?;
@@ -249,35 +249,56 @@ pub async fn upload(
                 })
                 .into(),
                 "parsed".into(),
-                parsed.encoding.into(),
-                (parsed.rows.len() as i64).into(),
+                opened.encoding.into(),
+                0i64.into(),
                 now.into(),
                 now.into(),
             ]),
     )
     .await?;
-    for (n, chunk) in parsed.rows.chunks(STORE_CHUNK).enumerate() {
+    // Rows are parsed and stored a chunk at a time: a large file is never held as rows.
+    let mut rows = opened.rows();
+    let mut total = 0usize;
+    loop {
         let mut q = Query::insert();
         q.into_table(t("import_rows"))
             .columns(["import_id", "row_no", "cells"].map(t));
-        for (i, row) in chunk.iter().enumerate() {
+        let mut in_chunk = 0;
+        for row in rows.by_ref().take(STORE_CHUNK) {
+            let row = row?;
             q.values_panic([
                 id.clone().into(),
-                ((n * STORE_CHUNK + i) as i64).into(),
-                serde_json::to_string(row)
+                (total as i64).into(),
+                serde_json::to_string(&row)
                     .map_err(DomainError::internal)?
                     .into(),
             ]);
+            total += 1;
+            in_chunk += 1;
+        }
+        if in_chunk == 0 {
+            break;
         }
         exec(&tx, &q).await?;
     }
+    if total == 0 {
+        return Err(parse::no_rows(opened.encoding));
+    }
+    exec(
+        &tx,
+        Query::update()
+            .table(t("imports"))
+            .value(t("total_rows"), total as i64)
+            .and_where(Expr::col(t("id")).eq(id.as_str())),
+    )
+    .await?;
     audit::record(
         &tx,
         store,
         actor,
         audit::Entry::new("import.uploaded")
             .object("import", &id)
-            .details(json!({"object": def.key(), "file_name": file_name, "rows": parsed.rows.len(), "encoding": parsed.encoding})),
+            .details(json!({"object": def.key(), "file_name": file_name, "rows": total, "encoding": opened.encoding})),
     )
     .await?;
     tx.commit().await.map_err(db_err)?;

@@ -3,6 +3,7 @@
 //! chosen sheet); vCard (one row per card). Anything else gets a clear error.
 
 use rapport_core::DomainError;
+use std::borrow::Cow;
 use std::io::Cursor;
 
 /// At most this many rows in one file.
@@ -20,15 +21,88 @@ pub struct Parsed {
     pub rows: Vec<Vec<String>>,
 }
 
+/// An opened file whose rows are read one at a time ([`Opened::rows`]): a CSV file is parsed
+/// as it is read, so storing a large file never holds all of its rows in memory.
+pub struct Opened<'a> {
+    /// utf-8, utf-16, gb18030, xlsx or vcard
+    pub encoding: &'static str,
+    content: Content<'a>,
+}
+
+enum Content<'a> {
+    /// CSV text: borrowed from the upload when it is UTF-8 already.
+    Csv(Cow<'a, str>),
+    /// Rows already read (XLSX, vCard).
+    Rows(Vec<Vec<String>>),
+}
+
+/// The rows of an [`Opened`] file, blank rows left out, limits enforced.
+pub struct Rows<'r> {
+    inner: RowsInner<'r>,
+    count: usize,
+}
+
+enum RowsInner<'r> {
+    Csv(csv::StringRecordsIntoIter<&'r [u8]>),
+    Rows(std::slice::Iter<'r, Vec<String>>),
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<Vec<String>, DomainError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let row: Vec<String> = match &mut self.inner {
+                RowsInner::Csv(records) => match records.next()? {
+                    Ok(rec) => rec.iter().map(cell).collect(),
+                    Err(e) => return Some(Err(bad(format!("row {}: {e}", self.count + 1)))),
+                },
+                RowsInner::Rows(rows) => rows.next()?.clone(),
+            };
+            if row.iter().all(String::is_empty) {
+                continue;
+            }
+            if row.len() > MAX_COLUMNS {
+                return Some(Err(bad(format!(
+                    "row {} has more than {MAX_COLUMNS} columns",
+                    self.count + 1
+                ))));
+            }
+            if self.count >= MAX_ROWS {
+                return Some(Err(bad(format!("a file may hold at most {MAX_ROWS} rows"))));
+            }
+            self.count += 1;
+            return Some(Ok(row));
+        }
+    }
+}
+
+impl Opened<'_> {
+    pub fn rows(&self) -> Rows<'_> {
+        let inner = match &self.content {
+            Content::Csv(text) => RowsInner::Csv(
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .delimiter(delimiter(text))
+                    .from_reader(text.as_bytes())
+                    .into_records(),
+            ),
+            Content::Rows(rows) => RowsInner::Rows(rows.iter()),
+        };
+        Rows { inner, count: 0 }
+    }
+}
+
 fn bad(msg: impl Into<String>) -> DomainError {
     DomainError::field("file", "invalid_file", msg)
 }
 
 /// Decode text: BOMs first, then UTF-8 if it is valid, else GB18030 (a superset of GBK).
-pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), DomainError> {
+pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str), DomainError> {
     if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         return std::str::from_utf8(rest)
-            .map(|s| (s.to_string(), "utf-8"))
+            .map(|s| (Cow::Borrowed(s), "utf-8"))
             .map_err(|_| bad("the file starts as UTF-8 but is not valid UTF-8"));
     }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -41,10 +115,10 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), DomainError> {
         if errors {
             return Err(bad("the file is not valid UTF-16 text"));
         }
-        return Ok((text.into_owned(), "utf-16"));
+        return Ok((Cow::Owned(text.into_owned()), "utf-16"));
     }
     let text = match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), "utf-8"),
+        Ok(s) => (Cow::Borrowed(s), "utf-8"),
         Err(_) => {
             let (text, _, errors) = encoding_rs::GB18030.decode(bytes);
             if errors {
@@ -52,7 +126,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), DomainError> {
                     "the file is neither UTF-8 nor GBK/GB18030 text; save it as CSV (UTF-8)",
                 ));
             }
-            (text.into_owned(), "gb18030")
+            (Cow::Owned(text.into_owned()), "gb18030")
         }
     };
     // Text files do not hold NUL or many other control characters: binary junk does.
@@ -91,42 +165,9 @@ fn cell(s: &str) -> String {
     }
 }
 
-fn push_row(rows: &mut Vec<Vec<String>>, row: Vec<String>) -> Result<(), DomainError> {
-    if row.len() > MAX_COLUMNS {
-        return Err(bad(format!(
-            "row {} has more than {MAX_COLUMNS} columns",
-            rows.len() + 1
-        )));
-    }
-    if rows.len() >= MAX_ROWS {
-        return Err(bad(format!("a file may hold at most {MAX_ROWS} rows")));
-    }
-    rows.push(row);
-    Ok(())
-}
-
-/// Read CSV text (quoted newlines, ragged rows and blank lines are fine).
-pub fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, DomainError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(text))
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        let rec = rec.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
-        let row: Vec<String> = rec.iter().map(cell).collect();
-        if row.iter().all(String::is_empty) {
-            continue;
-        }
-        push_row(&mut rows, row)?;
-    }
-    Ok(rows)
-}
-
 fn xlsx_rows(bytes: &[u8], sheet: Option<usize>) -> Result<Vec<Vec<String>>, DomainError> {
     use calamine::{Data, Reader, Xlsx};
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| bad(format!("the workbook cannot be read: {e}")))?;
     let names = book.sheet_names();
     let name = names
@@ -161,10 +202,7 @@ fn xlsx_rows(bytes: &[u8], sheet: Option<usize>) -> Result<Vec<Vec<String>>, Dom
                 Data::Error(_) => String::new(),
             })
             .collect();
-        if row.iter().all(String::is_empty) {
-            continue;
-        }
-        push_row(&mut rows, row)?;
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -200,25 +238,26 @@ fn vcard_rows(text: &str) -> Result<Vec<Vec<String>>, DomainError> {
             .iter()
             .map(|h| d.get(h).map(show).unwrap_or_default())
             .collect();
-        push_row(&mut rows, row)?;
+        rows.push(row);
     }
     Ok(rows)
 }
 
-/// Read an uploaded file by its content (and name, for XLSX).
-pub fn read(file_name: &str, bytes: &[u8], sheet: Option<usize>) -> Result<Parsed, DomainError> {
+/// Open an uploaded file by its content (and name, for XLSX): its encoding is detected and
+/// its text checked; rows are read by [`Opened::rows`].
+pub fn open<'a>(
+    file_name: &str,
+    bytes: &'a [u8],
+    sheet: Option<usize>,
+) -> Result<Opened<'a>, DomainError> {
     if bytes.is_empty() {
         return Err(bad("the file is empty"));
     }
     let lower = file_name.to_lowercase();
     if bytes.starts_with(b"PK\x03\x04") || lower.ends_with(".xlsx") {
-        let rows = xlsx_rows(bytes, sheet)?;
-        if rows.is_empty() {
-            return Err(bad("the sheet has no rows"));
-        }
-        return Ok(Parsed {
+        return Ok(Opened {
             encoding: "xlsx",
-            rows,
+            content: Content::Rows(xlsx_rows(bytes, sheet)?),
         });
     }
     let (text, encoding) = decode(bytes)?;
@@ -227,16 +266,37 @@ pub fn read(file_name: &str, bytes: &[u8], sheet: Option<usize>) -> Result<Parse
         .get(..11)
         .is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCARD"))
     {
-        return Ok(Parsed {
+        return Ok(Opened {
             encoding: "vcard",
-            rows: vcard_rows(&text)?,
+            content: Content::Rows(vcard_rows(&text)?),
         });
     }
-    let rows = csv_rows(&text)?;
+    Ok(Opened {
+        encoding,
+        content: Content::Csv(text),
+    })
+}
+
+/// The error for a file without a single row.
+pub fn no_rows(encoding: &str) -> DomainError {
+    bad(if encoding == "xlsx" {
+        "the sheet has no rows"
+    } else {
+        "the file has no rows"
+    })
+}
+
+/// Read an uploaded file whole (small files and tests; uploads stream through [`open`]).
+pub fn read(file_name: &str, bytes: &[u8], sheet: Option<usize>) -> Result<Parsed, DomainError> {
+    let opened = open(file_name, bytes, sheet)?;
+    let rows = opened.rows().collect::<Result<Vec<_>, _>>()?;
     if rows.is_empty() {
-        return Err(bad("the file has no rows"));
+        return Err(no_rows(opened.encoding));
     }
-    Ok(Parsed { encoding, rows })
+    Ok(Parsed {
+        encoding: opened.encoding,
+        rows,
+    })
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
 //! Mapping field values to columns and back. Sensitive values are encrypted here, at the
 //! storage edge, with a blind index beside the ones that need exact lookup.
 
-use crate::db::get;
+use crate::db::RowRef;
 use crate::Keyring;
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_core::fields::{Consent, FieldKind, FieldSpec, FieldValue};
 use rapport_core::DomainError;
 use sea_orm::sea_query::Value as SqlValue;
-use sea_orm::QueryResult;
 
 /// Does this field have a blind-index column beside its ciphertext?
 pub fn has_bidx(spec: &FieldSpec) -> bool {
@@ -43,6 +42,15 @@ pub fn columns(spec: &FieldSpec) -> Vec<String> {
         _ if spec.sensitive => vec![format!("{n}_enc")],
         _ => vec![n.to_string()],
     }
+}
+
+/// The columns [`decode`] reads (the blind index is for lookups only).
+pub fn read_columns(spec: &FieldSpec) -> Vec<String> {
+    let mut cols = columns(spec);
+    if has_bidx(spec) {
+        cols.retain(|c| !c.ends_with("_bidx"));
+    }
+    cols
 }
 
 /// The single column used to filter or sort a non-sensitive scalar field.
@@ -136,7 +144,7 @@ pub fn encode(
 /// Decode a field from a row.
 pub fn decode(
     spec: &FieldSpec,
-    row: &QueryResult,
+    row: RowRef<'_>,
     keys: &Keyring,
     table: &str,
     id: &str,
@@ -144,7 +152,7 @@ pub fn decode(
     let n = spec.name;
     if spec.sensitive {
         let enc_col = format!("{n}_enc");
-        let Some(ct) = get::<Option<String>>(row, &enc_col)? else {
+        let Some(ct) = row.get::<Option<String>>(&enc_col)? else {
             return Ok(FieldValue::Null);
         };
         let plain = keys.decrypt(table, &enc_col, id, &ct)?;
@@ -157,43 +165,49 @@ pub fn decode(
     }
     Ok(match spec.kind {
         FieldKind::AccountLinks => FieldValue::Links(vec![]),
-        FieldKind::Consent => match get::<Option<bool>>(row, &format!("{n}_granted"))? {
+        FieldKind::Consent => match row.get::<Option<bool>>(&format!("{n}_granted"))? {
             None => FieldValue::Null,
             Some(granted) => FieldValue::Consent(Consent {
                 granted,
-                at: get::<Option<DateTime<Utc>>>(row, &format!("{n}_at"))?,
-                source: get::<Option<String>>(row, &format!("{n}_source"))?,
+                at: row.get::<Option<DateTime<Utc>>>(&format!("{n}_at"))?,
+                source: row.get::<Option<String>>(&format!("{n}_source"))?,
             }),
         },
-        FieldKind::Money => get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Money),
-        FieldKind::Integer { .. } => {
-            get::<Option<i64>>(row, n)?.map_or(FieldValue::Null, FieldValue::Int)
-        }
-        FieldKind::Bool => get::<Option<bool>>(row, n)?.map_or(FieldValue::Null, FieldValue::Bool),
-        FieldKind::DateTime => {
-            get::<Option<DateTime<Utc>>>(row, n)?.map_or(FieldValue::Null, FieldValue::DateTime)
-        }
-        FieldKind::Date => match get::<Option<String>>(row, n)? {
+        FieldKind::Money => row
+            .get::<Option<i64>>(n)?
+            .map_or(FieldValue::Null, FieldValue::Money),
+        FieldKind::Integer { .. } => row
+            .get::<Option<i64>>(n)?
+            .map_or(FieldValue::Null, FieldValue::Int),
+        FieldKind::Bool => row
+            .get::<Option<bool>>(n)?
+            .map_or(FieldValue::Null, FieldValue::Bool),
+        FieldKind::DateTime => row
+            .get::<Option<DateTime<Utc>>>(n)?
+            .map_or(FieldValue::Null, FieldValue::DateTime),
+        FieldKind::Date => match row.get::<Option<String>>(n)? {
             Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                 .map(FieldValue::Date)
                 .unwrap_or(FieldValue::Null),
             None => FieldValue::Null,
         },
         FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => {
-            match get::<Option<String>>(row, n)? {
+            match row.get::<Option<String>>(n)? {
                 Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
                 None => FieldValue::List(vec![]),
             }
         }
         FieldKind::JsonObject | FieldKind::ContactLinks | FieldKind::LineItems => {
-            match get::<Option<String>>(row, n)? {
+            match row.get::<Option<String>>(n)? {
                 Some(j) => {
                     FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
                 }
                 None => FieldValue::Null,
             }
         }
-        _ => get::<Option<String>>(row, n)?.map_or(FieldValue::Null, FieldValue::Text),
+        _ => row
+            .get::<Option<String>>(n)?
+            .map_or(FieldValue::Null, FieldValue::Text),
     })
 }
 

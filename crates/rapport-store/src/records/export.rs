@@ -8,10 +8,11 @@
 //! export in the background (`crate::exports`) holds one page at a time.
 
 use super::query::{scoped_select, ListOrder, ListParams};
-use super::{complete, row_to_record, to_json, ObjectDef};
+use super::{complete, read_records, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
+use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::{Action, DomainError, Principal};
 use sea_orm::sea_query::Alias;
 use serde::{Deserialize, Serialize};
@@ -241,6 +242,9 @@ pub struct Pager {
     params: ListParams,
     order: ListOrder,
     columns: Vec<(String, String)>,
+    /// What is read of each record: the exported fields and the sort field only.
+    needed: Needed,
+
     cursor: Option<String>,
     done: bool,
 }
@@ -260,17 +264,36 @@ impl Pager {
         }
         let order = ListOrder::new(def, actor, params.sort.as_deref())?;
         // Hidden fields are never exported.
-        let columns = spec
+        let columns: Vec<(String, String)> = spec
             .columns
             .iter()
             .filter(|(k, _)| actor.grants.can_read_field(def.object, k))
             .cloned()
             .collect();
+        let mut needed = Needed {
+            fields: Vec::new(),
+            custom: false,
+        };
+        for (k, _) in &columns {
+            let key = if k == "account_ids" { "accounts" } else { k };
+            match def.field(key) {
+                Some(f) if !needed.fields.iter().any(|n| n.name == f.name) => needed.fields.push(f),
+                Some(_) => {}
+                None => needed.custom |= k.starts_with("cf_"),
+            }
+        }
+        if let Some(f) = order.field() {
+            if !needed.fields.iter().any(|n| n.name == f.name) {
+                needed.fields.push(f);
+            }
+        }
         Ok(Pager {
             filter,
             params,
             order,
             columns,
+            needed,
+
             cursor: None,
             done: false,
         })
@@ -293,21 +316,25 @@ impl Pager {
             return Ok(None);
         }
         let mut q = scoped_select(def, actor, store, &self.filter, &self.params)?;
-        q.columns(def.select_columns().into_iter().map(Alias::new))
-            .limit(PAGE);
+        q.limit(PAGE);
         self.order.apply(&mut q, self.cursor.as_deref())?;
-        let rows = all(store.db.reader(), &q).await?;
         let keys = store.keys()?;
-        let mut records = rows
+        let mut records = read_records(store.db.reader(), &keys, def, q, &self.needed).await?;
+        if self
+            .needed
+            .fields
             .iter()
-            .map(|r| row_to_record(&keys, def, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        complete(store.db.reader(), def, &mut records).await?;
+            .any(|f| f.kind == FieldKind::AccountLinks)
+        {
+            complete(store.db.reader(), def, &mut records).await?;
+        }
         match records.last() {
             Some(last) if records.len() as u64 == PAGE => {
                 self.cursor = Some(self.order.cursor_of(last))
             }
-            _ => self.done = true,
+            _ => {
+                self.done = true;
+            }
         }
         if records.is_empty() {
             return Ok(None);
@@ -316,16 +343,42 @@ impl Pager {
             records
                 .iter()
                 .map(|rec| {
-                    let doc = to_json(def, actor, rec);
                     let mut line = Vec::with_capacity(self.columns.len() + 1);
                     line.push(rec.id.clone());
                     for (k, _) in &self.columns {
-                        line.push(cell_text(doc.get(k.as_str())));
+                        line.push(cell_of(rec, k));
                     }
                     line
                 })
                 .collect(),
         ))
+    }
+}
+
+/// One exported cell of a record, as the record's JSON shows the field.
+fn cell_of(rec: &Record, key: &str) -> String {
+    let time =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    match key {
+        "created_at" => return time(&rec.created_at),
+        "updated_at" => return time(&rec.updated_at),
+        "account_ids" => {
+            return match rec.values.get("accounts") {
+                Some(FieldValue::Links(links)) => links
+                    .iter()
+                    .map(|l| l.account_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            }
+        }
+        _ => {}
+    }
+    match rec.values.get(key) {
+        Some(FieldValue::Null) => String::new(),
+        Some(FieldValue::Text(s)) => s.clone(),
+        Some(v) => cell_text(Some(&v.to_json())),
+        None => cell_text(rec.custom.get(key)),
     }
 }
 

@@ -18,7 +18,7 @@ pub mod query;
 mod search;
 mod tokens;
 
-use crate::db::{all, db_err, exec, get, one};
+use crate::db::{all, db_err, exec, get, one, RowRef};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
@@ -128,18 +128,7 @@ impl ObjectDef {
     }
 
     pub(crate) fn select_columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = vec![
-            "id".into(),
-            "created_at".into(),
-            "updated_at".into(),
-            "created_by".into(),
-        ];
-        for f in self.fields {
-            cols.extend(codec::columns(f));
-        }
-        cols.push("custom".into());
-        cols.push("custom_enc".into());
-        cols
+        Needed::all(self).columns()
     }
 }
 
@@ -213,25 +202,87 @@ pub(crate) fn row_to_record(
     def: &ObjectDef,
     row: &QueryResult,
 ) -> Result<Record, DomainError> {
-    let id: String = get(row, "id")?;
+    row_to_partial(keys, def, RowRef::Result(row), &Needed::all(def))
+}
+
+/// The part of a record a reader needs: some fields, custom values or not. Columns of the
+/// fields left out are not selected and nothing of them is decrypted.
+pub(crate) struct Needed {
+    pub fields: Vec<&'static FieldSpec>,
+    pub custom: bool,
+}
+
+impl Needed {
+    pub fn all(def: &ObjectDef) -> Needed {
+        Needed {
+            fields: def.fields.iter().collect(),
+            custom: true,
+        }
+    }
+
+    /// The columns to select.
+    pub fn columns(&self) -> Vec<String> {
+        let mut cols: Vec<String> = vec![
+            "id".into(),
+            "created_at".into(),
+            "updated_at".into(),
+            "created_by".into(),
+        ];
+        for f in &self.fields {
+            cols.extend(codec::read_columns(f));
+        }
+        if self.custom {
+            cols.push("custom".into());
+            cols.push("custom_enc".into());
+        }
+        cols
+    }
+}
+
+/// Read the records `q` selects (its columns are set here, from `needed`), in its order.
+pub(crate) async fn read_records<C: ConnectionTrait>(
+    c: &C,
+    keys: &Keyring,
+    def: &ObjectDef,
+    mut q: sea_orm::sea_query::SelectStatement,
+    needed: &Needed,
+) -> Result<Vec<Record>, DomainError> {
+    let columns = needed.columns();
+    q.columns(columns.iter().map(Alias::new));
+    let rows = crate::db::all_rows(c, &q, &columns).await?;
+    rows.iter()
+        .map(|r| row_to_partial(keys, def, r, needed))
+        .collect()
+}
+
+/// Decode the `needed` part of a row selected with [`Needed::columns`].
+pub(crate) fn row_to_partial(
+    keys: &Keyring,
+    def: &ObjectDef,
+    row: RowRef<'_>,
+    needed: &Needed,
+) -> Result<Record, DomainError> {
+    let id: String = row.get("id")?;
     let mut values = BTreeMap::new();
-    for f in def.fields {
+    for f in &needed.fields {
         values.insert(f.name, codec::decode(f, row, keys, def.table, &id)?);
     }
-    let mut custom: Map<String, Value> = match get::<Option<String>>(row, "custom")? {
-        Some(j) => serde_json::from_str(&j).unwrap_or_default(),
-        None => Map::new(),
-    };
-    if let Some(ct) = get::<Option<String>>(row, "custom_enc")? {
-        let plain = keys.decrypt(def.table, "custom_enc", &id, &ct)?;
-        let secret: Map<String, Value> =
-            serde_json::from_str(&plain).map_err(DomainError::internal)?;
-        custom.extend(secret);
+    let mut custom = Map::new();
+    if needed.custom {
+        if let Some(j) = row.get::<Option<String>>("custom")? {
+            custom = serde_json::from_str(&j).unwrap_or_default();
+        }
+        if let Some(ct) = row.get::<Option<String>>("custom_enc")? {
+            let plain = keys.decrypt(def.table, "custom_enc", &id, &ct)?;
+            let secret: Map<String, Value> =
+                serde_json::from_str(&plain).map_err(DomainError::internal)?;
+            custom.extend(secret);
+        }
     }
     Ok(Record {
-        created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-        created_by: get(row, "created_by")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: row.get("created_by")?,
         id,
         values,
         custom,
@@ -790,18 +841,13 @@ pub async fn read_many(
         return Ok(Vec::new());
     }
     let mut q = Query::select();
-    q.columns(def.select_columns().into_iter().map(Alias::new))
-        .from(t(def.table))
+    q.from(t(def.table))
         .and_where(Expr::col(t("id")).is_in(wanted.clone()));
     if let OwnerFilter::Owners(owners) = &filter {
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
-    let rows = all(store.db.reader(), &q).await?;
     let keys = store.keys()?;
-    let mut recs = rows
-        .iter()
-        .map(|r| row_to_record(&keys, def, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut recs = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
     complete(store.db.reader(), def, &mut recs).await?;
     recs.sort_by_key(|r| wanted.iter().position(|w| *w == r.id));
     Ok(recs)

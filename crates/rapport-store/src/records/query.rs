@@ -4,7 +4,7 @@
 //! Filter syntax (JSON): `{"and": [F, ...]}`, `{"or": [F, ...]}` or
 //! `{"field": "level", "op": "eq", "value": "A"}`. See docs/api.md for the operators.
 
-use super::{codec, complete, row_to_record, to_json, ObjectDef, Record};
+use super::{codec, complete, read_records, to_json, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
@@ -778,7 +778,6 @@ pub async fn list(
         }
         None => scoped_select(def, actor, store, &filter, params)?,
     };
-    q.columns(def.select_columns().into_iter().map(Alias::new));
     if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
         apply_cursor(&mut q, &sort, c)?;
     }
@@ -792,12 +791,8 @@ pub async fn list(
         q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
     }
     q.order_by(t("id"), order).limit(limit + 1);
-    let rows = all(store.db.reader(), &q).await?;
     let keys = store.keys()?;
-    let mut records: Vec<Record> = rows
-        .iter()
-        .map(|r| row_to_record(&keys, def, r))
-        .collect::<Result<_, _>>()?;
+    let mut records = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);
     complete(store.db.reader(), def, &mut records).await?;
@@ -855,6 +850,11 @@ impl ListOrder {
         }
         q.order_by(t("id"), order);
         Ok(())
+    }
+
+    /// The field the list is ordered by (`None`: by id).
+    pub(super) fn field(&self) -> Option<&'static FieldSpec> {
+        self.0.spec
     }
 
     /// The cursor that continues after `rec`.

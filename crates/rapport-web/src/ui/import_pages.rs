@@ -78,8 +78,17 @@ pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart
             Some("object") => object = f.text().await.unwrap_or_default(),
             Some("file") => {
                 name = f.file_name().unwrap_or("upload").to_string();
-                match f.bytes().await {
-                    Ok(b) => bytes = b.to_vec(),
+                // Chunk by chunk into one buffer: the file is held once.
+                let mut f = f;
+                let read = loop {
+                    match f.chunk().await {
+                        Ok(Some(c)) => bytes.extend_from_slice(&c),
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                match read {
+                    Ok(()) => {}
                     Err(_) => {
                         return back_with_error(
                             "/imports",
