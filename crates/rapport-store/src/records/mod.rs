@@ -295,23 +295,25 @@ async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result
         return Ok(());
     }
     let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let rows = all(
+    let columns = ["contact_id", "account_id", "role"].map(String::from);
+    let rows = crate::db::all_rows(
         c,
         Query::select()
-            .columns(["contact_id", "account_id", "role"].map(t))
+            .columns(columns.iter().map(|c| t(c)))
             .from(t("contact_accounts"))
             .and_where(Expr::col(t("contact_id")).is_in(ids)),
+        &columns,
     )
     .await?;
     let mut by_contact: BTreeMap<String, Vec<rapport_core::fields::AccountLink>> = BTreeMap::new();
-    for r in &rows {
-        let cid: String = get(r, "contact_id")?;
+    for r in rows.iter() {
+        let cid: String = r.get("contact_id")?;
         by_contact
             .entry(cid)
             .or_default()
             .push(rapport_core::fields::AccountLink {
-                account_id: get(r, "account_id")?,
-                role: get(r, "role")?,
+                account_id: r.get("account_id")?,
+                role: r.get("role")?,
             });
     }
     for rec in records.iter_mut() {
