@@ -260,14 +260,25 @@ async fn set_status(
     Ok(())
 }
 
-/// Chunks written so far, and what is left over for the next chunk.
 /// The file's chunks: cut at [`CHUNK`] bytes, encrypted and stored by a task of their own, so
 /// that waiting for a chunk's commit does not hold up reading and writing the next rows.
 struct Chunks {
     pending: Vec<u8>,
     bytes: i64,
-    out: tokio::sync::mpsc::Sender<Vec<u8>>,
-    writer: tokio::task::JoinHandle<Result<(), DomainError>>,
+    /// Dropped by [`Chunks::finish`]: the closed channel ends the writer once it has stored
+    /// what it was sent.
+    out: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    /// Taken by [`Chunks::finish`]; dropped before (the export failed), the writer is stopped,
+    /// so a retry of the export never meets chunks still being written by the failed run.
+    writer: Option<tokio::task::JoinHandle<Result<(), DomainError>>>,
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        if let Some(w) = &self.writer {
+            w.abort();
+        }
+    }
 }
 
 impl Chunks {
@@ -298,8 +309,8 @@ impl Chunks {
         Chunks {
             pending: Vec::new(),
             bytes: 0,
-            out,
-            writer,
+            out: Some(out),
+            writer: Some(writer),
         }
     }
 
@@ -315,11 +326,18 @@ impl Chunks {
 
     async fn send(&mut self, chunk: Vec<u8>) -> Result<(), DomainError> {
         self.bytes += chunk.len() as i64;
-        if self.out.send(chunk).await.is_err() {
+        let sent = match &self.out {
+            Some(out) => out.send(chunk).await.is_ok(),
+            None => false,
+        };
+        if !sent {
             // The writer stopped: its error says why.
-            return match (&mut self.writer).await {
-                Ok(Err(e)) => Err(e),
-                _ => Err(DomainError::Internal("the export writer stopped".into())),
+            return match self.writer.take() {
+                Some(w) => match w.await {
+                    Ok(Err(e)) => Err(e),
+                    _ => Err(DomainError::Internal("the export writer stopped".into())),
+                },
+                None => Err(DomainError::Internal("the export writer stopped".into())),
             };
         }
         Ok(())
@@ -337,14 +355,12 @@ impl Chunks {
             let chunk = std::mem::replace(&mut self.pending, rest);
             self.send(chunk).await?;
         }
-        let Chunks {
-            out, writer, bytes, ..
-        } = self;
-        drop(out);
-        writer
-            .await
-            .map_err(|e| DomainError::Internal(format!("the export writer failed: {e}")))??;
-        Ok(bytes)
+        self.out = None;
+        if let Some(w) = self.writer.take() {
+            w.await
+                .map_err(|e| DomainError::Internal(format!("the export writer failed: {e}")))??;
+        }
+        Ok(self.bytes)
     }
 }
 
