@@ -12,6 +12,7 @@ use rapport_core::{ids, DomainError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio_util::task::AbortOnDropHandle;
 
 pub const EXPORT_JOB: &str = "export.run";
 /// Chunks of the file as stored (before encryption).
@@ -268,17 +269,9 @@ struct Chunks {
     /// Dropped by [`Chunks::finish`]: the closed channel ends the writer once it has stored
     /// what it was sent.
     out: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
-    /// Taken by [`Chunks::finish`]; dropped before (the export failed), the writer is stopped,
-    /// so a retry of the export never meets chunks still being written by the failed run.
-    writer: Option<tokio::task::JoinHandle<Result<(), DomainError>>>,
-}
-
-impl Drop for Chunks {
-    fn drop(&mut self) {
-        if let Some(w) = &self.writer {
-            w.abort();
-        }
-    }
+    /// Dropped before [`Chunks::finish`] (the export failed), the writer is stopped, so a retry
+    /// of the export never meets chunks still being written by the failed run.
+    writer: Option<AbortOnDropHandle<Result<(), DomainError>>>,
 }
 
 impl Chunks {
@@ -310,7 +303,7 @@ impl Chunks {
             pending: Vec::new(),
             bytes: 0,
             out: Some(out),
-            writer: Some(writer),
+            writer: Some(AbortOnDropHandle::new(writer)),
         }
     }
 
@@ -332,13 +325,14 @@ impl Chunks {
         };
         if !sent {
             // The writer stopped: its error says why.
-            return match self.writer.take() {
-                Some(w) => match w.await {
-                    Ok(Err(e)) => Err(e),
-                    _ => Err(DomainError::Internal("the export writer stopped".into())),
-                },
-                None => Err(DomainError::Internal("the export writer stopped".into())),
+            let stopped = match self.writer.take() {
+                Some(w) => w.await.ok(),
+                None => None,
             };
+            return Err(match stopped {
+                Some(Err(e)) => e,
+                _ => DomainError::Internal("the export writer stopped".into()),
+            });
         }
         Ok(())
     }
@@ -361,15 +355,6 @@ impl Chunks {
                 .map_err(|e| DomainError::Internal(format!("the export writer failed: {e}")))??;
         }
         Ok(self.bytes)
-    }
-}
-
-/// Stops a task when the one waiting for it gives up (an error while writing).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -508,7 +493,8 @@ async fn write(
             }
         })
     };
-    let _stop_reader = AbortOnDrop(reader);
+    // Stops the reader when the writing gives up (an error).
+    let _stop_reader = AbortOnDropHandle::new(reader);
     while let Some(lines) = pages.recv().await.transpose()? {
         {
             let sink: &mut (dyn Sink + Send) = match xlsx.as_mut() {

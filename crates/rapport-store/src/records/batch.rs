@@ -59,14 +59,7 @@ pub async fn insert_many(
                 other => other,
             })?;
         let id = ids::new_id();
-        let mut values: BTreeMap<&'static str, FieldValue> = def
-            .fields
-            .iter()
-            .map(|f| (f.name, FieldValue::Null))
-            .collect();
-        for (spec, v) in &parsed.values {
-            values.insert(spec.name, v.clone());
-        }
+        let mut values = def.values_from(&parsed);
         let owner = match values.get("owner_id") {
             Some(FieldValue::Text(o)) => o.clone(),
             _ => actor.user_id.clone(),

@@ -92,14 +92,7 @@ pub async fn prepare_create(
     check_references(store, actor, def, &input, None, &preset.trusted).await?;
     let id = preset.id.unwrap_or_else(ids::new_id);
     let now = store.now();
-    let mut values: BTreeMap<&'static str, FieldValue> = def
-        .fields
-        .iter()
-        .map(|f| (f.name, FieldValue::Null))
-        .collect();
-    for (spec, v) in &input.values {
-        values.insert(spec.name, v.clone());
-    }
+    let mut values = def.values_from(&input);
     for (name, v) in preset.system {
         values.insert(name, v);
     }

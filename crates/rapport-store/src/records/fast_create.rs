@@ -188,14 +188,7 @@ impl<'a> FastCreate<'a> {
                 input.set(spec, FieldValue::Text("CNY".into()));
             }
         }
-        let mut values: BTreeMap<&'static str, FieldValue> = def
-            .fields
-            .iter()
-            .map(|f| (f.name, FieldValue::Null))
-            .collect();
-        for (spec, v) in &input.values {
-            values.insert(spec.name, v.clone());
-        }
+        let mut values = def.values_from(&input);
         apply_rules(&self.rules, def, None, &mut values, &input, self.now)?;
         if let Some(spec) = def.field("department_id") {
             let dept = self.users.get(&owner).cloned().flatten();

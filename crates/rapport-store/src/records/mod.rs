@@ -127,6 +127,20 @@ impl ObjectDef {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// Every field of the type, null unless `input` gives it a value: what a new record holds
+    /// before defaults and rules.
+    pub(crate) fn values_from(&self, input: &Input) -> BTreeMap<&'static str, FieldValue> {
+        let mut values: BTreeMap<&'static str, FieldValue> = self
+            .fields
+            .iter()
+            .map(|f| (f.name, FieldValue::Null))
+            .collect();
+        for (spec, v) in &input.values {
+            values.insert(spec.name, v.clone());
+        }
+        values
+    }
+
     pub(crate) fn select_columns(&self) -> Vec<String> {
         Needed::all(self).columns()
     }
