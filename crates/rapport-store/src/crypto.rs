@@ -308,11 +308,25 @@ impl Keyring {
     }
 
     /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).
+    /// The first 64 bits of the HMAC, as `BLIND_HEX` hex digits (ADR 0011).
     pub fn blind(&self, kind: &str, normalised: &str) -> String {
-        hex::encode(hmac(
-            &self.index_key,
-            &[kind.as_bytes(), normalised.as_bytes()],
-        ))
+        let mac = hmac(&self.index_key, &[kind.as_bytes(), normalised.as_bytes()]);
+        hex::encode(&mac[..BLIND_HEX / 2])
+    }
+}
+
+/// Length of a blind index token in hex digits. Tokens written before migration 17 were 64
+/// digits long; `current_blind` cuts such a stored token to the length written now.
+pub const BLIND_HEX: usize = 16;
+
+/// A stored blind index token as it is written now (older, longer tokens are cut: the new
+/// token is the old one's prefix).
+pub fn current_blind(token: &str) -> &str {
+    match token.get(..BLIND_HEX) {
+        Some(prefix) if token.len() > BLIND_HEX && token.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            prefix
+        }
+        _ => token,
     }
 }
 
@@ -361,5 +375,21 @@ mod tests {
         assert_eq!(Keyring::key_id_of(&ct2), Some(new_id.as_str()));
         // blind index is stable across rotation
         assert_eq!(old.blind("email", "a@b.cn"), new.blind("email", "a@b.cn"));
+    }
+
+    #[test]
+    fn blind_tokens_are_short_and_old_ones_are_cut_to_match() {
+        let k = ring();
+        let tok = k.blind("email", "a@b.cn");
+        assert_eq!(tok.len(), BLIND_HEX);
+        assert_ne!(tok, k.blind("phone", "a@b.cn"));
+        // A 64-digit token of migration 16's time begins with today's token.
+        let old = format!("{tok}{}", "0".repeat(48));
+        assert_eq!(current_blind(&old), tok);
+        assert_eq!(current_blind(&tok), tok);
+        assert_eq!(
+            current_blind("not-a-token-but-long-text"),
+            "not-a-token-but-long-text"
+        );
     }
 }

@@ -345,3 +345,93 @@ async fn cli_writes_wait_for_a_busy_server_on_sqlite() {
     }
     writer.await.unwrap();
 }
+
+// Migration 17 cuts blind-index tokens from 64 hex digits to 16 (ADR 0011). A database written
+// before it is simulated by lengthening every token (the old token began with the new one)
+// and forgetting the migration; after a restart, lookups by every kind of token find the
+// records again and the duplicate rules still see them.
+story!(
+    tokens_written_before_migration_17_still_find_records,
+    |app| {
+        let mut app = app;
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        let s = app.login("admin@example.com").await;
+        let c = app
+            .created(
+                &s,
+                "/api/v1/contacts",
+                json!({"family_name": "Token", "mobile": CANARY_PHONE, "email": CANARY_EMAIL}),
+            )
+            .await;
+        app.created(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "Token Corp", "credit_code": "914403001922038216"}),
+        )
+        .await;
+        let short = app
+            .sql_rows("SELECT token FROM search_tokens WHERE object_type = 'contact'")
+            .await;
+        assert_eq!(short.len(), 3, "email, mobile and its last four digits");
+        for r in &short {
+            assert_eq!(r.try_get::<String>("", "token").unwrap().len(), 16);
+        }
+        app.stop();
+        let pad = "'0123456789abcdef0123456789abcdef0123456789abcdef'";
+        app.sql(&format!("UPDATE search_tokens SET token = token || {pad}"))
+            .await;
+        for (table, col) in [
+            ("contacts", "email_bidx"),
+            ("contacts", "mobile_bidx"),
+            ("accounts", "credit_code_bidx"),
+        ] {
+            app.sql(&format!(
+                "UPDATE {table} SET {col} = {col} || {pad} WHERE {col} IS NOT NULL"
+            ))
+            .await;
+        }
+        app.sql("DELETE FROM schema_migrations WHERE version = 17")
+            .await;
+        app.spawn();
+        let s = app.login("admin@example.com").await;
+
+        let lengths = app
+            .sql_rows("SELECT DISTINCT length(token) AS n FROM search_tokens")
+            .await;
+        assert_eq!(lengths.len(), 1);
+        assert_eq!(lengths[0].try_get::<i32>("", "n").unwrap(), 16);
+        let (_, found) = app
+            .get(&s, &format!("/api/v1/contacts?q={CANARY_EMAIL}"))
+            .await;
+        assert_eq!(found["data"][0]["id"], c["id"], "by email: {found}");
+        let (_, found) = app.get(&s, "/api/v1/contacts?q=5678").await;
+        assert_eq!(found["data"][0]["id"], c["id"], "by last digits: {found}");
+        let by_email = format!(
+        "/api/v1/contacts?filter=%7B%22field%22%3A%22email%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22{CANARY_EMAIL}%22%7D"
+    );
+        let (_, found) = app.get(&s, &by_email).await;
+        assert_eq!(
+            found["data"][0]["id"], c["id"],
+            "filter on the email column: {found}"
+        );
+        let (st, body) = app
+            .post(
+                &s,
+                "/api/v1/contacts",
+                json!({"family_name": "Again", "email": CANARY_EMAIL}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["rule"], "email");
+        let (st, body) = app
+            .post(
+                &s,
+                "/api/v1/accounts?override_duplicates=true",
+                json!({"name": "Other", "credit_code": "914403001922038216"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["rule"], "credit_code");
+    }
+);

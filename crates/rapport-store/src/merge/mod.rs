@@ -456,6 +456,21 @@ pub async fn candidates(
     Ok(recs)
 }
 
+/// Blind index tokens of rows kept before migration 17 (64 hex digits) cut to the length
+/// written now, in the columns whose name ends with `suffix`.
+fn current_blind_tokens(rows: &mut [Row], suffix: &str) {
+    for row in rows {
+        for (col, cell) in row.iter_mut() {
+            if let (true, Cell::Text(tok)) = (col.ends_with(suffix), &*cell) {
+                let cut = crate::crypto::current_blind(tok);
+                if cut.len() != tok.len() {
+                    *cell = Cell::text(cut);
+                }
+            }
+        }
+    }
+}
+
 /// The field a stored column belongs to, for messages (`phone_enc` → `phone`).
 fn field_of_column(col: &str) -> &str {
     col.strip_suffix("_enc")
@@ -542,8 +557,11 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
             }
         }
     }
+    let mut tokens = data.tokens.clone();
+    current_blind_tokens(&mut merged_rows, "_bidx");
+    current_blind_tokens(&mut tokens, "token");
     snapshot::insert(&tx, def.table, &merged_rows).await?;
-    snapshot::insert(&tx, "search_tokens", &data.tokens).await?;
+    snapshot::insert(&tx, "search_tokens", &tokens).await?;
     references::undo(&tx, &data.moved).await?;
     exec(
         &tx,
@@ -731,4 +749,24 @@ pub async fn bulk(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_kept_before_migration_17_are_cut_on_undo() {
+        let long = format!("{}{}", "ab12".repeat(4), "9".repeat(48));
+        let mut rows = vec![Row::from([
+            ("email_bidx".to_string(), Cell::text(&long)),
+            ("mobile_bidx".to_string(), Cell::Null),
+            ("name_norm".to_string(), Cell::text(&long)),
+        ])];
+        current_blind_tokens(&mut rows, "_bidx");
+        assert_eq!(rows[0]["email_bidx"], Cell::text(&"ab12".repeat(4)));
+        assert_eq!(rows[0]["mobile_bidx"], Cell::Null);
+        // Only blind index columns are touched.
+        assert_eq!(rows[0]["name_norm"], Cell::text(&long));
+    }
 }

@@ -12,6 +12,7 @@ mod m0013_imports;
 mod m0014_merges;
 mod m0015_exports;
 mod m0016_token_lookup;
+mod m0017_short_tokens;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -105,6 +106,9 @@ enum Step {
     Alter(sea_orm::sea_query::TableAlterStatement),
     /// Portable SQL (data backfills).
     Sql(&'static str),
+    /// Portable SQL put together when the migration runs (the same statement for several
+    /// tables).
+    SqlText(String),
     /// PostgreSQL only (the dialect seam: index options SQLite does not have).
     PgSql(&'static str),
     /// Seed data written by code; each is idempotent (only fills in what is missing).
@@ -678,6 +682,7 @@ const MIGRATIONS: &[Migration] = &[
     (14, "merges", m0014_merges::steps),
     (15, "exports", m0015_exports::steps),
     (16, "token_lookup", m0016_token_lookup::steps),
+    (17, "short_tokens", m0017_short_tokens::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -731,6 +736,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                 Step::Index(i) => build_schema(backend, &i),
                 Step::Alter(t) => build_schema(backend, &t),
                 Step::Sql(sql) => Statement::from_string(backend, sql),
+                Step::SqlText(sql) => Statement::from_string(backend, sql),
                 Step::PgSql(sql) if backend == DatabaseBackend::Postgres => {
                     Statement::from_string(backend, sql)
                 }
