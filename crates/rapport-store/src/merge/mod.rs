@@ -82,6 +82,21 @@ struct UndoData {
     moved: Moved,
 }
 
+impl UndoData {
+    /// Read kept undo data. Merges kept before migration 17 hold 64-digit blind-index tokens
+    /// (in every row's `_bidx` columns and in the search tokens); they are cut to the length
+    /// written now, so comparing with and restoring into today's rows sees the same value.
+    fn parse(text: &str) -> Result<UndoData, DomainError> {
+        let mut data: UndoData = serde_json::from_str(text)
+            .map_err(|e| DomainError::Internal(format!("merge undo data: {e}")))?;
+        current_blind_tokens(std::slice::from_mut(&mut data.survivor_before), "_bidx");
+        current_blind_tokens(std::slice::from_mut(&mut data.survivor_after), "_bidx");
+        current_blind_tokens(&mut data.merged_rows, "_bidx");
+        current_blind_tokens(&mut data.tokens, "token");
+        Ok(data)
+    }
+}
+
 fn check_request(req: &MergeRequest) -> Result<(), DomainError> {
     if !ids::is_valid_id(&req.survivor_id) {
         return Err(DomainError::field(
@@ -456,8 +471,8 @@ pub async fn candidates(
     Ok(recs)
 }
 
-/// Blind index tokens of rows kept before migration 17 (64 hex digits) cut to the length
-/// written now, in the columns whose name ends with `suffix`.
+/// Blind-index tokens in the columns whose name ends with `suffix` cut to the length written
+/// now (see `UndoData::parse`).
 fn current_blind_tokens(rows: &mut [Row], suffix: &str) {
     for row in rows {
         for (col, cell) in row.iter_mut() {
@@ -514,8 +529,7 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
             m.status
         )));
     }
-    let data: UndoData = serde_json::from_str(&undo_text)
-        .map_err(|e| DomainError::Internal(format!("merge undo data: {e}")))?;
+    let data = UndoData::parse(&undo_text)?;
     let by_id = |id: &str| Condition::all().add(Expr::col(t("id")).eq(id));
     let current = snapshot::rows(&tx, def.table, by_id(&m.survivor_id))
         .await?
@@ -557,11 +571,8 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
             }
         }
     }
-    let mut tokens = data.tokens.clone();
-    current_blind_tokens(&mut merged_rows, "_bidx");
-    current_blind_tokens(&mut tokens, "token");
     snapshot::insert(&tx, def.table, &merged_rows).await?;
-    snapshot::insert(&tx, "search_tokens", &tokens).await?;
+    snapshot::insert(&tx, "search_tokens", &data.tokens).await?;
     references::undo(&tx, &data.moved).await?;
     exec(
         &tx,
@@ -768,5 +779,25 @@ mod tests {
         assert_eq!(rows[0]["mobile_bidx"], Cell::Null);
         // Only blind index columns are touched.
         assert_eq!(rows[0]["name_norm"], Cell::text(&long));
+    }
+
+    #[test]
+    fn undo_data_of_before_migration_17_reads_with_todays_tokens() {
+        let long = format!("{}{}", "cd34".repeat(4), "0".repeat(48));
+        let row = Row::from([("email_bidx".to_string(), Cell::text(&long))]);
+        let kept = UndoData {
+            survivor_before: row.clone(),
+            survivor_after: row.clone(),
+            merged_rows: vec![row],
+            tokens: vec![Row::from([("token".to_string(), Cell::text(&long))])],
+            moved: Moved::default(),
+        };
+        let text = serde_json::to_string(&kept).unwrap_or_default();
+        let data = UndoData::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let short = Cell::text(&"cd34".repeat(4));
+        assert_eq!(data.survivor_before["email_bidx"], short);
+        assert_eq!(data.survivor_after["email_bidx"], short);
+        assert_eq!(data.merged_rows[0]["email_bidx"], short);
+        assert_eq!(data.tokens[0]["token"], short);
     }
 }
