@@ -514,6 +514,98 @@ story!(batched_creates_check_every_rule_of_a_save, |app| {
     assert_eq!(v["undone"], 2, "{v}");
 });
 
+story!(rows_batches_apart_are_checked_against_each_other, |app| {
+    app.user("rep.a@example.com", "sales_rep", None, None).await;
+    let rep = app.login("rep.a@example.com").await;
+    // Several batches go into one transaction, whose rows the lookups cannot see before it
+    // commits: a row thousands of rows after another with the same email or mobile is still a
+    // duplicate, and so are repeated match keys.
+    const ROWS: usize = 4_500;
+    let mut file = String::from("family_name,given_name,mobile,email\n");
+    for i in 0..ROWS {
+        let (mobile, email) = match i {
+            3_000 => (13_100_000_000 + ROWS as u64, "p10@far.example".to_string()),
+            4_200 => (13_100_000_020, format!("p{i}@far.example")),
+            _ => (13_100_000_000 + i as u64, format!("p{i}@far.example")),
+        };
+        file.push_str(&format!("远{i},试,{mobile},{email}\n"));
+    }
+    let (st, v) = upload(&app, &rep, "contacts", "far.csv", file.into_bytes()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    let mut mapping = v["suggested"].clone();
+    mapping["match_on"] = json!("none");
+    app.call(
+        &rep,
+        Method::PUT,
+        &format!("/api/v1/imports/{import}/mapping"),
+        Some(mapping),
+    )
+    .await;
+    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    let done = wait_for(&app, &rep, &import, "done").await;
+    assert_eq!(
+        (done["created"].as_i64(), done["failed"].as_i64()),
+        (Some(ROWS as i64 - 2), Some(2)),
+        "{done}"
+    );
+    let (_, errors) = app
+        .get(&rep, &format!("/api/v1/imports/{import}/errors"))
+        .await;
+    let reasons: Vec<(i64, String)> = errors["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["reason"].to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].0 == 3_002 && reasons[0].1.contains("by email"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].0 == 4_202 && reasons[1].1.contains("by phone"),
+        "{reasons:?}"
+    );
+
+    // Matching on email: the repeated key is refused as the same as the earlier row.
+    let mut file = String::from("family_name,given_name,email\n");
+    for i in 0..ROWS {
+        let email = if i == 3_500 { 5 + ROWS } else { i + ROWS };
+        file.push_str(&format!("再{i},试,q{email}@far.example\n"));
+    }
+    let (_, v) = upload(&app, &rep, "contacts", "again.csv", file.into_bytes()).await;
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    let mut mapping = v["suggested"].clone();
+    mapping["match_on"] = json!("email");
+    mapping["on_match"] = json!("skip");
+    app.call(
+        &rep,
+        Method::PUT,
+        &format!("/api/v1/imports/{import}/mapping"),
+        Some(mapping),
+    )
+    .await;
+    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    let done = wait_for(&app, &rep, &import, "done").await;
+    assert_eq!(
+        (done["created"].as_i64(), done["failed"].as_i64()),
+        (Some(ROWS as i64 - 1), Some(1)),
+        "{done}"
+    );
+    let (_, errors) = app
+        .get(&rep, &format!("/api/v1/imports/{import}/errors"))
+        .await;
+    assert!(
+        errors["data"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("row 7 of the file")),
+        "{errors}"
+    );
+});
+
 /// A 200 MB file is read whole (SQLite only: reading a file does not depend on the database,
 /// and one run of this size is enough for the suite).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

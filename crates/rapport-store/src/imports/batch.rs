@@ -6,7 +6,7 @@
 
 use super::Mapping;
 use crate::db::{all, get};
-use crate::records::fast_create::{FastCreate, Pending};
+use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
 use crate::scope::OwnerFilter;
 use crate::Store;
@@ -76,6 +76,27 @@ pub(super) struct Outcome {
     pub updated: Vec<String>,
     pub skipped: i64,
     pub failed: Vec<(i64, String)>,
+}
+
+/// What the batches of one transaction remember of the rows before them: rows written in the
+/// transaction are not visible to the readers the lookups go through until it commits.
+#[derive(Default)]
+pub(super) struct Earlier {
+    /// The match key of each row so far → its row number.
+    seen: HashMap<String, i64>,
+    /// The duplicate-rule keys of the rows so far.
+    keys: EarlierKeys,
+}
+
+/// A batch checked and ready to be written: what became of each row, and the writes.
+pub(super) struct Checked {
+    /// Created and updated hold the rows about to be (the fast path's are added by `write`).
+    outcome: Outcome,
+    updates: Vec<records::PreparedUpdate>,
+    /// Creates that went through the full save (references the fast path does not check).
+    slow: Vec<records::Prepared>,
+    /// The fast path's rows (none on a dry run).
+    encoded: Option<Encoded>,
 }
 
 /// A row read into a document.
@@ -198,15 +219,25 @@ impl Ctx<'_> {
         }
     }
 
-    /// Process a batch inside `tx` (nothing is written on a dry run).
-    pub(super) async fn process<C: ConnectionTrait>(
+    /// What the batches of a transaction share: the fast path's rights, picklists and rules,
+    /// read once.
+    pub(super) async fn fast(&self) -> Result<FastCreate<'_>, DomainError> {
+        FastCreate::new(self.store, self.actor, self.def).await
+    }
+
+    /// Check a batch: every row read, matched and validated as a save would, nothing written
+    /// (`write` writes it). `earlier` carries what the batches before it in the same
+    /// transaction will have written. It gives way to other tasks every few rows, so the
+    /// previous batch's `write` keeps the database busy meanwhile.
+    pub(super) async fn check(
         &self,
-        tx: &C,
-        import_id: &str,
+        fast: &FastCreate<'_>,
         rows: &[(i64, Vec<String>)],
-    ) -> Result<Outcome, DomainError> {
+        earlier: &mut Earlier,
+    ) -> Result<Checked, DomainError> {
         let mut out = Outcome::default();
-        let fast = FastCreate::new(self.store, self.actor, self.def).await?;
+        let mut updates = Vec::new();
+        let mut slow = Vec::new();
         // Each row as mapped, once; then the account names of all rows in one query.
         let docs: Vec<(i64, Map<String, Value>)> = rows
             .iter()
@@ -227,7 +258,7 @@ impl Ctx<'_> {
         names.dedup();
         let accounts = self.account_ids(names).await?;
         let mut ready = Vec::new();
-        let mut seen: HashMap<String, i64> = HashMap::new();
+        let seen = &mut earlier.seen;
         for (row_no, doc) in docs {
             match self.doc(doc, &accounts) {
                 Ok((doc, _)) if doc.is_empty() => out
@@ -290,6 +321,9 @@ impl Ctx<'_> {
         }
         let mut creates: Vec<(i64, Pending)> = Vec::new();
         for (i, row) in ready.iter().enumerate() {
+            if i % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
             let found = matched.get(&i);
             match (found, self.mapping.on_match.as_str()) {
                 (Some(None), "skip" | "update") => out.failed.push((
@@ -314,10 +348,8 @@ impl Ctx<'_> {
                     .await;
                     match p {
                         Ok(p) => {
-                            if !self.dry {
-                                records::apply_update(tx, self.store, self.actor, &p).await?;
-                            }
                             out.updated.push(rec.id.clone());
+                            updates.push(p);
                         }
                         Err(e) => out.failed.push((row.row_no, reason(&e))),
                     }
@@ -346,10 +378,8 @@ impl Ctx<'_> {
                             .await;
                             match p {
                                 Ok(p) => {
-                                    if !self.dry {
-                                        records::insert(tx, self.store, self.actor, &p).await?;
-                                    }
                                     out.created.push(p.id.clone());
+                                    slow.push(p);
                                 }
                                 Err(e) => out.failed.push((row.row_no, reason(&e))),
                             }
@@ -363,22 +393,63 @@ impl Ctx<'_> {
         let mut good = Vec::new();
         for (row_no, verdict) in row_nos
             .into_iter()
-            .zip(fast.check_duplicates(pending).await?)
+            .zip(fast.check_duplicates(pending, &mut earlier.keys).await?)
         {
             match verdict {
                 Ok(p) => good.push(p),
                 Err(e) => out.failed.push((row_no, reason(&e))),
             }
         }
-        if self.dry {
+        let encoded = if self.dry {
             out.created.extend(good.iter().map(|p| p.id.clone()));
+            None
         } else {
-            let ids = fast
-                .write(tx, &good, json!({"import_id": import_id}))
-                .await?;
-            out.created.extend(ids);
-        }
+            // In parts, giving way between them (see above).
+            let mut encoded = Encoded::default();
+            for part in good.chunks(128) {
+                encoded.append(fast.encode(part)?);
+                tokio::task::yield_now().await;
+            }
+            Some(encoded)
+        };
         out.failed.sort_by_key(|(n, _)| *n);
-        Ok(out)
+        Ok(Checked {
+            outcome: out,
+            updates,
+            slow,
+            encoded,
+        })
+    }
+
+    /// Write a checked batch inside `tx` (nothing on a dry run) and say what became of its rows.
+    pub(super) async fn write<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        fast: &FastCreate<'_>,
+        import_id: &str,
+        checked: Checked,
+    ) -> Result<Outcome, DomainError> {
+        let Checked {
+            mut outcome,
+            updates,
+            slow,
+            encoded,
+        } = checked;
+        if self.dry {
+            return Ok(outcome);
+        }
+        for p in &updates {
+            records::apply_update(tx, self.store, self.actor, p).await?;
+        }
+        for p in &slow {
+            records::insert(tx, self.store, self.actor, p).await?;
+        }
+        if let Some(encoded) = encoded {
+            let ids = fast
+                .write(tx, encoded, json!({"import_id": import_id}))
+                .await?;
+            outcome.created.extend(ids);
+        }
+        Ok(outcome)
     }
 }

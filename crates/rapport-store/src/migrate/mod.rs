@@ -13,6 +13,7 @@ mod m0014_merges;
 mod m0015_exports;
 mod m0016_token_lookup;
 mod m0017_short_tokens;
+mod m0018_clustered_keys;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -111,6 +112,8 @@ enum Step {
     SqlText(String),
     /// PostgreSQL only (the dialect seam: index options SQLite does not have).
     PgSql(&'static str),
+    /// SQLite only (table layouts PostgreSQL does not have, such as `WITHOUT ROWID`).
+    SqliteSql(&'static str),
     /// Seed data written by code; each is idempotent (only fills in what is missing).
     Data(DataStep),
 }
@@ -683,6 +686,7 @@ const MIGRATIONS: &[Migration] = &[
     (15, "exports", m0015_exports::steps),
     (16, "token_lookup", m0016_token_lookup::steps),
     (17, "short_tokens", m0017_short_tokens::steps),
+    (18, "clustered_keys", m0018_clustered_keys::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on
@@ -741,6 +745,10 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                     Statement::from_string(backend, sql)
                 }
                 Step::PgSql(_) => continue,
+                Step::SqliteSql(sql) if backend == DatabaseBackend::Sqlite => {
+                    Statement::from_string(backend, sql)
+                }
+                Step::SqliteSql(_) => continue,
                 Step::Data(d) => {
                     seed_data(&tx, d).await?;
                     continue;

@@ -32,6 +32,33 @@ pub struct Pending {
     override_warn: bool,
 }
 
+/// Rows encoded for their INSERTs (`FastCreate::encode`).
+#[derive(Default)]
+pub struct Encoded {
+    ids: Vec<String>,
+    cols: Vec<String>,
+    records: Vec<Vec<SimpleExpr>>,
+    token_rows: Vec<(String, String)>,
+    links: Vec<(String, AccountLink)>,
+}
+
+impl Encoded {
+    /// Add rows encoded by another call (of the same `FastCreate`) after these.
+    pub fn append(&mut self, other: Encoded) {
+        if self.cols.is_empty() {
+            self.cols = other.cols;
+        }
+        self.ids.extend(other.ids);
+        self.records.extend(other.records);
+        self.token_rows.extend(other.token_rows);
+        self.links.extend(other.links);
+    }
+}
+
+/// The duplicate-rule keys (rule → keys) of rows checked earlier in the same transaction.
+#[derive(Default)]
+pub struct EarlierKeys(HashMap<String, HashSet<String>>);
+
 /// What one batch of fast creates needs, read once.
 pub struct FastCreate<'a> {
     store: &'a Store,
@@ -299,11 +326,14 @@ impl<'a> FastCreate<'a> {
         Ok(found)
     }
 
-    /// Apply the duplicate rules to the rows at once: against existing records, and between
-    /// the rows themselves. Rows refused come back as errors, in the order given.
+    /// Apply the duplicate rules to the rows at once: against existing records, against the
+    /// rows of earlier calls with the same `earlier` (rows written in the same transaction,
+    /// which the readers cannot see yet), and between the rows themselves. Rows refused come
+    /// back as errors, in the order given.
     pub async fn check_duplicates(
         &self,
         rows: Vec<Pending>,
+        earlier: &mut EarlierKeys,
     ) -> Result<Vec<Result<Pending, DomainError>>, DomainError> {
         let mut verdicts: Vec<Option<(String, bool)>> = vec![None; rows.len()];
         for (rule, mode) in &self.duplicate_rules {
@@ -312,6 +342,7 @@ impl<'a> FastCreate<'a> {
             }
             let per_row: Vec<Vec<String>> =
                 rows.iter().map(|p| self.keys_of(rule, &p.values)).collect();
+            let before = earlier.0.entry(rule.clone()).or_default();
             let all_keys: Vec<String> = per_row
                 .iter()
                 .flatten()
@@ -322,7 +353,9 @@ impl<'a> FastCreate<'a> {
             let existing = self.existing(rule, all_keys).await?;
             let mut first_row: HashMap<&String, usize> = HashMap::new();
             for (i, keys) in per_row.iter().enumerate() {
-                let hit = keys.iter().any(|k| existing.contains_key(k))
+                let hit = keys
+                    .iter()
+                    .any(|k| existing.contains_key(k) || before.contains(k))
                     || keys
                         .iter()
                         .any(|k| first_row.get(k).is_some_and(|f| *f != i));
@@ -333,6 +366,7 @@ impl<'a> FastCreate<'a> {
                     verdicts[i] = Some((rule.clone(), *mode == RuleMode::Block));
                 }
             }
+            before.extend(first_row.into_keys().cloned());
         }
         Ok(rows
             .into_iter()
@@ -348,18 +382,9 @@ impl<'a> FastCreate<'a> {
             .collect())
     }
 
-    /// Write the rows inside `tx`: multi-row INSERTs of the records, their search tokens and
-    /// account links, one audit entry and one change-feed event for the batch (`details` go
-    /// into both). Returns the ids written, in order.
-    pub async fn write<C: ConnectionTrait>(
-        &self,
-        tx: &C,
-        rows: &[Pending],
-        details: Value,
-    ) -> Result<Vec<String>, DomainError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Encode (encrypt, tokenise) the rows for `write`: the CPU work of writing them, done
+    /// before the write transaction needs them.
+    pub fn encode(&self, rows: &[Pending]) -> Result<Encoded, DomainError> {
         let def = self.def;
         let keys = &self.keys;
         let mut cols = super::batch::record_columns(def);
@@ -369,8 +394,8 @@ impl<'a> FastCreate<'a> {
                 .map(|(c, _)| c),
         );
         let mut records: Vec<Vec<SimpleExpr>> = Vec::with_capacity(rows.len());
-        let mut token_rows: Vec<(&str, String)> = Vec::new();
-        let mut links: Vec<(&str, AccountLink)> = Vec::new();
+        let mut token_rows: Vec<(String, String)> = Vec::new();
+        let mut links: Vec<(String, AccountLink)> = Vec::new();
         for p in rows {
             let id = p.id.as_str();
             let mut row: Vec<SimpleExpr> = vec![
@@ -401,13 +426,41 @@ impl<'a> FastCreate<'a> {
             toks.extend(custom_values::tokens(keys, &self.defs, &p.custom));
             toks.sort();
             toks.dedup();
-            token_rows.extend(toks.into_iter().map(|t| (id, t)));
+            token_rows.extend(toks.into_iter().map(|t| (p.id.clone(), t)));
             if let Some(FieldValue::Links(l)) = p.values.get("accounts") {
-                links.extend(l.iter().map(|x| (id, x.clone())));
+                links.extend(l.iter().map(|x| (p.id.clone(), x.clone())));
             }
         }
+        Ok(Encoded {
+            ids: rows.iter().map(|p| p.id.clone()).collect(),
+            cols,
+            records,
+            token_rows,
+            links,
+        })
+    }
+
+    /// Write encoded rows inside `tx`: multi-row INSERTs of the records, their search tokens
+    /// and account links, one audit entry and one change-feed event for the batch (`details`
+    /// go into both). Returns the ids written, in order.
+    pub async fn write<C: ConnectionTrait>(
+        &self,
+        tx: &C,
+        rows: Encoded,
+        details: Value,
+    ) -> Result<Vec<String>, DomainError> {
+        let Encoded {
+            ids,
+            cols,
+            records,
+            token_rows,
+            links,
+        } = rows;
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        let def = self.def;
         super::batch::write_rows(tx, def, &cols, &records, &token_rows, &links).await?;
-        let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
         let mut summary =
             json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()});
         if let (Value::Object(s), Value::Object(d)) = (&mut summary, details) {

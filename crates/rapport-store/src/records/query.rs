@@ -283,17 +283,26 @@ fn compile(
                 return Err(bad(&param, "invalid_value", "eq needs a value"));
             };
             let kind = codec::bidx_kind(spec.kind);
-            if codec::has_bidx(spec) {
-                Ok(Cond::all().add(Expr::col(t(&format!("{name}_bidx"))).eq(keys.blind(kind, &v))))
-            } else {
-                let sub = Query::select()
-                    .column(t("record_id"))
-                    .from(t("search_tokens"))
-                    .and_where(Expr::col(t("object_type")).eq(def.key()))
-                    .and_where(Expr::col(t("token")).eq(keys.blind(kind, &v)))
-                    .to_owned();
-                Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
+            let token = keys.blind(kind, &v);
+            let column = Expr::col(t(&format!("{name}_bidx")));
+            if matches!(spec.kind, FieldKind::CreditCode | FieldKind::IdNumber) {
+                return Ok(Cond::all().add(column.eq(token)));
             }
+            // Every email and phone number of a record has a search token; the records holding
+            // it are found through the tokens' key. A field with its own blind index is then
+            // narrowed to those holding the value in that field (on SQLite that column has no
+            // index of its own: migration 18).
+            let sub = Query::select()
+                .column(t("record_id"))
+                .from(t("search_tokens"))
+                .and_where(Expr::col(t("object_type")).eq(def.key()))
+                .and_where(Expr::col(t("token")).eq(token.clone()))
+                .to_owned();
+            let mut cond = Cond::all().add(Expr::col(t("id")).in_subquery(sub));
+            if codec::has_bidx(spec) {
+                cond = cond.add(column.eq(token));
+            }
+            Ok(cond)
         }
         _ if spec.sensitive => Err(unsupported()),
         FieldKind::Consent => {
