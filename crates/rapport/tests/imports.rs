@@ -49,6 +49,22 @@ async fn wait_for(app: &App, s: &Session, import: &str, status: &str) -> Value {
     }
 }
 
+/// Map an uploaded import with `mapping`, start it and wait until it is done.
+async fn run_with(app: &App, s: &Session, import: &str, mapping: Value) -> Value {
+    let (st, v) = app
+        .call(
+            s,
+            Method::PUT,
+            &format!("/api/v1/imports/{import}/mapping"),
+            Some(mapping),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    app.post(s, &format!("/api/v1/imports/{import}/start"), json!({}))
+        .await;
+    wait_for(app, s, import, "done").await
+}
+
 fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GB18030.encode(text).0.into_owned()
 }
@@ -281,18 +297,7 @@ story!(matches_update_existing_records, |app| {
     let mut mapping = v["suggested"].clone();
     mapping["on_match"] = json!("update");
     mapping["values"] = json!({"industry": {"制造业": "manufacturing", "物流": "logistics"}});
-    let (st, v) = app
-        .call(
-            &rep,
-            Method::PUT,
-            &format!("/api/v1/imports/{import}/mapping"),
-            Some(mapping),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
-        .await;
-    let done = wait_for(&app, &rep, &import, "done").await;
+    let done = run_with(&app, &rep, &import, mapping).await;
     assert_eq!(
         (
             done["created"].as_i64(),
@@ -421,18 +426,7 @@ story!(batched_creates_check_every_rule_of_a_save, |app| {
     let mut mapping = v["suggested"].clone();
     mapping["match_on"] = json!("none");
     assert_eq!(mapping["columns"]["4"], "cf_wechat_group", "{mapping}");
-    let (st, v) = app
-        .call(
-            &rep,
-            Method::PUT,
-            &format!("/api/v1/imports/{import}/mapping"),
-            Some(mapping),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
-        .await;
-    let done = wait_for(&app, &rep, &import, "done").await;
+    let done = run_with(&app, &rep, &import, mapping).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(2), Some(4)),
@@ -535,16 +529,7 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
     let import = v["import"]["id"].as_str().unwrap().to_string();
     let mut mapping = v["suggested"].clone();
     mapping["match_on"] = json!("none");
-    app.call(
-        &rep,
-        Method::PUT,
-        &format!("/api/v1/imports/{import}/mapping"),
-        Some(mapping),
-    )
-    .await;
-    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
-        .await;
-    let done = wait_for(&app, &rep, &import, "done").await;
+    let done = run_with(&app, &rep, &import, mapping).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(ROWS as i64 - 2), Some(2)),
@@ -580,16 +565,7 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
     let mut mapping = v["suggested"].clone();
     mapping["match_on"] = json!("email");
     mapping["on_match"] = json!("skip");
-    app.call(
-        &rep,
-        Method::PUT,
-        &format!("/api/v1/imports/{import}/mapping"),
-        Some(mapping),
-    )
-    .await;
-    app.post(&rep, &format!("/api/v1/imports/{import}/start"), json!({}))
-        .await;
-    let done = wait_for(&app, &rep, &import, "done").await;
+    let done = run_with(&app, &rep, &import, mapping).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(ROWS as i64 - 1), Some(1)),
