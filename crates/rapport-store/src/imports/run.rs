@@ -135,6 +135,11 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         choices,
         dry,
     };
+    // The first batch is checked before the write lock is taken (nothing is written yet).
+    let fast = ctx.fast().await?;
+    let mut earlier = batch::Earlier::default();
+    let mut rows = rows_between(store, id, imp.processed + 1, imp.processed + 1 + BATCH).await?;
+    let mut checked = ctx.check(&fast, &rows, &mut earlier).await?;
     let now = store.now();
     let tx = store.db.begin().await?;
     // Take the import: another runner of the same batch (a job run twice after a crash) finds
@@ -154,11 +159,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
     }
     // Batch k is written while batch k+1 is checked: the writing happens on the database's
     // own thread, the checking on this task, so both cores work.
-    let fast = ctx.fast().await?;
-    let mut earlier = batch::Earlier::default();
     let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
-    let mut rows = rows_between(store, id, imp.processed + 1, imp.processed + 1 + BATCH).await?;
-    let mut checked = ctx.check(&fast, &rows, &mut earlier).await?;
     let mut last = imp.processed;
     let mut more;
     let mut left = BATCHES_PER_COMMIT;
