@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{App, Session};
+use common::{urlencode, App, Session};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -346,17 +346,6 @@ story!(administration_is_refused_to_non_admins, |app| {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "time_zone");
 });
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Fetch a UI page with the session cookie (as a browser would).
 async fn page(app: &App, s: &Session, path: &str) -> String {

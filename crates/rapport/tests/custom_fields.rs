@@ -8,15 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 fn enc(v: &Value) -> String {
-    v.to_string()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    common::urlencode(&v.to_string())
 }
 
 fn names(v: &Value) -> Vec<String> {

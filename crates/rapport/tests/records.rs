@@ -3,20 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{App, Session};
+use common::{urlencode as enc, App, Session};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 async fn admin(app: &App) -> Session {
     app.user("admin@example.com", "administrator", None, None)

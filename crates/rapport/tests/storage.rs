@@ -503,16 +503,7 @@ story!(tables_rebuilt_by_migration_18_keep_their_rows, |app| {
     assert_eq!(found["data"][0]["id"], c["id"], "by last digits: {found}");
     let filter = |field: &str, value: &str| {
         let f = json!({"field": field, "op": "eq", "value": value}).to_string();
-        let encoded: String = f
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("/api/v1/contacts?filter={encoded}")
+        format!("/api/v1/contacts?filter={}", common::urlencode(&f))
     };
     let (st, found) = app.get(&s, &filter("email", CANARY_EMAIL)).await;
     assert_eq!(st, StatusCode::OK, "{found}");

@@ -405,9 +405,9 @@ impl Ctx<'_> {
             None
         } else {
             // In parts, giving way between them (see above).
-            let mut encoded = Encoded::default();
+            let mut encoded = fast.encoding()?;
             for part in good.chunks(128) {
-                encoded.append(fast.encode(part)?);
+                fast.encode(&mut encoded, part)?;
                 tokio::task::yield_now().await;
             }
             Some(encoded)

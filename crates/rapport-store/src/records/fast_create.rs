@@ -32,27 +32,13 @@ pub struct Pending {
     override_warn: bool,
 }
 
-/// Rows encoded for their INSERTs (`FastCreate::encode`).
-#[derive(Default)]
+/// Rows encoded for their INSERTs (`FastCreate::encoding`, then `FastCreate::encode`).
 pub struct Encoded {
     ids: Vec<String>,
     cols: Vec<String>,
     records: Vec<Vec<SimpleExpr>>,
     token_rows: Vec<(String, String)>,
     links: Vec<(String, AccountLink)>,
-}
-
-impl Encoded {
-    /// Add rows encoded by another call (of the same `FastCreate`) after these.
-    pub fn append(&mut self, other: Encoded) {
-        if self.cols.is_empty() {
-            self.cols = other.cols;
-        }
-        self.ids.extend(other.ids);
-        self.records.extend(other.records);
-        self.token_rows.extend(other.token_rows);
-        self.links.extend(other.links);
-    }
 }
 
 /// The duplicate-rule keys (rule → keys) of rows checked earlier in the same transaction.
@@ -382,20 +368,28 @@ impl<'a> FastCreate<'a> {
             .collect())
     }
 
-    /// Encode (encrypt, tokenise) the rows for `write`: the CPU work of writing them, done
-    /// before the write transaction needs them.
-    pub fn encode(&self, rows: &[Pending]) -> Result<Encoded, DomainError> {
-        let def = self.def;
-        let keys = &self.keys;
-        let mut cols = super::batch::record_columns(def);
+    /// No rows yet, with the columns `encode` fills for the record type.
+    pub fn encoding(&self) -> Result<Encoded, DomainError> {
+        let mut cols = super::batch::record_columns(self.def);
         cols.extend(
-            custom_values::encode(keys, def.table, "-", &self.defs, &Map::new())?
+            custom_values::encode(&self.keys, self.def.table, "-", &self.defs, &Map::new())?
                 .into_iter()
                 .map(|(c, _)| c),
         );
-        let mut records: Vec<Vec<SimpleExpr>> = Vec::with_capacity(rows.len());
-        let mut token_rows: Vec<(String, String)> = Vec::new();
-        let mut links: Vec<(String, AccountLink)> = Vec::new();
+        Ok(Encoded {
+            ids: Vec::new(),
+            cols,
+            records: Vec::new(),
+            token_rows: Vec::new(),
+            links: Vec::new(),
+        })
+    }
+
+    /// Encode (encrypt, tokenise) the rows into `out` for `write`: the CPU work of writing
+    /// them, done before the write transaction needs them. Called again, it adds more rows.
+    pub fn encode(&self, out: &mut Encoded, rows: &[Pending]) -> Result<(), DomainError> {
+        let def = self.def;
+        let keys = &self.keys;
         for p in rows {
             let id = p.id.as_str();
             let mut row: Vec<SimpleExpr> = vec![
@@ -421,23 +415,20 @@ impl<'a> FastCreate<'a> {
             for (_, v) in custom_values::encode(keys, def.table, id, &self.defs, &p.custom)? {
                 row.push(v.into());
             }
-            records.push(row);
+            out.records.push(row);
             let mut toks = tokens::tokens_for(keys, def, &p.values);
             toks.extend(custom_values::tokens(keys, &self.defs, &p.custom));
             toks.sort();
             toks.dedup();
-            token_rows.extend(toks.into_iter().map(|t| (p.id.clone(), t)));
+            out.token_rows
+                .extend(toks.into_iter().map(|t| (p.id.clone(), t)));
             if let Some(FieldValue::Links(l)) = p.values.get("accounts") {
-                links.extend(l.iter().map(|x| (p.id.clone(), x.clone())));
+                out.links
+                    .extend(l.iter().map(|x| (p.id.clone(), x.clone())));
             }
+            out.ids.push(p.id.clone());
         }
-        Ok(Encoded {
-            ids: rows.iter().map(|p| p.id.clone()).collect(),
-            cols,
-            records,
-            token_rows,
-            links,
-        })
+        Ok(())
     }
 
     /// Write encoded rows inside `tx`: multi-row INSERTs of the records, their search tokens

@@ -285,7 +285,7 @@ fn compile(
             let kind = codec::bidx_kind(spec.kind);
             let token = keys.blind(kind, &v);
             let column = Expr::col(t(&format!("{name}_bidx")));
-            if matches!(spec.kind, FieldKind::CreditCode | FieldKind::IdNumber) {
+            if !super::tokens::has_tokens(spec.kind) {
                 return Ok(Cond::all().add(column.eq(token)));
             }
             // Every email and phone number of a record has a search token; the records holding

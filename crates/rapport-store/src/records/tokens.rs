@@ -19,6 +19,14 @@ pub fn tail_token(keys: &Keyring, digits: &str) -> String {
     keys.blind("tail4", digits)
 }
 
+/// Whether values of this kind get search tokens (so lookups by value go through them).
+pub fn has_tokens(kind: FieldKind) -> bool {
+    matches!(
+        kind,
+        FieldKind::Email | FieldKind::EmailList | FieldKind::Phone | FieldKind::PhoneList
+    )
+}
+
 pub fn tokens_for(
     keys: &Keyring,
     def: &ObjectDef,
@@ -26,6 +34,9 @@ pub fn tokens_for(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for f in def.fields {
+        if !has_tokens(f.kind) {
+            continue;
+        }
         let items: Vec<String> = match values.get(f.name) {
             Some(FieldValue::Text(s)) if !s.is_empty() => vec![s.clone()],
             Some(FieldValue::List(l)) => l.clone(),

@@ -460,6 +460,18 @@ macro_rules! story {
 
 /// The `id` of a record as the API returns it.
 #[allow(dead_code)]
+/// Percent-encode a query parameter (a filter's JSON, a search term).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
