@@ -5,6 +5,7 @@ use crate::{mfa, password, throttle, token};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, DomainError, Principal};
 use rapport_store::audit::{self, Entry};
+use rapport_store::auth_cache::{Cached, Holder, Presented};
 use rapport_store::db::db_err;
 use rapport_store::sessions::{self, SessionRow, TokenRow};
 use rapport_store::users::{self, Credentials, NewUser, User};
@@ -240,48 +241,54 @@ pub async fn authenticate(
 ) -> Result<Authenticated, DomainError> {
     let now = store.now();
     let hash = token::hash_token(presented.trim());
-    let (user_id, session_id, token_id, read_only) = if presented.starts_with(token::API_PREFIX) {
-        let t = sessions::token_by_hash(store, &hash)
-            .await?
-            .ok_or(DomainError::Unauthenticated)?;
-        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
-            return Err(DomainError::Unauthenticated);
+    let cache = store.auth_cache();
+    let found = match cache.get(&hash) {
+        Some(hit) => hit,
+        None => {
+            let epoch = cache.epoch();
+            let read = read_presented(store, presented, &hash).await?;
+            cache.put(&hash, epoch, read.clone());
+            read
         }
-        if t.last_used_at
-            .is_none_or(|l| now - l > Duration::seconds(60))
-        {
-            sessions::touch_token(store, &t.id, now).await?;
-        }
-        (t.user_id, None, Some(t.id), t.read_only)
-    } else {
-        let s = sessions::session_by_hash(store, &hash)
-            .await?
-            .ok_or(DomainError::Unauthenticated)?;
-        if s.revoked_at.is_some()
-            || s.expires_at <= now
-            || now - s.last_seen_at > settings.idle_timeout
-        {
-            return Err(DomainError::Unauthenticated);
-        }
-        if now - s.last_seen_at > Duration::seconds(30) {
-            sessions::touch_session(store, &s.id, now).await?;
-        }
-        (s.user_id, Some(s.id), None, false)
     };
-    // One query for the user, one for their roles: grants are fresh on every request.
-    let creds = users::credentials(store, &user_id)
-        .await?
-        .ok_or(DomainError::Unauthenticated)?;
-    let user = creds.user;
-    if !user.active {
+    let (user_id, session_id, token_id, read_only) = match &found.presented {
+        Presented::Token(t) => {
+            if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+                return Err(DomainError::Unauthenticated);
+            }
+            if t.last_used_at
+                .is_none_or(|l| now - l > Duration::seconds(60))
+            {
+                sessions::touch_token(store, &t.id, now).await?;
+                cache.touched(&hash, now);
+            }
+            (&t.user_id, None, Some(t.id.clone()), t.read_only)
+        }
+        Presented::Session(s) => {
+            if s.revoked_at.is_some()
+                || s.expires_at <= now
+                || now - s.last_seen_at > settings.idle_timeout
+            {
+                return Err(DomainError::Unauthenticated);
+            }
+            if now - s.last_seen_at > Duration::seconds(30) {
+                sessions::touch_session(store, &s.id, now).await?;
+                cache.touched(&hash, now);
+            }
+            (&s.user_id, Some(s.id.clone()), None, false)
+        }
+    };
+    let holder = &found.holder;
+    let user = holder.user.clone();
+    if !user.active || &user.id != user_id {
         return Err(DomainError::Unauthenticated);
     }
-    let must_enrol_mfa = creds.require_mfa && !user.mfa_enabled;
+    let must_enrol_mfa = holder.require_mfa && !user.mfa_enabled;
     let principal = Principal {
         user_id: user.id.clone(),
         email: user.email.clone(),
         department_id: user.department_id.clone(),
-        grants: creds.grants,
+        grants: holder.grants.clone(),
         session_id,
         token_id,
         read_only,
@@ -293,6 +300,34 @@ pub async fn authenticate(
         principal,
         user,
         must_enrol_mfa,
+    })
+}
+
+/// Read the session or API token a request presents and the user behind it: one query for
+/// the token, one for the user, one for their roles (grants are as fresh as the cache allows,
+/// see `rapport_store::auth_cache`).
+async fn read_presented(store: &Store, presented: &str, hash: &str) -> Result<Cached, DomainError> {
+    let (user_id, found) = if presented.starts_with(token::API_PREFIX) {
+        let t = sessions::token_by_hash(store, hash)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        (t.user_id.clone(), Presented::Token(t))
+    } else {
+        let s = sessions::session_by_hash(store, hash)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        (s.user_id.clone(), Presented::Session(s))
+    };
+    let creds = users::credentials(store, &user_id)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
+    Ok(Cached {
+        presented: found,
+        holder: std::sync::Arc::new(Holder {
+            user: creds.user,
+            grants: creds.grants,
+            require_mfa: creds.require_mfa,
+        }),
     })
 }
 

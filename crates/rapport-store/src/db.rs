@@ -19,6 +19,46 @@ pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
     backend: DatabaseBackend,
+    /// SQLite: the task that checkpoints the WAL off the write path (see [`Checkpointer`]).
+    checkpointer: Option<std::sync::Arc<Checkpointer>>,
+}
+
+/// How often the WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// WAL frames (4 KiB pages) after which the writer checkpoints on its own: only reached when
+/// the background checkpoints fall behind, and bounds the WAL's size (256 MiB).
+const WRITER_CHECKPOINT_FRAMES: u32 = 65_536;
+
+/// Copies the WAL back into the database file from a connection of its own, every
+/// [`CHECKPOINT_EVERY`]. SQLite otherwise checkpoints inside the commit that crosses its
+/// threshold: that commit, and every request waiting on the single writer behind it (each
+/// audited read waits for its entry's commit), stalled for as long as copying tens of
+/// megabytes and syncing the file took. A passive checkpoint waits for no reader or writer.
+#[derive(Debug)]
+struct Checkpointer {
+    conn: DatabaseConnection,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    async fn start(url: &str) -> Result<Checkpointer, DomainError> {
+        let conn = Database::connect(sqlite_options(url, 1, None))
+            .await
+            .map_err(db_err)?;
+        let c = conn.clone();
+        let task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = c.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                    tracing::warn!(error = %e, "background WAL checkpoint failed");
+                }
+            }
+        });
+        Ok(Checkpointer { conn, task })
+    }
 }
 
 pub fn db_err(e: DbErr) -> DomainError {
@@ -36,6 +76,7 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024)))
                 .await
                 .map_err(db_err)?;
+            let checkpointer = Checkpointer::start(url).await?;
             // The table `begin` writes nothing to, to take the write lock first (see there).
             write
                 .execute(Statement::from_string(
@@ -48,6 +89,7 @@ impl Db {
                 read,
                 write,
                 backend: DatabaseBackend::Sqlite,
+                checkpointer: Some(std::sync::Arc::new(checkpointer)),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
@@ -61,6 +103,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 backend: DatabaseBackend::Postgres,
+                checkpointer: None,
             })
         } else {
             Err(DomainError::Internal(format!(
@@ -110,6 +153,10 @@ impl Db {
     }
 
     pub async fn close(self) {
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+            let _ = c.conn.clone().close().await;
+        }
         let _ = self.read.close().await;
         if self.backend == DatabaseBackend::Sqlite {
             let _ = self.write.close().await;
@@ -127,11 +174,11 @@ fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {
             let o = match cache_kib {
-                // Checkpoints less often too: a bulk write rewrites the same index pages
-                // many times, and each checkpoint copies them to the database file.
+                // The writer leaves checkpoints to the `Checkpointer` unless the WAL grows
+                // past what it keeps up with.
                 Some(kib) => o
                     .pragma("cache_size", format!("-{kib}"))
-                    .pragma("wal_autocheckpoint", "16384"),
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES.to_string()),
                 None => o,
             };
             o.create_if_missing(true)

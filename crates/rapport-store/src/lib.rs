@@ -7,6 +7,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod auth_cache;
 pub mod crypto;
 pub mod custom_fields;
 pub mod db;
@@ -75,6 +76,7 @@ pub struct Store {
     pub clock: Arc<dyn Clock>,
     pub settings: StoreSettings,
     audit_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedEntry>>>,
+    auth_cache: Arc<auth_cache::AuthCache>,
 }
 
 impl Store {
@@ -85,7 +87,13 @@ impl Store {
             clock,
             settings,
             audit_queue: Default::default(),
+            auth_cache: Default::default(),
         }
+    }
+
+    /// What authentication read for recent tokens (see [`auth_cache`]).
+    pub fn auth_cache(&self) -> &auth_cache::AuthCache {
+        &self.auth_cache
     }
 
     /// The current time, to the millisecond (what both backends store exactly).

@@ -180,6 +180,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
+    store.auth_cache().invalidate();
     by_key(store.db.reader(), key)
         .await?
         .ok_or(DomainError::NotFound)

@@ -189,6 +189,7 @@ pub async fn revoke_session<C: ConnectionTrait>(
             .and_where(Expr::col(t("revoked_at")).is_null()),
     )
     .await
+    .inspect(|_| store.auth_cache().invalidate())
 }
 
 /// End every session and API token of a user (disable, password change).
@@ -216,6 +217,7 @@ pub async fn revoke_all_for_user<C: ConnectionTrait>(
             .and_where(Expr::col(t("revoked_at")).is_null()),
     )
     .await?;
+    store.auth_cache().invalidate();
     Ok(())
 }
 
@@ -308,6 +310,7 @@ pub async fn revoke_token<C: ConnectionTrait>(
             .and_where(Expr::col(t("revoked_at")).is_null()),
     )
     .await
+    .inspect(|_| store.auth_cache().invalidate())
 }
 
 pub async fn touch_token(store: &Store, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {

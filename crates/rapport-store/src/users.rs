@@ -436,7 +436,9 @@ pub async fn set_active(
         .object("user", id),
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(db_err)?;
+    store.auth_cache().invalidate();
+    Ok(())
 }
 
 /// Replace a user's roles (administrators only). Takes effect on the user's next request.
@@ -505,7 +507,9 @@ pub async fn set_roles(
             .details(serde_json::json!({"before": before, "after": role_keys})),
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(db_err)?;
+    store.auth_cache().invalidate();
+    Ok(())
 }
 
 /// Store a new password hash (the caller re-authenticated and hashed it).
@@ -580,6 +584,7 @@ pub async fn set_totp<C: ConnectionTrait>(
             .and_where(Expr::col(t("id")).eq(id)),
     )
     .await?;
+    store.auth_cache().invalidate();
     Ok(())
 }
 
@@ -669,7 +674,10 @@ pub async fn set_email<C: ConnectionTrait>(
             "another user has that email",
         )),
         Err(e) => Err(e),
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            store.auth_cache().invalidate();
+            Ok(())
+        }
     }
 }
 
@@ -690,5 +698,6 @@ pub async fn set_language(store: &Store, id: &str, language: &str) -> Result<(),
             .and_where(Expr::col(t("id")).eq(id)),
     )
     .await?;
+    store.auth_cache().invalidate();
     Ok(())
 }

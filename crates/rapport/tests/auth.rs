@@ -485,3 +485,105 @@ story!(an_administrator_ends_another_users_sessions, |app| {
     );
     assert_eq!(app.get(&admin, "/api/v1/me").await.0, StatusCode::OK);
 });
+
+story!(
+    changes_to_a_signed_in_user_apply_to_their_next_request,
+    |app| {
+        // The token, user and roles a request presents are kept for a moment between requests;
+        // every change to them must still apply to the very next request.
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        let hal_id = app.user("hal@example.com", "sales_rep", None, None).await;
+        let admin = app.login("admin@example.com").await;
+        let hal = app.login("hal@example.com").await;
+        let a = app
+            .created(
+                &hal,
+                "/api/v1/accounts",
+                json!({"name": "Hal's", "annual_revenue": 5000}),
+            )
+            .await;
+        let path = format!("/api/v1/accounts/{}", a["id"].as_str().unwrap());
+        for _ in 0..3 {
+            let (st, body) = app.get(&hal, &path).await;
+            assert_eq!(st, StatusCode::OK);
+            assert_eq!(body["annual_revenue"], "5000.00");
+        }
+
+        // A field rule on the role: the next read hides the field.
+        let (_, roles) = app.get(&admin, "/api/v1/roles").await;
+        let rep = roles["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "sales_rep")
+            .unwrap()
+            .clone();
+        let mut rules = rep["grants"]["field_rules"].clone();
+        rules["account"]["annual_revenue"] = json!("hidden");
+        let (st, _) = app
+            .call(
+                &admin,
+                reqwest::Method::PUT,
+                "/api/v1/roles/sales_rep",
+                Some(json!({"field_rules": rules})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, body) = app.get(&hal, &path).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(body.get("annual_revenue").is_none(), "{body}");
+
+        // The role now requires two-step sign-in: the next request must enrol first.
+        let (st, _) = app
+            .call(
+                &admin,
+                reqwest::Method::PUT,
+                "/api/v1/roles/sales_rep",
+                Some(json!({"require_mfa": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, body) = app.get(&hal, &path).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert_eq!(body["code"], "mfa_enrolment_required");
+
+        // Another role: administrators read the audit trail; the next request may.
+        let (st, _) = app
+            .call(
+                &admin,
+                reqwest::Method::PUT,
+                "/api/v1/roles/sales_rep",
+                Some(json!({"require_mfa": false})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(
+            app.get(&hal, "/api/v1/audit").await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (st, _) = app
+            .patch(
+                &admin,
+                &format!("/api/v1/users/{hal_id}"),
+                json!({"roles": ["administrator"]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(app.get(&hal, "/api/v1/audit").await.0, StatusCode::OK);
+
+        // The user's language, as the next request sees it.
+        let (st, _) = app
+            .patch(&hal, "/api/v1/me", json!({"language": "en"}))
+            .await;
+        assert!(st.is_success(), "{st}");
+        let (_, me) = app.get(&hal, "/api/v1/me").await;
+        assert_eq!(me["user"]["language"], "en");
+        let (st, _) = app
+            .patch(&hal, "/api/v1/me", json!({"language": "zh-CN"}))
+            .await;
+        assert!(st.is_success(), "{st}");
+        let (_, me) = app.get(&hal, "/api/v1/me").await;
+        assert_eq!(me["user"]["language"], "zh-CN");
+    }
+);

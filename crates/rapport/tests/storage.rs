@@ -525,3 +525,31 @@ story!(tables_rebuilt_by_migration_18_keep_their_rows, |app| {
     assert_eq!(st, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["rule"], "phone");
 });
+
+story!(sqlite_wal_is_checkpointed_in_the_background, |app| {
+    // SQLite only: the server copies committed pages from the WAL into the database file on
+    // its own, within seconds, rather than in the commit that crosses SQLite's threshold.
+    if app.backend != Backend::Sqlite {
+        return;
+    }
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+    let name = "Checkpointed Background Trading 7c1e";
+    app.created(&s, "/api/v1/accounts", json!({"name": name}))
+        .await;
+    let in_main_file = || {
+        std::fs::read(app.dir.join("rapport.db"))
+            .map(|b| contains(&b, name))
+            .unwrap_or(false)
+    };
+    let mut waited = 0;
+    while !in_main_file() && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(
+        in_main_file(),
+        "the new account was not copied from the WAL into the database file within 10 s"
+    );
+});

@@ -385,9 +385,9 @@ pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
         if !actor.grants.can_read_field(def.object, f.name) {
             continue;
         }
-        let v = rec.values.get(f.name).cloned().unwrap_or(FieldValue::Null);
+        let v = rec.values.get(f.name);
         if f.kind == FieldKind::AccountLinks {
-            if let FieldValue::Links(links) = &v {
+            if let Some(FieldValue::Links(links)) = v {
                 out.insert(
                     "account_ids".into(),
                     json!(links
@@ -397,7 +397,7 @@ pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
                 );
             }
         }
-        out.insert(f.name.into(), v.to_json());
+        out.insert(f.name.into(), v.map_or(Value::Null, FieldValue::to_json));
     }
     for (k, v) in &rec.custom {
         if actor.grants.can_read_field(def.object, k) {
