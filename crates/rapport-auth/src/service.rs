@@ -251,7 +251,7 @@ pub async fn authenticate(
             read
         }
     };
-    let (user_id, session_id, token_id, read_only) = match &found.presented {
+    let (session_id, token_id, read_only) = match &found.presented {
         Presented::Token(t) => {
             if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
                 return Err(DomainError::Unauthenticated);
@@ -262,7 +262,7 @@ pub async fn authenticate(
                 sessions::touch_token(store, &t.id, now).await?;
                 cache.touched(&hash, now);
             }
-            (&t.user_id, None, Some(t.id.clone()), t.read_only)
+            (None, Some(t.id.clone()), t.read_only)
         }
         Presented::Session(s) => {
             if s.revoked_at.is_some()
@@ -275,12 +275,12 @@ pub async fn authenticate(
                 sessions::touch_session(store, &s.id, now).await?;
                 cache.touched(&hash, now);
             }
-            (&s.user_id, Some(s.id.clone()), None, false)
+            (Some(s.id.clone()), None, false)
         }
     };
     let holder = &found.holder;
     let user = holder.user.clone();
-    if !user.active || &user.id != user_id {
+    if !user.active {
         return Err(DomainError::Unauthenticated);
     }
     let must_enrol_mfa = holder.require_mfa && !user.mfa_enabled;

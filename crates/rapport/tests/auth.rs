@@ -183,15 +183,8 @@ story!(role_can_require_mfa, |app| {
         .await;
     app.user("erin@example.com", "sales_rep", None, None).await;
     let admin = app.login("admin@example.com").await;
-    let (st, _) = app
-        .call(
-            &admin,
-            reqwest::Method::PUT,
-            "/api/v1/roles/sales_rep",
-            Some(json!({"require_mfa": true})),
-        )
+    app.update_role(&admin, "sales_rep", json!({"require_mfa": true}))
         .await;
-    assert_eq!(st, StatusCode::OK);
     let erin = app.login("erin@example.com").await;
     let (st, body) = app.get(&erin, "/api/v1/accounts").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
@@ -511,53 +504,22 @@ story!(
         }
 
         // A field rule on the role: the next read hides the field.
-        let (_, roles) = app.get(&admin, "/api/v1/roles").await;
-        let rep = roles["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["key"] == "sales_rep")
-            .unwrap()
-            .clone();
-        let mut rules = rep["grants"]["field_rules"].clone();
-        rules["account"]["annual_revenue"] = json!("hidden");
-        let (st, _) = app
-            .call(
-                &admin,
-                reqwest::Method::PUT,
-                "/api/v1/roles/sales_rep",
-                Some(json!({"field_rules": rules})),
-            )
+        app.set_field_rule(&admin, "sales_rep", "account", "annual_revenue", "hidden")
             .await;
-        assert_eq!(st, StatusCode::OK);
         let (st, body) = app.get(&hal, &path).await;
         assert_eq!(st, StatusCode::OK);
         assert!(body.get("annual_revenue").is_none(), "{body}");
 
         // The role now requires two-step sign-in: the next request must enrol first.
-        let (st, _) = app
-            .call(
-                &admin,
-                reqwest::Method::PUT,
-                "/api/v1/roles/sales_rep",
-                Some(json!({"require_mfa": true})),
-            )
+        app.update_role(&admin, "sales_rep", json!({"require_mfa": true}))
             .await;
-        assert_eq!(st, StatusCode::OK);
         let (st, body) = app.get(&hal, &path).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         assert_eq!(body["code"], "mfa_enrolment_required");
 
         // Another role: administrators read the audit trail; the next request may.
-        let (st, _) = app
-            .call(
-                &admin,
-                reqwest::Method::PUT,
-                "/api/v1/roles/sales_rep",
-                Some(json!({"require_mfa": false})),
-            )
+        app.update_role(&admin, "sales_rep", json!({"require_mfa": false}))
             .await;
-        assert_eq!(st, StatusCode::OK);
         assert_eq!(
             app.get(&hal, "/api/v1/audit").await.0,
             StatusCode::FORBIDDEN

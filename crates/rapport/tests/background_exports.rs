@@ -5,7 +5,7 @@
 
 mod common;
 use common::{id, App, Session};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn wait_done(app: &App, s: &Session, export: &str) -> Value {
@@ -55,25 +55,8 @@ story!(background_export_for_its_owner_only, |app| {
     app.created(&b, "/api/v1/accounts", json!({"name": "B's own"}))
         .await;
     // Rep A may not see annual revenue.
-    let (_, roles) = app.get(&admin, "/api/v1/roles").await;
-    let rep = roles["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["key"] == "sales_rep")
-        .unwrap()
-        .clone();
-    let mut rules = rep["grants"]["field_rules"].clone();
-    rules["account"]["annual_revenue"] = json!("hidden");
-    let (st, _) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/roles/sales_rep",
-            Some(json!({"field_rules": rules})),
-        )
+    app.set_field_rule(&admin, "sales_rep", "account", "annual_revenue", "hidden")
         .await;
-    assert_eq!(st, StatusCode::OK);
 
     let (st, e) = app
         .post(

@@ -143,26 +143,8 @@ story!(exports_follow_the_list_and_never_run_formulas, |app| {
     assert!(xnames.contains(&"=HYPERLINK(\"http://evil.example\",\"点我\")"));
 
     // A field hidden from the role is not exported in either format.
-    let (_, roles) = app.get(&admin, "/api/v1/roles").await;
-    let rep_role = roles["data"]
-        .as_array()
-        .or(roles.as_array())
-        .unwrap()
-        .iter()
-        .find(|r| r["key"] == "sales_rep")
-        .cloned()
-        .unwrap();
-    let mut rules: Value = rep_role["grants"]["field_rules"].clone();
-    rules["account"]["annual_revenue"] = json!("hidden");
-    let (s, r) = app
-        .call(
-            &admin,
-            reqwest::Method::PUT,
-            "/api/v1/roles/sales_rep",
-            Some(json!({"field_rules": rules})),
-        )
+    app.set_field_rule(&admin, "sales_rep", "account", "annual_revenue", "hidden")
         .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
     for format in ["csv", "xlsx"] {
         let (s, _, body) = download(
             &app,

@@ -266,6 +266,45 @@ impl App {
         self.call(s, Method::DELETE, path, None).await
     }
 
+    /// `PUT /api/v1/roles/{key}` as `admin`, which must succeed.
+    #[allow(dead_code)]
+    pub async fn update_role(&self, admin: &Session, key: &str, body: Value) {
+        let (st, answer) = self
+            .call(
+                admin,
+                Method::PUT,
+                &format!("/api/v1/roles/{key}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{answer}");
+    }
+
+    /// Give role `key` the field rule `rule` (hidden, read_only) on `object`'s `field`, keeping
+    /// its other rules.
+    #[allow(dead_code)]
+    pub async fn set_field_rule(
+        &self,
+        admin: &Session,
+        key: &str,
+        object: &str,
+        field: &str,
+        rule: &str,
+    ) {
+        let (_, roles) = self.get(admin, "/api/v1/roles").await;
+        let role = roles["data"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["key"] == key)
+            .expect("the role")
+            .clone();
+        let mut rules = role["grants"]["field_rules"].clone();
+        rules[object][field] = Value::from(rule);
+        self.update_role(admin, key, serde_json::json!({"field_rules": rules}))
+            .await;
+    }
+
     /// Run SQL directly against the database (tests that tamper with it).
     pub async fn sql(&self, sql: &str) {
         use sea_orm::{ConnectionTrait, Database};
