@@ -553,3 +553,31 @@ story!(sqlite_wal_is_checkpointed_in_the_background, |app| {
         "the new account was not copied from the WAL into the database file within 10 s"
     );
 });
+
+story!(audited_reads_written_together_keep_the_chain, |app| {
+    // Reads arriving together are audited in one transaction (one head read, multi-row
+    // inserts): the chain stays intact and every read has its entry.
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let (http, base, token) = (app.http.clone(), app.base.clone(), s.token.clone());
+        tasks.push(tokio::spawn(async move {
+            http.get(format!("{base}/api/v1/accounts?limit=5"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let (code, out, _) = app.cli(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact"), "{out}");
+    let total: i64 = out.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
+    assert_eq!(total, 42, "user created + login + 40 lists: {out}");
+});
