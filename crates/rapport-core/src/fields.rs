@@ -5,6 +5,8 @@
 use crate::error::FieldError;
 use crate::validate;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,32 +153,59 @@ impl FieldValue {
         }
     }
 
-    /// JSON as the API shows it.
+    /// JSON as the API shows it (what [`Serialize`] writes, as a tree).
     pub fn to_json(&self) -> Value {
+        // Serialising these values cannot fail: every variant writes strings, numbers,
+        // booleans, arrays and maps with string keys.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// RFC 3339 with milliseconds in UTC, as every time in the API is written.
+pub fn api_time(t: &DateTime<Utc>) -> impl std::fmt::Display + '_ {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+}
+
+impl Serialize for FieldValue {
+    /// The value as the API shows it, written straight to the serializer (a list page is
+    /// serialised without building a `Value` tree per record).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            FieldValue::Null => Value::Null,
-            FieldValue::Text(s) => json!(s),
-            FieldValue::Money(m) => json!(validate::money_string(*m)),
-            FieldValue::Int(i) => json!(i),
-            FieldValue::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
-            FieldValue::DateTime(t) => {
-                json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            FieldValue::Null => s.serialize_unit(),
+            FieldValue::Text(t) => s.serialize_str(t),
+            FieldValue::Money(m) => s.serialize_str(&validate::money_string(*m)),
+            FieldValue::Int(i) => s.serialize_i64(*i),
+            FieldValue::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            FieldValue::DateTime(t) => s.collect_str(&api_time(t)),
+            FieldValue::Bool(b) => s.serialize_bool(*b),
+            FieldValue::List(l) => l.serialize(s),
+            FieldValue::Json(v) => v.serialize(s),
+            FieldValue::Consent(c) => {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("granted", &c.granted)?;
+                m.serialize_entry("at", &c.at.as_ref().map(|t| api_time(t).to_string()))?;
+                m.serialize_entry("source", &c.source)?;
+                m.end()
             }
-            FieldValue::Bool(b) => json!(b),
-            FieldValue::List(l) => json!(l),
-            FieldValue::Json(v) => v.clone(),
-            FieldValue::Consent(c) => json!({
-                "granted": c.granted,
-                "at": c.at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                "source": c.source,
-            }),
-            FieldValue::Links(links) => Value::Array(
-                links
-                    .iter()
-                    .map(|l| json!({"account_id": l.account_id, "role": l.role}))
-                    .collect(),
-            ),
+            FieldValue::Links(links) => {
+                let mut seq = s.serialize_seq(Some(links.len()))?;
+                for l in links {
+                    seq.serialize_element(&LinkJson(l))?;
+                }
+                seq.end()
+            }
         }
+    }
+}
+
+struct LinkJson<'a>(&'a AccountLink);
+
+impl Serialize for LinkJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("account_id", &self.0.account_id)?;
+        m.serialize_entry("role", &self.0.role)?;
+        m.end()
     }
 }
 

@@ -501,3 +501,126 @@ story!(delete_and_history, |app| {
     assert_eq!(app.get(&s, &path).await.0, StatusCode::NOT_FOUND);
     assert_eq!(app.delete(&s, &path).await.0, StatusCode::NOT_FOUND);
 });
+
+// A list page is written straight from the rows (not through a JSON tree per record) and a
+// contact's account links are read in the page's own query on SQLite: each record in a list
+// must still be exactly what its own page shows, hidden fields left out of both.
+story!(a_list_shows_each_record_as_its_own_page_does, |app| {
+    let s = admin(&app).await;
+    app.user("rep@example.com", "sales_rep", None, None).await;
+    let rep = app.login("rep@example.com").await;
+    for (key, body) in [
+        (
+            "cf_nickname",
+            json!({"label_en": "Nickname", "label_zh": "昵称", "kind": "text"}),
+        ),
+        (
+            "cf_private_phone",
+            json!({"label_en": "Private phone", "label_zh": "私人电话", "kind": "phone", "sensitive": true}),
+        ),
+    ] {
+        let (st, res) = app
+            .call(
+                &s,
+                reqwest::Method::PUT,
+                &format!("/api/v1/custom-fields/contacts/{key}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{key}: {res}");
+    }
+    let mut accounts = Vec::new();
+    for name in ["Zeta Trading", "Alpha Works", "Mid Corp"] {
+        let (st, a) = app
+            .post(&rep, "/api/v1/accounts", json!({"name": name}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{a}");
+        accounts.push(a["id"].as_str().unwrap().to_string());
+    }
+    let doc = json!({
+        "family_name": "王", "given_name": "芳", "title": "采购经理",
+        "mobile": "13800138000", "phones": ["010-6552 9988"],
+        "email": "wang.fang@example.cn", "birthday": "1988-08-08",
+        "tags": ["key", "vip"], "preferences": {"contact_time": "morning"},
+        "consent_email": {"granted": true, "at": "2026-01-05T10:00:00+08:00", "source": "form"},
+        "accounts": [
+            {"account_id": accounts[0], "role": "decision_maker"},
+            {"account_id": accounts[1], "role": "influencer"},
+            {"account_id": accounts[2]},
+        ],
+        "cf_nickname": "芳芳", "cf_private_phone": "13912345678",
+    });
+    let (st, created) = app.post(&rep, "/api/v1/contacts", doc).await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let (st, plain) = app
+        .post(
+            &rep,
+            "/api/v1/contacts",
+            json!({"family_name": "Lee", "given_name": "Ann"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{plain}");
+    let mut sorted = accounts.clone();
+    sorted.sort();
+    assert_eq!(created["account_ids"], json!(sorted), "links in id order");
+
+    let check = |who: &'static str, session: Session| {
+        let app = &app;
+        async move {
+            let (st, list) = app.get(&session, "/api/v1/contacts?limit=10").await;
+            assert_eq!(st, StatusCode::OK, "{who}: {list}");
+            let rows = list["data"].as_array().unwrap();
+            assert_eq!(rows.len(), 2, "{who}: {list}");
+            for row in rows {
+                let (st, own) = app
+                    .get(
+                        &session,
+                        &format!("/api/v1/contacts/{}", row["id"].as_str().unwrap()),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::OK, "{who}: {own}");
+                assert_eq!(
+                    row, &own,
+                    "{who}: a list row differs from the record's page"
+                );
+            }
+            rows.iter()
+                .find(|r| r["family_name"] == "王")
+                .cloned()
+                .unwrap()
+        }
+    };
+    let seen = check("rep", rep.clone()).await;
+    assert_eq!(seen["account_ids"], json!(sorted));
+    assert_eq!(seen["accounts"].as_array().unwrap().len(), 3);
+    let role_of = |id: &str| {
+        seen["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["account_id"] == id)
+            .map(|l| l["role"].clone())
+    };
+    assert_eq!(
+        role_of(&accounts[0]),
+        Some(json!("decision_maker")),
+        "{seen}"
+    );
+    assert_eq!(role_of(&accounts[2]), Some(Value::Null), "{seen}");
+    assert_eq!(seen["cf_private_phone"], "+8613912345678");
+    assert_eq!(seen["birthday"], "1988-08-08");
+    assert_eq!(seen["consent_email"]["at"], "2026-01-05T02:00:00.000Z");
+    assert_eq!(check("admin", s.clone()).await, seen);
+
+    // Hidden from the rep: gone from the list and the record's page alike.
+    app.set_field_rule(&s, "sales_rep", "contact", "mobile", "hidden")
+        .await;
+    app.set_field_rule(&s, "sales_rep", "contact", "cf_private_phone", "hidden")
+        .await;
+    let seen = check("rep", rep.clone()).await;
+    assert!(seen.get("mobile").is_none(), "{seen}");
+    assert!(seen.get("cf_private_phone").is_none(), "{seen}");
+    assert_eq!(seen["cf_nickname"], "芳芳");
+    let seen = check("admin", s.clone()).await;
+    assert_eq!(seen["mobile"], "+8613800138000");
+});

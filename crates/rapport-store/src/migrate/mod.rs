@@ -14,6 +14,7 @@ mod m0015_exports;
 mod m0016_token_lookup;
 mod m0017_short_tokens;
 mod m0018_clustered_keys;
+mod m0019_search_covering;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -687,6 +688,7 @@ const MIGRATIONS: &[Migration] = &[
     (16, "token_lookup", m0016_token_lookup::steps),
     (17, "short_tokens", m0017_short_tokens::steps),
     (18, "clustered_keys", m0018_clustered_keys::steps),
+    (19, "search_covering", m0019_search_covering::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

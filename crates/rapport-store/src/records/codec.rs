@@ -141,21 +141,28 @@ pub fn encode(
     })
 }
 
-/// Decode a field from a row.
+/// Decode a field from a row; `cols` are the field's [`read_columns`] (named once per query,
+/// not once per row).
 pub fn decode(
     spec: &FieldSpec,
+    cols: &[String],
     row: RowRef<'_>,
     keys: &Keyring,
     table: &str,
     id: &str,
 ) -> Result<FieldValue, DomainError> {
     let n = spec.name;
+    let col = |i: usize| {
+        cols.get(i).map(String::as_str).ok_or_else(|| {
+            DomainError::Internal(format!("{n} is read from {} columns", cols.len()))
+        })
+    };
     if spec.sensitive {
-        let enc_col = format!("{n}_enc");
-        let Some(ct) = row.get::<Option<String>>(&enc_col)? else {
+        let enc_col = col(0)?;
+        let Some(ct) = row.get::<Option<String>>(enc_col)? else {
             return Ok(FieldValue::Null);
         };
-        let plain = keys.decrypt(table, &enc_col, id, &ct)?;
+        let plain = keys.decrypt(table, enc_col, id, &ct)?;
         return Ok(match spec.kind {
             FieldKind::EmailList | FieldKind::PhoneList => {
                 FieldValue::List(serde_json::from_str(&plain).map_err(DomainError::internal)?)
@@ -165,12 +172,12 @@ pub fn decode(
     }
     Ok(match spec.kind {
         FieldKind::AccountLinks => FieldValue::Links(vec![]),
-        FieldKind::Consent => match row.get::<Option<bool>>(&format!("{n}_granted"))? {
+        FieldKind::Consent => match row.get::<Option<bool>>(col(0)?)? {
             None => FieldValue::Null,
             Some(granted) => FieldValue::Consent(Consent {
                 granted,
-                at: row.get::<Option<DateTime<Utc>>>(&format!("{n}_at"))?,
-                source: row.get::<Option<String>>(&format!("{n}_source"))?,
+                at: row.get::<Option<DateTime<Utc>>>(col(1)?)?,
+                source: row.get::<Option<String>>(col(2)?)?,
             }),
         },
         FieldKind::Money => row

@@ -8,11 +8,11 @@
 //! export in the background (`crate::exports`) holds one page at a time.
 
 use super::query::{scoped_select, ListOrder, ListParams};
-use super::{complete, read_records, Needed, ObjectDef, Record};
+use super::{read_records, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
-use rapport_core::fields::{FieldKind, FieldValue};
+use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Principal};
 use sea_orm::sea_query::Alias;
 use serde::{Deserialize, Serialize};
@@ -319,15 +319,7 @@ impl Pager {
         q.limit(PAGE);
         self.order.apply(&mut q, self.cursor.as_deref())?;
         let keys = store.keys()?;
-        let mut records = read_records(store.db.reader(), &keys, def, q, &self.needed).await?;
-        if self
-            .needed
-            .fields
-            .iter()
-            .any(|f| f.kind == FieldKind::AccountLinks)
-        {
-            complete(store.db.reader(), def, &mut records).await?;
-        }
+        let records = read_records(store.db.reader(), &keys, def, q, &self.needed).await?;
         match records.last() {
             Some(last) if records.len() as u64 == PAGE => {
                 self.cursor = Some(self.order.cursor_of(last))

@@ -16,6 +16,8 @@ pub mod fast_create;
 pub mod duplicates;
 pub mod query;
 mod search;
+mod shown;
+pub use shown::{Lens, Shown};
 mod tokens;
 
 use crate::db::{all, db_err, exec, get, one, RowRef};
@@ -216,7 +218,14 @@ pub(crate) fn row_to_record(
     def: &ObjectDef,
     row: &QueryResult,
 ) -> Result<Record, DomainError> {
-    row_to_partial(keys, def, RowRef::Result(row), &Needed::all(def))
+    let needed = Needed::all(def);
+    row_to_partial(
+        keys,
+        def,
+        RowRef::Result(row),
+        &needed,
+        &needed.field_columns(),
+    )
 }
 
 /// The part of a record a reader needs: some fields, custom values or not. Columns of the
@@ -234,6 +243,11 @@ impl Needed {
         }
     }
 
+    /// The columns each needed field is read from, in the order of `fields`.
+    fn field_columns(&self) -> Vec<Vec<String>> {
+        self.fields.iter().map(|f| codec::read_columns(f)).collect()
+    }
+
     /// The columns to select.
     pub fn columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = vec![
@@ -242,18 +256,27 @@ impl Needed {
             "updated_at".into(),
             "created_by".into(),
         ];
-        for f in &self.fields {
-            cols.extend(codec::read_columns(f));
-        }
+        cols.extend(self.field_columns().into_iter().flatten());
         if self.custom {
             cols.push("custom".into());
             cols.push("custom_enc".into());
         }
         cols
     }
+
+    fn links(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.kind == FieldKind::AccountLinks)
+    }
 }
 
-/// Read the records `q` selects (its columns are set here, from `needed`), in its order.
+/// The column a contact page's account links are read in on SQLite, as one JSON array of
+/// `[account_id, role]` per contact: part of the page's query rather than a second query.
+const LINKS_COLUMN: &str = "account_links";
+
+/// Read the records `q` selects (its columns are set here, from `needed`), in its order,
+/// with contacts' account links when `needed` has them.
 pub(crate) async fn read_records<C: ConnectionTrait>(
     c: &C,
     keys: &Keyring,
@@ -261,25 +284,65 @@ pub(crate) async fn read_records<C: ConnectionTrait>(
     mut q: sea_orm::sea_query::SelectStatement,
     needed: &Needed,
 ) -> Result<Vec<Record>, DomainError> {
-    let columns = needed.columns();
+    let mut columns = needed.columns();
     q.columns(columns.iter().map(Alias::new));
+    let links = def.object == Object::Contact && needed.links();
+    let inline_links = links && c.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+    if inline_links {
+        q.expr_as(
+            Expr::cust(format!(
+                "(SELECT json_group_array(json_array(account_id, role)) FROM contact_accounts \
+                 WHERE contact_accounts.contact_id = \"{}\".id)",
+                def.table
+            )),
+            t(LINKS_COLUMN),
+        );
+        columns.push(LINKS_COLUMN.into());
+    }
     let rows = crate::db::all_rows(c, &q, &columns).await?;
-    rows.iter()
-        .map(|r| row_to_partial(keys, def, r, needed))
-        .collect()
+    let field_cols = needed.field_columns();
+    let mut records = rows
+        .iter()
+        .map(|r| {
+            let mut rec = row_to_partial(keys, def, r, needed, &field_cols)?;
+            if inline_links {
+                let text: Option<String> = r.get(LINKS_COLUMN)?;
+                let pairs: Vec<(String, Option<String>)> = match text {
+                    Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
+                    None => Vec::new(),
+                };
+                let mut links: Vec<_> = pairs
+                    .into_iter()
+                    .map(|(account_id, role)| rapport_core::fields::AccountLink {
+                        account_id,
+                        role,
+                    })
+                    .collect();
+                links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+                rec.values.insert("accounts", FieldValue::Links(links));
+            }
+            Ok(rec)
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    if links && !inline_links {
+        load_links(c, &mut records).await?;
+    }
+    Ok(records)
 }
 
-/// Decode the `needed` part of a row selected with [`Needed::columns`].
+/// Decode the `needed` part of a row selected with [`Needed::columns`]; `field_cols` is
+/// [`Needed::field_columns`].
 pub(crate) fn row_to_partial(
     keys: &Keyring,
     def: &ObjectDef,
     row: RowRef<'_>,
     needed: &Needed,
+    field_cols: &[Vec<String>],
 ) -> Result<Record, DomainError> {
     let id: String = row.get("id")?;
     let mut values = BTreeMap::new();
-    for f in &needed.fields {
-        values.insert(f.name, codec::decode(f, row, keys, def.table, &id)?);
+    for (f, cols) in needed.fields.iter().zip(field_cols) {
+        values.insert(f.name, codec::decode(f, cols, row, keys, def.table, &id)?);
     }
     let mut custom = Map::new();
     if needed.custom {
@@ -377,46 +440,10 @@ pub async fn find_in_scope<C: ConnectionTrait>(
     }
 }
 
-/// The record as the actor may see it: hidden fields removed.
+/// The record as the actor may see it: hidden fields removed. A page of records is better
+/// serialised through one [`Lens`] without the trees.
 pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(rec.id));
-    for f in def.fields {
-        if !actor.grants.can_read_field(def.object, f.name) {
-            continue;
-        }
-        let v = rec.values.get(f.name);
-        if f.kind == FieldKind::AccountLinks {
-            if let Some(FieldValue::Links(links)) = v {
-                out.insert(
-                    "account_ids".into(),
-                    json!(links
-                        .iter()
-                        .map(|l| l.account_id.clone())
-                        .collect::<Vec<_>>()),
-                );
-            }
-        }
-        out.insert(f.name.into(), v.map_or(Value::Null, FieldValue::to_json));
-    }
-    for (k, v) in &rec.custom {
-        if actor.grants.can_read_field(def.object, k) {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    out.insert(
-        "created_at".into(),
-        json!(rec
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-    );
-    out.insert(
-        "updated_at".into(),
-        json!(rec
-            .updated_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-    );
-    Value::Object(out)
+    Lens::new(def, actor).show(rec).to_json()
 }
 
 /// Options the caller controls on a write.
@@ -864,7 +891,6 @@ pub async fn read_many(
     }
     let keys = store.keys()?;
     let mut recs = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
-    complete(store.db.reader(), def, &mut recs).await?;
     recs.sort_by_key(|r| wanted.iter().position(|w| *w == r.id));
     Ok(recs)
 }

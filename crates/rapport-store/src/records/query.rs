@@ -4,7 +4,7 @@
 //! Filter syntax (JSON): `{"and": [F, ...]}`, `{"or": [F, ...]}` or
 //! `{"field": "level", "op": "eq", "value": "A"}`. See docs/api.md for the operators.
 
-use super::{codec, complete, read_records, to_json, Needed, ObjectDef, Record};
+use super::{codec, read_records, Lens, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
@@ -27,6 +27,13 @@ pub struct ListParams {
     pub cursor: Option<String>,
     /// Custom field definitions the filter may name (loaded by the caller).
     pub customs: Vec<rapport_core::custom::CustomField>,
+}
+
+/// A page of records in the list's order, not yet shown to the reader.
+#[derive(Debug)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -752,12 +759,33 @@ pub fn scoped_select(
     Ok(q)
 }
 
+/// A page of a list as `Value`s (what the UI renders).
 pub async fn list(
     store: &Store,
     actor: &Principal,
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<Page, DomainError> {
+    let page = list_records(store, actor, def, params).await?;
+    let lens = Lens::new(def, actor);
+    Ok(Page {
+        data: page
+            .records
+            .iter()
+            .map(|r| lens.show(r).to_json())
+            .collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// A page of a list as records, to be shown through a [`Lens`] (the API serialises them
+/// straight to the response).
+pub async fn list_records(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    params: &ListParams,
+) -> Result<RecordPage, DomainError> {
     let filter = owner_filter(store, actor, def.object, Action::Read)
         .await?
         .ok_or_else(|| DomainError::Forbidden(format!("you may not read {} records", def.key())))?;
@@ -804,7 +832,6 @@ pub async fn list(
     let mut records = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);
-    complete(store.db.reader(), def, &mut records).await?;
     let next_cursor = if more {
         records
             .last()
@@ -820,8 +847,8 @@ pub async fn list(
             .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, &params.customs, f)), "sort": params.sort, "returned": records.len()})),
     )
     .await?;
-    Ok(Page {
-        data: records.iter().map(|r| to_json(def, actor, r)).collect(),
+    Ok(RecordPage {
+        records,
         next_cursor,
     })
 }

@@ -25,7 +25,7 @@ pub async fn list(
     auth: Auth,
     Path(object): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let def = def_for(&object)?;
     let p = query_params(raw, &["q", "limit", "cursor", "sort", "filter"])?;
     let filter = match p.get("filter") {
@@ -47,10 +47,21 @@ pub async fn list(
         ..Default::default()
     };
 
-    let page = query::list(&app.store, &auth.principal, def, &params).await?;
-    Ok(Json(
-        json!({"data": page.data, "next_cursor": page.next_cursor}),
-    ))
+    let page = query::list_records(&app.store, &auth.principal, def, &params).await?;
+    let lens = records::Lens::new(def, &auth.principal);
+    let data: Vec<records::Shown> = page.records.iter().map(|r| lens.show(r)).collect();
+    Ok(Json(ListBody {
+        data,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+/// A list page: the records serialised straight from the store's rows.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    data: Vec<records::Shown<'a>>,
+    next_cursor: Option<String>,
 }
 
 pub async fn create(
