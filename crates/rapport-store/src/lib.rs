@@ -77,6 +77,7 @@ pub struct Store {
     pub settings: StoreSettings,
     audit_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedEntry>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
+    search_density: Arc<records::search::DensityCache>,
 }
 
 impl Store {
@@ -88,7 +89,13 @@ impl Store {
             settings,
             audit_queue: Default::default(),
             auth_cache: Default::default(),
+            search_density: Default::default(),
         }
+    }
+
+    /// Which quick-search prefixes were recently found to match many records.
+    pub(crate) fn search_density(&self) -> &records::search::DensityCache {
+        &self.search_density
     }
 
     /// What authentication read for recent tokens (see [`auth_cache`]).

@@ -15,7 +15,7 @@ pub mod fast_create;
 
 pub mod duplicates;
 pub mod query;
-mod search;
+pub(crate) mod search;
 mod shown;
 pub use shown::{Lens, Shown};
 mod tokens;

@@ -802,15 +802,15 @@ pub async fn list_records(
     // A quick search in the default order on SQLite reads each way of matching on its own,
     // bounded, instead of one OR (see `search`).
     let candidates = if store.db.is_sqlite() && sort.spec.is_none() && sort.desc {
-        super::search::candidate_ids(store, actor, def, &filter, params, &sort, limit + 1).await?
+        super::search::candidates(store, actor, def, &filter, params, &sort, limit + 1).await?
     } else {
         None
     };
-    let mut q = match &candidates {
+    let mut q = match candidates {
         Some(ids) => {
             let mut q = Query::select();
             q.from(t(def.table))
-                .and_where(Expr::col(t("id")).is_in(ids.clone()));
+                .and_where(Expr::col(t("id")).in_subquery(ids));
             q
         }
         None => scoped_select(def, actor, store, &filter, params)?,
