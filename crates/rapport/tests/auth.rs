@@ -534,18 +534,14 @@ story!(
         assert_eq!(st, StatusCode::OK);
         assert_eq!(app.get(&hal, "/api/v1/audit").await.0, StatusCode::OK);
 
-        // The user's language, as the next request sees it.
-        let (st, _) = app
-            .patch(&hal, "/api/v1/me", json!({"language": "en"}))
-            .await;
-        assert!(st.is_success(), "{st}");
-        let (_, me) = app.get(&hal, "/api/v1/me").await;
-        assert_eq!(me["user"]["language"], "en");
-        let (st, _) = app
-            .patch(&hal, "/api/v1/me", json!({"language": "zh-CN"}))
-            .await;
-        assert!(st.is_success(), "{st}");
-        let (_, me) = app.get(&hal, "/api/v1/me").await;
-        assert_eq!(me["user"]["language"], "zh-CN");
+        // The user's language, as the next request sees it, there and back.
+        for language in ["en", "zh-CN"] {
+            let (st, _) = app
+                .patch(&hal, "/api/v1/me", json!({"language": language}))
+                .await;
+            assert!(st.is_success(), "{st}");
+            let (_, me) = app.get(&hal, "/api/v1/me").await;
+            assert_eq!(me["user"]["language"], language);
+        }
     }
 );

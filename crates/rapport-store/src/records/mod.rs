@@ -23,7 +23,7 @@ mod tokens;
 use crate::db::{all, db_err, exec, get, one, RowRef};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
-use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
+use rapport_core::fields::{AccountLink, FieldKind, FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
 use rapport_core::objects::{
     ACCOUNT_FIELDS, CONTACT_FIELDS, CONTRACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS, ORDER_FIELDS,
@@ -31,7 +31,7 @@ use rapport_core::objects::{
 };
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -142,10 +142,6 @@ impl ObjectDef {
         }
         values
     }
-
-    pub(crate) fn select_columns(&self) -> Vec<String> {
-        Needed::all(self).columns()
-    }
 }
 
 /// A record as stored, before field rules are applied.
@@ -210,22 +206,6 @@ impl Record {
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
-}
-
-/// Decode a row; `keys` is taken once per query by the caller, not once per row.
-pub(crate) fn row_to_record(
-    keys: &Keyring,
-    def: &ObjectDef,
-    row: &QueryResult,
-) -> Result<Record, DomainError> {
-    let needed = Needed::all(def);
-    row_to_partial(
-        keys,
-        def,
-        RowRef::Result(row),
-        &needed,
-        &needed.field_columns(),
-    )
 }
 
 /// The part of a record a reader needs: some fields, custom values or not. Columns of the
@@ -311,15 +291,13 @@ pub(crate) async fn read_records<C: ConnectionTrait>(
                     Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
                     None => Vec::new(),
                 };
-                let mut links: Vec<_> = pairs
-                    .into_iter()
-                    .map(|(account_id, role)| rapport_core::fields::AccountLink {
-                        account_id,
-                        role,
-                    })
-                    .collect();
-                links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-                rec.values.insert("accounts", FieldValue::Links(links));
+                set_links(
+                    &mut rec,
+                    pairs
+                        .into_iter()
+                        .map(|(account_id, role)| AccountLink { account_id, role })
+                        .collect(),
+                );
             }
             Ok(rec)
         })
@@ -382,34 +360,24 @@ async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result
         &columns,
     )
     .await?;
-    let mut by_contact: BTreeMap<String, Vec<rapport_core::fields::AccountLink>> = BTreeMap::new();
+    let mut by_contact: BTreeMap<String, Vec<AccountLink>> = BTreeMap::new();
     for r in rows.iter() {
         let cid: String = r.get("contact_id")?;
-        by_contact
-            .entry(cid)
-            .or_default()
-            .push(rapport_core::fields::AccountLink {
-                account_id: r.get("account_id")?,
-                role: r.get("role")?,
-            });
+        by_contact.entry(cid).or_default().push(AccountLink {
+            account_id: r.get("account_id")?,
+            role: r.get("role")?,
+        });
     }
     for rec in records.iter_mut() {
-        let mut links = by_contact.remove(&rec.id).unwrap_or_default();
-        links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-        rec.values.insert("accounts", FieldValue::Links(links));
+        set_links(rec, by_contact.remove(&rec.id).unwrap_or_default());
     }
     Ok(())
 }
 
-pub(crate) async fn complete<C: ConnectionTrait>(
-    c: &C,
-    def: &ObjectDef,
-    records: &mut [Record],
-) -> Result<(), DomainError> {
-    if def.object == Object::Contact {
-        load_links(c, records).await?;
-    }
-    Ok(())
+/// A contact's account links, in account id order (however they were read).
+fn set_links(rec: &mut Record, mut links: Vec<AccountLink>) {
+    links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    rec.values.insert("accounts", FieldValue::Links(links));
 }
 
 /// Fetch one record if it is inside `filter`; `None` otherwise (the caller answers 404).
@@ -424,20 +392,12 @@ pub async fn find_in_scope<C: ConnectionTrait>(
         return Ok(None);
     }
     let mut q = Query::select();
-    q.columns(def.select_columns().into_iter().map(Alias::new))
-        .from(t(def.table))
-        .and_where(Expr::col(t("id")).eq(id));
+    q.from(t(def.table)).and_where(Expr::col(t("id")).eq(id));
     if let OwnerFilter::Owners(owners) = filter {
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
-    match one(c, &q).await? {
-        Some(row) => {
-            let mut recs = vec![row_to_record(&store.keys()?, def, &row)?];
-            complete(c, def, &mut recs).await?;
-            Ok(recs.pop())
-        }
-        None => Ok(None),
-    }
+    let mut recs = read_records(c, &store.keys()?, def, q, &Needed::all(def)).await?;
+    Ok(recs.pop())
 }
 
 /// The record as the actor may see it: hidden fields removed. A page of records is better
