@@ -236,14 +236,9 @@ const BATCH: usize = 256;
 pub fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<QueuedEntry> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<QueuedEntry>(4096);
     tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
+        let mut batch = Vec::with_capacity(BATCH);
+        // Waits for one entry, then takes every other one already queued.
+        while rx.recv_many(&mut batch, BATCH).await > 0 {
             let result = async {
                 let t = store.db.begin().await?;
                 record_many(&t, &store, batch.iter().map(|(a, e, _)| (a, e))).await?;
@@ -251,7 +246,7 @@ pub fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<QueuedEntry> {
             }
             .await
             .map_err(|e| e.to_string());
-            for (_, _, ack) in batch {
+            for (_, _, ack) in batch.drain(..) {
                 let _ = ack.send(result.clone());
             }
         }

@@ -13,6 +13,15 @@ fn t(s: &str) -> Alias {
 
 /// All definitions of an object type (active and not), by position.
 pub async fn list(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainError> {
+    store
+        .memos()
+        .custom_fields
+        .get_or_load(&object, || load(store, object))
+        .await
+}
+
+/// The definitions as stored, read from the database.
+async fn load(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainError> {
     let rows = all(
         store.db.reader(),
         Query::select()
@@ -172,5 +181,6 @@ pub async fn save(
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
+    store.memos().custom_fields.invalidate();
     Ok(field)
 }

@@ -19,6 +19,7 @@ pub mod interop;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
+pub mod memo;
 pub mod merge;
 pub mod migrate;
 pub mod notifications;
@@ -76,8 +77,18 @@ pub struct Store {
     pub clock: Arc<dyn Clock>,
     pub settings: StoreSettings,
     audit_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedEntry>>>,
+    create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
     search_density: Arc<records::search::DensityCache>,
+    memos: Arc<Memos>,
+}
+
+/// Settings kept between requests (see [`memo`]).
+#[derive(Debug, Default)]
+pub struct Memos {
+    pub custom_fields: memo::Memo<rapport_core::Object, Vec<rapport_core::custom::CustomField>>,
+    /// Documents of the `settings` table by key.
+    pub settings: memo::Memo<String, Option<serde_json::Value>>,
 }
 
 impl Store {
@@ -88,9 +99,16 @@ impl Store {
             clock,
             settings,
             audit_queue: Default::default(),
+            create_queue: Default::default(),
             auth_cache: Default::default(),
             search_density: Default::default(),
+            memos: Default::default(),
         }
+    }
+
+    /// Settings kept between requests.
+    pub fn memos(&self) -> &Memos {
+        &self.memos
     }
 
     /// Which quick-search prefixes were recently found to match many records.
@@ -129,6 +147,13 @@ impl Store {
     pub(crate) fn audit_queue(&self) -> tokio::sync::mpsc::Sender<audit::QueuedEntry> {
         self.audit_queue
             .get_or_init(|| audit::spawn_writer(self.clone()))
+            .clone()
+    }
+
+    /// The queue of the group-commit create writer, started on first use.
+    pub(crate) fn create_queue(&self) -> tokio::sync::mpsc::Sender<records::group::Job> {
+        self.create_queue
+            .get_or_init(|| records::group::spawn_writer(self.clone()))
             .clone()
     }
 

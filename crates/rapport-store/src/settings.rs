@@ -56,6 +56,23 @@ pub async fn read<C: ConnectionTrait, T: DeserializeOwned>(
     }
 }
 
+/// The document under `key` as last committed, kept for at most a second (`memo`): for
+/// settings read on every save. Inside a transaction use [`read`].
+pub async fn read_kept<T: DeserializeOwned>(
+    store: &Store,
+    key: &str,
+) -> Result<Option<T>, DomainError> {
+    let raw = store
+        .memos()
+        .settings
+        .get_or_load(&key.to_string(), || {
+            read::<_, serde_json::Value>(store.db.reader(), key)
+        })
+        .await?;
+    raw.map(|v| serde_json::from_value(v).map_err(DomainError::internal))
+        .transpose()
+}
+
 /// Replace the document under `key` and audit the change as `action` (the caller checks the
 /// actor's right first).
 pub async fn replace<T: Serialize>(
@@ -96,5 +113,7 @@ pub async fn replace<T: Serialize>(
             .details(json!({"before": before, "after": after})),
     )
     .await?;
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(db_err)?;
+    store.memos().settings.invalidate();
+    Ok(())
 }

@@ -47,9 +47,7 @@ fn setting_key(object: Object) -> String {
 
 pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> {
     let mut rules = default_rules(object);
-    if let Some(saved) =
-        crate::settings::read::<_, Rules>(store.db.reader(), &setting_key(object)).await?
-    {
+    if let Some(saved) = crate::settings::read_kept::<Rules>(store, &setting_key(object)).await? {
         rules.extend(saved);
     }
     Ok(rules)

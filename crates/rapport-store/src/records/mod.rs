@@ -12,6 +12,7 @@ pub use create::{create, insert, prepare_create, Prepared, Preset};
 pub mod custom_values;
 pub mod export;
 pub mod fast_create;
+pub(crate) mod group;
 
 pub mod duplicates;
 pub mod query;
@@ -496,6 +497,10 @@ async fn check_references(
                     ));
                 }
             }
+            // Whoever signed in with a session or token was found active by authentication.
+            (FieldKind::UserRef, FieldValue::Text(id))
+                if *id == actor.user_id
+                    && (actor.session_id.is_some() || actor.token_id.is_some()) => {}
             (FieldKind::UserRef, FieldValue::Text(id)) => {
                 let row = one(
                     db,

@@ -1,0 +1,278 @@
+//! Group commit for single creates (ADR 0015). A create is checked on the caller's task
+//! (`prepare_create`, reads only); the write goes to one background writer that puts every
+//! create waiting at that moment into one transaction, with their audit entries and outbox
+//! events in a few multi-row statements, and commits once. On SQLite a commit is an fsync of
+//! the WAL, and creates were bound by them.
+//!
+//! Each caller is answered only after the transaction that holds its record committed, so an
+//! acknowledged create is on disk as before. A create that fails (a unique key taken
+//! meanwhile) is answered with its own error, the transaction is rolled back, and the group
+//! is written again without it. If the commit fails, every create of the group is answered
+//! with that error.
+
+use super::create::{write_record, Trail};
+use super::Prepared;
+use crate::db::db_err;
+use crate::{audit, outbox, Store};
+use rapport_core::{DomainError, Principal};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most creates written in one transaction.
+const GROUP: usize = 64;
+
+/// One create waiting for the writer, with where to send its outcome.
+pub(crate) type Job = (
+    Principal,
+    Prepared,
+    oneshot::Sender<Result<(), DomainError>>,
+);
+
+/// Write `p` through the group writer and wait until it has committed.
+pub(crate) async fn write(
+    store: &Store,
+    actor: &Principal,
+    p: Prepared,
+) -> Result<(), DomainError> {
+    let (ack, done) = oneshot::channel();
+    store
+        .create_queue()
+        .send((actor.clone(), p, ack))
+        .await
+        .map_err(|_| DomainError::Internal("the create writer has stopped".into()))?;
+    done.await
+        .map_err(|_| DomainError::Internal("the create writer has stopped".into()))?
+}
+
+/// The background writer behind [`write`].
+pub(crate) fn spawn_writer(store: Store) -> mpsc::Sender<Job> {
+    let (tx, mut rx) = mpsc::channel::<Job>(1024);
+    tokio::spawn(async move {
+        let mut group = Vec::with_capacity(GROUP);
+        // Waits for one create, then takes every other one already queued.
+        while rx.recv_many(&mut group, GROUP).await > 0 {
+            write_group(&store, std::mem::take(&mut group)).await;
+        }
+    });
+    tx
+}
+
+/// Why a group's transaction did not commit.
+enum Failure {
+    /// The create at this position failed; the others may go ahead.
+    Record(usize, DomainError),
+    /// The transaction itself failed: no create of the group was written.
+    Group(DomainError),
+}
+
+async fn write_group(store: &Store, mut group: Vec<Job>) {
+    while !group.is_empty() {
+        match attempt(store, &group).await {
+            Ok(()) => {
+                for (_, _, ack) in group {
+                    let _ = ack.send(Ok(()));
+                }
+                return;
+            }
+            Err(Failure::Record(k, e)) => {
+                let (_, _, ack) = group.remove(k);
+                let _ = ack.send(Err(e));
+            }
+            Err(Failure::Group(e)) => {
+                let message = e.to_string();
+                for (_, _, ack) in group {
+                    let _ = ack.send(Err(DomainError::Internal(message.clone())));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Write every create of `group` in one transaction and commit it, or roll back.
+async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
+    let t = store.db.begin().await.map_err(Failure::Group)?;
+    let mut trails: Vec<Trail> = Vec::with_capacity(group.len());
+    for (k, (actor, p, _)) in group.iter().enumerate() {
+        match write_record(&t, store, actor, p).await {
+            Ok(trail) => trails.push(trail),
+            Err(e) => {
+                t.rollback().await.map_err(|e| Failure::Group(db_err(e)))?;
+                return Err(Failure::Record(k, e));
+            }
+        }
+    }
+    let written = || group.iter().map(|(actor, _, _)| actor).zip(&trails);
+    audit::record_many(&t, store, written().map(|(a, tr)| (a, &tr.entry)))
+        .await
+        .map_err(Failure::Group)?;
+    outbox::emit_many(&t, store, written().map(|(a, tr)| (a, &tr.event)))
+        .await
+        .map_err(Failure::Group)?;
+    t.commit().await.map_err(|e| Failure::Group(db_err(e)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::audit::{self, AuditFilter};
+    use crate::records::{self, Preset, WriteOptions, CONTACTS};
+    use crate::{Db, Keyring, Store, StoreSettings};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// A migrated store on a new SQLite file, or on a new PostgreSQL database with the name
+    /// `pg` under RAPPORT_TEST_DATABASE_URL's server.
+    async fn store(pg: Option<(&str, &str)>) -> Store {
+        let url = match pg {
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "rapport-group-{}",
+                    rapport_core::ids::new_id().replace('-', "")
+                ));
+                std::fs::create_dir_all(&dir).unwrap();
+                format!("sqlite://{}", dir.join("rapport.db").display())
+            }
+            Some((admin, name)) => {
+                let db = Db::connect(admin).await.unwrap();
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    db.writer(),
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .await
+                .unwrap();
+                format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+            }
+        };
+        let db = Db::connect(&url).await.unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();
+        Store::new(
+            db,
+            keys,
+            Arc::new(rapport_core::clock::SystemClock),
+            StoreSettings::default(),
+        )
+    }
+
+    fn doc(n: usize) -> serde_json::Map<String, serde_json::Value> {
+        json!({"family_name": "分组", "given_name": format!("{n}"), "email": format!("group{n}@example.com")})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    /// Five creates in one group, the third reusing an existing record's id: it alone fails
+    /// with the database's own error, the other four are written, and the trail holds one
+    /// entry for each record written and still verifies.
+    async fn one_failure_leaves_the_rest_of_the_group(store: &Store) {
+        let user = crate::users::create(
+            store,
+            &Principal::system(),
+            crate::users::NewUser {
+                email: "owner@example.com".into(),
+                name: "Owner".into(),
+                password_hash: "-".into(),
+                role_keys: vec!["administrator".into()],
+                department_id: None,
+                manager_id: None,
+                language: "en".into(),
+                time_zone: "Asia/Shanghai".into(),
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+        let actor = Principal {
+            user_id: user.id,
+            email: user.email,
+            ..Principal::system()
+        };
+        let first = records::create(store, &actor, &CONTACTS, &doc(0), WriteOptions::default())
+            .await
+            .unwrap();
+        let taken = first["id"].as_str().unwrap().to_string();
+        let mut group = Vec::new();
+        let mut done = Vec::new();
+        for n in 1..=5 {
+            let preset = Preset {
+                id: (n == 3).then(|| taken.clone()),
+                ..Preset::default()
+            };
+            let p = records::prepare_create(
+                store,
+                &actor,
+                &CONTACTS,
+                &doc(n),
+                WriteOptions::default(),
+                preset,
+            )
+            .await
+            .unwrap();
+            let (ack, rx) = oneshot::channel();
+            group.push((actor.clone(), p, ack));
+            done.push(rx);
+        }
+        let ids: Vec<String> = group.iter().map(|(_, p, _)| p.id.clone()).collect();
+        write_group(store, group).await;
+        for (n, rx) in done.into_iter().enumerate() {
+            let outcome = rx.await.unwrap();
+            if n == 2 {
+                let e = outcome.expect_err("the third create reuses an id");
+                assert!(crate::db::is_unique_violation(&e), "{e:?}");
+            } else {
+                outcome.unwrap();
+                let rec = records::read(store, &actor, &CONTACTS, &ids[n])
+                    .await
+                    .unwrap();
+                assert_eq!(rec["given_name"], json!(format!("{}", n + 1)));
+            }
+        }
+        // The record whose id was reused is untouched.
+        let kept = records::read(store, &actor, &CONTACTS, &taken)
+            .await
+            .unwrap();
+        assert_eq!(kept["given_name"], json!("0"));
+        let created = audit::search(
+            store,
+            &AuditFilter {
+                action: Some("contact.created".into()),
+                limit: 100,
+                ..AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.len(), 5, "the first create and four of the group");
+        assert_eq!(audit::verify(store).await.unwrap().problem, None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_is_rolled_back_alone_sqlite() {
+        one_failure_leaves_the_rest_of_the_group(&store(None).await).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_is_rolled_back_alone_postgres() {
+        let Some(admin) = std::env::var("RAPPORT_TEST_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+        else {
+            eprintln!("RAPPORT_TEST_DATABASE_URL not set: PostgreSQL run skipped");
+            return;
+        };
+        let name = format!(
+            "rapport_group_{}",
+            rapport_core::ids::new_id().replace('-', "").to_lowercase()
+        );
+        let s = store(Some((&admin, &name))).await;
+        one_failure_leaves_the_rest_of_the_group(&s).await;
+        s.db.clone().close().await;
+        let db = Db::connect(&admin).await.unwrap();
+        let _ = sea_orm::ConnectionTrait::execute_unprepared(
+            db.writer(),
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await;
+    }
+}
