@@ -143,19 +143,23 @@ pub async fn insert<C: ConnectionTrait>(
     p: &Prepared,
 ) -> Result<(), DomainError> {
     let trail = write_record(tx, store, actor, p).await?;
+    tokens::insert(tx, trail.def, [(trail.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
     outbox::emit_many(tx, store, [(actor, &trail.event)]).await
 }
 
-/// What a written record still owes the audit trail and the change feed: written by
-/// [`insert`] at once, or together with others by the group writer.
+/// What a written record still owes: its search tokens, audit entry and change-feed event,
+/// written by [`insert`] at once, or together with others' by the group writer.
 pub(crate) struct Trail {
+    pub def: &'static ObjectDef,
+    pub id: String,
+    pub tokens: Vec<String>,
     pub entry: audit::Entry,
     pub event: outbox::Event,
 }
 
-/// Write a prepared record's rows (the record, its links, stage history and search tokens)
-/// inside `tx`, and return its audit entry and outbox event unwritten.
+/// Write a prepared record's rows (the record, its links, stage history) inside `tx`, and
+/// return its search tokens, audit entry and outbox event unwritten.
 pub(crate) async fn write_record<C: ConnectionTrait>(
     tx: &C,
     store: &Store,
@@ -217,17 +221,18 @@ pub(crate) async fn write_record<C: ConnectionTrait>(
     if p.enters_stage {
         crate::pipelines::rules::record_stage(tx, id, &values, &actor.user_id, p.now).await?;
     }
-    tokens::write(
-        tx,
+    // A new record has no tokens to clear; they are written with the trail.
+    let tokens = tokens::for_record(
         &keys,
         def,
-        id,
         &values,
         custom_values::tokens(&keys, &p.defs, &p.custom),
-    )
-    .await?;
+    );
     let action = format!("{}.created", def.key());
     Ok(Trail {
+        def,
+        id: id.clone(),
+        tokens,
         entry: audit::Entry::new(action.clone())
             .object(def.key(), id)
             .details(json!({"values": audit_values})),

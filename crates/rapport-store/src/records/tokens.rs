@@ -81,6 +81,7 @@ pub async fn clear<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Replace a record's tokens with those of `values` and `extra` (custom fields).
 pub async fn write<C: ConnectionTrait>(
     c: &C,
     keys: &Keyring,
@@ -90,20 +91,45 @@ pub async fn write<C: ConnectionTrait>(
     extra: Vec<String>,
 ) -> Result<(), DomainError> {
     clear(c, def, id).await?;
+    let tokens = for_record(keys, def, values, extra);
+    insert(c, def, [(id, &tokens)]).await
+}
+
+/// A record's tokens: those of its built-in fields and `extra`, sorted, each once.
+pub fn for_record(
+    keys: &Keyring,
+    def: &ObjectDef,
+    values: &BTreeMap<&'static str, FieldValue>,
+    extra: Vec<String>,
+) -> Vec<String> {
     let mut tokens = tokens_for(keys, def, values);
     tokens.extend(extra);
     tokens.sort();
     tokens.dedup();
+    tokens
+}
 
-    if tokens.is_empty() {
-        return Ok(());
+/// Rows per INSERT (three parameters each).
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Insert the tokens of new records of one type (record id, its tokens) in multi-row INSERTs.
+pub async fn insert<'a, C: ConnectionTrait>(
+    c: &C,
+    def: &ObjectDef,
+    records: impl IntoIterator<Item = (&'a str, &'a Vec<String>)>,
+) -> Result<(), DomainError> {
+    let rows: Vec<(&str, &String)> = records
+        .into_iter()
+        .flat_map(|(id, toks)| toks.iter().map(move |tok| (id, tok)))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut q = Query::insert();
+        q.into_table(t("search_tokens"))
+            .columns(["object_type", "record_id", "token"].map(t));
+        for (id, tok) in chunk {
+            q.values_panic([def.key().into(), (*id).into(), (*tok).clone().into()]);
+        }
+        exec(c, &q).await?;
     }
-    let mut q = Query::insert();
-    q.into_table(t("search_tokens"))
-        .columns(["object_type", "record_id", "token"].map(t));
-    for tok in tokens {
-        q.values_panic([def.key().into(), id.into(), tok.into()]);
-    }
-    exec(c, &q).await?;
     Ok(())
 }
