@@ -8,7 +8,7 @@ use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::{validate, Action, DomainError, Object, Principal, Scope};
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement, UnionType};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -89,79 +89,59 @@ pub async fn set_rules(
     Ok(merged)
 }
 
-async fn ids_by_column(
-    store: &Store,
-    def: &ObjectDef,
-    column: &str,
-    value: String,
-) -> Result<Vec<String>, DomainError> {
-    let rows = all(
-        store.db.reader(),
-        Query::select()
-            .column(t("id"))
-            .from(t(def.table))
-            .and_where(Expr::col(t(column)).eq(value))
-            .limit(10),
-    )
-    .await?;
-    rows.iter().map(|r| get(r, "id")).collect()
+/// At most 10 ids of records of `def` whose `column` holds `value`.
+fn ids_by_column(def: &ObjectDef, column: &str, value: String) -> SelectStatement {
+    Query::select()
+        .column(t("id"))
+        .from(t(def.table))
+        .and_where(Expr::col(t(column)).eq(value))
+        .limit(10)
+        .to_owned()
 }
 
-async fn ids_by_tokens(
-    store: &Store,
-    def: &ObjectDef,
-    tokens: Vec<String>,
-) -> Result<Vec<String>, DomainError> {
+/// At most 10 ids of records of `def` holding any of `tokens`.
+fn ids_by_tokens(def: &ObjectDef, tokens: Vec<String>) -> Option<SelectStatement> {
     if tokens.is_empty() {
-        return Ok(vec![]);
+        return None;
     }
-    let rows = all(
-        store.db.reader(),
+    Some(
         Query::select()
             .distinct()
-            .column(t("record_id"))
+            .expr_as(Expr::col(t("record_id")), t("id"))
             .from(t("search_tokens"))
             .and_where(Expr::col(t("object_type")).eq(def.key()))
             .and_where(Expr::col(t("token")).is_in(tokens))
-            .limit(10),
+            .limit(10)
+            .to_owned(),
     )
-    .await?;
-    rows.iter().map(|r| get(r, "record_id")).collect()
 }
 
-/// Records of `def` whose `rule` key (name, credit_code, phone, email) equals that of
-/// `values` (at most 10; scope not applied).
-pub async fn ids_for_rule(
-    store: &Store,
+/// The query for records of `def` whose `rule` key (name, credit_code, phone, email) equals
+/// that of `values` (at most 10 ids; scope not applied), or `None` when `values` has no such
+/// key.
+fn rule_query(
+    keys: &crate::Keyring,
     def: &ObjectDef,
     rule: &str,
     values: &BTreeMap<&'static str, FieldValue>,
-) -> Result<Vec<String>, DomainError> {
-    let keys = store.keys()?;
+) -> Option<SelectStatement> {
     let text = |n: &str| match values.get(n) {
         Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    Ok(match (def.object, rule) {
-        (Object::Account, "name") => match text("name").map(|n| validate::company_name_norm(&n)) {
-            Some(norm) if !norm.is_empty() => ids_by_column(store, def, "name_norm", norm).await?,
-            _ => vec![],
-        },
-        (Object::Account, "credit_code") => match text("credit_code") {
-            Some(code) => {
-                ids_by_column(
-                    store,
-                    def,
-                    "credit_code_bidx",
-                    keys.blind("credit_code", &code),
-                )
-                .await?
-            }
-            None => vec![],
-        },
+    match (def.object, rule) {
+        (Object::Account, "name") => {
+            let norm = validate::company_name_norm(&text("name")?);
+            (!norm.is_empty()).then(|| ids_by_column(def, "name_norm", norm))
+        }
+        (Object::Account, "credit_code") => Some(ids_by_column(
+            def,
+            "credit_code_bidx",
+            keys.blind("credit_code", &text("credit_code")?),
+        )),
         (_, "phone") | (_, "email") => {
             let kind = rule;
-            let toks: Vec<String> = tokens::tokens_for(&keys, def, values)
+            let toks: Vec<String> = tokens::tokens_for(keys, def, values)
                 .into_iter()
                 .filter(|tok| {
                     def.fields.iter().any(|f| {
@@ -174,10 +154,50 @@ pub async fn ids_for_rule(
                     })
                 })
                 .collect();
-            ids_by_tokens(store, def, toks).await?
+            ids_by_tokens(def, toks)
         }
-        _ => vec![],
-    })
+        _ => None,
+    }
+}
+
+/// The ids each rule in `rules` (name → mode) finds for `values`, in one statement: each
+/// rule's query is an arm of a `UNION ALL`, labelled with its position in `rules`.
+async fn ids_per_rule(
+    store: &Store,
+    def: &ObjectDef,
+    rules: &[(&String, RuleMode)],
+    values: &BTreeMap<&'static str, FieldValue>,
+) -> Result<Vec<Vec<String>>, DomainError> {
+    let keys = store.keys()?;
+    let mut union: Option<SelectStatement> = None;
+    for (i, (rule, _)) in rules.iter().enumerate() {
+        let Some(q) = rule_query(&keys, def, rule, values) else {
+            continue;
+        };
+        let arm = Query::select()
+            .expr_as(Expr::val(i as i64), t("rule"))
+            .column(t("id"))
+            .from_subquery(q, Alias::new(format!("r{i}")))
+            .to_owned();
+        union = Some(match union {
+            None => arm,
+            Some(mut u) => {
+                u.union(UnionType::All, arm);
+                u
+            }
+        });
+    }
+    let mut out = vec![Vec::new(); rules.len()];
+    let Some(union) = union else {
+        return Ok(out);
+    };
+    for r in all(store.db.reader(), &union).await? {
+        let i: i64 = get(&r, "rule")?;
+        if let Some(ids) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+            ids.push(get(&r, "id")?);
+        }
+    }
+    Ok(out)
 }
 
 /// Find likely duplicates of `values`; refuse per the rules.
@@ -190,18 +210,21 @@ pub async fn check(
     opts: WriteOptions,
 ) -> Result<(), DomainError> {
     let rules = rules(store, def.object).await?;
+    let active: Vec<(&String, RuleMode)> = rules
+        .iter()
+        .filter(|(_, mode)| **mode != RuleMode::Off)
+        .map(|(rule, mode)| (rule, *mode))
+        .collect();
+    let per_rule = ids_per_rule(store, def, &active, values).await?;
     let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
-    for (rule, mode) in &rules {
-        if *mode == RuleMode::Off {
-            continue;
-        }
-        let ids = ids_for_rule(store, def, rule, values).await?;
+    for ((rule, mode), ids) in active.iter().zip(per_rule) {
+        let (rule, mode) = (*rule, *mode);
         let ids: Vec<String> = ids
             .into_iter()
             .filter(|i| Some(i.as_str()) != exclude)
             .collect();
         if !ids.is_empty() {
-            found.push((rule.clone(), *mode, ids));
+            found.push((rule.clone(), mode, ids));
         }
     }
     if found.is_empty() {

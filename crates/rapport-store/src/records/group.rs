@@ -40,7 +40,7 @@ pub(crate) async fn write(
         .await
         .map_err(|_| DomainError::Internal("the create writer has stopped".into()))?;
     done.await
-        .map_err(|_| DomainError::Internal("the create writer has stopped".into()))?
+        .map_err(|_| DomainError::Internal("the create was not written".into()))?
 }
 
 /// The background writer behind [`write`].
@@ -50,7 +50,11 @@ pub(crate) fn spawn_writer(store: Store) -> mpsc::Sender<Job> {
         let mut group = Vec::with_capacity(GROUP);
         // Waits for one create, then takes every other one already queued.
         while rx.recv_many(&mut group, GROUP).await > 0 {
-            write_group(&store, std::mem::take(&mut group)).await;
+            // A task per group: should writing one ever panic, its callers are answered with
+            // an error (their acks are dropped) and the writer goes on with the next group.
+            let store = store.clone();
+            let jobs = std::mem::take(&mut group);
+            let _ = tokio::spawn(async move { write_group(&store, jobs).await }).await;
         }
     });
     tx
@@ -101,7 +105,7 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
             }
         }
     }
-    // Every create of a group is of one type or another: the tokens go in per type.
+    // A group may hold records of several types: the tokens go in per type.
     let mut kinds: Vec<&'static super::ObjectDef> = trails.iter().map(|tr| tr.def).collect();
     kinds.sort_by_key(|d| d.table);
     kinds.dedup_by_key(|d| d.table);
