@@ -3,7 +3,8 @@
 
 use rapport_core::DomainError;
 use sea_orm::sea_query::{
-    PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder,
+    PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SelectStatement,
+    SqliteQueryBuilder, UnionType,
 };
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
@@ -190,6 +191,14 @@ fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions
                 .row_buffer_size(4096)
         });
     opts
+}
+
+/// One `UNION ALL` of `arms` in order, or `None` when there are none.
+pub fn union_all(arms: impl IntoIterator<Item = SelectStatement>) -> Option<SelectStatement> {
+    arms.into_iter().reduce(|mut u, arm| {
+        u.union(UnionType::All, arm);
+        u
+    })
 }
 
 /// Build a sea-query statement for the connection's backend.

@@ -8,7 +8,7 @@ use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::{validate, Action, DomainError, Object, Principal, Scope};
-use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -169,24 +169,17 @@ async fn ids_per_rule(
     values: &BTreeMap<&'static str, FieldValue>,
 ) -> Result<Vec<Vec<String>>, DomainError> {
     let keys = store.keys()?;
-    let mut union: Option<SelectStatement> = None;
-    for (i, (rule, _)) in rules.iter().enumerate() {
-        let Some(q) = rule_query(&keys, def, rule, values) else {
-            continue;
-        };
-        let arm = Query::select()
-            .expr_as(Expr::val(i as i64), t("rule"))
-            .column(t("id"))
-            .from_subquery(q, Alias::new(format!("r{i}")))
-            .to_owned();
-        union = Some(match union {
-            None => arm,
-            Some(mut u) => {
-                u.union(UnionType::All, arm);
-                u
-            }
-        });
-    }
+    let arms = rules.iter().enumerate().filter_map(|(i, (rule, _))| {
+        let q = rule_query(&keys, def, rule, values)?;
+        Some(
+            Query::select()
+                .expr_as(Expr::val(i as i64), t("rule"))
+                .column(t("id"))
+                .from_subquery(q, Alias::new(format!("r{i}")))
+                .to_owned(),
+        )
+    });
+    let union = crate::db::union_all(arms);
     let mut out = vec![Vec::new(); rules.len()];
     let Some(union) = union else {
         return Ok(out);

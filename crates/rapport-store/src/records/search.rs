@@ -13,7 +13,7 @@ use crate::db::{get, one};
 use crate::scope::OwnerFilter;
 use crate::Store;
 use rapport_core::{DomainError, Principal};
-use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -121,7 +121,7 @@ pub(super) async fn candidates(
         q: None,
         ..params.clone()
     };
-    let mut union: Option<SelectStatement> = None;
+    let mut arms: Vec<SelectStatement> = Vec::new();
     for (i, branch) in quick_search_branches(def, store, text)?
         .into_iter()
         .enumerate()
@@ -141,20 +141,15 @@ pub(super) async fn candidates(
         }
         q.order_by(t("id"), Order::Desc).limit(want);
         // SQLite takes ORDER BY and LIMIT in a compound's arms only inside subqueries.
-        let arm = Query::select()
-            .column(t("id"))
-            .from_subquery(q, Alias::new(format!("b{i}")))
-            .to_owned();
-        union = Some(match union {
-            None => arm,
-            Some(mut u) => {
-                u.union(UnionType::All, arm);
-                u
-            }
-        });
+        arms.push(
+            Query::select()
+                .column(t("id"))
+                .from_subquery(q, Alias::new(format!("b{i}")))
+                .to_owned(),
+        );
     }
     // No way to match (a query of punctuation): nothing matches.
-    Ok(Some(union.unwrap_or_else(|| {
+    Ok(Some(crate::db::union_all(arms).unwrap_or_else(|| {
         Query::select()
             .expr_as(Expr::val(None::<String>), t("id"))
             .and_where(Expr::val(1).eq(0))
