@@ -44,7 +44,7 @@ struct Checkpointer {
 
 impl Checkpointer {
     async fn start(url: &str) -> Result<Checkpointer, DomainError> {
-        let conn = Database::connect(sqlite_options(url, 1, None))
+        let conn = Database::connect(sqlite_options(url, 1, None, false))
             .await
             .map_err(db_err)?;
         let c = conn.clone();
@@ -69,12 +69,12 @@ pub fn db_err(e: DbErr) -> DomainError {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(url, 8, None))
+            let read = Database::connect(sqlite_options(url, 8, Some(READER_CACHE_KIB), false))
                 .await
                 .map_err(db_err)?;
             // The writer keeps a larger page cache: bulk writes (imports) touch many index
             // pages, and reading them back from the file costs a system call each.
-            let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024)))
+            let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))
                 .await
                 .map_err(db_err)?;
             let checkpointer = Checkpointer::start(url).await?;
@@ -165,8 +165,12 @@ impl Db {
     }
 }
 
-/// `cache_kib`: the connection's page cache (SQLite's default is 2 MiB).
-fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions {
+/// Page cache of each reader connection.
+const READER_CACHE_KIB: u32 = 8 * 1024;
+
+/// `cache_kib`: the connection's page cache (SQLite's default is 2 MiB); `writer`: the
+/// connection that writes, which leaves checkpoints to the `Checkpointer`.
+fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>, writer: bool) -> ConnectOptions {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max)
@@ -175,12 +179,15 @@ fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>) -> ConnectOptions
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {
             let o = match cache_kib {
-                // The writer leaves checkpoints to the `Checkpointer` unless the WAL grows
-                // past what it keeps up with.
-                Some(kib) => o
-                    .pragma("cache_size", format!("-{kib}"))
-                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES.to_string()),
+                Some(kib) => o.pragma("cache_size", format!("-{kib}")),
                 None => o,
+            };
+            // The writer leaves checkpoints to the `Checkpointer` unless the WAL grows past
+            // what it keeps up with.
+            let o = if writer {
+                o.pragma("wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES.to_string())
+            } else {
+                o
             };
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
