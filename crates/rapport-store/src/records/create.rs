@@ -143,7 +143,7 @@ pub async fn insert<C: ConnectionTrait>(
     p: &Prepared,
 ) -> Result<(), DomainError> {
     let trail = write_record(tx, store, actor, p).await?;
-    tokens::insert(tx, trail.def, [(trail.id.as_str(), &trail.tokens)]).await?;
+    tokens::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
     outbox::emit_many(tx, store, [(actor, &trail.event)]).await
 }
@@ -151,8 +151,6 @@ pub async fn insert<C: ConnectionTrait>(
 /// What a written record still owes: its search tokens, audit entry and change-feed event,
 /// written by [`insert`] at once, or together with others' by the group writer.
 pub(crate) struct Trail {
-    pub def: &'static ObjectDef,
-    pub id: String,
     pub tokens: Vec<String>,
     pub entry: audit::Entry,
     pub event: outbox::Event,
@@ -230,8 +228,6 @@ pub(crate) async fn write_record<C: ConnectionTrait>(
     );
     let action = format!("{}.created", def.key());
     Ok(Trail {
-        def,
-        id: id.clone(),
         tokens,
         entry: audit::Entry::new(action.clone())
             .object(def.key(), id)

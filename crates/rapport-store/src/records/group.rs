@@ -105,16 +105,13 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
             }
         }
     }
-    // A group may hold records of several types: the tokens go in per type.
-    let mut kinds: Vec<&'static super::ObjectDef> = trails.iter().map(|tr| tr.def).collect();
-    kinds.sort_by_key(|d| d.table);
-    kinds.dedup_by_key(|d| d.table);
-    for def in kinds {
-        let of_type = trails.iter().filter(|tr| tr.def.table == def.table);
-        super::tokens::insert(&t, def, of_type.map(|tr| (tr.id.as_str(), &tr.tokens)))
-            .await
-            .map_err(Failure::Group)?;
-    }
+    let tokens = group
+        .iter()
+        .zip(&trails)
+        .map(|((_, p, _), tr)| (p.def.key(), p.id.as_str(), &tr.tokens));
+    super::tokens::insert(&t, tokens)
+        .await
+        .map_err(Failure::Group)?;
     let written = || group.iter().map(|(actor, _, _)| actor).zip(&trails);
     audit::record_many(&t, store, written().map(|(a, tr)| (a, &tr.entry)))
         .await

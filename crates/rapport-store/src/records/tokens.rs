@@ -92,7 +92,7 @@ pub async fn write<C: ConnectionTrait>(
 ) -> Result<(), DomainError> {
     clear(c, def, id).await?;
     let tokens = for_record(keys, def, values, extra);
-    insert(c, def, [(id, &tokens)]).await
+    insert(c, [(def.key(), id, &tokens)]).await
 }
 
 /// A record's tokens: those of its built-in fields and `extra`, sorted, each once.
@@ -112,22 +112,22 @@ pub fn for_record(
 /// Rows per INSERT (three parameters each).
 const ROWS_PER_INSERT: usize = 1_000;
 
-/// Insert the tokens of new records of one type (record id, its tokens) in multi-row INSERTs.
+/// Insert the tokens of new records (their type's key, record id, tokens) in multi-row
+/// INSERTs.
 pub async fn insert<'a, C: ConnectionTrait>(
     c: &C,
-    def: &ObjectDef,
-    records: impl IntoIterator<Item = (&'a str, &'a Vec<String>)>,
+    records: impl IntoIterator<Item = (&'a str, &'a str, &'a Vec<String>)>,
 ) -> Result<(), DomainError> {
-    let rows: Vec<(&str, &String)> = records
+    let rows: Vec<(&str, &str, &String)> = records
         .into_iter()
-        .flat_map(|(id, toks)| toks.iter().map(move |tok| (id, tok)))
+        .flat_map(|(object, id, toks)| toks.iter().map(move |tok| (object, id, tok)))
         .collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut q = Query::insert();
         q.into_table(t("search_tokens"))
             .columns(["object_type", "record_id", "token"].map(t));
-        for (id, tok) in chunk {
-            q.values_panic([def.key().into(), (*id).into(), (*tok).clone().into()]);
+        for (object, id, tok) in chunk {
+            q.values_panic([(*object).into(), (*id).into(), (*tok).clone().into()]);
         }
         exec(c, &q).await?;
     }
