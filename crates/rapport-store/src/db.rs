@@ -12,8 +12,10 @@ use sea_orm::{
 };
 use std::time::Duration;
 
+mod lite;
 mod packed;
-pub use packed::{all_rows, FromCell, RowRef, Rows};
+pub use lite::LiteReaders;
+pub use packed::{all_rows, FromCell, Names, RowRef, Rows};
 
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -22,6 +24,8 @@ pub struct Db {
     backend: DatabaseBackend,
     /// SQLite: the task that checkpoints the WAL off the write path (see [`Checkpointer`]).
     checkpointer: Option<std::sync::Arc<Checkpointer>>,
+    /// SQLite on a file: the connections [`Db::read_rows`] reads pages with.
+    lite: Option<std::sync::Arc<LiteReaders>>,
 }
 
 /// How often the WAL is checkpointed in the background.
@@ -69,9 +73,14 @@ pub fn db_err(e: DbErr) -> DomainError {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(url, 8, Some(READER_CACHE_KIB), false))
-                .await
-                .map_err(db_err)?;
+            let read = Database::connect(sqlite_options(
+                url,
+                SQLX_READERS,
+                Some(READER_CACHE_KIB),
+                false,
+            ))
+            .await
+            .map_err(db_err)?;
             // The writer keeps a larger page cache: bulk writes (imports) touch many index
             // pages, and reading them back from the file costs a system call each.
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))
@@ -86,11 +95,20 @@ impl Db {
                 ))
                 .await
                 .map_err(db_err)?;
+            let lite = match database_file(&write).await? {
+                Some(path) => Some(std::sync::Arc::new(LiteReaders::open(
+                    &path,
+                    LITE_READERS,
+                    READER_CACHE_KIB,
+                )?)),
+                None => None,
+            };
             Ok(Db {
                 read,
                 write,
                 backend: DatabaseBackend::Sqlite,
                 checkpointer: Some(std::sync::Arc::new(checkpointer)),
+                lite,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
@@ -105,6 +123,7 @@ impl Db {
                 write: pool,
                 backend: DatabaseBackend::Postgres,
                 checkpointer: None,
+                lite: None,
             })
         } else {
             Err(DomainError::Internal(format!(
@@ -123,6 +142,28 @@ impl Db {
 
     pub fn reader(&self) -> &DatabaseConnection {
         &self.read
+    }
+
+    /// Every row of `q`, whose selected columns are `columns` (plain column names), read
+    /// outside any transaction: on SQLite by the [`LiteReaders`] when its values allow,
+    /// otherwise as [`all_rows`] reads them.
+    pub async fn read_rows(
+        &self,
+        q: &SelectStatement,
+        columns: &[String],
+    ) -> Result<Rows, DomainError> {
+        if let Some(lite) = &self.lite {
+            let (sql, values) = q.build(SqliteQueryBuilder);
+            if let Some(rows) = lite.rows(sql, &values.0).await? {
+                let names = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.clone(), i))
+                    .collect();
+                return Ok(Rows::Lite { names, rows });
+            }
+        }
+        all_rows(&self.read, q, columns).await
     }
 
     /// The write connection, for single statements that need no transaction.
@@ -167,6 +208,32 @@ impl Db {
 
 /// Page cache of each reader connection.
 const READER_CACHE_KIB: u32 = 8 * 1024;
+
+/// sqlx reader connections (sign-in, settings, counts, every read not of a page).
+const SQLX_READERS: u32 = 4;
+
+/// Connections that read list pages, record pages, searches and exports (ADR 0016).
+const LITE_READERS: usize = 6;
+
+/// The file behind a SQLite connection; `None` for an in-memory database, which other
+/// connections cannot open.
+async fn database_file(c: &DatabaseConnection) -> Result<Option<String>, DomainError> {
+    let rows = c
+        .query_all(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA database_list",
+        ))
+        .await
+        .map_err(db_err)?;
+    for r in rows {
+        let name: String = get(&r, "name")?;
+        let file: Option<String> = get(&r, "file")?;
+        if name == "main" {
+            return Ok(file.filter(|f| !f.is_empty()));
+        }
+    }
+    Ok(None)
+}
 
 /// `cache_kib`: the connection's page cache (SQLite's default is 2 MiB); `writer`: the
 /// connection that writes, which leaves checkpoints to the `Checkpointer`.

@@ -8,7 +8,7 @@
 //! export in the background (`crate::exports`) holds one page at a time.
 
 use super::query::{scoped_select, ListOrder, ListParams};
-use super::{read_records, Needed, ObjectDef, Record};
+use super::{read_records_fresh, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
@@ -319,7 +319,7 @@ impl Pager {
         q.limit(PAGE);
         self.order.apply(&mut q, self.cursor.as_deref())?;
         let keys = store.keys()?;
-        let records = read_records(store.db.reader(), &keys, def, q, &self.needed).await?;
+        let records = read_records_fresh(store, &keys, def, q, &self.needed).await?;
         match records.last() {
             Some(last) if records.len() as u64 == PAGE => {
                 self.cursor = Some(self.order.cursor_of(last))

@@ -262,51 +262,106 @@ pub(crate) async fn read_records<C: ConnectionTrait>(
     c: &C,
     keys: &Keyring,
     def: &ObjectDef,
-    mut q: sea_orm::sea_query::SelectStatement,
+    q: sea_orm::sea_query::SelectStatement,
     needed: &Needed,
 ) -> Result<Vec<Record>, DomainError> {
-    let mut columns = needed.columns();
-    q.columns(columns.iter().map(Alias::new));
-    let links = def.object == Object::Contact && needed.links();
-    let inline_links = links && c.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
-    if inline_links {
-        q.expr_as(
-            Expr::cust(format!(
-                "(SELECT json_group_array(json_array(account_id, role)) FROM contact_accounts \
-                 WHERE contact_accounts.contact_id = \"{}\".id)",
-                def.table
-            )),
-            t(LINKS_COLUMN),
-        );
-        columns.push(LINKS_COLUMN.into());
+    let page = PageQuery::new(c.get_database_backend(), def, q, needed);
+    let rows = crate::db::all_rows(c, &page.q, &page.columns).await?;
+    page.decode(c, keys, def, needed, &rows).await
+}
+
+/// [`read_records`] outside any transaction: on SQLite through the page readers
+/// ([`crate::db::Db::read_rows`]).
+pub(crate) async fn read_records_fresh(
+    store: &Store,
+    keys: &Keyring,
+    def: &ObjectDef,
+    q: sea_orm::sea_query::SelectStatement,
+    needed: &Needed,
+) -> Result<Vec<Record>, DomainError> {
+    let page = PageQuery::new(store.db.backend(), def, q, needed);
+    let rows = store.db.read_rows(&page.q, &page.columns).await?;
+    page.decode(store.db.reader(), keys, def, needed, &rows)
+        .await
+}
+
+/// A select of records with the columns a [`Needed`] reads.
+struct PageQuery {
+    q: sea_orm::sea_query::SelectStatement,
+    columns: Vec<String>,
+    /// Contacts' account links are wanted...
+    links: bool,
+    /// ... and read as a column of the page (SQLite).
+    inline_links: bool,
+}
+
+impl PageQuery {
+    fn new(
+        backend: sea_orm::DatabaseBackend,
+        def: &ObjectDef,
+        mut q: sea_orm::sea_query::SelectStatement,
+        needed: &Needed,
+    ) -> PageQuery {
+        let mut columns = needed.columns();
+        q.columns(columns.iter().map(Alias::new));
+        let links = def.object == Object::Contact && needed.links();
+        let inline_links = links && backend == sea_orm::DatabaseBackend::Sqlite;
+        if inline_links {
+            q.expr_as(
+                Expr::cust(format!(
+                    "(SELECT json_group_array(json_array(account_id, role)) FROM contact_accounts \
+                     WHERE contact_accounts.contact_id = \"{}\".id)",
+                    def.table
+                )),
+                t(LINKS_COLUMN),
+            );
+            columns.push(LINKS_COLUMN.into());
+        }
+        PageQuery {
+            q,
+            columns,
+            links,
+            inline_links,
+        }
     }
-    let rows = crate::db::all_rows(c, &q, &columns).await?;
-    let field_cols = needed.field_columns();
-    let mut records = rows
-        .iter()
-        .map(|r| {
-            let mut rec = row_to_partial(keys, def, r, needed, &field_cols)?;
-            if inline_links {
-                let text: Option<String> = r.get(LINKS_COLUMN)?;
-                let pairs: Vec<(String, Option<String>)> = match text {
-                    Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
-                    None => Vec::new(),
-                };
-                set_links(
-                    &mut rec,
-                    pairs
-                        .into_iter()
-                        .map(|(account_id, role)| AccountLink { account_id, role })
-                        .collect(),
-                );
-            }
-            Ok(rec)
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
-    if links && !inline_links {
-        load_links(c, &mut records).await?;
+
+    /// The records in `rows`, which this query read; `c` reads the links that are not in
+    /// the page (PostgreSQL).
+    async fn decode<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        keys: &Keyring,
+        def: &ObjectDef,
+        needed: &Needed,
+        rows: &crate::db::Rows,
+    ) -> Result<Vec<Record>, DomainError> {
+        let field_cols = needed.field_columns();
+        let mut records = rows
+            .iter()
+            .map(|r| {
+                let mut rec = row_to_partial(keys, def, r, needed, &field_cols)?;
+                if self.inline_links {
+                    let text: Option<String> = r.get(LINKS_COLUMN)?;
+                    let pairs: Vec<(String, Option<String>)> = match text {
+                        Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
+                        None => Vec::new(),
+                    };
+                    set_links(
+                        &mut rec,
+                        pairs
+                            .into_iter()
+                            .map(|(account_id, role)| AccountLink { account_id, role })
+                            .collect(),
+                    );
+                }
+                Ok(rec)
+            })
+            .collect::<Result<Vec<_>, DomainError>>()?;
+        if self.links && !self.inline_links {
+            load_links(c, &mut records).await?;
+        }
+        Ok(records)
     }
-    Ok(records)
 }
 
 /// Decode the `needed` part of a row selected with [`Needed::columns`]; `field_cols` is
@@ -855,7 +910,7 @@ pub async fn read_many(
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
     let keys = store.keys()?;
-    let mut recs = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
+    let mut recs = read_records_fresh(store, &keys, def, q, &Needed::all(def)).await?;
     recs.sort_by_key(|r| wanted.iter().position(|w| *w == r.id));
     Ok(recs)
 }

@@ -4,7 +4,7 @@
 //! Filter syntax (JSON): `{"and": [F, ...]}`, `{"or": [F, ...]}` or
 //! `{"field": "level", "op": "eq", "value": "A"}`. See docs/api.md for the operators.
 
-use super::{codec, read_records, Lens, Needed, ObjectDef, Record};
+use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
@@ -829,7 +829,7 @@ pub async fn list_records(
     }
     q.order_by(t("id"), order).limit(limit + 1);
     let keys = store.keys()?;
-    let mut records = read_records(store.db.reader(), &keys, def, q, &Needed::all(def)).await?;
+    let mut records = read_records_fresh(store, &keys, def, q, &Needed::all(def)).await?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);
     let next_cursor = if more {

@@ -68,8 +68,8 @@ impl Serialize for Shown<'_> {
                 m.serialize_entry(k, v)?;
             }
         }
-        m.serialize_entry("created_at", &format_args!("{}", api_time(&rec.created_at)))?;
-        m.serialize_entry("updated_at", &format_args!("{}", api_time(&rec.updated_at)))?;
+        m.serialize_entry("created_at", &api_time(&rec.created_at))?;
+        m.serialize_entry("updated_at", &api_time(&rec.updated_at))?;
         m.end()
     }
 }

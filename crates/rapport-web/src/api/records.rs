@@ -50,11 +50,15 @@ pub async fn list(
     let page = query::list_records(&app.store, &auth.principal, def, &params).await?;
     let lens = records::Lens::new(def, &auth.principal);
     let data: Vec<records::Shown> = page.records.iter().map(|r| lens.show(r)).collect();
-    Ok(Json(ListBody {
+    let body = ListBody {
         data,
         next_cursor: page.next_cursor,
-    })
-    .into_response())
+    };
+    // Written into a buffer sized for the page at once: axum's `Json` starts at 128 bytes and
+    // grows (and copies) its buffer a dozen times for a 50-row page of ~40 KB.
+    let mut buf = Vec::with_capacity(1024 * (body.data.len() + 1));
+    serde_json::to_writer(&mut buf, &body).map_err(DomainError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], buf).into_response())
 }
 
 /// A list page: the records serialised straight from the store's rows.
