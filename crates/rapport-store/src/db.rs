@@ -73,12 +73,9 @@ pub fn db_err(e: DbErr) -> DomainError {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
         if url.starts_with("sqlite:") {
-            let read = Database::connect(sqlite_options(
-                url,
-                SQLX_READERS,
-                Some(READER_CACHE_KIB),
-                false,
-            ))
+            // SQLite's default page cache (2 MiB): these read single rows and settings; the
+            // page readers below keep the larger caches.
+            let read = Database::connect(sqlite_options(url, SQLX_READERS, None, false))
             .await
             .map_err(db_err)?;
             // The writer keeps a larger page cache: bulk writes (imports) touch many index
@@ -206,14 +203,14 @@ impl Db {
     }
 }
 
-/// Page cache of each reader connection.
+/// Page cache of each page reader ([`LiteReaders`]).
 const READER_CACHE_KIB: u32 = 8 * 1024;
 
 /// sqlx reader connections (sign-in, settings, counts, every read not of a page).
 const SQLX_READERS: u32 = 4;
 
 /// Connections that read list pages, record pages, searches and exports (ADR 0016).
-const LITE_READERS: usize = 6;
+const LITE_READERS: usize = 4;
 
 /// The file behind a SQLite connection; `None` for an in-memory database, which other
 /// connections cannot open.
