@@ -76,8 +76,8 @@ impl Db {
             // SQLite's default page cache (2 MiB): these read single rows and settings; the
             // page readers below keep the larger caches.
             let read = Database::connect(sqlite_options(url, SQLX_READERS, None, false))
-            .await
-            .map_err(db_err)?;
+                .await
+                .map_err(db_err)?;
             // The writer keeps a larger page cache: bulk writes (imports) touch many index
             // pages, and reading them back from the file costs a system call each.
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))

@@ -79,21 +79,21 @@ impl<'a> RowRef<'a> {
         match self {
             RowRef::Result(r) => T::from_result(r, col),
             RowRef::Packed { names, cells } => {
-                let v = names
-                    .get(col)
-                    .and_then(|&i| cells.get(i))
-                    .ok_or_else(|| DomainError::Internal(format!("no column {col} in the row")))?;
-                T::from_json(v).ok_or_else(|| mismatch(col))
+                T::from_json(cell(names, cells, col)?).ok_or_else(|| mismatch(col))
             }
             RowRef::Lite { names, cells } => {
-                let v = names
-                    .get(col)
-                    .and_then(|&i| cells.get(i))
-                    .ok_or_else(|| DomainError::Internal(format!("no column {col} in the row")))?;
-                T::from_lite(v).ok_or_else(|| mismatch(col))
+                T::from_lite(cell(names, cells, col)?).ok_or_else(|| mismatch(col))
             }
         }
     }
+}
+
+/// The cell of column `col` in a row of cells named by `names`.
+fn cell<'c, C>(names: &Names, cells: &'c [C], col: &str) -> Result<&'c C, DomainError> {
+    names
+        .get(col)
+        .and_then(|&i| cells.get(i))
+        .ok_or_else(|| DomainError::Internal(format!("no column {col} in the row")))
 }
 
 fn mismatch(col: &str) -> DomainError {
