@@ -14,7 +14,7 @@ use std::time::Duration;
 
 mod lite;
 mod packed;
-pub use lite::LiteReaders;
+use lite::LiteReaders;
 pub use packed::{all_rows, FromCell, Names, RowRef, Rows};
 
 #[derive(Debug, Clone)]
@@ -152,12 +152,10 @@ impl Db {
         if let Some(lite) = &self.lite {
             let (sql, values) = q.build(SqliteQueryBuilder);
             if let Some(rows) = lite.rows(sql, &values.0).await? {
-                let names = columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.clone(), i))
-                    .collect();
-                return Ok(Rows::Lite { names, rows });
+                return Ok(Rows::Lite {
+                    names: packed::names(columns),
+                    rows,
+                });
             }
         }
         all_rows(&self.read, q, columns).await
@@ -209,7 +207,7 @@ const READER_CACHE_KIB: u32 = 8 * 1024;
 /// sqlx reader connections (sign-in, settings, counts, every read not of a page).
 const SQLX_READERS: u32 = 4;
 
-/// Connections that read list pages, record pages, searches and exports (ADR 0016).
+/// Connections that read list pages, records picked by id, searches and exports (ADR 0016).
 const LITE_READERS: usize = 4;
 
 /// The file behind a SQLite connection; `None` for an in-memory database, which other

@@ -17,6 +17,15 @@ use serde_json::Value;
 /// of a list request, and the names are the code's own, not a caller's.
 pub type Names = rustc_hash::FxHashMap<String, usize>;
 
+/// The positions of a page's `columns`, by name.
+pub fn names(columns: &[String]) -> Names {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect()
+}
+
 /// Rows read by [`all_rows`].
 pub enum Rows {
     Results(Vec<QueryResult>),
@@ -248,12 +257,10 @@ pub async fn all_rows<C: ConnectionTrait>(
         Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
         None => Vec::new(),
     };
-    let names = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.clone(), i))
-        .collect();
-    Ok(Rows::Packed { names, rows })
+    Ok(Rows::Packed {
+        names: names(columns),
+        rows,
+    })
 }
 
 #[cfg(test)]
