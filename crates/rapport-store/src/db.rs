@@ -26,6 +26,9 @@ pub struct Db {
     checkpointer: Option<std::sync::Arc<Checkpointer>>,
     /// SQLite on a file: the connections [`Db::read_rows`] reads pages with.
     lite: Option<std::sync::Arc<LiteReaders>>,
+    /// SQLite on a file: where reads' audit entries wait to be moved into the trail
+    /// (ADR 0017).
+    journal: Option<std::sync::Arc<crate::audit::Journal>>,
 }
 
 /// How often the WAL is checkpointed in the background.
@@ -92,12 +95,17 @@ impl Db {
                 ))
                 .await
                 .map_err(db_err)?;
-            let lite = match database_file(&write).await? {
+            let file = database_file(&write).await?;
+            let lite = match &file {
                 Some(path) => Some(std::sync::Arc::new(LiteReaders::open(
-                    &path,
+                    path,
                     LITE_READERS,
                     READER_CACHE_KIB,
                 )?)),
+                None => None,
+            };
+            let journal = match &file {
+                Some(path) => Some(std::sync::Arc::new(crate::audit::Journal::open(path)?)),
                 None => None,
             };
             Ok(Db {
@@ -106,6 +114,7 @@ impl Db {
                 backend: DatabaseBackend::Sqlite,
                 checkpointer: Some(std::sync::Arc::new(checkpointer)),
                 lite,
+                journal,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
@@ -121,6 +130,7 @@ impl Db {
                 backend: DatabaseBackend::Postgres,
                 checkpointer: None,
                 lite: None,
+                journal: None,
             })
         } else {
             Err(DomainError::Internal(format!(
@@ -159,6 +169,11 @@ impl Db {
             }
         }
         all_rows(&self.read, q, columns).await
+    }
+
+    /// The read journal of the audit trail, if this database has one (SQLite on a file).
+    pub(crate) fn journal(&self) -> Option<&std::sync::Arc<crate::audit::Journal>> {
+        self.journal.as_ref()
     }
 
     /// The write connection, for single statements that need no transaction.
@@ -202,7 +217,7 @@ impl Db {
 }
 
 /// Page cache of each page reader ([`LiteReaders`]).
-const READER_CACHE_KIB: u32 = 8 * 1024;
+const READER_CACHE_KIB: u32 = 4 * 1024;
 
 /// sqlx reader connections (sign-in, settings, counts, every read not of a page).
 const SQLX_READERS: u32 = 4;

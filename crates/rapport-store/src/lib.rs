@@ -76,7 +76,7 @@ pub struct Store {
     keys: Arc<RwLock<Keyring>>,
     pub clock: Arc<dyn Clock>,
     pub settings: StoreSettings,
-    audit_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedEntry>>>,
+    audit_queue: Arc<std::sync::OnceLock<audit::Writer>>,
     create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
     search_density: Arc<records::search::DensityCache>,
@@ -144,7 +144,7 @@ impl Store {
     }
 
     /// The queue of the group-commit audit writer, started on first use.
-    pub(crate) fn audit_queue(&self) -> tokio::sync::mpsc::Sender<audit::QueuedEntry> {
+    pub(crate) fn audit_queue(&self) -> audit::Writer {
         self.audit_queue
             .get_or_init(|| audit::spawn_writer(self.clone()))
             .clone()

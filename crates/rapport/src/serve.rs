@@ -63,6 +63,11 @@ async fn shutdown_signal() {
 
 pub async fn run(cfg: Config) -> Result<()> {
     let store = open_store(&cfg).await?;
+    // Reads audited before the last stop and not yet in the trail (ADR 0017) go in now; this
+    // also starts the audit writer and the journal's mover.
+    rapport_store::audit::flush(&store)
+        .await
+        .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
     let tls = cfg.tls_cert.is_some();
     let state = AppState {
         store: store.clone(),

@@ -196,6 +196,10 @@ story!(audit_verify_finds_reordered_entries, |app| {
     let s2 = app2.login("admin@example.com").await;
     app2.post(&s2, "/api/v1/accounts", json!({"name": "Tail Co"}))
         .await;
+    // Reads wait in the read journal until they are moved into the trail (ADR 0017);
+    // `audit verify` moves them first, so the newest entry is in `audit_log` after it.
+    let (code, out, _) = app2.cli(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
     let rows = app2.sql_rows("SELECT MAX(seq) AS m FROM audit_log").await;
     let max: i64 = rows[0].try_get("", "m").unwrap();
     app2.sql(&format!("DELETE FROM audit_log WHERE seq = {max}"))

@@ -15,6 +15,7 @@ mod m0016_token_lookup;
 mod m0017_short_tokens;
 mod m0018_clustered_keys;
 mod m0019_search_covering;
+mod m0020_audit_journal;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -689,6 +690,7 @@ const MIGRATIONS: &[Migration] = &[
     (17, "short_tokens", m0017_short_tokens::steps),
     (18, "clustered_keys", m0018_clustered_keys::steps),
     (19, "search_covering", m0019_search_covering::steps),
+    (20, "audit_journal", m0020_audit_journal::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

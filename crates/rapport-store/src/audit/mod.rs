@@ -1,7 +1,12 @@
 //! The audit trail: append-only and hash-chained. Each entry's hash covers the previous
 //! entry's hash and its own canonical content, so a row changed, removed or reordered
 //! directly in the database is found by [`verify`]. Entries are written in the caller's
-//! transaction, so a change and its audit entry commit together or not at all.
+//! transaction, so a change and its audit entry commit together or not at all. Entries that go
+//! with no other write wait in the read journal on SQLite ([`journal`], ADR 0017).
+
+mod journal;
+
+pub(crate) use journal::Journal;
 
 use crate::db::{all, db_err, exec, get, one};
 use crate::Store;
@@ -11,6 +16,7 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -20,6 +26,8 @@ pub struct Entry {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub details: Value,
+    /// When it happened, if not when it is written (entries moved from the read journal).
+    pub(crate) at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Entry {
@@ -29,6 +37,7 @@ impl Entry {
             object_type: None,
             object_id: None,
             details: Value::Object(Default::default()),
+            at: None,
         }
     }
 
@@ -137,14 +146,15 @@ pub async fn record_many<'a, C: ConnectionTrait>(
     let last_seq: i64 = get(&head, "seq")?;
     let mut seq = last_seq - entries.len() as i64;
     let mut prev_hash: String = get(&head, "hash")?;
-    let at = store
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let time =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = time(store.now());
     for chunk in entries.chunks(INSERT_ROWS) {
         let mut insert = Query::insert();
         insert.into_table(t("audit_log")).columns(COLUMNS.map(t));
         for (actor, entry) in chunk {
             seq += 1;
+            let at = entry.at.map_or_else(|| now.clone(), time);
             let details = entry.details.to_string();
             let actor_id = match &actor.viewed_by {
                 Some(admin) => admin.as_str(),
@@ -197,15 +207,18 @@ pub async fn record_many<'a, C: ConnectionTrait>(
 
 /// Append an entry that goes with no other write (reads, searches, sign-ins). Entries from
 /// concurrent requests are written together in one transaction (group commit), and the call
-/// returns once its entry is durable, so an acknowledged read is always in the trail.
+/// returns once its entry is durable, so an acknowledged read is always in the trail. On
+/// SQLite that transaction is the read journal's; the entry joins the chain within about a
+/// second (ADR 0017).
 pub async fn record_alone(
     store: &Store,
     actor: &Principal,
     entry: Entry,
 ) -> Result<(), DomainError> {
-    let sender = store.audit_queue();
+    let writer = store.audit_queue();
     let (ack, done) = tokio::sync::oneshot::channel();
-    if sender
+    if writer
+        .entries
         .send((actor.clone(), entry.clone(), ack))
         .await
         .is_err()
@@ -222,6 +235,23 @@ pub async fn record_alone(
     }
 }
 
+/// Move every entry waiting in the read journal into the trail, so what is read next from
+/// `audit_log` holds every acknowledged entry. Nothing to do without a journal.
+pub async fn flush(store: &Store) -> Result<(), DomainError> {
+    let Some(journal) = store.db.journal() else {
+        return Ok(());
+    };
+    let (ack, done) = tokio::sync::oneshot::channel();
+    if store.audit_queue().flush.send(ack).await.is_err() {
+        return move_journal(store, journal).await;
+    }
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(DomainError::Internal(e)),
+        Err(_) => Err(DomainError::Internal("the audit writer stopped".into())),
+    }
+}
+
 /// One queued entry and where to report its outcome.
 pub type QueuedEntry = (
     Principal,
@@ -229,29 +259,158 @@ pub type QueuedEntry = (
     tokio::sync::oneshot::Sender<Result<(), String>>,
 );
 
+type FlushRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// The queues of the background audit writer.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    entries: tokio::sync::mpsc::Sender<QueuedEntry>,
+    flush: tokio::sync::mpsc::Sender<FlushRequest>,
+}
+
 /// Most entries written in one group-commit transaction.
 const BATCH: usize = 256;
 
-/// The background writer behind [`record_alone`].
-pub fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<QueuedEntry> {
+/// How often the read journal is moved into the trail.
+const MOVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Journal entries moved per transaction.
+const MOVE_BATCH: usize = 2000;
+
+/// The background writer behind [`record_alone`] and, with a read journal, the task that
+/// moves it into the trail.
+pub fn spawn_writer(store: Store) -> Writer {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<QueuedEntry>(4096);
+    let (flush_tx, flush_rx) = tokio::sync::mpsc::channel::<FlushRequest>(256);
+    let journal = store.db.journal().cloned();
+    if let Some(journal) = &journal {
+        tokio::spawn(mover(store.clone(), Arc::clone(journal), flush_rx));
+    }
     tokio::spawn(async move {
+        if let Some(journal) = &journal {
+            // A journal file made anew must not reuse ids the trail has taken.
+            if let Err(e) = journal_ids_after_moved(&store, journal).await {
+                tracing::warn!(error = %e, "could not read how far the audit read journal was moved");
+            }
+        }
         let mut batch = Vec::with_capacity(BATCH);
         // Waits for one entry, then takes every other one already queued.
         while rx.recv_many(&mut batch, BATCH).await > 0 {
-            let result = async {
-                let t = store.db.begin().await?;
-                record_many(&t, &store, batch.iter().map(|(a, e, _)| (a, e))).await?;
-                t.commit().await.map_err(db_err)
+            let result = match &journal {
+                Some(journal) => {
+                    let now = store.now();
+                    let pending: Vec<journal::Pending> = batch
+                        .iter()
+                        .map(|(a, e, _)| journal::Pending::new(e.at.unwrap_or(now), a, e))
+                        .collect();
+                    journal::blocking(journal, move |j| j.append(&pending)).await
+                }
+                None => {
+                    async {
+                        let t = store.db.begin().await?;
+                        record_many(&t, &store, batch.iter().map(|(a, e, _)| (a, e))).await?;
+                        t.commit().await.map_err(db_err)
+                    }
+                    .await
+                }
             }
-            .await
             .map_err(|e| e.to_string());
             for (_, _, ack) in batch.drain(..) {
                 let _ = ack.send(result.clone());
             }
         }
     });
-    tx
+    Writer {
+        entries: tx,
+        flush: flush_tx,
+    }
+}
+
+async fn journal_ids_after_moved(store: &Store, journal: &Arc<Journal>) -> Result<(), DomainError> {
+    let moved = journal_moved(store.db.writer()).await?;
+    journal::blocking(journal, move |j| j.ids_after(moved)).await
+}
+
+/// The last journal id the trail has taken (`audit_head.journal_moved`).
+async fn journal_moved<C: ConnectionTrait>(c: &C) -> Result<i64, DomainError> {
+    let head = one(
+        c,
+        Query::select()
+            .column(t("journal_moved"))
+            .from(t("audit_head"))
+            .and_where(Expr::col(t("id")).eq(1)),
+    )
+    .await?
+    .ok_or_else(|| DomainError::Internal("audit chain head is missing".into()))?;
+    get(&head, "journal_moved")
+}
+
+/// Move the journal every [`MOVE_EVERY`], and at once when asked to flush.
+async fn mover(
+    store: Store,
+    journal: Arc<Journal>,
+    mut flushes: tokio::sync::mpsc::Receiver<FlushRequest>,
+) {
+    let mut waiting = Vec::new();
+    loop {
+        tokio::select! {
+            n = flushes.recv_many(&mut waiting, 256) => {
+                if n == 0 {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(MOVE_EVERY) => {}
+        }
+        let result = move_journal(&store, &journal)
+            .await
+            .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "moving the audit read journal failed; it is kept and tried again");
+        }
+        for ack in waiting.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// Move the journal's entries into the trail, oldest first, [`MOVE_BATCH`] per transaction.
+async fn move_journal(store: &Store, journal: &Arc<Journal>) -> Result<(), DomainError> {
+    loop {
+        let rows = journal::blocking(journal, |j| j.oldest(MOVE_BATCH)).await?;
+        let Some(last) = rows.last().map(|(id, _)| *id) else {
+            return Ok(());
+        };
+        let tx = store.db.begin().await?;
+        let moved = journal_moved(&tx).await?;
+        // Entries at or below `moved` are in the trail already (a crash came between the
+        // move's commit and the journal's delete).
+        let parts: Vec<(Principal, Entry)> = rows
+            .iter()
+            .filter(|(id, _)| *id > moved)
+            .map(|(_, p)| p.parts())
+            .collect();
+        if !parts.is_empty() {
+            record_many(&tx, store, parts.iter().map(|(a, e)| (a, e))).await?;
+            exec(
+                &tx,
+                Query::update()
+                    .table(t("audit_head"))
+                    .value(t("journal_moved"), last)
+                    .and_where(Expr::col(t("id")).eq(1)),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        let upto = last.max(moved);
+        journal::blocking(journal, move |j| {
+            j.forget(upto)?;
+            j.ids_after(upto)
+        })
+        .await?;
+        if rows.len() < MOVE_BATCH {
+            return Ok(());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -271,6 +430,7 @@ pub struct ChainProblem {
 
 /// Walk the whole chain in order and name the first entry that was tampered with.
 pub async fn verify(store: &Store) -> Result<VerifyReport, DomainError> {
+    flush(store).await?;
     let db = store.db.reader();
     let mut expected_seq = 1i64;
     let mut prev = GENESIS.to_string();
@@ -442,6 +602,7 @@ pub async fn search_trail(
 /// Search the trail, newest first, without a permission check: for services that checked
 /// access themselves ([`search_trail`], record history, privacy export).
 pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, DomainError> {
+    flush(store).await?;
     let mut q = Query::select();
     q.columns(COLUMNS[..12].iter().map(|c| t(c)))
         .from(t("audit_log"))
@@ -498,3 +659,7 @@ pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, Dom
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod journal_tests;
