@@ -24,11 +24,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Pending {
     pub at: DateTime<Utc>,
-    pub user_id: String,
+    /// The user the trail names: the administrator when one viewed as another user.
+    pub actor_id: String,
     pub email: String,
     pub session_id: Option<String>,
     pub token_id: Option<String>,
-    pub viewed_by: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub action: String,
@@ -41,11 +41,13 @@ impl Pending {
     pub fn new(at: DateTime<Utc>, actor: &Principal, entry: &Entry) -> Pending {
         Pending {
             at,
-            user_id: actor.user_id.clone(),
+            actor_id: actor
+                .viewed_by
+                .clone()
+                .unwrap_or_else(|| actor.user_id.clone()),
             email: actor.email.clone(),
             session_id: actor.session_id.clone(),
             token_id: actor.token_id.clone(),
-            viewed_by: actor.viewed_by.clone(),
             ip: actor.ip.clone(),
             user_agent: actor.user_agent.clone(),
             action: entry.action.clone(),
@@ -58,14 +60,14 @@ impl Pending {
     /// The actor and entry as the trail records them (only the fields the trail keeps).
     pub fn parts(&self) -> (Principal, Entry) {
         let actor = Principal {
-            user_id: self.user_id.clone(),
+            user_id: self.actor_id.clone(),
             email: self.email.clone(),
             department_id: None,
             grants: Default::default(),
             session_id: self.session_id.clone(),
             token_id: self.token_id.clone(),
             read_only: false,
-            viewed_by: self.viewed_by.clone(),
+            viewed_by: None,
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
         };

@@ -177,7 +177,7 @@ pub async fn record_many<'a, C: ConnectionTrait>(
             })?;
             insert.values_panic([
                 seq.into(),
-                at.clone().into(),
+                at.into(),
                 actor_id.into(),
                 actor.email.clone().into(),
                 actor.session_id.clone().into(),
@@ -228,11 +228,7 @@ pub async fn record_alone(
         record(&tx, store, actor, entry).await?;
         return tx.commit().await.map_err(db_err);
     }
-    match done.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(DomainError::Internal(e)),
-        Err(_) => Err(DomainError::Internal("the audit writer stopped".into())),
-    }
+    acked(done).await
 }
 
 /// Move every entry waiting in the read journal into the trail, so what is read next from
@@ -245,6 +241,13 @@ pub async fn flush(store: &Store) -> Result<(), DomainError> {
     if store.audit_queue().flush.send(ack).await.is_err() {
         return move_journal(store, journal).await;
     }
+    acked(done).await
+}
+
+/// The outcome the audit writer reports for a queued entry or a flush.
+async fn acked(
+    done: tokio::sync::oneshot::Receiver<Result<(), String>>,
+) -> Result<(), DomainError> {
     match done.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(DomainError::Internal(e)),
@@ -402,11 +405,7 @@ async fn move_journal(store: &Store, journal: &Arc<Journal>) -> Result<(), Domai
         }
         tx.commit().await.map_err(db_err)?;
         let upto = last.max(moved);
-        journal::blocking(journal, move |j| {
-            j.forget(upto)?;
-            j.ids_after(upto)
-        })
-        .await?;
+        journal::blocking(journal, move |j| j.forget(upto)).await?;
         if rows.len() < MOVE_BATCH {
             return Ok(());
         }
