@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod lite;
 mod packed;
+pub(crate) mod workers;
 use lite::LiteReaders;
 pub use packed::{all_rows, FromCell, Names, RowRef, Rows};
 

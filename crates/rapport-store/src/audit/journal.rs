@@ -13,6 +13,7 @@
 //! or below `journal_moved`, so none is lost and none is written twice.
 
 use super::Entry;
+use crate::db::workers::Workers;
 use chrono::{DateTime, Utc};
 use rapport_core::{DomainError, Principal};
 use rusqlite::{Connection, OptionalExtension};
@@ -85,6 +86,8 @@ impl Pending {
 /// The journal file of one database.
 pub(crate) struct Journal {
     conn: Mutex<Connection>,
+    /// The thread the journal's work runs on ([`blocking`]; ADR 0018).
+    thread: Workers<()>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -115,6 +118,7 @@ impl Journal {
         .map_err(err)?;
         Ok(Journal {
             conn: Mutex::new(conn),
+            thread: Workers::start("rapport-journal", vec![()])?,
         })
     }
 
@@ -202,13 +206,11 @@ impl Journal {
     }
 }
 
-/// Run `f` on the journal on a blocking thread.
+/// Run `f` on the journal's own thread.
 pub(crate) async fn blocking<T: Send + 'static>(
     journal: &Arc<Journal>,
     f: impl FnOnce(&Journal) -> Result<T, DomainError> + Send + 'static,
 ) -> Result<T, DomainError> {
     let j = Arc::clone(journal);
-    tokio::task::spawn_blocking(move || f(&j))
-        .await
-        .map_err(DomainError::internal)?
+    journal.thread.run(move |_: &mut ()| f(&j)).await
 }

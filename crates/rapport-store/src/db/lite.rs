@@ -9,29 +9,21 @@
 //! any other value returns `None` from [`LiteReaders::rows`] and its caller reads it through
 //! sqlx, so a value is never written to SQLite in a form sqlx would not have written.
 
+use super::workers::Workers;
 use rapport_core::DomainError;
 use rusqlite::types::{Value as Cell, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::sea_query::Value;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// Prepared statements each connection keeps (list pages differ by filter, sort and limit).
 const STATEMENTS_KEPT: usize = 64;
 
-/// A fixed set of read-only connections to one SQLite file.
+/// A fixed set of read-only connections to one SQLite file, each on a thread of its own
+/// ([`Workers`], ADR 0018).
+#[derive(Debug)]
 pub struct LiteReaders {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
-}
-
-impl std::fmt::Debug for LiteReaders {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiteReaders")
-            .field("available", &self.permits.available_permits())
-            .finish()
-    }
+    workers: Workers<Connection>,
 }
 
 fn lite_err(e: rusqlite::Error) -> DomainError {
@@ -60,44 +52,24 @@ impl LiteReaders {
             conns.push(c);
         }
         Ok(LiteReaders {
-            permits: Semaphore::new(conns.len()),
-            idle: Mutex::new(conns),
+            workers: Workers::start("rapport-reader", conns)?,
         })
     }
 
     /// Every row of `sql` with `values` bound, each as its cells in column order; `None`
     /// when a value is not one this reader binds (the caller reads through sqlx instead).
     pub async fn rows(
-        self: &Arc<Self>,
+        &self,
         sql: String,
         values: &[Value],
     ) -> Result<Option<Vec<Vec<Cell>>>, DomainError> {
         let Some(cells) = values.iter().map(to_cell).collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| DomainError::Internal("database: the readers are closed".into()))?;
-        let me = Arc::clone(self);
-        let rows = tokio::task::spawn_blocking(move || {
-            // A connection is taken and put back by the same thread; the permit guarantees
-            // one is idle.
-            let conn = me
-                .idle
-                .lock()
-                .map_err(|_| DomainError::Internal("database: a reader panicked".into()))?
-                .pop()
-                .ok_or_else(|| DomainError::Internal("database: no idle reader".into()))?;
-            let res = run(&conn, &sql, &cells);
-            if let Ok(mut idle) = me.idle.lock() {
-                idle.push(conn);
-            }
-            res
-        })
-        .await
-        .map_err(DomainError::internal)??;
+        let rows = self
+            .workers
+            .run(move |conn: &mut Connection| run(conn, &sql, &cells))
+            .await?;
         Ok(Some(rows))
     }
 }
@@ -177,7 +149,7 @@ mod tests {
             )
             .unwrap_or_else(|e| panic!("{e}"));
         }
-        let readers = Arc::new(LiteReaders::open(&path, 2, 1024).unwrap_or_else(|e| panic!("{e}")));
+        let readers = LiteReaders::open(&path, 2, 1024).unwrap_or_else(|e| panic!("{e}"));
         let rows = readers
             .rows(
                 "SELECT id, n, r, b FROM t WHERE n >= ? OR id = ? ORDER BY id".into(),

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 pub const MAX_ROWS: u64 = 50_000;
 
 /// Rows read per query.
-const PAGE: u64 = 2_000;
+const PAGE: u64 = 500;
 
 /// The file formats an export can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
