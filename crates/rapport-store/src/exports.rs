@@ -15,8 +15,10 @@ use serde_json::{json, Value};
 use tokio_util::task::AbortOnDropHandle;
 
 pub const EXPORT_JOB: &str = "export.run";
-/// Chunks of the file as stored (before encryption).
-const CHUNK: usize = 1 << 20;
+/// Chunks of the file as stored (before encryption). Each is copied several times on its way
+/// to the database (ciphertext, its text, the bound value), so smaller chunks keep an export's
+/// memory down (ADR 0018).
+const CHUNK: usize = 256 << 10;
 /// How long a finished export can be downloaded.
 pub const KEEP_DAYS: i64 = 7;
 
@@ -276,7 +278,7 @@ struct Chunks {
 
 impl Chunks {
     fn new(store: &Store, id: &str) -> Chunks {
-        let (out, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let (out, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
         let (store, id) = (store.clone(), id.to_string());
         let writer = tokio::spawn(async move {
             let mut seq = 0i64;
@@ -308,11 +310,19 @@ impl Chunks {
     }
 
     async fn push(&mut self, data: Vec<u8>) -> Result<(), DomainError> {
-        self.pending.extend(data);
-        while self.pending.len() >= CHUNK {
-            let rest = self.pending.split_off(CHUNK);
-            let chunk = std::mem::replace(&mut self.pending, rest);
-            self.send(chunk).await?;
+        let mut data = &data[..];
+        while !data.is_empty() {
+            // Filled up to CHUNK exactly: a chunk never carries spare capacity.
+            if self.pending.capacity() == 0 {
+                self.pending.reserve_exact(CHUNK);
+            }
+            let take = (CHUNK - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() == CHUNK {
+                let chunk = std::mem::take(&mut self.pending);
+                self.send(chunk).await?;
+            }
         }
         Ok(())
     }
@@ -339,14 +349,9 @@ impl Chunks {
 
     /// Store what is left and wait until every chunk is stored; the file's size.
     async fn finish(mut self, rest: Vec<u8>) -> Result<i64, DomainError> {
-        self.pending.extend(rest);
-        while !self.pending.is_empty() {
-            let rest = if self.pending.len() > CHUNK {
-                self.pending.split_off(CHUNK)
-            } else {
-                Vec::new()
-            };
-            let chunk = std::mem::replace(&mut self.pending, rest);
+        self.push(rest).await?;
+        if !self.pending.is_empty() {
+            let chunk = std::mem::take(&mut self.pending);
             self.send(chunk).await?;
         }
         self.out = None;
