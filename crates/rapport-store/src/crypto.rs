@@ -4,7 +4,7 @@
 //!
 //! Keys live in a key file or the `RAPPORT_MASTER_KEY` variable, never in the database.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -203,8 +203,16 @@ impl Keyring {
         self.keys.iter().map(|k| k.id.clone()).collect()
     }
 
+    /// `table NUL column NUL record_id`: a ciphertext only opens in the cell it was written
+    /// for. Built by hand: `format!` was 3% of a list request, which decrypts ~150 cells.
     fn aad(table: &str, column: &str, record_id: &str) -> Vec<u8> {
-        format!("{table}\u{0}{column}\u{0}{record_id}").into_bytes()
+        let mut aad = Vec::with_capacity(table.len() + column.len() + record_id.len() + 2);
+        aad.extend_from_slice(table.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(column.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(record_id.as_bytes());
+        aad
     }
 
     pub fn encrypt(
@@ -288,23 +296,25 @@ impl Keyring {
                 "{table}.{column} of {record_id} uses key {kid}, which is not loaded"
             ))
         })?;
-        let blob = B64
+        let mut blob = B64
             .decode(b64)
             .map_err(|_| DomainError::Internal("corrupt ciphertext".into()))?;
         if blob.len() < 12 + 16 {
             return Err(DomainError::Internal("corrupt ciphertext".into()));
         }
-        let (nonce, ct) = blob.split_at(12);
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&blob[..12]);
+        // Decrypted where it was decoded: the plaintext takes no allocation of its own.
+        blob.drain(..12);
         let aad = Self::aad(table, column, record_id);
-        let pt = key
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+        key.cipher
+            .decrypt_in_place(Nonce::from_slice(&nonce), &aad, &mut blob)
             .map_err(|_| {
                 DomainError::Internal(format!(
                     "{table}.{column} of {record_id} failed to decrypt (wrong key or moved ciphertext)"
                 ))
             })?;
-        Ok(pt)
+        Ok(blob)
     }
 
     /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).

@@ -97,6 +97,29 @@ impl<'a> RowRef<'a> {
     }
 }
 
+impl<'a> RowRef<'a> {
+    /// A text column, borrowed from the row where it can be (a page's rows; for a ciphertext
+    /// or JSON that is only read to be decoded, a copy would be thrown away at once). Other
+    /// kinds of cell are read as [`FromCell`] reads them into a `String`.
+    pub fn text(&self, col: &str) -> Result<Option<std::borrow::Cow<'a, str>>, DomainError> {
+        use std::borrow::Cow;
+        match *self {
+            RowRef::Lite { names, cells } => match cell(names, cells, col)? {
+                Cell::Text(s) => return Ok(Some(Cow::Borrowed(s.as_str()))),
+                Cell::Null => return Ok(None),
+                _ => {}
+            },
+            RowRef::Packed { names, cells } => match cell(names, cells, col)? {
+                Value::String(s) => return Ok(Some(Cow::Borrowed(s.as_str()))),
+                Value::Null => return Ok(None),
+                _ => {}
+            },
+            RowRef::Result(_) => {}
+        }
+        Ok(self.get::<Option<String>>(col)?.map(Cow::Owned))
+    }
+}
+
 /// The cell of column `col` in a row of cells named by `names`.
 fn cell<'c, C>(names: &Names, cells: &'c [C], col: &str) -> Result<&'c C, DomainError> {
     names
@@ -288,6 +311,14 @@ mod tests {
         assert!(r.get::<i64>("id").is_err());
         assert!(r.get::<String>("none").is_err());
         assert!(r.get::<DateTime<Utc>>("id").is_err());
+        // `text` borrows what `get::<Option<String>>` would copy, and reads the rest alike.
+        assert!(matches!(
+            r.text("id").unwrap(),
+            Some(std::borrow::Cow::Borrowed("a1"))
+        ));
+        assert_eq!(r.text("none").unwrap(), None);
+        assert_eq!(r.text("n").unwrap().as_deref(), Some("9007199254740993"));
+        assert!(r.text("missing").is_err());
     }
 
     #[test]

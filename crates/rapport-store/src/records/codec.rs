@@ -159,7 +159,7 @@ pub fn decode(
     };
     if spec.sensitive {
         let enc_col = col(0)?;
-        let Some(ct) = row.get::<Option<String>>(enc_col)? else {
+        let Some(ct) = row.text(enc_col)? else {
             return Ok(FieldValue::Null);
         };
         let plain = keys.decrypt(table, enc_col, id, &ct)?;
@@ -192,20 +192,18 @@ pub fn decode(
         FieldKind::DateTime => row
             .get::<Option<DateTime<Utc>>>(n)?
             .map_or(FieldValue::Null, FieldValue::DateTime),
-        FieldKind::Date => match row.get::<Option<String>>(n)? {
+        FieldKind::Date => match row.text(n)? {
             Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                 .map(FieldValue::Date)
                 .unwrap_or(FieldValue::Null),
             None => FieldValue::Null,
         },
-        FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => {
-            match row.get::<Option<String>>(n)? {
-                Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
-                None => FieldValue::List(vec![]),
-            }
-        }
+        FieldKind::Tags | FieldKind::EmailList | FieldKind::PhoneList => match row.text(n)? {
+            Some(j) => FieldValue::List(serde_json::from_str(&j).unwrap_or_default()),
+            None => FieldValue::List(vec![]),
+        },
         FieldKind::JsonObject | FieldKind::ContactLinks | FieldKind::LineItems => {
-            match row.get::<Option<String>>(n)? {
+            match row.text(n)? {
                 Some(j) => {
                     FieldValue::Json(serde_json::from_str(&j).unwrap_or(serde_json::Value::Null))
                 }

@@ -380,10 +380,10 @@ pub(crate) fn row_to_partial(
     }
     let mut custom = Map::new();
     if needed.custom {
-        if let Some(j) = row.get::<Option<String>>("custom")? {
+        if let Some(j) = row.text("custom")? {
             custom = serde_json::from_str(&j).unwrap_or_default();
         }
-        if let Some(ct) = row.get::<Option<String>>("custom_enc")? {
+        if let Some(ct) = row.text("custom_enc")? {
             let plain = keys.decrypt(def.table, "custom_enc", &id, &ct)?;
             let secret: Map<String, Value> =
                 serde_json::from_str(&plain).map_err(DomainError::internal)?;
