@@ -3,7 +3,8 @@
 //! sqlx hands SQLite rows one at a time from its connection thread, so pages were read as one
 //! packed JSON row ([`super::all_rows`]): SQLite wrote every cell as JSON text and the server
 //! parsed it back, a fifth of a list request's time. A [`LiteReaders`] connection steps the
-//! statement on its own thread ([`super::workers`]) and returns the cells as they are, in one hand-off.
+//! statement on its own thread ([`super::workers`]) and returns the cells as they are, in one
+//! hand-off.
 //!
 //! Only plain values are bound here (integers, reals, text, bytes, NULL); a statement with
 //! any other value returns `None` from [`LiteReaders::rows`] and its caller reads it through
