@@ -95,6 +95,20 @@ impl<'a> RowRef<'a> {
             }
         }
     }
+
+    /// [`RowRef::get`] of the column at `at`, which is named `col` (a page's rows are read
+    /// by position; a driver's row by name).
+    pub fn get_at<T: FromCell>(&self, at: usize, col: &str) -> Result<T, DomainError> {
+        match self {
+            RowRef::Result(r) => T::from_result(r, col),
+            RowRef::Packed { cells, .. } => {
+                T::from_json(cell_at(cells, at, col)?).ok_or_else(|| mismatch(col))
+            }
+            RowRef::Lite { cells, .. } => {
+                T::from_lite(cell_at(cells, at, col)?).ok_or_else(|| mismatch(col))
+            }
+        }
+    }
 }
 
 impl<'a> RowRef<'a> {
@@ -102,30 +116,54 @@ impl<'a> RowRef<'a> {
     /// or JSON that is only read to be decoded, a copy would be thrown away at once). Other
     /// kinds of cell are read as [`FromCell`] reads them into a `String`.
     pub fn text(&self, col: &str) -> Result<Option<std::borrow::Cow<'a, str>>, DomainError> {
+        let at = match *self {
+            RowRef::Lite { names, .. } | RowRef::Packed { names, .. } => position(names, col)?,
+            RowRef::Result(_) => 0,
+        };
+        self.text_at(at, col)
+    }
+
+    /// [`RowRef::text`] of the column at `at`, which is named `col`.
+    pub fn text_at(
+        &self,
+        at: usize,
+        col: &str,
+    ) -> Result<Option<std::borrow::Cow<'a, str>>, DomainError> {
         use std::borrow::Cow;
         match *self {
-            RowRef::Lite { names, cells } => match cell(names, cells, col)? {
+            RowRef::Lite { cells, .. } => match cell_at(cells, at, col)? {
                 Cell::Text(s) => return Ok(Some(Cow::Borrowed(s.as_str()))),
                 Cell::Null => return Ok(None),
                 _ => {}
             },
-            RowRef::Packed { names, cells } => match cell(names, cells, col)? {
+            RowRef::Packed { cells, .. } => match cell_at(cells, at, col)? {
                 Value::String(s) => return Ok(Some(Cow::Borrowed(s.as_str()))),
                 Value::Null => return Ok(None),
                 _ => {}
             },
             RowRef::Result(_) => {}
         }
-        Ok(self.get::<Option<String>>(col)?.map(Cow::Owned))
+        Ok(self.get_at::<Option<String>>(at, col)?.map(Cow::Owned))
     }
 }
 
 /// The cell of column `col` in a row of cells named by `names`.
 fn cell<'c, C>(names: &Names, cells: &'c [C], col: &str) -> Result<&'c C, DomainError> {
-    names
-        .get(col)
-        .and_then(|&i| cells.get(i))
-        .ok_or_else(|| DomainError::Internal(format!("no column {col} in the row")))
+    cell_at(cells, position(names, col)?, col)
+}
+
+/// Where column `col` is in rows named by `names`.
+fn position(names: &Names, col: &str) -> Result<usize, DomainError> {
+    names.get(col).copied().ok_or_else(|| no_column(col))
+}
+
+/// The cell at `at` of a row, for column `col`.
+fn cell_at<'c, C>(cells: &'c [C], at: usize, col: &str) -> Result<&'c C, DomainError> {
+    cells.get(at).ok_or_else(|| no_column(col))
+}
+
+fn no_column(col: &str) -> DomainError {
+    DomainError::Internal(format!("no column {col} in the row"))
 }
 
 fn mismatch(col: &str) -> DomainError {

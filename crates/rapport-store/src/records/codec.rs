@@ -141,6 +141,29 @@ pub fn encode(
     })
 }
 
+/// Is the field one column of text shown as it is stored (no parsing, no decryption)? A list
+/// page writes such a value straight from its row ([`super::page`]); [`decode`] reads it as
+/// [`FieldValue::Text`].
+pub fn reads_as_text(spec: &FieldSpec) -> bool {
+    !spec.sensitive
+        && !matches!(
+            spec.kind,
+            FieldKind::AccountLinks
+                | FieldKind::Consent
+                | FieldKind::Money
+                | FieldKind::Integer { .. }
+                | FieldKind::Bool
+                | FieldKind::DateTime
+                | FieldKind::Date
+                | FieldKind::Tags
+                | FieldKind::EmailList
+                | FieldKind::PhoneList
+                | FieldKind::JsonObject
+                | FieldKind::ContactLinks
+                | FieldKind::LineItems
+        )
+}
+
 /// Decode a field from a row; `cols` are the field's [`read_columns`] (named once per query,
 /// not once per row).
 pub fn decode(
@@ -157,6 +180,11 @@ pub fn decode(
             DomainError::Internal(format!("{n} is read from {} columns", cols.len()))
         })
     };
+    if reads_as_text(spec) {
+        return Ok(row
+            .get::<Option<String>>(n)?
+            .map_or(FieldValue::Null, FieldValue::Text));
+    }
     if spec.sensitive {
         let enc_col = col(0)?;
         let Some(ct) = row.text(enc_col)? else {
@@ -210,6 +238,7 @@ pub fn decode(
                 None => FieldValue::Null,
             }
         }
+        // Kinds [`reads_as_text`] answers for, returned above.
         _ => row
             .get::<Option<String>>(n)?
             .map_or(FieldValue::Null, FieldValue::Text),

@@ -15,8 +15,10 @@ pub mod fast_create;
 pub(crate) mod group;
 
 pub mod duplicates;
+mod page;
 pub mod query;
 pub(crate) mod search;
+pub use page::{RowPage, ShownRows};
 mod shown;
 pub use shown::{Lens, Shown};
 mod tokens;
@@ -341,18 +343,7 @@ impl PageQuery {
             .map(|r| {
                 let mut rec = row_to_partial(keys, def, r, needed, &field_cols)?;
                 if self.inline_links {
-                    let text: Option<String> = r.get(LINKS_COLUMN)?;
-                    let pairs: Vec<(String, Option<String>)> = match text {
-                        Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
-                        None => Vec::new(),
-                    };
-                    set_links(
-                        &mut rec,
-                        pairs
-                            .into_iter()
-                            .map(|(account_id, role)| AccountLink { account_id, role })
-                            .collect(),
-                    );
+                    set_links(&mut rec, inline_links(r)?);
                 }
                 Ok(rec)
             })
@@ -378,18 +369,17 @@ pub(crate) fn row_to_partial(
     for (f, cols) in needed.fields.iter().zip(field_cols) {
         values.insert(f.name, codec::decode(f, cols, row, keys, def.table, &id)?);
     }
-    let mut custom = Map::new();
-    if needed.custom {
-        if let Some(j) = row.text("custom")? {
-            custom = serde_json::from_str(&j).unwrap_or_default();
-        }
-        if let Some(ct) = row.text("custom_enc")? {
-            let plain = keys.decrypt(def.table, "custom_enc", &id, &ct)?;
-            let secret: Map<String, Value> =
-                serde_json::from_str(&plain).map_err(DomainError::internal)?;
-            custom.extend(secret);
-        }
-    }
+    let custom = if needed.custom {
+        custom_values(
+            keys,
+            def.table,
+            &id,
+            row.text("custom")?.as_deref(),
+            row.text("custom_enc")?.as_deref(),
+        )?
+    } else {
+        Map::new()
+    };
     Ok(Record {
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
@@ -400,12 +390,59 @@ pub(crate) fn row_to_partial(
     })
 }
 
+/// A record's custom values as the API shows them: the plain ones from `custom` (JSON) and
+/// the sensitive ones decrypted from `custom_enc`, keyed by `cf_...`.
+fn custom_values(
+    keys: &Keyring,
+    table: &str,
+    id: &str,
+    custom: Option<&str>,
+    custom_enc: Option<&str>,
+) -> Result<Map<String, Value>, DomainError> {
+    let mut values = Map::new();
+    if let Some(j) = custom {
+        values = serde_json::from_str(j).unwrap_or_default();
+    }
+    if let Some(ct) = custom_enc {
+        let plain = keys.decrypt(table, "custom_enc", id, ct)?;
+        let secret: Map<String, Value> =
+            serde_json::from_str(&plain).map_err(DomainError::internal)?;
+        values.extend(secret);
+    }
+    Ok(values)
+}
+
+/// A contact's account links as its page row carries them ([`LINKS_COLUMN`], SQLite), in the
+/// order read.
+fn inline_links(row: RowRef<'_>) -> Result<Vec<AccountLink>, DomainError> {
+    let pairs: Vec<(String, Option<String>)> = match row.text(LINKS_COLUMN)? {
+        Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
+        None => Vec::new(),
+    };
+    Ok(pairs
+        .into_iter()
+        .map(|(account_id, role)| AccountLink { account_id, role })
+        .collect())
+}
+
 /// Load contact → account links for a batch of contacts.
 async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result<(), DomainError> {
     if records.is_empty() {
         return Ok(());
     }
     let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let mut by_contact = links_of(c, ids).await?;
+    for rec in records.iter_mut() {
+        set_links(rec, by_contact.remove(&rec.id).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The account links of the contacts `ids`, by contact, in the order read.
+async fn links_of<C: ConnectionTrait>(
+    c: &C,
+    ids: Vec<String>,
+) -> Result<BTreeMap<String, Vec<AccountLink>>, DomainError> {
     let columns = ["contact_id", "account_id", "role"].map(String::from);
     let rows = crate::db::all_rows(
         c,
@@ -424,16 +461,18 @@ async fn load_links<C: ConnectionTrait>(c: &C, records: &mut [Record]) -> Result
             role: r.get("role")?,
         });
     }
-    for rec in records.iter_mut() {
-        set_links(rec, by_contact.remove(&rec.id).unwrap_or_default());
-    }
-    Ok(())
+    Ok(by_contact)
 }
 
 /// A contact's account links, in account id order (however they were read).
 fn set_links(rec: &mut Record, mut links: Vec<AccountLink>) {
-    links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    sort_links(&mut links);
     rec.values.insert("accounts", FieldValue::Links(links));
+}
+
+/// Account links in the order they are shown: by account id.
+fn sort_links(links: &mut [AccountLink]) {
+    links.sort_by(|a, b| a.account_id.cmp(&b.account_id));
 }
 
 /// Fetch one record if it is inside `filter`; `None` otherwise (the caller answers 404).

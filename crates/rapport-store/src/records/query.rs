@@ -4,7 +4,7 @@
 //! Filter syntax (JSON): `{"and": [F, ...]}`, `{"or": [F, ...]}` or
 //! `{"field": "level", "op": "eq", "value": "A"}`. See docs/api.md for the operators.
 
-use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record};
+use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record, RowPage};
 use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
@@ -778,79 +778,140 @@ pub async fn list(
     })
 }
 
-/// A page of a list as records, to be shown through a [`Lens`] (the API serialises them
-/// straight to the response).
+/// A page of a list as records, to be shown through a [`Lens`] (the web pages and other
+/// callers that need the records themselves).
 pub async fn list_records(
     store: &Store,
     actor: &Principal,
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<RecordPage, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Read)
-        .await?
-        .ok_or_else(|| DomainError::Forbidden(format!("you may not read {} records", def.key())))?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
-    }
-    let sort = parse_sort(def, actor, params.sort.as_deref())?;
-    let mut params = params.clone();
-    if params.filter.is_some() && params.customs.is_empty() {
-        params.customs = crate::custom_fields::active(store, def.object).await?;
-    }
-    let params = &params;
-    // A quick search in the default order on SQLite reads each way of matching on its own,
-    // bounded, instead of one OR (see `search`).
-    let candidates = if store.db.is_sqlite() && sort.spec.is_none() && sort.desc {
-        super::search::candidates(store, actor, def, &filter, params, &sort, limit + 1).await?
-    } else {
-        None
-    };
-    let mut q = match candidates {
-        Some(ids) => {
-            let mut q = Query::select();
-            q.from(t(def.table))
-                .and_where(Expr::col(t("id")).in_subquery(ids));
-            q
-        }
-        None => scoped_select(def, actor, store, &filter, params)?,
-    };
-    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        apply_cursor(&mut q, &sort, c)?;
-    }
-    let order = if sort.desc { Order::Desc } else { Order::Asc };
-    if sort.spec.is_some() {
-        let nulls = if sort.desc {
-            NullOrdering::Last
-        } else {
-            NullOrdering::First
-        };
-        q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
-    }
-    q.order_by(t("id"), order).limit(limit + 1);
+    let mut select = PageSelect::new(store, actor, def, params).await?;
     let keys = store.keys()?;
+    let q = std::mem::take(&mut select.q);
     let mut records = read_records_fresh(store, &keys, def, q, &Needed::all(def)).await?;
-    let more = records.len() as u64 > limit;
-    records.truncate(limit as usize);
+    let more = records.len() as u64 > select.limit;
+    records.truncate(select.limit as usize);
     let next_cursor = if more {
         records
             .last()
-            .map(|r| encode_cursor(&sort_value_json(r, &sort), &r.id))
+            .map(|r| encode_cursor(&sort_value_json(r, &select.sort), &r.id))
     } else {
         None
     };
-    audit::record_alone(
-        store,
-        actor,
-        audit::Entry::new(format!("{}.{}", def.key(), if params.q.is_some() { "searched" } else { "listed" }))
-            .object(def.key(), "*")
-            .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, &params.customs, f)), "sort": params.sort, "returned": records.len()})),
-    )
-    .await?;
+    select.audit(store, actor, def, records.len()).await?;
     Ok(RecordPage {
         records,
         next_cursor,
     })
+}
+
+/// A page of a list as the rows it was read in, written to JSON without records in between
+/// (the API's list; ADR 0019). The same page, scope, audit and cursor as [`list_records`].
+pub async fn list_rows(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    params: &ListParams,
+) -> Result<RowPage, DomainError> {
+    let mut select = PageSelect::new(store, actor, def, params).await?;
+    let keys = store.keys()?;
+    let limit = select.limit as usize;
+    let q = std::mem::take(&mut select.q);
+    let page = RowPage::read(store, keys, def, q, limit, |rec| {
+        encode_cursor(&sort_value_json(rec, &select.sort), &rec.id)
+    })
+    .await?;
+    select.audit(store, actor, def, page.len()).await?;
+    Ok(page)
+}
+
+/// The query of one list page, in the caller's scope, with what the page's cursor and audit
+/// entry need.
+struct PageSelect {
+    q: SelectStatement,
+    sort: Sort,
+    limit: u64,
+    params: ListParams,
+}
+
+impl PageSelect {
+    async fn new(
+        store: &Store,
+        actor: &Principal,
+        def: &ObjectDef,
+        params: &ListParams,
+    ) -> Result<PageSelect, DomainError> {
+        let filter = owner_filter(store, actor, def.object, Action::Read)
+            .await?
+            .ok_or_else(|| {
+                DomainError::Forbidden(format!("you may not read {} records", def.key()))
+            })?;
+        let limit = params.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
+        }
+        let sort = parse_sort(def, actor, params.sort.as_deref())?;
+        let mut params = params.clone();
+        if params.filter.is_some() && params.customs.is_empty() {
+            params.customs = crate::custom_fields::active(store, def.object).await?;
+        }
+        // A quick search in the default order on SQLite reads each way of matching on its
+        // own, bounded, instead of one OR (see `search`).
+        let candidates = if store.db.is_sqlite() && sort.spec.is_none() && sort.desc {
+            super::search::candidates(store, actor, def, &filter, &params, &sort, limit + 1).await?
+        } else {
+            None
+        };
+        let mut q = match candidates {
+            Some(ids) => {
+                let mut q = Query::select();
+                q.from(t(def.table))
+                    .and_where(Expr::col(t("id")).in_subquery(ids));
+                q
+            }
+            None => scoped_select(def, actor, store, &filter, &params)?,
+        };
+        if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
+            apply_cursor(&mut q, &sort, c)?;
+        }
+        let order = if sort.desc { Order::Desc } else { Order::Asc };
+        if sort.spec.is_some() {
+            let nulls = if sort.desc {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
+            q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+        }
+        q.order_by(t("id"), order).limit(limit + 1);
+        Ok(PageSelect {
+            q,
+            sort,
+            limit,
+            params,
+        })
+    }
+
+    /// The audit entry of reading the page: one per list or search, with what was asked
+    /// (personal data in the question redacted) and how many records were returned.
+    async fn audit(
+        &self,
+        store: &Store,
+        actor: &Principal,
+        def: &ObjectDef,
+        returned: usize,
+    ) -> Result<(), DomainError> {
+        let params = &self.params;
+        audit::record_alone(
+            store,
+            actor,
+            audit::Entry::new(format!("{}.{}", def.key(), if params.q.is_some() { "searched" } else { "listed" }))
+                .object(def.key(), "*")
+                .details(json!({"q": params.q.as_deref().map(|q| redact_query(def, q)), "filter": params.filter.as_ref().map(|f| redact_filter(def, &params.customs, f)), "sort": params.sort, "returned": returned})),
+        )
+        .await
+    }
 }
 
 /// Keyset paging in the order of a list, for exports that read a large list page by page.

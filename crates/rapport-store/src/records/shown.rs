@@ -29,6 +29,11 @@ impl<'a> Lens<'a> {
         }
     }
 
+    /// Does the reader see the field (built-in or custom) called `name`?
+    pub(super) fn sees(&self, name: &str) -> bool {
+        self.grants.can_read_field(self.def.object, name)
+    }
+
     /// `rec` through this lens.
     pub fn show<'r>(&'r self, rec: &'r Record) -> Shown<'r> {
         Shown { lens: self, rec }
@@ -64,7 +69,7 @@ impl Serialize for Shown<'_> {
             m.serialize_entry(f.name, v.unwrap_or(&FieldValue::Null))?;
         }
         for (k, v) in &rec.custom {
-            if lens.grants.can_read_field(lens.def.object, k) {
+            if lens.sees(k) {
                 m.serialize_entry(k, v)?;
             }
         }
@@ -74,7 +79,8 @@ impl Serialize for Shown<'_> {
     }
 }
 
-struct AccountIds<'a>(&'a [rapport_core::fields::AccountLink]);
+/// A contact's account ids, beside its links.
+pub(super) struct AccountIds<'a>(pub(super) &'a [rapport_core::fields::AccountLink]);
 
 impl Serialize for AccountIds<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -47,16 +47,15 @@ pub async fn list(
         ..Default::default()
     };
 
-    let page = query::list_records(&app.store, &auth.principal, def, &params).await?;
+    let page = query::list_rows(&app.store, &auth.principal, def, &params).await?;
     let lens = records::Lens::new(def, &auth.principal);
-    let data: Vec<records::Shown> = page.records.iter().map(|r| lens.show(r)).collect();
     let body = ListBody {
-        data,
-        next_cursor: page.next_cursor,
+        data: page.shown(&lens),
+        next_cursor: page.next_cursor.as_deref(),
     };
     // Written into a buffer sized for the page at once: axum's `Json` starts at 128 bytes and
     // grows (and copies) its buffer a dozen times for a 50-row page of ~40 KB.
-    let mut buf = Vec::with_capacity(1024 * (body.data.len() + 1));
+    let mut buf = Vec::with_capacity(1024 * (page.len() + 1));
     serde_json::to_writer(&mut buf, &body).map_err(DomainError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], buf).into_response())
 }
@@ -64,8 +63,8 @@ pub async fn list(
 /// A list page: the records serialised straight from the store's rows.
 #[derive(serde::Serialize)]
 struct ListBody<'a> {
-    data: Vec<records::Shown<'a>>,
-    next_cursor: Option<String>,
+    data: records::ShownRows<'a>,
+    next_cursor: Option<&'a str>,
 }
 
 pub async fn create(
