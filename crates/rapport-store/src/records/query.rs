@@ -872,19 +872,9 @@ impl PageSelect {
             }
             None => scoped_select(def, actor, store, &filter, &params)?,
         };
-        if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
-            apply_cursor(&mut q, &sort, c)?;
-        }
-        let order = if sort.desc { Order::Desc } else { Order::Asc };
-        if sort.spec.is_some() {
-            let nulls = if sort.desc {
-                NullOrdering::Last
-            } else {
-                NullOrdering::First
-            };
-            q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
-        }
-        q.order_by(t("id"), order).limit(limit + 1);
+        let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
+        order_after(&mut q, &sort, cursor)?;
+        q.limit(limit + 1);
         Ok(PageSelect {
             q,
             sort,
@@ -914,6 +904,28 @@ impl PageSelect {
     }
 }
 
+/// Order `q` by `sort` (then by id), starting after `cursor`.
+fn order_after(
+    q: &mut SelectStatement,
+    sort: &Sort,
+    cursor: Option<&str>,
+) -> Result<(), DomainError> {
+    if let Some(c) = cursor {
+        apply_cursor(q, sort, c)?;
+    }
+    let order = if sort.desc { Order::Desc } else { Order::Asc };
+    if sort.spec.is_some() {
+        let nulls = if sort.desc {
+            NullOrdering::Last
+        } else {
+            NullOrdering::First
+        };
+        q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
+    }
+    q.order_by(t("id"), order);
+    Ok(())
+}
+
 /// Keyset paging in the order of a list, for exports that read a large list page by page.
 pub(super) struct ListOrder(Sort);
 
@@ -932,21 +944,7 @@ impl ListOrder {
         q: &mut SelectStatement,
         cursor: Option<&str>,
     ) -> Result<(), DomainError> {
-        let sort = &self.0;
-        if let Some(c) = cursor {
-            apply_cursor(q, sort, c)?;
-        }
-        let order = if sort.desc { Order::Desc } else { Order::Asc };
-        if sort.spec.is_some() {
-            let nulls = if sort.desc {
-                NullOrdering::Last
-            } else {
-                NullOrdering::First
-            };
-            q.order_by_with_nulls(t(sort.column()), order.clone(), nulls);
-        }
-        q.order_by(t("id"), order);
-        Ok(())
+        order_after(q, &self.0, cursor)
     }
 
     /// The field the list is ordered by (`None`: by id).
