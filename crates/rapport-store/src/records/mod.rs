@@ -343,7 +343,7 @@ impl PageQuery {
             .map(|r| {
                 let mut rec = row_to_partial(keys, def, r, needed, &field_cols)?;
                 if self.inline_links {
-                    set_links(&mut rec, inline_links(r)?);
+                    set_links(&mut rec, inline_links(r.text(LINKS_COLUMN)?.as_deref())?);
                 }
                 Ok(rec)
             })
@@ -412,11 +412,11 @@ fn custom_values(
     Ok(values)
 }
 
-/// A contact's account links as its page row carries them ([`LINKS_COLUMN`], SQLite), in the
-/// order read.
-fn inline_links(row: RowRef<'_>) -> Result<Vec<AccountLink>, DomainError> {
-    let pairs: Vec<(String, Option<String>)> = match row.text(LINKS_COLUMN)? {
-        Some(t) => serde_json::from_str(&t).map_err(DomainError::internal)?,
+/// A contact's account links from the [`LINKS_COLUMN`] of its page row (SQLite), in the order
+/// read.
+fn inline_links(text: Option<&str>) -> Result<Vec<AccountLink>, DomainError> {
+    let pairs: Vec<(String, Option<String>)> = match text {
+        Some(t) => serde_json::from_str(t).map_err(DomainError::internal)?,
         None => Vec::new(),
     };
     Ok(pairs

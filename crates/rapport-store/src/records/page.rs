@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use rapport_core::fields::{api_time, AccountLink, FieldKind, FieldSpec, FieldValue};
 use rapport_core::DomainError;
 use sea_orm::sea_query::SelectStatement;
-use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -193,36 +193,13 @@ struct ShownRow<'a> {
 impl Serialize for ShownRow<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ShownRows { page, lens, fields } = self.shown;
-        self.write(s, page, lens, fields).map_err(|e| match e {
-            Failed::Read(e) => S::Error::custom(e),
-            Failed::Write(e) => e,
-        })
+        self.write(s, page, lens, fields)
     }
 }
 
-/// Why a row could not be written: its cells could not be read or decrypted, or the output
-/// refused it.
-enum Failed<E> {
-    Read(DomainError),
-    Write(E),
-}
-
-impl<E> From<DomainError> for Failed<E> {
-    fn from(e: DomainError) -> Self {
-        Failed::Read(e)
-    }
-}
-
-/// Marks the output's own errors as [`Failed::Write`] (`?` cannot convert them through a
-/// generic `From`).
-trait Writing<T, E> {
-    fn w(self) -> Result<T, Failed<E>>;
-}
-
-impl<T, E> Writing<T, E> for Result<T, E> {
-    fn w(self) -> Result<T, Failed<E>> {
-        self.map_err(Failed::Write)
-    }
+/// A row's cells that could not be read or decrypted, as the output's error.
+fn unreadable<E: serde::ser::Error>(e: DomainError) -> E {
+    E::custom(e)
 }
 
 impl ShownRow<'_> {
@@ -232,73 +209,80 @@ impl ShownRow<'_> {
         page: &RowPage,
         lens: &Lens<'_>,
         fields: &[&Planned],
-    ) -> Result<S::Ok, Failed<S::Error>> {
+    ) -> Result<S::Ok, S::Error> {
         let row = self.row;
         let plan = &page.plan;
         let table = page.def.table;
         let keys = &page.keys;
         let id = row
-            .text_at(plan.id, "id")?
-            .ok_or_else(|| DomainError::Internal("a record without an id".into()))?;
-        let mut m = s.serialize_map(None).w()?;
-        m.serialize_entry("id", &*id).w()?;
+            .text_at(plan.id, "id")
+            .and_then(|id| id.ok_or_else(|| DomainError::Internal("a record without an id".into())))
+            .map_err(unreadable)?;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &*id)?;
         for f in fields {
             let name = f.spec.name;
             match f.spec.kind {
                 FieldKind::AccountLinks => {
                     let mut links = match (plan.links, &page.links) {
-                        (Some(_), _) => inline_links(row)?,
+                        (Some(at), _) => inline_links(
+                            row.text_at(at, LINKS_COLUMN)
+                                .map_err(unreadable)?
+                                .as_deref(),
+                        )
+                        .map_err(unreadable)?,
                         (None, Some(by_contact)) => {
                             by_contact.get(&*id).cloned().unwrap_or_default()
                         }
                         (None, None) => Vec::new(),
                     };
                     sort_links(&mut links);
-                    m.serialize_entry("account_ids", &super::shown::AccountIds(&links))
-                        .w()?;
-                    m.serialize_entry(name, &FieldValue::Links(links)).w()?;
+                    m.serialize_entry("account_ids", &super::shown::AccountIds(&links))?;
+                    m.serialize_entry(name, &FieldValue::Links(links))?;
                 }
                 _ if codec::reads_as_text(f.spec) => {
-                    m.serialize_entry(name, &row.text_at(f.at[0], &f.cols[0])?)
-                        .w()?;
+                    m.serialize_entry(
+                        name,
+                        &row.text_at(f.at[0], &f.cols[0]).map_err(unreadable)?,
+                    )?;
                 }
-                FieldKind::EmailList | FieldKind::PhoneList => {
-                    let v = codec::decode(f.spec, &f.cols, row, keys, table, &id)?;
-                    m.serialize_entry(name, &v).w()?;
-                }
-                _ if f.spec.sensitive => {
-                    let plain = match row.text_at(f.at[0], &f.cols[0])? {
-                        Some(ct) => Some(keys.decrypt(table, &f.cols[0], &id, &ct)?),
-                        None => None,
-                    };
-                    m.serialize_entry(name, &plain).w()?;
+                // A sensitive list is decrypted and parsed by `decode`, below.
+                _ if f.spec.sensitive
+                    && !matches!(f.spec.kind, FieldKind::EmailList | FieldKind::PhoneList) =>
+                {
+                    let plain = row
+                        .text_at(f.at[0], &f.cols[0])
+                        .and_then(|ct| {
+                            ct.map(|ct| keys.decrypt(table, &f.cols[0], &id, &ct))
+                                .transpose()
+                        })
+                        .map_err(unreadable)?;
+                    m.serialize_entry(name, &plain)?;
                 }
                 _ => {
-                    let v = codec::decode(f.spec, &f.cols, row, keys, table, &id)?;
-                    m.serialize_entry(name, &v).w()?;
+                    let v = codec::decode(f.spec, &f.cols, row, keys, table, &id)
+                        .map_err(unreadable)?;
+                    m.serialize_entry(name, &v)?;
                 }
             }
         }
         let (custom, custom_enc) = plan.custom;
-        let custom = custom_values(
-            keys,
-            table,
-            &id,
-            row.text_at(custom, "custom")?.as_deref(),
-            row.text_at(custom_enc, "custom_enc")?.as_deref(),
-        )?;
+        let plain = row.text_at(custom, "custom").map_err(unreadable)?;
+        let sealed = row.text_at(custom_enc, "custom_enc").map_err(unreadable)?;
+        let custom = custom_values(keys, table, &id, plain.as_deref(), sealed.as_deref())
+            .map_err(unreadable)?;
         for (k, v) in &custom {
             if lens.sees(k) {
-                m.serialize_entry(k, v).w()?;
+                m.serialize_entry(k, v)?;
             }
         }
         for (at, col) in [
             (plan.created_at, "created_at"),
             (plan.updated_at, "updated_at"),
         ] {
-            let t: DateTime<Utc> = row.get_at(at, col)?;
-            m.serialize_entry(col, &api_time(&t)).w()?;
+            let t: DateTime<Utc> = row.get_at(at, col).map_err(unreadable)?;
+            m.serialize_entry(col, &api_time(&t))?;
         }
-        m.end().w()
+        m.end()
     }
 }
