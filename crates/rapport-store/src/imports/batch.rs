@@ -53,12 +53,15 @@ pub(super) fn reason(e: &DomainError) -> String {
     }
 }
 
+/// Encoded rows built into statements at a time (about one INSERT of records).
+const SEAL_ROWS: usize = 400;
+
 /// Everything one batch needs that does not change between rows.
-pub(super) struct Ctx<'a> {
-    pub store: &'a Store,
-    pub actor: &'a Principal,
+pub(super) struct Ctx {
+    pub store: Store,
+    pub actor: Principal,
     pub def: &'static ObjectDef,
-    pub mapping: &'a Mapping,
+    pub mapping: Mapping,
     pub kinds: HashMap<String, FieldKind>,
     /// user id, email and name → user id (owner columns)
     pub users: HashMap<String, String>,
@@ -78,14 +81,29 @@ pub(super) struct Outcome {
     pub failed: Vec<(i64, String)>,
 }
 
-/// What the batches of one transaction remember of the rows before them: rows written in the
-/// transaction are not visible to the readers the lookups go through until it commits.
+/// What the checks remember of the rows before them that have not committed yet: rows
+/// written in an open transaction, or checked and still waiting to be written, are not
+/// visible to the readers the lookups go through. Batches are numbered from 0 in the order
+/// they are checked; `forget_before` drops what committed batches held.
 #[derive(Default)]
 pub(super) struct Earlier {
-    /// The match key of each row so far → its row number.
-    seen: HashMap<String, i64>,
-    /// The duplicate-rule keys of the rows so far.
+    /// The match key of each such row → its row number and batch.
+    seen: HashMap<String, (i64, u64)>,
+    /// The duplicate-rule keys of those rows.
     keys: EarlierKeys,
+}
+
+impl Earlier {
+    /// The next `check` is of batch `batch`.
+    pub(super) fn start(&mut self, batch: u64) {
+        self.keys.batch = batch;
+    }
+
+    /// Forget the rows of batches before `batch`: they have committed.
+    pub(super) fn forget_before(&mut self, batch: u64) {
+        self.seen.retain(|_, (_, b)| *b >= batch);
+        self.keys.forget_before(batch);
+    }
 }
 
 /// A batch checked and ready to be written: what became of each row, and the writes.
@@ -99,6 +117,22 @@ pub(super) struct Checked {
     encoded: Option<Encoded>,
 }
 
+impl Checked {
+    /// The ids of the records the batch creates and those it updates (before it is written).
+    pub(super) fn ids(&self) -> (Vec<&String>, &[String]) {
+        let mut created: Vec<&String> = self.outcome.created.iter().collect();
+        if let Some(e) = &self.encoded {
+            created.extend(e.ids());
+        }
+        (created, &self.outcome.updated)
+    }
+
+    /// The rows that failed, with their reasons.
+    pub(super) fn failed(&self) -> &[(i64, String)] {
+        &self.outcome.failed
+    }
+}
+
 /// A row read into a document.
 struct Row {
     row_no: i64,
@@ -109,7 +143,7 @@ struct Row {
     key: Option<(BTreeMap<&'static str, FieldValue>, String)>,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// The ids of the accounts named in the rows (normalised name → id), among those the
     /// importer may read, in one query.
     async fn account_ids(
@@ -221,17 +255,17 @@ impl Ctx<'_> {
 
     /// What the batches of a transaction share: the fast path's rights, picklists and rules,
     /// read once.
-    pub(super) async fn fast(&self) -> Result<FastCreate<'_>, DomainError> {
-        FastCreate::new(self.store, self.actor, self.def).await
+    pub(super) async fn fast(&self) -> Result<FastCreate, DomainError> {
+        FastCreate::new(&self.store, &self.actor, self.def).await
     }
 
     /// Check a batch: every row read, matched and validated as a save would, nothing written
-    /// (`write` writes it). `earlier` carries what the batches before it in the same
-    /// transaction will have written. It gives way to other tasks every few rows, so the
+    /// (`write` writes it). `earlier` carries what the batches before it that have not
+    /// committed will have written. It gives way to other tasks every few rows, so the
     /// previous batch's `write` keeps the database busy meanwhile.
     pub(super) async fn check(
         &self,
-        fast: &FastCreate<'_>,
+        fast: &FastCreate,
         rows: &[(i64, Vec<String>)],
         earlier: &mut Earlier,
     ) -> Result<Checked, DomainError> {
@@ -243,7 +277,7 @@ impl Ctx<'_> {
             .iter()
             .map(|(n, cells)| {
                 let doc =
-                    super::mapping::row_doc(self.mapping, cells, |f| self.kinds.get(f).copied());
+                    super::mapping::row_doc(&self.mapping, cells, |f| self.kinds.get(f).copied());
                 (*n, doc)
             })
             .collect();
@@ -258,6 +292,7 @@ impl Ctx<'_> {
         names.dedup();
         let accounts = self.account_ids(names).await?;
         let mut ready = Vec::new();
+        let batch = earlier.keys.batch;
         let seen = &mut earlier.seen;
         for (row_no, doc) in docs {
             match self.doc(doc, &accounts) {
@@ -267,7 +302,7 @@ impl Ctx<'_> {
                 Ok((doc, trusted_links)) => {
                     let key = self.key(&doc);
                     if let Some((_, k)) = &key {
-                        if let Some(first) = seen.get(k) {
+                        if let Some((first, _)) = seen.get(k) {
                             out.failed.push((
                                 row_no,
                                 format!(
@@ -278,7 +313,7 @@ impl Ctx<'_> {
                             ));
                             continue;
                         }
-                        seen.insert(k.clone(), row_no);
+                        seen.insert(k.clone(), (row_no, batch));
                     }
                     ready.push(Row {
                         row_no,
@@ -308,7 +343,7 @@ impl Ctx<'_> {
                 .await?;
             let ids: Vec<String> = existing.values().cloned().collect();
             let visible: HashMap<String, records::Record> =
-                records::read_many(self.store, self.actor, self.def, &ids)
+                records::read_many(&self.store, &self.actor, self.def, &ids)
                     .await?
                     .into_iter()
                     .map(|r| (r.id.clone(), r))
@@ -321,7 +356,7 @@ impl Ctx<'_> {
         }
         let mut creates: Vec<(i64, Pending)> = Vec::new();
         for (i, row) in ready.iter().enumerate() {
-            if i % 64 == 63 {
+            if i % 32 == 31 {
                 tokio::task::yield_now().await;
             }
             let found = matched.get(&i);
@@ -336,8 +371,8 @@ impl Ctx<'_> {
                 (Some(Some(_)), "skip") => out.skipped += 1,
                 (Some(Some(rec)), "update") => {
                     let p = records::prepare_update(
-                        self.store,
-                        self.actor,
+                        &self.store,
+                        &self.actor,
                         self.def,
                         &rec.id,
                         &row.doc,
@@ -366,8 +401,8 @@ impl Ctx<'_> {
                         Ok(None) => {
                             // References the fast path does not check: the full save.
                             let p = records::prepare_create(
-                                self.store,
-                                self.actor,
+                                &self.store,
+                                &self.actor,
                                 self.def,
                                 &row.doc,
                                 WriteOptions {
@@ -406,10 +441,14 @@ impl Ctx<'_> {
         } else {
             // In parts, giving way between them (see above).
             let mut encoded = fast.encoding()?;
-            for part in good.chunks(128) {
+            for part in good.chunks(50) {
                 fast.encode(&mut encoded, part)?;
+                if encoded.unsealed() >= SEAL_ROWS {
+                    fast.seal(&mut encoded)?;
+                }
                 tokio::task::yield_now().await;
             }
+            fast.seal(&mut encoded)?;
             Some(encoded)
         };
         out.failed.sort_by_key(|(n, _)| *n);
@@ -425,7 +464,7 @@ impl Ctx<'_> {
     pub(super) async fn write<C: ConnectionTrait>(
         &self,
         tx: &C,
-        fast: &FastCreate<'_>,
+        fast: &FastCreate,
         import_id: &str,
         checked: Checked,
     ) -> Result<Outcome, DomainError> {
@@ -439,10 +478,10 @@ impl Ctx<'_> {
             return Ok(outcome);
         }
         for p in &updates {
-            records::apply_update(tx, self.store, self.actor, p).await?;
+            records::apply_update(tx, &self.store, &self.actor, p).await?;
         }
         for p in &slow {
-            records::insert(tx, self.store, self.actor, p).await?;
+            records::insert(tx, &self.store, &self.actor, p).await?;
         }
         if let Some(encoded) = encoded {
             let ids = fast

@@ -1,10 +1,14 @@
-//! Running an import: one batch of rows per job, in one transaction with the checkpoint, the
-//! counts, the failed rows and the next batch's job. A batch interrupted by a crash is rolled
-//! back whole and run again after restart; a batch that committed is never run twice (the
-//! checkpoint is checked and moved in the same transaction).
+//! Running an import: a job checks batches of rows on one task and writes them on another,
+//! several batches to a transaction that also moves the checkpoint and adds the counts and the
+//! failed rows; after `RUN_FOR` its last transaction enqueues the next job (ADR 0020). A
+//! transaction interrupted by a crash is rolled back whole and its rows run again after
+//! restart (the job is released and runs from the checkpoint); a transaction that committed is
+//! never run twice (the checkpoint is checked and moved in the same transaction).
 
 use super::{batch, load, rows_between, Import};
-use crate::db::{db_err, exec};
+use crate::db::{build, db_err, exec};
+use crate::records::batch::run_all;
+use crate::records::fast_create::FastCreate;
 use crate::scope::owner_filter;
 use crate::{audit, jobs, notifications, users, Store};
 use chrono::{DateTime, Utc};
@@ -14,12 +18,14 @@ use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The job kind of one batch.
 pub const IMPORT_JOB: &str = "import.batch";
 /// Rows read, checked and written together.
 const BATCH: i64 = 2000;
-/// Batches per transaction (per job). A commit writes every index page the transaction
+/// Batches per transaction. A commit writes every index page the transaction
 /// touched, and new rows land on random pages of the blind-index and name indexes: five
 /// batches per commit write each such page once instead of up to five times (ADR 0012),
 /// while only one batch's rows are held in memory at a time.
@@ -124,79 +130,213 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
             choices.insert(f.name.to_string(), labels);
         }
     }
-    let ctx = batch::Ctx {
-        store,
-        actor: &actor,
+    let accounts = owner_filter(store, &actor, Object::Account, Action::Read).await?;
+    let ctx = Arc::new(batch::Ctx {
+        store: store.clone(),
+        actor,
         def,
-        mapping: &m,
+        mapping: m,
         kinds,
         users: user_keys,
-        accounts: owner_filter(store, &actor, Object::Account, Action::Read).await?,
+        accounts,
         choices,
         dry,
-    };
-    // The first batch is checked before the write lock is taken (nothing is written yet).
-    let fast = ctx.fast().await?;
+    });
+    let fast = Arc::new(ctx.fast().await?);
+    // Batches are checked by a task of their own and written by this one: the checking and
+    // the database's writing thread keep both cores busy, also while a transaction commits,
+    // and the writer is handed its next statement without waiting for a check to give way.
+    let (send, receive) = tokio::sync::mpsc::channel(CHECKED_AHEAD);
+    let committed = Arc::new(AtomicU64::new(0));
+    let imp = Arc::new(imp);
+    let checker = tokio::spawn(check_ahead(
+        ctx.clone(),
+        fast.clone(),
+        imp.clone(),
+        send,
+        committed.clone(),
+    ));
+    let outcome = write_all(&ctx, &fast, &imp, payload, receive, &committed).await;
+    // The checker stops once the receiver is gone (it was dropped by `write_all`).
+    if let Err(e) = checker.await {
+        tracing::warn!(error = %e, "an import's checking task ended abnormally");
+    }
+    outcome
+}
+
+/// Checked batches waiting for the writer (besides the one being checked).
+const CHECKED_AHEAD: usize = 2;
+
+/// How long one job goes on committing batches before the next job takes over: a job's lease
+/// stays far from running out, and the importer's rights are read again.
+const RUN_FOR: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A batch checked and on its way to the writer.
+struct Ready {
+    checked: batch::Checked,
+    /// Its links to the import and failed rows, as statements (`bookkeeping`).
+    bookkeeping: Vec<sea_orm::Statement>,
+    /// Its number, from 0 in this job.
+    seq: u64,
+    /// The last row it holds.
+    last: i64,
+    /// Whether it is the import's last batch.
+    last_batch: bool,
+}
+
+/// Read and check the import's batches in order, from its checkpoint, and hand them to the
+/// writer until there are no more rows or the writer stops taking them. `committed`: the
+/// first batch not committed yet; what the batches before it held is visible to lookups.
+async fn check_ahead(
+    ctx: Arc<batch::Ctx>,
+    fast: Arc<FastCreate>,
+    imp: Arc<Import>,
+    send: tokio::sync::mpsc::Sender<Result<Ready, DomainError>>,
+    committed: Arc<AtomicU64>,
+) {
     let mut earlier = batch::Earlier::default();
-    let mut rows = rows_between(store, id, imp.processed + 1, imp.processed + 1 + BATCH).await?;
-    let mut checked = ctx.check(&fast, &rows, &mut earlier).await?;
-    let now = store.now();
-    let tx = store.db.begin().await?;
-    // Take the import: another runner of the same batch (a job run twice after a crash) finds
-    // the checkpoint moved and does nothing.
-    let mine = exec(
-        &tx,
-        Query::update()
-            .table(t("imports"))
-            .value(t("updated_at"), now)
-            .and_where(Expr::col(t("id")).eq(id))
-            .and_where(Expr::col(t("processed")).eq(imp.processed))
-            .and_where(Expr::col(t("status")).eq(imp.status.as_str())),
-    )
-    .await?;
-    if mine != 1 {
-        return Ok(());
-    }
-    // Batch k is written while batch k+1 is checked: the writing happens on the database's
-    // own thread, the checking on this task, so both cores work.
-    let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
-    let mut last = imp.processed;
-    let mut more;
-    let mut left = BATCHES_PER_COMMIT;
-    loop {
-        last = rows.last().map_or(last, |(n, _)| *n);
-        more = rows.len() as i64 == BATCH && last + 1 < imp.total_rows;
-        left -= 1;
-        let next = if more && left > 0 {
-            rows = rows_between(store, id, last + 1, last + 1 + BATCH).await?;
-            Some(&rows)
-        } else {
-            None
-        };
-        let (outcome, next) = tokio::join!(ctx.write(&tx, &fast, id, checked), async {
-            match next {
-                Some(rows) => Some(ctx.check(&fast, rows, &mut earlier).await),
-                None => None,
+    let mut next = imp.processed + 1;
+    for seq in 0.. {
+        earlier.forget_before(committed.load(Ordering::Acquire));
+        earlier.start(seq);
+        let checked = async {
+            let rows = rows_between(&ctx.store, &imp.id, next, next + BATCH).await?;
+            let last = rows.last().map_or(next - 1, |(n, _)| *n);
+            let checked = ctx.check(&fast, &rows, &mut earlier).await?;
+            let bookkeeping = bookkeeping(ctx.store.db.backend(), &imp.id, &checked, ctx.dry);
+            Ok(Ready {
+                checked,
+                bookkeeping,
+                seq,
+                last,
+                last_batch: rows.len() as i64 != BATCH || last + 1 >= imp.total_rows,
+            })
+        }
+        .await;
+        let stop = match &checked {
+            Ok(ready) => {
+                next = ready.last + 1;
+                ready.last_batch
             }
-        });
-        let outcome = outcome?;
-        created += outcome.created.len() as i64;
-        updated += outcome.updated.len() as i64;
-        skipped += outcome.skipped;
-        failed += outcome.failed.len() as i64;
-        if !dry {
-            record_links(&tx, id, &outcome).await?;
-        }
-        record_failures(&tx, id, &outcome).await?;
-        match next {
-            Some(next) => checked = next?,
-            None => break,
+            Err(_) => true,
+        };
+        if send.send(checked).await.is_err() || stop {
+            return;
         }
     }
+}
+
+/// Write the checked batches, `BATCHES_PER_COMMIT` to a transaction that also moves the
+/// checkpoint, until the import is done or this job has run for `RUN_FOR` (its last
+/// transaction then enqueues the next job).
+async fn write_all(
+    ctx: &batch::Ctx,
+    fast: &FastCreate,
+    imp: &Import,
+    payload: &Value,
+    mut receive: tokio::sync::mpsc::Receiver<Result<Ready, DomainError>>,
+    committed: &AtomicU64,
+) -> Result<(), DomainError> {
+    let store = &ctx.store;
+    let id = imp.id.as_str();
+    let started = std::time::Instant::now();
+    let mut processed = imp.processed;
+    loop {
+        // The first batch of a transaction is checked before the write lock is taken.
+        let Some(first) = receive.recv().await else {
+            return Ok(());
+        };
+        let mut ready = first?;
+        let now = store.now();
+        let tx = store.db.begin().await?;
+        // Take the import: another runner of the same batch (a job run twice after a crash)
+        // finds the checkpoint moved and does nothing.
+        let mine = exec(
+            &tx,
+            Query::update()
+                .table(t("imports"))
+                .value(t("updated_at"), now)
+                .and_where(Expr::col(t("id")).eq(id))
+                .and_where(Expr::col(t("processed")).eq(processed))
+                .and_where(Expr::col(t("status")).eq(imp.status.as_str())),
+        )
+        .await?;
+        if mine != 1 {
+            return Ok(());
+        }
+        if store.db.is_sqlite() {
+            // Foreign keys are checked at the commit: SQLite then keeps no statement journal
+            // for the batches' INSERTs (see `records::batch::insert_statements`).
+            tx.execute_unprepared("PRAGMA defer_foreign_keys = ON")
+                .await
+                .map_err(db_err)?;
+        }
+        let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
+        let mut left = BATCHES_PER_COMMIT;
+        loop {
+            let outcome = ctx.write(&tx, fast, id, ready.checked).await?;
+            created += outcome.created.len() as i64;
+            updated += outcome.updated.len() as i64;
+            skipped += outcome.skipped;
+            failed += outcome.failed.len() as i64;
+            run_all(&tx, ready.bookkeeping).await?;
+            processed = ready.last;
+            left -= 1;
+            if ready.last_batch || left == 0 {
+                break;
+            }
+            match receive.recv().await {
+                Some(next) => ready = next?,
+                None => return Err(DomainError::internal("the import's checking stopped")),
+            }
+        }
+        let more = !ready.last_batch;
+        let hand_over = more && started.elapsed() >= RUN_FOR;
+        finish_transaction(
+            &tx,
+            ctx,
+            imp,
+            now,
+            processed,
+            [created, updated, skipped, failed],
+            more,
+        )
+        .await?;
+        if hand_over {
+            enqueue(
+                &tx,
+                now,
+                id,
+                payload["run"].as_str().unwrap_or(""),
+                processed,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        committed.store(ready.seq + 1, Ordering::Release);
+        if !more || hand_over {
+            return Ok(());
+        }
+    }
+}
+
+/// Move the checkpoint and add a transaction's counts; when the import is done, record it as
+/// done, audit it and tell the importer.
+async fn finish_transaction<C: ConnectionTrait>(
+    tx: &C,
+    ctx: &batch::Ctx,
+    imp: &Import,
+    now: DateTime<Utc>,
+    processed: i64,
+    [created, updated, skipped, failed]: [i64; 4],
+    more: bool,
+) -> Result<(), DomainError> {
+    let id = imp.id.as_str();
+    let dry = ctx.dry;
     let finished_status = if dry { "dry_done" } else { "done" };
     let mut q = Query::update();
     q.table(t("imports"))
-        .value(t("processed"), last)
+        .value(t("processed"), processed)
         .value(
             t("created_count"),
             Expr::col(t("created_count")).add(created),
@@ -216,80 +356,75 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         q.value(t("status"), finished_status)
             .value(t("finished_at"), now);
     }
-    exec(&tx, &q).await?;
+    exec(tx, &q).await?;
     if more {
-        enqueue(&tx, now, id, payload["run"].as_str().unwrap_or(""), last).await?;
-    } else {
-        let totals = super::load(&tx, id).await?.ok_or(DomainError::NotFound)?;
-        let counts = json!({"created": totals.created, "updated": totals.updated,
-            "skipped": totals.skipped, "failed": totals.failed, "dry_run": dry});
-        audit::record(
-            &tx,
-            store,
-            &actor,
-            audit::Entry::new(if dry {
-                "import.dry_run_finished"
-            } else {
-                "import.finished"
-            })
-            .object("import", id)
-            .details(json!({"object": def.key(), "file_name": imp.file_name, "counts": counts})),
-        )
-        .await?;
-        notifications::notify(
-            &tx,
-            now,
-            notifications::NewNotification {
-                user_id: imp.user_id.clone(),
-                kind: "import_finished",
-                subject: imp.file_name.clone(),
-                object: Some(("import".into(), id.to_string())),
-                actor_id: None,
-                payload: counts,
-                dedupe_key: Some(format!("import:{id}:{finished_status}")),
-            },
-        )
-        .await?;
+        return Ok(());
     }
-    tx.commit().await.map_err(db_err)
-}
-
-/// Link the records a batch created or updated to the import (for its undo and its report).
-async fn record_links<C: ConnectionTrait>(
-    tx: &C,
-    id: &str,
-    outcome: &batch::Outcome,
-) -> Result<(), DomainError> {
-    let links: Vec<(&String, &str)> = outcome
-        .created
-        .iter()
-        .map(|r| (r, "created"))
-        .chain(outcome.updated.iter().map(|r| (r, "updated")))
-        .collect();
-    for chunk in links.chunks(1000) {
-        let mut q = Query::insert();
-        q.into_table(t("import_records"))
-            .columns(["import_id", "record_id", "action"].map(t))
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::columns(["import_id", "record_id"].map(t))
-                    .do_nothing()
-                    .to_owned(),
-            );
-        for (r, action) in chunk {
-            q.values_panic([id.into(), r.as_str().into(), (*action).into()]);
-        }
-        exec(tx, &q).await?;
-    }
+    let totals = super::load(tx, id).await?.ok_or(DomainError::NotFound)?;
+    let counts = json!({"created": totals.created, "updated": totals.updated,
+        "skipped": totals.skipped, "failed": totals.failed, "dry_run": dry});
+    audit::record(
+        tx,
+        &ctx.store,
+        &ctx.actor,
+        audit::Entry::new(if dry {
+            "import.dry_run_finished"
+        } else {
+            "import.finished"
+        })
+        .object("import", id)
+        .details(json!({"object": ctx.def.key(), "file_name": imp.file_name, "counts": counts})),
+    )
+    .await?;
+    notifications::notify(
+        tx,
+        now,
+        notifications::NewNotification {
+            user_id: imp.user_id.clone(),
+            kind: "import_finished",
+            subject: imp.file_name.clone(),
+            object: Some(("import".into(), id.to_string())),
+            actor_id: None,
+            payload: counts,
+            dedupe_key: Some(format!("import:{id}:{finished_status}")),
+        },
+    )
+    .await?;
     Ok(())
 }
 
-/// Keep a batch's failed rows with their reasons (the error file).
-async fn record_failures<C: ConnectionTrait>(
-    tx: &C,
+/// The statements that link the records a batch creates or updates to the import (for its
+/// undo and its report) and keep its failed rows with their reasons (the error file).
+fn bookkeeping(
+    backend: sea_orm::DatabaseBackend,
     id: &str,
-    outcome: &batch::Outcome,
-) -> Result<(), DomainError> {
-    for chunk in outcome.failed.chunks(1000) {
+    checked: &batch::Checked,
+    dry: bool,
+) -> Vec<sea_orm::Statement> {
+    let mut out = Vec::new();
+    let (created, updated) = checked.ids();
+    let links: Vec<(&String, &str)> = created
+        .into_iter()
+        .map(|r| (r, "created"))
+        .chain(updated.iter().map(|r| (r, "updated")))
+        .collect();
+    if !dry {
+        for chunk in links.chunks(1000) {
+            let mut q = Query::insert();
+            q.into_table(t("import_records"))
+                .columns(["import_id", "record_id", "action"].map(t))
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns(["import_id", "record_id"].map(t))
+                        .do_nothing()
+                        .to_owned(),
+                );
+            for (r, action) in chunk {
+                q.values_panic([id.into(), r.as_str().into(), (*action).into()]);
+            }
+            out.push(build(backend, &q));
+        }
+    }
+    for chunk in checked.failed().chunks(1000) {
         let mut q = Query::insert();
         q.into_table(t("import_errors"))
             .columns(["import_id", "row_no", "reason"].map(t));
@@ -300,7 +435,7 @@ async fn record_failures<C: ConnectionTrait>(
                 why.chars().take(1000).collect::<String>().into(),
             ]);
         }
-        exec(tx, &q).await?;
+        out.push(build(backend, &q));
     }
-    Ok(())
+    out
 }

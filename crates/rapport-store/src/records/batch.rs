@@ -4,13 +4,14 @@
 //! Only callers with create rights over every owner (administrators, the CLI) may use it.
 
 use super::{codec, derived, tokens, ObjectDef};
-use crate::db::{db_err, exec};
+use crate::db::{build, db_err};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
 use rapport_core::{ids, Action, DomainError, Object, Principal};
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
+use sea_orm::{DatabaseBackend, Statement};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -150,6 +151,45 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
     token_rows: &[(I, String)],
     links: &[(I, AccountLink)],
 ) -> Result<(), DomainError> {
+    let statements = insert_statements(
+        tx.get_database_backend(),
+        def,
+        cols,
+        rows,
+        token_rows,
+        links,
+    )?;
+    run_all(tx, statements).await
+}
+
+/// Execute built statements in order.
+pub async fn run_all<C: sea_orm::ConnectionTrait>(
+    tx: &C,
+    statements: Vec<Statement>,
+) -> Result<(), DomainError> {
+    for s in statements {
+        tx.execute(s).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The statements of `write_rows`, built for `backend` (so that a caller can build them
+/// while the database is busy with something else).
+///
+/// On SQLite they are `INSERT OR ROLLBACK`: a row that breaks a constraint ends the whole
+/// transaction, as the callers' error handling does anyway, and SQLite then keeps no
+/// statement journal (a copy of every page the statement changes, kept so that a failed
+/// statement could be undone on its own; ADR 0020). Foreign keys still make it keep one
+/// unless the transaction defers them (`PRAGMA defer_foreign_keys`).
+pub(super) fn insert_statements<I: AsRef<str>>(
+    backend: DatabaseBackend,
+    def: &ObjectDef,
+    cols: &[String],
+    rows: &[Vec<SimpleExpr>],
+    token_rows: &[(I, String)],
+    links: &[(I, AccountLink)],
+) -> Result<Vec<Statement>, DomainError> {
+    let mut out = Vec::new();
     // Fewer rows per statement for wide tables (parameter limits).
     let per_statement = (ROWS_PER_STATEMENT * 40 / cols.len().max(1)).clamp(20, ROWS_PER_STATEMENT);
     for chunk in rows.chunks(per_statement) {
@@ -157,9 +197,9 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
         q.into_table(Alias::new(def.table))
             .columns(cols.iter().map(Alias::new));
         for r in chunk {
-            q.values(r.clone()).map_err(DomainError::internal)?;
+            q.values(r.iter().cloned()).map_err(DomainError::internal)?;
         }
-        exec(tx, &q).await?;
+        out.push(build(backend, &q));
     }
     for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
         let mut q = Query::insert();
@@ -168,7 +208,7 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
         for (id, tok) in chunk {
             q.values_panic([def.key().into(), id.as_ref().into(), tok.clone().into()]);
         }
-        exec(tx, &q).await?;
+        out.push(build(backend, &q));
     }
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
         let mut q = Query::insert();
@@ -181,9 +221,14 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
                 l.role.clone().into(),
             ]);
         }
-        exec(tx, &q).await?;
+        out.push(build(backend, &q));
     }
-    Ok(())
+    if backend == DatabaseBackend::Sqlite {
+        for s in &mut out {
+            s.sql = s.sql.replacen("INSERT INTO", "INSERT OR ROLLBACK INTO", 1);
+        }
+    }
+    Ok(out)
 }
 
 /// The columns of a new record's row as the batch writers fill them: id and times, every

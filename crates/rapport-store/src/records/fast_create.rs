@@ -32,23 +32,52 @@ pub struct Pending {
     override_warn: bool,
 }
 
-/// Rows encoded for their INSERTs (`FastCreate::encoding`, then `FastCreate::encode`).
+/// Rows encoded for their INSERTs (`FastCreate::encoding`, then `FastCreate::encode`), and
+/// the statements built of them so far (`FastCreate::seal`).
 pub struct Encoded {
     ids: Vec<String>,
     cols: Vec<String>,
     records: Vec<Vec<SimpleExpr>>,
     token_rows: Vec<(String, String)>,
     links: Vec<(String, AccountLink)>,
+    statements: Vec<sea_orm::Statement>,
 }
 
-/// The duplicate-rule keys (rule → keys) of rows checked earlier in the same transaction.
+impl Encoded {
+    /// Rows encoded and not yet built into statements.
+    pub fn unsealed(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The ids of the rows encoded, in order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
+/// The duplicate-rule keys of rows checked earlier but not yet visible to the readers the
+/// lookups go through (rule → key → the batch that holds it). Batches are numbered by the
+/// caller (`batch`); once a batch has committed its keys can be forgotten.
 #[derive(Default)]
-pub struct EarlierKeys(HashMap<String, HashSet<String>>);
+pub struct EarlierKeys {
+    keys: HashMap<String, HashMap<String, u64>>,
+    /// The batch whose keys `check_duplicates` adds.
+    pub batch: u64,
+}
+
+impl EarlierKeys {
+    /// Forget the keys of batches before `batch` (they have committed, so lookups find them).
+    pub fn forget_before(&mut self, batch: u64) {
+        for keys in self.keys.values_mut() {
+            keys.retain(|_, b| *b >= batch);
+        }
+    }
+}
 
 /// What one batch of fast creates needs, read once.
-pub struct FastCreate<'a> {
-    store: &'a Store,
-    actor: &'a Principal,
+pub struct FastCreate {
+    store: Store,
+    actor: Principal,
     def: &'static ObjectDef,
     filter: OwnerFilter,
     defs: Vec<CustomField>,
@@ -62,12 +91,12 @@ pub struct FastCreate<'a> {
     now: chrono::DateTime<chrono::Utc>,
 }
 
-impl<'a> FastCreate<'a> {
+impl FastCreate {
     pub async fn new(
-        store: &'a Store,
-        actor: &'a Principal,
+        store: &Store,
+        actor: &Principal,
         def: &'static ObjectDef,
-    ) -> Result<FastCreate<'a>, DomainError> {
+    ) -> Result<FastCreate, DomainError> {
         let filter = owner_filter(store, actor, def.object, Action::Create)
             .await?
             .ok_or_else(|| super::forbidden(def, Action::Create))?;
@@ -96,8 +125,8 @@ impl<'a> FastCreate<'a> {
             }
         }
         Ok(FastCreate {
-            store,
-            actor,
+            store: store.clone(),
+            actor: actor.clone(),
             def,
             filter,
             defs,
@@ -128,8 +157,8 @@ impl<'a> FastCreate<'a> {
         let doc = normalise_doc(def, doc)?;
         let (doc, custom_doc) = custom_values::split(&doc);
         let (mut input, custom) = read_both(
-            self.store,
-            self.actor,
+            &self.store,
+            &self.actor,
             def,
             &self.defs,
             &doc,
@@ -137,7 +166,7 @@ impl<'a> FastCreate<'a> {
             Mode::Create,
         )
         .await?;
-        check_field_rules(def, self.actor, &input)?;
+        check_field_rules(def, &self.actor, &input)?;
         let mut errors = Vec::new();
         for (spec, value) in &input.values {
             match (spec.kind, value) {
@@ -191,7 +220,7 @@ impl<'a> FastCreate<'a> {
         if def.object == Object::Account
             && matches!(input.get("protected"), Some(FieldValue::Bool(true)))
         {
-            crate::pool::check_protect(self.store, self.actor, Some(&owner)).await?;
+            crate::pool::check_protect(&self.store, &self.actor, Some(&owner)).await?;
         }
         if let Some(spec) = def.field("owner_id") {
             input.set(spec, FieldValue::Text(owner.clone()));
@@ -313,8 +342,8 @@ impl<'a> FastCreate<'a> {
     }
 
     /// Apply the duplicate rules to the rows at once: against existing records, against the
-    /// rows of earlier calls with the same `earlier` (rows written in the same transaction,
-    /// which the readers cannot see yet), and between the rows themselves. Rows refused come
+    /// rows of earlier calls with the same `earlier` (rows not yet committed, which the
+    /// readers cannot see), and between the rows themselves. Rows refused come
     /// back as errors, in the order given.
     pub async fn check_duplicates(
         &self,
@@ -328,7 +357,8 @@ impl<'a> FastCreate<'a> {
             }
             let per_row: Vec<Vec<String>> =
                 rows.iter().map(|p| self.keys_of(rule, &p.values)).collect();
-            let before = earlier.0.entry(rule.clone()).or_default();
+            let batch = earlier.batch;
+            let before = earlier.keys.entry(rule.clone()).or_default();
             let all_keys: Vec<String> = per_row
                 .iter()
                 .flatten()
@@ -341,7 +371,7 @@ impl<'a> FastCreate<'a> {
             for (i, keys) in per_row.iter().enumerate() {
                 let hit = keys
                     .iter()
-                    .any(|k| existing.contains_key(k) || before.contains(k))
+                    .any(|k| existing.contains_key(k) || before.contains_key(k))
                     || keys
                         .iter()
                         .any(|k| first_row.get(k).is_some_and(|f| *f != i));
@@ -352,7 +382,7 @@ impl<'a> FastCreate<'a> {
                     verdicts[i] = Some((rule.clone(), *mode == RuleMode::Block));
                 }
             }
-            before.extend(first_row.into_keys().cloned());
+            before.extend(first_row.into_keys().map(|k| (k.clone(), batch)));
         }
         Ok(rows
             .into_iter()
@@ -382,7 +412,26 @@ impl<'a> FastCreate<'a> {
             records: Vec::new(),
             token_rows: Vec::new(),
             links: Vec::new(),
+            statements: Vec::new(),
         })
+    }
+
+    /// Build the INSERTs of the rows encoded since the last call (the CPU work of writing
+    /// them, done before the write transaction needs them).
+    pub fn seal(&self, out: &mut Encoded) -> Result<(), DomainError> {
+        let built = super::batch::insert_statements(
+            self.store.db.backend(),
+            self.def,
+            &out.cols,
+            &out.records,
+            &out.token_rows,
+            &out.links,
+        )?;
+        out.statements.extend(built);
+        out.records.clear();
+        out.token_rows.clear();
+        out.links.clear();
+        Ok(())
     }
 
     /// Encode (encrypt, tokenise) the rows into `out` for `write`: the CPU work of writing
@@ -437,21 +486,20 @@ impl<'a> FastCreate<'a> {
     pub async fn write<C: ConnectionTrait>(
         &self,
         tx: &C,
-        rows: Encoded,
+        mut rows: Encoded,
         details: Value,
     ) -> Result<Vec<String>, DomainError> {
-        let Encoded {
-            ids,
-            cols,
-            records,
-            token_rows,
-            links,
-        } = rows;
-        if ids.is_empty() {
-            return Ok(ids);
+        if rows.ids.is_empty() {
+            return Ok(rows.ids);
         }
+        if rows.unsealed() > 0 {
+            self.seal(&mut rows)?;
+        }
+        let Encoded {
+            ids, statements, ..
+        } = rows;
         let def = self.def;
-        super::batch::write_rows(tx, def, &cols, &records, &token_rows, &links).await?;
+        super::batch::run_all(tx, statements).await?;
         let mut summary =
             json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()});
         if let (Value::Object(s), Value::Object(d)) = (&mut summary, details) {
@@ -459,8 +507,8 @@ impl<'a> FastCreate<'a> {
         }
         audit::record(
             tx,
-            self.store,
-            self.actor,
+            &self.store,
+            &self.actor,
             audit::Entry::new(format!("{}.batch_created", def.key()))
                 .object(def.key(), "*")
                 .details(summary.clone()),
@@ -468,8 +516,8 @@ impl<'a> FastCreate<'a> {
         .await?;
         outbox::emit(
             tx,
-            self.store,
-            self.actor,
+            &self.store,
+            &self.actor,
             &format!("{}.batch_created", def.key()),
             def.key(),
             "*",
