@@ -4,13 +4,13 @@
 //! Only callers with create rights over every owner (administrators, the CLI) may use it.
 
 use super::{codec, derived, tokens, ObjectDef};
-use crate::db::{build, db_err};
+use crate::db::db_err;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
 use rapport_core::{ids, Action, DomainError, Object, Principal};
-use sea_orm::sea_query::{Alias, Query, SimpleExpr};
+use sea_orm::Value as SqlValue;
 use sea_orm::{DatabaseBackend, Statement};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ pub async fn insert_many(
     let users = crate::users::all_basic(store).await?;
     let rules = super::rule_context(store, def, None, None).await?;
     let cols = record_columns(def);
-    let mut rows: Vec<Vec<SimpleExpr>> = Vec::with_capacity(docs.len());
+    let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(docs.len());
     let mut token_rows: Vec<(String, String)> = Vec::new();
     let mut links: Vec<(String, AccountLink)> = Vec::new();
     let mut new_ids = Vec::with_capacity(docs.len());
@@ -82,7 +82,7 @@ pub async fn insert_many(
         if super::apply_rules(&rules, def, None, &mut values, &parsed, now)? {
             entered.push((id.clone(), values.clone()));
         }
-        let mut row: Vec<SimpleExpr> = vec![
+        let mut row: Vec<SqlValue> = vec![
             id.clone().into(),
             now.into(),
             now.into(),
@@ -96,11 +96,11 @@ pub async fn insert_many(
                 def.table,
                 &id,
             )? {
-                row.push(v.into());
+                row.push(v);
             }
         }
         for (_, v) in derived(def, &values) {
-            row.push(v.into());
+            row.push(v);
         }
         rows.push(row);
         for tok in tokens::tokens_for(&keys, def, &values) {
@@ -112,7 +112,7 @@ pub async fn insert_many(
         new_ids.push(id);
     }
     let tx = store.db.begin().await?;
-    write_rows(&tx, def, &cols, &rows, &token_rows, &links).await?;
+    write_rows(&tx, def, &cols, rows, &token_rows, &links).await?;
     for (id, values) in &entered {
         crate::pipelines::rules::record_stage(&tx, id, values, &actor.user_id, now).await?;
     }
@@ -147,7 +147,7 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
     tx: &C,
     def: &ObjectDef,
     cols: &[String],
-    rows: &[Vec<SimpleExpr>],
+    rows: Vec<Vec<SqlValue>>,
     token_rows: &[(I, String)],
     links: &[(I, AccountLink)],
 ) -> Result<(), DomainError> {
@@ -158,7 +158,7 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
         rows,
         token_rows,
         links,
-    )?;
+    );
     run_all(tx, statements).await
 }
 
@@ -174,7 +174,8 @@ pub async fn run_all<C: sea_orm::ConnectionTrait>(
 }
 
 /// The statements of `write_rows`, built for `backend` (so that a caller can build them
-/// while the database is busy with something else).
+/// while the database is busy with something else). The rows' values are moved into the
+/// statements, not copied.
 ///
 /// On SQLite they are `INSERT OR ROLLBACK`: a row that breaks a constraint ends the whole
 /// transaction, as the callers' error handling does anyway, and SQLite then keeps no
@@ -185,50 +186,99 @@ pub(super) fn insert_statements<I: AsRef<str>>(
     backend: DatabaseBackend,
     def: &ObjectDef,
     cols: &[String],
-    rows: &[Vec<SimpleExpr>],
+    rows: Vec<Vec<SqlValue>>,
     token_rows: &[(I, String)],
     links: &[(I, AccountLink)],
-) -> Result<Vec<Statement>, DomainError> {
+) -> Vec<Statement> {
     let mut out = Vec::new();
     // Fewer rows per statement for wide tables (parameter limits).
     let per_statement = (ROWS_PER_STATEMENT * 40 / cols.len().max(1)).clamp(20, ROWS_PER_STATEMENT);
-    for chunk in rows.chunks(per_statement) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new(def.table))
-            .columns(cols.iter().map(Alias::new));
-        for r in chunk {
-            q.values(r.iter().cloned()).map_err(DomainError::internal)?;
-        }
-        out.push(build(backend, &q));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<SqlValue>> = rows.by_ref().take(per_statement).collect();
+        out.push(multi_row_insert(backend, def.table, cols, chunk));
     }
+    let token_cols = ["object_type", "record_id", "token"].map(String::from);
     for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("search_tokens"))
-            .columns(["object_type", "record_id", "token"].map(Alias::new));
-        for (id, tok) in chunk {
-            q.values_panic([def.key().into(), id.as_ref().into(), tok.clone().into()]);
-        }
-        out.push(build(backend, &q));
+        let rows = chunk
+            .iter()
+            .map(|(id, tok)| vec![def.key().into(), id.as_ref().into(), tok.as_str().into()])
+            .collect();
+        out.push(multi_row_insert(
+            backend,
+            "search_tokens",
+            &token_cols,
+            rows,
+        ));
     }
+    let link_cols = ["contact_id", "account_id", "role"].map(String::from);
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("contact_accounts"))
-            .columns(["contact_id", "account_id", "role"].map(Alias::new));
-        for (cid, l) in chunk {
-            q.values_panic([
-                cid.as_ref().into(),
-                l.account_id.clone().into(),
-                l.role.clone().into(),
-            ]);
-        }
-        out.push(build(backend, &q));
+        let rows = chunk
+            .iter()
+            .map(|(cid, l)| {
+                vec![
+                    cid.as_ref().into(),
+                    l.account_id.as_str().into(),
+                    l.role.clone().into(),
+                ]
+            })
+            .collect();
+        out.push(multi_row_insert(
+            backend,
+            "contact_accounts",
+            &link_cols,
+            rows,
+        ));
     }
-    if backend == DatabaseBackend::Sqlite {
-        for s in &mut out {
-            s.sql = s.sql.replacen("INSERT INTO", "INSERT OR ROLLBACK INTO", 1);
+    out
+}
+
+/// `INSERT [OR ROLLBACK] INTO "table" ("col", ...) VALUES (?, ...), ...` with the rows'
+/// values bound in order (`$n` placeholders on PostgreSQL). Built as text: sea-query's
+/// builder copies every value twice on the way, which cost more than the INSERT's own
+/// preparation. `table` and `cols` are the schema's own names, never input.
+fn multi_row_insert(
+    backend: DatabaseBackend,
+    table: &str,
+    cols: &[String],
+    rows: Vec<Vec<SqlValue>>,
+) -> Statement {
+    use std::fmt::Write;
+    let width = cols.len();
+    let mut sql = String::with_capacity(64 + cols.len() * 24 + rows.len() * width * 4);
+    sql.push_str(if backend == DatabaseBackend::Sqlite {
+        "INSERT OR ROLLBACK INTO \""
+    } else {
+        "INSERT INTO \""
+    });
+    sql.push_str(table);
+    sql.push_str("\" (");
+    for (i, c) in cols.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
         }
+        sql.push('"');
+        sql.push_str(c);
+        sql.push('"');
     }
-    Ok(out)
+    sql.push_str(") VALUES ");
+    let mut n = 0;
+    for (r, row) in rows.iter().enumerate() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for i in 0..row.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            if backend == DatabaseBackend::Sqlite {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${n}");
+            }
+        }
+        sql.push(')');
+    }
+    Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
 }
 
 /// The columns of a new record's row as the batch writers fill them: id and times, every

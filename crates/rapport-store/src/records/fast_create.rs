@@ -18,8 +18,9 @@ use rapport_core::custom::CustomField;
 use rapport_core::fields::{AccountLink, FieldKind, FieldValue};
 use rapport_core::input::Mode;
 use rapport_core::{ids, validate, Action, DomainError, Object, Principal};
-use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
+use sea_orm::Value as SqlValue;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -37,7 +38,7 @@ pub struct Pending {
 pub struct Encoded {
     ids: Vec<String>,
     cols: Vec<String>,
-    records: Vec<Vec<SimpleExpr>>,
+    records: Vec<Vec<SqlValue>>,
     token_rows: Vec<(String, String)>,
     links: Vec<(String, AccountLink)>,
     statements: Vec<sea_orm::Statement>,
@@ -423,12 +424,11 @@ impl FastCreate {
             self.store.db.backend(),
             self.def,
             &out.cols,
-            &out.records,
+            std::mem::take(&mut out.records),
             &out.token_rows,
             &out.links,
-        )?;
+        );
         out.statements.extend(built);
-        out.records.clear();
         out.token_rows.clear();
         out.links.clear();
         Ok(())
@@ -441,7 +441,7 @@ impl FastCreate {
         let keys = &self.keys;
         for p in rows {
             let id = p.id.as_str();
-            let mut row: Vec<SimpleExpr> = vec![
+            let mut row: Vec<SqlValue> = vec![
                 id.into(),
                 self.now.into(),
                 self.now.into(),
@@ -455,14 +455,14 @@ impl FastCreate {
                     def.table,
                     id,
                 )? {
-                    row.push(v.into());
+                    row.push(v);
                 }
             }
             for (_, v) in derived(def, &p.values) {
-                row.push(v.into());
+                row.push(v);
             }
             for (_, v) in custom_values::encode(keys, def.table, id, &self.defs, &p.custom)? {
-                row.push(v.into());
+                row.push(v);
             }
             out.records.push(row);
             let mut toks = tokens::tokens_for(keys, def, &p.values);
