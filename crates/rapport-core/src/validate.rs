@@ -29,7 +29,14 @@ pub fn phone_e164(input: &str, default_region: &str) -> Option<String> {
     if !phonenumber::is_valid(&number) {
         return None;
     }
-    Some(number.format().mode(phonenumber::Mode::E164).to_string())
+    Some(e164(&number))
+}
+
+/// A parsed number in E.164: `+`, the country code and the national number with its leading
+/// zeros, as the library's E.164 mode writes it. Its formatter first looks up the national
+/// layout that E.164 does not use; that was a third of the cost of reading a phone number.
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    format!("+{}{}", number.country().code(), number.national())
 }
 
 /// Format an E.164 number for display: national format at home, international otherwise.
@@ -247,6 +254,30 @@ mod tests {
         assert_eq!(phone_e164("12345", "CN"), None);
         assert_eq!(phone_e164("abc", "CN"), None);
         assert_eq!(phone_display("+8613800138000", "CN"), "138 0013 8000");
+    }
+
+    #[test]
+    fn e164_is_what_the_library_writes() {
+        // Mobile and fixed lines at home and abroad, and national numbers with leading zeros
+        // (Italy keeps its 0).
+        for (input, region) in [
+            ("13800138000", "CN"),
+            ("0755-8888 6666", "CN"),
+            ("+86 10 6552 9988", "CN"),
+            ("+1 415 555 2671", "CN"),
+            ("020 7946 0018", "GB"),
+            ("02 1234 5678", "IT"),
+            ("+39 312 345 6789", "CN"),
+            ("+225 27 21 23 45 67", "CN"),
+            ("+852 2123 4567", "CN"),
+            ("+49 30 901820", "CN"),
+        ] {
+            let number = phonenumber::parse(region.parse().ok(), input).expect(input);
+            assert!(phonenumber::is_valid(&number), "{input}");
+            let library = number.format().mode(phonenumber::Mode::E164).to_string();
+            assert_eq!(e164(&number), library, "{input}");
+            assert_eq!(phone_e164(input, region), Some(library), "{input}");
+        }
     }
 
     #[test]
