@@ -242,9 +242,11 @@ async fn write_all(
     let started = std::time::Instant::now();
     let mut processed = imp.processed;
     loop {
-        // The first batch of a transaction is checked before the write lock is taken.
+        // The first batch of a transaction is checked before the write lock is taken. The
+        // checker ends only after the last batch, which ends this loop first, or after an
+        // error it sends; ending otherwise (a panic) fails the job, which runs again.
         let Some(first) = receive.recv().await else {
-            return Ok(());
+            return Err(checking_stopped());
         };
         let mut ready = first?;
         let now = store.now();
@@ -287,7 +289,7 @@ async fn write_all(
             }
             match receive.recv().await {
                 Some(next) => ready = next?,
-                None => return Err(DomainError::internal("the import's checking stopped")),
+                None => return Err(checking_stopped()),
             }
         }
         let more = !ready.last_batch;
@@ -318,6 +320,10 @@ async fn write_all(
             return Ok(());
         }
     }
+}
+
+fn checking_stopped() -> DomainError {
+    DomainError::internal("the import's checking stopped before its last batch")
 }
 
 /// Move the checkpoint and add a transaction's counts; when the import is done, record it as
