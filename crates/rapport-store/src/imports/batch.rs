@@ -253,16 +253,16 @@ impl Ctx {
         }
     }
 
-    /// What the batches of a transaction share: the fast path's rights, picklists and rules,
-    /// read once.
+    /// What the batches of a job share: the fast path's rights, picklists and rules, read
+    /// once.
     pub(super) async fn fast(&self) -> Result<FastCreate, DomainError> {
         FastCreate::new(&self.store, &self.actor, self.def).await
     }
 
     /// Check a batch: every row read, matched and validated as a save would, nothing written
     /// (`write` writes it). `earlier` carries what the batches before it that have not
-    /// committed will have written. It gives way to other tasks every few rows, so the
-    /// previous batch's `write` keeps the database busy meanwhile.
+    /// committed will have written. It runs on its own task and gives way every few rows,
+    /// so the server's requests on the same runtime are not held up behind it.
     pub(super) async fn check(
         &self,
         fast: &FastCreate,
