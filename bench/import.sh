@@ -17,30 +17,7 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && bre
 API=http://127.0.0.1:18080/api/v1
 TOKEN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"benchmark password 1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-python3 - "$W/import.csv" "$N" <<'PY'
-import sys, random
-path, n = sys.argv[1], int(sys.argv[2])
-fam = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-giv = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰"]
-with open(path, "w", encoding="utf-8") as f:
-    f.write("姓,名,手机,邮箱,职务\n")
-    for i in range(n):
-        f.write(f"{random.choice(fam)},{random.choice(giv)},13{i:09d},bench{i}@import.example,经理\n")
-PY
-now_ms() { date +%s%3N; }
-IMPORT=$(curl -sf -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: text/csv' \
-  --data-binary @"$W/import.csv" "$API/imports?object=contacts&file_name=bench.csv")
-ID=$(echo "$IMPORT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["import"]["id"])')
-echo "$IMPORT" | python3 -c 'import json,sys; m=json.load(sys.stdin)["suggested"]; m["match_on"]="email"; print(json.dumps(m))' > "$W/mapping.json"
-curl -sf -X PUT -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  --data @"$W/mapping.json" "$API/imports/$ID/mapping" >/dev/null
-t0=$(now_ms)
-curl -sf -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}' "$API/imports/$ID/start" >/dev/null
-while :; do
-  status=$(curl -sf -H "authorization: Bearer $TOKEN" "$API/imports/$ID" | python3 -c 'import json,sys; i=json.load(sys.stdin)["import"]; print(i["status"], i["created"], i["failed"])')
-  case "$status" in done*|failed*) break;; esac
-  sleep 0.5
-done
-t1=$(now_ms)
+source bench/import_contacts.sh
+import_contacts "$N" "$W"
 cpu=$(awk '{print int(($14 + $15) / 100)}' /proc/$PID/stat)
-echo "import of $N contacts into an empty database: $(( N * 1000 / (t1 - t0) )) rows/s ($(( t1 - t0 )) ms), server CPU ${cpu} s, $(grep VmHWM /proc/$PID/status | tr -s ' \t' ' '), status: $status"
+echo "import of $N contacts into an empty database: $(( N * 1000 / IMPORT_MS )) rows/s ($IMPORT_MS ms), server CPU ${cpu} s, $(grep VmHWM /proc/$PID/status | tr -s ' \t' ' '), status: $IMPORT_STATUS"
