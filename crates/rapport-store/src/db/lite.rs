@@ -59,11 +59,7 @@ impl LiteReaders {
 
     /// Every row of `sql` with `values` bound, each as its cells in column order; `None`
     /// when a value is not one this reader binds (the caller reads through sqlx instead).
-    pub async fn rows(
-        &self,
-        sql: String,
-        values: &[Value],
-    ) -> Result<Option<Vec<Vec<Cell>>>, DomainError> {
+    pub async fn rows(&self, sql: String, values: &[Value]) -> Result<Option<Grid>, DomainError> {
         let Some(cells) = values.iter().map(to_cell).collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
@@ -75,34 +71,131 @@ impl LiteReaders {
     }
 }
 
-fn run(conn: &Connection, sql: &str, values: &[Cell]) -> Result<Vec<Vec<Cell>>, DomainError> {
+fn run(conn: &Connection, sql: &str, values: &[Cell]) -> Result<Grid, DomainError> {
     let mut stmt = conn.prepare_cached(sql).map_err(lite_err)?;
-    let n = stmt.column_count();
+    let mut grid = Grid::new(stmt.column_count());
     let mut rows = stmt
         .query(rusqlite::params_from_iter(values))
         .map_err(lite_err)?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(lite_err)? {
-        let mut cells = Vec::with_capacity(n);
-        for i in 0..n {
-            cells.push(match row.get_ref(i).map_err(lite_err)? {
-                ValueRef::Null => Cell::Null,
-                ValueRef::Integer(i) => Cell::Integer(i),
-                ValueRef::Real(f) => Cell::Real(f),
-                // rusqlite's own conversion panics on text that is not UTF-8.
-                ValueRef::Text(t) => Cell::Text(
-                    std::str::from_utf8(t)
-                        .map_err(|e| {
-                            DomainError::Internal(format!("database: column {i} is not UTF-8: {e}"))
-                        })?
-                        .to_owned(),
-                ),
-                ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
-            });
+        for i in 0..grid.width {
+            let cell = row.get_ref(i).map_err(lite_err)?;
+            grid.push(cell).map_err(|e| {
+                DomainError::Internal(format!("database: column {i} is not UTF-8: {e}"))
+            })?;
         }
-        out.push(cells);
     }
-    Ok(out)
+    Ok(grid)
+}
+
+/// The rows a reader read: every cell in one vector, row after row, and the bytes of every
+/// text and blob cell in one buffer each. A list page is some 1,500 cells; one allocation per
+/// text cell, made on the reader's thread and freed on the runtime's, was most of the
+/// allocator's share of a list request.
+#[derive(Debug, Default, PartialEq)]
+pub struct Grid {
+    width: usize,
+    cells: Vec<Slot>,
+    text: String,
+    blobs: Vec<u8>,
+}
+
+/// A cell of a [`Grid`]; text and blobs as their range in the grid's buffers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slot {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(usize, usize),
+    Blob(usize, usize),
+}
+
+/// A cell of a [`Grid`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellRef<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl Grid {
+    fn new(width: usize) -> Grid {
+        Grid {
+            width,
+            cells: Vec::with_capacity(width * 8),
+            text: String::with_capacity(4096),
+            blobs: Vec::new(),
+        }
+    }
+
+    /// Add the next cell; rusqlite's own conversion panics on text that is not UTF-8, here it
+    /// is an error.
+    fn push(&mut self, cell: ValueRef<'_>) -> Result<(), std::str::Utf8Error> {
+        let slot = match cell {
+            ValueRef::Null => Slot::Null,
+            ValueRef::Integer(i) => Slot::Integer(i),
+            ValueRef::Real(f) => Slot::Real(f),
+            ValueRef::Text(t) => {
+                let start = self.text.len();
+                self.text.push_str(std::str::from_utf8(t)?);
+                Slot::Text(start, self.text.len())
+            }
+            ValueRef::Blob(b) => {
+                let start = self.blobs.len();
+                self.blobs.extend_from_slice(b);
+                Slot::Blob(start, self.blobs.len())
+            }
+        };
+        self.cells.push(slot);
+        Ok(())
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cells of row `i`.
+    pub(super) fn row(&self, i: usize) -> &[Slot] {
+        self.cells
+            .get(i * self.width..(i + 1) * self.width)
+            .unwrap_or(&[])
+    }
+
+    /// A cell of this grid, borrowed.
+    pub(super) fn cell(&self, slot: Slot) -> CellRef<'_> {
+        match slot {
+            Slot::Null => CellRef::Null,
+            Slot::Integer(i) => CellRef::Integer(i),
+            Slot::Real(f) => CellRef::Real(f),
+            Slot::Text(a, b) => CellRef::Text(self.text.get(a..b).unwrap_or_default()),
+            Slot::Blob(a, b) => CellRef::Blob(self.blobs.get(a..b).unwrap_or_default()),
+        }
+    }
+
+    /// One row of `cells` (for tests).
+    #[cfg(test)]
+    pub(super) fn from_cells(cells: &[ValueRef<'_>]) -> Grid {
+        let mut g = Grid::new(cells.len());
+        for &c in cells {
+            g.push(c).unwrap_or_else(|e| panic!("{e}"));
+        }
+        g
+    }
+
+    /// Every row, each as its cells (for tests).
+    #[cfg(test)]
+    pub fn to_rows(&self) -> Vec<Vec<CellRef<'_>>> {
+        (0..self.len())
+            .map(|i| self.row(i).iter().map(|&s| self.cell(s)).collect())
+            .collect()
+    }
 }
 
 /// A bound value as sqlx-sqlite binds it, for the plain kinds.
@@ -163,16 +256,30 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("plain values are bound here"));
         assert_eq!(
-            rows,
+            rows.to_rows(),
             vec![
-                vec![Cell::Text("b".into()), Cell::Null, Cell::Null, Cell::Null],
                 vec![
-                    Cell::Text("c".into()),
-                    Cell::Integer(3),
-                    Cell::Real(1.5),
-                    Cell::Null
+                    CellRef::Text("b"),
+                    CellRef::Null,
+                    CellRef::Null,
+                    CellRef::Null
+                ],
+                vec![
+                    CellRef::Text("c"),
+                    CellRef::Integer(3),
+                    CellRef::Real(1.5),
+                    CellRef::Null
                 ],
             ]
+        );
+        let blob = readers
+            .rows("SELECT b, id FROM t WHERE id = 'a'".into(), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_default();
+        assert_eq!(
+            blob.to_rows(),
+            vec![vec![CellRef::Blob(&[0x00, 0xff]), CellRef::Text("a")]]
         );
         // A value sqlx would write in its own form is not bound here.
         let t = chrono::Utc::now();
@@ -199,7 +306,7 @@ mod tests {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"))
                 .unwrap_or_default();
-            assert_eq!(n, vec![vec![Cell::Integer(3)]]);
+            assert_eq!(n.to_rows(), vec![vec![CellRef::Integer(3)]]);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

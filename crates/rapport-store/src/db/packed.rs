@@ -5,10 +5,10 @@
 //! driver has no such cost and reads rows as they are. Callers read either kind of row through
 //! [`RowRef::get`].
 
+use super::lite::{CellRef as Cell, Grid, Slot};
 use super::{all, build, db_err, get};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rapport_core::DomainError;
-use rusqlite::types::Value as Cell;
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
 use serde_json::Value;
@@ -36,7 +36,7 @@ pub enum Rows {
     /// Read by [`super::lite::LiteReaders`].
     Lite {
         names: Names,
-        rows: Vec<Vec<Cell>>,
+        rows: Grid,
     },
 }
 
@@ -50,7 +50,8 @@ pub enum RowRef<'a> {
     },
     Lite {
         names: &'a Names,
-        cells: &'a [Cell],
+        grid: &'a Grid,
+        cells: &'a [Slot],
     },
 }
 
@@ -76,7 +77,8 @@ impl Rows {
             },
             Rows::Lite { names, rows } => RowRef::Lite {
                 names,
-                cells: &rows[i],
+                grid: rows,
+                cells: rows.row(i),
             },
         })
     }
@@ -90,8 +92,8 @@ impl<'a> RowRef<'a> {
             RowRef::Packed { names, cells } => {
                 T::from_json(cell(names, cells, col)?).ok_or_else(|| mismatch(col))
             }
-            RowRef::Lite { names, cells } => {
-                T::from_lite(cell(names, cells, col)?).ok_or_else(|| mismatch(col))
+            RowRef::Lite { names, grid, cells } => {
+                T::from_lite(grid.cell(*cell(names, cells, col)?)).ok_or_else(|| mismatch(col))
             }
         }
     }
@@ -104,8 +106,8 @@ impl<'a> RowRef<'a> {
             RowRef::Packed { cells, .. } => {
                 T::from_json(cell_at(cells, at, col)?).ok_or_else(|| mismatch(col))
             }
-            RowRef::Lite { cells, .. } => {
-                T::from_lite(cell_at(cells, at, col)?).ok_or_else(|| mismatch(col))
+            RowRef::Lite { grid, cells, .. } => {
+                T::from_lite(grid.cell(*cell_at(cells, at, col)?)).ok_or_else(|| mismatch(col))
             }
         }
     }
@@ -131,8 +133,8 @@ impl<'a> RowRef<'a> {
     ) -> Result<Option<std::borrow::Cow<'a, str>>, DomainError> {
         use std::borrow::Cow;
         match *self {
-            RowRef::Lite { cells, .. } => match cell_at(cells, at, col)? {
-                Cell::Text(s) => return Ok(Some(Cow::Borrowed(s.as_str()))),
+            RowRef::Lite { grid, cells, .. } => match grid.cell(*cell_at(cells, at, col)?) {
+                Cell::Text(s) => return Ok(Some(Cow::Borrowed(s))),
                 Cell::Null => return Ok(None),
                 _ => {}
             },
@@ -177,7 +179,7 @@ pub trait FromCell: Sized {
     fn from_json(v: &Value) -> Option<Self>;
     /// `None`: the value does not fit the type. Read as [`FromCell::from_json`] reads the
     /// same value packed as JSON.
-    fn from_lite(v: &Cell) -> Option<Self>;
+    fn from_lite(v: Cell<'_>) -> Option<Self>;
 }
 
 impl FromCell for String {
@@ -191,11 +193,11 @@ impl FromCell for String {
             _ => None,
         }
     }
-    fn from_lite(v: &Cell) -> Option<Self> {
+    fn from_lite(v: Cell<'_>) -> Option<Self> {
         match v {
-            Cell::Text(s) => Some(s.clone()),
+            Cell::Text(s) => Some(s.to_owned()),
             Cell::Integer(i) => Some(i.to_string()),
-            Cell::Real(f) => serde_json::Number::from_f64(*f).map(|n| n.to_string()),
+            Cell::Real(f) => serde_json::Number::from_f64(f).map(|n| n.to_string()),
             _ => None,
         }
     }
@@ -208,9 +210,9 @@ impl FromCell for i64 {
     fn from_json(v: &Value) -> Option<Self> {
         v.as_i64()
     }
-    fn from_lite(v: &Cell) -> Option<Self> {
+    fn from_lite(v: Cell<'_>) -> Option<Self> {
         match v {
-            Cell::Integer(i) => Some(*i),
+            Cell::Integer(i) => Some(i),
             _ => None,
         }
     }
@@ -227,9 +229,9 @@ impl FromCell for bool {
             _ => None,
         }
     }
-    fn from_lite(v: &Cell) -> Option<Self> {
+    fn from_lite(v: Cell<'_>) -> Option<Self> {
         match v {
-            Cell::Integer(i) => Some(*i != 0),
+            Cell::Integer(i) => Some(i != 0),
             _ => None,
         }
     }
@@ -244,7 +246,7 @@ impl FromCell for DateTime<Utc> {
     fn from_json(v: &Value) -> Option<Self> {
         parse_time(v.as_str()?)
     }
-    fn from_lite(v: &Cell) -> Option<Self> {
+    fn from_lite(v: Cell<'_>) -> Option<Self> {
         match v {
             Cell::Text(s) => parse_time(s),
             _ => None,
@@ -274,7 +276,7 @@ impl<T: FromCell + sea_orm::TryGetable> FromCell for Option<T> {
             v => T::from_json(v).map(Some),
         }
     }
-    fn from_lite(v: &Cell) -> Option<Self> {
+    fn from_lite(v: Cell<'_>) -> Option<Self> {
         match v {
             Cell::Null => Some(None),
             v => T::from_lite(v).map(Some),
@@ -378,17 +380,19 @@ mod tests {
             names: &names,
             cells: &packed,
         });
-        let lite = [
-            Cell::Text("a1".into()),
-            Cell::Integer(9_007_199_254_740_993),
-            Cell::Integer(1),
-            Cell::Text("2026-11-23T14:15:56.407+00:00".into()),
-            Cell::Text("2026-11-23 14:15:56.407".into()),
-            Cell::Null,
-        ];
+        use rusqlite::types::ValueRef;
+        let lite = Grid::from_cells(&[
+            ValueRef::Text(b"a1"),
+            ValueRef::Integer(9_007_199_254_740_993),
+            ValueRef::Integer(1),
+            ValueRef::Text(b"2026-11-23T14:15:56.407+00:00"),
+            ValueRef::Text(b"2026-11-23 14:15:56.407"),
+            ValueRef::Null,
+        ]);
         check(RowRef::Lite {
             names: &names,
-            cells: &lite,
+            grid: &lite,
+            cells: lite.row(0),
         });
     }
 }
