@@ -4,8 +4,8 @@
 
 use crate::db::{db_err, exec};
 use crate::records::{
-    self, find_in_scope, insert, prepare_create, Preset, WriteOptions, ACCOUNTS, CONTACTS, LEADS,
-    OPPORTUNITIES,
+    self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions, ACCOUNTS, CONTACTS,
+    LEADS, OPPORTUNITIES,
 };
 use crate::scope::owner_filter;
 use crate::{audit, outbox, Store};
@@ -109,7 +109,7 @@ pub async fn convert(
         Some(id) => {
             let f = owner_filter(store, actor, Object::Account, Action::Read).await?;
             let found = match f {
-                Some(f) => find_in_scope(store.db.reader(), store, &ACCOUNTS, &f, id).await?,
+                Some(f) => find_in_scope_fresh(store, &ACCOUNTS, &f, id).await?,
                 None => None,
             };
             if found.is_none() {

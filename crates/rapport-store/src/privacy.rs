@@ -28,7 +28,7 @@ pub async fn export_contact(
     let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let rec = records::find_in_scope(store.db.reader(), store, &CONTACTS, &read, id)
+    let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let export = owner_filter(store, actor, CONTACTS.object, Action::Export)
@@ -112,7 +112,7 @@ pub async fn erase_contact(
     let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let rec = records::find_in_scope(store.db.reader(), store, &CONTACTS, &read, id)
+    let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let delete = owner_filter(store, actor, CONTACTS.object, Action::Delete)

@@ -151,7 +151,7 @@ async fn load_group(
     let find = |id: String| {
         let read = read.clone();
         async move {
-            records::find_in_scope(store.db.reader(), store, def, &read, &id)
+            records::find_in_scope_fresh(store, def, &read, &id)
                 .await?
                 .ok_or(DomainError::NotFound)
         }

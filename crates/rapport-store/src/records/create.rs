@@ -5,7 +5,7 @@
 
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, department_of, derived,
-    duplicates, find_in_scope, forbidden, normalise_doc, read_both, rule_context, t, to_json,
+    duplicates, find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json,
     tokens, write_links, ObjectDef, WriteOptions, RULE_FIELDS,
 };
 use crate::db::exec;
@@ -252,7 +252,7 @@ pub async fn create(
     let p = prepare_create(store, actor, def, doc, opts, Preset::default()).await?;
     let id = p.id.clone();
     super::group::write(store, actor, p).await?;
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, &id)
+    let rec = find_in_scope_fresh(store, def, &OwnerFilter::All, &id)
         .await?
         .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))

@@ -3,7 +3,6 @@
 //! "off"; a warn can be overridden by the caller, a block cannot.
 
 use super::{tokens, ObjectDef, WriteOptions};
-use crate::db::{all, get};
 use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::fields::FieldValue;
@@ -184,10 +183,15 @@ async fn ids_per_rule(
     let Some(union) = union else {
         return Ok(out);
     };
-    for r in all(store.db.reader(), &union).await? {
-        let i: i64 = get(&r, "rule")?;
+    // Through the page readers on SQLite: one hand-off, not sqlx's per statement and row.
+    let rows = store
+        .db
+        .read_rows(&union, &["rule".to_string(), "id".to_string()])
+        .await?;
+    for r in rows.iter() {
+        let i: i64 = r.get("rule")?;
         if let Some(ids) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
-            ids.push(get(&r, "id")?);
+            ids.push(r.get("id")?);
         }
     }
     Ok(out)
@@ -232,7 +236,7 @@ pub async fn check(
     for (rule, mode, ids) in &found {
         for id in ids {
             let rec = match &visible {
-                Some(f) => super::find_in_scope(store.db.reader(), store, def, f, id).await?,
+                Some(f) => super::find_in_scope_fresh(store, def, f, id).await?,
                 None => None,
             };
             matches.push(match rec {

@@ -483,15 +483,42 @@ pub async fn find_in_scope<C: ConnectionTrait>(
     filter: &OwnerFilter,
     id: &str,
 ) -> Result<Option<Record>, DomainError> {
-    if !ids::is_valid_id(id) {
+    let Some(q) = by_id(def, filter, id) else {
         return Ok(None);
+    };
+    let mut recs = read_records(c, &store.keys()?, def, q, &Needed::all(def)).await?;
+    Ok(recs.pop())
+}
+
+/// The select of record `id` within `filter`; `None` for an id that cannot exist.
+fn by_id(
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    id: &str,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    if !ids::is_valid_id(id) {
+        return None;
     }
     let mut q = Query::select();
     q.from(t(def.table)).and_where(Expr::col(t("id")).eq(id));
     if let OwnerFilter::Owners(owners) = filter {
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
-    let mut recs = read_records(c, &store.keys()?, def, q, &Needed::all(def)).await?;
+    Some(q)
+}
+
+/// [`find_in_scope`] outside any transaction: on SQLite through the page readers, one
+/// hand-off instead of sqlx's per statement and row (a create reads its record back this way).
+pub async fn find_in_scope_fresh(
+    store: &Store,
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    id: &str,
+) -> Result<Option<Record>, DomainError> {
+    let Some(q) = by_id(def, filter, id) else {
+        return Ok(None);
+    };
+    let mut recs = read_records_fresh(store, &store.keys()?, def, q, &Needed::all(def)).await?;
     Ok(recs.pop())
 }
 
@@ -918,7 +945,7 @@ pub async fn read_record(
     let filter = owner_filter(store, actor, def.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;
-    find_in_scope(store.db.reader(), store, def, &filter, id)
+    find_in_scope_fresh(store, def, &filter, id)
         .await?
         .ok_or(DomainError::NotFound)
 }
@@ -1012,7 +1039,7 @@ pub async fn update(
     let tx = store.db.begin().await?;
     apply_update(&tx, store, actor, &p).await?;
     tx.commit().await.map_err(db_err)?;
-    let rec = find_in_scope(store.db.reader(), store, def, &OwnerFilter::All, id)
+    let rec = find_in_scope_fresh(store, def, &OwnerFilter::All, id)
         .await?
         .ok_or(DomainError::NotFound)?;
     Ok(to_json(def, actor, &rec))
@@ -1030,7 +1057,7 @@ pub async fn prepare_update(
     let read_filter = owner_filter(store, actor, def.object, Action::Read)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let before = find_in_scope(store.db.reader(), store, def, &read_filter, id)
+    let before = find_in_scope_fresh(store, def, &read_filter, id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let filter = owner_filter(store, actor, def.object, Action::Update)
@@ -1437,7 +1464,7 @@ pub async fn transfer(
         .ok_or(DomainError::NotFound)?;
     let mut records = Vec::new();
     for id in ids {
-        let rec = find_in_scope(store.db.reader(), store, def, &read, id)
+        let rec = find_in_scope_fresh(store, def, &read, id)
             .await?
             .ok_or(DomainError::NotFound)?;
         if !tf.allows(rec.owner_id()) {
