@@ -4,7 +4,8 @@
 #   BENCH_OPPORTUNITIES (default 10000, for the kanban board), BENCH_LEADS (default 10000),
 #   BENCH_BACKENDS (default "sqlite postgres"), BENCH_SECONDS (default 20), BENCH_CLIENTS (32),
 #   BENCH_IMPORT_ROWS (default 100000; see bench/data_io.sh), BENCH_ONLY=data_io (imports and
-#   exports only)
+#   exports only), BENCH_WARMUP (default 5: seconds of the same load before each test, not
+#   measured)
 # Needs wrk (apt-get install wrk). PostgreSQL: postgres@127.0.0.1:5432 with trust auth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ OPPORTUNITIES=${BENCH_OPPORTUNITIES:-10000}
 LEADS=${BENCH_LEADS:-10000}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 SECS=${BENCH_SECONDS:-20}
+WARMUP=${BENCH_WARMUP:-5}
 CLIENTS=${BENCH_CLIENTS:-32}
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
@@ -45,6 +47,10 @@ for backend in $BACKENDS; do
   run() { # name, lua script, path
     local res
     local c=${RUN_CLIENTS:-$CLIENTS}
+    # Warm the caches first: the figures are those of a server that has been running.
+    if [ "$WARMUP" -gt 0 ]; then
+      wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${WARMUP}s" -s "bench/$2" "http://127.0.0.1:18080$3" >/dev/null
+    fi
     res=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
     local rps p50 p99
     rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
