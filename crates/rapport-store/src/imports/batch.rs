@@ -444,11 +444,11 @@ impl Ctx {
             for part in good.chunks(50) {
                 fast.encode(&mut encoded, part)?;
                 if encoded.unsealed() >= SEAL_ROWS {
-                    fast.seal(&mut encoded)?;
+                    fast.seal(&mut encoded);
                 }
                 tokio::task::yield_now().await;
             }
-            fast.seal(&mut encoded)?;
+            fast.seal(&mut encoded);
             Some(encoded)
         };
         out.failed.sort_by_key(|(n, _)| *n);

@@ -419,7 +419,7 @@ impl FastCreate {
 
     /// Build the INSERTs of the rows encoded since the last call (the CPU work of writing
     /// them, done before the write transaction needs them).
-    pub fn seal(&self, out: &mut Encoded) -> Result<(), DomainError> {
+    pub fn seal(&self, out: &mut Encoded) {
         let built = super::batch::insert_statements(
             self.store.db.backend(),
             self.def,
@@ -431,7 +431,6 @@ impl FastCreate {
         out.statements.extend(built);
         out.token_rows.clear();
         out.links.clear();
-        Ok(())
     }
 
     /// Encode (encrypt, tokenise) the rows into `out` for `write`: the CPU work of writing
@@ -493,7 +492,7 @@ impl FastCreate {
             return Ok(rows.ids);
         }
         if rows.unsealed() > 0 {
-            self.seal(&mut rows)?;
+            self.seal(&mut rows);
         }
         let Encoded {
             ids, statements, ..

@@ -341,7 +341,7 @@ async fn check_references(
                     continue;
                 };
                 let visible = match owner_filter(store, actor, object, Action::Read).await? {
-                    Some(f) => find_in_scope(db, store, target, &f, id).await?.is_some(),
+                    Some(f) => find_in_scope_fresh(store, target, &f, id).await?.is_some(),
                     None => false,
                 };
                 if !visible {
@@ -363,7 +363,9 @@ async fn check_references(
             }
             (FieldKind::AccountRef, FieldValue::Text(id)) if def.object != Object::Account => {
                 let visible = match &account_scope {
-                    Some(f) => find_in_scope(db, store, &ACCOUNTS, f, id).await?.is_some(),
+                    Some(f) => find_in_scope_fresh(store, &ACCOUNTS, f, id)
+                        .await?
+                        .is_some(),
                     None => false,
                 };
                 if !visible {

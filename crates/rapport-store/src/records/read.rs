@@ -290,8 +290,9 @@ pub async fn find_in_scope<C: ConnectionTrait>(
     let Some(q) = by_id(def, filter, id) else {
         return Ok(None);
     };
-    let mut recs = read_records(c, &store.keys()?, def, q, &Needed::all(def)).await?;
-    Ok(recs.pop())
+    Ok(read_records(c, &store.keys()?, def, q, &Needed::all(def))
+        .await?
+        .pop())
 }
 
 /// The select of record `id` within `filter`; `None` for an id that cannot exist.
@@ -322,6 +323,9 @@ pub async fn find_in_scope_fresh(
     let Some(q) = by_id(def, filter, id) else {
         return Ok(None);
     };
-    let mut recs = read_records_fresh(store, &store.keys()?, def, q, &Needed::all(def)).await?;
-    Ok(recs.pop())
+    Ok(
+        read_records_fresh(store, &store.keys()?, def, q, &Needed::all(def))
+            .await?
+            .pop(),
+    )
 }

@@ -538,8 +538,7 @@ pub async fn decide(
             false => Err(DomainError::NotFound),
         };
     };
-    let rec = records::find_in_scope(
-        store.db.reader(),
+    let rec = records::find_in_scope_fresh(
         store,
         &CONTRACTS,
         &crate::scope::OwnerFilter::All,
