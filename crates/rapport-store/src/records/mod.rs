@@ -25,6 +25,7 @@ pub use read::{find_in_scope, find_in_scope_fresh};
 pub(crate) use read::{read_records_fresh, row_to_partial, Needed};
 mod shown;
 pub use shown::{Lens, Shown};
+mod filter;
 mod tokens;
 
 use crate::db::{all, db_err, exec, get, one};
