@@ -10,7 +10,7 @@ use rapport_core::{validate, Action, DomainError, Object, Principal, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -231,15 +231,26 @@ pub async fn check(
     if !blocking && opts.override_duplicates {
         return Ok(());
     }
-    let visible = owner_filter(store, actor, def.object, Action::Read).await?;
+    // The matches the actor may see, read at once: their ids and labels are shown.
+    let shown: HashMap<String, super::Record> =
+        match owner_filter(store, actor, def.object, Action::Read).await? {
+            Some(f) => {
+                let ids: Vec<&str> = found
+                    .iter()
+                    .flat_map(|(_, _, ids)| ids.iter().map(String::as_str))
+                    .collect();
+                super::find_all_in_scope_fresh(store, def, &f, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
     let mut matches = Vec::new();
     for (rule, mode, ids) in &found {
         for id in ids {
-            let rec = match &visible {
-                Some(f) => super::find_in_scope_fresh(store, def, f, id).await?,
-                None => None,
-            };
-            matches.push(match rec {
+            matches.push(match shown.get(id) {
                 Some(r) => json!({"rule": rule, "mode": mode, "id": r.id, "label": r.label(def), "visible": true}),
                 None => json!({"rule": rule, "mode": mode, "visible": false}),
             });

@@ -304,12 +304,21 @@ pub(super) fn by_id(
     if !ids::is_valid_id(id) {
         return None;
     }
+    Some(within(def, filter, Expr::col(t("id")).eq(id)))
+}
+
+/// The select of `def`'s records matching `cond` within `filter`.
+fn within(
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    cond: sea_orm::sea_query::SimpleExpr,
+) -> sea_orm::sea_query::SelectStatement {
     let mut q = Query::select();
-    q.from(t(def.table)).and_where(Expr::col(t("id")).eq(id));
+    q.from(t(def.table)).and_where(cond);
     if let OwnerFilter::Owners(owners) = filter {
         q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
     }
-    Some(q)
+    q
 }
 
 /// [`find_in_scope`] outside any transaction: on SQLite through the page readers, one
@@ -328,4 +337,25 @@ pub async fn find_in_scope_fresh(
             .await?
             .pop(),
     )
+}
+
+/// The records of `ids` that are inside `filter`, read at once as
+/// [`find_in_scope_fresh`] reads one (in no particular order; ids that cannot exist are
+/// left out).
+pub(crate) async fn find_all_in_scope_fresh(
+    store: &Store,
+    def: &ObjectDef,
+    filter: &OwnerFilter,
+    ids: &[&str],
+) -> Result<Vec<Record>, DomainError> {
+    let ids: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| ids::is_valid_id(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = within(def, filter, Expr::col(t("id")).is_in(ids));
+    read_records_fresh(store, &store.keys()?, def, q, &Needed::all(def)).await
 }
