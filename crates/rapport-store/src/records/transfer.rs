@@ -1,0 +1,93 @@
+//! Transferring records to a new owner, one or many, with a reason; audited per record.
+
+use super::{
+    check_references, department_of, diff, find_in_scope_fresh, forbidden, save_changes, ObjectDef,
+};
+use crate::scope::owner_filter;
+use crate::Store;
+use rapport_core::fields::FieldValue;
+use rapport_core::input::Input;
+use rapport_core::{Action, DomainError, Principal};
+use serde_json::json;
+
+/// Transfer records to a new owner, with a reason (audited per record).
+pub async fn transfer(
+    store: &Store,
+    actor: &Principal,
+    def: &ObjectDef,
+    ids: &[String],
+    new_owner: &str,
+    reason: &str,
+) -> Result<usize, DomainError> {
+    let tf = owner_filter(store, actor, def.object, Action::Transfer)
+        .await?
+        .ok_or_else(|| forbidden(def, Action::Transfer))?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(DomainError::field(
+            "reason",
+            "required",
+            "a transfer needs a reason (at most 500 characters)",
+        ));
+    }
+    if ids.is_empty() || ids.len() > 1000 {
+        return Err(DomainError::field(
+            "ids",
+            "invalid",
+            "transfer 1 to 1000 records at a time",
+        ));
+    }
+    if !tf.allows(Some(new_owner)) {
+        return Err(DomainError::field(
+            "owner_id",
+            "owner_out_of_scope",
+            "you may not transfer records to that owner",
+        ));
+    }
+    let mut input = Input::default();
+    if let Some(spec) = def.field("owner_id") {
+        input.set(spec, FieldValue::Text(new_owner.to_string()));
+    }
+    check_references(store, actor, def, &input, None, &[]).await?;
+    let read = owner_filter(store, actor, def.object, Action::Read)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let mut records = Vec::new();
+    for id in ids {
+        let rec = find_in_scope_fresh(store, def, &read, id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        if !tf.allows(rec.owner_id()) {
+            return Err(forbidden(def, Action::Transfer));
+        }
+        records.push(rec);
+    }
+    let dept = department_of(store, new_owner).await?;
+    let mut n = 0;
+    for rec in records {
+        if rec.owner_id() == Some(new_owner) {
+            continue;
+        }
+        let mut after = rec.values.clone();
+        after.insert("owner_id", FieldValue::Text(new_owner.to_string()));
+        after.insert(
+            "department_id",
+            dept.clone().map_or(FieldValue::Null, FieldValue::Text),
+        );
+        let changed = diff(def, &rec.values, &after);
+        save_changes(
+            store,
+            actor,
+            def,
+            &rec,
+            &after,
+            changed,
+            "transferred",
+            json!({"reason": reason}),
+            None,
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
