@@ -23,6 +23,9 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 PASSWORD="benchmark password 1"
 OUT=${BENCH_OUT:-bench/results.md}
 echo "# Rapport benchmark $(date -u +%Y-%m-%dT%H:%MZ) — ${ACCOUNTS} accounts, ${CONTACTS} contacts, ${OPPORTUNITIES} opportunities, ${LEADS} leads, ${CLIENTS} clients, ${SECS}s per test" > "$OUT"
+# The same machine kind has run the same binary at half the speed on other days (ADR 0023):
+# a fixed single-core loop, timed before anything else runs, says how fast this one is.
+echo "machine reference: $(bash bench/cpu_reference.sh)" | tee -a "$OUT"
 
 for backend in $BACKENDS; do
   WORK=$(mktemp -d /tmp/rapport-bench-XXXX)
