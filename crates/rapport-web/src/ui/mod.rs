@@ -12,6 +12,7 @@ pub mod i18n;
 mod import_pages;
 mod interop_pages;
 mod jobs_pages;
+mod list_pages;
 mod mail_pages;
 mod merge_pages;
 mod notification_pages;
@@ -197,14 +198,14 @@ pub fn routes() -> Router<AppState> {
             "/leads/{id}/convert",
             get(sales_pages::convert_form).post(sales_pages::convert),
         )
-        .route("/{object}", get(record_pages::list))
+        .route("/{object}", get(list_pages::list))
         .route(
             "/{object}/new",
             get(record_pages::new_form).post(record_pages::create),
         )
-        .route("/{object}/views", post(record_pages::save_view))
-        .route("/{object}/bulk", post(record_pages::bulk))
-        .route("/{object}/export", get(record_pages::export))
+        .route("/{object}/views", post(list_pages::save_view))
+        .route("/{object}/bulk", post(list_pages::bulk))
+        .route("/{object}/export", get(list_pages::export))
         .route("/{object}/{id}", get(record_pages::detail))
         .route("/{object}/{id}/edit", post(record_pages::edit_field))
         .route("/{object}/{id}/delete", post(record_pages::delete))
