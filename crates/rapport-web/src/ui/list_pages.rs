@@ -4,8 +4,8 @@
 
 use super::form::{self, field};
 use super::i18n::Lang;
-use super::record_pages::{choices, page_error, record_label, title_of};
-use super::{csrf_failed, field_message, render, Ctx, Page};
+use super::record_pages::{choices, page_error, posted_def, record_label, title_of};
+use super::{field_message, render, Ctx, Page};
 use crate::api::records::def_for;
 use crate::AppState;
 use askama::Template;
@@ -434,11 +434,9 @@ pub async fn save_view(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
+    let def = match posted_def(&page, &form, &object) {
+        Ok(def) => def,
+        Err(refused) => return *refused,
     };
     let query = field(&form, "query");
     match views::create(
@@ -464,11 +462,9 @@ pub async fn bulk(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
+    let def = match posted_def(&page, &form, &object) {
+        Ok(def) => def,
+        Err(refused) => return *refused,
     };
     let query = field(&form, "query");
     let list_query: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();

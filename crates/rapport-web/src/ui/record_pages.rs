@@ -87,6 +87,19 @@ pub(super) fn page_error(lang: Lang, e: DomainError) -> Response {
     super::error_page(lang, e)
 }
 
+/// The record type a form on its pages posts to, once the form's CSRF token is checked: the
+/// refusal page otherwise (CSRF failure, or an unknown type as not found).
+pub(super) fn posted_def(
+    page: &Page,
+    form: &[(String, String)],
+    object: &str,
+) -> Result<&'static ObjectDef, Box<Response>> {
+    if field(form, "csrf") != page.ctx.csrf {
+        return Err(Box::new(csrf_failed()));
+    }
+    def_for(object).map_err(|_| Box::new(page_error(page.ctx.lang, DomainError::NotFound)))
+}
+
 pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
     super::i18n::t(
         lang,
@@ -343,11 +356,9 @@ pub async fn create(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
+    let def = match posted_def(&page, &form, &object) {
+        Ok(def) => def,
+        Err(refused) => return *refused,
     };
     let mut doc = form::to_doc(def.fields, &form);
     let customs = rapport_store::custom_fields::active(&app.store, def.object)
@@ -681,11 +692,9 @@ pub async fn edit_field(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
+    let def = match posted_def(&page, &form, &object) {
+        Ok(def) => def,
+        Err(refused) => return *refused,
     };
     let mut doc = form::to_doc(def.fields, &form);
     let customs = rapport_store::custom_fields::active(&app.store, def.object)
@@ -761,11 +770,9 @@ pub async fn delete(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
+    let def = match posted_def(&page, &form, &object) {
+        Ok(def) => def,
+        Err(refused) => return *refused,
     };
     match records::delete(&app.store, &page.principal, def, &id).await {
         Ok(()) => Redirect::to(&format!("/{object}")).into_response(),
