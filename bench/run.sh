@@ -54,16 +54,22 @@ for backend in $BACKENDS; do
     if [ "$WARMUP" -gt 0 ]; then
       wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${WARMUP}s" -s "bench/$2" "http://127.0.0.1:18080$3" >/dev/null
     fi
+    # The server's own CPU per request (user + system): what the server spends, however fast
+    # the machine runs at the moment (ADR 0024).
+    local c0 c1 n
+    c0=$(awk '{print $14 + $15}' /proc/$PID/stat)
     res=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
+    c1=$(awk '{print $14 + $15}' /proc/$PID/stat)
+    n=$(echo "$res" | awk '/requests in/ {print $1}')
     local rps p50 p99
     rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$res" | awk '$1=="50%" {print $2}')
     p99=$(echo "$res" | awk '$1=="99%" {print $2}')
     local errs; errs=$(echo "$res" | awk '/Non-2xx/ {print $5}')
-    echo "| $backend | $1 | $rps | $p50 | $p99 | ${errs:-0} |" | tee -a "$OUT"
+    echo "| $backend | $1 | $rps | $p50 | $p99 | ${errs:-0} | $(( (c1 - c0) * 10000 / (n > 0 ? n : 1) )) µs |" | tee -a "$OUT"
   }
-  echo "| backend | test | req/s | p50 | p99 | non-2xx |" >> "$OUT"
-  echo "|---|---|---|---|---|---|" >> "$OUT"
+  echo "| backend | test | req/s | p50 | p99 | non-2xx | server CPU a request |" >> "$OUT"
+  echo "|---|---|---|---|---|---|---|" >> "$OUT"
   # BENCH_ONLY=data_io measures only imports and exports.
   if [ "${BENCH_ONLY:-}" != data_io ]; then
   run "list contacts: 50 rows, newest first" get.lua "/api/v1/contacts?limit=50"
