@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # Export and import throughput against a running server (sourced by bench/run.sh with
-# TOKEN, WORK, backend, OUT, PID set). The contacts list is exported in the background, and
-# BENCH_IMPORT_ROWS (default 100000) contacts are imported from a generated CSV through the
-# import API and timed until the import is done.
+# TOKEN, WORK, backend, OUT, PID and cpu_ms set). The contacts list is exported in the
+# background, and BENCH_IMPORT_ROWS (default 100000) contacts are imported from a generated
+# CSV through the import API and timed until the import is done.
 IMPORT_ROWS=${BENCH_IMPORT_ROWS:-100000}
 API=http://127.0.0.1:18080/api/v1
 now_ms() { date +%s%3N; }
 
 # Export: the whole contacts list (BENCH_CONTACTS) in the background, timed from the request
 # until the file is downloaded.
-# The server's CPU (user + system, in ms) so far: an export's own cost, apart from how fast
-# the machine was while it ran (machines of this kind differ by 2x; ADR 0023).
-cpu_ms() { awk '{print ($14 + $15) * 10}' /proc/$PID/stat; }
 c0=$(cpu_ms)
 t0=$(now_ms)
 EXPORT=$(curl -sf -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \

@@ -47,6 +47,9 @@ for backend in $BACKENDS; do
   TOKEN=$(curl -sf -X POST http://127.0.0.1:18080/api/v1/auth/login -H 'content-type: application/json' \
     -d "{\"email\":\"bench@example.com\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   export TOKEN
+  # The server's CPU (user + system) so far, in ms: what it spent, however fast the machine
+  # ran at the moment (ADR 0024). Also used by bench/data_io.sh.
+  cpu_ms() { awk '{print ($14 + $15) * 10}' /proc/$PID/stat; }
   run() { # name, lua script, path
     local res
     local c=${RUN_CLIENTS:-$CLIENTS}
@@ -54,19 +57,17 @@ for backend in $BACKENDS; do
     if [ "$WARMUP" -gt 0 ]; then
       wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${WARMUP}s" -s "bench/$2" "http://127.0.0.1:18080$3" >/dev/null
     fi
-    # The server's own CPU per request (user + system): what the server spends, however fast
-    # the machine runs at the moment (ADR 0024).
     local c0 c1 n
-    c0=$(awk '{print $14 + $15}' /proc/$PID/stat)
+    c0=$(cpu_ms)
     res=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${SECS}s" --latency -s "bench/$2" "http://127.0.0.1:18080$3")
-    c1=$(awk '{print $14 + $15}' /proc/$PID/stat)
+    c1=$(cpu_ms)
     n=$(echo "$res" | awk '/requests in/ {print $1}')
     local rps p50 p99
     rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$res" | awk '$1=="50%" {print $2}')
     p99=$(echo "$res" | awk '$1=="99%" {print $2}')
     local errs; errs=$(echo "$res" | awk '/Non-2xx/ {print $5}')
-    echo "| $backend | $1 | $rps | $p50 | $p99 | ${errs:-0} | $(( (c1 - c0) * 10000 / (n > 0 ? n : 1) )) µs |" | tee -a "$OUT"
+    echo "| $backend | $1 | $rps | $p50 | $p99 | ${errs:-0} | $(( (c1 - c0) * 1000 / (n > 0 ? n : 1) )) µs |" | tee -a "$OUT"
   }
   echo "| backend | test | req/s | p50 | p99 | non-2xx | server CPU a request |" >> "$OUT"
   echo "|---|---|---|---|---|---|---|" >> "$OUT"

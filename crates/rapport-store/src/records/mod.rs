@@ -42,7 +42,6 @@ mod tokens;
 mod transfer;
 pub use transfer::transfer;
 mod update;
-use update::save_changes;
 pub use update::{apply_update, prepare_update, update, PreparedUpdate};
 pub(crate) use update::{diff, write_changes};
 

@@ -1,8 +1,9 @@
 //! Transferring records to a new owner, one or many, with a reason; audited per record.
 
 use super::{
-    check_references, department_of, diff, find_in_scope_fresh, forbidden, save_changes, ObjectDef,
+    check_references, department_of, diff, find_in_scope_fresh, forbidden, write_changes, ObjectDef,
 };
+use crate::db::db_err;
 use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::fields::FieldValue;
@@ -75,7 +76,10 @@ pub async fn transfer(
             dept.clone().map_or(FieldValue::Null, FieldValue::Text),
         );
         let changed = diff(def, &rec.values, &after);
-        save_changes(
+        // Each record in a transaction of its own, as before.
+        let tx = store.db.begin().await?;
+        write_changes(
+            &tx,
             store,
             actor,
             def,
@@ -87,6 +91,7 @@ pub async fn transfer(
             None,
         )
         .await?;
+        tx.commit().await.map_err(db_err)?;
         n += 1;
     }
     Ok(n)

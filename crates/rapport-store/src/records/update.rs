@@ -177,35 +177,6 @@ pub(crate) fn diff(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn save_changes(
-    store: &Store,
-    actor: &Principal,
-    def: &ObjectDef,
-    before: &Record,
-    after: &BTreeMap<&'static str, FieldValue>,
-    changed: Vec<&'static FieldSpec>,
-    verb: &str,
-    extra: Value,
-    custom_after: Option<Map<String, Value>>,
-) -> Result<(), DomainError> {
-    let tx = store.db.begin().await?;
-    write_changes(
-        &tx,
-        store,
-        actor,
-        def,
-        before,
-        after,
-        changed,
-        verb,
-        extra,
-        custom_after,
-    )
-    .await?;
-    tx.commit().await.map_err(db_err)
-}
-
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_changes<C: ConnectionTrait>(
     c: &C,
     store: &Store,
