@@ -294,9 +294,24 @@ impl FastCreate {
         rule: &str,
         keys: Vec<String>,
     ) -> Result<HashMap<String, String>, DomainError> {
-        let mut found = HashMap::new();
+        // The chunks' queries run at once, each on a reader of its own: the checks of an
+        // import wait on these lookups more than they compute (ADR 0025).
+        let found = futures_util::future::try_join_all(
+            keys.chunks(500)
+                .map(|chunk| self.existing_chunk(rule, chunk)),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// `existing` for one chunk of keys: (key, id) pairs.
+    async fn existing_chunk(
+        &self,
+        rule: &str,
+        chunk: &[String],
+    ) -> Result<Vec<(String, String)>, DomainError> {
         let c = self.store.db.reader();
-        for chunk in keys.chunks(500) {
+        {
             let (column, rows) = match (self.def.object, rule) {
                 (Object::Account, "name" | "credit_code") => {
                     let column = if rule == "name" {
@@ -335,11 +350,10 @@ impl FastCreate {
                     ("token", rows)
                 }
             };
-            for r in &rows {
-                found.insert(get::<String>(r, column)?, get::<String>(r, "id")?);
-            }
+            rows.iter()
+                .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
+                .collect()
         }
-        Ok(found)
     }
 
     /// Apply the duplicate rules to the rows at once: against existing records, against the
@@ -352,22 +366,33 @@ impl FastCreate {
         earlier: &mut EarlierKeys,
     ) -> Result<Vec<Result<Pending, DomainError>>, DomainError> {
         let mut verdicts: Vec<Option<(String, bool)>> = vec![None; rows.len()];
-        for (rule, mode) in &self.duplicate_rules {
-            if *mode == RuleMode::Off {
-                continue;
-            }
-            let per_row: Vec<Vec<String>> =
-                rows.iter().map(|p| self.keys_of(rule, &p.values)).collect();
+        let active: Vec<(&String, &RuleMode)> = self
+            .duplicate_rules
+            .iter()
+            .filter(|(_, mode)| **mode != RuleMode::Off)
+            .collect();
+        let keyed: Vec<Vec<Vec<String>>> = active
+            .iter()
+            .map(|(rule, _)| rows.iter().map(|p| self.keys_of(rule, &p.values)).collect())
+            .collect();
+        // Every rule's lookup at once (they are independent); the verdicts below follow the
+        // rules' order as before.
+        let found = futures_util::future::try_join_all(active.iter().zip(&keyed).map(
+            |((rule, _), per_row)| {
+                let all_keys: Vec<String> = per_row
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                self.existing(rule, all_keys)
+            },
+        ))
+        .await?;
+        for (((rule, mode), per_row), existing) in active.into_iter().zip(&keyed).zip(found) {
             let batch = earlier.batch;
             let before = earlier.keys.entry(rule.clone()).or_default();
-            let all_keys: Vec<String> = per_row
-                .iter()
-                .flatten()
-                .cloned()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            let existing = self.existing(rule, all_keys).await?;
             let mut first_row: HashMap<&String, usize> = HashMap::new();
             for (i, keys) in per_row.iter().enumerate() {
                 let hit = keys
