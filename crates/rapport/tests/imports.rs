@@ -580,6 +580,58 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
             .is_some_and(|r| r.contains("row 7 of the file")),
         "{errors}"
     );
+
+    // Keys of committed records, more than one lookup chunk (500) of them in one batch: every
+    // match and every duplicate is found, whichever chunk or rule's lookup it is in.
+    const AGAIN: usize = 1_200;
+    let mut file = String::from("family_name,given_name,mobile,email\n");
+    for i in 0..AGAIN {
+        file.push_str(&format!(
+            "回{i},试,{},p{i}@far.example\n",
+            13_300_000_000 + i as u64
+        ));
+    }
+    let (_, v) = upload(&app, &rep, "contacts", "matched.csv", file.into_bytes()).await;
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    let mut mapping = v["suggested"].clone();
+    mapping["match_on"] = json!("email");
+    mapping["on_match"] = json!("skip");
+    let done = run_with(&app, &rep, &import, mapping).await;
+    assert_eq!(
+        (done["created"].as_i64(), done["skipped"].as_i64()),
+        (Some(0), Some(AGAIN as i64)),
+        "{done}"
+    );
+    let mut file = String::from("family_name,given_name,mobile,email\n");
+    for i in 0..AGAIN {
+        file.push_str(&format!(
+            "再回{i},试,{},r{i}@far.example\n",
+            13_100_000_000 + i as u64
+        ));
+    }
+    file.push_str("新,试,13400000000,new@far.example\n");
+    let (_, v) = upload(&app, &rep, "contacts", "phones.csv", file.into_bytes()).await;
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    let mut mapping = v["suggested"].clone();
+    mapping["match_on"] = json!("none");
+    let done = run_with(&app, &rep, &import, mapping).await;
+    assert_eq!(
+        (done["created"].as_i64(), done["failed"].as_i64()),
+        (Some(1), Some(AGAIN as i64)),
+        "{done}"
+    );
+    let (_, errors) = app
+        .get(&rep, &format!("/api/v1/imports/{import}/errors"))
+        .await;
+    // The list shows the first 1,000 failures.
+    let listed = errors["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1_000, "{errors}");
+    assert!(
+        listed
+            .iter()
+            .all(|e| e["reason"].as_str().is_some_and(|r| r.contains("by phone"))),
+        "{errors}"
+    );
 });
 
 /// A 200 MB file is read whole (SQLite only: reading a file does not depend on the database,
