@@ -65,6 +65,26 @@ async fn run_with(app: &App, s: &Session, import: &str, mapping: Value) -> Value
     wait_for(app, s, import, "done").await
 }
 
+/// Upload `file` as contacts, start it with the suggested mapping changed by `settings`
+/// (such as `match_on`), wait until it is done, and return its id and final state.
+async fn import_contacts(
+    app: &App,
+    s: &Session,
+    name: &str,
+    file: String,
+    settings: &[(&str, &str)],
+) -> (String, Value) {
+    let (st, v) = upload(app, s, "contacts", name, file.into_bytes()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let import = v["import"]["id"].as_str().unwrap().to_string();
+    let mut mapping = v["suggested"].clone();
+    for (key, value) in settings {
+        mapping[*key] = json!(value);
+    }
+    let done = run_with(app, s, &import, mapping).await;
+    (import, done)
+}
+
 fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GB18030.encode(text).0.into_owned()
 }
@@ -524,12 +544,8 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
         };
         file.push_str(&format!("远{i},试,{mobile},{email}\n"));
     }
-    let (st, v) = upload(&app, &rep, "contacts", "far.csv", file.into_bytes()).await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let import = v["import"]["id"].as_str().unwrap().to_string();
-    let mut mapping = v["suggested"].clone();
-    mapping["match_on"] = json!("none");
-    let done = run_with(&app, &rep, &import, mapping).await;
+    let (import, done) =
+        import_contacts(&app, &rep, "far.csv", file, &[("match_on", "none")]).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(ROWS as i64 - 2), Some(2)),
@@ -560,12 +576,8 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
         let email = if i == 3_500 { 5 + ROWS } else { i + ROWS };
         file.push_str(&format!("再{i},试,q{email}@far.example\n"));
     }
-    let (_, v) = upload(&app, &rep, "contacts", "again.csv", file.into_bytes()).await;
-    let import = v["import"]["id"].as_str().unwrap().to_string();
-    let mut mapping = v["suggested"].clone();
-    mapping["match_on"] = json!("email");
-    mapping["on_match"] = json!("skip");
-    let done = run_with(&app, &rep, &import, mapping).await;
+    let match_email = [("match_on", "email"), ("on_match", "skip")];
+    let (import, done) = import_contacts(&app, &rep, "again.csv", file, &match_email).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(ROWS as i64 - 1), Some(1)),
@@ -591,12 +603,7 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
             13_300_000_000 + i as u64
         ));
     }
-    let (_, v) = upload(&app, &rep, "contacts", "matched.csv", file.into_bytes()).await;
-    let import = v["import"]["id"].as_str().unwrap().to_string();
-    let mut mapping = v["suggested"].clone();
-    mapping["match_on"] = json!("email");
-    mapping["on_match"] = json!("skip");
-    let done = run_with(&app, &rep, &import, mapping).await;
+    let (_, done) = import_contacts(&app, &rep, "matched.csv", file, &match_email).await;
     assert_eq!(
         (done["created"].as_i64(), done["skipped"].as_i64()),
         (Some(0), Some(AGAIN as i64)),
@@ -610,11 +617,8 @@ story!(rows_batches_apart_are_checked_against_each_other, |app| {
         ));
     }
     file.push_str("新,试,13400000000,new@far.example\n");
-    let (_, v) = upload(&app, &rep, "contacts", "phones.csv", file.into_bytes()).await;
-    let import = v["import"]["id"].as_str().unwrap().to_string();
-    let mut mapping = v["suggested"].clone();
-    mapping["match_on"] = json!("none");
-    let done = run_with(&app, &rep, &import, mapping).await;
+    let (import, done) =
+        import_contacts(&app, &rep, "phones.csv", file, &[("match_on", "none")]).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
         (Some(1), Some(AGAIN as i64)),

@@ -311,49 +311,45 @@ impl FastCreate {
         chunk: &[String],
     ) -> Result<Vec<(String, String)>, DomainError> {
         let c = self.store.db.reader();
-        {
-            let (column, rows) = match (self.def.object, rule) {
-                (Object::Account, "name" | "credit_code") => {
-                    let column = if rule == "name" {
-                        "name_norm"
-                    } else {
-                        "credit_code_bidx"
-                    };
-                    let rows = all(
-                        c,
-                        Query::select()
-                            .columns([Alias::new("id"), Alias::new(column)])
-                            .from(Alias::new(self.def.table))
-                            .and_where(Expr::col(Alias::new(column)).is_in(chunk.to_vec())),
-                    )
-                    .await?;
-                    (column, rows)
+        let (column, rows) = match (self.def.object, rule) {
+            (Object::Account, "name" | "credit_code") => {
+                let column = if rule == "name" {
+                    "name_norm"
+                } else {
+                    "credit_code_bidx"
+                };
+                let rows = all(
+                    c,
+                    Query::select()
+                        .columns([Alias::new("id"), Alias::new(column)])
+                        .from(Alias::new(self.def.table))
+                        .and_where(Expr::col(Alias::new(column)).is_in(chunk.to_vec())),
+                )
+                .await?;
+                (column, rows)
+            }
+            _ => {
+                // PostgreSQL looks tokens up by the token alone (its own index, see
+                // migration 16) and the type is checked here; SQLite uses the primary key.
+                let mut q = Query::select();
+                q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
+                    .columns([Alias::new("token"), Alias::new("object_type")])
+                    .from(Alias::new("search_tokens"))
+                    .and_where(Expr::col(Alias::new("token")).is_in(chunk.to_vec()));
+                if self.store.db.is_sqlite() {
+                    q.and_where(Expr::col(Alias::new("object_type")).eq(self.def.key()));
                 }
-                _ => {
-                    // PostgreSQL looks tokens up by the token alone (its own index, see
-                    // migration 16) and the type is checked here; SQLite uses the primary key.
-                    let mut q = Query::select();
-                    q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
-                        .columns([Alias::new("token"), Alias::new("object_type")])
-                        .from(Alias::new("search_tokens"))
-                        .and_where(Expr::col(Alias::new("token")).is_in(chunk.to_vec()));
-                    if self.store.db.is_sqlite() {
-                        q.and_where(Expr::col(Alias::new("object_type")).eq(self.def.key()));
-                    }
-                    let rows = all(c, &q)
-                        .await?
-                        .into_iter()
-                        .filter(|r| {
-                            get::<String>(r, "object_type").is_ok_and(|t| t == self.def.key())
-                        })
-                        .collect::<Vec<_>>();
-                    ("token", rows)
-                }
-            };
-            rows.iter()
-                .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
-                .collect()
-        }
+                let rows = all(c, &q)
+                    .await?
+                    .into_iter()
+                    .filter(|r| get::<String>(r, "object_type").is_ok_and(|t| t == self.def.key()))
+                    .collect::<Vec<_>>();
+                ("token", rows)
+            }
+        };
+        rows.iter()
+            .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
+            .collect()
     }
 
     /// Apply the duplicate rules to the rows at once: against existing records, against the
