@@ -176,13 +176,7 @@ pub async fn erase_contact(
     q.value(t("custom_enc"), Option::<String>::None);
     let tx = store.db.begin().await?;
     exec(&tx, &q).await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("search_tokens"))
-            .and_where(Expr::col(t("record_id")).eq(id)),
-    )
-    .await?;
+    crate::records::clear_tokens(&tx, &CONTACTS, id).await?;
     // Merges into this contact keep the merged records' rows for their undo: the same
     // person's data, erased with it (those merges can no longer be undone).
     crate::merge::forget_undo(&tx, id).await?;

@@ -68,6 +68,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     rapport_store::audit::flush(&store)
         .await
         .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
+    // SQLite: generation 0 of the search tokens moved out and generations merged (ADR 0026).
+    let _ = rapport_store::records::generations::spawn(store.db.clone());
     let tls = cfg.tls_cert.is_some();
     let state = AppState {
         store: store.clone(),

@@ -200,12 +200,17 @@ pub async fn merge(
     if merged_rows.len() != merged_ids.len() {
         return Err(DomainError::NotFound);
     }
-    let tokens = snapshot::rows(
-        &tx,
-        "search_tokens",
-        Condition::all().add(Expr::col(t("record_id")).is_in(merged_ids.clone())),
-    )
-    .await?;
+    let tokens: Vec<Row> = records::kept_tokens(&tx, &merged_ids)
+        .await?
+        .into_iter()
+        .map(|(object_type, record_id, token)| {
+            Row::from([
+                ("object_type".to_string(), Cell::Text(object_type)),
+                ("record_id".to_string(), Cell::Text(record_id)),
+                ("token".to_string(), Cell::Text(token)),
+            ])
+        })
+        .collect();
     let moved = references::move_all(&tx, object, &survivor.id, &merged_ids).await?;
     let mut after = plan.after.clone();
     if def.object == Object::Account
@@ -572,7 +577,15 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
         }
     }
     snapshot::insert(&tx, def.table, &merged_rows).await?;
-    snapshot::insert(&tx, "search_tokens", &data.tokens).await?;
+    let text = |r: &Row, c: &str| r.get(c).and_then(Cell::as_text).map(String::from);
+    let kept = data.tokens.iter().filter_map(|r| {
+        Some((
+            text(r, "object_type")?,
+            text(r, "record_id")?,
+            text(r, "token")?,
+        ))
+    });
+    records::restore_tokens(&tx, kept).await?;
     references::undo(&tx, &data.moved).await?;
     exec(
         &tx,

@@ -17,6 +17,7 @@ mod m0018_clustered_keys;
 mod m0019_search_covering;
 mod m0020_audit_journal;
 mod m0021_level_list_index;
+mod m0022_token_generations;
 
 use crate::db::{build, build_schema, db_err, Db};
 use rapport_core::DomainError;
@@ -693,6 +694,7 @@ const MIGRATIONS: &[Migration] = &[
     (19, "search_covering", m0019_search_covering::steps),
     (20, "audit_journal", m0020_audit_journal::steps),
     (21, "level_list_index", m0021_level_list_index::steps),
+    (22, "token_generations", m0022_token_generations::steps),
 ];
 
 /// Apply every migration not yet applied. Safe to call from several processes at once on

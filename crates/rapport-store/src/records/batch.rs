@@ -198,11 +198,19 @@ pub(super) fn insert_statements<I: AsRef<str>>(
         let chunk: Vec<Vec<SqlValue>> = rows.by_ref().take(per_statement).collect();
         out.push(multi_row_insert(backend, def.table, cols, chunk));
     }
-    let token_cols = ["object_type", "record_id", "token"].map(String::from);
+    // New tokens go into generation 0 (ADR 0026), and each record's list into `record_tokens`.
+    let token_cols = ["generation", "object_type", "record_id", "token"].map(String::from);
     for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk
             .iter()
-            .map(|(id, tok)| vec![def.key().into(), id.as_ref().into(), tok.as_str().into()])
+            .map(|(id, tok)| {
+                vec![
+                    0i64.into(),
+                    def.key().into(),
+                    id.as_ref().into(),
+                    tok.as_str().into(),
+                ]
+            })
             .collect();
         out.push(multi_row_insert(
             backend,
@@ -211,6 +219,24 @@ pub(super) fn insert_statements<I: AsRef<str>>(
             rows,
         ));
     }
+    let mut lists: BTreeMap<&str, String> = BTreeMap::new();
+    for (id, tok) in token_rows {
+        let list = lists.entry(id.as_ref()).or_default();
+        if !list.is_empty() {
+            list.push(' ');
+        }
+        list.push_str(tok);
+    }
+    let list_cols = ["record_id", "object_type", "tokens"].map(String::from);
+    let lists: Vec<(&str, String)> = lists.into_iter().collect();
+    for chunk in lists.chunks(ROWS_PER_STATEMENT * 4) {
+        let rows = chunk
+            .iter()
+            .map(|(id, list)| vec![(*id).into(), def.key().into(), list.as_str().into()])
+            .collect();
+        out.push(multi_row_insert(backend, "record_tokens", &list_cols, rows));
+    }
+    super::tokens::note_written(token_rows.len());
     let link_cols = ["contact_id", "account_id", "role"].map(String::from);
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk

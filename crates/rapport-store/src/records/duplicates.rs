@@ -104,12 +104,9 @@ fn ids_by_tokens(def: &ObjectDef, tokens: Vec<String>) -> Option<SelectStatement
         return None;
     }
     Some(
-        Query::select()
+        super::tokens::lookup(Some(def.key()), tokens)
             .distinct()
             .expr_as(Expr::col(t("record_id")), t("id"))
-            .from(t("search_tokens"))
-            .and_where(Expr::col(t("object_type")).eq(def.key()))
-            .and_where(Expr::col(t("token")).is_in(tokens))
             .limit(10)
             .to_owned(),
     )

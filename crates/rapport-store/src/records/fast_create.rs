@@ -331,14 +331,10 @@ impl FastCreate {
             _ => {
                 // PostgreSQL looks tokens up by the token alone (its own index, see
                 // migration 16) and the type is checked here; SQLite uses the primary key.
-                let mut q = Query::select();
+                let object_type = self.store.db.is_sqlite().then(|| self.def.key());
+                let mut q = tokens::lookup(object_type, chunk.to_vec());
                 q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
-                    .columns([Alias::new("token"), Alias::new("object_type")])
-                    .from(Alias::new("search_tokens"))
-                    .and_where(Expr::col(Alias::new("token")).is_in(chunk.to_vec()));
-                if self.store.db.is_sqlite() {
-                    q.and_where(Expr::col(Alias::new("object_type")).eq(self.def.key()));
-                }
+                    .columns([Alias::new("token"), Alias::new("object_type")]);
                 let rows = all(c, &q)
                     .await?
                     .into_iter()

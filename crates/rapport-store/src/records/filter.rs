@@ -255,11 +255,8 @@ pub(super) fn compile(
             // it are found through the tokens' key. A field with its own blind index is then
             // narrowed to those holding the value in that field (on SQLite that column has no
             // index of its own: migration 18).
-            let sub = Query::select()
+            let sub = super::tokens::lookup(Some(def.key()), vec![token.clone()])
                 .column(t("record_id"))
-                .from(t("search_tokens"))
-                .and_where(Expr::col(t("object_type")).eq(def.key()))
-                .and_where(Expr::col(t("token")).eq(token.clone()))
                 .to_owned();
             let mut cond = Cond::all().add(Expr::col(t("id")).in_subquery(sub));
             if codec::has_bidx(spec) {
@@ -438,11 +435,8 @@ fn custom_condition(
                     .map_err(|e| bad(&param, e.code, e.message))?;
                 let tok = super::custom_values::token(&keys, c, &v)
                     .ok_or_else(|| bad(&param, "invalid_value", "eq needs a value"))?;
-                let sub = Query::select()
+                let sub = super::tokens::lookup(Some(def.key()), vec![tok])
                     .column(t("record_id"))
-                    .from(t("search_tokens"))
-                    .and_where(Expr::col(t("object_type")).eq(def.key()))
-                    .and_where(Expr::col(t("token")).eq(tok))
                     .to_owned();
                 Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))
             }

@@ -38,6 +38,7 @@ use references::check_references;
 mod rules;
 pub(crate) use rules::RuleContext;
 use rules::{apply_rules, rule_context};
+pub mod generations;
 mod tokens;
 mod transfer;
 pub use transfer::transfer;
@@ -569,6 +570,40 @@ pub(crate) async fn clear_tokens<C: ConnectionTrait>(
     id: &str,
 ) -> Result<(), DomainError> {
     tokens::clear(c, def, id).await
+}
+
+/// The search tokens of records `ids` as `(object_type, record_id, token)`, one a token (what
+/// a merge keeps to undo).
+pub(crate) async fn kept_tokens<C: ConnectionTrait>(
+    c: &C,
+    ids: &[String],
+) -> Result<Vec<(String, String, String)>, DomainError> {
+    tokens::of_records(c, ids).await
+}
+
+/// Write back search tokens [`kept_tokens`] returned (a merge's undo).
+pub(crate) async fn restore_tokens<C: ConnectionTrait>(
+    c: &C,
+    kept: impl IntoIterator<Item = (String, String, String)>,
+) -> Result<(), DomainError> {
+    let mut by_record: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (object_type, record_id, token) in kept {
+        by_record
+            .entry((object_type, record_id))
+            .or_default()
+            .push(token);
+    }
+    for toks in by_record.values_mut() {
+        toks.sort();
+        toks.dedup();
+    }
+    tokens::insert(
+        c,
+        by_record
+            .iter()
+            .map(|((object_type, id), toks)| (object_type.as_str(), id.as_str(), toks)),
+    )
+    .await
 }
 
 /// Write a record's search tokens again from its values (inside the caller's transaction).

@@ -90,11 +90,8 @@ pub(super) fn quick_search_branches(
         range: None,
     };
     let tokens_sub = |tokens: Vec<String>| {
-        Query::select()
+        super::tokens::lookup(Some(def.key()), tokens)
             .column(t("record_id"))
-            .from(t("search_tokens"))
-            .and_where(Expr::col(t("object_type")).eq(def.key()))
-            .and_where(Expr::col(t("token")).is_in(tokens))
             .to_owned()
     };
     let mut tokens = Vec::new();

@@ -2,13 +2,14 @@
 //! duplicate checks find them by exact value or by the last four digits without decrypting.
 
 use super::ObjectDef;
-use crate::db::exec;
+use crate::db::{exec, get, one};
 use crate::Keyring;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::DomainError;
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement, SimpleExpr};
 use sea_orm::ConnectionTrait;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
@@ -63,22 +64,119 @@ pub fn tokens_for(
     out
 }
 
-/// Remove a record's tokens. Record ids are unique across types, so the condition is on the
-/// id alone: that keeps the planner on the `search_tokens_record` index (with the type in the
-/// condition, SQLite preferred the primary key and scanned every token of the type).
+/// Tokens written by this process since it started: the generations' mover
+/// ([`super::generations`]) looks at generation 0 only when this has moved.
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+/// Tokens written by this process since it started.
+pub(crate) fn written() -> u64 {
+    WRITTEN.load(Ordering::Relaxed)
+}
+
+pub(crate) fn note_written(n: usize) {
+    WRITTEN.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// `generation IN (every listed generation)`: what each lookup and delete of tokens carries,
+/// so that SQLite seeks the key once per generation (ADR 0026). A generation being merged is
+/// listed with its target until the merge ends, and each token is in exactly one of them.
+fn in_listed_generations() -> SimpleExpr {
+    Expr::col(t("generation")).in_subquery(
+        Query::select()
+            .column(t("generation"))
+            .from(t("token_generations"))
+            .to_owned(),
+    )
+}
+
+/// `FROM search_tokens WHERE generation IN (…) [AND object_type = ?] AND token IN (…)`, with
+/// no columns: every lookup of records by token starts here. `object_type` is left out only
+/// where PostgreSQL should use its index on the token alone and the caller checks the type.
+pub(crate) fn lookup(object_type: Option<&str>, tokens: Vec<String>) -> SelectStatement {
+    let mut q = Query::select();
+    q.from(t("search_tokens"))
+        .and_where(in_listed_generations());
+    if let Some(object_type) = object_type {
+        q.and_where(Expr::col(t("object_type")).eq(object_type));
+    }
+    q.and_where(Expr::col(t("token")).is_in(tokens));
+    q
+}
+
+/// A record's tokens as `record_tokens` keeps them: `(object type, tokens)`.
+async fn kept<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+) -> Result<Option<(String, Vec<String>)>, DomainError> {
+    let row = one(
+        c,
+        Query::select()
+            .columns(["object_type", "tokens"].map(t))
+            .from(t("record_tokens"))
+            .and_where(Expr::col(t("record_id")).eq(id)),
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let tokens: String = get(&row, "tokens")?;
+    Ok(Some((
+        get(&row, "object_type")?,
+        tokens
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    )))
+}
+
+/// Remove a record's tokens: those `record_tokens` lists for it, from every listed
+/// generation, then the list itself.
 pub async fn clear<C: ConnectionTrait>(
     c: &C,
     _def: &ObjectDef,
     id: &str,
 ) -> Result<(), DomainError> {
+    let Some((object_type, tokens)) = kept(c, id).await? else {
+        return Ok(());
+    };
+    if !tokens.is_empty() {
+        exec(
+            c,
+            Query::delete()
+                .from_table(t("search_tokens"))
+                .and_where(in_listed_generations())
+                .and_where(Expr::col(t("object_type")).eq(object_type))
+                .and_where(Expr::col(t("token")).is_in(tokens))
+                .and_where(Expr::col(t("record_id")).eq(id)),
+        )
+        .await?;
+    }
     exec(
         c,
         Query::delete()
-            .from_table(t("search_tokens"))
+            .from_table(t("record_tokens"))
             .and_where(Expr::col(t("record_id")).eq(id)),
     )
     .await?;
     Ok(())
+}
+
+/// The tokens of records `ids` as rows of `(object_type, record_id, token)`, one a token (the
+/// form a merge keeps for its undo).
+pub(crate) async fn of_records<C: ConnectionTrait>(
+    c: &C,
+    ids: &[String],
+) -> Result<Vec<(String, String, String)>, DomainError> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some((object_type, tokens)) = kept(c, id).await? {
+            out.extend(
+                tokens
+                    .into_iter()
+                    .map(|tok| (object_type.clone(), id.clone(), tok)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Replace a record's tokens with those of `values` and `extra` (custom fields).
@@ -109,27 +207,46 @@ pub fn for_record(
     tokens
 }
 
-/// Rows per INSERT (three parameters each).
+/// Rows per INSERT (four parameters each).
 const ROWS_PER_INSERT: usize = 1_000;
 
-/// Insert the tokens of new records (their type's key, record id, tokens) in multi-row
-/// INSERTs.
+/// Insert the tokens of new records (their type's key, record id, tokens) into generation 0,
+/// and each record's list into `record_tokens`, in multi-row INSERTs.
 pub async fn insert<'a, C: ConnectionTrait>(
     c: &C,
     records: impl IntoIterator<Item = (&'a str, &'a str, &'a Vec<String>)>,
 ) -> Result<(), DomainError> {
-    let rows: Vec<(&str, &str, &String)> = records
+    let records: Vec<(&str, &str, &Vec<String>)> = records
         .into_iter()
-        .flat_map(|(object, id, toks)| toks.iter().map(move |tok| (object, id, tok)))
+        .filter(|(_, _, toks)| !toks.is_empty())
+        .collect();
+    let rows: Vec<(&str, &str, &String)> = records
+        .iter()
+        .flat_map(|(object, id, toks)| toks.iter().map(move |tok| (*object, *id, tok)))
         .collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut q = Query::insert();
         q.into_table(t("search_tokens"))
-            .columns(["object_type", "record_id", "token"].map(t));
+            .columns(["generation", "object_type", "record_id", "token"].map(t));
         for (object, id, tok) in chunk {
-            q.values_panic([(*object).into(), (*id).into(), (*tok).clone().into()]);
+            q.values_panic([
+                0.into(),
+                (*object).into(),
+                (*id).into(),
+                (*tok).clone().into(),
+            ]);
         }
         exec(c, &q).await?;
     }
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut q = Query::insert();
+        q.into_table(t("record_tokens"))
+            .columns(["record_id", "object_type", "tokens"].map(t));
+        for (object, id, toks) in chunk {
+            q.values_panic([(*id).into(), (*object).into(), toks.join(" ").into()]);
+        }
+        exec(c, &q).await?;
+    }
+    note_written(rows.len());
     Ok(())
 }

@@ -1,0 +1,311 @@
+//! Search tokens in generations (ADR 0026, SQLite): while generation 0 is moved out and
+//! generations are merged, one range of tokens at a time, every record stays found by quick
+//! search, filters and duplicate checks exactly as its current values say, and records
+//! changed, deleted or erased between two steps of a merge leave no token behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{App, Backend, Session};
+use rapport_store::records::generations::{self, Done, Policy};
+use rapport_store::Db;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Generations of 4 tokens, merged by 2, moved 3 tokens' worth of range at a time: every
+/// path of the upkeep is taken with a handful of records.
+const TINY: Policy = Policy {
+    roll_at: 4,
+    fanout: 2,
+    chunk: 3,
+};
+
+fn email(i: usize) -> String {
+    format!("person{i}@generations.example")
+}
+
+fn mobile(i: usize) -> String {
+    format!("+86138{:08}", 41_000_000 + i * 7)
+}
+
+async fn create(app: &App, s: &Session, i: usize) -> String {
+    let body = json!({"family_name": format!("代{i}"), "emails": [email(i)], "mobile": mobile(i)});
+    let (st, c) = app.post(s, "/api/v1/contacts", body).await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    common::id(&c)
+}
+
+/// The ids quick search finds for `q`.
+async fn search(app: &App, s: &Session, q: &str) -> Vec<String> {
+    let (st, body) = app
+        .get(
+            s,
+            &format!("/api/v1/contacts?limit=50&q={}", common::urlencode(q)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let mut ids: Vec<String> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(common::id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The ids the filter `emails eq value` finds.
+async fn by_email(app: &App, s: &Session, value: &str) -> Vec<String> {
+    let filter = json!({"field": "emails", "op": "eq", "value": value}).to_string();
+    let (st, body) = app
+        .get(
+            s,
+            &format!(
+                "/api/v1/contacts?limit=50&filter={}",
+                common::urlencode(&filter)
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(common::id)
+        .collect()
+}
+
+/// Every token is in a listed generation, and the tokens are exactly the records' lists.
+async fn consistent(app: &App) {
+    let n = |sql: &'static str| async move {
+        app.sql_rows(sql).await[0].try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(
+        n("SELECT count(*) AS n FROM search_tokens \
+           WHERE generation NOT IN (SELECT generation FROM token_generations)")
+        .await,
+        0,
+        "tokens in a generation lookups do not read"
+    );
+    let tokens = n("SELECT count(*) AS n FROM search_tokens").await;
+    let listed = n(
+        "SELECT coalesce(sum(length(tokens) - length(replace(tokens, ' ', '')) + 1), 0) \
+                    AS n FROM record_tokens",
+    )
+    .await;
+    assert_eq!(
+        tokens, listed,
+        "search tokens and the records' lists differ"
+    );
+}
+
+async fn generations_listed(app: &App) -> i64 {
+    app.sql_rows("SELECT count(*) AS n FROM token_generations")
+        .await[0]
+        .try_get::<i64>("", "n")
+        .unwrap()
+}
+
+/// Steps until nothing is due; what they did.
+async fn run(db: &Db, idle: bool) -> Vec<Done> {
+    let mut done = Vec::new();
+    loop {
+        match generations::step(db, &TINY, true, idle).await.unwrap() {
+            Done::Nothing => return done,
+            d => done.push(d),
+        }
+        assert!(
+            done.len() < 10_000,
+            "the upkeep never ends: {:?}",
+            &done[..20]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stay_found_while_generations_move_and_merge() {
+    let app = App::start(Backend::Sqlite).await.unwrap();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    let db = Db::connect(&app.database_url).await.unwrap();
+
+    // Two rolls of generation 0 (each contact has three tokens: email, phone, last four
+    // digits) make two level-0 generations, which a fanout of 2 merges.
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(create(&app, &admin, i).await);
+    }
+    let first = run(&db, false).await;
+    assert!(
+        first.iter().any(|d| matches!(d, Done::Finished(_))),
+        "generation 0 was moved out: {first:?}"
+    );
+    for i in 4..8 {
+        ids.push(create(&app, &admin, i).await);
+    }
+    let second = run(&db, false).await;
+    let finished = second
+        .iter()
+        .filter(|d| matches!(d, Done::Finished(_)))
+        .count();
+    assert!(finished >= 2, "a roll and a merge: {second:?}");
+    consistent(&app).await;
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            search(&app, &admin, &email(i)).await,
+            vec![id.clone()],
+            "{i}"
+        );
+        assert_eq!(
+            by_email(&app, &admin, &email(i)).await,
+            vec![id.clone()],
+            "{i}"
+        );
+        let tail = &mobile(i)[mobile(i).len() - 4..];
+        assert!(
+            search(&app, &admin, tail).await.contains(id),
+            "{i} by {tail}"
+        );
+    }
+    // A duplicate check finds a contact whose tokens were merged.
+    let (st, body) = app
+        .post(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "重复", "emails": [email(2)]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["duplicates"][0]["id"], ids[2].as_str());
+
+    // New records, then a move of generation 0 stopped after its first range while one
+    // record is edited, one deleted and one erased.
+    for i in 8..12 {
+        ids.push(create(&app, &admin, i).await);
+    }
+    let started = generations::step(&db, &TINY, true, false).await.unwrap();
+    assert!(matches!(started, Done::Started(_)), "{started:?}");
+    let moved = generations::step(&db, &TINY, true, false).await.unwrap();
+    assert!(matches!(moved, Done::Moved(_)), "{moved:?}");
+    let (st, body) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/contacts/{}", ids[9]),
+            json!({"emails": ["changed@generations.example"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, _) = app
+        .delete(&admin, &format!("/api/v1/contacts/{}", ids[10]))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/contacts/{}/erase", ids[1]),
+            json!({"reason": "data subject request"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // A record created in the middle goes into generation 0 and stays found.
+    ids.push(create(&app, &admin, 12).await);
+    consistent(&app).await;
+    run(&db, false).await;
+    consistent(&app).await;
+    assert_eq!(search(&app, &admin, &email(9)).await, Vec::<String>::new());
+    assert_eq!(
+        search(&app, &admin, "changed@generations.example").await,
+        vec![ids[9].clone()]
+    );
+    assert!(search(&app, &admin, &email(10)).await.is_empty(), "deleted");
+    assert!(search(&app, &admin, &email(1)).await.is_empty(), "erased");
+    assert!(by_email(&app, &admin, &email(1)).await.is_empty(), "erased");
+    assert_eq!(
+        search(&app, &admin, &email(12)).await,
+        vec![ids[12].clone()]
+    );
+
+    // Idle: everything but generation 0 merged into one generation.
+    let before = generations_listed(&app).await;
+    assert!(
+        before > 2,
+        "several generations before the idle merge: {before}"
+    );
+    run(&db, true).await;
+    assert!(generations_listed(&app).await <= 2, "0 and one more");
+    consistent(&app).await;
+    for (i, id) in ids.iter().enumerate() {
+        if [1, 9, 10].contains(&i) {
+            continue;
+        }
+        assert_eq!(
+            search(&app, &admin, &email(i)).await,
+            vec![id.clone()],
+            "{i}"
+        );
+    }
+    // The demo command's compaction leaves nothing in generation 0.
+    generations::compact(&db).await.unwrap();
+    assert_eq!(
+        app.sql_rows("SELECT count(*) AS n FROM search_tokens WHERE generation = 0")
+            .await[0]
+            .try_get::<i64>("", "n")
+            .unwrap(),
+        0
+    );
+    consistent(&app).await;
+    assert_eq!(search(&app, &admin, &email(3)).await, vec![ids[3].clone()]);
+}
+
+/// A merge interrupted between two ranges (the process stopped) is taken up by the next
+/// step: the tokens are never in a generation lookups do not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_merge_is_finished_by_the_next_process() {
+    let app = App::start(Backend::Sqlite).await.unwrap();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(create(&app, &admin, i).await);
+    }
+    {
+        let db = Db::connect(&app.database_url).await.unwrap();
+        assert!(matches!(
+            generations::step(&db, &TINY, true, false).await.unwrap(),
+            Done::Started(_)
+        ));
+        assert!(matches!(
+            generations::step(&db, &TINY, true, false).await.unwrap(),
+            Done::Moved(_)
+        ));
+        db.close().await;
+    }
+    let merging = app
+        .sql_rows("SELECT count(*) AS n FROM token_generations WHERE merging_into IS NOT NULL")
+        .await[0]
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(merging, 1, "generation 0 is still being moved");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            search(&app, &admin, &email(i)).await,
+            vec![id.clone()],
+            "{i} mid-move"
+        );
+    }
+    let db = Db::connect(&app.database_url).await.unwrap();
+    let rest = run(&db, false).await;
+    assert!(
+        rest.iter().any(|d| matches!(d, Done::Finished(_))),
+        "{rest:?}"
+    );
+    consistent(&app).await;
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            search(&app, &admin, &email(i)).await,
+            vec![id.clone()],
+            "{i}"
+        );
+    }
+}
