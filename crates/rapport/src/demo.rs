@@ -109,7 +109,7 @@ pub struct Sizes {
 /// batches' tokens go into a small tree.
 async fn tokens_upkeep(store: &Store) -> Result<()> {
     let policy = generations::Policy::default();
-    while generations::step(&store.db, &policy, true, false)
+    while generations::step(&store.db, &policy, true, generations::Tidy::Due)
         .await
         .map_err(crate::describe)?
         != generations::Done::Nothing

@@ -6,7 +6,7 @@
 
 mod common;
 use common::{App, Backend, Session};
-use rapport_store::records::generations::{self, Done, Policy};
+use rapport_store::records::generations::{self, Done, Policy, Tidy};
 use rapport_store::Db;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -106,10 +106,10 @@ async fn generations_listed(app: &App) -> i64 {
 }
 
 /// Steps until nothing is due; what they did.
-async fn run(db: &Db, idle: bool) -> Vec<Done> {
+async fn run(db: &Db, tidy: Tidy) -> Vec<Done> {
     let mut done = Vec::new();
     loop {
-        match generations::step(db, &TINY, true, idle).await.unwrap() {
+        match generations::step(db, &TINY, true, tidy).await.unwrap() {
             Done::Nothing => return done,
             d => done.push(d),
         }
@@ -135,7 +135,7 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
     for i in 0..4 {
         ids.push(create(&app, &admin, i).await);
     }
-    let first = run(&db, false).await;
+    let first = run(&db, Tidy::Due).await;
     assert!(
         first.iter().any(|d| matches!(d, Done::Finished(_))),
         "generation 0 was moved out: {first:?}"
@@ -143,7 +143,7 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
     for i in 4..8 {
         ids.push(create(&app, &admin, i).await);
     }
-    let second = run(&db, false).await;
+    let second = run(&db, Tidy::Due).await;
     let finished = second
         .iter()
         .filter(|d| matches!(d, Done::Finished(_)))
@@ -183,9 +183,13 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
     for i in 8..12 {
         ids.push(create(&app, &admin, i).await);
     }
-    let started = generations::step(&db, &TINY, true, false).await.unwrap();
+    let started = generations::step(&db, &TINY, true, Tidy::Due)
+        .await
+        .unwrap();
     assert!(matches!(started, Done::Started(_)), "{started:?}");
-    let moved = generations::step(&db, &TINY, true, false).await.unwrap();
+    let moved = generations::step(&db, &TINY, true, Tidy::Due)
+        .await
+        .unwrap();
     assert!(matches!(moved, Done::Moved(_)), "{moved:?}");
     let (st, body) = app
         .patch(
@@ -210,7 +214,7 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
     // A record created in the middle goes into generation 0 and stays found.
     ids.push(create(&app, &admin, 12).await);
     consistent(&app).await;
-    run(&db, false).await;
+    run(&db, Tidy::Due).await;
     consistent(&app).await;
     assert_eq!(search(&app, &admin, &email(9)).await, Vec::<String>::new());
     assert_eq!(
@@ -225,13 +229,49 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
         vec![ids[12].clone()]
     );
 
-    // Idle: everything but generation 0 merged into one generation.
+    // Three more moves of generation 0, never merged by level: three generations at level 0
+    // below the merged ones.
+    let roll_only = Policy {
+        fanout: 100,
+        ..TINY
+    };
+    for i in 13..19 {
+        ids.push(create(&app, &admin, i).await);
+        if i % 2 == 0 {
+            while generations::step(&db, &roll_only, true, Tidy::Due)
+                .await
+                .unwrap()
+                != Done::Nothing
+            {}
+        }
+    }
+    // Idle: the generations below the top level merged into one, the top level left alone.
     let before = generations_listed(&app).await;
     assert!(
-        before > 2,
+        before > 3,
         "several generations before the idle merge: {before}"
     );
-    run(&db, true).await;
+    let n = |rows: Vec<sea_orm::QueryResult>| rows[0].try_get::<i64>("", "n").unwrap();
+    let top_level = "SELECT count(*) AS n FROM token_generations \
+                     WHERE generation <> 0 AND level = (SELECT max(level) FROM token_generations)";
+    let below_top = "SELECT count(*) AS n FROM token_generations \
+                     WHERE generation <> 0 AND level < (SELECT max(level) FROM token_generations)";
+    let top_before = n(app.sql_rows(top_level).await);
+    assert!(n(app.sql_rows(below_top).await) >= 2, "something to merge");
+    run(&db, Tidy::Idle).await;
+    assert_eq!(
+        n(app.sql_rows(top_level).await),
+        top_before,
+        "the top level stays"
+    );
+    assert_eq!(
+        n(app.sql_rows(below_top).await),
+        1,
+        "one generation below the top"
+    );
+    consistent(&app).await;
+    // Everything but generation 0 into one, as the demo command ends.
+    run(&db, Tidy::All).await;
     assert!(generations_listed(&app).await <= 2, "0 and one more");
     consistent(&app).await;
     for (i, id) in ids.iter().enumerate() {
@@ -272,11 +312,15 @@ async fn an_interrupted_merge_is_finished_by_the_next_process() {
     {
         let db = Db::connect(&app.database_url).await.unwrap();
         assert!(matches!(
-            generations::step(&db, &TINY, true, false).await.unwrap(),
+            generations::step(&db, &TINY, true, Tidy::Due)
+                .await
+                .unwrap(),
             Done::Started(_)
         ));
         assert!(matches!(
-            generations::step(&db, &TINY, true, false).await.unwrap(),
+            generations::step(&db, &TINY, true, Tidy::Due)
+                .await
+                .unwrap(),
             Done::Moved(_)
         ));
         db.close().await;
@@ -295,7 +339,7 @@ async fn an_interrupted_merge_is_finished_by_the_next_process() {
         );
     }
     let db = Db::connect(&app.database_url).await.unwrap();
-    let rest = run(&db, false).await;
+    let rest = run(&db, Tidy::Due).await;
     assert!(
         rest.iter().any(|d| matches!(d, Done::Finished(_))),
         "{rest:?}"

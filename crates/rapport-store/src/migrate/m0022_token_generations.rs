@@ -70,7 +70,9 @@ pub(super) fn steps() -> Vec<Step> {
         ),
         Step::SqliteSql("DROP TABLE search_tokens"),
         Step::SqliteSql("ALTER TABLE search_tokens_gen RENAME TO search_tokens"),
-        Step::PgSql("ALTER TABLE search_tokens ADD COLUMN generation bigint NOT NULL DEFAULT 0"),
+        Step::PgSql(
+            "ALTER TABLE search_tokens ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
+        ),
         Step::PgSql("DROP INDEX IF EXISTS search_tokens_record"),
     ]
 }

@@ -4,8 +4,9 @@
 //! random inserts touch few pages. When it holds [`Policy::roll_at`] tokens, they are moved
 //! into a new generation numbered above every other, so the copy appends at the end of the
 //! B-tree. When [`Policy::fanout`] generations of one level exist, they are merged the same way
-//! into one of the next level; when no tokens have been written for a while, every generation
-//! but 0 is merged into one, so lookups seek few generations.
+//! into one of the next level; when no tokens have been written for a while, the generations
+//! below the top level are merged into one, so lookups seek few generations while the largest
+//! are not copied again for every few new tokens.
 //!
 //! A move goes one range of tokens at a time, each in a transaction of its own that copies the
 //! range into the target and deletes it from the sources. Lookups and clears read every listed
@@ -38,6 +39,18 @@ impl Default for Policy {
             chunk: 20_000,
         }
     }
+}
+
+/// What [`step`] merges beyond what is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tidy {
+    /// Only what is due: generation 0 when full, a level with [`Policy::fanout`] generations.
+    Due,
+    /// Also every generation below the top level into one, when there are two or more: what
+    /// the server does once no tokens have been written for a while.
+    Idle,
+    /// Also every generation but 0 into one (the demo command's end).
+    All,
 }
 
 /// What one [`step`] did.
@@ -106,13 +119,13 @@ async fn count_up_to<C: ConnectionTrait>(c: &C, g: i64, limit: u64) -> Result<u6
 
 /// Do the next piece of upkeep, if any is due: take a merge in progress one range further (or
 /// end it), or start the move of generation 0 (when `look_at_0` and it is full), a merge of
-/// a full level, or (when `idle`) a merge of every generation but 0. Only SQLite keeps
-/// generations; on PostgreSQL this does nothing.
+/// a full level, or what `tidy` asks for. Only SQLite keeps generations; on PostgreSQL this
+/// does nothing.
 pub async fn step(
     db: &Db,
     policy: &Policy,
     look_at_0: bool,
-    idle: bool,
+    tidy: Tidy,
 ) -> Result<Done, DomainError> {
     if !db.is_sqlite() {
         return Ok(Done::Nothing);
@@ -123,7 +136,7 @@ pub async fn step(
     let planned = if gens.iter().any(|g| g.merging_into.is_some()) {
         None
     } else {
-        match due(read, &gens, policy, look_at_0, idle).await? {
+        match due(read, &gens, policy, look_at_0, tidy).await? {
             None => return Ok(Done::Nothing),
             Some((sources, level)) => {
                 let total = count(read, &sources).await?;
@@ -174,7 +187,7 @@ async fn due<C: ConnectionTrait>(
     gens: &[Generation],
     policy: &Policy,
     look_at_0: bool,
-    idle: bool,
+    tidy: Tidy,
 ) -> Result<Option<(Vec<i64>, i64)>, DomainError> {
     if look_at_0 && count_up_to(c, 0, policy.roll_at).await? >= policy.roll_at.max(1) {
         return Ok(Some((vec![0], 0)));
@@ -189,11 +202,17 @@ async fn due<C: ConnectionTrait>(
             return Ok(Some((gs[..policy.fanout.max(2)].to_vec(), level + 1)));
         }
     }
-    if idle && closed.len() >= 2 {
-        let level = closed.iter().map(|g| g.level).max().unwrap_or(0);
-        return Ok(Some((closed.iter().map(|g| g.generation).collect(), level)));
+    let top = closed.iter().map(|g| g.level).max().unwrap_or(0);
+    let tidied: Vec<&&Generation> = match tidy {
+        Tidy::Due => return Ok(None),
+        Tidy::Idle => closed.iter().filter(|g| g.level < top).collect(),
+        Tidy::All => closed.iter().collect(),
+    };
+    if tidied.len() < 2 {
+        return Ok(None);
     }
-    Ok(None)
+    let level = tidied.iter().map(|g| g.level).max().unwrap_or(0);
+    Ok(Some((tidied.iter().map(|g| g.generation).collect(), level)))
 }
 
 /// List a new generation above every other as the target of `sources`.
@@ -415,18 +434,19 @@ async fn finish<C: ConnectionTrait>(
     Ok(Done::Finished(target))
 }
 
-/// Run [`step`] until nothing is due, with `idle` set: generation 0 moved out and every
+/// Run [`step`] until nothing is due, with [`Tidy::All`]: generation 0 moved out and every
 /// generation merged into one. The demo data command ends with this.
 pub async fn compact(db: &Db) -> Result<(), DomainError> {
     let policy = Policy {
         roll_at: 1,
         ..Policy::default()
     };
-    while step(db, &policy, true, true).await? != Done::Nothing {}
+    while step(db, &policy, true, Tidy::All).await? != Done::Nothing {}
     Ok(())
 }
 
-/// How long no tokens must have been written before every generation is merged into one.
+/// How long no tokens must have been written before the generations below the top level are
+/// merged into one.
 const IDLE_AFTER: Duration = Duration::from_secs(30);
 
 /// How often the upkeep looks whether anything is due.
@@ -452,10 +472,14 @@ pub fn spawn(db: Db) -> Option<tokio::task::JoinHandle<()>> {
                 seen = Some(written);
                 quiet_since = Instant::now();
             }
-            let idle = quiet_since.elapsed() >= IDLE_AFTER;
+            let tidy = if quiet_since.elapsed() >= IDLE_AFTER {
+                Tidy::Idle
+            } else {
+                Tidy::Due
+            };
             let mut first = true;
             loop {
-                match step(&db, &policy, look_at_0 && first, idle).await {
+                match step(&db, &policy, look_at_0 && first, tidy).await {
                     Ok(Done::Nothing) => break,
                     Ok(_) => first = false,
                     Err(e) => {
