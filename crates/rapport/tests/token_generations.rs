@@ -121,12 +121,18 @@ async fn run(db: &Db, tidy: Tidy) -> Vec<Done> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_stay_found_while_generations_move_and_merge() {
+/// A SQLite server with an administrator signed in.
+async fn started() -> (App, Session) {
     let app = App::start(Backend::Sqlite).await.unwrap();
     app.user("admin@example.com", "administrator", None, None)
         .await;
     let admin = app.login("admin@example.com").await;
+    (app, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stay_found_while_generations_move_and_merge() {
+    let (app, admin) = started().await;
     let db = Db::connect(&app.database_url).await.unwrap();
 
     // Two rolls of generation 0 (each contact has three tokens: email, phone, last four
@@ -301,10 +307,7 @@ async fn tokens_stay_found_while_generations_move_and_merge() {
 /// step: the tokens are never in a generation lookups do not read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_merge_is_finished_by_the_next_process() {
-    let app = App::start(Backend::Sqlite).await.unwrap();
-    app.user("admin@example.com", "administrator", None, None)
-        .await;
-    let admin = app.login("admin@example.com").await;
+    let (app, admin) = started().await;
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(create(&app, &admin, i).await);

@@ -219,16 +219,15 @@ pub(super) fn insert_statements<I: AsRef<str>>(
             rows,
         ));
     }
-    let mut lists: BTreeMap<&str, String> = BTreeMap::new();
+    let mut by_record: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, tok) in token_rows {
-        let list = lists.entry(id.as_ref()).or_default();
-        if !list.is_empty() {
-            list.push(' ');
-        }
-        list.push_str(tok);
+        by_record.entry(id.as_ref()).or_default().push(tok);
     }
     let list_cols = ["record_id", "object_type", "tokens"].map(String::from);
-    let lists: Vec<(&str, String)> = lists.into_iter().collect();
+    let lists: Vec<(&str, String)> = by_record
+        .into_iter()
+        .map(|(id, toks)| (id, tokens::list_text(toks)))
+        .collect();
     for chunk in lists.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk
             .iter()
@@ -236,7 +235,7 @@ pub(super) fn insert_statements<I: AsRef<str>>(
             .collect();
         out.push(multi_row_insert(backend, "record_tokens", &list_cols, rows));
     }
-    super::tokens::note_written(token_rows.len());
+    tokens::note_written(token_rows.len());
     let link_cols = ["contact_id", "account_id", "role"].map(String::from);
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk

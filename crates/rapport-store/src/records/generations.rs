@@ -102,19 +102,25 @@ fn list(gens: &[i64]) -> String {
         .join(", ")
 }
 
-/// Tokens in generation `g`, counted up to `limit`.
-async fn count_up_to<C: ConnectionTrait>(c: &C, g: i64, limit: u64) -> Result<u64, DomainError> {
-    let row = c
-        .query_one(sql(format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM search_tokens WHERE generation = {g} LIMIT {limit})"
-        )))
-        .await
-        .map_err(db_err)?;
+/// The number `n` a one-row query answers (0 when it answers no row).
+async fn number<C: ConnectionTrait>(c: &C, query: String) -> Result<u64, DomainError> {
+    let row = c.query_one(sql(query)).await.map_err(db_err)?;
     Ok(row
         .map(|r| crate::db::get::<i64>(&r, "n"))
         .transpose()?
         .unwrap_or(0)
         .max(0) as u64)
+}
+
+/// Tokens in generation `g`, counted up to `limit`.
+async fn count_up_to<C: ConnectionTrait>(c: &C, g: i64, limit: u64) -> Result<u64, DomainError> {
+    number(
+        c,
+        format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM search_tokens WHERE generation = {g} LIMIT {limit})"
+        ),
+    )
+    .await
 }
 
 /// Do the next piece of upkeep, if any is due: take a merge in progress one range further (or
@@ -167,18 +173,14 @@ pub async fn step(
 
 /// Tokens in `gens`.
 async fn count<C: ConnectionTrait>(c: &C, gens: &[i64]) -> Result<u64, DomainError> {
-    let row = c
-        .query_one(sql(format!(
+    number(
+        c,
+        format!(
             "SELECT count(*) AS n FROM search_tokens WHERE generation IN ({})",
             list(gens)
-        )))
-        .await
-        .map_err(db_err)?;
-    Ok(row
-        .map(|r| crate::db::get::<i64>(&r, "n"))
-        .transpose()?
-        .unwrap_or(0)
-        .max(0) as u64)
+        ),
+    )
+    .await
 }
 
 /// The merge that is due, if any: its sources and the level of its target.

@@ -2,7 +2,7 @@
 //! duplicate checks find them by exact value or by the last four digits without decrypting.
 
 use super::ObjectDef;
-use crate::db::{exec, get, one};
+use crate::db::{all, exec, get};
 use crate::Keyring;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::DomainError;
@@ -103,29 +103,46 @@ pub(crate) fn lookup(object_type: Option<&str>, tokens: Vec<String>) -> SelectSt
     q
 }
 
-/// A record's tokens as `record_tokens` keeps them: `(object type, tokens)`.
+/// A record's token list as `record_tokens` keeps it: the tokens, space separated (tokens
+/// are hex digits).
+pub(super) fn list_text<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for tok in tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(tok);
+    }
+    out
+}
+
+/// The kept lists of records `ids`: `(record_id, object_type, tokens)`, in one query.
 async fn kept<C: ConnectionTrait>(
     c: &C,
-    id: &str,
-) -> Result<Option<(String, Vec<String>)>, DomainError> {
-    let row = one(
+    ids: &[String],
+) -> Result<Vec<(String, String, Vec<String>)>, DomainError> {
+    let rows = all(
         c,
         Query::select()
-            .columns(["object_type", "tokens"].map(t))
+            .columns(["record_id", "object_type", "tokens"].map(t))
             .from(t("record_tokens"))
-            .and_where(Expr::col(t("record_id")).eq(id)),
+            .and_where(Expr::col(t("record_id")).is_in(ids.to_vec())),
     )
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let tokens: String = get(&row, "tokens")?;
-    Ok(Some((
-        get(&row, "object_type")?,
-        tokens
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-    )))
+    rows.iter()
+        .map(|r| {
+            let tokens: String = get(r, "tokens")?;
+            Ok((
+                get(r, "record_id")?,
+                get(r, "object_type")?,
+                tokens
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ))
+        })
+        .collect()
 }
 
 /// Remove a record's tokens: those `record_tokens` lists for it, from every listed
@@ -135,7 +152,7 @@ pub async fn clear<C: ConnectionTrait>(
     _def: &ObjectDef,
     id: &str,
 ) -> Result<(), DomainError> {
-    let Some((object_type, tokens)) = kept(c, id).await? else {
+    let Some((_, object_type, tokens)) = kept(c, &[id.to_string()]).await?.pop() else {
         return Ok(());
     };
     if !tokens.is_empty() {
@@ -166,17 +183,15 @@ pub(crate) async fn of_records<C: ConnectionTrait>(
     c: &C,
     ids: &[String],
 ) -> Result<Vec<(String, String, String)>, DomainError> {
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some((object_type, tokens)) = kept(c, id).await? {
-            out.extend(
-                tokens
-                    .into_iter()
-                    .map(|tok| (object_type.clone(), id.clone(), tok)),
-            );
-        }
-    }
-    Ok(out)
+    Ok(kept(c, ids)
+        .await?
+        .into_iter()
+        .flat_map(|(id, object_type, tokens)| {
+            tokens
+                .into_iter()
+                .map(move |tok| (object_type.clone(), id.clone(), tok))
+        })
+        .collect())
 }
 
 /// Replace a record's tokens with those of `values` and `extra` (custom fields).
@@ -243,7 +258,11 @@ pub async fn insert<'a, C: ConnectionTrait>(
         q.into_table(t("record_tokens"))
             .columns(["record_id", "object_type", "tokens"].map(t));
         for (object, id, toks) in chunk {
-            q.values_panic([(*id).into(), (*object).into(), toks.join(" ").into()]);
+            q.values_panic([
+                (*id).into(),
+                (*object).into(),
+                list_text(toks.iter().map(String::as_str)).into(),
+            ]);
         }
         exec(c, &q).await?;
     }
