@@ -80,6 +80,7 @@ pub struct Store {
     create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
     search_density: Arc<records::search::DensityCache>,
+    token_filters: Arc<records::token_filters::Filters>,
     memos: Arc<Memos>,
 }
 
@@ -102,6 +103,7 @@ impl Store {
             create_queue: Default::default(),
             auth_cache: Default::default(),
             search_density: Default::default(),
+            token_filters: Default::default(),
             memos: Default::default(),
         }
     }
@@ -112,6 +114,11 @@ impl Store {
     }
 
     /// Which quick-search prefixes were recently found to match many records.
+    /// The filters of the search tokens' closed generations (ADR 0027).
+    pub fn token_filters(&self) -> &Arc<records::token_filters::Filters> {
+        &self.token_filters
+    }
+
     pub(crate) fn search_density(&self) -> &records::search::DensityCache {
         &self.search_density
     }

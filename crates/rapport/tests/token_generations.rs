@@ -356,3 +356,132 @@ async fn an_interrupted_merge_is_finished_by_the_next_process() {
         );
     }
 }
+
+/// The server's own store over the test's database (same key file), for the store-level
+/// checks below.
+fn store_of(app: &App, db: Db) -> rapport_store::Store {
+    let ring = rapport_store::crypto::KeyFile::load(&app.dir.join("rapport.key"))
+        .unwrap()
+        .keyring()
+        .unwrap();
+    rapport_store::Store::new(
+        db,
+        ring,
+        std::sync::Arc::new(rapport_core::clock::SystemClock),
+        rapport_store::StoreSettings::default(),
+    )
+}
+
+/// `(record_id, token)` pairs a statement answers, sorted.
+async fn pairs(db: &Db, stmt: sea_orm::Statement) -> Vec<(String, String)> {
+    use sea_orm::ConnectionTrait;
+    let mut out: Vec<(String, String)> = db
+        .reader()
+        .query_all(stmt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "id").unwrap(),
+                r.try_get::<String>("", "token").unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The closed generations' filters (ADR 0027): an import's lookup through them answers
+/// exactly what a lookup of every generation answers, for tokens held and tokens absent,
+/// also while the filtered generations are merged into one the filters do not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
+    use rapport_store::records::token_filters;
+    let (app, admin) = started().await;
+    for i in 0..8 {
+        create(&app, &admin, i).await;
+    }
+    let db = Db::connect(&app.database_url).await.unwrap();
+    run(&db, Tidy::Due).await;
+    // Two more in generation 0, which has no filter.
+    for i in 8..10 {
+        create(&app, &admin, i).await;
+    }
+    let store = store_of(&app, db.clone());
+    let filters = store.token_filters();
+    filters.rebuild(&db).await.unwrap();
+    let filtered = filters.filtered();
+    assert!(!filtered.is_empty(), "closed generations get filters");
+
+    let mut tokens: Vec<String> = app
+        .sql_rows("SELECT DISTINCT token FROM search_tokens ORDER BY token")
+        .await
+        .iter()
+        .map(|r| r.try_get::<String>("", "token").unwrap())
+        .collect();
+    let held = tokens.len();
+    assert_eq!(held, 30, "three tokens for each of ten contacts");
+    tokens.extend((0..20).map(|i| format!("{:016x}", 0xabcd_0000_0000_0000u64 + i)));
+    let full = || rapport_store::records::token_filters::select("contact", &tokens, &[]);
+    let expected = pairs(&db, full()).await;
+    assert_eq!(expected.len(), held, "every held token once");
+
+    let narrowed = filters.narrow(&db, "contact", &tokens);
+    assert_eq!(
+        narrowed.iter().map(|(g, _)| *g).collect::<Vec<_>>(),
+        filtered
+    );
+    for (g, maybe) in &narrowed {
+        let in_g: Vec<String> = app
+            .sql_rows(&format!(
+                "SELECT token FROM search_tokens WHERE generation = {g}"
+            ))
+            .await
+            .iter()
+            .map(|r| r.try_get::<String>("", "token").unwrap())
+            .collect();
+        assert!(!in_g.is_empty());
+        for tok in &in_g {
+            assert!(maybe.contains(tok), "generation {g}'s filter misses {tok}");
+        }
+        assert!(
+            maybe.len() < tokens.len(),
+            "generation {g}'s filter lets every token through"
+        );
+    }
+    let narrowed_query = || token_filters::select("contact", &tokens, &narrowed);
+    assert_eq!(pairs(&db, narrowed_query()).await, expected);
+    // A token held by a record of another type is not a contact's.
+    assert!(
+        pairs(&db, token_filters::select("lead", &tokens, &narrowed))
+            .await
+            .is_empty()
+    );
+
+    // The filtered generations merged into a new one, one range at a time, while the
+    // filters still describe the generations as they were.
+    let mut steps = 0;
+    loop {
+        let done = generations::step(&db, &TINY, true, Tidy::All)
+            .await
+            .unwrap();
+        assert_eq!(pairs(&db, narrowed_query()).await, expected, "{done:?}");
+        steps += 1;
+        if done == Done::Nothing || steps > 1_000 {
+            break;
+        }
+    }
+    assert!(steps > 2, "a merge took place");
+    filters.rebuild(&db).await.unwrap();
+    assert_ne!(
+        filters.filtered(),
+        filtered,
+        "the merged generations' filters go"
+    );
+    let renarrowed = filters.narrow(&db, "contact", &tokens);
+    assert_eq!(
+        pairs(&db, token_filters::select("contact", &tokens, &renarrowed)).await,
+        expected
+    );
+}

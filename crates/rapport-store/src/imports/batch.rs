@@ -6,7 +6,7 @@
 
 use super::Mapping;
 use crate::db::{all, get};
-use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Pending};
+use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Known, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
 use crate::scope::OwnerFilter;
 use crate::Store;
@@ -16,7 +16,8 @@ use rapport_core::{validate, DomainError, Object, Principal};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
@@ -113,16 +114,20 @@ pub(super) struct Checked {
     updates: Vec<records::PreparedUpdate>,
     /// Creates that went through the full save (references the fast path does not check).
     slow: Vec<records::Prepared>,
-    /// The fast path's rows (none on a dry run).
-    encoded: Option<Encoded>,
+    /// The fast path's rows (none on a dry run): their ids, and their encoding, done on a
+    /// task of its own while the next batch is checked.
+    encoded: Option<(Vec<String>, Encoding)>,
 }
+
+/// The task encoding a batch's rows for their INSERTs.
+type Encoding = tokio::task::JoinHandle<Result<Encoded, DomainError>>;
 
 impl Checked {
     /// The ids of the records the batch creates and those it updates (before it is written).
     pub(super) fn ids(&self) -> (Vec<&String>, &[String]) {
         let mut created: Vec<&String> = self.outcome.created.iter().collect();
-        if let Some(e) = &self.encoded {
-            created.extend(e.ids());
+        if let Some((ids, _)) = &self.encoded {
+            created.extend(ids);
         }
         (created, &self.outcome.updated)
     }
@@ -141,6 +146,21 @@ struct Row {
     trusted_links: bool,
     /// The match key's parsed value and its normalised text.
     key: Option<(BTreeMap<&'static str, FieldValue>, String)>,
+}
+
+/// Encode (encrypt, tokenise) checked rows and build their INSERTs, in parts, giving way
+/// between them so the server's requests on the same runtime are not held up behind it.
+async fn encode(fast: Arc<FastCreate>, good: Vec<Pending>) -> Result<Encoded, DomainError> {
+    let mut encoded = fast.encoding()?;
+    for part in good.chunks(50) {
+        fast.encode(&mut encoded, part)?;
+        if encoded.unsealed() >= SEAL_ROWS {
+            fast.seal(&mut encoded);
+        }
+        tokio::task::yield_now().await;
+    }
+    fast.seal(&mut encoded);
+    Ok(encoded)
 }
 
 impl Ctx {
@@ -265,7 +285,7 @@ impl Ctx {
     /// so the server's requests on the same runtime are not held up behind it.
     pub(super) async fn check(
         &self,
-        fast: &FastCreate,
+        fast: &Arc<FastCreate>,
         rows: &[(i64, Vec<String>)],
         earlier: &mut Earlier,
     ) -> Result<Checked, DomainError> {
@@ -327,6 +347,7 @@ impl Ctx {
         }
         // Matches against existing records: one query, then the ones the importer may see.
         let mut matched: HashMap<usize, Option<records::Record>> = HashMap::new();
+        let mut known = None;
         if self.mapping.match_on != "none" {
             let keys: Vec<Vec<String>> = ready
                 .iter()
@@ -335,11 +356,9 @@ impl Ctx {
                     None => Vec::new(),
                 })
                 .collect();
+            let asked: HashSet<String> = keys.iter().flatten().cloned().collect();
             let existing = fast
-                .existing(
-                    &self.mapping.match_on,
-                    keys.iter().flatten().cloned().collect(),
-                )
+                .existing(&self.mapping.match_on, asked.iter().cloned().collect())
                 .await?;
             let ids: Vec<String> = existing.values().cloned().collect();
             let visible: HashMap<String, records::Record> =
@@ -353,6 +372,12 @@ impl Ctx {
                     matched.insert(i, visible.get(id).cloned());
                 }
             }
+            // The duplicate rule of the same name does not look these keys up again.
+            known = Some(Known {
+                rule: self.mapping.match_on.clone(),
+                asked,
+                found: existing,
+            });
         }
         let mut creates: Vec<(i64, Pending)> = Vec::new();
         for (i, row) in ready.iter().enumerate() {
@@ -426,10 +451,10 @@ impl Ctx {
         }
         let (row_nos, pending): (Vec<i64>, Vec<Pending>) = creates.into_iter().unzip();
         let mut good = Vec::new();
-        for (row_no, verdict) in row_nos
-            .into_iter()
-            .zip(fast.check_duplicates(pending, &mut earlier.keys).await?)
-        {
+        for (row_no, verdict) in row_nos.into_iter().zip(
+            fast.check_duplicates(pending, &mut earlier.keys, known.as_ref())
+                .await?,
+        ) {
             match verdict {
                 Ok(p) => good.push(p),
                 Err(e) => out.failed.push((row_no, reason(&e))),
@@ -439,17 +464,8 @@ impl Ctx {
             out.created.extend(good.iter().map(|p| p.id.clone()));
             None
         } else {
-            // In parts, giving way between them (see above).
-            let mut encoded = fast.encoding()?;
-            for part in good.chunks(50) {
-                fast.encode(&mut encoded, part)?;
-                if encoded.unsealed() >= SEAL_ROWS {
-                    fast.seal(&mut encoded);
-                }
-                tokio::task::yield_now().await;
-            }
-            fast.seal(&mut encoded);
-            Some(encoded)
+            let ids = good.iter().map(|p| p.id.clone()).collect();
+            Some((ids, tokio::spawn(encode(fast.clone(), good))))
         };
         out.failed.sort_by_key(|(n, _)| *n);
         Ok(Checked {
@@ -483,7 +499,10 @@ impl Ctx {
         for p in &slow {
             records::insert(tx, &self.store, &self.actor, p).await?;
         }
-        if let Some(encoded) = encoded {
+        if let Some((_, encoding)) = encoded {
+            let encoded = encoding
+                .await
+                .map_err(|e| DomainError::Internal(format!("encoding an import's rows: {e}")))??;
             let ids = fast
                 .write(tx, encoded, json!({"import_id": import_id}))
                 .await?;

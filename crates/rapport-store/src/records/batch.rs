@@ -89,15 +89,14 @@ pub async fn insert_many(
             actor.user_id.clone().into(),
         ];
         for f in def.fields {
-            for (_, v) in codec::encode(
+            codec::encode_values(
                 f,
                 values.get(f.name).unwrap_or(&FieldValue::Null),
                 &keys,
                 def.table,
                 &id,
-            )? {
-                row.push(v);
-            }
+                &mut row,
+            )?;
         }
         for (_, v) in derived(def, &values) {
             row.push(v);

@@ -75,7 +75,8 @@ fn s(v: String) -> SqlValue {
     SqlValue::String(Some(Box::new(v)))
 }
 
-/// Encode a value into (column, value) pairs for `table` row `id`.
+/// Encode a field's value into its columns ([`columns`], in that order), encrypting
+/// sensitive values.
 pub fn encode(
     spec: &FieldSpec,
     value: &FieldValue,
@@ -83,16 +84,33 @@ pub fn encode(
     table: &str,
     id: &str,
 ) -> Result<Vec<(String, SqlValue)>, DomainError> {
-    let cols = columns(spec);
+    let mut values = Vec::with_capacity(3);
+    encode_values(spec, value, keys, table, id, &mut values)?;
+    Ok(columns(spec).into_iter().zip(values).collect())
+}
+
+/// [`encode`] without the columns' names: the values are pushed onto `out` in the order of
+/// [`columns`] (what a multi-row INSERT, which names its columns once, needs per row).
+pub fn encode_values(
+    spec: &FieldSpec,
+    value: &FieldValue,
+    keys: &Keyring,
+    table: &str,
+    id: &str,
+    out: &mut Vec<SqlValue>,
+) -> Result<(), DomainError> {
     if value.is_null() {
-        return Ok(match spec.kind {
-            FieldKind::Consent => vec![
-                (cols[0].clone(), SqlValue::Bool(None)),
-                (cols[1].clone(), SqlValue::ChronoDateTimeUtc(None)),
-                (cols[2].clone(), SqlValue::String(None)),
-            ],
-            _ => cols.into_iter().map(|c| (c, null_of(spec.kind))).collect(),
-        });
+        match spec.kind {
+            FieldKind::AccountLinks => {}
+            FieldKind::Consent => out.extend([
+                SqlValue::Bool(None),
+                SqlValue::ChronoDateTimeUtc(None),
+                SqlValue::String(None),
+            ]),
+            _ if has_bidx(spec) => out.extend([null_of(spec.kind), null_of(spec.kind)]),
+            _ => out.push(null_of(spec.kind)),
+        }
+        return Ok(());
     }
     if spec.sensitive {
         let plain = match value {
@@ -101,44 +119,31 @@ pub fn encode(
             other => other.to_json().to_string(),
         };
         let enc_col = format!("{}_enc", spec.name);
-        let mut out = vec![(
-            enc_col.clone(),
-            s(keys.encrypt(table, &enc_col, id, &plain)?),
-        )];
+        out.push(s(keys.encrypt(table, &enc_col, id, &plain)?));
         if has_bidx(spec) {
-            out.push((
-                format!("{}_bidx", spec.name),
-                s(keys.blind(bidx_kind(spec.kind), &plain)),
-            ));
+            out.push(s(keys.blind(bidx_kind(spec.kind), &plain)));
         }
-        return Ok(out);
+        return Ok(());
     }
-    let col = spec.name.to_string();
-    Ok(match value {
-        FieldValue::Null => vec![(col, null_of(spec.kind))],
-        FieldValue::Text(t) => vec![(col, s(t.clone()))],
-        FieldValue::Money(m) | FieldValue::Int(m) => vec![(col, SqlValue::BigInt(Some(*m)))],
-        FieldValue::Date(d) => vec![(col, s(d.format("%Y-%m-%d").to_string()))],
-        FieldValue::DateTime(t) => vec![(col, SqlValue::ChronoDateTimeUtc(Some(Box::new(*t))))],
-        FieldValue::Bool(b) => vec![(col, SqlValue::Bool(Some(*b)))],
-        FieldValue::List(l) => vec![(
-            col,
-            s(serde_json::to_string(l).map_err(DomainError::internal)?),
-        )],
-        FieldValue::Json(v) => vec![(col, s(v.to_string()))],
-        FieldValue::Consent(c) => vec![
-            (format!("{col}_granted"), SqlValue::Bool(Some(c.granted))),
-            (
-                format!("{col}_at"),
-                SqlValue::ChronoDateTimeUtc(c.at.map(Box::new)),
-            ),
-            (
-                format!("{col}_source"),
-                SqlValue::String(c.source.clone().map(Box::new)),
-            ),
-        ],
-        FieldValue::Links(_) => vec![],
-    })
+    match value {
+        FieldValue::Null => out.push(null_of(spec.kind)),
+        FieldValue::Text(t) => out.push(s(t.clone())),
+        FieldValue::Money(m) | FieldValue::Int(m) => out.push(SqlValue::BigInt(Some(*m))),
+        FieldValue::Date(d) => out.push(s(d.format("%Y-%m-%d").to_string())),
+        FieldValue::DateTime(t) => out.push(SqlValue::ChronoDateTimeUtc(Some(Box::new(*t)))),
+        FieldValue::Bool(b) => out.push(SqlValue::Bool(Some(*b))),
+        FieldValue::List(l) => {
+            out.push(s(serde_json::to_string(l).map_err(DomainError::internal)?))
+        }
+        FieldValue::Json(v) => out.push(s(v.to_string())),
+        FieldValue::Consent(c) => out.extend([
+            SqlValue::Bool(Some(c.granted)),
+            SqlValue::ChronoDateTimeUtc(c.at.map(Box::new)),
+            SqlValue::String(c.source.clone().map(Box::new)),
+        ]),
+        FieldValue::Links(_) => {}
+    }
+    Ok(())
 }
 
 /// Is the field one column of text shown as it is stored (no parsing, no decryption)? A list

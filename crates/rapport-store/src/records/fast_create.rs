@@ -75,6 +75,14 @@ impl EarlierKeys {
     }
 }
 
+/// Keys of one duplicate rule already looked up, and the records they found (key → id).
+#[derive(Default)]
+pub struct Known {
+    pub rule: String,
+    pub asked: HashSet<String>,
+    pub found: HashMap<String, String>,
+}
+
 /// What one batch of fast creates needs, read once.
 pub struct FastCreate {
     store: Store,
@@ -328,11 +336,20 @@ impl FastCreate {
                 .await?;
                 (column, rows)
             }
+            _ if self.store.db.is_sqlite() => {
+                // The closed generations' filters leave out most of the seeks (ADR 0027).
+                let narrowed =
+                    self.store
+                        .token_filters()
+                        .narrow(&self.store.db, self.def.key(), chunk);
+                let q = super::token_filters::select(self.def.key(), chunk, &narrowed);
+                let rows = c.query_all(q).await.map_err(crate::db::db_err)?;
+                ("token", rows)
+            }
             _ => {
                 // PostgreSQL looks tokens up by the token alone (its own index, see
-                // migration 16) and the type is checked here; SQLite uses the primary key.
-                let object_type = self.store.db.is_sqlite().then(|| self.def.key());
-                let mut q = tokens::lookup(object_type, chunk.to_vec());
+                // migration 16) and the type is checked here.
+                let mut q = tokens::lookup(None, chunk.to_vec());
                 q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
                     .columns([Alias::new("token"), Alias::new("object_type")]);
                 let rows = all(c, &q)
@@ -352,10 +369,13 @@ impl FastCreate {
     /// rows of earlier calls with the same `earlier` (rows not yet committed, which the
     /// readers cannot see), and between the rows themselves. Rows refused come
     /// back as errors, in the order given.
+    /// `known`: a rule's keys the caller has just looked up with [`FastCreate::existing`] and
+    /// what that found; they are not looked up again.
     pub async fn check_duplicates(
         &self,
         rows: Vec<Pending>,
         earlier: &mut EarlierKeys,
+        known: Option<&Known>,
     ) -> Result<Vec<Result<Pending, DomainError>>, DomainError> {
         let mut verdicts: Vec<Option<(String, bool)>> = vec![None; rows.len()];
         let active: Vec<(&String, &RuleMode)> = self
@@ -370,15 +390,21 @@ impl FastCreate {
         // Every rule's lookup at once (they are independent); the verdicts below follow the
         // rules' order as before.
         let found = futures_util::future::try_join_all(active.iter().zip(&keyed).map(
-            |((rule, _), per_row)| {
+            |((rule, _), per_row)| async move {
+                let known = known.filter(|k| k.rule == **rule);
                 let all_keys: Vec<String> = per_row
                     .iter()
                     .flatten()
+                    .filter(|k| known.is_none_or(|known| !known.asked.contains(*k)))
                     .cloned()
                     .collect::<HashSet<_>>()
                     .into_iter()
                     .collect();
-                self.existing(rule, all_keys)
+                let mut found = self.existing(rule, all_keys).await?;
+                if let Some(known) = known {
+                    found.extend(known.found.iter().map(|(k, id)| (k.clone(), id.clone())));
+                }
+                Ok::<_, DomainError>(found)
             },
         ))
         .await?;
@@ -464,15 +490,14 @@ impl FastCreate {
                 self.actor.user_id.clone().into(),
             ];
             for f in def.fields {
-                for (_, v) in codec::encode(
+                codec::encode_values(
                     f,
                     p.values.get(f.name).unwrap_or(&FieldValue::Null),
                     keys,
                     def.table,
                     id,
-                )? {
-                    row.push(v);
-                }
+                    &mut row,
+                )?;
             }
             for (_, v) in derived(def, &p.values) {
                 row.push(v);

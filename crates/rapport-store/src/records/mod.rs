@@ -39,6 +39,7 @@ mod rules;
 pub(crate) use rules::RuleContext;
 use rules::{apply_rules, rule_context};
 pub mod generations;
+pub mod token_filters;
 mod tokens;
 mod transfer;
 pub use transfer::transfer;
