@@ -11,6 +11,7 @@ mod batch;
 pub mod mapping;
 pub mod parse;
 mod run;
+mod threads;
 
 pub use mapping::Mapping;
 pub(crate) use run::principal_of;

@@ -156,7 +156,20 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         send,
         committed.clone(),
     ));
-    let outcome = write_all(&ctx, &fast, &imp, payload, receive, &committed).await;
+    // The writing runs on a thread of its own (`threads`): each statement's answer from the
+    // database's writing thread is taken up at once, not after the checking tasks give way.
+    let writing = {
+        let (ctx, fast, imp, payload) = (ctx.clone(), fast.clone(), imp.clone(), payload.clone());
+        async move { write_all(&ctx, &fast, &imp, &payload, receive, &committed).await }
+    };
+    let outcome = match super::threads::writer() {
+        Some(writer) => writer.spawn(writing).await.unwrap_or_else(|e| {
+            Err(DomainError::Internal(format!(
+                "an import's writing task ended: {e}"
+            )))
+        }),
+        None => writing.await,
+    };
     // The checker stops once the receiver is gone (it was dropped by `write_all`).
     if let Err(e) = checker.await {
         tracing::warn!(error = %e, "an import's checking task ended abnormally");

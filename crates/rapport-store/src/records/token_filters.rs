@@ -187,7 +187,28 @@ impl Filters {
 /// more than [`MOST_TOKENS`]. Tokens cleared or moved on while it is read are simply not in it:
 /// a closed generation only loses tokens.
 async fn build(db: &Db, g: i64) -> Result<Option<BinaryFuse8>, DomainError> {
-    let mut keys: Vec<u64> = Vec::new();
+    // Counted first, so a generation too large for a filter is not read into memory.
+    let counted = db
+        .reader()
+        .query_one(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            format!(
+                "SELECT count(*) AS n FROM \
+                 (SELECT 1 FROM search_tokens WHERE generation = ? LIMIT {})",
+                MOST_TOKENS + 1
+            ),
+            vec![g.into()],
+        ))
+        .await
+        .map_err(db_err)?
+        .map(|r| crate::db::get::<i64>(&r, "n"))
+        .transpose()?
+        .unwrap_or(0)
+        .max(0) as usize;
+    if counted > MOST_TOKENS || counted == 0 {
+        return Ok(None);
+    }
+    let mut keys: Vec<u64> = Vec::with_capacity(counted);
     let mut after: Option<(String, String)> = None;
     let mut salts: HashMap<String, u64> = HashMap::new();
     loop {
