@@ -49,11 +49,6 @@ impl Encoded {
     pub fn unsealed(&self) -> usize {
         self.records.len()
     }
-
-    /// The ids of the rows encoded, in order.
-    pub fn ids(&self) -> &[String] {
-        &self.ids
-    }
 }
 
 /// The duplicate-rule keys of rows checked earlier but not yet visible to the readers the

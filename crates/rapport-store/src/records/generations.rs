@@ -113,7 +113,11 @@ async fn number<C: ConnectionTrait>(c: &C, query: String) -> Result<u64, DomainE
 }
 
 /// Tokens in generation `g`, counted up to `limit`.
-async fn count_up_to<C: ConnectionTrait>(c: &C, g: i64, limit: u64) -> Result<u64, DomainError> {
+pub(super) async fn count_up_to<C: ConnectionTrait>(
+    c: &C,
+    g: i64,
+    limit: u64,
+) -> Result<u64, DomainError> {
     number(
         c,
         format!(

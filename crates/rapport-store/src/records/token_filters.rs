@@ -166,7 +166,7 @@ impl Filters {
         Ok(())
     }
 
-    /// Generations with a filter (for tests and the operations guide's figures).
+    /// Generations with a filter (for tests).
     pub fn filtered(&self) -> Vec<i64> {
         let mut out: Vec<i64> = self
             .built
@@ -187,24 +187,10 @@ impl Filters {
 /// more than [`MOST_TOKENS`]. Tokens cleared or moved on while it is read are simply not in it:
 /// a closed generation only loses tokens.
 async fn build(db: &Db, g: i64) -> Result<Option<BinaryFuse8>, DomainError> {
-    // Counted first, so a generation too large for a filter is not read into memory.
-    let counted = db
-        .reader()
-        .query_one(Statement::from_sql_and_values(
-            DatabaseBackend::Sqlite,
-            format!(
-                "SELECT count(*) AS n FROM \
-                 (SELECT 1 FROM search_tokens WHERE generation = ? LIMIT {})",
-                MOST_TOKENS + 1
-            ),
-            vec![g.into()],
-        ))
-        .await
-        .map_err(db_err)?
-        .map(|r| crate::db::get::<i64>(&r, "n"))
-        .transpose()?
-        .unwrap_or(0)
-        .max(0) as usize;
+    // Counted first, so a generation too large for a filter is not read into memory. It
+    // only loses tokens from here on, so the count bounds what the pages below read.
+    let counted =
+        super::generations::count_up_to(db.reader(), g, MOST_TOKENS as u64 + 1).await? as usize;
     if counted > MOST_TOKENS || counted == 0 {
         return Ok(None);
     }
@@ -239,9 +225,6 @@ async fn build(db: &Db, g: i64) -> Result<Option<BinaryFuse8>, DomainError> {
             let salt = *salts.entry(ty.clone()).or_insert_with(|| salt(&ty));
             keys.push(key(salt, &tok));
             after = Some((ty, tok));
-        }
-        if keys.len() > MOST_TOKENS {
-            return Ok(None);
         }
         if n < PAGE {
             break;
