@@ -485,3 +485,108 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
         expected
     );
 }
+
+/// The closed generations besides 0: (generation, level, tokens held).
+async fn closed(app: &App) -> Vec<(i64, i64, i64)> {
+    app.sql_rows(
+        "SELECT g.generation AS g, g.level AS level, \
+                (SELECT count(*) FROM search_tokens t WHERE t.generation = g.generation) AS n \
+         FROM token_generations g \
+         WHERE g.generation <> 0 AND g.ranges IS NULL AND g.merging_into IS NULL \
+         ORDER BY g.generation",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get::<i64>("", "g").unwrap(),
+            r.try_get::<i64>("", "level").unwrap(),
+            r.try_get::<i64>("", "n").unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// A bulk writer's tokens (an import's transaction, ADR 0028): with enough of them they go
+/// into a closed generation of their own, in key order, never through generation 0; lookups
+/// and a second import matching on email find them there and after merges; a small import's
+/// tokens go into generation 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imports_tokens_become_a_generation_of_their_own() {
+    use common::imports::import_contacts;
+    let (app, admin) = started().await;
+    let rows = generations::OWN_GENERATION_AT / 3 + 50;
+    let file = |from: usize, to: usize| {
+        let mut f = String::from("姓,手机,邮箱\n");
+        for i in from..to {
+            f.push_str(&format!("批{i},{},{}\n", mobile(i), email(i)));
+        }
+        f
+    };
+    let (_, done) = import_contacts(
+        &app,
+        &admin,
+        "bulk.csv",
+        file(0, rows),
+        &[("match_on", "email")],
+    )
+    .await;
+    assert_eq!(done["created"], rows, "{done}");
+    let own = closed(&app).await;
+    assert_eq!(
+        own,
+        vec![(1, 0, 3 * rows as i64)],
+        "one closed generation of level 0 holds the import's three tokens a row"
+    );
+    let in_0 = app
+        .sql_rows("SELECT count(*) AS n FROM search_tokens WHERE generation = 0")
+        .await[0]
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(in_0, 0, "none went through generation 0");
+    consistent(&app).await;
+    for i in [0, rows / 2, rows - 1] {
+        assert_eq!(by_email(&app, &admin, &email(i)).await.len(), 1, "{i}");
+        assert_eq!(search(&app, &admin, &mobile(i)).await.len(), 1, "{i}");
+    }
+
+    // The same rows again, matching on email: every one is found and updated.
+    let (_, again) = import_contacts(
+        &app,
+        &admin,
+        "again.csv",
+        file(0, rows),
+        &[("match_on", "email"), ("on_match", "update")],
+    )
+    .await;
+    assert_eq!(
+        (again["created"].as_i64(), again["updated"].as_i64()),
+        (Some(0), Some(rows as i64)),
+        "{again}"
+    );
+
+    // A small import's tokens go into generation 0, and merges take both kinds up.
+    let (_, small) = import_contacts(
+        &app,
+        &admin,
+        "small.csv",
+        file(rows, rows + 5),
+        &[("match_on", "email")],
+    )
+    .await;
+    assert_eq!(small["created"], 5, "{small}");
+    assert_eq!(closed(&app).await.len(), 1, "no generation for five rows");
+    let db = Db::connect(&app.database_url).await.unwrap();
+    let done = run(&db, Tidy::All).await;
+    assert!(
+        done.iter().any(|d| matches!(d, Done::Finished(_))),
+        "{done:?}"
+    );
+    let after = closed(&app).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].2, 3 * (rows as i64 + 5), "{after:?}");
+    consistent(&app).await;
+    for i in [0, rows - 1, rows + 4] {
+        assert_eq!(by_email(&app, &admin, &email(i)).await.len(), 1, "{i}");
+    }
+}

@@ -477,12 +477,15 @@ impl Ctx {
     }
 
     /// Write a checked batch inside `tx` (nothing on a dry run) and say what became of its rows.
+    /// The search tokens of the records it creates are added to `tokens`, for the caller to
+    /// write once for the whole transaction (`records::generations::write_bulk`).
     pub(super) async fn write<C: ConnectionTrait>(
         &self,
         tx: &C,
         fast: &FastCreate,
         import_id: &str,
         checked: Checked,
+        tokens: &mut Vec<(String, String)>,
     ) -> Result<Outcome, DomainError> {
         let Checked {
             mut outcome,
@@ -503,10 +506,11 @@ impl Ctx {
             let encoded = encoding
                 .await
                 .map_err(|e| DomainError::Internal(format!("encoding an import's rows: {e}")))??;
-            let ids = fast
+            let written = fast
                 .write(tx, encoded, json!({"import_id": import_id}))
                 .await?;
-            outcome.created.extend(ids);
+            outcome.created.extend(written.ids);
+            tokens.extend(written.tokens);
         }
         Ok(outcome)
     }

@@ -281,15 +281,16 @@ async fn write_all(
         }
         if store.db.is_sqlite() {
             // Foreign keys are checked at the commit: SQLite then keeps no statement journal
-            // for the batches' INSERTs (see `records::batch::insert_statements`).
+            // for the batches' INSERTs (see `records::batch::record_statements`).
             tx.execute_unprepared("PRAGMA defer_foreign_keys = ON")
                 .await
                 .map_err(db_err)?;
         }
         let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
         let mut left = BATCHES_PER_COMMIT;
+        let mut tokens = Vec::new();
         loop {
-            let outcome = ctx.write(&tx, fast, id, ready.checked).await?;
+            let outcome = ctx.write(&tx, fast, id, ready.checked, &mut tokens).await?;
             created += outcome.created.len() as i64;
             updated += outcome.updated.len() as i64;
             skipped += outcome.skipped;
@@ -305,6 +306,8 @@ async fn write_all(
                 None => return Err(checking_stopped()),
             }
         }
+        // The transaction's search tokens together: on SQLite, a generation of their own.
+        crate::records::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
         let more = !ready.last_batch;
         let hand_over = more && started.elapsed() >= RUN_FOR;
         finish_transaction(

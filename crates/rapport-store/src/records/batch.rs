@@ -141,7 +141,8 @@ pub async fn insert_many(
 }
 
 /// Multi-row INSERTs of new records (`rows` in the order of `cols`), their search tokens
-/// (record id, token) and contact–account links (contact id, link).
+/// (record id, token; into generation 0, ADR 0026) and contact–account links (contact id,
+/// link).
 pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
     tx: &C,
     def: &ObjectDef,
@@ -150,15 +151,12 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
     token_rows: &[(I, String)],
     links: &[(I, AccountLink)],
 ) -> Result<(), DomainError> {
-    let statements = insert_statements(
-        tx.get_database_backend(),
-        def,
-        cols,
-        rows,
-        token_rows,
-        links,
-    );
-    run_all(tx, statements).await
+    let backend = tx.get_database_backend();
+    let mut statements = record_statements(backend, def, cols, rows, token_rows, links);
+    statements.extend(token_statements(backend, def.key(), 0, token_rows));
+    run_all(tx, statements).await?;
+    tokens::note_written(token_rows.len());
+    Ok(())
 }
 
 /// Execute built statements in order.
@@ -172,8 +170,10 @@ pub async fn run_all<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
-/// The statements of `write_rows`, built for `backend` (so that a caller can build them
-/// while the database is busy with something else). The rows' values are moved into the
+/// The statements of `write_rows` but the search tokens themselves, built for `backend` (so
+/// that a caller can build them while the database is busy with something else): the
+/// records, each record's token list (`record_tokens`) and the contact–account links. The
+/// caller writes the tokens (`token_statements`). The rows' values are moved into the
 /// statements, not copied.
 ///
 /// On SQLite they are `INSERT OR ROLLBACK`: a row that breaks a constraint ends the whole
@@ -181,7 +181,7 @@ pub async fn run_all<C: sea_orm::ConnectionTrait>(
 /// statement journal (a copy of every page the statement changes, kept so that a failed
 /// statement could be undone on its own; ADR 0020). Foreign keys still make it keep one
 /// unless the transaction defers them (`PRAGMA defer_foreign_keys`).
-pub(super) fn insert_statements<I: AsRef<str>>(
+pub(super) fn record_statements<I: AsRef<str>>(
     backend: DatabaseBackend,
     def: &ObjectDef,
     cols: &[String],
@@ -196,27 +196,6 @@ pub(super) fn insert_statements<I: AsRef<str>>(
     while rows.peek().is_some() {
         let chunk: Vec<Vec<SqlValue>> = rows.by_ref().take(per_statement).collect();
         out.push(multi_row_insert(backend, def.table, cols, chunk));
-    }
-    // New tokens go into generation 0 (ADR 0026), and each record's list into `record_tokens`.
-    let token_cols = ["generation", "object_type", "record_id", "token"].map(String::from);
-    for chunk in token_rows.chunks(ROWS_PER_STATEMENT * 4) {
-        let rows = chunk
-            .iter()
-            .map(|(id, tok)| {
-                vec![
-                    0i64.into(),
-                    def.key().into(),
-                    id.as_ref().into(),
-                    tok.as_str().into(),
-                ]
-            })
-            .collect();
-        out.push(multi_row_insert(
-            backend,
-            "search_tokens",
-            &token_cols,
-            rows,
-        ));
     }
     let mut by_record: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, tok) in token_rows {
@@ -234,7 +213,6 @@ pub(super) fn insert_statements<I: AsRef<str>>(
             .collect();
         out.push(multi_row_insert(backend, "record_tokens", &list_cols, rows));
     }
-    tokens::note_written(token_rows.len());
     let link_cols = ["contact_id", "account_id", "role"].map(String::from);
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk
@@ -255,6 +233,34 @@ pub(super) fn insert_statements<I: AsRef<str>>(
         ));
     }
     out
+}
+
+/// Multi-row INSERTs of search tokens `(record id, token)` of `object_type` into
+/// `generation`, in the order given.
+pub(super) fn token_statements<I: AsRef<str>>(
+    backend: DatabaseBackend,
+    object_type: &str,
+    generation: i64,
+    token_rows: &[(I, String)],
+) -> Vec<Statement> {
+    let token_cols = ["generation", "object_type", "record_id", "token"].map(String::from);
+    token_rows
+        .chunks(ROWS_PER_STATEMENT * 4)
+        .map(|chunk| {
+            let rows = chunk
+                .iter()
+                .map(|(id, tok)| {
+                    vec![
+                        generation.into(),
+                        object_type.into(),
+                        id.as_ref().into(),
+                        tok.as_str().into(),
+                    ]
+                })
+                .collect();
+            multi_row_insert(backend, "search_tokens", &token_cols, rows)
+        })
+        .collect()
 }
 
 /// `INSERT [OR ROLLBACK] INTO "table" ("col", ...) VALUES (?, ...), ...` with the rows'

@@ -42,6 +42,17 @@ pub struct Encoded {
     token_rows: Vec<(String, String)>,
     links: Vec<(String, AccountLink)>,
     statements: Vec<sea_orm::Statement>,
+    /// The search tokens (record id, token) of the rows sealed so far, which `write` leaves to
+    /// its caller ([`crate::records::generations::write_bulk`]).
+    tokens: Vec<(String, String)>,
+}
+
+/// What [`FastCreate::write`] wrote: the new records' ids in order, and their search tokens
+/// (record id, token), still to be written by the caller.
+#[derive(Default)]
+pub struct Written {
+    pub ids: Vec<String>,
+    pub tokens: Vec<(String, String)>,
 }
 
 impl Encoded {
@@ -452,13 +463,15 @@ impl FastCreate {
             token_rows: Vec::new(),
             links: Vec::new(),
             statements: Vec::new(),
+            tokens: Vec::new(),
         })
     }
 
     /// Build the INSERTs of the rows encoded since the last call (the CPU work of writing
-    /// them, done before the write transaction needs them).
+    /// them, done before the write transaction needs them). Their search tokens are kept
+    /// aside for `write`'s caller.
     pub fn seal(&self, out: &mut Encoded) {
-        let built = super::batch::insert_statements(
+        let built = super::batch::record_statements(
             self.store.db.backend(),
             self.def,
             &out.cols,
@@ -467,7 +480,7 @@ impl FastCreate {
             &out.links,
         );
         out.statements.extend(built);
-        out.token_rows.clear();
+        out.tokens.append(&mut out.token_rows);
         out.links.clear();
     }
 
@@ -516,23 +529,27 @@ impl FastCreate {
         Ok(())
     }
 
-    /// Write encoded rows inside `tx`: multi-row INSERTs of the records, their search tokens
+    /// Write encoded rows inside `tx`: multi-row INSERTs of the records, their token lists
     /// and account links, one audit entry and one change-feed event for the batch (`details`
-    /// go into both). Returns the ids written, in order.
+    /// go into both). Returns the ids written, in order, and the rows' search tokens, which
+    /// the caller writes (for a whole transaction at once, `generations::write_bulk`).
     pub async fn write<C: ConnectionTrait>(
         &self,
         tx: &C,
         mut rows: Encoded,
         details: Value,
-    ) -> Result<Vec<String>, DomainError> {
+    ) -> Result<Written, DomainError> {
         if rows.ids.is_empty() {
-            return Ok(rows.ids);
+            return Ok(Written::default());
         }
         if rows.unsealed() > 0 {
             self.seal(&mut rows);
         }
         let Encoded {
-            ids, statements, ..
+            ids,
+            statements,
+            tokens,
+            ..
         } = rows;
         let def = self.def;
         super::batch::run_all(tx, statements).await?;
@@ -560,6 +577,6 @@ impl FastCreate {
             summary,
         )
         .await?;
-        Ok(ids)
+        Ok(Written { ids, tokens })
     }
 }

@@ -440,6 +440,51 @@ async fn finish<C: ConnectionTrait>(
     Ok(Done::Finished(target))
 }
 
+/// Tokens a bulk writer's transaction needs for [`write_bulk`] to give them a generation of
+/// their own; fewer go into generation 0.
+pub const OWN_GENERATION_AT: usize = 4096;
+
+/// Write a bulk writer's search tokens `(record id, token)` of `object_type` inside its
+/// transaction `c` (ADR 0028). On SQLite, when there are [`OWN_GENERATION_AT`] or more, they
+/// become a new closed generation of level 0, listed above every other and written in key
+/// order: each insert appends to a tree of its own instead of landing on a random page of
+/// generation 0, and no later move out of generation 0 copies them. The merges take such
+/// generations up like those moved out of generation 0. Otherwise, and on PostgreSQL, they go
+/// into generation 0 as every other writer's.
+pub async fn write_bulk<C: ConnectionTrait>(
+    c: &C,
+    object_type: &str,
+    mut tokens: Vec<(String, String)>,
+) -> Result<(), DomainError> {
+    let backend = c.get_database_backend();
+    let own = backend == DatabaseBackend::Sqlite && tokens.len() >= OWN_GENERATION_AT;
+    let generation = if own {
+        let g = number(
+            c,
+            "SELECT coalesce(max(generation), 0) + 1 AS n FROM token_generations".into(),
+        )
+        .await? as i64;
+        // Bound, not spelled out: one statement text for the writer's statement cache.
+        c.execute(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "INSERT INTO token_generations (generation, level) VALUES (?, 0)",
+            [g.into()],
+        ))
+        .await
+        .map_err(db_err)?;
+        tokens.sort_unstable_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        tokens.dedup();
+        g
+    } else {
+        super::tokens::note_written(tokens.len());
+        0
+    };
+    for s in super::batch::token_statements(backend, object_type, generation, &tokens) {
+        c.execute(s).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// Run [`step`] until nothing is due, with [`Tidy::All`]: generation 0 moved out and every
 /// generation merged into one. The demo data command ends with this.
 pub async fn compact(db: &Db) -> Result<(), DomainError> {

@@ -3,6 +3,8 @@
 //! and talks to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod imports;
+
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
