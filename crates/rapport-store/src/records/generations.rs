@@ -95,6 +95,12 @@ async fn listed<C: ConnectionTrait>(c: &C) -> Result<Vec<Generation>, DomainErro
         .collect()
 }
 
+/// The number of a new generation: above every listed one, so that writing it appends at the
+/// end of `search_tokens`' key.
+fn above_all(gens: &[Generation]) -> i64 {
+    gens.iter().map(|g| g.generation).max().unwrap_or(0) + 1
+}
+
 fn list(gens: &[i64]) -> String {
     gens.iter()
         .map(i64::to_string)
@@ -230,7 +236,7 @@ async fn start<C: ConnectionTrait>(
     level: i64,
     total: u64,
 ) -> Result<Done, DomainError> {
-    let target = gens.iter().map(|g| g.generation).max().unwrap_or(0) + 1;
+    let target = above_all(gens);
     // Tokens are hex digests, spread evenly: this many equal ranges of them hold about
     // `chunk` tokens each.
     let ranges = total.div_ceil(policy.chunk.max(1)).clamp(1, 4096);
@@ -459,11 +465,7 @@ pub async fn write_bulk<C: ConnectionTrait>(
     let backend = c.get_database_backend();
     let own = backend == DatabaseBackend::Sqlite && tokens.len() >= OWN_GENERATION_AT;
     let generation = if own {
-        let g = number(
-            c,
-            "SELECT coalesce(max(generation), 0) + 1 AS n FROM token_generations".into(),
-        )
-        .await? as i64;
+        let g = above_all(&listed(c).await?);
         // Bound, not spelled out: one statement text for the writer's statement cache.
         c.execute(Statement::from_sql_and_values(
             DatabaseBackend::Sqlite,
