@@ -14,6 +14,8 @@ use std::time::Duration;
 
 mod lite;
 mod packed;
+#[cfg(test)]
+mod scrub_tests;
 pub(crate) mod workers;
 use lite::LiteReaders;
 pub use packed::{all_rows, FromCell, Names, RowRef, Rows};
@@ -39,6 +41,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL frames (4 KiB pages) after which the writer checkpoints on its own: only reached when
 /// the background checkpoints fall behind, and bounds the WAL's size (256 MiB).
 const WRITER_CHECKPOINT_FRAMES: u32 = 65_536;
+
+/// How long [`Db::scrub_wal`] keeps trying to empty the WAL while others hold it.
+const SCRUB_FOR: Duration = Duration::from_secs(5);
 
 /// Copies the WAL back into the database file from a connection of its own, every
 /// [`CHECKPOINT_EVERY`]. SQLite otherwise checkpoints inside the commit that crosses its
@@ -181,6 +186,44 @@ impl Db {
     /// The write connection, for single statements that need no transaction.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
+    }
+
+    /// SQLite: copies the whole WAL into the database file and truncates it, so that no old
+    /// page image (a value just erased) stays behind in the WAL; secure_delete has already
+    /// zeroed freed space in the file itself. A checkpoint already running (the background
+    /// [`Checkpointer`]'s, or another process's) or a reader still on an older snapshot makes
+    /// it busy: it tries again for up to [`SCRUB_FOR`]. Returns whether the WAL is empty.
+    /// PostgreSQL keeps no such log in reach of a reader of the data: always true.
+    pub async fn scrub_wal(&self) -> bool {
+        if self.backend != DatabaseBackend::Sqlite {
+            return true;
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let done = self
+                .write
+                .query_one(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    "PRAGMA wal_checkpoint(TRUNCATE)",
+                ))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| {
+                    let busy: i64 = r.try_get("", "busy").ok()?;
+                    let log: i64 = r.try_get("", "log").ok()?;
+                    // A database not in WAL mode (in memory) reports -1: nothing to scrub.
+                    Some(busy == 0 && log <= 0)
+                })
+                .unwrap_or(false);
+            if done {
+                return true;
+            }
+            if started.elapsed() >= SCRUB_FOR {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Start a write transaction (on SQLite, on the single writer connection).

@@ -11,7 +11,6 @@ use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Principal};
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 fn t(s: &str) -> Alias {
@@ -171,7 +170,11 @@ pub async fn erase_contact(
             cleared.push(spec.name);
         }
     }
-    q.value(t("name_norm"), ERASED_NAME);
+    // The normalised names kept for search, sorting and duplicates are of the name too.
+    let erased = [("family_name", FieldValue::Text(ERASED_NAME.into()))].into();
+    for (c, val) in records::derived(&CONTACTS, &erased) {
+        q.value(Alias::new(c), val);
+    }
     q.value(t("custom"), Option::<String>::None);
     q.value(t("custom_enc"), Option::<String>::None);
     let tx = store.db.begin().await?;
@@ -200,14 +203,12 @@ pub async fn erase_contact(
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
-    if store.db.is_sqlite() {
-        // Old page images can linger in the WAL until a checkpoint; secure_delete zeroes freed
-        // pages in the database file itself.
-        let _ = store
-            .db
-            .writer()
-            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await;
+    // Old page images, the person's values among them, linger in the WAL until a checkpoint.
+    if !store.db.scrub_wal().await {
+        tracing::warn!(
+            contact = id,
+            "after an erasure the WAL could not be emptied: the erased values stay in it until the next full checkpoint"
+        );
     }
     Ok(())
 }
