@@ -3,6 +3,8 @@
 
 use phonenumber::country::Id as Region;
 
+mod phone;
+
 /// Lower-cased, trimmed email if it is syntactically valid.
 pub fn email(input: &str) -> Option<String> {
     let s = input.trim();
@@ -26,7 +28,7 @@ pub fn phone_e164(input: &str, default_region: &str) -> Option<String> {
     }
     let region: Option<Region> = default_region.parse().ok();
     let number = phonenumber::parse(region, s).ok()?;
-    if !phonenumber::is_valid(&number) {
+    if !phone::is_valid(&number) {
         return None;
     }
     Some(e164(&number))
