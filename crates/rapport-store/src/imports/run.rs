@@ -307,7 +307,7 @@ async fn write_all(
             }
         }
         // The transaction's search tokens together: on SQLite, a generation of their own.
-        crate::records::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
+        let bulk = crate::records::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
         let more = !ready.last_batch;
         let hand_over = more && started.elapsed() >= RUN_FOR;
         finish_transaction(
@@ -332,6 +332,10 @@ async fn write_all(
         }
         tx.commit().await.map_err(db_err)?;
         committed.store(ready.seq + 1, Ordering::Release);
+        if let Some(bulk) = bulk {
+            let filters = ctx.store.token_filters().clone();
+            tokio::task::spawn_blocking(move || filters.adopt(bulk));
+        }
         if !more || hand_over {
             return Ok(());
         }

@@ -461,7 +461,7 @@ pub async fn write_bulk<C: ConnectionTrait>(
     c: &C,
     object_type: &str,
     mut tokens: Vec<(String, String)>,
-) -> Result<(), DomainError> {
+) -> Result<Option<Bulk>, DomainError> {
     let backend = c.get_database_backend();
     let own = backend == DatabaseBackend::Sqlite && tokens.len() >= OWN_GENERATION_AT;
     let generation = if own {
@@ -484,7 +484,19 @@ pub async fn write_bulk<C: ConnectionTrait>(
     for s in super::batch::token_statements(backend, object_type, generation, &tokens) {
         c.execute(s).await.map_err(db_err)?;
     }
-    Ok(())
+    Ok(own.then(|| Bulk {
+        generation,
+        keys: super::token_filters::keys(object_type, tokens.iter().map(|(_, t)| t.as_str())),
+    }))
+}
+
+/// A closed generation [`write_bulk`] wrote, with its tokens' filter keys: once its
+/// transaction has committed, [`Filters::adopt`](super::token_filters::Filters::adopt)
+/// builds its filter from these instead of reading the generation back.
+#[derive(Debug)]
+pub struct Bulk {
+    pub generation: i64,
+    pub keys: Vec<u64>,
 }
 
 /// Run [`step`] until nothing is due, with [`Tidy::All`]: generation 0 moved out and every

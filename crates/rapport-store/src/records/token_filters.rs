@@ -8,6 +8,7 @@
 //! while tokens are cleared from it or moved on by a later merge. Generations without a filter
 //! (0, a merge's target, those not built yet or too large) are searched for every token.
 
+use super::generations::Bulk;
 use crate::db::{db_err, Db};
 use rapport_core::DomainError;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -67,7 +68,36 @@ fn salt(object_type: &str) -> u64 {
     h.finish()
 }
 
+/// The filter keys of `tokens` of `object_type`.
+pub fn keys<'a>(object_type: &str, tokens: impl Iterator<Item = &'a str>) -> Vec<u64> {
+    let salt = salt(object_type);
+    tokens.map(|tok| key(salt, tok)).collect()
+}
+
+/// A filter of `keys`; `None` when there are none or too many for one.
+fn filter_of(mut keys: Vec<u64>) -> Option<BinaryFuse8> {
+    if keys.is_empty() || keys.len() > MOST_TOKENS {
+        return None;
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    // Construction fails only on duplicate keys, removed above; without a filter the
+    // generation is searched for every token.
+    BinaryFuse8::try_from(&keys).ok()
+}
+
 impl Filters {
+    /// Keep the filter of a closed generation this process has just written and committed
+    /// (an import's, see `generations::write_bulk`), built from the keys of everything it
+    /// holds: the generation is not read back, and lookups narrow it from now on rather
+    /// than after the next listing. CPU work: for a blocking thread.
+    pub fn adopt(&self, bulk: Bulk) {
+        let filter = filter_of(bulk.keys).map(Arc::new);
+        if let Ok(mut built) = self.built.lock() {
+            built.insert(bulk.generation, filter);
+        }
+    }
+
     /// The generations with a filter and, for each, the tokens of `object_type` it may hold.
     /// Starts listing the closed generations and building new filters in the background
     /// when due.
@@ -230,19 +260,9 @@ async fn build(db: &Db, g: i64) -> Result<Option<BinaryFuse8>, DomainError> {
             break;
         }
     }
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let filter = tokio::task::spawn_blocking(move || {
-        keys.sort_unstable();
-        keys.dedup();
-        BinaryFuse8::try_from(&keys)
-    })
-    .await
-    .map_err(|e| DomainError::Internal(format!("building a token filter: {e}")))?;
-    // Construction fails only on duplicate keys, removed above; without a filter the
-    // generation is searched for every token.
-    Ok(filter.ok())
+    tokio::task::spawn_blocking(move || filter_of(keys))
+        .await
+        .map_err(|e| DomainError::Internal(format!("building a token filter: {e}")))
 }
 
 /// The statement of `FastCreate`'s lookups on SQLite: `(id, token, object_type)` of the
@@ -288,5 +308,81 @@ mod tests {
         assert_ne!(key(a, "00000000000000ff"), key(b, "00000000000000ff"));
         assert_eq!(key(0, "00000000000000ff"), 255);
         assert_ne!(key(0, "not a hex token"), key(0, "another token"));
+    }
+
+    /// The rows `q` answers, as sorted (id, token) pairs.
+    async fn pairs(db: &Db, q: Statement) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = db
+            .reader()
+            .query_all(q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    crate::db::get::<String>(r, "id").unwrap(),
+                    crate::db::get::<String>(r, "token").unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A bulk writer's generation gets its filter from the keys `write_bulk` hands back, with
+    /// no listing or reading back: it holds every token written, and a lookup through it
+    /// answers as a full lookup.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bulk_generation_is_filtered_from_what_was_written() {
+        use crate::records::generations;
+        let dir = std::env::temp_dir().join(format!("rapport-filters-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.join("rapport.db").display()))
+            .await
+            .unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        let n = generations::OWN_GENERATION_AT as u64 + 10;
+        let tokens: Vec<(String, String)> = (0..n)
+            .map(|i| {
+                let tok = format!("{:016x}", 0x1234_0000_0000_0000u64 + i * 7919);
+                (format!("record-{i:05}"), tok)
+            })
+            .collect();
+        let tx = db.begin().await.unwrap();
+        let bulk = generations::write_bulk(&tx, "contact", tokens.clone())
+            .await
+            .unwrap()
+            .expect("enough tokens for a generation of their own");
+        tx.commit().await.unwrap();
+        let g = bulk.generation;
+        assert_eq!(bulk.keys.len() as u64, n);
+
+        let filters = Arc::new(Filters::default());
+        filters.adopt(bulk);
+        assert_eq!(filters.filtered(), vec![g], "filtered before any listing");
+        let mut asked: Vec<String> = tokens.iter().map(|(_, t)| t.clone()).collect();
+        asked.extend((0..500).map(|i| format!("{:016x}", 0xfeed_0000_0000_0000u64 + i)));
+        let narrowed = filters.narrow(&db, "contact", &asked);
+        let maybe = &narrowed.iter().find(|(n, _)| *n == g).unwrap().1;
+        for (_, tok) in &tokens {
+            assert!(maybe.contains(tok), "the filter misses {tok}");
+        }
+        assert!(
+            maybe.len() < tokens.len() + 50,
+            "{} of 500 absent tokens let through",
+            maybe.len() - tokens.len()
+        );
+        let expected = pairs(&db, select("contact", &asked, &[])).await;
+        assert_eq!(expected.len() as u64, n);
+        assert_eq!(
+            pairs(&db, select("contact", &asked, &narrowed)).await,
+            expected
+        );
+        // Another type's lookup does not take these keys for its own.
+        let other = filters.narrow(&db, "lead", &asked);
+        let for_leads = &other.iter().find(|(n, _)| *n == g).unwrap().1;
+        assert!(for_leads.len() < 50, "{} let through", for_leads.len());
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
