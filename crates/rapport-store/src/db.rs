@@ -42,6 +42,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// the background checkpoints fall behind, and bounds the WAL's size (256 MiB).
 const WRITER_CHECKPOINT_FRAMES: u32 = 65_536;
 
+/// Tests: the path of a SQLite database file in a new directory of its own under the system's
+/// temporary directory, named after `prefix`.
+#[cfg(test)]
+pub(crate) fn temp_file(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rapport-{prefix}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir.join("rapport.db")
+}
+
 /// How long [`Db::scrub_wal`] keeps trying to empty the WAL while others hold it.
 const SCRUB_FOR: Duration = Duration::from_secs(5);
 

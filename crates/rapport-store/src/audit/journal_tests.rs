@@ -7,12 +7,7 @@ use chrono::{TimeZone, Utc};
 use rapport_core::clock::ManualClock;
 
 fn temp_db() -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "rapport-journal-{}",
-        rapport_core::ids::new_id().replace('-', "")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("rapport.db").display().to_string()
+    crate::db::temp_file("journal").display().to_string()
 }
 
 async fn store(path: &str, clock: Arc<dyn rapport_core::clock::Clock>) -> Store {

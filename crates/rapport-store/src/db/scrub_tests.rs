@@ -12,9 +12,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn the_wal_is_emptied_while_others_checkpoint_it() {
-    let dir = std::env::temp_dir().join(format!("rapport-scrub-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("rapport.db");
+    let path = super::temp_file("scrub");
     let db = Db::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -35,7 +33,7 @@ async fn the_wal_is_emptied_while_others_checkpoint_it() {
             }
         })
     };
-    let wal = dir.join("rapport.db-wal");
+    let wal = path.with_file_name("rapport.db-wal");
     for i in 0..30 {
         let secret = format!("Secret{i:04}Value");
         db.writer()
@@ -61,5 +59,7 @@ async fn the_wal_is_emptied_while_others_checkpoint_it() {
     stop.store(true, Ordering::Relaxed);
     other.join().unwrap();
     db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -136,14 +136,7 @@ mod tests {
     /// `pg` under RAPPORT_TEST_DATABASE_URL's server.
     async fn store(pg: Option<(&str, &str)>) -> Store {
         let url = match pg {
-            None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "rapport-group-{}",
-                    rapport_core::ids::new_id().replace('-', "")
-                ));
-                std::fs::create_dir_all(&dir).unwrap();
-                format!("sqlite://{}", dir.join("rapport.db").display())
-            }
+            None => format!("sqlite://{}", crate::db::temp_file("group").display()),
             Some((admin, name)) => {
                 let db = Db::connect(admin).await.unwrap();
                 sea_orm::ConnectionTrait::execute_unprepared(

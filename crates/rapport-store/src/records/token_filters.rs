@@ -335,9 +335,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bulk_generation_is_filtered_from_what_was_written() {
         use crate::records::generations;
-        let dir = std::env::temp_dir().join(format!("rapport-filters-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.join("rapport.db").display()))
+        let path = crate::db::temp_file("filters");
+        let db = Db::connect(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
         crate::migrate::run(&db).await.unwrap();
@@ -383,6 +382,8 @@ mod tests {
         let for_leads = &other.iter().find(|(n, _)| *n == g).unwrap().1;
         assert!(for_leads.len() < 50, "{} let through", for_leads.len());
         db.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
