@@ -16,7 +16,9 @@ async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
     let db = Db::connect(&format!("sqlite://{}", dir.join("t.db").display()))
         .await
         .unwrap();
-    migrate::run(&db).await.unwrap();
+    migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+        .await
+        .unwrap();
     let store = Store::new(
         db,
         KeyFile::generate().keyring().unwrap(),

@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     fn cached(user_id: &str) -> Cached {
-        let now = Utc::now();
+        let now = rapport_core::Clock::now(&rapport_core::SystemClock);
         Cached {
             presented: Presented::Session(SessionRow {
                 id: "s1".into(),

@@ -279,7 +279,13 @@ pub async fn sample(
 
 /// One synthetic opportunity on `account_id`, in a stage of the default pipeline (mostly open;
 /// won and lost ones carry what they need).
-pub fn opportunity_doc(rng: &mut StdRng, account_id: &str, n: u64) -> Map<String, Value> {
+/// `today`: the day close dates are counted from.
+pub fn opportunity_doc(
+    rng: &mut StdRng,
+    account_id: &str,
+    n: u64,
+    today: chrono::NaiveDate,
+) -> Map<String, Value> {
     const STAGES: &[&str] = &[
         "prospecting",
         "prospecting",
@@ -309,7 +315,7 @@ pub fn opportunity_doc(rng: &mut StdRng, account_id: &str, n: u64) -> Map<String
     doc.insert("stage".into(), json!(stage));
     let amount: i64 = rng.gen_range(10..2000) * 1000;
     doc.insert("amount".into(), json!(amount.to_string()));
-    let close = chrono::Utc::now().date_naive() + chrono::Days::new(rng.gen_range(1..180));
+    let close = today + chrono::Days::new(rng.gen_range(1..180));
     doc.insert(
         "expected_close_date".into(),
         json!(close.format("%Y-%m-%d").to_string()),

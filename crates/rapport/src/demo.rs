@@ -131,6 +131,7 @@ pub async fn run(store: &Store, sizes: Sizes, seed: u64) -> Result<()> {
         anyhow::bail!("contacts need at least one account to belong to");
     }
     let started = Instant::now();
+    let today = store.now().date_naive();
     let owners = team(store).await?;
     let actor = Principal::system();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -202,7 +203,7 @@ pub async fn run(store: &Store, sizes: Sizes, seed: u64) -> Result<()> {
                         demo::lead_doc(&mut rng, done + i + 1)
                     } else {
                         let account = &account_ids[rng.gen_range(0..account_ids.len())];
-                        demo::opportunity_doc(&mut rng, account, done + i + 1)
+                        demo::opportunity_doc(&mut rng, account, done + i + 1, today)
                     };
                     d.insert(
                         "owner_id".into(),

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::keys;
 use anyhow::{anyhow, Context, Result};
 use rapport_auth::AuthSettings;
-use rapport_core::SystemClock;
+use rapport_core::{Clock, SystemClock};
 use rapport_store::{migrate, Db, Store, StoreSettings};
 use rapport_web::AppState;
 use std::net::SocketAddr;
@@ -21,13 +21,14 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         .await
         .map_err(|e| anyhow!("cannot open the database: {e}"))?;
     let ring = keys::load(cfg, &db).await?;
-    migrate::run(&db)
+    let clock = Arc::new(SystemClock);
+    migrate::run(&db, clock.now())
         .await
         .map_err(|e| anyhow!("migrations failed: {e}"))?;
     Ok(Store::new(
         db,
         ring,
-        Arc::new(SystemClock),
+        clock,
         StoreSettings {
             phone_region: cfg.phone_region.clone(),
             public_url: cfg.public_url.clone(),

@@ -1,6 +1,7 @@
 //! Activities, timelines, notifications and reminders delivered by the job queue: what a rep
 //! logs, who sees it, and that every reminder arrives exactly once, also across restarts and
 //! with two server processes on one PostgreSQL database.
+#![allow(clippy::disallowed_methods)] // the server under test runs on the wall clock
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

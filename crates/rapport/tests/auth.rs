@@ -1,5 +1,6 @@
 //! Sign-in: throttling, identical failures, TOTP with replay protection, session and token
 //! revocation taking effect at once.
+#![allow(clippy::disallowed_methods)] // the server under test runs on the wall clock
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

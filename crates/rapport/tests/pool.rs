@@ -1,6 +1,7 @@
 //! The public pool (claim within limits, release with a reason, automatic return with a
 //! warning, protected accounts, exactly one winner under concurrent claims) and sales targets
 //! (who sets and sees them; won amount and payments received against them).
+#![allow(clippy::disallowed_methods)] // the server under test runs on the wall clock
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

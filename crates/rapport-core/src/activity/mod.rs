@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn planned_kinds_default_to_open_only_in_the_future() {
-        let now = Utc::now();
+        let now = crate::Clock::now(&crate::SystemClock);
         let past = now - chrono::Duration::hours(1);
         assert_eq!(default_status(Kind::Visit, past, now), Status::Done);
         assert_eq!(

@@ -12,7 +12,9 @@ fn temp_db() -> String {
 
 async fn store(path: &str, clock: Arc<dyn rapport_core::clock::Clock>) -> Store {
     let db = Db::connect(&format!("sqlite://{path}")).await.unwrap();
-    crate::migrate::run(&db).await.unwrap();
+    crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+        .await
+        .unwrap();
     let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();
     Store::new(db, keys, clock, StoreSettings::default())
 }
@@ -83,7 +85,13 @@ async fn a_move_cut_short_before_the_journal_was_cleared_writes_nothing_twice() 
     let journal = Arc::clone(s.db.journal().unwrap());
     let actor = Principal::system();
     let entry = Entry::new("contact.listed");
-    let pending = || journal::Pending::new(Utc::now(), &actor, &entry);
+    let pending = || {
+        journal::Pending::new(
+            rapport_core::Clock::now(&rapport_core::SystemClock),
+            &actor,
+            &entry,
+        )
+    };
     let in_trail = || async {
         let rows = all(
             s.db.writer(),
@@ -137,7 +145,11 @@ async fn a_journal_made_anew_does_not_reuse_ids_the_trail_took() {
     let actor = Principal::system();
     let entry = Entry::new("contact.listed");
     journal
-        .append(&[journal::Pending::new(Utc::now(), &actor, &entry)])
+        .append(&[journal::Pending::new(
+            rapport_core::Clock::now(&rapport_core::SystemClock),
+            &actor,
+            &entry,
+        )])
         .unwrap();
     let rows = journal.oldest(10).unwrap();
     assert_eq!(rows.len(), 1);
@@ -147,7 +159,11 @@ async fn a_journal_made_anew_does_not_reuse_ids_the_trail_took() {
     journal.forget(42).unwrap();
     journal.ids_after(3).unwrap();
     journal
-        .append(&[journal::Pending::new(Utc::now(), &actor, &entry)])
+        .append(&[journal::Pending::new(
+            rapport_core::Clock::now(&rapport_core::SystemClock),
+            &actor,
+            &entry,
+        )])
         .unwrap();
     assert_eq!(journal.oldest(10).unwrap()[0].0, 43);
 }

@@ -282,7 +282,7 @@ mod tests {
             vec![vec![CellRef::Blob(&[0x00, 0xff]), CellRef::Text("a")]]
         );
         // A value sqlx would write in its own form is not bound here.
-        let t = chrono::Utc::now();
+        let t = rapport_core::Clock::now(&rapport_core::SystemClock);
         let other = readers
             .rows(
                 "SELECT id FROM t WHERE ? IS NOT NULL".into(),

@@ -697,9 +697,9 @@ const MIGRATIONS: &[Migration] = &[
     (22, "token_generations", m0022_token_generations::steps),
 ];
 
-/// Apply every migration not yet applied. Safe to call from several processes at once on
-/// PostgreSQL (an advisory lock serialises them).
-pub async fn run(db: &Db) -> Result<(), DomainError> {
+/// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe
+/// to call from several processes at once on PostgreSQL (an advisory lock serialises them).
+pub async fn run(db: &Db, now: chrono::DateTime<chrono::Utc>) -> Result<(), DomainError> {
     let tx = db.begin().await?;
     let backend = tx.get_database_backend();
     if backend == DatabaseBackend::Postgres {
@@ -758,7 +758,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
                 }
                 Step::SqliteSql(_) => continue,
                 Step::Data(d) => {
-                    seed_data(&tx, d).await?;
+                    seed_data(&tx, d, now).await?;
                     continue;
                 }
             };
@@ -774,7 +774,7 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
         .await
         .map_err(db_err)?;
         if *version == 1 {
-            seed(&tx).await?;
+            seed(&tx, now).await?;
         }
     }
     tx.commit().await.map_err(db_err)?;
@@ -782,9 +782,12 @@ pub async fn run(db: &Db) -> Result<(), DomainError> {
 }
 
 /// Data the first migration needs: the built-in roles, the audit chain head, picklists.
-async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
+async fn seed(
+    tx: &sea_orm::DatabaseTransaction,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
     let backend = tx.get_database_backend();
-    seed_data(tx, DataStep::MissingRoles).await?;
+    seed_data(tx, DataStep::MissingRoles, now).await?;
     tx.execute(build(
         backend,
         Query::insert()
@@ -794,11 +797,15 @@ async fn seed(tx: &sea_orm::DatabaseTransaction) -> Result<(), DomainError> {
     ))
     .await
     .map_err(db_err)?;
-    seed_data(tx, DataStep::Picklists).await?;
+    seed_data(tx, DataStep::Picklists, now).await?;
     Ok(())
 }
 
-async fn seed_data(tx: &sea_orm::DatabaseTransaction, step: DataStep) -> Result<(), DomainError> {
+async fn seed_data(
+    tx: &sea_orm::DatabaseTransaction,
+    step: DataStep,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
     let backend = tx.get_database_backend();
     match step {
         DataStep::Picklists => {
@@ -886,9 +893,8 @@ async fn seed_data(tx: &sea_orm::DatabaseTransaction, step: DataStep) -> Result<
                 }
             }
         }
-        DataStep::DefaultPipeline => crate::pipelines::seed_default(tx).await?,
+        DataStep::DefaultPipeline => crate::pipelines::seed_default(tx, now).await?,
         DataStep::MissingRoles => {
-            let now = chrono::Utc::now();
             for role in rapport_core::permission::builtin_roles() {
                 let present = tx
                     .query_one(build(

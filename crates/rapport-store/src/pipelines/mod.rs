@@ -144,7 +144,10 @@ async fn insert_stages<C: ConnectionTrait>(
 }
 
 /// Create the default pipeline if there is none (migration seed).
-pub(crate) async fn seed_default(tx: &DatabaseTransaction) -> Result<(), DomainError> {
+pub(crate) async fn seed_default(
+    tx: &DatabaseTransaction,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
     if one(
         tx,
         Query::select()
@@ -174,7 +177,7 @@ pub(crate) async fn seed_default(tx: &DatabaseTransaction) -> Result<(), DomainE
             })
             .collect(),
     };
-    insert_pipeline(tx, &ids::new_id(), &draft, chrono::Utc::now()).await
+    insert_pipeline(tx, &ids::new_id(), &draft, now).await
 }
 
 /// Insert a pipeline row and its stages.

@@ -149,7 +149,9 @@ mod tests {
             }
         };
         let db = Db::connect(&url).await.unwrap();
-        crate::migrate::run(&db).await.unwrap();
+        crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+            .await
+            .unwrap();
         let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();
         Store::new(
             db,

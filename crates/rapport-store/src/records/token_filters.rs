@@ -339,7 +339,9 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
-        crate::migrate::run(&db).await.unwrap();
+        crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+            .await
+            .unwrap();
         let n = generations::OWN_GENERATION_AT as u64 + 10;
         let tokens: Vec<(String, String)> = (0..n)
             .map(|i| {
