@@ -287,3 +287,105 @@ story!(unauthenticated_requests_are_refused, |app| {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
 });
+
+/// A form post of the web interface with the session cookie, as a browser sends it.
+async fn ui_post(
+    app: &App,
+    s: &Session,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> StatusCode {
+    // Redirects are the answer looked at, not followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{}{path}", app.base))
+        .header("cookie", format!("rapport_session={}", s.token))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    res.status()
+}
+
+story!(ui_forms_without_their_csrf_token_change_nothing, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    // The page's token, as the browser has it.
+    let html = app
+        .http
+        .get(format!("{}/accounts/new", app.base))
+        .header("cookie", format!("rapport_session={}", admin.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form carries a csrf field")
+        .to_string();
+    let form = "application/x-www-form-urlencoded";
+    // Without a token, with another's token, and with an empty one: 403, nothing created.
+    for body in [
+        "_fields=name&name=Forged+Co".to_string(),
+        "csrf=0123456789abcdef0123456789abcdef&_fields=name&name=Forged+Co".to_string(),
+        "csrf=&_fields=name&name=Forged+Co".to_string(),
+    ] {
+        let s = ui_post(&app, &admin, "/accounts/new", form, body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    // A multipart upload is checked the same way.
+    let boundary = "XyZboundary";
+    let upload = |token: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"object\"\r\n\r\naccounts\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\nname\nForged Upload Co\n\r\n--{boundary}--\r\n"
+        )
+    };
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let s = ui_post(&app, &admin, "/imports", &multipart, upload("nope")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, imports) = app.get(&admin, "/api/v1/imports").await;
+    assert_eq!(imports["data"].as_array().unwrap().len(), 0, "{imports}");
+    assert_eq!(count(&app, &admin, "accounts").await, 0);
+    // Before sign-in: a login post without the double-submit cookie is refused.
+    let res = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header("content-type", form)
+        .body(format!(
+            "csrf=0123456789abcdef0123456789abcdef&email=admin%40example.com&password={}",
+            common::urlencode(common::PASSWORD)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("set-cookie").is_none());
+    // With the page's token the same posts go through.
+    let s = ui_post(
+        &app,
+        &admin,
+        "/accounts/new",
+        form,
+        format!("csrf={csrf}&_fields=name&name=Real+Co"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(count(&app, &admin, "accounts").await, 1);
+    let s = ui_post(&app, &admin, "/imports", &multipart, upload(&csrf)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, imports) = app.get(&admin, "/api/v1/imports").await;
+    assert_eq!(imports["data"].as_array().unwrap().len(), 1, "{imports}");
+});

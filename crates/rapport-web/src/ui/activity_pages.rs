@@ -4,10 +4,11 @@
 
 use super::form::{field, local_time};
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_page, field_message, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_page, field_message, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
@@ -418,14 +419,10 @@ struct FormPage {
 /// Log an activity from a record page. Errors re-show the form with messages next to fields.
 pub async fn log(
     State(app): State<AppState>,
-    page: Page,
     Path((plural, id)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let object = match plural.as_str() {
         "accounts" => "account",
         "contacts" => "contact",
@@ -484,13 +481,9 @@ fn back_to(form: &[(String, String)]) -> String {
 /// Tick off a task (or mark a meeting held).
 pub async fn complete(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let mut doc = Map::new();
     doc.insert("status".into(), json!("done"));
     let result = activities::update(&app.store, &page.principal, &id, &doc).await;

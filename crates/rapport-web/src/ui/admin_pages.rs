@@ -1,5 +1,6 @@
 //! Administration pages: the audit log with filters.
 
+use super::posted::Posted;
 use super::{render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
@@ -209,14 +210,7 @@ pub async fn users(State(app): State<AppState>, page: Page) -> Response {
     users_page(&app, page, None).await
 }
 
-pub async fn create_user(
-    State(app): State<AppState>,
-    page: Page,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return super::csrf_failed();
-    }
+pub async fn create_user(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let opt = |n: &str| Some(field(&form, n)).filter(|s| !s.is_empty());
     let spec = rapport_auth::service::UserSpec {
         email: field(&form, "email"),
@@ -240,13 +234,9 @@ pub async fn create_user(
 
 pub async fn set_active(
     State(app): State<AppState>,
-    page: Page,
     axum::extract::Path(id): axum::extract::Path<String>,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return super::csrf_failed();
-    }
     match rapport_store::users::set_active(
         &app.store,
         &page.principal,
@@ -262,27 +252,16 @@ pub async fn set_active(
 
 pub async fn revoke_sessions(
     State(app): State<AppState>,
-    page: Page,
     axum::extract::Path(id): axum::extract::Path<String>,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return super::csrf_failed();
-    }
     match rapport_auth::service::revoke_all_of_user(&app.store, &page.principal, &id).await {
         Ok(()) => axum::response::Redirect::to("/admin/users").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
     }
 }
 
-pub async fn view_as(
-    State(app): State<AppState>,
-    page: Page,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return super::csrf_failed();
-    }
+pub async fn view_as(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     if !page.principal.is_admin() || page.principal.read_only {
         return super::error_page(page.ctx.lang, DomainError::Forbidden("view as".into()));
     }
@@ -313,12 +292,8 @@ pub async fn view_as(
 
 pub async fn view_as_exit(
     State(app): State<AppState>,
-    page: Page,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    Posted { page: _, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return super::csrf_failed();
-    }
     let _ = app;
     let mut r = axum::response::Redirect::to("/admin/users").into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&format!(

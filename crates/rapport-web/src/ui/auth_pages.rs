@@ -1,15 +1,13 @@
 //! Sign-in, sign-out, the first-run setup page and the language switch.
 
-use super::{csrf_failed, error_message, form, i18n, render, Anon, Ctx, LANG_COOKIE};
+use super::posted::{AnonPosted, EitherPosted, Posted};
+use super::{error_message, form, i18n, render, Anon, Ctx, LANG_COOKIE};
 use crate::api::auth::session_cookie;
-use crate::extract::{cookie, csrf_for, SESSION_COOKIE};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_auth::service::{self as auth, LoginRequest};
 use rapport_core::DomainError;
 use std::collections::HashMap;
@@ -63,14 +61,10 @@ pub async fn login_page(State(app): State<AppState>, anon: Anon) -> Response {
 
 pub async fn login_submit(
     State(app): State<AppState>,
-    anon: Anon,
     Query(q): Query<HashMap<String, String>>,
-    Form(form): Form<Vec<(String, String)>>,
+    AnonPosted { anon, form }: AnonPosted,
 ) -> Response {
     let lang = anon.ctx.lang;
-    if field(&form, "csrf") != anon.ctx.csrf {
-        return csrf_failed();
-    }
     let email = field(&form, "email");
     let totp = field(&form, "totp");
     let req = LoginRequest {
@@ -109,14 +103,7 @@ pub async fn login_submit(
     }
 }
 
-pub async fn logout(
-    State(app): State<AppState>,
-    page: super::Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn logout(State(app): State<AppState>, Posted { page, form: _ }: Posted) -> Response {
     let _ = auth::logout(&app.store, &page.principal).await;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
@@ -139,12 +126,8 @@ pub async fn setup_page(State(app): State<AppState>, anon: Anon) -> Response {
 
 pub async fn setup_submit(
     State(app): State<AppState>,
-    anon: Anon,
-    Form(form): Form<Vec<(String, String)>>,
+    AnonPosted { anon, form }: AnonPosted,
 ) -> Response {
-    if field(&form, "csrf") != anon.ctx.csrf {
-        return csrf_failed();
-    }
     let lang = anon.ctx.lang;
     let (email, name, password) = (
         field(&form, "email"),
@@ -201,8 +184,7 @@ pub async fn setup_submit(
 /// Switch language: remembered in a cookie and, when signed in, on the user's profile.
 pub async fn switch_language(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
+    EitherPosted { session, form }: EitherPosted,
 ) -> Response {
     let Some(lang) = i18n::Lang::parse(&field(&form, "lang")) else {
         return (
@@ -211,22 +193,6 @@ pub async fn switch_language(
         )
             .into_response();
     };
-    // Build a Parts view to read cookies.
-    let mut req = axum::http::Request::new(());
-    *req.headers_mut() = headers;
-    let (parts, _): (Parts, ()) = req.into_parts();
-    let session = cookie(&parts, SESSION_COOKIE).filter(|s| !s.is_empty());
-    let posted = field(&form, "csrf");
-    let ok = match &session {
-        Some(tok) => {
-            posted == csrf_for(tok)
-                || Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE)
-        }
-        None => Some(posted.clone()) == cookie(&parts, super::PRE_CSRF_COOKIE),
-    };
-    if !ok {
-        return csrf_failed();
-    }
     if let Some(tok) = session {
         if let Ok(a) = auth::authenticate(&app.store, &app.auth, &tok, None, None).await {
             let _ = rapport_store::users::set_language(&app.store, &a.user.id, lang.code()).await;

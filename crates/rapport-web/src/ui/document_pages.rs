@@ -5,12 +5,12 @@
 
 use super::form::{field, Choices};
 use super::i18n::{t, Lang};
-use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{back_with_error, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::{lines, Action, DomainError, Object, Principal, Scope};
 use rapport_store::records::query::{self, ListParams};
 use rapport_store::records::{self, ObjectDef, WriteOptions, QUOTES};
@@ -383,13 +383,9 @@ fn rule_label(lang: Lang, rule: &str) -> String {
 /// Set a quote's status (send, accept, reject, revise).
 pub async fn quote_status(
     State(app): State<AppState>,
-    page: Page,
     Path((id, status)): Path<(String, String)>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let mut doc = Map::new();
     doc.insert("status".into(), json!(status));
     let to = format!("/quotes/{id}");
@@ -432,52 +428,36 @@ async fn make(app: &AppState, page: &Page, from: &str, id: &str, what: &str) -> 
 /// A contract from an accepted quote.
 pub async fn make_contract(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     make(&app, &page, "quotes", &id, "contract").await
 }
 
 /// An order from an accepted quote.
 pub async fn make_quote_order(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     make(&app, &page, "quotes", &id, "order").await
 }
 
 /// An order from an approved contract.
 pub async fn make_contract_order(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     make(&app, &page, "contracts", &id, "order").await
 }
 
 /// Submit, approve, reject or terminate a contract.
 pub async fn contract_action(
     State(app): State<AppState>,
-    page: Page,
     Path((id, action)): Path<(String, String)>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let store = &app.store;
     let actor = &page.principal;
     let result = match action.as_str() {
@@ -508,13 +488,9 @@ pub async fn contract_action(
 /// Replace a contract's payment plan from the form's rows.
 pub async fn save_plan(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let col = |name: &str| -> Vec<String> {
         f.iter()
             .filter(|(k, _)| k == name)

@@ -4,12 +4,13 @@
 
 use super::form::field;
 use super::i18n::{t, Lang};
-use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::posted::PostedUpload;
+use super::{back_with_error, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_store::imports::{self, Import, Mapping};
 
@@ -67,47 +68,12 @@ pub async fn list_page(
     })
 }
 
-/// The upload form's post: csrf, object, the file.
-pub async fn upload(State(app): State<AppState>, page: Page, mut form: Multipart) -> Response {
+/// The upload form's post: object and the file.
+pub async fn upload(State(app): State<AppState>, posted: PostedUpload) -> Response {
+    let PostedUpload { page, fields, file } = posted;
     let lang = page.ctx.lang;
-    let (mut csrf, mut object, mut name, mut bytes) =
-        (String::new(), String::new(), String::new(), Vec::new());
-    while let Ok(Some(f)) = form.next_field().await {
-        match f.name() {
-            Some("csrf") => csrf = f.text().await.unwrap_or_default(),
-            Some("object") => object = f.text().await.unwrap_or_default(),
-            Some("file") => {
-                name = f.file_name().unwrap_or("upload").to_string();
-                // Chunk by chunk into one buffer: the file is held once.
-                let mut f = f;
-                let read = loop {
-                    match f.chunk().await {
-                        Ok(Some(c)) => bytes.extend_from_slice(&c),
-                        Ok(None) => break Ok(()),
-                        Err(e) => break Err(e),
-                    }
-                };
-                match read {
-                    Ok(()) => {}
-                    Err(_) => {
-                        return back_with_error(
-                            "/imports",
-                            lang,
-                            &DomainError::field(
-                                "file",
-                                "malformed_upload",
-                                "the upload could not be read",
-                            ),
-                        )
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    if csrf != page.ctx.csrf {
-        return csrf_failed();
-    }
+    let object = field(&fields, "object");
+    let (name, bytes) = file.map(|f| (f.name, f.bytes)).unwrap_or_default();
     let Some(obj) = Object::from_plural(&object) else {
         return back_with_error(
             "/imports",
@@ -238,13 +204,9 @@ pub async fn import_page(
 /// Save the mapping, then start the dry run (`go=dry`) or the import (`go=start`).
 pub async fn run(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let lang = page.ctx.lang;
     let to = format!("/imports/{id}");
     let columns = f
@@ -275,13 +237,9 @@ pub async fn run(
 
 pub async fn undo(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let to = format!("/imports/{id}");
     match imports::undo(&app.store, &page.principal, &id).await {
         Ok(_) => Redirect::to(&to).into_response(),

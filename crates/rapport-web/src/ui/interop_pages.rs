@@ -2,10 +2,11 @@
 //! cards were refused and why. The cards go through the same service as the API.
 
 use super::i18n::t;
-use super::{csrf_failed, error_message, field_message, render, Ctx, Page};
+use super::posted::PostedUpload;
+use super::{error_message, field_message, render, Ctx};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rapport_store::interop::vcard;
@@ -19,34 +20,10 @@ struct ImportPage {
     error: Option<String>,
 }
 
-/// Read the csrf field and the file from the upload; `None` when the form is malformed.
-async fn read_upload(mut form: Multipart) -> Option<(String, Vec<u8>)> {
-    let (mut csrf, mut file) = (String::new(), Vec::new());
-    while let Ok(Some(field)) = form.next_field().await {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.ok()?,
-            Some("file") => file = field.bytes().await.ok()?.to_vec(),
-            _ => {}
-        }
-    }
-    Some((csrf, file))
-}
-
-pub async fn import_vcard(State(app): State<AppState>, page: Page, form: Multipart) -> Response {
+pub async fn import_vcard(State(app): State<AppState>, posted: PostedUpload) -> Response {
+    let PostedUpload { page, file, .. } = posted;
     let lang = page.ctx.lang;
-    let Some((csrf, file)) = read_upload(form).await else {
-        return super::error_page(
-            lang,
-            rapport_core::DomainError::field(
-                "file",
-                "malformed_upload",
-                "the upload could not be read",
-            ),
-        );
-    };
-    if csrf != page.ctx.csrf {
-        return csrf_failed();
-    }
+    let file = file.map(|f| f.bytes).unwrap_or_default();
     let result = match String::from_utf8(file) {
         Ok(text) => vcard::import(&app.store, &page.principal, &text).await,
         Err(_) => Err(rapport_core::DomainError::field(

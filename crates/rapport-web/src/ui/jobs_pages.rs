@@ -2,10 +2,11 @@
 
 use super::form::{field, local_time};
 use super::i18n::t;
-use super::{csrf_failed, error_page, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_page, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use rapport_store::jobs;
 
@@ -73,13 +74,9 @@ pub async fn jobs_page(
 
 pub async fn retry_job(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let result = jobs::retry(&app.store, &page.principal, &id).await;
     redirect_or_error(page.ctx.lang, result, "/admin/jobs?status=pending")
 }

@@ -4,6 +4,7 @@
 
 use super::form::{self, field};
 use super::i18n::Lang;
+use super::posted::Posted;
 use super::record_pages::{choices, page_error, posted_def, record_label, title_of};
 use super::{field_message, render, Ctx, Page};
 use crate::api::records::def_for;
@@ -11,7 +12,6 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::fields::FieldKind;
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_store::records::query::{self, ListParams};
@@ -429,12 +429,11 @@ pub async fn list(
 
 pub async fn save_view(
     State(app): State<AppState>,
-    page: Page,
     Path(object): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let def = match posted_def(&page, &form, &object) {
+    let def = match posted_def(lang, &object) {
         Ok(def) => def,
         Err(refused) => return *refused,
     };
@@ -457,12 +456,11 @@ pub async fn save_view(
 /// The list page's bulk bar: the same request the API takes, built from the form.
 pub async fn bulk(
     State(app): State<AppState>,
-    page: Page,
     Path(object): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let def = match posted_def(&page, &form, &object) {
+    let def = match posted_def(lang, &object) {
         Ok(def) => def,
         Err(refused) => return *refused,
     };

@@ -3,10 +3,11 @@
 
 use super::form::field;
 use super::i18n::t;
-use super::{csrf_failed, error_message, field_message, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_message, field_message, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use rapport_core::DomainError;
@@ -92,14 +93,7 @@ pub async fn page(State(app): State<AppState>, page: Page) -> Response {
     show(&app, page, None, HashMap::new(), None, None).await
 }
 
-pub async fn save(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn save(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let lang = page.ctx.lang;
     let mut doc = Map::new();
     for k in ["host", "security", "username", "from_address", "from_name"] {
@@ -133,14 +127,7 @@ pub async fn save(
     }
 }
 
-pub async fn test(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn test(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let lang = page.ctx.lang;
     let to = field(&form, "to").trim().to_string();
     let zh = lang == super::i18n::Lang::Zh;
@@ -165,12 +152,8 @@ pub async fn test(
 /// The notifications the user also wants by email (from the security page).
 pub async fn save_preferences(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let kinds: Vec<String> = form
         .iter()
         .filter(|(k, _)| k == "email_notifications")
@@ -183,13 +166,9 @@ pub async fn save_preferences(
 /// Write to a contact from its page.
 pub async fn email_contact(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let mut doc = Map::new();
     doc.insert("subject".into(), json!(field(&form, "subject")));
     doc.insert("body".into(), json!(field(&form, "body")));

@@ -4,12 +4,12 @@
 
 use super::form::{self, field};
 use super::i18n::{t, Lang};
-use super::{back_with_error, csrf_failed, error_page, render, Ctx, Page};
+use super::posted::Posted;
+use super::{back_with_error, error_page, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::fields::FieldKind;
 use rapport_core::{DomainError, Object};
 use rapport_store::merge::{self, scan, Merge, MergeRequest};
@@ -156,14 +156,7 @@ pub async fn duplicates_page(
 }
 
 /// Merge the chosen groups, each into its oldest record with the default values.
-pub async fn bulk_merge(
-    State(app): State<AppState>,
-    page: Page,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn bulk_merge(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
     let lang = page.ctx.lang;
     let (object, plural) = match object_of(&field(&f, "object")) {
         Ok(o) => o,
@@ -343,14 +336,7 @@ pub async fn merge_page(
     })
 }
 
-pub async fn merge(
-    State(app): State<AppState>,
-    page: Page,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn merge(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
     let lang = page.ctx.lang;
     let (object, plural) = match object_of(&field(&f, "object")) {
         Ok(o) => o,
@@ -378,13 +364,9 @@ pub async fn merge(
 
 pub async fn undo(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let lang = page.ctx.lang;
     let plural = object_of(&field(&f, "object")).map_or("accounts", |o| o.1);
     let back = format!("/duplicates?object={plural}");

@@ -17,6 +17,7 @@ mod mail_pages;
 mod merge_pages;
 mod notification_pages;
 mod pool_pages;
+mod posted;
 mod record_pages;
 mod related;
 mod sales_pages;
@@ -491,14 +492,15 @@ pub(crate) fn error_page(lang: Lang, e: DomainError) -> Response {
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
         DomainError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        DomainError::Internal(m) => {
-            tracing::error!(error = %m, "internal error");
+        DomainError::Storage(rapport_core::StorageError::Unique { .. }) => StatusCode::CONFLICT,
+        e if e.is_internal() => {
+            tracing::error!(error = %e, "internal error");
             StatusCode::INTERNAL_SERVER_ERROR
         }
         _ => StatusCode::BAD_REQUEST,
     };
     let msg = match &e {
-        DomainError::Internal(_) => "Internal error / 服务器内部错误".to_string(),
+        e if e.is_internal() => "Internal error / 服务器内部错误".to_string(),
         _ => error_message(lang, &e),
     };
     (status, Html(format!("<!doctype html><meta charset=utf-8><link rel=stylesheet href=\"/static/app.css\"><main class=content><div class=\"card narrow\"><p class=\"alert error\">{}</p><p><a href=\"/\">←</a></p></div></main>", html_escape(&msg)))).into_response()

@@ -1,12 +1,13 @@
 //! The caller's notifications: the page behind the bell, mark one or all read.
 
 use super::activity_pages::{plural_of, user_names};
-use super::form::{field, local_time};
+use super::form::local_time;
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_page, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_page, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use rapport_store::notifications;
@@ -92,25 +93,17 @@ pub async fn notifications_page(State(app): State<AppState>, page: Page) -> Resp
 
 pub async fn mark_read(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let result = notifications::mark_read(&app.store, &page.principal, &id).await;
     redirect_or_error(page.ctx.lang, result, "/notifications")
 }
 
 pub async fn mark_all_read(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let result = notifications::mark_all_read(&app.store, &page.principal).await;
     redirect_or_error(page.ctx.lang, result, "/notifications")
 }

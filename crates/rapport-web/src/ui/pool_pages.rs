@@ -3,12 +3,12 @@
 
 use super::form::field;
 use super::i18n::t;
-use super::{back_with_error, csrf_failed, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{back_with_error, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::{Action, Object, Scope};
 use rapport_store::pool::{self, PoolAccount, Standing};
 use rapport_store::targets::{self, Progress, TargetDraft};
@@ -78,13 +78,9 @@ pub async fn pool_page(
 
 pub async fn claim(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: _f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     match pool::claim(&app.store, &page.principal, &id).await {
         Ok(()) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err(e) => back_with_error("/pool", page.ctx.lang, &e),
@@ -93,13 +89,9 @@ pub async fn claim(
 
 pub async fn release(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     match pool::release(
         &app.store,
         &page.principal,
@@ -197,14 +189,7 @@ pub async fn targets_page(
     })
 }
 
-pub async fn set_target(
-    State(app): State<AppState>,
-    page: Page,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn set_target(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
     let period = field(&f, "period");
     let subject = field(&f, "subject");
     let (kind, id) = subject.split_once(':').unwrap_or(("", ""));

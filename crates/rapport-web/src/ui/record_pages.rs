@@ -4,14 +4,14 @@
 
 use super::form::{self, build_input, Choices, FormField};
 use super::i18n::Lang;
-use super::{csrf_failed, field_message, render, Ctx, Page};
+use super::posted::Posted;
+use super::{field_message, render, Ctx, Page};
 use crate::api::records::def_for;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
 use rapport_store::records::query::{self, ListParams};
@@ -87,17 +87,10 @@ pub(super) fn page_error(lang: Lang, e: DomainError) -> Response {
     super::error_page(lang, e)
 }
 
-/// The record type a form on its pages posts to, once the form's CSRF token is checked: the
-/// refusal page otherwise (CSRF failure, or an unknown type as not found).
-pub(super) fn posted_def(
-    page: &Page,
-    form: &[(String, String)],
-    object: &str,
-) -> Result<&'static ObjectDef, Box<Response>> {
-    if field(form, "csrf") != page.ctx.csrf {
-        return Err(Box::new(csrf_failed()));
-    }
-    def_for(object).map_err(|_| Box::new(page_error(page.ctx.lang, DomainError::NotFound)))
+/// The record type a form on its pages posts to: the refusal page for an unknown type (not
+/// found).
+pub(super) fn posted_def(lang: Lang, object: &str) -> Result<&'static ObjectDef, Box<Response>> {
+    def_for(object).map_err(|_| Box::new(page_error(lang, DomainError::NotFound)))
 }
 
 pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
@@ -351,12 +344,11 @@ pub async fn new_form(
 
 pub async fn create(
     State(app): State<AppState>,
-    page: Page,
     Path(object): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let def = match posted_def(&page, &form, &object) {
+    let def = match posted_def(lang, &object) {
         Ok(def) => def,
         Err(refused) => return *refused,
     };
@@ -687,12 +679,11 @@ pub async fn detail(
 
 pub async fn edit_field(
     State(app): State<AppState>,
-    page: Page,
     Path((object, id)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let def = match posted_def(&page, &form, &object) {
+    let def = match posted_def(lang, &object) {
         Ok(def) => def,
         Err(refused) => return *refused,
     };
@@ -765,12 +756,11 @@ pub async fn edit_field(
 
 pub async fn delete(
     State(app): State<AppState>,
-    page: Page,
     Path((object, id)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let def = match posted_def(&page, &form, &object) {
+    let def = match posted_def(lang, &object) {
         Ok(def) => def,
         Err(refused) => return *refused,
     };
@@ -782,14 +772,10 @@ pub async fn delete(
 
 pub async fn erase(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     match rapport_store::privacy::erase_contact(
         &app.store,
         &page.principal,

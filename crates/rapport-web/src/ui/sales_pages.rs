@@ -3,13 +3,13 @@
 
 use super::form::{self, field};
 use super::i18n::{t, Lang};
+use super::posted::Posted;
 use super::record_pages::choices;
-use super::{csrf_failed, error_message, render, Ctx, Page};
+use super::{error_message, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::{validate, Action, DomainError, Object, Scope};
 use rapport_store::leads::{self, ConvertRequest};
 use rapport_store::pipelines::{board, StageKind};
@@ -184,13 +184,9 @@ pub async fn board_page(
 /// Move a card: the same update as `PATCH /api/v1/opportunities/{id}` with the stage.
 pub async fn move_stage(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let lang = page.ctx.lang;
     let mut doc = Map::new();
     doc.insert("stage".into(), json!(field(&f, "stage")));
@@ -359,13 +355,9 @@ pub async fn convert_form(
 
 pub async fn convert(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let mut req = ConvertRequest {
         override_duplicates: !field(&f, "_override").is_empty(),
         ..Default::default()

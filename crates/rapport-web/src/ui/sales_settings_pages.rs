@@ -3,12 +3,12 @@
 
 use super::form::field;
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_message, redirect_or_error, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_message, redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::DomainError;
 use rapport_store::pipelines::{self, PipelineDraft, Stage, StageKind};
 use rapport_store::pool::{self, PoolSettings};
@@ -222,13 +222,9 @@ fn all(f: &[(String, String)], name: &str) -> Vec<String> {
 /// Create (`id` "new") or replace a pipeline from its form.
 pub async fn save_pipeline(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let (keys, en, zh, prob, kinds) = (
         all(&f, "key"),
         all(&f, "stage_en"),
@@ -285,14 +281,7 @@ pub async fn save_pipeline(
     done(lang, res, "pipelines")
 }
 
-pub async fn save_flow(
-    State(app): State<AppState>,
-    page: Page,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn save_flow(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
     let mins = all(&f, "min_amount");
     let steps = all(&f, "approver")
         .into_iter()
@@ -309,14 +298,7 @@ pub async fn save_flow(
     done(page.ctx.lang, res, "approval")
 }
 
-pub async fn save_pool(
-    State(app): State<AppState>,
-    page: Page,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn save_pool(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
     let lang = page.ctx.lang;
     let num = |name: &str| -> Result<u32, DomainError> {
         field(&f, name).trim().parse::<u32>().map_err(|_| {
@@ -349,13 +331,9 @@ pub async fn save_pool(
 /// Create (`id` "new") or replace a price list from its form.
 pub async fn save_price_list(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted { page, form: f }: Posted,
 ) -> Response {
-    if field(&f, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let prices = all(&f, "price");
     let items = all(&f, "product_id")
         .into_iter()

@@ -1,11 +1,11 @@
 //! One's own security page: two-step sign-in, sessions, API tokens.
 
-use super::{csrf_failed, error_message, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_message, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use base64::Engine;
 use rapport_auth::service as auth;
 use rapport_store::sessions;
@@ -147,14 +147,7 @@ pub async fn page(State(app): State<AppState>, page: Page) -> Response {
     show(&app, page, Extra::default()).await
 }
 
-pub async fn mfa_enroll(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn mfa_enroll(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     match auth::mfa_begin(
         &app.store,
         &page.principal,
@@ -177,14 +170,7 @@ pub async fn mfa_enroll(
     }
 }
 
-pub async fn mfa_confirm(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn mfa_confirm(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     match auth::mfa_confirm(&app.store, &page.principal, &field(&form, "code")).await {
         Ok(codes) => {
             show(
@@ -201,14 +187,7 @@ pub async fn mfa_confirm(
     }
 }
 
-pub async fn mfa_disable(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn mfa_disable(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     match auth::mfa_disable(
         &app.store,
         &page.principal,
@@ -223,25 +202,14 @@ pub async fn mfa_disable(
 
 pub async fn revoke_session(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let result = auth::revoke_session(&app.store, &page.principal, &id).await;
     super::redirect_or_error(page.ctx.lang, result, "/me/security")
 }
 
-pub async fn create_token(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn create_token(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let expires = field(&form, "expires");
     let expires_at = if expires.is_empty() {
         None
@@ -289,13 +257,9 @@ pub async fn create_token(
 
 pub async fn revoke_token(
     State(app): State<AppState>,
-    page: Page,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     match auth::revoke_api_token(&app.store, &page.principal, &id).await {
         Ok(()) => Redirect::to("/me/security").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
@@ -305,12 +269,8 @@ pub async fn revoke_token(
 /// Replace the calendar feed address; the old one stops working.
 pub async fn reset_calendar(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form: _ }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let result = rapport_store::interop::calendar::reset(&app.store, &page.principal).await;
     super::redirect_or_error(page.ctx.lang, result, "/me/security#calendar")
 }

@@ -2,12 +2,12 @@
 //! duplicate rules. Every change goes through the same services as the API.
 
 use super::i18n::{t, Lang};
-use super::{csrf_failed, error_message, render, Ctx, Page};
+use super::posted::Posted;
+use super::{error_message, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rapport_core::custom::{ChoiceOption, CustomField, CustomKind};
 use rapport_core::objects;
 use rapport_core::permission::{Action, FieldAccess, Grants, Object, Scope};
@@ -230,12 +230,8 @@ async fn after(app: &AppState, page: Page, res: Result<(), DomainError>) -> Resp
 
 pub async fn save_custom_field(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let res = async {
         let object = match field(&form, "object").as_str() {
             "accounts" => Object::Account,
@@ -305,14 +301,7 @@ pub async fn save_custom_field(
     after(&app, page, res).await
 }
 
-pub async fn save_picklist(
-    State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
+pub async fn save_picklist(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let list = field(&form, "list");
     let existing = picklists::values(&app.store.db, &list)
         .await
@@ -337,12 +326,8 @@ pub async fn save_picklist(
 
 pub async fn save_duplicates(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let res = async {
         for o in [Object::Account, Object::Contact] {
             let mut rules = duplicates::Rules::new();
@@ -484,13 +469,9 @@ pub async fn role_page(
 
 pub async fn save_role(
     State(app): State<AppState>,
-    page: Page,
     Path(key): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let mut grants = Grants::default();
     for (k, v) in &form {
         if let Some(rest) = k.strip_prefix("perm.") {
@@ -545,12 +526,8 @@ pub async fn save_role(
 
 pub async fn create_department(
     State(app): State<AppState>,
-    page: Page,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { page, form }: Posted,
 ) -> Response {
-    if field(&form, "csrf") != page.ctx.csrf {
-        return csrf_failed();
-    }
     let parent = Some(field(&form, "parent_id")).filter(|p| !p.is_empty());
     let res = rapport_store::departments::create(
         &app.store,
