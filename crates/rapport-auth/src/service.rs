@@ -752,7 +752,7 @@ pub async fn setup_first_admin(
     .await;
     match claim {
         Ok(_) => {}
-        Err(e) if rapport_store::db::is_unique_violation(&e) => return Err(DomainError::SetupDone),
+        Err(e) if e.is_unique_violation() => return Err(DomainError::SetupDone),
         Err(e) => return Err(e),
     }
     let mut actor = Principal::system();

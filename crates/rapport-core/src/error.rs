@@ -49,8 +49,29 @@ pub enum DomainError {
     /// Another system Rapport talks to (a mail server) refused or could not be reached.
     #[error("upstream failure: {0}")]
     Upstream(String),
+    /// The database failed, by kind.
+    #[error("{0}")]
+    Storage(StorageError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A database failure, recognised by the kind of constraint or condition the database reports
+/// (its error code), never by the wording of its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// A unique key was taken (on PostgreSQL `constraint` is the constraint's name; SQLite
+    /// names the key's columns as `table.column`).
+    #[error("database: unique key {constraint} taken")]
+    Unique { constraint: String },
+    /// A foreign key does not hold.
+    #[error("database: reference {constraint} broken")]
+    ForeignKey { constraint: String },
+    /// The database could not be reached in time (pool exhausted, connection lost).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database: {0}")]
+    Other(String),
 }
 
 impl DomainError {
@@ -60,6 +81,21 @@ impl DomainError {
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
         DomainError::Internal(e.to_string())
+    }
+
+    /// A failure on our side (a bug or the database), not the caller's: worth retrying, never
+    /// shown in detail.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            DomainError::Internal(_) => true,
+            DomainError::Storage(s) => !matches!(s, StorageError::Unique { .. }),
+            _ => false,
+        }
+    }
+
+    /// Whether a unique key of the database refused the write.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DomainError::Storage(StorageError::Unique { .. }))
     }
 }
 

@@ -15,6 +15,6 @@ pub mod principal;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{DomainError, FieldError};
+pub use error::{DomainError, FieldError, StorageError};
 pub use permission::{Action, FieldAccess, Grants, Object, Scope};
 pub use principal::Principal;

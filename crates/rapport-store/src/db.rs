@@ -1,7 +1,7 @@
 //! Connections to SQLite or PostgreSQL. SQLite gets one writer connection (all write
 //! transactions go through it) and a pool of readers; PostgreSQL uses one pool for both.
 
-use rapport_core::DomainError;
+use rapport_core::{DomainError, StorageError};
 use sea_orm::sea_query::{
     PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SelectStatement,
     SqliteQueryBuilder, UnionType,
@@ -85,8 +85,47 @@ impl Checkpointer {
     }
 }
 
+/// A database error as a typed [`StorageError`]: by the kind the driver reports (the
+/// database's error code), never by the wording of the message.
 pub fn db_err(e: DbErr) -> DomainError {
-    DomainError::Internal(format!("database: {e}"))
+    DomainError::Storage(storage_error(&e))
+}
+
+fn storage_error(e: &DbErr) -> StorageError {
+    use sea_orm::sqlx::error::{Error as SqlxError, ErrorKind};
+    use sea_orm::RuntimeErr;
+    let sqlx = match e {
+        DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s))
+        | DbErr::Conn(RuntimeErr::SqlxError(s)) => Some(s),
+        _ => None,
+    };
+    match sqlx {
+        Some(SqlxError::Database(d)) => {
+            // PostgreSQL names the constraint; SQLite only names its columns, in the message
+            // after the kind it reports by code ("UNIQUE constraint failed: users.email").
+            let constraint = || {
+                d.constraint()
+                    .map(str::to_string)
+                    .or_else(|| d.message().rsplit(": ").next().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            match d.kind() {
+                ErrorKind::UniqueViolation => StorageError::Unique {
+                    constraint: constraint(),
+                },
+                ErrorKind::ForeignKeyViolation => StorageError::ForeignKey {
+                    constraint: constraint(),
+                },
+                _ => StorageError::Other(e.to_string()),
+            }
+        }
+        Some(SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Io(_)) => {
+            StorageError::Unavailable(e.to_string())
+        }
+        _ if matches!(e, DbErr::ConnectionAcquire(_)) => StorageError::Unavailable(e.to_string()),
+        _ => StorageError::Other(e.to_string()),
+    }
 }
 
 impl Db {
@@ -388,14 +427,4 @@ pub async fn one<C: ConnectionTrait, S: QueryStatementWriter>(
 /// Read a column; a type mismatch is an internal error, never a panic.
 pub fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<T, DomainError> {
     row.try_get::<T>("", col).map_err(db_err)
-}
-
-/// True when the error is a unique-constraint violation (mapped to 409, never 500).
-pub fn is_unique_violation(e: &DomainError) -> bool {
-    match e {
-        DomainError::Internal(m) => {
-            m.contains("UNIQUE constraint failed") || m.contains("duplicate key value")
-        }
-        _ => false,
-    }
 }

@@ -434,7 +434,7 @@ pub async fn run(store: &Store, payload: &Value) -> Result<(), DomainError> {
         }
         Err(e) => {
             let message = match &e {
-                DomainError::Internal(_) => "the export failed; try again".to_string(),
+                e if e.is_internal() => "the export failed; try again".to_string(),
                 DomainError::Validation(errs) => errs
                     .iter()
                     .map(|f| f.message.clone())
@@ -445,9 +445,10 @@ pub async fn run(store: &Store, payload: &Value) -> Result<(), DomainError> {
             set_status(store, &id, "failed", Some(&message)).await?;
             // A user's mistake (no longer allowed, too many rows for Excel) will not get
             // better by trying again; anything else goes back to the job queue.
-            match e {
-                DomainError::Internal(_) => Err(e),
-                _ => Ok(()),
+            if e.is_internal() {
+                Err(e)
+            } else {
+                Ok(())
             }
         }
     }

@@ -364,7 +364,7 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
     )
     .await;
     if let Err(e) = res {
-        if crate::db::is_unique_violation(&e) {
+        if e.is_unique_violation() {
             return Err(DomainError::Conflict(format!(
                 "a user with email {email} already exists"
             )));
@@ -668,7 +668,7 @@ pub async fn set_email<C: ConnectionTrait>(
     )
     .await;
     match res {
-        Err(e) if crate::db::is_unique_violation(&e) => Err(DomainError::field(
+        Err(e) if e.is_unique_violation() => Err(DomainError::field(
             "email",
             "taken",
             "another user has that email",

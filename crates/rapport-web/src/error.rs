@@ -149,6 +149,33 @@ impl IntoResponse for ApiError {
                 detail,
                 json!({}),
             ),
+            DomainError::Storage(rapport_core::StorageError::Unique { constraint }) => {
+                tracing::info!(constraint, "unique key taken");
+                problem(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Conflict",
+                    "another request wrote the same key meanwhile; read the record again",
+                    json!({}),
+                )
+            }
+            DomainError::Storage(rapport_core::StorageError::Unavailable(detail)) => {
+                tracing::error!(error = %detail, "database unavailable");
+                let mut res = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database did not answer in time; try again shortly",
+                    json!({}),
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
+            DomainError::Storage(detail) => {
+                tracing::error!(error = %detail, "database error");
+                problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; the request id is in the x-request-id header", json!({}))
+            }
             DomainError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; the request id is in the x-request-id header", json!({}))

@@ -260,7 +260,7 @@ pub async fn import(
                             "a likely duplicate exists",
                         )],
                     ),
-                    DomainError::Internal(m) => return Err(DomainError::Internal(m)),
+                    e if e.is_internal() => return Err(e),
                     other => (
                         "refused",
                         vec![FieldError::new("card", "refused", other.to_string())],

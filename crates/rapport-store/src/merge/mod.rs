@@ -728,8 +728,8 @@ fn outcome_of(e: &DomainError) -> (u16, String) {
         ),
         DomainError::Forbidden(m) => (403, m.clone()),
         DomainError::Conflict(m) => (409, m.clone()),
-        DomainError::Internal(m) => {
-            tracing::error!(error = %m, "bulk merge group failed");
+        e if e.is_internal() => {
+            tracing::error!(error = %e, "bulk merge group failed");
             (500, "internal error".into())
         }
         other => (400, other.to_string()),

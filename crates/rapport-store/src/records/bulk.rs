@@ -229,7 +229,7 @@ pub async fn run(
         };
         match outcome {
             Ok(()) => result.succeeded += 1,
-            Err(e @ DomainError::Internal(_)) => return Err(e),
+            Err(e) if e.is_internal() => return Err(e),
             Err(e) => result.failed.push(failure(id, &e)),
         }
     }

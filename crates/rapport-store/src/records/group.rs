@@ -225,7 +225,7 @@ mod tests {
             let outcome = rx.await.unwrap();
             if n == 2 {
                 let e = outcome.expect_err("the third create reuses an id");
-                assert!(crate::db::is_unique_violation(&e), "{e:?}");
+                assert!(e.is_unique_violation(), "{e:?}");
             } else {
                 outcome.unwrap();
                 let rec = records::read(store, &actor, &CONTACTS, &ids[n])
