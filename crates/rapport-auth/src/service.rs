@@ -4,9 +4,9 @@
 use crate::{mfa, password, throttle, token};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, DomainError, Principal};
+use rapport_db::db_err;
 use rapport_store::audit::{self, Entry};
 use rapport_store::auth_cache::{Cached, Holder, Presented};
-use rapport_store::db::db_err;
 use rapport_store::sessions::{self, SessionRow, TokenRow};
 use rapport_store::users::{self, Credentials, NewUser, User};
 use rapport_store::{departments, Store};
@@ -742,7 +742,7 @@ pub async fn setup_first_admin(
     // Claim the one-time setup: of two attempts at the same instant (even from two server
     // processes) only one inserts this row; the other gets the primary-key violation.
     use sea_orm::sea_query::{Alias, Expr, Query};
-    let claim = rapport_store::db::exec(
+    let claim = rapport_db::exec(
         store.db.writer(),
         Query::insert()
             .into_table(Alias::new("settings"))
@@ -768,7 +768,7 @@ pub async fn setup_first_admin(
     let created = create_user(store, &actor, spec).await;
     if created.is_err() {
         // Let the next attempt (with corrected input) claim setup again.
-        let _ = rapport_store::db::exec(
+        let _ = rapport_db::exec(
             store.db.writer(),
             Query::delete()
                 .from_table(Alias::new("settings"))

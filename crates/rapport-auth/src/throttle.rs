@@ -71,7 +71,7 @@ pub async fn fail(store: &Store, key: &str, policy: Policy) -> Result<(), Domain
         a.locked_until = Some(now + policy.lockout);
     }
     sessions::save_attempts(&tx, key, &a).await?;
-    tx.commit().await.map_err(rapport_store::db::db_err)
+    tx.commit().await.map_err(rapport_db::db_err)
 }
 
 pub async fn clear(store: &Store, key: &str) -> Result<(), DomainError> {

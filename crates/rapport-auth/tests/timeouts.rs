@@ -7,7 +7,7 @@ use rapport_auth::service::{self, AuthSettings, LoginRequest};
 use rapport_core::clock::ManualClock;
 use rapport_core::{DomainError, Principal};
 use rapport_store::crypto::KeyFile;
-use rapport_store::{migrate, Db, Store, StoreSettings};
+use rapport_store::{Db, Store, StoreSettings};
 use std::sync::Arc;
 
 async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
@@ -16,7 +16,7 @@ async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
     let db = Db::connect(&format!("sqlite://{}", dir.join("t.db").display()))
         .await
         .unwrap();
-    migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+    rapport_store::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
         .await
         .unwrap();
     let store = Store::new(

@@ -5,8 +5,9 @@
 
 use chrono::Duration;
 use rapport_core::DomainError;
+use rapport_db::db_err;
 use rapport_store::jobs::{self, Job, NewJob};
-use rapport_store::{activities, db::db_err, Store};
+use rapport_store::{activities, Store};
 use serde_json::json;
 use std::time::Duration as StdDuration;
 

@@ -8,7 +8,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
-use rapport_store::db::{get, one};
+use rapport_db::{get, one};
 use rapport_store::mail::{self, Security, SmtpSettings};
 use rapport_store::sales::approvals;
 use rapport_store::{activities, audit, notifications, Store};

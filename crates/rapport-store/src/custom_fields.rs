@@ -1,9 +1,9 @@
 //! Custom field definitions (administrators define them in settings).
 
-use crate::db::{all, db_err, exec, get};
 use crate::{audit, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde_json::json;
 

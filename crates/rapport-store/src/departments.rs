@@ -1,8 +1,8 @@
 //! Departments form a tree (a parent per department).
 
-use crate::db::{all, db_err, exec, get, Db};
 use crate::{audit, Store};
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 

@@ -3,12 +3,12 @@
 //! its progress, is notified when it is ready, and downloads it for seven days. A job that
 //! stops half-way (a crash) starts its file again from the top.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::records::export::{self, CsvSink, ExportSpec, Format, Pager, Sink, XlsxSink};
 use crate::records::{def_of, ObjectDef};
 use crate::{audit, jobs, notifications, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, DomainError, Object, Principal};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -5,10 +5,10 @@
 //! kill -9) runs again once its lease runs out. Failures are retried with backoff and end up
 //! visible to administrators, who can retry them by hand.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query,
 };

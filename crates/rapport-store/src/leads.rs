@@ -2,7 +2,6 @@
 //! contact and optionally an opportunity, in one transaction. The lead's source and campaign
 //! carry over so every deal can be traced back to where it came from.
 
-use crate::db::{db_err, exec};
 use crate::records::{
     self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions, ACCOUNTS, CONTACTS,
     LEADS, OPPORTUNITIES,
@@ -11,6 +10,7 @@ use crate::scope::owner_filter;
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{ids, Action, DomainError, Object, Principal};
+use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};

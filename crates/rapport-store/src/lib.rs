@@ -10,7 +10,6 @@ pub mod audit;
 pub mod auth_cache;
 pub mod crypto;
 pub mod custom_fields;
-pub mod db;
 pub mod demo;
 pub mod departments;
 pub mod exports;
@@ -21,7 +20,6 @@ pub mod leads;
 pub mod mail;
 pub mod memo;
 pub mod merge;
-pub mod migrate;
 pub mod notifications;
 pub mod outbox;
 pub mod picklists;
@@ -32,6 +30,7 @@ pub mod records;
 pub mod roles;
 pub mod sales;
 pub mod scope;
+pub mod seeds;
 pub mod sessions;
 pub mod settings;
 pub mod targets;
@@ -45,7 +44,7 @@ use rapport_core::{Clock, DomainError};
 use std::sync::{Arc, RwLock};
 
 pub use crypto::Keyring;
-pub use db::Db;
+pub use rapport_db::Db;
 
 /// Settings services consult.
 #[derive(Debug, Clone)]
@@ -80,7 +79,6 @@ pub struct Store {
     create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
     search_density: Arc<records::search::DensityCache>,
-    token_filters: Arc<records::token_filters::Filters>,
     memos: Arc<Memos>,
 }
 
@@ -103,7 +101,6 @@ impl Store {
             create_queue: Default::default(),
             auth_cache: Default::default(),
             search_density: Default::default(),
-            token_filters: Default::default(),
             memos: Default::default(),
         }
     }
@@ -114,11 +111,6 @@ impl Store {
     }
 
     /// Which quick-search prefixes were recently found to match many records.
-    /// The filters of the search tokens' closed generations (ADR 0027).
-    pub fn token_filters(&self) -> &Arc<records::token_filters::Filters> {
-        &self.token_filters
-    }
-
     pub(crate) fn search_density(&self) -> &records::search::DensityCache {
         &self.search_density
     }

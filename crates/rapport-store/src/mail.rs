@@ -4,10 +4,10 @@
 //! transaction as the change. The sending itself is `rapport_jobs::mail`.
 
 use crate::activities;
-use crate::db::{db_err, exec, get, one};
 use crate::{audit, jobs, notifications, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{validate, Action, DomainError, FieldError, Principal, Scope};
+use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;

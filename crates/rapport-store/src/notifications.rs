@@ -2,10 +2,10 @@
 //! approvals). Services create them inside the transaction of the change that causes them;
 //! a user reads and marks only their own, and anyone else's is a 404.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, DomainError, Principal};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde::Serialize;

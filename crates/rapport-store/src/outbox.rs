@@ -1,9 +1,9 @@
 //! The transactional outbox: every change emits an event in the same transaction as the
 //! change itself. Automation, webhooks, the change feed and search indexing consume it.
 
-use crate::db::exec;
 use crate::Store;
 use rapport_core::{DomainError, Principal};
+use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Administrator-editable picklists (industry, level, source, ...), translated.
 
-use crate::db::{all, exec, get, Db};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, exec, get, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 
@@ -309,5 +309,5 @@ pub async fn upsert(
             .details(serde_json::json!({"value": v.value, "label_en": v.label_en, "label_zh": v.label_zh, "active": v.active})),
     )
     .await?;
-    tx.commit().await.map_err(crate::db::db_err)
+    tx.commit().await.map_err(rapport_db::db_err)
 }

@@ -4,12 +4,12 @@
 //! deal, warning the owner a few days before; protected accounts stay. Every claim, release
 //! and return is logged (`pool_events`) and audited.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::records::{self, ACCOUNTS};
 use crate::scope::owner_filter;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Cond, Expr, LockType, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde::{Deserialize, Serialize};

@@ -4,12 +4,12 @@
 //! fields are masked there, contact searches are redacted), so erasure only has to clear the
 //! contact row, its blind-index tokens, and the saved views that searched for them.
 
-use crate::db::{db_err, exec};
 use crate::records::{self, codec, CONTACTS};
 use crate::scope::owner_filter;
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde_json::{json, Value};
 
@@ -54,7 +54,7 @@ pub async fn export_contact(
     let mut accounts = Vec::new();
     if let Some(FieldValue::Links(links)) = rec.values.get("accounts") {
         for l in links {
-            let name = crate::db::one(
+            let name = rapport_db::one(
                 store.db.reader(),
                 Query::select()
                     .column(t("name"))
@@ -62,7 +62,7 @@ pub async fn export_contact(
                     .and_where(Expr::col(t("id")).eq(l.account_id.as_str())),
             )
             .await?
-            .map(|r| crate::db::get::<String>(&r, "name"))
+            .map(|r| rapport_db::get::<String>(&r, "name"))
             .transpose()?;
             accounts.push(json!({"account_id": l.account_id, "name": name, "role": l.role}));
         }

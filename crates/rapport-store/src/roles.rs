@@ -1,9 +1,9 @@
 //! Roles: editable bundles of permissions and field rules. Changes take effect on the next
 //! request because grants are loaded per request, never cached across requests.
 
-use crate::db::{all, db_err, exec, get, one, Db};
 use crate::{audit, Store};
 use rapport_core::{objects, Action, DomainError, Grants, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;

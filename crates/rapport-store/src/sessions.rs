@@ -1,10 +1,10 @@
 //! Persistence of sign-in sessions, API tokens and failed-attempt counters. Tokens are stored
 //! only as SHA-256 hashes; everything lives in the database so several server processes share it.
 
-use crate::db::{all, exec, get, one};
 use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::DomainError;
+use rapport_db::{all, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;

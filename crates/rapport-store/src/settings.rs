@@ -2,9 +2,9 @@
 //! rules, the approval flow, the pool's rules): read with a default, replaced with an audit
 //! entry holding the value before and after, in one transaction.
 
-use crate::db::{db_err, exec, get, one};
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde::de::DeserializeOwned;

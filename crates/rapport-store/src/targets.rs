@@ -4,13 +4,13 @@
 //! and its sub-departments. A user sees their own targets; managers see those of the people
 //! and departments their opportunity scope reaches.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::departments;
 use crate::sales::local_midnight;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{Datelike, NaiveDate};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

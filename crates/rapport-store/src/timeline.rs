@@ -5,13 +5,13 @@
 //! its query, so nothing outside it appears, not even as a count.
 
 use crate::activities::{self, access, row_to};
-use crate::db::{all, get};
 use crate::records::{self, ACCOUNTS, CONTACTS};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rapport_core::activity::Kind;
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
 use serde_json::{json, Value};
 

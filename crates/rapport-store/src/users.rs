@@ -1,9 +1,9 @@
 //! Users: who they are, where they sit (department, manager) and which roles they hold.
 //! Password hashing and sign-in live in `rapport-auth`; this module stores the results.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, roles, Store};
 use rapport_core::{ids, validate, Action, DomainError, Grants, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;

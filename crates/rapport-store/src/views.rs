@@ -1,9 +1,9 @@
 //! Saved list views: a name and the list's query (filter, sort, columns), private or shared
 //! with the owner's department. Opening a view still applies the viewer's own scope.
 
-use crate::db::{all, db_err, exec, get};
 use crate::{audit, Store};
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
 use serde::Serialize;
 

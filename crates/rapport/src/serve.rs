@@ -6,7 +6,7 @@ use crate::keys;
 use anyhow::{anyhow, Context, Result};
 use rapport_auth::AuthSettings;
 use rapport_core::{Clock, SystemClock};
-use rapport_store::{migrate, Db, Store, StoreSettings};
+use rapport_store::{Db, Store, StoreSettings};
 use rapport_web::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         .map_err(|e| anyhow!("cannot open the database: {e}"))?;
     let ring = keys::load(cfg, &db).await?;
     let clock = Arc::new(SystemClock);
-    migrate::run(&db, clock.now())
+    rapport_store::seeds::migrate(&db, clock.now())
         .await
         .map_err(|e| anyhow!("migrations failed: {e}"))?;
     Ok(Store::new(
@@ -70,7 +70,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         .await
         .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
     // SQLite: generation 0 of the search tokens moved out and generations merged (ADR 0026).
-    let _ = rapport_store::records::generations::spawn(store.db.clone());
+    let _ = rapport_db::search_index::generations::spawn(store.db.clone());
     let tls = cfg.tls_cert.is_some();
     let state = AppState {
         store: store.clone(),

@@ -6,7 +6,7 @@
 
 mod common;
 use common::{App, Backend, Session};
-use rapport_store::records::generations::{self, Done, Policy, Tidy};
+use rapport_db::search_index::generations::{self, Done, Policy, Tidy};
 use rapport_store::Db;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -397,7 +397,7 @@ async fn pairs(db: &Db, stmt: sea_orm::Statement) -> Vec<(String, String)> {
 /// also while the filtered generations are merged into one the filters do not know.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
-    use rapport_store::records::token_filters;
+    use rapport_db::search_index::filters;
     let (app, admin) = started().await;
     for i in 0..8 {
         create(&app, &admin, i).await;
@@ -409,7 +409,7 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
         create(&app, &admin, i).await;
     }
     let store = store_of(&app, db.clone());
-    let filters = store.token_filters();
+    let filters = store.db.token_filters();
     filters.rebuild(&db).await.unwrap();
     let filtered = filters.filtered();
     assert!(!filtered.is_empty(), "closed generations get filters");
@@ -423,7 +423,7 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
     let held = tokens.len();
     assert_eq!(held, 30, "three tokens for each of ten contacts");
     tokens.extend((0..20).map(|i| format!("{:016x}", 0xabcd_0000_0000_0000u64 + i)));
-    let full = || rapport_store::records::token_filters::select("contact", &tokens, &[]);
+    let full = || rapport_db::search_index::filters::select("contact", &tokens, &[]);
     let expected = pairs(&db, full()).await;
     assert_eq!(expected.len(), held, "every held token once");
 
@@ -450,14 +450,12 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
             "generation {g}'s filter lets every token through"
         );
     }
-    let narrowed_query = || token_filters::select("contact", &tokens, &narrowed);
+    let narrowed_query = || filters::select("contact", &tokens, &narrowed);
     assert_eq!(pairs(&db, narrowed_query()).await, expected);
     // A token held by a record of another type is not a contact's.
-    assert!(
-        pairs(&db, token_filters::select("lead", &tokens, &narrowed))
-            .await
-            .is_empty()
-    );
+    assert!(pairs(&db, filters::select("lead", &tokens, &narrowed))
+        .await
+        .is_empty());
 
     // The filtered generations merged into a new one, one range at a time, while the
     // filters still describe the generations as they were.
@@ -481,7 +479,7 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
     );
     let renarrowed = filters.narrow(&db, "contact", &tokens);
     assert_eq!(
-        pairs(&db, token_filters::select("contact", &tokens, &renarrowed)).await,
+        pairs(&db, filters::select("contact", &tokens, &renarrowed)).await,
         expected
     );
 }

@@ -2,11 +2,11 @@
 //! the record it is linked to, and to its owner and assignee; it may be changed by its owner or
 //! assignee, or by whoever may update the linked record.
 
-use crate::db::{all, get};
 use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::Store;
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Query};
 use std::collections::HashMap;
 

@@ -1,11 +1,11 @@
 //! Lists of activities: filters, visibility applied in the query, the linked records' labels.
 
 use super::{access, row_to, select, Activity};
-use crate::db::all;
 use crate::{audit, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{Kind, Status};
 use rapport_core::{DomainError, Principal};
+use rapport_db::all;
 use sea_orm::sea_query::{Alias, Cond, Expr, Order};
 use serde_json::Value;
 

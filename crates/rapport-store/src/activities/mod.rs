@@ -9,13 +9,13 @@ mod model;
 mod notify;
 pub mod rollup;
 
-use crate::db::{db_err, exec, one};
 use crate::{audit, jobs, outbox, users, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{
     self, ActivityDraft, Channel, Direction, Kind, Mode, Priority, Status,
 };
 use rapport_core::{ids, DomainError, FieldError, Principal};
+use rapport_db::{db_err, exec, one};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};

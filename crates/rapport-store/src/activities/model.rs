@@ -1,9 +1,9 @@
 //! An activity as stored and as the API shows it: the columns, reading a row, the JSON shape.
 
-use crate::db::get;
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{Attendees, Channel, Direction, Kind, Priority, Status};
 use rapport_core::DomainError;
+use rapport_db::get;
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::QueryResult;
 use serde_json::{json, Value};

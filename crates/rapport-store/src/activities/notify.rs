@@ -3,11 +3,11 @@
 //! recipients when its reminder job runs.
 
 use super::{access, row_to, select, Activity};
-use crate::db::{all, get, one};
 use crate::notifications::{self, NewNotification};
 use crate::{users, Store};
 use rapport_core::activity::{mentions, Status};
 use rapport_core::{DomainError, Principal};
+use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};

@@ -2,8 +2,8 @@
 //! recomputed in the same transaction as every change to an activity. An account's figures
 //! include the activities of its contacts and opportunities.
 
-use crate::db::{all, exec, get};
 use rapport_core::DomainError;
+use rapport_db::{all, exec, get};
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, Func, Query, SimpleExpr, SubQueryStatement,
 };

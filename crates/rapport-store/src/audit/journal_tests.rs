@@ -7,12 +7,12 @@ use chrono::{TimeZone, Utc};
 use rapport_core::clock::ManualClock;
 
 fn temp_db() -> String {
-    crate::db::temp_file("journal").display().to_string()
+    rapport_db::temp_file("journal").display().to_string()
 }
 
 async fn store(path: &str, clock: Arc<dyn rapport_core::clock::Clock>) -> Store {
     let db = Db::connect(&format!("sqlite://{path}")).await.unwrap();
-    crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+    crate::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
         .await
         .unwrap();
     let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();
@@ -86,7 +86,7 @@ async fn a_move_cut_short_before_the_journal_was_cleared_writes_nothing_twice() 
     let actor = Principal::system();
     let entry = Entry::new("contact.listed");
     let pending = || {
-        journal::Pending::new(
+        journal::pending(
             rapport_core::Clock::now(&rapport_core::SystemClock),
             &actor,
             &entry,
@@ -145,7 +145,7 @@ async fn a_journal_made_anew_does_not_reuse_ids_the_trail_took() {
     let actor = Principal::system();
     let entry = Entry::new("contact.listed");
     journal
-        .append(&[journal::Pending::new(
+        .append(&[journal::pending(
             rapport_core::Clock::now(&rapport_core::SystemClock),
             &actor,
             &entry,
@@ -159,7 +159,7 @@ async fn a_journal_made_anew_does_not_reuse_ids_the_trail_took() {
     journal.forget(42).unwrap();
     journal.ids_after(3).unwrap();
     journal
-        .append(&[journal::Pending::new(
+        .append(&[journal::pending(
             rapport_core::Clock::now(&rapport_core::SystemClock),
             &actor,
             &entry,

@@ -8,9 +8,9 @@ mod journal;
 
 pub(crate) use journal::Journal;
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::Store;
 use rapport_core::{DomainError, Principal};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -304,11 +304,11 @@ pub fn spawn_writer(store: Store) -> Writer {
             let result = match &journal {
                 Some(journal) => {
                     let now = store.now();
-                    let pending: Vec<journal::Pending> = batch
+                    let pending: Vec<journal::JournalEntry> = batch
                         .iter()
-                        .map(|(a, e, _)| journal::Pending::new(e.at.unwrap_or(now), a, e))
+                        .map(|(a, e, _)| journal::pending(e.at.unwrap_or(now), a, e))
                         .collect();
-                    journal::blocking(journal, move |j| j.append(&pending)).await
+                    journal.on_thread(move |j| j.append(&pending)).await
                 }
                 None => {
                     async {
@@ -333,7 +333,7 @@ pub fn spawn_writer(store: Store) -> Writer {
 
 async fn journal_ids_after_moved(store: &Store, journal: &Arc<Journal>) -> Result<(), DomainError> {
     let moved = journal_moved(store.db.writer()).await?;
-    journal::blocking(journal, move |j| j.ids_after(moved)).await
+    journal.on_thread(move |j| j.ids_after(moved)).await
 }
 
 /// The last journal id the trail has taken (`audit_head.journal_moved`).
@@ -381,7 +381,7 @@ async fn mover(
 /// Move the journal's entries into the trail, oldest first, [`MOVE_BATCH`] per transaction.
 async fn move_journal(store: &Store, journal: &Arc<Journal>) -> Result<(), DomainError> {
     loop {
-        let rows = journal::blocking(journal, |j| j.oldest(MOVE_BATCH)).await?;
+        let rows = journal.on_thread(|j| j.oldest(MOVE_BATCH)).await?;
         let Some(last) = rows.last().map(|(id, _)| *id) else {
             return Ok(());
         };
@@ -392,7 +392,7 @@ async fn move_journal(store: &Store, journal: &Arc<Journal>) -> Result<(), Domai
         let parts: Vec<(Principal, Entry)> = rows
             .iter()
             .filter(|(id, _)| *id > moved)
-            .map(|(_, p)| p.parts())
+            .map(|(_, p)| journal::parts(p))
             .collect();
         if !parts.is_empty() {
             record_many(&tx, store, parts.iter().map(|(a, e)| (a, e))).await?;
@@ -407,7 +407,7 @@ async fn move_journal(store: &Store, journal: &Arc<Journal>) -> Result<(), Domai
         }
         tx.commit().await.map_err(db_err)?;
         let upto = last.max(moved);
-        journal::blocking(journal, move |j| j.forget(upto)).await?;
+        journal.on_thread(move |j| j.forget(upto)).await?;
         if rows.len() < MOVE_BATCH {
             return Ok(());
         }

@@ -5,7 +5,6 @@
 //! multi-row inserts). Rows the fast path cannot take are created one by one as before.
 
 use super::Mapping;
-use crate::db::{all, get};
 use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Known, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
 use crate::scope::OwnerFilter;
@@ -13,6 +12,7 @@ use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::{self, Mode};
 use rapport_core::{validate, DomainError, Object, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};

@@ -17,11 +17,11 @@ pub use mapping::Mapping;
 pub(crate) use run::principal_of;
 pub use run::{run_batch, IMPORT_JOB};
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::records::{self, ObjectDef};
 use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 use serde_json::json;

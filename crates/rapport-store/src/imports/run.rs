@@ -6,7 +6,6 @@
 //! never run twice (the checkpoint is checked and moved in the same transaction).
 
 use super::{batch, load, rows_between, Import};
-use crate::db::{build, db_err, exec};
 use crate::records::batch::run_all;
 use crate::records::fast_create::FastCreate;
 use crate::scope::owner_filter;
@@ -14,6 +13,7 @@ use crate::{audit, jobs, notifications, users, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldKind;
 use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_db::{build, db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
@@ -307,7 +307,8 @@ async fn write_all(
             }
         }
         // The transaction's search tokens together: on SQLite, a generation of their own.
-        let bulk = crate::records::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
+        let bulk =
+            rapport_db::search_index::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
         let more = !ready.last_batch;
         let hand_over = more && started.elapsed() >= RUN_FOR;
         finish_transaction(
@@ -333,7 +334,7 @@ async fn write_all(
         tx.commit().await.map_err(db_err)?;
         committed.store(ready.seq + 1, Ordering::Release);
         if let Some(bulk) = bulk {
-            let filters = ctx.store.token_filters().clone();
+            let filters = ctx.store.db.token_filters().clone();
             tokio::task::spawn_blocking(move || filters.adopt(bulk));
         }
         if !more || hand_over {

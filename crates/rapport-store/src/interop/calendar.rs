@@ -4,12 +4,12 @@
 //! old address stop working at once.
 
 use crate::activities::{self, Activity};
-use crate::db::{exec, get, one};
 use crate::{audit, users, Store};
 use chrono::Duration;
 use icalendar::{Calendar, Component, Event, EventLike, Todo, TodoStatus};
 use rapport_core::activity::{Kind, Priority, Status};
 use rapport_core::{DomainError, Principal};
+use rapport_db::{exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sha2::{Digest, Sha256};
 
@@ -49,7 +49,7 @@ async fn store_token(store: &Store, actor: &Principal, token: &str) -> Result<()
         audit::Entry::new("calendar_feed.reset").object("user", &actor.user_id),
     )
     .await?;
-    tx.commit().await.map_err(crate::db::db_err)?;
+    tx.commit().await.map_err(rapport_db::db_err)?;
     Ok(())
 }
 

@@ -8,12 +8,12 @@ pub mod scan;
 mod snapshot;
 mod values;
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::records::{self, def_of, ObjectDef, Record};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use references::Moved;
 use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,8 @@
 //! surviving record, and its undo moves them back.
 
 use super::snapshot::{self, Cell, Row};
-use crate::db::{all, exec, get};
 use rapport_core::{DomainError, Object};
+use rapport_db::{all, exec, get};
 use sea_orm::sea_query::{Alias, Condition, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};

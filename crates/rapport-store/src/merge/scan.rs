@@ -8,11 +8,11 @@
 //! the names within blocks that share their first two characters.
 
 use super::merge_def;
-use crate::db::{all, get};
 use crate::records;
 use crate::scope::owner_filter;
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SimpleExpr};
 use serde::Serialize;
 use serde_json::json;

@@ -1,9 +1,9 @@
 //! Rows kept exactly as stored, column by column, so an undo can write them back: encrypted
 //! columns stay ciphertext, timestamps keep their type on PostgreSQL.
 
-use crate::db::{all, exec};
 use chrono::{DateTime, Utc};
 use rapport_core::DomainError;
+use rapport_db::{all, exec};
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, Query, SimpleExpr, Value as SqlValue};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult};
 use serde::{Deserialize, Serialize};

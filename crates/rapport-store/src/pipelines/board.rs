@@ -3,11 +3,11 @@
 //! lost columns show the deals closed recently.
 
 use super::{find, Pipeline, Stage, StageKind};
-use crate::db::{all, get};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Func, NullOrdering, Order, Query, SelectStatement};
 use serde::Serialize;
 use serde_json::json;

@@ -4,9 +4,9 @@
 pub mod board;
 pub mod rules;
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, Store};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde::{Deserialize, Serialize};

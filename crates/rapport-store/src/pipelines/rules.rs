@@ -2,11 +2,11 @@
 //! every path (API, UI form, kanban drag, import, conversion) follows them.
 
 use super::{default_of, Pipeline, StageKind};
-use crate::db::exec;
 use crate::records::Record;
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
 use rapport_core::{ids, DomainError, FieldError};
+use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use std::collections::BTreeMap;

@@ -4,12 +4,12 @@
 //! Only callers with create rights over every owner (administrators, the CLI) may use it.
 
 use super::{codec, derived, tokens, ObjectDef};
-use crate::db::db_err;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
 use rapport_core::{ids, Action, DomainError, Object, Principal};
+use rapport_db::db_err;
 use sea_orm::Value as SqlValue;
 use sea_orm::{DatabaseBackend, Statement};
 use serde_json::{json, Map, Value};
@@ -153,9 +153,14 @@ pub(super) async fn write_rows<C: sea_orm::ConnectionTrait, I: AsRef<str>>(
 ) -> Result<(), DomainError> {
     let backend = tx.get_database_backend();
     let mut statements = record_statements(backend, def, cols, rows, token_rows, links);
-    statements.extend(token_statements(backend, def.key(), 0, token_rows));
+    statements.extend(rapport_db::search_index::token_statements(
+        backend,
+        def.key(),
+        0,
+        token_rows,
+    ));
     run_all(tx, statements).await?;
-    tokens::note_written(token_rows.len());
+    rapport_db::search_index::note_written(token_rows.len());
     Ok(())
 }
 
@@ -195,7 +200,9 @@ pub(super) fn record_statements<I: AsRef<str>>(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<SqlValue>> = rows.by_ref().take(per_statement).collect();
-        out.push(multi_row_insert(backend, def.table, cols, chunk));
+        out.push(rapport_db::dialect::multi_row_insert(
+            backend, def.table, cols, chunk,
+        ));
     }
     let mut by_record: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, tok) in token_rows {
@@ -204,14 +211,19 @@ pub(super) fn record_statements<I: AsRef<str>>(
     let list_cols = ["record_id", "object_type", "tokens"].map(String::from);
     let lists: Vec<(&str, String)> = by_record
         .into_iter()
-        .map(|(id, toks)| (id, tokens::list_text(toks)))
+        .map(|(id, toks)| (id, rapport_db::search_index::list_text(toks)))
         .collect();
     for chunk in lists.chunks(ROWS_PER_STATEMENT * 4) {
         let rows = chunk
             .iter()
             .map(|(id, list)| vec![(*id).into(), def.key().into(), list.as_str().into()])
             .collect();
-        out.push(multi_row_insert(backend, "record_tokens", &list_cols, rows));
+        out.push(rapport_db::dialect::multi_row_insert(
+            backend,
+            "record_tokens",
+            &list_cols,
+            rows,
+        ));
     }
     let link_cols = ["contact_id", "account_id", "role"].map(String::from);
     for chunk in links.chunks(ROWS_PER_STATEMENT * 4) {
@@ -225,7 +237,7 @@ pub(super) fn record_statements<I: AsRef<str>>(
                 ]
             })
             .collect();
-        out.push(multi_row_insert(
+        out.push(rapport_db::dialect::multi_row_insert(
             backend,
             "contact_accounts",
             &link_cols,
@@ -233,82 +245,6 @@ pub(super) fn record_statements<I: AsRef<str>>(
         ));
     }
     out
-}
-
-/// Multi-row INSERTs of search tokens `(record id, token)` of `object_type` into
-/// `generation`, in the order given.
-pub(super) fn token_statements<I: AsRef<str>>(
-    backend: DatabaseBackend,
-    object_type: &str,
-    generation: i64,
-    token_rows: &[(I, String)],
-) -> Vec<Statement> {
-    let token_cols = ["generation", "object_type", "record_id", "token"].map(String::from);
-    token_rows
-        .chunks(ROWS_PER_STATEMENT * 4)
-        .map(|chunk| {
-            let rows = chunk
-                .iter()
-                .map(|(id, tok)| {
-                    vec![
-                        generation.into(),
-                        object_type.into(),
-                        id.as_ref().into(),
-                        tok.as_str().into(),
-                    ]
-                })
-                .collect();
-            multi_row_insert(backend, "search_tokens", &token_cols, rows)
-        })
-        .collect()
-}
-
-/// `INSERT [OR ROLLBACK] INTO "table" ("col", ...) VALUES (?, ...), ...` with the rows'
-/// values bound in order (`$n` placeholders on PostgreSQL). Built as text: sea-query's
-/// builder copies every value twice on the way, which cost more than the INSERT's own
-/// preparation. `table` and `cols` are the schema's own names, never input.
-fn multi_row_insert(
-    backend: DatabaseBackend,
-    table: &str,
-    cols: &[String],
-    rows: Vec<Vec<SqlValue>>,
-) -> Statement {
-    use std::fmt::Write;
-    let width = cols.len();
-    let mut sql = String::with_capacity(64 + cols.len() * 24 + rows.len() * width * 4);
-    sql.push_str(if backend == DatabaseBackend::Sqlite {
-        "INSERT OR ROLLBACK INTO \""
-    } else {
-        "INSERT INTO \""
-    });
-    sql.push_str(table);
-    sql.push_str("\" (");
-    for (i, c) in cols.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('"');
-        sql.push_str(c);
-        sql.push('"');
-    }
-    sql.push_str(") VALUES ");
-    let mut n = 0;
-    for (r, row) in rows.iter().enumerate() {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for i in 0..row.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            if backend == DatabaseBackend::Sqlite {
-                sql.push('?');
-            } else {
-                let _ = write!(sql, "${n}");
-            }
-        }
-        sql.push(')');
-    }
-    Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
 }
 
 /// The columns of a new record's row as the batch writers fill them: id and times, every

@@ -5,10 +5,10 @@
 
 use super::query::{scoped_select, ListParams};
 use super::{ObjectDef, WriteOptions};
-use crate::db::{all, get};
 use crate::scope::owner_filter;
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Order};
 use serde::Serialize;
 use serde_json::{json, Map, Value};

@@ -1,11 +1,11 @@
 //! Mapping field values to columns and back. Sensitive values are encrypted here, at the
 //! storage edge, with a blind index beside the ones that need exact lookup.
 
-use crate::db::RowRef;
 use crate::Keyring;
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_core::fields::{Consent, FieldKind, FieldSpec, FieldValue};
 use rapport_core::DomainError;
+use rapport_db::RowRef;
 use sea_orm::sea_query::Value as SqlValue;
 
 /// Does this field have a blind-index column beside its ciphertext?

@@ -8,13 +8,13 @@ use super::{
     duplicates, find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json,
     tokens, write_links, ObjectDef, WriteOptions, RULE_FIELDS,
 };
-use crate::db::exec;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::Mode;
 use rapport_core::{ids, Action, DomainError, Principal};
+use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
@@ -143,7 +143,7 @@ pub async fn insert<C: ConnectionTrait>(
     p: &Prepared,
 ) -> Result<(), DomainError> {
     let trail = write_record(tx, store, actor, p).await?;
-    tokens::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
+    rapport_db::search_index::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
     outbox::emit_many(tx, store, [(actor, &trail.event)]).await
 }

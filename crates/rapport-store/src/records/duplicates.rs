@@ -104,7 +104,7 @@ fn ids_by_tokens(def: &ObjectDef, tokens: Vec<String>) -> Option<SelectStatement
         return None;
     }
     Some(
-        super::tokens::lookup(Some(def.key()), tokens)
+        rapport_db::search_index::lookup(Some(def.key()), tokens)
             .distinct()
             .expr_as(Expr::col(t("record_id")), t("id"))
             .limit(10)
@@ -175,7 +175,7 @@ async fn ids_per_rule(
                 .to_owned(),
         )
     });
-    let union = crate::db::union_all(arms);
+    let union = rapport_db::union_all(arms);
     let mut out = vec![Vec::new(); rules.len()];
     let Some(union) = union else {
         return Ok(out);

@@ -9,11 +9,11 @@
 
 use super::query::{scoped_select, ListOrder, ListParams};
 use super::{read_records_fresh, Needed, ObjectDef, Record};
-use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::all;
 use sea_orm::sea_query::Alias;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -230,7 +230,7 @@ pub async fn count(
     .await?;
     let n: i64 = rows
         .first()
-        .map(|r| crate::db::get(r, "n"))
+        .map(|r| rapport_db::get(r, "n"))
         .transpose()?
         .unwrap_or(0);
     Ok(n as u64)

@@ -11,13 +11,13 @@ use super::{
     apply_rules, check_field_rules, codec, custom_values, derived, normalise_doc, read_both,
     rule_context, tokens, ObjectDef, RuleContext,
 };
-use crate::db::{all, get};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{AccountLink, FieldKind, FieldValue};
 use rapport_core::input::Mode;
 use rapport_core::{ids, validate, Action, DomainError, Object, Principal};
+use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use sea_orm::Value as SqlValue;
@@ -43,7 +43,7 @@ pub struct Encoded {
     links: Vec<(String, AccountLink)>,
     statements: Vec<sea_orm::Statement>,
     /// The search tokens (record id, token) of the rows sealed so far, which `write` leaves to
-    /// its caller ([`crate::records::generations::write_bulk`]).
+    /// its caller ([`rapport_db::search_index::generations::write_bulk`]).
     tokens: Vec<(String, String)>,
 }
 
@@ -325,7 +325,7 @@ impl FastCreate {
         chunk: &[String],
     ) -> Result<Vec<(String, String)>, DomainError> {
         let c = self.store.db.reader();
-        let (column, rows) = match (self.def.object, rule) {
+        match (self.def.object, rule) {
             (Object::Account, "name" | "credit_code") => {
                 let column = if rule == "name" {
                     "name_norm"
@@ -340,35 +340,12 @@ impl FastCreate {
                         .and_where(Expr::col(Alias::new(column)).is_in(chunk.to_vec())),
                 )
                 .await?;
-                (column, rows)
+                rows.iter()
+                    .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
+                    .collect()
             }
-            _ if self.store.db.is_sqlite() => {
-                // The closed generations' filters leave out most of the seeks (ADR 0027).
-                let narrowed =
-                    self.store
-                        .token_filters()
-                        .narrow(&self.store.db, self.def.key(), chunk);
-                let q = super::token_filters::select(self.def.key(), chunk, &narrowed);
-                let rows = c.query_all(q).await.map_err(crate::db::db_err)?;
-                ("token", rows)
-            }
-            _ => {
-                // PostgreSQL looks tokens up by the token alone (its own index, see
-                // migration 16) and the type is checked here.
-                let mut q = tokens::lookup(None, chunk.to_vec());
-                q.expr_as(Expr::col(Alias::new("record_id")), Alias::new("id"))
-                    .columns([Alias::new("token"), Alias::new("object_type")]);
-                let rows = all(c, &q)
-                    .await?
-                    .into_iter()
-                    .filter(|r| get::<String>(r, "object_type").is_ok_and(|t| t == self.def.key()))
-                    .collect::<Vec<_>>();
-                ("token", rows)
-            }
-        };
-        rows.iter()
-            .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
-            .collect()
+            _ => rapport_db::search_index::find(&self.store.db, self.def.key(), chunk).await,
+        }
     }
 
     /// Apply the duplicate rules to the rows at once: against existing records, against the

@@ -255,7 +255,7 @@ pub(super) fn compile(
             // it are found through the tokens' key. A field with its own blind index is then
             // narrowed to those holding the value in that field (on SQLite that column has no
             // index of its own: migration 18).
-            let sub = super::tokens::lookup(Some(def.key()), vec![token.clone()])
+            let sub = rapport_db::search_index::lookup(Some(def.key()), vec![token.clone()])
                 .column(t("record_id"))
                 .to_owned();
             let mut cond = Cond::all().add(Expr::col(t("id")).in_subquery(sub));
@@ -435,7 +435,7 @@ fn custom_condition(
                     .map_err(|e| bad(&param, e.code, e.message))?;
                 let tok = super::custom_values::token(&keys, c, &v)
                     .ok_or_else(|| bad(&param, "invalid_value", "eq needs a value"))?;
-                let sub = super::tokens::lookup(Some(def.key()), vec![tok])
+                let sub = rapport_db::search_index::lookup(Some(def.key()), vec![tok])
                     .column(t("record_id"))
                     .to_owned();
                 Ok(Cond::all().add(Expr::col(t("id")).in_subquery(sub)))

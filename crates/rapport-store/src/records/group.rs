@@ -12,9 +12,9 @@
 
 use super::create::{write_record, Trail};
 use super::Prepared;
-use crate::db::db_err;
 use crate::{audit, outbox, Store};
 use rapport_core::{DomainError, Principal};
+use rapport_db::db_err;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most creates written in one transaction.
@@ -109,7 +109,7 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
         .iter()
         .zip(&trails)
         .map(|((_, p, _), tr)| (p.def.key(), p.id.as_str(), &tr.tokens));
-    super::tokens::insert(&t, tokens)
+    rapport_db::search_index::insert(&t, tokens)
         .await
         .map_err(Failure::Group)?;
     let written = || group.iter().map(|(actor, _, _)| actor).zip(&trails);
@@ -136,7 +136,7 @@ mod tests {
     /// `pg` under RAPPORT_TEST_DATABASE_URL's server.
     async fn store(pg: Option<(&str, &str)>) -> Store {
         let url = match pg {
-            None => format!("sqlite://{}", crate::db::temp_file("group").display()),
+            None => format!("sqlite://{}", rapport_db::temp_file("group").display()),
             Some((admin, name)) => {
                 let db = Db::connect(admin).await.unwrap();
                 sea_orm::ConnectionTrait::execute_unprepared(
@@ -149,7 +149,7 @@ mod tests {
             }
         };
         let db = Db::connect(&url).await.unwrap();
-        crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+        crate::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
             .await
             .unwrap();
         let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();

@@ -38,8 +38,6 @@ use references::check_references;
 mod rules;
 pub(crate) use rules::RuleContext;
 use rules::{apply_rules, rule_context};
-pub mod generations;
-pub mod token_filters;
 mod tokens;
 mod transfer;
 pub use transfer::transfer;
@@ -47,7 +45,6 @@ mod update;
 pub use update::{apply_update, prepare_update, update, PreparedUpdate};
 pub(crate) use update::{diff, write_changes};
 
-use crate::db::{db_err, exec, get, one};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{FieldSpec, FieldValue};
@@ -57,6 +54,7 @@ use rapport_core::objects::{
     PAYMENT_FIELDS, PRODUCT_FIELDS, QUOTE_FIELDS,
 };
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
@@ -525,7 +523,7 @@ pub async fn delete(
         )
         .await?;
     }
-    tokens::clear(&tx, def, id).await?;
+    rapport_db::search_index::clear(&tx, id).await?;
     exec(
         &tx,
         Query::delete()
@@ -570,7 +568,8 @@ pub(crate) async fn clear_tokens<C: ConnectionTrait>(
     def: &ObjectDef,
     id: &str,
 ) -> Result<(), DomainError> {
-    tokens::clear(c, def, id).await
+    let _ = def;
+    rapport_db::search_index::clear(c, id).await
 }
 
 /// The search tokens of records `ids` as `(object_type, record_id, token)`, one a token (what
@@ -579,7 +578,7 @@ pub(crate) async fn kept_tokens<C: ConnectionTrait>(
     c: &C,
     ids: &[String],
 ) -> Result<Vec<(String, String, String)>, DomainError> {
-    tokens::of_records(c, ids).await
+    rapport_db::search_index::of_records(c, ids).await
 }
 
 /// Write back search tokens [`kept_tokens`] returned (a merge's undo).
@@ -598,7 +597,7 @@ pub(crate) async fn restore_tokens<C: ConnectionTrait>(
         toks.sort();
         toks.dedup();
     }
-    tokens::insert(
+    rapport_db::search_index::insert(
         c,
         by_record
             .iter()

@@ -12,11 +12,11 @@ use super::{
     codec, custom_values, inline_links, links_of, row_to_partial, sort_links, Lens, Needed,
     ObjectDef, PageQuery, Record, LINKS_COLUMN,
 };
-use crate::db::{RowRef, Rows};
 use crate::{Keyring, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::fields::{api_time, AccountLink, FieldKind, FieldSpec, FieldValue};
 use rapport_core::DomainError;
+use rapport_db::{RowRef, Rows};
 use sea_orm::sea_query::SelectStatement;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};

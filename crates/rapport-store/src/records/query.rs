@@ -3,13 +3,13 @@
 
 use super::filter::{compile, spec_for};
 use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record, RowPage};
-use crate::db::all;
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_db::all;
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, NullOrdering, Order, Query, SelectStatement, Value as SqlValue,
 };
@@ -90,7 +90,7 @@ pub(super) fn quick_search_branches(
         range: None,
     };
     let tokens_sub = |tokens: Vec<String>| {
-        super::tokens::lookup(Some(def.key()), tokens)
+        rapport_db::search_index::lookup(Some(def.key()), tokens)
             .column(t("record_id"))
             .to_owned()
     };
@@ -624,8 +624,8 @@ pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<
     };
     let mut q = scoped_select(def, actor, store, &filter, &ListParams::default())?;
     q.expr_as(Expr::col(t("id")).count(), t("n"));
-    match crate::db::one(store.db.reader(), &q).await? {
-        Some(r) => crate::db::get(&r, "n"),
+    match rapport_db::one(store.db.reader(), &q).await? {
+        Some(r) => rapport_db::get(&r, "n"),
         None => Ok(0),
     }
 }
@@ -654,9 +654,9 @@ async fn names(
         .map(|r| {
             let mut label = String::new();
             for c in label_cols {
-                label.push_str(&crate::db::get::<Option<String>>(r, c)?.unwrap_or_default());
+                label.push_str(&rapport_db::get::<Option<String>>(r, c)?.unwrap_or_default());
             }
-            Ok((crate::db::get(r, "id")?, label))
+            Ok((rapport_db::get(r, "id")?, label))
         })
         .collect()
 }

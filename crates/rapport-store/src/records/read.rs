@@ -2,11 +2,11 @@
 //! decoded into [`Record`]s (with contacts' account links), by page or one record by id.
 
 use super::{codec, t, ObjectDef, Record};
-use crate::db::RowRef;
 use crate::scope::OwnerFilter;
 use crate::{Keyring, Store};
 use rapport_core::fields::{AccountLink, FieldKind, FieldSpec, FieldValue};
 use rapport_core::{ids, DomainError, Object};
+use rapport_db::RowRef;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
@@ -69,12 +69,12 @@ pub(super) async fn read_records<C: ConnectionTrait>(
     needed: &Needed,
 ) -> Result<Vec<Record>, DomainError> {
     let page = PageQuery::new(c.get_database_backend(), def, q, needed);
-    let rows = crate::db::all_rows(c, &page.q, &page.columns).await?;
+    let rows = rapport_db::all_rows(c, &page.q, &page.columns).await?;
     page.decode(c, keys, def, needed, &rows).await
 }
 
 /// [`read_records`] outside any transaction: on SQLite through the page readers
-/// ([`crate::db::Db::read_rows`]).
+/// ([`rapport_db::Db::read_rows`]).
 pub(crate) async fn read_records_fresh(
     store: &Store,
     keys: &Keyring,
@@ -136,7 +136,7 @@ impl PageQuery {
         keys: &Keyring,
         def: &ObjectDef,
         needed: &Needed,
-        rows: &crate::db::Rows,
+        rows: &rapport_db::Rows,
     ) -> Result<Vec<Record>, DomainError> {
         let field_cols = needed.field_columns();
         let mut records = rows
@@ -248,7 +248,7 @@ pub(super) async fn links_of<C: ConnectionTrait>(
     ids: Vec<String>,
 ) -> Result<BTreeMap<String, Vec<AccountLink>>, DomainError> {
     let columns = ["contact_id", "account_id", "role"].map(String::from);
-    let rows = crate::db::all_rows(
+    let rows = rapport_db::all_rows(
         c,
         Query::select()
             .columns(columns.iter().map(|c| t(c)))

@@ -3,12 +3,12 @@
 //! scope applies, are ones the actor can see.
 
 use super::{def_of, find_in_scope_fresh, t, ObjectDef, ACCOUNTS, CONTACTS};
-use crate::db::{all, get, one};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::Input;
 use rapport_core::{Action, DomainError, FieldError, Object, Principal};
+use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::ConnectionTrait;
 

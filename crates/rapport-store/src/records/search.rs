@@ -9,10 +9,10 @@
 
 use super::query::{apply_cursor, quick_search_branches, scoped_select, ListParams, Sort};
 use super::ObjectDef;
-use crate::db::{get, one};
 use crate::scope::OwnerFilter;
 use crate::Store;
 use rapport_core::{DomainError, Principal};
+use rapport_db::{get, one};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -149,7 +149,7 @@ pub(super) async fn candidates(
         );
     }
     // No way to match (a query of punctuation): nothing matches.
-    Ok(Some(crate::db::union_all(arms).unwrap_or_else(|| {
+    Ok(Some(rapport_db::union_all(arms).unwrap_or_else(|| {
         Query::select()
             .expr_as(Expr::val(None::<String>), t("id"))
             .and_where(Expr::val(1).eq(0))

@@ -3,12 +3,12 @@
 use super::{
     check_references, department_of, diff, find_in_scope_fresh, forbidden, write_changes, ObjectDef,
 };
-use crate::db::db_err;
 use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
 use rapport_core::{Action, DomainError, Principal};
+use rapport_db::db_err;
 use serde_json::json;
 
 /// Transfer records to a new owner, with a reason (audited per record).

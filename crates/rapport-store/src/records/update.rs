@@ -7,12 +7,12 @@ use super::{
     duplicates, find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json,
     tokens, write_links, ObjectDef, Record, WriteOptions,
 };
-use crate::db::{db_err, exec};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{FieldSpec, FieldValue};
 use rapport_core::input::Mode;
 use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};

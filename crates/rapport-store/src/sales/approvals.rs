@@ -3,12 +3,12 @@
 //! role), each decided by one of its approvers in order. Nobody approves a contract they
 //! submitted or own. Every step is audited and everyone involved is notified in the app.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::records::{self, CONTRACTS};
 use crate::scope::owner_filter;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};

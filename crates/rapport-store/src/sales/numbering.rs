@@ -2,8 +2,8 @@
 //! (`Q-2026-0001`), taken from the `counters` table inside the creating transaction so that
 //! concurrent creations never share a number and a rolled-back creation takes none.
 
-use crate::db::{build, db_err, get};
 use rapport_core::{DomainError, Object};
+use rapport_db::{build, db_err, get};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::ConnectionTrait;
 

@@ -3,9 +3,9 @@
 //! Everyone who may read products may read price lists; changing them needs the settings
 //! right.
 
-use crate::db::{all, db_err, exec, get, one};
 use crate::{audit, Store};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};

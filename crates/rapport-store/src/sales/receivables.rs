@@ -4,13 +4,13 @@
 //! today and has not been received.
 
 use super::local_date;
-use crate::db::{all, db_err, exec, get};
 use crate::records::{self, CONTRACTS};
 use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::NaiveDate;
 use rapport_core::fields::FieldValue;
 use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -4,7 +4,6 @@
 //! sent or submitted, and payments that follow their contract.
 
 use super::local_date;
-use crate::db::{all, get, one};
 use crate::records::Record;
 use crate::Store;
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
 use rapport_core::lines::{self, Line, LineDraft, ProductDefaults};
 use rapport_core::{DomainError, FieldError, Object};
+use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -708,7 +708,7 @@ pub async fn refresh_received<C: sea_orm::ConnectionTrait>(
         .from(t("payments"))
         .and_where(Expr::col(t("contract_id")).eq(contract_id))
         .to_owned();
-    crate::db::exec(
+    rapport_db::exec(
         c,
         Query::update()
             .table(t("contracts"))

@@ -16,15 +16,15 @@ use tokio::sync::{oneshot, Semaphore};
 type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
 
 /// A fixed set of threads, each with its own `S`.
-pub struct Workers<S> {
+pub struct Threads<S> {
     senders: Vec<Sender<Job<S>>>,
     idle: Mutex<Vec<usize>>,
     permits: Semaphore,
 }
 
-impl<S> std::fmt::Debug for Workers<S> {
+impl<S> std::fmt::Debug for Threads<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workers")
+        f.debug_struct("Threads")
             .field("threads", &self.senders.len())
             .field("available", &self.permits.available_permits())
             .finish()
@@ -35,9 +35,9 @@ fn closed() -> DomainError {
     DomainError::Internal("database: a worker thread has stopped".into())
 }
 
-impl<S: Send + 'static> Workers<S> {
-    /// One thread per state, named `name-N`. A thread ends when the `Workers` is dropped.
-    pub fn start(name: &str, states: Vec<S>) -> Result<Workers<S>, DomainError> {
+impl<S: Send + 'static> Threads<S> {
+    /// One thread per state, named `name-N`. A thread ends when the `Threads` is dropped.
+    pub fn start(name: &str, states: Vec<S>) -> Result<Threads<S>, DomainError> {
         let mut senders = Vec::with_capacity(states.len());
         for (i, mut state) in states.into_iter().enumerate() {
             let (tx, rx) = channel::<Job<S>>();
@@ -51,7 +51,7 @@ impl<S: Send + 'static> Workers<S> {
                 .map_err(|e| DomainError::Internal(format!("starting {name}: {e}")))?;
             senders.push(tx);
         }
-        Ok(Workers {
+        Ok(Threads {
             idle: Mutex::new((0..senders.len()).rev().collect()),
             permits: Semaphore::new(senders.len()),
             senders,
@@ -114,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_on_the_threads_state_and_a_panic_is_an_error() {
-        let w = Workers::start("test-worker", vec![0u32, 100]).unwrap();
+        let w = Threads::start("test-worker", vec![0u32, 100]).unwrap();
         let mut seen = Vec::new();
         for _ in 0..6 {
             seen.push(
@@ -144,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_jobs_use_every_thread_and_never_two_at_once_on_one() {
-        let w = std::sync::Arc::new(Workers::start("test-pair", vec![(), ()]).unwrap());
+        let w = std::sync::Arc::new(Threads::start("test-pair", vec![(), ()]).unwrap());
         let busy = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
         let mut tasks = Vec::new();
         for _ in 0..16 {

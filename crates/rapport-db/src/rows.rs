@@ -5,8 +5,9 @@
 //! driver has no such cost and reads rows as they are. Callers read either kind of row through
 //! [`RowRef::get`].
 
-use super::lite::{CellRef as Cell, Grid, Slot};
-use super::{all, build, db_err, get};
+use crate::error::db_err;
+use crate::sqlite::page_readers::{CellRef as Cell, Grid, Slot};
+use crate::statements::{all, build, get};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rapport_core::DomainError;
 use sea_orm::sea_query::SelectStatement;

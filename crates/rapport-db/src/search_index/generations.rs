@@ -13,7 +13,8 @@
 //! generation, sources and target alike, so they see each token exactly once at any moment;
 //! a crash leaves a merge that the next [`step`] takes up where it stopped.
 
-use crate::db::{db_err, Db};
+use crate::error::db_err;
+use crate::Db;
 use rapport_core::DomainError;
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
 use std::collections::BTreeMap;
@@ -87,9 +88,9 @@ async fn listed<C: ConnectionTrait>(c: &C) -> Result<Vec<Generation>, DomainErro
     rows.iter()
         .map(|r| {
             Ok(Generation {
-                generation: crate::db::get(r, "generation")?,
-                level: crate::db::get(r, "level")?,
-                merging_into: crate::db::get(r, "merging_into")?,
+                generation: crate::statements::get(r, "generation")?,
+                level: crate::statements::get(r, "level")?,
+                merging_into: crate::statements::get(r, "merging_into")?,
             })
         })
         .collect()
@@ -112,7 +113,7 @@ fn list(gens: &[i64]) -> String {
 async fn number<C: ConnectionTrait>(c: &C, query: String) -> Result<u64, DomainError> {
     let row = c.query_one(sql(query)).await.map_err(db_err)?;
     Ok(row
-        .map(|r| crate::db::get::<i64>(&r, "n"))
+        .map(|r| crate::statements::get::<i64>(&r, "n"))
         .transpose()?
         .unwrap_or(0)
         .max(0) as u64)
@@ -272,7 +273,7 @@ fn range_of(token: &str, n: u64) -> u64 {
 }
 
 fn text(r: &QueryResult, col: &str) -> Result<String, DomainError> {
-    crate::db::get(r, col)
+    crate::statements::get(r, col)
 }
 
 /// How far a merge has got: every key below it has been moved.
@@ -322,10 +323,10 @@ async fn advance<C: ConnectionTrait>(
         .await
         .map_err(db_err)?
         .ok_or_else(|| DomainError::Internal(format!("generation {target} is not listed")))?;
-    let ranges = crate::db::get::<i64>(&row, "n")?.max(1) as u64;
+    let ranges = crate::statements::get::<i64>(&row, "n")?.max(1) as u64;
     let cursor = match (
-        crate::db::get::<Option<String>>(&row, "done_type")?,
-        crate::db::get::<Option<String>>(&row, "done_token")?,
+        crate::statements::get::<Option<String>>(&row, "done_type")?,
+        crate::statements::get::<Option<String>>(&row, "done_token")?,
     ) {
         (None, _) => Cursor::Start,
         (Some(ty), Some(tok)) => Cursor::At(ty, tok),
@@ -478,20 +479,20 @@ pub async fn write_bulk<C: ConnectionTrait>(
         tokens.dedup();
         g
     } else {
-        super::tokens::note_written(tokens.len());
+        super::note_written(tokens.len());
         0
     };
-    for s in super::batch::token_statements(backend, object_type, generation, &tokens) {
+    for s in super::token_statements(backend, object_type, generation, &tokens) {
         c.execute(s).await.map_err(db_err)?;
     }
     Ok(own.then(|| Bulk {
         generation,
-        keys: super::token_filters::keys(object_type, tokens.iter().map(|(_, t)| t.as_str())),
+        keys: super::filters::keys(object_type, tokens.iter().map(|(_, t)| t.as_str())),
     }))
 }
 
 /// A closed generation [`write_bulk`] wrote, with its tokens' filter keys: once its
-/// transaction has committed, [`Filters::adopt`](super::token_filters::Filters::adopt)
+/// transaction has committed, [`Filters::adopt`](super::filters::Filters::adopt)
 /// builds its filter from these instead of reading the generation back.
 #[derive(Debug)]
 pub struct Bulk {
@@ -531,7 +532,7 @@ pub fn spawn(db: Db) -> Option<tokio::task::JoinHandle<()>> {
         let mut quiet_since = Instant::now();
         loop {
             tokio::time::sleep(EVERY).await;
-            let written = super::tokens::written();
+            let written = super::written();
             let look_at_0 = seen != Some(written);
             if look_at_0 {
                 seen = Some(written);

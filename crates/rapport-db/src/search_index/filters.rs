@@ -9,7 +9,8 @@
 //! (0, a merge's target, those not built yet or too large) are searched for every token.
 
 use super::generations::Bulk;
-use crate::db::{db_err, Db};
+use crate::error::db_err;
+use crate::Db;
 use rapport_core::DomainError;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use std::collections::{HashMap, HashSet};
@@ -171,7 +172,7 @@ impl Filters {
             .map_err(db_err)?;
         let closed = rows
             .iter()
-            .map(|r| crate::db::get::<i64>(r, "generation"))
+            .map(|r| crate::statements::get::<i64>(r, "generation"))
             .collect::<Result<HashSet<i64>, DomainError>>()?;
         let missing: Vec<i64> = {
             let mut built = self
@@ -250,8 +251,8 @@ async fn build(db: &Db, g: i64) -> Result<Option<BinaryFuse8>, DomainError> {
             .map_err(db_err)?;
         let n = rows.len() as u64;
         for r in &rows {
-            let ty: String = crate::db::get(r, "object_type")?;
-            let tok: String = crate::db::get(r, "token")?;
+            let ty: String = crate::statements::get(r, "object_type")?;
+            let tok: String = crate::statements::get(r, "token")?;
             let salt = *salts.entry(ty.clone()).or_insert_with(|| salt(&ty));
             keys.push(key(salt, &tok));
             after = Some((ty, tok));
@@ -320,8 +321,8 @@ mod tests {
             .iter()
             .map(|r| {
                 (
-                    crate::db::get::<String>(r, "id").unwrap(),
-                    crate::db::get::<String>(r, "token").unwrap(),
+                    crate::statements::get::<String>(r, "id").unwrap(),
+                    crate::statements::get::<String>(r, "token").unwrap(),
                 )
             })
             .collect();
@@ -334,14 +335,18 @@ mod tests {
     /// answers as a full lookup.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bulk_generation_is_filtered_from_what_was_written() {
-        use crate::records::generations;
-        let path = crate::db::temp_file("filters");
+        use crate::search_index::generations;
+        let path = crate::temp_file("filters");
         let db = Db::connect(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
-        crate::migrate::run(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
-            .await
-            .unwrap();
+        crate::migrate::run(
+            &db,
+            rapport_core::Clock::now(&rapport_core::SystemClock),
+            &crate::migrate::SchemaOnly,
+        )
+        .await
+        .unwrap();
         let n = generations::OWN_GENERATION_AT as u64 + 10;
         let tokens: Vec<(String, String)> = (0..n)
             .map(|i| {

@@ -1,16 +1,16 @@
 //! Reader connections to SQLite that return a page's rows without sqlx (ADR 0016).
 //!
 //! sqlx hands SQLite rows one at a time from its connection thread, so pages were read as one
-//! packed JSON row ([`super::all_rows`]): SQLite wrote every cell as JSON text and the server
+//! packed JSON row ([`crate::all_rows`]): SQLite wrote every cell as JSON text and the server
 //! parsed it back, a fifth of a list request's time. A [`LiteReaders`] connection steps the
-//! statement on its own thread ([`super::workers`]) and returns the cells as they are, in one
+//! statement on its own thread ([`super::threads`]) and returns the cells as they are, in one
 //! hand-off.
 //!
 //! Only plain values are bound here (integers, reals, text, bytes, NULL); a statement with
 //! any other value returns `None` from [`LiteReaders::rows`] and its caller reads it through
 //! sqlx, so a value is never written to SQLite in a form sqlx would not have written.
 
-use super::workers::Workers;
+use super::threads::Threads;
 use rapport_core::DomainError;
 use rusqlite::types::{Value as Cell, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -21,10 +21,10 @@ use std::time::Duration;
 const STATEMENTS_KEPT: usize = 64;
 
 /// A fixed set of read-only connections to one SQLite file, each on a thread of its own
-/// ([`Workers`], ADR 0018).
+/// ([`Threads`], ADR 0018).
 #[derive(Debug)]
 pub struct LiteReaders {
-    workers: Workers<Connection>,
+    workers: Threads<Connection>,
 }
 
 fn lite_err(e: rusqlite::Error) -> DomainError {
@@ -53,7 +53,7 @@ impl LiteReaders {
             conns.push(c);
         }
         Ok(LiteReaders {
-            workers: Workers::start("rapport-reader", conns)?,
+            workers: Threads::start("rapport-reader", conns)?,
         })
     }
 
@@ -162,14 +162,14 @@ impl Grid {
     }
 
     /// The cells of row `i`.
-    pub(super) fn row(&self, i: usize) -> &[Slot] {
+    pub(crate) fn row(&self, i: usize) -> &[Slot] {
         self.cells
             .get(i * self.width..(i + 1) * self.width)
             .unwrap_or(&[])
     }
 
     /// A cell of this grid, borrowed.
-    pub(super) fn cell(&self, slot: Slot) -> CellRef<'_> {
+    pub(crate) fn cell(&self, slot: Slot) -> CellRef<'_> {
         match slot {
             Slot::Null => CellRef::Null,
             Slot::Integer(i) => CellRef::Integer(i),
@@ -181,7 +181,7 @@ impl Grid {
 
     /// One row of `cells` (for tests).
     #[cfg(test)]
-    pub(super) fn from_cells(cells: &[ValueRef<'_>]) -> Grid {
+    pub(crate) fn from_cells(cells: &[ValueRef<'_>]) -> Grid {
         let mut g = Grid::new(cells.len());
         for &c in cells {
             g.push(c).unwrap_or_else(|e| panic!("{e}"));

@@ -3,7 +3,6 @@
 //! rights on the new record types.
 
 use super::{a, bigint, fk, id_pk, id_ref, index, text, text_nn, ts, ts_nn, DataStep, Step};
-use rapport_core::Object;
 use sea_orm::sea_query::{ColumnDef, ForeignKeyAction, Table, TableCreateStatement};
 
 pub(super) fn common_tail(t: &mut TableCreateStatement) {
@@ -206,10 +205,7 @@ pub(super) fn steps() -> Vec<Step> {
     )));
 
     steps.push(Step::Data(DataStep::Picklists));
-    steps.push(Step::Data(DataStep::RoleGrants(&[
-        Object::Lead,
-        Object::Opportunity,
-    ])));
+    steps.push(Step::Data(DataStep::RoleGrants(&["lead", "opportunity"])));
     steps.push(Step::Data(DataStep::DefaultPipeline));
     steps
 }

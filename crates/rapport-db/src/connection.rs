@@ -1,24 +1,20 @@
 //! Connections to SQLite or PostgreSQL. SQLite gets one writer connection (all write
 //! transactions go through it) and a pool of readers; PostgreSQL uses one pool for both.
 
-use rapport_core::{DomainError, StorageError};
-use sea_orm::sea_query::{
-    PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SelectStatement,
-    SqliteQueryBuilder, UnionType,
-};
+use crate::error::db_err;
+use crate::rows::{all_rows, names, Rows};
+use crate::search_index::filters::Filters;
+use crate::sqlite::audit_journal::Journal;
+use crate::sqlite::checkpointer::Checkpointer;
+use crate::sqlite::page_readers::LiteReaders;
+use crate::statements::get;
+use rapport_core::DomainError;
+use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, QueryResult, Statement, TransactionTrait,
+    DatabaseTransaction, Statement, TransactionTrait,
 };
 use std::time::Duration;
-
-mod lite;
-mod packed;
-#[cfg(test)]
-mod scrub_tests;
-pub(crate) mod workers;
-use lite::LiteReaders;
-pub use packed::{all_rows, FromCell, Names, RowRef, Rows};
 
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -31,102 +27,17 @@ pub struct Db {
     lite: Option<std::sync::Arc<LiteReaders>>,
     /// SQLite on a file: where reads' audit entries wait to be moved into the trail
     /// (ADR 0017).
-    journal: Option<std::sync::Arc<crate::audit::Journal>>,
+    journal: Option<std::sync::Arc<Journal>>,
+    /// SQLite: the filters of the search tokens' closed generations (ADR 0027).
+    token_filters: std::sync::Arc<Filters>,
 }
-
-/// How often the WAL is checkpointed in the background: often, so that each checkpoint
-/// copies little (ADR 0019).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// WAL frames (4 KiB pages) after which the writer checkpoints on its own: only reached when
 /// the background checkpoints fall behind, and bounds the WAL's size (256 MiB).
 const WRITER_CHECKPOINT_FRAMES: u32 = 65_536;
 
-/// Tests: the path of a SQLite database file in a new directory of its own under the system's
-/// temporary directory, named after `prefix`.
-#[cfg(test)]
-pub(crate) fn temp_file(prefix: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("rapport-{prefix}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir.join("rapport.db")
-}
-
 /// How long [`Db::scrub_wal`] keeps trying to empty the WAL while others hold it.
 const SCRUB_FOR: Duration = Duration::from_secs(5);
-
-/// Copies the WAL back into the database file from a connection of its own, every
-/// [`CHECKPOINT_EVERY`]. SQLite otherwise checkpoints inside the commit that crosses its
-/// threshold: that commit, and every request waiting on the single writer behind it (each
-/// audited read waits for its entry's commit), stalled for as long as copying tens of
-/// megabytes and syncing the file took. A passive checkpoint waits for no reader or writer.
-#[derive(Debug)]
-struct Checkpointer {
-    conn: DatabaseConnection,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Checkpointer {
-    async fn start(url: &str) -> Result<Checkpointer, DomainError> {
-        let conn = Database::connect(sqlite_options(url, 1, None, false))
-            .await
-            .map_err(db_err)?;
-        let c = conn.clone();
-        let task = tokio::spawn(async move {
-            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                if let Err(e) = c.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
-                    tracing::warn!(error = %e, "background WAL checkpoint failed");
-                }
-            }
-        });
-        Ok(Checkpointer { conn, task })
-    }
-}
-
-/// A database error as a typed [`StorageError`]: by the kind the driver reports (the
-/// database's error code), never by the wording of the message.
-pub fn db_err(e: DbErr) -> DomainError {
-    DomainError::Storage(storage_error(&e))
-}
-
-fn storage_error(e: &DbErr) -> StorageError {
-    use sea_orm::sqlx::error::{Error as SqlxError, ErrorKind};
-    use sea_orm::RuntimeErr;
-    let sqlx = match e {
-        DbErr::Exec(RuntimeErr::SqlxError(s))
-        | DbErr::Query(RuntimeErr::SqlxError(s))
-        | DbErr::Conn(RuntimeErr::SqlxError(s)) => Some(s),
-        _ => None,
-    };
-    match sqlx {
-        Some(SqlxError::Database(d)) => {
-            // PostgreSQL names the constraint; SQLite only names its columns, in the message
-            // after the kind it reports by code ("UNIQUE constraint failed: users.email").
-            let constraint = || {
-                d.constraint()
-                    .map(str::to_string)
-                    .or_else(|| d.message().rsplit(": ").next().map(str::to_string))
-                    .unwrap_or_default()
-            };
-            match d.kind() {
-                ErrorKind::UniqueViolation => StorageError::Unique {
-                    constraint: constraint(),
-                },
-                ErrorKind::ForeignKeyViolation => StorageError::ForeignKey {
-                    constraint: constraint(),
-                },
-                _ => StorageError::Other(e.to_string()),
-            }
-        }
-        Some(SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Io(_)) => {
-            StorageError::Unavailable(e.to_string())
-        }
-        _ if matches!(e, DbErr::ConnectionAcquire(_)) => StorageError::Unavailable(e.to_string()),
-        _ => StorageError::Other(e.to_string()),
-    }
-}
 
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DomainError> {
@@ -141,7 +52,7 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))
                 .await
                 .map_err(db_err)?;
-            let checkpointer = Checkpointer::start(url).await?;
+            let checkpointer = Checkpointer::start(sqlite_options(url, 1, None, false)).await?;
             // The table `begin` writes nothing to, to take the write lock first (see there).
             write
                 .execute(Statement::from_string(
@@ -160,7 +71,7 @@ impl Db {
                 None => None,
             };
             let journal = match &file {
-                Some(path) => Some(std::sync::Arc::new(crate::audit::Journal::open(path)?)),
+                Some(path) => Some(std::sync::Arc::new(Journal::open(path)?)),
                 None => None,
             };
             Ok(Db {
@@ -170,6 +81,7 @@ impl Db {
                 checkpointer: Some(std::sync::Arc::new(checkpointer)),
                 lite,
                 journal,
+                token_filters: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
@@ -186,6 +98,7 @@ impl Db {
                 checkpointer: None,
                 lite: None,
                 journal: None,
+                token_filters: Default::default(),
             })
         } else {
             Err(DomainError::Internal(format!(
@@ -218,7 +131,7 @@ impl Db {
             let (sql, values) = q.build(SqliteQueryBuilder);
             if let Some(rows) = lite.rows(sql, &values.0).await? {
                 return Ok(Rows::Lite {
-                    names: packed::names(columns),
+                    names: names(columns),
                     rows,
                 });
             }
@@ -226,8 +139,13 @@ impl Db {
         all_rows(&self.read, q, columns).await
     }
 
+    /// The filters of the search tokens' closed generations (ADR 0027).
+    pub fn token_filters(&self) -> &std::sync::Arc<Filters> {
+        &self.token_filters
+    }
+
     /// The read journal of the audit trail, if this database has one (SQLite on a file).
-    pub(crate) fn journal(&self) -> Option<&std::sync::Arc<crate::audit::Journal>> {
+    pub fn journal(&self) -> Option<&std::sync::Arc<Journal>> {
         self.journal.as_ref()
     }
 
@@ -368,63 +286,4 @@ fn sqlite_options(url: &str, max: u32, cache_kib: Option<u32>, writer: bool) -> 
                 .row_buffer_size(4096)
         });
     opts
-}
-
-/// One `UNION ALL` of `arms` in order, or `None` when there are none.
-pub fn union_all(arms: impl IntoIterator<Item = SelectStatement>) -> Option<SelectStatement> {
-    arms.into_iter().reduce(|mut u, arm| {
-        u.union(UnionType::All, arm);
-        u
-    })
-}
-
-/// Build a sea-query statement for the connection's backend.
-pub fn build<S: QueryStatementWriter>(backend: DatabaseBackend, q: &S) -> Statement {
-    let (sql, values) = match backend {
-        DatabaseBackend::Postgres => q.build(PostgresQueryBuilder),
-        _ => q.build(SqliteQueryBuilder),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-pub fn build_schema<S: SchemaStatementBuilder>(backend: DatabaseBackend, q: &S) -> Statement {
-    let sql = match backend {
-        DatabaseBackend::Postgres => q.build(PostgresQueryBuilder),
-        _ => q.build(SqliteQueryBuilder),
-    };
-    Statement::from_string(backend, sql)
-}
-
-pub async fn exec<C: ConnectionTrait, S: QueryStatementWriter>(
-    c: &C,
-    q: &S,
-) -> Result<u64, DomainError> {
-    let res = c
-        .execute(build(c.get_database_backend(), q))
-        .await
-        .map_err(db_err)?;
-    Ok(res.rows_affected())
-}
-
-pub async fn all<C: ConnectionTrait, S: QueryStatementWriter>(
-    c: &C,
-    q: &S,
-) -> Result<Vec<QueryResult>, DomainError> {
-    c.query_all(build(c.get_database_backend(), q))
-        .await
-        .map_err(db_err)
-}
-
-pub async fn one<C: ConnectionTrait, S: QueryStatementWriter>(
-    c: &C,
-    q: &S,
-) -> Result<Option<QueryResult>, DomainError> {
-    c.query_one(build(c.get_database_backend(), q))
-        .await
-        .map_err(db_err)
-}
-
-/// Read a column; a type mismatch is an internal error, never a panic.
-pub fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Result<T, DomainError> {
-    row.try_get::<T>("", col).map_err(db_err)
 }

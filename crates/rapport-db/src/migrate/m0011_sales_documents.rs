@@ -5,7 +5,6 @@ use super::m0010_lead_to_cash::{common_tail, norm};
 use super::{
     a, bigint, boolean, fk, id_pk, id_ref, index, text, text_nn, ts, ts_nn, DataStep, Step,
 };
-use rapport_core::Object;
 use sea_orm::sea_query::{ColumnDef, ForeignKeyAction, Table, TableCreateStatement};
 
 fn date(t: &mut TableCreateStatement, name: &str) {
@@ -349,11 +348,7 @@ pub(super) fn steps() -> Vec<Step> {
     steps.push(Step::Data(DataStep::Picklists));
     steps.push(Step::Data(DataStep::MissingRoles));
     steps.push(Step::Data(DataStep::RoleGrants(&[
-        Object::Product,
-        Object::Quote,
-        Object::Contract,
-        Object::Order,
-        Object::Payment,
+        "product", "quote", "contract", "order", "payment",
     ])));
     steps
 }

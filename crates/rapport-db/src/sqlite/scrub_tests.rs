@@ -1,7 +1,7 @@
 //! `Db::scrub_wal` empties the WAL even while other connections checkpoint it: a value
 //! overwritten just before is then in neither the WAL nor the database file.
 
-use super::Db;
+use crate::Db;
 use sea_orm::ConnectionTrait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn the_wal_is_emptied_while_others_checkpoint_it() {
-    let path = super::temp_file("scrub");
+    let path = crate::temp_file("scrub");
     let db = Db::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();

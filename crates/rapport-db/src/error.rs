@@ -1,0 +1,47 @@
+//! Database errors, typed by kind.
+
+use rapport_core::{DomainError, StorageError};
+use sea_orm::DbErr;
+
+/// A database error as a typed [`StorageError`]: by the kind the driver reports (the
+/// database's error code), never by the wording of the message.
+pub fn db_err(e: DbErr) -> DomainError {
+    DomainError::Storage(storage_error(&e))
+}
+
+fn storage_error(e: &DbErr) -> StorageError {
+    use sea_orm::sqlx::error::{Error as SqlxError, ErrorKind};
+    use sea_orm::RuntimeErr;
+    let sqlx = match e {
+        DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s))
+        | DbErr::Conn(RuntimeErr::SqlxError(s)) => Some(s),
+        _ => None,
+    };
+    match sqlx {
+        Some(SqlxError::Database(d)) => {
+            // PostgreSQL names the constraint; SQLite only names its columns, in the message
+            // after the kind it reports by code ("UNIQUE constraint failed: users.email").
+            let constraint = || {
+                d.constraint()
+                    .map(str::to_string)
+                    .or_else(|| d.message().rsplit(": ").next().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            match d.kind() {
+                ErrorKind::UniqueViolation => StorageError::Unique {
+                    constraint: constraint(),
+                },
+                ErrorKind::ForeignKeyViolation => StorageError::ForeignKey {
+                    constraint: constraint(),
+                },
+                _ => StorageError::Other(e.to_string()),
+            }
+        }
+        Some(SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Io(_)) => {
+            StorageError::Unavailable(e.to_string())
+        }
+        _ if matches!(e, DbErr::ConnectionAcquire(_)) => StorageError::Unavailable(e.to_string()),
+        _ => StorageError::Other(e.to_string()),
+    }
+}
