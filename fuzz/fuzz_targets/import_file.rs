@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for name in ["upload.csv", "upload.xlsx"] {
-        if let Ok(p) = rapport_store::imports::parse::read(name, data, None) {
+        if let Ok(p) = rapport_interchange::import_file::read(name, data, None) {
             assert!(!p.rows.is_empty());
         }
     }

@@ -5,9 +5,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(cards) = rapport_store::interop::vcard::parse(text) {
+        if let Ok(cards) = rapport_interchange::vcard::parse(text) {
             for c in &cards {
-                let _ = rapport_store::interop::vcard::card_to_doc(c);
+                let _ = rapport_interchange::vcard::card_to_doc(c);
             }
         }
     }

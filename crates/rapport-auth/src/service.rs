@@ -5,11 +5,11 @@ use crate::{mfa, password, throttle, token};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, DomainError, Principal};
 use rapport_db::db_err;
-use rapport_store::audit::{self, Entry};
-use rapport_store::auth_cache::{Cached, Holder, Presented};
-use rapport_store::sessions::{self, SessionRow, TokenRow};
-use rapport_store::users::{self, Credentials, NewUser, User};
-use rapport_store::{departments, Store};
+use rapport_services::audit::{self, Entry};
+use rapport_services::auth_cache::{Cached, Holder, Presented};
+use rapport_services::sessions::{self, SessionRow, TokenRow};
+use rapport_services::users::{self, Credentials, NewUser, User};
+use rapport_services::{departments, Store};
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -305,7 +305,7 @@ pub async fn authenticate(
 
 /// Read the session or API token a request presents and the user behind it: one query for
 /// the token, one for the user, one for their roles (grants are as fresh as the cache allows,
-/// see `rapport_store::auth_cache`).
+/// see `rapport_services::auth_cache`).
 async fn read_presented(store: &Store, presented: &str, hash: &str) -> Result<Cached, DomainError> {
     let (user_id, found) = if presented.starts_with(token::API_PREFIX) {
         let t = sessions::token_by_hash(store, hash)

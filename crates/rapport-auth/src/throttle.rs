@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use rapport_core::DomainError;
-use rapport_store::sessions::{self, Attempts};
-use rapport_store::Store;
+use rapport_services::sessions::{self, Attempts};
+use rapport_services::Store;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {

@@ -6,8 +6,8 @@ use chrono::{Duration, TimeZone, Utc};
 use rapport_auth::service::{self, AuthSettings, LoginRequest};
 use rapport_core::clock::ManualClock;
 use rapport_core::{DomainError, Principal};
-use rapport_store::crypto::KeyFile;
-use rapport_store::{Db, Store, StoreSettings};
+use rapport_services::crypto::KeyFile;
+use rapport_services::{Db, Store, StoreSettings};
 use std::sync::Arc;
 
 async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
@@ -16,7 +16,7 @@ async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
     let db = Db::connect(&format!("sqlite://{}", dir.join("t.db").display()))
         .await
         .unwrap();
-    rapport_store::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
+    rapport_services::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
         .await
         .unwrap();
     let store = Store::new(

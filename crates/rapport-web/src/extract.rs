@@ -262,7 +262,7 @@ pub fn csrf_for(session_token: &str) -> String {
 /// The authenticated caller. Cookie-authenticated unsafe requests must carry the CSRF token.
 pub struct Auth {
     pub principal: Principal,
-    pub user: rapport_store::users::User,
+    pub user: rapport_services::users::User,
     pub token: String,
 }
 
@@ -330,7 +330,7 @@ where
                 ))
                 .into_response());
             }
-            let user = rapport_store::users::get_user(&app.store, target)
+            let user = rapport_services::users::get_user(&app.store, target)
                 .await
                 .map_err(|e| ApiError(e).into_response())?
                 .ok_or_else(|| ApiError(DomainError::NotFound).into_response())?;

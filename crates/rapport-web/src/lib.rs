@@ -1,4 +1,4 @@
-//! Rapport's HTTP layer: thin handlers over the services in `rapport-store` and
+//! Rapport's HTTP layer: thin handlers over the services in `rapport-services` and
 //! `rapport-auth`. `api/` is the JSON API with its OpenAPI document; `middleware` adds request
 //! ids, security headers and logging; `error` maps domain errors to problem+json.
 
@@ -11,7 +11,7 @@ pub mod ui;
 use axum::extract::FromRef;
 use axum::Router;
 use rapport_auth::AuthSettings;
-use rapport_store::Store;
+use rapport_services::Store;
 
 #[derive(Clone, Debug)]
 pub struct AppState {

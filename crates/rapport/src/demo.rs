@@ -7,8 +7,8 @@ use rand::{Rng, SeedableRng};
 use rapport_auth::service::{self, UserSpec};
 use rapport_core::Principal;
 use rapport_db::search_index::generations;
-use rapport_store::records::{batch, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
-use rapport_store::{demo, users, Store};
+use rapport_services::records::{batch, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use rapport_services::{demo, users, Store};
 use serde_json::json;
 use std::time::Instant;
 

@@ -3,8 +3,8 @@
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use rapport_db::{build, get};
-use rapport_store::crypto::{KeyFile, Keyring};
-use rapport_store::Db;
+use rapport_services::crypto::{KeyFile, Keyring};
+use rapport_services::Db;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 

@@ -205,7 +205,7 @@ async fn run() -> Result<()> {
             command: AuditCommand::Verify,
         } => {
             let store = serve::open_store(&cfg).await?;
-            let report = rapport_store::audit::verify(&store)
+            let report = rapport_services::audit::verify(&store)
                 .await
                 .map_err(describe)?;
             store.db.close().await;
@@ -261,7 +261,7 @@ fn describe(e: rapport_core::DomainError) -> anyhow::Error {
 }
 
 async fn keys_command(cfg: &Config, command: KeysCommand) -> Result<()> {
-    use rapport_store::crypto::KeyFile;
+    use rapport_services::crypto::KeyFile;
     if cfg.master_key.is_some() {
         bail!("keys are managed in a key file; RAPPORT_MASTER_KEY is set, so there is nothing to rotate");
     }

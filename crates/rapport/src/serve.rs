@@ -6,7 +6,7 @@ use crate::keys;
 use anyhow::{anyhow, Context, Result};
 use rapport_auth::AuthSettings;
 use rapport_core::{Clock, SystemClock};
-use rapport_store::{Db, Store, StoreSettings};
+use rapport_services::{Db, Store, StoreSettings};
 use rapport_web::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         .map_err(|e| anyhow!("cannot open the database: {e}"))?;
     let ring = keys::load(cfg, &db).await?;
     let clock = Arc::new(SystemClock);
-    rapport_store::seeds::migrate(&db, clock.now())
+    rapport_services::seeds::migrate(&db, clock.now())
         .await
         .map_err(|e| anyhow!("migrations failed: {e}"))?;
     Ok(Store::new(
@@ -66,7 +66,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let store = open_store(&cfg).await?;
     // Reads audited before the last stop and not yet in the trail (ADR 0017) go in now; this
     // also starts the audit writer and the journal's mover.
-    rapport_store::audit::flush(&store)
+    rapport_services::audit::flush(&store)
         .await
         .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
     // SQLite: generation 0 of the search tokens moved out and generations merged (ADR 0026).
@@ -84,15 +84,15 @@ pub async fn run(cfg: Config) -> Result<()> {
     let app = rapport_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
     if cfg.jobs_enabled {
-        let released = rapport_jobs::release_orphans(&store)
+        let released = rapport_services::jobs::worker::release_orphans(&store)
             .await
             .map_err(|e| anyhow!("cannot release interrupted jobs: {e}"))?;
         if released > 0 {
             tracing::info!(released, "jobs interrupted by the last stop will run again");
         }
-        rapport_jobs::Worker::new(
+        rapport_services::jobs::worker::Worker::new(
             store.clone(),
-            rapport_jobs::Settings {
+            rapport_services::jobs::worker::Settings {
                 poll: Duration::from_millis(cfg.job_poll_ms as u64),
                 lease: chrono::Duration::seconds(cfg.job_lease_secs),
                 ..Default::default()
@@ -111,7 +111,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                 let now = key_file_mtime(&cfg2);
                 if now != last {
                     last = now;
-                    match rapport_store::crypto::KeyFile::load(&cfg2.key_file)
+                    match rapport_services::crypto::KeyFile::load(&cfg2.key_file)
                         .and_then(|f| f.keyring())
                     {
                         Ok(ring) => {

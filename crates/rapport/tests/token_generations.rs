@@ -7,7 +7,7 @@
 mod common;
 use common::{App, Backend, Session};
 use rapport_db::search_index::generations::{self, Done, Policy, Tidy};
-use rapport_store::Db;
+use rapport_services::Db;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -359,16 +359,16 @@ async fn an_interrupted_merge_is_finished_by_the_next_process() {
 
 /// The server's own store over the test's database (same key file), for the store-level
 /// checks below.
-fn store_of(app: &App, db: Db) -> rapport_store::Store {
-    let ring = rapport_store::crypto::KeyFile::load(&app.dir.join("rapport.key"))
+fn store_of(app: &App, db: Db) -> rapport_services::Store {
+    let ring = rapport_services::crypto::KeyFile::load(&app.dir.join("rapport.key"))
         .unwrap()
         .keyring()
         .unwrap();
-    rapport_store::Store::new(
+    rapport_services::Store::new(
         db,
         ring,
         std::sync::Arc::new(rapport_core::clock::SystemClock),
-        rapport_store::StoreSettings::default(),
+        rapport_services::StoreSettings::default(),
     )
 }
 

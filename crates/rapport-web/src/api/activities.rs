@@ -11,7 +11,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{Kind, Status};
 use rapport_core::DomainError;
-use rapport_store::{activities, jobs, notifications, timeline};
+use rapport_services::{activities, jobs, notifications, timeline};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

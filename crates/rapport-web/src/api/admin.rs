@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::{Action, DomainError, Grants, Object, Scope};
-use rapport_store::audit::{self, AuditFilter};
-use rapport_store::picklists::{self, PicklistValue};
-use rapport_store::records::duplicates;
-use rapport_store::{departments, roles, users};
+use rapport_services::audit::{self, AuditFilter};
+use rapport_services::picklists::{self, PicklistValue};
+use rapport_services::records::duplicates;
+use rapport_services::{departments, roles, users};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -290,7 +290,7 @@ pub async fn list_custom_fields(
 ) -> ApiResult<Json<Value>> {
     let object = object_of(&object)?;
     let visible =
-        rapport_store::custom_fields::list_for(&app.store, &auth.principal, object).await?;
+        rapport_services::custom_fields::list_for(&app.store, &auth.principal, object).await?;
     Ok(Json(json!({"data": visible})))
 }
 
@@ -353,6 +353,6 @@ pub async fn put_custom_field(
         active: f.opt_bool("active")?.unwrap_or(true),
     };
     Ok(Json(json!(
-        rapport_store::custom_fields::save(&app.store, &auth.principal, field).await?
+        rapport_services::custom_fields::save(&app.store, &auth.principal, field).await?
     )))
 }

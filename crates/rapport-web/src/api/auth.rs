@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_auth::service::{self as auth, LoginRequest};
 use rapport_core::DomainError;
-use rapport_store::{sessions, users};
+use rapport_services::{sessions, users};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -81,7 +81,7 @@ pub async fn setup(
 
 pub async fn me(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let email_notifications =
-        rapport_store::mail::email_preferences(app.store.db.reader(), &auth.user.id).await?;
+        rapport_services::mail::email_preferences(app.store.db.reader(), &auth.user.id).await?;
     Ok(Json(
         json!({"user": auth.user, "grants": auth.principal.grants, "read_only": auth.principal.read_only,
                "email_notifications": email_notifications}),
@@ -99,13 +99,13 @@ pub async fn update_me(
         users::set_language(&app.store, &auth.user.id, lang).await?;
     }
     if let Some(kinds) = kinds {
-        rapport_store::mail::set_email_preferences(&app.store, &auth.principal, &kinds).await?;
+        rapport_services::mail::set_email_preferences(&app.store, &auth.principal, &kinds).await?;
     }
     let user = users::get_user(&app.store, &auth.user.id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let email_notifications =
-        rapport_store::mail::email_preferences(app.store.db.reader(), &user.id).await?;
+        rapport_services::mail::email_preferences(app.store.db.reader(), &user.id).await?;
     Ok(Json(
         json!({"user": user, "email_notifications": email_notifications}),
     ))

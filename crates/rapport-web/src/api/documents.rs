@@ -10,11 +10,11 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use rapport_store::sales::approvals::{self, Flow};
-use rapport_store::sales::convert;
-use rapport_store::sales::price_lists::{self, PriceListDraft};
-use rapport_store::sales::receivables::{self, InstalmentDraft};
-use rapport_store::{pool, targets};
+use rapport_services::sales::approvals::{self, Flow};
+use rapport_services::sales::convert;
+use rapport_services::sales::price_lists::{self, PriceListDraft};
+use rapport_services::sales::receivables::{self, InstalmentDraft};
+use rapport_services::{pool, targets};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -292,7 +292,9 @@ pub async fn target_progress(
     let p = query_params(raw, &["period"])?;
     let period = match p.get("period") {
         Some(p) => p.clone(),
-        None => targets::periods_of(rapport_store::sales::local_date(app.store.now()))[0].clone(),
+        None => {
+            targets::periods_of(rapport_services::sales::local_date(app.store.now()))[0].clone()
+        }
     };
     let rows = targets::progress(&app.store, &auth.principal, &period).await?;
     Ok(Json(json!({"period": period, "data": rows})))

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::exports::{self, Export};
+use rapport_services::exports::{self, Export};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::{DomainError, Object};
-use rapport_store::imports::{self, Import, Mapping};
+use rapport_services::imports::{self, Import, Mapping};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::interop::{calendar, vcard};
+use rapport_services::interop::{calendar, vcard};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

@@ -6,7 +6,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use rapport_store::mail;
+use rapport_services::mail;
 use serde_json::{json, Value};
 
 pub async fn get_smtp(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
@@ -32,7 +32,7 @@ pub async fn test_smtp(
     let f = Fields::new(&body, &["to"])?;
     let to = f.opt_str("to")?.unwrap_or(&auth.user.email).to_string();
     let zh = auth.user.language != "en";
-    rapport_jobs::mail::test_send(&app.store, &auth.principal, &to, zh).await?;
+    rapport_services::mail::send::test_send(&app.store, &auth.principal, &to, zh).await?;
     Ok(Json(json!({"sent_to": to})))
 }
 

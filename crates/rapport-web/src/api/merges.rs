@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rapport_core::{DomainError, Object};
-use rapport_store::merge::{self, scan, MergeRequest};
+use rapport_services::merge::{self, scan, MergeRequest};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;

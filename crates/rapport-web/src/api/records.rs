@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
-use rapport_store::records::{self, query, ObjectDef, WriteOptions};
+use rapport_services::records::{self, query, ObjectDef, WriteOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -177,7 +177,7 @@ pub async fn privacy_export(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let doc = rapport_store::privacy::export_contact(&app.store, &auth.principal, &id).await?;
+    let doc = rapport_services::privacy::export_contact(&app.store, &auth.principal, &id).await?;
     let disposition = format!("attachment; filename=\"contact-{id}.json\"");
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(doc)).into_response())
 }
@@ -190,7 +190,7 @@ pub async fn erase(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let f = Fields::new(&body, &["reason"])?;
-    rapport_store::privacy::erase_contact(&app.store, &auth.principal, &id, f.str("reason")?)
+    rapport_services::privacy::erase_contact(&app.store, &auth.principal, &id, f.str("reason")?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -294,7 +294,7 @@ pub async fn bulk(
 
 /// Every exportable column of a record type: built-in fields, then active custom fields.
 pub async fn export_columns(
-    store: &rapport_store::Store,
+    store: &rapport_services::Store,
     def: &ObjectDef,
     zh: Option<bool>,
 ) -> ApiResult<Vec<(String, String)>> {
@@ -313,7 +313,7 @@ pub async fn export_columns(
             )
         })
         .collect();
-    for c in rapport_store::custom_fields::active(store, def.object).await? {
+    for c in rapport_services::custom_fields::active(store, def.object).await? {
         let header = match zh {
             Some(z) => c.label(z).to_string(),
             None => c.key.clone(),

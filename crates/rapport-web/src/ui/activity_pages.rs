@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use rapport_core::activity::{Channel, Direction, Kind, Priority, Status};
 use rapport_core::{Action, DomainError, Object};
-use rapport_store::activities::{self, Activity};
-use rapport_store::timeline;
+use rapport_services::activities::{self, Activity};
+use rapport_services::timeline;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -103,7 +103,7 @@ pub fn empty_form(plural: &str, id: &str, lang: Lang) -> ActivityForm {
     }
 }
 
-pub(super) fn user_names(users: &[rapport_store::users::User]) -> HashMap<String, String> {
+pub(super) fn user_names(users: &[rapport_services::users::User]) -> HashMap<String, String> {
     users
         .iter()
         .map(|u| (u.id.clone(), u.name.clone()))
@@ -513,7 +513,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         .unwrap_or(now);
     let me = page.principal.user_id.clone();
     let names = user_names(
-        &rapport_store::users::list(&app.store, &page.principal)
+        &rapport_services::users::list(&app.store, &page.principal)
             .await
             .unwrap_or_default(),
     );
@@ -566,7 +566,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
     // My open deals nobody planned a next step for, largest first.
     let mut no_next = Vec::new();
     if page.principal.scope(Object::Opportunity, Action::Read) != rapport_core::Scope::None {
-        let params = rapport_store::records::query::ListParams {
+        let params = rapport_services::records::query::ListParams {
             filter: Some(json!({"and": [
                 {"field": "owner_id", "op": "eq", "value": me},
                 {"field": "status", "op": "eq", "value": "open"},
@@ -576,10 +576,10 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
             limit: Some(10),
             ..Default::default()
         };
-        for o in rapport_store::records::query::list(
+        for o in rapport_services::records::query::list(
             &app.store,
             &page.principal,
-            &rapport_store::records::OPPORTUNITIES,
+            &rapport_services::records::OPPORTUNITIES,
             &params,
         )
         .await?
@@ -596,7 +596,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         }
     }
     // My accounts that go back to the public pool within a week unless followed up.
-    let returning = rapport_store::pool::returning_soon(&app.store, &page.principal, 7)
+    let returning = rapport_services::pool::returning_soon(&app.store, &page.principal, 7)
         .await?
         .into_iter()
         .take(20)

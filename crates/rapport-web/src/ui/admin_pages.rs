@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use rapport_core::DomainError;
-use rapport_store::audit::{self, AuditFilter, Entry};
+use rapport_services::audit::{self, AuditFilter, Entry};
 
 pub struct AuditView {
     pub seq: i64,
@@ -57,7 +57,7 @@ pub async fn audit(
         Ok(r) => r,
         Err(e) => return super::error_page(lang, e),
     };
-    let users: Vec<(String, String)> = rapport_store::users::list(&app.store, &page.principal)
+    let users: Vec<(String, String)> = rapport_services::users::list(&app.store, &page.principal)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -143,14 +143,14 @@ async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Respon
     if !page.principal.is_admin() {
         return super::error_page(lang, DomainError::Forbidden("users".into()));
     }
-    let users = match rapport_store::users::list(&app.store, &page.principal).await {
+    let users = match rapport_services::users::list(&app.store, &page.principal).await {
         Ok(u) => u,
         Err(e) => return super::error_page(lang, e),
     };
-    let departments = rapport_store::departments::list(&app.store.db)
+    let departments = rapport_services::departments::list(&app.store.db)
         .await
         .unwrap_or_default();
-    let roles = rapport_store::roles::list(&app.store.db)
+    let roles = rapport_services::roles::list(&app.store.db)
         .await
         .unwrap_or_default();
     let role_name = |key: &str| {
@@ -237,7 +237,7 @@ pub async fn set_active(
     axum::extract::Path(id): axum::extract::Path<String>,
     Posted { page, form }: Posted,
 ) -> Response {
-    match rapport_store::users::set_active(
+    match rapport_services::users::set_active(
         &app.store,
         &page.principal,
         &id,
@@ -266,7 +266,7 @@ pub async fn view_as(State(app): State<AppState>, Posted { page, form }: Posted)
         return super::error_page(page.ctx.lang, DomainError::Forbidden("view as".into()));
     }
     let target = field(&form, "user_id");
-    match rapport_store::users::get_user(&app.store, &target).await {
+    match rapport_services::users::get_user(&app.store, &target).await {
         Ok(Some(u)) => {
             let _ = audit::record_alone(
                 &app.store,

@@ -48,7 +48,7 @@ fn safe_next(next: &str) -> String {
 }
 
 pub async fn login_page(State(app): State<AppState>, anon: Anon) -> Response {
-    if matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+    if matches!(rapport_services::users::count(&app.store).await, Ok(0)) {
         return Redirect::to("/setup").into_response();
     }
     let page = LoginPage {
@@ -112,7 +112,7 @@ pub async fn logout(State(app): State<AppState>, Posted { page, form: _ }: Poste
 }
 
 pub async fn setup_page(State(app): State<AppState>, anon: Anon) -> Response {
-    if !matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+    if !matches!(rapport_services::users::count(&app.store).await, Ok(0)) {
         return Redirect::to("/login").into_response();
     }
     let page = SetupPage {
@@ -158,7 +158,7 @@ pub async fn setup_submit(
                 .await
                 {
                     if let Err(e) =
-                        rapport_store::demo::sample(&app.store, &principal, 30, 60).await
+                        rapport_services::demo::sample(&app.store, &principal, 30, 60).await
                     {
                         tracing::warn!(error = %e, "sample data could not be created");
                     }
@@ -195,7 +195,8 @@ pub async fn switch_language(
     };
     if let Some(tok) = session {
         if let Ok(a) = auth::authenticate(&app.store, &app.auth, &tok, None, None).await {
-            let _ = rapport_store::users::set_language(&app.store, &a.user.id, lang.code()).await;
+            let _ =
+                rapport_services::users::set_language(&app.store, &a.user.id, lang.code()).await;
         }
     }
     let next = safe_next(&field(&form, "next"));

@@ -12,10 +12,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{lines, Action, DomainError, Object, Principal, Scope};
-use rapport_store::records::query::{self, ListParams};
-use rapport_store::records::{self, ObjectDef, WriteOptions, QUOTES};
-use rapport_store::sales::{approvals, convert, receivables};
-use rapport_store::Store;
+use rapport_services::records::query::{self, ListParams};
+use rapport_services::records::{self, ObjectDef, WriteOptions, QUOTES};
+use rapport_services::sales::{approvals, convert, receivables};
+use rapport_services::Store;
 use serde_json::{json, Map, Value};
 
 /// A button on a record page that posts to `url` (with a text box when `input` names one).
@@ -87,7 +87,7 @@ pub async fn add_choices(
                 )
             })
             .collect();
-        c.price_lists = rapport_store::sales::price_lists::list(store, actor)
+        c.price_lists = rapport_services::sales::price_lists::list(store, actor)
             .await?
             .into_iter()
             .filter(|l| l.active)
@@ -221,7 +221,7 @@ pub async fn panel(
             } else if can_update {
                 let zh = lang == Lang::Zh;
                 p.release_reasons =
-                    rapport_store::picklists::values(&app.store.db, "pool_release_reason")
+                    rapport_services::picklists::values(&app.store.db, "pool_release_reason")
                         .await
                         .unwrap_or_default()
                         .into_iter()

@@ -7,7 +7,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use rapport_store::exports::{self, Export};
+use rapport_services::exports::{self, Export};
 
 #[derive(Template)]
 #[template(path = "exports.html")]

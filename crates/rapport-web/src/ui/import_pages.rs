@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{Action, DomainError, Object, Scope};
-use rapport_store::imports::{self, Import, Mapping};
+use rapport_services::imports::{self, Import, Mapping};
 
 #[derive(Template)]
 #[template(path = "imports.html")]

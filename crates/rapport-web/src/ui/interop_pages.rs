@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use rapport_store::interop::vcard;
+use rapport_services::interop::vcard;
 
 #[derive(Template)]
 #[template(path = "vcard_import.html")]

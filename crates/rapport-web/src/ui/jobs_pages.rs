@@ -8,7 +8,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use rapport_store::jobs;
+use rapport_services::jobs;
 
 pub struct JobRow {
     pub id: String,

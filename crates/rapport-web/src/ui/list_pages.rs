@@ -14,9 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldKind;
 use rapport_core::{Action, DomainError, Object, Scope};
-use rapport_store::records::query::{self, ListParams};
-use rapport_store::records::{self, ObjectDef};
-use rapport_store::views;
+use rapport_services::records::query::{self, ListParams};
+use rapport_services::records::{self, ObjectDef};
+use rapport_services::views;
 use serde_json::{json, Value};
 
 pub struct Row {
@@ -204,7 +204,7 @@ pub async fn list(
             .unwrap_or(u32::MAX)
     };
     cols.sort_by_key(|c| pos_of(c));
-    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+    let customs = rapport_services::custom_fields::active(&app.store, def.object)
         .await
         .unwrap_or_default();
     let cols: Vec<String> = cols
@@ -604,8 +604,14 @@ pub async fn export(
     .await
     .is_ok_and(|n| n > records::export::MAX_ROWS);
     if large || field(&q, "background") == "1" {
-        return match rapport_store::exports::start(&app.store, &page.principal, def, spec, format)
-            .await
+        return match rapport_services::exports::start(
+            &app.store,
+            &page.principal,
+            def,
+            spec,
+            format,
+        )
+        .await
         {
             Ok(e) => Redirect::to(&format!("/exports?started={}", e.id)).into_response(),
             Err(e) => page_error(lang, e),

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use rapport_core::DomainError;
-use rapport_store::mail;
+use rapport_services::mail;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -131,7 +131,7 @@ pub async fn test(State(app): State<AppState>, Posted { page, form }: Posted) ->
     let lang = page.ctx.lang;
     let to = field(&form, "to").trim().to_string();
     let zh = lang == super::i18n::Lang::Zh;
-    match rapport_jobs::mail::test_send(&app.store, &page.principal, &to, zh).await {
+    match rapport_services::mail::send::test_send(&app.store, &page.principal, &to, zh).await {
         Ok(()) => {
             let notice = Some(format!("{} {to}", t(lang, "mail.test_sent")));
             show(&app, page, None, HashMap::new(), notice, None).await

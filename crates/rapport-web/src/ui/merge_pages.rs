@@ -12,8 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldKind;
 use rapport_core::{DomainError, Object};
-use rapport_store::merge::{self, scan, Merge, MergeRequest};
-use rapport_store::records;
+use rapport_services::merge::{self, scan, Merge, MergeRequest};
+use rapport_services::records;
 use serde_json::Value;
 
 fn object_of(plural: &str) -> Result<(Object, &'static str), DomainError> {

@@ -36,7 +36,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use i18n::Lang;
 use rapport_core::{DomainError, Principal};
-use rapport_store::users::User;
+use rapport_services::users::User;
 
 pub const LANG_COOKIE: &str = "rapport_lang";
 pub const PRE_CSRF_COOKIE: &str = "rapport_csrf";
@@ -287,7 +287,7 @@ where
             Redirect::to(&format!("/login?next={}", form::urlencode(next))).into_response()
         };
         let Some(token) = cookie(parts, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
-            if matches!(rapport_store::users::count(&app.store).await, Ok(0)) {
+            if matches!(rapport_services::users::count(&app.store).await, Ok(0)) {
                 return Err(Redirect::to("/setup").into_response());
             }
             return Err(to_login());
@@ -343,7 +343,7 @@ where
         if let Some(target) = cookie(parts, VIEW_AS_COOKIE)
             .filter(|t| !t.is_empty() && !exempt && principal.is_admin())
         {
-            if let Ok(Some(user)) = rapport_store::users::get_user(&app.store, &target).await {
+            if let Ok(Some(user)) = rapport_services::users::get_user(&app.store, &target).await {
                 if let Ok((mut viewed, _)) = rapport_auth::service::principal_for(
                     &app.store,
                     &user,
@@ -375,7 +375,7 @@ where
             search: String::new(),
             asset_version: assets::VERSION,
             viewing_as,
-            unread: rapport_store::notifications::unread_count(&app.store, &principal)
+            unread: rapport_services::notifications::unread_count(&app.store, &principal)
                 .await
                 .unwrap_or(0),
         };

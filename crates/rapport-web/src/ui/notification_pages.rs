@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use rapport_store::notifications;
+use rapport_services::notifications;
 
 pub struct NoteItem {
     pub id: String,
@@ -36,7 +36,7 @@ pub async fn notifications_page(State(app): State<AppState>, page: Page) -> Resp
         Err(e) => return error_page(lang, e),
     };
     let names = user_names(
-        &rapport_store::users::list(&app.store, &page.principal)
+        &rapport_services::users::list(&app.store, &page.principal)
             .await
             .unwrap_or_default(),
     );

@@ -10,8 +10,8 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{Action, Object, Scope};
-use rapport_store::pool::{self, PoolAccount, Standing};
-use rapport_store::targets::{self, Progress, TargetDraft};
+use rapport_services::pool::{self, PoolAccount, Standing};
+use rapport_services::targets::{self, Progress, TargetDraft};
 use serde_json::json;
 
 #[derive(Template)]
@@ -126,7 +126,7 @@ pub async fn targets_page(
 ) -> Response {
     let lang = page.ctx.lang;
     let actor = &page.principal;
-    let periods = targets::periods_of(rapport_store::sales::local_date(app.store.now()));
+    let periods = targets::periods_of(rapport_services::sales::local_date(app.store.now()));
     let period = Some(field(&q, "period"))
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| periods[0].clone());
@@ -161,9 +161,13 @@ pub async fn targets_page(
     // and every department for administrators.
     let admin = actor.scope(Object::Settings, Action::Update) == Scope::All;
     let mut subjects = Vec::new();
-    if let Ok(Some(reach)) =
-        rapport_store::scope::owner_filter(&app.store, actor, Object::Opportunity, Action::Transfer)
-            .await
+    if let Ok(Some(reach)) = rapport_services::scope::owner_filter(
+        &app.store,
+        actor,
+        Object::Opportunity,
+        Action::Transfer,
+    )
+    .await
     {
         for (id, n) in &choices.users {
             if *id != actor.user_id && (admin || reach.allows(Some(id))) {

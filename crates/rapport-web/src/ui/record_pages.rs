@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
-use rapport_store::records::query::{self, ListParams};
-use rapport_store::records::{self, ObjectDef, WriteOptions, CONTACTS};
-use rapport_store::{picklists, users, Store};
+use rapport_services::records::query::{self, ListParams};
+use rapport_services::records::{self, ObjectDef, WriteOptions, CONTACTS};
+use rapport_services::{picklists, users, Store};
 use serde_json::{json, Value};
 
 pub struct DetailRow {
@@ -136,7 +136,7 @@ pub(super) async fn choices(
     object: Object,
 ) -> Result<Choices, DomainError> {
     let mut c = Choices {
-        customs: rapport_store::custom_fields::active(store, object).await?,
+        customs: rapport_services::custom_fields::active(store, object).await?,
         ..Default::default()
     };
     for (list, _) in picklists::DEFAULTS {
@@ -167,14 +167,14 @@ pub(super) async fn choices(
             .collect();
     }
     c.accounts = query::account_names(store, actor, 500).await?;
-    c.departments = rapport_store::departments::list(&store.db)
+    c.departments = rapport_services::departments::list(&store.db)
         .await?
         .into_iter()
         .map(|d| (d.id, d.name))
         .collect();
     if matches!(object, Object::Opportunity | Object::Lead) {
         let zh = lang == Lang::Zh;
-        for p in rapport_store::pipelines::list(store.db.reader()).await? {
+        for p in rapport_services::pipelines::list(store.db.reader()).await? {
             c.pipelines.push((p.id.clone(), p.name(zh).to_string()));
             for s in &p.stages {
                 if !c.stages.iter().any(|(k, _)| *k == s.key) {
@@ -353,7 +353,7 @@ pub async fn create(
         Err(refused) => return *refused,
     };
     let mut doc = form::to_doc(def.fields, &form);
-    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+    let customs = rapport_services::custom_fields::active(&app.store, def.object)
         .await
         .unwrap_or_default();
     form::custom_to_doc(&customs, &form, &mut doc);
@@ -461,13 +461,13 @@ async fn render_detail(
     };
     let owner = rec["owner_id"].as_str();
     let update_filter =
-        rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Update)
+        rapport_services::scope::owner_filter(&app.store, actor, def.object, Action::Update)
             .await
             .ok()
             .flatten();
     let can_update = update_filter.is_some_and(|f| f.allows(owner));
     let delete_filter =
-        rapport_store::scope::owner_filter(&app.store, actor, def.object, Action::Delete)
+        rapport_services::scope::owner_filter(&app.store, actor, def.object, Action::Delete)
             .await
             .ok()
             .flatten();
@@ -665,7 +665,7 @@ pub async fn detail(
     let res = render_detail(&app, page, def, &object, &id, None, &query).await;
     if res.status() == axum::http::StatusCode::NOT_FOUND {
         // A record merged into another: its old links lead to the one it went into.
-        if let Ok(Some(survivor)) = rapport_store::merge::survivor_of(&app.store, &id).await {
+        if let Ok(Some(survivor)) = rapport_services::merge::survivor_of(&app.store, &id).await {
             if records::read_record(&app.store, &actor, def, &survivor)
                 .await
                 .is_ok()
@@ -688,7 +688,7 @@ pub async fn edit_field(
         Err(refused) => return *refused,
     };
     let mut doc = form::to_doc(def.fields, &form);
-    let customs = rapport_store::custom_fields::active(&app.store, def.object)
+    let customs = rapport_services::custom_fields::active(&app.store, def.object)
         .await
         .unwrap_or_default();
     form::custom_to_doc(&customs, &form, &mut doc);
@@ -776,7 +776,7 @@ pub async fn erase(
     Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    match rapport_store::privacy::erase_contact(
+    match rapport_services::privacy::erase_contact(
         &app.store,
         &page.principal,
         &id,

@@ -5,8 +5,8 @@ use super::i18n::{t, Lang};
 use super::record_pages::record_label;
 use crate::AppState;
 use rapport_core::{Object, Principal};
-use rapport_store::records::query::{self, ListParams};
-use rapport_store::records::{
+use rapport_services::records::query::{self, ListParams};
+use rapport_services::records::{
     ObjectDef, CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES,
 };
 use serde_json::{json, Value};
@@ -279,7 +279,7 @@ pub async fn groups(
                     .await,
                 );
             }
-            let history = rapport_store::pipelines::stage_history(&app.store, actor, id)
+            let history = rapport_services::pipelines::stage_history(&app.store, actor, id)
                 .await
                 .unwrap_or_default();
             out.push((

@@ -11,9 +11,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{validate, Action, DomainError, Object, Scope};
-use rapport_store::leads::{self, ConvertRequest};
-use rapport_store::pipelines::{board, StageKind};
-use rapport_store::records::{self, WriteOptions, LEADS, OPPORTUNITIES};
+use rapport_services::leads::{self, ConvertRequest};
+use rapport_services::pipelines::{board, StageKind};
+use rapport_services::records::{self, WriteOptions, LEADS, OPPORTUNITIES};
 use serde_json::{json, Map, Value};
 
 pub struct BoardCard {
@@ -97,14 +97,15 @@ pub async fn board_page(
     };
     // Only what the board shows: owners' names and the lost reasons (not every picker list).
     let owners = if page.principal.scope(Object::User, Action::Read) != Scope::None {
-        match rapport_store::users::list(&app.store, &page.principal).await {
+        match rapport_services::users::list(&app.store, &page.principal).await {
             Ok(list) => list.into_iter().map(|u| (u.id, u.name)).collect(),
             Err(e) => return super::error_page(lang, e),
         }
     } else {
         Vec::new()
     };
-    let lost_reasons = match rapport_store::picklists::values(&app.store.db, "lost_reason").await {
+    let lost_reasons = match rapport_services::picklists::values(&app.store.db, "lost_reason").await
+    {
         Ok(v) => v
             .into_iter()
             .filter(|v| v.active)
@@ -112,7 +113,7 @@ pub async fn board_page(
             .collect(),
         Err(e) => return super::error_page(lang, e),
     };
-    let pipelines = rapport_store::pipelines::list(app.store.db.reader())
+    let pipelines = rapport_services::pipelines::list(app.store.db.reader())
         .await
         .unwrap_or_default()
         .into_iter()
@@ -247,7 +248,7 @@ struct ConvertPage {
 
 /// "opportunity.amount" as people read it: "商机 · 金额".
 fn part_label(lang: Lang, field: &str) -> String {
-    use rapport_store::records::{ACCOUNTS, CONTACTS};
+    use rapport_services::records::{ACCOUNTS, CONTACTS};
     let Some((part, name)) = field.split_once('.') else {
         return field.to_string();
     };

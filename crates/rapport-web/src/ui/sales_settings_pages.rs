@@ -10,11 +10,11 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::DomainError;
-use rapport_store::pipelines::{self, PipelineDraft, Stage, StageKind};
-use rapport_store::pool::{self, PoolSettings};
-use rapport_store::records::query::{self, ListParams};
-use rapport_store::sales::approvals::{self, Flow, StepRule};
-use rapport_store::sales::price_lists::{self, ItemDraft, PriceListDraft};
+use rapport_services::pipelines::{self, PipelineDraft, Stage, StageKind};
+use rapport_services::pool::{self, PoolSettings};
+use rapport_services::records::query::{self, ListParams};
+use rapport_services::sales::approvals::{self, Flow, StepRule};
+use rapport_services::sales::price_lists::{self, ItemDraft, PriceListDraft};
 use serde_json::json;
 
 /// A pipeline as its form shows it: (id, name_en, name_zh, stale_days, is_default, active,
@@ -109,7 +109,7 @@ pub async fn page(
             .collect();
         flow.push(Default::default());
         let mut approvers = vec![("manager".to_string(), t(lang, "doc.rule_manager"))];
-        for r in rapport_store::roles::list(&store.db).await? {
+        for r in rapport_services::roles::list(&store.db).await? {
             let name = if lang == Lang::Zh {
                 r.name_zh
             } else {
@@ -120,7 +120,7 @@ pub async fn page(
                 format!("{} · {name}", t(lang, "doc.rule_role")),
             ));
         }
-        for u in rapport_store::users::list(store, actor).await? {
+        for u in rapport_services::users::list(store, actor).await? {
             if u.active {
                 approvers.push((format!("user:{}", u.id), u.name));
             }
@@ -139,7 +139,7 @@ pub async fn page(
         let products = query::list(
             store,
             actor,
-            &rapport_store::records::PRODUCTS,
+            &rapport_services::records::PRODUCTS,
             &ListParams {
                 sort: Some("code".into()),
                 limit: Some(200),

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use rapport_auth::service as auth;
-use rapport_store::sessions;
+use rapport_services::sessions;
 
 pub struct SessionView {
     pub id: String,
@@ -58,7 +58,7 @@ struct Extra {
 }
 
 async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
-    let user = match rapport_store::users::get_user(&app.store, &page.user.id).await {
+    let user = match rapport_services::users::get_user(&app.store, &page.user.id).await {
         Ok(Some(u)) => u,
         _ => page.user.clone(),
     };
@@ -96,14 +96,14 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         ),
         None => (None, String::new()),
     };
-    let calendar_path = rapport_store::interop::calendar::token(&app.store, &page.principal)
+    let calendar_path = rapport_services::interop::calendar::token(&app.store, &page.principal)
         .await
         .map(|t| format!("/calendar/{t}.ics"))
         .unwrap_or_default();
-    let chosen = rapport_store::mail::email_preferences(app.store.db.reader(), &user.id)
+    let chosen = rapport_services::mail::email_preferences(app.store.db.reader(), &user.id)
         .await
         .unwrap_or_default();
-    let email_prefs = rapport_store::mail::EMAILABLE
+    let email_prefs = rapport_services::mail::EMAILABLE
         .iter()
         .map(|k| {
             (
@@ -271,6 +271,6 @@ pub async fn reset_calendar(
     State(app): State<AppState>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = rapport_store::interop::calendar::reset(&app.store, &page.principal).await;
+    let result = rapport_services::interop::calendar::reset(&app.store, &page.principal).await;
     super::redirect_or_error(page.ctx.lang, result, "/me/security#calendar")
 }

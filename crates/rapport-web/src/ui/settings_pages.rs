@@ -12,9 +12,9 @@ use rapport_core::custom::{ChoiceOption, CustomField, CustomKind};
 use rapport_core::objects;
 use rapport_core::permission::{Action, FieldAccess, Grants, Object, Scope};
 use rapport_core::DomainError;
-use rapport_store::picklists::{self, PicklistValue};
-use rapport_store::records::duplicates::{self, RuleMode};
-use rapport_store::{custom_fields, roles};
+use rapport_services::picklists::{self, PicklistValue};
+use rapport_services::records::duplicates::{self, RuleMode};
+use rapport_services::{custom_fields, roles};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -162,12 +162,12 @@ async fn show(
             duplicate_rules.push((format!("{}.{rule}", o.key()), label, opts));
         }
     }
-    let all = rapport_store::departments::list(&app.store.db)
+    let all = rapport_services::departments::list(&app.store.db)
         .await
         .unwrap_or_default();
     let mut departments = Vec::new();
     fn walk(
-        all: &[rapport_store::departments::Department],
+        all: &[rapport_services::departments::Department],
         parent: Option<&str>,
         depth: usize,
         out: &mut Vec<(String, String, usize)>,
@@ -529,7 +529,7 @@ pub async fn create_department(
     Posted { page, form }: Posted,
 ) -> Response {
     let parent = Some(field(&form, "parent_id")).filter(|p| !p.is_empty());
-    let res = rapport_store::departments::create(
+    let res = rapport_services::departments::create(
         &app.store,
         &page.principal,
         &field(&form, "name"),

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use rapport_core::fields::{FieldKind, FieldSpec};
-use rapport_store::records::{self, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use rapport_services::records::{self, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use serde_json::{json, Map, Value};
 
 mod routes;

@@ -9,7 +9,7 @@
 
 mod batch;
 pub mod mapping;
-pub mod parse;
+pub use rapport_interchange::import_file as parse;
 mod run;
 mod threads;
 
@@ -22,6 +22,7 @@ use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
 use rapport_db::{all, db_err, exec, get, one};
+use rapport_interchange::table::{CsvSink, Sink};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 use serde_json::json;
@@ -596,34 +597,27 @@ pub async fn error_file(
     let imp = get_for(store, actor, id).await?;
     let header = imp.mapping.as_ref().map_or(0, |m| m.header_row as i64);
     let failed = errors(store, actor, id, 1_000_000).await?;
-    let mut out = vec![0xEF, 0xBB, 0xBF];
-    {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(&mut out);
-        let mut head = rows_between(store, id, header, header + 1)
-            .await?
-            .pop()
-            .map(|(_, r)| r)
-            .unwrap_or_default();
-        head.push("错误原因 / Error".into());
-        w.write_record(&head).map_err(DomainError::internal)?;
-        for chunk in failed.chunks(500) {
-            let (from, to) = (chunk[0].0 - 1, chunk[chunk.len() - 1].0);
-            let rows = rows_between(store, id, from, to).await?;
-            for (row_no, reason) in chunk {
-                if let Some((_, cells)) = rows.iter().find(|(n, _)| *n == row_no - 1) {
-                    let mut rec: Vec<String> = cells
-                        .iter()
-                        .map(|c| crate::records::export::neutralise(c).into_owned())
-                        .collect();
-                    rec.push(reason.clone());
-                    w.write_record(&rec).map_err(DomainError::internal)?;
-                }
+    // Rows as they were in the file, which may differ in length.
+    let mut sink = CsvSink::ragged();
+    let mut head = rows_between(store, id, header, header + 1)
+        .await?
+        .pop()
+        .map(|(_, r)| r)
+        .unwrap_or_default();
+    head.push("错误原因 / Error".into());
+    sink.row(&head)?;
+    for chunk in failed.chunks(500) {
+        let (from, to) = (chunk[0].0 - 1, chunk[chunk.len() - 1].0);
+        let rows = rows_between(store, id, from, to).await?;
+        for (row_no, reason) in chunk {
+            if let Some((_, cells)) = rows.iter().find(|(n, _)| *n == row_no - 1) {
+                let mut rec = cells.clone();
+                rec.push(reason.clone());
+                sink.row(&rec)?;
             }
         }
-        w.flush().map_err(DomainError::internal)?;
     }
+    let out = sink.take()?;
     audit::record_alone(
         store,
         actor,

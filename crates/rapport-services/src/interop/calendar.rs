@@ -6,10 +6,10 @@
 use crate::activities::{self, Activity};
 use crate::{audit, users, Store};
 use chrono::Duration;
-use icalendar::{Calendar, Component, Event, EventLike, Todo, TodoStatus};
-use rapport_core::activity::{Kind, Priority, Status};
+use rapport_core::activity::Kind;
 use rapport_core::{DomainError, Principal};
 use rapport_db::{exec, get, one};
+use rapport_interchange::icalendar::{Feed, Item};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sha2::{Digest, Sha256};
 
@@ -91,58 +91,21 @@ pub async fn reset(store: &Store, actor: &Principal) -> Result<String, DomainErr
     Ok(token)
 }
 
-fn event(a: &Activity) -> Event {
-    let mut e = Event::new();
-    e.uid(&format!("{}@rapport", a.id))
-        .summary(&a.subject)
-        .timestamp(a.updated_at)
-        .starts(a.start_at.unwrap_or(a.at))
-        .ends(
-            a.end_at
-                .unwrap_or(a.start_at.unwrap_or(a.at) + Duration::hours(1)),
-        );
-    if let Some(p) = &a.place {
-        e.location(p);
+/// An activity as the feed shows it.
+fn item(a: &Activity) -> Item<'_> {
+    Item {
+        id: &a.id,
+        subject: &a.subject,
+        body: a.body.as_deref(),
+        place: a.place.as_deref(),
+        updated_at: a.updated_at,
+        start: a.start_at.unwrap_or(a.at),
+        end: a.end_at,
+        due: a.due_at,
+        completed_at: a.completed_at,
+        priority: a.priority,
+        status: a.status,
     }
-    if let Some(b) = &a.body {
-        e.description(b);
-    }
-    match a.status {
-        Status::Cancelled => {
-            e.status(icalendar::EventStatus::Cancelled);
-        }
-        _ => {
-            e.status(icalendar::EventStatus::Confirmed);
-        }
-    }
-    e.done()
-}
-
-fn todo(a: &Activity) -> Todo {
-    let mut t = Todo::new();
-    t.uid(&format!("{}@rapport", a.id))
-        .summary(&a.subject)
-        .timestamp(a.updated_at);
-    if let Some(d) = a.due_at {
-        t.due(d);
-    }
-    if let Some(b) = &a.body {
-        t.description(b);
-    }
-    t.priority(match a.priority {
-        Some(Priority::High) => 1,
-        Some(Priority::Low) => 9,
-        _ => 5,
-    });
-    match a.status {
-        Status::Open => t.status(TodoStatus::NeedsAction),
-        Status::Done => t.status(TodoStatus::Completed),
-        Status::Cancelled => t.status(TodoStatus::Cancelled),
-    };
-    if let Some(c) = a.completed_at {
-        t.completed(c);
-    }
-    t.done()
 }
 
 /// The feed behind a secret: the owner's meetings, visits (also those they attend) and tasks
@@ -176,8 +139,7 @@ pub async fn render(store: &Store, token: &str) -> Result<String, DomainError> {
         ..Principal::system()
     };
     let now = store.now();
-    let mut cal = Calendar::new();
-    cal.name(&format!("Rapport · {}", user.name));
+    let mut feed = Feed::new(&format!("Rapport · {}", user.name));
     for kind in [Kind::Meeting, Kind::Visit, Kind::Task] {
         let rows = activities::list(
             store,
@@ -196,9 +158,9 @@ pub async fn render(store: &Store, token: &str) -> Result<String, DomainError> {
         .await?;
         for (a, _) in rows {
             if kind == Kind::Task {
-                cal.push(todo(&a));
+                feed.todo(&item(&a));
             } else {
-                cal.push(event(&a));
+                feed.event(&item(&a));
             }
         }
     }
@@ -208,5 +170,5 @@ pub async fn render(store: &Store, token: &str) -> Result<String, DomainError> {
         audit::Entry::new("calendar_feed.read").object("user", &owner.user_id),
     )
     .await?;
-    Ok(cal.done().to_string())
+    Ok(feed.finish())
 }

@@ -1,7 +1,9 @@
 //! Outgoing mail, the parts that live in the database: the SMTP server administrators configure
 //! (password encrypted), the notifications each user also wants by email, and queuing mail (a
 //! notification, or an email to a contact that is logged on its timeline) as jobs in the same
-//! transaction as the change. The sending itself is `rapport_jobs::mail`.
+//! transaction as the change. The sending itself is [`send`].
+
+pub mod send;
 
 use crate::activities;
 use crate::{audit, jobs, notifications, Store};

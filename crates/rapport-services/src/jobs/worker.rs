@@ -1,17 +1,17 @@
 //! The worker that runs queued jobs. Every `rapport serve` process runs one: it claims due jobs
 //! under a lease, runs each inside one transaction together with marking it done, and records
 //! failures for a retry with backoff. Several processes on one PostgreSQL database share the
-//! queue safely (each job is claimed by one of them); see `rapport_store::jobs` and ADR 0006.
+//! queue safely (each job is claimed by one of them); see `crate::jobs` and ADR 0006.
 
+use crate::jobs::{self, Job, NewJob};
+use crate::{activities, Store};
 use chrono::Duration;
 use rapport_core::DomainError;
 use rapport_db::db_err;
-use rapport_store::jobs::{self, Job, NewJob};
-use rapport_store::{activities, Store};
 use serde_json::json;
 use std::time::Duration as StdDuration;
 
-pub mod mail;
+use crate::mail::send as mail;
 
 /// The housekeeping job: delete finished jobs after a while, then schedule the next run.
 pub const PURGE_JOB: &str = "jobs.purge";
@@ -46,19 +46,17 @@ async fn dispatch(
 ) -> Result<(), DomainError> {
     match job.kind.as_str() {
         activities::REMIND_JOB => activities::remind(tx, store, &job.payload).await,
-        rapport_store::mail::NOTIFICATION_JOB => {
-            mail::run_notification_job(tx, store, &job.payload).await
-        }
-        rapport_store::mail::CONTACT_JOB => mail::run_contact_job(tx, store, &job.payload).await,
+        crate::mail::NOTIFICATION_JOB => mail::run_notification_job(tx, store, &job.payload).await,
+        crate::mail::CONTACT_JOB => mail::run_contact_job(tx, store, &job.payload).await,
         PURGE_JOB => {
             let now = store.now();
             let n = jobs::purge(tx, now, Duration::days(KEEP_FINISHED_DAYS)).await?;
             tracing::info!(deleted = n, "purged finished jobs");
             schedule_purge(tx, store).await
         }
-        rapport_store::pool::SWEEP_JOB => {
-            rapport_store::pool::sweep(tx, store, store.now()).await?;
-            schedule_daily(tx, store, rapport_store::pool::SWEEP_JOB, 18).await
+        crate::pool::SWEEP_JOB => {
+            crate::pool::sweep(tx, store, store.now()).await?;
+            schedule_daily(tx, store, crate::pool::SWEEP_JOB, 18).await
         }
         other => Err(DomainError::Internal(format!(
             "no handler for job kind {other}"
@@ -102,13 +100,13 @@ pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
     // An import batch is its own transaction (it writes records the way a user's save does,
     // and moves its checkpoint with them); the job is marked done after it.
     // So is an export: it writes its file in many small steps, started again after a crash.
-    let own_transaction = rapport_store::imports::is_import_job(&job.kind)
-        || rapport_store::exports::is_export_job(&job.kind);
+    let own_transaction =
+        crate::imports::is_import_job(&job.kind) || crate::exports::is_export_job(&job.kind);
     if own_transaction {
-        let work = if rapport_store::exports::is_export_job(&job.kind) {
-            rapport_store::exports::run(store, &job.payload).await
+        let work = if crate::exports::is_export_job(&job.kind) {
+            crate::exports::run(store, &job.payload).await
         } else {
-            rapport_store::imports::run_batch(store, &job.payload).await
+            crate::imports::run_batch(store, &job.payload).await
         };
         let outcome = match work {
             Ok(()) => {
@@ -177,7 +175,7 @@ impl Worker {
         tokio::spawn(async move {
             if let Ok(tx) = self.store.db.begin().await {
                 let ok = schedule_purge(&tx, &self.store).await.is_ok()
-                    && schedule_daily(&tx, &self.store, rapport_store::pool::SWEEP_JOB, 18)
+                    && schedule_daily(&tx, &self.store, crate::pool::SWEEP_JOB, 18)
                         .await
                         .is_ok();
                 if ok {

@@ -209,10 +209,10 @@ fn xlsx_rows(bytes: &[u8], sheet: Option<usize>) -> Result<Vec<Vec<String>>, Dom
 
 /// vCards as rows: a header row of contact field names, then one row per card.
 fn vcard_rows(text: &str) -> Result<Vec<Vec<String>>, DomainError> {
-    let cards = crate::interop::vcard::parse(text)?;
+    let cards = crate::vcard::parse(text)?;
     let docs: Vec<_> = cards
         .iter()
-        .map(|c| crate::interop::vcard::card_to_doc(c).0)
+        .map(|c| crate::vcard::card_to_doc(c).0)
         .collect();
     let mut header: Vec<String> = Vec::new();
     for d in &docs {

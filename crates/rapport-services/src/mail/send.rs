@@ -3,15 +3,15 @@
 //! message. Sending cannot join a database transaction, so a job that sent and then failed to
 //! commit sends again on retry: at least once, never silently lost.
 
+use crate::mail::{self, Security, SmtpSettings};
+use crate::sales::approvals;
+use crate::{activities, audit, notifications, Store};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rapport_core::{Action, DomainError, Object, Principal, Scope};
 use rapport_db::{get, one};
-use rapport_store::mail::{self, Security, SmtpSettings};
-use rapport_store::sales::approvals;
-use rapport_store::{activities, audit, notifications, Store};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
@@ -245,7 +245,7 @@ pub async fn run_notification_job<C: ConnectionTrait>(
         return Ok(());
     }
     let actor_name = match get::<Option<String>>(&n, "actor_id")? {
-        Some(a) => rapport_store::users::get_user(store, &a)
+        Some(a) => crate::users::get_user(store, &a)
             .await?
             .map(|u| u.name)
             .unwrap_or_default(),
@@ -307,7 +307,7 @@ pub async fn run_contact_job<C: ConnectionTrait>(
         return Ok(()); // sent already
     }
     let sender = match payload["from_user"].as_str() {
-        Some(u) => rapport_store::users::get_user(store, u).await?,
+        Some(u) => crate::users::get_user(store, u).await?,
         None => None,
     };
     let settings = configured(c, store).await?;
