@@ -5,6 +5,7 @@ use crate::{mfa, password, throttle, token};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, DomainError, Principal};
 use rapport_db::db_err;
+use rapport_services::access::Access;
 use rapport_services::audit::{self, Entry};
 use rapport_services::auth_cache::{Cached, Holder, Presented};
 use rapport_services::sessions::{self, SessionRow, TokenRow};
@@ -669,7 +670,7 @@ pub struct UserSpec {
 /// Create a user with a password (checked and hashed here).
 pub async fn create_user(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     spec: UserSpec,
 ) -> Result<User, DomainError> {
     password::check_policy("password", &spec.password)?;
@@ -765,7 +766,7 @@ pub async fn setup_first_admin(
         language: Some(language.into()),
         ..Default::default()
     };
-    let created = create_user(store, &actor, spec).await;
+    let created = create_user(store, &Access::resolve(store, actor).await?, spec).await;
     if created.is_err() {
         // Let the next attempt (with corrected input) claim setup again.
         let _ = rapport_db::exec(

@@ -5,7 +5,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use rapport_auth::service::{self, AuthSettings, LoginRequest};
 use rapport_core::clock::ManualClock;
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use rapport_services::crypto::KeyFile;
 use rapport_services::{Db, Store, StoreSettings};
 use std::sync::Arc;
@@ -31,9 +31,10 @@ async fn store(clock: ManualClock) -> (Store, std::path::PathBuf) {
         roles: vec!["sales_rep".into()],
         ..Default::default()
     };
-    service::create_user(&store, &Principal::system(), spec)
+    let system = rapport_services::access::Access::system(&store)
         .await
         .unwrap();
+    service::create_user(&store, &system, spec).await.unwrap();
 
     (store, dir)
 }

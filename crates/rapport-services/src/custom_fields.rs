@@ -1,8 +1,9 @@
 //! Custom field definitions (administrators define them in settings).
 
+use crate::access::Access;
 use crate::{audit, Store};
 use rapport_core::custom::CustomField;
-use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde_json::json;
@@ -44,7 +45,7 @@ async fn load(store: &Store, object: Object) -> Result<Vec<CustomField>, DomainE
 /// role hides are left out.
 pub async fn list_for(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
 ) -> Result<Vec<CustomField>, DomainError> {
     if actor.scope(object, Action::Read) == Scope::None {
@@ -66,7 +67,7 @@ pub async fn active(store: &Store, object: Object) -> Result<Vec<CustomField>, D
         .collect())
 }
 
-fn require_admin(actor: &Principal) -> Result<(), DomainError> {
+fn require_admin(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "custom fields are managed by administrators".into(),
@@ -79,7 +80,7 @@ fn require_admin(actor: &Principal) -> Result<(), DomainError> {
 /// cannot change: stored values were written for them.
 pub async fn save(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     mut field: CustomField,
 ) -> Result<CustomField, DomainError> {
     require_admin(actor)?;

@@ -1,10 +1,11 @@
 //! Realistic synthetic companies and people, Chinese and English, for demos and benchmarks.
 
+use crate::access::Access;
 use crate::records::{self, WriteOptions, ACCOUNTS, CONTACTS};
 use crate::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rapport_core::{validate, DomainError, Principal};
+use rapport_core::{validate, DomainError};
 use serde_json::{json, Map, Value};
 
 const CITIES: &[(&str, &str, &str)] = &[
@@ -246,7 +247,7 @@ pub fn contact_doc(rng: &mut StdRng, n: u64) -> Map<String, Value> {
 /// A small sample set created through the normal services (first-run "sample data").
 pub async fn sample(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     accounts: u64,
     contacts: u64,
 ) -> Result<(), DomainError> {

@@ -1,7 +1,8 @@
 //! Departments form a tree (a parent per department).
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
@@ -38,7 +39,7 @@ pub async fn list(db: &Db) -> Result<Vec<Department>, DomainError> {
 }
 
 /// The department tree for a caller with the department read right.
-pub async fn list_for(store: &Store, actor: &Principal) -> Result<Vec<Department>, DomainError> {
+pub async fn list_for(store: &Store, actor: &Access) -> Result<Vec<Department>, DomainError> {
     if actor.scope(Object::Department, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing departments needs the department right".into(),
@@ -47,25 +48,9 @@ pub async fn list_for(store: &Store, actor: &Principal) -> Result<Vec<Department
     list(&store.db).await
 }
 
-/// The ids of `root` and every department below it.
-pub fn subtree(all: &[Department], root: &str) -> Vec<String> {
-    let mut out = vec![root.to_string()];
-    let mut i = 0;
-    while i < out.len() {
-        let cur = out[i].clone();
-        for d in all {
-            if d.parent_id.as_deref() == Some(cur.as_str()) && !out.contains(&d.id) {
-                out.push(d.id.clone());
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
 pub async fn create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     name: &str,
     parent_id: Option<&str>,
 ) -> Result<Department, DomainError> {
@@ -128,6 +113,7 @@ pub async fn create(
             .details(serde_json::json!({"name": dept.name, "parent_id": dept.parent_id})),
     )
     .await?;
+    crate::access::org::bump(&tx).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(dept)
 }
@@ -136,7 +122,7 @@ pub async fn create(
 /// created at the top level.
 pub async fn find_or_create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     name: &str,
 ) -> Result<Department, DomainError> {
     if let Some(d) = list(&store.db)
@@ -151,7 +137,7 @@ pub async fn find_or_create(
 
 pub async fn rename(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     name: &str,
 ) -> Result<(), DomainError> {

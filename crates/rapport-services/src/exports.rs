@@ -3,11 +3,12 @@
 //! its progress, is notified when it is ready, and downloads it for seven days. A job that
 //! stops half-way (a crash) starts its file again from the top.
 
+use crate::access::Access;
 use crate::records::export::{self, CsvSink, ExportSpec, Format, Pager, Sink, XlsxSink};
 use crate::records::{def_of, ObjectDef};
 use crate::{audit, jobs, notifications, Store};
 use chrono::{DateTime, Duration, Utc};
-use rapport_core::{ids, DomainError, Object, Principal};
+use rapport_core::{ids, DomainError, Object};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
@@ -130,7 +131,7 @@ async fn expire(store: &Store) -> Result<(), DomainError> {
 /// when it runs).
 pub async fn start(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     spec: ExportSpec,
     format: Format,
@@ -218,7 +219,7 @@ async fn load(store: &Store, id: &str) -> Result<Option<(Export, String)>, Domai
 }
 
 /// One of the caller's exports (anyone else's is 404).
-pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Export, DomainError> {
+pub async fn read(store: &Store, actor: &Access, id: &str) -> Result<Export, DomainError> {
     match load(store, id).await? {
         Some((e, _)) if e.user_id == actor.user_id => Ok(e),
         _ => Err(DomainError::NotFound),
@@ -226,7 +227,7 @@ pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Export, 
 }
 
 /// The caller's exports, newest first.
-pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<Export>, DomainError> {
+pub async fn list(store: &Store, actor: &Access) -> Result<Vec<Export>, DomainError> {
     expire(store).await?;
     let rows = all(
         store.db.reader(),
@@ -539,7 +540,7 @@ async fn write(
 /// The caller's finished export file, chunk by chunk (decrypted). The download is audited.
 pub async fn chunk_count(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
 ) -> Result<(Export, i64), DomainError> {
     let exp = read(store, actor, id).await?;

@@ -2,14 +2,14 @@
 //! contact and optionally an opportunity, in one transaction. The lead's source and campaign
 //! carry over so every deal can be traced back to where it came from.
 
+use crate::access::Access;
 use crate::records::{
     self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions, ACCOUNTS, CONTACTS,
     LEADS, OPPORTUNITIES,
 };
-use crate::scope::owner_filter;
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
-use rapport_core::{ids, Action, DomainError, Object, Principal};
+use rapport_core::{ids, Action, DomainError, Object};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde::Deserialize;
@@ -72,13 +72,13 @@ fn within(part: &str, e: DomainError) -> DomainError {
 
 pub async fn convert(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     lead_id: &str,
     req: ConvertRequest,
 ) -> Result<Converted, DomainError> {
     let lead = records::read_record(store, actor, &LEADS, lead_id).await?;
-    let upd = owner_filter(store, actor, Object::Lead, Action::Update)
-        .await?
+    let upd = actor
+        .owners(Object::Lead, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not convert leads".into()))?;
     if !upd.allows(lead.owner_id()) {
         return Err(DomainError::Forbidden(
@@ -107,7 +107,7 @@ pub async fn convert(
     // The account: an existing one the converter can see, or a new one from the lead.
     let (account_id, account) = match req.account_id.as_deref() {
         Some(id) => {
-            let f = owner_filter(store, actor, Object::Account, Action::Read).await?;
+            let f = actor.owners(Object::Account, Action::Read);
             let found = match f {
                 Some(f) => find_in_scope_fresh(store, &ACCOUNTS, &f, id).await?,
                 None => None,

@@ -5,6 +5,7 @@
 //!
 //! [`Principal`]: rapport_core::Principal
 
+pub mod access;
 pub mod activities;
 pub mod audit;
 pub mod auth_cache;
@@ -29,7 +30,6 @@ pub mod privacy;
 pub mod records;
 pub mod roles;
 pub mod sales;
-pub mod scope;
 pub mod seeds;
 pub mod sessions;
 pub mod settings;
@@ -78,6 +78,7 @@ pub struct Store {
     audit_queue: Arc<std::sync::OnceLock<audit::Writer>>,
     create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
+    org_cache: Arc<access::org::Cache>,
     search_density: Arc<records::search::DensityCache>,
     memos: Arc<Memos>,
 }
@@ -100,6 +101,7 @@ impl Store {
             audit_queue: Default::default(),
             create_queue: Default::default(),
             auth_cache: Default::default(),
+            org_cache: Default::default(),
             search_density: Default::default(),
             memos: Default::default(),
         }
@@ -113,6 +115,11 @@ impl Store {
     /// Which quick-search prefixes were recently found to match many records.
     pub(crate) fn search_density(&self) -> &records::search::DensityCache {
         &self.search_density
+    }
+
+    /// The organisation scopes were last resolved from (see [`access::org`]).
+    pub(crate) fn org_cache(&self) -> &access::org::Cache {
+        &self.org_cache
     }
 
     /// What authentication read for recent tokens (see [`auth_cache`]).

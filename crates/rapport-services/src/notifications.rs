@@ -2,9 +2,10 @@
 //! approvals). Services create them inside the transaction of the change that causes them;
 //! a user reads and marks only their own, and anyone else's is a 404.
 
+use crate::access::Access;
 use crate::{audit, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{ids, DomainError, Principal};
+use rapport_core::{ids, DomainError};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
@@ -126,7 +127,7 @@ pub async fn notify<C: ConnectionTrait>(
 /// The caller's notifications, newest first; `before` is the id-ordered cursor.
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     unread_only: bool,
     before: Option<(DateTime<Utc>, String)>,
     limit: u64,
@@ -157,7 +158,7 @@ pub async fn list(
 }
 
 /// How many of the caller's notifications are unread (the bell).
-pub async fn unread_count(store: &Store, actor: &Principal) -> Result<i64, DomainError> {
+pub async fn unread_count(store: &Store, actor: &Access) -> Result<i64, DomainError> {
     let row = one(
         store.db.reader(),
         Query::select()
@@ -174,7 +175,7 @@ pub async fn unread_count(store: &Store, actor: &Principal) -> Result<i64, Domai
 }
 
 /// Mark one of the caller's notifications read. Someone else's is not found.
-pub async fn mark_read(store: &Store, actor: &Principal, id: &str) -> Result<(), DomainError> {
+pub async fn mark_read(store: &Store, actor: &Access, id: &str) -> Result<(), DomainError> {
     let now = store.now();
     let tx = store.db.begin().await?;
     let exists = one(
@@ -211,7 +212,7 @@ pub async fn mark_read(store: &Store, actor: &Principal, id: &str) -> Result<(),
 }
 
 /// Mark all of the caller's notifications read; returns how many changed.
-pub async fn mark_all_read(store: &Store, actor: &Principal) -> Result<u64, DomainError> {
+pub async fn mark_all_read(store: &Store, actor: &Access) -> Result<u64, DomainError> {
     let now = store.now();
     let tx = store.db.begin().await?;
     let n = exec(

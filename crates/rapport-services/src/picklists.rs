@@ -1,6 +1,7 @@
 //! Administrator-editable picklists (industry, level, source, ...), translated.
 
-use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use crate::access::Access;
+use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_db::{all, exec, get, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
@@ -232,7 +233,7 @@ pub async fn is_allowed(db: &Db, list: &str, value: &str) -> Result<bool, Domain
 /// Add or relabel a picklist value (administrators only).
 pub async fn upsert(
     store: &crate::Store,
-    actor: &Principal,
+    actor: &Access,
     v: &PicklistValue,
 ) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {

@@ -4,8 +4,8 @@
 //! deal, warning the owner a few days before; protected accounts stay. Every claim, release
 //! and return is logged (`pool_events`) and audited.
 
+use crate::access::Access;
 use crate::records::{self, ACCOUNTS};
-use crate::scope::owner_filter;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
@@ -64,7 +64,7 @@ pub async fn settings<C: ConnectionTrait>(c: &C) -> Result<PoolSettings, DomainE
 }
 
 /// The pool's rules, for someone with the settings right.
-pub async fn read_settings(store: &Store, actor: &Principal) -> Result<PoolSettings, DomainError> {
+pub async fn read_settings(store: &Store, actor: &Access) -> Result<PoolSettings, DomainError> {
     crate::settings::may_read(actor)?;
     settings(store.db.reader()).await
 }
@@ -72,7 +72,7 @@ pub async fn read_settings(store: &Store, actor: &Principal) -> Result<PoolSetti
 /// Replace the pool's rules (settings right; audited).
 pub async fn set_settings(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     new: PoolSettings,
 ) -> Result<PoolSettings, DomainError> {
     crate::settings::may_change(actor, "changing the pool's rules")?;
@@ -121,7 +121,7 @@ pub async fn set_settings(
 }
 
 /// Who may work with the pool: whoever may change accounts.
-fn may_use(actor: &Principal) -> Result<(), DomainError> {
+fn may_use(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Account, Action::Update) == Scope::None {
         return Err(DomainError::Forbidden(
             "the public pool is for people who may change accounts".into(),
@@ -148,7 +148,7 @@ pub struct PoolAccount {
 /// Accounts in the pool, newest arrivals first; `q` narrows by name prefix.
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     q: Option<&str>,
     limit: u64,
 ) -> Result<Vec<PoolAccount>, DomainError> {
@@ -324,7 +324,7 @@ async fn standing_in<C: ConnectionTrait>(
     })
 }
 
-pub async fn standing(store: &Store, actor: &Principal) -> Result<Standing, DomainError> {
+pub async fn standing(store: &Store, actor: &Access) -> Result<Standing, DomainError> {
     may_use(actor)?;
     let rules = settings(store.db.reader()).await?;
     standing_in(store.db.reader(), &actor.user_id, store.now(), &rules).await
@@ -332,7 +332,7 @@ pub async fn standing(store: &Store, actor: &Principal) -> Result<Standing, Doma
 
 /// Claim an account from the pool. Of several people claiming the same account at once,
 /// exactly one gets it; the limits hold however many claims one person makes at once.
-pub async fn claim(store: &Store, actor: &Principal, account_id: &str) -> Result<(), DomainError> {
+pub async fn claim(store: &Store, actor: &Access, account_id: &str) -> Result<(), DomainError> {
     may_use(actor)?;
     if !ids::is_valid_id(account_id) {
         return Err(DomainError::NotFound);
@@ -434,15 +434,15 @@ pub async fn claim(store: &Store, actor: &Principal, account_id: &str) -> Result
 /// `pool_release_reason` list and an optional note.
 pub async fn release(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     account_id: &str,
     reason: &str,
     note: &str,
 ) -> Result<(), DomainError> {
     may_use(actor)?;
     let rec = records::read_record(store, actor, &ACCOUNTS, account_id).await?;
-    let upd = owner_filter(store, actor, Object::Account, Action::Update)
-        .await?
+    let upd = actor
+        .owners(Object::Account, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not change accounts".into()))?;
     let Some(owner) = rec.owner_id().map(str::to_string) else {
         return Err(DomainError::Conflict(
@@ -665,7 +665,7 @@ async fn due_by<C: ConnectionTrait>(
 /// The actor's accounts that return to the pool within `days` unless followed up.
 pub async fn returning_soon(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     days: i64,
 ) -> Result<Vec<Returning>, DomainError> {
     let rules = settings(store.db.reader()).await?;
@@ -765,7 +765,7 @@ pub async fn sweep<C: ConnectionTrait>(
 }
 
 /// Run the sweep now (administrators; the daily job does the same).
-pub async fn sweep_now(store: &Store, actor: &Principal) -> Result<Swept, DomainError> {
+pub async fn sweep_now(store: &Store, actor: &Access) -> Result<Swept, DomainError> {
     crate::settings::may_change(actor, "running the pool rules")?;
     let tx = store.db.begin().await?;
     let out = sweep(&tx, store, store.now()).await?;
@@ -785,11 +785,11 @@ pub async fn sweep_now(store: &Store, actor: &Principal) -> Result<Swept, Domain
 /// Whether the actor may change an account's protection: it needs the transfer right over the
 /// account (a manager's decision, not the owner's).
 pub async fn check_protect(
-    store: &Store,
-    actor: &Principal,
+    _store: &Store,
+    actor: &Access,
     owner: Option<&str>,
 ) -> Result<(), DomainError> {
-    let ok = match owner_filter(store, actor, Object::Account, Action::Transfer).await? {
+    let ok = match actor.owners(Object::Account, Action::Transfer) {
         Some(f) => f.allows(owner),
         None => false,
     };
@@ -807,7 +807,7 @@ pub async fn check_protect(
 /// Claims, releases and returns of one account, newest first (for its page).
 pub async fn history(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     account_id: &str,
 ) -> Result<Vec<Value>, DomainError> {
     records::read_record(store, actor, &ACCOUNTS, account_id).await?;

@@ -4,11 +4,11 @@
 //! fields are masked there, contact searches are redacted), so erasure only has to clear the
 //! contact row, its blind-index tokens, and the saved views that searched for them.
 
+use crate::access::Access;
 use crate::records::{self, codec, CONTACTS};
-use crate::scope::owner_filter;
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde_json::{json, Value};
@@ -19,19 +19,15 @@ fn t(s: &str) -> Alias {
 
 /// Everything Rapport holds about one contact, as JSON: the record (decrypted), the accounts it
 /// belongs to, and the history of changes and access.
-pub async fn export_contact(
-    store: &Store,
-    actor: &Principal,
-    id: &str,
-) -> Result<Value, DomainError> {
-    let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
-        .await?
+pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<Value, DomainError> {
+    let read = actor
+        .owners(CONTACTS.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let export = owner_filter(store, actor, CONTACTS.object, Action::Export)
-        .await?
+    let export = actor
+        .owners(CONTACTS.object, Action::Export)
         .ok_or_else(|| {
             DomainError::Forbidden("exporting contacts needs the export right".into())
         })?;
@@ -104,18 +100,18 @@ pub const ERASED_NAME: &str = "[erased]";
 /// stay so reports keep their counts. The erasure itself is audited (without personal data).
 pub async fn erase_contact(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     reason: &str,
 ) -> Result<(), DomainError> {
-    let read = owner_filter(store, actor, CONTACTS.object, Action::Read)
-        .await?
+    let read = actor
+        .owners(CONTACTS.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let delete = owner_filter(store, actor, CONTACTS.object, Action::Delete)
-        .await?
+    let delete = actor
+        .owners(CONTACTS.object, Action::Delete)
         .ok_or_else(|| DomainError::Forbidden("erasing contacts needs the delete right".into()))?;
     if !delete.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(

@@ -1,8 +1,9 @@
 //! Roles: editable bundles of permissions and field rules. Changes take effect on the next
 //! request because grants are loaded per request, never cached across requests.
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{objects, Action, DomainError, Grants, Object, Principal, Scope};
+use rapport_core::{objects, Action, DomainError, Grants, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
@@ -88,7 +89,7 @@ pub async fn of_user<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<Vec<Rol
 }
 
 /// All roles, for a caller with the role read right.
-pub async fn list_for(store: &Store, actor: &Principal) -> Result<Vec<Role>, DomainError> {
+pub async fn list_for(store: &Store, actor: &Access) -> Result<Vec<Role>, DomainError> {
     if actor.scope(Object::Role, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing roles needs the role right".into(),
@@ -125,7 +126,7 @@ pub async fn of_all_users<C: ConnectionTrait>(
 /// Replace a role's permissions, field rules and MFA requirement (administrators only).
 pub async fn update(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     key: &str,
     grants: Grants,
     require_mfa: bool,

@@ -2,8 +2,9 @@
 //! rules, the approval flow, the pool's rules): read with a default, replaced with an audit
 //! entry holding the value before and after, in one transaction.
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -16,7 +17,7 @@ fn t(s: &str) -> Alias {
 }
 
 /// Reading instance settings needs the settings right.
-pub fn may_read(actor: &Principal) -> Result<(), DomainError> {
+pub fn may_read(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "reading settings needs the settings right".into(),
@@ -26,7 +27,7 @@ pub fn may_read(actor: &Principal) -> Result<(), DomainError> {
 }
 
 /// Changing instance settings (`what`, for the message) needs the settings right over all.
-pub fn may_change(actor: &Principal, what: &str) -> Result<(), DomainError> {
+pub fn may_change(actor: &Access, what: &str) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(format!(
             "{what} needs the settings right"
@@ -77,7 +78,7 @@ pub async fn read_kept<T: DeserializeOwned>(
 /// actor's right first).
 pub async fn replace<T: Serialize>(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     key: &str,
     action: &str,
     before: &T,

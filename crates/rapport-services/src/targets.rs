@@ -4,12 +4,12 @@
 //! and its sub-departments. A user sees their own targets; managers see those of the people
 //! and departments their opportunity scope reaches.
 
+use crate::access::{Access, OwnerFilter};
 use crate::departments;
 use crate::sales::local_midnight;
-use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{Datelike, NaiveDate};
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use serde::{Deserialize, Serialize};
@@ -99,8 +99,8 @@ struct Reach {
 }
 
 /// The people and departments an actor's opportunity scope reaches.
-async fn reach(store: &Store, actor: &Principal, action: Action) -> Result<Reach, DomainError> {
-    let filter = owner_filter(store, actor, Object::Opportunity, action).await?;
+async fn reach(store: &Store, actor: &Access, action: Action) -> Result<Reach, DomainError> {
+    let filter = actor.owners(Object::Opportunity, action);
     let scope = actor.scope(Object::Opportunity, action);
     Ok(match filter {
         None => Reach {
@@ -113,9 +113,7 @@ async fn reach(store: &Store, actor: &Principal, action: Action) -> Result<Reach
         },
         Some(OwnerFilter::Owners(users)) => {
             let depts = match (&actor.department_id, scope) {
-                (Some(d), Scope::DepartmentTree) => {
-                    departments::subtree(&departments::list(&store.db).await?, d)
-                }
+                (Some(d), Scope::DepartmentTree) => actor.org(store).await?.department_subtree(d),
                 (Some(d), Scope::Department) => vec![d.clone()],
                 _ => Vec::new(),
             };
@@ -143,7 +141,7 @@ impl Reach {
 /// department tree; administrators (settings right) set any.
 pub async fn set(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     drafts: &[TargetDraft],
 ) -> Result<usize, DomainError> {
     let admin = actor.scope(Object::Settings, Action::Update) == Scope::All;
@@ -156,17 +154,13 @@ pub async fn set(
         ));
     }
     let depts = departments::list(&store.db).await?;
-    let users: Vec<String> = crate::users::all_basic(store)
-        .await?
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
+    let org = crate::access::org::tree(store).await?;
     let mut errors = Vec::new();
     let mut rows = Vec::new();
     for (i, d) in drafts.iter().enumerate() {
         let at = |f: &str| format!("targets[{i}].{f}");
         let known = match d.subject_type.as_str() {
-            "user" => users.contains(&d.subject_id),
+            "user" => org.member(&d.subject_id).is_some(),
             "department" => depts.iter().any(|x| x.id == d.subject_id),
             _ => {
                 errors.push(FieldError::new(
@@ -286,7 +280,7 @@ pub async fn set(
 /// Targets for `period` the actor may see, with what has been achieved so far.
 pub async fn progress(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     period: &str,
 ) -> Result<Vec<Progress>, DomainError> {
     let (start, end) = period_range(period).ok_or_else(|| {
@@ -318,8 +312,7 @@ pub async fn progress(
             .and_where(Expr::col(t("period")).eq(period)),
     )
     .await?;
-    let depts = departments::list(&store.db).await?;
-    let everyone = crate::users::all_basic(store).await?;
+    let org = crate::access::org::tree(store).await?;
     let mut out = Vec::new();
     for r in &rows {
         let subject_type: String = get(r, "subject_type")?;
@@ -333,12 +326,7 @@ pub async fn progress(
         let owners: Vec<String> = if subject_type == "user" {
             vec![subject_id.clone()]
         } else {
-            let tree = departments::subtree(&depts, &subject_id);
-            everyone
-                .iter()
-                .filter(|(_, d, _)| d.as_ref().is_some_and(|d| tree.contains(d)))
-                .map(|(id, _, _)| id.clone())
-                .collect()
+            org.members_of(&org.department_subtree(&subject_id))
         };
         let metric: String = get(r, "metric")?;
         let currency: String = get(r, "currency")?;

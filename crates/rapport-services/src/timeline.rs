@@ -4,13 +4,13 @@
 //! newest first, filterable by kind, with a cursor. Every source applies the viewer's scope in
 //! its query, so nothing outside it appears, not even as a count.
 
+use crate::access::{Access, OwnerFilter};
 use crate::activities::{self, access, row_to};
 use crate::records::{self, ACCOUNTS, CONTACTS};
-use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rapport_core::activity::Kind;
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
 use serde_json::{json, Value};
@@ -102,7 +102,7 @@ fn before(e: &Entry, cursor: &Option<(DateTime<Utc>, String)>) -> bool {
 /// The timeline of an account or contact the viewer may read (404 otherwise).
 pub async fn of_record(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: &str,
     id: &str,
     p: &Params,
@@ -126,18 +126,12 @@ pub async fn of_record(
     let mut entries: Vec<Entry> = Vec::new();
     // Which contacts the viewer may read (an account's timeline shows theirs), resolved once.
     let contacts_filter = if def.object == ACCOUNTS.object {
-        owner_filter(store, actor, CONTACTS.object, Action::Read).await?
+        actor.owners(CONTACTS.object, Action::Read)
     } else {
         None
     };
     let deals_filter = if def.object == ACCOUNTS.object {
-        owner_filter(
-            store,
-            actor,
-            rapport_core::Object::Opportunity,
-            Action::Read,
-        )
-        .await?
+        actor.owners(rapport_core::Object::Opportunity, Action::Read)
     } else {
         None
     };
@@ -342,7 +336,7 @@ pub async fn of_record(
 /// its first, and each payment received — only those the viewer may read.
 async fn related_deals(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     account_id: &str,
     deals: Option<&OwnerFilter>,
     cursor: &Option<(DateTime<Utc>, String)>,
@@ -437,9 +431,7 @@ async fn related_deals(
         }
     }
     // Payments received from the account.
-    if let Some(filter) =
-        owner_filter(store, actor, rapport_core::Object::Payment, Action::Read).await?
-    {
+    if let Some(filter) = actor.owners(rapport_core::Object::Payment, Action::Read) {
         let mut q = Query::select();
         q.columns(
             [

@@ -1,8 +1,9 @@
 //! Users: who they are, where they sit (department, manager) and which roles they hold.
 //! Password hashing and sign-in live in `rapport-auth`; this module stores the results.
 
+use crate::access::Access;
 use crate::{audit, roles, Store};
-use rapport_core::{ids, validate, Action, DomainError, Grants, Object, Principal, Scope};
+use rapport_core::{ids, validate, Action, DomainError, Grants, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
@@ -171,7 +172,7 @@ pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, DomainErr
     Ok(credentials(store, id).await?.map(|c| c.user))
 }
 
-pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainError> {
+pub async fn list(store: &Store, actor: &Access) -> Result<Vec<User>, DomainError> {
     if actor.scope(Object::User, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing users needs the user right".into(),
@@ -197,7 +198,7 @@ pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<User>, DomainE
 }
 
 /// One user, for a caller with the user read right (404 otherwise, like a missing user).
-pub async fn get_for(store: &Store, actor: &Principal, id: &str) -> Result<User, DomainError> {
+pub async fn get_for(store: &Store, actor: &Access, id: &str) -> Result<User, DomainError> {
     if actor.scope(Object::User, Action::Read) == Scope::None {
         return Err(DomainError::NotFound);
     }
@@ -228,7 +229,7 @@ pub async fn grants_of<C: ConnectionTrait>(
     Ok((Grants::merge(roles.iter().map(|r| &r.grants)), require_mfa))
 }
 
-pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<User, DomainError> {
+pub async fn create(store: &Store, actor: &Access, new: NewUser) -> Result<User, DomainError> {
     if actor.scope(Object::User, Action::Create) != Scope::All {
         return Err(DomainError::Forbidden(
             "creating users needs the user right".into(),
@@ -390,6 +391,7 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
         })),
     )
     .await?;
+    crate::access::org::bump(&tx).await?;
     tx.commit().await.map_err(db_err)?;
     get_user(store, &id).await?.ok_or(DomainError::NotFound)
 }
@@ -397,7 +399,7 @@ pub async fn create(store: &Store, actor: &Principal, new: NewUser) -> Result<Us
 /// Enable or disable a user. Disabling ends their sessions and API tokens at once.
 pub async fn set_active(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     active: bool,
 ) -> Result<(), DomainError> {
@@ -436,6 +438,7 @@ pub async fn set_active(
         .object("user", id),
     )
     .await?;
+    crate::access::org::bump(&tx).await?;
     tx.commit().await.map_err(db_err)?;
     store.auth_cache().invalidate();
     Ok(())
@@ -444,7 +447,7 @@ pub async fn set_active(
 /// Replace a user's roles (administrators only). Takes effect on the user's next request.
 pub async fn set_roles(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     role_keys: &[String],
 ) -> Result<(), DomainError> {
@@ -603,28 +606,6 @@ pub async fn set_recovery_codes<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
-}
-
-/// The users whose records a scope reaches, resolved from the org chart.
-pub async fn all_basic(
-    store: &Store,
-) -> Result<Vec<(String, Option<String>, Option<String>)>, DomainError> {
-    let rows = all(
-        store.db.reader(),
-        Query::select()
-            .columns(["id", "department_id", "manager_id"].map(t))
-            .from(t("users")),
-    )
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                get(r, "id")?,
-                get(r, "department_id")?,
-                get(r, "manager_id")?,
-            ))
-        })
-        .collect()
 }
 
 /// Keep a TOTP secret being enrolled until the user confirms a code from it.

@@ -1,8 +1,9 @@
 //! Saved list views: a name and the list's query (filter, sort, columns), private or shared
 //! with the owner's department. Opening a view still applies the viewer's own scope.
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
 use serde::Serialize;
@@ -23,7 +24,7 @@ fn t(s: &str) -> Alias {
 
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
 ) -> Result<Vec<SavedView>, DomainError> {
     let mut visible = Cond::any().add(Expr::col(t("owner_id")).eq(actor.user_id.as_str()));
@@ -66,7 +67,7 @@ pub async fn list(
 
 pub async fn create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     name: &str,
     query: &str,

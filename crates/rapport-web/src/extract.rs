@@ -6,7 +6,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
+use rapport_services::access::Access;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 
@@ -261,7 +262,8 @@ pub fn csrf_for(session_token: &str) -> String {
 
 /// The authenticated caller. Cookie-authenticated unsafe requests must carry the CSRF token.
 pub struct Auth {
-    pub principal: Principal,
+    /// The caller's rights, resolved once for the request.
+    pub access: Access,
     pub user: rapport_services::users::User,
     pub token: String,
 }
@@ -348,8 +350,11 @@ where
             viewed.viewed_by = Some(principal.user_id.clone());
             principal = viewed;
         }
+        let access = Access::resolve(&app.store, principal)
+            .await
+            .map_err(|e| ApiError(e).into_response())?;
         Ok(Auth {
-            principal,
+            access,
             user: authed.user,
             token,
         })

@@ -5,8 +5,8 @@ use anyhow::{anyhow, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rapport_auth::service::{self, UserSpec};
-use rapport_core::Principal;
 use rapport_db::search_index::generations;
+use rapport_services::access::Access;
 use rapport_services::records::{batch, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use rapport_services::{demo, users, Store};
 use serde_json::json;
@@ -88,7 +88,7 @@ async fn team(store: &Store) -> Result<Vec<String>> {
                     manager_email: manager.map(str::to_string),
                     ..Default::default()
                 };
-                service::create_user(store, &Principal::system(), spec)
+                service::create_user(store, &Access::system(store).await?, spec)
                     .await
                     .map_err(|e| anyhow!("{e}"))?
             }
@@ -134,7 +134,7 @@ pub async fn run(store: &Store, sizes: Sizes, seed: u64) -> Result<()> {
     let started = Instant::now();
     let today = store.now().date_naive();
     let owners = team(store).await?;
-    let actor = Principal::system();
+    let actor = Access::system(store).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut account_ids: Vec<String> = Vec::with_capacity(accounts as usize);
     let mut done = 0u64;

@@ -8,7 +8,6 @@ mod serve;
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand};
 use config::Config;
-use rapport_core::Principal;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -188,7 +187,8 @@ async fn run() -> Result<()> {
                 language,
                 ..Default::default()
             };
-            let user = rapport_auth::service::create_user(&store, &Principal::system(), spec)
+            let system = rapport_services::access::Access::system(&store).await?;
+            let user = rapport_auth::service::create_user(&store, &system, spec)
                 .await
                 .map_err(describe)?;
 

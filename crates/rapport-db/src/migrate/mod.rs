@@ -25,6 +25,7 @@ mod m0019_search_covering;
 mod m0020_audit_journal;
 mod m0021_level_list_index;
 mod m0022_token_generations;
+mod m0023_org_version;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -184,6 +185,7 @@ const MIGRATIONS: &[Migration] = &[
     (20, "audit_journal", m0020_audit_journal::steps),
     (21, "level_list_index", m0021_level_list_index::steps),
     (22, "token_generations", m0022_token_generations::steps),
+    (23, "org_version", m0023_org_version::steps),
 ];
 
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe

@@ -2,10 +2,10 @@
 //! the record it is linked to, and to its owner and assignee; it may be changed by its owner or
 //! assignee, or by whoever may update the linked record.
 
+use crate::access::{Access, OwnerFilter};
 use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
-use crate::scope::{owner_filter, OwnerFilter};
 use crate::Store;
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Query};
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ pub fn def_of(related_type: &str) -> Option<&'static ObjectDef> {
 /// The linked record, if the actor may read it.
 pub async fn readable_parent(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     related_type: &str,
     related_id: &str,
 ) -> Result<Option<Record>, DomainError> {
@@ -44,27 +44,27 @@ pub async fn readable_parent(
 
 /// Whether the actor may update the linked record (and so every activity on it).
 pub async fn may_update_parent(
-    store: &Store,
-    actor: &Principal,
+    _store: &Store,
+    actor: &Access,
     related_type: &str,
     parent: &Record,
 ) -> Result<bool, DomainError> {
     let Some(def) = def_of(related_type) else {
         return Ok(false);
     };
-    Ok(owner_filter(store, actor, def.object, Action::Update)
-        .await?
+    Ok(actor
+        .owners(def.object, Action::Update)
         .is_some_and(|f| f.allows(parent.owner_id())))
 }
 
 /// The SQL condition selecting the activities the actor may see, applied inside every query
 /// (lists, counts, timelines) so nothing outside it is ever read.
-pub async fn visible(store: &Store, actor: &Principal) -> Result<Condition, DomainError> {
+pub async fn visible(_store: &Store, actor: &Access) -> Result<Condition, DomainError> {
     let mut any = Cond::any()
         .add(Expr::col((t("activities"), t("owner_id"))).eq(actor.user_id.clone()))
         .add(Expr::col((t("activities"), t("assignee_id"))).eq(actor.user_id.clone()));
     for def in [&ACCOUNTS, &CONTACTS, &LEADS, &OPPORTUNITIES] {
-        let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+        let Some(filter) = actor.owners(def.object, Action::Read) else {
             continue;
         };
         let is_type = Expr::col((t("activities"), t("related_type"))).eq(def.key());
@@ -89,14 +89,14 @@ pub async fn visible(store: &Store, actor: &Principal) -> Result<Condition, Doma
 /// The labels of those of `ids` (all of one record type) the actor may read, in one query.
 pub async fn readable_labels(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     related_type: &str,
     ids: &[String],
 ) -> Result<HashMap<String, String>, DomainError> {
     let Some(def) = def_of(related_type) else {
         return Ok(HashMap::new());
     };
-    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+    let Some(filter) = actor.owners(def.object, Action::Read) else {
         return Ok(HashMap::new());
     };
     if ids.is_empty() {

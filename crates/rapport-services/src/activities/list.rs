@@ -1,10 +1,11 @@
 //! Lists of activities: filters, visibility applied in the query, the linked records' labels.
 
 use super::{access, row_to, select, Activity};
+use crate::access::Access;
 use crate::{audit, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{Kind, Status};
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use rapport_db::all;
 use sea_orm::sea_query::{Alias, Cond, Expr, Order};
 use serde_json::Value;
@@ -37,7 +38,7 @@ pub struct ListFilter {
 /// may read that record.
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     f: &ListFilter,
 ) -> Result<Vec<(Activity, Option<String>)>, DomainError> {
     let mut q = select();
@@ -99,7 +100,7 @@ pub async fn list(
 /// Attach the labels of the linked records the actor may read (one query per record type).
 pub async fn labels(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     acts: Vec<Activity>,
 ) -> Result<Vec<(Activity, Option<String>)>, DomainError> {
     let mut by_type: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
@@ -127,7 +128,7 @@ pub async fn labels(
 }
 
 /// Audit a list read (what was asked for, not what came back).
-pub async fn audit_list(store: &Store, actor: &Principal, what: Value) -> Result<(), DomainError> {
+pub async fn audit_list(store: &Store, actor: &Access, what: Value) -> Result<(), DomainError> {
     audit::record_alone(
         store,
         actor,

@@ -9,6 +9,7 @@ mod model;
 mod notify;
 pub mod rollup;
 
+use crate::access::Access;
 use crate::{audit, jobs, outbox, users, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::activity::{
@@ -51,7 +52,7 @@ fn completion_time(kind: Kind, at: DateTime<Utc>, now: DateTime<Utc>) -> DateTim
 /// users, attending contacts must be contacts the actor may read.
 async fn check_people(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     d: &ActivityDraft,
     prefix: &str,
 ) -> Result<(), DomainError> {
@@ -98,7 +99,7 @@ async fn check_people(
 /// Build a new activity from a checked draft.
 fn build(
     d: &ActivityDraft,
-    actor: &Principal,
+    actor: &Access,
     related: (&str, &str),
     now: DateTime<Utc>,
     follow_up_of: Option<String>,
@@ -243,7 +244,7 @@ fn audit_summary(a: &Activity) -> Value {
 /// Log an activity (and optionally a follow-up task) on a record the actor may read.
 pub async fn create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     doc: &Map<String, Value>,
 ) -> Result<Value, DomainError> {
     create_inner(store, actor, doc, None).await
@@ -253,7 +254,7 @@ pub async fn create(
 /// send, for instance).
 pub async fn create_with_job(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     doc: &Map<String, Value>,
     job: &(dyn Fn(&str) -> jobs::NewJob + Sync),
 ) -> Result<Value, DomainError> {
@@ -262,7 +263,7 @@ pub async fn create_with_job(
 
 async fn create_inner(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     doc: &Map<String, Value>,
     job: Option<&(dyn Fn(&str) -> jobs::NewJob + Sync)>,
 ) -> Result<Value, DomainError> {
@@ -346,7 +347,7 @@ async fn create_inner(
 /// Load an activity the actor may see, with the linked record's label when readable.
 pub async fn find(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
 ) -> Result<(Activity, Option<String>), DomainError> {
     let mut q = select();
@@ -412,7 +413,7 @@ pub async fn mark_done_by_system<C: ConnectionTrait>(
 }
 
 /// Read one activity (audited).
-pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Value, DomainError> {
+pub async fn read(store: &Store, actor: &Access, id: &str) -> Result<Value, DomainError> {
     let (a, label) = find(store, actor, id).await?;
     audit::record_alone(
         store,
@@ -424,7 +425,7 @@ pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Value, D
 }
 
 /// Whether the actor may change or delete this activity (it is visible to them already).
-async fn may_modify(store: &Store, actor: &Principal, a: &Activity) -> Result<bool, DomainError> {
+async fn may_modify(store: &Store, actor: &Access, a: &Activity) -> Result<bool, DomainError> {
     if actor.read_only {
         return Ok(false);
     }
@@ -447,7 +448,7 @@ fn set<T: Clone>(field: &mut T, v: &Option<T>) {
 /// Change an activity: its owner, its assignee, or whoever may update the linked record.
 pub async fn update(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     doc: &Map<String, Value>,
 ) -> Result<Value, DomainError> {
@@ -573,7 +574,7 @@ pub async fn update(
 }
 
 /// Delete an activity (same right as changing it).
-pub async fn delete(store: &Store, actor: &Principal, id: &str) -> Result<(), DomainError> {
+pub async fn delete(store: &Store, actor: &Access, id: &str) -> Result<(), DomainError> {
     let (a, _) = find(store, actor, id).await?;
     if !may_modify(store, actor, &a).await? {
         return Err(DomainError::Forbidden(

@@ -3,6 +3,7 @@
 //! recipients when its reminder job runs.
 
 use super::{access, row_to, select, Activity};
+use crate::access::Access;
 use crate::notifications::{self, NewNotification};
 use crate::{users, Store};
 use rapport_core::activity::{mentions, Status};
@@ -23,7 +24,7 @@ fn link(a: &Activity) -> Option<(String, String)> {
 async fn notify_assignee<C: ConnectionTrait>(
     c: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     a: &Activity,
 ) -> Result<(), DomainError> {
     if let Some(assignee) = &a.assignee_id {
@@ -87,7 +88,7 @@ async fn mentioned_users<C: ConnectionTrait>(
 async fn notify_mentions<C: ConnectionTrait>(
     c: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     a: &Activity,
     text: &str,
 ) -> Result<(), DomainError> {
@@ -96,13 +97,17 @@ async fn notify_mentions<C: ConnectionTrait>(
             continue;
         }
         let (grants, _) = users::grants_of(c, &id).await?;
-        let them = Principal {
-            user_id: id.clone(),
-            email,
-            department_id: dept,
-            grants,
-            ..Principal::system()
-        };
+        let them = Access::resolve(
+            store,
+            Principal {
+                user_id: id.clone(),
+                email,
+                department_id: dept,
+                grants,
+                ..Principal::system()
+            },
+        )
+        .await?;
         if access::readable_parent(store, &them, &a.related_type, &a.related_id)
             .await?
             .is_none()
@@ -130,7 +135,7 @@ async fn notify_mentions<C: ConnectionTrait>(
 pub(super) async fn on_create<C: ConnectionTrait>(
     c: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     a: &Activity,
 ) -> Result<(), DomainError> {
     notify_assignee(c, store, actor, a).await?;
@@ -143,7 +148,7 @@ pub(super) async fn on_create<C: ConnectionTrait>(
 pub(super) async fn on_update<C: ConnectionTrait>(
     c: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     before: &Activity,
     after: &Activity,
 ) -> Result<(), DomainError> {

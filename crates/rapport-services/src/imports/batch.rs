@@ -5,13 +5,14 @@
 //! multi-row inserts). Rows the fast path cannot take are created one by one as before.
 
 use super::Mapping;
+use crate::access::Access;
+use crate::access::OwnerFilter;
 use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Known, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
-use crate::scope::OwnerFilter;
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::{self, Mode};
-use rapport_core::{validate, DomainError, Object, Principal};
+use rapport_core::{validate, DomainError, Object};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -60,7 +61,7 @@ const SEAL_ROWS: usize = 400;
 /// Everything one batch needs that does not change between rows.
 pub(super) struct Ctx {
     pub store: Store,
-    pub actor: Principal,
+    pub actor: Access,
     pub def: &'static ObjectDef,
     pub mapping: Mapping,
     pub kinds: HashMap<String, FieldKind>,

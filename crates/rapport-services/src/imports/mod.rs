@@ -17,10 +17,11 @@ pub use mapping::Mapping;
 pub(crate) use run::principal_of;
 pub use run::{run_batch, IMPORT_JOB};
 
+use crate::access::Access;
 use crate::records::{self, ObjectDef};
 use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, FieldError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use rapport_interchange::table::{CsvSink, Sink};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
@@ -151,7 +152,7 @@ pub(crate) async fn load<C: sea_orm::ConnectionTrait>(
 }
 
 /// An import of the actor's (administrators see every import); 404 otherwise.
-pub async fn get_for(store: &Store, actor: &Principal, id: &str) -> Result<Import, DomainError> {
+pub async fn get_for(store: &Store, actor: &Access, id: &str) -> Result<Import, DomainError> {
     let imp = load(store.db.reader(), id)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -162,7 +163,7 @@ pub async fn get_for(store: &Store, actor: &Principal, id: &str) -> Result<Impor
 }
 
 /// The actor's imports, newest first.
-pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<Import>, DomainError> {
+pub async fn list(store: &Store, actor: &Access) -> Result<Vec<Import>, DomainError> {
     all(
         store.db.reader(),
         Query::select()
@@ -178,7 +179,7 @@ pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<Import>, Domai
     .collect()
 }
 
-fn may_import(actor: &Principal, object: Object) -> Result<&'static ObjectDef, DomainError> {
+fn may_import(actor: &Access, object: Object) -> Result<&'static ObjectDef, DomainError> {
     let def = importable(object).ok_or_else(|| {
         DomainError::field(
             "object",
@@ -210,7 +211,7 @@ pub struct Preview {
 /// Read an uploaded file and keep its rows. Nothing is imported yet.
 pub async fn upload(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     file_name: &str,
     bytes: &[u8],
@@ -310,7 +311,7 @@ pub async fn upload(
 /// The file's first rows, and the mapping suggested for `header_row` (or the saved one).
 pub async fn preview(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     header_row: Option<u64>,
 ) -> Result<Preview, DomainError> {
@@ -400,7 +401,7 @@ fn match_keys(object: Object) -> &'static [&'static str] {
 /// Save the mapping. Every field is one the actor may write; no field twice.
 pub async fn set_mapping(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     m: Mapping,
 ) -> Result<Import, DomainError> {
@@ -499,7 +500,7 @@ pub async fn set_mapping(
 /// background.
 pub async fn start(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     dry: bool,
 ) -> Result<Import, DomainError> {
@@ -567,7 +568,7 @@ pub async fn start(
 /// Failed rows: (row number in the file, 1-based; reason).
 pub async fn errors(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: &str,
     limit: u64,
 ) -> Result<Vec<(i64, String)>, DomainError> {
@@ -589,11 +590,7 @@ pub async fn errors(
 
 /// The error file: the header row, then every failed row as it was with the reason added, as
 /// CSV (UTF-8 with BOM) to fix and import again.
-pub async fn error_file(
-    store: &Store,
-    actor: &Principal,
-    id: &str,
-) -> Result<Vec<u8>, DomainError> {
+pub async fn error_file(store: &Store, actor: &Access, id: &str) -> Result<Vec<u8>, DomainError> {
     let imp = get_for(store, actor, id).await?;
     let header = imp.mapping.as_ref().map_or(0, |m| m.header_row as i64);
     let failed = errors(store, actor, id, 1_000_000).await?;
@@ -629,7 +626,7 @@ pub async fn error_file(
 
 /// Remove the records a finished import created, where nobody has changed them since; updated
 /// records keep their new values. Audited with the counts.
-pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Import, DomainError> {
+pub async fn undo(store: &Store, actor: &Access, id: &str) -> Result<Import, DomainError> {
     let imp = get_for(store, actor, id).await?;
     if imp.status != "done" {
         return Err(DomainError::Conflict(format!(

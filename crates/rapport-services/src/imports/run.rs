@@ -6,13 +6,13 @@
 //! never run twice (the checkpoint is checked and moved in the same transaction).
 
 use super::{batch, load, rows_between, Import};
+use crate::access::Access;
 use crate::records::batch::run_all;
 use crate::records::fast_create::FastCreate;
-use crate::scope::owner_filter;
 use crate::{audit, jobs, notifications, users, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldKind;
-use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_core::{Action, DomainError, Object};
 use rapport_db::{build, db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -46,25 +46,11 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The importing user as a principal with their current rights.
-pub(crate) async fn principal_of(store: &Store, user_id: &str) -> Result<Principal, DomainError> {
-    let user = users::get_user(store, user_id)
+/// The importing user with their current rights.
+pub(crate) async fn principal_of(store: &Store, user_id: &str) -> Result<Access, DomainError> {
+    Access::of_user(store, user_id, false)
         .await?
-        .filter(|u| u.active)
-        .ok_or_else(|| DomainError::Conflict("the importing user is no longer active".into()))?;
-    let (grants, _) = users::grants_of(store.db.reader(), user_id).await?;
-    Ok(Principal {
-        user_id: user.id,
-        email: user.email,
-        department_id: user.department_id,
-        grants,
-        session_id: None,
-        token_id: None,
-        read_only: false,
-        viewed_by: None,
-        ip: None,
-        user_agent: None,
-    })
+        .ok_or_else(|| DomainError::Conflict("the importing user is no longer active".into()))
 }
 
 async fn fail(store: &Store, imp: &Import, msg: &str) -> Result<(), DomainError> {
@@ -130,7 +116,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
             choices.insert(f.name.to_string(), labels);
         }
     }
-    let accounts = owner_filter(store, &actor, Object::Account, Action::Read).await?;
+    let accounts = &actor.owners(Object::Account, Action::Read);
     let ctx = Arc::new(batch::Ctx {
         store: store.clone(),
         actor,
@@ -138,7 +124,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
         mapping: m,
         kinds,
         users: user_keys,
-        accounts,
+        accounts: accounts.clone(),
         choices,
         dry,
     });

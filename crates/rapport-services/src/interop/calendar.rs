@@ -3,11 +3,12 @@
 //! its SHA-256 and kept encrypted so the user can see the address again; resetting it makes the
 //! old address stop working at once.
 
+use crate::access::Access;
 use crate::activities::{self, Activity};
 use crate::{audit, users, Store};
 use chrono::Duration;
 use rapport_core::activity::Kind;
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use rapport_db::{exec, get, one};
 use rapport_interchange::icalendar::{Feed, Item};
 use sea_orm::sea_query::{Alias, Expr, Query};
@@ -28,7 +29,7 @@ fn new_token() -> String {
     hex::encode(b)
 }
 
-async fn store_token(store: &Store, actor: &Principal, token: &str) -> Result<(), DomainError> {
+async fn store_token(store: &Store, actor: &Access, token: &str) -> Result<(), DomainError> {
     let enc = store
         .keys()?
         .encrypt("users", "calendar_feed_enc", &actor.user_id, token)?;
@@ -54,7 +55,7 @@ async fn store_token(store: &Store, actor: &Principal, token: &str) -> Result<()
 }
 
 /// The secret of the caller's feed, created on first use.
-pub async fn token(store: &Store, actor: &Principal) -> Result<String, DomainError> {
+pub async fn token(store: &Store, actor: &Access) -> Result<String, DomainError> {
     if actor.viewed_by.is_some() {
         return Err(DomainError::Forbidden(
             "a preview cannot read another user's calendar address".into(),
@@ -82,7 +83,7 @@ pub async fn token(store: &Store, actor: &Principal) -> Result<String, DomainErr
 }
 
 /// Replace the caller's feed secret; the old address stops working.
-pub async fn reset(store: &Store, actor: &Principal) -> Result<String, DomainError> {
+pub async fn reset(store: &Store, actor: &Access) -> Result<String, DomainError> {
     if actor.read_only {
         return Err(DomainError::Forbidden("this session is read-only".into()));
     }
@@ -129,15 +130,9 @@ pub async fn render(store: &Store, token: &str) -> Result<String, DomainError> {
         .await?
         .filter(|u| u.active)
         .ok_or(DomainError::NotFound)?;
-    let (grants, _) = users::grants_of(store.db.reader(), &user.id).await?;
-    let owner = Principal {
-        user_id: user.id.clone(),
-        email: user.email.clone(),
-        department_id: user.department_id.clone(),
-        grants,
-        read_only: true,
-        ..Principal::system()
-    };
+    let owner = Access::of_user(store, &user.id, true)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let now = store.now();
     let mut feed = Feed::new(&format!("Rapport · {}", user.name));
     for kind in [Kind::Meeting, Kind::Visit, Kind::Task] {

@@ -4,9 +4,10 @@
 //! card through the same service as the API, so validation, duplicate rules, scope and audit
 //! apply card by card, and a bad card does not hold back the good ones.
 
+use crate::access::Access;
 use crate::records::{self, query, WriteOptions, ACCOUNTS, CONTACTS};
 use crate::{audit, Store};
-use rapport_core::{Action, DomainError, FieldError, Principal, Scope};
+use rapport_core::{Action, DomainError, FieldError, Scope};
 use rapport_interchange::vcard::{card_to_doc, contact_to_card, parse, write_card, MAX_CARDS};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -29,7 +30,7 @@ pub struct ImportReport {
 /// Import every card as a contact owned by the caller.
 pub async fn import(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     input: &str,
 ) -> Result<ImportReport, DomainError> {
     if actor.scope(CONTACTS.object, Action::Create) == Scope::None {
@@ -84,13 +85,13 @@ pub async fn import(
 /// the caller's export scope; hidden fields are left out. Audited as an export.
 pub async fn export(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     ids: &[String],
     q: Option<String>,
 ) -> Result<(String, usize), DomainError> {
     // Exporting is narrower than reading: every contact must be inside the export scope.
-    let filter = crate::scope::owner_filter(store, actor, CONTACTS.object, Action::Export)
-        .await?
+    let filter = actor
+        .owners(CONTACTS.object, Action::Export)
         .ok_or_else(|| {
             DomainError::Forbidden("exporting contacts needs the export right".into())
         })?;

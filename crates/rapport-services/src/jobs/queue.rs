@@ -5,9 +5,10 @@
 //! kill -9) runs again once its lease runs out. Failures are retried with backoff and end up
 //! visible to administrators, who can retry them by hand.
 
+use crate::access::Access;
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
-use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query,
@@ -282,7 +283,7 @@ pub async fn purge<C: ConnectionTrait>(
     .await
 }
 
-fn require_admin(actor: &Principal) -> Result<(), DomainError> {
+fn require_admin(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Read) == Scope::All {
         Ok(())
     } else {
@@ -295,7 +296,7 @@ fn require_admin(actor: &Principal) -> Result<(), DomainError> {
 /// Jobs for the administrators' page, newest first, optionally of one status.
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     status: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Job>, DomainError> {
@@ -329,7 +330,7 @@ pub async fn list(
 }
 
 /// Counts per status, for the administrators' page.
-pub async fn counts(store: &Store, actor: &Principal) -> Result<Vec<(String, i64)>, DomainError> {
+pub async fn counts(store: &Store, actor: &Access) -> Result<Vec<(String, i64)>, DomainError> {
     require_admin(actor)?;
     let rows = all(
         store.db.reader(),
@@ -346,7 +347,7 @@ pub async fn counts(store: &Store, actor: &Principal) -> Result<Vec<(String, i64
 }
 
 /// Run a failed job again now, by hand (administrators).
-pub async fn retry(store: &Store, actor: &Principal, id: &str) -> Result<Job, DomainError> {
+pub async fn retry(store: &Store, actor: &Access, id: &str) -> Result<Job, DomainError> {
     require_admin(actor)?;
     let now = store.now();
     let tx = store.db.begin().await?;

@@ -5,10 +5,11 @@
 
 pub mod send;
 
+use crate::access::Access;
 use crate::activities;
 use crate::{audit, jobs, notifications, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{validate, Action, DomainError, FieldError, Principal, Scope};
+use rapport_core::{validate, Action, DomainError, FieldError, Scope};
 use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::ConnectionTrait;
@@ -84,7 +85,7 @@ impl SmtpSettings {
     }
 }
 
-fn require_admin(actor: &Principal) -> Result<(), DomainError> {
+fn require_admin(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(rapport_core::Object::Settings, Action::Update) == Scope::All {
         Ok(())
     } else {
@@ -145,7 +146,7 @@ pub async fn settings<C: ConnectionTrait>(
 }
 
 /// The settings page and API (administrators).
-pub async fn settings_for(store: &Store, actor: &Principal) -> Result<Value, DomainError> {
+pub async fn settings_for(store: &Store, actor: &Access) -> Result<Value, DomainError> {
     require_admin(actor)?;
     Ok(settings(store.db.reader(), store)
         .await?
@@ -155,7 +156,7 @@ pub async fn settings_for(store: &Store, actor: &Principal) -> Result<Value, Dom
 /// Save the mail server. A missing `password` keeps the stored one; `null` or "" clears it.
 pub async fn save_settings(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     doc: &Map<String, Value>,
 ) -> Result<Value, DomainError> {
     require_admin(actor)?;
@@ -328,7 +329,7 @@ pub async fn email_preferences<C: ConnectionTrait>(
 /// Choose which notifications also come by email.
 pub async fn set_email_preferences(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     kinds: &[String],
 ) -> Result<(), DomainError> {
     if actor.read_only {
@@ -404,7 +405,7 @@ pub async fn queue_notification_mail<C: ConnectionTrait>(
 /// timeline at once (as an open outbound email) and sent by a job, which marks it done.
 pub async fn send_to_contact(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contact_id: &str,
     doc: &Map<String, Value>,
 ) -> Result<Value, DomainError> {

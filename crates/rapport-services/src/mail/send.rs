@@ -3,6 +3,7 @@
 //! message. Sending cannot join a database transaction, so a job that sent and then failed to
 //! commit sends again on retry: at least once, never silently lost.
 
+use crate::access::Access;
 use crate::mail::{self, Security, SmtpSettings};
 use crate::sales::approvals;
 use crate::{activities, audit, notifications, Store};
@@ -10,7 +11,7 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_db::{get, one};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -88,7 +89,7 @@ async fn configured<C: ConnectionTrait>(c: &C, store: &Store) -> Result<SmtpSett
 /// The administrators' test message, sent at once (in the administrator's language).
 pub async fn test_send(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     to: &str,
     lang_zh: bool,
 ) -> Result<(), DomainError> {

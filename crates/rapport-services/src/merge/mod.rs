@@ -8,11 +8,11 @@ pub mod scan;
 mod snapshot;
 mod values;
 
+use crate::access::{Access, OwnerFilter};
 use crate::records::{self, def_of, ObjectDef, Record};
-use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, outbox, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{ids, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use references::Moved;
 use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
@@ -141,12 +141,12 @@ fn forbidden(def: &ObjectDef, what: &str) -> DomainError {
 /// survivor updatable and the others deletable (or 403).
 async fn load_group(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     req: &MergeRequest,
 ) -> Result<(Record, Vec<Record>), DomainError> {
-    let read = owner_filter(store, actor, def.object, Action::Read)
-        .await?
+    let read = actor
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     let find = |id: String| {
         let read = read.clone();
@@ -161,11 +161,11 @@ async fn load_group(
     for id in &req.merged_ids {
         merged.push(find(id.clone()).await?);
     }
-    let update = owner_filter(store, actor, def.object, Action::Update).await?;
+    let update = actor.owners(def.object, Action::Update);
     if !update.is_some_and(|f| f.allows(survivor.owner_id())) {
         return Err(forbidden(def, "update"));
     }
-    let delete = owner_filter(store, actor, def.object, Action::Delete).await?;
+    let delete = actor.owners(def.object, Action::Delete);
     if !merged
         .iter()
         .all(|m| delete.as_ref().is_some_and(|f| f.allows(m.owner_id())))
@@ -178,7 +178,7 @@ async fn load_group(
 /// Merge records into a survivor, in one transaction. Returns the merge (its id undoes it).
 pub async fn merge(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     req: &MergeRequest,
 ) -> Result<Merge, DomainError> {
@@ -398,7 +398,7 @@ async fn load<C: sea_orm::ConnectionTrait>(
 
 /// Whether the actor may see a merge: its survivor must be readable, or, once the survivor
 /// is gone, the actor made the merge or reads every record of the type.
-async fn may_see(store: &Store, actor: &Principal, m: &Merge) -> Result<bool, DomainError> {
+async fn may_see(store: &Store, actor: &Access, m: &Merge) -> Result<bool, DomainError> {
     let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
     if m.actor_id == actor.user_id || actor.scope(def.object, Action::Read) == Scope::All {
         return Ok(true);
@@ -409,7 +409,7 @@ async fn may_see(store: &Store, actor: &Principal, m: &Merge) -> Result<bool, Do
 }
 
 /// One merge (404 unless the actor may see it).
-pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Merge, DomainError> {
+pub async fn read(store: &Store, actor: &Access, id: &str) -> Result<Merge, DomainError> {
     if !ids::is_valid_id(id) {
         return Err(DomainError::NotFound);
     }
@@ -423,15 +423,12 @@ pub async fn read(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
 /// Recent merges of a type the actor may see, newest first.
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     limit: u64,
 ) -> Result<Vec<Merge>, DomainError> {
     let def = merge_def(object)?;
-    if owner_filter(store, actor, object, Action::Read)
-        .await?
-        .is_none()
-    {
+    if actor.owners(object, Action::Read).is_none() {
         return Err(DomainError::Forbidden(format!(
             "you may not read {} records",
             def.key()
@@ -456,7 +453,7 @@ pub async fn list(
 /// 404), 2 to [`MAX_RECORDS`] of them (else 404), each read audited.
 pub async fn candidates(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     ids: &[String],
 ) -> Result<Vec<Record>, DomainError> {
@@ -502,7 +499,7 @@ fn field_of_column(col: &str) -> &str {
 /// Undo a merge: the merged records come back with their ids, what moved goes back where it
 /// still is, and the survivor's merged fields get their old values. Refused (409) when the
 /// survivor has gone or a field the merge set has been changed since.
-pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, DomainError> {
+pub async fn undo(store: &Store, actor: &Access, id: &str) -> Result<Merge, DomainError> {
     let m = read(store, actor, id).await?;
     let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
     if m.status != "done" {
@@ -519,7 +516,7 @@ pub async fn undo(store: &Store, actor: &Principal, id: &str) -> Result<Merge, D
                     .into(),
             )
         })?;
-    let update = owner_filter(store, actor, def.object, Action::Update).await?;
+    let update = actor.owners(def.object, Action::Update);
     if !update.is_some_and(|f| f.allows(survivor.owner_id())) {
         return Err(forbidden(def, "update"));
     }
@@ -740,7 +737,7 @@ fn outcome_of(e: &DomainError) -> (u16, String) {
 /// the others.
 pub async fn bulk(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     groups: &[MergeRequest],
 ) -> Result<Vec<BulkOutcome>, DomainError> {

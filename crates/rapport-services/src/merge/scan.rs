@@ -8,10 +8,10 @@
 //! the names within blocks that share their first two characters.
 
 use super::merge_def;
+use crate::access::Access;
 use crate::records;
-use crate::scope::owner_filter;
 use crate::{audit, Store};
-use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_core::{Action, DomainError, Object};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SimpleExpr};
 use serde::Serialize;
@@ -362,15 +362,12 @@ fn group_edges(edges: &[Edge]) -> Vec<(Vec<String>, u8, Vec<Reason>)> {
 /// Scan the records of `object` the actor may read for duplicates.
 pub async fn scan(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     opts: ScanOptions,
 ) -> Result<ScanResult, DomainError> {
     let def = merge_def(object)?;
-    if owner_filter(store, actor, object, Action::Read)
-        .await?
-        .is_none()
-    {
+    if actor.owners(object, Action::Read).is_none() {
         return Err(DomainError::Forbidden(format!(
             "you may not read {} records",
             def.key()

@@ -3,12 +3,12 @@
 //! none; tags, emails and phones of all records together, so no way of reaching the
 //! customer is lost.
 
+use crate::access::Access;
 use crate::records::{ObjectDef, Record};
-use crate::scope::owner_filter;
 use crate::Store;
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ pub type Choices = BTreeMap<String, String>;
 
 /// The built-in fields a merge lets the actor choose: those they may read and change, other
 /// than system fields and links (links move with the records).
-pub fn mergeable_fields(def: &ObjectDef, actor: &Principal) -> Vec<&'static FieldSpec> {
+pub fn mergeable_fields(def: &ObjectDef, actor: &Access) -> Vec<&'static FieldSpec> {
     def.fields
         .iter()
         .filter(|f| {
@@ -35,7 +35,7 @@ pub fn mergeable_fields(def: &ObjectDef, actor: &Principal) -> Vec<&'static Fiel
 
 fn mergeable_custom<'a>(
     def: &ObjectDef,
-    actor: &Principal,
+    actor: &Access,
     defs: &'a [CustomField],
 ) -> Vec<&'a CustomField> {
     defs.iter()
@@ -85,7 +85,7 @@ fn push_unique(list: &mut Vec<String>, items: &[String], cap: usize) {
 
 pub(super) async fn plan(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     survivor: &Record,
     merged: &[Record],
@@ -207,7 +207,7 @@ pub(super) async fn plan(
     if let Some(id) = choices.get("owner_id") {
         let from = record_of("owner_id", id)?;
         if from.owner_id() != survivor.owner_id() {
-            let tf = owner_filter(store, actor, def.object, Action::Transfer).await?;
+            let tf = actor.owners(def.object, Action::Transfer);
             if !tf.is_some_and(|f| f.allows(survivor.owner_id()) && f.allows(from.owner_id())) {
                 return Err(DomainError::field(
                     "fields.owner_id",

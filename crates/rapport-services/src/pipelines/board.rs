@@ -3,10 +3,10 @@
 //! lost columns show the deals closed recently.
 
 use super::{find, Pipeline, Stage, StageKind};
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
-use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_core::{Action, DomainError, Object};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Func, NullOrdering, Order, Query, SelectStatement};
 use serde::Serialize;
@@ -90,11 +90,11 @@ fn weighted(sum_times_percent: i128) -> i64 {
 /// The board of `pipeline_id` (the default pipeline when `None`) as `actor` may see it.
 pub async fn board(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     pipeline_id: Option<&str>,
 ) -> Result<Board, DomainError> {
-    let filter = owner_filter(store, actor, Object::Opportunity, Action::Read)
-        .await?
+    let filter = actor
+        .owners(Object::Opportunity, Action::Read)
         .ok_or_else(|| DomainError::Forbidden("you may not read opportunities".into()))?;
     let db = store.db.reader();
     let pipeline = match pipeline_id {
@@ -143,7 +143,7 @@ pub async fn board(
         }
     }
 
-    let account_filter = owner_filter(store, actor, Object::Account, Action::Read).await?;
+    let account_filter = actor.owners(Object::Account, Action::Read);
     let now = store.now();
     let mut columns = Vec::new();
     for stage in &pipeline.stages {

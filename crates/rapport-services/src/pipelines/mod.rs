@@ -4,8 +4,9 @@
 pub mod board;
 pub mod rules;
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_core::{ids, Action, DomainError, FieldError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
@@ -421,7 +422,7 @@ fn check_draft(d: &PipelineDraft) -> Result<(), DomainError> {
     }
 }
 
-fn settings_right(actor: &Principal) -> Result<(), DomainError> {
+fn settings_right(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Settings, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing pipelines needs the settings right".into(),
@@ -434,7 +435,7 @@ fn settings_right(actor: &Principal) -> Result<(), DomainError> {
 /// removed; only one pipeline is the default.
 pub async fn save(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: Option<&str>,
     draft: &PipelineDraft,
 ) -> Result<Pipeline, DomainError> {
@@ -554,7 +555,7 @@ pub struct StageVisit {
 /// The stage history of an opportunity the actor may read, oldest first.
 pub async fn stage_history(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     opportunity_id: &str,
 ) -> Result<Vec<StageVisit>, DomainError> {
     crate::records::read_record(store, actor, &crate::records::OPPORTUNITIES, opportunity_id)

@@ -4,11 +4,11 @@
 //! Only callers with create rights over every owner (administrators, the CLI) may use it.
 
 use super::{codec, derived, tokens, ObjectDef};
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
-use rapport_core::{ids, Action, DomainError, Object, Principal};
+use rapport_core::{ids, Action, DomainError, Object};
 use rapport_db::db_err;
 use sea_orm::Value as SqlValue;
 use sea_orm::{DatabaseBackend, Statement};
@@ -21,11 +21,11 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// Insert `docs` (API documents, each with its `owner_id`) and return the new ids in order.
 pub async fn insert_many(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     docs: &[Map<String, Value>],
 ) -> Result<Vec<String>, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Create).await?;
+    let filter = actor.owners(def.object, Action::Create);
     if filter != Some(OwnerFilter::All) {
         return Err(DomainError::Forbidden(
             "batch inserts need the create right over all records".into(),
@@ -40,7 +40,7 @@ pub async fn insert_many(
     let keys = store.keys()?;
     let now = store.now();
     let ctx = store.parse_context();
-    let users = crate::users::all_basic(store).await?;
+    let org = actor.org(store).await?;
     let rules = super::rule_context(store, def, None, None).await?;
     let cols = record_columns(def);
     let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(docs.len());
@@ -65,10 +65,7 @@ pub async fn insert_many(
             Some(FieldValue::Text(o)) => o.clone(),
             _ => actor.user_id.clone(),
         };
-        let dept = users
-            .iter()
-            .find(|(u, _, _)| *u == owner)
-            .and_then(|(_, d, _)| d.clone());
+        let dept = org.department_of(&owner);
         values.insert("owner_id", FieldValue::Text(owner));
         values.insert(
             "department_id",

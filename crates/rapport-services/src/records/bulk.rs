@@ -5,9 +5,9 @@
 
 use super::query::{scoped_select, ListParams};
 use super::{ObjectDef, WriteOptions};
-use crate::scope::owner_filter;
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Order};
 use serde::Serialize;
@@ -74,7 +74,7 @@ fn failure(id: &str, e: &DomainError) -> Failure {
 
 async fn target_ids(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     target: &Target,
 ) -> Result<Vec<String>, DomainError> {
@@ -96,11 +96,9 @@ async fn target_ids(
             Ok(out)
         }
         Target::Matching(params) => {
-            let filter = owner_filter(store, actor, def.object, Action::Read)
-                .await?
-                .ok_or_else(|| {
-                    DomainError::Forbidden(format!("you may not read {} records", def.key()))
-                })?;
+            let filter = actor.owners(def.object, Action::Read).ok_or_else(|| {
+                DomainError::Forbidden(format!("you may not read {} records", def.key()))
+            })?;
             let mut params = params.clone();
             params.customs = crate::custom_fields::active(store, def.object).await?;
             let mut q = scoped_select(def, actor, store, &filter, &params)?;
@@ -133,7 +131,7 @@ fn tags_of(rec: &Value) -> Vec<String> {
 
 pub async fn run(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &'static ObjectDef,
     target: Target,
     action: BulkAction,

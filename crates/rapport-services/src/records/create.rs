@@ -4,16 +4,16 @@
 //! single create's write goes through the group-commit writer (`group`).
 
 use super::{
-    apply_rules, check_field_rules, check_references, codec, custom_values, department_of, derived,
-    duplicates, find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json,
-    tokens, write_links, ObjectDef, WriteOptions, RULE_FIELDS,
+    apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
+    find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
+    write_links, ObjectDef, WriteOptions, RULE_FIELDS,
 };
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::Mode;
-use rapport_core::{ids, Action, DomainError, Principal};
+use rapport_core::{ids, Action, DomainError};
 use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::ConnectionTrait;
@@ -48,14 +48,14 @@ pub struct Prepared {
 /// Check and compute a new record without writing anything.
 pub async fn prepare_create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &'static ObjectDef,
     doc: &Map<String, Value>,
     opts: WriteOptions,
     preset: Preset,
 ) -> Result<Prepared, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Create)
-        .await?
+    let filter = actor
+        .owners(def.object, Action::Create)
         .ok_or_else(|| forbidden(def, Action::Create))?;
     let doc = normalise_doc(def, doc)?;
     let (doc, custom_doc) = custom_values::split(&doc);
@@ -104,7 +104,7 @@ pub async fn prepare_create(
     let dept = if owner == actor.user_id {
         actor.department_id.clone()
     } else {
-        department_of(store, &owner).await?
+        actor.department_of(store, &owner).await?
     };
     if let Some(spec) = def.field("department_id") {
         values.insert(spec.name, dept.map_or(FieldValue::Null, FieldValue::Text));
@@ -139,13 +139,13 @@ pub async fn prepare_create(
 pub async fn insert<C: ConnectionTrait>(
     tx: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     p: &Prepared,
 ) -> Result<(), DomainError> {
     let trail = write_record(tx, store, actor, p).await?;
     rapport_db::search_index::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
-    outbox::emit_many(tx, store, [(actor, &trail.event)]).await
+    outbox::emit_many(tx, store, [(actor.principal(), &trail.event)]).await
 }
 
 /// What a written record still owes: its search tokens, audit entry and change-feed event,
@@ -161,7 +161,7 @@ pub(crate) struct Trail {
 pub(crate) async fn write_record<C: ConnectionTrait>(
     tx: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     p: &Prepared,
 ) -> Result<Trail, DomainError> {
     let def = p.def;
@@ -244,7 +244,7 @@ pub(crate) async fn write_record<C: ConnectionTrait>(
 /// Create a record.
 pub async fn create(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &'static ObjectDef,
     doc: &Map<String, Value>,
     opts: WriteOptions,

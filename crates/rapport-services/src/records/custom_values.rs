@@ -1,11 +1,12 @@
 //! Custom field values on records: validation against the definitions, storage (plain JSON in
 //! `custom`, sensitive ones encrypted together in `custom_enc`), blind-index tokens, audit diffs.
 
+use crate::access::Access;
 use crate::Keyring;
 use crate::Store;
 use rapport_core::custom::{is_custom_key, CustomField, CustomKind};
 use rapport_core::input::Mode;
-use rapport_core::{DomainError, FieldError, Principal};
+use rapport_core::{DomainError, FieldError};
 use sea_orm::sea_query::Value as SqlValue;
 use serde_json::{json, Map, Value};
 
@@ -26,7 +27,7 @@ pub fn split(doc: &Map<String, Value>) -> (Map<String, Value>, Map<String, Value
 /// Validate the custom part of a document. Returns the values to write (null clears).
 pub async fn read(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: rapport_core::Object,
     defs: &[CustomField],
     doc: &Map<String, Value>,

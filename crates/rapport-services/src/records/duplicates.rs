@@ -3,10 +3,10 @@
 //! "off"; a warn can be overridden by the caller, a block cannot.
 
 use super::{tokens, ObjectDef, WriteOptions};
-use crate::scope::owner_filter;
+use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::FieldValue;
-use rapport_core::{validate, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{validate, Action, DomainError, Object, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -54,7 +54,7 @@ pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> 
 
 pub async fn set_rules(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     object: Object,
     new: Rules,
 ) -> Result<Rules, DomainError> {
@@ -197,7 +197,7 @@ async fn ids_per_rule(
 /// Find likely duplicates of `values`; refuse per the rules.
 pub async fn check(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     values: &BTreeMap<&'static str, FieldValue>,
     exclude: Option<&str>,
@@ -229,21 +229,20 @@ pub async fn check(
         return Ok(());
     }
     // The matches the actor may see, read at once: their ids and labels are shown.
-    let shown: HashMap<String, super::Record> =
-        match owner_filter(store, actor, def.object, Action::Read).await? {
-            Some(f) => {
-                let ids: Vec<&str> = found
-                    .iter()
-                    .flat_map(|(_, _, ids)| ids.iter().map(String::as_str))
-                    .collect();
-                super::find_all_in_scope_fresh(store, def, &f, &ids)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.id.clone(), r))
-                    .collect()
-            }
-            None => HashMap::new(),
-        };
+    let shown: HashMap<String, super::Record> = match actor.owners(def.object, Action::Read) {
+        Some(f) => {
+            let ids: Vec<&str> = found
+                .iter()
+                .flat_map(|(_, _, ids)| ids.iter().map(String::as_str))
+                .collect();
+            super::find_all_in_scope_fresh(store, def, &f, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
     let mut matches = Vec::new();
     for (rule, mode, ids) in &found {
         for id in ids {

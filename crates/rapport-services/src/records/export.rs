@@ -9,10 +9,10 @@
 
 use super::query::{scoped_select, ListOrder, ListParams};
 use super::{read_records_fresh, Needed, ObjectDef, Record};
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, Store};
 use rapport_core::fields::FieldValue;
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::all;
 pub use rapport_interchange::table::{neutralise, CsvSink, Format, Sink, XlsxSink};
 use sea_orm::sea_query::Alias;
@@ -47,25 +47,23 @@ impl ExportSpec {
 
 /// The caller's export scope, or 403.
 pub async fn export_filter(
-    store: &Store,
-    actor: &Principal,
+    _store: &Store,
+    actor: &Access,
     def: &ObjectDef,
 ) -> Result<OwnerFilter, DomainError> {
-    owner_filter(store, actor, def.object, Action::Export)
-        .await?
-        .ok_or_else(|| {
-            DomainError::Forbidden(format!(
-                "exporting {} records needs the export right",
-                def.key()
-            ))
-        })
+    actor.owners(def.object, Action::Export).ok_or_else(|| {
+        DomainError::Forbidden(format!(
+            "exporting {} records needs the export right",
+            def.key()
+        ))
+    })
 }
 
 /// How many records an export would hold (with a `cap`, at most `cap + 1`: enough to tell
 /// "more than cap" without counting everything).
 pub async fn count(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     spec: &ExportSpec,
     cap: Option<u64>,
@@ -115,7 +113,7 @@ impl Pager {
     /// Check the caller's export right and the list (filter, sort) and get ready to read.
     pub async fn new(
         store: &Store,
-        actor: &Principal,
+        actor: &Access,
         def: &ObjectDef,
         spec: &ExportSpec,
     ) -> Result<Pager, DomainError> {
@@ -171,7 +169,7 @@ impl Pager {
     pub async fn next_page(
         &mut self,
         store: &Store,
-        actor: &Principal,
+        actor: &Access,
         def: &ObjectDef,
     ) -> Result<Option<Vec<Vec<String>>>, DomainError> {
         if self.done {
@@ -239,7 +237,7 @@ fn cell_of(rec: &Record, key: &str) -> String {
 /// Write the header and every row to `sink`; the number of rows.
 async fn write_all(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     spec: &ExportSpec,
     sink: &mut (dyn Sink + Send),
@@ -277,7 +275,7 @@ fn cell_text(v: Option<&Value>) -> String {
 /// background export).
 pub async fn export(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     spec: &ExportSpec,
     format: Format,

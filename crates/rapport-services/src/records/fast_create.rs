@@ -11,12 +11,12 @@ use super::{
     apply_rules, check_field_rules, codec, custom_values, derived, normalise_doc, read_both,
     rule_context, tokens, ObjectDef, RuleContext,
 };
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Keyring, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{AccountLink, FieldKind, FieldValue};
 use rapport_core::input::Mode;
-use rapport_core::{ids, validate, Action, DomainError, Object, Principal};
+use rapport_core::{ids, validate, Action, DomainError, Object};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -92,7 +92,7 @@ pub struct Known {
 /// What one batch of fast creates needs, read once.
 pub struct FastCreate {
     store: Store,
-    actor: Principal,
+    actor: Access,
     def: &'static ObjectDef,
     filter: OwnerFilter,
     defs: Vec<CustomField>,
@@ -109,11 +109,11 @@ pub struct FastCreate {
 impl FastCreate {
     pub async fn new(
         store: &Store,
-        actor: &Principal,
+        actor: &Access,
         def: &'static ObjectDef,
     ) -> Result<FastCreate, DomainError> {
-        let filter = owner_filter(store, actor, def.object, Action::Create)
-            .await?
+        let filter = actor
+            .owners(def.object, Action::Create)
             .ok_or_else(|| super::forbidden(def, Action::Create))?;
         let defs = crate::custom_fields::active(store, def.object).await?;
         let users = all(

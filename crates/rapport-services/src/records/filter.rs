@@ -6,9 +6,10 @@
 
 use super::query::{bad, t};
 use super::{codec, ObjectDef};
+use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::{parse_value, FieldKind, FieldSpec, FieldValue};
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use sea_orm::sea_query::{
     Cond, Condition, Expr, Func, LikeExpr, Query, SimpleExpr, Value as SqlValue,
 };
@@ -48,7 +49,7 @@ const UPDATED_SPEC: FieldSpec =
 
 pub(super) fn spec_for(
     def: &ObjectDef,
-    actor: &Principal,
+    actor: &Access,
     name: &str,
     param: &str,
 ) -> Result<&'static FieldSpec, DomainError> {
@@ -77,7 +78,7 @@ pub(super) fn spec_for(
 
 pub(super) fn compile(
     def: &ObjectDef,
-    actor: &Principal,
+    actor: &Access,
     store: &Store,
     node: &Value,
     depth: usize,

@@ -12,8 +12,9 @@
 
 use super::create::{write_record, Trail};
 use super::Prepared;
+use crate::access::Access;
 use crate::{audit, outbox, Store};
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use rapport_db::db_err;
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,18 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 const GROUP: usize = 64;
 
 /// One create waiting for the writer, with where to send its outcome.
-pub(crate) type Job = (
-    Principal,
-    Prepared,
-    oneshot::Sender<Result<(), DomainError>>,
-);
+pub(crate) type Job = (Access, Prepared, oneshot::Sender<Result<(), DomainError>>);
 
 /// Write `p` through the group writer and wait until it has committed.
-pub(crate) async fn write(
-    store: &Store,
-    actor: &Principal,
-    p: Prepared,
-) -> Result<(), DomainError> {
+pub(crate) async fn write(store: &Store, actor: &Access, p: Prepared) -> Result<(), DomainError> {
     let (ack, done) = oneshot::channel();
     store
         .create_queue()
@@ -113,12 +106,20 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
         .await
         .map_err(Failure::Group)?;
     let written = || group.iter().map(|(actor, _, _)| actor).zip(&trails);
-    audit::record_many(&t, store, written().map(|(a, tr)| (a, &tr.entry)))
-        .await
-        .map_err(Failure::Group)?;
-    outbox::emit_many(&t, store, written().map(|(a, tr)| (a, &tr.event)))
-        .await
-        .map_err(Failure::Group)?;
+    audit::record_many(
+        &t,
+        store,
+        written().map(|(a, tr)| (a.principal(), &tr.entry)),
+    )
+    .await
+    .map_err(Failure::Group)?;
+    outbox::emit_many(
+        &t,
+        store,
+        written().map(|(a, tr)| (a.principal(), &tr.event)),
+    )
+    .await
+    .map_err(Failure::Group)?;
     t.commit().await.map_err(|e| Failure::Group(db_err(e)))
 }
 
@@ -174,7 +175,7 @@ mod tests {
     async fn one_failure_leaves_the_rest_of_the_group(store: &Store) {
         let user = crate::users::create(
             store,
-            &Principal::system(),
+            &Access::system(store).await.unwrap(),
             crate::users::NewUser {
                 email: "owner@example.com".into(),
                 name: "Owner".into(),
@@ -189,11 +190,16 @@ mod tests {
         )
         .await
         .unwrap();
-        let actor = Principal {
-            user_id: user.id,
-            email: user.email,
-            ..Principal::system()
-        };
+        let actor = Access::resolve(
+            store,
+            rapport_core::Principal {
+                user_id: user.id,
+                email: user.email,
+                ..rapport_core::Principal::system()
+            },
+        )
+        .await
+        .unwrap();
         let first = records::create(store, &actor, &CONTACTS, &doc(0), WriteOptions::default())
             .await
             .unwrap();

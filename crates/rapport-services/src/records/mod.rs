@@ -45,7 +45,7 @@ mod update;
 pub use update::{apply_update, prepare_update, update, PreparedUpdate};
 pub(crate) use update::{diff, write_changes};
 
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
@@ -53,8 +53,8 @@ use rapport_core::objects::{
     ACCOUNT_FIELDS, CONTACT_FIELDS, CONTRACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS, ORDER_FIELDS,
     PAYMENT_FIELDS, PRODUCT_FIELDS, QUOTE_FIELDS,
 };
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
-use rapport_db::{db_err, exec, get, one};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object};
+use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
@@ -235,7 +235,7 @@ fn t(s: &str) -> Alias {
 
 /// The record as the actor may see it: hidden fields removed. A page of records is better
 /// serialised through one [`Lens`] without the trees.
-pub fn to_json(def: &ObjectDef, actor: &Principal, rec: &Record) -> Value {
+pub fn to_json(def: &ObjectDef, actor: &Access, rec: &Record) -> Value {
     Lens::new(def, actor).show(rec).to_json()
 }
 
@@ -276,7 +276,7 @@ fn normalise_doc(
 }
 
 /// Reject writes to fields the actor's role makes read-only or hidden.
-fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Result<(), DomainError> {
+fn check_field_rules(def: &ObjectDef, actor: &Access, input: &Input) -> Result<(), DomainError> {
     let errors: Vec<FieldError> = input
         .values
         .iter()
@@ -293,21 +293,6 @@ fn check_field_rules(def: &ObjectDef, actor: &Principal, input: &Input) -> Resul
         Ok(())
     } else {
         Err(DomainError::Validation(errors))
-    }
-}
-
-async fn department_of(store: &Store, user_id: &str) -> Result<Option<String>, DomainError> {
-    let row = one(
-        store.db.reader(),
-        Query::select()
-            .column(t("department_id"))
-            .from(t("users"))
-            .and_where(Expr::col(t("id")).eq(user_id)),
-    )
-    .await?;
-    match row {
-        Some(r) => get(&r, "department_id"),
-        None => Ok(None),
     }
 }
 
@@ -412,7 +397,7 @@ async fn write_links<C: ConnectionTrait>(
 /// reported at once.
 async fn read_both(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     defs: &[rapport_core::custom::CustomField],
     doc: &Map<String, Value>,
@@ -435,7 +420,7 @@ async fn read_both(
 /// Read one record (audited).
 pub async fn read(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     id: &str,
 ) -> Result<Value, DomainError> {
@@ -452,12 +437,12 @@ pub async fn read(
 /// Load a record the actor may read, or `NotFound`.
 pub async fn read_record(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     id: &str,
 ) -> Result<Record, DomainError> {
-    let filter = owner_filter(store, actor, def.object, Action::Read)
-        .await?
+    let filter = actor
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     find_in_scope_fresh(store, def, &filter, id)
         .await?
@@ -468,11 +453,11 @@ pub async fn read_record(
 /// simply absent), in the order of `ids`.
 pub async fn read_many(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     ids: &[String],
 ) -> Result<Vec<Record>, DomainError> {
-    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+    let Some(filter) = actor.owners(def.object, Action::Read) else {
         return Ok(Vec::new());
     };
     let wanted: Vec<String> = ids
@@ -498,13 +483,13 @@ pub async fn read_many(
 /// Delete a record.
 pub async fn delete(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     id: &str,
 ) -> Result<(), DomainError> {
     let before = read_record(store, actor, def, id).await?;
-    let filter = owner_filter(store, actor, def.object, Action::Delete)
-        .await?
+    let filter = actor
+        .owners(def.object, Action::Delete)
         .ok_or_else(|| forbidden(def, Action::Delete))?;
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Delete));
@@ -630,7 +615,7 @@ pub(crate) async fn rewrite_tokens<C: ConnectionTrait>(
 /// changes to fields the actor may not see removed.
 pub async fn history(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     id: &str,
     limit: u64,

@@ -3,12 +3,12 @@
 
 use super::filter::{compile, spec_for};
 use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record, RowPage};
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, Store};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
-use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_core::{validate, Action, DomainError, FieldError, Object};
 use rapport_db::all;
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, NullOrdering, Order, Query, SelectStatement, Value as SqlValue,
@@ -186,7 +186,7 @@ impl Sort {
     }
 }
 
-fn parse_sort(def: &ObjectDef, actor: &Principal, sort: Option<&str>) -> Result<Sort, DomainError> {
+fn parse_sort(def: &ObjectDef, actor: &Access, sort: Option<&str>) -> Result<Sort, DomainError> {
     let Some(s) = sort.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(Sort {
             spec: None,
@@ -336,7 +336,7 @@ pub(super) fn apply_cursor(
 /// The filtered, scoped query without paging (shared by lists, counts, bulk actions, exports).
 pub fn scoped_select(
     def: &ObjectDef,
-    actor: &Principal,
+    actor: &Access,
     store: &Store,
     filter: &OwnerFilter,
     params: &ListParams,
@@ -374,7 +374,7 @@ pub fn scoped_select(
 /// A page of a list as `Value`s (what the UI renders).
 pub async fn list(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<Page, DomainError> {
@@ -394,7 +394,7 @@ pub async fn list(
 /// callers that need the records themselves).
 pub async fn list_records(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<RecordPage, DomainError> {
@@ -422,7 +422,7 @@ pub async fn list_records(
 /// (the API's list; ADR 0019). The same page, scope, audit and cursor as [`list_records`].
 pub async fn list_rows(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<RowPage, DomainError> {
@@ -450,15 +450,13 @@ struct PageSelect {
 impl PageSelect {
     async fn new(
         store: &Store,
-        actor: &Principal,
+        actor: &Access,
         def: &ObjectDef,
         params: &ListParams,
     ) -> Result<PageSelect, DomainError> {
-        let filter = owner_filter(store, actor, def.object, Action::Read)
-            .await?
-            .ok_or_else(|| {
-                DomainError::Forbidden(format!("you may not read {} records", def.key()))
-            })?;
+        let filter = actor.owners(def.object, Action::Read).ok_or_else(|| {
+            DomainError::Forbidden(format!("you may not read {} records", def.key()))
+        })?;
         let limit = params.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(bad("limit", "out_of_range", "limit is between 1 and 200"));
@@ -500,7 +498,7 @@ impl PageSelect {
     async fn audit(
         &self,
         store: &Store,
-        actor: &Principal,
+        actor: &Access,
         def: &ObjectDef,
         returned: usize,
     ) -> Result<(), DomainError> {
@@ -544,7 +542,7 @@ pub(super) struct ListOrder(Sort);
 impl ListOrder {
     pub(super) fn new(
         def: &ObjectDef,
-        actor: &Principal,
+        actor: &Access,
         sort: Option<&str>,
     ) -> Result<ListOrder, DomainError> {
         Ok(ListOrder(parse_sort(def, actor, sort)?))
@@ -618,8 +616,8 @@ fn redact_filter(
 }
 
 /// How many records the actor may read (what dashboards and list headers show).
-pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<i64, DomainError> {
-    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+pub async fn count(store: &Store, actor: &Access, def: &ObjectDef) -> Result<i64, DomainError> {
+    let Some(filter) = actor.owners(def.object, Action::Read) else {
         return Ok(0);
     };
     let mut q = scoped_select(def, actor, store, &filter, &ListParams::default())?;
@@ -634,13 +632,13 @@ pub async fn count(store: &Store, actor: &Principal, def: &ObjectDef) -> Result<
 /// in `order`: choices for pickers.
 async fn names(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     label_cols: &[&str],
     order: (&str, Order),
     limit: u64,
 ) -> Result<Vec<(String, String)>, DomainError> {
-    let Some(filter) = owner_filter(store, actor, def.object, Action::Read).await? else {
+    let Some(filter) = actor.owners(def.object, Action::Read) else {
         return Ok(vec![]);
     };
     let mut q = scoped_select(def, actor, store, &filter, &ListParams::default())?;
@@ -664,7 +662,7 @@ async fn names(
 /// (id, name) of accounts the actor may read, by name: choices for pickers.
 pub async fn account_names(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     limit: u64,
 ) -> Result<Vec<(String, String)>, DomainError> {
     names(
@@ -682,7 +680,7 @@ pub async fn account_names(
 /// an opportunity's contacts.
 pub async fn contact_names(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     limit: u64,
 ) -> Result<Vec<(String, String)>, DomainError> {
     let cols = ["family_name", "given_name"];

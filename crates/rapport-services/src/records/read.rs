@@ -2,7 +2,7 @@
 //! decoded into [`Record`]s (with contacts' account links), by page or one record by id.
 
 use super::{codec, t, ObjectDef, Record};
-use crate::scope::OwnerFilter;
+use crate::access::OwnerFilter;
 use crate::{Keyring, Store};
 use rapport_core::fields::{AccountLink, FieldKind, FieldSpec, FieldValue};
 use rapport_core::{ids, DomainError, Object};

@@ -3,11 +3,11 @@
 //! scope applies, are ones the actor can see.
 
 use super::{def_of, find_in_scope_fresh, t, ObjectDef, ACCOUNTS, CONTACTS};
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::Input;
-use rapport_core::{Action, DomainError, FieldError, Object, Principal};
+use rapport_core::{Action, DomainError, FieldError, Object};
 use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -16,7 +16,7 @@ use sea_orm::ConnectionTrait;
 #[allow(clippy::collapsible_match)] // awaits cannot move into match guards
 pub(super) async fn check_references(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     input: &Input,
     self_id: Option<&str>,
@@ -27,7 +27,7 @@ pub(super) async fn check_references(
     // Records linked from a deal must be ones the actor can see (and saying "not found" for
     // the others reveals nothing).
     let account_scope = if def.object != Object::Account {
-        owner_filter(store, actor, Object::Account, Action::Read).await?
+        actor.owners(Object::Account, Action::Read)
     } else {
         Some(OwnerFilter::All)
     };
@@ -74,7 +74,7 @@ pub(super) async fn check_references(
                 let Some(target) = def_of(object) else {
                     continue;
                 };
-                let visible = match owner_filter(store, actor, object, Action::Read).await? {
+                let visible = match actor.owners(object, Action::Read) {
                     Some(f) => find_in_scope_fresh(store, target, &f, id).await?.is_some(),
                     None => false,
                 };
@@ -112,7 +112,7 @@ pub(super) async fn check_references(
             }
             (FieldKind::ContactLinks, v @ FieldValue::Json(_)) => {
                 let ids = rapport_core::fields::contact_link_ids(v);
-                let filter = owner_filter(store, actor, Object::Contact, Action::Read).await?;
+                let filter = actor.owners(Object::Contact, Action::Read);
                 let found = match filter {
                     Some(f) => read_ids_in_scope(db, &CONTACTS, &f, &ids).await?,
                     None => 0,

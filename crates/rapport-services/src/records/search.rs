@@ -9,9 +9,9 @@
 
 use super::query::{apply_cursor, quick_search_branches, scoped_select, ListParams, Sort};
 use super::ObjectDef;
-use crate::scope::OwnerFilter;
+use crate::access::{Access, OwnerFilter};
 use crate::Store;
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use rapport_db::{get, one};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement};
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ fn unindexed_prefix(col: &str, prefix: &str) -> Condition {
 /// statement.
 pub(super) async fn candidates(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     filter: &OwnerFilter,
     params: &ListParams,

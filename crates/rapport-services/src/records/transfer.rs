@@ -1,27 +1,25 @@
 //! Transferring records to a new owner, one or many, with a reason; audited per record.
 
-use super::{
-    check_references, department_of, diff, find_in_scope_fresh, forbidden, write_changes, ObjectDef,
-};
-use crate::scope::owner_filter;
+use super::{check_references, diff, find_in_scope_fresh, forbidden, write_changes, ObjectDef};
+use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
-use rapport_core::{Action, DomainError, Principal};
+use rapport_core::{Action, DomainError};
 use rapport_db::db_err;
 use serde_json::json;
 
 /// Transfer records to a new owner, with a reason (audited per record).
 pub async fn transfer(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     ids: &[String],
     new_owner: &str,
     reason: &str,
 ) -> Result<usize, DomainError> {
-    let tf = owner_filter(store, actor, def.object, Action::Transfer)
-        .await?
+    let tf = actor
+        .owners(def.object, Action::Transfer)
         .ok_or_else(|| forbidden(def, Action::Transfer))?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -50,8 +48,8 @@ pub async fn transfer(
         input.set(spec, FieldValue::Text(new_owner.to_string()));
     }
     check_references(store, actor, def, &input, None, &[]).await?;
-    let read = owner_filter(store, actor, def.object, Action::Read)
-        .await?
+    let read = actor
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     let mut records = Vec::new();
     for id in ids {
@@ -63,7 +61,7 @@ pub async fn transfer(
         }
         records.push(rec);
     }
-    let dept = department_of(store, new_owner).await?;
+    let dept = actor.department_of(store, new_owner).await?;
     let mut n = 0;
     for rec in records {
         if rec.owner_id() == Some(new_owner) {

@@ -3,15 +3,15 @@
 //! event, and the diff the audit trail keeps.
 
 use super::{
-    apply_rules, check_field_rules, check_references, codec, custom_values, department_of, derived,
-    duplicates, find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json,
-    tokens, write_links, ObjectDef, Record, WriteOptions,
+    apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
+    find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
+    write_links, ObjectDef, Record, WriteOptions,
 };
-use crate::scope::{owner_filter, OwnerFilter};
+use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{FieldSpec, FieldValue};
 use rapport_core::input::Mode;
-use rapport_core::{Action, DomainError, Object, Principal};
+use rapport_core::{Action, DomainError, Object};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -39,7 +39,7 @@ impl PreparedUpdate {
 pub async fn apply_update<C: ConnectionTrait>(
     tx: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     p: &PreparedUpdate,
 ) -> Result<(), DomainError> {
     if p.is_empty() {
@@ -63,7 +63,7 @@ pub async fn apply_update<C: ConnectionTrait>(
 /// Update fields of a record. Changing the owner needs the transfer right.
 pub async fn update(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &'static ObjectDef,
     id: &str,
     doc: &Map<String, Value>,
@@ -85,20 +85,20 @@ pub async fn update(
 /// Check a change of a record without writing anything.
 pub async fn prepare_update(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &'static ObjectDef,
     id: &str,
     doc: &Map<String, Value>,
     opts: WriteOptions,
 ) -> Result<PreparedUpdate, DomainError> {
-    let read_filter = owner_filter(store, actor, def.object, Action::Read)
-        .await?
+    let read_filter = actor
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
     let before = find_in_scope_fresh(store, def, &read_filter, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let filter = owner_filter(store, actor, def.object, Action::Update)
-        .await?
+    let filter = actor
+        .owners(def.object, Action::Update)
         .ok_or_else(|| forbidden(def, Action::Update))?;
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Update));
@@ -120,8 +120,8 @@ pub async fn prepare_update(
     }
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         if Some(new_owner.as_str()) != before.owner_id() {
-            let tf = owner_filter(store, actor, def.object, Action::Transfer)
-                .await?
+            let tf = actor
+                .owners(def.object, Action::Transfer)
                 .ok_or_else(|| forbidden(def, Action::Transfer))?;
             if !tf.allows(before.owner_id()) || !tf.allows(Some(new_owner)) {
                 return Err(DomainError::field(
@@ -147,7 +147,7 @@ pub async fn prepare_update(
     apply_rules(&rules, def, Some(&before), &mut after, &input, store.now())?;
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
-        let dept = department_of(store, new_owner).await?;
+        let dept = actor.department_of(store, new_owner).await?;
         after.insert(
             "department_id",
             dept.map_or(FieldValue::Null, FieldValue::Text),
@@ -180,7 +180,7 @@ pub(crate) fn diff(
 pub(crate) async fn write_changes<C: ConnectionTrait>(
     c: &C,
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     before: &Record,
     after: &BTreeMap<&'static str, FieldValue>,

@@ -3,11 +3,11 @@
 //! role), each decided by one of its approvers in order. Nobody approves a contract they
 //! submitted or own. Every step is audited and everyone involved is notified in the app.
 
+use crate::access::Access;
 use crate::records::{self, CONTRACTS};
-use crate::scope::owner_filter;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
@@ -110,13 +110,13 @@ pub async fn flow(store: &Store) -> Result<Flow, DomainError> {
 }
 
 /// The approval flow, for someone with the settings right.
-pub async fn read_flow(store: &Store, actor: &Principal) -> Result<Flow, DomainError> {
+pub async fn read_flow(store: &Store, actor: &Access) -> Result<Flow, DomainError> {
     crate::settings::may_read(actor)?;
     flow(store).await
 }
 
 /// Replace the approval flow (settings right; audited).
-pub async fn set_flow(store: &Store, actor: &Principal, new: Flow) -> Result<Flow, DomainError> {
+pub async fn set_flow(store: &Store, actor: &Access, new: Flow) -> Result<Flow, DomainError> {
     crate::settings::may_change(actor, "changing the approval flow")?;
     check_flow(&new)?;
     let before = flow(store).await?;
@@ -263,11 +263,10 @@ async fn resolve(
     submitter: &str,
 ) -> Result<Vec<String>, DomainError> {
     let mut people = if rule == "manager" {
-        let users = crate::users::all_basic(store).await?;
-        let manager = users
-            .iter()
-            .find(|(id, _, _)| id == owner)
-            .and_then(|(_, _, m)| m.clone());
+        let manager = crate::access::org::tree(store)
+            .await?
+            .member(owner)
+            .and_then(|m| m.manager_id.clone());
         match manager {
             Some(m) if is_active_user(store, &m).await? => vec![m],
             _ => Vec::new(),
@@ -303,7 +302,7 @@ async fn notify_all<C: ConnectionTrait>(
     c: &C,
     now: DateTime<Utc>,
     users: &[String],
-    actor: &Principal,
+    actor: &Access,
     note: Note<'_>,
 ) -> Result<(), DomainError> {
     for u in users {
@@ -350,12 +349,12 @@ async fn set_status<C: ConnectionTrait>(
 /// Submit a draft or rejected contract for approval.
 pub async fn submit(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contract_id: &str,
 ) -> Result<Vec<StepState>, DomainError> {
     let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
-    let upd = owner_filter(store, actor, Object::Contract, Action::Update)
-        .await?
+    let upd = actor
+        .owners(Object::Contract, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not submit contracts".into()))?;
     if !upd.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(
@@ -504,7 +503,7 @@ pub async fn submit(
 /// Approve or reject the step waiting for the actor. A rejection needs a comment.
 pub async fn decide(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contract_id: &str,
     approve: bool,
     comment: &str,
@@ -541,7 +540,7 @@ pub async fn decide(
     let rec = records::find_in_scope_fresh(
         store,
         &CONTRACTS,
-        &crate::scope::OwnerFilter::All,
+        &crate::access::OwnerFilter::All,
         contract_id,
     )
     .await?
@@ -554,7 +553,7 @@ pub async fn decide(
         ));
     }
     if !step.approvers.contains(&actor.user_id) {
-        let visible = match owner_filter(store, actor, Object::Contract, Action::Read).await? {
+        let visible = match actor.owners(Object::Contract, Action::Read) {
             Some(f) => f.allows(Some(&owner)),
             None => false,
         };
@@ -675,7 +674,7 @@ pub async fn decide(
 /// The approval history of a contract the actor may read (or is an approver of).
 pub async fn history(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contract_id: &str,
 ) -> Result<Vec<StepState>, DomainError> {
     if !ids::is_valid_id(contract_id) {
@@ -708,7 +707,7 @@ pub struct Pending {
 }
 
 /// Contracts waiting for the actor's decision, oldest first.
-pub async fn pending_for(store: &Store, actor: &Principal) -> Result<Vec<Pending>, DomainError> {
+pub async fn pending_for(store: &Store, actor: &Access) -> Result<Vec<Pending>, DomainError> {
     // Ids are uuids stored as a JSON array of strings: a quoted id cannot match by accident.
     let rows = all(
         store.db.reader(),
@@ -786,13 +785,13 @@ pub async fn pending_for(store: &Store, actor: &Principal) -> Result<Vec<Pending
 /// End an approved contract early, with a reason.
 pub async fn terminate(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contract_id: &str,
     reason: &str,
 ) -> Result<(), DomainError> {
     let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
-    let upd = owner_filter(store, actor, Object::Contract, Action::Update)
-        .await?
+    let upd = actor
+        .owners(Object::Contract, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not change contracts".into()))?;
     if !upd.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(

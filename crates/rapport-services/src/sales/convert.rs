@@ -2,11 +2,12 @@
 //! quote or an approved contract. Each goes through `records::create`, so the new document
 //! follows the same rights, rules, numbering and audit as one typed in by hand.
 
+use crate::access::Access;
 use crate::records::{self, Record, WriteOptions, CONTRACTS, ORDERS, QUOTES};
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::lines::{self, draft_to_json};
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
 use serde_json::{json, Map, Value};
 
 fn put(doc: &mut Map<String, Value>, rec: &Record, from: &str, to: &str) {
@@ -34,7 +35,7 @@ fn status(rec: &Record) -> &str {
 /// A contract from an accepted quote; `extra` adds or overrides fields (dates, signatories).
 pub async fn contract_from_quote(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     quote_id: &str,
     extra: &Map<String, Value>,
 ) -> Result<Value, DomainError> {
@@ -59,7 +60,7 @@ pub async fn contract_from_quote(
 /// one line for the contract's amount).
 pub async fn order_from(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     source: &str,
     id: &str,
     extra: &Map<String, Value>,

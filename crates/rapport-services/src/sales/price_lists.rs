@@ -3,8 +3,9 @@
 //! Everyone who may read products may read price lists; changing them needs the settings
 //! right.
 
+use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Principal, Scope};
+use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
@@ -72,7 +73,7 @@ pub async fn is_active<C: ConnectionTrait>(c: &C, id: &str) -> Result<bool, Doma
     .is_some())
 }
 
-fn may_read(actor: &Principal) -> Result<(), DomainError> {
+fn may_read(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::Product, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "reading price lists needs the right to read products".into(),
@@ -82,7 +83,7 @@ fn may_read(actor: &Principal) -> Result<(), DomainError> {
 }
 
 /// Every price list with its prices.
-pub async fn list(store: &Store, actor: &Principal) -> Result<Vec<PriceList>, DomainError> {
+pub async fn list(store: &Store, actor: &Access) -> Result<Vec<PriceList>, DomainError> {
     may_read(actor)?;
     read_all(store).await
 }
@@ -189,7 +190,7 @@ fn check(draft: &PriceListDraft) -> Result<Vec<(String, i64)>, DomainError> {
 /// Create (`id` None) or replace a price list and all its prices.
 pub async fn save(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     id: Option<&str>,
     draft: &PriceListDraft,
 ) -> Result<PriceList, DomainError> {

@@ -4,12 +4,12 @@
 //! today and has not been received.
 
 use super::local_date;
+use crate::access::{Access, OwnerFilter};
 use crate::records::{self, CONTRACTS};
-use crate::scope::{owner_filter, OwnerFilter};
 use crate::{audit, Store};
 use chrono::NaiveDate;
 use rapport_core::fields::FieldValue;
-use rapport_core::{validate, Action, DomainError, FieldError, Object, Principal};
+use rapport_core::{validate, Action, DomainError, FieldError, Object};
 use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::{Deserialize, Serialize};
@@ -126,11 +126,7 @@ fn allocate(
 }
 
 /// A contract's payment plan and where it stands.
-pub async fn plan(
-    store: &Store,
-    actor: &Principal,
-    contract_id: &str,
-) -> Result<Plan, DomainError> {
+pub async fn plan(store: &Store, actor: &Access, contract_id: &str) -> Result<Plan, DomainError> {
     let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
     let amount = rec.values.get("amount").map_or(0, money);
     let received = rec.values.get("received_amount").map_or(0, money);
@@ -160,13 +156,13 @@ pub async fn plan(
 /// contract's amount; due dates must not go backwards.
 pub async fn set_plan(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     contract_id: &str,
     drafts: &[InstalmentDraft],
 ) -> Result<Plan, DomainError> {
     let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
-    let upd = owner_filter(store, actor, Object::Contract, Action::Update)
-        .await?
+    let upd = actor
+        .owners(Object::Contract, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not change contracts".into()))?;
     if !upd.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(
@@ -293,7 +289,7 @@ pub struct Receivable {
 /// largest outstanding first (one row per group and currency).
 pub async fn summary(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     group: &str,
 ) -> Result<Vec<Receivable>, DomainError> {
     let col = match group {
@@ -308,8 +304,8 @@ pub async fn summary(
             ))
         }
     };
-    let filter = owner_filter(store, actor, Object::Contract, Action::Read)
-        .await?
+    let filter = actor
+        .owners(Object::Contract, Action::Read)
         .ok_or_else(|| DomainError::Forbidden("you may not read contracts".into()))?;
     let mut q = Query::select();
     q.columns(

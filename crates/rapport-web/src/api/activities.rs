@@ -74,7 +74,7 @@ pub async fn list(
             "limit",
         ],
     )?;
-    let me = &auth.principal.user_id;
+    let me = &auth.access.user_id;
     let kind = match p.get("kind") {
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
             bad(
@@ -127,10 +127,10 @@ pub async fn list(
         ascending,
         limit,
     };
-    let rows = activities::list(&app.store, &auth.principal, &filter).await?;
+    let rows = activities::list(&app.store, &auth.access, &filter).await?;
     activities::audit_list(
         &app.store,
-        &auth.principal,
+        &auth.access,
         json!({"assignee_id": filter.assignee_id, "kind": p.get("kind"), "status": p.get("status"),
                "related_type": p.get("related_type"), "related_id": p.get("related_id")}),
     )
@@ -150,7 +150,7 @@ pub async fn create(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let a = activities::create(&app.store, &auth.principal, &body).await?;
+    let a = activities::create(&app.store, &auth.access, &body).await?;
     let location = format!(
         "/api/v1/activities/{}",
         a["id"].as_str().unwrap_or_default()
@@ -163,9 +163,7 @@ pub async fn read(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        activities::read(&app.store, &auth.principal, &id).await?,
-    ))
+    Ok(Json(activities::read(&app.store, &auth.access, &id).await?))
 }
 
 pub async fn update(
@@ -175,7 +173,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        activities::update(&app.store, &auth.principal, &id, &body).await?,
+        activities::update(&app.store, &auth.access, &id, &body).await?,
     ))
 }
 
@@ -184,7 +182,7 @@ pub async fn remove(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    activities::delete(&app.store, &auth.principal, &id).await?;
+    activities::delete(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,7 +214,7 @@ pub async fn timeline(
         cursor: p.get("cursor").cloned(),
         limit: parse_u64(&p, "limit")?.unwrap_or(30),
     };
-    let page = timeline::of_record(&app.store, &auth.principal, object, &id, &params).await?;
+    let page = timeline::of_record(&app.store, &auth.access, object, &id, &params).await?;
     let data: Vec<Value> = page.data.iter().map(timeline::Entry::to_json).collect();
     Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
 }
@@ -231,13 +229,13 @@ pub async fn list_notifications(
     let before = p.get("cursor").map(|c| activity_cursor(c)).transpose()?;
     let rows = notifications::list(
         &app.store,
-        &auth.principal,
+        &auth.access,
         parse_bool(&p, "unread")?,
         before,
         limit,
     )
     .await?;
-    let unread = notifications::unread_count(&app.store, &auth.principal).await?;
+    let unread = notifications::unread_count(&app.store, &auth.access).await?;
     let next = if rows.len() as u64 >= limit {
         rows.last()
             .map(|n| format!("{}~{}", n.created_at.timestamp_millis(), n.id))
@@ -254,7 +252,7 @@ pub async fn mark_notification_read(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    notifications::mark_read(&app.store, &auth.principal, &id).await?;
+    notifications::mark_read(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -262,7 +260,7 @@ pub async fn mark_all_notifications_read(
     State(app): State<AppState>,
     auth: Auth,
 ) -> ApiResult<Json<Value>> {
-    let n = notifications::mark_all_read(&app.store, &auth.principal).await?;
+    let n = notifications::mark_all_read(&app.store, &auth.access).await?;
     Ok(Json(json!({"marked": n})))
 }
 
@@ -275,12 +273,12 @@ pub async fn list_jobs(
     let limit = parse_u64(&p, "limit")?.unwrap_or(100);
     let rows = jobs::list(
         &app.store,
-        &auth.principal,
+        &auth.access,
         p.get("status").map(String::as_str),
         limit,
     )
     .await?;
-    let counts: serde_json::Map<String, Value> = jobs::counts(&app.store, &auth.principal)
+    let counts: serde_json::Map<String, Value> = jobs::counts(&app.store, &auth.access)
         .await?
         .into_iter()
         .map(|(s, n)| (s, json!(n)))
@@ -293,6 +291,6 @@ pub async fn retry_job(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let job = jobs::retry(&app.store, &auth.principal, &id).await?;
+    let job = jobs::retry(&app.store, &auth.access, &id).await?;
     Ok(Json(json!(job)))
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 pub async fn list_users(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"data": users::list(&app.store, &auth.principal).await?}),
+        json!({"data": users::list(&app.store, &auth.access).await?}),
     ))
 }
 
@@ -29,7 +29,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        users::get_for(&app.store, &auth.principal, &id).await?
+        users::get_for(&app.store, &auth.access, &id).await?
     )))
 }
 
@@ -67,7 +67,7 @@ pub async fn create_user(
         phone: own(f.opt_str("phone")?),
         time_zone: own(f.opt_str("time_zone")?),
     };
-    let user = rapport_auth::service::create_user(&app.store, &auth.principal, spec).await?;
+    let user = rapport_auth::service::create_user(&app.store, &auth.access, spec).await?;
 
     Ok((StatusCode::CREATED, Json(json!(user))).into_response())
 }
@@ -80,10 +80,10 @@ pub async fn update_user(
 ) -> ApiResult<Json<Value>> {
     let f = Fields::new(&body, &["active", "roles"])?;
     if let Some(active) = f.opt_bool("active")? {
-        users::set_active(&app.store, &auth.principal, &id, active).await?;
+        users::set_active(&app.store, &auth.access, &id, active).await?;
     }
     if let Some(roles) = f.opt_str_list("roles")? {
-        users::set_roles(&app.store, &auth.principal, &id, &roles).await?;
+        users::set_roles(&app.store, &auth.access, &id, &roles).await?;
     }
     Ok(Json(json!(users::get_user(&app.store, &id)
         .await?
@@ -95,13 +95,13 @@ pub async fn revoke_user_sessions(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    rapport_auth::service::revoke_all_of_user(&app.store, &auth.principal, &id).await?;
+    rapport_auth::service::revoke_all_of_user(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn list_departments(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"data": departments::list_for(&app.store, &auth.principal).await?}),
+        json!({"data": departments::list_for(&app.store, &auth.access).await?}),
     ))
 }
 
@@ -113,7 +113,7 @@ pub async fn create_department(
     let f = Fields::new(&body, &["name", "parent_id"])?;
     let d = departments::create(
         &app.store,
-        &auth.principal,
+        &auth.access,
         f.str("name")?,
         f.opt_str("parent_id")?,
     )
@@ -123,7 +123,7 @@ pub async fn create_department(
 
 pub async fn list_roles(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"data": roles::list_for(&app.store, &auth.principal).await?}),
+        json!({"data": roles::list_for(&app.store, &auth.access).await?}),
     ))
 }
 
@@ -151,7 +151,7 @@ pub async fn update_role(
     let grants: Grants = grants;
     let require_mfa = f.opt_bool("require_mfa")?.unwrap_or(current.require_mfa);
     Ok(Json(json!(
-        roles::update(&app.store, &auth.principal, &key, grants, require_mfa).await?
+        roles::update(&app.store, &auth.access, &key, grants, require_mfa).await?
     )))
 }
 
@@ -160,7 +160,7 @@ pub async fn audit(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    if auth.principal.scope(Object::Audit, Action::Read) != Scope::All {
+    if auth.access.scope(Object::Audit, Action::Read) != Scope::All {
         return Err(DomainError::Forbidden("the audit trail is for administrators".into()).into());
     }
     let p = query_params(
@@ -187,7 +187,7 @@ pub async fn audit(
         limit: parse_u64(&p, "limit")?.unwrap_or(100),
         ..Default::default()
     };
-    let rows = audit::search_trail(&app.store, &auth.principal, &filter).await?;
+    let rows = audit::search_trail(&app.store, &auth.access, &filter).await?;
     let next = if rows.len() as u64 >= filter.limit.clamp(1, 500) {
         rows.last().map(|r| r.seq)
     } else {
@@ -240,7 +240,7 @@ pub async fn put_picklist_value(
         position,
         active: f.opt_bool("active")?.unwrap_or(true),
     };
-    picklists::upsert(&app.store, &auth.principal, &v).await?;
+    picklists::upsert(&app.store, &auth.access, &v).await?;
     Ok(Json(
         json!({"data": picklists::values(&app.store.db, &list).await?}),
     ))
@@ -278,7 +278,7 @@ pub async fn put_duplicate_rules(
         )
     })?;
     Ok(Json(
-        json!({"rules": duplicates::set_rules(&app.store, &auth.principal, object_of(&object)?, rules).await?}),
+        json!({"rules": duplicates::set_rules(&app.store, &auth.access, object_of(&object)?, rules).await?}),
     ))
 }
 
@@ -290,7 +290,7 @@ pub async fn list_custom_fields(
 ) -> ApiResult<Json<Value>> {
     let object = object_of(&object)?;
     let visible =
-        rapport_services::custom_fields::list_for(&app.store, &auth.principal, object).await?;
+        rapport_services::custom_fields::list_for(&app.store, &auth.access, object).await?;
     Ok(Json(json!({"data": visible})))
 }
 
@@ -353,6 +353,6 @@ pub async fn put_custom_field(
         active: f.opt_bool("active")?.unwrap_or(true),
     };
     Ok(Json(json!(
-        rapport_services::custom_fields::save(&app.store, &auth.principal, field).await?
+        rapport_services::custom_fields::save(&app.store, &auth.access, field).await?
     )))
 }

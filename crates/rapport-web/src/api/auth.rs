@@ -47,7 +47,7 @@ pub async fn login(
 }
 
 pub async fn logout(State(app): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    auth::logout(&app.store, &auth.principal).await?;
+    auth::logout(&app.store, &auth.access).await?;
     Ok((
         [(header::SET_COOKIE, session_cookie(&app, "", 0))],
         StatusCode::NO_CONTENT,
@@ -83,7 +83,7 @@ pub async fn me(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value
     let email_notifications =
         rapport_services::mail::email_preferences(app.store.db.reader(), &auth.user.id).await?;
     Ok(Json(
-        json!({"user": auth.user, "grants": auth.principal.grants, "read_only": auth.principal.read_only,
+        json!({"user": auth.user, "grants": auth.access.grants, "read_only": auth.access.read_only,
                "email_notifications": email_notifications}),
     ))
 }
@@ -99,7 +99,7 @@ pub async fn update_me(
         users::set_language(&app.store, &auth.user.id, lang).await?;
     }
     if let Some(kinds) = kinds {
-        rapport_services::mail::set_email_preferences(&app.store, &auth.principal, &kinds).await?;
+        rapport_services::mail::set_email_preferences(&app.store, &auth.access, &kinds).await?;
     }
     let user = users::get_user(&app.store, &auth.user.id)
         .await?
@@ -119,7 +119,7 @@ pub async fn change_password(
     let f = Fields::new(&body, &["current_password", "new_password"])?;
     auth::change_password(
         &app.store,
-        &auth.principal,
+        &auth.access,
         f.str("current_password")?,
         f.str("new_password")?,
     )
@@ -135,7 +135,7 @@ pub async fn change_email(
     let f = Fields::new(&body, &["current_password", "email"])?;
     auth::change_email(
         &app.store,
-        &auth.principal,
+        &auth.access,
         f.str("current_password")?,
         f.str("email")?,
     )
@@ -149,7 +149,7 @@ pub async fn mfa_enroll(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let f = Fields::new(&body, &["current_password"])?;
-    let e = auth::mfa_begin(&app.store, &auth.principal, f.str("current_password")?).await?;
+    let e = auth::mfa_begin(&app.store, &auth.access, f.str("current_password")?).await?;
     Ok(Json(json!(e)))
 }
 
@@ -159,7 +159,7 @@ pub async fn mfa_confirm(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let f = Fields::new(&body, &["code"])?;
-    let codes = auth::mfa_confirm(&app.store, &auth.principal, f.str("code")?).await?;
+    let codes = auth::mfa_confirm(&app.store, &auth.access, f.str("code")?).await?;
     Ok(Json(json!({"recovery_codes": codes})))
 }
 
@@ -169,7 +169,7 @@ pub async fn mfa_disable(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let f = Fields::new(&body, &["current_password"])?;
-    auth::mfa_disable(&app.store, &auth.principal, f.str("current_password")?).await?;
+    auth::mfa_disable(&app.store, &auth.access, f.str("current_password")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,11 +183,11 @@ pub async fn list_sessions(
         .get("user_id")
         .cloned()
         .unwrap_or_else(|| auth.user.id.clone());
-    let rows = auth::list_sessions(&app.store, &auth.principal, &user_id).await?;
+    let rows = auth::list_sessions(&app.store, &auth.access, &user_id).await?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|s| {
-            let current = auth.principal.session_id.as_deref() == Some(s.id.as_str());
+            let current = auth.access.session_id.as_deref() == Some(s.id.as_str());
             let mut v = json!(s);
             v["current"] = json!(current);
             v
@@ -201,7 +201,7 @@ pub async fn revoke_session(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    auth::revoke_session(&app.store, &auth.principal, &id).await?;
+    auth::revoke_session(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -233,7 +233,7 @@ pub async fn create_token(
     };
     let (token, row) = auth::create_api_token(
         &app.store,
-        &auth.principal,
+        &auth.access,
         f.str("name")?,
         f.opt_bool("read_only")?.unwrap_or(true),
         expires_at,
@@ -249,6 +249,6 @@ pub async fn revoke_token(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    auth::revoke_api_token(&app.store, &auth.principal, &id).await?;
+    auth::revoke_api_token(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

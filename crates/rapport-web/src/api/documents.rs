@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 pub async fn list_price_lists(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    let lists = price_lists::list(&app.store, &auth.principal).await?;
+    let lists = price_lists::list(&app.store, &auth.access).await?;
     Ok(Json(json!({"data": lists})))
 }
 
@@ -30,7 +30,7 @@ pub async fn create_price_list(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let draft: PriceListDraft = from_doc(body)?;
-    let l = price_lists::save(&app.store, &auth.principal, None, &draft).await?;
+    let l = price_lists::save(&app.store, &auth.access, None, &draft).await?;
     Ok((StatusCode::CREATED, Json(json!(l))))
 }
 
@@ -41,7 +41,7 @@ pub async fn update_price_list(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let draft: PriceListDraft = from_doc(body)?;
-    let l = price_lists::save(&app.store, &auth.principal, Some(&id), &draft).await?;
+    let l = price_lists::save(&app.store, &auth.access, Some(&id), &draft).await?;
     Ok(Json(json!(l)))
 }
 
@@ -52,7 +52,7 @@ pub async fn contract_from_quote(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let c = convert::contract_from_quote(&app.store, &auth.principal, &id, &body).await?;
+    let c = convert::contract_from_quote(&app.store, &auth.access, &id, &body).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -62,7 +62,7 @@ pub async fn order_from_quote(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let o = convert::order_from(&app.store, &auth.principal, "quote", &id, &body).await?;
+    let o = convert::order_from(&app.store, &auth.access, "quote", &id, &body).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 
@@ -72,7 +72,7 @@ pub async fn order_from_contract(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let o = convert::order_from(&app.store, &auth.principal, "contract", &id, &body).await?;
+    let o = convert::order_from(&app.store, &auth.access, "contract", &id, &body).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 
@@ -98,7 +98,7 @@ pub async fn submit(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let steps = approvals::submit(&app.store, &auth.principal, &id).await?;
+    let steps = approvals::submit(&app.store, &auth.access, &id).await?;
     Ok(Json(json!({"data": steps})))
 }
 
@@ -109,7 +109,7 @@ pub async fn approve(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let d = optional_body(body)?;
-    let steps = approvals::decide(&app.store, &auth.principal, &id, true, &d.comment).await?;
+    let steps = approvals::decide(&app.store, &auth.access, &id, true, &d.comment).await?;
     Ok(Json(json!({"data": steps})))
 }
 
@@ -120,7 +120,7 @@ pub async fn reject(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let d = optional_body(body)?;
-    let steps = approvals::decide(&app.store, &auth.principal, &id, false, &d.comment).await?;
+    let steps = approvals::decide(&app.store, &auth.access, &id, false, &d.comment).await?;
     Ok(Json(json!({"data": steps})))
 }
 
@@ -131,7 +131,7 @@ pub async fn terminate(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let r: Reason = from_doc(body)?;
-    approvals::terminate(&app.store, &auth.principal, &id, &r.reason).await?;
+    approvals::terminate(&app.store, &auth.access, &id, &r.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,18 +140,18 @@ pub async fn approval_history(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let steps = approvals::history(&app.store, &auth.principal, &id).await?;
+    let steps = approvals::history(&app.store, &auth.access, &id).await?;
     Ok(Json(json!({"data": steps})))
 }
 
 pub async fn my_approvals(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    let list = approvals::pending_for(&app.store, &auth.principal).await?;
+    let list = approvals::pending_for(&app.store, &auth.access).await?;
     Ok(Json(json!({"data": list})))
 }
 
 pub async fn get_flow(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        approvals::read_flow(&app.store, &auth.principal).await?
+        approvals::read_flow(&app.store, &auth.access).await?
     )))
 }
 
@@ -162,7 +162,7 @@ pub async fn put_flow(
 ) -> ApiResult<Json<Value>> {
     let flow: Flow = from_doc(body)?;
     Ok(Json(json!(
-        approvals::set_flow(&app.store, &auth.principal, flow).await?
+        approvals::set_flow(&app.store, &auth.access, flow).await?
     )))
 }
 
@@ -172,7 +172,7 @@ pub async fn get_plan(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        receivables::plan(&app.store, &auth.principal, &id).await?
+        receivables::plan(&app.store, &auth.access, &id).await?
     )))
 }
 
@@ -190,7 +190,7 @@ pub async fn put_plan(
 ) -> ApiResult<Json<Value>> {
     let b: PlanBody = from_doc(body)?;
     Ok(Json(json!(
-        receivables::set_plan(&app.store, &auth.principal, &id, &b.instalments).await?
+        receivables::set_plan(&app.store, &auth.access, &id, &b.instalments).await?
     )))
 }
 
@@ -201,7 +201,7 @@ pub async fn receivables(
 ) -> ApiResult<Json<Value>> {
     let p = query_params(raw, &["group"])?;
     let group = p.get("group").map_or("contract", String::as_str);
-    let rows = receivables::summary(&app.store, &auth.principal, group).await?;
+    let rows = receivables::summary(&app.store, &auth.access, group).await?;
     Ok(Json(json!({"group": group, "data": rows})))
 }
 
@@ -214,12 +214,12 @@ pub async fn pool(
     let limit = super::parse_u64(&p, "limit")?.unwrap_or(100);
     let list = pool::list(
         &app.store,
-        &auth.principal,
+        &auth.access,
         p.get("q").map(String::as_str),
         limit,
     )
     .await?;
-    let standing = pool::standing(&app.store, &auth.principal).await?;
+    let standing = pool::standing(&app.store, &auth.access).await?;
     Ok(Json(json!({"data": list, "standing": standing})))
 }
 
@@ -228,7 +228,7 @@ pub async fn claim(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    pool::claim(&app.store, &auth.principal, &id).await?;
+    pool::claim(&app.store, &auth.access, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,7 +247,7 @@ pub async fn release(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let r: Release = from_doc(body)?;
-    pool::release(&app.store, &auth.principal, &id, &r.reason, &r.note).await?;
+    pool::release(&app.store, &auth.access, &id, &r.reason, &r.note).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,19 +257,19 @@ pub async fn pool_history(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"data": pool::history(&app.store, &auth.principal, &id).await?}),
+        json!({"data": pool::history(&app.store, &auth.access, &id).await?}),
     ))
 }
 
 pub async fn sweep(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        pool::sweep_now(&app.store, &auth.principal).await?
+        pool::sweep_now(&app.store, &auth.access).await?
     )))
 }
 
 pub async fn get_pool_settings(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        pool::read_settings(&app.store, &auth.principal).await?
+        pool::read_settings(&app.store, &auth.access).await?
     )))
 }
 
@@ -280,7 +280,7 @@ pub async fn put_pool_settings(
 ) -> ApiResult<Json<Value>> {
     let s: pool::PoolSettings = from_doc(body)?;
     Ok(Json(json!(
-        pool::set_settings(&app.store, &auth.principal, s).await?
+        pool::set_settings(&app.store, &auth.access, s).await?
     )))
 }
 
@@ -296,7 +296,7 @@ pub async fn target_progress(
             targets::periods_of(rapport_services::sales::local_date(app.store.now()))[0].clone()
         }
     };
-    let rows = targets::progress(&app.store, &auth.principal, &period).await?;
+    let rows = targets::progress(&app.store, &auth.access, &period).await?;
     Ok(Json(json!({"period": period, "data": rows})))
 }
 
@@ -312,6 +312,6 @@ pub async fn set_targets(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let b: TargetsBody = from_doc(body)?;
-    let n = targets::set(&app.store, &auth.principal, &b.targets).await?;
+    let n = targets::set(&app.store, &auth.access, &b.targets).await?;
     Ok(Json(json!({"saved": n})))
 }

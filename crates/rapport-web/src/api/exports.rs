@@ -63,12 +63,12 @@ pub async fn start(
         )
     })?;
     let (spec, format) = export_request(&app, def, &p).await?;
-    let e = exports::start(&app.store, &auth.principal, def, spec, format).await?;
+    let e = exports::start(&app.store, &auth.access, def, spec, format).await?;
     Ok((StatusCode::ACCEPTED, Json(export_json(&e))))
 }
 
 pub async fn list(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    let list = exports::list(&app.store, &auth.principal).await?;
+    let list = exports::list(&app.store, &auth.access).await?;
     Ok(Json(
         json!({"data": list.iter().map(export_json).collect::<Vec<_>>()}),
     ))
@@ -79,7 +79,7 @@ pub async fn get_one(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let e = exports::read(&app.store, &auth.principal, &id).await?;
+    let e = exports::read(&app.store, &auth.access, &id).await?;
     Ok(Json(export_json(&e)))
 }
 
@@ -89,12 +89,12 @@ pub async fn file(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    download(&app, &auth.principal, &id).await
+    download(&app, &auth.access, &id).await
 }
 
 pub(crate) async fn download(
     app: &AppState,
-    actor: &rapport_core::Principal,
+    actor: &rapport_services::access::Access,
     id: &str,
 ) -> ApiResult<Response> {
     let (exp, chunks) = exports::chunk_count(&app.store, actor, id).await?;

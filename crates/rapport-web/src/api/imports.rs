@@ -72,7 +72,7 @@ pub async fn upload(
     .await?;
     let preview = imports::upload(
         &app.store,
-        &auth.principal,
+        &auth.access,
         object,
         p.get("file_name").map_or("upload", String::as_str),
         &bytes,
@@ -93,7 +93,7 @@ fn preview_json(p: &imports::Preview) -> Value {
 }
 
 pub async fn list(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    let list = imports::list(&app.store, &auth.principal).await?;
+    let list = imports::list(&app.store, &auth.access).await?;
     Ok(Json(
         json!({"data": list.iter().map(import_json).collect::<Vec<_>>()}),
     ))
@@ -107,7 +107,7 @@ pub async fn get_one(
 ) -> ApiResult<Json<Value>> {
     let p = query_params(raw, &["header_row"])?;
     let header = super::parse_u64(&p, "header_row")?;
-    let preview = imports::preview(&app.store, &auth.principal, &id, header).await?;
+    let preview = imports::preview(&app.store, &auth.access, &id, header).await?;
     Ok(Json(preview_json(&preview)))
 }
 
@@ -118,7 +118,7 @@ pub async fn set_mapping(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let m: Mapping = from_doc(body)?;
-    let i = imports::set_mapping(&app.store, &auth.principal, &id, m).await?;
+    let i = imports::set_mapping(&app.store, &auth.access, &id, m).await?;
     Ok(Json(import_json(&i)))
 }
 
@@ -127,7 +127,7 @@ pub async fn dry_run(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let i = imports::start(&app.store, &auth.principal, &id, true).await?;
+    let i = imports::start(&app.store, &auth.access, &id, true).await?;
     Ok((StatusCode::ACCEPTED, Json(import_json(&i))))
 }
 
@@ -136,7 +136,7 @@ pub async fn start(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let i = imports::start(&app.store, &auth.principal, &id, false).await?;
+    let i = imports::start(&app.store, &auth.access, &id, false).await?;
     Ok((StatusCode::ACCEPTED, Json(import_json(&i))))
 }
 
@@ -145,7 +145,7 @@ pub async fn errors(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let rows = imports::errors(&app.store, &auth.principal, &id, 1000).await?;
+    let rows = imports::errors(&app.store, &auth.access, &id, 1000).await?;
     Ok(Json(
         json!({"data": rows.iter().map(|(n, r)| json!({"row": n, "reason": r})).collect::<Vec<_>>()}),
     ))
@@ -156,7 +156,7 @@ pub async fn error_file(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let bytes = imports::error_file(&app.store, &auth.principal, &id).await?;
+    let bytes = imports::error_file(&app.store, &auth.access, &id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -175,6 +175,6 @@ pub async fn undo(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let i = imports::undo(&app.store, &auth.principal, &id).await?;
+    let i = imports::undo(&app.store, &auth.access, &id).await?;
     Ok(Json(import_json(&i)))
 }

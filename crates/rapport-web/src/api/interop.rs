@@ -51,7 +51,7 @@ pub async fn export_vcards(
                 .collect()
         })
         .unwrap_or_default();
-    let (text, n) = vcard::export(&app.store, &auth.principal, &ids, p.get("q").cloned()).await?;
+    let (text, n) = vcard::export(&app.store, &auth.access, &ids, p.get("q").cloned()).await?;
     let name = if n == 1 && ids.len() == 1 {
         format!("contact-{}.vcf", ids[0])
     } else {
@@ -88,7 +88,7 @@ pub async fn import_vcards(
         MAX_VCARD_BYTES,
     )
     .await?;
-    let report = vcard::import(&app.store, &auth.principal, &text)
+    let report = vcard::import(&app.store, &auth.access, &text)
         .await
         .map_err(|e| crate::error::ApiError::from(e).into_response())?;
     Ok(Json(json!(report)))
@@ -116,7 +116,7 @@ pub async fn calendar_feed(
     auth: Auth,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let token = calendar::token(&app.store, &auth.principal).await?;
+    let token = calendar::token(&app.store, &auth.access).await?;
     let (path, url) = feed_url(&headers, app.tls, &token);
     Ok(Json(json!({"path": path, "url": url})))
 }
@@ -127,7 +127,7 @@ pub async fn reset_calendar_feed(
     auth: Auth,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let token = calendar::reset(&app.store, &auth.principal).await?;
+    let token = calendar::reset(&app.store, &auth.access).await?;
     let (path, url) = feed_url(&headers, app.tls, &token);
     Ok(Json(json!({"path": path, "url": url})))
 }

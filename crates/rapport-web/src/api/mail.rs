@@ -10,7 +10,7 @@ use rapport_services::mail;
 use serde_json::{json, Value};
 
 pub async fn get_smtp(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(mail::settings_for(&app.store, &auth.principal).await?))
+    Ok(Json(mail::settings_for(&app.store, &auth.access).await?))
 }
 
 pub async fn put_smtp(
@@ -19,7 +19,7 @@ pub async fn put_smtp(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        mail::save_settings(&app.store, &auth.principal, &body).await?,
+        mail::save_settings(&app.store, &auth.access, &body).await?,
     ))
 }
 
@@ -32,7 +32,7 @@ pub async fn test_smtp(
     let f = Fields::new(&body, &["to"])?;
     let to = f.opt_str("to")?.unwrap_or(&auth.user.email).to_string();
     let zh = auth.user.language != "en";
-    rapport_services::mail::send::test_send(&app.store, &auth.principal, &to, zh).await?;
+    rapport_services::mail::send::test_send(&app.store, &auth.access, &to, zh).await?;
     Ok(Json(json!({"sent_to": to})))
 }
 
@@ -43,6 +43,6 @@ pub async fn email_contact(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let logged = mail::send_to_contact(&app.store, &auth.principal, &id, &body).await?;
+    let logged = mail::send_to_contact(&app.store, &auth.access, &id, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(logged)))
 }

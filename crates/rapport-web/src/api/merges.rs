@@ -51,7 +51,7 @@ pub async fn scan(
     if let Some(l) = super::parse_u64(&p, "limit")? {
         opts.limit = l.clamp(1, 500) as usize;
     }
-    let result = scan::scan(&app.store, &auth.principal, object, opts).await?;
+    let result = scan::scan(&app.store, &auth.access, object, opts).await?;
     Ok(Json(json!({
         "object": result.object,
         "data": result.groups,
@@ -75,7 +75,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (object, body) = split_object(body)?;
     let req: MergeRequest = from_doc(body)?;
-    let m = merge::merge(&app.store, &auth.principal, object, &req).await?;
+    let m = merge::merge(&app.store, &auth.access, object, &req).await?;
     Ok((StatusCode::CREATED, Json(json!(m))))
 }
 
@@ -93,7 +93,7 @@ pub async fn bulk(
 ) -> ApiResult<Json<Value>> {
     let (object, body) = split_object(body)?;
     let req: BulkBody = from_doc(body)?;
-    let out = merge::bulk(&app.store, &auth.principal, object, &req.groups).await?;
+    let out = merge::bulk(&app.store, &auth.access, object, &req.groups).await?;
     let merged = out.iter().filter(|o| o.merge_id.is_some()).count();
     Ok(Json(json!({
         "merged": merged,
@@ -111,7 +111,7 @@ pub async fn list(
     let p = query_params(raw, &["object", "limit"])?;
     let object = object_param(p.get("object").map(String::as_str))?;
     let limit = super::parse_u64(&p, "limit")?.unwrap_or(50);
-    let list = merge::list(&app.store, &auth.principal, object, limit).await?;
+    let list = merge::list(&app.store, &auth.access, object, limit).await?;
     Ok(Json(json!({"data": list})))
 }
 
@@ -121,7 +121,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        merge::read(&app.store, &auth.principal, &id).await?
+        merge::read(&app.store, &auth.access, &id).await?
     )))
 }
 
@@ -131,6 +131,6 @@ pub async fn undo(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        merge::undo(&app.store, &auth.principal, &id).await?
+        merge::undo(&app.store, &auth.access, &id).await?
     )))
 }

@@ -47,8 +47,8 @@ pub async fn list(
         ..Default::default()
     };
 
-    let page = query::list_rows(&app.store, &auth.principal, def, &params).await?;
-    let lens = records::Lens::new(def, &auth.principal);
+    let page = query::list_rows(&app.store, &auth.access, def, &params).await?;
+    let lens = records::Lens::new(def, &auth.access);
     let body = ListBody {
         data: page.shown(&lens),
         next_cursor: page.next_cursor.as_deref(),
@@ -79,7 +79,7 @@ pub async fn create(
     let opts = WriteOptions {
         override_duplicates: parse_bool(&p, "override_duplicates")?,
     };
-    let rec = records::create(&app.store, &auth.principal, def, &body, opts).await?;
+    let rec = records::create(&app.store, &auth.access, def, &body, opts).await?;
     let location = format!(
         "/api/v1/{object}/{}",
         rec["id"].as_str().unwrap_or_default()
@@ -99,7 +99,7 @@ pub async fn read(
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
     Ok(Json(
-        records::read(&app.store, &auth.principal, def, &id).await?,
+        records::read(&app.store, &auth.access, def, &id).await?,
     ))
 }
 
@@ -116,7 +116,7 @@ pub async fn update(
         override_duplicates: parse_bool(&p, "override_duplicates")?,
     };
     Ok(Json(
-        records::update(&app.store, &auth.principal, def, &id, &body, opts).await?,
+        records::update(&app.store, &auth.access, def, &id, &body, opts).await?,
     ))
 }
 
@@ -126,7 +126,7 @@ pub async fn remove(
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let def = def_for(&object)?;
-    records::delete(&app.store, &auth.principal, def, &id).await?;
+    records::delete(&app.store, &auth.access, def, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,7 +143,7 @@ pub async fn transfer(
         .ok_or_else(|| DomainError::field("ids", "required", "ids is required"))?;
     let n = records::transfer(
         &app.store,
-        &auth.principal,
+        &auth.access,
         def,
         &ids,
         f.str("owner_id")?,
@@ -160,7 +160,7 @@ pub async fn history(
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
-    let rows = records::history(&app.store, &auth.principal, def, &id, 200).await?;
+    let rows = records::history(&app.store, &auth.access, def, &id, 200).await?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -177,7 +177,7 @@ pub async fn privacy_export(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let doc = rapport_services::privacy::export_contact(&app.store, &auth.principal, &id).await?;
+    let doc = rapport_services::privacy::export_contact(&app.store, &auth.access, &id).await?;
     let disposition = format!("attachment; filename=\"contact-{id}.json\"");
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(doc)).into_response())
 }
@@ -190,7 +190,7 @@ pub async fn erase(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let f = Fields::new(&body, &["reason"])?;
-    rapport_services::privacy::erase_contact(&app.store, &auth.principal, &id, f.str("reason")?)
+    rapport_services::privacy::erase_contact(&app.store, &auth.access, &id, f.str("reason")?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -288,7 +288,7 @@ pub async fn bulk(
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
     let (target, action) = parse_bulk(&body)?;
-    let res = records::bulk::run(&app.store, &auth.principal, def, target, action).await?;
+    let res = records::bulk::run(&app.store, &auth.access, def, target, action).await?;
     Ok(Json(json!(res)))
 }
 
@@ -385,7 +385,7 @@ pub async fn export(
     let def = def_for(&object)?;
     let p = query_params(raw, &["q", "filter", "cols", "sort", "format"])?;
     let (spec, format) = export_request(&app, def, &p).await?;
-    let bytes = records::export::export(&app.store, &auth.principal, def, &spec, format).await?;
+    let bytes = records::export::export(&app.store, &auth.access, def, &spec, format).await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),

@@ -35,14 +35,14 @@ pub async fn convert(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let req: ConvertRequest = from_doc(body)?;
-    let out = leads::convert(&app.store, &auth.principal, &id, req).await?;
+    let out = leads::convert(&app.store, &auth.access, &id, req).await?;
     Ok((StatusCode::OK, Json(json!(out))))
 }
 
 /// Pipelines are shown to whoever works with opportunities or administers settings.
 fn may_see_pipelines(auth: &Auth) -> ApiResult<()> {
-    if auth.principal.scope(Object::Opportunity, Action::Read) == Scope::None
-        && auth.principal.scope(Object::Settings, Action::Read) == Scope::None
+    if auth.access.scope(Object::Opportunity, Action::Read) == Scope::None
+        && auth.access.scope(Object::Settings, Action::Read) == Scope::None
     {
         return Err(DomainError::Forbidden("you may not see sales pipelines".into()).into());
     }
@@ -61,7 +61,7 @@ pub async fn create_pipeline(
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let draft: PipelineDraft = from_doc(body)?;
-    let p = pipelines::save(&app.store, &auth.principal, None, &draft).await?;
+    let p = pipelines::save(&app.store, &auth.access, None, &draft).await?;
     Ok((StatusCode::CREATED, Json(json!(p))))
 }
 
@@ -72,7 +72,7 @@ pub async fn update_pipeline(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let draft: PipelineDraft = from_doc(body)?;
-    let p = pipelines::save(&app.store, &auth.principal, Some(&id), &draft).await?;
+    let p = pipelines::save(&app.store, &auth.access, Some(&id), &draft).await?;
     Ok(Json(json!(p)))
 }
 
@@ -84,7 +84,7 @@ pub async fn board(
     let p = query_params(raw, &["pipeline_id"])?;
     let b = board::board(
         &app.store,
-        &auth.principal,
+        &auth.access,
         p.get("pipeline_id").map(String::as_str),
     )
     .await?;
@@ -132,6 +132,6 @@ pub async fn stage_history(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let visits = pipelines::stage_history(&app.store, &auth.principal, &id).await?;
+    let visits = pipelines::stage_history(&app.store, &auth.access, &id).await?;
     Ok(Json(json!({"data": visits})))
 }

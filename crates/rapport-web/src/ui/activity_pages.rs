@@ -217,9 +217,9 @@ pub async fn timeline_view(
         cursor: Some(field(query, "tl_cursor")).filter(|c| !c.is_empty()),
         limit: 30,
     };
-    let tl = timeline::of_record(&app.store, &page.principal, object, id, &params).await?;
+    let tl = timeline::of_record(&app.store, &page.access, object, id, &params).await?;
     let names: HashMap<String, String> = users.iter().cloned().collect();
-    let me = page.principal.user_id.as_str();
+    let me = page.access.user_id.as_str();
     let mut entries = Vec::new();
     for e in &tl.data {
         match &e.item {
@@ -431,7 +431,7 @@ pub async fn log(
         _ => return error_page(lang, DomainError::NotFound),
     };
     let doc = form_doc(&form, object, &id);
-    match activities::create(&app.store, &page.principal, &doc).await {
+    match activities::create(&app.store, &page.access, &doc).await {
         Ok(_) => Redirect::to(&format!("/{plural}/{id}#timeline")).into_response(),
         Err(DomainError::Validation(errs)) => {
             let mut f = empty_form(&plural, &id, lang);
@@ -486,7 +486,7 @@ pub async fn complete(
 ) -> Response {
     let mut doc = Map::new();
     doc.insert("status".into(), json!("done"));
-    let result = activities::update(&app.store, &page.principal, &id, &doc).await;
+    let result = activities::update(&app.store, &page.access, &id, &doc).await;
     redirect_or_error(page.ctx.lang, result, &back_to(&form))
 }
 
@@ -511,9 +511,9 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         .and_hms_opt(23, 59, 59)
         .map(|t| t.and_utc() - Duration::hours(8))
         .unwrap_or(now);
-    let me = page.principal.user_id.clone();
+    let me = page.access.user_id.clone();
     let names = user_names(
-        &rapport_services::users::list(&app.store, &page.principal)
+        &rapport_services::users::list(&app.store, &page.access)
             .await
             .unwrap_or_default(),
     );
@@ -534,7 +534,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
     };
     let overdue = activities::list(
         &app.store,
-        &page.principal,
+        &page.access,
         &open_mine(
             Some(now - Duration::milliseconds(1)),
             None,
@@ -544,7 +544,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
     .await?;
     let today = activities::list(
         &app.store,
-        &page.principal,
+        &page.access,
         &open_mine(Some(end_of_day), Some(now), Some(Kind::Task)),
     )
     .await?;
@@ -553,7 +553,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         upcoming.extend(
             activities::list(
                 &app.store,
-                &page.principal,
+                &page.access,
                 &activities::ListFilter {
                     include_attending: true,
                     ..open_mine(Some(now + Duration::days(7)), Some(now), Some(k))
@@ -565,7 +565,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
     upcoming.sort_by_key(|a| a.0.at);
     // My open deals nobody planned a next step for, largest first.
     let mut no_next = Vec::new();
-    if page.principal.scope(Object::Opportunity, Action::Read) != rapport_core::Scope::None {
+    if page.access.scope(Object::Opportunity, Action::Read) != rapport_core::Scope::None {
         let params = rapport_services::records::query::ListParams {
             filter: Some(json!({"and": [
                 {"field": "owner_id", "op": "eq", "value": me},
@@ -578,7 +578,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         };
         for o in rapport_services::records::query::list(
             &app.store,
-            &page.principal,
+            &page.access,
             &rapport_services::records::OPPORTUNITIES,
             &params,
         )
@@ -596,7 +596,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         }
     }
     // My accounts that go back to the public pool within a week unless followed up.
-    let returning = rapport_services::pool::returning_soon(&app.store, &page.principal, 7)
+    let returning = rapport_services::pool::returning_soon(&app.store, &page.access, 7)
         .await?
         .into_iter()
         .take(20)

@@ -53,11 +53,11 @@ pub async fn audit(
         limit: 100,
         ..Default::default()
     };
-    let rows = match audit::search_trail(&app.store, &page.principal, &filter).await {
+    let rows = match audit::search_trail(&app.store, &page.access, &filter).await {
         Ok(r) => r,
         Err(e) => return super::error_page(lang, e),
     };
-    let users: Vec<(String, String)> = rapport_services::users::list(&app.store, &page.principal)
+    let users: Vec<(String, String)> = rapport_services::users::list(&app.store, &page.access)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -140,10 +140,10 @@ struct UsersPage {
 
 async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Response {
     let lang = page.ctx.lang;
-    if !page.principal.is_admin() {
+    if !page.access.is_admin() {
         return super::error_page(lang, DomainError::Forbidden("users".into()));
     }
-    let users = match rapport_services::users::list(&app.store, &page.principal).await {
+    let users = match rapport_services::users::list(&app.store, &page.access).await {
         Ok(u) => u,
         Err(e) => return super::error_page(lang, e),
     };
@@ -221,7 +221,7 @@ pub async fn create_user(State(app): State<AppState>, Posted { page, form }: Pos
         manager_email: opt("manager_email"),
         ..Default::default()
     };
-    let res = rapport_auth::service::create_user(&app.store, &page.principal, spec).await;
+    let res = rapport_auth::service::create_user(&app.store, &page.access, spec).await;
 
     match res {
         Ok(_) => axum::response::Redirect::to("/admin/users").into_response(),
@@ -239,7 +239,7 @@ pub async fn set_active(
 ) -> Response {
     match rapport_services::users::set_active(
         &app.store,
-        &page.principal,
+        &page.access,
         &id,
         field(&form, "active") == "1",
     )
@@ -255,14 +255,14 @@ pub async fn revoke_sessions(
     axum::extract::Path(id): axum::extract::Path<String>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    match rapport_auth::service::revoke_all_of_user(&app.store, &page.principal, &id).await {
+    match rapport_auth::service::revoke_all_of_user(&app.store, &page.access, &id).await {
         Ok(()) => axum::response::Redirect::to("/admin/users").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
     }
 }
 
 pub async fn view_as(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
-    if !page.principal.is_admin() || page.principal.read_only {
+    if !page.access.is_admin() || page.access.read_only {
         return super::error_page(page.ctx.lang, DomainError::Forbidden("view as".into()));
     }
     let target = field(&form, "user_id");
@@ -270,7 +270,7 @@ pub async fn view_as(State(app): State<AppState>, Posted { page, form }: Posted)
         Ok(Some(u)) => {
             let _ = audit::record_alone(
                 &app.store,
-                &page.principal,
+                &page.access,
                 Entry::new("auth.view_as_started").object("user", &u.id),
             )
             .await;

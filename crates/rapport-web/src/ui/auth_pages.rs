@@ -10,6 +10,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_auth::service::{self as auth, LoginRequest};
 use rapport_core::DomainError;
+use rapport_services::access::Access;
 use std::collections::HashMap;
 
 #[derive(Template)]
@@ -104,7 +105,7 @@ pub async fn login_submit(
 }
 
 pub async fn logout(State(app): State<AppState>, Posted { page, form: _ }: Posted) -> Response {
-    let _ = auth::logout(&app.store, &page.principal).await;
+    let _ = auth::logout(&app.store, &page.access).await;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&app, "", 0));
@@ -157,9 +158,13 @@ pub async fn setup_submit(
                 )
                 .await
                 {
-                    if let Err(e) =
-                        rapport_services::demo::sample(&app.store, &principal, 30, 60).await
-                    {
+                    let sampled = match Access::resolve(&app.store, principal).await {
+                        Ok(access) => {
+                            rapport_services::demo::sample(&app.store, &access, 30, 60).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = sampled {
                         tracing::warn!(error = %e, "sample data could not be created");
                     }
                 }

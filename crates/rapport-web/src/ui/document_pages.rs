@@ -11,7 +11,8 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use rapport_core::{lines, Action, DomainError, Object, Principal, Scope};
+use rapport_core::{lines, Action, DomainError, Object, Scope};
+use rapport_services::access::Access;
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::{self, ObjectDef, WriteOptions, QUOTES};
 use rapport_services::sales::{approvals, convert, receivables};
@@ -57,7 +58,7 @@ pub struct DocPanel {
 /// quotes and contracts it may point to.
 pub async fn add_choices(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     lang: Lang,
     object: Object,
     c: &mut Choices,
@@ -158,7 +159,7 @@ pub async fn panel(
     can_update: bool,
 ) -> Option<DocPanel> {
     let lang = page.ctx.lang;
-    let actor = &page.principal;
+    let actor = &page.access;
     let status = rec["status"].as_str().unwrap_or("");
     let currency = rec["currency"].as_str().unwrap_or("CNY");
     let may = |o: Object, a: Action| actor.scope(o, a) != Scope::None;
@@ -391,7 +392,7 @@ pub async fn quote_status(
     let to = format!("/quotes/{id}");
     match records::update(
         &app.store,
-        &page.principal,
+        &page.access,
         &QUOTES,
         &id,
         &doc,
@@ -406,7 +407,7 @@ pub async fn quote_status(
 
 async fn make(app: &AppState, page: &Page, from: &str, id: &str, what: &str) -> Response {
     let store = &app.store;
-    let actor = &page.principal;
+    let actor = &page.access;
     let result = match (from, what) {
         ("quotes", "contract") => convert::contract_from_quote(store, actor, id, &Map::new()).await,
         ("quotes", _) => convert::order_from(store, actor, "quote", id, &Map::new()).await,
@@ -459,7 +460,7 @@ pub async fn contract_action(
     Posted { page, form: f }: Posted,
 ) -> Response {
     let store = &app.store;
-    let actor = &page.principal;
+    let actor = &page.access;
     let result = match action.as_str() {
         "submit" => approvals::submit(store, actor, &id).await.map(|_| ()),
         "approve" => approvals::decide(store, actor, &id, true, &field(&f, "comment"))
@@ -509,7 +510,7 @@ pub async fn save_plan(
         })
         .collect();
     let to = format!("/contracts/{id}");
-    match receivables::set_plan(&app.store, &page.principal, &id, &drafts).await {
+    match receivables::set_plan(&app.store, &page.access, &id, &drafts).await {
         Ok(_) => Redirect::to(&format!("{to}#plan")).into_response(),
         Err(e) => back_with_error(&to, page.ctx.lang, &e),
     }
@@ -547,7 +548,7 @@ pub async fn print_quote(
     Path(id): Path<String>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let actor = &page.principal;
+    let actor = &page.access;
     let rec = match records::read(&app.store, actor, &QUOTES, &id).await {
         Ok(r) => r,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
@@ -627,11 +628,11 @@ pub async fn approvals_page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let pending = match approvals::pending_for(&app.store, &page.principal).await {
+    let pending = match approvals::pending_for(&app.store, &page.access).await {
         Ok(p) => p,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.principal, lang, Object::Contract)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Contract)
         .await
         .unwrap_or_default();
     let items = pending
@@ -679,11 +680,11 @@ pub async fn receivables_page(
         g @ ("account" | "owner") => g.to_string(),
         _ => "contract".to_string(),
     };
-    let list = match receivables::summary(&app.store, &page.principal, &group).await {
+    let list = match receivables::summary(&app.store, &page.access, &group).await {
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.principal, lang, Object::Payment)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Payment)
         .await
         .unwrap_or_default();
     let rows = list

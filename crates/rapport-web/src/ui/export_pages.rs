@@ -25,7 +25,7 @@ pub async fn exports_page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let list = match exports::list(&app.store, &page.principal).await {
+    let list = match exports::list(&app.store, &page.access).await {
         Ok(l) => l,
         Err(e) => return error_page(lang, e),
     };
@@ -49,7 +49,7 @@ pub async fn exports_page(
 }
 
 pub async fn file(State(app): State<AppState>, page: Page, Path(id): Path<String>) -> Response {
-    match crate::api::exports::download(&app, &page.principal, &id).await {
+    match crate::api::exports::download(&app, &page.access, &id).await {
         Ok(r) => r,
         Err(e) => error_page(page.ctx.lang, e.0),
     }

@@ -40,13 +40,13 @@ pub async fn list_page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let list = match imports::list(&app.store, &page.principal).await {
+    let list = match imports::list(&app.store, &page.access).await {
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
     let objects = [Object::Account, Object::Contact, Object::Lead]
         .into_iter()
-        .filter(|o| page.principal.scope(*o, Action::Create) != Scope::None)
+        .filter(|o| page.access.scope(*o, Action::Create) != Scope::None)
         .map(|o| {
             let plural = o.plural().unwrap_or("").to_string();
             let label = object_label(lang, &plural);
@@ -81,7 +81,7 @@ pub async fn upload(State(app): State<AppState>, posted: PostedUpload) -> Respon
             &DomainError::field("object", "invalid_choice", "choose what to import"),
         );
     };
-    match imports::upload(&app.store, &page.principal, obj, &name, &bytes, None).await {
+    match imports::upload(&app.store, &page.access, obj, &name, &bytes, None).await {
         Ok(p) => Redirect::to(&format!("/imports/{}", p.import.id)).into_response(),
         Err(e) => back_with_error(&format!("/imports?object={object}"), lang, &e),
     }
@@ -128,7 +128,7 @@ pub async fn import_page(
 ) -> Response {
     let lang = page.ctx.lang;
     let header = field(&q, "header_row").parse::<u64>().ok();
-    let preview = match imports::preview(&app.store, &page.principal, &id, header).await {
+    let preview = match imports::preview(&app.store, &page.access, &id, header).await {
         Ok(p) => p,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
@@ -178,7 +178,7 @@ pub async fn import_page(
     .collect();
     let imp = preview.import;
     let errors = if matches!(imp.status.as_str(), "dry_done" | "done" | "undone") {
-        imports::errors(&app.store, &page.principal, &id, 200)
+        imports::errors(&app.store, &page.access, &id, 200)
             .await
             .unwrap_or_default()
     } else {
@@ -224,7 +224,7 @@ pub async fn run(
         on_match: field(&f, "on_match"),
     };
     let store = &app.store;
-    let actor = &page.principal;
+    let actor = &page.access;
     let result = match imports::set_mapping(store, actor, &id, m).await {
         Ok(_) => imports::start(store, actor, &id, field(&f, "go") == "dry").await,
         Err(e) => Err(e),
@@ -241,7 +241,7 @@ pub async fn undo(
     Posted { page, form: _f }: Posted,
 ) -> Response {
     let to = format!("/imports/{id}");
-    match imports::undo(&app.store, &page.principal, &id).await {
+    match imports::undo(&app.store, &page.access, &id).await {
         Ok(_) => Redirect::to(&to).into_response(),
         Err(e) => back_with_error(&to, page.ctx.lang, &e),
     }

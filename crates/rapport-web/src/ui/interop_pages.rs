@@ -25,7 +25,7 @@ pub async fn import_vcard(State(app): State<AppState>, posted: PostedUpload) -> 
     let lang = page.ctx.lang;
     let file = file.map(|f| f.bytes).unwrap_or_default();
     let result = match String::from_utf8(file) {
-        Ok(text) => vcard::import(&app.store, &page.principal, &text).await,
+        Ok(text) => vcard::import(&app.store, &page.access, &text).await,
         Err(_) => Err(rapport_core::DomainError::field(
             "file",
             "not_utf8",

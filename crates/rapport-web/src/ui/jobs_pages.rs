@@ -39,11 +39,11 @@ pub async fn jobs_page(
     let lang = page.ctx.lang;
     let filter = field(&q, "status");
     let status = Some(filter.as_str()).filter(|s| !s.is_empty());
-    let rows = match jobs::list(&app.store, &page.principal, status, 200).await {
+    let rows = match jobs::list(&app.store, &page.access, status, 200).await {
         Ok(r) => r,
         Err(e) => return error_page(lang, e),
     };
-    let counts = jobs::counts(&app.store, &page.principal)
+    let counts = jobs::counts(&app.store, &page.access)
         .await
         .unwrap_or_default();
     let count_of = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
@@ -77,6 +77,6 @@ pub async fn retry_job(
     Path(id): Path<String>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = jobs::retry(&app.store, &page.principal, &id).await;
+    let result = jobs::retry(&app.store, &page.access, &id).await;
     redirect_or_error(page.ctx.lang, result, "/admin/jobs?status=pending")
 }

@@ -172,7 +172,7 @@ pub async fn list(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    let actor = &page.principal;
+    let actor = &page.access;
     let (filter, conditions, match_any) = filter_from(def, &q);
     let sort = field(&q, "sort");
     let chosen: Vec<String> = q
@@ -440,7 +440,7 @@ pub async fn save_view(
     let query = field(&form, "query");
     match views::create(
         &app.store,
-        &page.principal,
+        &page.access,
         def.object,
         &field(&form, "name"),
         &query,
@@ -519,7 +519,7 @@ pub async fn bulk(
     let parsed = crate::api::records::parse_bulk(&body).map_err(|e| e.0);
     let result = match parsed {
         Ok((target, action)) => {
-            records::bulk::run(&app.store, &page.principal, def, target, action).await
+            records::bulk::run(&app.store, &page.access, def, target, action).await
         }
         Err(e) => Err(e),
     };
@@ -596,7 +596,7 @@ pub async fn export(
     // More than a download can carry at once: the export runs in the background.
     let large = records::export::count(
         &app.store,
-        &page.principal,
+        &page.access,
         def,
         &spec,
         Some(records::export::MAX_ROWS),
@@ -604,20 +604,14 @@ pub async fn export(
     .await
     .is_ok_and(|n| n > records::export::MAX_ROWS);
     if large || field(&q, "background") == "1" {
-        return match rapport_services::exports::start(
-            &app.store,
-            &page.principal,
-            def,
-            spec,
-            format,
-        )
-        .await
+        return match rapport_services::exports::start(&app.store, &page.access, def, spec, format)
+            .await
         {
             Ok(e) => Redirect::to(&format!("/exports?started={}", e.id)).into_response(),
             Err(e) => page_error(lang, e),
         };
     }
-    match records::export::export(&app.store, &page.principal, def, &spec, format).await {
+    match records::export::export(&app.store, &page.access, def, &spec, format).await {
         Ok(bytes) => (
             [
                 (

@@ -48,7 +48,7 @@ async fn show(
     error: Option<String>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let saved = match mail::settings_for(&app.store, &page.principal).await {
+    let saved = match mail::settings_for(&app.store, &page.access).await {
         Ok(s) => s,
         Err(e) => return super::error_page(lang, e),
     };
@@ -111,7 +111,7 @@ pub async fn save(State(app): State<AppState>, Posted { page, form }: Posted) ->
     if !password.is_empty() {
         doc.insert("password".into(), json!(password));
     }
-    match mail::save_settings(&app.store, &page.principal, &doc).await {
+    match mail::save_settings(&app.store, &page.access, &doc).await {
         Ok(_) => {
             let notice = Some(t(lang, "mail.saved"));
             show(&app, page, None, HashMap::new(), notice, None).await
@@ -131,7 +131,7 @@ pub async fn test(State(app): State<AppState>, Posted { page, form }: Posted) ->
     let lang = page.ctx.lang;
     let to = field(&form, "to").trim().to_string();
     let zh = lang == super::i18n::Lang::Zh;
-    match rapport_services::mail::send::test_send(&app.store, &page.principal, &to, zh).await {
+    match rapport_services::mail::send::test_send(&app.store, &page.access, &to, zh).await {
         Ok(()) => {
             let notice = Some(format!("{} {to}", t(lang, "mail.test_sent")));
             show(&app, page, None, HashMap::new(), notice, None).await
@@ -159,7 +159,7 @@ pub async fn save_preferences(
         .filter(|(k, _)| k == "email_notifications")
         .map(|(_, v)| v.clone())
         .collect();
-    let result = mail::set_email_preferences(&app.store, &page.principal, &kinds).await;
+    let result = mail::set_email_preferences(&app.store, &page.access, &kinds).await;
     redirect_or_error(page.ctx.lang, result, "/me/security#email-notifications")
 }
 
@@ -172,6 +172,6 @@ pub async fn email_contact(
     let mut doc = Map::new();
     doc.insert("subject".into(), json!(field(&form, "subject")));
     doc.insert("body".into(), json!(field(&form, "body")));
-    let result = mail::send_to_contact(&app.store, &page.principal, &id, &doc).await;
+    let result = mail::send_to_contact(&app.store, &page.access, &id, &doc).await;
     redirect_or_error(page.ctx.lang, result, &format!("/contacts/{id}#timeline"))
 }

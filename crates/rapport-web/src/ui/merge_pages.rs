@@ -74,7 +74,7 @@ pub async fn duplicates_page(
         min_confidence: min,
         limit: 200,
     };
-    let result = match scan::scan(&app.store, &page.principal, object, opts).await {
+    let result = match scan::scan(&app.store, &page.access, object, opts).await {
         Ok(r) => r,
         Err(e) => return error_page(lang, e),
     };
@@ -108,14 +108,14 @@ pub async fn duplicates_page(
                 .collect(),
         })
         .collect();
-    let list = merge::list(&app.store, &page.principal, object, 20)
+    let list = merge::list(&app.store, &page.access, object, 20)
         .await
         .unwrap_or_default();
     // The records kept, labelled in one read (those gone or out of sight say so).
     let labels: std::collections::HashMap<String, String> = match records::def_of(object) {
         Some(d) => {
             let ids: Vec<String> = list.iter().map(|m| m.survivor_id.clone()).collect();
-            records::read_many(&app.store, &page.principal, d, &ids)
+            records::read_many(&app.store, &page.access, d, &ids)
                 .await
                 .unwrap_or_default()
                 .into_iter()
@@ -182,7 +182,7 @@ pub async fn bulk_merge(State(app): State<AppState>, Posted { page, form: f }: P
             &DomainError::field("groups", "required", t(lang, "dup.choose_groups")),
         );
     }
-    match merge::bulk(&app.store, &page.principal, object, &groups).await {
+    match merge::bulk(&app.store, &page.access, object, &groups).await {
         Ok(out) => {
             let merged = out.iter().filter(|o| o.merge_id.is_some()).count();
             let notice = t(lang, "dup.bulk_done")
@@ -247,11 +247,11 @@ pub async fn merge_page(
         .map(str::to_string)
         .take(merge::MAX_RECORDS)
         .collect();
-    let recs = match merge::candidates(&app.store, &page.principal, object, &ids).await {
+    let recs = match merge::candidates(&app.store, &page.access, object, &ids).await {
         Ok(r) => r,
         Err(e) => return error_page(lang, e),
     };
-    let actor = &page.principal;
+    let actor = &page.access;
     let choices = match super::record_pages::choices(&app.store, actor, lang, object).await {
         Ok(c) => c,
         Err(e) => return error_page(lang, e),
@@ -352,7 +352,7 @@ pub async fn merge(State(app): State<AppState>, Posted { page, form: f }: Posted
             .filter_map(|(k, v)| k.strip_prefix("f_").map(|k| (k.to_string(), v.clone())))
             .collect(),
     };
-    match merge::merge(&app.store, &page.principal, object, &req).await {
+    match merge::merge(&app.store, &page.access, object, &req).await {
         Ok(_) => Redirect::to(&format!("/{plural}/{survivor}")).into_response(),
         Err(e) => back_with_error(
             &format!("/merge?object={plural}&ids={}", ids.join(",")),
@@ -370,7 +370,7 @@ pub async fn undo(
     let lang = page.ctx.lang;
     let plural = object_of(&field(&f, "object")).map_or("accounts", |o| o.1);
     let back = format!("/duplicates?object={plural}");
-    match merge::undo(&app.store, &page.principal, &id).await {
+    match merge::undo(&app.store, &page.access, &id).await {
         Ok(_) => Redirect::to(&format!(
             "{back}&notice={}",
             form::urlencode(&t(lang, "dup.undone"))

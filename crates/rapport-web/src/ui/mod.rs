@@ -35,7 +35,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use i18n::Lang;
-use rapport_core::{DomainError, Principal};
+use rapport_core::DomainError;
+use rapport_services::access::Access;
 use rapport_services::users::User;
 
 pub const LANG_COOKIE: &str = "rapport_lang";
@@ -259,7 +260,8 @@ fn resolve_lang(parts: &Parts, user: Option<&User>) -> Lang {
 /// (or to the first-run setup page when there are no users yet).
 pub struct Page {
     pub ctx: Ctx,
-    pub principal: Principal,
+    /// The caller's rights, resolved once for the request.
+    pub access: Access,
     pub user: User,
     pub must_enrol_mfa: bool,
 }
@@ -361,6 +363,11 @@ where
                 }
             }
         }
+        let access = match Access::resolve(&app.store, principal).await {
+            Ok(a) => a,
+            Err(e) => return Err(error_page(lang, e)),
+        };
+        let principal = access.principal();
         let ctx = Ctx {
             lang,
             user: Some(authed.user.clone()),
@@ -375,13 +382,13 @@ where
             search: String::new(),
             asset_version: assets::VERSION,
             viewing_as,
-            unread: rapport_services::notifications::unread_count(&app.store, &principal)
+            unread: rapport_services::notifications::unread_count(&app.store, &access)
                 .await
                 .unwrap_or(0),
         };
         Ok(Page {
             ctx,
-            principal,
+            access,
             user: authed.user,
             must_enrol_mfa: authed.must_enrol_mfa,
         })

@@ -31,12 +31,12 @@ struct NotificationsPage {
 /// The caller's notifications.
 pub async fn notifications_page(State(app): State<AppState>, page: Page) -> Response {
     let lang = page.ctx.lang;
-    let rows = match notifications::list(&app.store, &page.principal, false, None, 100).await {
+    let rows = match notifications::list(&app.store, &page.access, false, None, 100).await {
         Ok(r) => r,
         Err(e) => return error_page(lang, e),
     };
     let names = user_names(
-        &rapport_services::users::list(&app.store, &page.principal)
+        &rapport_services::users::list(&app.store, &page.access)
             .await
             .unwrap_or_default(),
     );
@@ -96,7 +96,7 @@ pub async fn mark_read(
     Path(id): Path<String>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = notifications::mark_read(&app.store, &page.principal, &id).await;
+    let result = notifications::mark_read(&app.store, &page.access, &id).await;
     redirect_or_error(page.ctx.lang, result, "/notifications")
 }
 
@@ -104,6 +104,6 @@ pub async fn mark_all_read(
     State(app): State<AppState>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = notifications::mark_all_read(&app.store, &page.principal).await;
+    let result = notifications::mark_all_read(&app.store, &page.access).await;
     redirect_or_error(page.ctx.lang, result, "/notifications")
 }

@@ -32,15 +32,15 @@ pub async fn pool_page(
 ) -> Response {
     let lang = page.ctx.lang;
     let text = field(&q, "q");
-    let list = match pool::list(&app.store, &page.principal, Some(&text), 200).await {
+    let list = match pool::list(&app.store, &page.access, Some(&text), 200).await {
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let standing = match pool::standing(&app.store, &page.principal).await {
+    let standing = match pool::standing(&app.store, &page.access).await {
         Ok(s) => s,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.principal, lang, Object::Account)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Account)
         .await
         .unwrap_or_default();
     let label = |list: &str, v: &Option<String>| {
@@ -81,7 +81,7 @@ pub async fn claim(
     Path(id): Path<String>,
     Posted { page, form: _f }: Posted,
 ) -> Response {
-    match pool::claim(&app.store, &page.principal, &id).await {
+    match pool::claim(&app.store, &page.access, &id).await {
         Ok(()) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err(e) => back_with_error("/pool", page.ctx.lang, &e),
     }
@@ -94,7 +94,7 @@ pub async fn release(
 ) -> Response {
     match pool::release(
         &app.store,
-        &page.principal,
+        &page.access,
         &id,
         &field(&f, "reason"),
         &field(&f, "note"),
@@ -125,7 +125,7 @@ pub async fn targets_page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let actor = &page.principal;
+    let actor = &page.access;
     let periods = targets::periods_of(rapport_services::sales::local_date(app.store.now()));
     let period = Some(field(&q, "period"))
         .filter(|p| !p.is_empty())
@@ -161,14 +161,7 @@ pub async fn targets_page(
     // and every department for administrators.
     let admin = actor.scope(Object::Settings, Action::Update) == Scope::All;
     let mut subjects = Vec::new();
-    if let Ok(Some(reach)) = rapport_services::scope::owner_filter(
-        &app.store,
-        actor,
-        Object::Opportunity,
-        Action::Transfer,
-    )
-    .await
-    {
+    if let Some(reach) = actor.owners(Object::Opportunity, Action::Transfer) {
         for (id, n) in &choices.users {
             if *id != actor.user_id && (admin || reach.allows(Some(id))) {
                 subjects.push((format!("user:{id}"), n.clone()));
@@ -206,7 +199,7 @@ pub async fn set_target(State(app): State<AppState>, Posted { page, form: f }: P
         currency: "CNY".into(),
     };
     let to = format!("/targets?period={}", super::form::urlencode(&period));
-    match targets::set(&app.store, &page.principal, &[draft]).await {
+    match targets::set(&app.store, &page.access, &[draft]).await {
         Ok(_) => Redirect::to(&to).into_response(),
         Err(e) => back_with_error(&to, page.ctx.lang, &e),
     }

@@ -13,7 +13,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldValue;
-use rapport_core::{Action, DomainError, Object, Principal, Scope};
+use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_services::access::Access;
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::{self, ObjectDef, WriteOptions, CONTACTS};
 use rapport_services::{picklists, users, Store};
@@ -131,7 +132,7 @@ pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
 /// Picklists, users and (visible) accounts for selects and labels.
 pub(super) async fn choices(
     store: &Store,
-    actor: &Principal,
+    actor: &Access,
     lang: Lang,
     object: Object,
 ) -> Result<Choices, DomainError> {
@@ -191,8 +192,8 @@ pub(super) async fn choices(
 pub async fn home(State(app): State<AppState>, page: Page) -> Response {
     let count =
         |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
-    let accounts = count(query::count(&app.store, &page.principal, &records::ACCOUNTS).await);
-    let contacts = count(query::count(&app.store, &page.principal, &CONTACTS).await);
+    let accounts = count(query::count(&app.store, &page.access, &records::ACCOUNTS).await);
+    let contacts = count(query::count(&app.store, &page.access, &CONTACTS).await);
     let day = match super::activity_pages::my_day(&app, &page).await {
         Ok(d) => d,
         Err(e) => return page_error(page.ctx.lang, e),
@@ -216,7 +217,7 @@ pub async fn search(
     let mut out: Vec<Vec<(String, String, String)>> = vec![vec![], vec![]];
     if !text.is_empty() {
         for (i, def) in [&records::ACCOUNTS, &CONTACTS].into_iter().enumerate() {
-            if page.principal.scope(def.object, Action::Read) == Scope::None {
+            if page.access.scope(def.object, Action::Read) == Scope::None {
                 continue;
             }
             let params = ListParams {
@@ -224,7 +225,7 @@ pub async fn search(
                 limit: Some(20),
                 ..Default::default()
             };
-            match query::list(&app.store, &page.principal, def, &params).await {
+            match query::list(&app.store, &page.access, def, &params).await {
                 Ok(p) => {
                     out[i] = p
                         .data
@@ -258,7 +259,7 @@ pub async fn search(
 
 fn form_fields(
     def: &ObjectDef,
-    actor: &Principal,
+    actor: &Access,
     values: &serde_json::Map<String, Value>,
     lang: Lang,
     choices: &Choices,
@@ -307,10 +308,10 @@ pub async fn new_form(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    if page.principal.scope(def.object, Action::Create) == Scope::None {
+    if page.access.scope(def.object, Action::Create) == Scope::None {
         return page_error(lang, DomainError::Forbidden("create".into()));
     }
-    let choices = match choices(&app.store, &page.principal, lang, def.object).await {
+    let choices = match choices(&app.store, &page.access, lang, def.object).await {
         Ok(c) => c,
         Err(e) => return page_error(lang, e),
     };
@@ -325,7 +326,7 @@ pub async fn new_form(
             initial.insert(k.clone(), json!(v));
         }
     }
-    let fields = form_fields(def, &page.principal, &initial, lang, &choices, &app.store);
+    let fields = form_fields(def, &page.access, &initial, lang, &choices, &app.store);
     render(&FormPage {
         title: format!(
             "{} · {}",
@@ -360,16 +361,16 @@ pub async fn create(
     let opts = WriteOptions {
         override_duplicates: !field(&form, "_override").is_empty(),
     };
-    match records::create(&app.store, &page.principal, def, &doc, opts).await {
+    match records::create(&app.store, &page.access, def, &doc, opts).await {
         Ok(rec) => {
             Redirect::to(&format!("/{object}/{}", rec["id"].as_str().unwrap_or(""))).into_response()
         }
         Err(err) => {
-            let choices = match choices(&app.store, &page.principal, lang, def.object).await {
+            let choices = match choices(&app.store, &page.access, lang, def.object).await {
                 Ok(c) => c,
                 Err(e) => return page_error(lang, e),
             };
-            let mut fields = form_fields(def, &page.principal, &doc, lang, &choices, &app.store);
+            let mut fields = form_fields(def, &page.access, &doc, lang, &choices, &app.store);
             // Keep exactly what the user typed in the inputs.
             for f in &mut fields {
                 if let Some(raw) = form
@@ -450,7 +451,7 @@ async fn render_detail(
     query: &[(String, String)],
 ) -> Response {
     let lang = page.ctx.lang;
-    let actor = &page.principal;
+    let actor = &page.access;
     let rec = match records::read(&app.store, actor, def, id).await {
         Ok(r) => r,
         Err(e) => return page_error(lang, e),
@@ -460,17 +461,9 @@ async fn render_detail(
         Err(e) => return page_error(lang, e),
     };
     let owner = rec["owner_id"].as_str();
-    let update_filter =
-        rapport_services::scope::owner_filter(&app.store, actor, def.object, Action::Update)
-            .await
-            .ok()
-            .flatten();
+    let update_filter = actor.owners(def.object, Action::Update);
     let can_update = update_filter.is_some_and(|f| f.allows(owner));
-    let delete_filter =
-        rapport_services::scope::owner_filter(&app.store, actor, def.object, Action::Delete)
-            .await
-            .ok()
-            .flatten();
+    let delete_filter = actor.owners(def.object, Action::Delete);
     let can_delete = delete_filter.is_some_and(|f| f.allows(owner));
     let region = app.store.settings.phone_region.clone();
     let mut rows: Vec<DetailRow> = def
@@ -661,7 +654,7 @@ pub async fn detail(
     let Ok(def) = def_for(&object) else {
         return page_error(lang, DomainError::NotFound);
     };
-    let actor = page.principal.clone();
+    let actor = page.access.clone();
     let res = render_detail(&app, page, def, &object, &id, None, &query).await;
     if res.status() == axum::http::StatusCode::NOT_FOUND {
         // A record merged into another: its old links lead to the one it went into.
@@ -696,7 +689,7 @@ pub async fn edit_field(
     let result = match doc.get("owner_id").and_then(Value::as_str) {
         Some(owner) if doc.len() == 1 => records::transfer(
             &app.store,
-            &page.principal,
+            &page.access,
             def,
             std::slice::from_ref(&id),
             owner,
@@ -707,7 +700,7 @@ pub async fn edit_field(
         _ => {
             records::update(
                 &app.store,
-                &page.principal,
+                &page.access,
                 def,
                 &id,
                 &doc,
@@ -764,7 +757,7 @@ pub async fn delete(
         Ok(def) => def,
         Err(refused) => return *refused,
     };
-    match records::delete(&app.store, &page.principal, def, &id).await {
+    match records::delete(&app.store, &page.access, def, &id).await {
         Ok(()) => Redirect::to(&format!("/{object}")).into_response(),
         Err(e) => page_error(lang, e),
     }
@@ -778,7 +771,7 @@ pub async fn erase(
     let lang = page.ctx.lang;
     match rapport_services::privacy::erase_contact(
         &app.store,
-        &page.principal,
+        &page.access,
         &id,
         &field(&form, "reason"),
     )

@@ -4,7 +4,8 @@ use super::form::Choices;
 use super::i18n::{t, Lang};
 use super::record_pages::record_label;
 use crate::AppState;
-use rapport_core::{Object, Principal};
+use rapport_core::Object;
+use rapport_services::access::Access;
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::{
     ObjectDef, CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES,
@@ -18,7 +19,7 @@ pub type Group = (String, Vec<Item>);
 
 async fn opportunities(
     app: &AppState,
-    actor: &Principal,
+    actor: &Access,
     filter: Value,
     choices: &Choices,
     lang: Lang,
@@ -61,7 +62,7 @@ async fn opportunities(
 /// and amount.
 async fn documents(
     app: &AppState,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     filter: Value,
     choices: &Choices,
@@ -123,7 +124,7 @@ fn account_item(choices: &Choices, id: &str, note: &str) -> Option<Item> {
 /// The related groups of one record (empty groups are left out by the template).
 pub async fn groups(
     app: &AppState,
-    actor: &Principal,
+    actor: &Access,
     def: &ObjectDef,
     id: &str,
     rec: &Value,

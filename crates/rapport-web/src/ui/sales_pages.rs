@@ -87,7 +87,7 @@ pub async fn board_page(
     let pipeline_id = field(&q, "pipeline_id");
     let b = match board::board(
         &app.store,
-        &page.principal,
+        &page.access,
         Some(pipeline_id.as_str()).filter(|s| !s.is_empty()),
     )
     .await
@@ -96,8 +96,8 @@ pub async fn board_page(
         Err(e) => return super::error_page(lang, e),
     };
     // Only what the board shows: owners' names and the lost reasons (not every picker list).
-    let owners = if page.principal.scope(Object::User, Action::Read) != Scope::None {
-        match rapport_services::users::list(&app.store, &page.principal).await {
+    let owners = if page.access.scope(Object::User, Action::Read) != Scope::None {
+        match rapport_services::users::list(&app.store, &page.access).await {
             Ok(list) => list.into_iter().map(|u| (u.id, u.name)).collect(),
             Err(e) => return super::error_page(lang, e),
         }
@@ -175,7 +175,7 @@ pub async fn board_page(
             .map(|s| (s.key.clone(), s.name(zh).to_string()))
             .collect(),
         lost_reasons,
-        can_create: page.principal.scope(Object::Opportunity, Action::Create) != Scope::None,
+        can_create: page.access.scope(Object::Opportunity, Action::Create) != Scope::None,
         columns,
         error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
         ctx: page.ctx,
@@ -209,7 +209,7 @@ pub async fn move_stage(
     };
     match records::update(
         &app.store,
-        &page.principal,
+        &page.access,
         &OPPORTUNITIES,
         &id,
         &doc,
@@ -272,11 +272,11 @@ async fn convert_page(
     error: Option<DomainError>,
 ) -> Response {
     let lang = page.ctx.lang;
-    let lead = match records::read(&app.store, &page.principal, &LEADS, id).await {
+    let lead = match records::read(&app.store, &page.access, &LEADS, id).await {
         Ok(l) => l,
         Err(e) => return super::error_page(lang, e),
     };
-    let c = match choices(&app.store, &page.principal, lang, Object::Opportunity).await {
+    let c = match choices(&app.store, &page.access, lang, Object::Opportunity).await {
         Ok(c) => c,
         Err(e) => return super::error_page(lang, e),
     };
@@ -388,7 +388,7 @@ pub async fn convert(
         }
         req.opportunity = Some(o);
     }
-    match leads::convert(&app.store, &page.principal, &id, req).await {
+    match leads::convert(&app.store, &page.access, &id, req).await {
         Ok(out) => {
             let to = match &out.opportunity_id {
                 Some(o) => format!("/opportunities/{o}"),

@@ -73,7 +73,7 @@ pub async fn page(
         );
     }
     let store = &app.store;
-    let actor = &page.principal;
+    let actor = &page.access;
     let result: Result<SalesSettingsPage, DomainError> = async {
         let mut pipelines_form = Vec::new();
         for p in pipelines::list(store.db.reader()).await? {
@@ -275,7 +275,7 @@ pub async fn save_pipeline(
         stages,
     };
     let target = (id != "new").then_some(id.as_str());
-    let res = pipelines::save(&app.store, &page.principal, target, &draft)
+    let res = pipelines::save(&app.store, &page.access, target, &draft)
         .await
         .map(|_| ());
     done(lang, res, "pipelines")
@@ -292,7 +292,7 @@ pub async fn save_flow(State(app): State<AppState>, Posted { page, form: f }: Po
             min_amount: mins.get(i).cloned().filter(|m| !m.is_empty()),
         })
         .collect();
-    let res = approvals::set_flow(&app.store, &page.principal, Flow { steps })
+    let res = approvals::set_flow(&app.store, &page.access, Flow { steps })
         .await
         .map(|_| ());
     done(page.ctx.lang, res, "approval")
@@ -320,7 +320,7 @@ pub async fn save_pool(State(app): State<AppState>, Posted { page, form: f }: Po
         })
     })();
     let res = match settings {
-        Ok(s) => pool::set_settings(&app.store, &page.principal, s)
+        Ok(s) => pool::set_settings(&app.store, &page.access, s)
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -351,7 +351,7 @@ pub async fn save_price_list(
         items,
     };
     let target = (id != "new").then_some(id.as_str());
-    let res = price_lists::save(&app.store, &page.principal, target, &draft)
+    let res = price_lists::save(&app.store, &page.access, target, &draft)
         .await
         .map(|_| ());
     done(page.ctx.lang, res, "price-lists")

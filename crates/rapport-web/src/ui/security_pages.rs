@@ -67,7 +67,7 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         .unwrap_or_default()
         .into_iter()
         .map(|s| SessionView {
-            current: page.principal.session_id.as_deref() == Some(s.id.as_str()),
+            current: page.access.session_id.as_deref() == Some(s.id.as_str()),
             last_seen: fmt(s.last_seen_at),
             ip: s.ip.unwrap_or_default(),
             agent: s.user_agent.unwrap_or_default().chars().take(80).collect(),
@@ -96,7 +96,7 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         ),
         None => (None, String::new()),
     };
-    let calendar_path = rapport_services::interop::calendar::token(&app.store, &page.principal)
+    let calendar_path = rapport_services::interop::calendar::token(&app.store, &page.access)
         .await
         .map(|t| format!("/calendar/{t}.ics"))
         .unwrap_or_default();
@@ -148,13 +148,7 @@ pub async fn page(State(app): State<AppState>, page: Page) -> Response {
 }
 
 pub async fn mfa_enroll(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
-    match auth::mfa_begin(
-        &app.store,
-        &page.principal,
-        &field(&form, "current_password"),
-    )
-    .await
-    {
+    match auth::mfa_begin(&app.store, &page.access, &field(&form, "current_password")).await {
         Ok(e) => {
             show(
                 &app,
@@ -171,7 +165,7 @@ pub async fn mfa_enroll(State(app): State<AppState>, Posted { page, form }: Post
 }
 
 pub async fn mfa_confirm(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
-    match auth::mfa_confirm(&app.store, &page.principal, &field(&form, "code")).await {
+    match auth::mfa_confirm(&app.store, &page.access, &field(&form, "code")).await {
         Ok(codes) => {
             show(
                 &app,
@@ -188,13 +182,7 @@ pub async fn mfa_confirm(State(app): State<AppState>, Posted { page, form }: Pos
 }
 
 pub async fn mfa_disable(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
-    match auth::mfa_disable(
-        &app.store,
-        &page.principal,
-        &field(&form, "current_password"),
-    )
-    .await
-    {
+    match auth::mfa_disable(&app.store, &page.access, &field(&form, "current_password")).await {
         Ok(()) => Redirect::to("/me/security").into_response(),
         Err(e) => show_error(&app, page, &e).await,
     }
@@ -205,7 +193,7 @@ pub async fn revoke_session(
     Path(id): Path<String>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = auth::revoke_session(&app.store, &page.principal, &id).await;
+    let result = auth::revoke_session(&app.store, &page.access, &id).await;
     super::redirect_or_error(page.ctx.lang, result, "/me/security")
 }
 
@@ -233,7 +221,7 @@ pub async fn create_token(State(app): State<AppState>, Posted { page, form }: Po
     let read_only = field(&form, "access") != "read_write";
     match auth::create_api_token(
         &app.store,
-        &page.principal,
+        &page.access,
         &field(&form, "name"),
         read_only,
         expires_at,
@@ -260,7 +248,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    match auth::revoke_api_token(&app.store, &page.principal, &id).await {
+    match auth::revoke_api_token(&app.store, &page.access, &id).await {
         Ok(()) => Redirect::to("/me/security").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
     }
@@ -271,6 +259,6 @@ pub async fn reset_calendar(
     State(app): State<AppState>,
     Posted { page, form: _ }: Posted,
 ) -> Response {
-    let result = rapport_services::interop::calendar::reset(&app.store, &page.principal).await;
+    let result = rapport_services::interop::calendar::reset(&app.store, &page.access).await;
     super::redirect_or_error(page.ctx.lang, result, "/me/security#calendar")
 }

@@ -96,7 +96,7 @@ async fn show(
     notice: Option<String>,
 ) -> Response {
     let lang = page.ctx.lang;
-    if !page.principal.is_admin() {
+    if !page.access.is_admin() {
         return super::error_page(lang, DomainError::Forbidden("settings".into()));
     }
     let zh = lang == Lang::Zh;
@@ -293,7 +293,7 @@ pub async fn save_custom_field(
             position: 100,
             active: true,
         };
-        custom_fields::save(&app.store, &page.principal, def)
+        custom_fields::save(&app.store, &page.access, def)
             .await
             .map(|_| ())
     }
@@ -320,7 +320,7 @@ pub async fn save_picklist(State(app): State<AppState>, Posted { page, form }: P
         position,
         active: !field(&form, "active").is_empty(),
     };
-    let res = picklists::upsert(&app.store, &page.principal, &v).await;
+    let res = picklists::upsert(&app.store, &page.access, &v).await;
     after(&app, page, res).await
 }
 
@@ -340,7 +340,7 @@ pub async fn save_duplicates(
                 }
             }
             if !rules.is_empty() {
-                duplicates::set_rules(&app.store, &page.principal, o, rules).await?;
+                duplicates::set_rules(&app.store, &page.access, o, rules).await?;
             }
         }
         Ok(())
@@ -367,7 +367,7 @@ fn scope_key(s: Scope) -> String {
 
 async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>) -> Response {
     let lang = page.ctx.lang;
-    if !page.principal.is_admin() {
+    if !page.access.is_admin() {
         return super::error_page(lang, DomainError::Forbidden("roles".into()));
     }
     let Ok(Some(role)) = roles::by_key(app.store.db.reader(), key).await else {
@@ -509,7 +509,7 @@ pub async fn save_role(
     }
     match roles::update(
         &app.store,
-        &page.principal,
+        &page.access,
         &key,
         grants,
         !field(&form, "require_mfa").is_empty(),
@@ -531,7 +531,7 @@ pub async fn create_department(
     let parent = Some(field(&form, "parent_id")).filter(|p| !p.is_empty());
     let res = rapport_services::departments::create(
         &app.store,
-        &page.principal,
+        &page.access,
         &field(&form, "name"),
         parent.as_deref(),
     )
