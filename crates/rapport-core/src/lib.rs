@@ -9,7 +9,6 @@ pub mod fields;
 pub mod ids;
 pub mod input;
 pub mod lines;
-pub mod objects;
 pub mod permission;
 pub mod principal;
 pub mod validate;

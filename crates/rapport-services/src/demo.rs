@@ -1,7 +1,8 @@
 //! Realistic synthetic companies and people, Chinese and English, for demos and benchmarks.
 
 use crate::access::Access;
-use crate::records::{self, WriteOptions, ACCOUNTS, CONTACTS};
+use crate::objects::{ACCOUNTS, CONTACTS};
+use crate::records::{self, WriteOptions};
 use crate::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

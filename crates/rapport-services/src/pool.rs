@@ -5,7 +5,8 @@
 //! and return is logged (`pool_events`) and audited.
 
 use crate::access::Access;
-use crate::records::{self, ACCOUNTS};
+use crate::objects::ACCOUNTS;
+use crate::records;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
@@ -784,11 +785,7 @@ pub async fn sweep_now(store: &Store, actor: &Access) -> Result<Swept, DomainErr
 
 /// Whether the actor may change an account's protection: it needs the transfer right over the
 /// account (a manager's decision, not the owner's).
-pub async fn check_protect(
-    _store: &Store,
-    actor: &Access,
-    owner: Option<&str>,
-) -> Result<(), DomainError> {
+pub fn check_protect(actor: &Access, owner: Option<&str>) -> Result<(), DomainError> {
     let ok = match actor.owners(Object::Account, Action::Transfer) {
         Some(f) => f.allows(owner),
         None => false,

@@ -5,7 +5,8 @@
 //! contact row, its blind-index tokens, and the saved views that searched for them.
 
 use crate::access::Access;
-use crate::records::{self, codec, CONTACTS};
+use crate::objects::CONTACTS;
+use crate::records::{self, codec};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError};

@@ -3,7 +3,7 @@
 
 use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{objects, Action, DomainError, Grants, Object, Scope};
+use rapport_core::{Action, DomainError, Grants, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
@@ -137,7 +137,7 @@ pub async fn update(
         ));
     }
     grants
-        .validate_field_names(objects::is_known_field)
+        .validate_field_names(crate::objects::is_known_field)
         .map_err(|e| DomainError::Validation(vec![e]))?;
     let before = by_key(store.db.reader(), key)
         .await?

@@ -6,7 +6,8 @@
 
 use crate::access::{Access, OwnerFilter};
 use crate::activities::{self, access, row_to};
-use crate::records::{self, ACCOUNTS, CONTACTS};
+use crate::objects::{ACCOUNTS, CONTACTS};
+use crate::records;
 use crate::{audit, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rapport_core::activity::Kind;

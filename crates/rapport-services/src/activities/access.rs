@@ -3,7 +3,8 @@
 //! assignee, or by whoever may update the linked record.
 
 use crate::access::{Access, OwnerFilter};
-use crate::records::{self, ObjectDef, Record, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use crate::objects::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use crate::records::{self, ObjectDef, Record};
 use crate::Store;
 use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};

@@ -15,7 +15,6 @@ use rapport_core::input::{self, Mode};
 use rapport_core::{validate, DomainError, Object};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -32,9 +31,9 @@ pub(super) fn reason(e: &DomainError) -> String {
             .iter()
             .map(|f| {
                 let base = f.field.split(['.', '[']).next().unwrap_or(&f.field);
-                let label = rapport_core::Object::RECORDS
+                let label = crate::objects::ALL
                     .iter()
-                    .find_map(|o| rapport_core::objects::field(*o, base))
+                    .find_map(|d| d.field(base))
                     .map(|s| format!(" ({} / {})", s.label_zh, s.label_en))
                     .unwrap_or_default();
                 format!("{}{label}: {}", f.field, f.message)
@@ -480,9 +479,9 @@ impl Ctx {
     /// Write a checked batch inside `tx` (nothing on a dry run) and say what became of its rows.
     /// The search tokens of the records it creates are added to `tokens`, for the caller to
     /// write once for the whole transaction (`records::generations::write_bulk`).
-    pub(super) async fn write<C: ConnectionTrait>(
+    pub(super) async fn write(
         &self,
-        tx: &C,
+        tx: &sea_orm::DatabaseTransaction,
         fast: &FastCreate,
         import_id: &str,
         checked: Checked,

@@ -347,7 +347,7 @@ pub fn row_doc(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rapport_core::objects::CONTACT_FIELDS;
+    use crate::objects::contact::FIELDS as CONTACT_FIELDS;
 
     #[test]
     fn other_systems_column_names_are_recognised() {

@@ -5,7 +5,8 @@
 //! apply card by card, and a bad card does not hold back the good ones.
 
 use crate::access::Access;
-use crate::records::{self, query, WriteOptions, ACCOUNTS, CONTACTS};
+use crate::objects::{ACCOUNTS, CONTACTS};
+use crate::records::{self, query, WriteOptions};
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, FieldError, Scope};
 use rapport_interchange::vcard::{card_to_doc, contact_to_card, parse, write_card, MAX_CARDS};

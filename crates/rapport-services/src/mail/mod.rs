@@ -443,7 +443,7 @@ pub async fn send_to_contact(
         return Err(DomainError::Validation(errors));
     }
     let contact =
-        crate::records::read_record(store, actor, &crate::records::CONTACTS, contact_id).await?;
+        crate::records::read_record(store, actor, &crate::objects::CONTACTS, contact_id).await?;
     let Some(to) = contact.text("email").map(str::to_string) else {
         return Err(DomainError::field(
             "email",

@@ -230,13 +230,16 @@ pub async fn merge(
         &tx,
         store,
         actor,
-        def,
-        &survivor,
-        &after,
-        changed,
-        "merged",
-        json!({"merge_id": merge_id, "merged_ids": merged_ids, "moved": moved.counts()}),
-        plan.custom_after.clone(),
+        records::Changes {
+            def,
+            before: &survivor,
+            after: &after,
+            changed,
+            verb: "merged",
+            extra: json!({"merge_id": merge_id, "merged_ids": merged_ids, "moved": moved.counts()}),
+            custom_after: plan.custom_after.clone(),
+            effects: records::hooks::Effects::default(),
+        },
     )
     .await?;
     for id in &merged_ids {

@@ -224,19 +224,25 @@ pub(super) async fn plan(
             );
         }
     }
-    if let Some(id) = choices.get("protected") {
-        let was = matches!(
-            survivor.values.get("protected"),
-            Some(FieldValue::Bool(true))
-        );
-        let now = matches!(
-            record_of("protected", id)?.values.get("protected"),
-            Some(FieldValue::Bool(true))
-        );
-        if was != now {
-            crate::pool::check_protect(store, actor, survivor.owner_id()).await?;
+    // What only the type knows to refuse (protecting an account from the pool), as for an
+    // update that sets the values the merge takes from the other records.
+    let mut taken = rapport_core::input::Input::default();
+    for spec in def.fields {
+        if let Some(v) = after
+            .get(spec.name)
+            .filter(|v| survivor.values.get(spec.name) != Some(*v))
+        {
+            taken.set(spec, v.clone());
         }
     }
+    def.hooks
+        .check(
+            crate::records::hooks::Cx { store, actor },
+            &taken,
+            Some(survivor),
+            survivor.owner_id(),
+        )
+        .await?;
 
     let mut custom_after = survivor.custom.clone();
     let mut custom_changed = Vec::new();

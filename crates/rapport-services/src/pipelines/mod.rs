@@ -2,7 +2,6 @@
 //! follows when it enters a stage (`rules`), its stage history, and the kanban board (`board`).
 
 pub mod board;
-pub mod rules;
 
 use crate::access::Access;
 use crate::{audit, Store};
@@ -558,7 +557,7 @@ pub async fn stage_history(
     actor: &Access,
     opportunity_id: &str,
 ) -> Result<Vec<StageVisit>, DomainError> {
-    crate::records::read_record(store, actor, &crate::records::OPPORTUNITIES, opportunity_id)
+    crate::records::read_record(store, actor, &crate::objects::OPPORTUNITIES, opportunity_id)
         .await?;
     audit::record_alone(
         store,

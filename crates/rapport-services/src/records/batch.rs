@@ -3,12 +3,13 @@
 //! multi-row INSERTs and duplicate checks are skipped. One audit entry records each batch.
 //! Only callers with create rights over every owner (administrators, the CLI) may use it.
 
+use super::hooks::{Effects, Written};
 use super::{codec, derived, tokens, ObjectDef};
 use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{AccountLink, FieldValue};
 use rapport_core::input::{self, Mode};
-use rapport_core::{ids, Action, DomainError, Object};
+use rapport_core::{ids, Action, DomainError};
 use rapport_db::db_err;
 use sea_orm::Value as SqlValue;
 use sea_orm::{DatabaseBackend, Statement};
@@ -31,7 +32,7 @@ pub async fn insert_many(
             "batch inserts need the create right over all records".into(),
         ));
     }
-    if crate::sales::numbering::prefix(def.object).is_some() || def.object == Object::Product {
+    if !def.hooks.batch_creatable() {
         return Err(DomainError::Forbidden(format!(
             "{} records are created one at a time",
             def.key()
@@ -41,13 +42,15 @@ pub async fn insert_many(
     let now = store.now();
     let ctx = store.parse_context();
     let org = actor.org(store).await?;
-    let rules = super::rule_context(store, def, None, None).await?;
+    let rules = super::rule_context(store, actor, def, None, None).await?;
     let cols = record_columns(def);
     let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(docs.len());
     let mut token_rows: Vec<(String, String)> = Vec::new();
     let mut links: Vec<(String, AccountLink)> = Vec::new();
     let mut new_ids = Vec::with_capacity(docs.len());
-    let mut entered: Vec<(String, BTreeMap<&'static str, FieldValue>)> = Vec::new();
+    // Each record's values and what its type's rules said its write must also do.
+    let mut effects: Vec<(String, BTreeMap<&'static str, FieldValue>, Effects)> =
+        Vec::with_capacity(docs.len());
     for (n, doc) in docs.iter().enumerate() {
         let parsed =
             input::read(def.fields, doc, Mode::Create, &ctx, &[]).map_err(|e| match e {
@@ -75,10 +78,9 @@ pub async fn insert_many(
         {
             values.insert("currency", FieldValue::Text("CNY".into()));
         }
-        // The lead and opportunity rules hold here too (stage, probability, status...).
-        if super::apply_rules(&rules, def, None, &mut values, &parsed, now)? {
-            entered.push((id.clone(), values.clone()));
-        }
+        // The type's rules hold here too (an opportunity's stage, a lead's status...).
+        let done = super::apply_rules(&rules, def, None, &mut values, &parsed, now)?;
+        effects.push((id.clone(), values.clone(), done));
         let mut row: Vec<SqlValue> = vec![
             id.clone().into(),
             now.into(),
@@ -109,8 +111,20 @@ pub async fn insert_many(
     }
     let tx = store.db.begin().await?;
     write_rows(&tx, def, &cols, rows, &token_rows, &links).await?;
-    for (id, values) in &entered {
-        crate::pipelines::rules::record_stage(&tx, id, values, &actor.user_id, now).await?;
+    for (id, values, effects) in &effects {
+        def.hooks
+            .after_write(
+                &tx,
+                &Written {
+                    id,
+                    before: None,
+                    values,
+                    effects: *effects,
+                    actor_id: &actor.user_id,
+                    now,
+                },
+            )
+            .await?;
     }
     if let (Some(first), Some(last)) = (new_ids.first(), new_ids.last()) {
         audit::record(

@@ -3,6 +3,7 @@
 //! writing; `insert` writes one prepared record with its audit entry and outbox event. A
 //! single create's write goes through the group-commit writer (`group`).
 
+use super::hooks::{Cx, Effects, Written};
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
     find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
@@ -16,7 +17,7 @@ use rapport_core::input::Mode;
 use rapport_core::{ids, Action, DomainError};
 use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
-use sea_orm::ConnectionTrait;
+use sea_orm::DatabaseTransaction;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -41,7 +42,7 @@ pub struct Prepared {
     custom: Map<String, Value>,
     defs: Vec<CustomField>,
     audit_values: Map<String, Value>,
-    enters_stage: bool,
+    effects: Effects,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -63,10 +64,16 @@ pub async fn prepare_create(
     let (mut input, custom) =
         read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Create).await?;
     check_field_rules(def, actor, &input)?;
+    // References first: a default taken from a record the actor may not see (a payment's
+    // owner from its contract) must not answer differently from a record that does not exist.
+    check_references(store, actor, def, &input, None, &preset.trusted).await?;
+    let cx = Cx { store, actor };
     // Owner: the caller unless another owner inside the caller's create scope is named.
     let owner = match input.get("owner_id") {
         Some(FieldValue::Text(o)) => o.clone(),
-        _ => crate::sales::rules::default_owner(store, def.object, &input)
+        _ => def
+            .hooks
+            .default_owner(cx, &input)
             .await?
             .unwrap_or_else(|| actor.user_id.clone()),
     };
@@ -80,25 +87,20 @@ pub async fn prepare_create(
     if let Some(spec) = def.field("owner_id") {
         input.set(spec, FieldValue::Text(owner.clone()));
     }
-    if def.object == rapport_core::Object::Account
-        && matches!(input.get("protected"), Some(FieldValue::Bool(true)))
-    {
-        crate::pool::check_protect(store, actor, Some(&owner)).await?;
-    }
+    def.hooks.check(cx, &input, None, Some(&owner)).await?;
     if let Some(spec) = def.field("currency") {
         if input.get("currency").is_none_or(FieldValue::is_null) {
             input.set(spec, FieldValue::Text("CNY".into()));
         }
     }
-    check_references(store, actor, def, &input, None, &preset.trusted).await?;
     let id = preset.id.unwrap_or_else(ids::new_id);
     let now = store.now();
     let mut values = def.values_from(&input);
     for (name, v) in preset.system {
         values.insert(name, v);
     }
-    let rules = rule_context(store, def, Some(&input), None).await?;
-    let enters_stage = apply_rules(&rules, def, None, &mut values, &input, now)?;
+    let rules = rule_context(store, actor, def, Some(&input), None).await?;
+    let effects = apply_rules(&rules, def, None, &mut values, &input, now)?;
     duplicates::check(store, actor, def, &values, None, opts).await?;
     // The caller's own department came with their sign-in (kept at most a second).
     let dept = if owner == actor.user_id {
@@ -130,14 +132,14 @@ pub async fn prepare_create(
         custom,
         defs,
         audit_values,
-        enters_stage,
+        effects,
         now,
     })
 }
 
 /// Write a prepared record, its audit entry and outbox event inside `tx`.
-pub async fn insert<C: ConnectionTrait>(
-    tx: &C,
+pub async fn insert(
+    tx: &DatabaseTransaction,
     store: &Store,
     actor: &Access,
     p: &Prepared,
@@ -158,8 +160,8 @@ pub(crate) struct Trail {
 
 /// Write a prepared record's rows (the record, its links, stage history) inside `tx`, and
 /// return its search tokens, audit entry and outbox event unwritten.
-pub(crate) async fn write_record<C: ConnectionTrait>(
-    tx: &C,
+pub(crate) async fn write_record(
+    tx: &DatabaseTransaction,
     store: &Store,
     actor: &Access,
     p: &Prepared,
@@ -169,10 +171,11 @@ pub(crate) async fn write_record<C: ConnectionTrait>(
     let keys = store.keys()?;
     let mut values = p.values.clone();
     let mut audit_values = p.audit_values.clone();
-    let year = chrono::Datelike::year(&crate::sales::local_date(p.now));
-    if let Some(number) = crate::sales::numbering::next(tx, def.object, year).await? {
-        audit_values.insert("number".into(), json!(number));
-        values.insert("number", FieldValue::Text(number));
+    def.hooks.before_insert(tx, &mut values, p.now).await?;
+    if let Some(n) = values.get("number").filter(|n| !n.is_null()) {
+        if p.values.get("number") != Some(n) {
+            audit_values.insert("number".into(), n.to_json());
+        }
     }
     let mut cols: Vec<Alias> = vec![t("id"), t("created_at"), t("updated_at"), t("created_by")];
     let mut vals: Vec<SimpleExpr> = vec![
@@ -211,14 +214,19 @@ pub(crate) async fn write_record<C: ConnectionTrait>(
     if let Some(FieldValue::Links(links)) = values.get("accounts") {
         write_links(tx, id, links).await?;
     }
-    if let Some(FieldValue::Text(contract)) = values.get("contract_id") {
-        if def.object == rapport_core::Object::Payment {
-            crate::sales::rules::refresh_received(tx, contract).await?;
-        }
-    }
-    if p.enters_stage {
-        crate::pipelines::rules::record_stage(tx, id, &values, &actor.user_id, p.now).await?;
-    }
+    def.hooks
+        .after_write(
+            tx,
+            &Written {
+                id,
+                before: None,
+                values: &values,
+                effects: p.effects,
+                actor_id: &actor.user_id,
+                now: p.now,
+            },
+        )
+        .await?;
     // A new record has no tokens to clear; they are written with the trail.
     let tokens = tokens::for_record(
         &keys,

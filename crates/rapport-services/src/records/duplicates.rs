@@ -6,7 +6,7 @@ use super::{tokens, ObjectDef, WriteOptions};
 use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::FieldValue;
-use rapport_core::{validate, Action, DomainError, Object, Scope};
+use rapport_core::{Action, DomainError, Object, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -23,17 +23,14 @@ pub enum RuleMode {
 /// The rules of one object: rule name → mode.
 pub type Rules = BTreeMap<String, RuleMode>;
 
+/// The rules a record type declares, with their default modes.
 pub fn default_rules(object: Object) -> Rules {
-    let pairs: &[(&str, RuleMode)] = match object {
-        Object::Account => &[
-            ("name", RuleMode::Warn),
-            ("credit_code", RuleMode::Block),
-            ("phone", RuleMode::Warn),
-        ],
-        Object::Contact | Object::Lead => &[("email", RuleMode::Warn), ("phone", RuleMode::Warn)],
-        _ => &[],
-    };
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    super::def_of(object)
+        .map(|def| def.hooks.duplicate_rules())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| (r.key.to_string(), r.mode))
+        .collect()
 }
 
 fn t(s: &str) -> Alias {
@@ -88,14 +85,16 @@ pub async fn set_rules(
     Ok(merged)
 }
 
-/// At most 10 ids of records of `def` whose `column` holds `value`.
-fn ids_by_column(def: &ObjectDef, column: &str, value: String) -> SelectStatement {
-    Query::select()
-        .column(t("id"))
-        .from(t(def.table))
-        .and_where(Expr::col(t(column)).eq(value))
-        .limit(10)
-        .to_owned()
+/// At most 10 ids of records of `def` whose `column` holds one of `values`.
+fn ids_by_column(def: &ObjectDef, column: &str, values: Vec<String>) -> Option<SelectStatement> {
+    let mut q = Query::select();
+    q.column(t("id")).from(t(def.table)).limit(10);
+    match values.as_slice() {
+        [] => return None,
+        [one] => q.and_where(Expr::col(t(column)).eq(one.clone())),
+        _ => q.and_where(Expr::col(t(column)).is_in(values)),
+    };
+    Some(q)
 }
 
 /// At most 10 ids of records of `def` holding any of `tokens`.
@@ -121,21 +120,11 @@ fn rule_query(
     rule: &str,
     values: &BTreeMap<&'static str, FieldValue>,
 ) -> Option<SelectStatement> {
-    let text = |n: &str| match values.get(n) {
-        Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
-    match (def.object, rule) {
-        (Object::Account, "name") => {
-            let norm = validate::company_name_norm(&text("name")?);
-            (!norm.is_empty()).then(|| ids_by_column(def, "name_norm", norm))
-        }
-        (Object::Account, "credit_code") => Some(ids_by_column(
-            def,
-            "credit_code_bidx",
-            keys.blind("credit_code", &text("credit_code")?),
-        )),
-        (_, "phone") | (_, "email") => {
+    if let Some((column, found)) = def.hooks.duplicate_keys(keys, rule, values) {
+        return ids_by_column(def, column, found);
+    }
+    match rule {
+        "phone" | "email" => {
             let kind = rule;
             let toks: Vec<String> = tokens::tokens_for(keys, def, values)
                 .into_iter()

@@ -7,6 +7,7 @@
 //! (parent accounts, other records) are left to the caller's row-by-row path.
 
 use super::duplicates::{self, RuleMode, Rules};
+use super::hooks::Cx;
 use super::{
     apply_rules, check_field_rules, codec, custom_values, derived, normalise_doc, read_both,
     rule_context, tokens, ObjectDef, RuleContext,
@@ -16,7 +17,7 @@ use crate::{audit, outbox, Keyring, Store};
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{AccountLink, FieldKind, FieldValue};
 use rapport_core::input::Mode;
-use rapport_core::{ids, validate, Action, DomainError, Object};
+use rapport_core::{ids, Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -147,16 +148,24 @@ impl FastCreate {
             defs,
             users,
             picklists,
-            rules: rule_context(store, def, None, None).await?,
+            rules: rule_context(store, actor, def, None, None).await?,
             duplicate_rules: duplicates::rules(store, def.object).await?,
             keys: store.keys()?,
             now: store.now(),
         })
     }
 
-    /// Whether this path can create records of `def` (not numbered documents).
+    /// Whether this path can create records of `def`: a type its rules let be created in
+    /// batches, with no required reference (rows with references go row by row).
     pub fn supports(def: &ObjectDef) -> bool {
-        matches!(def.object, Object::Account | Object::Contact | Object::Lead)
+        def.hooks.batch_creatable()
+            && !def.fields.iter().any(|f| {
+                f.required
+                    && matches!(
+                        f.kind,
+                        FieldKind::AccountRef | FieldKind::RecordRef(_) | FieldKind::PriceListRef
+                    )
+            })
     }
 
     /// Validate one document as a create would. `Ok(None)`: the row holds references this
@@ -232,11 +241,17 @@ impl FastCreate {
                 "you may not create records for that owner",
             ));
         }
-        if def.object == Object::Account
-            && matches!(input.get("protected"), Some(FieldValue::Bool(true)))
-        {
-            crate::pool::check_protect(&self.store, &self.actor, Some(&owner)).await?;
-        }
+        def.hooks
+            .check(
+                Cx {
+                    store: &self.store,
+                    actor: &self.actor,
+                },
+                &input,
+                None,
+                Some(&owner),
+            )
+            .await?;
         if let Some(spec) = def.field("owner_id") {
             input.set(spec, FieldValue::Text(owner.clone()));
         }
@@ -262,21 +277,11 @@ impl FastCreate {
     /// The keys a duplicate rule (`name`, `credit_code`, `email`, `phone`) compares, for
     /// one record's values.
     pub fn keys_of(&self, rule: &str, values: &BTreeMap<&'static str, FieldValue>) -> Vec<String> {
-        let text = |n: &str| match values.get(n) {
-            Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
-            _ => None,
-        };
-        match (self.def.object, rule) {
-            (Object::Account, "name") => text("name")
-                .map(|n| validate::company_name_norm(&n))
-                .filter(|n| !n.is_empty())
-                .into_iter()
-                .collect(),
-            (Object::Account, "credit_code") => text("credit_code")
-                .map(|c| self.keys.blind("credit_code", &c))
-                .into_iter()
-                .collect(),
-            (_, kind @ ("phone" | "email")) => {
+        if let Some((_, keys)) = self.def.hooks.duplicate_keys(&self.keys, rule, values) {
+            return keys;
+        }
+        match rule {
+            kind @ ("phone" | "email") => {
                 let mut out = Vec::new();
                 for f in self.def.fields {
                     let matches_kind = match kind {
@@ -325,13 +330,15 @@ impl FastCreate {
         chunk: &[String],
     ) -> Result<Vec<(String, String)>, DomainError> {
         let c = self.store.db.reader();
-        match (self.def.object, rule) {
-            (Object::Account, "name" | "credit_code") => {
-                let column = if rule == "name" {
-                    "name_norm"
-                } else {
-                    "credit_code_bidx"
-                };
+        // A rule the type keeps in a column of its own is looked up there; emails and phones
+        // through the search index.
+        let column = self
+            .def
+            .hooks
+            .duplicate_keys(&self.keys, rule, &BTreeMap::new())
+            .map(|(column, _)| column);
+        match column {
+            Some(column) => {
                 let rows = all(
                     c,
                     Query::select()
@@ -344,7 +351,7 @@ impl FastCreate {
                     .map(|r| Ok((get::<String>(r, column)?, get::<String>(r, "id")?)))
                     .collect()
             }
-            _ => rapport_db::search_index::find(&self.store.db, self.def.key(), chunk).await,
+            None => rapport_db::search_index::find(&self.store.db, self.def.key(), chunk).await,
         }
     }
 

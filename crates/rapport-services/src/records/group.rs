@@ -128,7 +128,8 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
 mod tests {
     use super::*;
     use crate::audit::{self, AuditFilter};
-    use crate::records::{self, Preset, WriteOptions, CONTACTS};
+    use crate::objects::CONTACTS;
+    use crate::records::{self, Preset, WriteOptions};
     use crate::{Db, Keyring, Store, StoreSettings};
     use serde_json::json;
     use std::sync::Arc;

@@ -1,11 +1,12 @@
-//! The record engine shared by accounts and contacts (and later objects): create, read,
-//! list, update, delete and transfer, each checking the actor's rights, applying the scope in
-//! the SQL query and the field rules to every value, and writing audit + outbox in the same
-//! transaction as the change.
+//! The record engine every record type plugs into (`crate::objects`): create, read, list,
+//! update, delete and transfer, each checking the actor's rights ([`Access`]), applying the
+//! scope in the SQL query and the field rules to every value, calling the type's rules at the
+//! fixed points of one pipeline ([`hooks`]), and writing audit + outbox in the same
+//! transaction as the change. The engine never names a record type.
 //!
 //! Where each part lives: `create` and `fast_create` (one record, and many at a time for
 //! imports and demo data), `update`, `transfer`, `references` (the checks a save makes
-//! against the database), `rules` (business rules by record type), `duplicates`, `read` and
+//! against the database), `rules` (where the type's hooks run), `duplicates`, `read` and
 //! `page` (reading records and list pages), `query` and `filter` (quick search, sorts and
 //! filter trees), `codec` and `tokens` (encrypted columns and their blind-index tokens);
 //! deleting and the change history stay here.
@@ -22,6 +23,7 @@ pub mod fast_create;
 pub(crate) mod group;
 
 pub mod duplicates;
+pub mod hooks;
 mod page;
 pub mod query;
 pub(crate) mod search;
@@ -43,94 +45,44 @@ mod transfer;
 pub use transfer::transfer;
 mod update;
 pub use update::{apply_update, prepare_update, update, PreparedUpdate};
-pub(crate) use update::{diff, write_changes};
+pub(crate) use update::{diff, write_changes, Changes};
 
 use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
+use hooks::Hooks;
 use rapport_core::fields::{FieldSpec, FieldValue};
 use rapport_core::input::{self, Input, Mode};
-use rapport_core::objects::{
-    ACCOUNT_FIELDS, CONTACT_FIELDS, CONTRACT_FIELDS, LEAD_FIELDS, OPPORTUNITY_FIELDS, ORDER_FIELDS,
-    PAYMENT_FIELDS, PRODUCT_FIELDS, QUOTE_FIELDS,
-};
-use rapport_core::{ids, validate, Action, DomainError, FieldError, Object};
+use rapport_core::{ids, Action, DomainError, FieldError, Object};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// A record type: its object key, table and fields.
-#[derive(Debug, Clone, Copy)]
+/// A record type: its object key, table, path and fields, and its rules ([`Hooks`]). Each
+/// type declares one in its folder under `crate::objects`.
+#[derive(Clone, Copy)]
 pub struct ObjectDef {
     pub object: Object,
     pub table: &'static str,
+    /// The plural used in paths (`/api/v1/opportunities`).
+    pub plural: &'static str,
     pub fields: &'static [FieldSpec],
+    pub hooks: &'static dyn Hooks,
 }
 
-pub const ACCOUNTS: ObjectDef = ObjectDef {
-    object: Object::Account,
-    table: "accounts",
-    fields: ACCOUNT_FIELDS,
-};
-pub const CONTACTS: ObjectDef = ObjectDef {
-    object: Object::Contact,
-    table: "contacts",
-    fields: CONTACT_FIELDS,
-};
-pub const LEADS: ObjectDef = ObjectDef {
-    object: Object::Lead,
-    table: "leads",
-    fields: LEAD_FIELDS,
-};
-pub const OPPORTUNITIES: ObjectDef = ObjectDef {
-    object: Object::Opportunity,
-    table: "opportunities",
-    fields: OPPORTUNITY_FIELDS,
-};
+impl std::fmt::Debug for ObjectDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectDef")
+            .field("object", &self.object)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
 
-pub const PRODUCTS: ObjectDef = ObjectDef {
-    object: Object::Product,
-    table: "products",
-    fields: PRODUCT_FIELDS,
-};
-pub const QUOTES: ObjectDef = ObjectDef {
-    object: Object::Quote,
-    table: "quotes",
-    fields: QUOTE_FIELDS,
-};
-pub const CONTRACTS: ObjectDef = ObjectDef {
-    object: Object::Contract,
-    table: "contracts",
-    fields: CONTRACT_FIELDS,
-};
-pub const ORDERS: ObjectDef = ObjectDef {
-    object: Object::Order,
-    table: "orders",
-    fields: ORDER_FIELDS,
-};
-pub const PAYMENTS: ObjectDef = ObjectDef {
-    object: Object::Payment,
-    table: "payments",
-    fields: PAYMENT_FIELDS,
-};
-
-/// Every record type the engine keeps.
-pub const ALL_DEFS: [&ObjectDef; 9] = [
-    &ACCOUNTS,
-    &CONTACTS,
-    &LEADS,
-    &OPPORTUNITIES,
-    &PRODUCTS,
-    &QUOTES,
-    &CONTRACTS,
-    &ORDERS,
-    &PAYMENTS,
-];
-
-/// The record type of an object, if the engine keeps it.
+/// The record type of an object, if it is one (see [`crate::objects`]).
 pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
-    ALL_DEFS.into_iter().find(|d| d.object == object)
+    crate::objects::def_of(object)
 }
 
 /// Fields the rules set themselves; recorded in the creation audit.
@@ -198,34 +150,7 @@ impl Record {
 
     /// A short label for lists of related records and duplicate hints.
     pub fn label(&self, def: &ObjectDef) -> String {
-        match def.object {
-            Object::Contact => {
-                format!(
-                    "{}{}",
-                    self.text("family_name").unwrap_or(""),
-                    self.text("given_name").unwrap_or("")
-                )
-            }
-            Object::Lead => {
-                let person = format!(
-                    "{}{}",
-                    self.text("family_name").unwrap_or(""),
-                    self.text("given_name").unwrap_or("")
-                );
-                match self.text("company").filter(|c| !c.is_empty()) {
-                    Some(c) => format!("{person} ({c})"),
-                    None => person,
-                }
-            }
-            Object::Payment => self.text("number").unwrap_or("").to_string(),
-            Object::Quote | Object::Contract | Object::Order => {
-                match self.text("number").filter(|n| !n.is_empty()) {
-                    Some(n) => format!("{n} {}", self.text("name").unwrap_or("")),
-                    None => self.text("name").unwrap_or("").to_string(),
-                }
-            }
-            _ => self.text("name").unwrap_or("").to_string(),
-        }
+        def.hooks.label(self)
     }
 }
 
@@ -254,24 +179,13 @@ fn forbidden(def: &ObjectDef, action: Action) -> DomainError {
     ))
 }
 
-/// `account_ids` is accepted as a shorthand for `accounts` without roles (the external contract).
+/// The posted document as the type reads it (its aliases resolved).
 fn normalise_doc(
     def: &ObjectDef,
     doc: &Map<String, Value>,
 ) -> Result<Map<String, Value>, DomainError> {
     let mut doc = doc.clone();
-    if def.object == Object::Contact {
-        if let Some(ids) = doc.remove("account_ids") {
-            if doc.contains_key("accounts") {
-                return Err(DomainError::field(
-                    "account_ids",
-                    "conflicting_fields",
-                    "send either accounts or account_ids, not both",
-                ));
-            }
-            doc.insert("accounts".into(), ids);
-        }
-    }
+    def.hooks.normalise(&mut doc)?;
     Ok(doc)
 }
 
@@ -296,72 +210,16 @@ fn check_field_rules(def: &ObjectDef, actor: &Access, input: &Input) -> Result<(
     }
 }
 
-/// A person's search columns: the full name in the order its language writes it, and the
-/// family name on its own, so "smith" finds "Jane Smith" through an index.
-fn person_norms(family: &str, given: &str) -> Vec<(String, SqlValue)> {
-    let cjk = family.chars().any(|c| c as u32 >= 0x2E80);
-    let full = if cjk {
-        format!("{family}{given}")
-    } else {
-        format!("{given} {family}")
-    };
-    vec![
-        (
-            "name_norm".into(),
-            SqlValue::String(Some(Box::new(validate::search_norm(full.trim())))),
-        ),
-        (
-            "family_norm".into(),
-            SqlValue::String(Some(Box::new(validate::search_norm(family)))),
-        ),
-    ]
-}
-
 /// Derived columns kept in step with the values: normalised names for search and duplicates.
 pub(crate) fn derived(
     def: &ObjectDef,
     values: &BTreeMap<&'static str, FieldValue>,
 ) -> Vec<(String, SqlValue)> {
-    let text = |n: &str| match values.get(n) {
-        Some(FieldValue::Text(t)) => t.clone(),
-        _ => String::new(),
-    };
-    match def.object {
-        Object::Account => vec![
-            (
-                "name_norm".into(),
-                SqlValue::String(Some(Box::new(validate::company_name_norm(&text("name"))))),
-            ),
-            // Short names are searched by prefix too (indexed, like name_norm).
-            (
-                "short_norm".into(),
-                SqlValue::String(
-                    Some(validate::search_norm(&text("short_name")))
-                        .filter(|s| !s.is_empty())
-                        .map(Box::new),
-                ),
-            ),
-        ],
-        Object::Contact => person_norms(&text("family_name"), &text("given_name")),
-        Object::Lead => {
-            let company = validate::company_name_norm(&text("company"));
-            let mut cols = person_norms(&text("family_name"), &text("given_name"));
-            cols.push((
-                "company_norm".into(),
-                SqlValue::String(Some(company).filter(|c| !c.is_empty()).map(Box::new)),
-            ));
-            cols
-        }
-        Object::Opportunity
-        | Object::Product
-        | Object::Quote
-        | Object::Contract
-        | Object::Order => vec![(
-            "name_norm".into(),
-            SqlValue::String(Some(Box::new(validate::search_norm(&text("name"))))),
-        )],
-        _ => vec![],
-    }
+    def.hooks
+        .derived(values)
+        .into_iter()
+        .map(|(c, v)| (c.to_string(), v))
+        .collect()
 }
 
 async fn write_links<C: ConnectionTrait>(
@@ -494,20 +352,11 @@ pub async fn delete(
     if !filter.allows(before.owner_id()) {
         return Err(forbidden(def, Action::Delete));
     }
-    if let Some(why) = crate::sales::rules::delete_blocker(store, def.object, id).await? {
+    if let Some(why) = def.hooks.delete_blocker(store, id).await? {
         return Err(DomainError::Conflict(why));
     }
     let tx = store.db.begin().await?;
-    if def.object == Object::Account {
-        exec(
-            &tx,
-            Query::update()
-                .table(t("accounts"))
-                .value(t("parent_id"), Option::<String>::None)
-                .and_where(Expr::col(t("parent_id")).eq(id)),
-        )
-        .await?;
-    }
+    def.hooks.before_delete(&tx, &before).await?;
     rapport_db::search_index::clear(&tx, id).await?;
     exec(
         &tx,
@@ -516,18 +365,14 @@ pub async fn delete(
             .and_where(Expr::col(t("id")).eq(id)),
     )
     .await?;
-    if def.object == Object::Payment {
-        if let Some(contract) = before.text("contract_id") {
-            crate::sales::rules::refresh_received(&tx, contract).await?;
-        }
-    }
+    def.hooks.after_delete(&tx, &before).await?;
     audit::record(
         &tx,
         store,
         actor,
         audit::Entry::new(format!("{}.deleted", def.key()))
             .object(def.key(), id)
-            .details(if matches!(def.object, Object::Contact | Object::Lead) {
+            .details(if def.hooks.personal() {
                 json!({})
             } else {
                 json!({"label": before.label(def)})

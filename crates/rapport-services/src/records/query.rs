@@ -2,13 +2,14 @@
 //! pagination. The caller's scope is part of the same SQL query.
 
 use super::filter::{compile, spec_for};
+use super::hooks::{Branch, SearchText};
 use super::{codec, read_records_fresh, Lens, Needed, ObjectDef, Record, RowPage};
 use crate::access::{Access, OwnerFilter};
 use crate::{audit, Store};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
-use rapport_core::{validate, Action, DomainError, FieldError, Object};
+use rapport_core::{validate, Action, DomainError, FieldError};
 use rapport_db::all;
 use sea_orm::sea_query::{
     Alias, Cond, Condition, Expr, NullOrdering, Order, Query, SelectStatement, Value as SqlValue,
@@ -48,60 +49,59 @@ pub(super) fn bad(field: &str, code: &'static str, msg: impl Into<String>) -> Do
 }
 
 /// Rows whose `col` starts with `prefix`, as an index-friendly range.
-pub(super) fn prefix_range(col: &str, prefix: &str) -> Condition {
+pub fn prefix_range(col: &str, prefix: &str) -> Condition {
     let upper = format!("{prefix}\u{10FFFF}");
     Cond::all()
         .add(Expr::col(t(col)).gte(prefix))
         .add(Expr::col(t(col)).lt(upper))
 }
 
-/// Quick search: names by prefix, emails and phones by blind index, the last four digits of
-/// a phone, credit codes, and (for contacts) the names of their companies.
-fn quick_search(def: &ObjectDef, store: &Store, q: &str) -> Result<Condition, DomainError> {
-    Ok(quick_search_branches(def, store, q)?
+/// Quick search: emails and phones by blind index and the last four digits of a phone, and
+/// the ways the record type adds (names by prefix, codes). Only fields the actor may read are
+/// searched: a value the actor cannot see is never what a record was found by.
+fn quick_search(
+    def: &ObjectDef,
+    actor: &Access,
+    store: &Store,
+    q: &str,
+) -> Result<Condition, DomainError> {
+    Ok(quick_search_branches(def, actor, store, q)?
         .into_iter()
         .fold(Cond::any(), |any, b| any.add(b.cond)))
 }
 
-/// One way a quick search matches; a prefix range also names its column and prefix, so the
-/// search can choose how to read it (see `search`).
-pub(super) struct Branch {
-    pub cond: Condition,
-    pub range: Option<(&'static str, String)>,
-}
-
-fn range_branch(col: &'static str, prefix: &str) -> Branch {
-    Branch {
-        cond: prefix_range(col, prefix),
-        range: Some((col, prefix.to_string())),
-    }
+/// Whether the actor may read every field of `def` of a kind that gets search tokens of
+/// `kind` (email or phone): tokens do not say which field they came from.
+fn tokens_readable(def: &ObjectDef, actor: &Access, phone: bool) -> bool {
+    def.fields
+        .iter()
+        .filter(|f| {
+            if phone {
+                matches!(f.kind, FieldKind::Phone | FieldKind::PhoneList)
+            } else {
+                matches!(f.kind, FieldKind::Email | FieldKind::EmailList)
+            }
+        })
+        .all(|f| actor.may_read_field(def.object, f.name))
 }
 
 pub(super) fn quick_search_branches(
     def: &ObjectDef,
+    actor: &Access,
     store: &Store,
     q: &str,
 ) -> Result<Vec<Branch>, DomainError> {
     let keys = store.keys()?;
     let q = q.trim();
     let mut branches: Vec<Branch> = Vec::new();
-    let plain = |c: Condition| Branch {
-        cond: c,
-        range: None,
-    };
-    let tokens_sub = |tokens: Vec<String>| {
-        rapport_db::search_index::lookup(Some(def.key()), tokens)
-            .column(t("record_id"))
-            .to_owned()
-    };
     let mut tokens = Vec::new();
-    if let Some(e) = validate::email(q) {
+    if let Some(e) = validate::email(q).filter(|_| tokens_readable(def, actor, false)) {
         tokens.push(keys.blind("email", &e));
     }
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let phoneish =
         !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    if phoneish {
+    if phoneish && tokens_readable(def, actor, true) {
         if digits.len() == 4 {
             tokens.push(super::tokens::tail_token(&keys, &digits));
         }
@@ -110,67 +110,26 @@ pub(super) fn quick_search_branches(
         }
     }
     if !tokens.is_empty() {
-        branches.push(plain(
-            Cond::all().add(Expr::col(t("id")).in_subquery(tokens_sub(tokens))),
-        ));
+        let sub = rapport_db::search_index::lookup(Some(def.key()), tokens)
+            .column(t("record_id"))
+            .to_owned();
+        branches.push(Branch {
+            cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
+            range: None,
+            fields: &[],
+            reads: None,
+        });
     }
-    match def.object {
-        Object::Account => {
-            if let Ok(code) = validate::credit_code(q) {
-                branches.push(plain(Cond::all().add(
-                    Expr::col(t("credit_code_bidx")).eq(keys.blind("credit_code", &code)),
-                )));
-            }
-            let norm = validate::company_name_norm(q);
-            if !norm.is_empty() {
-                branches.push(range_branch("name_norm", &norm));
-            }
-            let short = validate::search_norm(q);
-            if !short.is_empty() && !phoneish {
-                branches.push(range_branch("short_norm", &short));
-            }
-        }
-        Object::Contact => {
-            let norm = validate::search_norm(q);
-            if !norm.is_empty() && !phoneish {
-                branches.push(range_branch("name_norm", &norm));
-                branches.push(range_branch("family_norm", &norm));
-                let company = validate::company_name_norm(q);
-                if !company.is_empty() {
-                    let accounts = Query::select()
-                        .column(t("id"))
-                        .from(t("accounts"))
-                        .cond_where(prefix_range("name_norm", &company))
-                        .limit(200)
-                        .to_owned();
-                    let sub = Query::select()
-                        .column(t("contact_id"))
-                        .from(t("contact_accounts"))
-                        .and_where(Expr::col(t("account_id")).in_subquery(accounts))
-                        .to_owned();
-                    branches.push(plain(Cond::all().add(Expr::col(t("id")).in_subquery(sub))));
-                }
-            }
-        }
-        Object::Lead => {
-            let norm = validate::search_norm(q);
-            if !norm.is_empty() && !phoneish {
-                branches.push(range_branch("name_norm", &norm));
-                branches.push(range_branch("family_norm", &norm));
-            }
-            let company = validate::company_name_norm(q);
-            if !company.is_empty() && !phoneish {
-                branches.push(range_branch("company_norm", &company));
-            }
-        }
-        Object::Opportunity => {
-            let norm = validate::search_norm(q);
-            if !norm.is_empty() {
-                branches.push(range_branch("name_norm", &norm));
-            }
-        }
-        _ => {}
-    }
+    let text = SearchText {
+        q,
+        keys: &keys,
+        phoneish,
+    };
+    branches.extend(def.hooks.quick_search(&text).into_iter().filter(|b| {
+        b.fields.iter().all(|f| actor.may_read_field(def.object, f))
+            && b.reads
+                .is_none_or(|o| actor.owners(o, Action::Read).is_some())
+    }));
     Ok(branches)
 }
 
@@ -354,7 +313,7 @@ pub fn scoped_select(
                 "a quick search has at most 100 characters",
             ));
         }
-        q.cond_where(quick_search(def, store, text)?);
+        q.cond_where(quick_search(def, actor, store, text)?);
     }
     if let Some(f) = &params.filter {
         let mut count = 0;
@@ -573,7 +532,7 @@ impl ListOrder {
 fn redact_query(def: &ObjectDef, q: &str) -> String {
     let digits = q.chars().filter(char::is_ascii_digit).count();
     // A search for a person is personal data; a company name is not.
-    if matches!(def.object, Object::Contact | Object::Lead) || q.contains('@') || digits >= 4 {
+    if def.hooks.personal() || q.contains('@') || digits >= 4 {
         "[redacted]".into()
     } else {
         q.to_string()
@@ -630,7 +589,7 @@ pub async fn count(store: &Store, actor: &Access, def: &ObjectDef) -> Result<i64
 
 /// (id, label) of the records of `def` the actor may read, `label` joining `label_cols`,
 /// in `order`: choices for pickers.
-async fn names(
+pub async fn names(
     store: &Store,
     actor: &Access,
     def: &ObjectDef,
@@ -657,40 +616,4 @@ async fn names(
             Ok((rapport_db::get(r, "id")?, label))
         })
         .collect()
-}
-
-/// (id, name) of accounts the actor may read, by name: choices for pickers.
-pub async fn account_names(
-    store: &Store,
-    actor: &Access,
-    limit: u64,
-) -> Result<Vec<(String, String)>, DomainError> {
-    names(
-        store,
-        actor,
-        &super::ACCOUNTS,
-        &["name"],
-        ("name", Order::Asc),
-        limit,
-    )
-    .await
-}
-
-/// (id, name) of the contacts the actor may read, most recently changed first: choices for
-/// an opportunity's contacts.
-pub async fn contact_names(
-    store: &Store,
-    actor: &Access,
-    limit: u64,
-) -> Result<Vec<(String, String)>, DomainError> {
-    let cols = ["family_name", "given_name"];
-    names(
-        store,
-        actor,
-        &super::CONTACTS,
-        &cols,
-        ("updated_at", Order::Desc),
-        limit,
-    )
-    .await
 }

@@ -5,7 +5,7 @@ use super::{codec, t, ObjectDef, Record};
 use crate::access::OwnerFilter;
 use crate::{Keyring, Store};
 use rapport_core::fields::{AccountLink, FieldKind, FieldSpec, FieldValue};
-use rapport_core::{ids, DomainError, Object};
+use rapport_core::{ids, DomainError};
 use rapport_db::RowRef;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -107,7 +107,7 @@ impl PageQuery {
     ) -> PageQuery {
         let mut columns = needed.columns();
         q.columns(columns.iter().map(Alias::new));
-        let links = def.object == Object::Contact && needed.links();
+        let links = needed.links();
         let inline_links = links && backend == sea_orm::DatabaseBackend::Sqlite;
         if inline_links {
             q.expr_as(

@@ -1,8 +1,10 @@
 //! Checks a save makes against the database: picklist values are in their lists, users named
-//! are active, and the records and price lists a save refers to exist and, where the actor's
-//! scope applies, are ones the actor can see.
+//! are active, price lists are in use, and every record a save refers to (a reference field,
+//! a contact's accounts, an opportunity's contacts) is one the actor may read. A record the
+//! actor may not see is refused exactly as one that does not exist, so a save reveals nothing
+//! about it.
 
-use super::{def_of, find_in_scope_fresh, t, ObjectDef, ACCOUNTS, CONTACTS};
+use super::{def_of, find_in_scope_fresh, t, ObjectDef};
 use crate::access::{Access, OwnerFilter};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
@@ -12,7 +14,7 @@ use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::ConnectionTrait;
 
-/// Checks that need the database: picklist values and references exist.
+/// Checks that need the database: picklist values and references exist and are visible.
 #[allow(clippy::collapsible_match)] // awaits cannot move into match guards
 pub(super) async fn check_references(
     store: &Store,
@@ -24,17 +26,16 @@ pub(super) async fn check_references(
 ) -> Result<(), DomainError> {
     let mut errors = Vec::new();
     let db = store.db.reader();
-    // Records linked from a deal must be ones the actor can see (and saying "not found" for
-    // the others reveals nothing).
-    let account_scope = if def.object != Object::Account {
-        actor.owners(Object::Account, Action::Read)
-    } else {
-        Some(OwnerFilter::All)
-    };
     for (spec, value) in &input.values {
         if trusted.contains(&spec.name) {
             continue;
         }
+        // The record type a single reference names.
+        let target = match spec.kind {
+            FieldKind::AccountRef => Some(Object::Account),
+            FieldKind::RecordRef(object) if !spec.system => Some(object),
+            _ => None,
+        };
         match (spec.kind, value) {
             (FieldKind::Picklist(list), FieldValue::Text(v)) if !v.is_empty() => {
                 if !crate::picklists::is_allowed(&store.db, list, v).await? {
@@ -70,22 +71,6 @@ pub(super) async fn check_references(
                     ));
                 }
             }
-            (FieldKind::RecordRef(object), FieldValue::Text(id)) if !spec.system => {
-                let Some(target) = def_of(object) else {
-                    continue;
-                };
-                let visible = match actor.owners(object, Action::Read) {
-                    Some(f) => find_in_scope_fresh(store, target, &f, id).await?.is_some(),
-                    None => false,
-                };
-                if !visible {
-                    errors.push(FieldError::new(
-                        spec.name,
-                        "invalid_reference",
-                        format!("{} does not name a {} you can see", spec.name, object.key()),
-                    ));
-                }
-            }
             (FieldKind::PriceListRef, FieldValue::Text(id)) => {
                 if !crate::sales::price_lists::is_active(db, id).await? {
                     errors.push(FieldError::new(
@@ -95,29 +80,33 @@ pub(super) async fn check_references(
                     ));
                 }
             }
-            (FieldKind::AccountRef, FieldValue::Text(id)) if def.object != Object::Account => {
-                let visible = match &account_scope {
-                    Some(f) => find_in_scope_fresh(store, &ACCOUNTS, f, id)
-                        .await?
-                        .is_some(),
-                    None => false,
+            (_, FieldValue::Text(id)) if target.is_some() => {
+                let Some(object) = target else { continue };
+                let Some(target_def) = def_of(object) else {
+                    continue;
                 };
-                if !visible {
+                if object == def.object && Some(id.as_str()) == self_id {
                     errors.push(FieldError::new(
                         spec.name,
                         "invalid_reference",
-                        format!("{} does not name an account you can see", spec.name),
+                        format!("a {} cannot refer to itself", object.key()),
+                    ));
+                } else if !visible(store, actor, target_def, std::slice::from_ref(id)).await? {
+                    errors.push(FieldError::new(
+                        spec.name,
+                        "invalid_reference",
+                        format!("{} does not name a {} you can see", spec.name, object.key()),
                     ));
                 }
             }
             (FieldKind::ContactLinks, v @ FieldValue::Json(_)) => {
                 let ids = rapport_core::fields::contact_link_ids(v);
-                let filter = actor.owners(Object::Contact, Action::Read);
-                let found = match filter {
-                    Some(f) => read_ids_in_scope(db, &CONTACTS, &f, &ids).await?,
-                    None => 0,
+                let contacts = def_of(Object::Contact);
+                let ok = match contacts {
+                    Some(c) => visible(store, actor, c, &ids).await?,
+                    None => ids.is_empty(),
                 };
-                if found != ids.len() {
+                if !ok {
                     errors.push(FieldError::new(
                         spec.name,
                         "invalid_reference",
@@ -128,45 +117,20 @@ pub(super) async fn check_references(
                     ));
                 }
             }
-            (FieldKind::AccountRef, FieldValue::Text(id)) => {
-                if Some(id.as_str()) == self_id {
-                    errors.push(FieldError::new(
-                        spec.name,
-                        "invalid_reference",
-                        "an account cannot be its own parent",
-                    ));
-                } else if one(
-                    db,
-                    Query::select()
-                        .column(t("id"))
-                        .from(t("accounts"))
-                        .and_where(Expr::col(t("id")).eq(id.as_str())),
-                )
-                .await?
-                .is_none()
-                {
-                    errors.push(FieldError::new(
-                        spec.name,
-                        "invalid_reference",
-                        format!("{} does not name an existing account", spec.name),
-                    ));
-                }
-            }
             (FieldKind::AccountLinks, FieldValue::Links(links)) if !links.is_empty() => {
                 let ids: Vec<String> = links.iter().map(|l| l.account_id.clone()).collect();
-                let found = all(
-                    db,
-                    Query::select()
-                        .column(t("id"))
-                        .from(t("accounts"))
-                        .and_where(Expr::col(t("id")).is_in(ids.clone())),
-                )
-                .await?;
-                if found.len() != ids.len() {
+                let ok = match def_of(Object::Account) {
+                    Some(a) => visible(store, actor, a, &ids).await?,
+                    None => false,
+                };
+                if !ok {
                     errors.push(FieldError::new(
                         spec.name,
                         "invalid_reference",
-                        "accounts names an account that does not exist",
+                        format!(
+                            "{} names an account that does not exist or you cannot see",
+                            spec.name
+                        ),
                     ));
                 }
             }
@@ -189,6 +153,27 @@ pub(super) async fn check_references(
     } else {
         Err(DomainError::Validation(errors))
     }
+}
+
+/// Whether every one of `ids` names a record of `def` the actor may read.
+async fn visible(
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    ids: &[String],
+) -> Result<bool, DomainError> {
+    let Some(filter) = actor.owners(def.object, Action::Read) else {
+        return Ok(ids.is_empty());
+    };
+    if let [id] = ids {
+        return Ok(find_in_scope_fresh(store, def, &filter, id)
+            .await?
+            .is_some());
+    }
+    let mut wanted = ids.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    Ok(read_ids_in_scope(store.db.reader(), def, &filter, &wanted).await? == wanted.len())
 }
 
 /// How many of `ids` exist inside `filter`.

@@ -1,41 +1,29 @@
-//! The business rules a save applies by record type (pipelines for leads and opportunities,
-//! `sales::rules` for sales documents), and what they read from the database first. Creates,
-//! updates and imports go through them alike.
+//! The record type's own rules at the two points every save shares (creates, updates,
+//! imports, the demo alike): what they read from the database first ([`rule_context`]), and
+//! applying them to the values ([`apply_rules`]). The rules themselves are the type's hooks.
 
+use super::hooks::{Change, Cx, Effects, Loaded};
 use super::{ObjectDef, Record};
+use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
-use rapport_core::{DomainError, Object};
+use rapport_core::DomainError;
 use std::collections::BTreeMap;
 
-/// What the rules of `def` need from the database, read once per write or batch.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RuleContext {
-    /// Every pipeline, for opportunities.
-    pipelines: Vec<crate::pipelines::Pipeline>,
-    /// Products, price list and contract of a sales document.
-    sales: crate::sales::rules::Context,
-}
+/// What the rules of a type read before a write or batch.
+pub(crate) type RuleContext = Loaded;
 
 pub(super) async fn rule_context(
     store: &Store,
+    actor: &Access,
     def: &ObjectDef,
     input: Option<&Input>,
     before: Option<&Record>,
 ) -> Result<RuleContext, DomainError> {
-    let mut ctx = RuleContext::default();
-    if def.object == Object::Opportunity {
-        ctx.pipelines = crate::pipelines::list(store.db.reader()).await?;
-    }
-    if let Some(input) = input {
-        ctx.sales = crate::sales::rules::load(store, def.object, input, before).await?;
-    }
-    Ok(ctx)
+    def.hooks.load(Cx { store, actor }, input, before).await
 }
 
-/// The rules of each record type (`pipelines::rules`, `sales::rules`); returns whether an
-/// opportunity enters a stage.
 pub(super) fn apply_rules(
     ctx: &RuleContext,
     def: &ObjectDef,
@@ -43,23 +31,14 @@ pub(super) fn apply_rules(
     values: &mut BTreeMap<&'static str, FieldValue>,
     input: &Input,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, DomainError> {
-    use crate::pipelines::rules;
-    match def.object {
-        Object::Lead => {
-            rules::prepare_lead(before, values, input.get("status").is_some())?;
-            Ok(false)
-        }
-        Object::Opportunity => rules::prepare_opportunity(
-            &ctx.pipelines,
+) -> Result<Effects, DomainError> {
+    def.hooks.apply(
+        ctx,
+        Change {
             before,
             values,
-            input.get("probability").is_some_and(|p| !p.is_null()),
+            input,
             now,
-        ),
-        object => {
-            crate::sales::rules::prepare(&ctx.sales, object, before, values, input, now)?;
-            Ok(false)
-        }
-    }
+        },
+    )
 }

@@ -122,7 +122,7 @@ pub(super) async fn candidates(
         ..params.clone()
     };
     let mut arms: Vec<SelectStatement> = Vec::new();
-    for (i, branch) in quick_search_branches(def, store, text)?
+    for (i, branch) in quick_search_branches(def, actor, store, text)?
         .into_iter()
         .enumerate()
     {

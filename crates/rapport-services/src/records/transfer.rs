@@ -1,6 +1,9 @@
 //! Transferring records to a new owner, one or many, with a reason; audited per record.
 
-use super::{check_references, diff, find_in_scope_fresh, forbidden, write_changes, ObjectDef};
+use super::hooks::Effects;
+use super::{
+    check_references, diff, find_in_scope_fresh, forbidden, write_changes, Changes, ObjectDef,
+};
 use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::FieldValue;
@@ -80,13 +83,16 @@ pub async fn transfer(
             &tx,
             store,
             actor,
-            def,
-            &rec,
-            &after,
-            changed,
-            "transferred",
-            json!({"reason": reason}),
-            None,
+            Changes {
+                def,
+                before: &rec,
+                after: &after,
+                changed,
+                verb: "transferred",
+                extra: json!({"reason": reason}),
+                custom_after: None,
+                effects: Effects::default(),
+            },
         )
         .await?;
         tx.commit().await.map_err(db_err)?;

@@ -2,6 +2,7 @@
 //! record's business rules), writing it with its tokens, links, audit entry and change-feed
 //! event, and the diff the audit trail keeps.
 
+use super::hooks::{Cx, Effects, Written};
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
     find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
@@ -11,10 +12,10 @@ use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::{FieldSpec, FieldValue};
 use rapport_core::input::Mode;
-use rapport_core::{Action, DomainError, Object};
+use rapport_core::{Action, DomainError};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::ConnectionTrait;
+use sea_orm::DatabaseTransaction;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ pub struct PreparedUpdate {
     after: BTreeMap<&'static str, FieldValue>,
     changes: Vec<&'static FieldSpec>,
     custom_after: Option<Map<String, Value>>,
+    effects: Effects,
 }
 
 impl PreparedUpdate {
@@ -36,8 +38,8 @@ impl PreparedUpdate {
 }
 
 /// Write a prepared change, its audit entry and outbox event inside `tx`.
-pub async fn apply_update<C: ConnectionTrait>(
-    tx: &C,
+pub async fn apply_update(
+    tx: &DatabaseTransaction,
     store: &Store,
     actor: &Access,
     p: &PreparedUpdate,
@@ -49,13 +51,16 @@ pub async fn apply_update<C: ConnectionTrait>(
         tx,
         store,
         actor,
-        p.def,
-        &p.before,
-        &p.after,
-        p.changes.clone(),
-        "updated",
-        json!({}),
-        p.custom_after.clone(),
+        Changes {
+            def: p.def,
+            before: &p.before,
+            after: &p.after,
+            changed: p.changes.clone(),
+            verb: "updated",
+            extra: json!({}),
+            custom_after: p.custom_after.clone(),
+            effects: p.effects,
+        },
     )
     .await
 }
@@ -109,15 +114,14 @@ pub async fn prepare_update(
     let (input, custom_changes) =
         read_both(store, actor, def, &defs, &doc, &custom_doc, Mode::Update).await?;
     check_field_rules(def, actor, &input)?;
-    if let Some(p) = input
-        .get("protected")
-        .filter(|_| def.object == Object::Account)
-    {
-        let was = matches!(before.values.get("protected"), Some(FieldValue::Bool(true)));
-        if matches!(p, FieldValue::Bool(true)) != was {
-            crate::pool::check_protect(store, actor, before.owner_id()).await?;
-        }
-    }
+    def.hooks
+        .check(
+            Cx { store, actor },
+            &input,
+            Some(&before),
+            before.owner_id(),
+        )
+        .await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         if Some(new_owner.as_str()) != before.owner_id() {
             let tf = actor
@@ -143,8 +147,8 @@ pub async fn prepare_update(
     for (spec, v) in &input.values {
         after.insert(spec.name, v.clone());
     }
-    let rules = rule_context(store, def, Some(&input), Some(&before)).await?;
-    apply_rules(&rules, def, Some(&before), &mut after, &input, store.now())?;
+    let rules = rule_context(store, actor, def, Some(&input), Some(&before)).await?;
+    let effects = apply_rules(&rules, def, Some(&before), &mut after, &input, store.now())?;
     duplicates::check(store, actor, def, &after, Some(id), opts).await?;
     if let Some(FieldValue::Text(new_owner)) = input.get("owner_id") {
         let dept = actor.department_of(store, new_owner).await?;
@@ -162,6 +166,7 @@ pub async fn prepare_update(
         after,
         changes,
         custom_after: custom_changed.then_some(custom_after),
+        effects,
     })
 }
 
@@ -176,19 +181,41 @@ pub(crate) fn diff(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn write_changes<C: ConnectionTrait>(
-    c: &C,
+/// A change of one record as the writer takes it: the record before and the values after,
+/// the fields that changed, what the audit entry calls it (`updated`, `transferred`,
+/// `merged`) with its extra details, the custom values after (when they changed), and what
+/// the type's rules said the write must also do.
+pub(crate) struct Changes<'a> {
+    pub def: &'a ObjectDef,
+    pub before: &'a Record,
+    pub after: &'a BTreeMap<&'static str, FieldValue>,
+    pub changed: Vec<&'static FieldSpec>,
+    pub verb: &'a str,
+    pub extra: Value,
+    pub custom_after: Option<Map<String, Value>>,
+    pub effects: Effects,
+}
+
+/// Write a change inside `tx`: the row, its links and search tokens, the rows the type's rules
+/// keep in step ([`super::hooks::Hooks::after_write`]), the audit entry and the change-feed
+/// event. Every path that changes a record (updates, transfers, merges, imports) goes through
+/// here.
+pub(crate) async fn write_changes(
+    tx: &DatabaseTransaction,
     store: &Store,
     actor: &Access,
-    def: &ObjectDef,
-    before: &Record,
-    after: &BTreeMap<&'static str, FieldValue>,
-    changed: Vec<&'static FieldSpec>,
-    verb: &str,
-    extra: Value,
-    custom_after: Option<Map<String, Value>>,
+    ch: Changes<'_>,
 ) -> Result<(), DomainError> {
+    let Changes {
+        def,
+        before,
+        after,
+        changed,
+        verb,
+        extra,
+        custom_after,
+        effects,
+    } = ch;
     let keys = store.keys()?;
     let defs = crate::custom_fields::list(store, def.object).await?;
     let now = store.now();
@@ -225,24 +252,25 @@ pub(crate) async fn write_changes<C: ConnectionTrait>(
         }
     }
     let custom_now = custom_after.as_ref().unwrap_or(&before.custom);
-    let enters_stage =
-        def.object == Object::Opportunity && changed.iter().any(|s| s.name == "stage_entered_at");
-    exec(c, &q).await?;
-    if enters_stage {
-        crate::pipelines::rules::record_stage(c, &before.id, after, &actor.user_id, now).await?;
-    }
+    exec(tx, &q).await?;
     if let Some(links) = links_changed {
-        if def.object == Object::Contact {
-            write_links(c, &before.id, &links).await?;
-        }
+        write_links(tx, &before.id, &links).await?;
     }
-    if def.object == Object::Payment {
-        if let Some(contract) = before.text("contract_id") {
-            crate::sales::rules::refresh_received(c, contract).await?;
-        }
-    }
+    def.hooks
+        .after_write(
+            tx,
+            &Written {
+                id: &before.id,
+                before: Some(before),
+                values: after,
+                effects,
+                actor_id: &actor.user_id,
+                now,
+            },
+        )
+        .await?;
     tokens::write(
-        c,
+        tx,
         &keys,
         def,
         &before.id,
@@ -255,7 +283,7 @@ pub(crate) async fn write_changes<C: ConnectionTrait>(
         d.extend(e);
     }
     audit::record(
-        c,
+        tx,
         store,
         actor,
         audit::Entry::new(format!("{}.{verb}", def.key()))
@@ -265,7 +293,7 @@ pub(crate) async fn write_changes<C: ConnectionTrait>(
     .await?;
     let fields = changed_names;
     outbox::emit(
-        c,
+        tx,
         store,
         actor,
         &format!("{}.{verb}", def.key()),

@@ -4,7 +4,8 @@
 //! submitted or own. Every step is audited and everyone involved is notified in the app.
 
 use crate::access::Access;
-use crate::records::{self, CONTRACTS};
+use crate::objects::CONTRACTS;
+use crate::records;
 use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object};

@@ -3,7 +3,8 @@
 //! follows the same rights, rules, numbering and audit as one typed in by hand.
 
 use crate::access::Access;
-use crate::records::{self, Record, WriteOptions, CONTRACTS, ORDERS, QUOTES};
+use crate::objects::{CONTRACTS, ORDERS, QUOTES};
+use crate::records::{self, Record, WriteOptions};
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::lines::{self, draft_to_json};
@@ -81,7 +82,8 @@ pub async fn order_from(
             doc.entry("lines").or_insert_with(|| copied_lines(&quote));
         }
         "contract" => {
-            let contract = records::read_record(store, actor, &records::CONTRACTS, id).await?;
+            let contract =
+                records::read_record(store, actor, &crate::objects::CONTRACTS, id).await?;
             if status(&contract) != "approved" {
                 return Err(DomainError::Conflict(
                     "an order is made from an approved contract".into(),

@@ -12,7 +12,6 @@ pub mod convert;
 pub mod numbering;
 pub mod price_lists;
 pub mod receivables;
-pub mod rules;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 

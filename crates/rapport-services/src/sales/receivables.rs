@@ -5,7 +5,8 @@
 
 use super::local_date;
 use crate::access::{Access, OwnerFilter};
-use crate::records::{self, CONTRACTS};
+use crate::objects::CONTRACTS;
+use crate::records;
 use crate::{audit, Store};
 use chrono::NaiveDate;
 use rapport_core::fields::FieldValue;

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rapport_core::{Action, DomainError, Object, Scope};
-use rapport_services::leads::{self, ConvertRequest};
+use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
 use rapport_services::pipelines::{self, board, PipelineDraft};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};

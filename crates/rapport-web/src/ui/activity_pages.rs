@@ -239,7 +239,7 @@ pub async fn timeline_view(
                     let fields: Vec<String> = m
                         .keys()
                         .map(
-                            |k| match obj.and_then(|o| rapport_core::objects::field(o, k)) {
+                            |k| match obj.and_then(|o| rapport_services::objects::field(o, k)) {
                                 Some(f) if lang == Lang::Zh => f.label_zh.to_string(),
                                 Some(f) => f.label_en.to_string(),
                                 None => k.clone(),
@@ -579,7 +579,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
         for o in rapport_services::records::query::list(
             &app.store,
             &page.access,
-            &rapport_services::records::OPPORTUNITIES,
+            &rapport_services::objects::OPPORTUNITIES,
             &params,
         )
         .await?

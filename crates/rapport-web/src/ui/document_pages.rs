@@ -13,8 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{lines, Action, DomainError, Object, Scope};
 use rapport_services::access::Access;
+use rapport_services::objects::QUOTES;
 use rapport_services::records::query::{self, ListParams};
-use rapport_services::records::{self, ObjectDef, WriteOptions, QUOTES};
+use rapport_services::records::{self, ObjectDef, WriteOptions};
 use rapport_services::sales::{approvals, convert, receivables};
 use rapport_services::Store;
 use serde_json::{json, Map, Value};
@@ -73,7 +74,7 @@ pub async fn add_choices(
             limit: Some(200),
             ..Default::default()
         };
-        c.products = query::list(store, actor, &records::PRODUCTS, &params)
+        c.products = query::list(store, actor, &rapport_services::objects::PRODUCTS, &params)
             .await?
             .data
             .iter()

@@ -729,7 +729,7 @@ mod tests {
             ("name".into(), "Acme".into()),
             ("short_name".into(), "ignored: not in _fields".into()),
         ];
-        let doc = to_doc(rapport_core::objects::ACCOUNT_FIELDS, &pairs);
+        let doc = to_doc(rapport_services::objects::account::FIELDS, &pairs);
         assert_eq!(doc.get("tags"), Some(&json!(["vip", "new"])));
         assert_eq!(doc.get("name"), Some(&json!("Acme")));
         assert!(doc.get("short_name").is_none());

@@ -43,7 +43,7 @@ pub async fn import_vcard(State(app): State<AppState>, posted: PostedUpload) -> 
                         .errors
                         .iter()
                         .map(|e| {
-                            let label = rapport_core::objects::field(
+                            let label = rapport_services::objects::field(
                                 rapport_core::Object::Contact,
                                 &e.field,
                             )

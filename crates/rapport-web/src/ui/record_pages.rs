@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_services::access::Access;
+use rapport_services::objects::CONTACTS;
 use rapport_services::records::query::{self, ListParams};
-use rapport_services::records::{self, ObjectDef, WriteOptions, CONTACTS};
+use rapport_services::records::{self, ObjectDef, WriteOptions};
 use rapport_services::{picklists, users, Store};
 use serde_json::{json, Value};
 
@@ -167,7 +168,7 @@ pub(super) async fn choices(
             .map(|u| (u.id, u.name))
             .collect();
     }
-    c.accounts = query::account_names(store, actor, 500).await?;
+    c.accounts = rapport_services::objects::account::names(store, actor, 500).await?;
     c.departments = rapport_services::departments::list(&store.db)
         .await?
         .into_iter()
@@ -183,7 +184,7 @@ pub(super) async fn choices(
                 }
             }
         }
-        c.contacts = query::contact_names(store, actor, 500).await?;
+        c.contacts = rapport_services::objects::contact::names(store, actor, 500).await?;
     }
     super::document_pages::add_choices(store, actor, lang, object, &mut c).await?;
     Ok(c)
@@ -192,7 +193,14 @@ pub(super) async fn choices(
 pub async fn home(State(app): State<AppState>, page: Page) -> Response {
     let count =
         |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
-    let accounts = count(query::count(&app.store, &page.access, &records::ACCOUNTS).await);
+    let accounts = count(
+        query::count(
+            &app.store,
+            &page.access,
+            &rapport_services::objects::ACCOUNTS,
+        )
+        .await,
+    );
     let contacts = count(query::count(&app.store, &page.access, &CONTACTS).await);
     let day = match super::activity_pages::my_day(&app, &page).await {
         Ok(d) => d,
@@ -216,7 +224,10 @@ pub async fn search(
     page.ctx.search = text.clone();
     let mut out: Vec<Vec<(String, String, String)>> = vec![vec![], vec![]];
     if !text.is_empty() {
-        for (i, def) in [&records::ACCOUNTS, &CONTACTS].into_iter().enumerate() {
+        for (i, def) in [&rapport_services::objects::ACCOUNTS, &CONTACTS]
+            .into_iter()
+            .enumerate()
+        {
             if page.access.scope(def.object, Action::Read) == Scope::None {
                 continue;
             }

@@ -6,10 +6,9 @@ use super::record_pages::record_label;
 use crate::AppState;
 use rapport_core::Object;
 use rapport_services::access::Access;
+use rapport_services::objects::{CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES};
 use rapport_services::records::query::{self, ListParams};
-use rapport_services::records::{
-    ObjectDef, CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES,
-};
+use rapport_services::records::ObjectDef;
 use serde_json::{json, Value};
 
 /// (label, link, note)

@@ -11,9 +11,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{validate, Action, DomainError, Object, Scope};
-use rapport_services::leads::{self, ConvertRequest};
+use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
+use rapport_services::objects::{LEADS, OPPORTUNITIES};
 use rapport_services::pipelines::{board, StageKind};
-use rapport_services::records::{self, WriteOptions, LEADS, OPPORTUNITIES};
+use rapport_services::records::{self, WriteOptions};
 use serde_json::{json, Map, Value};
 
 pub struct BoardCard {
@@ -248,7 +249,7 @@ struct ConvertPage {
 
 /// "opportunity.amount" as people read it: "商机 · 金额".
 fn part_label(lang: Lang, field: &str) -> String {
-    use rapport_services::records::{ACCOUNTS, CONTACTS};
+    use rapport_services::objects::{ACCOUNTS, CONTACTS};
     let Some((part, name)) = field.split_once('.') else {
         return field.to_string();
     };

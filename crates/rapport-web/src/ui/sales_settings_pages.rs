@@ -139,7 +139,7 @@ pub async fn page(
         let products = query::list(
             store,
             actor,
-            &rapport_services::records::PRODUCTS,
+            &rapport_services::objects::PRODUCTS,
             &ListParams {
                 sort: Some("code".into()),
                 limit: Some(200),

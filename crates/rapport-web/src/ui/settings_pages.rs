@@ -9,9 +9,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::custom::{ChoiceOption, CustomField, CustomKind};
-use rapport_core::objects;
 use rapport_core::permission::{Action, FieldAccess, Grants, Object, Scope};
 use rapport_core::DomainError;
+use rapport_services::objects;
 use rapport_services::picklists::{self, PicklistValue};
 use rapport_services::records::duplicates::{self, RuleMode};
 use rapport_services::{custom_fields, roles};
@@ -408,7 +408,8 @@ async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>)
         .collect();
     let mut field_rules = Vec::new();
     for o in [Object::Account, Object::Contact] {
-        for f in objects::fields_of(o)
+        for f in objects::def_of(o)
+            .map_or(&[][..], |d| d.fields)
             .iter()
             .filter(|f| !f.system && f.name != "owner_id")
         {

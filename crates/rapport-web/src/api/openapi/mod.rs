@@ -3,7 +3,7 @@
 
 use axum::Json;
 use rapport_core::fields::{FieldKind, FieldSpec};
-use rapport_services::records::{self, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use rapport_services::objects::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use serde_json::{json, Map, Value};
 
 mod routes;
@@ -152,11 +152,11 @@ fn sales_schemas() -> Map<String, Value> {
         "opportunity": {"type": "object", "description": "create an opportunity with these fields; source and campaign come from the lead"},
         "override_duplicates": {"type": "boolean"}}), &[]));
     for (name, def) in [
-        ("Product", &records::PRODUCTS),
-        ("Quote", &records::QUOTES),
-        ("Contract", &records::CONTRACTS),
-        ("Order", &records::ORDERS),
-        ("Payment", &records::PAYMENTS),
+        ("Product", &rapport_services::objects::PRODUCTS),
+        ("Quote", &rapport_services::objects::QUOTES),
+        ("Contract", &rapport_services::objects::CONTRACTS),
+        ("Order", &rapport_services::objects::ORDERS),
+        ("Payment", &rapport_services::objects::PAYMENTS),
     ] {
         m.insert(name.into(), record_schema(def.fields, json!({})));
     }

@@ -3,10 +3,8 @@
 //! carry over so every deal can be traced back to where it came from.
 
 use crate::access::Access;
-use crate::records::{
-    self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions, ACCOUNTS, CONTACTS,
-    LEADS, OPPORTUNITIES,
-};
+use crate::objects::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+use crate::records::{self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{ids, Action, DomainError, Object};

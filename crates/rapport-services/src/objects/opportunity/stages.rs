@@ -1,11 +1,11 @@
-//! The rules the record engine applies when a lead or an opportunity is written, kept here so
-//! every path (API, UI form, kanban drag, import, conversion) follows them.
+//! An opportunity's pipeline and stage: the fields that follow the stage, and the stage
+//! history written when it enters one.
 
-use super::{default_of, Pipeline, StageKind};
+use crate::pipelines::{default_of, Pipeline, StageKind};
 use crate::records::Record;
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
-use rapport_core::{ids, DomainError, FieldError};
+use rapport_core::{ids, DomainError};
 use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -162,42 +162,5 @@ pub async fn record_stage<C: ConnectionTrait>(
             ]),
     )
     .await?;
-    Ok(())
-}
-
-/// A lead's status rules: new leads start as "new"; "converted" is reached only by converting;
-/// a disqualified lead says why; a converted lead no longer changes.
-pub fn prepare_lead(
-    before: Option<&Record>,
-    after: &mut Values,
-    status_given: bool,
-) -> Result<(), DomainError> {
-    if before.is_some_and(|b| b.text("status") == Some("converted")) {
-        return Err(DomainError::Conflict(
-            "this lead has been converted and can no longer be changed".into(),
-        ));
-    }
-    if text(after, "status").is_none() {
-        after.insert("status", FieldValue::Text("new".into()));
-    }
-    let status = text(after, "status").unwrap_or("new").to_string();
-    if status == "converted" && status_given {
-        return Err(DomainError::field(
-            "status",
-            "convert_instead",
-            "a lead becomes converted by converting it",
-        ));
-    }
-    if status == "disqualified" {
-        if text(after, "disqualify_reason").is_none() {
-            return Err(DomainError::Validation(vec![FieldError::new(
-                "disqualify_reason",
-                "required",
-                "say why the lead is disqualified",
-            )]));
-        }
-    } else {
-        after.insert("disqualify_reason", FieldValue::Null);
-    }
     Ok(())
 }

@@ -1,0 +1,201 @@
+//! Accounts (客户): the companies sold to. A protected account is kept out of the public pool,
+//! which needs the transfer right over it; an account cannot be deleted while deals and
+//! documents name it, and its sub-accounts lose their parent when it goes.
+
+mod fields;
+
+use super::common::text_of;
+use crate::records::duplicates::RuleMode;
+use crate::records::hooks::{Branch, Cx, DuplicateRule, Hooks, SearchText, Values};
+use crate::records::{ObjectDef, Record};
+use crate::Store;
+use rapport_core::fields::FieldValue;
+use rapport_core::input::Input;
+use rapport_core::{validate, DomainError, Object};
+use rapport_db::exec;
+use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
+use sea_orm::DatabaseTransaction;
+
+pub use fields::FIELDS;
+
+pub const ACCOUNTS: ObjectDef = ObjectDef {
+    object: Object::Account,
+    table: "accounts",
+    plural: "accounts",
+    fields: FIELDS,
+    hooks: &Rules,
+};
+
+struct Rules;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+#[async_trait::async_trait]
+impl Hooks for Rules {
+    /// Protecting an account from the pool (or lifting it) is a manager's decision: it needs
+    /// the transfer right over the account.
+    async fn check(
+        &self,
+        cx: Cx<'_>,
+        input: &Input,
+        before: Option<&Record>,
+        owner: Option<&str>,
+    ) -> Result<(), DomainError> {
+        let Some(p) = input.get("protected") else {
+            return Ok(());
+        };
+        let now = matches!(p, FieldValue::Bool(true));
+        let was = before
+            .is_some_and(|b| matches!(b.values.get("protected"), Some(FieldValue::Bool(true))));
+        if now != was {
+            crate::pool::check_protect(cx.actor, owner)?;
+        }
+        Ok(())
+    }
+
+    fn derived(&self, values: &Values) -> Vec<(&'static str, SqlValue)> {
+        vec![
+            (
+                "name_norm",
+                SqlValue::String(Some(Box::new(validate::company_name_norm(&text_of(
+                    values, "name",
+                ))))),
+            ),
+            // Short names are searched by prefix too (indexed, like name_norm).
+            (
+                "short_norm",
+                SqlValue::String(
+                    Some(validate::search_norm(&text_of(values, "short_name")))
+                        .filter(|s| !s.is_empty())
+                        .map(Box::new),
+                ),
+            ),
+        ]
+    }
+
+    fn batch_creatable(&self) -> bool {
+        true
+    }
+
+    async fn delete_blocker(&self, store: &Store, id: &str) -> Result<Option<String>, DomainError> {
+        super::blocked_by(
+            store,
+            "account",
+            id,
+            &[
+                ("opportunities", "account_id", "opportunities"),
+                ("quotes", "account_id", "quotes"),
+                ("contracts", "account_id", "contracts"),
+                ("orders", "account_id", "orders"),
+            ],
+        )
+        .await
+    }
+
+    /// Its sub-accounts keep no parent.
+    async fn before_delete(
+        &self,
+        tx: &DatabaseTransaction,
+        before: &Record,
+    ) -> Result<(), DomainError> {
+        exec(
+            tx,
+            Query::update()
+                .table(t("accounts"))
+                .value(t("parent_id"), Option::<String>::None)
+                .and_where(Expr::col(t("parent_id")).eq(before.id.as_str())),
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
+        let mut out = Vec::new();
+        if let Ok(code) = validate::credit_code(text.q) {
+            out.push(Branch::equal(
+                "credit_code_bidx",
+                text.keys.blind("credit_code", &code),
+                &["credit_code"],
+            ));
+        }
+        let norm = validate::company_name_norm(text.q);
+        if !norm.is_empty() {
+            out.push(Branch::prefix("name_norm", &norm, &["name"]));
+        }
+        let short = validate::search_norm(text.q);
+        if !short.is_empty() && !text.phoneish {
+            out.push(Branch::prefix("short_norm", &short, &["short_name"]));
+        }
+        out
+    }
+
+    fn duplicate_rules(&self) -> &'static [DuplicateRule] {
+        &[
+            DuplicateRule {
+                key: "name",
+                mode: RuleMode::Warn,
+            },
+            DuplicateRule {
+                key: "credit_code",
+                mode: RuleMode::Block,
+            },
+            DuplicateRule {
+                key: "phone",
+                mode: RuleMode::Warn,
+            },
+        ]
+    }
+
+    fn duplicate_keys(
+        &self,
+        keys: &crate::Keyring,
+        rule: &str,
+        values: &Values,
+    ) -> Option<(&'static str, Vec<String>)> {
+        let value = text_of(
+            values,
+            if rule == "name" {
+                "name"
+            } else {
+                "credit_code"
+            },
+        );
+        match rule {
+            "name" => Some((
+                "name_norm",
+                Some(validate::company_name_norm(&value))
+                    .filter(|n| !n.is_empty())
+                    .into_iter()
+                    .collect(),
+            )),
+            "credit_code" => Some((
+                "credit_code_bidx",
+                Some(value)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| keys.blind("credit_code", &c))
+                    .into_iter()
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// (id, name) of accounts the actor may read, by name: choices for pickers.
+pub async fn names(
+    store: &Store,
+    actor: &crate::access::Access,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DomainError> {
+    crate::records::query::names(
+        store,
+        actor,
+        &ACCOUNTS,
+        &["name"],
+        ("name", sea_orm::sea_query::Order::Asc),
+        limit,
+    )
+    .await
+}

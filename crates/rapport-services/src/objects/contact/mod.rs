@@ -1,0 +1,133 @@
+//! Contacts (联系人): the people at accounts. `account_ids` is accepted as a shorthand for
+//! `accounts` without roles (the external contract). A contact names a person, so its label
+//! and the searches for it are kept out of the audit trail.
+
+mod fields;
+
+use super::common::{person_norms, text_of};
+use crate::records::duplicates::RuleMode;
+use crate::records::hooks::{Branch, DuplicateRule, Hooks, SearchText, Values};
+use crate::records::{ObjectDef, Record};
+use rapport_core::{validate, DomainError, Object};
+use sea_orm::sea_query::{Alias, Cond, Expr, Query, Value as SqlValue};
+use serde_json::{Map, Value};
+
+pub use fields::FIELDS;
+
+pub const CONTACTS: ObjectDef = ObjectDef {
+    object: Object::Contact,
+    table: "contacts",
+    plural: "contacts",
+    fields: FIELDS,
+    hooks: &Rules,
+};
+
+struct Rules;
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+#[async_trait::async_trait]
+impl Hooks for Rules {
+    fn normalise(&self, doc: &mut Map<String, Value>) -> Result<(), DomainError> {
+        if let Some(ids) = doc.remove("account_ids") {
+            if doc.contains_key("accounts") {
+                return Err(DomainError::field(
+                    "account_ids",
+                    "conflicting_fields",
+                    "send either accounts or account_ids, not both",
+                ));
+            }
+            doc.insert("accounts".into(), ids);
+        }
+        Ok(())
+    }
+
+    fn derived(&self, values: &Values) -> Vec<(&'static str, SqlValue)> {
+        person_norms(
+            &text_of(values, "family_name"),
+            &text_of(values, "given_name"),
+        )
+    }
+
+    fn batch_creatable(&self) -> bool {
+        true
+    }
+
+    fn label(&self, rec: &Record) -> String {
+        format!(
+            "{}{}",
+            rec.text("family_name").unwrap_or(""),
+            rec.text("given_name").unwrap_or("")
+        )
+    }
+
+    fn personal(&self) -> bool {
+        true
+    }
+
+    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
+        let norm = validate::search_norm(text.q);
+        if norm.is_empty() || text.phoneish {
+            return Vec::new();
+        }
+        let mut out = vec![
+            Branch::prefix("name_norm", &norm, &["family_name", "given_name"]),
+            Branch::prefix("family_norm", &norm, &["family_name"]),
+        ];
+        // The names of their companies (among the first 200 matching accounts).
+        let company = validate::company_name_norm(text.q);
+        if !company.is_empty() {
+            let accounts = Query::select()
+                .column(t("id"))
+                .from(t("accounts"))
+                .cond_where(crate::records::query::prefix_range("name_norm", &company))
+                .limit(200)
+                .to_owned();
+            let sub = Query::select()
+                .column(t("contact_id"))
+                .from(t("contact_accounts"))
+                .and_where(Expr::col(t("account_id")).in_subquery(accounts))
+                .to_owned();
+            out.push(Branch {
+                cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
+                range: None,
+                fields: &["accounts"],
+                reads: Some(Object::Account),
+            });
+        }
+        out
+    }
+
+    fn duplicate_rules(&self) -> &'static [DuplicateRule] {
+        &[
+            DuplicateRule {
+                key: "email",
+                mode: RuleMode::Warn,
+            },
+            DuplicateRule {
+                key: "phone",
+                mode: RuleMode::Warn,
+            },
+        ]
+    }
+}
+
+/// (id, name) of the contacts the actor may read, most recently changed first: choices for
+/// an opportunity's contacts.
+pub async fn names(
+    store: &crate::Store,
+    actor: &crate::access::Access,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DomainError> {
+    crate::records::query::names(
+        store,
+        actor,
+        &CONTACTS,
+        &["family_name", "given_name"],
+        ("updated_at", sea_orm::sea_query::Order::Desc),
+        limit,
+    )
+    .await
+}

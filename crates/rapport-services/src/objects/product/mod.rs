@@ -1,0 +1,85 @@
+//! Products (产品): what is sold, with a list price, unit and tax rate. Codes are unique; a new
+//! product is on sale unless it says otherwise. Products have no owner: a role reaches all of
+//! them or none.
+
+mod fields;
+
+use super::common::{name_norm, text_of};
+use super::documents::{input_text, t};
+use crate::records::hooks::{Branch, Change, Cx, Effects, Hooks, Loaded, SearchText, Values};
+use crate::records::{ObjectDef, Record};
+use rapport_core::fields::FieldValue;
+use rapport_core::input::Input;
+use rapport_core::{validate, DomainError, Object};
+use rapport_db::one;
+use sea_orm::sea_query::{Expr, Query, Value as SqlValue};
+
+pub use fields::FIELDS;
+
+pub const PRODUCTS: ObjectDef = ObjectDef {
+    object: Object::Product,
+    table: "products",
+    plural: "products",
+    fields: FIELDS,
+    hooks: &Rules,
+};
+
+struct Rules;
+
+/// Another product already uses the code being written.
+struct CodeTaken(Option<String>);
+
+#[async_trait::async_trait]
+impl Hooks for Rules {
+    async fn load(
+        &self,
+        cx: Cx<'_>,
+        input: Option<&Input>,
+        before: Option<&Record>,
+    ) -> Result<Loaded, DomainError> {
+        let Some(code) = input.and_then(|i| input_text(i, "code")) else {
+            return Ok(Loaded::of(CodeTaken(None)));
+        };
+        let mut q = Query::select();
+        q.column(t("id"))
+            .from(t("products"))
+            .and_where(Expr::col(t("code")).eq(code));
+        if let Some(b) = before {
+            q.and_where(Expr::col(t("id")).ne(b.id.as_str()));
+        }
+        let taken = one(cx.store.db.reader(), &q).await?.is_some();
+        Ok(Loaded::of(CodeTaken(taken.then(|| code.to_string()))))
+    }
+
+    fn apply(&self, loaded: &Loaded, change: Change<'_>) -> Result<Effects, DomainError> {
+        if let Some(CodeTaken(Some(code))) = loaded.get::<CodeTaken>() {
+            return Err(DomainError::field(
+                "code",
+                "duplicate_code",
+                format!("another product already has the code {code}"),
+            ));
+        }
+        if change.before.is_none() && change.values.get("active").is_none_or(FieldValue::is_null) {
+            change.values.insert("active", FieldValue::Bool(true));
+        }
+        Ok(Effects::default())
+    }
+
+    fn derived(&self, values: &Values) -> Vec<(&'static str, SqlValue)> {
+        vec![name_norm(&text_of(values, "name"))]
+    }
+
+    /// A product is found by the start of its name or of its code.
+    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
+        let mut out = Vec::new();
+        let norm = validate::search_norm(text.q);
+        if !norm.is_empty() {
+            out.push(Branch::prefix("name_norm", &norm, &["name"]));
+        }
+        let code = text.q.trim();
+        if !code.is_empty() {
+            out.push(Branch::prefix("code", code, &["code"]));
+        }
+        out
+    }
+}
