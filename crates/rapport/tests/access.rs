@@ -359,3 +359,167 @@ async fn page(app: &App, s: &Session, path: &str) -> String {
         .unwrap();
     res.text().await.unwrap()
 }
+
+/// The ids a list or search answers.
+async fn found(app: &App, s: &Session, path: &str) -> Vec<String> {
+    let (st, body) = app.get(s, path).await;
+    assert_eq!(st, StatusCode::OK, "{path}: {body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+story!(quick_search_never_matches_a_hidden_field, |app| {
+    let t = team(&app).await;
+    app.user("viewer@example.com", "viewer", None, None).await;
+    let viewer = app.login("viewer@example.com").await;
+    let contact = app
+        .created(
+            &t.admin,
+            "/api/v1/contacts",
+            json!({"family_name": "张", "given_name": "若安", "mobile": "+8613975425313", "email": "ra.zhang@example.com"}),
+        )
+        .await;
+    let account = app
+        .created(
+            &t.admin,
+            "/api/v1/accounts",
+            json!({"name": "Hidden Code Trading", "credit_code": "914403001922038216", "phone": "+862188886666"}),
+        )
+        .await;
+    let (cid, aid) = (common::id(&contact), common::id(&account));
+    let probes = [
+        ("contacts", urlencode("+8613975425313")),
+        ("contacts", "5313".to_string()),
+        ("contacts", urlencode("ra.zhang@example.com")),
+        ("accounts", "914403001922038216".to_string()),
+        ("accounts", "6666".to_string()),
+    ];
+    // Before any rule, the viewer finds both by each value: the probes can find them.
+    for (plural, q) in &probes {
+        let want = if *plural == "contacts" { &cid } else { &aid };
+        let ids = found(&app, &viewer, &format!("/api/v1/{plural}?q={q}")).await;
+        assert_eq!(ids, [want.clone()], "{plural}?q={q} before the rules");
+    }
+    for field in ["mobile", "phones", "email", "emails"] {
+        app.set_field_rule(&t.admin, "viewer", "contact", field, "hidden")
+            .await;
+    }
+    for field in ["credit_code", "phone"] {
+        app.set_field_rule(&t.admin, "viewer", "account", field, "hidden")
+            .await;
+    }
+    // Now nothing the viewer cannot see finds them, by value or by the last four digits.
+    for (plural, q) in &probes {
+        let ids = found(&app, &viewer, &format!("/api/v1/{plural}?q={q}")).await;
+        assert!(
+            ids.is_empty(),
+            "{plural}?q={q} matched a hidden field: {ids:?}"
+        );
+    }
+    // What the viewer may read still finds them; the administrator still finds by value.
+    let ids = found(
+        &app,
+        &viewer,
+        &format!("/api/v1/contacts?q={}", urlencode("张若")),
+    )
+    .await;
+    assert_eq!(ids, [cid.clone()]);
+    let ids = found(&app, &viewer, "/api/v1/accounts?q=Hidden").await;
+    assert_eq!(ids, [aid.clone()]);
+    for (plural, q) in &probes {
+        let ids = found(&app, &t.admin, &format!("/api/v1/{plural}?q={q}")).await;
+        assert_eq!(ids.len(), 1, "admin {plural}?q={q}");
+    }
+});
+
+story!(
+    references_to_hidden_records_are_refused_like_missing_ones,
+    |app| {
+        let t = team(&app).await;
+        // Rep A's account and contract, which rep C (another department) may not see.
+        let hidden = app
+            .created(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "RA Alpha Industrial"}),
+            )
+            .await;
+        let hidden_id = common::id(&hidden);
+        let missing = "01a24bb4-b111-739b-a31f-286996b94cdc";
+        // A contact linked to it, and an account naming it as parent: the same 422 as for an id
+        // that does not exist, and nothing written.
+        for (path, body) in [
+            (
+                "/api/v1/contacts",
+                json!({"family_name": "BLinkProbe", "account_ids": [hidden_id]}),
+            ),
+            (
+                "/api/v1/contacts",
+                json!({"family_name": "BLinkProbe", "account_ids": [missing]}),
+            ),
+            (
+                "/api/v1/accounts",
+                json!({"name": "BParentProbe", "parent_id": hidden_id}),
+            ),
+            (
+                "/api/v1/accounts",
+                json!({"name": "BParentProbe", "parent_id": missing}),
+            ),
+        ] {
+            let (s, err) = app.post(&t.other_rep, path, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {err}");
+            assert_eq!(err["errors"][0]["code"], "invalid_reference", "{err}");
+        }
+        let (_, mine) = app
+            .post(
+                &t.other_rep,
+                "/api/v1/contacts",
+                json!({"family_name": "Own"}),
+            )
+            .await;
+        let (s, err) = app
+            .patch(
+                &t.other_rep,
+                &format!("/api/v1/contacts/{}", common::id(&mine)),
+                json!({"account_ids": [hidden_id]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(found(&app, &t.other_rep, "/api/v1/contacts?q=BLinkProbe")
+            .await
+            .is_empty());
+        assert!(found(&app, &t.other_rep, "/api/v1/accounts?q=BParentProbe")
+            .await
+            .is_empty());
+        // An account may not be its own parent.
+        let (s, err) = app
+            .patch(
+                &t.rep_a,
+                &format!("/api/v1/accounts/{hidden_id}"),
+                json!({"parent_id": hidden_id}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        // The account's owner links and parents as before.
+        let (s, child) = app
+            .post(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "RA Child", "parent_id": hidden_id}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{child}");
+        let (s, c) = app
+            .post(
+                &t.rep_a,
+                "/api/v1/contacts",
+                json!({"family_name": "Linked", "account_ids": [hidden_id]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+);
