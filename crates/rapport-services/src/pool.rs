@@ -356,17 +356,26 @@ pub async fn claim(store: &Store, actor: &Access, account_id: &str) -> Result<()
     let exists = one(
         &tx,
         Query::select()
-            .columns(["id", "owner_id", "name"].map(t))
+            .columns(["id", "owner_id", "name", "claimed_at"].map(t))
             .from(t("accounts"))
             .and_where(Expr::col(t("id")).eq(account_id)),
     )
     .await?
     .ok_or(DomainError::NotFound)?;
     let name: String = get(&exists, "name")?;
-    if get::<Option<String>>(&exists, "owner_id")?.is_some() {
-        return Err(DomainError::Conflict(
-            "the account is no longer in the pool".into(),
-        ));
+    if let Some(owner) = get::<Option<String>>(&exists, "owner_id")? {
+        // Someone holds it. Say so only about an account the caller may read or one claimed
+        // from the pool (which everyone who uses the pool saw there); any other account is
+        // answered as one that does not exist.
+        let readable = actor
+            .owners(Object::Account, Action::Read)
+            .is_some_and(|f| f.allows(Some(&owner)));
+        let was_pooled = get::<Option<DateTime<Utc>>>(&exists, "claimed_at")?.is_some();
+        return Err(if readable || was_pooled {
+            DomainError::Conflict("the account is no longer in the pool".into())
+        } else {
+            DomainError::NotFound
+        });
     }
     let s = standing_in(&tx, &actor.user_id, now, &rules).await?;
     if s.claimed_today >= u64::from(rules.daily_claim_limit) {

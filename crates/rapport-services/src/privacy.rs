@@ -5,7 +5,7 @@
 //! contact row, its blind-index tokens, and the saved views that searched for them.
 
 use crate::access::Access;
-use crate::objects::CONTACTS;
+use crate::objects::{ACCOUNTS, CONTACTS};
 use crate::records::{self, codec};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
@@ -18,8 +18,10 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// Everything Rapport holds about one contact, as JSON: the record (decrypted), the accounts it
-/// belongs to, and the history of changes and access.
+/// Everything Rapport holds about one contact that the caller may see, as JSON: the record
+/// (decrypted; fields the caller's role hides are left out, custom fields included), the
+/// accounts it belongs to (named where the caller may read them), and the history of changes
+/// and access (changes to hidden fields left out).
 pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<Value, DomainError> {
     let read = actor
         .owners(CONTACTS.object, Action::Read)
@@ -38,7 +40,11 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
         ));
     }
     let mut data = serde_json::Map::new();
-    for f in CONTACTS.fields {
+    for f in CONTACTS
+        .fields
+        .iter()
+        .filter(|f| actor.may_read_field(CONTACTS.object, f.name))
+    {
         data.insert(
             f.name.into(),
             rec.values
@@ -48,21 +54,29 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
                 .to_json(),
         );
     }
-    let mut accounts = Vec::new();
-    if let Some(FieldValue::Links(links)) = rec.values.get("accounts") {
-        for l in links {
-            let name = rapport_db::one(
-                store.db.reader(),
-                Query::select()
-                    .column(t("name"))
-                    .from(t("accounts"))
-                    .and_where(Expr::col(t("id")).eq(l.account_id.as_str())),
-            )
-            .await?
-            .map(|r| rapport_db::get::<String>(&r, "name"))
-            .transpose()?;
-            accounts.push(json!({"account_id": l.account_id, "name": name, "role": l.role}));
+    for (k, v) in &rec.custom {
+        if actor.may_read_field(CONTACTS.object, k) {
+            data.insert(k.clone(), v.clone());
         }
+    }
+    let mut accounts = Vec::new();
+    let links = match rec.values.get("accounts") {
+        Some(FieldValue::Links(links)) if actor.may_read_field(CONTACTS.object, "accounts") => {
+            links.clone()
+        }
+        _ => Vec::new(),
+    };
+    // The accounts' names as the caller may read them: an account outside their scope, or
+    // a hidden name, is not named.
+    let ids: Vec<String> = links.iter().map(|l| l.account_id.clone()).collect();
+    let readable = records::read_many(store, actor, &ACCOUNTS, &ids).await?;
+    for l in &links {
+        let name = readable
+            .iter()
+            .find(|a| a.id == l.account_id)
+            .filter(|_| actor.may_read_field(ACCOUNTS.object, "name"))
+            .and_then(|a| a.text("name"));
+        accounts.push(json!({"account_id": l.account_id, "name": name, "role": l.role}));
     }
     let history = audit::search(
         store,
@@ -90,7 +104,12 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
         "created_at": rec.created_at,
         "updated_at": rec.updated_at,
         "accounts": accounts,
-        "activity": history.iter().map(|h| json!({"at": h.at, "action": h.action, "by": h.actor_email, "details": h.details})).collect::<Vec<_>>(),
+        "activity": history.into_iter().map(|mut h| {
+            if let Some(Value::Object(changes)) = h.details.get_mut("changes") {
+                changes.retain(|field, _| actor.may_read_field(CONTACTS.object, field));
+            }
+            json!({"at": h.at, "action": h.action, "by": h.actor_email, "details": h.details})
+        }).collect::<Vec<_>>(),
     }))
 }
 

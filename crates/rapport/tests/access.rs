@@ -402,7 +402,7 @@ story!(quick_search_never_matches_a_hidden_field, |app| {
     for (plural, q) in &probes {
         let want = if *plural == "contacts" { &cid } else { &aid };
         let ids = found(&app, &viewer, &format!("/api/v1/{plural}?q={q}")).await;
-        assert_eq!(ids, [want.clone()], "{plural}?q={q} before the rules");
+        assert_eq!(ids, vec![want.clone()], "{plural}?q={q} before the rules");
     }
     for field in ["mobile", "phones", "email", "emails"] {
         app.set_field_rule(&t.admin, "viewer", "contact", field, "hidden")
@@ -427,9 +427,9 @@ story!(quick_search_never_matches_a_hidden_field, |app| {
         &format!("/api/v1/contacts?q={}", urlencode("张若")),
     )
     .await;
-    assert_eq!(ids, [cid.clone()]);
+    assert_eq!(ids, vec![cid.clone()]);
     let ids = found(&app, &viewer, "/api/v1/accounts?q=Hidden").await;
-    assert_eq!(ids, [aid.clone()]);
+    assert_eq!(ids, vec![aid.clone()]);
     for (plural, q) in &probes {
         let ids = found(&app, &t.admin, &format!("/api/v1/{plural}?q={q}")).await;
         assert_eq!(ids.len(), 1, "admin {plural}?q={q}");

@@ -279,3 +279,57 @@ story!(csv_export_respects_scope_and_field_rules, |app| {
         .await;
     assert_eq!(audit["data"].as_array().unwrap().len(), 3);
 });
+
+story!(bulk_tags_on_records_the_caller_may_not_change_fail, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let rep = app.user("rep@example.com", "sales_rep", None, None).await;
+    let mkt_id = app.user("mkt@example.com", "marketer", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let mkt = app.login("mkt@example.com").await;
+    // The rep's contact, tagged "vip": the marketer reads every contact but updates only
+    // their own.
+    let (_, c) = app
+        .post(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "Tagged", "owner_id": rep, "tags": ["vip"]}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    for (action, tag) in [
+        ("add_tag", "vip"),
+        ("remove_tag", "never-there"),
+        ("add_tag", "new"),
+    ] {
+        let (st, res) = app
+            .post(
+                &mkt,
+                "/api/v1/contacts/bulk",
+                json!({"ids": [id], "action": action, "tag": tag}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{res}");
+        assert_eq!(res["matched"], 1, "{action} {tag}: {res}");
+        assert_eq!(res["succeeded"], 0, "{action} {tag}: {res}");
+        assert_eq!(res["failed"].as_array().unwrap().len(), 1, "{res}");
+    }
+    let (_, after) = app.get(&admin, &format!("/api/v1/contacts/{id}")).await;
+    assert_eq!(after["tags"], json!(["vip"]));
+    // The marketer's own contact takes the same actions, a tag already there included.
+    let own = app
+        .created(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "Mine", "tags": ["vip"], "owner_id": mkt_id}),
+        )
+        .await;
+    let (_, res) = app
+        .post(
+            &mkt,
+            "/api/v1/contacts/bulk",
+            json!({"ids": [own["id"]], "action": "add_tag", "tag": "vip"}),
+        )
+        .await;
+    assert_eq!(res["succeeded"], 1, "{res}");
+});

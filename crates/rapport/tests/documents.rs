@@ -857,9 +857,9 @@ story!(quick_search_finds_documents_and_products_in_scope, |app| {
         ("payments", number(&payment), id(&payment)),
     ] {
         let admin = searched(&app, &t.admin, plural, &q).await;
-        assert_eq!(admin, [want.clone()], "admin: {plural}?q={q}");
+        assert_eq!(admin, vec![want.clone()], "admin: {plural}?q={q}");
         let owner = searched(&app, &t.rep_a, plural, &q).await;
-        assert_eq!(owner, [want.clone()], "owner: {plural}?q={q}");
+        assert_eq!(owner, vec![want.clone()], "owner: {plural}?q={q}");
         if plural != "products" {
             // Another department's rep finds none of them.
             assert!(
@@ -887,4 +887,23 @@ story!(quick_search_finds_documents_and_products_in_scope, |app| {
     }
     let (_, c) = app.get(&t.rep_a, &cpath).await;
     assert_eq!(c["received_amount"], "100.00");
+});
+
+story!(records_without_an_owner_are_not_transferred, |app| {
+    let t = team(&app).await;
+    let (product, _) = basics(&app, &t, &t.rep_a).await;
+    let (st, err) = app
+        .post(
+            &t.admin,
+            "/api/v1/products/transfer",
+            json!({"ids": [product], "owner_id": t.manager_id, "reason": "reorganisation"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["errors"][0]["code"], "no_owner", "{err}");
+    let (st, trail) = app
+        .get(&t.admin, "/api/v1/audit?action=product.transferred")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{trail}");
+    assert_eq!(trail["data"].as_array().unwrap().len(), 0, "{trail}");
 });

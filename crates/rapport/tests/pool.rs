@@ -603,3 +603,34 @@ story!(targets_are_set_by_managers_and_measured, |app| {
     let (st, _) = app.get(&t.rep_b, "/api/v1/targets?period=last-year").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 });
+
+story!(
+    a_claim_of_a_hidden_account_answers_as_a_missing_one,
+    |app| {
+        let t = team(&app).await;
+        // Rep A's own account, never in the pool, which rep B may not see.
+        let (_, own) = app
+            .post(
+                &t.rep_a,
+                "/api/v1/accounts",
+                json!({"name": "RA Never Pooled"}),
+            )
+            .await;
+        let own = own["id"].as_str().unwrap().to_string();
+        let missing = "01a24bb4-b111-739b-a31f-286996b94cdc";
+        for id in [own.as_str(), missing] {
+            let (st, v) = app
+                .post(&t.rep_b, &format!("/api/v1/pool/{id}/claim"), json!({}))
+                .await;
+            assert_eq!(st, StatusCode::NOT_FOUND, "{id}: {v}");
+            assert_eq!(v["code"], "not_found");
+        }
+        // Its owner, who sees it, is told it is not in the pool.
+        let (st, _) = app
+            .post(&t.rep_a, &format!("/api/v1/pool/{own}/claim"), json!({}))
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let (_, acc) = app.get(&t.admin, &format!("/api/v1/accounts/{own}")).await;
+        assert_eq!(acc["owner_id"], t.rep_a_id.as_str());
+    }
+);

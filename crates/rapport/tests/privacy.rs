@@ -168,3 +168,84 @@ story!(export_and_erase_a_contact, |app| {
         );
     }
 });
+
+story!(a_privacy_export_shows_only_what_the_caller_may_see, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let rep_id = app.user("rep@example.com", "sales_rep", None, None).await;
+    app.user("mkt@example.com", "marketer", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let rep = app.login("rep@example.com").await;
+    let mkt = app.login("mkt@example.com").await;
+    // The admin's account and one of the rep's, and the rep's contact linked to both (the
+    // administrator links it: the rep may not see the first).
+    let shared = app
+        .created(
+            &admin,
+            "/api/v1/accounts",
+            json!({"name": "Shared Visible Co"}),
+        )
+        .await;
+    let own = app
+        .created(&rep, "/api/v1/accounts", json!({"name": "Rep Private Co"}))
+        .await;
+    let contact = app
+        .created(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "张", "given_name": "若安", "mobile": "+8613975425313",
+                   "email": "ra.zhang@example.com", "title": "采购经理", "owner_id": rep_id,
+                   "account_ids": [common::id(&shared), common::id(&own)]}),
+        )
+        .await;
+    let path = format!("/api/v1/contacts/{}/privacy-export", common::id(&contact));
+    // Before any rule the marketer's export holds the mobile and email: the probes can fail.
+    let (s, doc) = app.get(&mkt, &path).await;
+    assert_eq!(s, StatusCode::OK, "{doc}");
+    assert_eq!(doc["record"]["mobile"], "+8613975425313");
+    for field in ["mobile", "email", "phones", "emails"] {
+        app.set_field_rule(&admin, "marketer", "contact", field, "hidden")
+            .await;
+    }
+    app.patch(
+        &admin,
+        &format!("/api/v1/contacts/{}", common::id(&contact)),
+        json!({"mobile": "+8613975420000"}),
+    )
+    .await;
+    let (s, doc) = app.get(&mkt, &path).await;
+    assert_eq!(s, StatusCode::OK, "{doc}");
+    let text = doc.to_string();
+    for hidden in ["+861397542", "ra.zhang@example.com"] {
+        assert!(!text.contains(hidden), "{hidden} leaked: {text}");
+    }
+    for field in ["mobile", "email", "phones", "emails"] {
+        assert!(doc["record"].get(field).is_none(), "{field} in {doc}");
+    }
+    assert_eq!(doc["record"]["title"], "采购经理");
+    // The marketer reads every account (its role), so both are named; the rep's own export
+    // shows the mobile and names only the account the rep may read.
+    let names = |doc: &serde_json::Value| -> Vec<String> {
+        doc["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["name"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(names(&doc).len(), 2, "{doc}");
+    let (_, mine) = app.get(&rep, &path).await;
+    assert_eq!(mine["record"]["mobile"], "+8613975420000");
+    assert_eq!(names(&mine), ["Rep Private Co"], "{mine}");
+    assert_eq!(mine["accounts"].as_array().unwrap().len(), 2);
+    // Hiding the account name from the marketer leaves the links unnamed.
+    app.set_field_rule(&admin, "marketer", "account", "name", "hidden")
+        .await;
+    let (_, doc) = app.get(&mkt, &path).await;
+    assert!(!doc.to_string().contains("Private Co"), "{doc}");
+    assert!(doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["name"].is_null()));
+});

@@ -191,28 +191,21 @@ pub async fn run(
                 match current {
                     Ok(rec) => {
                         let mut tags = tags_of(&rec);
-                        let add = matches!(action, BulkAction::AddTag(_));
-                        let changed = if add {
-                            if tags.contains(tag) {
-                                false
-                            } else {
+                        if matches!(action, BulkAction::AddTag(_)) {
+                            if !tags.contains(tag) {
                                 tags.push(tag.clone());
-                                true
                             }
                         } else {
-                            let before = tags.len();
                             tags.retain(|t| t != tag);
-                            before != tags.len()
-                        };
-                        if changed {
-                            let mut doc = Map::new();
-                            doc.insert("tags".into(), json!(tags));
-                            super::update(store, actor, def, id, &doc, WriteOptions::default())
-                                .await
-                                .map(|_| ())
-                        } else {
-                            Ok(())
                         }
+                        // Written even when nothing changes: the update checks that the
+                        // caller may change the record and its tags, and changes nothing
+                        // when they are the same.
+                        let mut doc = Map::new();
+                        doc.insert("tags".into(), json!(tags));
+                        super::update(store, actor, def, id, &doc, WriteOptions::default())
+                            .await
+                            .map(|_| ())
                     }
                     Err(e) => Err(e),
                 }

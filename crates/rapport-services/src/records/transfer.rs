@@ -24,6 +24,13 @@ pub async fn transfer(
     let tf = actor
         .owners(def.object, Action::Transfer)
         .ok_or_else(|| forbidden(def, Action::Transfer))?;
+    let Some(owner_spec) = def.field("owner_id") else {
+        return Err(DomainError::field(
+            "owner_id",
+            "no_owner",
+            format!("{} records have no owner to transfer", def.key()),
+        ));
+    };
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(DomainError::field(
@@ -47,9 +54,7 @@ pub async fn transfer(
         ));
     }
     let mut input = Input::default();
-    if let Some(spec) = def.field("owner_id") {
-        input.set(spec, FieldValue::Text(new_owner.to_string()));
-    }
+    input.set(owner_spec, FieldValue::Text(new_owner.to_string()));
     check_references(store, actor, def, &input, None, &[]).await?;
     let read = actor
         .owners(def.object, Action::Read)
