@@ -1,8 +1,31 @@
 //! The one place where SQL differs between SQLite and PostgreSQL. Nothing above this crate asks
 //! which backend it runs on: it calls a function here that says what it wants done.
 
+use crate::error::db_err;
+use rapport_core::DomainError;
 use sea_orm::sea_query::Value as SqlValue;
-use sea_orm::{DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
+
+/// Hold a lock on each of `keys` (any text) until the transaction ends, so that of two
+/// transactions writing the same key one waits for the other. PostgreSQL: an advisory
+/// transaction lock per key, taken in the order given (callers sort them, so two transactions
+/// never wait for each other in a circle). SQLite: nothing to do, a write transaction holds the
+/// database's one write lock from its start ([`crate::Db::begin`]).
+pub async fn lock_keys(tx: &DatabaseTransaction, keys: &[String]) -> Result<(), DomainError> {
+    if tx.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    for key in keys {
+        tx.execute(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.as_str().into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
 
 /// `INSERT [OR ROLLBACK] INTO "table" ("col", ...) VALUES (?, ...), ...` with the rows'
 /// values bound in order (`$n` placeholders on PostgreSQL). Built as text: sea-query's

@@ -624,3 +624,82 @@ story!(a_list_shows_each_record_as_its_own_page_does, |app| {
     let seen = check("admin", s.clone()).await;
     assert_eq!(seen["mobile"], "+8613800138000");
 });
+
+story!(simultaneous_creates_keep_the_duplicate_rules, |app| {
+    use rand::SeedableRng;
+    let admin = admin(&app).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(32);
+    let sorted = |a: StatusCode, b: StatusCode| {
+        let mut s = [a.as_u16(), b.as_u16()];
+        s.sort();
+        s
+    };
+    // Thirty pairs of accounts with one credit code (a block rule), each pair sent at once:
+    // one is created, the other refused as a duplicate.
+    for i in 0..30 {
+        let code = rapport_services::demo::credit_code(&mut rng);
+        let (a, b) = tokio::join!(
+            app.post(
+                &admin,
+                "/api/v1/accounts",
+                json!({"name": format!("并发甲{i}"), "credit_code": code})
+            ),
+            app.post(
+                &admin,
+                "/api/v1/accounts",
+                json!({"name": format!("Parallel B {i}"), "credit_code": code})
+            ),
+        );
+        assert_eq!(sorted(a.0, b.0), [201, 409], "pair {i}: {a:?} {b:?}");
+        let refused = if a.0 == StatusCode::CONFLICT {
+            &a.1
+        } else {
+            &b.1
+        };
+        assert_eq!(refused["code"], "duplicate", "{refused}");
+        assert_eq!(refused["rule"], "credit_code", "{refused}");
+        assert_eq!(refused["overridable"], false, "{refused}");
+    }
+    // Thirty pairs of contacts with one email (a warn rule): the same, unless both say to
+    // save anyway.
+    for i in 0..30 {
+        let email = format!("same{i}@example.com");
+        let (a, b) = tokio::join!(
+            app.post(
+                &admin,
+                "/api/v1/contacts",
+                json!({"family_name": "甲", "email": email})
+            ),
+            app.post(
+                &admin,
+                "/api/v1/contacts",
+                json!({"family_name": "乙", "email": email})
+            ),
+        );
+        assert_eq!(sorted(a.0, b.0), [201, 409], "pair {i}: {a:?} {b:?}");
+    }
+    for i in 0..5 {
+        let email = format!("override{i}@example.com");
+        let (a, b) = tokio::join!(
+            app.post(
+                &admin,
+                "/api/v1/contacts?override_duplicates=true",
+                json!({"family_name": "甲", "email": email})
+            ),
+            app.post(
+                &admin,
+                "/api/v1/contacts?override_duplicates=true",
+                json!({"family_name": "乙", "email": email})
+            ),
+        );
+        assert_eq!(
+            sorted(a.0, b.0),
+            [201, 201],
+            "override pair {i}: {a:?} {b:?}"
+        );
+    }
+    let (_, accounts) = app.get(&admin, "/api/v1/accounts?limit=200").await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 30);
+    let (_, contacts) = app.get(&admin, "/api/v1/contacts?limit=200").await;
+    assert_eq!(contacts["data"].as_array().unwrap().len(), 40);
+});

@@ -3,6 +3,7 @@
 //! writing; `insert` writes one prepared record with its audit entry and outbox event. A
 //! single create's write goes through the group-commit writer (`group`).
 
+use super::duplicates::Claimed;
 use super::hooks::{Cx, Effects, Written};
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
@@ -43,6 +44,7 @@ pub struct Prepared {
     defs: Vec<CustomField>,
     audit_values: Map<String, Value>,
     effects: Effects,
+    opts: WriteOptions,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -133,6 +135,7 @@ pub async fn prepare_create(
         defs,
         audit_values,
         effects,
+        opts,
         now,
     })
 }
@@ -144,7 +147,7 @@ pub async fn insert(
     actor: &Access,
     p: &Prepared,
 ) -> Result<(), DomainError> {
-    let trail = write_record(tx, store, actor, p).await?;
+    let trail = write_record(tx, store, actor, p, &mut Claimed::default()).await?;
     rapport_db::search_index::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
     outbox::emit_many(tx, store, [(actor.principal(), &trail.event)]).await
@@ -165,12 +168,16 @@ pub(crate) async fn write_record(
     store: &Store,
     actor: &Access,
     p: &Prepared,
+    claimed: &mut Claimed,
 ) -> Result<Trail, DomainError> {
     let def = p.def;
     let id = &p.id;
     let keys = store.keys()?;
     let mut values = p.values.clone();
     let mut audit_values = p.audit_values.clone();
+    // The duplicate rules hold against records committed since the check and written earlier
+    // in this transaction (concurrent creates of the same key).
+    duplicates::confirm(tx, store, actor, def, &values, None, p.opts, claimed).await?;
     def.hooks.before_insert(tx, &mut values, p.now).await?;
     if let Some(n) = values.get("number").filter(|n| !n.is_null()) {
         if p.values.get("number") != Some(n) {

@@ -2,15 +2,16 @@
 //! and phone (encrypted values through their blind index). Each rule is "block", "warn" or
 //! "off"; a warn can be overridden by the caller, a block cannot.
 
-use super::{tokens, ObjectDef, WriteOptions};
+use super::{ObjectDef, WriteOptions};
 use crate::access::Access;
 use crate::Store;
-use rapport_core::fields::FieldValue;
+use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::{Action, DomainError, Object, Scope};
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,64 +86,86 @@ pub async fn set_rules(
     Ok(merged)
 }
 
-/// At most 10 ids of records of `def` whose `column` holds one of `values`.
-fn ids_by_column(def: &ObjectDef, column: &str, values: Vec<String>) -> Option<SelectStatement> {
-    let mut q = Query::select();
-    q.column(t("id")).from(t(def.table)).limit(10);
-    match values.as_slice() {
-        [] => return None,
-        [one] => q.and_where(Expr::col(t(column)).eq(one.clone())),
-        _ => q.and_where(Expr::col(t(column)).is_in(values)),
-    };
-    Some(q)
+/// What a duplicate rule compares for one record's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RuleKeys {
+    /// Values of a column of the type's own table (a normalised name, a blind index).
+    Column(&'static str, Vec<String>),
+    /// Blind-index tokens in the search index (emails, phone numbers).
+    Tokens(Vec<String>),
 }
 
-/// At most 10 ids of records of `def` holding any of `tokens`.
-fn ids_by_tokens(def: &ObjectDef, tokens: Vec<String>) -> Option<SelectStatement> {
-    if tokens.is_empty() {
-        return None;
+impl RuleKeys {
+    pub(crate) fn keys(&self) -> &[String] {
+        match self {
+            RuleKeys::Column(_, k) | RuleKeys::Tokens(k) => k,
+        }
     }
-    Some(
-        rapport_db::search_index::lookup(Some(def.key()), tokens)
-            .distinct()
-            .expr_as(Expr::col(t("record_id")), t("id"))
-            .limit(10)
-            .to_owned(),
-    )
 }
 
-/// The query for records of `def` whose `rule` key (name, credit_code, phone, email) equals
-/// that of `values` (at most 10 ids; scope not applied), or `None` when `values` has no such
-/// key.
-fn rule_query(
+/// The keys `rule` compares for `values`: the type's own column, or the search tokens of its
+/// emails or phone numbers. `None` when the type has no such rule.
+pub(crate) fn rule_keys(
     keys: &crate::Keyring,
     def: &ObjectDef,
     rule: &str,
     values: &BTreeMap<&'static str, FieldValue>,
-) -> Option<SelectStatement> {
+) -> Option<RuleKeys> {
     if let Some((column, found)) = def.hooks.duplicate_keys(keys, rule, values) {
-        return ids_by_column(def, column, found);
+        return Some(RuleKeys::Column(column, found));
     }
-    match rule {
-        "phone" | "email" => {
-            let kind = rule;
-            let toks: Vec<String> = tokens::tokens_for(keys, def, values)
-                .into_iter()
-                .filter(|tok| {
-                    def.fields.iter().any(|f| {
-                        let items: Vec<String> = match values.get(f.name) {
-                            Some(FieldValue::Text(s)) => vec![s.clone()],
-                            Some(FieldValue::List(l)) => l.clone(),
-                            _ => vec![],
-                        };
-                        items.iter().any(|i| &keys.blind(kind, i) == tok)
-                    })
-                })
-                .collect();
-            ids_by_tokens(def, toks)
+    let email = match rule {
+        "email" => true,
+        "phone" => false,
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for f in def.fields {
+        let of_kind = if email {
+            matches!(f.kind, FieldKind::Email | FieldKind::EmailList)
+        } else {
+            matches!(f.kind, FieldKind::Phone | FieldKind::PhoneList)
+        };
+        if !of_kind {
+            continue;
         }
-        _ => None,
+        match values.get(f.name) {
+            Some(FieldValue::Text(v)) if !v.is_empty() => out.push(keys.blind(rule, v)),
+            Some(FieldValue::List(l)) => out.extend(l.iter().map(|v| keys.blind(rule, v))),
+            _ => {}
+        }
     }
+    out.sort();
+    out.dedup();
+    Some(RuleKeys::Tokens(out))
+}
+
+/// At most 10 ids of records of `def` that `keys` finds, other than `exclude`.
+fn rule_query(def: &ObjectDef, keys: RuleKeys, exclude: Option<&str>) -> Option<SelectStatement> {
+    if keys.keys().is_empty() {
+        return None;
+    }
+    let mut q = match keys {
+        RuleKeys::Column(column, values) => {
+            let mut q = Query::select();
+            q.column(t("id"))
+                .from(t(def.table))
+                .and_where(Expr::col(t(column)).is_in(values));
+            if let Some(x) = exclude {
+                q.and_where(Expr::col(t("id")).ne(x));
+            }
+            q
+        }
+        RuleKeys::Tokens(tokens) => {
+            let mut q = rapport_db::search_index::lookup(Some(def.key()), tokens);
+            q.distinct().expr_as(Expr::col(t("record_id")), t("id"));
+            if let Some(x) = exclude {
+                q.and_where(Expr::col(t("record_id")).ne(x));
+            }
+            q
+        }
+    };
+    Some(q.limit(10).to_owned())
 }
 
 /// The ids each rule in `rules` (name → mode) finds for `values`, in one statement: each
@@ -155,7 +178,7 @@ async fn ids_per_rule(
 ) -> Result<Vec<Vec<String>>, DomainError> {
     let keys = store.keys()?;
     let arms = rules.iter().enumerate().filter_map(|(i, (rule, _))| {
-        let q = rule_query(&keys, def, rule, values)?;
+        let q = rule_query(def, rule_keys(&keys, def, rule, values)?, None)?;
         Some(
             Query::select()
                 .expr_as(Expr::val(i as i64), t("rule"))
@@ -217,6 +240,18 @@ pub async fn check(
     if !blocking && opts.override_duplicates {
         return Ok(());
     }
+    Err(refusal(store, actor, def, &found).await?)
+}
+
+/// The refusal of a write that `found` (rule, mode, ids) says duplicates records: the
+/// matches the actor may see are shown with their ids and labels, the others only counted.
+async fn refusal(
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    found: &[(String, RuleMode, Vec<String>)],
+) -> Result<DomainError, DomainError> {
+    let blocking = found.iter().any(|(_, m, _)| *m == RuleMode::Block);
     // The matches the actor may see, read at once: their ids and labels are shown.
     let shown: HashMap<String, super::Record> = match actor.owners(def.object, Action::Read) {
         Some(f) => {
@@ -233,12 +268,16 @@ pub async fn check(
         None => HashMap::new(),
     };
     let mut matches = Vec::new();
-    for (rule, mode, ids) in &found {
+    for (rule, mode, ids) in found {
         for id in ids {
             matches.push(match shown.get(id) {
                 Some(r) => json!({"rule": rule, "mode": mode, "id": r.id, "label": r.label(def), "visible": true}),
                 None => json!({"rule": rule, "mode": mode, "visible": false}),
             });
+        }
+        if ids.is_empty() {
+            // A record written earlier in the same transaction, not yet anyone's to see.
+            matches.push(json!({"rule": rule, "mode": mode, "visible": false}));
         }
     }
     let rule = found
@@ -247,9 +286,116 @@ pub async fn check(
         .or(found.first())
         .map(|(r, _, _)| r.clone())
         .unwrap_or_default();
-    Err(DomainError::Duplicate {
+    Ok(DomainError::Duplicate {
         rule,
         matches,
         overridable: !blocking,
     })
+}
+
+/// The rule keys written so far in one transaction (a group of creates): a later record of
+/// the group holding one is a duplicate of a record no query can see yet.
+#[derive(Debug, Default)]
+pub(crate) struct Claimed(HashSet<(Object, String, String)>);
+
+/// Inside the write's transaction, just before the record is written: confirm that no record
+/// committed since [`check`] (a concurrent create) and none written earlier in this
+/// transaction holds a key of a rule that refuses the write. `before`: the record's values
+/// before an update (rules whose keys it does not change are not asked again).
+///
+/// On PostgreSQL every key is locked for the rest of the transaction first, so of two
+/// concurrent writers of the same key the second waits for the first to commit and then finds
+/// its record; SQLite writes one transaction at a time. A rule in warn mode still lets an
+/// explicit override through.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn confirm(
+    tx: &DatabaseTransaction,
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    values: &BTreeMap<&'static str, FieldValue>,
+    before: Option<(&str, &BTreeMap<&'static str, FieldValue>)>,
+    opts: WriteOptions,
+    claimed: &mut Claimed,
+) -> Result<(), DomainError> {
+    let rules = rules(store, def.object).await?;
+    let keys = store.keys()?;
+    let mut asked: Vec<(String, RuleMode, RuleKeys)> = Vec::new();
+    for (rule, mode) in &rules {
+        let strict =
+            *mode == RuleMode::Block || (*mode == RuleMode::Warn && !opts.override_duplicates);
+        if !strict {
+            continue;
+        }
+        let Some(rk) = rule_keys(&keys, def, rule, values) else {
+            continue;
+        };
+        if rk.keys().is_empty() {
+            continue;
+        }
+        if let Some((_, old)) = before {
+            if rule_keys(&keys, def, rule, old).as_ref() == Some(&rk) {
+                continue;
+            }
+        }
+        asked.push((rule.clone(), *mode, rk));
+    }
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let mut locks: Vec<String> = asked
+        .iter()
+        .flat_map(|(rule, _, rk)| {
+            rk.keys()
+                .iter()
+                .map(move |k| format!("{}:{rule}:{k}", def.key()))
+        })
+        .collect();
+    locks.sort();
+    locks.dedup();
+    rapport_db::dialect::lock_keys(tx, &locks).await?;
+    let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
+    for (rule, mode, rk) in &asked {
+        if rk
+            .keys()
+            .iter()
+            .any(|k| claimed.0.contains(&(def.object, rule.clone(), k.clone())))
+        {
+            found.push((rule.clone(), *mode, Vec::new()));
+        }
+    }
+    let exclude = before.map(|(id, _)| id);
+    let arms = asked.iter().enumerate().filter_map(|(i, (_, _, rk))| {
+        let q = rule_query(def, rk.clone(), exclude)?;
+        Some(
+            Query::select()
+                .expr_as(Expr::val(i as i64), t("rule"))
+                .column(t("id"))
+                .from_subquery(q, Alias::new(format!("r{i}")))
+                .to_owned(),
+        )
+    });
+    if let Some(union) = rapport_db::union_all(arms) {
+        let mut per_rule: Vec<Vec<String>> = vec![Vec::new(); asked.len()];
+        for r in rapport_db::all(tx, &union).await? {
+            let i: i64 = rapport_db::get(&r, "rule")?;
+            if let Some(ids) = usize::try_from(i).ok().and_then(|i| per_rule.get_mut(i)) {
+                ids.push(rapport_db::get(&r, "id")?);
+            }
+        }
+        for ((rule, mode, _), ids) in asked.iter().zip(per_rule) {
+            if !ids.is_empty() {
+                found.push((rule.clone(), *mode, ids));
+            }
+        }
+    }
+    if !found.is_empty() {
+        return Err(refusal(store, actor, def, &found).await?);
+    }
+    for (rule, _, rk) in asked {
+        for k in rk.keys() {
+            claimed.0.insert((def.object, rule.clone(), k.clone()));
+        }
+    }
+    Ok(())
 }

@@ -277,34 +277,11 @@ impl FastCreate {
     /// The keys a duplicate rule (`name`, `credit_code`, `email`, `phone`) compares, for
     /// one record's values.
     pub fn keys_of(&self, rule: &str, values: &BTreeMap<&'static str, FieldValue>) -> Vec<String> {
-        if let Some((_, keys)) = self.def.hooks.duplicate_keys(&self.keys, rule, values) {
-            return keys;
-        }
-        match rule {
-            kind @ ("phone" | "email") => {
-                let mut out = Vec::new();
-                for f in self.def.fields {
-                    let matches_kind = match kind {
-                        "email" => matches!(f.kind, FieldKind::Email | FieldKind::EmailList),
-                        _ => matches!(f.kind, FieldKind::Phone | FieldKind::PhoneList),
-                    };
-                    if !matches_kind {
-                        continue;
-                    }
-                    match values.get(f.name) {
-                        Some(FieldValue::Text(s)) if !s.is_empty() => {
-                            out.push(self.keys.blind(kind, s))
-                        }
-                        Some(FieldValue::List(l)) => {
-                            out.extend(l.iter().map(|s| self.keys.blind(kind, s)))
-                        }
-                        _ => {}
-                    }
-                }
-                out
-            }
-            _ => Vec::new(),
-        }
+        duplicates::rule_keys(&self.keys, self.def, rule, values)
+            .map(|k| match k {
+                duplicates::RuleKeys::Column(_, keys) | duplicates::RuleKeys::Tokens(keys) => keys,
+            })
+            .unwrap_or_default()
     }
 
     /// Existing records of the type holding any of `keys` of `rule`: key → a record id.

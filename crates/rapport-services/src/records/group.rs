@@ -11,6 +11,7 @@
 //! with that error.
 
 use super::create::{write_record, Trail};
+use super::duplicates::Claimed;
 use super::Prepared;
 use crate::access::Access;
 use crate::{audit, outbox, Store};
@@ -89,8 +90,9 @@ async fn write_group(store: &Store, mut group: Vec<Job>) {
 async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
     let t = store.db.begin().await.map_err(Failure::Group)?;
     let mut trails: Vec<Trail> = Vec::with_capacity(group.len());
+    let mut claimed = Claimed::default();
     for (k, (actor, p, _)) in group.iter().enumerate() {
-        match write_record(&t, store, actor, p).await {
+        match write_record(&t, store, actor, p, &mut claimed).await {
             Ok(trail) => trails.push(trail),
             Err(e) => {
                 t.rollback().await.map_err(|e| Failure::Group(db_err(e)))?;

@@ -28,6 +28,7 @@ pub struct PreparedUpdate {
     changes: Vec<&'static FieldSpec>,
     custom_after: Option<Map<String, Value>>,
     effects: Effects,
+    opts: WriteOptions,
 }
 
 impl PreparedUpdate {
@@ -47,6 +48,17 @@ pub async fn apply_update(
     if p.is_empty() {
         return Ok(());
     }
+    duplicates::confirm(
+        tx,
+        store,
+        actor,
+        p.def,
+        &p.after,
+        Some((&p.before.id, &p.before.values)),
+        p.opts,
+        &mut Default::default(),
+    )
+    .await?;
     write_changes(
         tx,
         store,
@@ -167,6 +179,7 @@ pub async fn prepare_update(
         changes,
         custom_after: custom_changed.then_some(custom_after),
         effects,
+        opts,
     })
 }
 
