@@ -34,6 +34,9 @@ pub enum DomainError {
     },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The record changed (or went) since the version the write was based on.
+    #[error("the record changed since it was read")]
+    VersionConflict,
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("authentication required")]

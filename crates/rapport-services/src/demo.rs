@@ -256,6 +256,7 @@ pub async fn sample(
     let mut ids = Vec::new();
     let opts = WriteOptions {
         override_duplicates: true,
+        ..WriteOptions::default()
     };
     for i in 0..accounts {
         let doc = account_doc(&mut rng, i);

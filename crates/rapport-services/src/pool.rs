@@ -399,6 +399,7 @@ pub async fn claim(store: &Store, actor: &Access, account_id: &str) -> Result<()
             .value(t("claimed_at"), now)
             .value(t("pool_entered_at"), Option::<DateTime<Utc>>::None)
             .value(t("updated_at"), now)
+            .value(t("version"), Expr::col(t("version")).add(1))
             .and_where(Expr::col(t("id")).eq(account_id))
             .and_where(Expr::col(t("owner_id")).is_null()),
     )
@@ -493,6 +494,7 @@ pub async fn release(
             .value(t("protected"), false)
             .value(t("pool_entered_at"), now)
             .value(t("updated_at"), now)
+            .value(t("version"), Expr::col(t("version")).add(1))
             .and_where(Expr::col(t("id")).eq(account_id))
             .and_where(Expr::col(t("owner_id")).eq(owner.as_str())),
     )
@@ -716,6 +718,7 @@ pub async fn sweep<C: ConnectionTrait>(
                     .value(t("department_id"), Option::<String>::None)
                     .value(t("pool_entered_at"), now)
                     .value(t("updated_at"), now)
+                    .value(t("version"), Expr::col(t("version")).add(1))
                     .and_where(Expr::col(t("id")).eq(id.as_str()))
                     .and_where(Expr::col(t("owner_id")).eq(owner.as_str())),
             )

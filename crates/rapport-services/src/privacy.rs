@@ -150,6 +150,7 @@ pub async fn erase_contact(
     let mut q = Query::update();
     q.table(t("contacts"))
         .value(t("updated_at"), store.now())
+        .value(t("version"), Expr::col(t("version")).add(1))
         .and_where(Expr::col(t("id")).eq(id));
     let mut cleared = Vec::new();
     for f in CONTACTS.fields {

@@ -94,6 +94,13 @@ impl IntoResponse for ApiError {
             DomainError::Conflict(m) => {
                 problem(StatusCode::CONFLICT, "conflict", "Conflict", m, json!({}))
             }
+            DomainError::VersionConflict => problem(
+                StatusCode::CONFLICT,
+                "version_conflict",
+                "Changed meanwhile",
+                "the record changed since you read it; read it again and repeat the change",
+                json!({}),
+            ),
             DomainError::Forbidden(m) => problem(
                 StatusCode::FORBIDDEN,
                 "forbidden",

@@ -703,3 +703,96 @@ story!(simultaneous_creates_keep_the_duplicate_rules, |app| {
     let (_, contacts) = app.get(&admin, "/api/v1/contacts?limit=200").await;
     assert_eq!(contacts["data"].as_array().unwrap().len(), 40);
 });
+
+story!(writes_name_the_version_they_read, |app| {
+    let admin = admin(&app).await;
+    let created = app
+        .http
+        .post(format!("{}/api/v1/accounts", app.base))
+        .bearer_auth(&admin.token)
+        .json(&json!({"name": "Versioned Co"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["etag"], "\"1\"");
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("{}/api/v1/accounts/{id}", app.base);
+    let read = app
+        .http
+        .get(&path)
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["etag"], "\"1\"");
+    let patch = |tag: Option<&str>, name: &str| {
+        let mut r = app
+            .http
+            .patch(&path)
+            .bearer_auth(&admin.token)
+            .json(&json!({"name": name}));
+        if let Some(t) = tag {
+            r = r.header("if-match", t);
+        }
+        r.send()
+    };
+    // A change based on version 1 goes through and moves it to 2.
+    let res = patch(Some("\"1\""), "Versioned Co Ltd").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    // Another based on version 1 too is refused and changes nothing.
+    let res = patch(Some("\"1\""), "Overwritten").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "version_conflict", "{body}");
+    let (_, now) = app.get(&admin, &format!("/api/v1/accounts/{id}")).await;
+    assert_eq!(now["name"], "Versioned Co Ltd");
+    // A malformed tag names the header; `*` and a weak tag are taken.
+    let res = patch(Some("three"), "X").await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = patch(Some("W/\"2\""), "Versioned Trading").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = patch(Some("*"), "Versioned Trading Co").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"4\"");
+    // Ten changes based on one version at once: exactly one is made.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let (http, path, token) = (app.http.clone(), path.clone(), admin.token.clone());
+        set.spawn(async move {
+            http.patch(&path)
+                .bearer_auth(&token)
+                .header("if-match", "\"4\"")
+                .json(&json!({"name": format!("Racing Co {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let statuses: Vec<StatusCode> = set.join_all().await;
+    let made = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((made, refused), (1, 9), "{statuses:?}");
+    // A delete based on an old version is refused; on the current one it goes through.
+    let del = |tag: &str| {
+        app.http
+            .delete(&path)
+            .bearer_auth(&admin.token)
+            .header("if-match", tag)
+            .send()
+    };
+    assert_eq!(del("\"4\"").await.unwrap().status(), StatusCode::CONFLICT);
+    assert_eq!(del("\"5\"").await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/accounts/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+});

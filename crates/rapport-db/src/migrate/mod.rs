@@ -26,6 +26,7 @@ mod m0020_audit_journal;
 mod m0021_level_list_index;
 mod m0022_token_generations;
 mod m0023_org_version;
+mod m0024_record_versions;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -186,6 +187,7 @@ const MIGRATIONS: &[Migration] = &[
     (21, "level_list_index", m0021_level_list_index::steps),
     (22, "token_generations", m0022_token_generations::steps),
     (23, "org_version", m0023_org_version::steps),
+    (24, "record_versions", m0024_record_versions::steps),
 ];
 
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe

@@ -403,6 +403,7 @@ impl Ctx {
                         &row.doc,
                         WriteOptions {
                             override_duplicates: true,
+                            ..WriteOptions::default()
                         },
                     )
                     .await;
@@ -432,6 +433,7 @@ impl Ctx {
                                 &row.doc,
                                 WriteOptions {
                                     override_duplicates: override_warn,
+                                    ..WriteOptions::default()
                                 },
                                 Preset::default(),
                             )

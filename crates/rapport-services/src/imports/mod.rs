@@ -665,7 +665,7 @@ pub async fn undo(store: &Store, actor: &Access, id: &str) -> Result<Import, Dom
         .collect::<Result<_, _>>()?;
         kept += (chunk.len() - unchanged.len()) as i64;
         for rid in unchanged {
-            match records::delete(store, actor, def, &rid).await {
+            match records::delete(store, actor, def, &rid, None).await {
                 Ok(()) => removed += 1,
                 // Gone already, or something now depends on it (a deal on the account).
                 Err(

@@ -183,7 +183,7 @@ pub async fn run(
             )
             .await
             .map(|_| ()),
-            BulkAction::Delete => super::delete(store, actor, def, id).await,
+            BulkAction::Delete => super::delete(store, actor, def, id, None).await,
             BulkAction::AddTag(tag) | BulkAction::RemoveTag(tag) => {
                 let current = super::read_record(store, actor, def, id)
                     .await

@@ -8,7 +8,7 @@ use super::hooks::{Cx, Effects, Written};
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
     find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
-    write_links, ObjectDef, WriteOptions, RULE_FIELDS,
+    write_links, ObjectDef, Seen, WriteOptions, RULE_FIELDS,
 };
 use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
@@ -264,11 +264,25 @@ pub async fn create(
     doc: &Map<String, Value>,
     opts: WriteOptions,
 ) -> Result<Value, DomainError> {
+    Ok(create_seen(store, actor, def, doc, opts).await?.json)
+}
+
+/// Create a record; the record as the caller sees it, with its version.
+pub async fn create_seen(
+    store: &Store,
+    actor: &Access,
+    def: &'static ObjectDef,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<Seen, DomainError> {
     let p = prepare_create(store, actor, def, doc, opts, Preset::default()).await?;
     let id = p.id.clone();
     super::group::write(store, actor, p).await?;
     let rec = find_in_scope_fresh(store, def, &OwnerFilter::All, &id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    Ok(to_json(def, actor, &rec))
+    Ok(Seen {
+        json: to_json(def, actor, &rec),
+        version: rec.version,
+    })
 }

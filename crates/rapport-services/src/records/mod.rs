@@ -16,7 +16,7 @@ pub mod bulk;
 
 pub mod codec;
 mod create;
-pub use create::{create, insert, prepare_create, Prepared, Preset};
+pub use create::{create, create_seen, insert, prepare_create, Prepared, Preset};
 pub mod custom_values;
 pub mod export;
 pub mod fast_create;
@@ -44,7 +44,7 @@ mod tokens;
 mod transfer;
 pub use transfer::transfer;
 mod update;
-pub use update::{apply_update, prepare_update, update, PreparedUpdate};
+pub use update::{apply_update, prepare_update, update, update_seen, PreparedUpdate};
 pub(crate) use update::{diff, write_changes, Changes};
 
 use crate::access::{Access, OwnerFilter};
@@ -129,6 +129,9 @@ pub struct Record {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub created_by: Option<String>,
+    /// Raised by every change a user makes (see migration 24): a write names the version it
+    /// read.
+    pub version: i64,
     /// Custom field values (decrypted), keyed by `cf_...`, as the API shows them.
     pub custom: Map<String, Value>,
 }
@@ -169,6 +172,8 @@ pub fn to_json(def: &ObjectDef, actor: &Access, rec: &Record) -> Value {
 pub struct WriteOptions {
     /// Proceed despite duplicates found by rules set to "warn".
     pub override_duplicates: bool,
+    /// Change the record only if it is still at this version (the API's `If-Match`).
+    pub if_version: Option<i64>,
 }
 
 fn forbidden(def: &ObjectDef, action: Action) -> DomainError {
@@ -282,6 +287,32 @@ pub async fn read(
     def: &ObjectDef,
     id: &str,
 ) -> Result<Value, DomainError> {
+    Ok(read_seen(store, actor, def, id).await?.json)
+}
+
+/// A record as the caller sees it, with its version (the API's ETag).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub json: Value,
+    pub version: i64,
+}
+
+impl Seen {
+    fn of(def: &ObjectDef, actor: &Access, rec: &Record) -> Seen {
+        Seen {
+            json: to_json(def, actor, rec),
+            version: rec.version,
+        }
+    }
+}
+
+/// Read one record (audited), with its version.
+pub async fn read_seen(
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    id: &str,
+) -> Result<Seen, DomainError> {
     let rec = read_record(store, actor, def, id).await?;
     audit::record_alone(
         store,
@@ -289,7 +320,7 @@ pub async fn read(
         audit::Entry::new(format!("{}.read", def.key())).object(def.key(), id),
     )
     .await?;
-    Ok(to_json(def, actor, &rec))
+    Ok(Seen::of(def, actor, &rec))
 }
 
 /// Load a record the actor may read, or `NotFound`.
@@ -338,12 +369,13 @@ pub async fn read_many(
     Ok(recs)
 }
 
-/// Delete a record.
+/// Delete a record; `if_version`: only if it is still at this version (the API's `If-Match`).
 pub async fn delete(
     store: &Store,
     actor: &Access,
     def: &ObjectDef,
     id: &str,
+    if_version: Option<i64>,
 ) -> Result<(), DomainError> {
     let before = read_record(store, actor, def, id).await?;
     let filter = actor
@@ -355,16 +387,24 @@ pub async fn delete(
     if let Some(why) = def.hooks.delete_blocker(store, id).await? {
         return Err(DomainError::Conflict(why));
     }
+    if if_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::VersionConflict);
+    }
     let tx = store.db.begin().await?;
     def.hooks.before_delete(&tx, &before).await?;
     rapport_db::search_index::clear(&tx, id).await?;
-    exec(
+    // The record as it was read, or nothing (it changed meanwhile).
+    let gone = exec(
         &tx,
         Query::delete()
             .from_table(t(def.table))
-            .and_where(Expr::col(t("id")).eq(id)),
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("version")).eq(before.version)),
     )
     .await?;
+    if gone != 1 {
+        return Err(DomainError::VersionConflict);
+    }
     def.hooks.after_delete(&tx, &before).await?;
     audit::record(
         &tx,

@@ -39,6 +39,7 @@ impl Needed {
             "created_at".into(),
             "updated_at".into(),
             "created_by".into(),
+            "version".into(),
         ];
         cols.extend(self.field_columns().into_iter().flatten());
         if self.custom {
@@ -185,6 +186,7 @@ pub(crate) fn row_to_partial(
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
         created_by: row.get("created_by")?,
+        version: row.get("version")?,
         id,
         values,
         custom,

@@ -6,7 +6,7 @@ use super::hooks::{Cx, Effects, Written};
 use super::{
     apply_rules, check_field_rules, check_references, codec, custom_values, derived, duplicates,
     find_in_scope_fresh, forbidden, normalise_doc, read_both, rule_context, t, to_json, tokens,
-    write_links, ObjectDef, Record, WriteOptions,
+    write_links, ObjectDef, Record, Seen, WriteOptions,
 };
 use crate::access::{Access, OwnerFilter};
 use crate::{audit, outbox, Store};
@@ -86,9 +86,26 @@ pub async fn update(
     doc: &Map<String, Value>,
     opts: WriteOptions,
 ) -> Result<Value, DomainError> {
+    Ok(update_seen(store, actor, def, id, doc, opts).await?.json)
+}
+
+/// Update fields of a record; the record after, as the caller sees it, with its version. The
+/// write changes the record only if it is still at the version the change was checked
+/// against ([`DomainError::VersionConflict`] otherwise), and at `opts.if_version` when given.
+pub async fn update_seen(
+    store: &Store,
+    actor: &Access,
+    def: &'static ObjectDef,
+    id: &str,
+    doc: &Map<String, Value>,
+    opts: WriteOptions,
+) -> Result<Seen, DomainError> {
     let p = prepare_update(store, actor, def, id, doc, opts).await?;
     if p.is_empty() {
-        return Ok(to_json(def, actor, &p.before));
+        return Ok(Seen {
+            json: to_json(def, actor, &p.before),
+            version: p.before.version,
+        });
     }
     let tx = store.db.begin().await?;
     apply_update(&tx, store, actor, &p).await?;
@@ -96,7 +113,10 @@ pub async fn update(
     let rec = find_in_scope_fresh(store, def, &OwnerFilter::All, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    Ok(to_json(def, actor, &rec))
+    Ok(Seen {
+        json: to_json(def, actor, &rec),
+        version: rec.version,
+    })
 }
 
 /// Check a change of a record without writing anything.
@@ -114,6 +134,9 @@ pub async fn prepare_update(
     let before = find_in_scope_fresh(store, def, &read_filter, id)
         .await?
         .ok_or(DomainError::NotFound)?;
+    if opts.if_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::VersionConflict);
+    }
     let filter = actor
         .owners(def.object, Action::Update)
         .ok_or_else(|| forbidden(def, Action::Update))?;
@@ -232,10 +255,14 @@ pub(crate) async fn write_changes(
     let keys = store.keys()?;
     let defs = crate::custom_fields::list(store, def.object).await?;
     let now = store.now();
+    // The record as it was read, or nothing: a change made meanwhile (an update, a transfer,
+    // a delete) is never overwritten.
     let mut q = Query::update();
     q.table(t(def.table))
         .value(t("updated_at"), now)
-        .and_where(Expr::col(t("id")).eq(before.id.as_str()));
+        .value(t("version"), Expr::col(t("version")).add(1))
+        .and_where(Expr::col(t("id")).eq(before.id.as_str()))
+        .and_where(Expr::col(t("version")).eq(before.version));
     let mut audit_changes = Map::new();
     let mut links_changed = None;
     for spec in &changed {
@@ -265,7 +292,9 @@ pub(crate) async fn write_changes(
         }
     }
     let custom_now = custom_after.as_ref().unwrap_or(&before.custom);
-    exec(tx, &q).await?;
+    if exec(tx, &q).await? != 1 {
+        return Err(DomainError::VersionConflict);
+    }
     if let Some(links) = links_changed {
         write_links(tx, &before.id, &links).await?;
     }

@@ -339,6 +339,7 @@ async fn set_status<C: ConnectionTrait>(
     q.table(t("contracts"))
         .value(t("status"), status)
         .value(t("updated_at"), now)
+        .value(t("version"), Expr::col(t("version")).add(1))
         .and_where(Expr::col(t("id")).eq(id));
     if let Some(col) = stamp {
         q.value(t(col), now);
@@ -420,6 +421,7 @@ pub async fn submit(
             .value(t("status"), "pending_approval")
             .value(t("submitted_at"), now)
             .value(t("updated_at"), now)
+            .value(t("version"), Expr::col(t("version")).add(1))
             .and_where(Expr::col(t("id")).eq(contract_id))
             .and_where(Expr::col(t("status")).is_in(["draft", "rejected"])),
     )
@@ -815,6 +817,7 @@ pub async fn terminate(
             .table(t("contracts"))
             .value(t("status"), "terminated")
             .value(t("updated_at"), now)
+            .value(t("version"), Expr::col(t("version")).add(1))
             .and_where(Expr::col(t("id")).eq(contract_id))
             .and_where(Expr::col(t("status")).eq("approved")),
     )

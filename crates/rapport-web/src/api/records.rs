@@ -5,7 +5,7 @@ use crate::error::ApiResult;
 use crate::extract::{Auth, Fields, JsonObject};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::DomainError;
@@ -67,6 +67,48 @@ struct ListBody<'a> {
     next_cursor: Option<&'a str>,
 }
 
+/// The ETag of a record at `version`.
+fn etag(version: i64) -> header::HeaderValue {
+    header::HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or(header::HeaderValue::from_static("\"0\""))
+}
+
+/// The version an `If-Match` header names (`"3"`, or weak `W/"3"`); `None` without one or
+/// for `*` (any version).
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        DomainError::field(
+            "If-Match",
+            "invalid_etag",
+            "If-Match takes the ETag of the record as it was read, such as \"3\"",
+        )
+    };
+    let text = raw.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    let version = tag
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(bad)?;
+    Ok(Some(version))
+}
+
+/// A record in a response, with its ETag.
+fn seen(status: StatusCode, rec: records::Seen, location: Option<String>) -> Response {
+    let mut res = (status, Json(rec.json)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(rec.version));
+    if let Some(l) = location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert(header::LOCATION, l);
+    }
+    res
+}
+
 pub async fn create(
     State(app): State<AppState>,
     auth: Auth,
@@ -78,55 +120,55 @@ pub async fn create(
     let p = query_params(raw, &["override_duplicates"])?;
     let opts = WriteOptions {
         override_duplicates: parse_bool(&p, "override_duplicates")?,
+        ..WriteOptions::default()
     };
-    let rec = records::create(&app.store, &auth.access, def, &body, opts).await?;
+    let rec = records::create_seen(&app.store, &auth.access, def, &body, opts).await?;
     let location = format!(
         "/api/v1/{object}/{}",
-        rec["id"].as_str().unwrap_or_default()
+        rec.json["id"].as_str().unwrap_or_default()
     );
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(rec),
-    )
-        .into_response())
+    Ok(seen(StatusCode::CREATED, rec, Some(location)))
 }
 
 pub async fn read(
     State(app): State<AppState>,
     auth: Auth,
     Path((object, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    Ok(Json(
-        records::read(&app.store, &auth.access, def, &id).await?,
-    ))
+    let rec = records::read_seen(&app.store, &auth.access, def, &id).await?;
+    Ok(seen(StatusCode::OK, rec, None))
 }
 
+/// Change fields of a record. With `If-Match`, only if the record is still at that version
+/// (409 `version_conflict` otherwise); without, the change is still made only to the record
+/// as it was checked.
 pub async fn update(
     State(app): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Path((object, id)): Path<(String, String)>,
     Query(raw): Query<HashMap<String, String>>,
     JsonObject(body): JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let def = def_for(&object)?;
     let p = query_params(raw, &["override_duplicates"])?;
     let opts = WriteOptions {
         override_duplicates: parse_bool(&p, "override_duplicates")?,
+        if_version: if_match(&headers)?,
     };
-    Ok(Json(
-        records::update(&app.store, &auth.access, def, &id, &body, opts).await?,
-    ))
+    let rec = records::update_seen(&app.store, &auth.access, def, &id, &body, opts).await?;
+    Ok(seen(StatusCode::OK, rec, None))
 }
 
 pub async fn remove(
     State(app): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let def = def_for(&object)?;
-    records::delete(&app.store, &auth.access, def, &id).await?;
+    records::delete(&app.store, &auth.access, def, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

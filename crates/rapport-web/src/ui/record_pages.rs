@@ -371,6 +371,7 @@ pub async fn create(
     form::custom_to_doc(&customs, &form, &mut doc);
     let opts = WriteOptions {
         override_duplicates: !field(&form, "_override").is_empty(),
+        ..WriteOptions::default()
     };
     match records::create(&app.store, &page.access, def, &doc, opts).await {
         Ok(rec) => {
@@ -768,7 +769,7 @@ pub async fn delete(
         Ok(def) => def,
         Err(refused) => return *refused,
     };
-    match records::delete(&app.store, &page.access, def, &id).await {
+    match records::delete(&app.store, &page.access, def, &id, None).await {
         Ok(()) => Redirect::to(&format!("/{object}")).into_response(),
         Err(e) => page_error(lang, e),
     }

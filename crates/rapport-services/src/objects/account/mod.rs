@@ -105,6 +105,7 @@ impl Hooks for Rules {
             Query::update()
                 .table(t("accounts"))
                 .value(t("parent_id"), Option::<String>::None)
+                .value(t("version"), Expr::col(t("version")).add(1))
                 .and_where(Expr::col(t("parent_id")).eq(before.id.as_str())),
         )
         .await?;

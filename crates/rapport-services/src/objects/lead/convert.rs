@@ -98,6 +98,7 @@ pub async fn convert(
     }
     let opts = WriteOptions {
         override_duplicates: req.override_duplicates,
+        ..WriteOptions::default()
     };
     let v = |n: &str| lead.values.get(n);
     let owner = lead.owner_id().map(|o| json!(o));
@@ -255,6 +256,7 @@ pub async fn convert(
                 opportunity.as_ref().map(|o| o.id.clone()),
             )
             .value(t("updated_at"), now)
+            .value(t("version"), Expr::col(t("version")).add(1))
             .and_where(Expr::col(t("id")).eq(lead.id.as_str()))
             .and_where(Expr::col(t("status")).ne("converted")),
     )

@@ -284,6 +284,21 @@ pub fn build() -> Value {
         {
             params.push(json!({"name": "override_duplicates", "in": "query", "schema": {"type": "boolean"}, "description": "save despite duplicates found by warn rules"}));
         }
+        // A single record: its version is its ETag, and a change or delete may name it.
+        let record_one = rapport_services::objects::ALL
+            .iter()
+            .any(|d| *path == format!("/api/v1/{}/{{id}}", d.plural));
+        if record_one && matches!(*method, "get" | "patch" | "post") {
+            op["responses"][status.to_string()]["headers"] = json!({"ETag": {
+                "description": "the record's version; send it back in If-Match to change the record only as you read it",
+                "schema": {"type": "string"}}});
+        }
+        if record_one && matches!(*method, "patch" | "delete") {
+            params.push(json!({"name": "If-Match", "in": "header", "schema": {"type": "string"},
+                "description": "the ETag the record was read with: the change is made only if the record is still at that version"}));
+            op["responses"]["409"] = json!({"description": "version_conflict: the record changed since it was read (also without If-Match, when it changed between this request's check and its write)",
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+        }
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
