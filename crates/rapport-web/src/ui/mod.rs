@@ -475,6 +475,7 @@ pub fn render<T: Template>(t: &T) -> Response {
 pub fn error_message(lang: Lang, e: &DomainError) -> String {
     match e {
         DomainError::NotFound => i18n::t(lang, "record.not_found"),
+        DomainError::VersionConflict => i18n::t(lang, "record.changed_meanwhile"),
         DomainError::Forbidden(_) => i18n::t(lang, "err.forbidden"),
         DomainError::Validation(errs) => errs
             .iter()
@@ -499,7 +500,8 @@ pub(crate) fn error_page(lang: Lang, e: DomainError) -> Response {
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
         DomainError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        DomainError::Storage(rapport_core::StorageError::Unique { .. }) => StatusCode::CONFLICT,
+        DomainError::Storage(rapport_core::StorageError::Unique { .. })
+        | DomainError::VersionConflict => StatusCode::CONFLICT,
         e if e.is_internal() => {
             tracing::error!(error = %e, "internal error");
             StatusCode::INTERNAL_SERVER_ERROR

@@ -186,6 +186,11 @@ const TEXT: &[(&str, &str, &str)] = &[
         "记录不存在，或您无权查看",
         "No such record, or you may not see it",
     ),
+    (
+        "record.changed_meanwhile",
+        "该记录在您打开之后已被他人修改，请刷新后重新操作",
+        "The record was changed by someone else since you opened it; reload it and try again",
+    ),
     ("record.yes", "是", "Yes"),
     ("record.no", "否", "No"),
     ("action.account.created", "创建", "Created"),
