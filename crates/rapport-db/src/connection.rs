@@ -52,7 +52,7 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))
                 .await
                 .map_err(db_err)?;
-            let checkpointer = Checkpointer::start(sqlite_options(url, 1, None, false)).await?;
+            let checkpointer = Checkpointer::open(sqlite_options(url, 1, None, false)).await?;
             // The table `begin` writes nothing to, to take the write lock first (see there).
             write
                 .execute(Statement::from_string(
@@ -139,6 +139,11 @@ impl Db {
         all_rows(&self.read, q, columns).await
     }
 
+    /// SQLite: the WAL checkpointer, for the server to run beside its requests.
+    pub fn checkpointer(&self) -> Option<Checkpointer> {
+        self.checkpointer.as_deref().cloned()
+    }
+
     /// The filters of the search tokens' closed generations (ADR 0027).
     pub fn token_filters(&self) -> &std::sync::Arc<Filters> {
         &self.token_filters
@@ -217,7 +222,6 @@ impl Db {
 
     pub async fn close(self) {
         if let Some(c) = &self.checkpointer {
-            c.task.abort();
             let _ = c.conn.clone().close().await;
         }
         let _ = self.read.close().await;

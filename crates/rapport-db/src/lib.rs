@@ -21,6 +21,7 @@ pub use connection::Db;
 pub use error::db_err;
 pub use rows::{all_rows, FromCell, Names, RowRef, Rows};
 pub use sqlite::audit_journal::{Journal, JournalEntry};
+pub use sqlite::checkpointer::Checkpointer;
 pub use sqlite::page_readers::{CellRef, Grid};
 pub use statements::{all, build, build_schema, exec, get, one, union_all};
 

@@ -9,6 +9,7 @@ pub mod access;
 pub mod activities;
 pub mod audit;
 pub mod auth_cache;
+pub mod background;
 pub mod crypto;
 pub mod custom_fields;
 pub mod demo;
@@ -79,6 +80,7 @@ pub struct Store {
     create_queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<records::group::Job>>>,
     auth_cache: Arc<auth_cache::AuthCache>,
     org_cache: Arc<access::org::Cache>,
+    background: Arc<background::Background>,
     search_density: Arc<records::search::DensityCache>,
     memos: Arc<Memos>,
 }
@@ -102,6 +104,7 @@ impl Store {
             create_queue: Default::default(),
             auth_cache: Default::default(),
             org_cache: Default::default(),
+            background: Default::default(),
             search_density: Default::default(),
             memos: Default::default(),
         }
@@ -115,6 +118,15 @@ impl Store {
     /// Which quick-search prefixes were recently found to match many records.
     pub(crate) fn search_density(&self) -> &records::search::DensityCache {
         &self.search_density
+    }
+
+    /// The tasks that run beside the requests (see [`background`]).
+    pub fn background(&self) -> &background::Background {
+        &self.background
+    }
+
+    pub(crate) fn background_handle(&self) -> Arc<background::Background> {
+        self.background.clone()
     }
 
     /// The organisation scopes were last resolved from (see [`access::org`]).

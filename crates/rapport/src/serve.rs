@@ -14,6 +14,9 @@ use std::time::Duration;
 
 pub const KEY_RELOAD_SECS: u64 = 5;
 
+/// How long the background tasks have to finish after the last request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Connect, load keys (creating them on a fresh install) and apply migrations.
 pub async fn open_store(cfg: &Config) -> Result<Store> {
     cfg.ensure_dirs()?;
@@ -69,8 +72,6 @@ pub async fn run(cfg: Config) -> Result<()> {
     rapport_services::audit::flush(&store)
         .await
         .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
-    // SQLite: generation 0 of the search tokens moved out and generations merged (ADR 0026).
-    let _ = rapport_db::search_index::generations::spawn(store.db.clone());
     let tls = cfg.tls_cert.is_some();
     let state = AppState {
         store: store.clone(),
@@ -83,49 +84,56 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     let app = rapport_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
-    if cfg.jobs_enabled {
+    // Every background task is started here, through the store's list, and stopped after
+    // the last request: the WAL checkpointer and the search tokens' merger (SQLite), the job
+    // worker, the key file watcher; the group-commit and audit writers join it when first
+    // used.
+    let jobs = if cfg.jobs_enabled {
         let released = rapport_services::jobs::worker::release_orphans(&store)
             .await
             .map_err(|e| anyhow!("cannot release interrupted jobs: {e}"))?;
         if released > 0 {
             tracing::info!(released, "jobs interrupted by the last stop will run again");
         }
-        rapport_services::jobs::worker::Worker::new(
-            store.clone(),
-            rapport_services::jobs::worker::Settings {
-                poll: Duration::from_millis(cfg.job_poll_ms as u64),
-                lease: chrono::Duration::seconds(cfg.job_lease_secs),
-                ..Default::default()
-            },
-        )
-        .spawn();
-    }
-
+        Some(rapport_services::jobs::worker::Settings {
+            poll: Duration::from_millis(cfg.job_poll_ms as u64),
+            lease: chrono::Duration::seconds(cfg.job_lease_secs),
+            ..Default::default()
+        })
+    } else {
+        None
+    };
+    store.background().start_server_tasks(&store, jobs);
     if cfg.master_key.is_none() {
         let cfg2 = cfg.clone();
         let store2 = store.clone();
-        tokio::spawn(async move {
-            let mut last = key_file_mtime(&cfg2);
-            loop {
-                tokio::time::sleep(Duration::from_secs(KEY_RELOAD_SECS)).await;
-                let now = key_file_mtime(&cfg2);
-                if now != last {
-                    last = now;
-                    match rapport_services::crypto::KeyFile::load(&cfg2.key_file)
-                        .and_then(|f| f.keyring())
-                    {
-                        Ok(ring) => {
-                            if store2.set_keys(ring).is_ok() {
-                                tracing::info!("reloaded encryption keys");
+        store
+            .background()
+            .spawn("key file watcher", move |stop| async move {
+                let mut last = key_file_mtime(&cfg2);
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(KEY_RELOAD_SECS)) => {}
+                        _ = stop.requested() => return,
+                    }
+                    let now = key_file_mtime(&cfg2);
+                    if now != last {
+                        last = now;
+                        match rapport_services::crypto::KeyFile::load(&cfg2.key_file)
+                            .and_then(|f| f.keyring())
+                        {
+                            Ok(ring) => {
+                                if store2.set_keys(ring).is_ok() {
+                                    tracing::info!("reloaded encryption keys");
+                                }
                             }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "key file changed but could not be loaded")
+                            Err(e) => {
+                                tracing::error!(error = %e, "key file changed but could not be loaded")
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
     }
 
     let addr: SocketAddr = cfg.listen.parse().with_context(|| {
@@ -159,6 +167,9 @@ pub async fn run(cfg: Config) -> Result<()> {
         announce(&handle, "http").await;
         server.serve(app).await.context("server failed")?;
     }
+    // The last request is answered: the background tasks finish what they hold (queued
+    // creates and audit entries are written, a last checkpoint) and stop.
+    store.background().stop(SHUTDOWN_GRACE).await;
     store.db.close().await;
     Ok(())
 }

@@ -595,3 +595,46 @@ story!(audited_reads_written_together_keep_the_chain, |app| {
     let total: i64 = out.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
     assert_eq!(total, 42, "user created + login + 40 lists: {out}");
 });
+
+story!(a_terminated_server_finishes_its_work_and_stops, |app| {
+    let mut app = app;
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    // Creates and audited reads in flight up to the signal.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (s, c) = app
+            .post(
+                &admin,
+                "/api/v1/contacts",
+                json!({"family_name": format!("停止{i}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+        app.get(&admin, &format!("/api/v1/contacts/{}", ids[i]))
+            .await;
+    }
+    // The server stops on its own, promptly and cleanly: every background task ended.
+    let status = app
+        .terminate(std::time::Duration::from_secs(30))
+        .expect("the server did not stop within 30 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    // Started again, nothing acknowledged is missing and the audit trail holds every read.
+    app.spawn();
+    let admin = app.login("admin@example.com").await;
+    for id in &ids {
+        assert_eq!(
+            app.get(&admin, &format!("/api/v1/contacts/{id}")).await.0,
+            StatusCode::OK
+        );
+    }
+    let (s, trail) = app
+        .get(&admin, "/api/v1/audit?action=contact.read&limit=200")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{trail}");
+    assert!(trail["data"].as_array().unwrap().len() >= 20, "{trail}");
+    let (code, out, err) = app.cli(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out} {err}");
+});

@@ -518,20 +518,25 @@ const IDLE_AFTER: Duration = Duration::from_secs(30);
 /// How often the upkeep looks whether anything is due.
 const EVERY: Duration = Duration::from_secs(1);
 
-/// The server's upkeep of the generations (SQLite only): every second, whatever is due, one
-/// transaction at a time so that other writers take their turns in between.
-pub fn spawn(db: Db) -> Option<tokio::task::JoinHandle<()>> {
+/// The server's upkeep of the generations (SQLite only), until `stop` resolves: every second,
+/// whatever is due, one transaction at a time so that other writers take their turns in
+/// between. A merge stopped halfway is taken up by the next start ([`step`]).
+pub async fn run(db: Db, stop: impl std::future::Future<Output = ()>) {
     if !db.is_sqlite() {
-        return None;
+        return;
     }
-    Some(tokio::spawn(async move {
+    tokio::pin!(stop);
+    {
         let policy = Policy::default();
         // Generation 0 is counted when this process has written tokens since it last looked,
         // and once at the start (another process may have filled it).
         let mut seen: Option<u64> = None;
         let mut quiet_since = Instant::now();
         loop {
-            tokio::time::sleep(EVERY).await;
+            tokio::select! {
+                _ = tokio::time::sleep(EVERY) => {}
+                _ = &mut stop => return,
+            }
             let written = super::written();
             let look_at_0 = seen != Some(written);
             if look_at_0 {
@@ -555,7 +560,7 @@ pub fn spawn(db: Db) -> Option<tokio::task::JoinHandle<()>> {
                 }
             }
         }
-    }))
+    }
 }
 
 #[cfg(test)]

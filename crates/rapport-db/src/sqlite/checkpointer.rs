@@ -14,28 +14,44 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// threshold: that commit, and every request waiting on the single writer behind it (each
 /// audited read waits for its entry's commit), stalled for as long as copying tens of
 /// megabytes and syncing the file took. A passive checkpoint waits for no reader or writer.
-#[derive(Debug)]
-pub(crate) struct Checkpointer {
+///
+/// The connection is opened with the database; the loop is run by whoever owns the server's
+/// background tasks ([`Checkpointer::run`]).
+#[derive(Debug, Clone)]
+pub struct Checkpointer {
     pub(crate) conn: DatabaseConnection,
-    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 impl Checkpointer {
-    pub(crate) async fn start(
+    pub(crate) async fn open(
         options: sea_orm::ConnectOptions,
     ) -> Result<Checkpointer, DomainError> {
         let conn = Database::connect(options).await.map_err(db_err)?;
-        let c = conn.clone();
-        let task = tokio::spawn(async move {
-            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                if let Err(e) = c.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
-                    tracing::warn!(error = %e, "background WAL checkpoint failed");
-                }
+        Ok(Checkpointer { conn })
+    }
+
+    /// Checkpoint every [`CHECKPOINT_EVERY`] until `stop` resolves, then once more.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = &mut stop => break,
             }
-        });
-        Ok(Checkpointer { conn, task })
+            self.checkpoint().await;
+        }
+        self.checkpoint().await;
+    }
+
+    async fn checkpoint(&self) {
+        if let Err(e) = self
+            .conn
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            tracing::warn!(error = %e, "background WAL checkpoint failed");
+        }
     }
 }

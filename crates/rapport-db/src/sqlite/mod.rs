@@ -3,7 +3,7 @@
 //! ([`checkpointer`]), and the audit read journal ([`audit_journal`]).
 
 pub mod audit_journal;
-pub(crate) mod checkpointer;
+pub mod checkpointer;
 pub(crate) mod page_readers;
 #[cfg(test)]
 mod scrub_tests;

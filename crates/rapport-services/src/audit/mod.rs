@@ -288,10 +288,14 @@ pub fn spawn_writer(store: Store) -> Writer {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<QueuedEntry>(4096);
     let (flush_tx, flush_rx) = tokio::sync::mpsc::channel::<FlushRequest>(256);
     let journal = store.db.journal().cloned();
+    let background = store.background_handle();
     if let Some(journal) = &journal {
-        tokio::spawn(mover(store.clone(), Arc::clone(journal), flush_rx));
+        let (s, j) = (store.clone(), Arc::clone(journal));
+        background.spawn("audit journal mover", move |stop| {
+            mover(s, j, flush_rx, stop)
+        });
     }
-    tokio::spawn(async move {
+    background.spawn("audit writer", move |stop| async move {
         if let Some(journal) = &journal {
             // A journal file made anew must not reuse ids the trail has taken.
             if let Err(e) = journal_ids_after_moved(&store, journal).await {
@@ -299,8 +303,19 @@ pub fn spawn_writer(store: Store) -> Writer {
             }
         }
         let mut batch = Vec::with_capacity(BATCH);
-        // Waits for one entry, then takes every other one already queued.
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
+        loop {
+            // Waits for one entry, then takes every other one already queued; asked to stop,
+            // writes what is queued and ends.
+            let n = tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => n,
+                _ = stop.requested() => {
+                    rx.close();
+                    rx.recv_many(&mut batch, BATCH).await
+                }
+            };
+            if n == 0 {
+                break;
+            }
             let result = match &journal {
                 Some(journal) => {
                     let now = store.now();
@@ -355,17 +370,21 @@ async fn mover(
     store: Store,
     journal: Arc<Journal>,
     mut flushes: tokio::sync::mpsc::Receiver<FlushRequest>,
+    stop: crate::background::Stop,
 ) {
     let mut waiting = Vec::new();
     loop {
-        tokio::select! {
+        let last = tokio::select! {
             n = flushes.recv_many(&mut waiting, 256) => {
                 if n == 0 {
                     return;
                 }
+                false
             }
-            _ = tokio::time::sleep(MOVE_EVERY) => {}
-        }
+            _ = tokio::time::sleep(MOVE_EVERY) => false,
+            // One last move, so what was read before the stop is in the trail at once.
+            _ = stop.requested() => true,
+        };
         let result = move_journal(&store, &journal)
             .await
             .map_err(|e| e.to_string());
@@ -374,6 +393,9 @@ async fn mover(
         }
         for ack in waiting.drain(..) {
             let _ = ack.send(result.clone());
+        }
+        if last {
+            return;
         }
     }
 }

@@ -170,29 +170,32 @@ impl Worker {
         Ok(batch.len())
     }
 
-    /// Start the worker: schedule housekeeping, then poll for due jobs forever.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            if let Ok(tx) = self.store.db.begin().await {
-                let ok = schedule_purge(&tx, &self.store).await.is_ok()
-                    && schedule_daily(&tx, &self.store, crate::pool::SWEEP_JOB, 18)
-                        .await
-                        .is_ok();
-                if ok {
-                    let _ = tx.commit().await;
-                }
+    /// Run the worker until `stop` is requested: schedule housekeeping, then poll for due
+    /// jobs. A batch already claimed is finished first (each job commits with its work, so one
+    /// cut short would only run again after its lease).
+    pub async fn run(self, stop: crate::background::Stop) {
+        if let Ok(tx) = self.store.db.begin().await {
+            let ok = schedule_purge(&tx, &self.store).await.is_ok()
+                && schedule_daily(&tx, &self.store, crate::pool::SWEEP_JOB, 18)
+                    .await
+                    .is_ok();
+            if ok {
+                let _ = tx.commit().await;
             }
-            loop {
-                match self.run_once().await {
-                    // Jobs ran: more may be due right now (a job often enqueues the next
-                    // step, such as an import's next batch), so look again at once.
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
-                }
-                tokio::time::sleep(self.settings.poll).await;
+        }
+        while !stop.is_requested() {
+            match self.run_once().await {
+                // Jobs ran: more may be due right now (a job often enqueues the next
+                // step, such as an import's next batch), so look again at once.
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
             }
-        })
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = stop.requested() => break,
+            }
+        }
     }
 }
 

@@ -37,13 +37,25 @@ pub(crate) async fn write(store: &Store, actor: &Access, p: Prepared) -> Result<
         .map_err(|_| DomainError::Internal("the create was not written".into()))?
 }
 
-/// The background writer behind [`write`].
+/// The background writer behind [`write`], started among the store's background tasks. Asked
+/// to stop, it writes the creates already queued and ends.
 pub(crate) fn spawn_writer(store: Store) -> mpsc::Sender<Job> {
     let (tx, mut rx) = mpsc::channel::<Job>(1024);
-    tokio::spawn(async move {
+    let background = store.background_handle();
+    background.spawn("group commit writer", move |stop| async move {
         let mut group = Vec::with_capacity(GROUP);
-        // Waits for one create, then takes every other one already queued.
-        while rx.recv_many(&mut group, GROUP).await > 0 {
+        loop {
+            // Waits for one create, then takes every other one already queued.
+            let n = tokio::select! {
+                n = rx.recv_many(&mut group, GROUP) => n,
+                _ = stop.requested() => {
+                    rx.close();
+                    rx.recv_many(&mut group, GROUP).await
+                }
+            };
+            if n == 0 {
+                break;
+            }
             // A task per group: should writing one ever panic, its callers are answered with
             // an error (their acks are dropped) and the writer goes on with the next group.
             let store = store.clone();
