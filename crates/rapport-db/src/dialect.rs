@@ -3,7 +3,9 @@
 
 use crate::error::db_err;
 use rapport_core::DomainError;
-use sea_orm::sea_query::Value as SqlValue;
+use sea_orm::sea_query::{
+    Alias, Expr, LockBehavior, LockType, Query, SelectStatement, SimpleExpr, Value as SqlValue,
+};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 
 /// Hold a lock on each of `keys` (any text) until the transaction ends, so that of two
@@ -78,4 +80,138 @@ pub fn multi_row_insert(
         sql.push(')');
     }
     Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
+}
+
+/// Lock the rows `pick` selects for the transaction, skipping rows other transactions hold:
+/// `FOR UPDATE SKIP LOCKED` on PostgreSQL, where several servers claim from one queue. SQLite
+/// needs nothing: its one writer claims alone.
+pub fn claim_skipping_locked(backend: DatabaseBackend, pick: &mut SelectStatement) {
+    if backend == DatabaseBackend::Postgres {
+        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+}
+
+/// Hold the row `id` of `table` until the transaction ends, so that two transactions working
+/// for the same row (one person's claims) run one after the other: `SELECT … FOR UPDATE` on
+/// PostgreSQL; on SQLite a write transaction already holds the database's one write lock.
+pub async fn lock_row(tx: &DatabaseTransaction, table: &str, id: &str) -> Result<(), DomainError> {
+    if tx.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let q = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("id")).eq(id))
+        .lock(LockType::Update)
+        .to_owned();
+    tx.query_one(crate::statements::build(DatabaseBackend::Postgres, &q))
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The value under `key` in the JSON text column `column`, as text, as a number
+/// (`as_type == "numeric"`) or as a boolean (`"boolean"`; SQLite's JSON true and false are
+/// already 1 and 0). `column` and `key` are the schema's own names, never input.
+pub fn json_field(backend: DatabaseBackend, column: &str, key: &str, as_type: &str) -> SimpleExpr {
+    let sql = match (backend == DatabaseBackend::Sqlite, as_type) {
+        (true, "numeric") => format!("CAST(json_extract({column}, '$.{key}') AS REAL)"),
+        (true, _) => format!("json_extract({column}, '$.{key}')"),
+        (false, "numeric") => format!("(({column}::jsonb ->> '{key}')::numeric)"),
+        (false, "boolean") => format!("(({column}::jsonb ->> '{key}')::boolean)"),
+        (false, _) => format!("({column}::jsonb ->> '{key}')"),
+    };
+    Expr::cust(sql)
+}
+
+/// SQLite: the rows of `child` naming a row of `parent` through `fk`, as one JSON array of
+/// `[col, col…]` per parent row, to read with the parent's page in one statement (a page's
+/// contacts with their account links). `None` on PostgreSQL, whose driver reads a second
+/// query's rows without the cost that made this worth it (ADR 0019).
+pub fn inline_children(
+    backend: DatabaseBackend,
+    parent: &str,
+    child: &str,
+    fk: &str,
+    cols: &[&str],
+) -> Option<SimpleExpr> {
+    (backend == DatabaseBackend::Sqlite).then(|| {
+        Expr::cust(format!(
+            "(SELECT json_group_array(json_array({})) FROM {child} WHERE {child}.{fk} = \"{parent}\".id)",
+            cols.join(", ")
+        ))
+    })
+}
+
+/// Whether a quick search reads each of its ways of matching on its own, newest first and
+/// bounded, rather than as one OR: SQLite's planner reads an OR of prefix ranges poorly
+/// (ADR 0019); PostgreSQL's does not need the help.
+pub fn reads_search_branches_apart(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Sqlite
+}
+
+/// Check the transaction's foreign keys at its commit rather than statement by statement:
+/// SQLite then keeps no statement journal for bulk INSERTs (ADR 0020). PostgreSQL checks
+/// them as declared; nothing to do.
+pub async fn defer_foreign_keys(tx: &DatabaseTransaction) -> Result<(), DomainError> {
+    if tx.get_database_backend() == DatabaseBackend::Sqlite {
+        tx.execute_unprepared("PRAGMA defer_foreign_keys = ON")
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Whether one server process owns the database: SQLite (a file one process serves), so work
+/// it was doing when it stopped can be taken back at once; PostgreSQL may be shared by several
+/// servers, whose leases must run out instead.
+pub fn one_server_per_database(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Sqlite
+}
+
+/// A column of a row read with every column (`SELECT *`), whatever its type, as the backend
+/// returns it: PostgreSQL's typed columns (integers, booleans, times) and SQLite's dynamic
+/// ones alike.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyCell {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Time(chrono::DateTime<chrono::Utc>),
+    Float(f64),
+    Text(String),
+}
+
+/// Read column `col` of `row` as an [`AnyCell`].
+pub fn any_cell(
+    backend: DatabaseBackend,
+    row: &sea_orm::QueryResult,
+    col: &str,
+) -> Result<AnyCell, DomainError> {
+    fn try_get<T: sea_orm::TryGetable>(row: &sea_orm::QueryResult, col: &str) -> Option<Option<T>> {
+        row.try_get::<Option<T>>("", col).ok()
+    }
+    if let Some(v) = try_get::<i64>(row, col) {
+        return Ok(v.map_or(AnyCell::Null, AnyCell::Int));
+    }
+    if backend == DatabaseBackend::Postgres {
+        if let Some(v) = try_get::<i32>(row, col) {
+            return Ok(v.map_or(AnyCell::Null, |i| AnyCell::Int(i.into())));
+        }
+        if let Some(v) = try_get::<bool>(row, col) {
+            return Ok(v.map_or(AnyCell::Null, AnyCell::Bool));
+        }
+        if let Some(v) = try_get::<chrono::DateTime<chrono::Utc>>(row, col) {
+            return Ok(v.map_or(AnyCell::Null, AnyCell::Time));
+        }
+    }
+    if let Some(v) = try_get::<String>(row, col) {
+        return Ok(v.map_or(AnyCell::Null, AnyCell::Text));
+    }
+    if let Some(v) = try_get::<f64>(row, col) {
+        return Ok(v.map_or(AnyCell::Null, AnyCell::Float));
+    }
+    Err(DomainError::Internal(format!(
+        "column {col} has a type that cannot be read"
+    )))
 }

@@ -90,16 +90,12 @@ impl Background {
                 checkpoints.run(async move { stop.requested().await }).await
             });
         }
-        if store.db.is_sqlite() {
-            let db = store.db.clone();
-            self.spawn("search token merger", move |stop| async move {
-                rapport_db::search_index::generations::run(
-                    db,
-                    async move { stop.requested().await },
-                )
+        // On PostgreSQL there is nothing to merge: the task ends at once.
+        let db = store.db.clone();
+        self.spawn("search token merger", move |stop| async move {
+            rapport_db::search_index::generations::run(db, async move { stop.requested().await })
                 .await
-            });
-        }
+        });
         if let Some(settings) = jobs {
             let worker = crate::jobs::worker::Worker::new(store.clone(), settings);
             self.spawn("job worker", move |stop| worker.run(stop));

@@ -11,8 +11,8 @@ use crate::{audit, notifications, outbox, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, FieldError, Object, Principal, Scope};
 use rapport_db::{all, db_err, exec, get, one};
-use sea_orm::sea_query::{Alias, Cond, Expr, LockType, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseBackend};
+use sea_orm::sea_query::{Alias, Cond, Expr, Order, Query};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -341,18 +341,8 @@ pub async fn claim(store: &Store, actor: &Access, account_id: &str) -> Result<()
     let rules = settings(store.db.reader()).await?;
     let now = store.now();
     let tx = store.db.begin().await?;
-    // One person's claims run one at a time (SQLite: `begin` already holds the write lock).
-    if tx.get_database_backend() == DatabaseBackend::Postgres {
-        one(
-            &tx,
-            Query::select()
-                .column(t("id"))
-                .from(t("users"))
-                .and_where(Expr::col(t("id")).eq(actor.user_id.as_str()))
-                .lock(LockType::Update),
-        )
-        .await?;
-    }
+    // One person's claims run one at a time.
+    rapport_db::dialect::lock_row(&tx, "users", &actor.user_id).await?;
     let exists = one(
         &tx,
         Query::select()

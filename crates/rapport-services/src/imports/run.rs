@@ -265,13 +265,8 @@ async fn write_all(
         if mine != 1 {
             return Ok(());
         }
-        if store.db.is_sqlite() {
-            // Foreign keys are checked at the commit: SQLite then keeps no statement journal
-            // for the batches' INSERTs (see `records::batch::record_statements`).
-            tx.execute_unprepared("PRAGMA defer_foreign_keys = ON")
-                .await
-                .map_err(db_err)?;
-        }
+        // Foreign keys are checked at the commit (see `records::batch::record_statements`).
+        rapport_db::dialect::defer_foreign_keys(&tx).await?;
         let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
         let mut left = BATCHES_PER_COMMIT;
         let mut tokens = Vec::new();

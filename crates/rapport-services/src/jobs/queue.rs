@@ -10,10 +10,8 @@ use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ids, Action, DomainError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
-use sea_orm::sea_query::{
-    Alias, Cond, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query,
-};
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult};
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, OnConflict, Order, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -176,9 +174,7 @@ pub async fn claim(
         .cond_where(due(now))
         .order_by(t("run_at"), Order::Asc)
         .limit(u64::from(limit.clamp(1, 100)));
-    if store.db.backend() == DatabaseBackend::Postgres {
-        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
+    rapport_db::dialect::claim_skipping_locked(store.db.backend(), &mut pick);
     let mut q = Query::update();
     q.table(t("jobs"))
         .value(t("status"), RUNNING)

@@ -202,7 +202,7 @@ impl Worker {
 /// On SQLite one server process owns the database: jobs it was running when it stopped
 /// (a crash, kill -9) are released at start-up instead of waiting for their lease to end.
 pub async fn release_orphans(store: &Store) -> Result<u64, DomainError> {
-    if !store.db.is_sqlite() {
+    if !rapport_db::dialect::one_server_per_database(store.db.backend()) {
         return Ok(0);
     }
     jobs::release_all_running(store).await

@@ -58,32 +58,15 @@ impl Cell {
 pub type Row = BTreeMap<String, Cell>;
 
 fn cell(backend: DatabaseBackend, row: &QueryResult, col: &str) -> Result<Cell, DomainError> {
-    fn try_get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> Option<Option<T>> {
-        row.try_get::<Option<T>>("", col).ok()
-    }
-    if let Some(v) = try_get::<i64>(row, col) {
-        return Ok(v.map_or(Cell::Null, Cell::Int));
-    }
-    if backend == DatabaseBackend::Postgres {
-        if let Some(v) = try_get::<i32>(row, col) {
-            return Ok(v.map_or(Cell::Null, |i| Cell::Int(i.into())));
-        }
-        if let Some(v) = try_get::<bool>(row, col) {
-            return Ok(v.map_or(Cell::Null, Cell::Bool));
-        }
-        if let Some(v) = try_get::<DateTime<Utc>>(row, col) {
-            return Ok(v.map_or(Cell::Null, Cell::Time));
-        }
-    }
-    if let Some(v) = try_get::<String>(row, col) {
-        return Ok(v.map_or(Cell::Null, Cell::Text));
-    }
-    if let Some(v) = try_get::<f64>(row, col) {
-        return Ok(v.map_or(Cell::Null, Cell::Float));
-    }
-    Err(DomainError::Internal(format!(
-        "column {col} has a type a snapshot cannot keep"
-    )))
+    use rapport_db::dialect::{any_cell, AnyCell};
+    Ok(match any_cell(backend, row, col)? {
+        AnyCell::Null => Cell::Null,
+        AnyCell::Int(i) => Cell::Int(i),
+        AnyCell::Bool(b) => Cell::Bool(b),
+        AnyCell::Time(t) => Cell::Time(t),
+        AnyCell::Float(f) => Cell::Float(f),
+        AnyCell::Text(s) => Cell::Text(s),
+    })
 }
 
 /// The rows of `table` matching `cond`, every column.

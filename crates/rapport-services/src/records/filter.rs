@@ -394,17 +394,10 @@ pub(super) fn compile(
     }
 }
 
-/// SQL for a custom value inside the `custom` JSON column (the dialect seam: SQLite's
-/// json_extract, PostgreSQL's jsonb operators). Keys are validated `cf_[a-z0-9_]+`.
+/// SQL for a custom value inside the `custom` JSON column. Keys are validated
+/// `cf_[a-z0-9_]+`.
 fn json_value(store: &Store, key: &str, as_type: &str) -> SimpleExpr {
-    let sql = match (store.db.is_sqlite(), as_type) {
-        (true, "numeric") => format!("CAST(json_extract(custom, '$.{key}') AS REAL)"),
-        (true, _) => format!("json_extract(custom, '$.{key}')"),
-        (false, "numeric") => format!("((custom::jsonb ->> '{key}')::numeric)"),
-        (false, "boolean") => format!("((custom::jsonb ->> '{key}')::boolean)"),
-        (false, _) => format!("(custom::jsonb ->> '{key}')"),
-    };
-    Expr::cust(sql)
+    rapport_db::dialect::json_field(store.db.backend(), "custom", key, as_type)
 }
 
 fn custom_condition(

@@ -427,7 +427,10 @@ impl PageSelect {
         }
         // A quick search in the default order on SQLite reads each way of matching on its
         // own, bounded, instead of one OR (see `search`).
-        let candidates = if store.db.is_sqlite() && sort.spec.is_none() && sort.desc {
+        let candidates = if rapport_db::dialect::reads_search_branches_apart(store.db.backend())
+            && sort.spec.is_none()
+            && sort.desc
+        {
             super::search::candidates(store, actor, def, &filter, &params, &sort, limit + 1).await?
         } else {
             None

@@ -109,16 +109,17 @@ impl PageQuery {
         let mut columns = needed.columns();
         q.columns(columns.iter().map(Alias::new));
         let links = needed.links();
-        let inline_links = links && backend == sea_orm::DatabaseBackend::Sqlite;
-        if inline_links {
-            q.expr_as(
-                Expr::cust(format!(
-                    "(SELECT json_group_array(json_array(account_id, role)) FROM contact_accounts \
-                     WHERE contact_accounts.contact_id = \"{}\".id)",
-                    def.table
-                )),
-                t(LINKS_COLUMN),
-            );
+        let inline = rapport_db::dialect::inline_children(
+            backend,
+            def.table,
+            "contact_accounts",
+            "contact_id",
+            &["account_id", "role"],
+        )
+        .filter(|_| links);
+        let inline_links = inline.is_some();
+        if let Some(expr) = inline {
+            q.expr_as(expr, t(LINKS_COLUMN));
             columns.push(LINKS_COLUMN.into());
         }
         PageQuery {
