@@ -120,3 +120,56 @@ test("custom fields, field rules, picklists and duplicate rules from the setting
   await repContext.close();
   await context.close();
 });
+
+test("custom fields on every record type, at phone width in both languages", async () => {
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const base = server.base;
+  await signIn(page, base, "root@example.com");
+
+  // Every record type is offered; define a number field for products.
+  await page.goto(`${base}/admin/settings`);
+  const offered = await page.locator("form[action='/admin/settings/custom-fields'] select[name=object] option").allInnerTexts();
+  for (const name of ["客户", "联系人", "线索", "商机", "产品", "报价单", "合同", "订单", "回款"]) {
+    assert.ok(offered.includes(name), `${name} in ${offered}`);
+  }
+  await page.selectOption("form[action='/admin/settings/custom-fields'] select[name=object]", "products");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=key]", "cf_seats");
+  await page.selectOption("form[action='/admin/settings/custom-fields'] select[name=kind]", "number");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_zh]", "授权席位");
+  await page.fill("form[action='/admin/settings/custom-fields'] input[name=label_en]", "Licensed seats");
+  await page.click("form[action='/admin/settings/custom-fields'] button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.match(await page.locator("#custom-fields table").innerText(), /产品[\s\S]*cf_seats/);
+  await page.screenshot({ path: join(SHOTS, "settings-custom-fields-phone-zh.png"), fullPage: true });
+
+  // It is on the product form and record page.
+  await page.goto(`${base}/products/new`);
+  await page.fill("input[name=code]", "SEAT-50");
+  await page.fill("input[name=name]", "企业版年度订阅");
+  await page.fill("input[name=cf_seats]", "1200");
+  await page.click("form.record-form button.primary");
+  await page.waitForURL(/\/products\/[0-9a-f-]{36}$/);
+  const url = page.url();
+  assert.match(await page.locator("#row-cf_seats .label, #row-cf_seats").first().innerText(), /授权席位/);
+  assert.match(await page.locator("#row-cf_seats .value").innerText(), /^1,?200$/);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling at phone width (${width})`);
+  await page.screenshot({ path: join(SHOTS, "product-custom-field-phone-zh.png"), fullPage: true });
+
+  // The role editor offers field rules for it, grouped by record type.
+  await page.goto(`${base}/admin/settings/roles/sales_rep`);
+  assert.equal(await page.locator("select[name='rule.product.cf_seats']").count(), 1);
+  assert.equal(await page.locator("select[name='rule.opportunity.amount']").count(), 1);
+  await context.close();
+
+  // In English, the same record reads in English.
+  const en = await browser.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+  const enPage = await en.newPage();
+  await signIn(enPage, base, "root@example.com");
+  await enPage.goto(url);
+  assert.match(await enPage.locator("#row-cf_seats").innerText(), /Licensed seats/);
+  assert.match(await enPage.locator("#row-cf_seats .value").innerText(), /^1,?200$/);
+  await enPage.screenshot({ path: join(SHOTS, "product-custom-field-phone-en.png"), fullPage: true });
+  await en.close();
+});

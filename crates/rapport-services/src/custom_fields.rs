@@ -84,11 +84,12 @@ pub async fn save(
     mut field: CustomField,
 ) -> Result<CustomField, DomainError> {
     require_admin(actor)?;
-    if !matches!(field.object, Object::Account | Object::Contact) {
+    if crate::objects::def_of(field.object).is_none() {
         return Err(DomainError::field(
             "object",
             "invalid",
-            "custom fields exist for accounts and contacts",
+            "custom fields exist for record types (accounts, contacts, leads, opportunities, \
+             products, quotes, contracts, orders, payments)",
         ));
     }
     field

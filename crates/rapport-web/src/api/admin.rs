@@ -254,6 +254,13 @@ fn object_of(path: &str) -> ApiResult<Object> {
     }
 }
 
+/// The record type a custom-field path names: any record type can have custom fields.
+fn record_object_of(path: &str) -> ApiResult<Object> {
+    rapport_services::objects::by_plural(path)
+        .map(|d| d.object)
+        .ok_or_else(|| DomainError::NotFound.into())
+}
+
 pub async fn get_duplicate_rules(
     State(app): State<AppState>,
     _auth: Auth,
@@ -282,13 +289,13 @@ pub async fn put_duplicate_rules(
     ))
 }
 
-/// Custom field definitions of accounts or contacts (everyone who can read them may see them).
+/// Custom field definitions of a record type (everyone who can read them may see them).
 pub async fn list_custom_fields(
     State(app): State<AppState>,
     auth: Auth,
     Path(object): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let object = object_of(&object)?;
+    let object = record_object_of(&object)?;
     let visible =
         rapport_services::custom_fields::list_for(&app.store, &auth.access, object).await?;
     Ok(Json(json!({"data": visible})))
@@ -301,7 +308,7 @@ pub async fn put_custom_field(
     Path((object, key)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let object = object_of(&object)?;
+    let object = record_object_of(&object)?;
     let f = Fields::new(
         &body,
         &[

@@ -32,12 +32,17 @@ struct SettingsPage {
     notice: Option<String>,
     roles: Vec<(String, String, bool)>,
     customs: Vec<(String, String, String, String, String, String)>,
+    /// (plural, name) of every record type, for the custom-field form
+    record_types: Vec<(String, String)>,
     kinds: Vec<(String, String)>,
     picklists: Vec<Picklist>,
     duplicate_rules: Vec<(String, String, Options)>,
     /// (id, name, depth) in tree order
     departments: Vec<(String, String, usize)>,
 }
+
+/// (form name `object.field`, label, current rule: "", "read_only" or "hidden")
+type FieldRule = (String, String, String);
 
 #[derive(Template)]
 #[template(path = "role.html")]
@@ -48,7 +53,8 @@ struct RolePage {
     error: Option<String>,
     actions: Vec<(String, String)>,
     objects: Vec<PermissionRow>,
-    field_rules: Vec<(String, String, String)>,
+    /// Per record type: (its name, how many rules are set, (name, label, rule) per field).
+    field_rules: Vec<(String, usize, Vec<FieldRule>)>,
     require_mfa: bool,
 }
 
@@ -78,15 +84,17 @@ fn kind_label(lang: Lang, key: &str) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
+/// A record type's name as the menu shows it ("商机", "Opportunities").
 fn object_label(lang: Lang, o: Object) -> String {
-    t(
-        lang,
-        if o == Object::Account {
-            "nav.accounts"
-        } else {
-            "nav.contacts"
-        },
-    )
+    match objects::def_of(o) {
+        Some(d) => t(lang, &format!("nav.{}", d.plural)),
+        None => t(lang, &format!("settings.object_{}", o.key())),
+    }
+}
+
+/// Every record type: each can have custom fields and field rules.
+fn record_objects() -> impl Iterator<Item = Object> {
+    objects::ALL.into_iter().map(|d| d.object)
 }
 
 async fn show(
@@ -102,7 +110,7 @@ async fn show(
     let zh = lang == Lang::Zh;
     let role_list = roles::list(&app.store.db).await.unwrap_or_default();
     let mut customs = Vec::new();
-    for o in [Object::Account, Object::Contact] {
+    for o in record_objects() {
         for c in custom_fields::list(&app.store, o).await.unwrap_or_default() {
             let mut flags = Vec::new();
             if c.required {
@@ -138,7 +146,7 @@ async fn show(
         ));
     }
     let mut duplicate_rules = Vec::new();
-    for o in [Object::Account, Object::Contact] {
+    for o in record_objects() {
         for (rule, mode) in duplicates::rules(&app.store, o).await.unwrap_or_default() {
             let label = format!(
                 "{} · {}",
@@ -199,6 +207,10 @@ async fn show(
             })
             .collect(),
         customs,
+        record_types: objects::ALL
+            .into_iter()
+            .map(|d| (d.plural.to_string(), object_label(lang, d.object)))
+            .collect(),
         kinds: KINDS
             .iter()
             .map(|k| (k.0.to_string(), if zh { k.1 } else { k.2 }.to_string()))
@@ -233,17 +245,9 @@ pub async fn save_custom_field(
     Posted { page, form }: Posted,
 ) -> Response {
     let res = async {
-        let object = match field(&form, "object").as_str() {
-            "accounts" => Object::Account,
-            "contacts" => Object::Contact,
-            _ => {
-                return Err(DomainError::field(
-                    "object",
-                    "invalid",
-                    "choose accounts or contacts",
-                ))
-            }
-        };
+        let object = objects::by_plural(&field(&form, "object"))
+            .map(|d| d.object)
+            .ok_or_else(|| DomainError::field("object", "invalid", "choose a record type"))?;
         let kind = CustomKind::parse(&field(&form, "kind"))
             .ok_or_else(|| DomainError::field("kind", "invalid", "choose a kind"))?;
         let mut options = Vec::new();
@@ -329,7 +333,7 @@ pub async fn save_duplicates(
     Posted { page, form }: Posted,
 ) -> Response {
     let res = async {
-        for o in [Object::Account, Object::Contact] {
+        for o in record_objects() {
             let mut rules = duplicates::Rules::new();
             for (k, v) in &form {
                 if let Some(rule) = k.strip_prefix(&format!("{}.", o.key())) {
@@ -375,10 +379,7 @@ async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>)
     };
     let zh = lang == Lang::Zh;
     let action_label = |a: Action| t(lang, &format!("settings.action_{}", a.key()));
-    let object_name = |o: Object| match o {
-        Object::Account | Object::Contact => object_label(lang, o),
-        other => t(lang, &format!("settings.object_{}", other.key())),
-    };
+    let object_name = |o: Object| object_label(lang, o);
     let objects_rows = Object::ALL
         .into_iter()
         .map(|o| {
@@ -407,39 +408,33 @@ async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>)
         })
         .collect();
     let mut field_rules = Vec::new();
-    for o in [Object::Account, Object::Contact] {
+    for o in record_objects() {
+        let access_of = |name: &str| match role.grants.field_access(o, name) {
+            Some(FieldAccess::Hidden) => "hidden",
+            Some(FieldAccess::ReadOnly) => "read_only",
+            None => "",
+        };
+        let mut rules = Vec::new();
         for f in objects::def_of(o)
             .map_or(&[][..], |d| d.fields)
             .iter()
             .filter(|f| !f.system && f.name != "owner_id")
         {
-            let access = match role.grants.field_access(o, f.name) {
-                Some(FieldAccess::Hidden) => "hidden",
-                Some(FieldAccess::ReadOnly) => "read_only",
-                None => "",
-            };
-            field_rules.push((
+            rules.push((
                 format!("{}.{}", o.key(), f.name),
-                format!(
-                    "{} · {}",
-                    object_label(lang, o),
-                    if zh { f.label_zh } else { f.label_en }
-                ),
-                access.to_string(),
+                if zh { f.label_zh } else { f.label_en }.to_string(),
+                access_of(f.name).to_string(),
             ));
         }
         for c in custom_fields::list(&app.store, o).await.unwrap_or_default() {
-            let access = match role.grants.field_access(o, &c.key) {
-                Some(FieldAccess::Hidden) => "hidden",
-                Some(FieldAccess::ReadOnly) => "read_only",
-                None => "",
-            };
-            field_rules.push((
+            rules.push((
                 format!("{}.{}", o.key(), c.key),
-                format!("{} · {}", object_label(lang, o), c.label(zh)),
-                access.to_string(),
+                c.label(zh).to_string(),
+                access_of(&c.key).to_string(),
             ));
         }
+        let set = rules.iter().filter(|r| !r.2.is_empty()).count();
+        field_rules.push((object_label(lang, o), set, rules));
     }
     render(&RolePage {
         title: if zh {

@@ -209,7 +209,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "get",
         "/api/v1/custom-fields/{object}",
         "settings",
-        "Custom field definitions of accounts or contacts",
+        "Custom field definitions of a record type (any plural: accounts, leads, quotes...)",
         None,
         200,
     ),
