@@ -1,6 +1,6 @@
 //! Time is a parameter: services take a `Clock` so expiry, lockouts and reminders are testable.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use std::sync::{Arc, Mutex};
 
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -41,4 +41,19 @@ impl Clock for ManualClock {
             Err(poisoned) => *poisoned.into_inner(),
         }
     }
+}
+
+/// The instance's zone (Asia/Shanghai, as the forms read dates and times).
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    match FixedOffset::east_opt(8 * 3600) {
+        Some(z) => t.with_timezone(&z).date_naive(),
+        None => t.date_naive(),
+    }
+}
+
+/// The start of `d` in the instance's zone, as UTC.
+pub fn local_midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc() - Duration::hours(8))
+        .unwrap_or_default()
 }

@@ -1,11 +1,10 @@
 //! Every task that runs beside the requests, started through one [`Background`] and stopped by
 //! it on a graceful shutdown: the writers that commit in groups (creates, audit entries), the
-//! audit read journal's mover, and what the server starts with [`Background::start_server_tasks`]
+//! audit read journal's mover, and what the server starts with [`crate::worker::start_server_tasks`]
 //! (the WAL checkpointer, the search tokens' generation merger, the job worker). A task is
 //! told to stop through its [`Stop`]; it finishes what it holds (queued creates and audit
 //! entries are written) and ends. [`Background::stop`] waits for all of them, up to a limit.
 
-use crate::Store;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -79,26 +78,6 @@ impl Background {
                     handle.abort();
                 }
             }
-        }
-    }
-
-    /// The server's own tasks: the WAL checkpointer (SQLite), the search tokens' generation
-    /// merger (SQLite), and the job worker when `jobs` is given.
-    pub fn start_server_tasks(&self, store: &Store, jobs: Option<crate::jobs::worker::Settings>) {
-        if let Some(checkpoints) = store.db.checkpointer() {
-            self.spawn("wal checkpointer", move |stop| async move {
-                checkpoints.run(async move { stop.requested().await }).await
-            });
-        }
-        // On PostgreSQL there is nothing to merge: the task ends at once.
-        let db = store.db.clone();
-        self.spawn("search token merger", move |stop| async move {
-            rapport_db::search_index::generations::run(db, async move { stop.requested().await })
-                .await
-        });
-        if let Some(settings) = jobs {
-            let worker = crate::jobs::worker::Worker::new(store.clone(), settings);
-            self.spawn("job worker", move |stop| worker.run(stop));
         }
     }
 }

@@ -84,7 +84,7 @@ pub async fn save(
     mut field: CustomField,
 ) -> Result<CustomField, DomainError> {
     require_admin(actor)?;
-    if crate::objects::def_of(field.object).is_none() {
+    if store.types().def_of(field.object).is_none() {
         return Err(DomainError::field(
             "object",
             "invalid",

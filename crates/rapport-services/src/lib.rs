@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod picklists;
 pub mod pipelines;
 pub mod pool;
+pub mod price_lists;
 pub mod privacy;
 pub mod records;
 pub mod roles;
@@ -38,6 +39,7 @@ pub mod targets;
 pub mod timeline;
 pub mod users;
 pub mod views;
+pub mod worker;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rapport_core::fields::ParseContext;
@@ -83,6 +85,7 @@ pub struct Store {
     background: Arc<background::Background>,
     search_density: Arc<records::search::DensityCache>,
     memos: Arc<Memos>,
+    types: records::RecordTypes,
 }
 
 /// Settings kept between requests (see [`memo`]).
@@ -107,7 +110,13 @@ impl Store {
             background: Default::default(),
             search_density: Default::default(),
             memos: Default::default(),
+            types: objects::TYPES,
         }
+    }
+
+    /// The record types this store serves (the crate root registers `objects::TYPES`).
+    pub fn types(&self) -> records::RecordTypes {
+        self.types
     }
 
     /// Settings kept between requests.

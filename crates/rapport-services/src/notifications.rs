@@ -20,6 +20,24 @@ fn t(s: &str) -> Alias {
 pub const ASSIGNED: &str = "task_assigned";
 pub const MENTION: &str = "mention";
 pub const REMINDER: &str = "reminder";
+/// A contract waits for the user's approval.
+pub const APPROVAL_REQUESTED: &str = "approval_requested";
+/// A contract the user submitted was approved, or rejected.
+pub const CONTRACT_APPROVED: &str = "contract_approved";
+pub const CONTRACT_REJECTED: &str = "contract_rejected";
+
+/// Notifications a user may also receive by email.
+pub const EMAILABLE: [&str; 6] = [
+    ASSIGNED,
+    MENTION,
+    REMINDER,
+    APPROVAL_REQUESTED,
+    CONTRACT_APPROVED,
+    CONTRACT_REJECTED,
+];
+
+/// The job that emails a notification (run by `crate::mail`).
+pub const MAIL_JOB: &str = "mail.notification";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
@@ -119,7 +137,7 @@ pub async fn notify<C: ConnectionTrait>(
     q.on_conflict(OnConflict::column(t("dedupe_key")).do_nothing().to_owned());
     let created = exec(c, &q).await? == 1;
     if created {
-        crate::mail::queue_notification_mail(c, now, &user_id, kind, &id).await?;
+        queue_mail(c, now, &user_id, kind, &id).await?;
     }
     Ok(created)
 }
@@ -233,4 +251,98 @@ pub async fn mark_all_read(store: &Store, actor: &Access) -> Result<u64, DomainE
     .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(n)
+}
+
+/// The notifications the caller also wants by email.
+pub async fn email_preferences<C: ConnectionTrait>(
+    c: &C,
+    user_id: &str,
+) -> Result<Vec<String>, DomainError> {
+    let row = one(
+        c,
+        Query::select()
+            .column(t("email_notifications"))
+            .from(t("users"))
+            .and_where(Expr::col(t("id")).eq(user_id)),
+    )
+    .await?;
+    Ok(row
+        .and_then(|r| {
+            get::<Option<String>>(&r, "email_notifications")
+                .ok()
+                .flatten()
+        })
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// Choose which notifications also come by email.
+pub async fn set_email_preferences(
+    store: &Store,
+    actor: &Access,
+    kinds: &[String],
+) -> Result<(), DomainError> {
+    if actor.read_only {
+        return Err(DomainError::Forbidden("this session is read-only".into()));
+    }
+    for k in kinds {
+        if !EMAILABLE.contains(&k.as_str()) {
+            return Err(DomainError::field(
+                "email_notifications",
+                "invalid_choice",
+                format!("email_notifications may contain: {}", EMAILABLE.join(", ")),
+            ));
+        }
+    }
+    let mut kinds: Vec<String> = kinds.to_vec();
+    kinds.sort();
+    kinds.dedup();
+    let tx = store.db.begin().await?;
+    exec(
+        &tx,
+        Query::update()
+            .table(t("users"))
+            .value(
+                t("email_notifications"),
+                serde_json::to_string(&kinds).map_err(DomainError::internal)?,
+            )
+            .and_where(Expr::col(t("id")).eq(actor.user_id.clone())),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("user.email_notifications_changed")
+            .object("user", &actor.user_id)
+            .details(json!({"email_notifications": kinds})),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Inside the transaction that created a notification: queue its email when the user wants it.
+async fn queue_mail<C: ConnectionTrait>(
+    c: &C,
+    now: DateTime<Utc>,
+    user_id: &str,
+    kind: &str,
+    notification_id: &str,
+) -> Result<(), DomainError> {
+    if !email_preferences(c, user_id)
+        .await?
+        .iter()
+        .any(|k| k == kind)
+    {
+        return Ok(());
+    }
+    crate::jobs::enqueue(
+        c,
+        now,
+        crate::jobs::NewJob::new(MAIL_JOB, json!({"notification_id": notification_id}), now)
+            .dedupe(format!("mail:{notification_id}")),
+    )
+    .await?;
+    Ok(())
 }

@@ -304,9 +304,9 @@ async fn standing_in<C: ConnectionTrait>(
             .from(t("pool_events"))
             .and_where(Expr::col(t("user_id")).eq(user_id))
             .and_where(Expr::col(t("action")).eq("claim"))
-            .and_where(
-                Expr::col(t("at")).gte(crate::sales::local_midnight(crate::sales::local_date(now))),
-            ),
+            .and_where(Expr::col(t("at")).gte(rapport_core::clock::local_midnight(
+                rapport_core::clock::local_date(now),
+            ))),
     )
     .await?;
     let owned = count(
@@ -783,24 +783,6 @@ pub async fn sweep_now(store: &Store, actor: &Access) -> Result<Swept, DomainErr
     .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
-}
-
-/// Whether the actor may change an account's protection: it needs the transfer right over the
-/// account (a manager's decision, not the owner's).
-pub fn check_protect(actor: &Access, owner: Option<&str>) -> Result<(), DomainError> {
-    let ok = match actor.owners(Object::Account, Action::Transfer) {
-        Some(f) => f.allows(owner),
-        None => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::Validation(vec![FieldError::new(
-            "protected",
-            "field_not_writable",
-            "protecting an account from the pool needs the transfer right over it",
-        )]))
-    }
 }
 
 /// Claims, releases and returns of one account, newest first (for its page).

@@ -5,7 +5,7 @@ use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::DomainError;
 use rapport_db::{all, exec, get, one};
-use sea_orm::sea_query::{Alias, Expr, Order, Query};
+use sea_orm::sea_query::{Alias, Cond, Expr, OnConflict, Order, Query};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
@@ -350,6 +350,103 @@ pub async fn attempts(store: &Store, key: &str) -> Result<Option<Attempts>, Doma
         })),
         None => Ok(None),
     }
+}
+
+/// Count one sign-in attempt on `key` before its credentials are checked, in one statement,
+/// so that parallel attempts (in one process or several) cannot all pass the limit. The count
+/// starts again (at 1, unlocked) when the window began before `window_cutoff` or the lock
+/// ran out by `now`. Returns the row as it is after this attempt.
+pub async fn count_attempt(
+    store: &Store,
+    key: &str,
+    now: DateTime<Utc>,
+    window_cutoff: DateTime<Utc>,
+) -> Result<Attempts, DomainError> {
+    let col = |c: &str| Expr::col((t("login_attempts"), t(c)));
+    let restart = || {
+        Cond::any().add(col("window_start").lt(window_cutoff)).add(
+            Cond::all()
+                .add(col("locked_until").is_not_null())
+                .add(col("locked_until").lte(now)),
+        )
+    };
+    let q = Query::insert()
+        .into_table(t("login_attempts"))
+        .columns(["key", "failures", "window_start", "locked_until"].map(t))
+        .values_panic([
+            key.into(),
+            1i64.into(),
+            now.into(),
+            Option::<DateTime<Utc>>::None.into(),
+        ])
+        .on_conflict(
+            OnConflict::column(t("key"))
+                .values([
+                    (
+                        t("failures"),
+                        Expr::case(restart(), 1i64)
+                            .finally(col("failures").add(1i64))
+                            .into(),
+                    ),
+                    (
+                        t("window_start"),
+                        Expr::case(restart(), now)
+                            .finally(col("window_start"))
+                            .into(),
+                    ),
+                    (
+                        t("locked_until"),
+                        Expr::case(restart(), Option::<DateTime<Utc>>::None)
+                            .finally(col("locked_until"))
+                            .into(),
+                    ),
+                ])
+                .to_owned(),
+        )
+        .returning(Query::returning().columns(["failures", "window_start", "locked_until"].map(t)))
+        .to_owned();
+    let r = one(store.db.writer(), &q)
+        .await?
+        .ok_or_else(|| DomainError::Internal("the attempt counter returned no row".into()))?;
+    Ok(Attempts {
+        failures: get(&r, "failures")?,
+        window_start: get(&r, "window_start")?,
+        locked_until: get(&r, "locked_until")?,
+    })
+}
+
+/// Lock `key` until `until` when its attempts reached `max` and it is not locked yet.
+pub async fn lock_if_used_up(
+    store: &Store,
+    key: &str,
+    max: i64,
+    until: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    exec(
+        store.db.writer(),
+        Query::update()
+            .table(t("login_attempts"))
+            .value(t("locked_until"), until)
+            .and_where(Expr::col(t("key")).eq(key))
+            .and_where(Expr::col(t("failures")).gte(max))
+            .and_where(Expr::col(t("locked_until")).is_null()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Take back one counted attempt on `key` (it was not a failure).
+pub async fn uncount_attempt(store: &Store, key: &str) -> Result<(), DomainError> {
+    exec(
+        store.db.writer(),
+        Query::update()
+            .table(t("login_attempts"))
+            .value(t("failures"), Expr::col(t("failures")).sub(1i64))
+            .and_where(Expr::col(t("key")).eq(key))
+            .and_where(Expr::col(t("failures")).gt(0i64)),
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn save_attempts<C: ConnectionTrait>(

@@ -6,9 +6,9 @@
 
 use crate::access::{Access, OwnerFilter};
 use crate::departments;
-use crate::sales::local_midnight;
 use crate::{audit, Store};
 use chrono::{Datelike, NaiveDate};
+use rapport_core::clock::local_midnight;
 use rapport_core::{ids, validate, Action, DomainError, FieldError, Object, Scope};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};

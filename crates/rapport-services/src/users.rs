@@ -220,6 +220,33 @@ pub async fn count(store: &Store) -> Result<i64, DomainError> {
 }
 
 /// The merged grants of a user's roles (loaded fresh for every request).
+/// The rights a user has now, acting by themselves (background work done on their
+/// behalf: imports, exports, notifications), or `None` when they are missing or
+/// disabled. `read_only` keeps them from writing (a calendar feed).
+pub async fn access_of(
+    store: &Store,
+    user_id: &str,
+    read_only: bool,
+) -> Result<Option<Access>, DomainError> {
+    let Some(user) = get_user(store, user_id).await?.filter(|u| u.active) else {
+        return Ok(None);
+    };
+    let (grants, _) = grants_of(store.db.reader(), user_id).await?;
+    let principal = rapport_core::Principal {
+        user_id: user.id,
+        email: user.email,
+        department_id: user.department_id,
+        grants,
+        session_id: None,
+        token_id: None,
+        read_only,
+        viewed_by: None,
+        ip: None,
+        user_agent: None,
+    };
+    Ok(Some(Access::resolve(store, principal).await?))
+}
+
 pub async fn grants_of<C: ConnectionTrait>(
     c: &C,
     user_id: &str,

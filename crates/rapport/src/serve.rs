@@ -89,13 +89,13 @@ pub async fn run(cfg: Config) -> Result<()> {
     // worker, the key file watcher; the group-commit and audit writers join it when first
     // used.
     let jobs = if cfg.jobs_enabled {
-        let released = rapport_services::jobs::worker::release_orphans(&store)
+        let released = rapport_services::worker::release_orphans(&store)
             .await
             .map_err(|e| anyhow!("cannot release interrupted jobs: {e}"))?;
         if released > 0 {
             tracing::info!(released, "jobs interrupted by the last stop will run again");
         }
-        Some(rapport_services::jobs::worker::Settings {
+        Some(rapport_services::worker::Settings {
             poll: Duration::from_millis(cfg.job_poll_ms as u64),
             lease: chrono::Duration::seconds(cfg.job_lease_secs),
             ..Default::default()
@@ -103,7 +103,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     } else {
         None
     };
-    store.background().start_server_tasks(&store, jobs);
+    rapport_services::worker::start_server_tasks(&store, jobs);
     if cfg.master_key.is_none() {
         let cfg2 = cfg.clone();
         let store2 = store.clone();

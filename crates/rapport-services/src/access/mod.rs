@@ -101,36 +101,6 @@ impl Access {
         Access::resolve(store, Principal::system()).await
     }
 
-    /// The rights a user has now, acting by themselves (background work done on their
-    /// behalf: imports, exports, notifications), or `None` when they are missing or
-    /// disabled. `read_only` keeps them from writing (a calendar feed).
-    pub async fn of_user(
-        store: &Store,
-        user_id: &str,
-        read_only: bool,
-    ) -> Result<Option<Access>, DomainError> {
-        let Some(user) = crate::users::get_user(store, user_id)
-            .await?
-            .filter(|u| u.active)
-        else {
-            return Ok(None);
-        };
-        let (grants, _) = crate::users::grants_of(store.db.reader(), user_id).await?;
-        let principal = Principal {
-            user_id: user.id,
-            email: user.email,
-            department_id: user.department_id,
-            grants,
-            session_id: None,
-            token_id: None,
-            read_only,
-            viewed_by: None,
-            ip: None,
-            user_agent: None,
-        };
-        Ok(Some(Access::resolve(store, principal).await?))
-    }
-
     /// Who acts (what the audit trail names).
     pub fn principal(&self) -> &Principal {
         &self.principal

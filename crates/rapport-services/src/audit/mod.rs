@@ -612,7 +612,7 @@ pub async fn search_trail(
             "the audit trail is for administrators".into(),
         ));
     }
-    let rows = search(store, f).await?;
+    let rows = search_unchecked(store, f).await?;
     record_alone(
         store,
         actor,
@@ -624,7 +624,10 @@ pub async fn search_trail(
 
 /// Search the trail, newest first, without a permission check: for services that checked
 /// access themselves ([`search_trail`], record history, privacy export).
-pub async fn search(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRow>, DomainError> {
+pub(crate) async fn search_unchecked(
+    store: &Store,
+    f: &AuditFilter,
+) -> Result<Vec<AuditRow>, DomainError> {
     flush(store).await?;
     let mut q = Query::select();
     q.columns(COLUMNS[..12].iter().map(|c| t(c)))

@@ -38,7 +38,7 @@ const STORE_CHUNK: usize = 500;
 /// Record types a file can be imported into.
 pub fn importable(object: Object) -> Option<&'static ObjectDef> {
     match object {
-        Object::Account | Object::Contact | Object::Lead => records::def_of(object),
+        Object::Account | Object::Contact | Object::Lead => crate::objects::def_of(object),
         _ => None,
     }
 }

@@ -48,7 +48,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
 
 /// The importing user with their current rights.
 pub(crate) async fn principal_of(store: &Store, user_id: &str) -> Result<Access, DomainError> {
-    Access::of_user(store, user_id, false)
+    crate::users::access_of(store, user_id, false)
         .await?
         .ok_or_else(|| DomainError::Conflict("the importing user is no longer active".into()))
 }

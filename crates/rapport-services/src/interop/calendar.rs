@@ -130,7 +130,7 @@ pub async fn render(store: &Store, token: &str) -> Result<String, DomainError> {
         .await?
         .filter(|u| u.active)
         .ok_or(DomainError::NotFound)?;
-    let owner = Access::of_user(store, &user.id, true)
+    let owner = crate::users::access_of(store, &user.id, true)
         .await?
         .ok_or(DomainError::NotFound)?;
     let now = store.now();

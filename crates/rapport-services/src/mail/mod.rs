@@ -7,7 +7,7 @@ pub mod send;
 
 use crate::access::Access;
 use crate::activities;
-use crate::{audit, jobs, notifications, Store};
+use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{validate, Action, DomainError, FieldError, Scope};
 use rapport_db::{db_err, exec, get, one};
@@ -20,19 +20,9 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// Job kinds.
-pub const NOTIFICATION_JOB: &str = "mail.notification";
+/// Job kinds (a notification's email is queued by [`crate::notifications`]).
+pub use crate::notifications::MAIL_JOB as NOTIFICATION_JOB;
 pub const CONTACT_JOB: &str = "mail.contact";
-
-/// Notifications a user may also receive by email.
-pub const EMAILABLE: [&str; 6] = [
-    notifications::ASSIGNED,
-    notifications::MENTION,
-    notifications::REMINDER,
-    crate::sales::approvals::REQUESTED,
-    crate::sales::approvals::APPROVED,
-    crate::sales::approvals::REJECTED,
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -301,104 +291,6 @@ pub async fn save_settings(
     let saved = settings(&tx, store).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(saved.map_or(Value::Null, |s| s.public()))
-}
-
-/// The notifications the caller also wants by email.
-pub async fn email_preferences<C: ConnectionTrait>(
-    c: &C,
-    user_id: &str,
-) -> Result<Vec<String>, DomainError> {
-    let row = one(
-        c,
-        Query::select()
-            .column(t("email_notifications"))
-            .from(t("users"))
-            .and_where(Expr::col(t("id")).eq(user_id)),
-    )
-    .await?;
-    Ok(row
-        .and_then(|r| {
-            get::<Option<String>>(&r, "email_notifications")
-                .ok()
-                .flatten()
-        })
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default())
-}
-
-/// Choose which notifications also come by email.
-pub async fn set_email_preferences(
-    store: &Store,
-    actor: &Access,
-    kinds: &[String],
-) -> Result<(), DomainError> {
-    if actor.read_only {
-        return Err(DomainError::Forbidden("this session is read-only".into()));
-    }
-    for k in kinds {
-        if !EMAILABLE.contains(&k.as_str()) {
-            return Err(DomainError::field(
-                "email_notifications",
-                "invalid_choice",
-                format!("email_notifications may contain: {}", EMAILABLE.join(", ")),
-            ));
-        }
-    }
-    let mut kinds: Vec<String> = kinds.to_vec();
-    kinds.sort();
-    kinds.dedup();
-    let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::update()
-            .table(t("users"))
-            .value(
-                t("email_notifications"),
-                serde_json::to_string(&kinds).map_err(DomainError::internal)?,
-            )
-            .and_where(Expr::col(t("id")).eq(actor.user_id.clone())),
-    )
-    .await?;
-    audit::record(
-        &tx,
-        store,
-        actor,
-        audit::Entry::new("user.email_notifications_changed")
-            .object("user", &actor.user_id)
-            .details(json!({"email_notifications": kinds})),
-    )
-    .await?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(())
-}
-
-/// Inside the transaction that created a notification: queue its email when the user wants it.
-pub async fn queue_notification_mail<C: ConnectionTrait>(
-    c: &C,
-    now: DateTime<Utc>,
-    user_id: &str,
-    kind: &str,
-    notification_id: &str,
-) -> Result<(), DomainError> {
-    if !email_preferences(c, user_id)
-        .await?
-        .iter()
-        .any(|k| k == kind)
-    {
-        return Ok(());
-    }
-    jobs::enqueue(
-        c,
-        now,
-        jobs::NewJob::new(
-            NOTIFICATION_JOB,
-            json!({"notification_id": notification_id}),
-            now,
-        )
-        .dedupe(format!("mail:{notification_id}")),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Email a contact the caller may read, from Rapport: the email is logged on the contact's

@@ -9,7 +9,8 @@ mod snapshot;
 mod values;
 
 use crate::access::{Access, OwnerFilter};
-use crate::records::{self, def_of, ObjectDef, Record};
+use crate::objects::def_of;
+use crate::records::{self, ObjectDef, Record};
 use crate::{audit, outbox, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{ids, Action, DomainError, Object, Scope};
@@ -673,19 +674,6 @@ pub async fn forget_undo<C: sea_orm::ConnectionTrait>(
     )
     .await?;
     Ok(())
-}
-
-/// Ids of the records merged into `id` (their history is its history).
-pub async fn merged_into(store: &Store, id: &str) -> Result<Vec<String>, DomainError> {
-    let rows = all(
-        store.db.reader(),
-        Query::select()
-            .column(t("merged_id"))
-            .from(t("merged_records"))
-            .and_where(Expr::col(t("survivor_id")).eq(id)),
-    )
-    .await?;
-    rows.iter().map(|r| get(r, "merged_id")).collect()
 }
 
 /// The record a merged-away id went into, if it did (old links lead there).

@@ -48,8 +48,8 @@ pub(super) async fn number(
     prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    let year = chrono::Datelike::year(&crate::sales::local_date(now));
-    let number = crate::sales::numbering::next(tx, object_key, prefix, year).await?;
+    let year = chrono::Datelike::year(&rapport_core::clock::local_date(now));
+    let number = super::numbering::next(tx, object_key, prefix, year).await?;
     values.insert("number", FieldValue::Text(number));
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod contact;
 pub mod contract;
 mod documents;
 pub mod lead;
+mod numbering;
 pub mod opportunity;
 pub mod order;
 pub mod payment;
@@ -24,7 +25,7 @@ pub use payment::PAYMENTS;
 pub use product::PRODUCTS;
 pub use quote::QUOTES;
 
-use crate::records::ObjectDef;
+use crate::records::{ObjectDef, RecordTypes};
 use crate::Store;
 use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::{Alias, Expr, Query};
@@ -42,25 +43,28 @@ pub const ALL: [&ObjectDef; 9] = [
     &PAYMENTS,
 ];
 
+/// The registry the crate root gives the [`Store`](crate::Store): the engine finds types
+/// through it.
+pub const TYPES: RecordTypes = RecordTypes::new(&ALL);
+
 /// The record type of an object, if it is one.
 pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
-    ALL.into_iter().find(|d| d.object == object)
+    TYPES.def_of(object)
 }
 
 /// The record type a path's plural names (`/api/v1/opportunities`).
 pub fn by_plural(plural: &str) -> Option<&'static ObjectDef> {
-    ALL.into_iter().find(|d| d.plural == plural)
+    TYPES.by_plural(plural)
 }
 
 /// The field `name` of `object` records, if it has one.
 pub fn field(object: Object, name: &str) -> Option<&'static rapport_core::fields::FieldSpec> {
-    def_of(object).and_then(|d| d.field(name))
+    TYPES.field(object, name)
 }
 
 /// Whether a field rule may name this field (any built-in or custom field of a record type).
 pub fn is_known_field(object: Object, name: &str) -> bool {
-    field(object, name).is_some()
-        || (def_of(object).is_some() && rapport_core::custom::is_custom_key(name))
+    TYPES.is_known_field(object, name)
 }
 
 /// Why the record `id` of type `key` cannot be deleted: the first of `checks` (table, column,

@@ -25,8 +25,10 @@ pub enum RuleMode {
 pub type Rules = BTreeMap<String, RuleMode>;
 
 /// The rules a record type declares, with their default modes.
-pub fn default_rules(object: Object) -> Rules {
-    super::def_of(object)
+pub fn default_rules(store: &Store, object: Object) -> Rules {
+    store
+        .types()
+        .def_of(object)
         .map(|def| def.hooks.duplicate_rules())
         .unwrap_or_default()
         .iter()
@@ -43,7 +45,7 @@ fn setting_key(object: Object) -> String {
 }
 
 pub async fn rules(store: &Store, object: Object) -> Result<Rules, DomainError> {
-    let mut rules = default_rules(object);
+    let mut rules = default_rules(store, object);
     if let Some(saved) = crate::settings::read_kept::<Rules>(store, &setting_key(object)).await? {
         rules.extend(saved);
     }
@@ -61,7 +63,7 @@ pub async fn set_rules(
             "changing duplicate rules needs the settings right".into(),
         ));
     }
-    let known = default_rules(object);
+    let known = default_rules(store, object);
     for k in new.keys() {
         if !known.contains_key(k) {
             return Err(DomainError::field(

@@ -31,7 +31,7 @@ pub use page::{RowPage, ShownRows};
 mod read;
 use read::{custom_values, inline_links, links_of, sort_links, PageQuery, LINKS_COLUMN};
 pub(crate) use read::{find_all_in_scope_fresh, read_records_fresh, row_to_partial, Needed};
-pub use read::{find_in_scope, find_in_scope_fresh};
+pub(crate) use read::{find_in_scope, find_in_scope_fresh};
 mod shown;
 pub use shown::{Lens, Shown};
 mod filter;
@@ -42,7 +42,9 @@ pub(crate) use rules::RuleContext;
 use rules::{apply_rules, rule_context};
 mod tokens;
 mod transfer;
+mod types;
 pub use transfer::transfer;
+pub use types::RecordTypes;
 mod update;
 pub use update::{apply_update, prepare_update, update, update_seen, PreparedUpdate};
 pub(crate) use update::{diff, write_changes, Changes};
@@ -78,11 +80,6 @@ impl std::fmt::Debug for ObjectDef {
             .field("table", &self.table)
             .finish_non_exhaustive()
     }
-}
-
-/// The record type of an object, if it is one (see [`crate::objects`]).
-pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
-    crate::objects::def_of(object)
 }
 
 /// Fields the rules set themselves; recorded in the creation audit.
@@ -506,12 +503,12 @@ pub async fn history(
     limit: u64,
 ) -> Result<Vec<audit::AuditRow>, DomainError> {
     read_record(store, actor, def, id).await?;
-    let rows = audit::search(
+    let rows = audit::search_unchecked(
         store,
         &audit::AuditFilter {
             object_type: Some(def.key().into()),
             object_id: Some(id.into()),
-            also_object_ids: crate::merge::merged_into(store, id).await?,
+            also_object_ids: merged_into(store, id).await?,
             limit,
             ..Default::default()
         },
@@ -527,4 +524,19 @@ pub async fn history(
             r
         })
         .collect())
+}
+
+/// Ids of the records merged into `id` (their history is its history).
+async fn merged_into(store: &Store, id: &str) -> Result<Vec<String>, DomainError> {
+    let rows = rapport_db::all(
+        store.db.reader(),
+        Query::select()
+            .column(Alias::new("merged_id"))
+            .from(Alias::new("merged_records"))
+            .and_where(Expr::col(Alias::new("survivor_id")).eq(id)),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| rapport_db::get(r, "merged_id"))
+        .collect()
 }

@@ -4,7 +4,7 @@
 //! actor may not see is refused exactly as one that does not exist, so a save reveals nothing
 //! about it.
 
-use super::{def_of, find_in_scope_fresh, t, ObjectDef};
+use super::{find_in_scope_fresh, t, ObjectDef};
 use crate::access::{Access, OwnerFilter};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
@@ -72,7 +72,7 @@ pub(super) async fn check_references(
                 }
             }
             (FieldKind::PriceListRef, FieldValue::Text(id)) => {
-                if !crate::sales::price_lists::is_active(db, id).await? {
+                if !crate::price_lists::is_active(db, id).await? {
                     errors.push(FieldError::new(
                         spec.name,
                         "invalid_reference",
@@ -82,7 +82,7 @@ pub(super) async fn check_references(
             }
             (_, FieldValue::Text(id)) if target.is_some() => {
                 let Some(object) = target else { continue };
-                let Some(target_def) = def_of(object) else {
+                let Some(target_def) = store.types().def_of(object) else {
                     continue;
                 };
                 if object == def.object && Some(id.as_str()) == self_id {
@@ -101,7 +101,7 @@ pub(super) async fn check_references(
             }
             (FieldKind::ContactLinks, v @ FieldValue::Json(_)) => {
                 let ids = rapport_core::fields::contact_link_ids(v);
-                let contacts = def_of(Object::Contact);
+                let contacts = store.types().def_of(Object::Contact);
                 let ok = match contacts {
                     Some(c) => visible(store, actor, c, &ids).await?,
                     None => ids.is_empty(),
@@ -119,7 +119,7 @@ pub(super) async fn check_references(
             }
             (FieldKind::AccountLinks, FieldValue::Links(links)) if !links.is_empty() => {
                 let ids: Vec<String> = links.iter().map(|l| l.account_id.clone()).collect();
-                let ok = match def_of(Object::Account) {
+                let ok = match store.types().def_of(Object::Account) {
                     Some(a) => visible(store, actor, a, &ids).await?,
                     None => false,
                 };

@@ -22,9 +22,9 @@ fn t(s: &str) -> Alias {
 const SETTING_KEY: &str = "contract_approval";
 
 /// Notification kinds.
-pub const REQUESTED: &str = "approval_requested";
-pub const APPROVED: &str = "contract_approved";
-pub const REJECTED: &str = "contract_rejected";
+pub use crate::notifications::{
+    APPROVAL_REQUESTED as REQUESTED, CONTRACT_APPROVED as APPROVED, CONTRACT_REJECTED as REJECTED,
+};
 
 /// One step of the approval flow as the settings keep it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -81,7 +81,8 @@ pub async fn setup(
 
 pub async fn me(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let email_notifications =
-        rapport_services::mail::email_preferences(app.store.db.reader(), &auth.user.id).await?;
+        rapport_services::notifications::email_preferences(app.store.db.reader(), &auth.user.id)
+            .await?;
     Ok(Json(
         json!({"user": auth.user, "grants": auth.access.grants, "read_only": auth.access.read_only,
                "email_notifications": email_notifications}),
@@ -99,13 +100,14 @@ pub async fn update_me(
         users::set_language(&app.store, &auth.user.id, lang).await?;
     }
     if let Some(kinds) = kinds {
-        rapport_services::mail::set_email_preferences(&app.store, &auth.access, &kinds).await?;
+        rapport_services::notifications::set_email_preferences(&app.store, &auth.access, &kinds)
+            .await?;
     }
     let user = users::get_user(&app.store, &auth.user.id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let email_notifications =
-        rapport_services::mail::email_preferences(app.store.db.reader(), &user.id).await?;
+        rapport_services::notifications::email_preferences(app.store.db.reader(), &user.id).await?;
     Ok(Json(
         json!({"user": user, "email_notifications": email_notifications}),
     ))

@@ -107,7 +107,7 @@ pub(crate) async fn download(
             if seq >= chunks {
                 return None;
             }
-            let item = exports::chunk(&store, &id, seq)
+            let item = exports::chunk_unchecked(&store, &id, seq)
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()));
             Some((item, seq + 1))

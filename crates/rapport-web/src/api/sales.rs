@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
-use rapport_services::pipelines::{self, board, PipelineDraft};
+use rapport_services::objects::opportunity::board;
+use rapport_services::pipelines::{self, PipelineDraft};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -132,6 +133,11 @@ pub async fn stage_history(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let visits = pipelines::stage_history(&app.store, &auth.access, &id).await?;
+    let visits = rapport_services::objects::opportunity::stages::stage_history(
+        &app.store,
+        &auth.access,
+        &id,
+    )
+    .await?;
     Ok(Json(json!({"data": visits})))
 }

@@ -89,7 +89,7 @@ pub async fn add_choices(
                 )
             })
             .collect();
-        c.price_lists = rapport_services::sales::price_lists::list(store, actor)
+        c.price_lists = rapport_services::price_lists::list(store, actor)
             .await?
             .into_iter()
             .filter(|l| l.active)
@@ -104,7 +104,7 @@ pub async fn add_choices(
         _ => &[],
     };
     for o in targets {
-        let Some(def) = records::def_of(*o) else {
+        let Some(def) = rapport_services::objects::def_of(*o) else {
             continue;
         };
         if actor.scope(*o, Action::Read) == Scope::None {

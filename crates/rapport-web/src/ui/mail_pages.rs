@@ -159,7 +159,9 @@ pub async fn save_preferences(
         .filter(|(k, _)| k == "email_notifications")
         .map(|(_, v)| v.clone())
         .collect();
-    let result = mail::set_email_preferences(&app.store, &page.access, &kinds).await;
+    let result =
+        rapport_services::notifications::set_email_preferences(&app.store, &page.access, &kinds)
+            .await;
     redirect_or_error(page.ctx.lang, result, "/me/security#email-notifications")
 }
 

@@ -112,18 +112,19 @@ pub async fn duplicates_page(
         .await
         .unwrap_or_default();
     // The records kept, labelled in one read (those gone or out of sight say so).
-    let labels: std::collections::HashMap<String, String> = match records::def_of(object) {
-        Some(d) => {
-            let ids: Vec<String> = list.iter().map(|m| m.survivor_id.clone()).collect();
-            records::read_many(&app.store, &page.access, d, &ids)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| (r.id.clone(), r.label(d)))
-                .collect()
-        }
-        None => Default::default(),
-    };
+    let labels: std::collections::HashMap<String, String> =
+        match rapport_services::objects::def_of(object) {
+            Some(d) => {
+                let ids: Vec<String> = list.iter().map(|m| m.survivor_id.clone()).collect();
+                records::read_many(&app.store, &page.access, d, &ids)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r.label(d)))
+                    .collect()
+            }
+            None => Default::default(),
+        };
     let merges = list
         .into_iter()
         .map(|m| MergeRow {
@@ -238,7 +239,7 @@ pub async fn merge_page(
         Ok(o) => o,
         Err(e) => return error_page(lang, e),
     };
-    let Some(def) = records::def_of(object) else {
+    let Some(def) = rapport_services::objects::def_of(object) else {
         return error_page(lang, DomainError::NotFound);
     };
     let ids: Vec<String> = field(&q, "ids")

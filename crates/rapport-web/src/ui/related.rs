@@ -279,9 +279,11 @@ pub async fn groups(
                     .await,
                 );
             }
-            let history = rapport_services::pipelines::stage_history(&app.store, actor, id)
-                .await
-                .unwrap_or_default();
+            let history = rapport_services::objects::opportunity::stages::stage_history(
+                &app.store, actor, id,
+            )
+            .await
+            .unwrap_or_default();
             out.push((
                 t(lang, "record.stage_history"),
                 history

@@ -12,8 +12,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{validate, Action, DomainError, Object, Scope};
 use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
+use rapport_services::objects::opportunity::board;
 use rapport_services::objects::{LEADS, OPPORTUNITIES};
-use rapport_services::pipelines::{board, StageKind};
+use rapport_services::pipelines::StageKind;
 use rapport_services::records::{self, WriteOptions};
 use serde_json::{json, Map, Value};
 

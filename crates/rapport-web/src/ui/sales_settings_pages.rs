@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::DomainError;
 use rapport_services::pipelines::{self, PipelineDraft, Stage, StageKind};
 use rapport_services::pool::{self, PoolSettings};
+use rapport_services::price_lists::{self, ItemDraft, PriceListDraft};
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::sales::approvals::{self, Flow, StepRule};
-use rapport_services::sales::price_lists::{self, ItemDraft, PriceListDraft};
 use serde_json::json;
 
 /// A pipeline as its form shows it: (id, name_en, name_zh, stale_days, is_default, active,

@@ -100,10 +100,11 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         .await
         .map(|t| format!("/calendar/{t}.ics"))
         .unwrap_or_default();
-    let chosen = rapport_services::mail::email_preferences(app.store.db.reader(), &user.id)
-        .await
-        .unwrap_or_default();
-    let email_prefs = rapport_services::mail::EMAILABLE
+    let chosen =
+        rapport_services::notifications::email_preferences(app.store.db.reader(), &user.id)
+            .await
+            .unwrap_or_default();
+    let email_prefs = rapport_services::notifications::EMAILABLE
         .iter()
         .map(|k| {
             (

@@ -50,7 +50,7 @@ impl Hooks for Rules {
         let was = before
             .is_some_and(|b| matches!(b.values.get("protected"), Some(FieldValue::Bool(true))));
         if now != was {
-            crate::pool::check_protect(cx.actor, owner)?;
+            check_protect(cx.actor, owner)?;
         }
         Ok(())
     }
@@ -199,4 +199,27 @@ pub async fn names(
         limit,
     )
     .await
+}
+
+/// Whether the actor may change an account's protection: it needs the transfer right over the
+/// account (a manager's decision, not the owner's).
+pub fn check_protect(
+    actor: &crate::access::Access,
+    owner: Option<&str>,
+) -> Result<(), DomainError> {
+    let ok = match actor.owners(Object::Account, rapport_core::Action::Transfer) {
+        Some(f) => f.allows(owner),
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::Validation(vec![
+            rapport_core::FieldError::new(
+                "protected",
+                "field_not_writable",
+                "protecting an account from the pool needs the transfer right over it",
+            ),
+        ]))
+    }
 }

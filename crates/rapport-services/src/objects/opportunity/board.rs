@@ -2,8 +2,8 @@
 //! amount over every opportunity the viewer may see, and the largest deals as cards. Won and
 //! lost columns show the deals closed recently.
 
-use super::{find, Pipeline, Stage, StageKind};
 use crate::access::{Access, OwnerFilter};
+use crate::pipelines::{find, Pipeline, Stage, StageKind};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
 use rapport_core::{Action, DomainError, Object};
@@ -99,7 +99,7 @@ pub async fn board(
     let db = store.db.reader();
     let pipeline = match pipeline_id {
         Some(id) => find(db, id).await?.ok_or(DomainError::NotFound)?,
-        None => super::default_pipeline(db).await?,
+        None => crate::pipelines::default_pipeline(db).await?,
     };
     let since = store.now() - Duration::days(CLOSED_DAYS);
     let amounts_visible = actor.grants.can_read_field(Object::Opportunity, "amount");

@@ -2,6 +2,7 @@
 //! probability, status and close time ([`stages`]); entering a stage writes the stage history
 //! in the same transaction, whichever path moved it (form, kanban, import, conversion).
 
+pub mod board;
 mod fields;
 pub mod stages;
 

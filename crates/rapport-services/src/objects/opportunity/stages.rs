@@ -1,14 +1,17 @@
 //! An opportunity's pipeline and stage: the fields that follow the stage, and the stage
 //! history written when it enters one.
 
+use crate::access::Access;
 use crate::pipelines::{default_of, Pipeline, StageKind};
 use crate::records::Record;
+use crate::{audit, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
 use rapport_core::{ids, DomainError};
-use rapport_db::exec;
-use sea_orm::sea_query::{Alias, Expr, Query};
+use rapport_db::{all, exec, get};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::ConnectionTrait;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 type Values = BTreeMap<&'static str, FieldValue>;
@@ -163,4 +166,65 @@ pub async fn record_stage<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
+}
+
+/// One stay of an opportunity in a stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageVisit {
+    pub pipeline_id: String,
+    pub stage: String,
+    pub entered_at: chrono::DateTime<chrono::Utc>,
+    pub left_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub entered_by: Option<String>,
+    /// Time in the stage so far (until it was left, or until now), in seconds.
+    pub seconds: i64,
+}
+
+/// The stage history of an opportunity the actor may read, oldest first.
+pub async fn stage_history(
+    store: &Store,
+    actor: &Access,
+    opportunity_id: &str,
+) -> Result<Vec<StageVisit>, DomainError> {
+    crate::records::read_record(store, actor, &super::OPPORTUNITIES, opportunity_id).await?;
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("opportunity.stage_history.read").object("opportunity", opportunity_id),
+    )
+    .await?;
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .columns(
+                [
+                    "pipeline_id",
+                    "stage",
+                    "entered_at",
+                    "left_at",
+                    "entered_by",
+                ]
+                .map(t),
+            )
+            .from(t("opportunity_stages"))
+            .and_where(Expr::col(t("opportunity_id")).eq(opportunity_id))
+            .order_by(t("entered_at"), Order::Asc)
+            .order_by(t("id"), Order::Asc),
+    )
+    .await?;
+    let now = store.now();
+    rows.iter()
+        .map(|r| {
+            let entered_at: chrono::DateTime<chrono::Utc> = get(r, "entered_at")?;
+            let left_at: Option<chrono::DateTime<chrono::Utc>> = get(r, "left_at")?;
+            Ok(StageVisit {
+                pipeline_id: get(r, "pipeline_id")?,
+                stage: get(r, "stage")?,
+                seconds: (left_at.unwrap_or(now) - entered_at).num_seconds().max(0),
+                entered_at,
+                left_at,
+                entered_by: get(r, "entered_by")?,
+            })
+        })
+        .collect()
 }

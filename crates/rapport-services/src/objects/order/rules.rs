@@ -6,8 +6,8 @@ use super::super::documents::{
 };
 use crate::records::hooks::Values;
 use crate::records::Record;
-use crate::sales::local_date;
 use chrono::{DateTime, Utc};
+use rapport_core::clock::local_date;
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
 use rapport_core::DomainError;

@@ -1,3 +1,5 @@
+//! Durable background work as rows (ADR 0006); [`crate::worker`] runs them.
+//!
 //! The durable job queue. A job is a row: enqueued in the same transaction as the change that
 //! causes it, claimed by one worker at a time under a lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, the single writer on SQLite), and marked done in the same transaction as the

@@ -207,3 +207,23 @@ pub async fn release_orphans(store: &Store) -> Result<u64, DomainError> {
     }
     jobs::release_all_running(store).await
 }
+
+/// The server's own tasks: the WAL checkpointer (SQLite), the search tokens' generation
+/// merger (SQLite), and the job worker when `jobs` is given.
+pub fn start_server_tasks(store: &Store, jobs: Option<Settings>) {
+    let tasks = store.background();
+    if let Some(checkpoints) = store.db.checkpointer() {
+        tasks.spawn("wal checkpointer", move |stop| async move {
+            checkpoints.run(async move { stop.requested().await }).await
+        });
+    }
+    // On PostgreSQL there is nothing to merge: the task ends at once.
+    let db = store.db.clone();
+    tasks.spawn("search token merger", move |stop| async move {
+        rapport_db::search_index::generations::run(db, async move { stop.requested().await }).await
+    });
+    if let Some(settings) = jobs {
+        let worker = Worker::new(store.clone(), settings);
+        tasks.spawn("job worker", move |stop| worker.run(stop));
+    }
+}
