@@ -173,3 +173,48 @@ test("custom fields on every record type, at phone width in both languages", asy
   await enPage.screenshot({ path: join(SHOTS, "product-custom-field-phone-en.png"), fullPage: true });
   await en.close();
 });
+
+test("roles: created as a copy, renamed and deleted, at phone width", async () => {
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const base = server.base;
+  await signIn(page, base, "root@example.com");
+  page.on("dialog", (d) => d.accept());
+
+  await page.goto(`${base}/admin/settings`);
+  await page.click("details.new-role summary");
+  await page.fill("form[action='/admin/settings/roles'] input[name=key]", "regional_manager");
+  await page.fill("form[action='/admin/settings/roles'] input[name=name_zh]", "区域经理");
+  await page.fill("form[action='/admin/settings/roles'] input[name=name_en]", "Regional manager");
+  await page.selectOption("form[action='/admin/settings/roles'] select[name=copy_of]", "sales_manager");
+  await page.screenshot({ path: join(SHOTS, "settings-new-role-phone-zh.png"), fullPage: true });
+  await page.click("form[action='/admin/settings/roles'] button.primary");
+  await page.waitForURL(/\/admin\/settings\/roles\/regional_manager$/);
+  assert.equal(await page.inputValue("input[name=name_zh]"), "区域经理");
+  // The copy has the manager's rights: accounts of the department tree, for example.
+  assert.notEqual(await page.inputValue("select[name='perm.account.read']"), "none");
+
+  // Renamed from its page.
+  await page.fill("input[name=name_zh]", "大区经理");
+  await page.click("form[action='/admin/settings/roles/regional_manager'] button.primary");
+  await page.waitForURL(/saved=1/);
+  assert.match(await page.locator("#roles").innerText(), /大区经理/);
+
+  // A duplicate key is refused with a message.
+  await page.click("details.new-role summary");
+  await page.fill("form[action='/admin/settings/roles'] input[name=key]", "regional_manager");
+  await page.fill("form[action='/admin/settings/roles'] input[name=name_zh]", "重复");
+  await page.fill("form[action='/admin/settings/roles'] input[name=name_en]", "Again");
+  await page.click("form[action='/admin/settings/roles'] button.primary");
+  assert.equal(await page.locator(".alert.error").count(), 1);
+
+  // Built-in roles cannot be deleted; the new one can.
+  await page.goto(`${base}/admin/settings/roles/sales_rep`);
+  assert.equal(await page.locator("form.delete-role").count(), 0);
+  await page.goto(`${base}/admin/settings/roles/regional_manager`);
+  await page.screenshot({ path: join(SHOTS, "role-page-phone-zh.png"), fullPage: true });
+  await page.click("form.delete-role button");
+  await page.waitForURL(/saved=1/);
+  assert.doesNotMatch(await page.locator("#roles").innerText(), /大区经理/);
+  await context.close();
+});

@@ -124,15 +124,30 @@ pub async fn login(
     let account_key = throttle::account_key(&req.email);
     let ip_key = req.ip.as_deref().map(throttle::ip_key);
     let who = anonymous(&req.email, req.ip.clone(), req.user_agent.clone());
-    for key in [Some(&account_key), ip_key.as_ref()].into_iter().flatten() {
-        if let Err(e) = throttle::check(store, key).await {
-            audit::record_alone(
-                store,
-                &who,
-                Entry::new("auth.login_throttled").details(json!({"email": who.email})),
-            )
-            .await?;
-            return Err(e);
+    // Count the attempt on the account and the address before anything is checked.
+    let keys = [
+        Some((&account_key, throttle::ACCOUNT)),
+        ip_key.as_ref().map(|k| (k, throttle::IP)),
+    ];
+    let mut counted = Vec::new();
+    for (key, policy) in keys.into_iter().flatten() {
+        match throttle::attempt(store, key, policy).await {
+            Ok(()) => counted.push(key),
+            Err(e) => {
+                // Refused unchecked: it counts against neither.
+                for k in counted {
+                    throttle::uncount(store, k).await?;
+                }
+                if matches!(e, DomainError::RateLimited { .. }) {
+                    audit::record_alone(
+                        store,
+                        &who,
+                        Entry::new("auth.login_throttled").details(json!({"email": who.email})),
+                    )
+                    .await?;
+                }
+                return Err(e);
+            }
         }
     }
     let creds = users::credentials_by_email(store, &req.email).await?;
@@ -169,7 +184,14 @@ pub async fn login(
     };
     if creds.totp_secret.is_some() {
         match req.totp.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => return Err(DomainError::MfaRequired),
+            None => {
+                // The password was right: asking for the code is not a failure.
+                throttle::uncount(store, &account_key).await?;
+                if let Some(k) = &ip_key {
+                    throttle::uncount(store, k).await?;
+                }
+                return Err(DomainError::MfaRequired);
+            }
             Some(code) => {
                 if !check_second_factor(store, &creds, code).await? {
                     return Err(fail("bad_second_factor").await?);
@@ -178,6 +200,9 @@ pub async fn login(
         }
     }
     throttle::clear(store, &account_key).await?;
+    if let Some(k) = &ip_key {
+        throttle::uncount(store, k).await?;
+    }
 
     let now = store.now();
     let tok = token::random_token(token::SESSION_PREFIX);
@@ -503,7 +528,11 @@ async fn reauthenticate(
     let creds = users::credentials(store, &actor.user_id)
         .await?
         .ok_or(DomainError::NotFound)?;
+    // Counted like a sign-in on the same account: a stolen session cannot guess the password.
+    let account_key = throttle::account_key(&creds.user.email);
+    throttle::attempt(store, &account_key, throttle::ACCOUNT).await?;
     if !password::verify(current_password, &creds.password_hash) {
+        throttle::fail(store, &account_key, throttle::ACCOUNT).await?;
         audit::record_alone(
             store,
             actor,
@@ -516,6 +545,7 @@ async fn reauthenticate(
             "the current password is not correct",
         ));
     }
+    throttle::clear(store, &account_key).await?;
     Ok(creds)
 }
 

@@ -1,10 +1,13 @@
-//! Throttling of failed sign-ins per account and per IP address. Counters live in the
-//! database so every server process sees them. While a key is locked even the right password
-//! is refused with 429 and Retry-After.
+//! Throttling of sign-ins per account and per IP address. Every attempt is counted before its
+//! password is checked, in one statement on the database, so every server process sees it
+//! and a parallel burst gets no more checks than the limit. Failures stay counted; a success
+//! clears the account's count and takes back the address's. While a key is locked even the
+//! right password is refused with 429 and Retry-After. Re-authentication before a sensitive
+//! change counts against the same account.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rapport_core::DomainError;
-use rapport_services::sessions::{self, Attempts};
+use rapport_services::sessions;
 use rapport_services::Store;
 
 #[derive(Debug, Clone, Copy)]
@@ -34,46 +37,40 @@ pub fn ip_key(ip: &str) -> String {
     format!("ip:{ip}")
 }
 
-/// Refuse if `key` is locked now.
-pub async fn check(store: &Store, key: &str) -> Result<(), DomainError> {
+/// Count an attempt on `key` before the credentials are checked, and refuse it (429 with
+/// Retry-After) when the key is locked or its attempts in the window are used up. Counting
+/// first, in one statement, is what keeps a parallel burst from checking more passwords than
+/// the limit allows.
+pub async fn attempt(store: &Store, key: &str, policy: Policy) -> Result<(), DomainError> {
     let now = store.now();
-    if let Some(a) = sessions::attempts(store, key).await? {
-        if let Some(until) = a.locked_until {
-            if until > now {
-                let secs = (until - now).num_seconds().max(1) as u64;
-                return Err(DomainError::RateLimited {
-                    retry_after_secs: secs,
-                });
-            }
-        }
+    let a = sessions::count_attempt(store, key, now, now - policy.window).await?;
+    let refuse = |until: DateTime<Utc>| DomainError::RateLimited {
+        retry_after_secs: (until - now).num_seconds().max(1) as u64,
+    };
+    if let Some(until) = a.locked_until.filter(|u| *u > now) {
+        return Err(refuse(until));
+    }
+    if a.failures > policy.max_failures {
+        let until = now + policy.lockout;
+        sessions::lock_if_used_up(store, key, policy.max_failures, until).await?;
+        return Err(refuse(until));
     }
     Ok(())
 }
 
-/// Count a failure; lock the key when it reaches the policy's limit.
+/// The counted attempt failed: lock the key once its attempts reach the policy's limit.
 pub async fn fail(store: &Store, key: &str, policy: Policy) -> Result<(), DomainError> {
-    let now = store.now();
-    let tx = store.db.begin().await?;
-    let mut a = sessions::attempts(store, key).await?.unwrap_or(Attempts {
-        failures: 0,
-        window_start: now,
-        locked_until: None,
-    });
-    if now - a.window_start > policy.window || a.locked_until.is_some_and(|u| u <= now) {
-        a = Attempts {
-            failures: 0,
-            window_start: now,
-            locked_until: None,
-        };
-    }
-    a.failures += 1;
-    if a.failures >= policy.max_failures {
-        a.locked_until = Some(now + policy.lockout);
-    }
-    sessions::save_attempts(&tx, key, &a).await?;
-    tx.commit().await.map_err(rapport_db::db_err)
+    let until = store.now() + policy.lockout;
+    sessions::lock_if_used_up(store, key, policy.max_failures, until).await
 }
 
+/// The counted attempt was not a failure (a right password waiting for its second factor, a
+/// sign-in from an address others share): take it back.
+pub async fn uncount(store: &Store, key: &str) -> Result<(), DomainError> {
+    sessions::uncount_attempt(store, key).await
+}
+
+/// A sign-in succeeded: the account's count starts again.
 pub async fn clear(store: &Store, key: &str) -> Result<(), DomainError> {
     sessions::clear_attempts(store.db.writer(), key).await
 }

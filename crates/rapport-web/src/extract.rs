@@ -350,6 +350,20 @@ where
             viewed.viewed_by = Some(principal.user_id.clone());
             principal = viewed;
         }
+        // Read-only (a read-only token, a preview as another user) means no change of state
+        // at all, whoever's state it is; only signing out is left.
+        if principal.read_only
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && path != "/api/v1/auth/logout"
+        {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "read_only",
+                "Read-only access",
+                "this token or preview is read-only: it cannot change anything",
+                json!({}),
+            ));
+        }
         let access = Access::resolve(&app.store, principal)
             .await
             .map_err(|e| ApiError(e).into_response())?;

@@ -1,6 +1,8 @@
 //! Rapport's HTTP layer: thin handlers over the services in `rapport-services` and
 //! `rapport-auth`. `api/` is the JSON API with its OpenAPI document; `middleware` adds request
 //! ids, security headers and logging; `error` maps domain errors to problem+json.
+// The OpenAPI document is one `json!` literal, deeper than the default limit allows.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod error;

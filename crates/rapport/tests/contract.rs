@@ -290,6 +290,21 @@ async fn serves_https_with_hsts_and_secure_cookies() {
         .to_str()
         .unwrap()
         .contains("; Secure"));
+    // So is the sign-in page's CSRF cookie, set before anyone signs in.
+    let res = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let pre: Vec<&str> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.starts_with("rapport_csrf="))
+        .collect();
+    assert_eq!(pre.len(), 1, "{:?}", res.headers());
+    assert!(pre[0].contains("; Secure"), "{}", pre[0]);
     // Plain HTTP to the TLS port does not get an answer.
     let plain = app.base.replace("https://", "http://");
     let res = reqwest::Client::new()

@@ -133,23 +133,32 @@ pub async fn update_role(
     Path(key): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let f = Fields::new(&body, &["permissions", "field_rules", "require_mfa"])?;
+    let f = Fields::new(
+        &body,
+        &[
+            "permissions",
+            "field_rules",
+            "require_mfa",
+            "name_en",
+            "name_zh",
+        ],
+    )?;
     let current = roles::by_key(app.store.db.reader(), &key)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let mut grants = current.grants.clone();
-    if let Some(p) = f.opt_value("permissions") {
-        grants.permissions = serde_json::from_value(p.clone()).map_err(|e| {
-            DomainError::field("permissions", "invalid", format!("permissions: {e}"))
-        })?;
-    }
-    if let Some(r) = f.opt_value("field_rules") {
-        grants.field_rules = serde_json::from_value(r.clone()).map_err(|e| {
-            DomainError::field("field_rules", "invalid", format!("field_rules: {e}"))
-        })?;
-    }
-    let grants: Grants = grants;
+    let grants = grants_from(&f, current.grants.clone())?;
     let require_mfa = f.opt_bool("require_mfa")?.unwrap_or(current.require_mfa);
+    let (name_en, name_zh) = (f.opt_str("name_en")?, f.opt_str("name_zh")?);
+    if name_en.is_some() || name_zh.is_some() {
+        roles::rename(
+            &app.store,
+            &auth.access,
+            &key,
+            name_en.unwrap_or(&current.name_en),
+            name_zh.unwrap_or(&current.name_zh),
+        )
+        .await?;
+    }
     Ok(Json(json!(
         roles::update(&app.store, &auth.access, &key, grants, require_mfa).await?
     )))
@@ -362,4 +371,63 @@ pub async fn put_custom_field(
     Ok(Json(json!(
         rapport_services::custom_fields::save(&app.store, &auth.access, field).await?
     )))
+}
+
+fn grants_from(f: &Fields, mut grants: Grants) -> ApiResult<Grants> {
+    if let Some(p) = f.opt_value("permissions") {
+        grants.permissions = serde_json::from_value(p.clone()).map_err(|e| {
+            DomainError::field("permissions", "invalid", format!("permissions: {e}"))
+        })?;
+    }
+    if let Some(r) = f.opt_value("field_rules") {
+        grants.field_rules = serde_json::from_value(r.clone()).map_err(|e| {
+            DomainError::field("field_rules", "invalid", format!("field_rules: {e}"))
+        })?;
+    }
+    Ok(grants)
+}
+
+/// Create a role: from scratch, with `permissions`/`field_rules`, or as a copy (`copy_of`).
+pub async fn create_role(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let f = Fields::new(
+        &body,
+        &[
+            "key",
+            "name_en",
+            "name_zh",
+            "copy_of",
+            "permissions",
+            "field_rules",
+            "require_mfa",
+        ],
+    )?;
+    let given = f.opt_value("permissions").is_some() || f.opt_value("field_rules").is_some();
+    let draft = roles::RoleDraft {
+        key: f.str("key")?.to_string(),
+        name_en: f.str("name_en")?.to_string(),
+        name_zh: f.str("name_zh")?.to_string(),
+        copy_of: f.opt_str("copy_of")?.map(str::to_string),
+        grants: if given {
+            Some(grants_from(&f, Grants::default())?)
+        } else {
+            None
+        },
+        require_mfa: f.opt_bool("require_mfa")?.unwrap_or(false),
+    };
+    let role = roles::create(&app.store, &auth.access, draft).await?;
+    Ok((StatusCode::CREATED, Json(json!(role))))
+}
+
+/// Delete a role nobody holds (not a built-in one).
+pub async fn delete_role(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
+    roles::delete(&app.store, &auth.access, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -60,8 +60,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/departments",
             get(admin::list_departments).post(admin::create_department),
         )
-        .route("/api/v1/roles", get(admin::list_roles))
-        .route("/api/v1/roles/{key}", put(admin::update_role))
+        .route(
+            "/api/v1/roles",
+            get(admin::list_roles).post(admin::create_role),
+        )
+        .route(
+            "/api/v1/roles/{key}",
+            put(admin::update_role).delete(admin::delete_role),
+        )
         .route("/api/v1/audit", get(admin::audit))
         .route(
             "/api/v1/picklists/{list}",

@@ -39,9 +39,17 @@ fn with_cookie(mut res: Response, c: Option<HeaderValue>) -> Response {
 
 use super::form::field;
 
-/// Only same-site paths are followed after sign-in.
+/// Only a path on this site is followed after sign-in: it starts with one `/`, and holds
+/// only visible ASCII (browsers drop tabs and line breaks, so `/\t/evil.example` would be
+/// `//evil.example`; anything else could not be a `Location` header). Otherwise the home page.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let visible = next.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    let second = next.as_bytes().get(1).copied();
+    if visible
+        && next.starts_with('/')
+        && !matches!(second, Some(b'/') | Some(b'\\'))
+        && !next.contains('\\')
+    {
         next.to_string()
     } else {
         "/".into()
@@ -215,4 +223,36 @@ pub async fn switch_language(
     }
     let _ = form::urlencode("");
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        for ok in [
+            "/",
+            "/accounts?q=a&sort=-name",
+            "/contacts/0190-ab#top",
+            "/search?q=%E5%BC%A0",
+        ] {
+            assert_eq!(safe_next(ok), ok);
+        }
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\r\nX: 1",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/客户",
+            "evil.example",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
 }

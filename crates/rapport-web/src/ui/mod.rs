@@ -20,6 +20,7 @@ mod pool_pages;
 mod posted;
 mod record_pages;
 mod related;
+mod role_pages;
 mod sales_pages;
 mod sales_settings_pages;
 mod security_pages;
@@ -115,9 +116,14 @@ pub fn routes() -> Router<AppState> {
             "/admin/settings/duplicates",
             post(settings_pages::save_duplicates),
         )
+        .route("/admin/settings/roles", post(role_pages::create_role))
         .route(
             "/admin/settings/roles/{key}",
-            get(settings_pages::role_page).post(settings_pages::save_role),
+            get(role_pages::role_page).post(role_pages::save_role),
+        )
+        .route(
+            "/admin/settings/roles/{key}/delete",
+            post(role_pages::delete_role),
         )
         .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
         .route("/admin/jobs", get(jobs_pages::jobs_page))
@@ -402,10 +408,14 @@ pub struct Anon {
     pub client: Client,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Anon {
+impl<S: Send + Sync> FromRequestParts<S> for Anon
+where
+    AppState: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app: AppState = axum::extract::FromRef::from_ref(state);
         let client = Client::from_request_parts(parts, state)
             .await
             .unwrap_or(Client {
@@ -421,8 +431,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
                 let mut b = [0u8; 16];
                 rand::rngs::OsRng.fill_bytes(&mut b);
                 let v: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                // Secure under TLS, like the session cookie.
+                let secure = if app.tls { "; Secure" } else { "" };
                 let header = HeaderValue::from_str(&format!(
-                    "{PRE_CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict"
+                    "{PRE_CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict{secure}"
                 ))
                 .ok();
                 (v, header)
@@ -447,7 +459,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Anon {
     }
 }
 
-impl<S: Send + Sync> OptionalFromRequestParts<S> for Anon {
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Anon
+where
+    AppState: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(

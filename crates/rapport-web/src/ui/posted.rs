@@ -121,7 +121,10 @@ pub struct AnonPosted {
     pub form: Pairs,
 }
 
-impl<S: Send + Sync> FromRequest<S> for AnonPosted {
+impl<S: Send + Sync> FromRequest<S> for AnonPosted
+where
+    AppState: axum::extract::FromRef<S>,
+{
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {

@@ -150,7 +150,8 @@ impl App {
 
     /// Start a second server process on the same database (dropped: killed).
     pub fn spawn_another(&self) -> Extra {
-        Extra(self.start_process().0)
+        let (child, base) = self.start_process();
+        Extra { child, base }
     }
 
     pub fn stop(&mut self) {
@@ -480,12 +481,17 @@ impl Drop for SmtpServer {
 }
 
 /// Another server process; killed when dropped.
-pub struct Extra(Child);
+pub struct Extra {
+    child: Child,
+    /// Where the second process listens.
+    #[allow(dead_code)]
+    pub base: String,
+}
 
 impl Drop for Extra {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
