@@ -156,3 +156,33 @@ test("customer 360 in zh-CN, then English", async () => {
   await context.close();
 
 });
+
+test("a lead's personal data exported and erased, at phone width in English", async () => {
+  const context = await browser.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const base = server.base;
+  await signIn(page, base, "li.lei@example.com");
+  await page.goto(`${base}/leads/new`);
+  await page.fill("input[name=company]", "Privacy Prospects Ltd");
+  await page.fill("input[name=family_name]", "Moreau");
+  await page.fill("input[name=given_name]", "Claire");
+  await page.fill("input[name=email]", "claire.moreau@prospects.example");
+  await page.click("form.record-form button.primary");
+  await page.waitForURL(/\/leads\/[0-9a-f-]{36}$/);
+  const url = page.url();
+  // The export link is offered and answers with the lead's data.
+  const href = await page.getAttribute("a[href$='/privacy-export']", "href");
+  const res = await page.request.get(`${base}${href}`);
+  assert.equal(res.status(), 200);
+  assert.equal((await res.json()).record.email, "claire.moreau@prospects.example");
+  page.once("dialog", (d) => d.accept());
+  await page.click("details.erase summary");
+  await page.fill("details.erase input[name=reason]", "data subject request");
+  await page.screenshot({ path: join(SHOTS, "lead-erase-phone-en.png"), fullPage: true });
+  await page.click("details.erase button.danger");
+  await page.waitForURL(url);
+  assert.match(await page.locator("h1").innerText(), /\[erased\]/);
+  assert.equal(await page.locator("#row-email .value").innerText(), "");
+  assert.match(await page.locator("#row-company .value").innerText(), /Privacy Prospects Ltd/);
+  await context.close();
+});

@@ -1,12 +1,14 @@
-//! Privacy-law tooling for contacts: export everything held about a person, and erase them.
+//! Privacy-law tooling for the record types that hold a person (those whose hooks declare an
+//! [`Erasure`]: contacts and leads): export everything held about them, and erase them.
 //!
 //! Personal values never enter the append-only audit trail in clear (sensitive and personal
 //! fields are masked there, contact searches are redacted), so erasure only has to clear the
 //! contact row, its blind-index tokens, and the saved views that searched for them.
 
 use crate::access::Access;
-use crate::objects::{ACCOUNTS, CONTACTS};
-use crate::records::{self, codec};
+use crate::objects::ACCOUNTS;
+use crate::records::hooks::Erasure;
+use crate::records::{self, codec, ObjectDef};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError};
@@ -18,32 +20,42 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// Everything Rapport holds about one contact that the caller may see, as JSON: the record
-/// (decrypted; fields the caller's role hides are left out, custom fields included), the
-/// accounts it belongs to (named where the caller may read them), and the history of changes
-/// and access (changes to hidden fields left out).
-pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<Value, DomainError> {
+/// The erasure rules of a type that holds a person (404 for any other type).
+fn erasure_of(def: &ObjectDef) -> Result<Erasure, DomainError> {
+    def.hooks.erasure().ok_or(DomainError::NotFound)
+}
+
+/// Everything Rapport holds about one person (a contact or a lead) that the caller may see, as
+/// JSON: the record (decrypted; fields the caller's role hides are left out, custom fields
+/// included), the accounts it belongs to (named where the caller may read them), and the
+/// history of changes and access (changes to hidden fields left out).
+pub async fn export(
+    store: &Store,
+    actor: &Access,
+    def: &'static ObjectDef,
+    id: &str,
+) -> Result<Value, DomainError> {
+    erasure_of(def)?;
     let read = actor
-        .owners(CONTACTS.object, Action::Read)
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
-    let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
+    let rec = records::find_in_scope_fresh(store, def, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let export = actor
-        .owners(CONTACTS.object, Action::Export)
-        .ok_or_else(|| {
-            DomainError::Forbidden("exporting contacts needs the export right".into())
-        })?;
+    let export = actor.owners(def.object, Action::Export).ok_or_else(|| {
+        DomainError::Forbidden(format!("exporting {} needs the export right", def.plural))
+    })?;
     if !export.allows(rec.owner_id()) {
-        return Err(DomainError::Forbidden(
-            "exporting this contact needs the export right".into(),
-        ));
+        return Err(DomainError::Forbidden(format!(
+            "exporting this {} needs the export right",
+            def.key()
+        )));
     }
     let mut data = serde_json::Map::new();
-    for f in CONTACTS
+    for f in def
         .fields
         .iter()
-        .filter(|f| actor.may_read_field(CONTACTS.object, f.name))
+        .filter(|f| actor.may_read_field(def.object, f.name))
     {
         data.insert(
             f.name.into(),
@@ -55,13 +67,13 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
         );
     }
     for (k, v) in &rec.custom {
-        if actor.may_read_field(CONTACTS.object, k) {
+        if actor.may_read_field(def.object, k) {
             data.insert(k.clone(), v.clone());
         }
     }
     let mut accounts = Vec::new();
     let links = match rec.values.get("accounts") {
-        Some(FieldValue::Links(links)) if actor.may_read_field(CONTACTS.object, "accounts") => {
+        Some(FieldValue::Links(links)) if actor.may_read_field(def.object, "accounts") => {
             links.clone()
         }
         _ => Vec::new(),
@@ -81,7 +93,7 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
     let history = audit::search_unchecked(
         store,
         &audit::AuditFilter {
-            object_type: Some("contact".into()),
+            object_type: Some(def.key().into()),
             object_id: Some(id.into()),
             limit: 500,
             ..Default::default()
@@ -93,20 +105,20 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
         &tx,
         store,
         actor,
-        audit::Entry::new("contact.privacy_exported").object("contact", id),
+        audit::Entry::new(format!("{}.privacy_exported", def.key())).object(def.key(), id),
     )
     .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(json!({
         "exported_at": store.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "subject": {"type": "contact", "id": id},
+        "subject": {"type": def.key(), "id": id},
         "record": data,
         "created_at": rec.created_at,
         "updated_at": rec.updated_at,
         "accounts": accounts,
         "activity": history.into_iter().map(|mut h| {
             if let Some(Value::Object(changes)) = h.details.get_mut("changes") {
-                changes.retain(|field, _| actor.may_read_field(CONTACTS.object, field));
+                changes.retain(|field, _| actor.may_read_field(def.object, field));
             }
             json!({"at": h.at, "action": h.action, "by": h.actor_email, "details": h.details})
         }).collect::<Vec<_>>(),
@@ -115,28 +127,32 @@ pub async fn export_contact(store: &Store, actor: &Access, id: &str) -> Result<V
 
 pub const ERASED_NAME: &str = "[erased]";
 
-/// Erase a contact's personal data: every personal and sensitive field is cleared, the name
-/// replaced by a placeholder, blind-index tokens removed. The record id, owner and account links
-/// stay so reports keep their counts. The erasure itself is audited (without personal data).
-pub async fn erase_contact(
+/// Erase a person's data (a contact or a lead): every personal and sensitive field is
+/// cleared, the name replaced by a placeholder, blind-index tokens removed, and the fields the
+/// type names as describing the person cleared too. The record id, owner and links stay so
+/// reports keep their counts. The erasure itself is audited (without personal data).
+pub async fn erase(
     store: &Store,
     actor: &Access,
+    def: &'static ObjectDef,
     id: &str,
     reason: &str,
 ) -> Result<(), DomainError> {
+    let erasure = erasure_of(def)?;
     let read = actor
-        .owners(CONTACTS.object, Action::Read)
+        .owners(def.object, Action::Read)
         .ok_or(DomainError::NotFound)?;
-    let rec = records::find_in_scope_fresh(store, &CONTACTS, &read, id)
+    let rec = records::find_in_scope_fresh(store, def, &read, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let delete = actor
-        .owners(CONTACTS.object, Action::Delete)
-        .ok_or_else(|| DomainError::Forbidden("erasing contacts needs the delete right".into()))?;
+    let delete = actor.owners(def.object, Action::Delete).ok_or_else(|| {
+        DomainError::Forbidden(format!("erasing {} needs the delete right", def.plural))
+    })?;
     if !delete.allows(rec.owner_id()) {
-        return Err(DomainError::Forbidden(
-            "erasing this contact needs the delete right".into(),
-        ));
+        return Err(DomainError::Forbidden(format!(
+            "erasing this {} needs the delete right",
+            def.key()
+        )));
     }
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -148,55 +164,49 @@ pub async fn erase_contact(
     }
     let keys = store.keys()?;
     let mut q = Query::update();
-    q.table(t("contacts"))
+    q.table(t(def.table))
         .value(t("updated_at"), store.now())
         .value(t("version"), Expr::col(t("version")).add(1))
         .and_where(Expr::col(t("id")).eq(id));
     let mut cleared = Vec::new();
-    for f in CONTACTS.fields {
+    for f in def.fields {
         if !(f.personal || f.sensitive) {
             continue;
         }
-        let v = if f.name == "family_name" {
+        let v = if f.name == erasure.placeholder {
             FieldValue::Text(ERASED_NAME.into())
         } else {
             FieldValue::Null
         };
-        for (c, val) in codec::encode(f, &v, &keys, "contacts", id)? {
+        for (c, val) in codec::encode(f, &v, &keys, def.table, id)? {
             q.value(Alias::new(c), val);
         }
         cleared.push(f.name);
     }
     // Consent evidence and free-text fields that may describe the person go too.
-    for f in [
-        "title",
-        "department",
-        "consent_email",
-        "consent_sms",
-        "tags",
-    ] {
-        if let Some(spec) = CONTACTS.field(f) {
-            let v = if f == "tags" {
+    for f in erasure.also {
+        if let Some(spec) = def.field(f) {
+            let v = if *f == "tags" {
                 FieldValue::List(vec![])
             } else {
                 FieldValue::Null
             };
-            for (c, val) in codec::encode(spec, &v, &keys, "contacts", id)? {
+            for (c, val) in codec::encode(spec, &v, &keys, def.table, id)? {
                 q.value(Alias::new(c), val);
             }
             cleared.push(spec.name);
         }
     }
     // The normalised names kept for search, sorting and duplicates are of the name too.
-    let erased = [("family_name", FieldValue::Text(ERASED_NAME.into()))].into();
-    for (c, val) in records::derived(&CONTACTS, &erased) {
+    let erased = [(erasure.placeholder, FieldValue::Text(ERASED_NAME.into()))].into();
+    for (c, val) in records::derived(def, &erased) {
         q.value(Alias::new(c), val);
     }
     q.value(t("custom"), Option::<String>::None);
     q.value(t("custom_enc"), Option::<String>::None);
     let tx = store.db.begin().await?;
     exec(&tx, &q).await?;
-    crate::records::clear_tokens(&tx, &CONTACTS, id).await?;
+    crate::records::clear_tokens(&tx, def, id).await?;
     // Merges into this contact keep the merged records' rows for their undo: the same
     // person's data, erased with it (those merges can no longer be undone).
     crate::merge::forget_undo(&tx, id).await?;
@@ -204,8 +214,8 @@ pub async fn erase_contact(
         &tx,
         store,
         actor,
-        audit::Entry::new("contact.erased")
-            .object("contact", id)
+        audit::Entry::new(format!("{}.erased", def.key()))
+            .object(def.key(), id)
             .details(json!({"fields": cleared, "reason": reason})),
     )
     .await?;
@@ -213,8 +223,8 @@ pub async fn erase_contact(
         &tx,
         store,
         actor,
-        "contact.erased",
-        "contact",
+        &format!("{}.erased", def.key()),
+        def.key(),
         id,
         json!({"id": id}),
     )
@@ -223,7 +233,7 @@ pub async fn erase_contact(
     // Old page images, the person's values among them, linger in the WAL until a checkpoint.
     if !store.db.scrub_wal().await {
         tracing::warn!(
-            contact = id,
+            record = id,
             "after an erasure the WAL could not be emptied: the erased values stay in it until the next full checkpoint"
         );
     }

@@ -1,4 +1,5 @@
-//! Privacy: export everything about a contact, erase a contact everywhere it was stored.
+//! Privacy: export everything about a person (a contact or a lead), erase them everywhere they
+//! were stored.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -248,4 +249,129 @@ story!(a_privacy_export_shows_only_what_the_caller_may_see, |app| {
         .unwrap()
         .iter()
         .all(|a| a["name"].is_null()));
+});
+
+story!(export_and_erase_a_lead, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let rep_id = app.user("rep@example.com", "sales_rep", None, None).await;
+    app.user("other@example.com", "sales_rep", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let rep = app.login("rep@example.com").await;
+    let other = app.login("other@example.com").await;
+    let lead = app
+        .created(
+            &rep,
+            "/api/v1/leads",
+            json!({"company": "Leadco Privacy Ltd", "family_name": "Wvutsrqp", "given_name": "Onmlkji",
+                   "title": "CTO", "mobile": "13644445555", "email": "wvu@lead-privacy.example",
+                   "wechat": "wvu_wechat_77", "city": "Hangzhou", "tags": ["vip"],
+                   "description": "met at the fair"}),
+        )
+        .await;
+    let id = common::id(&lead);
+
+    // The export holds the lead, its history and nothing the caller may not see.
+    let (st, doc) = app
+        .get(&rep, &format!("/api/v1/leads/{id}/privacy-export"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{doc}");
+    assert_eq!(doc["subject"]["type"], "lead");
+    assert_eq!(doc["record"]["email"], "wvu@lead-privacy.example");
+    assert_eq!(doc["record"]["mobile"], "+8613644445555");
+    assert!(doc["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["action"] == "lead.created"));
+    app.set_field_rule(&admin, "sales_rep", "lead", "wechat", "hidden")
+        .await;
+    let (_, doc) = app
+        .get(&rep, &format!("/api/v1/leads/{id}/privacy-export"))
+        .await;
+    assert!(doc["record"].get("wechat").is_none(), "{doc}");
+    // Another rep may neither export nor erase it (404); types without a person have neither.
+    let (st, _) = app
+        .get(&other, &format!("/api/v1/leads/{id}/privacy-export"))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = app
+        .post(
+            &other,
+            &format!("/api/v1/leads/{id}/erase"),
+            json!({"reason": "no"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let acc = app
+        .created(&rep, "/api/v1/accounts", json!({"name": "No Person Ltd"}))
+        .await;
+    let (st, _) = app
+        .get(
+            &rep,
+            &format!("/api/v1/accounts/{}/privacy-export", common::id(&acc)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // Erased: a reason is needed; the person's values go, the lead's business fields stay.
+    let (st, _) = app
+        .post(&rep, &format!("/api/v1/leads/{id}/erase"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let (st, _) = app
+        .post(
+            &rep,
+            &format!("/api/v1/leads/{id}/erase"),
+            json!({"reason": "data subject request #43"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, after) = app.get(&admin, &format!("/api/v1/leads/{id}")).await;
+    assert_eq!(after["family_name"], "[erased]");
+    for f in [
+        "given_name",
+        "mobile",
+        "email",
+        "wechat",
+        "title",
+        "city",
+        "description",
+    ] {
+        assert!(after[f].is_null(), "{f} should be gone: {after}");
+    }
+    assert_eq!(after["company"], "Leadco Privacy Ltd");
+    assert_eq!(after["owner_id"], json!(rep_id));
+    assert!(app
+        .get(&rep, "/api/v1/leads?q=wvu@lead-privacy.example")
+        .await
+        .1["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, audit) = app
+        .get(
+            &admin,
+            &format!("/api/v1/audit?object_id={id}&action=lead.erased"),
+        )
+        .await;
+    assert_eq!(
+        audit["data"][0]["details"]["reason"],
+        "data subject request #43"
+    );
+    let (code, out, _) = app.cli(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+    let bytes = stored_bytes(&app).await;
+    for needle in [
+        "Wvutsrqp",
+        "Onmlkji",
+        "wvu@lead-privacy",
+        "13644445555",
+        "wvu_wechat_77",
+    ] {
+        assert!(
+            !contains(&bytes, needle),
+            "{needle} still stored after erasure"
+        );
+    }
 });

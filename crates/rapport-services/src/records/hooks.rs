@@ -86,6 +86,14 @@ pub struct Written<'a> {
 
 /// One way a quick search matches; a prefix range also names its column and prefix, so the
 /// search can choose how to read it (see `records::search`).
+/// What erasing a person's record clears besides its personal and sensitive fields (which
+/// always go), and which field keeps a placeholder so the row still shows in lists.
+#[derive(Debug, Clone, Copy)]
+pub struct Erasure {
+    pub placeholder: &'static str,
+    pub also: &'static [&'static str],
+}
+
 pub struct Branch {
     pub cond: Condition,
     pub range: Option<(&'static str, String)>,
@@ -241,6 +249,11 @@ pub trait Hooks: Send + Sync {
     /// the audit trail).
     fn personal(&self) -> bool {
         false
+    }
+
+    /// How a record of the type is erased under privacy law, if it holds a person.
+    fn erasure(&self) -> Option<Erasure> {
+        None
     }
 
     /// Ways a quick search matches records of the type beyond the blind-index tokens of its

@@ -226,10 +226,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/{object}/{id}/history", get(records::history))
         .route("/api/v1/{object}/{id}/timeline", get(activities::timeline))
         .route(
-            "/api/v1/contacts/{id}/privacy-export",
+            "/api/v1/{object}/{id}/privacy-export",
             get(records::privacy_export),
         )
-        .route("/api/v1/contacts/{id}/erase", post(records::erase))
+        .route("/api/v1/{object}/{id}/erase", post(records::erase))
 }
 
 async fn healthz() -> Json<Value> {

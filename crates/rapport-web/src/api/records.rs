@@ -217,23 +217,24 @@ pub async fn history(
 pub async fn privacy_export(
     State(app): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let doc = rapport_services::privacy::export_contact(&app.store, &auth.access, &id).await?;
-    let disposition = format!("attachment; filename=\"contact-{id}.json\"");
+    let def = def_for(&object)?;
+    let doc = rapport_services::privacy::export(&app.store, &auth.access, def, &id).await?;
+    let disposition = format!("attachment; filename=\"{}-{id}.json\"", def.key());
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(doc)).into_response())
 }
 
-/// Erase a contact's personal data (a reason is required).
+/// Erase a person's data, a contact's or a lead's (a reason is required).
 pub async fn erase(
     State(app): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path((object, id)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
+    let def = def_for(&object)?;
     let f = Fields::new(&body, &["reason"])?;
-    rapport_services::privacy::erase_contact(&app.store, &auth.access, &id, f.str("reason")?)
-        .await?;
+    rapport_services::privacy::erase(&app.store, &auth.access, def, &id, f.str("reason")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

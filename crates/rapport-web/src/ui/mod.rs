@@ -217,7 +217,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{object}/{id}", get(record_pages::detail))
         .route("/{object}/{id}/edit", post(record_pages::edit_field))
         .route("/{object}/{id}/delete", post(record_pages::delete))
-        .route("/contacts/{id}/erase", post(record_pages::erase))
+        .route("/{object}/{id}/erase", post(record_pages::erase))
 }
 
 /// What every page template needs.

@@ -76,6 +76,8 @@ struct RecordPage {
     rows: Vec<DetailRow>,
     related: Vec<super::related::Group>,
     can_convert: bool,
+    /// The record holds a person: their data can be exported and erased.
+    person: bool,
     doc: Option<super::document_pages::DocPanel>,
     history: Vec<HistoryItem>,
     timeline: Option<super::activity_pages::TimelineView>,
@@ -643,6 +645,7 @@ async fn render_detail(
         rows,
         related,
         can_convert,
+        person: def.hooks.erasure().is_some(),
         doc: super::document_pages::panel(app, &page, def, id, &rec, &choices, can_update).await,
         history,
         timeline,
@@ -777,19 +780,24 @@ pub async fn delete(
 
 pub async fn erase(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    Path((object, id)): Path<(String, String)>,
     Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    match rapport_services::privacy::erase_contact(
+    let def = match posted_def(lang, &object) {
+        Ok(d) => d,
+        Err(r) => return *r,
+    };
+    match rapport_services::privacy::erase(
         &app.store,
         &page.access,
+        def,
         &id,
         &field(&form, "reason"),
     )
     .await
     {
-        Ok(()) => Redirect::to(&format!("/contacts/{id}")).into_response(),
+        Ok(()) => Redirect::to(&format!("/{object}/{id}")).into_response(),
         Err(e) => page_error(lang, e),
     }
 }

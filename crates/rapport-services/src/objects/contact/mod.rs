@@ -6,7 +6,7 @@ mod fields;
 
 use super::common::{person_norms, text_of};
 use crate::records::duplicates::RuleMode;
-use crate::records::hooks::{Branch, DuplicateRule, Hooks, SearchText, Values};
+use crate::records::hooks::{Branch, DuplicateRule, Erasure, Hooks, SearchText, Values};
 use crate::records::{ObjectDef, Record};
 use rapport_core::{validate, DomainError, Object};
 use sea_orm::sea_query::{Alias, Cond, Expr, Query, Value as SqlValue};
@@ -65,6 +65,19 @@ impl Hooks for Rules {
 
     fn personal(&self) -> bool {
         true
+    }
+
+    fn erasure(&self) -> Option<Erasure> {
+        Some(Erasure {
+            placeholder: "family_name",
+            also: &[
+                "title",
+                "department",
+                "consent_email",
+                "consent_sms",
+                "tags",
+            ],
+        })
     }
 
     fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {

@@ -8,7 +8,7 @@ mod fields;
 use super::common::{person_norms, text_of};
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{
-    Branch, Change, DuplicateRule, Effects, Hooks, Loaded, SearchText, Values,
+    Branch, Change, DuplicateRule, Effects, Erasure, Hooks, Loaded, SearchText, Values,
 };
 use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
@@ -97,6 +97,13 @@ impl Hooks for Rules {
 
     fn personal(&self) -> bool {
         true
+    }
+
+    fn erasure(&self) -> Option<Erasure> {
+        Some(Erasure {
+            placeholder: "family_name",
+            also: &["title", "province", "city", "tags", "description"],
+        })
     }
 
     fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {

@@ -415,6 +415,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     (
         "get",
+        "/api/v1/leads/{id}/privacy-export",
+        "privacy",
+        "Everything held about a lead, as JSON",
+        None,
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/leads/{id}/erase",
+        "privacy",
+        "Erase a lead's personal data (anonymise), with a reason",
+        Some("Erase"),
+        204,
+    ),
+    (
+        "get",
         "/api/v1/activities",
         "activities",
         "Activities the caller may see (assignee_id=me, kind, status, since, until, related_type + related_id, order, limit, cursor)",
