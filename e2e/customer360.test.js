@@ -170,6 +170,8 @@ test("a lead's personal data exported and erased, at phone width in English", as
   await page.click("form.record-form button.primary");
   await page.waitForURL(/\/leads\/[0-9a-f-]{36}$/);
   const url = page.url();
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `the actions wrap at phone width (${width})`);
   // The export link is offered and answers with the lead's data.
   const href = await page.getAttribute("a[href$='/privacy-export']", "href");
   const res = await page.request.get(`${base}${href}`);
