@@ -375,12 +375,24 @@ pub async fn logout(store: &Store, actor: &Principal) -> Result<(), DomainError>
     tx.commit().await.map_err(db_err)
 }
 
+/// Read-only access (a read-only token, a preview as another user) changes nothing: refused
+/// here as well as by the API, so every path to these changes holds to it.
+fn writable(actor: &Principal) -> Result<(), DomainError> {
+    if actor.read_only {
+        return Err(DomainError::Forbidden(
+            "this token or preview is read-only: it cannot change anything".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Revoke a session: one's own, or anyone's for an administrator. Others' sessions are a 404.
 pub async fn revoke_session(
     store: &Store,
     actor: &Principal,
     session_id: &str,
 ) -> Result<(), DomainError> {
+    writable(actor)?;
     let s = sessions::session_by_id(store, session_id)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -407,7 +419,8 @@ pub async fn revoke_all_of_user(
     actor: &Principal,
     user_id: &str,
 ) -> Result<(), DomainError> {
-    if !actor.is_admin() || actor.read_only {
+    writable(actor)?;
+    if !actor.is_admin() {
         return Err(DomainError::Forbidden(
             "ending another user's sessions is for administrators".into(),
         ));
@@ -525,6 +538,7 @@ async fn reauthenticate(
     actor: &Principal,
     current_password: &str,
 ) -> Result<Credentials, DomainError> {
+    writable(actor)?;
     let creds = users::credentials(store, &actor.user_id)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -630,6 +644,7 @@ pub async fn mfa_confirm(
     actor: &Principal,
     code: &str,
 ) -> Result<Vec<String>, DomainError> {
+    writable(actor)?;
     let creds = users::credentials(store, &actor.user_id)
         .await?
         .ok_or(DomainError::NotFound)?;

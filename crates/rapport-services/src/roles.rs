@@ -131,11 +131,7 @@ pub async fn update(
     grants: Grants,
     require_mfa: bool,
 ) -> Result<Role, DomainError> {
-    if actor.scope(Object::Role, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing roles needs the role right".into(),
-        ));
-    }
+    require(actor, Action::Update, "changing roles")?;
     grants
         .validate_field_names(|o, f| store.types().is_known_field(o, f))
         .map_err(|e| DomainError::Validation(vec![e]))?;

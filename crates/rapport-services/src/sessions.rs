@@ -333,25 +333,6 @@ pub struct Attempts {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
-pub async fn attempts(store: &Store, key: &str) -> Result<Option<Attempts>, DomainError> {
-    let r = one(
-        store.db.reader(),
-        Query::select()
-            .columns(["failures", "window_start", "locked_until"].map(t))
-            .from(t("login_attempts"))
-            .and_where(Expr::col(t("key")).eq(key)),
-    )
-    .await?;
-    match r {
-        Some(r) => Ok(Some(Attempts {
-            failures: get(&r, "failures")?,
-            window_start: get(&r, "window_start")?,
-            locked_until: get(&r, "locked_until")?,
-        })),
-        None => Ok(None),
-    }
-}
-
 /// Count one sign-in attempt on `key` before its credentials are checked, in one statement,
 /// so that parallel attempts (in one process or several) cannot all pass the limit. The count
 /// starts again (at 1, unlocked) when the window began before `window_cutoff` or the lock
@@ -444,34 +425,6 @@ pub async fn uncount_attempt(store: &Store, key: &str) -> Result<(), DomainError
             .value(t("failures"), Expr::col(t("failures")).sub(1i64))
             .and_where(Expr::col(t("key")).eq(key))
             .and_where(Expr::col(t("failures")).gt(0i64)),
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn save_attempts<C: ConnectionTrait>(
-    c: &C,
-    key: &str,
-    a: &Attempts,
-) -> Result<(), DomainError> {
-    exec(
-        c,
-        Query::delete()
-            .from_table(t("login_attempts"))
-            .and_where(Expr::col(t("key")).eq(key)),
-    )
-    .await?;
-    exec(
-        c,
-        Query::insert()
-            .into_table(t("login_attempts"))
-            .columns(["key", "failures", "window_start", "locked_until"].map(t))
-            .values_panic([
-                key.into(),
-                a.failures.into(),
-                a.window_start.into(),
-                a.locked_until.into(),
-            ]),
     )
     .await?;
     Ok(())

@@ -263,13 +263,6 @@ fn object_of(path: &str) -> ApiResult<Object> {
     }
 }
 
-/// The record type a custom-field path names: any record type can have custom fields.
-fn record_object_of(path: &str) -> ApiResult<Object> {
-    rapport_services::objects::by_plural(path)
-        .map(|d| d.object)
-        .ok_or_else(|| DomainError::NotFound.into())
-}
-
 pub async fn get_duplicate_rules(
     State(app): State<AppState>,
     _auth: Auth,
@@ -304,7 +297,7 @@ pub async fn list_custom_fields(
     auth: Auth,
     Path(object): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let object = record_object_of(&object)?;
+    let object = super::records::def_for(&object)?.object;
     let visible =
         rapport_services::custom_fields::list_for(&app.store, &auth.access, object).await?;
     Ok(Json(json!({"data": visible})))
@@ -317,7 +310,7 @@ pub async fn put_custom_field(
     Path((object, key)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let object = record_object_of(&object)?;
+    let object = super::records::def_for(&object)?.object;
     let f = Fields::new(
         &body,
         &[

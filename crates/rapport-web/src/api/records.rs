@@ -15,9 +15,7 @@ use std::collections::HashMap;
 
 /// The record type behind a plural path segment.
 pub fn def_for(plural: &str) -> ApiResult<&'static ObjectDef> {
-    rapport_core::Object::from_plural(plural)
-        .and_then(rapport_services::objects::def_of)
-        .ok_or_else(|| DomainError::NotFound.into())
+    rapport_services::objects::by_plural(plural).ok_or_else(|| DomainError::NotFound.into())
 }
 
 pub async fn list(
