@@ -215,3 +215,33 @@ pub fn any_cell(
         "column {col} has a type that cannot be read"
     )))
 }
+
+/// Every `(table, column)` of the database's own tables, as the schema holds them now: what
+/// a check compares with the code's lists (the registry of encrypted columns).
+pub async fn schema_columns<C: ConnectionTrait>(
+    c: &C,
+) -> Result<Vec<(String, String)>, DomainError> {
+    let backend = c.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema() ORDER BY 1, 2"
+        }
+        _ => {
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2"
+        }
+    };
+    let rows = c
+        .query_all(Statement::from_string(backend, sql))
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String>("", "t").map_err(db_err)?,
+                r.try_get::<String>("", "c").map_err(db_err)?,
+            ))
+        })
+        .collect()
+}

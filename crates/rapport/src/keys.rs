@@ -1,39 +1,13 @@
 //! Loading the encryption keys at start-up, and `rapport keys rotate | retire | status`.
 
 use crate::config::Config;
+use crate::serve;
 use anyhow::{anyhow, bail, Context, Result};
-use rapport_db::{build, get};
-use rapport_services::crypto::{KeyFile, Keyring};
-use rapport_services::Db;
+use rapport_db::build;
+use rapport_services::crypto::{stored, KeyFile, Keyring};
+use rapport_services::{Db, Store};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::ConnectionTrait;
-
-/// Encrypted columns, per table.
-pub const ENCRYPTED: &[(&str, &[&str])] = &[
-    ("accounts", &["credit_code_enc", "address_enc", "phone_enc"]),
-    (
-        "contacts",
-        &[
-            "mobile_enc",
-            "phones_enc",
-            "email_enc",
-            "emails_enc",
-            "wechat_enc",
-            "address_enc",
-            "id_number_enc",
-        ],
-    ),
-    (
-        "users",
-        &[
-            "phone_enc",
-            "totp_secret_enc",
-            "totp_pending_enc",
-            "calendar_feed_enc",
-        ],
-    ),
-    ("smtp_servers", &["password_enc"]),
-];
 
 /// Whether the database already holds Rapport data (so a missing key is an error, not a
 /// first start).
@@ -79,95 +53,161 @@ pub async fn load(cfg: &Config, db: &Db) -> Result<Keyring> {
     file.keyring().map_err(|e| anyhow!("{e}"))
 }
 
-/// How many stored values use each key id.
-pub async fn usage(db: &Db) -> Result<Vec<(String, i64)>> {
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-    for (table, cols) in ENCRYPTED {
-        for col in *cols {
-            let mut after = String::new();
-            loop {
-                let rows = db
-                    .reader()
-                    .query_all(build(
-                        db.backend(),
-                        Query::select()
-                            .columns([Alias::new("id"), Alias::new(*col)])
-                            .from(Alias::new(*table))
-                            .and_where(Expr::col(Alias::new(*col)).is_not_null())
-                            .and_where(Expr::col(Alias::new("id")).gt(after.clone()))
-                            .order_by(Alias::new("id"), sea_orm::Order::Asc)
-                            .limit(5000),
-                    ))
-                    .await?;
-                if rows.is_empty() {
-                    break;
-                }
-                for r in &rows {
-                    let v: String = get(r, col).map_err(|e| anyhow!("{e}"))?;
-                    after = get(r, "id").map_err(|e| anyhow!("{e}"))?;
-                    let kid = Keyring::key_id_of(&v).unwrap_or("?").to_string();
-                    *counts.entry(kid).or_default() += 1;
-                }
-            }
+/// `rapport keys status`: each key, how many stored values use it (per column too), the
+/// values that do not decrypt, by row, and any encrypted column the registry lacks.
+pub async fn status(cfg: &Config, store: &Store) -> Result<()> {
+    let file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    let registry = stored::registry(store.types());
+    let scan = stored::scan(&store.db, &ring, &registry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    for k in &file.keys {
+        let n = scan.by_key.get(&k.id).copied().unwrap_or(0);
+        println!("{}\t{}\t{} values", k.id, k.status, n);
+    }
+    for (kid, n) in &scan.by_key {
+        if !file.keys.iter().any(|k| &k.id == kid) {
+            println!("{kid}\tmissing\t{n} values");
         }
     }
-    Ok(counts.into_iter().collect())
+    if let Some(id) = &file.rotating {
+        println!("a rotation to {id} has not finished: run `rapport keys rotate` to resume it");
+    }
+    for (place, by_key) in &scan.by_column {
+        let parts: Vec<String> = by_key.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        println!("  {place}\t{}", parts.join(", "));
+    }
+    print_unreadable(&scan.unreadable);
+    let missing = stored::unregistered(&store.db, &registry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if !missing.is_empty() {
+        println!(
+            "columns named as encrypted that this version does not know: {}",
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }
 
-/// Re-encrypt every value not under the active key, printing progress.
-pub async fn reencrypt(db: &Db, ring: &Keyring) -> Result<u64> {
-    let active = ring.active_key_id().to_string();
-    let mut done = 0u64;
-    for (table, cols) in ENCRYPTED {
-        for col in *cols {
-            let mut after = String::new();
-            loop {
-                let rows = db
-                    .reader()
-                    .query_all(build(
-                        db.backend(),
-                        Query::select()
-                            .columns([Alias::new("id"), Alias::new(*col)])
-                            .from(Alias::new(*table))
-                            .and_where(Expr::col(Alias::new(*col)).is_not_null())
-                            .and_where(Expr::col(Alias::new("id")).gt(after.clone()))
-                            .order_by(Alias::new("id"), sea_orm::Order::Asc)
-                            .limit(1000),
-                    ))
-                    .await?;
-                if rows.is_empty() {
-                    break;
-                }
-                let tx = db.begin().await.map_err(|e| anyhow!("{e}"))?;
-                for r in &rows {
-                    let id: String = get(r, "id").map_err(|e| anyhow!("{e}"))?;
-                    let v: String = get(r, col).map_err(|e| anyhow!("{e}"))?;
-                    after = id.clone();
-                    if Keyring::key_id_of(&v) == Some(active.as_str()) {
-                        continue;
-                    }
-                    let plain = ring
-                        .decrypt(table, col, &id, &v)
-                        .map_err(|e| anyhow!("{e}"))?;
-                    let new = ring
-                        .encrypt(table, col, &id, &plain)
-                        .map_err(|e| anyhow!("{e}"))?;
-                    // Only replace the value we read, so a concurrent edit is never overwritten.
-                    tx.execute(build(
-                        db.backend(),
-                        Query::update()
-                            .table(Alias::new(*table))
-                            .value(Alias::new(*col), new)
-                            .and_where(Expr::col(Alias::new("id")).eq(id))
-                            .and_where(Expr::col(Alias::new(*col)).eq(v)),
-                    ))
-                    .await?;
-                    done += 1;
-                }
-                tx.commit().await?;
-                eprintln!("  {table}.{col}: re-encrypted {done} values so far");
-            }
-        }
+fn print_unreadable(rows: &[stored::Unreadable]) {
+    if rows.is_empty() {
+        return;
     }
-    Ok(done)
+    println!(
+        "{} stored values do not decrypt with the loaded keys:",
+        rows.len()
+    );
+    for u in rows.iter().take(200) {
+        println!("  {}.{} row {}: {}", u.table, u.column, u.row, u.why);
+    }
+    if rows.len() > 200 {
+        println!("  … and {} more", rows.len() - 200);
+    }
+}
+
+/// Refuse to change keys while the schema has an encrypted column the registry lacks: its
+/// values would be left behind.
+async fn check_registry(store: &Store, registry: &[stored::Column]) -> Result<()> {
+    let missing = stored::unregistered(&store.db, registry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if !missing.is_empty() {
+        bail!(
+            "the database has encrypted columns this version does not know ({}); \
+             upgrade Rapport before changing keys",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `rapport keys rotate`: a new active key (or the one an interrupted rotation left active)
+/// and every stored value re-encrypted with it.
+pub async fn rotate(cfg: &Config, store: &Store) -> Result<()> {
+    let registry = stored::registry(store.types());
+    check_registry(store, &registry).await?;
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    let (id, new) = file.begin_rotation();
+    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    if new {
+        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "new active key {id}; running servers pick it up within {} seconds",
+            serve::KEY_RELOAD_SECS
+        );
+    } else {
+        println!("resuming the unfinished rotation to {id}");
+    }
+    // Running servers reload the key file every KEY_RELOAD_SECS: until they have, they may
+    // still write with the old key. Wait out what is left of twice that since the file
+    // changed.
+    let reload = std::time::Duration::from_secs(serve::KEY_RELOAD_SECS * 2);
+    let since = std::fs::metadata(&cfg.key_file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .unwrap_or_default();
+    if since < reload {
+        tokio::time::sleep(reload - since).await;
+    }
+    let out = stored::reencrypt(&store.db, &ring, &registry, |col, n| {
+        if n > 0 {
+            eprintln!("  {}.{}: re-encrypted {n} values", col.table, col.column);
+        }
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    if !out.unreadable.is_empty() {
+        print_unreadable(&out.unreadable);
+        bail!(
+            "re-encrypted {} values with {id}, but {} do not decrypt and stay as they are; \
+             restore the key they need (or clear them) and run `rapport keys rotate` again",
+            out.values,
+            out.unreadable.len()
+        );
+    }
+    file.rotating = None;
+    file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    println!(
+        "re-encrypted {} values with {id}; retire old keys with `rapport keys retire KEY_ID`",
+        out.values
+    );
+    Ok(())
+}
+
+/// `rapport keys retire ID`: remove a decrypt-only key once no stored value uses it,
+/// counted from the data itself.
+pub async fn retire(cfg: &Config, store: &Store, key_id: &str) -> Result<()> {
+    let registry = stored::registry(store.types());
+    check_registry(store, &registry).await?;
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    let Some(entry) = file.keys.iter().find(|k| k.id == key_id) else {
+        bail!("there is no key {key_id}")
+    };
+    if entry.status == "active" {
+        bail!("{key_id} is the active key; rotate first");
+    }
+    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    let scan = stored::scan(&store.db, &ring, &registry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if let Some(n) = scan.by_key.get(key_id).filter(|n| **n > 0) {
+        let places: Vec<&str> = scan
+            .by_column
+            .iter()
+            .filter(|(_, by_key)| by_key.contains_key(key_id))
+            .map(|(place, _)| place.as_str())
+            .collect();
+        bail!(
+            "{n} stored values still use {key_id} (in {}); run `rapport keys rotate` to finish \
+             re-encryption",
+            places.join(", ")
+        );
+    }
+    file.keys.retain(|k| k.id != key_id);
+    file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    println!("retired {key_id}");
+    Ok(())
 }

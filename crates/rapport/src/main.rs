@@ -108,9 +108,10 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Show the keys and how many stored values use each.
+    /// Show the keys, how many stored values use each, and any value that does not decrypt.
     Status,
-    /// Add a new active key and re-encrypt every value with it (old keys stay decrypt-only).
+    /// Add a new active key and re-encrypt every value with it (old keys stay decrypt-only);
+    /// an interrupted rotation resumes with the key it added.
     Rotate,
     /// Remove a decrypt-only key once no stored value uses it.
     Retire {
@@ -261,55 +262,14 @@ fn describe(e: rapport_core::DomainError) -> anyhow::Error {
 }
 
 async fn keys_command(cfg: &Config, command: KeysCommand) -> Result<()> {
-    use rapport_services::crypto::KeyFile;
     if cfg.master_key.is_some() {
         bail!("keys are managed in a key file; RAPPORT_MASTER_KEY is set, so there is nothing to rotate");
     }
     let store = serve::open_store(cfg).await?;
     let result = match command {
-        KeysCommand::Status => {
-            let file = KeyFile::load(&cfg.key_file).map_err(describe)?;
-            let usage = keys::usage(&store.db).await?;
-            for k in &file.keys {
-                let n = usage
-                    .iter()
-                    .find(|(id, _)| *id == k.id)
-                    .map_or(0, |(_, n)| *n);
-                println!("{}\t{}\t{} values", k.id, k.status, n);
-            }
-            Ok(())
-        }
-        KeysCommand::Rotate => {
-            let mut file = KeyFile::load(&cfg.key_file).map_err(describe)?;
-            let id = file.rotate();
-            let ring = file.keyring().map_err(describe)?;
-            file.save(&cfg.key_file).map_err(describe)?;
-            println!(
-                "new active key {id}; running servers pick it up within {} seconds",
-                serve::KEY_RELOAD_SECS
-            );
-            tokio::time::sleep(std::time::Duration::from_secs(serve::KEY_RELOAD_SECS * 2)).await;
-            let n = keys::reencrypt(&store.db, &ring).await?;
-            println!("re-encrypted {n} values with {id}; retire old keys with `rapport keys retire KEY_ID`");
-            Ok(())
-        }
-        KeysCommand::Retire { key_id } => {
-            let mut file = KeyFile::load(&cfg.key_file).map_err(describe)?;
-            let Some(entry) = file.keys.iter().find(|k| k.id == key_id) else {
-                bail!("there is no key {key_id}")
-            };
-            if entry.status == "active" {
-                bail!("{key_id} is the active key; rotate first");
-            }
-            let usage = keys::usage(&store.db).await?;
-            if let Some((_, n)) = usage.iter().find(|(id, n)| *id == key_id && *n > 0) {
-                bail!("{n} stored values still use {key_id}; run `rapport keys rotate` to finish re-encryption");
-            }
-            file.keys.retain(|k| k.id != key_id);
-            file.save(&cfg.key_file).map_err(describe)?;
-            println!("retired {key_id}");
-            Ok(())
-        }
+        KeysCommand::Status => keys::status(cfg, &store).await,
+        KeysCommand::Rotate => keys::rotate(cfg, &store).await,
+        KeysCommand::Retire { key_id } => keys::retire(cfg, &store, &key_id).await,
     };
     store.db.close().await;
     result

@@ -271,42 +271,6 @@ async fn missing_key_file_is_a_clear_startup_error() {
     );
 }
 
-story!(key_rotation_reencrypts_and_retires, |app| {
-    if app.backend == Backend::Postgres {
-        // Same code path; the SQLite run covers it without the extra wait.
-        return;
-    }
-    app.user("admin@example.com", "administrator", None, None)
-        .await;
-    let s = app.login("admin@example.com").await;
-    let (_, c) = app
-        .post(
-            &s,
-            "/api/v1/contacts",
-            json!({"family_name": "Key", "mobile": "13600000000", "email": "key@example.com"}),
-        )
-        .await;
-    let (code, out, err) = app.cli(&["keys", "rotate"]);
-    assert_eq!(code, 0, "{out} {err}");
-    let (_, status, _) = app.cli(&["keys", "status"]);
-    assert!(status.contains("k2\tactive"), "{status}");
-    assert!(status.contains("k1\tdecrypt_only\t0 values"), "{status}");
-    // The running server reloaded the key file and reads the re-encrypted values.
-    let (st, body) = app
-        .get(
-            &s,
-            &format!("/api/v1/contacts/{}", c["id"].as_str().unwrap()),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!(body["mobile"], "+8613600000000");
-    let (code, out, _) = app.cli(&["keys", "retire", "k1"]);
-    assert_eq!(code, 0, "{out}");
-    let (code, _, err) = app.cli(&["keys", "retire", "k2"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("active"), "{err}");
-});
-
 /// A command-line write while the server is busy writing (SQLite: two processes share the
 /// file) waits for its turn instead of failing with "database is locked".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,7 +170,8 @@ pub fn reads_as_text(spec: &FieldSpec) -> bool {
 }
 
 /// Decode a field from a row; `cols` are the field's [`read_columns`] (named once per query,
-/// not once per row).
+/// not once per row). `Ok(None)`: a sensitive value that does not decrypt
+/// ([`super::unreadable`]).
 pub fn decode(
     spec: &FieldSpec,
     cols: &[String],
@@ -178,7 +179,7 @@ pub fn decode(
     keys: &Keyring,
     table: &str,
     id: &str,
-) -> Result<FieldValue, DomainError> {
+) -> Result<Option<FieldValue>, DomainError> {
     let n = spec.name;
     let col = |i: usize| {
         cols.get(i).map(String::as_str).ok_or_else(|| {
@@ -186,24 +187,27 @@ pub fn decode(
         })
     };
     if reads_as_text(spec) {
-        return Ok(row
-            .get::<Option<String>>(n)?
-            .map_or(FieldValue::Null, FieldValue::Text));
+        return Ok(Some(
+            row.get::<Option<String>>(n)?
+                .map_or(FieldValue::Null, FieldValue::Text),
+        ));
     }
     if spec.sensitive {
         let enc_col = col(0)?;
         let Some(ct) = row.text(enc_col)? else {
-            return Ok(FieldValue::Null);
+            return Ok(Some(FieldValue::Null));
         };
-        let plain = keys.decrypt(table, enc_col, id, &ct)?;
-        return Ok(match spec.kind {
+        let Some(plain) = super::unreadable::open(keys, table, enc_col, id, &ct) else {
+            return Ok(None);
+        };
+        return Ok(Some(match spec.kind {
             FieldKind::EmailList | FieldKind::PhoneList => {
                 FieldValue::List(serde_json::from_str(&plain).map_err(DomainError::internal)?)
             }
             _ => FieldValue::Text(plain),
-        });
+        }));
     }
-    Ok(match spec.kind {
+    Ok(Some(match spec.kind {
         FieldKind::AccountLinks => FieldValue::Links(vec![]),
         FieldKind::Consent => match row.get::<Option<bool>>(col(0)?)? {
             None => FieldValue::Null,
@@ -247,7 +251,7 @@ pub fn decode(
         _ => row
             .get::<Option<String>>(n)?
             .map_or(FieldValue::Null, FieldValue::Text),
-    })
+    }))
 }
 
 /// Masked form of a sensitive value for the audit trail.

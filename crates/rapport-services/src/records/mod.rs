@@ -43,6 +43,7 @@ use rules::{apply_rules, rule_context};
 mod tokens;
 mod transfer;
 mod types;
+pub mod unreadable;
 pub use transfer::transfer;
 pub use types::RecordTypes;
 mod update;
@@ -131,6 +132,9 @@ pub struct Record {
     pub version: i64,
     /// Custom field values (decrypted), keyed by `cf_...`, as the API shows them.
     pub custom: Map<String, Value>,
+    /// Fields whose stored value does not decrypt (null in `values`), [`unreadable::CUSTOM`]
+    /// for the sealed custom values.
+    pub unreadable: Vec<&'static str>,
 }
 
 impl Record {

@@ -197,7 +197,7 @@ impl Serialize for ShownRow<'_> {
     }
 }
 
-/// A row's cells that could not be read or decrypted, as the output's error.
+/// A row's cells that could not be read, as the output's error.
 fn unreadable<E: serde::ser::Error>(e: DomainError) -> E {
     E::custom(e)
 }
@@ -220,6 +220,7 @@ impl ShownRow<'_> {
             .map_err(unreadable)?;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &*id)?;
+        let mut failed: Vec<&str> = Vec::new();
         for f in fields {
             let name = f.spec.name;
             match f.spec.kind {
@@ -250,31 +251,44 @@ impl ShownRow<'_> {
                 _ if f.spec.sensitive
                     && !matches!(f.spec.kind, FieldKind::EmailList | FieldKind::PhoneList) =>
                 {
-                    let plain = row
-                        .text_at(f.at[0], &f.cols[0])
-                        .and_then(|ct| {
-                            ct.map(|ct| keys.decrypt(table, &f.cols[0], &id, &ct))
-                                .transpose()
-                        })
-                        .map_err(unreadable)?;
+                    let plain = match row.text_at(f.at[0], &f.cols[0]).map_err(unreadable)? {
+                        Some(ct) => {
+                            let plain = super::unreadable::open(keys, table, &f.cols[0], &id, &ct);
+                            if plain.is_none() {
+                                failed.push(name);
+                            }
+                            plain
+                        }
+                        None => None,
+                    };
                     m.serialize_entry(name, &plain)?;
                 }
                 _ => {
                     let v = codec::decode(f.spec, &f.cols, row, keys, table, &id)
                         .map_err(unreadable)?;
-                    m.serialize_entry(name, &v)?;
+                    if v.is_none() {
+                        failed.push(name);
+                    }
+                    m.serialize_entry(name, &v.unwrap_or(FieldValue::Null))?;
                 }
             }
         }
         let (custom, custom_enc) = plan.custom;
         let plain = row.text_at(custom, "custom").map_err(unreadable)?;
         let sealed = row.text_at(custom_enc, "custom_enc").map_err(unreadable)?;
-        let custom = custom_values(keys, table, &id, plain.as_deref(), sealed.as_deref())
-            .map_err(unreadable)?;
+        let (custom, sealed_ok) =
+            custom_values(keys, table, &id, plain.as_deref(), sealed.as_deref())
+                .map_err(unreadable)?;
         for (k, v) in &custom {
             if lens.sees(k) {
                 m.serialize_entry(k, v)?;
             }
+        }
+        if !sealed_ok {
+            failed.push(super::unreadable::CUSTOM);
+        }
+        if !failed.is_empty() {
+            m.serialize_entry(super::unreadable::KEY, &failed)?;
         }
         for (at, col) in [
             (plan.created_at, "created_at"),

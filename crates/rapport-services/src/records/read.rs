@@ -169,17 +169,26 @@ pub(crate) fn row_to_partial(
 ) -> Result<Record, DomainError> {
     let id: String = row.get("id")?;
     let mut values = BTreeMap::new();
+    let mut unreadable = Vec::new();
     for (f, cols) in needed.fields.iter().zip(field_cols) {
-        values.insert(f.name, codec::decode(f, cols, row, keys, def.table, &id)?);
+        let v = codec::decode(f, cols, row, keys, def.table, &id)?.unwrap_or_else(|| {
+            unreadable.push(f.name);
+            FieldValue::Null
+        });
+        values.insert(f.name, v);
     }
     let custom = if needed.custom {
-        custom_values(
+        let (custom, sealed_ok) = custom_values(
             keys,
             def.table,
             &id,
             row.text("custom")?.as_deref(),
             row.text("custom_enc")?.as_deref(),
-        )?
+        )?;
+        if !sealed_ok {
+            unreadable.push(super::unreadable::CUSTOM);
+        }
+        custom
     } else {
         Map::new()
     };
@@ -191,29 +200,33 @@ pub(crate) fn row_to_partial(
         id,
         values,
         custom,
+        unreadable,
     })
 }
 
 /// A record's custom values as the API shows them: the plain ones from `custom` (JSON) and
-/// the sensitive ones decrypted from `custom_enc`, keyed by `cf_...`.
+/// the sensitive ones decrypted from `custom_enc`, keyed by `cf_...`. `false` beside them:
+/// the sealed ones do not decrypt and are left out ([`super::unreadable`]).
 pub(super) fn custom_values(
     keys: &Keyring,
     table: &str,
     id: &str,
     custom: Option<&str>,
     custom_enc: Option<&str>,
-) -> Result<Map<String, Value>, DomainError> {
+) -> Result<(Map<String, Value>, bool), DomainError> {
     let mut values = Map::new();
     if let Some(j) = custom {
         values = serde_json::from_str(j).unwrap_or_default();
     }
     if let Some(ct) = custom_enc {
-        let plain = keys.decrypt(table, "custom_enc", id, ct)?;
+        let Some(plain) = super::unreadable::open(keys, table, "custom_enc", id, ct) else {
+            return Ok((values, false));
+        };
         let secret: Map<String, Value> =
             serde_json::from_str(&plain).map_err(DomainError::internal)?;
         values.extend(secret);
     }
-    Ok(values)
+    Ok((values, true))
 }
 
 /// A contact's account links from the [`LINKS_COLUMN`] of its page row (SQLite), in the order

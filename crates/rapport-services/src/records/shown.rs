@@ -73,6 +73,15 @@ impl Serialize for Shown<'_> {
                 m.serialize_entry(k, v)?;
             }
         }
+        if !rec.unreadable.is_empty() {
+            let seen: Vec<&str> = rec
+                .unreadable
+                .iter()
+                .copied()
+                .filter(|f| *f == super::unreadable::CUSTOM || lens.sees(f))
+                .collect();
+            m.serialize_entry(super::unreadable::KEY, &seen)?;
+        }
         m.serialize_entry("created_at", &api_time(&rec.created_at))?;
         m.serialize_entry("updated_at", &api_time(&rec.updated_at))?;
         m.end()

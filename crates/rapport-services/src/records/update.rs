@@ -252,6 +252,22 @@ pub(crate) async fn write_changes(
         custom_after,
         effects,
     } = ch;
+    // A value that does not decrypt reads as null: writing the record would replace it (or
+    // its search tokens) with nothing, unless the change gives it a new value.
+    let stuck: Vec<&str> = before
+        .unreadable
+        .iter()
+        .copied()
+        .filter(|f| *f == super::unreadable::CUSTOM || !changed.iter().any(|s| s.name == *f))
+        .collect();
+    if !stuck.is_empty() {
+        return Err(DomainError::Conflict(format!(
+            "stored values of this record do not decrypt with the loaded keys ({}); an \
+             administrator must restore the key they need (`rapport keys status` lists them) \
+             before the record can be changed",
+            stuck.join(", ")
+        )));
+    }
     let keys = store.keys()?;
     let defs = crate::custom_fields::list(store, def.object).await?;
     let now = store.now();

@@ -480,6 +480,13 @@ async fn render_detail(
     let delete_filter = actor.owners(def.object, Action::Delete);
     let can_delete = delete_filter.is_some_and(|f| f.allows(owner));
     let region = app.store.settings.phone_region.clone();
+    // Fields whose stored value does not decrypt: shown as such, not editable.
+    let unreadable: Vec<&str> = rec[records::unreadable::KEY]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let can_update = can_update && unreadable.is_empty();
+    let unreadable_text = super::i18n::t(lang, "record.unreadable_value");
     let mut rows: Vec<DetailRow> = def
         .fields
         .iter()
@@ -501,7 +508,11 @@ async fn render_detail(
                 }
             }
             DetailRow {
-                display: form::display(s, raw, lang, &choices, &region),
+                display: if unreadable.contains(&s.name) {
+                    unreadable_text.clone()
+                } else {
+                    form::display(s, raw, lang, &choices, &region)
+                },
                 editable: can_update
                     && !s.system
                     && actor.grants.can_write_field(def.object, s.name)
@@ -527,7 +538,11 @@ async fn render_detail(
             }
         }
         rows.push(DetailRow {
-            display: form::custom_display(c, &raw, lang, &choices, &region),
+            display: if c.sensitive && unreadable.contains(&records::unreadable::CUSTOM) {
+                unreadable_text.clone()
+            } else {
+                form::custom_display(c, &raw, lang, &choices, &region)
+            },
             editable: can_update && actor.grants.can_write_field(def.object, &c.key),
             field: input,
         });
@@ -650,7 +665,7 @@ async fn render_detail(
         history,
         timeline,
         has_email: rec["email"].as_str().is_some_and(|e| !e.is_empty()),
-        error: None,
+        error: (!unreadable.is_empty()).then(|| super::i18n::t(lang, "record.unreadable")),
         ctx: page.ctx,
     });
     if res.status() == StatusCode::OK {

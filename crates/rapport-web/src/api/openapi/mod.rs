@@ -119,6 +119,11 @@ fn record_schema(fields: &[FieldSpec], extra: Value) -> Value {
         "updated_at".into(),
         json!({"type": "string", "format": "date-time", "readOnly": true}),
     );
+    props.insert(
+        "unreadable".into(),
+        json!({"type": "array", "items": {"type": "string"}, "readOnly": true,
+            "description": "present only when stored values do not decrypt with the loaded keys: the fields shown as null for that reason (`custom` for the sensitive custom fields); the record cannot be changed until an administrator restores the key"}),
+    );
     if let Value::Object(e) = extra {
         props.extend(e);
     }

@@ -191,6 +191,12 @@ const TEXT: &[(&str, &str, &str)] = &[
         "该记录在您打开之后已被他人修改，请刷新后重新操作",
         "The record was changed by someone else since you opened it; reload it and try again",
     ),
+    ("record.unreadable_value", "无法解密", "Cannot be decrypted"),
+    (
+        "record.unreadable",
+        "此记录的部分数据无法用当前密钥解密，请联系管理员恢复所需密钥（rapport keys status 列出受影响的记录）；在此之前该记录不能修改。",
+        "Some values of this record cannot be decrypted with the loaded keys. Ask an administrator to restore the key they need (rapport keys status lists the affected records); until then the record cannot be changed.",
+    ),
     ("record.yes", "是", "Yes"),
     ("record.no", "否", "No"),
     ("action.account.created", "创建", "Created"),

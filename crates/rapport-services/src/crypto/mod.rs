@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::path::Path;
 
+pub mod stored;
+
 const PREFIX: &str = "v1";
 
 #[derive(Clone)]
@@ -50,6 +52,10 @@ impl std::fmt::Debug for Keyring {
 pub struct KeyFile {
     pub index_key: String,
     pub keys: Vec<KeyFileEntry>,
+    /// The key a rotation made active and has not finished re-encrypting with: a rotation
+    /// interrupted before the end resumes with it instead of adding another key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotating: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Clone)]
@@ -97,6 +103,7 @@ impl KeyFile {
                 key: B64.encode(random_key()),
                 status: "active".into(),
             }],
+            rotating: None,
         }
     }
 
@@ -130,6 +137,23 @@ impl KeyFile {
             f.sync_all().map_err(DomainError::internal)?;
         }
         std::fs::rename(&tmp, path).map_err(DomainError::internal)
+    }
+
+    /// The key to re-encrypt with: the one an unfinished rotation made active, else a new
+    /// active key (the previous ones become decrypt-only). `true` when it is a new key.
+    pub fn begin_rotation(&mut self) -> (String, bool) {
+        if let Some(id) = &self.rotating {
+            if self
+                .keys
+                .iter()
+                .any(|k| &k.id == id && k.status == "active")
+            {
+                return (id.clone(), false);
+            }
+        }
+        let id = self.rotate();
+        self.rotating = Some(id.clone());
+        (id, true)
     }
 
     /// Add a new active key; the previous active keys become decrypt-only.
