@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod custom_fields;
 pub mod demo;
 pub mod departments;
+pub mod encrypted_columns;
 pub mod exports;
 pub mod imports;
 pub mod interop;
@@ -59,6 +60,8 @@ pub struct StoreSettings {
     /// A quick-search prefix matching at least this many records is read newest first rather
     /// than through its index (SQLite; see `records::search`).
     pub search_dense_rows: u64,
+    /// Where the audit chain's signed anchors are kept (`None`: no anchors).
+    pub audit_anchor_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreSettings {
@@ -67,6 +70,7 @@ impl Default for StoreSettings {
             phone_region: "CN".into(),
             public_url: None,
             search_dense_rows: 2_000,
+            audit_anchor_dir: None,
         }
     }
 }

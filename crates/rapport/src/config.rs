@@ -24,6 +24,8 @@ struct FileConfig {
     search_dense_rows: Option<i64>,
     job_poll_ms: Option<i64>,
     job_lease_secs: Option<i64>,
+    audit_anchor_dir: Option<String>,
+    audit_anchor_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +51,10 @@ pub struct Config {
     pub search_dense_rows: u64,
     pub job_poll_ms: i64,
     pub job_lease_secs: i64,
+    /// Where the audit chain's signed anchors are written (outside the database).
+    pub audit_anchor_dir: PathBuf,
+    /// Seconds between anchors while the chain grows.
+    pub audit_anchor_secs: i64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -133,6 +139,11 @@ impl Config {
                 .max(1) as u64,
             job_poll_ms: parse_num("RAPPORT_JOB_POLL_MS", fc.job_poll_ms, 1000)?,
             job_lease_secs: parse_num("RAPPORT_JOB_LEASE_SECS", fc.job_lease_secs, 300)?,
+            audit_anchor_dir: env("RAPPORT_AUDIT_ANCHOR_DIR")
+                .or(fc.audit_anchor_dir)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("audit-anchors")),
+            audit_anchor_secs: parse_num("RAPPORT_AUDIT_ANCHOR_SECS", fc.audit_anchor_secs, 300)?,
             data_dir,
         };
         if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
@@ -148,6 +159,9 @@ impl Config {
         }
         if cfg.job_poll_ms < 10 || cfg.job_lease_secs < 1 {
             bail!("RAPPORT_JOB_POLL_MS must be at least 10 and RAPPORT_JOB_LEASE_SECS at least 1");
+        }
+        if cfg.audit_anchor_secs < 1 {
+            bail!("RAPPORT_AUDIT_ANCHOR_SECS must be at least 1");
         }
         if cfg.session_idle_minutes < 1 || cfg.session_absolute_hours < 1 {
             bail!("session timeouts must be positive");

@@ -102,8 +102,11 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk the chain; exit 1 and name the first entry that was changed, removed or reordered.
+    /// Walk the chain and check it against the signed anchors; exit 1 and name the first entry
+    /// that was changed, removed or reordered, or a trail cut short or rewritten.
     Verify,
+    /// Write a signed anchor of the chain's head to the anchor directory now.
+    Anchor,
 }
 
 #[derive(Subcommand)]
@@ -210,20 +213,29 @@ async fn run() -> Result<()> {
                 .await
                 .map_err(describe)?;
             store.db.close().await;
-            match report.problem {
-                None => {
-                    println!("audit chain intact: {} entries verified", report.entries);
-                    Ok(())
-                }
-                Some(p) => {
-                    println!(
-                        "audit chain BROKEN at entry {} ({}): {}",
-                        p.seq, p.kind, p.message
-                    );
-                    println!("entries 1..{} verified before the break", report.entries);
-                    std::process::exit(1);
-                }
+            print_verify(&report);
+            if report.problem.is_some() {
+                std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Anchor,
+        } => {
+            let store = serve::open_store(&cfg).await?;
+            let written = rapport_services::audit::anchor::write(&store, &cfg.audit_anchor_dir)
+                .await
+                .map_err(describe);
+            store.db.close().await;
+            match written? {
+                Some(a) => println!(
+                    "anchored entry {} in {}",
+                    a.seq,
+                    cfg.audit_anchor_dir.display()
+                ),
+                None => println!("nothing new to anchor"),
+            }
+            Ok(())
         }
         Command::Keys { command } => keys_command(&cfg, command).await,
         Command::Demo {
@@ -258,6 +270,35 @@ fn describe(e: rapport_core::DomainError) -> anyhow::Error {
                 .join("; "))
         }
         other => anyhow!("{other}"),
+    }
+}
+
+fn print_verify(report: &rapport_services::audit::VerifyReport) {
+    match &report.problem {
+        None if report.entries == 0 => println!("audit trail is empty: nothing to verify"),
+        None => println!("audit chain intact: {} entries verified", report.entries),
+        Some(p) => {
+            println!(
+                "audit chain BROKEN at entry {} ({}): {}",
+                p.seq, p.kind, p.message
+            );
+            if report.entries > 0 {
+                println!("entries 1..{} verified before the break", report.entries);
+            } else {
+                println!("no entry verified before the break");
+            }
+        }
+    }
+    let dir = report.anchor_dir.as_deref().unwrap_or("-");
+    match &report.latest_anchor {
+        Some((seq, at)) => println!(
+            "checked against {} anchors in {dir}; the newest, of {at}, recorded entry {seq}",
+            report.anchors
+        ),
+        None => println!(
+            "no anchor in {dir} yet: a trail cut short or rewritten as a whole cannot be found \
+             until a server has written one (`rapport audit anchor`)"
+        ),
     }
 }
 

@@ -36,6 +36,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
             phone_region: cfg.phone_region.clone(),
             public_url: cfg.public_url.clone(),
             search_dense_rows: cfg.search_dense_rows,
+            audit_anchor_dir: Some(cfg.audit_anchor_dir.clone()),
         },
     ))
 }
@@ -104,6 +105,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         None
     };
     rapport_services::worker::start_server_tasks(&store, jobs);
+    rapport_services::audit::anchor::spawn(
+        &store,
+        rapport_services::audit::anchor::Settings {
+            dir: cfg.audit_anchor_dir.clone(),
+            every: Duration::from_secs(cfg.audit_anchor_secs as u64),
+        },
+    );
     if cfg.master_key.is_none() {
         let cfg2 = cfg.clone();
         let store2 = store.clone();

@@ -4,9 +4,9 @@
 //! walk this list and count from the data itself; [`unregistered`] names any `…_enc` column
 //! of the schema that the list lacks, so a column added later cannot be left on an old key.
 
-use super::Keyring;
 use crate::records::RecordTypes;
 use crate::Db;
+use crate::Keyring;
 use rapport_core::DomainError;
 use rapport_db::dialect::{any_cell, schema_columns, AnyCell};
 use rapport_db::{build, db_err};

@@ -15,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::path::Path;
 
-pub mod stored;
-
 const PREFIX: &str = "v1";
 
 #[derive(Clone)]
@@ -31,6 +29,9 @@ struct DataKey {
 pub struct Keyring {
     keys: Vec<DataKey>,
     index_key: [u8; 32],
+    /// Keys the audit chain's hashes and anchors (HMAC), so that a rewrite of the trail in
+    /// the database cannot be hashed again without the key file.
+    audit_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Keyring {
@@ -56,6 +57,10 @@ pub struct KeyFile {
     /// interrupted before the end resumes with it instead of adding another key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotating: Option<String>,
+    /// The audit chain's key. Key files written before it existed have none: theirs is
+    /// derived from `index_key` (the same on every server sharing the file, with no write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Clone)]
@@ -104,6 +109,7 @@ impl KeyFile {
                 status: "active".into(),
             }],
             rotating: None,
+            audit_key: Some(B64.encode(random_key())),
         }
     }
 
@@ -190,9 +196,15 @@ impl KeyFile {
                 "the key file must have exactly one active key".into(),
             ));
         }
+        let index_key = decode_key(&self.index_key, "index_key")?;
+        let audit_key = match &self.audit_key {
+            Some(k) => decode_key(k, "audit_key")?,
+            None => hmac(&index_key, &[b"rapport audit chain key"]),
+        };
         Ok(Keyring {
             keys,
-            index_key: decode_key(&self.index_key, "index_key")?,
+            index_key,
+            audit_key,
         })
     }
 }
@@ -204,6 +216,7 @@ impl Keyring {
         let master = decode_key(b64, "RAPPORT_MASTER_KEY")?;
         let data = hmac(&master, &[b"rapport data key 1"]);
         let index_key = hmac(&master, &[b"rapport blind index key"]);
+        let audit_key = hmac(&master, &[b"rapport audit chain key"]);
         let cipher = Aes256Gcm::new_from_slice(&data).map_err(DomainError::internal)?;
         Ok(Keyring {
             keys: vec![DataKey {
@@ -212,6 +225,7 @@ impl Keyring {
                 active: true,
             }],
             index_key,
+            audit_key,
         })
     }
 
@@ -354,6 +368,12 @@ impl Keyring {
                 ))
             })?;
         Ok(blob)
+    }
+
+    /// HMAC-SHA256 of `parts` under the audit key, as hex: the audit chain's entry hashes
+    /// and its anchors' signatures.
+    pub fn audit_mac(&self, parts: &[&[u8]]) -> String {
+        hex::encode(hmac(&self.audit_key, parts))
     }
 
     /// Keyed blind index of a normalised value; `kind` separates namespaces (email, phone, ...).
