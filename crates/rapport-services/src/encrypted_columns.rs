@@ -35,6 +35,7 @@ const OTHERS: &[(&str, &str, &[&str], u64)] = &[
     ("users", "calendar_feed_enc", BY_ID, 1000),
     ("smtp_servers", "password_enc", BY_ID, 1000),
     ("export_chunks", "data_enc", &["export_id", "seq"], 8),
+    ("import_rows", "cells_enc", &["import_id", "row_no"], 1000),
 ];
 
 /// Every encrypted column: each record type's sensitive fields and its sealed custom values,

@@ -95,6 +95,42 @@ fn export_of(r: &sea_orm::QueryResult) -> Result<Export, DomainError> {
     })
 }
 
+/// Remove every stored export file of record type `key` (an erasure: any of them may hold the
+/// erased person). Returns how many went.
+pub(crate) async fn forget_files<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    key: &str,
+) -> Result<u64, DomainError> {
+    let ids: Vec<String> = all(
+        c,
+        Query::select()
+            .column(t("id"))
+            .from(t("exports"))
+            .and_where(Expr::col(t("object")).eq(key)),
+    )
+    .await?
+    .iter()
+    .map(|r| get(r, "id"))
+    .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("export_chunks"))
+            .and_where(Expr::col(t("export_id")).is_in(ids.clone())),
+    )
+    .await?;
+    exec(
+        c,
+        Query::delete()
+            .from_table(t("exports"))
+            .and_where(Expr::col(t("id")).is_in(ids)),
+    )
+    .await
+}
+
 /// Remove exports older than [`KEEP_DAYS`] (their chunks go with them).
 async fn expire(store: &Store) -> Result<(), DomainError> {
     let cutoff = store.now() - Duration::days(KEEP_DAYS);

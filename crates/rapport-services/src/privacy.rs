@@ -210,13 +210,25 @@ pub async fn erase(
     // Merges into this contact keep the merged records' rows for their undo: the same
     // person's data, erased with it (those merges can no longer be undone).
     crate::merge::forget_undo(&tx, id).await?;
+    // Copies of the person elsewhere: the rows of uploaded files that hold them, stored
+    // export files of the type, and what activities on the record say.
+    let needles = crate::imports::raw::needles(def, &rec);
+    let import_rows = crate::imports::raw::forget_person(&tx, store, id, &needles).await?;
+    let export_files = crate::exports::forget_files(&tx, def.key()).await?;
+    let activities = crate::activities::erase_contents(&tx, def.key(), id, ERASED_NAME).await?;
     audit::record(
         &tx,
         store,
         actor,
         audit::Entry::new(format!("{}.erased", def.key()))
             .object(def.key(), id)
-            .details(json!({"fields": cleared, "reason": reason})),
+            .details(json!({
+                "fields": cleared,
+                "reason": reason,
+                "import_rows": import_rows,
+                "export_files": export_files,
+                "activities": activities,
+            })),
     )
     .await?;
     outbox::emit(

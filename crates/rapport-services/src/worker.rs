@@ -52,6 +52,13 @@ async fn dispatch(
             let now = store.now();
             let n = jobs::purge(tx, now, Duration::days(KEEP_FINISHED_DAYS)).await?;
             tracing::info!(deleted = n, "purged finished jobs");
+            let n = crate::imports::raw::purge_expired(tx, now).await?;
+            if n > 0 {
+                tracing::info!(
+                    imports = n,
+                    "deleted the rows of imports past their retention"
+                );
+            }
             schedule_purge(tx, store).await
         }
         crate::pool::SWEEP_JOB => {

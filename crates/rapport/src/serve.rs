@@ -73,6 +73,13 @@ pub async fn run(cfg: Config) -> Result<()> {
     rapport_services::audit::flush(&store)
         .await
         .map_err(|e| anyhow!("cannot move the audit read journal into the trail: {e}"))?;
+    // Rows of uploaded files stored before they were sealed are sealed now.
+    let sealed = rapport_services::imports::raw::seal_plain_rows(&store)
+        .await
+        .map_err(|e| anyhow!("cannot seal the stored rows of uploaded files: {e}"))?;
+    if sealed > 0 {
+        tracing::info!(rows = sealed, "sealed the stored rows of uploaded files");
+    }
     let tls = cfg.tls_cert.is_some();
     let state = AppState {
         store: store.clone(),

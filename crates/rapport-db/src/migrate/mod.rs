@@ -27,6 +27,7 @@ mod m0021_level_list_index;
 mod m0022_token_generations;
 mod m0023_org_version;
 mod m0024_record_versions;
+mod m0025_sealed_import_rows;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -188,6 +189,7 @@ const MIGRATIONS: &[Migration] = &[
     (22, "token_generations", m0022_token_generations::steps),
     (23, "org_version", m0023_org_version::steps),
     (24, "record_versions", m0024_record_versions::steps),
+    (25, "sealed_import_rows", m0025_sealed_import_rows::steps),
 ];
 
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe

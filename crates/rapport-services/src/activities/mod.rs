@@ -574,6 +574,29 @@ pub async fn update(
 }
 
 /// Delete an activity (same right as changing it).
+/// An erasure of the record `key`/`id`: its activities keep their kind, times and owner, but
+/// what they say about the person (notes, outcome, place) goes and the subject becomes
+/// `placeholder`. Returns how many activities were touched.
+pub(crate) async fn erase_contents<C: ConnectionTrait>(
+    c: &C,
+    key: &str,
+    id: &str,
+    placeholder: &str,
+) -> Result<u64, DomainError> {
+    exec(
+        c,
+        Query::update()
+            .table(t("activities"))
+            .value(t("subject"), placeholder)
+            .value(t("body"), Option::<String>::None)
+            .value(t("outcome"), Option::<String>::None)
+            .value(t("place"), Option::<String>::None)
+            .and_where(Expr::col(t("related_type")).eq(key))
+            .and_where(Expr::col(t("related_id")).eq(id)),
+    )
+    .await
+}
+
 pub async fn delete(store: &Store, actor: &Access, id: &str) -> Result<(), DomainError> {
     let (a, _) = find(store, actor, id).await?;
     if !may_modify(store, actor, &a).await? {

@@ -9,6 +9,7 @@
 
 mod batch;
 pub mod mapping;
+pub mod raw;
 pub use rapport_interchange::import_file as parse;
 mod run;
 mod threads;
@@ -66,6 +67,8 @@ pub struct Import {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When the file's rows and failed rows were deleted (retention or erasure).
+    pub raw_deleted_at: Option<DateTime<Utc>>,
 }
 
 impl Import {
@@ -86,7 +89,7 @@ impl Import {
     }
 }
 
-const COLS: [&str; 19] = [
+const COLS: [&str; 20] = [
     "id",
     "user_id",
     "object",
@@ -106,6 +109,7 @@ const COLS: [&str; 19] = [
     "created_at",
     "finished_at",
     "header_row",
+    "raw_deleted_at",
 ];
 
 fn row_to(r: &sea_orm::QueryResult) -> Result<Import, DomainError> {
@@ -129,6 +133,7 @@ fn row_to(r: &sea_orm::QueryResult) -> Result<Import, DomainError> {
         error: get(r, "error")?,
         created_at: get(r, "created_at")?,
         finished_at: get(r, "finished_at")?,
+        raw_deleted_at: get(r, "raw_deleted_at")?,
     })
 }
 
@@ -262,19 +267,19 @@ pub async fn upload(
     // Rows are parsed and stored a chunk at a time: a large file is never held as rows.
     let mut rows = opened.rows();
     let mut total = 0usize;
+    let keys = store.keys()?;
     loop {
         let mut q = Query::insert();
         q.into_table(t("import_rows"))
-            .columns(["import_id", "row_no", "cells"].map(t));
+            .columns(["import_id", "row_no", "cells", "cells_enc"].map(t));
         let mut in_chunk = 0;
         for row in rows.by_ref().take(STORE_CHUNK) {
             let row = row?;
             q.values_panic([
                 id.clone().into(),
                 (total as i64).into(),
-                serde_json::to_string(&row)
-                    .map_err(DomainError::internal)?
-                    .into(),
+                "".into(),
+                raw::seal(&keys, &id, total as i64, &row)?.into(),
             ]);
             total += 1;
             in_chunk += 1;
@@ -345,9 +350,11 @@ pub async fn preview(
             ..Default::default()
         },
     };
+    let mut rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+    raw::mask(actor, &imp, &mut rows, Some(header as usize));
     Ok(Preview {
         import: imp,
-        rows: rows.into_iter().map(|(_, r)| r).collect(),
+        rows,
         suggested,
         targets,
     })
@@ -360,34 +367,7 @@ fn default_match(object: Object) -> &'static str {
     }
 }
 
-/// Rows `from..to` (row numbers) of an import's file.
-pub(crate) async fn rows_between(
-    store: &Store,
-    id: &str,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, Vec<String>)>, DomainError> {
-    all(
-        store.db.reader(),
-        Query::select()
-            .columns(["row_no", "cells"].map(t))
-            .from(t("import_rows"))
-            .and_where(Expr::col(t("import_id")).eq(id))
-            .and_where(Expr::col(t("row_no")).gte(from))
-            .and_where(Expr::col(t("row_no")).lt(to))
-            .order_by(t("row_no"), Order::Asc),
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        let cells: String = get(r, "cells")?;
-        Ok((
-            get(r, "row_no")?,
-            serde_json::from_str(&cells).map_err(DomainError::internal)?,
-        ))
-    })
-    .collect()
-}
+pub(crate) use raw::rows_between;
 
 /// Which match keys each record type supports.
 fn match_keys(object: Object) -> &'static [&'static str] {
@@ -592,6 +572,7 @@ pub async fn errors(
 /// CSV (UTF-8 with BOM) to fix and import again.
 pub async fn error_file(store: &Store, actor: &Access, id: &str) -> Result<Vec<u8>, DomainError> {
     let imp = get_for(store, actor, id).await?;
+    raw::still_kept(&imp)?;
     let header = imp.mapping.as_ref().map_or(0, |m| m.header_row as i64);
     let failed = errors(store, actor, id, 1_000_000).await?;
     // Rows as they were in the file, which may differ in length.
@@ -608,7 +589,9 @@ pub async fn error_file(store: &Store, actor: &Access, id: &str) -> Result<Vec<u
         let rows = rows_between(store, id, from, to).await?;
         for (row_no, reason) in chunk {
             if let Some((_, cells)) = rows.iter().find(|(n, _)| *n == row_no - 1) {
-                let mut rec = cells.clone();
+                let mut rec = [cells.clone()];
+                raw::mask(actor, &imp, &mut rec, None);
+                let [mut rec] = rec;
                 rec.push(reason.clone());
                 sink.row(&rec)?;
             }

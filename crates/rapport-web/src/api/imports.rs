@@ -25,6 +25,25 @@ pub fn import_json(i: &Import) -> Value {
     v
 }
 
+/// `GET /api/v1/settings/imports`: how long an import's rows are kept after it ends.
+pub async fn get_retention(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        imports::raw::retention(&app.store, &auth.access).await?
+    )))
+}
+
+/// `PUT /api/v1/settings/imports` `{"keep_raw_days": 30}` (settings right).
+pub async fn put_retention(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let r: imports::raw::Retention = from_doc(body)?;
+    Ok(Json(json!(
+        imports::raw::set_retention(&app.store, &auth.access, r).await?
+    )))
+}
+
 /// `POST /api/v1/imports?object=contacts&file_name=…&sheet=0` with the file as the body
 /// (text/csv, an XLSX type, text/vcard or application/octet-stream).
 pub async fn upload(

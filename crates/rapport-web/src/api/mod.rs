@@ -198,6 +198,10 @@ pub fn routes() -> Router<AppState> {
             get(documents::pool_history),
         )
         .route(
+            "/api/v1/settings/imports",
+            get(imports::get_retention).put(imports::put_retention),
+        )
+        .route(
             "/api/v1/settings/pool",
             get(documents::get_pool_settings).put(documents::put_pool_settings),
         )

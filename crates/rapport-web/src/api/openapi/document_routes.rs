@@ -271,6 +271,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     (
         "get",
+        "/api/v1/settings/imports",
+        "settings",
+        "How long an import's file rows and failed rows are kept after it ends",
+        None,
+        200,
+    ),
+    (
+        "put",
+        "/api/v1/settings/imports",
+        "settings",
+        "Change how long import file rows are kept (settings right)",
+        Some("ImportRetention"),
+        200,
+    ),
+    (
+        "get",
         "/api/v1/settings/pool",
         "settings",
         "The pool's rules",

@@ -202,6 +202,8 @@ fn sales_schemas() -> Map<String, Value> {
         "object": {"enum": ["accounts", "contacts", "leads"]},
         "groups": {"type": "array", "minItems": 1, "maxItems": 100, "items": obj(merge_props, &["survivor_id", "merged_ids"])}}), &["object", "groups"]));
     m.insert("Release".into(), obj(json!({"reason": {"type": "string", "description": "a value of the pool_release_reason picklist"}, "note": {"type": "string", "maxLength": 500}}), &["reason"]));
+    m.insert("ImportRetention".into(), obj(json!({
+        "keep_raw_days": {"type": "integer", "minimum": 1, "maximum": 3650, "description": "days after an import ends that its file's rows and failed rows are kept (default 30)"}}), &["keep_raw_days"]));
     m.insert("PoolSettings".into(), obj(json!({
         "daily_claim_limit": {"type": "integer", "minimum": 0}, "max_owned": {"type": "integer", "minimum": 0},
         "auto_return": {"type": "boolean"}, "no_follow_up_days": {"type": "integer", "minimum": 0, "description": "0: never"},
