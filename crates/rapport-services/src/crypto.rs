@@ -61,6 +61,10 @@ pub struct KeyFile {
     /// derived from `index_key` (the same on every server sharing the file, with no write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_key: Option<String>,
+    /// A new blind-index key whose lookups are still being rebuilt: a rotation interrupted
+    /// before the end resumes without changing the key again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebuilding_index: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, Clone)]
@@ -110,7 +114,24 @@ impl KeyFile {
             }],
             rotating: None,
             audit_key: Some(B64.encode(random_key())),
+            rebuilding_index: false,
         }
+    }
+
+    /// Start a rotation of the blind-index key: a new `index_key` (the audit key, if it was
+    /// derived from the old one, is written out first so it does not change), or the one an
+    /// unfinished rotation set. `true` when the key is new.
+    pub fn begin_index_rotation(&mut self) -> Result<bool, DomainError> {
+        if self.rebuilding_index {
+            return Ok(false);
+        }
+        if self.audit_key.is_none() {
+            let old = decode_key(&self.index_key, "index_key")?;
+            self.audit_key = Some(B64.encode(hmac(&old, &[b"rapport audit chain key"])));
+        }
+        self.index_key = B64.encode(random_key());
+        self.rebuilding_index = true;
+        Ok(true)
     }
 
     pub fn load(path: &Path) -> Result<KeyFile, DomainError> {

@@ -100,6 +100,23 @@ pub async fn export(
         },
     )
     .await?;
+    // The activities on the record the caller may see, with what they say, every one.
+    let mut activities = Vec::new();
+    let mut filter = crate::activities::ListFilter {
+        related: Some((def.key().into(), id.into())),
+        limit: 200,
+        ..Default::default()
+    };
+    loop {
+        let page = crate::activities::list(store, actor, &filter).await?;
+        let Some((last, _)) = page.last() else { break };
+        filter.after = Some((last.at, last.id.clone()));
+        let more = page.len() == 200;
+        activities.extend(page.iter().map(|(a, _)| a.to_json(None)));
+        if !more {
+            break;
+        }
+    }
     let tx = store.db.begin().await?;
     audit::record(
         &tx,
@@ -116,6 +133,7 @@ pub async fn export(
         "created_at": rec.created_at,
         "updated_at": rec.updated_at,
         "accounts": accounts,
+        "activities": activities,
         "activity": history.into_iter().map(|mut h| {
             if let Some(Value::Object(changes)) = h.details.get_mut("changes") {
                 changes.retain(|field, _| actor.may_read_field(def.object, field));

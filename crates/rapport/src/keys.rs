@@ -141,18 +141,7 @@ pub async fn rotate(cfg: &Config, store: &Store) -> Result<()> {
     } else {
         println!("resuming the unfinished rotation to {id}");
     }
-    // Running servers reload the key file every KEY_RELOAD_SECS: until they have, they may
-    // still write with the old key. Wait out what is left of twice that since the file
-    // changed.
-    let reload = std::time::Duration::from_secs(serve::KEY_RELOAD_SECS * 2);
-    let since = std::fs::metadata(&cfg.key_file)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .unwrap_or_default();
-    if since < reload {
-        tokio::time::sleep(reload - since).await;
-    }
+    wait_for_reload(cfg).await;
     let out = stored::reencrypt(&store.db, &ring, &registry, |col, n| {
         if n > 0 {
             eprintln!("  {}.{}: re-encrypted {n} values", col.table, col.column);
@@ -176,6 +165,65 @@ pub async fn rotate(cfg: &Config, store: &Store) -> Result<()> {
         out.values
     );
     Ok(())
+}
+
+/// `rapport keys rotate-index`: a new blind-index key, then every record's lookups (the
+/// `_bidx` columns and the search tokens) rebuilt under it, with progress. Run again after an
+/// interruption, it finishes the rebuild with the same key.
+pub async fn rotate_index(cfg: &Config, store: &Store) -> Result<()> {
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    let new = file.begin_index_rotation().map_err(|e| anyhow!("{e}"))?;
+    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    if new {
+        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "new blind-index key; running servers pick it up within {} seconds. Until the \
+             rebuild ends, exact-value search and duplicate checks may miss records not rebuilt yet",
+            serve::KEY_RELOAD_SECS
+        );
+    } else {
+        println!("resuming the unfinished rebuild of the lookups");
+    }
+    wait_for_reload(cfg).await;
+    store.set_keys(ring).map_err(|e| anyhow!("{e}"))?;
+    let mut total = 0u64;
+    let mut unreadable = 0u64;
+    for def in store.types().all() {
+        let done = rapport_services::records::rekey::rebuild_lookups(store, def, |n| {
+            if n > 0 && n % 10_000 == 0 {
+                eprintln!("  {}: {n} records so far", def.plural);
+            }
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        eprintln!("  {}: rebuilt {} records", def.plural, done.records);
+        total += done.records;
+        unreadable += done.unreadable;
+    }
+    file.rebuilding_index = false;
+    file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    println!("rebuilt the lookups of {total} records with the new blind-index key");
+    if unreadable > 0 {
+        println!(
+            "{unreadable} records have values that do not decrypt and keep their old lookups; \
+             `rapport keys status` lists them"
+        );
+    }
+    Ok(())
+}
+
+/// Running servers reload the key file every KEY_RELOAD_SECS: until they have, they may still
+/// write with the old keys. Wait out what is left of twice that since the file changed.
+async fn wait_for_reload(cfg: &Config) {
+    let reload = std::time::Duration::from_secs(serve::KEY_RELOAD_SECS * 2);
+    let since = std::fs::metadata(&cfg.key_file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .unwrap_or_default();
+    if since < reload {
+        tokio::time::sleep(reload - since).await;
+    }
 }
 
 /// `rapport keys retire ID`: remove a decrypt-only key once no stored value uses it,

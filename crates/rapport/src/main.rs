@@ -116,6 +116,9 @@ enum KeysCommand {
     /// Add a new active key and re-encrypt every value with it (old keys stay decrypt-only);
     /// an interrupted rotation resumes with the key it added.
     Rotate,
+    /// Change the blind-index key and rebuild every record's lookups (exact-value search,
+    /// filters on sensitive fields, duplicate checks) under it; run again to resume.
+    RotateIndex,
     /// Remove a decrypt-only key once no stored value uses it.
     Retire {
         /// The key id, e.g. k1.
@@ -310,6 +313,7 @@ async fn keys_command(cfg: &Config, command: KeysCommand) -> Result<()> {
     let result = match command {
         KeysCommand::Status => keys::status(cfg, &store).await,
         KeysCommand::Rotate => keys::rotate(cfg, &store).await,
+        KeysCommand::RotateIndex => keys::rotate_index(cfg, &store).await,
         KeysCommand::Retire { key_id } => keys::retire(cfg, &store, &key_id).await,
     };
     store.db.close().await;

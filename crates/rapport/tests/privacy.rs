@@ -65,6 +65,15 @@ story!(export_and_erase_a_contact, |app| {
     .await;
     // A search for them by name is recorded without the name.
     app.get(&rep, "/api/v1/contacts?q=Zyxwvutsrq").await;
+    let (st, call) = app
+        .post(
+            &rep,
+            "/api/v1/activities",
+            json!({"kind": "call", "subject": "Zyx asked about invoices", "body": "prefers calls after 5pm",
+                   "related_type": "contact", "related_id": id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{call}");
 
     // Export: the record decrypted, its accounts by name, its history.
     let (st, export) = app
@@ -74,6 +83,12 @@ story!(export_and_erase_a_contact, |app| {
     assert_eq!(export["record"]["mobile"], "+8613722223333");
     assert_eq!(export["record"]["email"], "zyx@privacy.example");
     assert_eq!(export["accounts"][0]["name"], "Privacy Holdings");
+    // What the activities on the record say is held about them too.
+    assert_eq!(
+        export["activities"][0]["subject"], "Zyx asked about invoices",
+        "{export}"
+    );
+    assert_eq!(export["activities"][0]["body"], "prefers calls after 5pm");
     assert!(export["activity"]
         .as_array()
         .unwrap()

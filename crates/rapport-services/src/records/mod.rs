@@ -36,6 +36,7 @@ mod shown;
 pub use shown::{Lens, Shown};
 mod filter;
 mod references;
+pub mod rekey;
 use references::check_references;
 mod rules;
 pub(crate) use rules::RuleContext;
