@@ -324,3 +324,100 @@ story!(approvals_are_emailed_to_those_who_chose_them, |app| {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(smtp.messages().len(), 1);
 });
+
+story!(
+    a_queued_contact_email_holds_no_address_and_skips_an_erased_person,
+    |app| {
+        let mut app = app;
+        // The queue holds the emails until a worker runs.
+        app.set_env("RAPPORT_JOBS_ENABLED", "false");
+        app.stop();
+        app.spawn();
+        let smtp = SmtpServer::start();
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        let admin = app.login("admin@example.com").await;
+        let (s, body) = app
+            .call(
+                &admin,
+                reqwest::Method::PUT,
+                "/api/v1/settings/smtp",
+                Some(
+                    json!({"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                "username": "", "password": "", "from_address": "crm@example.com"}),
+                ),
+            )
+            .await;
+        assert!(s.is_success(), "{body}");
+        let mut logged = Vec::new();
+        for (name, email) in [
+            ("Kept", "kept.person@example.com"),
+            ("Gone", "gone.person@example.com"),
+        ] {
+            let c = app
+                .created(
+                    &admin,
+                    "/api/v1/contacts",
+                    json!({"family_name": name, "email": email}),
+                )
+                .await;
+            let (s, a) = app
+                .post(
+                    &admin,
+                    &format!("/api/v1/contacts/{}/emails", c["id"].as_str().unwrap()),
+                    json!({"subject": format!("Hello {name}"), "body": "…"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+            logged.push((
+                c["id"].as_str().unwrap().to_string(),
+                a["id"].as_str().unwrap().to_string(),
+            ));
+        }
+        let payloads: Vec<String> = app
+            .sql_rows("SELECT payload FROM jobs WHERE kind = 'mail.contact'")
+            .await
+            .iter()
+            .map(|r| r.try_get::<String>("", "payload").unwrap())
+            .collect();
+        assert_eq!(payloads.len(), 2);
+        for p in &payloads {
+            assert!(!p.contains("@example.com"), "an address in the queue: {p}");
+        }
+        let (s, e) = app
+            .post(
+                &admin,
+                &format!("/api/v1/contacts/{}/erase", logged[1].0),
+                json!({"reason": "asked to be forgotten"}),
+            )
+            .await;
+        assert!(s.is_success(), "{e}");
+        app.set_env("RAPPORT_JOBS_ENABLED", "true");
+        app.stop();
+        app.spawn();
+        let admin = app.login("admin@example.com").await;
+        let got = smtp.wait_for(1).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0]["to"]
+            .as_str()
+            .unwrap()
+            .contains("kept.person@example.com"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, a) = app
+                .get(&admin, &format!("/api/v1/activities/{}", logged[1].1))
+                .await;
+            if a["status"] == "done" {
+                assert!(
+                    a["outcome"].as_str().unwrap().starts_with("not sent"),
+                    "{a}"
+                );
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{a}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(smtp.messages().len(), 1);
+    }
+);

@@ -357,10 +357,15 @@ pub async fn send_to_contact(
     a.insert("related_type".into(), json!("contact"));
     a.insert("related_id".into(), json!(contact_id));
     let now = store.now();
+    // The job names the recipient by reference (the contact, and a keyed token of the address
+    // it will be sent to), never by value: the queue holds no copy of the address, and an
+    // address changed or erased before the job runs is not written to.
+    let to_token = store.keys()?.blind("email", &to);
     let job = |activity_id: &str| {
         jobs::NewJob::new(
             CONTACT_JOB,
-            json!({"activity_id": activity_id, "to": to, "from_user": actor.user_id}),
+            json!({"activity_id": activity_id, "contact_id": contact_id, "to_token": to_token,
+                   "from_user": actor.user_id}),
             now,
         )
         .dedupe(format!("mail:{activity_id}"))

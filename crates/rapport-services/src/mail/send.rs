@@ -295,11 +295,8 @@ pub async fn run_contact_job<C: ConnectionTrait>(
     store: &Store,
     payload: &Value,
 ) -> Result<(), DomainError> {
-    let (Some(activity_id), Some(to)) = (payload["activity_id"].as_str(), payload["to"].as_str())
-    else {
-        return Err(DomainError::Internal(
-            "mail job without activity_id or to".into(),
-        ));
+    let Some(activity_id) = payload["activity_id"].as_str() else {
+        return Err(DomainError::Internal("mail job without activity_id".into()));
     };
     let Some(a) = activities::find_system(c, activity_id).await? else {
         return Ok(()); // deleted since
@@ -307,6 +304,40 @@ pub async fn run_contact_job<C: ConnectionTrait>(
     if a.status != rapport_core::activity::Status::Open {
         return Ok(()); // sent already
     }
+    let to = match (payload["contact_id"].as_str(), payload["to_token"].as_str()) {
+        (Some(contact), Some(token)) => {
+            let system = crate::access::Access::system(store).await?;
+            let address = match crate::records::read_record(
+                store,
+                &system,
+                &crate::objects::CONTACTS,
+                contact,
+            )
+            .await
+            {
+                Ok(rec) => rec.text("email").map(str::to_string),
+                Err(DomainError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            match address.filter(|e| store.keys().is_ok_and(|k| k.blind("email", e) == token)) {
+                Some(e) => e,
+                None => {
+                    return activities::mark_done_by_system(
+                        c,
+                        store,
+                        &a,
+                        "not sent: the contact's address changed or was erased",
+                    )
+                    .await
+                }
+            }
+        }
+        // Jobs queued before recipients were held by reference.
+        _ => match payload["to"].as_str() {
+            Some(to) => to.to_string(),
+            None => return Err(DomainError::Internal("mail job without a recipient".into())),
+        },
+    };
     let sender = match payload["from_user"].as_str() {
         Some(u) => crate::users::get_user(store, u).await?,
         None => None,
@@ -315,7 +346,7 @@ pub async fn run_contact_job<C: ConnectionTrait>(
     send(
         &settings,
         &Outgoing {
-            to: to.to_string(),
+            to,
             to_name: None,
             subject: a.subject.clone(),
             text: a.body.clone().unwrap_or_default(),

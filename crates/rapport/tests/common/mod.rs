@@ -104,6 +104,13 @@ impl App {
         Some(app)
     }
 
+    /// Set an environment variable for the server processes started from now on.
+    #[allow(dead_code)]
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+    }
+
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.env_clear()
