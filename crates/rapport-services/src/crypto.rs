@@ -405,6 +405,64 @@ impl Keyring {
     }
 }
 
+/// A key of one person's own (crypto-shredding): what is sealed with it can no longer be
+/// read once the key is deleted. Stored wrapped with the field keys (`subject_keys`).
+pub struct SubjectKey(Aes256Gcm);
+
+impl SubjectKey {
+    /// A new random key, as the bytes to wrap and store.
+    pub fn generate() -> [u8; 32] {
+        random_key()
+    }
+
+    pub fn from_b64(b64: &str) -> Result<SubjectKey, DomainError> {
+        let raw = decode_key(b64, "a subject key")?;
+        Ok(SubjectKey(
+            Aes256Gcm::new_from_slice(&raw).map_err(DomainError::internal)?,
+        ))
+    }
+
+    pub fn encode(raw: &[u8; 32]) -> String {
+        B64.encode(raw)
+    }
+
+    /// `plaintext` sealed and bound to `aad`, as base64 of the nonce and the ciphertext.
+    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<String, DomainError> {
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let ct = self
+            .0
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        Ok(B64.encode(blob))
+    }
+
+    /// What [`SubjectKey::seal`] sealed, if it opens with this key and `aad`.
+    pub fn open(&self, aad: &str, sealed: &str) -> Option<Vec<u8>> {
+        let blob = B64.decode(sealed).ok()?;
+        if blob.len() < 12 + 16 {
+            return None;
+        }
+        self.0
+            .decrypt(
+                Nonce::from_slice(&blob[..12]),
+                Payload {
+                    msg: &blob[12..],
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()
+    }
+}
+
 /// Length of a blind index token in hex digits. Tokens written before migration 17 were 64
 /// digits long; `current_blind` cuts such a stored token to the length written now.
 pub const BLIND_HEX: usize = 16;

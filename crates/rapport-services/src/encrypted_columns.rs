@@ -36,6 +36,12 @@ const OTHERS: &[(&str, &str, &[&str], u64)] = &[
     ("smtp_servers", "password_enc", BY_ID, 1000),
     ("export_chunks", "data_enc", &["export_id", "seq"], 8),
     ("import_rows", "cells_enc", &["import_id", "row_no"], 1000),
+    (
+        "subject_keys",
+        "key_enc",
+        &["object_type", "object_id"],
+        1000,
+    ),
 ];
 
 /// Every encrypted column: each record type's sensitive fields and its sealed custom values,

@@ -228,6 +228,9 @@ pub async fn erase(
     // Merges into this contact keep the merged records' rows for their undo: the same
     // person's data, erased with it (those merges can no longer be undone).
     crate::merge::forget_undo(&tx, id).await?;
+    // What the audit trail says about the person was sealed with their key: without it,
+    // it reads as erased, and the chain over it still verifies.
+    audit::subjects::shred(&tx, def.key(), id).await?;
     // Copies of the person elsewhere: the rows of uploaded files that hold them, stored
     // export files of the type, and what activities on the record say.
     let needles = crate::imports::raw::needles(def, &rec);

@@ -118,6 +118,23 @@ story!(export_and_erase_a_contact, |app| {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "reason");
 
+    // The history shows the name's change, which the trail holds sealed with the person's
+    // own key.
+    let (_, hist) = app
+        .get(&rep, &format!("/api/v1/contacts/{id}/history"))
+        .await;
+    assert!(hist.to_string().contains("Qponmlkj"), "{hist}");
+    let sealed = app
+        .sql_rows(
+            "SELECT details FROM audit_log WHERE action IN ('contact.created', 'contact.updated')",
+        )
+        .await;
+    assert!(!sealed.is_empty());
+    for r in &sealed {
+        let d: String = r.try_get("", "details").unwrap();
+        assert!(!d.contains("Qponmlk") && !d.contains("Buyer"), "{d}");
+    }
+
     // Erase.
     let (st, _) = app
         .post(
@@ -127,6 +144,15 @@ story!(export_and_erase_a_contact, |app| {
         )
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
+    // The person's key is gone: the history says erased where it held them.
+    let (_, hist) = app
+        .get(&rep, &format!("/api/v1/contacts/{id}/history"))
+        .await;
+    let text = hist.to_string();
+    assert!(
+        text.contains("[erased]") && !text.contains("Qponmlk"),
+        "{hist}"
+    );
     let (_, after) = app.get(&rep, &format!("/api/v1/contacts/{id}")).await;
     assert_eq!(after["family_name"], "[erased]");
     for f in [
@@ -177,6 +203,7 @@ story!(export_and_erase_a_contact, |app| {
         "zyx@privacy",
         "13722223333",
         "1990-02-03",
+        "Buyer",
     ] {
         assert!(
             !contains(&bytes, needle),

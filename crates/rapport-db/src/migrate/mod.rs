@@ -28,6 +28,7 @@ mod m0022_token_generations;
 mod m0023_org_version;
 mod m0024_record_versions;
 mod m0025_sealed_import_rows;
+mod m0026_subject_keys;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -190,6 +191,7 @@ const MIGRATIONS: &[Migration] = &[
     (23, "org_version", m0023_org_version::steps),
     (24, "record_versions", m0024_record_versions::steps),
     (25, "sealed_import_rows", m0025_sealed_import_rows::steps),
+    (26, "subject_keys", m0026_subject_keys::steps),
 ];
 
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe

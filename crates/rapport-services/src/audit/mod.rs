@@ -8,6 +8,7 @@
 
 pub mod anchor;
 mod journal;
+pub mod subjects;
 
 pub(crate) use journal::Journal;
 
@@ -794,7 +795,8 @@ pub(crate) async fn search_unchecked(
         q.and_where(Expr::col(t("seq")).lt(v));
     }
     let rows = all(store.db.reader(), &q).await?;
-    rows.iter()
+    let mut rows = rows
+        .iter()
         .map(|r| {
             let details: String = get(r, "details")?;
             Ok(AuditRow {
@@ -812,7 +814,9 @@ pub(crate) async fn search_unchecked(
                 details: serde_json::from_str(&details).unwrap_or(Value::Null),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    subjects::open_rows(store, &mut rows).await?;
+    Ok(rows)
 }
 
 #[cfg(test)]

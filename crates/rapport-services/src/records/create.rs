@@ -115,7 +115,13 @@ pub async fn prepare_create(
     }
     let mut audit_values = Map::new();
     for (spec, v) in &input.values {
-        audit_values.insert(spec.name.into(), codec::audit_value(spec, v));
+        // Values to seal under the person's key are sealed when the record is written.
+        let shown = if super::sealed_in_audit(def, spec) {
+            v.to_json()
+        } else {
+            codec::audit_value(spec, v)
+        };
+        audit_values.insert(spec.name.into(), shown);
     }
     for name in RULE_FIELDS {
         if let (Some(spec), Some(v)) = (def.field(name), values.get(name)) {
@@ -175,6 +181,20 @@ pub(crate) async fn write_record(
     let keys = store.keys()?;
     let mut values = p.values.clone();
     let mut audit_values = p.audit_values.clone();
+    let to_seal: Vec<&str> = def
+        .fields
+        .iter()
+        .filter(|f| super::sealed_in_audit(def, f) && audit_values.contains_key(f.name))
+        .map(|f| f.name)
+        .collect();
+    if !to_seal.is_empty() {
+        let sealer = audit::subjects::sealer(tx, store, def.key(), id).await?;
+        for name in to_seal {
+            if let Some(v) = audit_values.get_mut(name) {
+                *v = sealer.seal(v)?;
+            }
+        }
+    }
     // The duplicate rules hold against records committed since the check and written earlier
     // in this transaction (concurrent creates of the same key).
     duplicates::confirm(tx, store, actor, def, &values, None, p.opts, claimed).await?;

@@ -84,6 +84,17 @@ impl std::fmt::Debug for ObjectDef {
     }
 }
 
+/// Whether the audit trail keeps `spec`'s values sealed under the person's own key (see
+/// `audit::subjects`): the fields that describe the person a record holds (personal ones and
+/// those its erasure clears), except sensitive ones, which the trail never holds at all.
+pub(crate) fn sealed_in_audit(def: &ObjectDef, spec: &FieldSpec) -> bool {
+    !spec.sensitive
+        && def
+            .hooks
+            .erasure()
+            .is_some_and(|e| spec.personal || e.also.contains(&spec.name))
+}
+
 /// Fields the rules set themselves; recorded in the creation audit.
 const RULE_FIELDS: &[&str] = &[
     "pipeline_id",

@@ -281,6 +281,12 @@ pub(crate) async fn write_changes(
         .and_where(Expr::col(t("version")).eq(before.version));
     let mut audit_changes = Map::new();
     let mut links_changed = None;
+    // What describes a person is kept in the trail sealed under their own key.
+    let sealer = if changed.iter().any(|s| super::sealed_in_audit(def, s)) {
+        Some(audit::subjects::sealer(tx, store, def.key(), &before.id).await?)
+    } else {
+        None
+    };
     for spec in &changed {
         let v = after.get(spec.name).cloned().unwrap_or(FieldValue::Null);
         if let FieldValue::Links(l) = &v {
@@ -289,10 +295,16 @@ pub(crate) async fn write_changes(
         for (c, val) in codec::encode(spec, &v, &keys, def.table, &before.id)? {
             q.value(Alias::new(c), val);
         }
-        audit_changes.insert(
-            spec.name.into(),
-            json!({"before": codec::audit_value(spec, before.values.get(spec.name).unwrap_or(&FieldValue::Null)), "after": codec::audit_value(spec, &v)}),
-        );
+        let was = before.values.get(spec.name).unwrap_or(&FieldValue::Null);
+        let change = match &sealer {
+            Some(s) if super::sealed_in_audit(def, spec) => {
+                json!({"before": s.seal(&was.to_json())?, "after": s.seal(&v.to_json())?})
+            }
+            _ => {
+                json!({"before": codec::audit_value(spec, was), "after": codec::audit_value(spec, &v)})
+            }
+        };
+        audit_changes.insert(spec.name.into(), change);
     }
     for (c, v) in derived(def, after) {
         q.value(Alias::new(c), v);

@@ -1,0 +1,185 @@
+//! Per-person keys for the audit trail (crypto-shredding). What an entry says about a person
+//! (the values of a contact's or lead's fields that describe them) is sealed with a key of
+//! that person's own, kept wrapped with the field keys in `subject_keys`. Reading the trail
+//! opens the sealed values while the key exists; an erasure deletes the key, after which they
+//! read as `[erased]`. The entries themselves, and the hash chain over them, never change.
+
+use super::AuditRow;
+use crate::crypto::SubjectKey;
+use crate::Store;
+use rapport_core::DomainError;
+use rapport_db::{exec, get, one};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const TABLE: &str = "subject_keys";
+const COLUMN: &str = "key_enc";
+
+/// The key of a sealed value in the trail: `{"sealed": "…"}`.
+pub const SEALED: &str = "sealed";
+
+/// What a sealed value reads as once its person was erased.
+pub const ERASED: &str = "[erased]";
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+fn place(object_type: &str, id: &str) -> String {
+    format!("{object_type}:{id}")
+}
+
+fn aad(object_type: &str, id: &str) -> String {
+    format!("audit:{object_type}:{id}")
+}
+
+/// Seals values of one person's record for the trail.
+pub struct Sealer {
+    key: SubjectKey,
+    aad: String,
+}
+
+impl Sealer {
+    /// `v` sealed (`null` stays `null`: that a value was empty is no secret).
+    pub fn seal(&self, v: &Value) -> Result<Value, DomainError> {
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        let sealed = self.key.seal(&self.aad, v.to_string().as_bytes())?;
+        Ok(json!({ SEALED: sealed }))
+    }
+}
+
+/// The person's key (made on first use, in the caller's transaction), ready to seal.
+pub async fn sealer<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    object_type: &str,
+    id: &str,
+) -> Result<Sealer, DomainError> {
+    let keys = store.keys()?;
+    let key = match stored(c, object_type, id).await? {
+        Some(wrapped) => wrapped,
+        None => {
+            let raw = SubjectKey::encode(&SubjectKey::generate());
+            let wrapped = keys.encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
+            exec(
+                c,
+                Query::insert()
+                    .into_table(t(TABLE))
+                    .columns(["object_type", "object_id", "key_enc", "created_at"].map(t))
+                    .values_panic([
+                        object_type.into(),
+                        id.into(),
+                        wrapped.into(),
+                        store.now().into(),
+                    ])
+                    .on_conflict(
+                        OnConflict::columns([t("object_type"), t("object_id")])
+                            .do_nothing()
+                            .to_owned(),
+                    ),
+            )
+            .await?;
+            // Another transaction may have made it first: use the one stored.
+            stored(c, object_type, id)
+                .await?
+                .ok_or_else(|| DomainError::Internal("a subject key was not stored".into()))?
+        }
+    };
+    let raw = keys.decrypt(TABLE, COLUMN, &place(object_type, id), &key)?;
+    Ok(Sealer {
+        key: SubjectKey::from_b64(&raw)?,
+        aad: aad(object_type, id),
+    })
+}
+
+async fn stored<C: ConnectionTrait>(
+    c: &C,
+    object_type: &str,
+    id: &str,
+) -> Result<Option<String>, DomainError> {
+    one(
+        c,
+        Query::select()
+            .column(t(COLUMN))
+            .from(t(TABLE))
+            .and_where(Expr::col(t("object_type")).eq(object_type))
+            .and_where(Expr::col(t("object_id")).eq(id)),
+    )
+    .await?
+    .map(|r| get(&r, COLUMN))
+    .transpose()
+}
+
+/// Delete the person's key: what the trail sealed with it can no longer be read.
+pub async fn shred<C: ConnectionTrait>(
+    c: &C,
+    object_type: &str,
+    id: &str,
+) -> Result<(), DomainError> {
+    exec(
+        c,
+        Query::delete()
+            .from_table(t(TABLE))
+            .and_where(Expr::col(t("object_type")).eq(object_type))
+            .and_where(Expr::col(t("object_id")).eq(id)),
+    )
+    .await?;
+    Ok(())
+}
+
+fn has_sealed(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => {
+            (m.len() == 1 && m.get(SEALED).is_some_and(Value::is_string))
+                || m.values().any(has_sealed)
+        }
+        Value::Array(a) => a.iter().any(has_sealed),
+        _ => false,
+    }
+}
+
+/// Replace every sealed value in `v` by what it holds, or by [`ERASED`].
+fn open_all(v: &mut Value, key: Option<&SubjectKey>, aad: &str) {
+    match v {
+        Value::Object(m) if m.len() == 1 && m.get(SEALED).is_some_and(Value::is_string) => {
+            let opened = key
+                .zip(m.get(SEALED).and_then(Value::as_str))
+                .and_then(|(k, s)| k.open(aad, s))
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            *v = opened.unwrap_or_else(|| Value::String(ERASED.into()));
+        }
+        Value::Object(m) => m.values_mut().for_each(|x| open_all(x, key, aad)),
+        Value::Array(a) => a.iter_mut().for_each(|x| open_all(x, key, aad)),
+        _ => {}
+    }
+}
+
+/// Open the sealed values of `rows` (one key read per person).
+pub(super) async fn open_rows(store: &Store, rows: &mut [AuditRow]) -> Result<(), DomainError> {
+    let keys = store.keys()?;
+    let mut cache: HashMap<(String, String), Option<SubjectKey>> = HashMap::new();
+    for row in rows.iter_mut().filter(|r| has_sealed(&r.details)) {
+        let (Some(ty), Some(id)) = (row.object_type.clone(), row.object_id.clone()) else {
+            continue;
+        };
+        let key = match cache.entry((ty.clone(), id.clone())) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let key = match stored(store.db.reader(), &ty, &id).await? {
+                    Some(wrapped) => keys
+                        .decrypt(TABLE, COLUMN, &place(&ty, &id), &wrapped)
+                        .ok()
+                        .and_then(|raw| SubjectKey::from_b64(&raw).ok()),
+                    None => None,
+                };
+                e.insert(key)
+            }
+        };
+        open_all(&mut row.details, key.as_ref(), &aad(&ty, &id));
+    }
+    Ok(())
+}
