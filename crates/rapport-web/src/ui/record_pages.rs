@@ -579,7 +579,11 @@ async fn render_detail(
         .filter(|s| actor.grants.can_read_field(def.object, s.name))
         .map(|s| {
             (form::label(s, lang), {
-                let d = form::display(s, &rec[s.name], lang, &choices, &region);
+                let d = if unreadable.contains(&s.name) {
+                    unreadable_text.clone()
+                } else {
+                    form::display(s, &rec[s.name], lang, &choices, &region)
+                };
                 if d.is_empty() {
                     "—".into()
                 } else {
