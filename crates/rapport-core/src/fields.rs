@@ -304,6 +304,15 @@ pub fn parse_named(
                     format!("{f} contains control characters"),
                 ));
             }
+            if s.chars().any(validate::is_invisible_format) {
+                return Err(FieldError::new(
+                    f,
+                    "invalid_characters",
+                    format!(
+                        "{f} contains invisible formatting characters (zero-width or bidirectional controls)"
+                    ),
+                ));
+            }
             FieldValue::Text(s.to_string())
         }
         FieldKind::LongText => {
@@ -428,6 +437,7 @@ pub fn parse_named(
                     || t.chars().count() > 40
                     || t.contains('"')
                     || t.chars().any(char::is_control)
+                    || t.chars().any(validate::is_invisible_format)
                 {
                     return Err(FieldError::new(
                         f,

@@ -6,6 +6,28 @@ use phonenumber::country::Id as Region;
 mod phone;
 
 /// Lower-cased, trimmed email if it is syntactically valid.
+/// A character that changes how text around it is shown without showing itself: zero-width
+/// spaces and joiners, the byte-order mark, and the bidirectional marks, embeddings, overrides
+/// and isolates (a name with U+202E reads backwards). Refused in names and other one-line text.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061C}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Whether `code` is a currency of ISO 4217 (upper case, as `CNY`, `USD`, `EUR`).
+pub fn currency(code: &str) -> bool {
+    code.len() == 3
+        && code.bytes().all(|b| b.is_ascii_uppercase())
+        && iso_currency::Currency::from_code(code).is_some()
+}
+
 pub fn email(input: &str) -> Option<String> {
     let s = input.trim();
     if s.len() > 254 || !s.contains('@') {
@@ -226,6 +248,28 @@ pub fn search_norm(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn currencies_are_iso_4217() {
+        for c in ["CNY", "USD", "EUR", "HKD", "JPY"] {
+            assert!(super::currency(c), "{c}");
+        }
+        for c in ["XYZ", "ABC", "cny", "RMB", "CN", "CNYY", ""] {
+            assert!(!super::currency(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn invisible_formatting_is_recognised() {
+        for c in [
+            '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{FEFF}', '\u{061C}',
+        ] {
+            assert!(super::is_invisible_format(c), "{:04X}", c as u32);
+        }
+        for c in ['a', '王', ' ', '-', '\u{00A0}'] {
+            assert!(!super::is_invisible_format(c), "{:04X}", c as u32);
+        }
+    }
+
     use super::*;
 
     #[test]

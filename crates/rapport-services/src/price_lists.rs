@@ -137,7 +137,7 @@ fn check(draft: &PriceListDraft) -> Result<Vec<(String, i64)>, DomainError> {
             "a price list needs a name of at most 100 characters",
         ));
     }
-    if draft.currency.len() != 3 || !draft.currency.chars().all(|c| c.is_ascii_uppercase()) {
+    if !rapport_core::validate::currency(&draft.currency) {
         errors.push(FieldError::new(
             "currency",
             "invalid_currency",

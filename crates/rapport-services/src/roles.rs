@@ -132,9 +132,7 @@ pub async fn update(
     require_mfa: bool,
 ) -> Result<Role, DomainError> {
     require(actor, Action::Update, "changing roles")?;
-    grants
-        .validate_field_names(|o, f| store.types().is_known_field(o, f))
-        .map_err(|e| DomainError::Validation(vec![e]))?;
+    check_grants(store, &grants)?;
     let before = by_key(store.db.reader(), key)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -193,6 +191,24 @@ pub struct RoleDraft {
     pub copy_of: Option<String>,
     pub grants: Option<Grants>,
     pub require_mfa: bool,
+}
+
+/// The caller may do `action` to roles at all: checked before a request's body is read, so
+/// one without the right learns nothing from the validation of what they sent.
+pub fn may(actor: &Access, action: Action) -> Result<(), DomainError> {
+    let what = if action == Action::Create {
+        "creating roles"
+    } else {
+        "changing roles"
+    };
+    require(actor, action, what)
+}
+
+/// Grants name only fields that exist (before anything of a change is written).
+pub fn check_grants(store: &Store, grants: &Grants) -> Result<(), DomainError> {
+    grants
+        .validate_field_names(|o, f| store.types().is_known_field(o, f))
+        .map_err(|e| DomainError::Validation(vec![e]))
 }
 
 fn require(actor: &Access, action: Action, what: &str) -> Result<(), DomainError> {

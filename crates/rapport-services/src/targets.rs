@@ -202,7 +202,7 @@ pub async fn set(
                 "metric is won or received",
             ));
         }
-        if d.currency.len() != 3 || !d.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        if !validate::currency(&d.currency) {
             errors.push(FieldError::new(
                 at("currency"),
                 "invalid_currency",

@@ -49,6 +49,53 @@ async fn security_headers(tls: bool, req: Request<Body>, next: Next) -> Response
     res
 }
 
+/// Every API error is problem+json: an error the framework answers by itself (a method the
+/// route does not take, a path that is not valid UTF-8 or does not parse, a body it refuses)
+/// comes as plain text and is rewritten here, its text kept as the detail and its headers
+/// (`Allow`) kept.
+async fn api_problems(req: Request<Body>, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    if !api || status.as_u16() < 400 || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, title) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "Body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("malformed_body", "Malformed body"),
+        StatusCode::NOT_FOUND => ("no_route", "Not found"),
+        s if s.is_server_error() => ("internal", "Internal error"),
+        _ => ("bad_request", "Bad request"),
+    };
+    let detail = if text.is_empty() || status.is_server_error() {
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take that method".to_string(),
+            _ => title.to_lowercase(),
+        }
+    } else {
+        text
+    };
+    let mut out = problem(status, code, title, detail, json!({}));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 async fn fallback() -> Response {
     problem(
         StatusCode::NOT_FOUND,
@@ -63,6 +110,7 @@ pub fn wrap(router: Router, state: &AppState) -> Router {
     let tls = state.tls;
     router
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(api_problems))
         .layer(axum::middleware::from_fn(move |req, next| security_headers(tls, req, next)))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {

@@ -314,3 +314,35 @@ async fn serves_https_with_hsts_and_secure_cookies() {
     assert!(res.is_err() || !res.unwrap().status().is_success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+story!(every_api_error_is_problem_json, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+    let send = |method: reqwest::Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .bearer_auth(&s.token)
+            .send()
+    };
+    // A method the route does not take: 405 with Allow, as problem+json.
+    let res = send(reqwest::Method::DELETE, "/api/v1/accounts")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(res.headers().contains_key("allow"));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "method_not_allowed", "{body}");
+    // A path that is not valid UTF-8.
+    let res = send(reqwest::Method::GET, "/api/v1/accounts/%FF%FE")
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+});

@@ -389,3 +389,38 @@ story!(ui_forms_without_their_csrf_token_change_nothing, |app| {
     let (_, imports) = app.get(&admin, "/api/v1/imports").await;
     assert_eq!(imports["data"].as_array().unwrap().len(), 1, "{imports}");
 });
+
+story!(names_refuse_invisible_formatting, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let s = app.login("admin@example.com").await;
+    for (plural, body, field) in [
+        ("accounts", json!({"name": "Acme\u{202E}gpj.exe"}), "name"),
+        ("accounts", json!({"name": "Zero\u{200B}Width Ltd"}), "name"),
+        (
+            "contacts",
+            json!({"family_name": "王\u{2066}", "given_name": "芳"}),
+            "family_name",
+        ),
+        (
+            "accounts",
+            json!({"name": "Tagged", "tags": ["vip\u{FEFF}"]}),
+            "tags",
+        ),
+    ] {
+        let before = count(&app, &s, plural).await;
+        let (st, err) = app.post(&s, &format!("/api/v1/{plural}"), body).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["errors"][0]["field"], field, "{err}");
+        assert_eq!(count(&app, &s, plural).await, before, "nothing written");
+    }
+    // Ordinary names in both scripts still pass.
+    let (st, ok) = app
+        .post(
+            &s,
+            "/api/v1/accounts",
+            json!({"name": "深圳星辰科技 Co., Ltd."}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{ok}");
+});

@@ -86,6 +86,9 @@ story!(every_account_field_round_trips, |app| {
         ("annual_revenue", json!("1.234"), "invalid_amount"),
         ("currency", json!("yuan"), "too_long"),
         ("currency", json!("cny"), "invalid_currency"),
+        // Three capital letters are not enough: the code must be one ISO 4217 assigns.
+        ("currency", json!("XYZ"), "invalid_currency"),
+        ("currency", json!("RMB"), "invalid_currency"),
         ("name", json!("x".repeat(201)), "too_long"),
     ] {
         let mut d = json!({"name": "Field Test"});

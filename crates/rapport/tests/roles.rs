@@ -161,3 +161,44 @@ story!(administrators_create_rename_and_delete_roles, |app| {
         );
     }
 });
+
+story!(
+    role_changes_check_the_right_first_and_write_nothing_on_bad_input,
+    |app| {
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        app.user("rep@example.com", "sales_rep", None, None).await;
+        let admin = app.login("admin@example.com").await;
+        let rep = app.login("rep@example.com").await;
+        // Without the right, the body is not even looked at: 403, not a validation error.
+        for (method, path) in [
+            (Method::PUT, "/api/v1/roles/viewer"),
+            (Method::POST, "/api/v1/roles"),
+        ] {
+            let (st, body) = app
+                .call(&rep, method, path, Some(json!({"no_such_field": 1})))
+                .await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{path}: {body}");
+        }
+        // A rename together with a rule on a field that does not exist: refused as a whole.
+        let (st, body) = app
+            .call(
+                &admin,
+                Method::PUT,
+                "/api/v1/roles/viewer",
+                Some(json!({"name_en": "Renamed", "name_zh": "改名",
+                "field_rules": {"contact": {"no_such_field": "hidden"}}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, roles) = app.get(&admin, "/api/v1/roles").await;
+        let viewer = roles["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "viewer")
+            .unwrap()
+            .clone();
+        assert_ne!(viewer["name_en"], "Renamed", "{viewer}");
+    }
+);

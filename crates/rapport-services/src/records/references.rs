@@ -138,7 +138,7 @@ pub(super) async fn check_references(
         }
         if spec.name == "currency" {
             if let FieldValue::Text(c) = value {
-                if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
+                if !rapport_core::validate::currency(c) {
                     errors.push(FieldError::new(
                         "currency",
                         "invalid_currency",

@@ -133,6 +133,8 @@ pub async fn update_role(
     Path(key): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    // The right first, then the body; and the whole body checked before anything is written.
+    roles::may(&auth.access, Action::Update)?;
     let f = Fields::new(
         &body,
         &[
@@ -147,6 +149,7 @@ pub async fn update_role(
         .await?
         .ok_or(DomainError::NotFound)?;
     let grants = grants_from(&f, current.grants.clone())?;
+    roles::check_grants(&app.store, &grants)?;
     let require_mfa = f.opt_bool("require_mfa")?.unwrap_or(current.require_mfa);
     let (name_en, name_zh) = (f.opt_str("name_en")?, f.opt_str("name_zh")?);
     if name_en.is_some() || name_zh.is_some() {
@@ -386,6 +389,7 @@ pub async fn create_role(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    roles::may(&auth.access, Action::Create)?;
     let f = Fields::new(
         &body,
         &[
