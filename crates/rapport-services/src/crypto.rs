@@ -310,23 +310,8 @@ impl Keyring {
             .iter()
             .find(|k| k.active)
             .ok_or_else(|| DomainError::Internal("no active encryption key".into()))?;
-        // A fresh random nonce from the thread's CSPRNG (ChaCha, reseeded from the OS): one
-        // system call per value was a tenth of an import's encryption.
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
         let aad = Self::aad(table, column, record_id);
-        let ct = key
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: aad.bytes(),
-                },
-            )
-            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ct);
+        let blob = seal(&key.cipher, aad.bytes(), plaintext)?;
         Ok(format!("{PREFIX}.{}.{}", key.id, B64.encode(blob)))
     }
 
@@ -405,6 +390,26 @@ impl Keyring {
     }
 }
 
+/// `plaintext` encrypted under `cipher` and bound to `aad`: the nonce, then the ciphertext.
+/// The nonce comes fresh from the thread's CSPRNG (ChaCha, reseeded from the OS): one system
+/// call per value was a tenth of an import's encryption.
+fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, DomainError> {
+    let mut nonce = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| DomainError::Internal("encryption failed".into()))?;
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&ct);
+    Ok(blob)
+}
+
 /// A key of one person's own (crypto-shredding): what is sealed with it can no longer be
 /// read once the key is deleted. Stored wrapped with the field keys (`subject_keys`).
 pub struct SubjectKey(Aes256Gcm);
@@ -428,21 +433,7 @@ impl SubjectKey {
 
     /// `plaintext` sealed and bound to `aad`, as base64 of the nonce and the ciphertext.
     pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<String, DomainError> {
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let ct = self
-            .0
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&ct);
-        Ok(B64.encode(blob))
+        Ok(B64.encode(seal(&self.0, aad.as_bytes(), plaintext)?))
     }
 
     /// What [`SubjectKey::seal`] sealed, if it opens with this key and `aad`.

@@ -112,6 +112,14 @@ pub(crate) async fn forget_files<C: sea_orm::ConnectionTrait>(
     .iter()
     .map(|r| get(r, "id"))
     .collect::<Result<_, _>>()?;
+    delete_exports(c, ids).await
+}
+
+/// Delete the exports `ids` and their files' chunks. Returns how many exports went.
+async fn delete_exports<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    ids: Vec<String>,
+) -> Result<u64, DomainError> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -147,20 +155,7 @@ async fn expire(store: &Store) -> Result<(), DomainError> {
         return Ok(());
     }
     let tx = store.db.begin().await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("export_chunks"))
-            .and_where(Expr::col(t("export_id")).is_in(ids.clone())),
-    )
-    .await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("exports"))
-            .and_where(Expr::col(t("id")).is_in(ids)),
-    )
-    .await?;
+    delete_exports(&tx, ids).await?;
     tx.commit().await.map_err(db_err)
 }
 

@@ -55,16 +55,26 @@ pub(crate) async fn rows_between(
     .iter()
     .map(|r| {
         let row_no: i64 = get(r, "row_no")?;
-        let json = match get::<Option<String>>(r, "cells_enc")? {
-            Some(sealed) => keys.decrypt(TABLE, COLUMN, &format!("{id}:{row_no}"), &sealed)?,
-            None => get(r, "cells")?,
-        };
+        let json = cells_json(&keys, id, row_no, r)?;
         Ok((
             row_no,
             serde_json::from_str(&json).map_err(DomainError::internal)?,
         ))
     })
     .collect()
+}
+
+/// A stored row's cells as JSON text: unsealed, or as stored before rows were sealed.
+fn cells_json(
+    keys: &Keyring,
+    id: &str,
+    row_no: i64,
+    r: &sea_orm::QueryResult,
+) -> Result<String, DomainError> {
+    match get::<Option<String>>(r, "cells_enc")? {
+        Some(sealed) => keys.decrypt(TABLE, COLUMN, &format!("{id}:{row_no}"), &sealed),
+        None => get(r, "cells"),
+    }
 }
 
 /// Seal the rows stored in plain text before rows were sealed (at server start). Returns how
@@ -195,16 +205,24 @@ pub(crate) async fn purge_expired<C: ConnectionTrait>(
     Ok(ended.len() as u64)
 }
 
-/// Delete one import's raw rows and failed rows, and say when.
-async fn clear<C: ConnectionTrait>(c: &C, id: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+/// Delete one import's raw rows and failed rows, and say when. Returns the raw rows deleted.
+async fn clear<C: ConnectionTrait>(
+    c: &C,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    let mut rows = 0;
     for table in ["import_rows", "import_errors"] {
-        exec(
+        let n = exec(
             c,
             Query::delete()
                 .from_table(t(table))
                 .and_where(Expr::col(t("import_id")).eq(id)),
         )
         .await?;
+        if table == TABLE {
+            rows = n;
+        }
     }
     exec(
         c,
@@ -214,7 +232,7 @@ async fn clear<C: ConnectionTrait>(c: &C, id: &str, now: DateTime<Utc>) -> Resul
             .and_where(Expr::col(t("id")).eq(id)),
     )
     .await?;
-    Ok(())
+    Ok(rows)
 }
 
 /// What identifies a person in a file's cells: their emails, phones and other sensitive
@@ -278,14 +296,7 @@ pub(crate) async fn forget_person<C: ConnectionTrait>(
     .collect::<Result<Vec<_>, _>>()?;
     let mut deleted = 0u64;
     for id in &linked {
-        deleted += exec(
-            c,
-            Query::delete()
-                .from_table(t(TABLE))
-                .and_where(Expr::col(t("import_id")).eq(id.as_str())),
-        )
-        .await?;
-        clear(c, id, now).await?;
+        deleted += clear(c, id, now).await?;
     }
     if needles.is_empty() {
         return Ok(deleted);
@@ -321,14 +332,9 @@ pub(crate) async fn forget_person<C: ConnectionTrait>(
         for r in &rows {
             let id: String = get(r, "import_id")?;
             let row_no: i64 = get(r, "row_no")?;
-            let json = match get::<Option<String>>(r, "cells_enc")? {
-                Some(sealed) => {
-                    match keys.decrypt(TABLE, COLUMN, &format!("{id}:{row_no}"), &sealed) {
-                        Ok(j) => j,
-                        Err(_) => continue,
-                    }
-                }
-                None => get(r, "cells")?,
+            // A row that does not decrypt holds nothing readable to match.
+            let Ok(json) = cells_json(&keys, &id, row_no, r) else {
+                continue;
             };
             let cells: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
             if !cells.iter().any(|cell| needles.contains(&normalised(cell))) {
