@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-deps test-rust test-e2e fmt lint bench build fuzz
+.PHONY: run test test-deps test-rust test-e2e test-api fmt lint bench build fuzz
 
 ## Start the server on 127.0.0.1:8080 with SQLite under ./data (creates it on first run).
 run:
@@ -11,7 +11,7 @@ run:
 ## The whole suite: installs test tools a fresh machine lacks, then Rust unit and integration
 ## tests (SQLite, and PostgreSQL when RAPPORT_TEST_DATABASE_URL is set) and the browser tests
 ## (headless Chromium).
-test: test-deps test-rust test-e2e
+test: test-deps test-rust test-e2e test-api
 
 test-deps:
 	bash scripts/test-deps.sh
@@ -22,6 +22,11 @@ test-rust:
 test-e2e:
 	$(CARGO) build --bin rapport
 	cd e2e && node --test
+
+## The API contract: schemathesis against a running server and /api/openapi.json.
+test-api:
+	$(CARGO) build --bin rapport
+	bash scripts/api-contract/run.sh
 
 build:
 	$(CARGO) build --release --bin rapport

@@ -28,6 +28,26 @@ pub fn currency(code: &str) -> bool {
         && iso_currency::Currency::from_code(code).is_some()
 }
 
+/// Every ISO 4217 code [`currency`] accepts, in order (for documents that list them).
+pub fn currency_codes() -> &'static [String] {
+    static CODES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let letters = b'A'..=b'Z';
+        let mut out = Vec::new();
+        for a in letters.clone() {
+            for b in letters.clone() {
+                for c in letters.clone() {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap_or_default();
+                    if currency(&code) {
+                        out.push(code);
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
 pub fn email(input: &str) -> Option<String> {
     let s = input.trim();
     if s.len() > 254 || !s.contains('@') {

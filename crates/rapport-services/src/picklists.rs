@@ -248,12 +248,21 @@ pub async fn upsert(
             format!("there is no picklist named {}", v.list),
         ));
     }
-    if v.value.trim().is_empty() || v.value.len() > 64 {
+    if v.value.trim().is_empty() || v.value.chars().count() > 64 {
         return Err(DomainError::field(
             "value",
             "invalid",
             "value must be 1-64 characters",
         ));
+    }
+    for (name, label) in [("label_en", &v.label_en), ("label_zh", &v.label_zh)] {
+        if label.trim().is_empty() || label.chars().count() > 60 {
+            return Err(DomainError::field(
+                name,
+                "invalid",
+                format!("{name} must be 1-60 characters"),
+            ));
+        }
     }
     if LOCKED.contains(&v.list.as_str()) {
         let known = DEFAULTS

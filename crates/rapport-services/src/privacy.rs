@@ -103,7 +103,8 @@ pub async fn export(
     // The activities on the record the caller may see, with what they say, every one.
     let mut activities = Vec::new();
     let mut filter = crate::activities::ListFilter {
-        related: Some((def.key().into(), id.into())),
+        related_type: Some(def.key().into()),
+        related_id: Some(id.into()),
         limit: 200,
         ..Default::default()
     };

@@ -282,11 +282,9 @@ pub async fn create(store: &Store, actor: &Access, draft: RoleDraft) -> Result<R
         .validate_field_names(|o, f| store.types().is_known_field(o, f))
         .map_err(|e| DomainError::Validation(vec![e]))?;
     if by_key(store.db.reader(), &key).await?.is_some() {
-        return Err(DomainError::field(
-            "key",
-            "duplicate_key",
-            format!("a role with the key {key} exists"),
-        ));
+        return Err(DomainError::Conflict(format!(
+            "a role with the key {key} exists"
+        )));
     }
     let id = ids::new_id();
     let now = store.now();
@@ -328,11 +326,9 @@ pub async fn create(store: &Store, actor: &Access, draft: RoleDraft) -> Result<R
         Ok(_) => {}
         // Created meanwhile under the same key.
         Err(e) if e.is_unique_violation() => {
-            return Err(DomainError::field(
-                "key",
-                "duplicate_key",
-                format!("a role with the key {key} exists"),
-            ))
+            return Err(DomainError::Conflict(format!(
+                "a role with the key {key} exists"
+            )))
         }
         Err(e) => return Err(e),
     }

@@ -121,7 +121,7 @@ pub async fn of_record(
         }
     }
     let wants = |k: &str| p.kinds.is_empty() || p.kinds.iter().any(|x| x == k);
-    let limit = p.limit.clamp(1, 100);
+    let limit = p.limit.clamp(1, 200);
     let fetch = limit + 1;
     let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut entries: Vec<Entry> = Vec::new();

@@ -102,7 +102,7 @@ where
                 json!({"line": e.line(), "column": e.column()}),
             )
         })?;
-        match v {
+        match integral(v) {
             Value::Object(m) => Ok(JsonObject(m)),
             _ => Err(problem(
                 StatusCode::BAD_REQUEST,
@@ -372,5 +372,19 @@ where
             user: authed.user,
             token,
         })
+    }
+}
+
+/// JSON does not tell 3 from 3.0: a number with no fraction is read as the integer it is, so
+/// fields that take whole numbers accept either spelling.
+fn integral(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => json!(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
     }
 }

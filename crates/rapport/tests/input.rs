@@ -221,6 +221,77 @@ story!(bad_query_parameters_name_the_parameter, |app| {
         let named = body["errors"][0]["field"].as_str().unwrap_or_default();
         assert_eq!(named, field, "{q}: {body}");
     }
+    // Every list bounds limit the same way, and the other lists name their bad parameters too.
+    for (path, field) in [
+        ("/api/v1/activities?limit=201", "limit"),
+        ("/api/v1/notifications?limit=0", "limit"),
+        ("/api/v1/jobs?limit=1000", "limit"),
+        ("/api/v1/audit?limit=500", "limit"),
+        ("/api/v1/pool?limit=201", "limit"),
+        ("/api/v1/merges?object=accounts&limit=0", "limit"),
+        ("/api/v1/duplicates?object=accounts&limit=501", "limit"),
+        (
+            "/api/v1/accounts/01a2027c-22ed-7012-bfd2-349135b6c66d/timeline?limit=201",
+            "limit",
+        ),
+        ("/api/v1/audit?until=null", "until"),
+        ("/api/v1/audit?before_seq=9223372036854775808", "before_seq"),
+        ("/api/v1/activities?related_type=widget", "related_type"),
+        ("/api/v1/targets?period=1999", "period"),
+    ] {
+        let (st, body) = app.get(&s, path).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{path}: {body}");
+    }
+    let (st, body) = app
+        .get(&s, "/api/v1/activities?limit=200&related_type=account")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // A filter condition that compares needs its value.
+    let (st, body) = app
+        .get(
+            &s,
+            "/api/v1/accounts?filter=%7B%22field%22%3A%22name%22%2C%22op%22%3A%22eq%22%7D",
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "filter.name");
+    // A bulk action refuses the fields of other actions and ids that are not ids.
+    for (body, field) in [
+        (
+            json!({"ids": ["01a2027c-22ed-7012-bfd2-349135b6c66d"], "action": "delete", "confirm": true, "tag": "x"}),
+            "tag",
+        ),
+        (
+            json!({"ids": ["not-an-id"], "action": "add_tag", "tag": "x"}),
+            "ids",
+        ),
+        (
+            json!({"ids": ["01a2027c-22ed-7012-bfd2-349135b6c66d"], "action": "assign_owner", "owner_id": "x", "reason": "r"}),
+            "owner_id",
+        ),
+    ] {
+        let (st, res) = app.post(&s, "/api/v1/accounts/bulk", body.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {res}");
+        assert_eq!(res["errors"][0]["field"], field, "{body}: {res}");
+    }
+    // A whole number may be written 3.0.
+    let (st, body) = app
+        .call(
+            &s,
+            reqwest::Method::PUT,
+            "/api/v1/settings/imports",
+            Some(json!({"keep_raw_days": 45.0})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["keep_raw_days"], 45);
+    // A role key already taken is a conflict, not a validation error.
+    let role = json!({"key": "closer", "name_en": "Closer", "name_zh": "成交"});
+    let (st, _) = app.post(&s, "/api/v1/roles", role.clone()).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, body) = app.post(&s, "/api/v1/roles", role).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
     let (st, body) = app.get(&s, "/api/v1/widgets").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "not_found");

@@ -69,7 +69,7 @@ story!(every_account_field_round_trips, |app| {
             json!("914403001922038217"),
             "invalid_credit_code",
         ),
-        ("industry", json!("astrology"), "invalid_choice"),
+        ("industry", json!("astrology"), "not_in_picklist"),
         ("website", json!("example.com"), "invalid_url"),
         ("phone", json!("123"), "invalid_phone"),
         ("tags", json!(["a\"b"]), "invalid_tag"),

@@ -26,7 +26,10 @@ pub struct ListFilter {
     /// Only activities at or before this time (with `status=open`: due by then).
     pub until: Option<DateTime<Utc>>,
     pub since: Option<DateTime<Utc>>,
-    pub related: Option<(String, String)>,
+    /// Activities on records of this type (`account`, ...).
+    pub related_type: Option<String>,
+    /// Activities on this record.
+    pub related_id: Option<String>,
     /// Cursor: activities ordered before this (at, id).
     pub after: Option<(DateTime<Utc>, String)>,
     /// Oldest first (a to-do list) instead of newest first.
@@ -68,9 +71,11 @@ pub async fn list(
     if let Some(s) = f.since {
         q.and_where(col("at").gte(s));
     }
-    if let Some((rt, rid)) = &f.related {
-        q.and_where(col("related_type").eq(rt.clone()))
-            .and_where(col("related_id").eq(rid.clone()));
+    if let Some(rt) = &f.related_type {
+        q.and_where(col("related_type").eq(rt.clone()));
+    }
+    if let Some(rid) = &f.related_id {
+        q.and_where(col("related_id").eq(rid.clone()));
     }
     let (ord, cmp_lt) = if f.ascending {
         (Order::Asc, false)

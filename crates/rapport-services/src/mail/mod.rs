@@ -169,6 +169,22 @@ pub async fn save_settings(
             ));
         }
     }
+    for k in [
+        "host",
+        "security",
+        "username",
+        "password",
+        "from_address",
+        "from_name",
+    ] {
+        if doc.get(k).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            errors.push(FieldError::new(
+                k,
+                "invalid_type",
+                format!("{k} must be text"),
+            ));
+        }
+    }
     let text = |k: &str| {
         doc.get(k)
             .and_then(Value::as_str)

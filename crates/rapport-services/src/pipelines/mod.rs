@@ -375,7 +375,7 @@ fn check_draft(d: &PipelineDraft) -> Result<(), DomainError> {
         if seen.contains(&&s.key) {
             errors.push(FieldError::new(
                 f("key"),
-                "duplicate",
+                "repeated",
                 format!("stage {} appears twice", s.key),
             ));
         }

@@ -165,6 +165,15 @@ pub async fn run(
             ));
         }
     }
+    if let Target::Ids(ids) = &target {
+        if let Some(bad) = ids.iter().find(|id| !rapport_core::ids::is_valid_id(id)) {
+            return Err(DomainError::field(
+                "ids",
+                "invalid_id",
+                format!("{bad:?} is not a record id"),
+            ));
+        }
+    }
     let ids = target_ids(store, actor, def, &target).await?;
     let mut result = BulkResult {
         matched: ids.len(),

@@ -200,7 +200,7 @@ impl FastCreate {
                 {
                     errors.push(rapport_core::FieldError::new(
                         spec.name,
-                        "invalid_choice",
+                        "not_in_picklist",
                         format!("{v} is not a value of the {list} list"),
                     ));
                 }

@@ -177,6 +177,13 @@ pub(super) fn compile(
         )
     };
 
+    if !matches!(op, "is_empty" | "is_not_empty") && !obj.contains_key("value") {
+        return Err(bad(
+            &param,
+            "required",
+            format!("{op} compares with a value: send value"),
+        ));
+    }
     // Presence tests work on every field.
     if matches!(op, "is_empty" | "is_not_empty") {
         let col = match spec.kind {

@@ -145,6 +145,29 @@ impl Sort {
     }
 }
 
+/// Whether a list can be sorted on a field: one plain column of a type that orders.
+pub fn sortable(spec: &FieldSpec) -> bool {
+    codec::plain_column(spec).is_some()
+        && !matches!(
+            spec.kind,
+            FieldKind::Tags
+                | FieldKind::JsonObject
+                | FieldKind::LongText
+                | FieldKind::ContactLinks
+                | FieldKind::LineItems
+        )
+}
+
+/// The sort keys of a type's lists (built-in fields), each ascending and descending (`-`).
+pub fn sort_keys(def: &ObjectDef) -> Vec<String> {
+    let names = ["id", "created_at", "updated_at"]
+        .into_iter()
+        .chain(def.fields.iter().filter(|f| sortable(f)).map(|f| f.name));
+    names
+        .flat_map(|n| [n.to_string(), format!("-{n}")])
+        .collect()
+}
+
 fn parse_sort(def: &ObjectDef, actor: &Access, sort: Option<&str>) -> Result<Sort, DomainError> {
     let Some(s) = sort.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(Sort {
@@ -160,16 +183,7 @@ fn parse_sort(def: &ObjectDef, actor: &Access, sort: Option<&str>) -> Result<Sor
         return Ok(Sort { spec: None, desc });
     }
     let spec = spec_for(def, actor, name, "sort")?;
-    if codec::plain_column(spec).is_none()
-        || matches!(
-            spec.kind,
-            FieldKind::Tags
-                | FieldKind::JsonObject
-                | FieldKind::LongText
-                | FieldKind::ContactLinks
-                | FieldKind::LineItems
-        )
-    {
+    if !sortable(spec) {
         return Err(bad(
             "sort",
             "unsortable_field",

@@ -41,7 +41,7 @@ pub(super) async fn check_references(
                 if !crate::picklists::is_allowed(&store.db, list, v).await? {
                     errors.push(FieldError::new(
                         spec.name,
-                        "invalid_choice",
+                        "not_in_picklist",
                         format!("{v} is not a value of the {list} list"),
                     ));
                 }

@@ -1,6 +1,6 @@
 //! Activities, record timelines, the caller's notifications and the administrators' job queue.
 
-use super::{parse_bool, parse_u64, query_params};
+use super::{parse_bool, parse_limit, query_params};
 use crate::error::ApiResult;
 use crate::extract::{Auth, JsonObject};
 use crate::AppState;
@@ -17,22 +17,6 @@ use std::collections::HashMap;
 
 fn bad(field: &str, code: &'static str, msg: impl Into<String>) -> DomainError {
     DomainError::field(field, code, msg)
-}
-
-fn time_param(p: &HashMap<String, String>, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
-    match p.get(name) {
-        None => Ok(None),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| {
-                bad(
-                    name,
-                    "invalid_datetime",
-                    format!("{name} must be an RFC 3339 date-time"),
-                )
-                .into()
-            }),
-    }
 }
 
 /// `at~id` cursors for activity lists.
@@ -58,22 +42,7 @@ pub async fn list(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(
-        raw,
-        &[
-            "assignee_id",
-            "attending",
-            "kind",
-            "status",
-            "since",
-            "until",
-            "related_type",
-            "related_id",
-            "order",
-            "cursor",
-            "limit",
-        ],
-    )?;
+    let p = query_params(raw, super::query::ACTIVITIES)?;
     let me = &auth.access.user_id;
     let kind = match p.get("kind") {
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
@@ -95,24 +64,25 @@ pub async fn list(
         })?),
         None => None,
     };
-    let related = match (p.get("related_type"), p.get("related_id")) {
-        (Some(t), Some(i)) => Some((t.clone(), i.clone())),
-        (None, None) => None,
-        _ => {
+    if let Some(rt) = p.get("related_type") {
+        if !rapport_core::activity::RELATED_TYPES.contains(&rt.as_str()) {
             return Err(bad(
-                "related_id",
-                "required",
-                "related_type and related_id go together",
+                "related_type",
+                "invalid_choice",
+                format!(
+                    "related_type is one of {}",
+                    rapport_core::activity::RELATED_TYPES.join(", ")
+                ),
             )
-            .into())
+            .into());
         }
-    };
+    }
     let ascending = match p.get("order").map(String::as_str) {
         None | Some("desc") => false,
         Some("asc") => true,
         Some(_) => return Err(bad("order", "invalid_choice", "order must be asc or desc").into()),
     };
-    let limit = parse_u64(&p, "limit")?.unwrap_or(50).clamp(1, 200);
+    let limit = parse_limit(&p, 50)?;
     let filter = activities::ListFilter {
         assignee_id: p
             .get("assignee_id")
@@ -120,9 +90,10 @@ pub async fn list(
         include_attending: parse_bool(&p, "attending")?,
         kind,
         status,
-        since: time_param(&p, "since")?,
-        until: time_param(&p, "until")?,
-        related,
+        since: super::time_param(&p, "since")?,
+        until: super::time_param(&p, "until")?,
+        related_type: p.get("related_type").cloned(),
+        related_id: p.get("related_id").cloned(),
         after: p.get("cursor").map(|c| activity_cursor(c)).transpose()?,
         ascending,
         limit,
@@ -199,7 +170,7 @@ pub async fn timeline(
         "opportunities" => "opportunity",
         _ => return Err(DomainError::NotFound.into()),
     };
-    let p = query_params(raw, &["kinds", "cursor", "limit"])?;
+    let p = query_params(raw, super::query::TIMELINE)?;
     let params = timeline::Params {
         kinds: p
             .get("kinds")
@@ -212,7 +183,7 @@ pub async fn timeline(
             })
             .unwrap_or_default(),
         cursor: p.get("cursor").cloned(),
-        limit: parse_u64(&p, "limit")?.unwrap_or(30),
+        limit: parse_limit(&p, 30)?,
     };
     let page = timeline::of_record(&app.store, &auth.access, object, &id, &params).await?;
     let data: Vec<Value> = page.data.iter().map(timeline::Entry::to_json).collect();
@@ -224,8 +195,8 @@ pub async fn list_notifications(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["unread", "cursor", "limit"])?;
-    let limit = parse_u64(&p, "limit")?.unwrap_or(50).clamp(1, 200);
+    let p = query_params(raw, super::query::NOTIFICATIONS)?;
+    let limit = parse_limit(&p, 50)?;
     let before = p.get("cursor").map(|c| activity_cursor(c)).transpose()?;
     let rows = notifications::list(
         &app.store,
@@ -269,8 +240,8 @@ pub async fn list_jobs(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["status", "limit"])?;
-    let limit = parse_u64(&p, "limit")?.unwrap_or(100);
+    let p = query_params(raw, super::query::JOBS)?;
+    let limit = parse_limit(&p, 100)?;
     let rows = jobs::list(
         &app.store,
         &auth.access,

@@ -167,6 +167,12 @@ pub async fn update_role(
     )))
 }
 
+/// A time as the trail stores it (UTC, milliseconds), so that comparing the text compares the
+/// instants.
+fn audit_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 pub async fn audit(
     State(app): State<AppState>,
     auth: Auth,
@@ -175,28 +181,26 @@ pub async fn audit(
     if auth.access.scope(Object::Audit, Action::Read) != Scope::All {
         return Err(DomainError::Forbidden("the audit trail is for administrators".into()).into());
     }
-    let p = query_params(
-        raw,
-        &[
-            "actor_id",
-            "action",
-            "object_type",
-            "object_id",
-            "since",
-            "until",
-            "before_seq",
-            "limit",
-        ],
-    )?;
+    let p = query_params(raw, super::query::AUDIT)?;
     let filter = AuditFilter {
         actor_id: p.get("actor_id").cloned(),
         action: p.get("action").cloned(),
         object_type: p.get("object_type").cloned(),
         object_id: p.get("object_id").cloned(),
-        since: p.get("since").cloned(),
-        until: p.get("until").cloned(),
-        before_seq: parse_u64(&p, "before_seq")?.map(|v| v as i64),
-        limit: parse_u64(&p, "limit")?.unwrap_or(100),
+        since: super::time_param(&p, "since")?.map(audit_time),
+        until: super::time_param(&p, "until")?.map(audit_time),
+        before_seq: parse_u64(&p, "before_seq")?
+            .map(|v| {
+                i64::try_from(v).map_err(|_| {
+                    DomainError::field(
+                        "before_seq",
+                        "out_of_range",
+                        "before_seq is a sequence number of the trail",
+                    )
+                })
+            })
+            .transpose()?,
+        limit: super::parse_limit(&p, 100)?,
         ..Default::default()
     };
     let rows = audit::search_trail(&app.store, &auth.access, &filter).await?;

@@ -180,7 +180,7 @@ pub async fn list_sessions(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["user_id"])?;
+    let p = query_params(raw, super::query::SESSIONS)?;
     let user_id = p
         .get("user_id")
         .cloned()

@@ -199,7 +199,7 @@ pub async fn receivables(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["group"])?;
+    let p = query_params(raw, super::query::RECEIVABLES)?;
     let group = p.get("group").map_or("contract", String::as_str);
     let rows = receivables::summary(&app.store, &auth.access, group).await?;
     Ok(Json(json!({"group": group, "data": rows})))
@@ -210,8 +210,8 @@ pub async fn pool(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["q", "limit"])?;
-    let limit = super::parse_u64(&p, "limit")?.unwrap_or(100);
+    let p = query_params(raw, super::query::POOL)?;
+    let limit = super::parse_limit(&p, 100)?;
     let list = pool::list(
         &app.store,
         &auth.access,
@@ -289,7 +289,7 @@ pub async fn target_progress(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["period"])?;
+    let p = query_params(raw, super::query::TARGETS)?;
     let period = match p.get("period") {
         Some(p) => p.clone(),
         None => {

@@ -52,8 +52,7 @@ pub async fn upload(
     Query(raw): Query<HashMap<String, String>>,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), Response> {
-    let p = query_params(raw, &["object", "file_name", "sheet"])
-        .map_err(IntoResponse::into_response)?;
+    let p = query_params(raw, super::query::IMPORT_UPLOAD).map_err(IntoResponse::into_response)?;
     let object = p
         .get("object")
         .and_then(|o| Object::from_plural(o))
@@ -124,7 +123,7 @@ pub async fn get_one(
     Path(id): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["header_row"])?;
+    let p = query_params(raw, super::query::IMPORT_ONE)?;
     let header = super::parse_u64(&p, "header_row")?;
     let preview = imports::preview(&app.store, &auth.access, &id, header).await?;
     Ok(Json(preview_json(&preview)))

@@ -40,7 +40,7 @@ pub async fn export_vcards(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let p = query_params(raw, &["ids", "q"])?;
+    let p = query_params(raw, super::query::VCARD_EXPORT)?;
     let ids: Vec<String> = p
         .get("ids")
         .map(|s| {

@@ -34,7 +34,7 @@ pub async fn scan(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["object", "min_confidence", "limit"])?;
+    let p = query_params(raw, super::query::DUPLICATES)?;
     let object = object_param(p.get("object").map(String::as_str))?;
     let mut opts = scan::ScanOptions::default();
     if let Some(c) = super::parse_u64(&p, "min_confidence")? {
@@ -48,9 +48,7 @@ pub async fn scan(
         }
         opts.min_confidence = c as u8;
     }
-    if let Some(l) = super::parse_u64(&p, "limit")? {
-        opts.limit = l.clamp(1, 500) as usize;
-    }
+    opts.limit = super::parse_limit(&p, opts.limit as u64)? as usize;
     let result = scan::scan(&app.store, &auth.access, object, opts).await?;
     Ok(Json(json!({
         "object": result.object,
@@ -93,6 +91,42 @@ pub async fn bulk(
 ) -> ApiResult<Json<Value>> {
     let (object, body) = split_object(body)?;
     let req: BulkBody = from_doc(body)?;
+    // The shape of every group is checked before any is merged: a malformed request changes
+    // nothing. What depends on the records (found, mergeable) is answered per group.
+    if req.groups.is_empty() || req.groups.len() > 100 {
+        return Err(DomainError::field("groups", "invalid", "send 1 to 100 groups").into());
+    }
+    let valid = rapport_core::ids::is_valid_id;
+    let mut errors = Vec::new();
+    for (i, g) in req.groups.iter().enumerate() {
+        if !valid(&g.survivor_id) {
+            errors.push(rapport_core::FieldError::new(
+                format!("groups[{i}].survivor_id"),
+                "invalid_id",
+                "survivor_id must be a record id",
+            ));
+        }
+        if g.merged_ids.is_empty()
+            || g.merged_ids.len() > 9
+            || !g.merged_ids.iter().all(|m| valid(m))
+        {
+            errors.push(rapport_core::FieldError::new(
+                format!("groups[{i}].merged_ids"),
+                "invalid_id",
+                "merged_ids holds 1 to 9 record ids",
+            ));
+        }
+        if !g.fields.values().all(|v| valid(v)) {
+            errors.push(rapport_core::FieldError::new(
+                format!("groups[{i}].fields"),
+                "invalid_id",
+                "fields map a field to the id of the record whose value the survivor takes",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors).into());
+    }
     let out = merge::bulk(&app.store, &auth.access, object, &req.groups).await?;
     let merged = out.iter().filter(|o| o.merge_id.is_some()).count();
     Ok(Json(json!({
@@ -108,9 +142,9 @@ pub async fn list(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["object", "limit"])?;
+    let p = query_params(raw, super::query::MERGES)?;
     let object = object_param(p.get("object").map(String::as_str))?;
-    let limit = super::parse_u64(&p, "limit")?.unwrap_or(50);
+    let limit = super::parse_limit(&p, 50)?;
     let list = merge::list(&app.store, &auth.access, object, limit).await?;
     Ok(Json(json!({"data": list})))
 }

@@ -1,6 +1,6 @@
 //! Accounts, contacts and later record types: one set of handlers over the record engine.
 
-use super::{parse_bool, parse_u64, query_params};
+use super::{parse_bool, query_params};
 use crate::error::ApiResult;
 use crate::extract::{Auth, Fields, JsonObject};
 use crate::AppState;
@@ -25,7 +25,7 @@ pub async fn list(
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    let p = query_params(raw, &["q", "limit", "cursor", "sort", "filter"])?;
+    let p = query_params(raw, super::query::RECORD_LIST)?;
     let filter = match p.get("filter") {
         Some(f) => Some(serde_json::from_str::<Value>(f).map_err(|e| {
             DomainError::field(
@@ -40,7 +40,7 @@ pub async fn list(
         q: p.get("q").cloned(),
         filter,
         sort: p.get("sort").cloned(),
-        limit: parse_u64(&p, "limit")?,
+        limit: Some(super::parse_limit(&p, 50)?),
         cursor: p.get("cursor").cloned(),
         ..Default::default()
     };
@@ -85,7 +85,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         )
     };
     let text = raw.to_str().map_err(|_| bad())?.trim();
-    if text == "*" {
+    if text == "*" || text.is_empty() {
         return Ok(None);
     }
     let tag = text.strip_prefix("W/").unwrap_or(text);
@@ -115,7 +115,7 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    let p = query_params(raw, &["override_duplicates"])?;
+    let p = query_params(raw, super::query::RECORD_WRITE)?;
     let opts = WriteOptions {
         override_duplicates: parse_bool(&p, "override_duplicates")?,
         ..WriteOptions::default()
@@ -150,7 +150,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    let p = query_params(raw, &["override_duplicates"])?;
+    let p = query_params(raw, super::query::RECORD_WRITE)?;
     let opts = WriteOptions {
         override_duplicates: parse_bool(&p, "override_duplicates")?,
         if_version: if_match(&headers)?,
@@ -177,6 +177,10 @@ pub async fn transfer(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
+    if def.field("owner_id").is_none() {
+        // A type without owners has no transfer route.
+        return Err(DomainError::NotFound.into());
+    }
     let f = Fields::new(&body, &["ids", "owner_id", "reason"])?;
     let ids = f
         .opt_str_list("ids")?
@@ -231,9 +235,27 @@ pub async fn erase(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let def = def_for(&object)?;
+    if def.hooks.erasure().is_none() {
+        // Only types that hold a person have this route.
+        return Err(DomainError::NotFound.into());
+    }
     let f = Fields::new(&body, &["reason"])?;
     rapport_services::privacy::erase(&app.store, &auth.access, def, &id, f.str("reason")?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The fields a bulk action may carry besides ids, all_matching and action.
+pub const BULK_ACTION_FIELDS: &[&str] = &["owner_id", "reason", "tag", "field", "value", "confirm"];
+
+/// The fields of [`BULK_ACTION_FIELDS`] that `action` takes.
+pub fn bulk_fields(action: &str) -> &'static [&'static str] {
+    match action {
+        "assign_owner" => &["owner_id", "reason"],
+        "add_tag" | "remove_tag" => &["tag"],
+        "set_field" => &["field", "value"],
+        "delete" => &["confirm"],
+        _ => &[],
+    }
 }
 
 /// Parse a bulk request body into target and action (shared with the UI).
@@ -255,6 +277,30 @@ pub fn parse_bulk(
             "confirm",
         ],
     )?;
+    for name in ["owner_id", "reason", "tag", "field"] {
+        f.opt_str(name)?;
+    }
+    f.opt_bool("confirm")?;
+    // Each action takes its own fields and no others, so a mistaken request (a tag sent with
+    // delete) is refused instead of half-read.
+    let action_name = f.str("action")?;
+    for name in BULK_ACTION_FIELDS {
+        if body.contains_key(*name) && !bulk_fields(action_name).contains(name) {
+            return Err(DomainError::field(
+                *name,
+                "unknown_field",
+                format!("{action_name} does not take {name}"),
+            )
+            .into());
+        }
+    }
+    if let Some(owner) = f.opt_str("owner_id")? {
+        if !rapport_core::ids::is_valid_id(owner) {
+            return Err(
+                DomainError::field("owner_id", "invalid_id", "owner_id must be a user id").into(),
+            );
+        }
+    }
     let target = match (f.opt_str_list("ids")?, f.opt_value("all_matching")) {
         (Some(ids), None) => Target::Ids(ids),
         (None, Some(Value::Object(m))) => {
@@ -424,7 +470,7 @@ pub async fn export(
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let def = def_for(&object)?;
-    let p = query_params(raw, &["q", "filter", "cols", "sort", "format"])?;
+    let p = query_params(raw, super::query::RECORD_EXPORT)?;
     let (spec, format) = export_request(&app, def, &p).await?;
     let bytes = records::export::export(&app.store, &auth.access, def, &spec, format).await?;
     Ok((

@@ -82,7 +82,7 @@ pub async fn board(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let p = query_params(raw, &["pipeline_id"])?;
+    let p = query_params(raw, super::query::BOARD)?;
     let b = board::board(
         &app.store,
         &auth.access,

@@ -331,7 +331,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/imports",
         "imports",
         "Upload a file to import (object=accounts|contacts|leads, file_name, sheet; body: CSV in UTF-8 or GBK, XLSX or vCard); returns its first rows and a suggested mapping",
-        None,
+        Some("raw:import"),
         201,
     ),
     (

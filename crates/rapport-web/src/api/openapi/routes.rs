@@ -450,7 +450,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/activities",
         "activities",
         "Log an activity on a record the caller may read, optionally with a follow-up task",
-        Some("Activity"),
+        Some("ActivityCreate"),
         201,
     ),
     (
@@ -562,7 +562,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/contacts/vcard",
         "contacts",
         "Import a vCard 2.1/3.0/4.0 file (body text/vcard): one contact per card; report of created and failed cards",
-        None,
+        Some("raw:vcard"),
         200,
     ),
     (
@@ -602,7 +602,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/settings/smtp/test",
         "admin",
         "Send a test message now ({\"to\"}; default: oneself); 502 with the server's answer when it refuses",
-        None,
+        Some("SmtpTest"),
         200,
     ),
     (
@@ -610,7 +610,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/contacts/{id}/emails",
         "contacts",
         "Email a contact ({\"subject\", \"body\"}): logged on its timeline at once, sent by the job queue",
-        None,
+        Some("ContactEmail"),
         202,
     ),
     (
