@@ -25,6 +25,11 @@ fn erasure_of(def: &ObjectDef) -> Result<Erasure, DomainError> {
     def.hooks.erasure().ok_or(DomainError::NotFound)
 }
 
+/// 404 unless records of `def` hold a person (the privacy routes exist only for those).
+pub fn ensure_erasable(def: &ObjectDef) -> Result<(), DomainError> {
+    erasure_of(def).map(|_| ())
+}
+
 /// Everything Rapport holds about one person (a contact or a lead) that the caller may see, as
 /// JSON: the record (decrypted; fields the caller's role hides are left out, custom fields
 /// included), the accounts it belongs to (named where the caller may read them), and the

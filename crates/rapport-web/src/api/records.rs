@@ -235,10 +235,8 @@ pub async fn erase(
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
     let def = def_for(&object)?;
-    if def.hooks.erasure().is_none() {
-        // Only types that hold a person have this route.
-        return Err(DomainError::NotFound.into());
-    }
+    // Only types that hold a person have this route: 404 before the body is read.
+    rapport_services::privacy::ensure_erasable(def)?;
     let f = Fields::new(&body, &["reason"])?;
     rapport_services::privacy::erase(&app.store, &auth.access, def, &id, f.str("reason")?).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -183,6 +183,8 @@ pub fn build() -> Value {
     doc
 }
 
+/// The document depends only on the code, so it is built once per process.
 pub async fn document() -> Json<Value> {
-    Json(build())
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(build).clone())
 }
