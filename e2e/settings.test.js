@@ -218,3 +218,35 @@ test("roles: created as a copy, renamed and deleted, at phone width", async () =
   assert.doesNotMatch(await page.locator("#roles").innerText(), /大区经理/);
   await context.close();
 });
+
+test("how long import files are kept, in both languages at phone width", async () => {
+  // zh-CN finds the default (30) and keeps 14; en-US finds 14 and keeps 7.
+  for (const [locale, heading, found, kept] of [["zh-CN", /导入文件保留/, "30", "14"], ["en-US", /Import files/, "14", "7"]]) {
+    const context = await browser.newContext({ locale, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const base = server.base;
+    await signIn(page, base, "root@example.com");
+    await page.goto(`${base}/admin/settings#imports`);
+    const section = page.locator("#imports");
+    assert.match(await section.locator("h2").innerText(), heading);
+    const days = section.locator("input[name=keep_raw_days]");
+    // The input fits the phone's width.
+    const box = await days.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
+    // Out of range is refused by the server with a message, and nothing changes.
+    await days.evaluate((el) => el.removeAttribute("max"));
+    await days.fill("5000");
+    await section.locator("button.primary").click();
+    await page.waitForLoadState();
+    assert.equal(await page.locator(".alert.error").count(), 1);
+    await page.goto(`${base}/admin/settings#imports`);
+    assert.equal(await page.inputValue("#imports input[name=keep_raw_days]"), found);
+    await page.fill("#imports input[name=keep_raw_days]", kept);
+    await page.click("#imports button.primary");
+    await page.waitForURL(/saved=1/);
+    assert.equal(await page.inputValue("#imports input[name=keep_raw_days]"), kept);
+    await page.locator("#imports").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, `settings-imports-phone-${locale}.png`) });
+    await context.close();
+  }
+});

@@ -273,7 +273,7 @@ mod tests {
     fn field(kind: CustomKind) -> CustomField {
         CustomField {
             id: String::new(),
-            object: Object::Account,
+            object: Object::record("account", "accounts", crate::permission::Ownership::Owned),
             key: "cf_test".into(),
             label_en: "Test".into(),
             label_zh: "测试".into(),

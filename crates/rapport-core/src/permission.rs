@@ -6,126 +6,147 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Object {
-    Account,
-    Contact,
-    Lead,
-    Opportunity,
-    Product,
-    Quote,
-    Contract,
-    Order,
-    Payment,
-    User,
-    Role,
-    Department,
-    Audit,
-    Settings,
+/// What a permission is granted on: a record type or an administrative area.
+///
+/// The administrative areas are declared here. Record types are declared by their own folders in
+/// the services crate (`Object::record`) and registered once at start-up
+/// ([`register_records`]), so this vocabulary never has to name one: parsing a key or a plural
+/// finds them through that registry.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Object {
+    key: &'static str,
+    plural: Option<&'static str>,
+    owned: bool,
+}
+
+/// Whether a record type's records have an owner (so own, team and department scopes apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    Owned,
+    Unowned,
+}
+
+static RECORDS: OnceLock<Vec<Object>> = OnceLock::new();
+
+/// Make the record types known to [`Object::parse`], [`Object::from_plural`] and
+/// [`Object::all`]. Called once with the registry of record types; later calls must name the
+/// same types (a process serves one set).
+pub fn register_records(types: impl IntoIterator<Item = Object>) {
+    let types: Vec<Object> = types.into_iter().collect();
+    let set = RECORDS.get_or_init(|| types.clone());
+    assert_eq!(set, &types, "a process registers one set of record types");
 }
 
 impl Object {
-    pub const ALL: [Object; 14] = [
-        Object::Account,
-        Object::Contact,
-        Object::Lead,
-        Object::Opportunity,
-        Object::Product,
-        Object::Quote,
-        Object::Contract,
-        Object::Order,
-        Object::Payment,
-        Object::User,
-        Object::Role,
-        Object::Department,
-        Object::Audit,
-        Object::Settings,
+    pub const USER: Object = Object::area("user");
+    pub const ROLE: Object = Object::area("role");
+    pub const DEPARTMENT: Object = Object::area("department");
+    pub const AUDIT: Object = Object::area("audit");
+    pub const SETTINGS: Object = Object::area("settings");
+
+    /// The administrative areas, in the order the role editor shows them (after the record
+    /// types).
+    pub const AREAS: [Object; 5] = [
+        Object::USER,
+        Object::ROLE,
+        Object::DEPARTMENT,
+        Object::AUDIT,
+        Object::SETTINGS,
     ];
 
-    pub fn key(self) -> &'static str {
-        match self {
-            Object::Account => "account",
-            Object::Contact => "contact",
-            Object::Lead => "lead",
-            Object::Opportunity => "opportunity",
-            Object::Product => "product",
-            Object::Quote => "quote",
-            Object::Contract => "contract",
-            Object::Order => "order",
-            Object::Payment => "payment",
-            Object::User => "user",
-            Object::Role => "role",
-            Object::Department => "department",
-            Object::Audit => "audit",
-            Object::Settings => "settings",
+    /// A record type: its key (`opportunity`), the plural its paths use (`opportunities`) and
+    /// whether its records have an owner.
+    pub const fn record(key: &'static str, plural: &'static str, owned: Ownership) -> Object {
+        Object {
+            key,
+            plural: Some(plural),
+            owned: matches!(owned, Ownership::Owned),
         }
+    }
+
+    const fn area(key: &'static str) -> Object {
+        Object {
+            key,
+            plural: None,
+            owned: false,
+        }
+    }
+
+    /// The registered record types, in the order menus show them.
+    pub fn records() -> &'static [Object] {
+        RECORDS.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every object a role is granted on: the record types, then the administrative areas.
+    pub fn all() -> Vec<Object> {
+        Object::records()
+            .iter()
+            .copied()
+            .chain(Object::AREAS)
+            .collect()
+    }
+
+    pub fn key(self) -> &'static str {
+        self.key
     }
 
     /// The plural used in paths (`/api/v1/opportunities`), for record types.
     pub fn plural(self) -> Option<&'static str> {
-        Some(match self {
-            Object::Account => "accounts",
-            Object::Contact => "contacts",
-            Object::Lead => "leads",
-            Object::Opportunity => "opportunities",
-            Object::Product => "products",
-            Object::Quote => "quotes",
-            Object::Contract => "contracts",
-            Object::Order => "orders",
-            Object::Payment => "payments",
-            _ => return None,
-        })
+        self.plural
     }
 
     /// The record type a path's plural names.
     pub fn from_plural(s: &str) -> Option<Object> {
-        Object::RECORDS.into_iter().find(|o| o.plural() == Some(s))
+        Object::records()
+            .iter()
+            .copied()
+            .find(|o| o.plural == Some(s))
     }
 
     pub fn parse(s: &str) -> Option<Object> {
-        Object::ALL.into_iter().find(|o| o.key() == s)
+        Object::records()
+            .iter()
+            .copied()
+            .chain(Object::AREAS)
+            .find(|o| o.key == s)
     }
 
     /// Objects whose records have an owner, so own/team/department scopes apply.
     pub fn is_owned(self) -> bool {
-        matches!(
-            self,
-            Object::Account
-                | Object::Contact
-                | Object::Lead
-                | Object::Opportunity
-                | Object::Quote
-                | Object::Contract
-                | Object::Order
-                | Object::Payment
-        )
+        self.owned
     }
 
     /// Record types kept by the record engine (lists, forms, custom fields, exports).
-    pub const RECORDS: [Object; 9] = [
-        Object::Account,
-        Object::Contact,
-        Object::Lead,
-        Object::Opportunity,
-        Object::Product,
-        Object::Quote,
-        Object::Contract,
-        Object::Order,
-        Object::Payment,
-    ];
-
-    /// The documents of a sale, owned like accounts and deals.
-    pub const SALES_DOCUMENTS: [Object; 4] = [
-        Object::Quote,
-        Object::Contract,
-        Object::Order,
-        Object::Payment,
-    ];
-
     pub fn is_record(self) -> bool {
-        Object::RECORDS.contains(&self)
+        self.plural.is_some()
+    }
+}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key)
+    }
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key)
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.key)
+    }
+}
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
+        let key = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Object::parse(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown object `{key}`")))
     }
 }
 
@@ -277,245 +298,5 @@ impl Grants {
             }
         }
         Ok(())
-    }
-}
-
-fn all_actions(scope: Scope) -> BTreeMap<Action, Scope> {
-    Action::ALL.into_iter().map(|a| (a, scope)).collect()
-}
-
-fn actions(list: &[(Action, Scope)]) -> BTreeMap<Action, Scope> {
-    list.iter().copied().collect()
-}
-
-/// The built-in roles, created by the first migration and editable afterwards.
-pub struct BuiltinRole {
-    pub key: &'static str,
-    pub name_en: &'static str,
-    pub name_zh: &'static str,
-    pub grants: Grants,
-}
-
-pub fn builtin_roles() -> Vec<BuiltinRole> {
-    use Action::*;
-    use Object::*;
-    use Scope::*;
-
-    let admin = Grants {
-        permissions: Object::ALL
-            .into_iter()
-            .map(|o| (o, all_actions(All)))
-            .collect(),
-        field_rules: BTreeMap::new(),
-    };
-
-    const SOLD: [Object; 8] = [
-        Account,
-        Contact,
-        Lead,
-        Opportunity,
-        Quote,
-        Contract,
-        Order,
-        Payment,
-    ];
-    let mut manager = Grants::default();
-    manager.permissions.insert(Product, actions(&[(Read, All)]));
-    for o in SOLD {
-        manager.permissions.insert(
-            o,
-            actions(&[
-                (Read, DepartmentTree),
-                (Create, DepartmentTree),
-                (Update, DepartmentTree),
-                (Delete, Subordinates),
-                (Export, DepartmentTree),
-                (Transfer, DepartmentTree),
-            ]),
-        );
-    }
-    manager.permissions.insert(User, actions(&[(Read, All)]));
-    manager
-        .permissions
-        .insert(Object::Department, actions(&[(Read, All)]));
-    manager
-        .field_rules
-        .entry(Account)
-        .or_default()
-        .insert("credit_limit".into(), FieldAccess::ReadOnly);
-
-    let mut rep = Grants::default();
-    rep.permissions.insert(Product, actions(&[(Read, All)]));
-    for o in SOLD {
-        rep.permissions.insert(
-            o,
-            actions(&[
-                (Read, Own),
-                (Create, Own),
-                (Update, Own),
-                (Delete, Own),
-                (Export, Own),
-            ]),
-        );
-    }
-    rep.permissions.insert(User, actions(&[(Read, All)]));
-    rep.permissions
-        .insert(Object::Department, actions(&[(Read, All)]));
-    rep.field_rules
-        .entry(Account)
-        .or_default()
-        .insert("credit_limit".into(), FieldAccess::ReadOnly);
-
-    let mut marketer = Grants::default();
-    marketer
-        .permissions
-        .insert(Account, actions(&[(Read, All), (Export, All)]));
-    marketer.permissions.insert(
-        Contact,
-        actions(&[(Read, All), (Update, Own), (Export, All)]),
-    );
-    marketer.permissions.insert(
-        Lead,
-        actions(&[
-            (Read, All),
-            (Create, All),
-            (Update, All),
-            (Export, All),
-            (Transfer, All),
-        ]),
-    );
-    marketer
-        .permissions
-        .insert(Opportunity, actions(&[(Read, All), (Export, All)]));
-    marketer.permissions.insert(User, actions(&[(Read, All)]));
-    marketer
-        .permissions
-        .insert(Product, actions(&[(Read, All)]));
-
-    let mut support = Grants::default();
-    support.permissions.insert(Account, actions(&[(Read, All)]));
-    support
-        .permissions
-        .insert(Contact, actions(&[(Read, All), (Update, All)]));
-    support.permissions.insert(User, actions(&[(Read, All)]));
-    support.permissions.insert(Product, actions(&[(Read, All)]));
-    let support_rules = support.field_rules.entry(Account).or_default();
-    support_rules.insert("annual_revenue".into(), FieldAccess::Hidden);
-    support_rules.insert("credit_limit".into(), FieldAccess::Hidden);
-
-    // Finance: approves large contracts, records payments, follows receivables.
-    let mut finance = Grants::default();
-    for o in [Account, Opportunity, Quote, Order] {
-        finance
-            .permissions
-            .insert(o, actions(&[(Read, All), (Export, All)]));
-    }
-    finance.permissions.insert(
-        Contract,
-        actions(&[(Read, All), (Update, All), (Export, All)]),
-    );
-    finance.permissions.insert(
-        Payment,
-        actions(&[
-            (Read, All),
-            (Create, All),
-            (Update, All),
-            (Delete, All),
-            (Export, All),
-        ]),
-    );
-    finance.permissions.insert(Product, actions(&[(Read, All)]));
-    finance.permissions.insert(User, actions(&[(Read, All)]));
-
-    let mut viewer = Grants::default();
-    for o in SOLD.into_iter().chain([Product]) {
-        viewer.permissions.insert(o, actions(&[(Read, All)]));
-    }
-    viewer.permissions.insert(User, actions(&[(Read, All)]));
-
-    vec![
-        BuiltinRole {
-            key: "administrator",
-            name_en: "Administrator",
-            name_zh: "系统管理员",
-            grants: admin,
-        },
-        BuiltinRole {
-            key: "sales_manager",
-            name_en: "Sales manager",
-            name_zh: "销售经理",
-            grants: manager,
-        },
-        BuiltinRole {
-            key: "sales_rep",
-            name_en: "Sales rep",
-            name_zh: "销售代表",
-            grants: rep,
-        },
-        BuiltinRole {
-            key: "marketer",
-            name_en: "Marketer",
-            name_zh: "市场专员",
-            grants: marketer,
-        },
-        BuiltinRole {
-            key: "support_agent",
-            name_en: "Support agent",
-            name_zh: "客服专员",
-            grants: support,
-        },
-        BuiltinRole {
-            key: "finance",
-            name_en: "Finance",
-            name_zh: "财务",
-            grants: finance,
-        },
-        BuiltinRole {
-            key: "viewer",
-            name_en: "Viewer",
-            name_zh: "只读用户",
-            grants: viewer,
-        },
-    ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn role(key: &str) -> Grants {
-        builtin_roles()
-            .into_iter()
-            .find(|r| r.key == key)
-            .map(|r| r.grants)
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn merge_takes_widest_scope() {
-        let merged = Grants::merge([&role("sales_rep"), &role("viewer")]);
-        assert_eq!(merged.scope(Object::Account, Action::Read), Scope::All);
-        assert_eq!(merged.scope(Object::Account, Action::Update), Scope::Own);
-        assert_eq!(merged.scope(Object::Account, Action::Transfer), Scope::None);
-    }
-
-    #[test]
-    fn field_rule_survives_only_if_every_role_restricts() {
-        let merged = Grants::merge([&role("support_agent"), &role("sales_rep")]);
-        // support hides credit_limit, rep makes it read-only: read-only wins.
-        assert_eq!(
-            merged.field_access(Object::Account, "credit_limit"),
-            Some(FieldAccess::ReadOnly)
-        );
-        // only support hides annual revenue; the rep may see it.
-        assert_eq!(merged.field_access(Object::Account, "annual_revenue"), None);
-        let alone = Grants::merge([&role("support_agent")]);
-        assert!(!alone.can_read_field(Object::Account, "annual_revenue"));
-    }
-
-    #[test]
-    fn no_roles_means_nothing() {
-        let merged = Grants::merge([]);
-        assert_eq!(merged.scope(Object::Contact, Action::Read), Scope::None);
     }
 }

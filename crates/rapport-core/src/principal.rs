@@ -29,7 +29,7 @@ impl Principal {
     }
 
     pub fn is_admin(&self) -> bool {
-        self.grants.scope(Object::Settings, Action::Update) == Scope::All
+        self.grants.scope(Object::SETTINGS, Action::Update) == Scope::All
     }
 
     /// The identity written to the audit trail for work done from the command line.
@@ -39,7 +39,7 @@ impl Principal {
             email: "system".into(),
             department_id: None,
             grants: Grants {
-                permissions: Object::ALL
+                permissions: Object::all()
                     .into_iter()
                     .map(|o| {
                         (

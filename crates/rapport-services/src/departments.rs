@@ -40,7 +40,7 @@ pub async fn list(db: &Db) -> Result<Vec<Department>, DomainError> {
 
 /// The department tree for a caller with the department read right.
 pub async fn list_for(store: &Store, actor: &Access) -> Result<Vec<Department>, DomainError> {
-    if actor.scope(Object::Department, Action::Read) == Scope::None {
+    if actor.scope(Object::DEPARTMENT, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing departments needs the department right".into(),
         ));
@@ -54,7 +54,7 @@ pub async fn create(
     name: &str,
     parent_id: Option<&str>,
 ) -> Result<Department, DomainError> {
-    if actor.scope(Object::Department, Action::Create) != Scope::All {
+    if actor.scope(Object::DEPARTMENT, Action::Create) != Scope::All {
         return Err(DomainError::Forbidden(
             "creating departments needs the department right".into(),
         ));
@@ -141,7 +141,7 @@ pub async fn rename(
     id: &str,
     name: &str,
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::Department, Action::Update) != Scope::All {
+    if actor.scope(Object::DEPARTMENT, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing departments needs the department right".into(),
         ));

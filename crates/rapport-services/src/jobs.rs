@@ -282,7 +282,7 @@ pub async fn purge<C: ConnectionTrait>(
 }
 
 fn require_admin(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Read) == Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Read) == Scope::All {
         Ok(())
     } else {
         Err(DomainError::Forbidden(

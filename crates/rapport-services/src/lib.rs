@@ -42,6 +42,9 @@ pub mod users;
 pub mod views;
 pub mod worker;
 
+#[cfg(test)]
+mod testing;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use rapport_core::fields::ParseContext;
 use rapport_core::{Clock, DomainError};
@@ -102,6 +105,7 @@ pub struct Memos {
 
 impl Store {
     pub fn new(db: Db, keys: Keyring, clock: Arc<dyn Clock>, settings: StoreSettings) -> Store {
+        objects::register();
         Store {
             db,
             keys: Arc::new(RwLock::new(keys)),

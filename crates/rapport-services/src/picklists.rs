@@ -236,7 +236,7 @@ pub async fn upsert(
     actor: &Access,
     v: &PicklistValue,
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing picklists needs the settings right".into(),
         ));

@@ -48,7 +48,7 @@ pub async fn export(
         .await?
         .ok_or(DomainError::NotFound)?;
     let export = actor.owners(def.object, Action::Export).ok_or_else(|| {
-        DomainError::Forbidden(format!("exporting {} needs the export right", def.plural))
+        DomainError::Forbidden(format!("exporting {} needs the export right", def.plural()))
     })?;
     if !export.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(format!(
@@ -170,7 +170,7 @@ pub async fn erase(
         .await?
         .ok_or(DomainError::NotFound)?;
     let delete = actor.owners(def.object, Action::Delete).ok_or_else(|| {
-        DomainError::Forbidden(format!("erasing {} needs the delete right", def.plural))
+        DomainError::Forbidden(format!("erasing {} needs the delete right", def.plural()))
     })?;
     if !delete.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(format!(

@@ -90,7 +90,7 @@ pub async fn of_user<C: ConnectionTrait>(c: &C, user_id: &str) -> Result<Vec<Rol
 
 /// All roles, for a caller with the role read right.
 pub async fn list_for(store: &Store, actor: &Access) -> Result<Vec<Role>, DomainError> {
-    if actor.scope(Object::Role, Action::Read) == Scope::None {
+    if actor.scope(Object::ROLE, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing roles needs the role right".into(),
         ));
@@ -136,7 +136,7 @@ pub async fn update(
     let before = by_key(store.db.reader(), key)
         .await?
         .ok_or(DomainError::NotFound)?;
-    if before.key == "administrator" && grants.scope(Object::Role, Action::Update) != Scope::All {
+    if before.key == "administrator" && grants.scope(Object::ROLE, Action::Update) != Scope::All {
         return Err(DomainError::field(
             "grants",
             "locked_out",
@@ -212,7 +212,7 @@ pub fn check_grants(store: &Store, grants: &Grants) -> Result<(), DomainError> {
 }
 
 fn require(actor: &Access, action: Action, what: &str) -> Result<(), DomainError> {
-    if actor.scope(Object::Role, action) != Scope::All {
+    if actor.scope(Object::ROLE, action) != Scope::All {
         return Err(DomainError::Forbidden(format!(
             "{what} needs the role right"
         )));

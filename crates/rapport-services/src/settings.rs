@@ -18,7 +18,7 @@ fn t(s: &str) -> Alias {
 
 /// Reading instance settings needs the settings right.
 pub fn may_read(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Read) == Scope::None {
+    if actor.scope(Object::SETTINGS, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "reading settings needs the settings right".into(),
         ));
@@ -28,7 +28,7 @@ pub fn may_read(actor: &Access) -> Result<(), DomainError> {
 
 /// Changing instance settings (`what`, for the message) needs the settings right over all.
 pub fn may_change(actor: &Access, what: &str) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(format!(
             "{what} needs the settings right"
         )));

@@ -6,6 +6,7 @@
 
 use crate::access::{Access, OwnerFilter};
 use crate::departments;
+use crate::objects;
 use crate::{audit, Store};
 use chrono::{Datelike, NaiveDate};
 use rapport_core::clock::local_midnight;
@@ -100,8 +101,8 @@ struct Reach {
 
 /// The people and departments an actor's opportunity scope reaches.
 async fn reach(store: &Store, actor: &Access, action: Action) -> Result<Reach, DomainError> {
-    let filter = actor.owners(Object::Opportunity, action);
-    let scope = actor.scope(Object::Opportunity, action);
+    let filter = actor.owners(objects::OPPORTUNITY, action);
+    let scope = actor.scope(objects::OPPORTUNITY, action);
     Ok(match filter {
         None => Reach {
             users: Some(Vec::new()),
@@ -144,7 +145,7 @@ pub async fn set(
     actor: &Access,
     drafts: &[TargetDraft],
 ) -> Result<usize, DomainError> {
-    let admin = actor.scope(Object::Settings, Action::Update) == Scope::All;
+    let admin = actor.scope(Object::SETTINGS, Action::Update) == Scope::All;
     let reach = reach(store, actor, Action::Transfer).await?;
     if drafts.is_empty() || drafts.len() > 500 {
         return Err(DomainError::field(
@@ -290,7 +291,7 @@ pub async fn progress(
             "period is a year (2026), a quarter (2026-Q1) or a month (2026-01)",
         )
     })?;
-    let admin = actor.scope(Object::Settings, Action::Read) == Scope::All;
+    let admin = actor.scope(Object::SETTINGS, Action::Read) == Scope::All;
     let reach = reach(store, actor, Action::Read).await?;
     let db = store.db.reader();
     let rows = all(

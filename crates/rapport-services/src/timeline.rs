@@ -6,6 +6,7 @@
 
 use crate::access::{Access, OwnerFilter};
 use crate::activities::{self, access, row_to};
+use crate::objects;
 use crate::objects::{ACCOUNTS, CONTACTS};
 use crate::records;
 use crate::{audit, Store};
@@ -132,7 +133,7 @@ pub async fn of_record(
         None
     };
     let deals_filter = if def.object == ACCOUNTS.object {
-        actor.owners(rapport_core::Object::Opportunity, Action::Read)
+        actor.owners(objects::OPPORTUNITY, Action::Read)
     } else {
         None
     };
@@ -365,7 +366,7 @@ async fn related_deals(
             let oid: String = get(&r, "id")?;
             let amount = actor
                 .grants
-                .can_read_field(rapport_core::Object::Opportunity, "amount")
+                .can_read_field(objects::OPPORTUNITY, "amount")
                 .then(|| get::<Option<i64>>(&r, "amount"))
                 .transpose()?
                 .flatten()
@@ -432,7 +433,7 @@ async fn related_deals(
         }
     }
     // Payments received from the account.
-    if let Some(filter) = actor.owners(rapport_core::Object::Payment, Action::Read) {
+    if let Some(filter) = actor.owners(objects::PAYMENT, Action::Read) {
         let mut q = Query::select();
         q.columns(
             [

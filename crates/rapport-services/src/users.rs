@@ -173,7 +173,7 @@ pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, DomainErr
 }
 
 pub async fn list(store: &Store, actor: &Access) -> Result<Vec<User>, DomainError> {
-    if actor.scope(Object::User, Action::Read) == Scope::None {
+    if actor.scope(Object::USER, Action::Read) == Scope::None {
         return Err(DomainError::Forbidden(
             "listing users needs the user right".into(),
         ));
@@ -199,7 +199,7 @@ pub async fn list(store: &Store, actor: &Access) -> Result<Vec<User>, DomainErro
 
 /// One user, for a caller with the user read right (404 otherwise, like a missing user).
 pub async fn get_for(store: &Store, actor: &Access, id: &str) -> Result<User, DomainError> {
-    if actor.scope(Object::User, Action::Read) == Scope::None {
+    if actor.scope(Object::USER, Action::Read) == Scope::None {
         return Err(DomainError::NotFound);
     }
     get_user(store, id).await?.ok_or(DomainError::NotFound)
@@ -257,7 +257,7 @@ pub async fn grants_of<C: ConnectionTrait>(
 }
 
 pub async fn create(store: &Store, actor: &Access, new: NewUser) -> Result<User, DomainError> {
-    if actor.scope(Object::User, Action::Create) != Scope::All {
+    if actor.scope(Object::USER, Action::Create) != Scope::All {
         return Err(DomainError::Forbidden(
             "creating users needs the user right".into(),
         ));
@@ -430,7 +430,7 @@ pub async fn set_active(
     id: &str,
     active: bool,
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::User, Action::Update) != Scope::All {
+    if actor.scope(Object::USER, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing users needs the user right".into(),
         ));
@@ -478,7 +478,7 @@ pub async fn set_roles(
     id: &str,
     role_keys: &[String],
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::Role, Action::Update) != Scope::All {
+    if actor.scope(Object::ROLE, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "assigning roles needs the role right".into(),
         ));

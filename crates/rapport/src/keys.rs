@@ -191,12 +191,12 @@ pub async fn rotate_index(cfg: &Config, store: &Store) -> Result<()> {
     for def in store.types().all() {
         let done = rapport_services::records::rekey::rebuild_lookups(store, def, |n| {
             if n > 0 && n % 10_000 == 0 {
-                eprintln!("  {}: {n} records so far", def.plural);
+                eprintln!("  {}: {n} records so far", def.plural());
             }
         })
         .await
         .map_err(|e| anyhow!("{e}"))?;
-        eprintln!("  {}: rebuilt {} records", def.plural, done.records);
+        eprintln!("  {}: rebuilt {} records", def.plural(), done.records);
         total += done.records;
         unreadable += done.unreadable;
     }

@@ -156,6 +156,11 @@ story!(
             )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        // Only types activities attach to have a timeline.
+        let (s, _) = app
+            .get(&t.rep_a, &format!("/api/v1/quotes/{acc}/timeline"))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
 
         // Paginated: one entry a page, same order.
         let mut seen = Vec::new();

@@ -156,7 +156,7 @@ story!(every_served_route_is_documented, |app| {
             "{method} {path} is served but not documented"
         );
         for def in rapport_services::objects::ALL {
-            let concrete = path.replace("{object}", def.plural);
+            let concrete = path.replace("{object}", def.plural());
             if documented(method, &concrete) {
                 checked += 1;
                 continue;

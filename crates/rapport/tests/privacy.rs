@@ -134,6 +134,22 @@ story!(export_and_erase_a_contact, |app| {
         let d: String = r.try_get("", "details").unwrap();
         assert!(!d.contains("Qponmlk") && !d.contains("Buyer"), "{d}");
     }
+    // So are the words of activities logged on the person's record: readable in the trail
+    // while the person's key exists, never stored in the clear.
+    let call_id = call["id"].as_str().unwrap();
+    let activity_entry = format!("/api/v1/audit?object_id={call_id}&action=activity.created");
+    let (_, entry) = app.get(&admin, &activity_entry).await;
+    assert_eq!(
+        entry["data"][0]["details"]["subject"], "Zyx asked about invoices",
+        "{entry}"
+    );
+    for r in app
+        .sql_rows("SELECT details FROM audit_log WHERE action LIKE 'activity.%'")
+        .await
+    {
+        let d: String = r.try_get("", "details").unwrap();
+        assert!(!d.contains("asked about invoices"), "{d}");
+    }
 
     // Erase.
     let (st, _) = app
@@ -194,6 +210,11 @@ story!(export_and_erase_a_contact, |app| {
         audit["data"][0]["details"]["reason"],
         "data subject request #42"
     );
+    let (_, entry) = app.get(&admin, &activity_entry).await;
+    assert_eq!(
+        entry["data"][0]["details"]["subject"], "[erased]",
+        "{entry}"
+    );
     let (code, out, _) = app.cli(&["audit", "verify"]);
     assert_eq!(code, 0, "{out}");
     let bytes = stored_bytes(&app).await;
@@ -204,6 +225,7 @@ story!(export_and_erase_a_contact, |app| {
         "13722223333",
         "1990-02-03",
         "Buyer",
+        "asked about invoices",
     ] {
         assert!(
             !contains(&bytes, needle),

@@ -325,6 +325,34 @@ story!(duplicate_rules_block_warn_and_off, |app| {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
+
+    // Every type that declares duplicate rules has them as a setting: leads too; a type
+    // without rules has no such path.
+    let (st, body) = app.get(&s, "/api/v1/duplicate-rules/leads").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["rules"]["email"], "warn", "{body}");
+    app.post(
+        &s,
+        "/api/v1/leads",
+        json!({"family_name": "Lead", "email": "lead@example.com"}),
+    )
+    .await;
+    let twin = json!({"family_name": "Twin", "email": "LEAD@example.com"});
+    let (st, body) = app.post(&s, "/api/v1/leads", twin.clone()).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    let (st, _) = app
+        .call(
+            &s,
+            reqwest::Method::PUT,
+            "/api/v1/duplicate-rules/leads",
+            Some(json!({"email": "off"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, body) = app.post(&s, "/api/v1/leads", twin).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, _) = app.get(&s, "/api/v1/duplicate-rules/products").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 });
 
 story!(

@@ -1,7 +1,7 @@
 //! Reading an activity document (API body or form) into a checked [`ActivityDraft`]: unknown
 //! fields, types, choices, lengths and the rules of each kind, every error at once.
 
-use super::{ActivityDraft, Attendees, Channel, Direction, Kind, Priority, Status, RELATED_TYPES};
+use super::{ActivityDraft, Attendees, Channel, Direction, Kind, Priority, Status};
 use crate::error::FieldError;
 use crate::DomainError;
 use chrono::{DateTime, Utc};
@@ -172,8 +172,13 @@ pub enum Mode {
 }
 
 /// Read and check an activity document. On update, `Mode::Update(kind)` carries the stored
-/// kind (the kind and the linked record cannot change).
-pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, DomainError> {
+/// kind (the kind and the linked record cannot change). `related_types` are the record types
+/// activities attach to (the services' registry knows them).
+pub fn read(
+    doc: &Map<String, Value>,
+    mode: Mode,
+    related_types: &[&str],
+) -> Result<ActivityDraft, DomainError> {
     let mut r = Reader {
         doc,
         prefix: "",
@@ -278,11 +283,11 @@ pub fn read(doc: &Map<String, Value>, mode: Mode) -> Result<ActivityDraft, Domai
         let rt = r.text("related_type", 32).flatten();
         let rid = r.text("related_id", 36).flatten();
         match (rt, rid) {
-            (Some(t), Some(id)) if RELATED_TYPES.contains(&t.as_str()) => d.related = Some((t, id)),
-            (Some(t), _) if !RELATED_TYPES.contains(&t.as_str()) => r.err(
+            (Some(t), Some(id)) if related_types.contains(&t.as_str()) => d.related = Some((t, id)),
+            (Some(t), _) if !related_types.contains(&t.as_str()) => r.err(
                 "related_type",
                 "invalid_choice",
-                format!("related_type must be one of: {}", RELATED_TYPES.join(", ")),
+                format!("related_type must be one of: {}", related_types.join(", ")),
             ),
             (None, _) => r.err("related_type", "required", "related_type is required"),
             (_, None) => r.err("related_id", "required", "related_id is required"),

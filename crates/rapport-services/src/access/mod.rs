@@ -236,7 +236,7 @@ mod tests {
         let mut grants = Grants::default();
         grants
             .permissions
-            .entry(Object::Account)
+            .entry(crate::objects::ACCOUNT)
             .or_default()
             .insert(Action::Read, scope);
         Principal {
@@ -248,7 +248,7 @@ mod tests {
     }
 
     fn owners(a: &Access) -> Vec<String> {
-        match a.owners(Object::Account, Action::Read).unwrap() {
+        match a.owners(crate::objects::ACCOUNT, Action::Read).unwrap() {
             OwnerFilter::Owners(mut o) => {
                 o.sort();
                 o
@@ -274,16 +274,16 @@ mod tests {
         let a = Access::with_org(principal("rep", "east", Scope::All), org.clone());
         assert_eq!(owners(&a), ["*"]);
         // Not granted: no owner set at all, and a read-only preview writes nothing.
-        assert!(a.owners(Object::Account, Action::Update).is_none());
+        assert!(a.owners(crate::objects::ACCOUNT, Action::Update).is_none());
         let mut ro = principal("rep", "east", Scope::All);
         ro.read_only = true;
         ro.grants
             .permissions
-            .entry(Object::Account)
+            .entry(crate::objects::ACCOUNT)
             .or_default()
             .insert(Action::Update, Scope::All);
         let a = Access::with_org(ro, org);
-        assert!(a.owners(Object::Account, Action::Update).is_none());
-        assert!(a.owners(Object::Account, Action::Read).is_some());
+        assert!(a.owners(crate::objects::ACCOUNT, Action::Update).is_none());
+        assert!(a.owners(crate::objects::ACCOUNT, Action::Read).is_some());
     }
 }

@@ -3,27 +3,42 @@
 //! assignee, or by whoever may update the linked record.
 
 use crate::access::{Access, OwnerFilter};
-use crate::objects::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use crate::records::{self, ObjectDef, Record};
 use crate::Store;
 use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, Query};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// The record type behind an activity's `related_type`.
+/// The record type behind an activity's `related_type`: a registered type whose hooks say
+/// activities attach to it.
 pub fn def_of(related_type: &str) -> Option<&'static ObjectDef> {
-    match related_type {
-        "account" => Some(&ACCOUNTS),
-        "contact" => Some(&CONTACTS),
-        "lead" => Some(&LEADS),
-        "opportunity" => Some(&OPPORTUNITIES),
-        _ => None,
-    }
+    crate::objects::ALL
+        .iter()
+        .copied()
+        .find(|d| d.object.key() == related_type && d.hooks.has_activities())
+}
+
+/// The record type whose records have a timeline, by the plural its paths use.
+pub fn def_of_plural(plural: &str) -> Option<&'static ObjectDef> {
+    crate::objects::by_plural(plural).filter(|d| d.hooks.has_activities())
+}
+
+/// The keys of the record types activities attach to (`related_type`), in menu order.
+pub fn related_types() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        crate::objects::ALL
+            .iter()
+            .filter(|d| d.hooks.has_activities())
+            .map(|d| d.object.key())
+            .collect()
+    })
 }
 
 /// The linked record, if the actor may read it.
@@ -64,7 +79,11 @@ pub async fn visible(_store: &Store, actor: &Access) -> Result<Condition, Domain
     let mut any = Cond::any()
         .add(Expr::col((t("activities"), t("owner_id"))).eq(actor.user_id.clone()))
         .add(Expr::col((t("activities"), t("assignee_id"))).eq(actor.user_id.clone()));
-    for def in [&ACCOUNTS, &CONTACTS, &LEADS, &OPPORTUNITIES] {
+    for def in crate::objects::ALL
+        .iter()
+        .copied()
+        .filter(|d| d.hooks.has_activities())
+    {
         let Some(filter) = actor.owners(def.object, Action::Read) else {
             continue;
         };
@@ -103,11 +122,7 @@ pub async fn readable_labels(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let label_cols: &[&str] = if def.object == CONTACTS.object || def.object == LEADS.object {
-        &["family_name", "given_name"]
-    } else {
-        &["name"]
-    };
+    let label_cols = def.hooks.label_columns();
     let mut q = Query::select();
     q.column(t("id"))
         .columns(label_cols.iter().map(|c| t(c)))

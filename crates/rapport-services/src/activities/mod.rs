@@ -241,6 +241,45 @@ fn audit_summary(a: &Activity) -> Value {
            "related_id": a.related_id, "status": a.status.key(), "assignee_id": a.assignee_id})
 }
 
+/// An activity's free text, which describes the person when it is logged on a person's record.
+const PERSONAL_TEXT: [&str; 4] = ["subject", "outcome", "place", "attendees"];
+
+/// The audit details of an activity, its free text sealed with the key of the person whose
+/// record it is logged on (a contact, a lead), so that erasing them erases it from the trail
+/// too (`audit::subjects`). Details of activities on other records are left as they are.
+async fn sealed_for_trail<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    a: &Activity,
+    mut details: Value,
+) -> Result<Value, DomainError> {
+    let personal = access::def_of(&a.related_type).is_some_and(|d| d.hooks.erasure().is_some());
+    if !personal {
+        return Ok(details);
+    }
+    let sealer = audit::subjects::sealer(c, store, &a.related_type, &a.related_id).await?;
+    let Value::Object(m) = &mut details else {
+        return Ok(details);
+    };
+    if let Some(Value::Object(changes)) = m.get_mut("changes") {
+        for k in PERSONAL_TEXT {
+            if let Some(Value::Object(change)) = changes.get_mut(k) {
+                for side in ["before", "after"] {
+                    if let Some(v) = change.get_mut(side) {
+                        *v = sealer.seal_naming(v)?;
+                    }
+                }
+            }
+        }
+    }
+    for k in PERSONAL_TEXT {
+        if let Some(v) = m.get_mut(k) {
+            *v = sealer.seal_naming(v)?;
+        }
+    }
+    Ok(details)
+}
+
 /// Log an activity (and optionally a follow-up task) on a record the actor may read.
 pub async fn create(
     store: &Store,
@@ -270,7 +309,7 @@ async fn create_inner(
     if actor.read_only {
         return Err(DomainError::Forbidden("this session is read-only".into()));
     }
-    let d = activity::read(doc, Mode::Create)?;
+    let d = activity::read(doc, Mode::Create, access::related_types())?;
     let (rt, rid) = d
         .related
         .clone()
@@ -317,7 +356,7 @@ async fn create_inner(
             actor,
             audit::Entry::new("activity.created")
                 .object("activity", &x.id)
-                .details(audit_summary(x)),
+                .details(sealed_for_trail(&tx, store, x, audit_summary(x)).await?),
         )
         .await?;
         outbox::emit(
@@ -403,10 +442,18 @@ pub async fn mark_done_by_system<C: ConnectionTrait>(
         &Principal::system(),
         audit::Entry::new("activity.updated")
             .object("activity", &a.id)
-            .details(json!({"changes": {
-                "status": {"before": a.status.key(), "after": "done"},
-                "outcome": {"before": a.outcome, "after": outcome},
-            }})),
+            .details(
+                sealed_for_trail(
+                    c,
+                    store,
+                    a,
+                    json!({"changes": {
+                        "status": {"before": a.status.key(), "after": "done"},
+                        "outcome": {"before": a.outcome, "after": outcome},
+                    }}),
+                )
+                .await?,
+            ),
     )
     .await?;
     rollup::refresh(c, &a.related_type, &a.related_id).await
@@ -459,7 +506,7 @@ pub async fn update(
                 .into(),
         ));
     }
-    let d = activity::read(doc, Mode::Update(before.kind))?;
+    let d = activity::read(doc, Mode::Update(before.kind), access::related_types())?;
     check_people(store, actor, &d, "").await?;
     let now = store.now();
     let mut a = before.clone();
@@ -555,7 +602,7 @@ pub async fn update(
         actor,
         audit::Entry::new("activity.updated")
             .object("activity", id)
-            .details(json!({"changes": changes})),
+            .details(sealed_for_trail(&tx, store, &a, json!({"changes": changes})).await?),
     )
     .await?;
     outbox::emit(
@@ -627,7 +674,7 @@ pub async fn delete(store: &Store, actor: &Access, id: &str) -> Result<(), Domai
         actor,
         audit::Entry::new("activity.deleted")
             .object("activity", id)
-            .details(audit_summary(&a)),
+            .details(sealed_for_trail(&tx, store, &a, audit_summary(&a)).await?),
     )
     .await?;
     outbox::emit(

@@ -501,7 +501,7 @@ pub async fn search_trail(
     f: &AuditFilter,
 ) -> Result<Vec<AuditRow>, DomainError> {
     use rapport_core::{Action, Object, Scope};
-    if actor.scope(Object::Audit, Action::Read) != Scope::All {
+    if actor.scope(Object::AUDIT, Action::Read) != Scope::All {
         return Err(DomainError::Forbidden(
             "the audit trail is for administrators".into(),
         ));

@@ -20,6 +20,11 @@ const COLUMN: &str = "key_enc";
 /// The key of a sealed value in the trail: `{"sealed": "…"}`.
 pub const SEALED: &str = "sealed";
 
+/// Beside [`SEALED`] in a value sealed with the key of a person other than the entry's own
+/// object (an activity's subject, sealed with the key of the contact it is logged on):
+/// `{"sealed": "…", "of": "contact:<id>"}`.
+pub const OF: &str = "of";
+
 /// What a sealed value reads as once its person was erased.
 pub const ERASED: &str = "[erased]";
 
@@ -39,6 +44,7 @@ fn aad(object_type: &str, id: &str) -> String {
 pub struct Sealer {
     key: SubjectKey,
     aad: String,
+    place: String,
 }
 
 impl Sealer {
@@ -49,6 +55,17 @@ impl Sealer {
         }
         let sealed = self.key.seal(&self.aad, v.to_string().as_bytes())?;
         Ok(json!({ SEALED: sealed }))
+    }
+
+    /// `v` sealed in an entry about another object, naming the person whose key sealed it.
+    pub fn seal_naming(&self, v: &Value) -> Result<Value, DomainError> {
+        match self.seal(v)? {
+            Value::Object(mut m) => {
+                m.insert(OF.into(), Value::String(self.place.clone()));
+                Ok(Value::Object(m))
+            }
+            other => Ok(other),
+        }
     }
 }
 
@@ -93,6 +110,7 @@ pub async fn sealer<C: ConnectionTrait>(
     Ok(Sealer {
         key: SubjectKey::from_b64(&raw)?,
         aad: aad(object_type, id),
+        place: place(object_type, id),
     })
 }
 
@@ -131,55 +149,88 @@ pub async fn shred<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Whether `m` is a sealed value: `{"sealed": "…"}`, or with `"of"` naming whose key.
+fn is_sealed(m: &serde_json::Map<String, Value>) -> bool {
+    m.get(SEALED).is_some_and(Value::is_string)
+        && (m.len() == 1 || (m.len() == 2 && m.get(OF).is_some_and(Value::is_string)))
+}
+
 fn has_sealed(v: &Value) -> bool {
     match v {
-        Value::Object(m) => {
-            (m.len() == 1 && m.get(SEALED).is_some_and(Value::is_string))
-                || m.values().any(has_sealed)
-        }
+        Value::Object(m) => is_sealed(m) || m.values().any(has_sealed),
         Value::Array(a) => a.iter().any(has_sealed),
         _ => false,
     }
 }
 
-/// Replace every sealed value in `v` by what it holds, or by [`ERASED`].
-fn open_all(v: &mut Value, key: Option<&SubjectKey>, aad: &str) {
+/// The persons named by sealed values in `v` (`"of"`).
+fn named(v: &Value, out: &mut Vec<(String, String)>) {
     match v {
-        Value::Object(m) if m.len() == 1 && m.get(SEALED).is_some_and(Value::is_string) => {
-            let opened = key
-                .zip(m.get(SEALED).and_then(Value::as_str))
-                .and_then(|(k, s)| k.open(aad, s))
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        Value::Object(m) if is_sealed(m) => {
+            if let Some((ty, id)) = m
+                .get(OF)
+                .and_then(Value::as_str)
+                .and_then(|p| p.split_once(':'))
+            {
+                out.push((ty.to_string(), id.to_string()));
+            }
+        }
+        Value::Object(m) => m.values().for_each(|x| named(x, out)),
+        Value::Array(a) => a.iter().for_each(|x| named(x, out)),
+        _ => {}
+    }
+}
+
+type Keys = HashMap<(String, String), Option<SubjectKey>>;
+
+/// Replace every sealed value in `v` by what it holds, or by [`ERASED`]: with the key of the
+/// person it names, else of the entry's own object (`own`).
+fn open_all(v: &mut Value, keys: &Keys, own: Option<&(String, String)>) {
+    match v {
+        Value::Object(m) if is_sealed(m) => {
+            let subject = match m
+                .get(OF)
+                .and_then(Value::as_str)
+                .and_then(|p| p.split_once(':'))
+            {
+                Some((ty, id)) => Some((ty.to_string(), id.to_string())),
+                None => own.cloned(),
+            };
+            let opened = subject.and_then(|(ty, id)| {
+                let key = keys.get(&(ty.clone(), id.clone()))?.as_ref()?;
+                let bytes = key.open(&aad(&ty, &id), m.get(SEALED)?.as_str()?)?;
+                serde_json::from_slice(&bytes).ok()
+            });
             *v = opened.unwrap_or_else(|| Value::String(ERASED.into()));
         }
-        Value::Object(m) => m.values_mut().for_each(|x| open_all(x, key, aad)),
-        Value::Array(a) => a.iter_mut().for_each(|x| open_all(x, key, aad)),
+        Value::Object(m) => m.values_mut().for_each(|x| open_all(x, keys, own)),
+        Value::Array(a) => a.iter_mut().for_each(|x| open_all(x, keys, own)),
         _ => {}
     }
 }
 
 /// Open the sealed values of `rows` (one key read per person).
 pub(super) async fn open_rows(store: &Store, rows: &mut [AuditRow]) -> Result<(), DomainError> {
-    let keys = store.keys()?;
-    let mut cache: HashMap<(String, String), Option<SubjectKey>> = HashMap::new();
+    let keyring = store.keys()?;
+    let mut cache: Keys = HashMap::new();
     for row in rows.iter_mut().filter(|r| has_sealed(&r.details)) {
-        let (Some(ty), Some(id)) = (row.object_type.clone(), row.object_id.clone()) else {
-            continue;
-        };
-        let key = match cache.entry((ty.clone(), id.clone())) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let key = match stored(store.db.reader(), &ty, &id).await? {
-                    Some(wrapped) => keys
-                        .decrypt(TABLE, COLUMN, &place(&ty, &id), &wrapped)
-                        .ok()
-                        .and_then(|raw| SubjectKey::from_b64(&raw).ok()),
-                    None => None,
-                };
-                e.insert(key)
+        let own = row.object_type.clone().zip(row.object_id.clone());
+        let mut wanted: Vec<(String, String)> = own.iter().cloned().collect();
+        named(&row.details, &mut wanted);
+        for (ty, id) in wanted {
+            if cache.contains_key(&(ty.clone(), id.clone())) {
+                continue;
             }
-        };
-        open_all(&mut row.details, key.as_ref(), &aad(&ty, &id));
+            let key = match stored(store.db.reader(), &ty, &id).await? {
+                Some(wrapped) => keyring
+                    .decrypt(TABLE, COLUMN, &place(&ty, &id), &wrapped)
+                    .ok()
+                    .and_then(|raw| SubjectKey::from_b64(&raw).ok()),
+                None => None,
+            };
+            cache.insert((ty, id), key);
+        }
+        open_all(&mut row.details, &cache, own.as_ref());
     }
     Ok(())
 }

@@ -7,12 +7,13 @@
 use super::Mapping;
 use crate::access::Access;
 use crate::access::OwnerFilter;
+use crate::objects;
 use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Known, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::{self, Mode};
-use rapport_core::{validate, DomainError, Object};
+use rapport_core::{validate, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde_json::{json, Map, Value};
@@ -241,7 +242,7 @@ impl Ctx {
             return None;
         }
         let field = match rule {
-            "phone" if self.def.object != Object::Account => "mobile",
+            "phone" if self.def.object != objects::ACCOUNT => "mobile",
             other => other,
         };
         // Only the key is read here: the rest of the row is checked by the save itself.

@@ -2,6 +2,7 @@
 //! labels, and the names Salesforce, HubSpot and Twenty exports use), and turning one row into
 //! the document a real save takes.
 
+use crate::objects;
 use rapport_core::custom::CustomField;
 use rapport_core::fields::{FieldKind, FieldSpec};
 use rapport_core::Object;
@@ -234,7 +235,7 @@ pub fn targets(
             )
         })
         .collect();
-    if object == Object::Contact {
+    if object == objects::CONTACT {
         out.push(("account_name".into(), "所属客户".into(), "Account".into()));
     }
     for c in customs {
@@ -351,7 +352,7 @@ mod tests {
 
     #[test]
     fn other_systems_column_names_are_recognised() {
-        let t = targets(Object::Contact, CONTACT_FIELDS, &[]);
+        let t = targets(objects::CONTACT, CONTACT_FIELDS, &[]);
         let headers: Vec<String> = [
             "Last Name",
             "First Name",

@@ -19,6 +19,7 @@ pub(crate) use run::principal_of;
 pub use run::{run_batch, IMPORT_JOB};
 
 use crate::access::Access;
+use crate::objects;
 use crate::records::{self, ObjectDef};
 use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
@@ -39,7 +40,7 @@ const STORE_CHUNK: usize = 500;
 /// Record types a file can be imported into.
 pub fn importable(object: Object) -> Option<&'static ObjectDef> {
     match object {
-        Object::Account | Object::Contact | Object::Lead => crate::objects::def_of(object),
+        objects::ACCOUNT | objects::CONTACT | objects::LEAD => crate::objects::def_of(object),
         _ => None,
     }
 }
@@ -161,7 +162,7 @@ pub async fn get_for(store: &Store, actor: &Access, id: &str) -> Result<Import, 
     let imp = load(store.db.reader(), id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    if imp.user_id != actor.user_id && actor.scope(Object::Settings, Action::Read) != Scope::All {
+    if imp.user_id != actor.user_id && actor.scope(Object::SETTINGS, Action::Read) != Scope::All {
         return Err(DomainError::NotFound);
     }
     Ok(imp)
@@ -362,7 +363,7 @@ pub async fn preview(
 
 fn default_match(object: Object) -> &'static str {
     match object {
-        Object::Account => "name",
+        objects::ACCOUNT => "name",
         _ => "email",
     }
 }
@@ -372,8 +373,8 @@ pub(crate) use raw::rows_between;
 /// Which match keys each record type supports.
 fn match_keys(object: Object) -> &'static [&'static str] {
     match object {
-        Object::Account => &["none", "name", "credit_code", "phone"],
-        Object::Contact => &["none", "email", "phone"],
+        objects::ACCOUNT => &["none", "name", "credit_code", "phone"],
+        objects::CONTACT => &["none", "email", "phone"],
         _ => &["none", "email", "phone"],
     }
 }

@@ -7,6 +7,7 @@
 
 use super::{batch, load, rows_between, Import};
 use crate::access::Access;
+use crate::objects;
 use crate::records::batch::run_all;
 use crate::records::fast_create::FastCreate;
 use crate::{audit, jobs, notifications, users, Store};
@@ -116,7 +117,7 @@ pub async fn run_batch(store: &Store, payload: &Value) -> Result<(), DomainError
             choices.insert(f.name.to_string(), labels);
         }
     }
-    let accounts = &actor.owners(Object::Account, Action::Read);
+    let accounts = &actor.owners(objects::ACCOUNT, Action::Read);
     let ctx = Arc::new(batch::Ctx {
         store: store.clone(),
         actor,

@@ -76,7 +76,7 @@ impl SmtpSettings {
 }
 
 fn require_admin(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(rapport_core::Object::Settings, Action::Update) == Scope::All {
+    if actor.scope(rapport_core::Object::SETTINGS, Action::Update) == Scope::All {
         Ok(())
     } else {
         Err(DomainError::Forbidden(

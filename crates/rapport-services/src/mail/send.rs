@@ -93,7 +93,7 @@ pub async fn test_send(
     to: &str,
     lang_zh: bool,
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "mail settings are for administrators".into(),
         ));

@@ -3,12 +3,15 @@
 //! records move to it; the merged records are removed. Everything the merge changed is kept
 //! with it, so it can be undone while the survivor's merged fields are unchanged.
 
+mod bulk;
 pub mod references;
 pub mod scan;
 mod snapshot;
+mod undo;
 mod values;
 
 use crate::access::{Access, OwnerFilter};
+use crate::objects;
 use crate::objects::def_of;
 use crate::records::{self, ObjectDef, Record};
 use crate::{audit, outbox, Store};
@@ -22,6 +25,9 @@ use serde_json::{json, Value};
 use snapshot::{Cell, Row};
 use std::collections::BTreeMap;
 
+pub use bulk::{bulk, BulkOutcome, MAX_BULK_GROUPS};
+use undo::current_blind_tokens;
+pub use undo::{forget_undo, undo};
 pub use values::{mergeable_fields, Choices};
 
 /// At most this many records go into one merge (the survivor and nine others).
@@ -34,7 +40,7 @@ fn t(s: &str) -> Alias {
 /// The record types that can be merged.
 pub fn merge_def(object: Object) -> Result<&'static ObjectDef, DomainError> {
     match object {
-        Object::Account | Object::Contact | Object::Lead => {
+        objects::ACCOUNT | objects::CONTACT | objects::LEAD => {
             def_of(object).ok_or(DomainError::NotFound)
         }
         _ => Err(DomainError::field(
@@ -214,7 +220,7 @@ pub async fn merge(
         .collect();
     let moved = references::move_all(&tx, object, &survivor.id, &merged_ids).await?;
     let mut after = plan.after.clone();
-    if def.object == Object::Account
+    if def.object == objects::ACCOUNT
         && survivor
             .text("parent_id")
             .is_some_and(|p| merged_ids.iter().any(|m| m == p))
@@ -477,205 +483,6 @@ pub async fn candidates(
     Ok(recs)
 }
 
-/// Blind-index tokens in the columns whose name ends with `suffix` cut to the length written
-/// now (see `UndoData::parse`).
-fn current_blind_tokens(rows: &mut [Row], suffix: &str) {
-    for row in rows {
-        for (col, cell) in row.iter_mut() {
-            if let (true, Cell::Text(tok)) = (col.ends_with(suffix), &*cell) {
-                let cut = crate::crypto::current_blind(tok);
-                if cut.len() != tok.len() {
-                    *cell = Cell::text(cut);
-                }
-            }
-        }
-    }
-}
-
-/// The field a stored column belongs to, for messages (`phone_enc` → `phone`).
-fn field_of_column(col: &str) -> &str {
-    col.strip_suffix("_enc")
-        .or_else(|| col.strip_suffix("_bidx"))
-        .or_else(|| col.strip_suffix("_norm"))
-        .unwrap_or(col)
-}
-
-/// Undo a merge: the merged records come back with their ids, what moved goes back where it
-/// still is, and the survivor's merged fields get their old values. Refused (409) when the
-/// survivor has gone or a field the merge set has been changed since.
-pub async fn undo(store: &Store, actor: &Access, id: &str) -> Result<Merge, DomainError> {
-    let m = read(store, actor, id).await?;
-    let def = merge_def(Object::parse(&m.object).ok_or(DomainError::NotFound)?)?;
-    if m.status != "done" {
-        return Err(DomainError::Conflict(format!(
-            "this merge cannot be undone: it is {}",
-            m.status
-        )));
-    }
-    let survivor = records::read_record(store, actor, def, &m.survivor_id)
-        .await
-        .map_err(|_| {
-            DomainError::Conflict(
-                "the record this merge kept has since been merged or deleted; undo that first"
-                    .into(),
-            )
-        })?;
-    let update = actor.owners(def.object, Action::Update);
-    if !update.is_some_and(|f| f.allows(survivor.owner_id())) {
-        return Err(forbidden(def, "update"));
-    }
-    if actor.scope(def.object, Action::Create) == Scope::None {
-        return Err(forbidden(def, "create"));
-    }
-    let tx = store.db.begin().await?;
-    let (m, undo_text) = load(&tx, id).await?;
-    if m.status != "done" {
-        return Err(DomainError::Conflict(format!(
-            "this merge cannot be undone: it is {}",
-            m.status
-        )));
-    }
-    let data = UndoData::parse(&undo_text)?;
-    let by_id = |id: &str| Condition::all().add(Expr::col(t("id")).eq(id));
-    let current = snapshot::rows(&tx, def.table, by_id(&m.survivor_id))
-        .await?
-        .pop()
-        .ok_or_else(|| DomainError::Conflict("the record this merge kept is gone".into()))?;
-    let mut restore = Row::new();
-    let mut changed_since = Vec::new();
-    for (col, before) in &data.survivor_before {
-        let after = data.survivor_after.get(col).unwrap_or(&Cell::Null);
-        if col == "updated_at" || before == after {
-            continue;
-        }
-        if current.get(col).unwrap_or(&Cell::Null) != after {
-            let f = field_of_column(col).to_string();
-            if !changed_since.contains(&f) {
-                changed_since.push(f);
-            }
-        }
-        restore.insert(col.clone(), before.clone());
-    }
-    if !changed_since.is_empty() {
-        return Err(DomainError::Conflict(format!(
-            "the merge cannot be undone: {} changed since",
-            changed_since.join(", ")
-        )));
-    }
-    restore.insert("updated_at".into(), Cell::Time(store.now()));
-    snapshot::update(&tx, def.table, &restore, by_id(&m.survivor_id)).await?;
-    let mut merged_rows = data.merged_rows.clone();
-    if def.object == Object::Account {
-        for r in &mut merged_rows {
-            if let Some(parent) = r.get("parent_id").and_then(Cell::as_text) {
-                if snapshot::rows(&tx, "accounts", by_id(parent))
-                    .await?
-                    .is_empty()
-                {
-                    r.insert("parent_id".into(), Cell::Null);
-                }
-            }
-        }
-    }
-    snapshot::insert(&tx, def.table, &merged_rows).await?;
-    let text = |r: &Row, c: &str| r.get(c).and_then(Cell::as_text).map(String::from);
-    let kept = data.tokens.iter().filter_map(|r| {
-        Some((
-            text(r, "object_type")?,
-            text(r, "record_id")?,
-            text(r, "token")?,
-        ))
-    });
-    records::restore_tokens(&tx, kept).await?;
-    references::undo(&tx, &data.moved).await?;
-    exec(
-        &tx,
-        Query::delete()
-            .from_table(t("merged_records"))
-            .and_where(Expr::col(t("merge_id")).eq(id)),
-    )
-    .await?;
-    let rec = records::find_in_scope(&tx, store, def, &OwnerFilter::All, &m.survivor_id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    records::rewrite_tokens(&tx, store, def, &rec).await?;
-    let now = store.now();
-    exec(
-        &tx,
-        Query::update()
-            .table(t("merges"))
-            .value(t("status"), "undone")
-            .value(t("undone_at"), now)
-            .value(t("undone_by"), actor.user_id.as_str())
-            .and_where(Expr::col(t("id")).eq(id)),
-    )
-    .await?;
-    audit::record(
-        &tx,
-        store,
-        actor,
-        audit::Entry::new(format!("{}.merge_undone", def.key()))
-            .object(def.key(), &m.survivor_id)
-            .details(json!({"merge_id": id, "restored_ids": m.merged_ids})),
-    )
-    .await?;
-    outbox::emit(
-        &tx,
-        store,
-        actor,
-        &format!("{}.updated", def.key()),
-        def.key(),
-        &m.survivor_id,
-        json!({"id": m.survivor_id, "merge_undone": id}),
-    )
-    .await?;
-    for rid in &m.merged_ids {
-        audit::record(
-            &tx,
-            store,
-            actor,
-            audit::Entry::new(format!("{}.unmerged", def.key()))
-                .object(def.key(), rid)
-                .details(json!({"merge_id": id, "survivor_id": m.survivor_id})),
-        )
-        .await?;
-        outbox::emit(
-            &tx,
-            store,
-            actor,
-            &format!("{}.created", def.key()),
-            def.key(),
-            rid,
-            json!({"id": rid, "restored_by_merge_undo": id}),
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(db_err)?;
-    Ok(Merge {
-        status: "undone".into(),
-        undone_at: Some(now),
-        ..m
-    })
-}
-
-/// Drop what the merges into `survivor` kept for their undo (an erasure): they stay listed,
-/// as `erased`, and can no longer be undone.
-pub async fn forget_undo<C: sea_orm::ConnectionTrait>(
-    c: &C,
-    survivor: &str,
-) -> Result<(), DomainError> {
-    exec(
-        c,
-        Query::update()
-            .table(t("merges"))
-            .value(t("undo"), "{}")
-            .value(t("status"), "erased")
-            .and_where(Expr::col(t("survivor_id")).eq(survivor)),
-    )
-    .await?;
-    Ok(())
-}
-
 /// The record a merged-away id went into, if it did (old links lead there).
 pub async fn survivor_of(store: &Store, id: &str) -> Result<Option<String>, DomainError> {
     if !ids::is_valid_id(id) {
@@ -690,115 +497,4 @@ pub async fn survivor_of(store: &Store, id: &str) -> Result<Option<String>, Doma
     )
     .await?;
     row.map(|r| get(&r, "survivor_id")).transpose()
-}
-
-/// At most this many groups in one bulk merge.
-pub const MAX_BULK_GROUPS: usize = 100;
-
-/// What became of one group of a bulk merge.
-#[derive(Debug, Clone, Serialize)]
-pub struct BulkOutcome {
-    pub survivor_id: String,
-    pub merge_id: Option<String>,
-    pub status: u16,
-    pub error: Option<String>,
-}
-
-fn outcome_of(e: &DomainError) -> (u16, String) {
-    match e {
-        DomainError::NotFound => (404, "not found".into()),
-        DomainError::Validation(errs) => (
-            422,
-            errs.iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        DomainError::Forbidden(m) => (403, m.clone()),
-        DomainError::Conflict(m) => (409, m.clone()),
-        e if e.is_internal() => {
-            tracing::error!(error = %e, "bulk merge group failed");
-            (500, "internal error".into())
-        }
-        other => (400, other.to_string()),
-    }
-}
-
-/// Merge many groups, each in its own transaction: one group's failure does not hold back
-/// the others.
-pub async fn bulk(
-    store: &Store,
-    actor: &Access,
-    object: Object,
-    groups: &[MergeRequest],
-) -> Result<Vec<BulkOutcome>, DomainError> {
-    merge_def(object)?;
-    if groups.is_empty() || groups.len() > MAX_BULK_GROUPS {
-        return Err(DomainError::field(
-            "groups",
-            "invalid",
-            format!("merge 1 to {MAX_BULK_GROUPS} groups at a time"),
-        ));
-    }
-    let mut out = Vec::new();
-    for g in groups {
-        out.push(match merge(store, actor, object, g).await {
-            Ok(m) => BulkOutcome {
-                survivor_id: g.survivor_id.clone(),
-                merge_id: Some(m.id),
-                status: 201,
-                error: None,
-            },
-            Err(e) => {
-                let (status, error) = outcome_of(&e);
-                BulkOutcome {
-                    survivor_id: g.survivor_id.clone(),
-                    merge_id: None,
-                    status,
-                    error: Some(error),
-                }
-            }
-        });
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_kept_before_migration_17_are_cut_on_undo() {
-        let long = format!("{}{}", "ab12".repeat(4), "9".repeat(48));
-        let mut rows = vec![Row::from([
-            ("email_bidx".to_string(), Cell::text(&long)),
-            ("mobile_bidx".to_string(), Cell::Null),
-            ("name_norm".to_string(), Cell::text(&long)),
-        ])];
-        current_blind_tokens(&mut rows, "_bidx");
-        assert_eq!(rows[0]["email_bidx"], Cell::text(&"ab12".repeat(4)));
-        assert_eq!(rows[0]["mobile_bidx"], Cell::Null);
-        // Only blind index columns are touched.
-        assert_eq!(rows[0]["name_norm"], Cell::text(&long));
-    }
-
-    #[test]
-    fn undo_data_of_before_migration_17_reads_with_todays_tokens() {
-        let long = format!("{}{}", "cd34".repeat(4), "0".repeat(48));
-        let row = Row::from([("email_bidx".to_string(), Cell::text(&long))]);
-        let kept = UndoData {
-            survivor_before: row.clone(),
-            survivor_after: row.clone(),
-            merged_rows: vec![row],
-            tokens: vec![Row::from([("token".to_string(), Cell::text(&long))])],
-            moved: Moved::default(),
-        };
-        let text = serde_json::to_string(&kept).unwrap_or_default();
-        let data = UndoData::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-        let short = Cell::text(&"cd34".repeat(4));
-        assert_eq!(data.survivor_before["email_bidx"], short);
-        assert_eq!(data.survivor_after["email_bidx"], short);
-        assert_eq!(data.merged_rows[0]["email_bidx"], short);
-        assert_eq!(data.tokens[0]["token"], short);
-    }
 }

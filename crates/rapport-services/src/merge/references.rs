@@ -2,6 +2,7 @@
 //! surviving record, and its undo moves them back.
 
 use super::snapshot::{self, Cell, Row};
+use crate::objects;
 use rapport_core::{DomainError, Object};
 use rapport_db::{all, exec, get};
 use sea_orm::sea_query::{Alias, Condition, Expr, Query};
@@ -122,9 +123,9 @@ const MERGED_REF: Reference = Reference {
 
 fn of(object: Object) -> &'static [Reference] {
     match object {
-        Object::Account => ACCOUNT_REFS,
-        Object::Contact => CONTACT_REFS,
-        Object::Lead => LEAD_REFS,
+        objects::ACCOUNT => ACCOUNT_REFS,
+        objects::CONTACT => CONTACT_REFS,
+        objects::LEAD => LEAD_REFS,
         _ => &[],
     }
 }

@@ -9,6 +9,7 @@
 
 use super::merge_def;
 use crate::access::Access;
+use crate::objects;
 use crate::records;
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Object};
@@ -103,12 +104,12 @@ struct Edge {
 
 fn exact_columns(object: Object) -> &'static [(&'static str, Reason, u8)] {
     match object {
-        Object::Account => &[
+        objects::ACCOUNT => &[
             ("credit_code_bidx", Reason::CreditCode, 100),
             ("phone_bidx", Reason::Phone, 85),
             ("name_norm", Reason::Name, 80),
         ],
-        Object::Contact | Object::Lead => &[
+        objects::CONTACT | objects::LEAD => &[
             ("email_bidx", Reason::Email, 95),
             ("mobile_bidx", Reason::Phone, 90),
             ("name_norm", Reason::Name, 60),
@@ -380,10 +381,10 @@ pub async fn scan(
         }
     }
     match object {
-        Object::Contact | Object::Lead if opts.min_confidence <= 55 => {
+        objects::CONTACT | objects::LEAD if opts.min_confidence <= 55 => {
             swapped_edges(store, def.table, &mut edges).await?
         }
-        Object::Account if opts.min_confidence <= 75 => {
+        objects::ACCOUNT if opts.min_confidence <= 75 => {
             similar_name_edges(store, def.table, &mut edges).await?
         }
         _ => {}

@@ -2,8 +2,9 @@
 //! activity dates, a sales document's number and totals) and the normalised name columns of
 //! a person.
 
+use crate::objects;
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::{validate, Object};
+use rapport_core::validate;
 use sea_orm::sea_query::Value as SqlValue;
 
 pub const LAST_ACTIVITY: FieldSpec = FieldSpec::new(
@@ -32,7 +33,7 @@ pub const ACCOUNT: FieldSpec =
     FieldSpec::new("account_id", AccountRef, "Account", "客户").required();
 pub const OPPORTUNITY: FieldSpec = FieldSpec::new(
     "opportunity_id",
-    RecordRef(Object::Opportunity),
+    RecordRef(objects::OPPORTUNITY),
     "Opportunity",
     "商机",
 );

@@ -15,15 +15,15 @@ pub mod payment;
 pub mod product;
 pub mod quote;
 
-pub use account::ACCOUNTS;
-pub use contact::CONTACTS;
-pub use contract::CONTRACTS;
-pub use lead::LEADS;
-pub use opportunity::OPPORTUNITIES;
-pub use order::ORDERS;
-pub use payment::PAYMENTS;
-pub use product::PRODUCTS;
-pub use quote::QUOTES;
+pub use account::{ACCOUNT, ACCOUNTS};
+pub use contact::{CONTACT, CONTACTS};
+pub use contract::{CONTRACT, CONTRACTS};
+pub use lead::{LEAD, LEADS};
+pub use opportunity::{OPPORTUNITIES, OPPORTUNITY};
+pub use order::{ORDER, ORDERS};
+pub use payment::{PAYMENT, PAYMENTS};
+pub use product::{PRODUCT, PRODUCTS};
+pub use quote::{QUOTE, QUOTES};
 
 use crate::records::{ObjectDef, RecordTypes};
 use crate::Store;
@@ -46,6 +46,13 @@ pub const ALL: [&ObjectDef; 9] = [
 /// The registry the crate root gives the [`Store`](crate::Store): the engine finds types
 /// through it.
 pub const TYPES: RecordTypes = RecordTypes::new(&ALL);
+
+/// Make the record types known to the permission vocabulary (`Object::parse`,
+/// `Object::from_plural`, `Object::all`). The store and the migrations call it; it is
+/// idempotent.
+pub fn register() {
+    rapport_core::permission::register_records(ALL.iter().map(|d| d.object));
+}
 
 /// The record type of an object, if it is one.
 pub fn def_of(object: Object) -> Option<&'static ObjectDef> {
@@ -92,4 +99,57 @@ pub(crate) async fn blocked_by(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_core::{Action, Grants, Scope};
+
+    #[test]
+    fn the_vocabulary_knows_every_registered_type_and_nothing_else() {
+        register();
+        let records = Object::records();
+        assert_eq!(records.len(), ALL.len());
+        for def in ALL {
+            assert!(def.object.is_record());
+            assert_eq!(Object::parse(def.object.key()), Some(def.object));
+            assert_eq!(Object::from_plural(def.plural()), Some(def.object));
+            assert_eq!(def_of(def.object).map(|d| d.table), Some(def.table));
+        }
+        assert_eq!(Object::parse("settings"), Some(Object::SETTINGS));
+        assert_eq!(Object::parse("ticket"), None);
+        assert_eq!(Object::from_plural("settings"), None);
+        assert!(!PRODUCT.is_owned());
+        assert!(PAYMENT.is_owned());
+        // Record types first, in menu order, then the administrative areas.
+        let all = Object::all();
+        assert_eq!(all.first(), Some(&ACCOUNT));
+        assert_eq!(all.last(), Some(&Object::SETTINGS));
+        assert_eq!(all.len(), ALL.len() + Object::AREAS.len());
+    }
+
+    #[test]
+    fn grants_keep_their_keys_through_json_and_refuse_unknown_ones() {
+        register();
+        let mut g = Grants::default();
+        g.permissions
+            .entry(OPPORTUNITY)
+            .or_default()
+            .insert(Action::Read, Scope::Own);
+        g.permissions
+            .entry(Object::AUDIT)
+            .or_default()
+            .insert(Action::Read, Scope::All);
+        let json = serde_json::to_string(&g).unwrap();
+        assert!(
+            json.contains("\"opportunity\":{\"read\":\"own\"}"),
+            "{json}"
+        );
+        let back: Grants = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, g);
+        let err = serde_json::from_str::<Grants>(r#"{"permissions":{"ticket":{"read":"all"}}}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown object `ticket`"), "{err}");
+    }
 }

@@ -421,7 +421,7 @@ fn check_draft(d: &PipelineDraft) -> Result<(), DomainError> {
 }
 
 fn settings_right(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing pipelines needs the settings right".into(),
         ));

@@ -144,38 +144,9 @@ mod tests {
     use crate::audit::{self, AuditFilter};
     use crate::objects::CONTACTS;
     use crate::records::{self, Preset, WriteOptions};
-    use crate::{Db, Keyring, Store, StoreSettings};
+    use crate::testing;
+    use crate::Store;
     use serde_json::json;
-    use std::sync::Arc;
-
-    /// A migrated store on a new SQLite file, or on a new PostgreSQL database with the name
-    /// `pg` under RAPPORT_TEST_DATABASE_URL's server.
-    async fn store(pg: Option<(&str, &str)>) -> Store {
-        let url = match pg {
-            None => format!("sqlite://{}", rapport_db::temp_file("group").display()),
-            Some((admin, name)) => {
-                let db = Db::connect(admin).await.unwrap();
-                sea_orm::ConnectionTrait::execute_unprepared(
-                    db.writer(),
-                    &format!("CREATE DATABASE {name}"),
-                )
-                .await
-                .unwrap();
-                format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-            }
-        };
-        let db = Db::connect(&url).await.unwrap();
-        crate::seeds::migrate(&db, rapport_core::Clock::now(&rapport_core::SystemClock))
-            .await
-            .unwrap();
-        let keys = Keyring::from_master("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=").unwrap();
-        Store::new(
-            db,
-            keys,
-            Arc::new(rapport_core::clock::SystemClock),
-            StoreSettings::default(),
-        )
-    }
 
     fn doc(n: usize) -> serde_json::Map<String, serde_json::Value> {
         json!({"family_name": "分组", "given_name": format!("{n}"), "email": format!("group{n}@example.com")})
@@ -276,30 +247,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_create_is_rolled_back_alone_sqlite() {
-        one_failure_leaves_the_rest_of_the_group(&store(None).await).await;
+        one_failure_leaves_the_rest_of_the_group(&testing::sqlite("group").await).await;
     }
 
     #[tokio::test]
     async fn a_failed_create_is_rolled_back_alone_postgres() {
-        let Some(admin) = std::env::var("RAPPORT_TEST_DATABASE_URL")
-            .ok()
-            .filter(|s| !s.is_empty())
-        else {
-            eprintln!("RAPPORT_TEST_DATABASE_URL not set: PostgreSQL run skipped");
-            return;
-        };
-        let name = format!(
-            "rapport_group_{}",
-            rapport_core::ids::new_id().replace('-', "").to_lowercase()
-        );
-        let s = store(Some((&admin, &name))).await;
-        one_failure_leaves_the_rest_of_the_group(&s).await;
-        s.db.clone().close().await;
-        let db = Db::connect(&admin).await.unwrap();
-        let _ = sea_orm::ConnectionTrait::execute_unprepared(
-            db.writer(),
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await;
+        if let Some(pg) = testing::postgres("group").await {
+            one_failure_leaves_the_rest_of_the_group(&pg.store).await;
+            pg.drop().await;
+        }
     }
 }

@@ -245,9 +245,21 @@ pub trait Hooks: Send + Sync {
         rec.text("name").unwrap_or("").to_string()
     }
 
+    /// The columns whose values, joined, name a record where only its row is at hand (the
+    /// records an activity list links to).
+    fn label_columns(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
     /// Whether a record names a person (its label and searches are personal data, kept out of
     /// the audit trail).
     fn personal(&self) -> bool {
+        false
+    }
+
+    /// Whether activities (calls, meetings, tasks, notes...) attach to the type's records, and so
+    /// whether its records have a timeline.
+    fn has_activities(&self) -> bool {
         false
     }
 

@@ -69,10 +69,15 @@ use std::collections::BTreeMap;
 pub struct ObjectDef {
     pub object: Object,
     pub table: &'static str,
-    /// The plural used in paths (`/api/v1/opportunities`).
-    pub plural: &'static str,
     pub fields: &'static [FieldSpec],
     pub hooks: &'static dyn Hooks,
+}
+
+impl ObjectDef {
+    /// The plural used in paths (`/api/v1/opportunities`), from the type's permission key.
+    pub fn plural(&self) -> &'static str {
+        self.object.plural().unwrap_or(self.table)
+    }
 }
 
 impl std::fmt::Debug for ObjectDef {

@@ -9,7 +9,7 @@ use crate::access::{Access, OwnerFilter};
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::Input;
-use rapport_core::{Action, DomainError, FieldError, Object};
+use rapport_core::{Action, DomainError, FieldError};
 use rapport_db::{all, get, one};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -32,7 +32,7 @@ pub(super) async fn check_references(
         }
         // The record type a single reference names.
         let target = match spec.kind {
-            FieldKind::AccountRef => Some(Object::Account),
+            FieldKind::AccountRef => store.types().by_key("account").map(|d| d.object),
             FieldKind::RecordRef(object) if !spec.system => Some(object),
             _ => None,
         };
@@ -101,7 +101,7 @@ pub(super) async fn check_references(
             }
             (FieldKind::ContactLinks, v @ FieldValue::Json(_)) => {
                 let ids = rapport_core::fields::contact_link_ids(v);
-                let contacts = store.types().def_of(Object::Contact);
+                let contacts = store.types().by_key("contact");
                 let ok = match contacts {
                     Some(c) => visible(store, actor, c, &ids).await?,
                     None => ids.is_empty(),
@@ -119,7 +119,7 @@ pub(super) async fn check_references(
             }
             (FieldKind::AccountLinks, FieldValue::Links(links)) if !links.is_empty() => {
                 let ids: Vec<String> = links.iter().map(|l| l.account_id.clone()).collect();
-                let ok = match store.types().def_of(Object::Account) {
+                let ok = match store.types().by_key("account") {
                     Some(a) => visible(store, actor, a, &ids).await?,
                     None => false,
                 };

@@ -15,7 +15,7 @@ pub struct RecordTypes(&'static [&'static ObjectDef]);
 impl std::fmt::Debug for RecordTypes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|d| d.plural))
+            .entries(self.0.iter().map(|d| d.plural()))
             .finish()
     }
 }
@@ -34,9 +34,15 @@ impl RecordTypes {
         self.0.iter().copied().find(|d| d.object == object)
     }
 
+    /// The record type whose permission key is `key` (a field kind that names its target type
+    /// — `AccountRef`, `ContactLinks` — finds it here).
+    pub fn by_key(&self, key: &str) -> Option<&'static ObjectDef> {
+        self.0.iter().copied().find(|d| d.object.key() == key)
+    }
+
     /// The record type a path's plural names (`/api/v1/opportunities`).
     pub fn by_plural(&self, plural: &str) -> Option<&'static ObjectDef> {
-        self.0.iter().copied().find(|d| d.plural == plural)
+        self.0.iter().copied().find(|d| d.plural() == plural)
     }
 
     /// The built-in field `name` of `object` records, if it has one.

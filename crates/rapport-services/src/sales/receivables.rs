@@ -5,12 +5,13 @@
 
 use super::local_date;
 use crate::access::{Access, OwnerFilter};
+use crate::objects;
 use crate::objects::CONTRACTS;
 use crate::records;
 use crate::{audit, Store};
 use chrono::NaiveDate;
 use rapport_core::fields::FieldValue;
-use rapport_core::{validate, Action, DomainError, FieldError, Object};
+use rapport_core::{validate, Action, DomainError, FieldError};
 use rapport_db::{all, db_err, exec, get};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,7 @@ pub async fn set_plan(
 ) -> Result<Plan, DomainError> {
     let rec = records::read_record(store, actor, &CONTRACTS, contract_id).await?;
     let upd = actor
-        .owners(Object::Contract, Action::Update)
+        .owners(objects::CONTRACT, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not change contracts".into()))?;
     if !upd.allows(rec.owner_id()) {
         return Err(DomainError::Forbidden(
@@ -306,7 +307,7 @@ pub async fn summary(
         }
     };
     let filter = actor
-        .owners(Object::Contract, Action::Read)
+        .owners(objects::CONTRACT, Action::Read)
         .ok_or_else(|| DomainError::Forbidden("you may not read contracts".into()))?;
     let mut q = Query::select();
     q.columns(

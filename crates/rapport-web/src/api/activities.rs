@@ -65,13 +65,13 @@ pub async fn list(
         None => None,
     };
     if let Some(rt) = p.get("related_type") {
-        if !rapport_core::activity::RELATED_TYPES.contains(&rt.as_str()) {
+        if !rapport_services::activities::access::related_types().contains(&rt.as_str()) {
             return Err(bad(
                 "related_type",
                 "invalid_choice",
                 format!(
                     "related_type is one of {}",
-                    rapport_core::activity::RELATED_TYPES.join(", ")
+                    rapport_services::activities::access::related_types().join(", ")
                 ),
             )
             .into());
@@ -163,13 +163,10 @@ pub async fn timeline(
     Path((object, id)): Path<(String, String)>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let object = match object.as_str() {
-        "accounts" => "account",
-        "contacts" => "contact",
-        "leads" => "lead",
-        "opportunities" => "opportunity",
-        _ => return Err(DomainError::NotFound.into()),
-    };
+    let object = rapport_services::activities::access::def_of_plural(&object)
+        .ok_or(DomainError::NotFound)?
+        .object
+        .key();
     let p = query_params(raw, super::query::TIMELINE)?;
     let params = timeline::Params {
         kinds: p

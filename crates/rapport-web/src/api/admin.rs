@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::{Action, DomainError, Grants, Object, Scope};
 use rapport_services::audit::{self, AuditFilter};
+use rapport_services::objects;
 use rapport_services::picklists::{self, PicklistValue};
 use rapport_services::records::duplicates;
 use rapport_services::{departments, roles, users};
@@ -178,7 +179,7 @@ pub async fn audit(
     auth: Auth,
     Query(raw): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    if auth.access.scope(Object::Audit, Action::Read) != Scope::All {
+    if auth.access.scope(Object::AUDIT, Action::Read) != Scope::All {
         return Err(DomainError::Forbidden("the audit trail is for administrators".into()).into());
     }
     let p = query_params(raw, super::query::AUDIT)?;
@@ -262,12 +263,12 @@ pub async fn put_picklist_value(
     ))
 }
 
+/// The record type of a duplicate-rules path: one that declares duplicate rules.
 fn object_of(path: &str) -> ApiResult<Object> {
-    match path {
-        "accounts" => Ok(Object::Account),
-        "contacts" => Ok(Object::Contact),
-        _ => Err(DomainError::NotFound.into()),
-    }
+    objects::by_plural(path)
+        .filter(|d| !d.hooks.duplicate_rules().is_empty())
+        .map(|d| d.object)
+        .ok_or_else(|| DomainError::NotFound.into())
 }
 
 pub async fn get_duplicate_rules(

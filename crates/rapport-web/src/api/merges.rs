@@ -11,13 +11,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use rapport_core::{DomainError, Object};
 use rapport_services::merge::{self, scan, MergeRequest};
+use rapport_services::objects;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 fn object_param(v: Option<&str>) -> ApiResult<Object> {
     v.and_then(Object::from_plural)
-        .filter(|o| matches!(o, Object::Account | Object::Contact | Object::Lead))
+        .filter(|o| matches!(*o, objects::ACCOUNT | objects::CONTACT | objects::LEAD))
         .ok_or_else(|| {
             DomainError::field(
                 "object",

@@ -26,6 +26,8 @@ pub enum Schema {
     Pattern(&'static str),
     ActivityKind,
     ActivityStatus,
+    /// A record type activities attach to (its key).
+    RelatedType,
     /// A sort key of the route's record type.
     Sort,
     /// Comma-separated column keys of the route's record type.
@@ -68,7 +70,7 @@ impl Param {
         if let (Schema::Filter, Some(d)) = (self.schema, def) {
             return json!({"name": self.name, "in": "query", "required": self.required,
                 "description": self.about, "content": {"application/json": {"schema":
-                    {"$ref": format!("#/components/schemas/Filter_{}", d.plural)}}}});
+                    {"$ref": format!("#/components/schemas/Filter_{}", d.plural())}}}});
         }
         let schema = match self.schema {
             Schema::Filter => json!({"type": "string"}),
@@ -102,6 +104,9 @@ impl Param {
             Schema::Pattern(p) => json!({"type": "string", "pattern": p}),
             Schema::ActivityKind => {
                 json!({"type": "string", "enum": Kind::ALL.iter().map(|k| k.key()).collect::<Vec<_>>()})
+            }
+            Schema::RelatedType => {
+                json!({"type": "string", "enum": rapport_services::activities::access::related_types()})
             }
             Schema::ActivityStatus => {
                 json!({"type": "string", "enum": Status::ALL.iter().map(|k| k.key()).collect::<Vec<_>>()})
@@ -169,7 +174,7 @@ pub const ACTIVITIES: &[Param] = &[
     opt("until", Schema::DateTime, "before"),
     opt(
         "related_type",
-        Schema::Choice(rapport_core::activity::RELATED_TYPES),
+        Schema::RelatedType,
         "activities on records of this type",
     ),
     opt("related_id", Schema::Id, "activities on this record"),
@@ -278,7 +283,7 @@ pub fn def_of_path(path: &str) -> Option<&'static ObjectDef> {
     rapport_services::objects::ALL
         .iter()
         .copied()
-        .find(|d| d.plural == first)
+        .find(|d| d.plural() == first)
 }
 
 /// The parameters of a documented route (`path` as in the document), if it takes any.
@@ -289,7 +294,7 @@ pub fn of_route(method: &str, path: &str) -> &'static [Param] {
             let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
             rapport_services::objects::ALL
                 .iter()
-                .any(|d| d.plural == first)
+                .any(|d| d.plural() == first)
                 .then(|| {
                     format!(
                         "/api/v1/{{object}}{}{tail}",

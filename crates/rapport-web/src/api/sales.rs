@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_services::objects;
 use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
 use rapport_services::objects::opportunity::board;
 use rapport_services::pipelines::{self, PipelineDraft};
@@ -42,8 +43,8 @@ pub async fn convert(
 
 /// Pipelines are shown to whoever works with opportunities or administers settings.
 fn may_see_pipelines(auth: &Auth) -> ApiResult<()> {
-    if auth.access.scope(Object::Opportunity, Action::Read) == Scope::None
-        && auth.access.scope(Object::Settings, Action::Read) == Scope::None
+    if auth.access.scope(objects::OPPORTUNITY, Action::Read) == Scope::None
+        && auth.access.scope(Object::SETTINGS, Action::Read) == Scope::None
     {
         return Err(DomainError::Forbidden("you may not see sales pipelines".into()).into());
     }

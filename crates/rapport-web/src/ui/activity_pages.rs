@@ -13,8 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use rapport_core::activity::{Channel, Direction, Kind, Priority, Status};
-use rapport_core::{Action, DomainError, Object};
+use rapport_core::{Action, DomainError};
 use rapport_services::activities::{self, Activity};
+use rapport_services::objects;
 use rapport_services::timeline;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -423,12 +424,10 @@ pub async fn log(
     Posted { page, form }: Posted,
 ) -> Response {
     let lang = page.ctx.lang;
-    let object = match plural.as_str() {
-        "accounts" => "account",
-        "contacts" => "contact",
-        "leads" => "lead",
-        "opportunities" => "opportunity",
-        _ => return error_page(lang, DomainError::NotFound),
+    let Some(object) =
+        rapport_services::activities::access::def_of_plural(&plural).map(|d| d.object.key())
+    else {
+        return error_page(lang, DomainError::NotFound);
     };
     let doc = form_doc(&form, object, &id);
     match activities::create(&app.store, &page.access, &doc).await {
@@ -565,7 +564,7 @@ pub async fn my_day(app: &AppState, page: &Page) -> Result<MyDay, DomainError> {
     upcoming.sort_by_key(|a| a.0.at);
     // My open deals nobody planned a next step for, largest first.
     let mut no_next = Vec::new();
-    if page.access.scope(Object::Opportunity, Action::Read) != rapport_core::Scope::None {
+    if page.access.scope(objects::OPPORTUNITY, Action::Read) != rapport_core::Scope::None {
         let params = rapport_services::records::query::ListParams {
             filter: Some(json!({"and": [
                 {"field": "owner_id", "op": "eq", "value": me},

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{lines, Action, DomainError, Object, Scope};
 use rapport_services::access::Access;
+use rapport_services::objects;
 use rapport_services::objects::QUOTES;
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::{self, ObjectDef, WriteOptions};
@@ -65,8 +66,8 @@ pub async fn add_choices(
     c: &mut Choices,
 ) -> Result<(), DomainError> {
     let _ = lang;
-    if matches!(object, Object::Quote | Object::Order)
-        && actor.scope(Object::Product, Action::Read) != Scope::None
+    if matches!(object, objects::QUOTE | objects::ORDER)
+        && actor.scope(objects::PRODUCT, Action::Read) != Scope::None
     {
         let params = ListParams {
             filter: Some(json!({"field": "active", "op": "eq", "value": true})),
@@ -97,10 +98,10 @@ pub async fn add_choices(
             .collect();
     }
     let targets: &[Object] = match object {
-        Object::Quote => &[Object::Opportunity],
-        Object::Contract => &[Object::Opportunity, Object::Quote],
-        Object::Order => &[Object::Contract, Object::Quote],
-        Object::Payment => &[Object::Contract],
+        objects::QUOTE => &[objects::OPPORTUNITY],
+        objects::CONTRACT => &[objects::OPPORTUNITY, objects::QUOTE],
+        objects::ORDER => &[objects::CONTRACT, objects::QUOTE],
+        objects::PAYMENT => &[objects::CONTRACT],
         _ => &[],
     };
     for o in targets {
@@ -174,7 +175,7 @@ pub async fn panel(
         can_plan: false,
         release_reasons: vec![],
     };
-    if matches!(def.object, Object::Quote | Object::Order) {
+    if matches!(def.object, objects::QUOTE | objects::ORDER) {
         for l in rec["lines"].as_array().into_iter().flatten() {
             let s = |k: &str| l[k].as_str().unwrap_or("").to_string();
             p.lines.push([
@@ -202,8 +203,8 @@ pub async fn panel(
         }
     }
     match def.object {
-        Object::Opportunity => {
-            if may(Object::Quote, Action::Create) {
+        objects::OPPORTUNITY => {
+            if may(objects::QUOTE, Action::Create) {
                 p.links.push((
                     t(lang, "doc.new_quote"),
                     format!(
@@ -213,7 +214,7 @@ pub async fn panel(
                 ));
             }
         }
-        Object::Account => {
+        objects::ACCOUNT => {
             if rec["owner_id"].is_null() {
                 p.actions.push(post(
                     format!("/pool/{id}/claim"),
@@ -232,8 +233,8 @@ pub async fn panel(
                         .collect();
             }
             for (o, key) in [
-                (Object::Quote, "doc.new_quote"),
-                (Object::Contract, "doc.new_contract"),
+                (objects::QUOTE, "doc.new_quote"),
+                (objects::CONTRACT, "doc.new_contract"),
             ] {
                 if may(o, Action::Create) {
                     p.links.push((
@@ -243,7 +244,7 @@ pub async fn panel(
                 }
             }
         }
-        Object::Quote => {
+        objects::QUOTE => {
             p.links
                 .push((t(lang, "doc.print"), format!("/quotes/{id}/print")));
             if can_update {
@@ -262,14 +263,14 @@ pub async fn panel(
                 }
             }
             if status == "accepted" {
-                if may(Object::Contract, Action::Create) {
+                if may(objects::CONTRACT, Action::Create) {
                     p.actions.push(post(
                         format!("/quotes/{id}/contract"),
                         t(lang, "doc.make_contract"),
                         true,
                     ));
                 }
-                if may(Object::Order, Action::Create) {
+                if may(objects::ORDER, Action::Create) {
                     p.actions.push(post(
                         format!("/quotes/{id}/order"),
                         t(lang, "doc.make_order"),
@@ -278,7 +279,7 @@ pub async fn panel(
                 }
             }
         }
-        Object::Contract => {
+        objects::CONTRACT => {
             if can_update && matches!(status, "draft" | "rejected") {
                 p.actions.push(post(
                     format!("/contracts/{id}/submit"),
@@ -308,13 +309,13 @@ pub async fn panel(
                 });
             }
             if status == "approved" {
-                if may(Object::Payment, Action::Create) {
+                if may(objects::PAYMENT, Action::Create) {
                     p.links.push((
                         t(lang, "doc.new_payment"),
                         format!("/payments/new?contract_id={id}"),
                     ));
                 }
-                if may(Object::Order, Action::Create) {
+                if may(objects::ORDER, Action::Create) {
                     p.actions.push(post(
                         format!("/contracts/{id}/order"),
                         t(lang, "doc.make_order"),
@@ -554,7 +555,8 @@ pub async fn print_quote(
         Ok(r) => r,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = match super::record_pages::choices(&app.store, actor, lang, Object::Quote).await {
+    let choices = match super::record_pages::choices(&app.store, actor, lang, objects::QUOTE).await
+    {
         Ok(c) => c,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
@@ -572,7 +574,7 @@ pub async fn print_quote(
         ("doc.tax", "tax_amount"),
         ("doc.total", "total"),
     ] {
-        if actor.grants.can_read_field(Object::Quote, f) {
+        if actor.grants.can_read_field(objects::QUOTE, f) {
             totals.push(money_line(t(lang, key), &rec[f], &currency));
         }
     }
@@ -633,7 +635,7 @@ pub async fn approvals_page(
         Ok(p) => p,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Contract)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, objects::CONTRACT)
         .await
         .unwrap_or_default();
     let items = pending
@@ -685,7 +687,7 @@ pub async fn receivables_page(
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Payment)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, objects::PAYMENT)
         .await
         .unwrap_or_default();
     let rows = list
@@ -711,7 +713,7 @@ pub async fn receivables_page(
                 _ => (
                     choices
                         .records
-                        .get(&Object::Contract)
+                        .get(&objects::CONTRACT)
                         .and_then(|l| l.iter().find(|(id, _)| *id == r.key))
                         .map_or(r.key.clone(), |(_, n)| n.clone()),
                     Some(format!("/contracts/{}", r.key)),

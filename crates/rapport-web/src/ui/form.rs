@@ -5,6 +5,7 @@ use super::i18n::Lang;
 use rapport_core::custom::{CustomField, CustomKind};
 use rapport_core::fields::{FieldKind, FieldSpec, FieldValue};
 use rapport_core::validate;
+use rapport_services::objects;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -97,7 +98,7 @@ impl Choices {
             FieldKind::AccountRef => Some(&self.accounts),
             FieldKind::PipelineRef => Some(&self.pipelines),
             FieldKind::Stage => Some(&self.stages),
-            FieldKind::RecordRef(rapport_core::Object::Contact) => Some(&self.contacts),
+            FieldKind::RecordRef(objects::CONTACT) => Some(&self.contacts),
             FieldKind::RecordRef(o) => self.records.get(&o),
             FieldKind::PriceListRef => Some(&self.price_lists),
             _ => None,
@@ -220,7 +221,7 @@ pub fn build_input(
         }
         FieldKind::RecordRef(o) => {
             let list = match o {
-                rapport_core::Object::Contact => Some(&choices.contacts),
+                objects::CONTACT => Some(&choices.contacts),
                 o => choices.records.get(&o),
             };
             match list {

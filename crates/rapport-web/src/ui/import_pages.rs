@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_services::imports::{self, Import, Mapping};
+use rapport_services::objects;
 
 #[derive(Template)]
 #[template(path = "imports.html")]
@@ -44,7 +45,7 @@ pub async fn list_page(
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let objects = [Object::Account, Object::Contact, Object::Lead]
+    let objects = [objects::ACCOUNT, objects::CONTACT, objects::LEAD]
         .into_iter()
         .filter(|o| page.access.scope(*o, Action::Create) != Scope::None)
         .map(|o| {

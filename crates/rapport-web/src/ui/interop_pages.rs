@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rapport_services::interop::vcard;
+use rapport_services::objects;
 
 #[derive(Template)]
 #[template(path = "vcard_import.html")]
@@ -43,18 +44,16 @@ pub async fn import_vcard(State(app): State<AppState>, posted: PostedUpload) -> 
                         .errors
                         .iter()
                         .map(|e| {
-                            let label = rapport_services::objects::field(
-                                rapport_core::Object::Contact,
-                                &e.field,
-                            )
-                            .map(|s| {
-                                if lang == super::i18n::Lang::Zh {
-                                    s.label_zh
-                                } else {
-                                    s.label_en
-                                }
-                            })
-                            .unwrap_or(&e.field);
+                            let label =
+                                rapport_services::objects::field(objects::CONTACT, &e.field)
+                                    .map(|s| {
+                                        if lang == super::i18n::Lang::Zh {
+                                            s.label_zh
+                                        } else {
+                                            s.label_en
+                                        }
+                                    })
+                                    .unwrap_or(&e.field);
                             format!("{label}: {}", field_message(lang, e))
                         })
                         .collect::<Vec<_>>()

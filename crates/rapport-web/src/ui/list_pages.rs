@@ -13,7 +13,8 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldKind;
-use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_core::{Action, DomainError, Scope};
+use rapport_services::objects;
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::{self, ObjectDef};
 use rapport_services::views;
@@ -181,14 +182,14 @@ pub async fn list(
         .map(|(_, v)| v.clone())
         .collect();
     let defaults = match def.object {
-        Object::Account => DEFAULT_COLUMNS_ACCOUNT,
-        Object::Lead => DEFAULT_COLUMNS_LEAD,
-        Object::Opportunity => DEFAULT_COLUMNS_OPPORTUNITY,
-        Object::Product => DEFAULT_COLUMNS_PRODUCT,
-        Object::Quote => DEFAULT_COLUMNS_QUOTE,
-        Object::Contract => DEFAULT_COLUMNS_CONTRACT,
-        Object::Order => DEFAULT_COLUMNS_ORDER,
-        Object::Payment => DEFAULT_COLUMNS_PAYMENT,
+        objects::ACCOUNT => DEFAULT_COLUMNS_ACCOUNT,
+        objects::LEAD => DEFAULT_COLUMNS_LEAD,
+        objects::OPPORTUNITY => DEFAULT_COLUMNS_OPPORTUNITY,
+        objects::PRODUCT => DEFAULT_COLUMNS_PRODUCT,
+        objects::QUOTE => DEFAULT_COLUMNS_QUOTE,
+        objects::CONTRACT => DEFAULT_COLUMNS_CONTRACT,
+        objects::ORDER => DEFAULT_COLUMNS_ORDER,
+        objects::PAYMENT => DEFAULT_COLUMNS_PAYMENT,
         _ => DEFAULT_COLUMNS_CONTACT,
     };
     let readable = |name: &str| name == "name" || actor.grants.can_read_field(def.object, name);
@@ -242,7 +243,7 @@ pub async fn list(
         Err(e) => return page_error(lang, e),
     };
     let label_of = |name: &str| -> String {
-        if name == "name" && matches!(def.object, Object::Contact | Object::Lead) {
+        if name == "name" && matches!(def.object, objects::CONTACT | objects::LEAD) {
             super::i18n::t(lang, "setup.name")
         } else if let Some(c) = customs.iter().find(|c| c.key == name) {
             c.label(lang == Lang::Zh).to_string()
@@ -570,7 +571,7 @@ pub async fn export(
         chosen
             .iter()
             .flat_map(|c| {
-                if c == "name" && def.object == Object::Contact {
+                if c == "name" && def.object == objects::CONTACT {
                     all_cols
                         .iter()
                         .filter(|(k, _)| k == "family_name" || k == "given_name")

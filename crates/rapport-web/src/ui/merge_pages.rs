@@ -13,14 +13,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldKind;
 use rapport_core::{DomainError, Object};
 use rapport_services::merge::{self, scan, Merge, MergeRequest};
+use rapport_services::objects;
 use rapport_services::records;
 use serde_json::Value;
 
 fn object_of(plural: &str) -> Result<(Object, &'static str), DomainError> {
     match plural {
-        "accounts" => Ok((Object::Account, "accounts")),
-        "contacts" => Ok((Object::Contact, "contacts")),
-        "leads" => Ok((Object::Lead, "leads")),
+        "accounts" => Ok((objects::ACCOUNT, "accounts")),
+        "contacts" => Ok((objects::CONTACT, "contacts")),
+        "leads" => Ok((objects::LEAD, "leads")),
         _ => Err(DomainError::NotFound),
     }
 }

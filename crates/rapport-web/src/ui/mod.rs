@@ -5,9 +5,11 @@ mod activity_pages;
 mod admin_pages;
 mod assets;
 mod auth_pages;
+mod create_pages;
 mod document_pages;
 mod export_pages;
 mod form;
+mod home_pages;
 pub mod i18n;
 mod import_pages;
 mod interop_pages;
@@ -58,8 +60,8 @@ pub fn routes() -> Router<AppState> {
             get(auth_pages::setup_page).post(auth_pages::setup_submit),
         )
         .route("/lang", post(auth_pages::switch_language))
-        .route("/", get(record_pages::home))
-        .route("/search", get(record_pages::search))
+        .route("/", get(home_pages::home))
+        .route("/search", get(home_pages::search))
         .route("/me/security", get(security_pages::page))
         .route("/me/mfa/enroll", post(security_pages::mfa_enroll))
         .route("/me/mfa/confirm", post(security_pages::mfa_confirm))
@@ -115,6 +117,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/settings/duplicates",
             post(settings_pages::save_duplicates),
+        )
+        .route(
+            "/admin/settings/imports",
+            post(settings_pages::save_import_retention),
         )
         .route("/admin/settings/roles", post(role_pages::create_role))
         .route(
@@ -209,7 +215,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{object}", get(list_pages::list))
         .route(
             "/{object}/new",
-            get(record_pages::new_form).post(record_pages::create),
+            get(create_pages::new_form).post(create_pages::create),
         )
         .route("/{object}/views", post(list_pages::save_view))
         .route("/{object}/bulk", post(list_pages::bulk))

@@ -10,6 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{Action, Object, Scope};
+use rapport_services::objects;
 use rapport_services::pool::{self, PoolAccount, Standing};
 use rapport_services::targets::{self, Progress, TargetDraft};
 use serde_json::json;
@@ -40,7 +41,7 @@ pub async fn pool_page(
         Ok(s) => s,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, &page.access, lang, Object::Account)
+    let choices = super::record_pages::choices(&app.store, &page.access, lang, objects::ACCOUNT)
         .await
         .unwrap_or_default();
     let label = |list: &str, v: &Option<String>| {
@@ -134,7 +135,7 @@ pub async fn targets_page(
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let choices = super::record_pages::choices(&app.store, actor, lang, Object::Opportunity)
+    let choices = super::record_pages::choices(&app.store, actor, lang, objects::OPPORTUNITY)
         .await
         .unwrap_or_default();
     let name = |kind: &str, id: &str| {
@@ -159,15 +160,15 @@ pub async fn targets_page(
         .collect();
     // Whom the form offers: the users the caller's transfer scope reaches (never themself),
     // and every department for administrators.
-    let admin = actor.scope(Object::Settings, Action::Update) == Scope::All;
+    let admin = actor.scope(Object::SETTINGS, Action::Update) == Scope::All;
     let mut subjects = Vec::new();
-    if let Some(reach) = actor.owners(Object::Opportunity, Action::Transfer) {
+    if let Some(reach) = actor.owners(objects::OPPORTUNITY, Action::Transfer) {
         for (id, n) in &choices.users {
             if *id != actor.user_id && (admin || reach.allows(Some(id))) {
                 subjects.push((format!("user:{id}"), n.clone()));
             }
         }
-        if admin || actor.scope(Object::Opportunity, Action::Transfer) >= Scope::Department {
+        if admin || actor.scope(objects::OPPORTUNITY, Action::Transfer) >= Scope::Department {
             for (id, n) in &choices.departments {
                 subjects.push((
                     format!("department:{id}"),

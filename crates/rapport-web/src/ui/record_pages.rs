@@ -1,6 +1,7 @@
-//! Record pages: home, global search, the create form, the record page with edit in place
-//! and history, delete and erase. Lists, saved views, bulk actions and exports are in
-//! `list_pages`.
+//! Record pages: the record page with edit in place and history, delete and erase, and what
+//! the other record pages share (titles, labels, choices). The home page and global search are
+//! in `home_pages`, the create form in `create_pages`; lists, saved views, bulk actions and
+//! exports in `list_pages`.
 
 use super::form::{self, build_input, Choices, FormField};
 use super::i18n::Lang;
@@ -15,8 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::fields::FieldValue;
 use rapport_core::{Action, DomainError, Object, Scope};
 use rapport_services::access::Access;
-use rapport_services::objects::CONTACTS;
-use rapport_services::records::query::{self, ListParams};
+use rapport_services::objects;
 use rapport_services::records::{self, ObjectDef, WriteOptions};
 use rapport_services::{picklists, users, Store};
 use serde_json::{json, Value};
@@ -32,36 +32,6 @@ pub struct HistoryItem {
     pub who: String,
     pub action: String,
     pub changes: Vec<String>,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    ctx: Ctx,
-    accounts: String,
-    contacts: String,
-    day: super::activity_pages::MyDay,
-}
-
-#[derive(Template)]
-#[template(path = "search.html")]
-struct SearchPage {
-    ctx: Ctx,
-    accounts: Vec<(String, String, String)>,
-    contacts: Vec<(String, String, String)>,
-}
-
-#[derive(Template)]
-#[template(path = "record_form.html")]
-struct FormPage {
-    ctx: Ctx,
-    title: String,
-    action: String,
-    cancel: String,
-    fields: Vec<FormField>,
-    has_errors: bool,
-    duplicates: Vec<(String, Option<String>)>,
-    overridable: bool,
 }
 
 #[derive(Template)]
@@ -101,14 +71,14 @@ pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
     super::i18n::t(
         lang,
         match def.object {
-            Object::Account => "nav.accounts",
-            Object::Lead => "nav.leads",
-            Object::Opportunity => "nav.opportunities",
-            Object::Product => "nav.products",
-            Object::Quote => "nav.quotes",
-            Object::Contract => "nav.contracts",
-            Object::Order => "nav.orders",
-            Object::Payment => "nav.payments",
+            objects::ACCOUNT => "nav.accounts",
+            objects::LEAD => "nav.leads",
+            objects::OPPORTUNITY => "nav.opportunities",
+            objects::PRODUCT => "nav.products",
+            objects::QUOTE => "nav.quotes",
+            objects::CONTRACT => "nav.contracts",
+            objects::ORDER => "nav.orders",
+            objects::PAYMENT => "nav.payments",
             _ => "nav.contacts",
         },
     )
@@ -116,7 +86,7 @@ pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
 
 /// The label a record is known by.
 pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
-    if matches!(def.object, Object::Contact | Object::Lead) {
+    if matches!(def.object, objects::CONTACT | objects::LEAD) {
         form::person_name(
             rec["family_name"].as_str().unwrap_or(""),
             rec["given_name"].as_str().unwrap_or(""),
@@ -162,7 +132,7 @@ pub(super) async fn choices(
                 .collect(),
         );
     }
-    if actor.scope(Object::User, Action::Read) != Scope::None {
+    if actor.scope(Object::USER, Action::Read) != Scope::None {
         c.users = users::list(store, actor)
             .await?
             .into_iter()
@@ -176,7 +146,7 @@ pub(super) async fn choices(
         .into_iter()
         .map(|d| (d.id, d.name))
         .collect();
-    if matches!(object, Object::Opportunity | Object::Lead) {
+    if matches!(object, objects::OPPORTUNITY | objects::LEAD) {
         let zh = lang == Lang::Zh;
         for p in rapport_services::pipelines::list(store.db.reader()).await? {
             c.pipelines.push((p.id.clone(), p.name(zh).to_string()));
@@ -190,269 +160,6 @@ pub(super) async fn choices(
     }
     super::document_pages::add_choices(store, actor, lang, object, &mut c).await?;
     Ok(c)
-}
-
-pub async fn home(State(app): State<AppState>, page: Page) -> Response {
-    let count =
-        |n: Result<i64, DomainError>| n.map(|n| n.to_string()).unwrap_or_else(|_| "—".into());
-    let accounts = count(
-        query::count(
-            &app.store,
-            &page.access,
-            &rapport_services::objects::ACCOUNTS,
-        )
-        .await,
-    );
-    let contacts = count(query::count(&app.store, &page.access, &CONTACTS).await);
-    let day = match super::activity_pages::my_day(&app, &page).await {
-        Ok(d) => d,
-        Err(e) => return page_error(page.ctx.lang, e),
-    };
-    render(&HomePage {
-        ctx: page.ctx,
-        accounts,
-        contacts,
-        day,
-    })
-}
-
-pub async fn search(
-    State(app): State<AppState>,
-    mut page: Page,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    let text = field(&q, "q").trim().to_string();
-    let lang = page.ctx.lang;
-    page.ctx.search = text.clone();
-    let mut out: Vec<Vec<(String, String, String)>> = vec![vec![], vec![]];
-    if !text.is_empty() {
-        for (i, def) in [&rapport_services::objects::ACCOUNTS, &CONTACTS]
-            .into_iter()
-            .enumerate()
-        {
-            if page.access.scope(def.object, Action::Read) == Scope::None {
-                continue;
-            }
-            let params = ListParams {
-                q: Some(text.clone()),
-                limit: Some(20),
-                ..Default::default()
-            };
-            match query::list(&app.store, &page.access, def, &params).await {
-                Ok(p) => {
-                    out[i] = p
-                        .data
-                        .iter()
-                        .map(|r| {
-                            let sub = if def.object == Object::Account {
-                                r["city"].as_str().unwrap_or("").to_string()
-                            } else {
-                                r["title"].as_str().unwrap_or("").to_string()
-                            };
-                            (
-                                record_label(def, r, lang),
-                                format!("/{}s/{}", def.key(), r["id"].as_str().unwrap_or("")),
-                                sub,
-                            )
-                        })
-                        .collect()
-                }
-                Err(e) => return page_error(lang, e),
-            }
-        }
-    }
-    let contacts = out.pop().unwrap_or_default();
-    let accounts = out.pop().unwrap_or_default();
-    render(&SearchPage {
-        ctx: page.ctx,
-        accounts,
-        contacts,
-    })
-}
-
-fn form_fields(
-    def: &ObjectDef,
-    actor: &Access,
-    values: &serde_json::Map<String, Value>,
-    lang: Lang,
-    choices: &Choices,
-    store: &Store,
-) -> Vec<FormField> {
-    def.fields
-        .iter()
-        .filter(|s| !s.system && actor.grants.can_write_field(def.object, s.name))
-        .map(|s| {
-            let v = values
-                .get(s.name)
-                .map(|raw| {
-                    rapport_core::fields::parse_value(s, raw, &store.parse_context()).unwrap_or(
-                        FieldValue::Text(raw.as_str().unwrap_or_default().to_string()),
-                    )
-                })
-                .unwrap_or(FieldValue::Null);
-            build_input(s, &v, lang, choices)
-        })
-        .chain(
-            choices
-                .customs
-                .iter()
-                .filter(|c| actor.grants.can_write_field(def.object, &c.key))
-                .map(|c| {
-                    form::custom_input(
-                        c,
-                        values
-                            .get(&c.key)
-                            .unwrap_or(&c.default.clone().unwrap_or(Value::Null)),
-                        lang,
-                        choices,
-                    )
-                }),
-        )
-        .collect()
-}
-
-pub async fn new_form(
-    State(app): State<AppState>,
-    page: Page,
-    Path(object): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    let lang = page.ctx.lang;
-    let Ok(def) = def_for(&object) else {
-        return page_error(lang, DomainError::NotFound);
-    };
-    if page.access.scope(def.object, Action::Create) == Scope::None {
-        return page_error(lang, DomainError::Forbidden("create".into()));
-    }
-    let choices = match choices(&app.store, &page.access, lang, def.object).await {
-        Ok(c) => c,
-        Err(e) => return page_error(lang, e),
-    };
-    let mut initial = serde_json::Map::new();
-    initial.insert("owner_id".into(), json!(page.user.id));
-    // Links from a related record fill in the reference (a new quote from its opportunity).
-    for (k, v) in &q {
-        if def
-            .field(k)
-            .is_some_and(|f| !f.system && rapport_core::ids::is_valid_id(v))
-        {
-            initial.insert(k.clone(), json!(v));
-        }
-    }
-    let fields = form_fields(def, &page.access, &initial, lang, &choices, &app.store);
-    render(&FormPage {
-        title: format!(
-            "{} · {}",
-            super::i18n::t(lang, "list.new"),
-            title_of(def, lang)
-        ),
-        action: format!("/{object}/new"),
-        cancel: format!("/{object}"),
-        fields,
-        has_errors: false,
-        duplicates: vec![],
-        overridable: false,
-        ctx: page.ctx,
-    })
-}
-
-pub async fn create(
-    State(app): State<AppState>,
-    Path(object): Path<String>,
-    Posted { page, form }: Posted,
-) -> Response {
-    let lang = page.ctx.lang;
-    let def = match posted_def(lang, &object) {
-        Ok(def) => def,
-        Err(refused) => return *refused,
-    };
-    let mut doc = form::to_doc(def.fields, &form);
-    let customs = rapport_services::custom_fields::active(&app.store, def.object)
-        .await
-        .unwrap_or_default();
-    form::custom_to_doc(&customs, &form, &mut doc);
-    let opts = WriteOptions {
-        override_duplicates: !field(&form, "_override").is_empty(),
-        ..WriteOptions::default()
-    };
-    match records::create(&app.store, &page.access, def, &doc, opts).await {
-        Ok(rec) => {
-            Redirect::to(&format!("/{object}/{}", rec["id"].as_str().unwrap_or(""))).into_response()
-        }
-        Err(err) => {
-            let choices = match choices(&app.store, &page.access, lang, def.object).await {
-                Ok(c) => c,
-                Err(e) => return page_error(lang, e),
-            };
-            let mut fields = form_fields(def, &page.access, &doc, lang, &choices, &app.store);
-            // Keep exactly what the user typed in the inputs.
-            for f in &mut fields {
-                if let Some(raw) = form
-                    .iter()
-                    .find(|(k, _)| *k == f.name)
-                    .map(|(_, v)| v.clone())
-                {
-                    if !matches!(
-                        f.input.as_str(),
-                        "select" | "multiselect" | "checkbox" | "consent"
-                    ) {
-                        f.value = raw;
-                    }
-                }
-            }
-            let (mut duplicates, mut overridable, mut banner) = (vec![], false, None);
-            match &err {
-                DomainError::Validation(errs) => {
-                    for e in errs {
-                        let base = e.field.split(['.', '[']).next().unwrap_or(&e.field);
-                        if let Some(f) = fields.iter_mut().find(|f| f.name == base) {
-                            f.error = Some(field_message(lang, e));
-                        } else {
-                            banner = Some(field_message(lang, e));
-                        }
-                    }
-                }
-                DomainError::Duplicate {
-                    matches,
-                    overridable: o,
-                    ..
-                } => {
-                    overridable = *o;
-                    duplicates = matches
-                        .iter()
-                        .map(|m| {
-                            (
-                                m["label"].as_str().unwrap_or("").to_string(),
-                                m["id"].as_str().map(|id| format!("/{object}/{id}")),
-                            )
-                        })
-                        .collect();
-                }
-                other => return page_error(lang, DomainError::Internal(other.to_string())),
-            }
-            let _ = banner;
-            let mut res = render(&FormPage {
-                title: format!(
-                    "{} · {}",
-                    super::i18n::t(lang, "list.new"),
-                    title_of(def, lang)
-                ),
-                action: format!("/{object}/new"),
-                cancel: format!("/{object}"),
-                has_errors: matches!(err, DomainError::Validation(_)),
-                fields,
-                duplicates,
-                overridable,
-                ctx: page.ctx,
-            });
-            *res.status_mut() = if matches!(err, DomainError::Duplicate { .. }) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            res
-        }
-    }
 }
 
 async fn render_detail(
@@ -548,29 +255,29 @@ async fn render_detail(
         });
     }
     let key_names: &[&str] = match def.object {
-        Object::Account => &["level", "status", "phone", "owner_id"],
-        Object::Lead => &["company", "status", "mobile", "owner_id"],
-        Object::Opportunity => &[
+        objects::ACCOUNT => &["level", "status", "phone", "owner_id"],
+        objects::LEAD => &["company", "status", "mobile", "owner_id"],
+        objects::OPPORTUNITY => &[
             "account_id",
             "stage",
             "amount",
             "expected_close_date",
             "owner_id",
         ],
-        Object::Product => &["code", "price", "tax_rate", "active"],
-        Object::Quote => &["account_id", "status", "total", "valid_until", "owner_id"],
-        Object::Contract => &[
+        objects::PRODUCT => &["code", "price", "tax_rate", "active"],
+        objects::QUOTE => &["account_id", "status", "total", "valid_until", "owner_id"],
+        objects::CONTRACT => &[
             "account_id",
             "status",
             "amount",
             "received_amount",
             "owner_id",
         ],
-        Object::Order => &["account_id", "status", "total", "order_date", "owner_id"],
-        Object::Payment => &["contract_id", "amount", "paid_on", "method", "owner_id"],
+        objects::ORDER => &["account_id", "status", "total", "order_date", "owner_id"],
+        objects::PAYMENT => &["contract_id", "amount", "paid_on", "method", "owner_id"],
         _ => &["title", "mobile", "email", "owner_id"],
     };
-    let can_convert = def.object == Object::Lead
+    let can_convert = def.object == objects::LEAD
         && can_update
         && !matches!(rec["status"].as_str(), Some("converted" | "disqualified"));
     let key_fields = key_names

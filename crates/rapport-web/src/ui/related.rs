@@ -4,8 +4,8 @@ use super::form::Choices;
 use super::i18n::{t, Lang};
 use super::record_pages::record_label;
 use crate::AppState;
-use rapport_core::Object;
 use rapport_services::access::Access;
+use rapport_services::objects;
 use rapport_services::objects::{CONTACTS, CONTRACTS, OPPORTUNITIES, ORDERS, PAYMENTS, QUOTES};
 use rapport_services::records::query::{self, ListParams};
 use rapport_services::records::ObjectDef;
@@ -132,7 +132,7 @@ pub async fn groups(
 ) -> Vec<Group> {
     let mut out = Vec::new();
     match def.object {
-        Object::Account => {
+        objects::ACCOUNT => {
             let params = ListParams {
                 filter: Some(json!({"field": "accounts", "op": "has", "value": id})),
                 limit: Some(50),
@@ -178,16 +178,16 @@ pub async fn groups(
                 );
             }
         }
-        Object::Quote | Object::Contract | Object::Order => {
+        objects::QUOTE | objects::CONTRACT | objects::ORDER => {
             let mut items: Vec<Item> = rec["account_id"]
                 .as_str()
                 .and_then(|a| account_item(choices, a, &t(lang, "nav.accounts")))
                 .into_iter()
                 .collect();
             for (field, object) in [
-                ("opportunity_id", Object::Opportunity),
-                ("quote_id", Object::Quote),
-                ("contract_id", Object::Contract),
+                ("opportunity_id", objects::OPPORTUNITY),
+                ("quote_id", objects::QUOTE),
+                ("contract_id", objects::CONTRACT),
             ] {
                 if let Some(rid) = rec[field].as_str() {
                     let label = choices
@@ -207,13 +207,13 @@ pub async fn groups(
             }
             out.push((t(lang, "record.related"), items));
             let key = match def.object {
-                Object::Quote => "quote_id",
-                Object::Contract => "contract_id",
+                objects::QUOTE => "quote_id",
+                objects::CONTRACT => "contract_id",
                 _ => "",
             };
             if !key.is_empty() {
                 let filter = json!({"field": key, "op": "eq", "value": id});
-                if def.object == Object::Quote {
+                if def.object == objects::QUOTE {
                     out.push(
                         documents(app, actor, &CONTRACTS, filter.clone(), choices, lang).await,
                     );
@@ -223,7 +223,7 @@ pub async fn groups(
                 out.push(documents(app, actor, &ORDERS, filter, choices, lang).await);
             }
         }
-        Object::Contact => {
+        objects::CONTACT => {
             let links = rec["accounts"].as_array().cloned().unwrap_or_default();
             out.push((
                 t(lang, "record.related_accounts"),
@@ -249,7 +249,7 @@ pub async fn groups(
                 .await,
             );
         }
-        Object::Opportunity => {
+        objects::OPPORTUNITY => {
             let mut items: Vec<Item> = rec["account_id"]
                 .as_str()
                 .and_then(|a| account_item(choices, a, &t(lang, "nav.accounts")))
@@ -309,7 +309,7 @@ pub async fn groups(
                     .collect(),
             ));
         }
-        Object::Lead => {
+        objects::LEAD => {
             let mut items = Vec::new();
             if let Some(a) = rec["converted_account_id"].as_str() {
                 items.extend(account_item(choices, a, &t(lang, "nav.accounts")));

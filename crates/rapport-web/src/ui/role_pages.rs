@@ -70,7 +70,7 @@ async fn show_role(app: &AppState, page: Page, key: &str, error: Option<String>)
     let zh = lang == Lang::Zh;
     let action_label = |a: Action| t(lang, &format!("settings.action_{}", a.key()));
     let object_name = |o: Object| object_label(lang, o);
-    let objects_rows = Object::ALL
+    let objects_rows = Object::all()
         .into_iter()
         .map(|o| {
             let cells = Action::ALL

@@ -11,6 +11,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rapport_core::{validate, Action, DomainError, Object, Scope};
+use rapport_services::objects;
 use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
 use rapport_services::objects::opportunity::board;
 use rapport_services::objects::{LEADS, OPPORTUNITIES};
@@ -98,7 +99,7 @@ pub async fn board_page(
         Err(e) => return super::error_page(lang, e),
     };
     // Only what the board shows: owners' names and the lost reasons (not every picker list).
-    let owners = if page.access.scope(Object::User, Action::Read) != Scope::None {
+    let owners = if page.access.scope(Object::USER, Action::Read) != Scope::None {
         match rapport_services::users::list(&app.store, &page.access).await {
             Ok(list) => list.into_iter().map(|u| (u.id, u.name)).collect(),
             Err(e) => return super::error_page(lang, e),
@@ -177,7 +178,7 @@ pub async fn board_page(
             .map(|s| (s.key.clone(), s.name(zh).to_string()))
             .collect(),
         lost_reasons,
-        can_create: page.access.scope(Object::Opportunity, Action::Create) != Scope::None,
+        can_create: page.access.scope(objects::OPPORTUNITY, Action::Create) != Scope::None,
         columns,
         error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
         ctx: page.ctx,
@@ -278,7 +279,7 @@ async fn convert_page(
         Ok(l) => l,
         Err(e) => return super::error_page(lang, e),
     };
-    let c = match choices(&app.store, &page.access, lang, Object::Opportunity).await {
+    let c = match choices(&app.store, &page.access, lang, objects::OPPORTUNITY).await {
         Ok(c) => c,
         Err(e) => return super::error_page(lang, e),
     };

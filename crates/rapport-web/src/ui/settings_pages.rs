@@ -14,7 +14,7 @@ use rapport_core::DomainError;
 use rapport_services::objects;
 use rapport_services::picklists::{self, PicklistValue};
 use rapport_services::records::duplicates::{self, RuleMode};
-use rapport_services::{custom_fields, roles};
+use rapport_services::{custom_fields, imports, roles};
 use serde_json::{json, Value};
 
 type Options = Vec<(String, String, bool)>;
@@ -36,6 +36,8 @@ struct SettingsPage {
     duplicate_rules: Vec<(String, String, Options)>,
     /// (id, name, depth) in tree order
     departments: Vec<(String, String, usize)>,
+    /// Days an import's uploaded rows are kept after it ends.
+    keep_raw_days: i64,
 }
 
 use super::form::trimmed as field;
@@ -67,7 +69,7 @@ fn kind_label(lang: Lang, key: &str) -> String {
 /// A record type's name as the menu shows it ("商机", "Opportunities").
 pub(super) fn object_label(lang: Lang, o: Object) -> String {
     match objects::def_of(o) {
-        Some(d) => t(lang, &format!("nav.{}", d.plural)),
+        Some(d) => t(lang, &format!("nav.{}", d.plural())),
         None => t(lang, &format!("settings.object_{}", o.key())),
     }
 }
@@ -189,7 +191,7 @@ pub(super) async fn show(
         customs,
         record_types: objects::ALL
             .into_iter()
-            .map(|d| (d.plural.to_string(), object_label(lang, d.object)))
+            .map(|d| (d.plural().to_string(), object_label(lang, d.object)))
             .collect(),
         kinds: KINDS
             .iter()
@@ -197,6 +199,10 @@ pub(super) async fn show(
             .collect(),
         picklists: lists,
         duplicate_rules,
+        keep_raw_days: imports::raw::retention(&app.store, &page.access)
+            .await
+            .unwrap_or_default()
+            .keep_raw_days,
         ctx: page.ctx,
     })
 }
@@ -330,6 +336,30 @@ pub async fn save_duplicates(
         Ok(())
     }
     .await;
+    after(&app, page, res).await
+}
+
+/// How long an import's uploaded rows are kept after it ends.
+pub async fn save_import_retention(
+    State(app): State<AppState>,
+    Posted { page, form }: Posted,
+) -> Response {
+    let res = match field(&form, "keep_raw_days").parse::<i64>() {
+        Ok(days) => imports::raw::set_retention(
+            &app.store,
+            &page.access,
+            imports::raw::Retention {
+                keep_raw_days: days,
+            },
+        )
+        .await
+        .map(|_| ()),
+        Err(_) => Err(DomainError::field(
+            "keep_raw_days",
+            "invalid_number",
+            "keep_raw_days is a whole number of days",
+        )),
+    };
     after(&app, page, res).await
 }
 

@@ -5,12 +5,14 @@
 mod fields;
 
 use super::common::text_of;
+use crate::objects;
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{Branch, Cx, DuplicateRule, Hooks, SearchText, Values};
 use crate::records::{ObjectDef, Record};
 use crate::Store;
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
 use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
@@ -18,10 +20,12 @@ use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of account records (roles grant on it; paths use its plural).
+pub const ACCOUNT: Object = Object::record("account", "accounts", Ownership::Owned);
+
 pub const ACCOUNTS: ObjectDef = ObjectDef {
-    object: Object::Account,
+    object: ACCOUNT,
     table: "accounts",
-    plural: "accounts",
     fields: FIELDS,
     hooks: &Rules,
 };
@@ -34,6 +38,10 @@ fn t(s: &str) -> Alias {
 
 #[async_trait::async_trait]
 impl Hooks for Rules {
+    fn has_activities(&self) -> bool {
+        true
+    }
+
     /// Protecting an account from the pool (or lifting it) is a manager's decision: it needs
     /// the transfer right over the account.
     async fn check(
@@ -207,7 +215,7 @@ pub fn check_protect(
     actor: &crate::access::Access,
     owner: Option<&str>,
 ) -> Result<(), DomainError> {
-    let ok = match actor.owners(Object::Account, rapport_core::Action::Transfer) {
+    let ok = match actor.owners(objects::ACCOUNT, rapport_core::Action::Transfer) {
         Some(f) => f.allows(owner),
         None => false,
     };

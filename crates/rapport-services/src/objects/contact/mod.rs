@@ -5,19 +5,23 @@
 mod fields;
 
 use super::common::{person_norms, text_of};
+use crate::objects;
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{Branch, DuplicateRule, Erasure, Hooks, SearchText, Values};
 use crate::records::{ObjectDef, Record};
+use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
 use sea_orm::sea_query::{Alias, Cond, Expr, Query, Value as SqlValue};
 use serde_json::{Map, Value};
 
 pub use fields::FIELDS;
 
+/// The permission key of contact records (roles grant on it; paths use its plural).
+pub const CONTACT: Object = Object::record("contact", "contacts", Ownership::Owned);
+
 pub const CONTACTS: ObjectDef = ObjectDef {
-    object: Object::Contact,
+    object: CONTACT,
     table: "contacts",
-    plural: "contacts",
     fields: FIELDS,
     hooks: &Rules,
 };
@@ -30,6 +34,10 @@ fn t(s: &str) -> Alias {
 
 #[async_trait::async_trait]
 impl Hooks for Rules {
+    fn has_activities(&self) -> bool {
+        true
+    }
+
     fn normalise(&self, doc: &mut Map<String, Value>) -> Result<(), DomainError> {
         if let Some(ids) = doc.remove("account_ids") {
             if doc.contains_key("accounts") {
@@ -53,6 +61,10 @@ impl Hooks for Rules {
 
     fn batch_creatable(&self) -> bool {
         true
+    }
+
+    fn label_columns(&self) -> &'static [&'static str] {
+        &["family_name", "given_name"]
     }
 
     fn label(&self, rec: &Record) -> String {
@@ -107,7 +119,7 @@ impl Hooks for Rules {
                 cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
                 range: None,
                 fields: &["accounts"],
-                reads: Some(Object::Account),
+                reads: Some(objects::ACCOUNT),
             });
         }
         out

@@ -1,8 +1,8 @@
 //! The fields of contract records.
 
+use crate::objects;
 use crate::objects::common::*;
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Contracts (合同): the signed agreement, approved before it counts.
 pub const FIELDS: &[FieldSpec] = &[
@@ -10,7 +10,7 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::new("name", Text { max: 200 }, "Title", "合同名称").required(),
     ACCOUNT,
     OPPORTUNITY,
-    FieldSpec::new("quote_id", RecordRef(Object::Quote), "Quote", "报价单"),
+    FieldSpec::new("quote_id", RecordRef(objects::QUOTE), "Quote", "报价单"),
     FieldSpec::new("amount", Money, "Amount", "合同金额").required(),
     CURRENCY,
     FieldSpec::new("start_date", Date, "Starts", "开始日期"),

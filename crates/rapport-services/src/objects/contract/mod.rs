@@ -10,16 +10,19 @@ use crate::records::{ObjectDef, Record};
 use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of contract records (roles grant on it; paths use its plural).
+pub const CONTRACT: Object = Object::record("contract", "contracts", Ownership::Owned);
+
 pub const CONTRACTS: ObjectDef = ObjectDef {
-    object: Object::Contract,
+    object: CONTRACT,
     table: "contracts",
-    plural: "contracts",
     fields: FIELDS,
     hooks: &Rules,
 };

@@ -3,11 +3,12 @@
 //! carry over so every deal can be traced back to where it came from.
 
 use crate::access::Access;
+use crate::objects;
 use crate::objects::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use crate::records::{self, find_in_scope_fresh, insert, prepare_create, Preset, WriteOptions};
 use crate::{audit, outbox, Store};
 use rapport_core::fields::FieldValue;
-use rapport_core::{ids, Action, DomainError, Object};
+use rapport_core::{ids, Action, DomainError};
 use rapport_db::{db_err, exec};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use serde::Deserialize;
@@ -76,7 +77,7 @@ pub async fn convert(
 ) -> Result<Converted, DomainError> {
     let lead = records::read_record(store, actor, &LEADS, lead_id).await?;
     let upd = actor
-        .owners(Object::Lead, Action::Update)
+        .owners(objects::LEAD, Action::Update)
         .ok_or_else(|| DomainError::Forbidden("you may not convert leads".into()))?;
     if !upd.allows(lead.owner_id()) {
         return Err(DomainError::Forbidden(
@@ -106,7 +107,7 @@ pub async fn convert(
     // The account: an existing one the converter can see, or a new one from the lead.
     let (account_id, account) = match req.account_id.as_deref() {
         Some(id) => {
-            let f = actor.owners(Object::Account, Action::Read);
+            let f = actor.owners(objects::ACCOUNT, Action::Read);
             let found = match f {
                 Some(f) => find_in_scope_fresh(store, &ACCOUNTS, &f, id).await?,
                 None => None,

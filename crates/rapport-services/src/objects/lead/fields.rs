@@ -1,8 +1,8 @@
 //! The fields of lead records.
 
+use crate::objects;
 use crate::objects::common::{LAST_ACTIVITY, NEXT_ACTIVITY};
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Leads (线索): a prospect not yet qualified into an account, contact and opportunity.
 pub const FIELDS: &[FieldSpec] = &[
@@ -42,14 +42,14 @@ pub const FIELDS: &[FieldSpec] = &[
     .system(),
     FieldSpec::new(
         "converted_contact_id",
-        RecordRef(Object::Contact),
+        RecordRef(objects::CONTACT),
         "Converted to contact",
         "转化联系人",
     )
     .system(),
     FieldSpec::new(
         "converted_opportunity_id",
-        RecordRef(Object::Opportunity),
+        RecordRef(objects::OPPORTUNITY),
         "Converted to opportunity",
         "转化商机",
     )

@@ -12,15 +12,18 @@ use crate::records::hooks::{
 };
 use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
+use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, FieldError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 
 pub use fields::FIELDS;
 
+/// The permission key of lead records (roles grant on it; paths use its plural).
+pub const LEAD: Object = Object::record("lead", "leads", Ownership::Owned);
+
 pub const LEADS: ObjectDef = ObjectDef {
-    object: Object::Lead,
+    object: LEAD,
     table: "leads",
-    plural: "leads",
     fields: FIELDS,
     hooks: &Rules,
 };
@@ -29,6 +32,10 @@ struct Rules;
 
 #[async_trait::async_trait]
 impl Hooks for Rules {
+    fn has_activities(&self) -> bool {
+        true
+    }
+
     fn apply(&self, _loaded: &Loaded, change: Change<'_>) -> Result<Effects, DomainError> {
         let Change {
             before,
@@ -81,6 +88,10 @@ impl Hooks for Rules {
 
     fn batch_creatable(&self) -> bool {
         true
+    }
+
+    fn label_columns(&self) -> &'static [&'static str] {
+        &["family_name", "given_name"]
     }
 
     fn label(&self, rec: &Record) -> String {

@@ -3,10 +3,11 @@
 //! lost columns show the deals closed recently.
 
 use crate::access::{Access, OwnerFilter};
+use crate::objects;
 use crate::pipelines::{find, Pipeline, Stage, StageKind};
 use crate::{audit, Store};
 use chrono::{DateTime, Duration, Utc};
-use rapport_core::{Action, DomainError, Object};
+use rapport_core::{Action, DomainError};
 use rapport_db::{all, get};
 use sea_orm::sea_query::{Alias, Expr, Func, NullOrdering, Order, Query, SelectStatement};
 use serde::Serialize;
@@ -94,7 +95,7 @@ pub async fn board(
     pipeline_id: Option<&str>,
 ) -> Result<Board, DomainError> {
     let filter = actor
-        .owners(Object::Opportunity, Action::Read)
+        .owners(objects::OPPORTUNITY, Action::Read)
         .ok_or_else(|| DomainError::Forbidden("you may not read opportunities".into()))?;
     let db = store.db.reader();
     let pipeline = match pipeline_id {
@@ -102,7 +103,7 @@ pub async fn board(
         None => crate::pipelines::default_pipeline(db).await?,
     };
     let since = store.now() - Duration::days(CLOSED_DAYS);
-    let amounts_visible = actor.grants.can_read_field(Object::Opportunity, "amount");
+    let amounts_visible = actor.grants.can_read_field(objects::OPPORTUNITY, "amount");
 
     let mut q = Query::select();
     q.column(o("stage"))
@@ -143,7 +144,7 @@ pub async fn board(
         }
     }
 
-    let account_filter = actor.owners(Object::Account, Action::Read);
+    let account_filter = actor.owners(objects::ACCOUNT, Action::Read);
     let now = store.now();
     let mut columns = Vec::new();
     for stage in &pipeline.stages {

@@ -1,8 +1,8 @@
 //! The fields of opportunity records.
 
+use crate::objects;
 use crate::objects::common::{LAST_ACTIVITY, NEXT_ACTIVITY};
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Opportunities (商机): a deal moving through the stages of a pipeline.
 pub const FIELDS: &[FieldSpec] = &[
@@ -44,7 +44,7 @@ pub const FIELDS: &[FieldSpec] = &[
     )
     .system(),
     FieldSpec::new("closed_at", DateTime, "Closed", "关闭时间").system(),
-    FieldSpec::new("lead_id", RecordRef(Object::Lead), "From lead", "来源线索").system(),
+    FieldSpec::new("lead_id", RecordRef(objects::LEAD), "From lead", "来源线索").system(),
     FieldSpec::new("owner_id", UserRef, "Owner", "负责人"),
     FieldSpec::new("department_id", DepartmentRef, "Department", "所属部门").system(),
     FieldSpec::new("tags", Tags, "Tags", "标签"),

@@ -14,16 +14,19 @@ use crate::records::hooks::{
 use crate::records::{ObjectDef, Record};
 use crate::Store;
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of opportunity records (roles grant on it; paths use its plural).
+pub const OPPORTUNITY: Object = Object::record("opportunity", "opportunities", Ownership::Owned);
+
 pub const OPPORTUNITIES: ObjectDef = ObjectDef {
-    object: Object::Opportunity,
+    object: OPPORTUNITY,
     table: "opportunities",
-    plural: "opportunities",
     fields: FIELDS,
     hooks: &Rules,
 };
@@ -32,6 +35,10 @@ struct Rules;
 
 #[async_trait::async_trait]
 impl Hooks for Rules {
+    fn has_activities(&self) -> bool {
+        true
+    }
+
     /// Every pipeline, read once per write or batch.
     async fn load(
         &self,

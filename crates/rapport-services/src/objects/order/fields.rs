@@ -1,8 +1,8 @@
 //! The fields of order records.
 
+use crate::objects;
 use crate::objects::common::*;
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Orders (订单): what is delivered, from confirmation to completion.
 pub const FIELDS: &[FieldSpec] = &[
@@ -11,11 +11,11 @@ pub const FIELDS: &[FieldSpec] = &[
     ACCOUNT,
     FieldSpec::new(
         "contract_id",
-        RecordRef(Object::Contract),
+        RecordRef(objects::CONTRACT),
         "Contract",
         "合同",
     ),
-    FieldSpec::new("quote_id", RecordRef(Object::Quote), "Quote", "报价单"),
+    FieldSpec::new("quote_id", RecordRef(objects::QUOTE), "Quote", "报价单"),
     FieldSpec::new("order_date", Date, "Order date", "下单日期"),
     FieldSpec::new("status", Picklist("order_status"), "Status", "状态"),
     CURRENCY,

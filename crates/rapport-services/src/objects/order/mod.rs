@@ -9,16 +9,19 @@ use crate::records::hooks::{Branch, Change, Cx, Effects, Hooks, Loaded, SearchTe
 use crate::records::{ObjectDef, Record};
 use chrono::{DateTime, Utc};
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of order records (roles grant on it; paths use its plural).
+pub const ORDER: Object = Object::record("order", "orders", Ownership::Owned);
+
 pub const ORDERS: ObjectDef = ObjectDef {
-    object: Object::Order,
+    object: ORDER,
     table: "orders",
-    plural: "orders",
     fields: FIELDS,
     hooks: &Rules,
 };

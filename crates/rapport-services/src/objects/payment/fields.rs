@@ -1,15 +1,15 @@
 //! The fields of payment records.
 
+use crate::objects;
 use crate::objects::common::{DEPARTMENT, DESCRIPTION, NUMBER, OWNER};
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Payments received (回款) against a contract.
 pub const FIELDS: &[FieldSpec] = &[
     NUMBER,
     FieldSpec::new(
         "contract_id",
-        RecordRef(Object::Contract),
+        RecordRef(objects::CONTRACT),
         "Contract",
         "合同",
     )

@@ -14,6 +14,7 @@ use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{DomainError, Object};
 use rapport_db::{get, one};
 use sea_orm::sea_query::{Expr, Query};
@@ -21,10 +22,12 @@ use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of payment records (roles grant on it; paths use its plural).
+pub const PAYMENT: Object = Object::record("payment", "payments", Ownership::Owned);
+
 pub const PAYMENTS: ObjectDef = ObjectDef {
-    object: Object::Payment,
+    object: PAYMENT,
     table: "payments",
-    plural: "payments",
     fields: FIELDS,
     hooks: &Rules,
 };

@@ -10,16 +10,19 @@ use crate::records::hooks::{Branch, Change, Cx, Effects, Hooks, Loaded, SearchTe
 use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
 use rapport_db::one;
 use sea_orm::sea_query::{Expr, Query, Value as SqlValue};
 
 pub use fields::FIELDS;
 
+/// The permission key of product records (roles grant on it; paths use its plural).
+pub const PRODUCT: Object = Object::record("product", "products", Ownership::Unowned);
+
 pub const PRODUCTS: ObjectDef = ObjectDef {
-    object: Object::Product,
+    object: PRODUCT,
     table: "products",
-    plural: "products",
     fields: FIELDS,
     hooks: &Rules,
 };

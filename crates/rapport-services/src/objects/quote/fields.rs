@@ -1,8 +1,8 @@
 //! The fields of quote records.
 
+use crate::objects;
 use crate::objects::common::*;
 use rapport_core::fields::{FieldKind::*, FieldSpec};
-use rapport_core::Object;
 
 /// Quotes (报价单): priced lines for an opportunity, valid until a date.
 pub const FIELDS: &[FieldSpec] = &[
@@ -12,7 +12,7 @@ pub const FIELDS: &[FieldSpec] = &[
     OPPORTUNITY,
     FieldSpec::new(
         "contact_id",
-        RecordRef(Object::Contact),
+        RecordRef(objects::CONTACT),
         "Contact",
         "联系人",
     ),

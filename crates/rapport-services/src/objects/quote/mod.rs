@@ -10,16 +10,19 @@ use crate::records::{ObjectDef, Record};
 use crate::Store;
 use chrono::{DateTime, Utc};
 use rapport_core::input::Input;
+use rapport_core::permission::Ownership;
 use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 use sea_orm::DatabaseTransaction;
 
 pub use fields::FIELDS;
 
+/// The permission key of quote records (roles grant on it; paths use its plural).
+pub const QUOTE: Object = Object::record("quote", "quotes", Ownership::Owned);
+
 pub const QUOTES: ObjectDef = ObjectDef {
-    object: Object::Quote,
+    object: QUOTE,
     table: "quotes",
-    plural: "quotes",
     fields: FIELDS,
     hooks: &Rules,
 };

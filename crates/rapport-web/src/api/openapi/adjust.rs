@@ -12,7 +12,7 @@ pub(super) fn path_param_schema(path: &str, name: &str) -> Value {
             json!({"type": "string", "enum": ["accounts", "contacts"]})
         }
         "object" => json!({"type": "string", "enum": rapport_services::objects::ALL
-            .iter().map(|d| d.plural).collect::<Vec<_>>()}),
+            .iter().map(|d| d.plural()).collect::<Vec<_>>()}),
         "key" if path.starts_with("/api/v1/custom-fields/") => {
             json!({"type": "string", "pattern": "^cf_[a-z0-9_]{1,40}$"})
         }
@@ -30,10 +30,10 @@ pub(super) fn duplicate_rule_paths(doc: &mut Value) {
     let Some(generic) = paths.remove("/api/v1/duplicate-rules/{object}") else {
         return;
     };
-    for def in [
-        &rapport_services::objects::ACCOUNTS,
-        &rapport_services::objects::CONTACTS,
-    ] {
+    for def in rapport_services::objects::ALL
+        .iter()
+        .filter(|d| !d.hooks.duplicate_rules().is_empty())
+    {
         let mut ops = generic.clone();
         let rules: serde_json::Map<String, Value> = def
             .hooks
@@ -46,7 +46,7 @@ pub(super) fn duplicate_rule_paths(doc: &mut Value) {
                 o.remove("parameters");
                 o.insert(
                     "operationId".into(),
-                    json!(format!("{method}_duplicate_rules_{}", def.plural)),
+                    json!(format!("{method}_duplicate_rules_{}", def.plural())),
                 );
             }
             if op.get("requestBody").is_some() {
@@ -54,7 +54,7 @@ pub(super) fn duplicate_rule_paths(doc: &mut Value) {
                     "additionalProperties": false, "properties": rules});
             }
         }
-        paths.insert(format!("/api/v1/duplicate-rules/{}", def.plural), ops);
+        paths.insert(format!("/api/v1/duplicate-rules/{}", def.plural()), ops);
     }
 }
 

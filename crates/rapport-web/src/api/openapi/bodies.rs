@@ -121,7 +121,8 @@ pub(super) fn activity_create_schema() -> Value {
 }
 
 pub(super) fn activity_schema() -> Value {
-    use rapport_core::activity::{Channel, Direction, Kind, Priority, Status, RELATED_TYPES};
+    use rapport_core::activity::{Channel, Direction, Kind, Priority, Status};
+    let related_types = rapport_services::activities::access::related_types();
     let keys = |v: Vec<&'static str>| json!(v);
     let time = json!({"type": ["string", "null"], "format": "date-time"});
     json!({"type": "object", "additionalProperties": false, "properties": {
@@ -129,7 +130,7 @@ pub(super) fn activity_schema() -> Value {
         "subject": {"type": "string", "maxLength": 200},
         "body": {"type": ["string", "null"], "maxLength": 20000, "description": "@name mentions notify colleagues who may read the record"},
         "channel": {"enum": keys(Channel::ALL.iter().map(|k| k.key()).collect())},
-        "related_type": {"enum": RELATED_TYPES, "description": "fixed at creation"},
+        "related_type": {"enum": related_types, "description": "fixed at creation"},
         "related_id": {"type": "string", "description": "fixed at creation"},
         "assignee_id": {"type": ["string", "null"], "description": "tasks; default the caller"},
         "status": {"enum": keys(Status::ALL.iter().map(|k| k.key()).collect())},
@@ -175,7 +176,7 @@ pub(super) fn bulk_schema(d: &rapport_services::records::ObjectDef) -> Value {
         "ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "format": "uuid"}},
         "all_matching": {"type": "object", "additionalProperties": false, "properties": {
             "q": {"type": "string"},
-            "filter": {"$ref": format!("#/components/schemas/Filter_{}", d.plural)}}},
+            "filter": {"$ref": format!("#/components/schemas/Filter_{}", d.plural())}}},
         "action": {"enum": ["assign_owner", "add_tag", "remove_tag", "set_field", "delete"]},
         "owner_id": {"type": "string", "format": "uuid"}, "reason": text(500), "tag": text(40),
         "field": {"enum": settable, "description": "set_field: a field's value checked per record; records it does not suit are listed as failed"},
@@ -203,9 +204,9 @@ pub(super) fn export_start_schema() -> Value {
                 .map(|p| p.to_openapi(Some(d))["schema"].clone())
                 .unwrap_or_default();
             json!({"type": "object", "additionalProperties": false, "required": ["object"], "properties": {
-                "object": {"const": d.plural},
+                "object": {"const": d.plural()},
                 "q": {"type": "string"},
-                "filter": {"$ref": format!("#/components/schemas/Filter_{}", d.plural)},
+                "filter": {"$ref": format!("#/components/schemas/Filter_{}", d.plural())},
                 "sort": {"enum": rapport_services::records::query::sort_keys(d)},
                 "cols": cols,
                 "format": {"enum": ["csv", "xlsx"]}}})

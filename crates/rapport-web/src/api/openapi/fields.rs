@@ -189,7 +189,10 @@ pub(super) fn money() -> Value {
 
 /// Rights or field rules keyed by object (`account`, ..., `settings`).
 pub(super) fn grants_map() -> Value {
-    let keys: Vec<&str> = rapport_core::Object::ALL.iter().map(|o| o.key()).collect();
+    let keys: Vec<&str> = rapport_core::Object::all()
+        .iter()
+        .map(|o| o.key())
+        .collect();
     json!({"type": "object", "propertyNames": {"enum": keys}})
 }
 

@@ -65,7 +65,7 @@ pub fn build() -> Value {
         // A single record: its version is its ETag, and a change or delete may name it.
         let record_one = rapport_services::objects::ALL
             .iter()
-            .any(|d| *path == format!("/api/v1/{}/{{id}}", d.plural));
+            .any(|d| *path == format!("/api/v1/{}/{{id}}", d.plural()));
         if record_one && matches!(*method, "get" | "patch" | "post") {
             op["responses"][status.to_string()]["headers"] = json!({"ETag": {
                 "description": "the record's version; send it back in If-Match to change the record only as you read it",
@@ -167,7 +167,7 @@ pub fn build() -> Value {
     if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
         for d in rapport_services::objects::ALL {
             schemas.insert(
-                format!("Filter_{}", d.plural),
+                format!("Filter_{}", d.plural()),
                 filter_schema::filter_schema(d),
             );
         }

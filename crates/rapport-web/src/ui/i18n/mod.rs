@@ -327,6 +327,13 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("settings.list", "列表", "List"),
     ("settings.value", "值", "Value"),
     ("settings.duplicates", "查重规则", "Duplicate rules"),
+    ("settings.imports", "导入文件保留", "Import files"),
+    (
+        "settings.imports_help",
+        "导入结束后，上传文件中的原始行和失败行的原因保留多少天；到期自动删除（删除个人数据时立即删除其中涉及该人的行）。",
+        "How many days after an import ends its uploaded rows and the reasons of failed rows are kept; then they are deleted (rows about a person are deleted at once when that person is erased).",
+    ),
+    ("settings.keep_raw_days", "保留天数（1–3650）", "Days to keep (1–3650)"),
     ("settings.rule_name", "客户名称", "company name"),
     ("settings.rule_credit_code", "信用代码", "credit code"),
     ("settings.rule_phone", "电话", "phone"),

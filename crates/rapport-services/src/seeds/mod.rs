@@ -2,6 +2,10 @@
 //! rights on record types added later, the audit chain's head, default picklists, the default
 //! sales pipeline. Each step only fills in what is missing.
 
+mod builtin_roles;
+
+pub use builtin_roles::{builtin_roles, BuiltinRole};
+
 use chrono::{DateTime, Utc};
 use rapport_core::{DomainError, Object};
 use rapport_db::migrate::DataStep;
@@ -32,6 +36,7 @@ impl rapport_db::migrate::Seeds for Seeds {
 /// Apply every migration not yet applied, seeding what they ask for (the database's schema
 /// is `rapport_db::migrate`'s).
 pub async fn migrate(db: &Db, now: DateTime<Utc>) -> Result<(), DomainError> {
+    crate::objects::register();
     rapport_db::migrate::run(db, now, &Seeds).await
 }
 
@@ -103,7 +108,7 @@ async fn seed_data(
             }
         }
         DataStep::RoleGrants(objects) => {
-            for role in rapport_core::permission::builtin_roles() {
+            for role in builtin_roles() {
                 let row = tx
                     .query_one(build(
                         backend,
@@ -148,7 +153,7 @@ async fn seed_data(
         }
         DataStep::DefaultPipeline => crate::pipelines::seed_default(tx, now).await?,
         DataStep::MissingRoles => {
-            for role in rapport_core::permission::builtin_roles() {
+            for role in builtin_roles() {
                 let present = tx
                     .query_one(build(
                         backend,
