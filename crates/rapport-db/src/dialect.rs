@@ -13,15 +13,23 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 /// transaction lock per key, taken in the order given (callers sort them, so two transactions
 /// never wait for each other in a circle). SQLite: nothing to do, a write transaction holds the
 /// database's one write lock from its start ([`crate::Db::begin`]).
-pub async fn lock_keys(tx: &DatabaseTransaction, keys: &[String]) -> Result<(), DomainError> {
+pub async fn lock_keys<C: ConnectionTrait>(tx: &C, keys: &[String]) -> Result<(), DomainError> {
     if tx.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    for key in keys {
+    // Up to 100 keys a statement, locked in the order given (`ORDER BY n`: the lock function
+    // is volatile, so PostgreSQL calls it after sorting).
+    for chunk in keys.chunks(100) {
+        let rows: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i}, {i})")).collect();
+        let sql = format!(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (VALUES {}) AS u(k, n) \
+             ORDER BY n",
+            rows.join(", ")
+        );
         tx.execute(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [key.as_str().into()],
+            sql,
+            chunk.iter().map(|k| SqlValue::from(k.as_str())),
         ))
         .await
         .map_err(db_err)?;

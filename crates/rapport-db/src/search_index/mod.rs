@@ -72,15 +72,25 @@ pub async fn find(
     object_type: &str,
     tokens: &[String],
 ) -> Result<Vec<(String, String)>, DomainError> {
+    find_on(db.reader(), db, object_type, tokens).await
+}
+
+/// [`find`] on connection `c` (a write transaction, which also sees what it wrote itself).
+pub async fn find_on<C: ConnectionTrait>(
+    c: &C,
+    db: &Db,
+    object_type: &str,
+    tokens: &[String],
+) -> Result<Vec<(String, String)>, DomainError> {
     let rows = if db.is_sqlite() {
         let narrowed = db.token_filters().narrow(db, object_type, tokens);
         let q = filters::select(object_type, tokens, &narrowed);
-        db.reader().query_all(q).await.map_err(crate::db_err)?
+        c.query_all(q).await.map_err(crate::db_err)?
     } else {
         let mut q = lookup(None, tokens.to_vec());
         q.expr_as(Expr::col(t("record_id")), t("id"))
             .columns([t("token"), t("object_type")]);
-        all(db.reader(), &q).await?
+        all(c, &q).await?
     };
     rows.iter()
         .filter(|r| get::<String>(r, "object_type").is_ok_and(|ty| ty == object_type))

@@ -58,7 +58,7 @@ pub async fn set_rules(
     object: Object,
     new: Rules,
 ) -> Result<Rules, DomainError> {
-    if actor.scope(Object::Settings, Action::Update) != Scope::All {
+    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
         return Err(DomainError::Forbidden(
             "changing duplicate rules needs the settings right".into(),
         ));
@@ -102,6 +102,13 @@ impl RuleKeys {
         match self {
             RuleKeys::Column(_, k) | RuleKeys::Tokens(k) => k,
         }
+    }
+
+    /// Add another row's keys of the same rule.
+    pub(crate) fn extend(&mut self, other: RuleKeys) {
+        let (RuleKeys::Column(_, k) | RuleKeys::Tokens(k)) = self;
+        let (RuleKeys::Column(_, more) | RuleKeys::Tokens(more)) = other;
+        k.extend(more);
     }
 }
 
@@ -293,6 +300,55 @@ async fn refusal(
         matches,
         overridable: !blocking,
     })
+}
+
+/// [`confirm`] for a batch of new records (an import's): inside the write's transaction, lock
+/// the keys that `rules` (rule → every key of the batch's rows it applies to) refuse, then
+/// look for records holding them that were committed after the batch was checked. Returns the
+/// first rule that finds one; the caller rolls back and checks the batch again.
+pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
+    tx: &C,
+    store: &Store,
+    def: &ObjectDef,
+    rules: Vec<(String, RuleKeys)>,
+) -> Result<Option<String>, DomainError> {
+    let mut locks: Vec<String> = rules
+        .iter()
+        .flat_map(|(rule, rk)| {
+            rk.keys()
+                .iter()
+                .map(move |k| format!("{}:{rule}:{k}", def.key()))
+        })
+        .collect();
+    if locks.is_empty() {
+        return Ok(None);
+    }
+    locks.sort();
+    locks.dedup();
+    rapport_db::dialect::lock_keys(tx, &locks).await?;
+    for (rule, rk) in rules {
+        for chunk in rk.keys().chunks(500) {
+            let found = match &rk {
+                RuleKeys::Column(c, _) => {
+                    let q = rule_query(def, RuleKeys::Column(c, chunk.to_vec()), None);
+                    match q {
+                        Some(q) => rapport_db::one(tx, &q).await?.is_some(),
+                        None => false,
+                    }
+                }
+                // Through the generations' filters, as the check itself looked them up.
+                RuleKeys::Tokens(_) => {
+                    !rapport_db::search_index::find_on(tx, &store.db, def.key(), chunk)
+                        .await?
+                        .is_empty()
+                }
+            };
+            if found {
+                return Ok(Some(rule));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The rule keys written so far in one transaction (a group of creates): a later record of

@@ -46,6 +46,9 @@ pub struct Encoded {
     /// The search tokens (record id, token) of the rows sealed so far, which `write` leaves to
     /// its caller ([`rapport_db::search_index::generations::write_bulk`]).
     tokens: Vec<(String, String)>,
+    /// Per duplicate rule that refuses the rows (block, or warn without an override), their
+    /// keys: `write` confirms no record committed since the check holds one.
+    strict: BTreeMap<String, duplicates::RuleKeys>,
 }
 
 /// What [`FastCreate::write`] wrote: the new records' ids in order, and their search tokens
@@ -425,6 +428,7 @@ impl FastCreate {
             links: Vec::new(),
             statements: Vec::new(),
             tokens: Vec::new(),
+            strict: BTreeMap::new(),
         })
     }
 
@@ -485,6 +489,21 @@ impl FastCreate {
                 out.links
                     .extend(l.iter().map(|x| (p.id.clone(), x.clone())));
             }
+            for (rule, mode) in &self.duplicate_rules {
+                let strict =
+                    *mode == RuleMode::Block || (*mode == RuleMode::Warn && !p.override_warn);
+                if !strict {
+                    continue;
+                }
+                if let Some(rk) = duplicates::rule_keys(keys, def, rule, &p.values) {
+                    match out.strict.get_mut(rule) {
+                        Some(acc) => acc.extend(rk),
+                        None => {
+                            out.strict.insert(rule.clone(), rk);
+                        }
+                    }
+                }
+            }
             out.ids.push(p.id.clone());
         }
         Ok(())
@@ -510,9 +529,22 @@ impl FastCreate {
             ids,
             statements,
             tokens,
+            strict,
             ..
         } = rows;
         let def = self.def;
+        // A record committed since the rows were checked (a create while the import ran) may
+        // hold a key a rule refuses: the transaction is rolled back and the batch checked
+        // again by the job's next run, which then finds it.
+        if let Some(rule) =
+            duplicates::confirm_batch(tx, &self.store, def, strict.into_iter().collect()).await?
+        {
+            return Err(DomainError::Conflict(format!(
+                "a {} created while these rows were checked matches one of them by the {rule} \
+                 rule; the rows are checked again",
+                def.key()
+            )));
+        }
         super::batch::run_all(tx, statements).await?;
         let mut summary =
             json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()});
@@ -539,5 +571,143 @@ impl FastCreate {
         )
         .await?;
         Ok(Written { ids, tokens })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::objects::ACCOUNTS;
+    use crate::records::{self, WriteOptions};
+    use crate::testing;
+
+    async fn admin(store: &Store) -> Access {
+        let user = crate::users::create(
+            store,
+            &Access::system(store).await.unwrap(),
+            crate::users::NewUser {
+                email: "importer@example.com".into(),
+                name: "Importer".into(),
+                password_hash: "-".into(),
+                role_keys: vec!["administrator".into()],
+                department_id: None,
+                manager_id: None,
+                language: "en".into(),
+                time_zone: "Asia/Shanghai".into(),
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+        Access::resolve(
+            store,
+            rapport_core::Principal {
+                user_id: user.id,
+                email: user.email,
+                ..rapport_core::Principal::system()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn doc(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    /// Rows checked, then a record with the same credit code (a block rule) created by
+    /// someone else before the rows are written: the write refuses, nothing of the batch is
+    /// written, and the same rows without the clash go in.
+    async fn a_create_between_check_and_write_is_caught(store: &Store) {
+        let actor = admin(store).await;
+        let fast = FastCreate::new(store, &actor, &ACCOUNTS).await.unwrap();
+        let rows = vec![
+            doc(json!({"name": "导入一号", "credit_code": "91310000MA1FL0B1X0"})),
+            doc(json!({"name": "导入二号", "credit_code": "91110108MA01XXXX0H"})),
+        ];
+        let mut pending = Vec::new();
+        for d in &rows {
+            pending.push(fast.prepare(d, &[], false).await.unwrap().unwrap());
+        }
+        let checked = fast
+            .check_duplicates(pending, &mut EarlierKeys::default(), None)
+            .await
+            .unwrap();
+        let pending: Vec<Pending> = checked.into_iter().map(Result::unwrap).collect();
+        // Meanwhile, an ordinary create with the first row's credit code.
+        records::create(
+            store,
+            &actor,
+            &ACCOUNTS,
+            &doc(json!({"name": "抢先", "credit_code": "91310000MA1FL0B1X0"})),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let mut enc = fast.encoding().unwrap();
+        fast.encode(&mut enc, &pending).unwrap();
+        let tx = store.db.begin().await.unwrap();
+        let err = fast
+            .write(&tx, enc, json!({}))
+            .await
+            .err()
+            .expect("the clash is caught at the write");
+        assert!(
+            matches!(&err, DomainError::Conflict(m) if m.contains("credit_code")),
+            "{err:?}"
+        );
+        drop(tx);
+        let names = |q: &'static str| {
+            let store = store.clone();
+            async move {
+                all(
+                    store.db.reader(),
+                    Query::select()
+                        .column(Alias::new("id"))
+                        .from(Alias::new("accounts"))
+                        .and_where(Expr::col(Alias::new("name")).like(q)),
+                )
+                .await
+                .unwrap()
+                .len()
+            }
+        };
+        assert_eq!(names("导入%").await, 0, "nothing of the batch was written");
+        // Checked again, the clash is a refused row and the other row goes in.
+        let fast = FastCreate::new(store, &actor, &ACCOUNTS).await.unwrap();
+        let mut pending = Vec::new();
+        for d in &rows {
+            pending.push(fast.prepare(d, &[], false).await.unwrap().unwrap());
+        }
+        let checked = fast
+            .check_duplicates(pending, &mut EarlierKeys::default(), None)
+            .await
+            .unwrap();
+        assert!(matches!(checked[0], Err(DomainError::Duplicate { .. })));
+        let ok: Vec<Pending> = checked.into_iter().filter_map(Result::ok).collect();
+        let mut enc = fast.encoding().unwrap();
+        fast.encode(&mut enc, &ok).unwrap();
+        let tx = store.db.begin().await.unwrap();
+        rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
+        let written = fast.write(&tx, enc, json!({})).await.unwrap();
+        rapport_db::search_index::generations::write_bulk(&tx, "account", written.tokens)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(names("导入%").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_between_check_and_write_is_caught_sqlite() {
+        a_create_between_check_and_write_is_caught(&testing::sqlite("fast_create").await).await;
+    }
+
+    #[tokio::test]
+    async fn a_create_between_check_and_write_is_caught_postgres() {
+        if let Some(pg) = testing::postgres("fast_create").await {
+            a_create_between_check_and_write_is_caught(&pg.store).await;
+            pg.drop().await;
+        }
     }
 }
