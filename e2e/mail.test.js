@@ -149,3 +149,38 @@ test("a rep cannot open the mail settings", async () => {
   assert.equal(res.status(), 403);
   await context.close();
 });
+
+test("audit anchors emailed to an address set on the mail page, at phone width in both languages", async () => {
+  const base = server.base;
+  const before = messages().length;
+  for (const [locale, heading, to] of [["en-US", "Audit anchors by email", "audit@example.com"], ["zh-CN", "审计锚点邮件", "audit-zh@example.com"]]) {
+    const context = await browser.newContext({ locale, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await signIn(page, base, "boss@example.com");
+    await page.goto(`${base}/admin/mail#anchor-mail`);
+    const section = page.locator("#anchor-mail");
+    assert.equal(await section.locator("h2").innerText(), heading);
+    // A mistake is named next to the field and changes nothing.
+    await section.locator("input[name=anchor_email]").evaluate((el) => { el.type = "text"; });
+    await section.locator("input[name=anchor_email]").fill("audit-at-example");
+    await section.locator("button.primary").click();
+    assert.equal(await page.locator(".field-error[data-field=anchor_email]").count(), 1);
+    await page.goto(`${base}/admin/mail#anchor-mail`);
+    await page.fill("#anchor-mail input[name=anchor_email]", to);
+    await page.click("#anchor-mail button.primary");
+    assert.equal(await page.locator(".alert.ok").count(), 1);
+    assert.equal(await page.inputValue("#anchor-mail input[name=anchor_email]"), to);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `fits the phone (${width})`);
+    await page.locator("#anchor-mail").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, `mail-anchors-phone-${locale}.png`) });
+    await context.close();
+  }
+  // The next anchor goes to the address set last.
+  server.cli(["audit", "anchor"]);
+  const got = await waitForMail(before + 1);
+  const anchor = got.find((m) => /^\[Rapport\] audit anchor #\d+$/.test(m.subject));
+  assert.ok(anchor, JSON.stringify(got));
+  assert.match(anchor.to, /audit-zh@example\.com/);
+  assert.match(anchor.body, /"mac":"/);
+});

@@ -54,6 +54,9 @@ STATE_CODES = {
     "no_vcards",
     # a picklist value the installation does not have (administrators edit the lists)
     "not_in_picklist",
+    # a custom field key (cf_…) no definition has: administrators define custom fields, so
+    # the document can give their keys' pattern but not which keys exist
+    "unknown_custom_field",
 }
 
 

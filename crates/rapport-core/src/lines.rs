@@ -135,7 +135,14 @@ fn text_of(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             let s = s.trim();
-            if s.chars().count() > max || s.chars().any(|c| c.is_control() && c != '\n') {
+            if s.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(err(
+                    &format!("{f}.{key}"),
+                    "invalid_characters",
+                    format!("{key} contains control characters"),
+                ));
+            }
+            if s.chars().count() > max {
                 return Err(err(
                     &format!("{f}.{key}"),
                     "too_long",
@@ -397,6 +404,26 @@ pub fn draft_to_json(d: &LineDraft) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_text_refuses_control_characters_apart_from_line_breaks_in_descriptions() {
+        let e = parse("lines", &json!([{"name": "a\u{0095}b", "unit_price": "1"}])).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code),
+            ("lines[0].name", "invalid_characters")
+        );
+        let e = parse(
+            "lines",
+            &json!([{"name": "x".repeat(201), "unit_price": "1"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "too_long");
+        let ok = parse(
+            "lines",
+            &json!([{"name": "a", "unit_price": "1", "description": "two\nlines"}]),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
 
     fn one(v: Value) -> Line {
         let drafts = parse("lines", &json!([v])).unwrap();

@@ -48,6 +48,7 @@ async fn dispatch(
         activities::REMIND_JOB => activities::remind(tx, store, &job.payload).await,
         crate::mail::NOTIFICATION_JOB => mail::run_notification_job(tx, store, &job.payload).await,
         crate::mail::CONTACT_JOB => mail::run_contact_job(tx, store, &job.payload).await,
+        crate::mail::anchors::JOB => crate::mail::anchors::run_job(tx, store, &job.payload).await,
         PURGE_JOB => {
             let now = store.now();
             let n = jobs::purge(tx, now, Duration::days(KEEP_FINISHED_DAYS)).await?;

@@ -229,6 +229,12 @@ async fn run() -> Result<()> {
             let written = rapport_services::audit::anchor::write(&store, &cfg.audit_anchor_dir)
                 .await
                 .map_err(describe);
+            // Its email (when an address is set) is queued for the server's job worker.
+            if let Ok(Some(a)) = &written {
+                rapport_services::mail::anchors::enqueue(&store, a)
+                    .await
+                    .map_err(describe)?;
+            }
             store.db.close().await;
             match written? {
                 Some(a) => println!(

@@ -117,6 +117,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         rapport_services::audit::anchor::Settings {
             dir: cfg.audit_anchor_dir.clone(),
             every: Duration::from_secs(cfg.audit_anchor_secs as u64),
+            then: Some(rapport_services::mail::anchors::after_anchor()),
         },
     );
     if cfg.master_key.is_none() {

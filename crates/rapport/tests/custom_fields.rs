@@ -179,7 +179,7 @@ story!(custom_fields_behave_like_built_in_ones, |app| {
         ("cf_portal", json!("portal"), "invalid_url"),
         ("cf_billing_email", json!("nope"), "invalid_email"),
         ("cf_hotline", json!("12"), "invalid_phone"),
-        ("cf_unknown", json!(1), "unknown_field"),
+        ("cf_unknown", json!(1), "unknown_custom_field"),
     ] {
         let mut d = json!({"name": "Bad Custom", "cf_region": "x"});
         d[k] = v;

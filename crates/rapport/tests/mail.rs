@@ -421,3 +421,90 @@ story!(
         assert_eq!(smtp.messages().len(), 1);
     }
 );
+
+story!(
+    audit_anchors_are_also_emailed_when_an_address_is_set,
+    |app| {
+        let smtp = SmtpServer::start();
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        app.user("rep@example.com", "sales_rep", None, None).await;
+        let admin = app.login("admin@example.com").await;
+        let rep = app.login("rep@example.com").await;
+        let (s, _) = app
+            .call(
+                &admin,
+                reqwest::Method::PUT,
+                "/api/v1/settings/smtp",
+                Some(
+                    json!({"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                "username": "", "password": "", "from_address": "crm@example.com"}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        // Nobody by default; only administrators set it; a bad address changes nothing.
+        let (s, none) = app.get(&admin, "/api/v1/settings/audit-anchors").await;
+        assert_eq!((s, none["email"].clone()), (StatusCode::OK, json!(null)));
+        let (s, _) = put_anchor_mail(&app, &rep, json!({"email": "audit@example.com"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, err) = put_anchor_mail(&app, &admin, json!({"email": "not an address"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["errors"][0]["code"], "invalid_email");
+        let (s, err) = put_anchor_mail(&app, &admin, json!({"emails": "audit@example.com"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(
+            app.get(&admin, "/api/v1/settings/audit-anchors").await.1["email"],
+            json!(null)
+        );
+        let (s, set) = put_anchor_mail(&app, &admin, json!({"email": " Audit@Example.com "})).await;
+        assert_eq!(s, StatusCode::OK, "{set}");
+        assert_eq!(set["email"], "audit@example.com");
+
+        // An anchor written now is emailed, as the line the anchor file holds.
+        let (code, out, err) = app.cli(&["audit", "anchor"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let got = smtp.wait_for(1).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0]["to"].as_str().unwrap().contains("audit@example.com"));
+        let body = got[0]["body"].as_str().unwrap();
+        let line = body
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .expect("the anchor's line");
+        let anchor: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(anchor["seq"].as_i64().unwrap() > 0, "{anchor}");
+        assert_eq!(
+            got[0]["subject"],
+            format!("[Rapport] audit anchor #{}", anchor["seq"])
+        );
+        let dir = app.dir.join("audit-anchors").join("anchors.jsonl");
+        let kept = std::fs::read_to_string(&dir).unwrap();
+        assert!(kept.lines().any(|l| l == line), "{kept}\n{line}");
+
+        // Cleared: the next anchor is not emailed.
+        let (s, _) = put_anchor_mail(&app, &admin, json!({"email": null})).await;
+        assert_eq!(s, StatusCode::OK);
+        app.post(&admin, "/api/v1/accounts", json!({"name": "锚点之后"}))
+            .await;
+        let (code, out, _) = app.cli(&["audit", "anchor"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("anchored entry"), "{out}");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert_eq!(smtp.messages().len(), 1);
+    }
+);
+
+async fn put_anchor_mail(
+    app: &common::App,
+    who: &common::Session,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    app.call(
+        who,
+        reqwest::Method::PUT,
+        "/api/v1/settings/audit-anchors",
+        Some(body),
+    )
+    .await
+}

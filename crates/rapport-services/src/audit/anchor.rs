@@ -131,11 +131,20 @@ fn append(dir: &Path, anchor: &Anchor) -> Result<(), DomainError> {
     f.sync_all().map_err(fail)
 }
 
-/// Where anchors go, and how often: set by the server's configuration.
-#[derive(Debug, Clone)]
+/// What the anchoring task does after it wrote an anchor (queue its email, `mail::anchors`,
+/// which sits above the trail).
+pub type AfterAnchor = std::sync::Arc<
+    dyn Fn(Store, Anchor) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Where anchors go, how often, and what follows each: set by the server's configuration.
+#[derive(Clone)]
 pub struct Settings {
     pub dir: PathBuf,
     pub every: std::time::Duration,
+    pub then: Option<AfterAnchor>,
 }
 
 /// The server's anchoring task: an anchor every `every` while the chain grows, and a last one
@@ -145,17 +154,27 @@ pub fn spawn(store: &Store, settings: Settings) {
     store
         .background()
         .spawn("audit anchors", move |stop| async move {
+            let then = |a: Option<Anchor>| {
+                let (s, then) = (s.clone(), settings.then.clone());
+                async move {
+                    if let (Some(a), Some(then)) = (a, then) {
+                        then(s, a).await;
+                    }
+                }
+            };
             loop {
-                if let Err(e) = write(&s, &settings.dir).await {
-                    tracing::error!(error = %e, "cannot write an audit anchor");
+                match write(&s, &settings.dir).await {
+                    Ok(a) => then(a).await,
+                    Err(e) => tracing::error!(error = %e, "cannot write an audit anchor"),
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(settings.every) => {}
                     _ = stop.requested() => break,
                 }
             }
-            if let Err(e) = write(&s, &settings.dir).await {
-                tracing::error!(error = %e, "cannot write the last audit anchor");
+            match write(&s, &settings.dir).await {
+                Ok(a) => then(a).await,
+                Err(e) => tracing::error!(error = %e, "cannot write the last audit anchor"),
             }
         });
 }

@@ -3,6 +3,7 @@
 //! notification, or an email to a contact that is logged on its timeline) as jobs in the same
 //! transaction as the change. The sending itself is [`send`].
 
+pub mod anchors;
 pub mod send;
 
 use crate::access::Access;

@@ -42,11 +42,24 @@ pub async fn read(
             .find(|d| d.key == *k)
             .filter(|_| is_custom_key(k))
         else {
-            errors.push(FieldError::new(
-                k.clone(),
-                "unknown_field",
-                format!("there is no field named {k}"),
-            ));
+            // A custom key no definition has: which custom fields exist is the installation's
+            // own (GET /api/v1/custom-fields/{object}), so it is told apart from a misspelling.
+            errors.push(if is_custom_key(k) {
+                FieldError::new(
+                    k.clone(),
+                    "unknown_custom_field",
+                    format!(
+                        "no custom field {k} is defined for {}",
+                        object.plural().unwrap_or(object.key())
+                    ),
+                )
+            } else {
+                FieldError::new(
+                    k.clone(),
+                    "unknown_field",
+                    format!("there is no field named {k}"),
+                )
+            });
             continue;
         };
         if !actor.grants.can_write_field(object, k) {

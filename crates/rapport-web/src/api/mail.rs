@@ -23,6 +23,33 @@ pub async fn put_smtp(
     ))
 }
 
+/// `GET /api/v1/settings/audit-anchors`: where audit anchors are emailed.
+pub async fn get_anchor_mail(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        mail::anchors::settings(&app.store, &auth.access).await?
+    )))
+}
+
+/// `PUT /api/v1/settings/audit-anchors` `{"email": "audit@example.com"}` (or `null`).
+pub async fn put_anchor_mail(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    if !body.contains_key("email") {
+        return Err(rapport_core::DomainError::field(
+            "email",
+            "required",
+            "email is required (null stops the emails)",
+        )
+        .into());
+    }
+    let new: mail::anchors::AnchorMail = super::sales::from_doc(body)?;
+    Ok(Json(json!(
+        mail::anchors::set_settings(&app.store, &auth.access, new).await?
+    )))
+}
+
 /// Send a test message at once; a refusal by the server is a 502 naming the server's answer.
 pub async fn test_smtp(
     State(app): State<AppState>,

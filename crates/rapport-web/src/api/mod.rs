@@ -84,6 +84,7 @@ api_routes! {
     "/api/v1/me/calendar-feed" => get(interop::calendar_feed);
     "/api/v1/settings/smtp" => get(mail::get_smtp).put(mail::put_smtp);
     "/api/v1/settings/smtp/test" => post(mail::test_smtp);
+    "/api/v1/settings/audit-anchors" => get(mail::get_anchor_mail).put(mail::put_anchor_mail);
     "/api/v1/contacts/{id}/emails" => post(mail::email_contact);
     "/api/v1/me/calendar-feed/reset" => post(interop::reset_calendar_feed);
     "/calendar/{file}" => get(interop::calendar_ics);

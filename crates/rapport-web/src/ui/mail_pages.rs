@@ -28,6 +28,8 @@ struct MailPage {
     from_name: String,
     configured: bool,
     test_to: String,
+    /// Where audit anchors are also emailed.
+    anchor_email: String,
     errors: HashMap<String, String>,
     notice: Option<String>,
     error: Option<String>,
@@ -78,6 +80,11 @@ async fn show(
         from_name: v("from_name"),
         configured: !saved.is_null(),
         test_to: page.user.email.clone(),
+        anchor_email: mail::anchors::settings(&app.store, &page.access)
+            .await
+            .ok()
+            .and_then(|a| a.email)
+            .unwrap_or_default(),
         errors,
         notice,
         error,
@@ -146,6 +153,35 @@ pub async fn test(State(app): State<AppState>, Posted { page, form }: Posted) ->
             };
             show(&app, page, None, HashMap::new(), None, Some(msg)).await
         }
+    }
+}
+
+/// Where audit anchors are also emailed (empty: nowhere).
+pub async fn save_anchor_email(
+    State(app): State<AppState>,
+    Posted { page, form }: Posted,
+) -> Response {
+    let lang = page.ctx.lang;
+    let email = Some(field(&form, "anchor_email")).filter(|e| !e.trim().is_empty());
+    match mail::anchors::set_settings(
+        &app.store,
+        &page.access,
+        mail::anchors::AnchorMail { email },
+    )
+    .await
+    {
+        Ok(_) => {
+            let notice = Some(t(lang, "mail.saved"));
+            show(&app, page, None, HashMap::new(), notice, None).await
+        }
+        Err(DomainError::Validation(errs)) => {
+            let errors = errs
+                .iter()
+                .map(|e| ("anchor_email".to_string(), field_message(lang, e)))
+                .collect();
+            show(&app, page, None, errors, None, None).await
+        }
+        Err(e) => super::error_page(lang, e),
     }
 }
 

@@ -135,6 +135,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs", get(jobs_pages::jobs_page))
         .route("/admin/mail", get(mail_pages::page).post(mail_pages::save))
         .route("/admin/mail/test", post(mail_pages::test))
+        .route("/admin/mail/anchors", post(mail_pages::save_anchor_email))
         .route(
             "/me/email-notifications",
             post(mail_pages::save_preferences),

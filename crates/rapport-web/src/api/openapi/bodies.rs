@@ -74,6 +74,9 @@ pub(super) fn sales_schemas() -> Map<String, Value> {
     m.insert("Release".into(), obj(json!({"reason": {"type": "string", "description": "a value of the pool_release_reason picklist"}, "note": {"type": "string", "maxLength": 500}}), &["reason"]));
     m.insert("ImportRetention".into(), obj(json!({
         "keep_raw_days": {"type": "integer", "minimum": 1, "maximum": 3650, "description": "days after an import ends that its file's rows and failed rows are kept (default 30)"}}), &["keep_raw_days"]));
+    m.insert("AnchorMail".into(), obj(json!({
+        "email": {"anyOf": [{"type": "string", "format": "email", "maxLength": 254}, {"const": ""}, {"type": "null"}],
+            "description": "an email address; null or empty to stop"}}), &["email"]));
     m.insert("PoolSettings".into(), obj(json!({
         "daily_claim_limit": {"type": "integer", "minimum": 0, "maximum": 10000}, "max_owned": {"type": "integer", "minimum": 0, "maximum": 1000000},
         "auto_return": {"type": "boolean"}, "no_follow_up_days": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "0: never"},

@@ -287,6 +287,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     (
         "get",
+        "/api/v1/settings/audit-anchors",
+        "settings",
+        "Where each signed audit anchor is also emailed (none unless set)",
+        None,
+        200,
+    ),
+    (
+        "put",
+        "/api/v1/settings/audit-anchors",
+        "settings",
+        "Set or clear the address audit anchors are emailed to (settings right)",
+        Some("AnchorMail"),
+        200,
+    ),
+    (
+        "get",
         "/api/v1/settings/pool",
         "settings",
         "The pool's rules",

@@ -9,6 +9,10 @@ use serde_json::{json, Map, Value};
 /// (bidirectional overrides, zero-width characters).
 pub(super) const PLAIN_TEXT: &str =
     "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*$";
+/// Text of a document's line: no control characters (a description may hold line breaks).
+const LINE_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+const LINE_LONG_TEXT: &str = "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f]*$";
+
 /// A name: plain text with at least one character that is not a space.
 pub(super) const NAME_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*$";
 
@@ -55,9 +59,9 @@ pub(super) fn field_schema(f: &FieldSpec) -> Value {
                 "description": "a line names a product, or has a name and a unit price of its own",
                 "properties": {
                 "product_id": {"type": ["string", "null"], "format": "uuid", "description": "fills name, unit, unit_price and tax_rate when they are left out"},
-                "name": {"type": ["string", "null"], "maxLength": 200},
-                "description": {"type": ["string", "null"], "maxLength": 1000},
-                "unit": {"type": ["string", "null"], "maxLength": 20},
+                "name": {"type": ["string", "null"], "maxLength": 200, "pattern": LINE_TEXT},
+                "description": {"type": ["string", "null"], "maxLength": 1000, "pattern": LINE_LONG_TEXT},
+                "unit": {"type": ["string", "null"], "maxLength": 20, "pattern": LINE_TEXT},
                 "quantity": {"type": "string", "pattern": "^[0-9]{1,9}(\\.[0-9]{1,3})?$", "not": {"pattern": "^0*(\\.0*)?$"}, "description": "positive decimal, up to 3 decimals; default 1"},
                 "unit_price": {"type": ["string", "null"], "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,2})?$", "description": "decimal amount as a string"},
                 "discount": {"type": "string", "description": "percent, up to 2 decimals"},
@@ -125,9 +129,19 @@ pub(super) fn field_schema_of(f: &FieldSpec) -> Value {
         let text = s["type"]
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t == "string"));
-        if text && s.get("format").is_none() && s.get("pattern").is_none() {
-            s["minLength"] = json!(1);
-            s["pattern"] = json!("\\S");
+        if text && s.get("format").is_none() {
+            match s.get("pattern").and_then(Value::as_str) {
+                None => {
+                    s["minLength"] = json!(1);
+                    s["pattern"] = json!("\\S");
+                }
+                // Plain text that must not be blank: a name.
+                Some(PLAIN_TEXT) => {
+                    s["minLength"] = json!(1);
+                    s["pattern"] = json!(NAME_TEXT);
+                }
+                Some(_) => {}
+            }
         }
     }
     s
@@ -164,7 +178,8 @@ pub(super) fn record_schema(fields: &[FieldSpec], extra: Value) -> Value {
         .map(|f| f.name)
         .collect();
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false,
-        "description": "also takes the installation's custom fields (cf_…, GET /api/v1/custom-fields/{object})"})
+        "patternProperties": {CUSTOM_KEY: custom_value()},
+        "description": "also takes the installation's custom fields (cf_…, GET /api/v1/custom-fields/{object}); a cf_ key no definition has is refused with unknown_custom_field"})
 }
 
 pub(super) fn contact_schema() -> Value {
@@ -204,4 +219,14 @@ pub(super) fn stage_name() -> Value {
 /// A display name: 1 to 100 characters, not only spaces.
 pub(super) fn name() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_TEXT})
+}
+
+/// The keys custom fields have (`rapport_core::custom::is_custom_key`).
+pub const CUSTOM_KEY: &str = "^cf_[a-z0-9_]{1,40}$";
+
+/// A custom field's value: its kind (text, number, money, date, choice, several choices, yes or
+/// no...) is in the field's definition, read at run time.
+pub fn custom_value() -> Value {
+    json!({"type": ["string", "number", "boolean", "array", "null"], "items": {"type": "string"},
+           "description": "a custom field's value, as its definition's kind says"})
 }

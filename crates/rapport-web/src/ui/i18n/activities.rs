@@ -180,6 +180,13 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
     ("mail.test", "发送测试邮件", "Send a test email"),
     ("mail.test_to", "收件人", "To"),
     ("mail.test_send", "发送", "Send"),
+    ("mail.anchors", "审计锚点邮件", "Audit anchors by email"),
+    (
+        "mail.anchors_help",
+        "服务器定期为审计日志写入带签名的锚点；填写地址后，每个锚点也会发送到该邮箱，在服务器之外留存一份，可用来发现被截断或改写的审计日志。留空则不发送。",
+        "The server regularly writes signed anchors of the audit trail; with an address here each one is also emailed there, so a copy is kept off the server to catch a trail cut short or rewritten. Leave it empty to send none.",
+    ),
+    ("mail.anchors_to", "发送到", "Send to"),
     ("mail.test_sent", "测试邮件已发送至", "Test email sent to"),
     ("mail.test_failed", "发送失败", "Sending failed"),
     ("mail.write", "发邮件", "Send email"),
