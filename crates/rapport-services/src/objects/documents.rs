@@ -3,7 +3,7 @@
 //! fields fixed once a document is sent or submitted, and a document's account agreeing with
 //! its opportunity's. Each type's own lifecycle is in its folder.
 
-use crate::records::hooks::{Branch, SearchText, Values};
+use crate::records::hooks::{Branch, Change, Cx, Effects, Hooks, Loaded, SearchText, Values};
 use crate::records::Record;
 use crate::Store;
 use chrono::{DateTime, Utc};
@@ -16,6 +16,84 @@ use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// How a document type's own rules check and complete a change (its lifecycle, in its folder).
+pub(super) type Prepare =
+    fn(&Context, Option<&Record>, &mut Values, &Input, DateTime<Utc>) -> Result<(), DomainError>;
+
+/// The hooks of a document type (quote, contract, order): what it loads, numbers and searches
+/// the same way; what differs is said here.
+pub(super) struct Document {
+    /// Its permission key, as its numbers are counted (`quote`).
+    pub key: &'static str,
+    /// Its numbers' prefix (`Q`, for `Q-2026-0001`).
+    pub prefix: &'static str,
+    /// Whether it has line items (completed from their products), and a price list.
+    pub with_lines: bool,
+    pub with_price_list: bool,
+    /// Its lifecycle.
+    pub prepare: Prepare,
+    /// What keeps it from being deleted: (table, column, what to call them).
+    pub blockers: &'static [(&'static str, &'static str, &'static str)],
+}
+
+#[async_trait::async_trait]
+impl Hooks for Document {
+    async fn load(
+        &self,
+        cx: Cx<'_>,
+        input: Option<&Input>,
+        before: Option<&Record>,
+    ) -> Result<Loaded, DomainError> {
+        match input {
+            Some(input) => Ok(Loaded::of(
+                load(
+                    cx.store,
+                    input,
+                    before,
+                    self.with_lines,
+                    self.with_price_list,
+                )
+                .await?,
+            )),
+            None => Ok(Loaded::of(Context::default())),
+        }
+    }
+
+    fn apply(&self, loaded: &Loaded, change: Change<'_>) -> Result<Effects, DomainError> {
+        let empty = Context::default();
+        let ctx = loaded.get::<Context>().unwrap_or(&empty);
+        (self.prepare)(ctx, change.before, change.values, change.input, change.now)?;
+        Ok(Effects::default())
+    }
+
+    fn derived(&self, values: &Values) -> Vec<(&'static str, sea_orm::Value)> {
+        vec![super::common::name_norm(&super::common::text_of(
+            values, "name",
+        ))]
+    }
+
+    async fn before_insert(
+        &self,
+        tx: &DatabaseTransaction,
+        values: &mut Values,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        number(tx, values, self.key, self.prefix, now).await
+    }
+
+    async fn delete_blocker(&self, store: &Store, id: &str) -> Result<Option<String>, DomainError> {
+        super::blocked_by(store, self.key, id, self.blockers).await
+    }
+
+    fn label(&self, rec: &Record) -> String {
+        label(rec)
+    }
+
+    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
+        quick_search(text)
+    }
+}
 
 pub(super) fn t(s: &str) -> Alias {
     Alias::new(s)
