@@ -302,6 +302,23 @@ async fn refusal(
     })
 }
 
+/// How many locks a rule's keys share on PostgreSQL. A key's lock is one of these buckets, so
+/// a transaction holding many keys (an import's) holds at most this many locks a rule, within
+/// the server's lock table; two writers of the same key always meet on the same lock, and two
+/// writers of different keys wait for each other only when their buckets collide.
+const LOCK_BUCKETS: u64 = 128;
+
+/// The advisory lock a rule's key takes: its type, rule and bucket (FNV-1a of the key, fixed
+/// across processes and versions).
+fn lock_name(def: &ObjectDef, rule: &str, key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{}:{rule}:{}", def.key(), h % LOCK_BUCKETS)
+}
+
 /// [`confirm`] for a batch of new records (an import's): inside the write's transaction, lock
 /// the keys that `rules` (rule → every key of the batch's rows it applies to) refuse, then
 /// look for records holding them that were committed after the batch was checked. Returns the
@@ -314,11 +331,7 @@ pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
 ) -> Result<Option<String>, DomainError> {
     let mut locks: Vec<String> = rules
         .iter()
-        .flat_map(|(rule, rk)| {
-            rk.keys()
-                .iter()
-                .map(move |k| format!("{}:{rule}:{k}", def.key()))
-        })
+        .flat_map(|(rule, rk)| rk.keys().iter().map(move |k| lock_name(def, rule, k)))
         .collect();
     if locks.is_empty() {
         return Ok(None);
@@ -403,11 +416,7 @@ pub(crate) async fn confirm(
     }
     let mut locks: Vec<String> = asked
         .iter()
-        .flat_map(|(rule, _, rk)| {
-            rk.keys()
-                .iter()
-                .map(move |k| format!("{}:{rule}:{k}", def.key()))
-        })
+        .flat_map(|(rule, _, rk)| rk.keys().iter().map(move |k| lock_name(def, rule, k)))
         .collect();
     locks.sort();
     locks.dedup();

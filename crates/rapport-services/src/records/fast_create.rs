@@ -698,6 +698,36 @@ mod tests {
         assert_eq!(names("导入%").await, 1);
     }
 
+    /// One transaction writing more rows than PostgreSQL has lock slots for (64 a connection
+    /// by default): their keys' locks are shared buckets, so the write goes through.
+    async fn a_large_batch_stays_within_the_lock_table(store: &Store) {
+        let actor = admin(store).await;
+        let fast = FastCreate::new(store, &actor, &crate::objects::CONTACTS)
+            .await
+            .unwrap();
+        let mut pending = Vec::new();
+        for n in 0..20000 {
+            let d = doc(json!({"family_name": "批量", "given_name": format!("{n}"),
+                "email": format!("bulk{n}@example.com")}));
+            pending.push(fast.prepare(&d, &[], false).await.unwrap().unwrap());
+        }
+        let mut enc = fast.encoding().unwrap();
+        fast.encode(&mut enc, &pending).unwrap();
+        let tx = store.db.begin().await.unwrap();
+        rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
+        let written = fast.write(&tx, enc, json!({})).await.unwrap();
+        assert_eq!(written.ids.len(), 20000);
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_stays_within_the_lock_table_postgres() {
+        if let Some(pg) = testing::postgres("fast_create_large").await {
+            a_large_batch_stays_within_the_lock_table(&pg.store).await;
+            pg.drop().await;
+        }
+    }
+
     #[tokio::test]
     async fn a_create_between_check_and_write_is_caught_sqlite() {
         a_create_between_check_and_write_is_caught(&testing::sqlite("fast_create").await).await;
