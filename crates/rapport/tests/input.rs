@@ -125,6 +125,29 @@ story!(malformed_bodies_are_refused_and_nothing_is_written, |app| {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "surprise");
     assert_eq!(body["errors"][0]["code"], "unknown_field");
+    // On every kind of body an unknown name is refused first, before what is wrong with the
+    // known ones (and even where a typed body would have ignored it).
+    let wrong = json!({"zz_surprise": 1, "name": 5, "days": "x", "keep_raw_days": "x",
+        "daily_claim_limit": "x", "host": 5, "kind": 9});
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/accounts"),
+        (reqwest::Method::POST, "/api/v1/activities"),
+        (reqwest::Method::POST, "/api/v1/users"),
+        (reqwest::Method::POST, "/api/v1/roles"),
+        (reqwest::Method::POST, "/api/v1/departments"),
+        (reqwest::Method::PUT, "/api/v1/settings/imports"),
+        (reqwest::Method::PUT, "/api/v1/settings/pool"),
+        (reqwest::Method::PUT, "/api/v1/settings/smtp"),
+        (reqwest::Method::PUT, "/api/v1/settings/audit-anchors"),
+        (reqwest::Method::PUT, "/api/v1/settings/approval-flow"),
+    ] {
+        let (st, body) = app.call(&s, method, path, Some(wrong.clone())).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        let errors = body["errors"].as_array().cloned().unwrap_or_default();
+        assert_eq!(errors[0]["code"], "unknown_field", "{path}: {body}");
+        let named = errors[0]["field"].as_str().unwrap_or("");
+        assert!(wrong.get(named).is_some(), "{path}: {body}");
+    }
 
     let (st, body) = app
         .post(

@@ -19,7 +19,6 @@ pub(crate) use run::principal_of;
 pub use run::{run_batch, IMPORT_JOB};
 
 use crate::access::Access;
-use crate::objects;
 use crate::records::{self, ObjectDef};
 use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
@@ -37,12 +36,9 @@ fn t(s: &str) -> Alias {
 /// Rows written per INSERT when a file is stored.
 const STORE_CHUNK: usize = 500;
 
-/// Record types a file can be imported into.
+/// Record types a file can be imported into: those whose hooks say so.
 pub fn importable(object: Object) -> Option<&'static ObjectDef> {
-    match object {
-        objects::ACCOUNT | objects::CONTACT | objects::LEAD => crate::objects::def_of(object),
-        _ => None,
-    }
+    crate::objects::def_of(object).filter(|d| d.hooks.importable())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -361,22 +357,20 @@ pub async fn preview(
     })
 }
 
+/// What a row is matched on unless the importer chooses: the type's first duplicate rule.
 fn default_match(object: Object) -> &'static str {
-    match object {
-        objects::ACCOUNT => "name",
-        _ => "email",
-    }
+    match_keys(object).get(1).copied().unwrap_or("none")
 }
 
 pub(crate) use raw::rows_between;
 
-/// Which match keys each record type supports.
-fn match_keys(object: Object) -> &'static [&'static str] {
-    match object {
-        objects::ACCOUNT => &["none", "name", "credit_code", "phone"],
-        objects::CONTACT => &["none", "email", "phone"],
-        _ => &["none", "email", "phone"],
-    }
+/// What rows of a type can be matched to existing records on: nothing, or the keys of its
+/// duplicate rules (an account's name, credit code or phone; a person's email or phone).
+pub fn match_keys(object: Object) -> Vec<&'static str> {
+    let rules = crate::objects::def_of(object).map_or(&[][..], |d| d.hooks.duplicate_rules());
+    std::iter::once("none")
+        .chain(rules.iter().map(|r| r.key))
+        .collect()
 }
 
 /// Save the mapping. Every field is one the actor may write; no field twice.

@@ -257,6 +257,12 @@ pub trait Hooks: Send + Sync {
         false
     }
 
+    /// Whether files can be imported into the type (rows matched to existing records on its
+    /// duplicate rules' keys).
+    fn importable(&self) -> bool {
+        false
+    }
+
     /// Whether activities (calls, meetings, tasks, notes...) attach to the type's records, and so
     /// whether its records have a timeline.
     fn has_activities(&self) -> bool {

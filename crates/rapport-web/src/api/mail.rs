@@ -36,7 +36,9 @@ pub async fn put_anchor_mail(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    if !body.contains_key("email") {
+    let named = body.contains_key("email");
+    let new: mail::anchors::AnchorMail = super::sales::from_doc(body)?;
+    if !named {
         return Err(rapport_core::DomainError::field(
             "email",
             "required",
@@ -44,7 +46,6 @@ pub async fn put_anchor_mail(
         )
         .into());
     }
-    let new: mail::anchors::AnchorMail = super::sales::from_doc(body)?;
     Ok(Json(json!(
         mail::anchors::set_settings(&app.store, &auth.access, new).await?
     )))

@@ -3,6 +3,7 @@
 mod activities;
 mod admin;
 pub(crate) mod auth;
+mod body;
 mod documents;
 pub(crate) mod exports;
 pub(crate) mod imports;

@@ -12,23 +12,11 @@ use rapport_services::objects;
 use rapport_services::objects::lead::convert::{self as leads, ConvertRequest};
 use rapport_services::objects::opportunity::board;
 use rapport_services::pipelines::{self, PipelineDraft};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// A JSON object read into `T`, naming the field at fault when it does not fit.
-pub(super) fn from_doc<T: DeserializeOwned>(doc: Map<String, Value>) -> ApiResult<T> {
-    serde_json::from_value(Value::Object(doc)).map_err(|e| {
-        let msg = e.to_string();
-        let field = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-            .unwrap_or("body")
-            .to_string();
-        DomainError::field(field, "invalid", msg).into()
-    })
-}
+pub(super) use super::body::from_doc;
 
 pub async fn convert(
     State(app): State<AppState>,

@@ -26,13 +26,12 @@ struct ImportsPage {
     error: Option<String>,
 }
 
+/// A record type's name in the menu, from its key or its plural.
 fn object_label(lang: Lang, object: &str) -> String {
-    let key = match object {
-        "account" | "accounts" => "nav.accounts",
-        "lead" | "leads" => "nav.leads",
-        _ => "nav.contacts",
-    };
-    t(lang, key)
+    let plural = Object::parse(object)
+        .and_then(Object::plural)
+        .unwrap_or(object);
+    t(lang, &format!("nav.{plural}"))
 }
 
 pub async fn list_page(
@@ -45,14 +44,11 @@ pub async fn list_page(
         Ok(l) => l,
         Err(e) => return redirect_or_error(lang, Err::<(), _>(e), ""),
     };
-    let objects = [objects::ACCOUNT, objects::CONTACT, objects::LEAD]
-        .into_iter()
-        .filter(|o| page.access.scope(*o, Action::Create) != Scope::None)
-        .map(|o| {
-            let plural = o.plural().unwrap_or("").to_string();
-            let label = object_label(lang, &plural);
-            (plural, label)
-        })
+    let objects = objects::ALL
+        .iter()
+        .filter(|d| d.hooks.importable())
+        .filter(|d| page.access.scope(d.object, Action::Create) != Scope::None)
+        .map(|d| (d.plural().to_string(), object_label(lang, d.plural())))
         .collect();
     render(&ImportsPage {
         object: field(&q, "object"),
@@ -170,13 +166,12 @@ pub async fn import_page(
             )
         })
         .collect();
-    let match_keys = match preview.import.object.as_str() {
-        "account" => vec!["none", "name", "credit_code", "phone"],
-        _ => vec!["none", "email", "phone"],
-    }
-    .into_iter()
-    .map(|k| (k.to_string(), t(lang, &format!("import.match_{k}"))))
-    .collect();
+    let match_keys = Object::parse(&preview.import.object)
+        .map(imports::match_keys)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| (k.to_string(), t(lang, &format!("import.match_{k}"))))
+        .collect();
     let imp = preview.import;
     let errors = if matches!(imp.status.as_str(), "dry_done" | "done" | "undone") {
         imports::errors(&app.store, &page.access, &id, 200)

@@ -42,6 +42,10 @@ impl Hooks for Rules {
         true
     }
 
+    fn importable(&self) -> bool {
+        true
+    }
+
     /// Protecting an account from the pool (or lifting it) is a manager's decision: it needs
     /// the transfer right over the account.
     async fn check(

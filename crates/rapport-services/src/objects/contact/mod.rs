@@ -38,6 +38,10 @@ impl Hooks for Rules {
         true
     }
 
+    fn importable(&self) -> bool {
+        true
+    }
+
     fn normalise(&self, doc: &mut Map<String, Value>) -> Result<(), DomainError> {
         if let Some(ids) = doc.remove("account_ids") {
             if doc.contains_key("accounts") {

@@ -36,6 +36,10 @@ impl Hooks for Rules {
         true
     }
 
+    fn importable(&self) -> bool {
+        true
+    }
+
     fn apply(&self, _loaded: &Loaded, change: Change<'_>) -> Result<Effects, DomainError> {
         let Change {
             before,
