@@ -69,6 +69,46 @@ impl Sealer {
     }
 }
 
+/// The key of a person whose record is being created in the caller's transaction: made and
+/// stored in one statement (no read before or after, as [`sealer`] needs for a person who may
+/// have one already). Should a key exist after all, that one is used.
+pub async fn sealer_for_new<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    object_type: &str,
+    id: &str,
+) -> Result<Sealer, DomainError> {
+    let keys = store.keys()?;
+    let raw = SubjectKey::encode(&SubjectKey::generate());
+    let wrapped = keys.encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
+    let inserted = exec(
+        c,
+        Query::insert()
+            .into_table(t(TABLE))
+            .columns(["object_type", "object_id", "key_enc", "created_at"].map(t))
+            .values_panic([
+                object_type.into(),
+                id.into(),
+                wrapped.into(),
+                store.now().into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([t("object_type"), t("object_id")])
+                    .do_nothing()
+                    .to_owned(),
+            ),
+    )
+    .await?;
+    if inserted == 0 {
+        return sealer(c, store, object_type, id).await;
+    }
+    Ok(Sealer {
+        key: SubjectKey::from_b64(&raw)?,
+        aad: aad(object_type, id),
+        place: place(object_type, id),
+    })
+}
+
 /// The person's key (made on first use, in the caller's transaction), ready to seal.
 pub async fn sealer<C: ConnectionTrait>(
     c: &C,

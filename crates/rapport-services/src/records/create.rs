@@ -188,7 +188,7 @@ pub(crate) async fn write_record(
         .map(|f| f.name)
         .collect();
     if !to_seal.is_empty() {
-        let sealer = audit::subjects::sealer(tx, store, def.key(), id).await?;
+        let sealer = audit::subjects::sealer_for_new(tx, store, def.key(), id).await?;
         for name in to_seal {
             if let Some(v) = audit_values.get_mut(name) {
                 *v = sealer.seal(v)?;
