@@ -2,6 +2,7 @@
 //! PostgreSQL database under `RAPPORT_TEST_DATABASE_URL`'s server (dropped afterwards).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::access::Access;
 use crate::{Db, Keyring, Store, StoreSettings};
 use std::sync::Arc;
 
@@ -72,4 +73,35 @@ impl Postgres {
         )
         .await;
     }
+}
+
+/// A new administrator's rights, for work done as a signed-in user.
+pub async fn admin(store: &Store, email: &str) -> Access {
+    let user = crate::users::create(
+        store,
+        &Access::system(store).await.unwrap(),
+        crate::users::NewUser {
+            email: email.into(),
+            name: email.into(),
+            password_hash: "-".into(),
+            role_keys: vec!["administrator".into()],
+            department_id: None,
+            manager_id: None,
+            language: "en".into(),
+            time_zone: "Asia/Shanghai".into(),
+            phone: None,
+        },
+    )
+    .await
+    .unwrap();
+    Access::resolve(
+        store,
+        rapport_core::Principal {
+            user_id: user.id,
+            email: user.email,
+            ..rapport_core::Principal::system()
+        },
+    )
+    .await
+    .unwrap()
 }

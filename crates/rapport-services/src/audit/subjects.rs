@@ -69,18 +69,18 @@ impl Sealer {
     }
 }
 
-/// The key of a person whose record is being created in the caller's transaction: made and
-/// stored in one statement (no read before or after, as [`sealer`] needs for a person who may
-/// have one already). Should a key exist after all, that one is used.
-pub async fn sealer_for_new<C: ConnectionTrait>(
+/// Make a key for the person and store it (wrapped with the field keys) unless one is stored
+/// already: the new key, or `None` when another transaction had made one.
+async fn make_key<C: ConnectionTrait>(
     c: &C,
     store: &Store,
     object_type: &str,
     id: &str,
-) -> Result<Sealer, DomainError> {
-    let keys = store.keys()?;
+) -> Result<Option<String>, DomainError> {
     let raw = SubjectKey::encode(&SubjectKey::generate());
-    let wrapped = keys.encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
+    let wrapped = store
+        .keys()?
+        .encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
     let inserted = exec(
         c,
         Query::insert()
@@ -99,14 +99,30 @@ pub async fn sealer_for_new<C: ConnectionTrait>(
             ),
     )
     .await?;
-    if inserted == 0 {
-        return sealer(c, store, object_type, id).await;
-    }
+    Ok((inserted == 1).then_some(raw))
+}
+
+fn sealer_of(raw: &str, object_type: &str, id: &str) -> Result<Sealer, DomainError> {
     Ok(Sealer {
-        key: SubjectKey::from_b64(&raw)?,
+        key: SubjectKey::from_b64(raw)?,
         aad: aad(object_type, id),
         place: place(object_type, id),
     })
+}
+
+/// The key of a person whose record is being created in the caller's transaction: made and
+/// stored in one statement, with no read before or after as [`sealer`] needs for a person who
+/// may have one already.
+pub async fn sealer_for_new<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    object_type: &str,
+    id: &str,
+) -> Result<Sealer, DomainError> {
+    match make_key(c, store, object_type, id).await? {
+        Some(raw) => sealer_of(&raw, object_type, id),
+        None => sealer(c, store, object_type, id).await,
+    }
 }
 
 /// The person's key (made on first use, in the caller's transaction), ready to seal.
@@ -116,42 +132,20 @@ pub async fn sealer<C: ConnectionTrait>(
     object_type: &str,
     id: &str,
 ) -> Result<Sealer, DomainError> {
-    let keys = store.keys()?;
-    let key = match stored(c, object_type, id).await? {
+    let wrapped = match stored(c, object_type, id).await? {
         Some(wrapped) => wrapped,
-        None => {
-            let raw = SubjectKey::encode(&SubjectKey::generate());
-            let wrapped = keys.encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
-            exec(
-                c,
-                Query::insert()
-                    .into_table(t(TABLE))
-                    .columns(["object_type", "object_id", "key_enc", "created_at"].map(t))
-                    .values_panic([
-                        object_type.into(),
-                        id.into(),
-                        wrapped.into(),
-                        store.now().into(),
-                    ])
-                    .on_conflict(
-                        OnConflict::columns([t("object_type"), t("object_id")])
-                            .do_nothing()
-                            .to_owned(),
-                    ),
-            )
-            .await?;
-            // Another transaction may have made it first: use the one stored.
-            stored(c, object_type, id)
+        None => match make_key(c, store, object_type, id).await? {
+            Some(raw) => return sealer_of(&raw, object_type, id),
+            // Another transaction made it first: use the one stored.
+            None => stored(c, object_type, id)
                 .await?
-                .ok_or_else(|| DomainError::Internal("a subject key was not stored".into()))?
-        }
+                .ok_or_else(|| DomainError::Internal("a subject key was not stored".into()))?,
+        },
     };
-    let raw = keys.decrypt(TABLE, COLUMN, &place(object_type, id), &key)?;
-    Ok(Sealer {
-        key: SubjectKey::from_b64(&raw)?,
-        aad: aad(object_type, id),
-        place: place(object_type, id),
-    })
+    let raw = store
+        .keys()?
+        .decrypt(TABLE, COLUMN, &place(object_type, id), &wrapped)?;
+    sealer_of(&raw, object_type, id)
 }
 
 async fn stored<C: ConnectionTrait>(

@@ -582,36 +582,6 @@ mod tests {
     use crate::records::{self, WriteOptions};
     use crate::testing;
 
-    async fn admin(store: &Store) -> Access {
-        let user = crate::users::create(
-            store,
-            &Access::system(store).await.unwrap(),
-            crate::users::NewUser {
-                email: "importer@example.com".into(),
-                name: "Importer".into(),
-                password_hash: "-".into(),
-                role_keys: vec!["administrator".into()],
-                department_id: None,
-                manager_id: None,
-                language: "en".into(),
-                time_zone: "Asia/Shanghai".into(),
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-        Access::resolve(
-            store,
-            rapport_core::Principal {
-                user_id: user.id,
-                email: user.email,
-                ..rapport_core::Principal::system()
-            },
-        )
-        .await
-        .unwrap()
-    }
-
     fn doc(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -620,7 +590,7 @@ mod tests {
     /// someone else before the rows are written: the write refuses, nothing of the batch is
     /// written, and the same rows without the clash go in.
     async fn a_create_between_check_and_write_is_caught(store: &Store) {
-        let actor = admin(store).await;
+        let actor = testing::admin(store, "importer@example.com").await;
         let fast = FastCreate::new(store, &actor, &ACCOUNTS).await.unwrap();
         let rows = vec![
             doc(json!({"name": "导入一号", "credit_code": "91310000MA1FL0B1X0"})),
@@ -701,7 +671,7 @@ mod tests {
     /// One transaction writing more rows than PostgreSQL has lock slots for (64 a connection
     /// by default): their keys' locks are shared buckets, so the write goes through.
     async fn a_large_batch_stays_within_the_lock_table(store: &Store) {
-        let actor = admin(store).await;
+        let actor = testing::admin(store, "importer@example.com").await;
         let fast = FastCreate::new(store, &actor, &crate::objects::CONTACTS)
             .await
             .unwrap();

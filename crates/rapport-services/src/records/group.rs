@@ -159,33 +159,7 @@ mod tests {
     /// with the database's own error, the other four are written, and the trail holds one
     /// entry for each record written and still verifies.
     async fn one_failure_leaves_the_rest_of_the_group(store: &Store) {
-        let user = crate::users::create(
-            store,
-            &Access::system(store).await.unwrap(),
-            crate::users::NewUser {
-                email: "owner@example.com".into(),
-                name: "Owner".into(),
-                password_hash: "-".into(),
-                role_keys: vec!["administrator".into()],
-                department_id: None,
-                manager_id: None,
-                language: "en".into(),
-                time_zone: "Asia/Shanghai".into(),
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-        let actor = Access::resolve(
-            store,
-            rapport_core::Principal {
-                user_id: user.id,
-                email: user.email,
-                ..rapport_core::Principal::system()
-            },
-        )
-        .await
-        .unwrap();
+        let actor = testing::admin(store, "owner@example.com").await;
         let first = records::create(store, &actor, &CONTACTS, &doc(0), WriteOptions::default())
             .await
             .unwrap();
