@@ -103,13 +103,6 @@ impl RuleKeys {
             RuleKeys::Column(_, k) | RuleKeys::Tokens(k) => k,
         }
     }
-
-    /// Add another row's keys of the same rule.
-    pub(crate) fn extend(&mut self, other: RuleKeys) {
-        let (RuleKeys::Column(_, k) | RuleKeys::Tokens(k)) = self;
-        let (RuleKeys::Column(_, more) | RuleKeys::Tokens(more)) = other;
-        k.extend(more);
-    }
 }
 
 /// The keys `rule` compares for `values`: the type's own column, or the search tokens of its
@@ -327,11 +320,11 @@ pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
     tx: &C,
     store: &Store,
     def: &ObjectDef,
-    rules: Vec<(String, RuleKeys)>,
+    rules: Vec<(String, Vec<String>)>,
 ) -> Result<Option<String>, DomainError> {
     let mut locks: Vec<String> = rules
         .iter()
-        .flat_map(|(rule, rk)| rk.keys().iter().map(move |k| lock_name(def, rule, k)))
+        .flat_map(|(rule, keys)| keys.iter().map(move |k| lock_name(def, rule, k)))
         .collect();
     if locks.is_empty() {
         return Ok(None);
@@ -339,22 +332,23 @@ pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
     locks.sort();
     locks.dedup();
     rapport_db::dialect::lock_keys(tx, &locks).await?;
-    for (rule, rk) in rules {
-        for chunk in rk.keys().chunks(500) {
-            let found = match &rk {
-                RuleKeys::Column(c, _) => {
-                    let q = rule_query(def, RuleKeys::Column(c, chunk.to_vec()), None);
-                    match q {
-                        Some(q) => rapport_db::one(tx, &q).await?.is_some(),
-                        None => false,
-                    }
-                }
-                // Through the generations' filters, as the check itself looked them up.
-                RuleKeys::Tokens(_) => {
-                    !rapport_db::search_index::find_on(tx, &store.db, def.key(), chunk)
-                        .await?
-                        .is_empty()
-                }
+    let keyring = store.keys()?;
+    for (rule, keys) in rules {
+        // A rule the type keeps in a column of its own is looked up there; emails and phones
+        // through the search index, by the generations' filters as the check did.
+        let column = def
+            .hooks
+            .duplicate_keys(&keyring, &rule, &BTreeMap::new())
+            .map(|(column, _)| column);
+        for chunk in keys.chunks(500) {
+            let found = match column {
+                Some(c) => match rule_query(def, RuleKeys::Column(c, chunk.to_vec()), None) {
+                    Some(q) => rapport_db::one(tx, &q).await?.is_some(),
+                    None => false,
+                },
+                None => !rapport_db::search_index::find_on(tx, &store.db, def.key(), chunk)
+                    .await?
+                    .is_empty(),
             };
             if found {
                 return Ok(Some(rule));

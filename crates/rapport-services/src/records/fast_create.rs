@@ -32,6 +32,9 @@ pub struct Pending {
     custom: Map<String, Value>,
     /// Go ahead despite duplicates found by "warn" rules.
     override_warn: bool,
+    /// The keys of the rules that refuse the row (block, or warn without an override), as
+    /// `check_duplicates` found them: `write` confirms them in its transaction.
+    strict: Vec<(String, Vec<String>)>,
 }
 
 /// Rows encoded for their INSERTs (`FastCreate::encoding`, then `FastCreate::encode`), and
@@ -48,7 +51,7 @@ pub struct Encoded {
     tokens: Vec<(String, String)>,
     /// Per duplicate rule that refuses the rows (block, or warn without an override), their
     /// keys: `write` confirms no record committed since the check holds one.
-    strict: BTreeMap<String, duplicates::RuleKeys>,
+    strict: BTreeMap<String, Vec<String>>,
 }
 
 /// What [`FastCreate::write`] wrote: the new records' ids in order, and their search tokens
@@ -274,6 +277,7 @@ impl FastCreate {
             values,
             custom,
             override_warn,
+            strict: Vec::new(),
         }))
     }
 
@@ -378,7 +382,7 @@ impl FastCreate {
             },
         ))
         .await?;
-        for (((rule, mode), per_row), existing) in active.into_iter().zip(&keyed).zip(found) {
+        for (((rule, mode), per_row), existing) in active.iter().copied().zip(&keyed).zip(found) {
             let batch = earlier.batch;
             let before = earlier.keys.entry(rule.clone()).or_default();
             let mut first_row: HashMap<&String, usize> = HashMap::new();
@@ -401,13 +405,27 @@ impl FastCreate {
         Ok(rows
             .into_iter()
             .zip(verdicts)
-            .map(|(p, v)| match v {
+            .enumerate()
+            .map(|(i, (mut p, v))| match v {
                 Some((rule, block)) if block || !p.override_warn => Err(DomainError::Duplicate {
                     rule,
                     matches: vec![],
                     overridable: !block,
                 }),
-                _ => Ok(p),
+                _ => {
+                    // The keys the write confirms: those of the rules that refuse this row.
+                    p.strict = active
+                        .iter()
+                        .zip(&keyed)
+                        .filter(|((_, mode), per_row)| {
+                            (**mode == RuleMode::Block
+                                || (**mode == RuleMode::Warn && !p.override_warn))
+                                && !per_row[i].is_empty()
+                        })
+                        .map(|((rule, _), per_row)| ((*rule).clone(), per_row[i].clone()))
+                        .collect();
+                    Ok(p)
+                }
             })
             .collect())
     }
@@ -489,20 +507,11 @@ impl FastCreate {
                 out.links
                     .extend(l.iter().map(|x| (p.id.clone(), x.clone())));
             }
-            for (rule, mode) in &self.duplicate_rules {
-                let strict =
-                    *mode == RuleMode::Block || (*mode == RuleMode::Warn && !p.override_warn);
-                if !strict {
-                    continue;
-                }
-                if let Some(rk) = duplicates::rule_keys(keys, def, rule, &p.values) {
-                    match out.strict.get_mut(rule) {
-                        Some(acc) => acc.extend(rk),
-                        None => {
-                            out.strict.insert(rule.clone(), rk);
-                        }
-                    }
-                }
+            for (rule, keys) in &p.strict {
+                out.strict
+                    .entry(rule.clone())
+                    .or_default()
+                    .extend(keys.iter().cloned());
             }
             out.ids.push(p.id.clone());
         }

@@ -28,10 +28,10 @@ struct ImportsPage {
 
 /// A record type's name in the menu, from its key or its plural.
 fn object_label(lang: Lang, object: &str) -> String {
-    let plural = Object::parse(object)
-        .and_then(Object::plural)
-        .unwrap_or(object);
-    t(lang, &format!("nav.{plural}"))
+    match Object::parse(object).or_else(|| Object::from_plural(object)) {
+        Some(o) => super::settings_pages::object_label(lang, o),
+        None => object.to_string(),
+    }
 }
 
 pub async fn list_page(

@@ -68,20 +68,7 @@ pub(super) fn posted_def(lang: Lang, object: &str) -> Result<&'static ObjectDef,
 }
 
 pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
-    super::i18n::t(
-        lang,
-        match def.object {
-            objects::ACCOUNT => "nav.accounts",
-            objects::LEAD => "nav.leads",
-            objects::OPPORTUNITY => "nav.opportunities",
-            objects::PRODUCT => "nav.products",
-            objects::QUOTE => "nav.quotes",
-            objects::CONTRACT => "nav.contracts",
-            objects::ORDER => "nav.orders",
-            objects::PAYMENT => "nav.payments",
-            _ => "nav.contacts",
-        },
-    )
+    super::i18n::t(lang, &format!("nav.{}", def.plural()))
 }
 
 /// The label a record is known by.
