@@ -48,6 +48,8 @@ STATE_CODES = {
     "not_found",
     # a manager named by an email no user has
     "unknown_user",
+    # a role key no role has (administrators create roles)
+    "unknown_role",
     # an uploaded file whose content is not a readable CSV, workbook or vCard (the schema can
     # only say "bytes")
     "invalid_file",

@@ -420,7 +420,7 @@ pub fn parse_named(
         }
         FieldKind::Picklist(_) => {
             let s = as_str(f, v)?.trim();
-            if s.len() > 64 {
+            if s.chars().count() > 64 {
                 return Err(FieldError::new(
                     f,
                     "too_long",
@@ -570,10 +570,11 @@ pub fn parse_named(
                         format!("{f} contains an invalid account id"),
                     ));
                 }
+                let role = link_role(f, role.as_deref())?;
                 if !out.iter().any(|l| l.account_id == id) {
                     out.push(AccountLink {
                         account_id: id.to_string(),
-                        role: role.filter(|r| !r.is_empty()),
+                        role,
                     });
                 }
             }
@@ -637,14 +638,7 @@ pub fn parse_named(
                         format!("{f} contains an invalid contact id"),
                     ));
                 }
-                let role = role.filter(|r| !r.is_empty());
-                if role.is_some_and(|r| r.chars().count() > 60 || r.chars().any(char::is_control)) {
-                    return Err(FieldError::new(
-                        f,
-                        "too_long",
-                        format!("a role in {f} is longer than 60 characters"),
-                    ));
-                }
+                let role = link_role(f, role)?;
                 if !out.iter().any(|l| l["contact_id"] == id) {
                     out.push(json!({"contact_id": id, "role": role}));
                 }
@@ -656,6 +650,31 @@ pub fn parse_named(
             }
         }
     })
+}
+
+/// The role of a link to an account or contact ("decision maker"): up to 60 characters of
+/// plain text, empty meaning none.
+fn link_role(f: &str, role: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(r) = role.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if r.chars().count() > 60 {
+        return Err(FieldError::new(
+            f,
+            "too_long",
+            format!("a role in {f} is longer than 60 characters"),
+        ));
+    }
+    if r.chars()
+        .any(|c| c.is_control() || validate::is_invisible_format(c))
+    {
+        return Err(FieldError::new(
+            f,
+            "invalid_characters",
+            format!("a role in {f} contains control or invisible characters"),
+        ));
+    }
+    Ok(Some(r.to_string()))
 }
 
 /// Parsed lines are kept as drafts until the store completes them from their products.
@@ -707,6 +726,36 @@ mod tests {
         assert!(matches!(err, Err(ref e) if e.field == "name" && e.code == "invalid_type"));
         let err = parse_value(&spec, &json!("x".repeat(11)), &ParseContext::default());
         assert!(matches!(err, Err(ref e) if e.code == "too_long"));
+    }
+
+    #[test]
+    fn picklist_values_and_link_roles_are_measured_in_characters() {
+        let ctx = ParseContext::default();
+        let pick = FieldSpec::new("industry", FieldKind::Picklist("industry"), "I", "行业");
+        assert!(parse_value(&pick, &json!("制".repeat(64)), &ctx).is_ok());
+        let err = parse_value(&pick, &json!("制".repeat(65)), &ctx);
+        assert!(matches!(err, Err(ref e) if e.code == "too_long"));
+        let links = FieldSpec::new("account_ids", FieldKind::AccountLinks, "A", "客户");
+        let id = "01a2027c-22ed-7012-bfd2-349135b6c66d";
+        let ok = parse_value(
+            &links,
+            &json!([{"account_id": id, "role": "采".repeat(60)}]),
+            &ctx,
+        );
+        assert!(ok.is_ok());
+        let long = parse_value(
+            &links,
+            &json!([{"account_id": id, "role": "x".repeat(61)}]),
+            &ctx,
+        );
+        assert!(matches!(long, Err(ref e) if e.code == "too_long"));
+        let contacts = FieldSpec::new("contacts", FieldKind::ContactLinks, "C", "联系人");
+        let ctl = parse_value(
+            &contacts,
+            &json!([{"contact_id": id, "role": "a\u{7}b"}]),
+            &ctx,
+        );
+        assert!(matches!(ctl, Err(ref e) if e.code == "invalid_characters"));
     }
 
     #[test]

@@ -65,6 +65,14 @@ story!(openapi_documents_every_route, |app| {
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    // Every reference resolves: a dangling one makes clients skip the body it describes.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 50, "{} references", refs.len());
+    for r in refs {
+        let pointer = r.strip_prefix('#').unwrap_or(&r);
+        assert!(doc.pointer(pointer).is_some(), "unresolvable reference {r}");
+    }
     let account = &doc["components"]["schemas"]["Account"]["properties"];
     for f in ["name", "credit_code", "owner_id"] {
         assert!(account.get(f).is_some(), "{f}");
@@ -400,3 +408,18 @@ story!(every_api_error_is_problem_json, |app| {
         "{body}"
     );
 });
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}

@@ -293,6 +293,9 @@ pub(super) fn compile(
             let tag = raw
                 .as_str()
                 .ok_or_else(|| bad(&param, "invalid_type", "tag filters take a tag"))?;
+            if tag.chars().count() > 40 {
+                return Err(bad(&param, "too_long", "a tag has at most 40 characters"));
+            }
             let like = Expr::col(t(name)).like(
                 LikeExpr::new(format!("%{}%", escape_like(&json!(tag).to_string()))).escape('\\'),
             );

@@ -375,12 +375,12 @@ pub async fn put_custom_field(
 }
 
 fn grants_from(f: &Fields, mut grants: Grants) -> ApiResult<Grants> {
-    if let Some(p) = f.opt_value("permissions") {
+    if let Some(p) = f.opt_value("permissions").filter(|v| !v.is_null()) {
         grants.permissions = serde_json::from_value(p.clone()).map_err(|e| {
             DomainError::field("permissions", "invalid", format!("permissions: {e}"))
         })?;
     }
-    if let Some(r) = f.opt_value("field_rules") {
+    if let Some(r) = f.opt_value("field_rules").filter(|v| !v.is_null()) {
         grants.field_rules = serde_json::from_value(r.clone()).map_err(|e| {
             DomainError::field("field_rules", "invalid", format!("field_rules: {e}"))
         })?;
@@ -407,7 +407,13 @@ pub async fn create_role(
             "require_mfa",
         ],
     )?;
-    let given = f.opt_value("permissions").is_some() || f.opt_value("field_rules").is_some();
+    let given = f
+        .opt_value("permissions")
+        .filter(|v| !v.is_null())
+        .is_some()
+        || f.opt_value("field_rules")
+            .filter(|v| !v.is_null())
+            .is_some();
     let draft = roles::RoleDraft {
         key: f.str("key")?.to_string(),
         name_en: f.str("name_en")?.to_string(),

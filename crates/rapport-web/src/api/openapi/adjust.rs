@@ -119,7 +119,8 @@ pub(super) fn nullable_optionals(doc: &mut Value) {
     }
 }
 
-/// Record schemas for PATCH: the same properties, none required.
+/// Record schemas for PATCH: the same properties, none required, none of the required ones
+/// nullable.
 pub(super) fn add_patch_schemas(doc: &mut Value) {
     let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") else {
         return;
@@ -129,10 +130,24 @@ pub(super) fn add_patch_schemas(doc: &mut Value) {
         .filter(|(_, v)| v.pointer("/properties/unreadable").is_some())
         .map(|(k, v)| {
             let mut v = v.clone();
-            v["required"] = json!([]);
+            // A field required at creation may be left out of a change but not cleared.
+            let required = std::mem::replace(&mut v["required"], json!([]));
+            for name in required
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if let Some(Value::Array(types)) =
+                    v.pointer_mut(&format!("/properties/{name}/type"))
+                {
+                    types.retain(|t| t != "null");
+                }
+            }
             (format!("{k}Patch"), v)
         })
         .collect();
+    let patch_names: Vec<String> = records.iter().map(|(k, _)| k.clone()).collect();
     schemas.extend(records);
     let Some(Value::Object(paths)) = doc.get_mut("paths") else {
         return;
@@ -144,8 +159,9 @@ pub(super) fn add_patch_schemas(doc: &mut Value) {
                 .as_str()
                 .and_then(|n| n.strip_prefix("#/components/schemas/"))
             {
-                if !name.ends_with("Patch") && name != "MePatch" && name != "UserPatch" {
-                    *r = json!(format!("#/components/schemas/{name}Patch"));
+                let patch = format!("{name}Patch");
+                if !name.ends_with("Patch") && patch_names.contains(&patch) {
+                    *r = json!(format!("#/components/schemas/{patch}"));
                 }
             }
         }

@@ -149,7 +149,9 @@ pub(super) fn activity_schema() -> Value {
             "contacts": {"type": "array", "items": {"type": "string"}},
             "others": {"type": "array", "items": {"type": "string"}}}},
         "follow_up": {"type": "object", "additionalProperties": false, "description": "create only: a follow-up task in the same step",
-            "properties": {"subject": {"type": "string"}, "body": {"type": "string"}, "assignee_id": {"type": "string"},
+            "required": ["subject"],
+            "properties": {"subject": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+                "body": {"type": ["string", "null"], "maxLength": 20000}, "assignee_id": {"type": ["string", "null"]},
                 "priority": {"enum": keys(Priority::ALL.iter().map(|k| k.key()).collect())}, "due_at": time, "remind_at": time}},
     }})
 }

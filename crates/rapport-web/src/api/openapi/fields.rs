@@ -11,6 +11,8 @@ pub(super) const PLAIN_TEXT: &str =
     "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*$";
 /// Text of a document's line: no control characters (a description may hold line breaks).
 const LINE_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+/// A percentage from 0 to 100 with up to two decimals, or empty.
+const PERCENT: &str = "^\\s*(0*([0-9]{1,2}(\\.[0-9]{0,2})?|100(\\.0{0,2})?))?\\s*$";
 const LINE_LONG_TEXT: &str = "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f]*$";
 
 /// A name: plain text with at least one character that is not a space.
@@ -55,7 +57,7 @@ pub(super) fn field_schema(f: &FieldSpec) -> Value {
             json!({"type": ["array", "null"], "maxItems": 200, "items": {"type": "object", "additionalProperties": false,
                 "anyOf": [
                     {"required": ["product_id"], "properties": {"product_id": {"type": "string"}}},
-                    {"required": ["name", "unit_price"], "properties": {"name": {"type": "string", "minLength": 1, "pattern": "\\S"}, "unit_price": {"type": "string"}}}],
+                    {"required": ["name", "unit_price"], "properties": {"name": {"type": "string", "minLength": 1, "pattern": "\\S"}, "unit_price": {"type": "string", "pattern": "[0-9]"}}}],
                 "description": "a line names a product, or has a name and a unit price of its own",
                 "properties": {
                 "product_id": {"type": ["string", "null"], "format": "uuid", "description": "fills name, unit, unit_price and tax_rate when they are left out"},
@@ -63,9 +65,9 @@ pub(super) fn field_schema(f: &FieldSpec) -> Value {
                 "description": {"type": ["string", "null"], "maxLength": 1000, "pattern": LINE_LONG_TEXT},
                 "unit": {"type": ["string", "null"], "maxLength": 20, "pattern": LINE_TEXT},
                 "quantity": {"type": "string", "pattern": "^[0-9]{1,9}(\\.[0-9]{1,3})?$", "not": {"pattern": "^0*(\\.0*)?$"}, "description": "positive decimal, up to 3 decimals; default 1"},
-                "unit_price": {"type": ["string", "null"], "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,2})?$", "description": "decimal amount as a string"},
-                "discount": {"type": "string", "description": "percent, up to 2 decimals"},
-                "tax_rate": {"type": ["string", "null"], "description": "percent, up to 2 decimals"},
+                "unit_price": {"type": ["string", "null"], "pattern": "^\\s*(0*[0-9]{1,11}(\\.[0-9]{0,2})?)?\\s*$", "description": "decimal amount as a string, not negative; empty: the product's price"},
+                "discount": {"type": ["string", "null"], "pattern": PERCENT, "description": "percent from 0 to 100, up to 2 decimals"},
+                "tax_rate": {"type": ["string", "null"], "pattern": PERCENT, "description": "percent from 0 to 100, up to 2 decimals; empty: the product's rate"},
                 "gross": {"type": "string", "readOnly": true},
                 "net": {"type": "string", "readOnly": true, "description": "quantity × unit price × (1 − discount), rounded half away from zero"},
                 "tax": {"type": "string", "readOnly": true},
@@ -79,7 +81,7 @@ pub(super) fn field_schema(f: &FieldSpec) -> Value {
             json!({"type": ["string", "null"], "pattern": "^[A-Za-z0-9_]{1,64}$", "description": "a stage key of the opportunity's pipeline (GET /api/v1/pipelines)"})
         }
         FieldKind::ContactLinks => {
-            json!({"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["contact_id"], "properties": {"contact_id": {"type": "string", "format": "uuid"}, "role": {"type": ["string", "null"], "maxLength": 60}}}})
+            json!({"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["contact_id"], "properties": {"contact_id": {"type": "string", "format": "uuid"}, "role": {"type": ["string", "null"], "maxLength": 60, "pattern": PLAIN_TEXT}}}, "maxItems": 50})
         }
         FieldKind::Money => {
             json!({"type": ["string", "null"], "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,2})?$", "description": "decimal amount as a string"})
@@ -92,7 +94,7 @@ pub(super) fn field_schema(f: &FieldSpec) -> Value {
             json!({"type": ["object", "null"], "required": ["granted"], "additionalProperties": false, "properties": {"granted": {"type": "boolean"}, "at": {"type": ["string", "null"], "format": "date-time"}, "source": {"type": ["string", "null"]}}})
         }
         FieldKind::AccountLinks => {
-            json!({"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["account_id"], "properties": {"account_id": {"type": "string", "format": "uuid"}, "role": {"type": ["string", "null"]}}}})
+            json!({"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["account_id"], "properties": {"account_id": {"type": "string", "format": "uuid"}, "role": {"type": ["string", "null"], "maxLength": 60, "pattern": PLAIN_TEXT}}}, "maxItems": 50})
         }
     };
     if let Value::Object(m) = &mut s {
@@ -203,12 +205,47 @@ pub(super) fn money() -> Value {
 }
 
 /// Rights or field rules keyed by object (`account`, ..., `settings`).
-pub(super) fn grants_map() -> Value {
-    let keys: Vec<&str> = rapport_core::Object::all()
+/// A role's permissions: per object, per action, the scope it reaches.
+pub(super) fn permissions_map() -> Value {
+    use rapport_core::permission::{Action, Scope};
+    let objects: Vec<&str> = rapport_core::Object::all()
         .iter()
         .map(|o| o.key())
         .collect();
-    json!({"type": "object", "propertyNames": {"enum": keys}})
+    let actions: Vec<&str> = Action::ALL.iter().map(|a| a.key()).collect();
+    let scopes: Vec<Value> = [
+        Scope::None,
+        Scope::Own,
+        Scope::Subordinates,
+        Scope::Department,
+        Scope::DepartmentTree,
+        Scope::All,
+    ]
+    .iter()
+    .map(|s| serde_json::to_value(s).unwrap_or_default())
+    .collect();
+    json!({"type": "object", "propertyNames": {"enum": objects},
+        "additionalProperties": {"type": "object", "propertyNames": {"enum": actions},
+            "additionalProperties": {"enum": scopes}}})
+}
+
+/// A role's field rules: per record type, per field (its own or a custom one), hidden or
+/// read-only. Objects that are not record types have no fields to rule on.
+pub(super) fn field_rules_map() -> Value {
+    let access = json!({"enum": ["hidden", "read_only"]});
+    let mut props = Map::new();
+    for o in rapport_core::Object::all() {
+        let rule = match rapport_services::objects::def_of(o) {
+            Some(d) => {
+                let names: Vec<&str> = d.fields.iter().map(|f| f.name).collect();
+                json!({"type": "object", "additionalProperties": access,
+                    "propertyNames": {"anyOf": [{"enum": names}, {"pattern": CUSTOM_KEY}]}})
+            }
+            None => json!({"type": "object", "maxProperties": 0}),
+        };
+        props.insert(o.key().to_string(), rule);
+    }
+    json!({"type": "object", "properties": props, "additionalProperties": false})
 }
 
 /// A stage name: 1 to 60 characters, not only spaces.

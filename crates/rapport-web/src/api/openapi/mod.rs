@@ -17,7 +17,7 @@ use adjust::{add_patch_schemas, duplicate_rule_paths, nullable_optionals, path_p
 use bodies::{
     activity_create_schema, activity_schema, bulk_schema, export_start_schema, sales_schemas,
 };
-use fields::{contact_schema, grants_map, name, record_schema, stage_name};
+use fields::{contact_schema, field_rules_map, name, permissions_map, record_schema, stage_name};
 
 /// (method, path, tag, summary, request schema, success status)
 pub type RouteDoc = (
@@ -28,6 +28,16 @@ pub type RouteDoc = (
     Option<&'static str>,
     u16,
 );
+
+/// A new role: its rights copied from another role (`copy_of`) or given, not both.
+fn role_create_schema() -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": ["key", "name_en", "name_zh"],
+        "properties": {"key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,39}$"}, "name_en": name(), "name_zh": name(),
+            "copy_of": {"type": ["string", "null"], "description": "the key of the role whose rights the new one starts with; not with permissions or field_rules"},
+            "permissions": permissions_map(), "field_rules": field_rules_map(), "require_mfa": {"type": "boolean"}},
+        "if": {"required": ["copy_of"], "properties": {"copy_of": {"type": "string"}}},
+        "then": {"properties": {"permissions": {"type": "null"}, "field_rules": {"type": "null"}}}})
+}
 
 pub fn build() -> Value {
     let mut paths = Map::new();
@@ -131,8 +141,8 @@ pub fn build() -> Value {
                     "UserCreate": obj(json!({"roles": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "email": {"type": "string", "format": "email"}, "name": {"type": "string"}, "phone": {"type": "string"}, "time_zone": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"}, "password": {"type": "string", "minLength": 12}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
                     "UserPatch": obj(json!({"active": {"type": "boolean"}, "roles": {"type": "array", "minItems": 1, "items": {"type": "string"}}}), &[]),
                     "DepartmentCreate": obj(json!({"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "parent_id": {"type": "string"}}), &["name"]),
-                    "RolePut": obj(json!({"permissions": grants_map(), "field_rules": grants_map(), "require_mfa": {"type": "boolean"}, "name_en": name(), "name_zh": name()}), &[]),
-                    "RoleCreate": obj(json!({"key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,39}$"}, "name_en": name(), "name_zh": name(), "copy_of": {"type": ["string", "null"], "description": "the key of the role whose rights the new one starts with"}, "permissions": grants_map(), "field_rules": grants_map(), "require_mfa": {"type": "boolean"}}), &["key", "name_en", "name_zh"]),
+                    "RolePut": obj(json!({"permissions": permissions_map(), "field_rules": field_rules_map(), "require_mfa": {"type": "boolean"}, "name_en": name(), "name_zh": name()}), &[]),
+                    "RoleCreate": role_create_schema(),
                     "PicklistValue": obj(json!({"value": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"}, "label_en": stage_name(), "label_zh": stage_name(), "position": {"type": "integer", "minimum": -2147483648, "maximum": 2147483647}, "active": {"type": "boolean"}}), &["value", "label_en", "label_zh"]),
                     "DuplicateRules": {"type": "object", "additionalProperties": {"enum": ["block", "warn", "off"]}},
                     "Bulk": {"type": "object", "additionalProperties": false, "required": ["action"], "properties": {
@@ -173,8 +183,8 @@ pub fn build() -> Value {
         }
         schemas.insert("ExportStart".into(), export_start_schema());
     }
-    add_patch_schemas(&mut doc);
     nullable_optionals(&mut doc);
+    add_patch_schemas(&mut doc);
     duplicate_rule_paths(&mut doc);
     if let Some(op) = doc.pointer_mut("/paths/~1api~1v1~1settings~1smtp~1test/post/responses") {
         op["502"] = json!({"description": "the mail server refused the message or could not be reached",
