@@ -448,3 +448,59 @@ story!(credit_code_and_people_duplicates_and_bulk_merge, |app| {
     let (st, _) = app.get(&t.rep_a, &format!("/api/v1/contacts/{p3}")).await;
     assert_eq!(st, StatusCode::OK);
 });
+
+story!(
+    an_account_merged_into_its_sub_account_leaves_no_loop,
+    |app| {
+        // The parent is merged into its sub-account: the survivor cannot be its own parent, the
+        // parent's other sub-account moves to the survivor, and the undo puts both back.
+        let t = team(&app).await;
+        let parent = id(&app
+            .created(&t.admin, "/api/v1/accounts", json!({"name": "星辰集团"}))
+            .await);
+        let survivor = dup(
+            &app,
+            &t.admin,
+            "/api/v1/accounts",
+            json!({"name": "星辰集团华东", "parent_id": parent}),
+        )
+        .await;
+        let sibling = dup(
+            &app,
+            &t.admin,
+            "/api/v1/accounts",
+            json!({"name": "星辰置业", "parent_id": parent}),
+        )
+        .await;
+        let (st, m) = app
+            .post(
+                &t.admin,
+                "/api/v1/merges",
+                json!({"object": "accounts", "survivor_id": survivor, "merged_ids": [parent]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{m}");
+        let (_, s) = app
+            .get(&t.admin, &format!("/api/v1/accounts/{survivor}"))
+            .await;
+        assert_eq!(s["parent_id"], Value::Null, "{s}");
+        let (_, sib) = app
+            .get(&t.admin, &format!("/api/v1/accounts/{sibling}"))
+            .await;
+        assert_eq!(sib["parent_id"], survivor.as_str(), "{sib}");
+        let (st, u) = app
+            .post(
+                &t.admin,
+                &format!("/api/v1/merges/{}/undo", id(&m)),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{u}");
+        for child in [&survivor, &sibling] {
+            let (_, c) = app
+                .get(&t.admin, &format!("/api/v1/accounts/{child}"))
+                .await;
+            assert_eq!(c["parent_id"], parent.as_str(), "{c}");
+        }
+    }
+);

@@ -11,7 +11,6 @@ mod undo;
 mod values;
 
 use crate::access::{Access, OwnerFilter};
-use crate::objects;
 use crate::objects::def_of;
 use crate::records::{self, ObjectDef, Record};
 use crate::{audit, outbox, Store};
@@ -39,10 +38,8 @@ fn t(s: &str) -> Alias {
 
 /// The record types that can be merged.
 pub fn merge_def(object: Object) -> Result<&'static ObjectDef, DomainError> {
-    match object {
-        objects::ACCOUNT | objects::CONTACT | objects::LEAD => {
-            def_of(object).ok_or(DomainError::NotFound)
-        }
+    match def_of(object) {
+        Some(def) if def.hooks.merging().is_some() => Ok(def),
         _ => Err(DomainError::field(
             "object",
             "not_mergeable",
@@ -218,14 +215,16 @@ pub async fn merge(
             ])
         })
         .collect();
-    let moved = references::move_all(&tx, object, &survivor.id, &merged_ids).await?;
+    let moved = references::move_all(&tx, def, &survivor.id, &merged_ids).await?;
     let mut after = plan.after.clone();
-    if def.object == objects::ACCOUNT
-        && survivor
-            .text("parent_id")
+    // The survivor cannot be its own parent.
+    for field in def.hooks.merging().map(|m| m.self_refs).unwrap_or(&[]) {
+        if survivor
+            .text(field)
             .is_some_and(|p| merged_ids.iter().any(|m| m == p))
-    {
-        after.insert("parent_id", rapport_core::fields::FieldValue::Null);
+        {
+            after.insert(*field, rapport_core::fields::FieldValue::Null);
+        }
     }
     let changed = records::diff(def, &survivor.values, &after);
     let changed_names: Vec<String> = changed

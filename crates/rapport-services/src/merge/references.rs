@@ -1,9 +1,10 @@
-//! Where other rows point at accounts, contacts and leads: a merge moves each of these to the
-//! surviving record, and its undo moves them back.
+//! Where other rows point at the merged records (as their type declares, plus what every type
+//! has): a merge moves each of these to the surviving record, and its undo moves them back.
 
 use super::snapshot::{self, Cell, Row};
-use crate::objects;
-use rapport_core::{DomainError, Object};
+use crate::records::merging::{Holds, Reference};
+use crate::records::ObjectDef;
+use rapport_core::DomainError;
 use rapport_db::{all, exec, get};
 use sea_orm::sea_query::{Alias, Condition, Expr, Query};
 use sea_orm::ConnectionTrait;
@@ -15,119 +16,31 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// How a column refers to the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Holds {
-    /// The record's id.
-    Id,
-    /// JSON text with the id somewhere inside (contact links, attendees).
-    Json,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Reference {
-    table: &'static str,
-    column: &'static str,
-    holds: Holds,
-    /// The row's key columns (besides `column` itself).
-    key: &'static [&'static str],
-    /// `(column, value)` a row must also have, for tables that point at several types.
-    of_type: Option<(&'static str, &'static str)>,
-}
-
-const fn id_ref(table: &'static str, column: &'static str) -> Reference {
-    Reference {
-        table,
-        column,
-        holds: Holds::Id,
-        key: &["id"],
-        of_type: None,
+/// Every column that points at a record of `def`: what the type declares, then the rows
+/// every type has (activities logged on it, notifications about it, earlier merges into it).
+fn of(def: &ObjectDef) -> Vec<Reference> {
+    let declared = def.hooks.merging().map(|m| m.references).unwrap_or(&[]);
+    let mut out = declared.to_vec();
+    if def.hooks.has_activities() {
+        out.push(Reference::typed(
+            "activities",
+            "related_id",
+            "related_type",
+            def.key(),
+        ));
     }
-}
-
-const fn typed(
-    table: &'static str,
-    column: &'static str,
-    type_col: &'static str,
-    ty: &'static str,
-) -> Reference {
-    Reference {
-        table,
-        column,
-        holds: Holds::Id,
-        key: &["id"],
-        of_type: Some((type_col, ty)),
-    }
-}
-
-const fn json_ref(table: &'static str, column: &'static str) -> Reference {
-    Reference {
-        table,
-        column,
-        holds: Holds::Json,
-        key: &["id"],
-        of_type: None,
-    }
-}
-
-const ACCOUNT_REFS: &[Reference] = &[
-    Reference {
-        table: "contact_accounts",
-        column: "account_id",
-        holds: Holds::Id,
-        key: &["contact_id"],
-        of_type: None,
-    },
-    id_ref("opportunities", "account_id"),
-    id_ref("quotes", "account_id"),
-    id_ref("contracts", "account_id"),
-    id_ref("orders", "account_id"),
-    id_ref("payments", "account_id"),
-    id_ref("accounts", "parent_id"),
-    id_ref("pool_events", "account_id"),
-    id_ref("leads", "converted_account_id"),
-    typed("activities", "related_id", "related_type", "account"),
-    typed("notifications", "object_id", "object_type", "account"),
-];
-
-const CONTACT_REFS: &[Reference] = &[
-    Reference {
-        table: "contact_accounts",
-        column: "contact_id",
-        holds: Holds::Id,
-        key: &["account_id"],
-        of_type: None,
-    },
-    id_ref("quotes", "contact_id"),
-    id_ref("leads", "converted_contact_id"),
-    typed("activities", "related_id", "related_type", "contact"),
-    typed("notifications", "object_id", "object_type", "contact"),
-    json_ref("opportunities", "contacts"),
-    json_ref("activities", "attendees"),
-];
-
-const LEAD_REFS: &[Reference] = &[
-    id_ref("opportunities", "lead_id"),
-    typed("activities", "related_id", "related_type", "lead"),
-    typed("notifications", "object_id", "object_type", "lead"),
-];
-
-/// Records merged into a merged record now point at the survivor (their history follows).
-const MERGED_REF: Reference = Reference {
-    table: "merged_records",
-    column: "survivor_id",
-    holds: Holds::Id,
-    key: &["merged_id"],
-    of_type: None,
-};
-
-fn of(object: Object) -> &'static [Reference] {
-    match object {
-        objects::ACCOUNT => ACCOUNT_REFS,
-        objects::CONTACT => CONTACT_REFS,
-        objects::LEAD => LEAD_REFS,
-        _ => &[],
-    }
+    out.push(Reference::typed(
+        "notifications",
+        "object_id",
+        "object_type",
+        def.key(),
+    ));
+    // Records merged into a merged record now point at the survivor (their history follows).
+    out.push(Reference {
+        key: &["merged_id"],
+        ..Reference::id("merged_records", "survivor_id")
+    });
+    out
 }
 
 /// One row moved from a merged record to the survivor: undone by setting `column` back to
@@ -202,18 +115,18 @@ fn rewrite_json(v: &mut Value, from: &BTreeSet<String>, to: &str) {
     }
 }
 
-/// Move every reference to `merged` (ids of `object`) onto `survivor`.
+/// Move every reference to `merged` (ids of `def`'s records) onto `survivor`.
 pub async fn move_all<C: ConnectionTrait>(
     c: &C,
-    object: Object,
+    def: &ObjectDef,
     survivor: &str,
     merged: &[String],
 ) -> Result<Moved, DomainError> {
     let mut out = Moved::default();
     let from: BTreeSet<String> = merged.iter().cloned().collect();
-    for r in of(object).iter().chain([&MERGED_REF]) {
+    for r in &of(def) {
         match r.holds {
-            Holds::Id => move_ids(c, r, survivor, merged, &mut out).await?,
+            Holds::Id => move_ids(c, def, r, survivor, merged, &mut out).await?,
             Holds::Json => move_json(c, r, survivor, &from, &mut out).await?,
         }
     }
@@ -222,6 +135,7 @@ pub async fn move_all<C: ConnectionTrait>(
 
 async fn move_ids<C: ConnectionTrait>(
     c: &C,
+    def: &ObjectDef,
     r: &Reference,
     survivor: &str,
     merged: &[String],
@@ -231,7 +145,7 @@ async fn move_ids<C: ConnectionTrait>(
     if let Some((col, ty)) = r.of_type {
         cond = cond.add(Expr::col(t(col)).eq(ty));
     }
-    if r.table == "accounts" {
+    if r.table == def.table {
         // The survivor's own parent is a column of the survivor, kept with it.
         cond = cond.add(Expr::col(t("id")).ne(survivor));
     }
@@ -241,7 +155,7 @@ async fn move_ids<C: ConnectionTrait>(
     }
     // A link table holds one row per pair: a row whose pair the survivor already has (or an
     // earlier merged record brought) is removed instead of moved.
-    let unique_pairs = r.table == "contact_accounts";
+    let unique_pairs = r.unique_pair;
     let key_of = |row: &Row| serde_json::to_string(&row_key(r, row)).unwrap_or_default();
     let mut held: BTreeSet<String> = BTreeSet::new();
     if unique_pairs {

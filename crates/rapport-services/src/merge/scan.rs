@@ -9,7 +9,6 @@
 
 use super::merge_def;
 use crate::access::Access;
-use crate::objects;
 use crate::records;
 use crate::{audit, Store};
 use rapport_core::{Action, DomainError, Object};
@@ -30,30 +29,8 @@ const MAX_BLOCK: i64 = 50;
 /// At most this many records in a group.
 const MAX_GROUP: usize = 20;
 
-/// Why two records look alike, and how sure that makes us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    CreditCode,
-    Email,
-    Phone,
-    Name,
-    SwappedName,
-    SimilarName,
-}
-
-impl Reason {
-    pub fn key(self) -> &'static str {
-        match self {
-            Reason::CreditCode => "credit_code",
-            Reason::Email => "email",
-            Reason::Phone => "phone",
-            Reason::Name => "name",
-            Reason::SwappedName => "swapped_name",
-            Reason::SimilarName => "similar_name",
-        }
-    }
-}
+use crate::records::merging::Loose;
+pub use crate::records::merging::Reason;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
@@ -100,22 +77,6 @@ struct Edge {
     b: String,
     reason: Reason,
     confidence: u8,
-}
-
-fn exact_columns(object: Object) -> &'static [(&'static str, Reason, u8)] {
-    match object {
-        objects::ACCOUNT => &[
-            ("credit_code_bidx", Reason::CreditCode, 100),
-            ("phone_bidx", Reason::Phone, 85),
-            ("name_norm", Reason::Name, 80),
-        ],
-        objects::CONTACT | objects::LEAD => &[
-            ("email_bidx", Reason::Email, 95),
-            ("mobile_bidx", Reason::Phone, 90),
-            ("name_norm", Reason::Name, 60),
-        ],
-        _ => &[],
-    }
 }
 
 /// Records sharing a value of `column`, as pairs with the first of each set.
@@ -168,7 +129,12 @@ async fn exact_edges(
 }
 
 /// People whose family and given names are each other's.
-async fn swapped_edges(store: &Store, table: &str, out: &mut Vec<Edge>) -> Result<(), DomainError> {
+async fn swapped_edges(
+    store: &Store,
+    table: &str,
+    confidence: u8,
+    out: &mut Vec<Edge>,
+) -> Result<(), DomainError> {
     let lower_given: SimpleExpr = Func::lower(Expr::col((t("b"), t("given_name")))).into();
     let rows = all(
         store.db.reader(),
@@ -202,7 +168,7 @@ async fn swapped_edges(store: &Store, table: &str, out: &mut Vec<Edge>) -> Resul
             a: get(r, "a_id")?,
             b: get(r, "b_id")?,
             reason: Reason::SwappedName,
-            confidence: 55,
+            confidence,
         });
     }
     Ok(())
@@ -252,10 +218,11 @@ pub fn name_similarity(a: &str, b: &str) -> u8 {
 }
 
 /// Company names alike but not equal, compared within blocks sharing the first two
-/// characters.
+/// characters; `confidence` is that of names alike but for one character.
 async fn similar_name_edges(
     store: &Store,
     table: &str,
+    confidence: u8,
     out: &mut Vec<Edge>,
 ) -> Result<(), DomainError> {
     let prefix = || -> SimpleExpr {
@@ -309,7 +276,7 @@ async fn similar_name_edges(
                             a: a.clone(),
                             b: b.clone(),
                             reason: Reason::SimilarName,
-                            confidence: (u32::from(s) * 75 / 100) as u8,
+                            confidence: (u32::from(s) * u32::from(confidence) / 100) as u8,
                         });
                     }
                 }
@@ -374,18 +341,21 @@ pub async fn scan(
             def.key()
         )));
     }
+    let Some(merging) = def.hooks.merging() else {
+        return Err(DomainError::NotFound);
+    };
     let mut edges = Vec::new();
-    for (column, reason, confidence) in exact_columns(object) {
+    for (column, reason, confidence) in merging.exact {
         if *confidence >= opts.min_confidence {
             exact_edges(store, def.table, column, *reason, *confidence, &mut edges).await?;
         }
     }
-    match object {
-        objects::CONTACT | objects::LEAD if opts.min_confidence <= 55 => {
-            swapped_edges(store, def.table, &mut edges).await?
+    match merging.loose {
+        Some((Loose::SwappedNames, c)) if opts.min_confidence <= c => {
+            swapped_edges(store, def.table, c, &mut edges).await?
         }
-        objects::ACCOUNT if opts.min_confidence <= 75 => {
-            similar_name_edges(store, def.table, &mut edges).await?
+        Some((Loose::SimilarNames, c)) if opts.min_confidence <= c => {
+            similar_name_edges(store, def.table, c, &mut edges).await?
         }
         _ => {}
     }

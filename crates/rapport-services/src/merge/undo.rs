@@ -88,22 +88,29 @@ pub async fn undo(store: &Store, actor: &Access, id: &str) -> Result<Merge, Doma
             changed_since.join(", ")
         )));
     }
-    restore.insert("updated_at".into(), Cell::Time(store.now()));
-    snapshot::update(&tx, def.table, &restore, by_id(&m.survivor_id)).await?;
     let mut merged_rows = data.merged_rows.clone();
-    if def.object == objects::ACCOUNT {
+    // A merged record comes back without a parent that has gone since. The merged records
+    // come back first: the survivor's restored parent may be one of them.
+    let returning: Vec<String> = merged_rows
+        .iter()
+        .filter_map(|r| r.get("id").and_then(Cell::as_text).map(String::from))
+        .collect();
+    for field in def.hooks.merging().map(|m| m.self_refs).unwrap_or(&[]) {
         for r in &mut merged_rows {
-            if let Some(parent) = r.get("parent_id").and_then(Cell::as_text) {
-                if snapshot::rows(&tx, "accounts", by_id(parent))
-                    .await?
-                    .is_empty()
+            if let Some(parent) = r.get(*field).and_then(Cell::as_text) {
+                if !returning.iter().any(|id| id == parent)
+                    && snapshot::rows(&tx, def.table, by_id(parent))
+                        .await?
+                        .is_empty()
                 {
-                    r.insert("parent_id".into(), Cell::Null);
+                    r.insert((*field).into(), Cell::Null);
                 }
             }
         }
     }
     snapshot::insert(&tx, def.table, &merged_rows).await?;
+    restore.insert("updated_at".into(), Cell::Time(store.now()));
+    snapshot::update(&tx, def.table, &restore, by_id(&m.survivor_id)).await?;
     let text = |r: &Row, c: &str| r.get(c).and_then(Cell::as_text).map(String::from);
     let kept = data.tokens.iter().filter_map(|r| {
         Some((

@@ -280,6 +280,11 @@ pub trait Hooks: Send + Sync {
         Vec::new()
     }
 
+    /// How duplicates of the type are found and merged; `None`: its records cannot be merged.
+    fn merging(&self) -> Option<&'static super::merging::Merging> {
+        None
+    }
+
     /// The type's duplicate rules with their default modes.
     fn duplicate_rules(&self) -> &'static [DuplicateRule] {
         &[]

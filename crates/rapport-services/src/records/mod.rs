@@ -8,7 +8,8 @@
 //! imports and demo data), `update`, `transfer`, `references` (the checks a save makes
 //! against the database), `rules` (where the type's hooks run), `duplicates`, `read` and
 //! `page` (reading records and list pages), `query` and `filter` (quick search, sorts and
-//! filter trees), `codec` and `tokens` (encrypted columns and their blind-index tokens);
+//! filter trees), `codec` and `tokens` (encrypted columns and their blind-index tokens), `merging` (what a
+//! type declares to be mergeable);
 //! deleting and the change history stay here.
 
 pub mod batch;
@@ -24,6 +25,7 @@ pub(crate) mod group;
 
 pub mod duplicates;
 pub mod hooks;
+pub mod merging;
 mod page;
 pub mod query;
 pub(crate) mod search;

@@ -8,6 +8,7 @@ use super::common::text_of;
 use crate::objects;
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{Branch, Cx, DuplicateRule, Hooks, SearchText, Values};
+use crate::records::merging::{Loose, Merging, Reason, Reference};
 use crate::records::{ObjectDef, Record};
 use crate::Store;
 use rapport_core::fields::FieldValue;
@@ -30,6 +31,30 @@ pub const ACCOUNTS: ObjectDef = ObjectDef {
     hooks: &Rules,
 };
 
+/// Accounts sharing a credit code, phone or name, or with names alike, are likely
+/// duplicates; a merge moves their contacts, deals, documents, payments, sub-accounts and pool
+/// history to the survivor.
+const MERGING: Merging = Merging {
+    exact: &[
+        ("credit_code_bidx", Reason::CreditCode, 100),
+        ("phone_bidx", Reason::Phone, 85),
+        ("name_norm", Reason::Name, 80),
+    ],
+    loose: Some((Loose::SimilarNames, 75)),
+    references: &[
+        Reference::pair("contact_accounts", "account_id", &["contact_id"]),
+        Reference::id("opportunities", "account_id"),
+        Reference::id("quotes", "account_id"),
+        Reference::id("contracts", "account_id"),
+        Reference::id("orders", "account_id"),
+        Reference::id("payments", "account_id"),
+        Reference::id("accounts", "parent_id"),
+        Reference::id("pool_events", "account_id"),
+        Reference::id("leads", "converted_account_id"),
+    ],
+    self_refs: &["parent_id"],
+};
+
 struct Rules;
 
 fn t(s: &str) -> Alias {
@@ -40,6 +65,10 @@ fn t(s: &str) -> Alias {
 impl Hooks for Rules {
     fn has_activities(&self) -> bool {
         true
+    }
+
+    fn merging(&self) -> Option<&'static Merging> {
+        Some(&MERGING)
     }
 
     fn importable(&self) -> bool {

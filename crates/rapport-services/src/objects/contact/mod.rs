@@ -8,6 +8,7 @@ use super::common::{person_norms, text_of};
 use crate::objects;
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{Branch, DuplicateRule, Erasure, Hooks, SearchText, Values};
+use crate::records::merging::{Loose, Merging, Reason, Reference};
 use crate::records::{ObjectDef, Record};
 use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
@@ -26,6 +27,26 @@ pub const CONTACTS: ObjectDef = ObjectDef {
     hooks: &Rules,
 };
 
+/// Contacts sharing an email, mobile or name, or whose family and given names are each
+/// other's, are likely duplicates; a merge moves their account links, quotes, deals' contact
+/// lists and meeting attendance to the survivor.
+const MERGING: Merging = Merging {
+    exact: &[
+        ("email_bidx", Reason::Email, 95),
+        ("mobile_bidx", Reason::Phone, 90),
+        ("name_norm", Reason::Name, 60),
+    ],
+    loose: Some((Loose::SwappedNames, 55)),
+    references: &[
+        Reference::pair("contact_accounts", "contact_id", &["account_id"]),
+        Reference::id("quotes", "contact_id"),
+        Reference::id("leads", "converted_contact_id"),
+        Reference::json("opportunities", "contacts"),
+        Reference::json("activities", "attendees"),
+    ],
+    self_refs: &[],
+};
+
 struct Rules;
 
 fn t(s: &str) -> Alias {
@@ -36,6 +57,10 @@ fn t(s: &str) -> Alias {
 impl Hooks for Rules {
     fn has_activities(&self) -> bool {
         true
+    }
+
+    fn merging(&self) -> Option<&'static Merging> {
+        Some(&MERGING)
     }
 
     fn importable(&self) -> bool {

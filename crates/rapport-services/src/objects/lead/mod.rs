@@ -10,6 +10,7 @@ use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{
     Branch, Change, DuplicateRule, Effects, Erasure, Hooks, Loaded, SearchText, Values,
 };
+use crate::records::merging::{Loose, Merging, Reason, Reference};
 use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
 use rapport_core::permission::Ownership;
@@ -28,12 +29,29 @@ pub const LEADS: ObjectDef = ObjectDef {
     hooks: &Rules,
 };
 
+/// Leads sharing an email, mobile or name, or whose family and given names are each other's,
+/// are likely duplicates; a merge moves the deals they became to the survivor.
+const MERGING: Merging = Merging {
+    exact: &[
+        ("email_bidx", Reason::Email, 95),
+        ("mobile_bidx", Reason::Phone, 90),
+        ("name_norm", Reason::Name, 60),
+    ],
+    loose: Some((Loose::SwappedNames, 55)),
+    references: &[Reference::id("opportunities", "lead_id")],
+    self_refs: &[],
+};
+
 struct Rules;
 
 #[async_trait::async_trait]
 impl Hooks for Rules {
     fn has_activities(&self) -> bool {
         true
+    }
+
+    fn merging(&self) -> Option<&'static Merging> {
+        Some(&MERGING)
     }
 
     fn importable(&self) -> bool {

@@ -63,7 +63,12 @@ pub(super) fn sales_schemas() -> Map<String, Value> {
         "merged_ids": {"type": "array", "minItems": 1, "maxItems": 9, "items": {"type": "string", "format": "uuid"}},
         "fields": {"type": "object", "additionalProperties": {"type": "string", "format": "uuid"}, "description": "field (built-in or cf_…) → id of the record whose value the survivor takes; without a choice the survivor keeps its value, empty fields are filled from the others, tags, emails and phones are combined"}});
     let mut merge = merge_props.clone();
-    merge["object"] = json!({"enum": ["accounts", "contacts", "leads"]});
+    let mergeable: Vec<&str> = rapport_services::objects::ALL
+        .iter()
+        .filter(|d| d.hooks.merging().is_some())
+        .map(|d| d.plural())
+        .collect();
+    merge["object"] = json!({"enum": mergeable});
     m.insert(
         "Merge".into(),
         obj(merge, &["object", "survivor_id", "merged_ids"]),
