@@ -125,6 +125,55 @@ pub async fn sealer_for_new<C: ConnectionTrait>(
     }
 }
 
+/// The keys of several people whose records are being created in the caller's transaction
+/// (a group of creates), made and stored in one statement, in the order given.
+pub async fn sealers_for_new<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    people: &[(&str, &str)],
+) -> Result<Vec<Sealer>, DomainError> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = store.keys()?;
+    let now = store.now();
+    let mut raws = Vec::with_capacity(people.len());
+    let mut insert = Query::insert();
+    insert
+        .into_table(t(TABLE))
+        .columns(["object_type", "object_id", "key_enc", "created_at"].map(t))
+        .on_conflict(
+            OnConflict::columns([t("object_type"), t("object_id")])
+                .do_nothing()
+                .to_owned(),
+        );
+    for (object_type, id) in people {
+        let raw = SubjectKey::encode(&SubjectKey::generate());
+        let wrapped = keys.encrypt(TABLE, COLUMN, &place(object_type, id), &raw)?;
+        insert.values_panic([
+            (*object_type).into(),
+            (*id).into(),
+            wrapped.into(),
+            now.into(),
+        ]);
+        raws.push(raw);
+    }
+    let inserted = exec(c, &insert).await?;
+    if inserted as usize != people.len() {
+        // Some person had a key already (a record id used twice): read each stored key.
+        let mut out = Vec::with_capacity(people.len());
+        for (object_type, id) in people {
+            out.push(sealer(c, store, object_type, id).await?);
+        }
+        return Ok(out);
+    }
+    people
+        .iter()
+        .zip(raws)
+        .map(|((object_type, id), raw)| sealer_of(&raw, object_type, id))
+        .collect()
+}
+
 /// The person's key (made on first use, in the caller's transaction), ready to seal.
 pub async fn sealer<C: ConnectionTrait>(
     c: &C,

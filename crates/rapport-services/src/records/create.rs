@@ -44,7 +44,7 @@ pub struct Prepared {
     defs: Vec<CustomField>,
     audit_values: Map<String, Value>,
     effects: Effects,
-    opts: WriteOptions,
+    pub(crate) opts: WriteOptions,
     now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -153,7 +153,7 @@ pub async fn insert(
     actor: &Access,
     p: &Prepared,
 ) -> Result<(), DomainError> {
-    let trail = write_record(tx, store, actor, p, &mut Claimed::default()).await?;
+    let trail = write_record(tx, store, actor, p, &mut Claimed::default(), None).await?;
     rapport_db::search_index::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
     audit::record(tx, store, actor, trail.entry).await?;
     outbox::emit_many(tx, store, [(actor.principal(), &trail.event)]).await
@@ -167,6 +167,17 @@ pub(crate) struct Trail {
     pub event: outbox::Event,
 }
 
+/// The fields of a prepared record whose values the audit entry seals with the person's key
+/// (none: the record needs no key).
+pub(crate) fn sealed_fields(p: &Prepared) -> Vec<&'static str> {
+    p.def
+        .fields
+        .iter()
+        .filter(|f| super::sealed_in_audit(p.def, f) && p.audit_values.contains_key(f.name))
+        .map(|f| f.name)
+        .collect()
+}
+
 /// Write a prepared record's rows (the record, its links, stage history) inside `tx`, and
 /// return its search tokens, audit entry and outbox event unwritten.
 pub(crate) async fn write_record(
@@ -175,20 +186,19 @@ pub(crate) async fn write_record(
     actor: &Access,
     p: &Prepared,
     claimed: &mut Claimed,
+    sealer: Option<audit::subjects::Sealer>,
 ) -> Result<Trail, DomainError> {
     let def = p.def;
     let id = &p.id;
     let keys = store.keys()?;
     let mut values = p.values.clone();
     let mut audit_values = p.audit_values.clone();
-    let to_seal: Vec<&str> = def
-        .fields
-        .iter()
-        .filter(|f| super::sealed_in_audit(def, f) && audit_values.contains_key(f.name))
-        .map(|f| f.name)
-        .collect();
+    let to_seal = sealed_fields(p);
     if !to_seal.is_empty() {
-        let sealer = audit::subjects::sealer_for_new(tx, store, def.key(), id).await?;
+        let sealer = match sealer {
+            Some(s) => s,
+            None => audit::subjects::sealer_for_new(tx, store, def.key(), id).await?,
+        };
         for name in to_seal {
             if let Some(v) = audit_values.get_mut(name) {
                 *v = sealer.seal(v)?;

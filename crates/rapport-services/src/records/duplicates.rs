@@ -361,28 +361,22 @@ pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
 /// The rule keys written so far in one transaction (a group of creates): a later record of
 /// the group holding one is a duplicate of a record no query can see yet.
 #[derive(Debug, Default)]
-pub(crate) struct Claimed(HashSet<(Object, String, String)>);
+pub(crate) struct Claimed {
+    keys: HashSet<(Object, String, String)>,
+    /// Lock names this transaction holds already.
+    locked: HashSet<String>,
+    /// Every record of the transaction was confirmed together ([`confirm_creates`]).
+    confirmed: bool,
+}
 
-/// Inside the write's transaction, just before the record is written: confirm that no record
-/// committed since [`check`] (a concurrent create) and none written earlier in this
-/// transaction holds a key of a rule that refuses the write. `before`: the record's values
-/// before an update (rules whose keys it does not change are not asked again).
-///
-/// On PostgreSQL every key is locked for the rest of the transaction first, so of two
-/// concurrent writers of the same key the second waits for the first to commit and then finds
-/// its record; SQLite writes one transaction at a time. A rule in warn mode still lets an
-/// explicit override through.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn confirm(
-    tx: &DatabaseTransaction,
+/// The strict rules [`confirm`] asks about for one record's values, with their keys.
+async fn asked(
     store: &Store,
-    actor: &Access,
     def: &ObjectDef,
     values: &BTreeMap<&'static str, FieldValue>,
     before: Option<(&str, &BTreeMap<&'static str, FieldValue>)>,
     opts: WriteOptions,
-    claimed: &mut Claimed,
-) -> Result<(), DomainError> {
+) -> Result<Vec<(String, RuleMode, RuleKeys)>, DomainError> {
     let rules = rules(store, def.object).await?;
     let keys = store.keys()?;
     let mut asked: Vec<(String, RuleMode, RuleKeys)> = Vec::new();
@@ -405,23 +399,138 @@ pub(crate) async fn confirm(
         }
         asked.push((rule.clone(), *mode, rk));
     }
+    Ok(asked)
+}
+
+/// [`confirm`] for a group of new records written in one transaction, with one lock statement
+/// (PostgreSQL) and one lookup for all of them: `Err((k, e))` names the first record that a
+/// rule refuses. Locking every key of a group at once, in one order, also keeps two writers
+/// from waiting on each other. The records' own [`confirm`] then passes (`claimed` says so).
+pub(crate) async fn confirm_creates(
+    tx: &DatabaseTransaction,
+    store: &Store,
+    records: &[(&Access, &super::Prepared)],
+    claimed: &mut Claimed,
+) -> Result<Option<(usize, DomainError)>, DomainError> {
+    let mut asked_all = Vec::with_capacity(records.len());
+    for (_, p) in records {
+        asked_all.push(asked(store, p.def, &p.values, None, p.opts).await?);
+    }
+    let mut locks: Vec<String> = Vec::new();
+    for ((_, p), asked) in records.iter().zip(&asked_all) {
+        for (rule, _, rk) in asked {
+            locks.extend(rk.keys().iter().map(|k| lock_name(p.def, rule, k)));
+        }
+    }
+    locks.sort();
+    locks.dedup();
+    rapport_db::dialect::lock_keys(tx, &locks).await?;
+    claimed.locked.extend(locks);
+    // One lookup: an arm per (record, rule), numbered k * RULES + r.
+    const RULES: usize = 1000;
+    let arms: Vec<SelectStatement> = records
+        .iter()
+        .zip(&asked_all)
+        .enumerate()
+        .flat_map(|(k, ((_, p), asked))| {
+            asked.iter().enumerate().filter_map(move |(r, (_, _, rk))| {
+                let q = rule_query(p.def, rk.clone(), None)?;
+                Some(
+                    Query::select()
+                        .expr_as(Expr::val((k * RULES + r) as i64), t("rule"))
+                        .column(t("id"))
+                        .from_subquery(q, Alias::new(format!("r{k}_{r}")))
+                        .to_owned(),
+                )
+            })
+        })
+        .collect();
+    let mut held: HashMap<usize, Vec<String>> = HashMap::new();
+    // At most 100 arms a statement (SQLite allows 500 in one compound select).
+    for chunk in arms.chunks(100) {
+        let Some(union) = rapport_db::union_all(chunk.iter().cloned()) else {
+            continue;
+        };
+        for row in rapport_db::all(tx, &union).await? {
+            let i: i64 = rapport_db::get(&row, "rule")?;
+            let id: String = rapport_db::get(&row, "id")?;
+            held.entry(usize::try_from(i).unwrap_or(usize::MAX))
+                .or_default()
+                .push(id);
+        }
+    }
+    for (k, ((actor, p), asked)) in records.iter().zip(asked_all).enumerate() {
+        let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
+        for (r, (rule, mode, rk)) in asked.iter().enumerate() {
+            let earlier = rk.keys().iter().any(|key| {
+                claimed
+                    .keys
+                    .contains(&(p.def.object, rule.clone(), key.clone()))
+            });
+            match held.remove(&(k * RULES + r)) {
+                Some(ids) => found.push((rule.clone(), *mode, ids)),
+                None if earlier => found.push((rule.clone(), *mode, Vec::new())),
+                None => {}
+            }
+        }
+        if !found.is_empty() {
+            return Ok(Some((k, refusal(store, actor, p.def, &found).await?)));
+        }
+        for (rule, _, rk) in asked {
+            for key in rk.keys() {
+                claimed
+                    .keys
+                    .insert((p.def.object, rule.clone(), key.clone()));
+            }
+        }
+    }
+    claimed.confirmed = true;
+    Ok(None)
+}
+
+/// Inside the write's transaction, just before the record is written: confirm that no record
+/// committed since [`check`] (a concurrent create) and none written earlier in this
+/// transaction holds a key of a rule that refuses the write. `before`: the record's values
+/// before an update (rules whose keys it does not change are not asked again).
+///
+/// On PostgreSQL every key is locked for the rest of the transaction first, so of two
+/// concurrent writers of the same key the second waits for the first to commit and then finds
+/// its record; SQLite writes one transaction at a time. A rule in warn mode still lets an
+/// explicit override through.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn confirm(
+    tx: &DatabaseTransaction,
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    values: &BTreeMap<&'static str, FieldValue>,
+    before: Option<(&str, &BTreeMap<&'static str, FieldValue>)>,
+    opts: WriteOptions,
+    claimed: &mut Claimed,
+) -> Result<(), DomainError> {
+    if claimed.confirmed && before.is_none() {
+        return Ok(());
+    }
+    let asked = asked(store, def, values, before, opts).await?;
     if asked.is_empty() {
         return Ok(());
     }
     let mut locks: Vec<String> = asked
         .iter()
         .flat_map(|(rule, _, rk)| rk.keys().iter().map(move |k| lock_name(def, rule, k)))
+        .filter(|l| !claimed.locked.contains(l))
         .collect();
     locks.sort();
     locks.dedup();
     rapport_db::dialect::lock_keys(tx, &locks).await?;
+    claimed.locked.extend(locks);
     let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
     for (rule, mode, rk) in &asked {
-        if rk
-            .keys()
-            .iter()
-            .any(|k| claimed.0.contains(&(def.object, rule.clone(), k.clone())))
-        {
+        if rk.keys().iter().any(|k| {
+            claimed
+                .keys
+                .contains(&(def.object, rule.clone(), k.clone()))
+        }) {
             found.push((rule.clone(), *mode, Vec::new()));
         }
     }
@@ -455,7 +564,7 @@ pub(crate) async fn confirm(
     }
     for (rule, _, rk) in asked {
         for k in rk.keys() {
-            claimed.0.insert((def.object, rule.clone(), k.clone()));
+            claimed.keys.insert((def.object, rule.clone(), k.clone()));
         }
     }
     Ok(())

@@ -10,8 +10,8 @@
 //! is written again without it. If the commit fails, every create of the group is answered
 //! with that error.
 
-use super::create::{write_record, Trail};
-use super::duplicates::Claimed;
+use super::create::{sealed_fields, write_record, Trail};
+use super::duplicates::{self, Claimed};
 use super::Prepared;
 use crate::access::Access;
 use crate::{audit, outbox, Store};
@@ -103,8 +103,32 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
     let t = store.db.begin().await.map_err(Failure::Group)?;
     let mut trails: Vec<Trail> = Vec::with_capacity(group.len());
     let mut claimed = Claimed::default();
+    // What each create would do in statements of its own is done for the group at once:
+    // the duplicate-rule locks and lookups, the new people's audit keys.
+    let records: Vec<(&Access, &Prepared)> = group.iter().map(|(a, p, _)| (a, p)).collect();
+    let refused = duplicates::confirm_creates(&t, store, &records, &mut claimed)
+        .await
+        .map_err(Failure::Group)?;
+    if let Some((k, e)) = refused {
+        t.rollback().await.map_err(|e| Failure::Group(db_err(e)))?;
+        return Err(Failure::Record(k, e));
+    }
+    let people: Vec<(&str, &str)> = group
+        .iter()
+        .filter(|(_, p, _)| !sealed_fields(p).is_empty())
+        .map(|(_, p, _)| (p.def.key(), p.id.as_str()))
+        .collect();
+    let mut sealers = audit::subjects::sealers_for_new(&t, store, &people)
+        .await
+        .map_err(Failure::Group)?
+        .into_iter();
     for (k, (actor, p, _)) in group.iter().enumerate() {
-        match write_record(&t, store, actor, p, &mut claimed).await {
+        let sealer = if sealed_fields(p).is_empty() {
+            None
+        } else {
+            sealers.next()
+        };
+        match write_record(&t, store, actor, p, &mut claimed, sealer).await {
             Ok(trail) => trails.push(trail),
             Err(e) => {
                 t.rollback().await.map_err(|e| Failure::Group(db_err(e)))?;
@@ -217,6 +241,63 @@ mod tests {
         .unwrap();
         assert_eq!(created.len(), 5, "the first create and four of the group");
         assert_eq!(audit::verify(store).await.unwrap().problem, None);
+    }
+
+    /// A group confirms its duplicate rules together: a create whose email another create of
+    /// the same group takes first, and one whose email a record committed after its check
+    /// holds, are refused as duplicates; the others are written.
+    async fn duplicates_within_and_outside_the_group_are_refused(store: &Store) {
+        let actor = testing::admin(store, "owner@example.com").await;
+        let docs = [doc(1), doc(2), doc(3), doc(1)];
+        let mut group = Vec::new();
+        let mut done = Vec::new();
+        for d in &docs {
+            let p = records::prepare_create(
+                store,
+                &actor,
+                &CONTACTS,
+                d,
+                WriteOptions::default(),
+                Preset::default(),
+            )
+            .await
+            .unwrap();
+            let (ack, rx) = oneshot::channel();
+            group.push((actor.clone(), p, ack));
+            done.push(rx);
+        }
+        // Committed after the group's records were checked: it takes the third one's email.
+        records::create(store, &actor, &CONTACTS, &doc(3), WriteOptions::default())
+            .await
+            .unwrap();
+        write_group(store, group).await;
+        let mut outcomes = Vec::new();
+        for rx in done {
+            outcomes.push(rx.await.unwrap());
+        }
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+        for k in [2, 3] {
+            assert!(
+                matches!(outcomes[k], Err(DomainError::Duplicate { .. })),
+                "{k}: {:?}",
+                outcomes[k]
+            );
+        }
+        assert_eq!(audit::verify(store).await.unwrap().problem, None);
+    }
+
+    #[tokio::test]
+    async fn a_group_confirms_its_duplicate_rules_sqlite() {
+        duplicates_within_and_outside_the_group_are_refused(&testing::sqlite("group_dups").await)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_group_confirms_its_duplicate_rules_postgres() {
+        if let Some(pg) = testing::postgres("group_dups").await {
+            duplicates_within_and_outside_the_group_are_refused(&pg.store).await;
+            pg.drop().await;
+        }
     }
 
     #[tokio::test]
