@@ -427,6 +427,15 @@ pub fn parse_named(
                     format!("{f} is longer than 64 characters"),
                 ));
             }
+            if s.chars()
+                .any(|c| c.is_control() || validate::is_invisible_format(c))
+            {
+                return Err(FieldError::new(
+                    f,
+                    "invalid_characters",
+                    format!("{f} contains control or invisible characters"),
+                ));
+            }
             FieldValue::Text(s.to_string())
         }
         FieldKind::Tags => {
@@ -735,6 +744,8 @@ mod tests {
         assert!(parse_value(&pick, &json!("制".repeat(64)), &ctx).is_ok());
         let err = parse_value(&pick, &json!("制".repeat(65)), &ctx);
         assert!(matches!(err, Err(ref e) if e.code == "too_long"));
+        let err = parse_value(&pick, &json!("a\u{1f}b"), &ctx);
+        assert!(matches!(err, Err(ref e) if e.code == "invalid_characters"));
         let links = FieldSpec::new("account_ids", FieldKind::AccountLinks, "A", "客户");
         let id = "01a2027c-22ed-7012-bfd2-349135b6c66d";
         let ok = parse_value(

@@ -392,7 +392,7 @@ pub async fn set_mapping(
     let customs = crate::custom_fields::active(store, object).await?;
     let targets = mapping::targets(object, def.fields, &customs);
     let mut errors = Vec::new();
-    if m.header_row as i64 >= imp.total_rows {
+    if i64::try_from(m.header_row).map_or(true, |h| h >= imp.total_rows) {
         errors.push(FieldError::new(
             "header_row",
             "out_of_range",

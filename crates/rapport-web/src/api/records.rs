@@ -85,7 +85,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         )
     };
     let text = raw.to_str().map_err(|_| bad())?.trim();
-    if text == "*" || text.is_empty() {
+    if text == "*" {
         return Ok(None);
     }
     let tag = text.strip_prefix("W/").unwrap_or(text);

@@ -48,7 +48,7 @@ pub(super) fn sales_schemas() -> Map<String, Value> {
         "approver": {"type": "string", "pattern": "^(manager|user:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|role:[A-Za-z0-9_]{1,64})$", "description": "manager (the owner's manager), user:<user id> or role:<role key>"},
         "min_amount": {"anyOf": [money(), {"type": "null"}], "description": "the step applies from this contract amount"}}, "required": ["approver"], "additionalProperties": false}}}), &["steps"]));
     m.insert("ImportMapping".into(), obj(json!({
-        "header_row": {"type": "integer", "minimum": 0},
+        "header_row": {"type": "integer", "minimum": 0, "maximum": rapport_services::imports::parse::MAX_ROWS, "description": "the row of column names, counted from 0; below the file's row count"},
         "columns": {"type": "object", "additionalProperties": {"type": "string"}, "description": "column index → field (built-in, cf_… or account_name for contacts)"},
         "values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "field → (value in the file → value to save)"},
         "match_on": {"enum": ["none", "name", "credit_code", "email", "phone"]},
@@ -213,13 +213,18 @@ pub(super) fn export_start_schema() -> Value {
                 .find(|p| p.name == "cols")
                 .map(|p| p.to_openapi(Some(d))["schema"].clone())
                 .unwrap_or_default();
+            let mut sorts = json!(rapport_services::records::query::sort_keys(d));
+            if let Some(a) = sorts.as_array_mut() {
+                a.push(Value::Null);
+            }
+            // Each may be null, read as left out.
             json!({"type": "object", "additionalProperties": false, "required": ["object"], "properties": {
                 "object": {"const": d.plural()},
-                "q": {"type": "string"},
-                "filter": {"$ref": format!("#/components/schemas/Filter_{}", d.plural())},
-                "sort": {"enum": rapport_services::records::query::sort_keys(d)},
-                "cols": cols,
-                "format": {"enum": ["csv", "xlsx"]}}})
+                "q": {"type": ["string", "null"]},
+                "filter": {"anyOf": [{"$ref": format!("#/components/schemas/Filter_{}", d.plural())}, {"type": "null"}]},
+                "sort": {"enum": sorts},
+                "cols": {"anyOf": [cols, {"type": "null"}]},
+                "format": {"enum": ["csv", "xlsx", null]}}})
         })
         .collect();
     json!({"oneOf": variants, "description": "object: a record type; q, filter, sort and cols as in its list and export"})
