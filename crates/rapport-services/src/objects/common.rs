@@ -3,6 +3,7 @@
 //! a person.
 
 use crate::objects;
+use crate::records::merging::{Loose, Reason};
 use rapport_core::fields::{FieldKind::*, FieldSpec};
 use rapport_core::validate;
 use sea_orm::sea_query::Value as SqlValue;
@@ -82,3 +83,12 @@ pub fn text_of(values: &crate::records::hooks::Values, name: &str) -> String {
         _ => String::new(),
     }
 }
+
+/// How duplicates of people (contacts, leads) are found: the same email, mobile or name, or
+/// family and given names that are each other's.
+pub const PERSON_DUPLICATES: &[(&str, Reason, u8)] = &[
+    ("email_bidx", Reason::Email, 95),
+    ("mobile_bidx", Reason::Phone, 90),
+    ("name_norm", Reason::Name, 60),
+];
+pub const PERSON_LOOSE: Option<(Loose, u8)> = Some((Loose::SwappedNames, 55));

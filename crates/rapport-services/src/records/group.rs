@@ -113,21 +113,22 @@ async fn attempt(store: &Store, group: &[Job]) -> Result<(), Failure> {
         t.rollback().await.map_err(|e| Failure::Group(db_err(e)))?;
         return Err(Failure::Record(k, e));
     }
+    let sealed: Vec<bool> = group
+        .iter()
+        .map(|(_, p, _)| !sealed_fields(p).is_empty())
+        .collect();
     let people: Vec<(&str, &str)> = group
         .iter()
-        .filter(|(_, p, _)| !sealed_fields(p).is_empty())
-        .map(|(_, p, _)| (p.def.key(), p.id.as_str()))
+        .zip(&sealed)
+        .filter(|(_, s)| **s)
+        .map(|((_, p, _), _)| (p.def.key(), p.id.as_str()))
         .collect();
     let mut sealers = audit::subjects::sealers_for_new(&t, store, &people)
         .await
         .map_err(Failure::Group)?
         .into_iter();
     for (k, (actor, p, _)) in group.iter().enumerate() {
-        let sealer = if sealed_fields(p).is_empty() {
-            None
-        } else {
-            sealers.next()
-        };
+        let sealer = if sealed[k] { sealers.next() } else { None };
         match write_record(&t, store, actor, p, &mut claimed, sealer).await {
             Ok(trail) => trails.push(trail),
             Err(e) => {

@@ -8,7 +8,7 @@ use super::common::{person_norms, text_of};
 use crate::objects;
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{Branch, DuplicateRule, Erasure, Hooks, SearchText, Values};
-use crate::records::merging::{Loose, Merging, Reason, Reference};
+use crate::records::merging::{Merging, Reference};
 use crate::records::{ObjectDef, Record};
 use rapport_core::permission::Ownership;
 use rapport_core::{validate, DomainError, Object};
@@ -31,12 +31,8 @@ pub const CONTACTS: ObjectDef = ObjectDef {
 /// other's, are likely duplicates; a merge moves their account links, quotes, deals' contact
 /// lists and meeting attendance to the survivor.
 const MERGING: Merging = Merging {
-    exact: &[
-        ("email_bidx", Reason::Email, 95),
-        ("mobile_bidx", Reason::Phone, 90),
-        ("name_norm", Reason::Name, 60),
-    ],
-    loose: Some((Loose::SwappedNames, 55)),
+    exact: super::common::PERSON_DUPLICATES,
+    loose: super::common::PERSON_LOOSE,
     references: &[
         Reference::pair("contact_accounts", "contact_id", &["account_id"]),
         Reference::id("quotes", "contact_id"),

@@ -10,7 +10,7 @@ use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{
     Branch, Change, DuplicateRule, Effects, Erasure, Hooks, Loaded, SearchText, Values,
 };
-use crate::records::merging::{Loose, Merging, Reason, Reference};
+use crate::records::merging::{Merging, Reference};
 use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
 use rapport_core::permission::Ownership;
@@ -32,12 +32,8 @@ pub const LEADS: ObjectDef = ObjectDef {
 /// Leads sharing an email, mobile or name, or whose family and given names are each other's,
 /// are likely duplicates; a merge moves the deals they became to the survivor.
 const MERGING: Merging = Merging {
-    exact: &[
-        ("email_bidx", Reason::Email, 95),
-        ("mobile_bidx", Reason::Phone, 90),
-        ("name_norm", Reason::Name, 60),
-    ],
-    loose: Some((Loose::SwappedNames, 55)),
+    exact: super::common::PERSON_DUPLICATES,
+    loose: super::common::PERSON_LOOSE,
     references: &[Reference::id("opportunities", "lead_id")],
     self_refs: &[],
 };
