@@ -27,7 +27,7 @@ PY
   while :; do
     IMPORT_STATUS=$(curl -sf -H "authorization: Bearer $TOKEN" "$API/imports/$id" | python3 -c 'import json,sys; i=json.load(sys.stdin)["import"]; print(i["status"], i["created"], i["failed"])')
     case "$IMPORT_STATUS" in done*|failed*) break;; esac
-    sleep 0.5
+    sleep 0.1
   done
   t1=$(date +%s%3N)
   UPLOAD_MS=$(( t_up - t0 ))

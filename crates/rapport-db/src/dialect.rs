@@ -8,35 +8,6 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 
-/// Hold a lock on each of `keys` (any text) until the transaction ends, so that of two
-/// transactions writing the same key one waits for the other. PostgreSQL: an advisory
-/// transaction lock per key, taken in the order given (callers sort them, so two transactions
-/// never wait for each other in a circle). SQLite: nothing to do, a write transaction holds the
-/// database's one write lock from its start ([`crate::Db::begin`]).
-pub async fn lock_keys<C: ConnectionTrait>(tx: &C, keys: &[String]) -> Result<(), DomainError> {
-    if tx.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    // Up to 100 keys a statement, locked in the order given (`ORDER BY n`: the lock function
-    // is volatile, so PostgreSQL calls it after sorting).
-    for chunk in keys.chunks(100) {
-        let rows: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i}, {i})")).collect();
-        let sql = format!(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (VALUES {}) AS u(k, n) \
-             ORDER BY n",
-            rows.join(", ")
-        );
-        tx.execute(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            chunk.iter().map(|k| SqlValue::from(k.as_str())),
-        ))
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(())
-}
-
 /// `INSERT [OR ROLLBACK] INTO "table" ("col", ...) VALUES (?, ...), ...` with the rows'
 /// values bound in order (`$n` placeholders on PostgreSQL). Built as text: sea-query's
 /// builder copies every value twice on the way, which cost more than the INSERT's own

@@ -1,7 +1,7 @@
 //! The database, and nothing of the business: connections and transactions on SQLite or
 //! PostgreSQL ([`Db`]), statements built for either ([`statements`]), the one module where
 //! the two differ ([`dialect`]), typed errors ([`error`]), the schema's migrations
-//! ([`migrate`], one file each), and the search index of blind-index tokens
+//! ([`migrate`], one file each), locks on duplicate-rule keys ([`key_locks`]), and the search index of blind-index tokens
 //! ([`search_index`]).
 //!
 //! The SQLite speed machinery stays private behind these: the page readers and their threads,
@@ -11,6 +11,7 @@
 mod connection;
 pub mod dialect;
 pub mod error;
+pub mod key_locks;
 pub mod migrate;
 mod rows;
 pub mod search_index;

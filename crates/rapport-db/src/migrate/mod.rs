@@ -29,6 +29,7 @@ mod m0023_org_version;
 mod m0024_record_versions;
 mod m0025_sealed_import_rows;
 mod m0026_subject_keys;
+mod m0027_key_locks;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -192,6 +193,7 @@ const MIGRATIONS: &[Migration] = &[
     (24, "record_versions", m0024_record_versions::steps),
     (25, "sealed_import_rows", m0025_sealed_import_rows::steps),
     (26, "subject_keys", m0026_subject_keys::steps),
+    (27, "key_locks", m0027_key_locks::steps),
 ];
 
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe

@@ -8,9 +8,10 @@ use super::Mapping;
 use crate::access::Access;
 use crate::access::OwnerFilter;
 use crate::objects;
+use crate::records::duplicates::Seen;
 use crate::records::fast_create::{EarlierKeys, Encoded, FastCreate, Known, Pending};
 use crate::records::{self, ObjectDef, Preset, WriteOptions};
-use crate::Store;
+use crate::{audit, Store};
 use rapport_core::fields::{FieldKind, FieldValue};
 use rapport_core::input::{self, Mode};
 use rapport_core::{validate, DomainError};
@@ -151,8 +152,15 @@ struct Row {
 
 /// Encode (encrypt, tokenise) checked rows and build their INSERTs, in parts, giving way
 /// between them so the server's requests on the same runtime are not held up behind it.
-async fn encode(fast: Arc<FastCreate>, good: Vec<Pending>) -> Result<Encoded, DomainError> {
+async fn encode(
+    fast: Arc<FastCreate>,
+    good: Vec<Pending>,
+    seen: Option<Seen>,
+) -> Result<Encoded, DomainError> {
     let mut encoded = fast.encoding()?;
+    if let Some(seen) = seen {
+        encoded.checked_after(seen);
+    }
     for part in good.chunks(50) {
         fast.encode(&mut encoded, part)?;
         if encoded.unsealed() >= SEAL_ROWS {
@@ -290,6 +298,13 @@ impl Ctx {
         rows: &[(i64, Vec<String>)],
         earlier: &mut Earlier,
     ) -> Result<Checked, DomainError> {
+        // The key locks' versions before any lookup: the write looks up again only keys that
+        // others wrote since (`duplicates::confirm_batch`).
+        let locks_seen = if self.dry {
+            None
+        } else {
+            Some(fast.seen().await?)
+        };
         let mut out = Outcome::default();
         let mut updates = Vec::new();
         let mut slow = Vec::new();
@@ -468,7 +483,7 @@ impl Ctx {
             None
         } else {
             let ids = good.iter().map(|p| p.id.clone()).collect();
-            Some((ids, tokio::spawn(encode(fast.clone(), good))))
+            Some((ids, tokio::spawn(encode(fast.clone(), good, locks_seen))))
         };
         out.failed.sort_by_key(|(n, _)| *n);
         Ok(Checked {
@@ -489,6 +504,7 @@ impl Ctx {
         import_id: &str,
         checked: Checked,
         tokens: &mut Vec<(String, String)>,
+        trail: &mut Vec<audit::Entry>,
     ) -> Result<Outcome, DomainError> {
         let Checked {
             mut outcome,
@@ -499,18 +515,20 @@ impl Ctx {
         if self.dry {
             return Ok(outcome);
         }
+        // An update records its audit entry as it goes (it takes the chain's head before the
+        // transaction ends); created rows leave theirs in `trail`, recorded last.
         for p in &updates {
             records::apply_update(tx, &self.store, &self.actor, p).await?;
         }
         for p in &slow {
-            records::insert(tx, &self.store, &self.actor, p).await?;
+            trail.push(records::insert_unaudited(tx, &self.store, &self.actor, p).await?);
         }
         if let Some((_, encoding)) = encoded {
             let encoded = encoding
                 .await
                 .map_err(|e| DomainError::Internal(format!("encoding an import's rows: {e}")))??;
             let written = fast
-                .write(tx, encoded, json!({"import_id": import_id}))
+                .write(tx, encoded, json!({"import_id": import_id}), trail)
                 .await?;
             outcome.created.extend(written.ids);
             tokens.extend(written.tokens);

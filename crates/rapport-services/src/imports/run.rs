@@ -271,8 +271,11 @@ async fn write_all(
         let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
         let mut left = BATCHES_PER_COMMIT;
         let mut tokens = Vec::new();
+        let mut trail = Vec::new();
         loop {
-            let outcome = ctx.write(&tx, fast, id, ready.checked, &mut tokens).await?;
+            let outcome = ctx
+                .write(&tx, fast, id, ready.checked, &mut tokens, &mut trail)
+                .await?;
             created += outcome.created.len() as i64;
             updated += outcome.updated.len() as i64;
             skipped += outcome.skipped;
@@ -293,16 +296,6 @@ async fn write_all(
             rapport_db::search_index::generations::write_bulk(&tx, ctx.def.key(), tokens).await?;
         let more = !ready.last_batch;
         let hand_over = more && started.elapsed() >= RUN_FOR;
-        finish_transaction(
-            &tx,
-            ctx,
-            imp,
-            now,
-            processed,
-            [created, updated, skipped, failed],
-            more,
-        )
-        .await?;
         if hand_over {
             enqueue(
                 &tx,
@@ -313,6 +306,22 @@ async fn write_all(
             )
             .await?;
         }
+        // The audit entries last: the chain's head is locked only for the commit, so anyone
+        // audited meanwhile (reading the import's progress) does not wait for the batches.
+        finish_transaction(
+            &tx,
+            ctx,
+            imp,
+            now,
+            processed,
+            [created, updated, skipped, failed],
+            more,
+            trail,
+        )
+        .await?;
+        // Counted before the commit: a check that sees this transaction's claims of key locks
+        // then knows them for the import's own.
+        fast.committing();
         tx.commit().await.map_err(db_err)?;
         committed.store(ready.seq + 1, Ordering::Release);
         if let Some(bulk) = bulk {
@@ -329,8 +338,10 @@ fn checking_stopped() -> DomainError {
     DomainError::internal("the import's checking stopped before its last batch")
 }
 
-/// Move the checkpoint and add a transaction's counts; when the import is done, record it as
-/// done, audit it and tell the importer.
+/// Move the checkpoint and add a transaction's counts, then record the transaction's audit
+/// entries (`trail`); when the import is done, record it as done, audit it and tell the
+/// importer.
+#[allow(clippy::too_many_arguments)]
 async fn finish_transaction<C: ConnectionTrait>(
     tx: &C,
     ctx: &batch::Ctx,
@@ -339,6 +350,7 @@ async fn finish_transaction<C: ConnectionTrait>(
     processed: i64,
     [created, updated, skipped, failed]: [i64; 4],
     more: bool,
+    mut trail: Vec<audit::Entry>,
 ) -> Result<(), DomainError> {
     let id = imp.id.as_str();
     let dry = ctx.dry;
@@ -366,16 +378,17 @@ async fn finish_transaction<C: ConnectionTrait>(
             .value(t("finished_at"), now);
     }
     exec(tx, &q).await?;
+    let record_trail = |trail: Vec<audit::Entry>| async move {
+        let actor = ctx.actor.principal();
+        audit::record_many(tx, &ctx.store, trail.iter().map(|e| (actor, e))).await
+    };
     if more {
-        return Ok(());
+        return record_trail(trail).await;
     }
     let totals = super::load(tx, id).await?.ok_or(DomainError::NotFound)?;
     let counts = json!({"created": totals.created, "updated": totals.updated,
         "skipped": totals.skipped, "failed": totals.failed, "dry_run": dry});
-    audit::record(
-        tx,
-        &ctx.store,
-        &ctx.actor,
+    trail.push(
         audit::Entry::new(if dry {
             "import.dry_run_finished"
         } else {
@@ -383,8 +396,7 @@ async fn finish_transaction<C: ConnectionTrait>(
         })
         .object("import", id)
         .details(json!({"object": ctx.def.key(), "file_name": imp.file_name, "counts": counts})),
-    )
-    .await?;
+    );
     notifications::notify(
         tx,
         now,
@@ -399,7 +411,7 @@ async fn finish_transaction<C: ConnectionTrait>(
         },
     )
     .await?;
-    Ok(())
+    record_trail(trail).await
 }
 
 /// The statements that link the records a batch creates or updates to the import (for its

@@ -153,10 +153,22 @@ pub async fn insert(
     actor: &Access,
     p: &Prepared,
 ) -> Result<(), DomainError> {
+    let entry = insert_unaudited(tx, store, actor, p).await?;
+    audit::record(tx, store, actor, entry).await
+}
+
+/// Write a prepared record and its outbox event inside `tx`, and return its audit entry,
+/// which the caller records in the same transaction (with others, as its last write).
+pub async fn insert_unaudited(
+    tx: &DatabaseTransaction,
+    store: &Store,
+    actor: &Access,
+    p: &Prepared,
+) -> Result<audit::Entry, DomainError> {
     let trail = write_record(tx, store, actor, p, &mut Claimed::default(), None).await?;
     rapport_db::search_index::insert(tx, [(p.def.key(), p.id.as_str(), &trail.tokens)]).await?;
-    audit::record(tx, store, actor, trail.entry).await?;
-    outbox::emit_many(tx, store, [(actor.principal(), &trail.event)]).await
+    outbox::emit_many(tx, store, [(actor.principal(), &trail.event)]).await?;
+    Ok(trail.entry)
 }
 
 /// What a written record still owes: its search tokens, audit entry and change-feed event,

@@ -52,6 +52,9 @@ pub struct Encoded {
     /// Per duplicate rule that refuses the rows (block, or warn without an override), their
     /// keys: `write` confirms no record committed since the check holds one.
     strict: BTreeMap<String, Vec<String>>,
+    /// The key locks' versions read before the rows were checked ([`FastCreate::seen`]):
+    /// `write` looks up again only keys others wrote since. Without them, every key.
+    seen: Option<duplicates::Seen>,
 }
 
 /// What [`FastCreate::write`] wrote: the new records' ids in order, and their search tokens
@@ -60,12 +63,19 @@ pub struct Encoded {
 pub struct Written {
     pub ids: Vec<String>,
     pub tokens: Vec<(String, String)>,
+    /// How many of the rows' keys were looked up again in the transaction.
+    pub looked_up: usize,
 }
 
 impl Encoded {
     /// Rows encoded and not yet built into statements.
     pub fn unsealed(&self) -> usize {
         self.records.len()
+    }
+
+    /// What the rows' check saw of the key locks before its lookups.
+    pub(crate) fn checked_after(&mut self, seen: duplicates::Seen) {
+        self.seen = Some(seen);
     }
 }
 
@@ -111,6 +121,8 @@ pub struct FastCreate {
     duplicate_rules: Rules,
     keys: Keyring,
     now: chrono::DateTime<chrono::Utc>,
+    /// The key locks this import's transactions claimed.
+    claims: duplicates::Claims,
 }
 
 impl FastCreate {
@@ -158,6 +170,7 @@ impl FastCreate {
             duplicate_rules: duplicates::rules(store, def.object).await?,
             keys: store.keys()?,
             now: store.now(),
+            claims: duplicates::Claims::default(),
         })
     }
 
@@ -339,6 +352,23 @@ impl FastCreate {
         }
     }
 
+    /// The key locks' versions now, for a batch about to be checked: read before any lookup
+    /// the check relies on, and given to its rows' [`Encoded`] (`checked_after`).
+    pub(crate) async fn seen(&self) -> Result<duplicates::Seen, DomainError> {
+        let rules: Vec<&String> = self
+            .duplicate_rules
+            .iter()
+            .filter(|(_, mode)| **mode != RuleMode::Off)
+            .map(|(rule, _)| rule)
+            .collect();
+        duplicates::Seen::read(&self.store, self.def, &rules, &self.claims).await
+    }
+
+    /// The transaction that wrote this import's batches is about to commit.
+    pub fn committing(&self) {
+        self.claims.committing();
+    }
+
     /// Apply the duplicate rules to the rows at once: against existing records, against the
     /// rows of earlier calls with the same `earlier` (rows not yet committed, which the
     /// readers cannot see), and between the rows themselves. Rows refused come
@@ -447,6 +477,7 @@ impl FastCreate {
             statements: Vec::new(),
             tokens: Vec::new(),
             strict: BTreeMap::new(),
+            seen: None,
         })
     }
 
@@ -519,14 +550,18 @@ impl FastCreate {
     }
 
     /// Write encoded rows inside `tx`: multi-row INSERTs of the records, their token lists
-    /// and account links, one audit entry and one change-feed event for the batch (`details`
-    /// go into both). Returns the ids written, in order, and the rows' search tokens, which
-    /// the caller writes (for a whole transaction at once, `generations::write_bulk`).
+    /// and account links, and one change-feed event for the batch. Its audit entry (with
+    /// `details`, like the event) is added to `trail`, which the caller records with
+    /// [`audit::record_many`] as the transaction's last write: the chain's head stays locked
+    /// from then until the commit, and whatever else is audited meanwhile (someone reading a
+    /// page) waits that long. Returns the ids written, in order, and the rows' search tokens,
+    /// which the caller writes (for a whole transaction at once, `generations::write_bulk`).
     pub async fn write<C: ConnectionTrait>(
         &self,
         tx: &C,
         mut rows: Encoded,
         details: Value,
+        trail: &mut Vec<audit::Entry>,
     ) -> Result<Written, DomainError> {
         if rows.ids.is_empty() {
             return Ok(Written::default());
@@ -539,15 +574,22 @@ impl FastCreate {
             statements,
             tokens,
             strict,
+            seen,
             ..
         } = rows;
         let def = self.def;
         // A record committed since the rows were checked (a create while the import ran) may
         // hold a key a rule refuses: the transaction is rolled back and the batch checked
         // again by the job's next run, which then finds it.
-        if let Some(rule) =
-            duplicates::confirm_batch(tx, &self.store, def, strict.into_iter().collect()).await?
-        {
+        let confirmed = duplicates::confirm_batch(
+            tx,
+            &self.store,
+            def,
+            strict.into_iter().collect(),
+            seen.as_ref().map(|s| (s, &self.claims)),
+        )
+        .await?;
+        if let Some(rule) = confirmed.refused {
             return Err(DomainError::Conflict(format!(
                 "a {} created while these rows were checked matches one of them by the {rule} \
                  rule; the rows are checked again",
@@ -560,15 +602,11 @@ impl FastCreate {
         if let (Value::Object(s), Value::Object(d)) = (&mut summary, details) {
             s.extend(d);
         }
-        audit::record(
-            tx,
-            &self.store,
-            &self.actor,
+        trail.push(
             audit::Entry::new(format!("{}.batch_created", def.key()))
                 .object(def.key(), "*")
                 .details(summary.clone()),
-        )
-        .await?;
+        );
         outbox::emit(
             tx,
             &self.store,
@@ -579,7 +617,11 @@ impl FastCreate {
             summary,
         )
         .await?;
-        Ok(Written { ids, tokens })
+        Ok(Written {
+            ids,
+            tokens,
+            looked_up: confirmed.looked_up,
+        })
     }
 }
 
@@ -609,6 +651,7 @@ mod tests {
         for d in &rows {
             pending.push(fast.prepare(d, &[], false).await.unwrap().unwrap());
         }
+        let seen = fast.seen().await.unwrap();
         let checked = fast
             .check_duplicates(pending, &mut EarlierKeys::default(), None)
             .await
@@ -626,9 +669,12 @@ mod tests {
         .unwrap();
         let mut enc = fast.encoding().unwrap();
         fast.encode(&mut enc, &pending).unwrap();
+        // What the check saw of the key locks: the create's claim since then is not the
+        // import's own, so its bucket's keys are looked up again.
+        enc.checked_after(seen);
         let tx = store.db.begin().await.unwrap();
         let err = fast
-            .write(&tx, enc, json!({}))
+            .write(&tx, enc, json!({}), &mut Vec::new())
             .await
             .err()
             .expect("the clash is caught at the write");
@@ -669,8 +715,15 @@ mod tests {
         fast.encode(&mut enc, &ok).unwrap();
         let tx = store.db.begin().await.unwrap();
         rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
-        let written = fast.write(&tx, enc, json!({})).await.unwrap();
+        let mut trail = Vec::new();
+        let written = fast.write(&tx, enc, json!({}), &mut trail).await.unwrap();
         rapport_db::search_index::generations::write_bulk(&tx, "account", written.tokens)
+            .await
+            .unwrap();
+        // The batch's entry is left for the caller to record last.
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0].action, "account.batch_created");
+        audit::record_many(&tx, store, trail.iter().map(|e| (actor.principal(), e)))
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -694,7 +747,10 @@ mod tests {
         fast.encode(&mut enc, &pending).unwrap();
         let tx = store.db.begin().await.unwrap();
         rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
-        let written = fast.write(&tx, enc, json!({})).await.unwrap();
+        let written = fast
+            .write(&tx, enc, json!({}), &mut Vec::new())
+            .await
+            .unwrap();
         assert_eq!(written.ids.len(), 20000);
         tx.commit().await.unwrap();
     }
@@ -703,6 +759,85 @@ mod tests {
     async fn a_large_batch_stays_within_the_lock_table_postgres() {
         if let Some(pg) = testing::postgres("fast_create_large").await {
             a_large_batch_stays_within_the_lock_table(&pg.store).await;
+            pg.drop().await;
+        }
+    }
+
+    /// Batches checked one after the other while the previous one is still being written,
+    /// as an import does, and nobody else writing: no key is looked up twice, and the rows
+    /// are all written.
+    async fn quiet_batches_are_not_looked_up_again(store: &Store) {
+        let actor = testing::admin(store, "importer@example.com").await;
+        let fast = FastCreate::new(store, &actor, &ACCOUNTS).await.unwrap();
+        let codes = [
+            ["91310000MA1FL0B1X0", "91110108MA01XXXX0H"],
+            ["91440300MA5FAAAA13", "91110000100000000R"],
+        ];
+        let mut batches = Vec::new();
+        for (b, pair) in codes.iter().enumerate() {
+            let mut pending = Vec::new();
+            for (i, code) in pair.iter().enumerate() {
+                let d = doc(json!({"name": format!("批次{b}号{i}"), "credit_code": code}));
+                pending.push(fast.prepare(&d, &[], false).await.unwrap().unwrap());
+            }
+            // The second batch is checked before the first commits.
+            let seen = fast.seen().await.unwrap();
+            let mut earlier = EarlierKeys {
+                batch: b as u64,
+                ..EarlierKeys::default()
+            };
+            let checked = fast
+                .check_duplicates(pending, &mut earlier, None)
+                .await
+                .unwrap();
+            let ok: Vec<Pending> = checked.into_iter().map(Result::unwrap).collect();
+            let mut enc = fast.encoding().unwrap();
+            fast.encode(&mut enc, &ok).unwrap();
+            enc.checked_after(seen);
+            batches.push(enc);
+        }
+        for enc in batches {
+            let tx = store.db.begin().await.unwrap();
+            rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
+            let written = fast
+                .write(&tx, enc, json!({}), &mut Vec::new())
+                .await
+                .unwrap();
+            assert_eq!(written.ids.len(), 2);
+            assert_eq!(written.looked_up, 0, "nobody else wrote these keys");
+            fast.committing();
+            tx.commit().await.unwrap();
+        }
+        // Without what the check saw, every key is looked up again.
+        let d = doc(json!({"name": "无记录", "credit_code": "91320000MA1MAAAA2E"}));
+        let p = fast.prepare(&d, &[], false).await.unwrap().unwrap();
+        let ok: Vec<Pending> = fast
+            .check_duplicates(vec![p], &mut EarlierKeys::default(), None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let mut enc = fast.encoding().unwrap();
+        fast.encode(&mut enc, &ok).unwrap();
+        let tx = store.db.begin().await.unwrap();
+        rapport_db::dialect::defer_foreign_keys(&tx).await.unwrap();
+        let written = fast
+            .write(&tx, enc, json!({}), &mut Vec::new())
+            .await
+            .unwrap();
+        assert!(written.looked_up > 0, "{}", written.looked_up);
+    }
+
+    #[tokio::test]
+    async fn quiet_batches_are_not_looked_up_again_sqlite() {
+        quiet_batches_are_not_looked_up_again(&testing::sqlite("fast_create_quiet").await).await;
+    }
+
+    #[tokio::test]
+    async fn quiet_batches_are_not_looked_up_again_postgres() {
+        if let Some(pg) = testing::postgres("fast_create_quiet").await {
+            quiet_batches_are_not_looked_up_again(&pg.store).await;
             pg.drop().await;
         }
     }

@@ -17,7 +17,7 @@ pub mod bulk;
 
 pub mod codec;
 mod create;
-pub use create::{create, create_seen, insert, prepare_create, Prepared, Preset};
+pub use create::{create, create_seen, insert, insert_unaudited, prepare_create, Prepared, Preset};
 pub mod custom_values;
 pub mod export;
 pub mod fast_create;

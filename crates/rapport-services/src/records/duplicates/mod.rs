@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+mod batch;
+pub(crate) use batch::{confirm_batch, Claims, Seen};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleMode {
@@ -295,67 +298,28 @@ async fn refusal(
     })
 }
 
-/// How many locks a rule's keys share on PostgreSQL. A key's lock is one of these buckets, so
-/// a transaction holding many keys (an import's) holds at most this many locks a rule, within
-/// the server's lock table; two writers of the same key always meet on the same lock, and two
-/// writers of different keys wait for each other only when their buckets collide.
+/// How many locks a rule's keys share. A key's lock is one of these buckets, so a transaction
+/// holding many keys (an import's) holds at most this many locks a rule; two writers of the
+/// same key always meet on the same lock, and two writers of different keys wait for each
+/// other only when their buckets collide.
 const LOCK_BUCKETS: u64 = 128;
 
-/// The advisory lock a rule's key takes: its type, rule and bucket (FNV-1a of the key, fixed
-/// across processes and versions).
+/// The lock a rule's key takes (`rapport_db::key_locks`): its type, rule and bucket (FNV-1a of
+/// the key, fixed across processes and versions).
 fn lock_name(def: &ObjectDef, rule: &str, key: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{}:{rule}:{}", def.key(), h % LOCK_BUCKETS)
+    bucket_name(def, rule, {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % LOCK_BUCKETS
+    })
 }
 
-/// [`confirm`] for a batch of new records (an import's): inside the write's transaction, lock
-/// the keys that `rules` (rule → every key of the batch's rows it applies to) refuse, then
-/// look for records holding them that were committed after the batch was checked. Returns the
-/// first rule that finds one; the caller rolls back and checks the batch again.
-pub(crate) async fn confirm_batch<C: sea_orm::ConnectionTrait>(
-    tx: &C,
-    store: &Store,
-    def: &ObjectDef,
-    rules: Vec<(String, Vec<String>)>,
-) -> Result<Option<String>, DomainError> {
-    let mut locks: Vec<String> = rules
-        .iter()
-        .flat_map(|(rule, keys)| keys.iter().map(move |k| lock_name(def, rule, k)))
-        .collect();
-    if locks.is_empty() {
-        return Ok(None);
-    }
-    locks.sort();
-    locks.dedup();
-    rapport_db::dialect::lock_keys(tx, &locks).await?;
-    let keyring = store.keys()?;
-    for (rule, keys) in rules {
-        // A rule the type keeps in a column of its own is looked up there; emails and phones
-        // through the search index, by the generations' filters as the check did.
-        let column = def
-            .hooks
-            .duplicate_keys(&keyring, &rule, &BTreeMap::new())
-            .map(|(column, _)| column);
-        for chunk in keys.chunks(500) {
-            let found = match column {
-                Some(c) => match rule_query(def, RuleKeys::Column(c, chunk.to_vec()), None) {
-                    Some(q) => rapport_db::one(tx, &q).await?.is_some(),
-                    None => false,
-                },
-                None => !rapport_db::search_index::find_on(tx, &store.db, def.key(), chunk)
-                    .await?
-                    .is_empty(),
-            };
-            if found {
-                return Ok(Some(rule));
-            }
-        }
-    }
-    Ok(None)
+/// The lock of a rule's bucket `bucket` (below [`LOCK_BUCKETS`]).
+fn bucket_name(def: &ObjectDef, rule: &str, bucket: u64) -> String {
+    format!("{}:{rule}:{bucket}", def.key())
 }
 
 /// The rule keys written so far in one transaction (a group of creates): a later record of
@@ -424,7 +388,7 @@ pub(crate) async fn confirm_creates(
     }
     locks.sort();
     locks.dedup();
-    rapport_db::dialect::lock_keys(tx, &locks).await?;
+    rapport_db::key_locks::claim(tx, &locks).await?;
     claimed.locked.extend(locks);
     // One lookup: an arm per (record, rule), numbered k * RULES + r.
     const RULES: usize = 1000;
@@ -493,9 +457,10 @@ pub(crate) async fn confirm_creates(
 /// transaction holds a key of a rule that refuses the write. `before`: the record's values
 /// before an update (rules whose keys it does not change are not asked again).
 ///
-/// On PostgreSQL every key is locked for the rest of the transaction first, so of two
-/// concurrent writers of the same key the second waits for the first to commit and then finds
-/// its record; SQLite writes one transaction at a time. A rule in warn mode still lets an
+/// Every key's lock is claimed for the rest of the transaction first (which also counts its
+/// version up, telling an import that checked earlier to look again), so of two concurrent
+/// writers of the same key the second waits for the first to commit and then finds its
+/// record. A rule in warn mode still lets an
 /// explicit override through.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn confirm(
@@ -522,7 +487,7 @@ pub(crate) async fn confirm(
         .collect();
     locks.sort();
     locks.dedup();
-    rapport_db::dialect::lock_keys(tx, &locks).await?;
+    rapport_db::key_locks::claim(tx, &locks).await?;
     claimed.locked.extend(locks);
     let mut found: Vec<(String, RuleMode, Vec<String>)> = Vec::new();
     for (rule, mode, rk) in &asked {
