@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createHmac } from "node:crypto";
 import { startServer, launch, SHOTS, PASSWORD } from "./harness.js";
 
 let server, browser;
@@ -109,5 +110,105 @@ test("first run, sign-in, security page and audit log", async () => {
   await page.locator("tr", { hasText: "ben@example.com" }).locator("form[action$='/active'] button").click();
   await page.waitForURL(/\/admin\/users$/);
   assert.match(await page.locator("tr", { hasText: "ben@example.com" }).innerText(), /已停用/);
+  await context.close();
+});
+
+// RFC 6238 code for a base32 secret (what an authenticator app shows).
+function totp(secret, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+
+async function api(base, method, path, body, token) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+test("an administrator resets a user's password and two-step sign-in, at phone width in both languages", async () => {
+  const base = server.base;
+  server.cli(["user", "create", "--email", "root@example.com", "--password", PASSWORD, "--role", "administrator", "--name", "Root"]);
+  server.cli(["user", "create", "--email", "cara@example.com", "--password", PASSWORD, "--role", "sales_rep", "--name", "Cara Chen"]);
+  // Cara turns on two-step sign-in.
+  const login = await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: PASSWORD });
+  assert.equal(login.status, 200);
+  const enrol = await api(base, "POST", "/api/v1/me/mfa/enroll", { current_password: PASSWORD }, login.body.token);
+  assert.equal(enrol.status, 200);
+  const confirm = await api(base, "POST", "/api/v1/me/mfa/confirm", { code: totp(enrol.body.secret) }, login.body.token);
+  assert.equal(confirm.status, 200, JSON.stringify(confirm.body));
+
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill("input[name=email]", "root@example.com");
+  await page.fill("input[name=password]", PASSWORD);
+  await page.click("form[action='/login'] button.primary");
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  await page.goto(`${base}/admin/users`);
+  const row = () => page.locator("tr", { hasText: "cara@example.com" });
+  assert.match(await row().innerText(), /✓/, "two-step sign-in shown as on");
+
+  // Too short a password: the server's message, nothing changed.
+  await row().locator("details.reset-password summary").click();
+  const pw = row().locator("form[action$='/password'] input[name=new_password]");
+  await pw.evaluate((el) => el.removeAttribute("minlength"));
+  await pw.fill("short");
+  await row().locator("form[action$='/password'] button").click();
+  await page.waitForLoadState();
+  assert.match(await page.locator(".alert.error").innerText(), /12/);
+  assert.equal((await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: "short" })).status, 401);
+
+  // A new password: the page says so, Cara's session ends.
+  await row().locator("details.reset-password summary").click();
+  await row().locator("form[action$='/password'] input[name=new_password]").fill("cara's new passphrase");
+  await row().locator("form[action$='/password'] button").click();
+  await page.waitForLoadState();
+  assert.match(await page.locator(".alert.ok").innerText(), /已设置新密码.*Cara Chen/);
+  assert.equal((await api(base, "GET", "/api/v1/me", undefined, login.body.token)).status, 401);
+  const withoutCode = await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: "cara's new passphrase" });
+  assert.equal(withoutCode.body.code, "mfa_required");
+
+  // Her phone is lost: remove two-step sign-in (after confirming).
+  page.once("dialog", (d) => d.accept());
+  await row().locator("form[action$='/mfa-reset'] button").click();
+  await page.waitForLoadState();
+  assert.match(await page.locator(".alert.ok").innerText(), /已移除两步验证.*Cara Chen/);
+  assert.doesNotMatch(await row().innerText(), /✓/);
+  assert.equal(await row().locator("form[action$='/mfa-reset']").count(), 0);
+  const signedIn = await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: "cara's new passphrase" });
+  assert.equal(signedIn.status, 200);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no sideways scrolling at phone width (${width}px)`);
+  await row().locator("details.reset-password summary").click();
+  await page.screenshot({ path: join(SHOTS, "users-reset-zh-phone.png"), fullPage: true });
+
+  // In English.
+  await page.click("details.user-menu summary");
+  await page.click("form.lang-switch button[value=en]");
+  await page.waitForLoadState();
+  await page.goto(`${base}/admin/users`);
+  await row().locator("details.reset-password summary").click();
+  assert.equal(await row().locator("form[action$='/password'] button").innerText(), "Set new password");
+  await row().locator("form[action$='/password'] input[name=new_password]").fill("and another passphrase");
+  await row().locator("form[action$='/password'] button").click();
+  await page.waitForLoadState();
+  assert.match(await page.locator(".alert.ok").innerText(), /New password set; sessions ended for Cara Chen/);
+  await page.screenshot({ path: join(SHOTS, "users-reset-en-phone.png"), fullPage: true });
+
+  // The audit log names both resets.
+  await page.goto(`${base}/admin/audit?action=user.`);
+  const audit = await page.locator("table.records").innerText();
+  assert.match(audit, /user\.password_reset/);
+  assert.match(audit, /user\.mfa_reset/);
   await context.close();
 });

@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod keys;
 mod serve;
+mod users;
 
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand};
@@ -40,7 +41,7 @@ enum Command {
     /// Manage users without a running server.
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: users::UserCommand,
     },
     /// Check the audit trail's hash chain.
     Audit {
@@ -71,32 +72,6 @@ enum Command {
         /// Random seed, for repeatable data sets.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-    },
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Create a user. A department named for the first time is created.
-    Create {
-        #[arg(long)]
-        email: String,
-        /// At least 12 characters.
-        #[arg(long)]
-        password: String,
-        /// administrator, sales_manager, sales_rep, marketer, support_agent or viewer.
-        #[arg(long)]
-        role: String,
-        /// Display name (default: the part of the email before @).
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        department: Option<String>,
-        /// Email of an existing user who manages this one.
-        #[arg(long)]
-        manager: Option<String>,
-        /// zh-CN (default) or en.
-        #[arg(long)]
-        language: Option<String>,
     },
 }
 
@@ -171,43 +146,7 @@ async fn run() -> Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User {
-            command:
-                UserCommand::Create {
-                    email,
-                    password,
-                    role,
-                    name,
-                    department,
-                    manager,
-                    language,
-                },
-        } => {
-            let store = serve::open_store(&cfg).await?;
-            let spec = rapport_auth::service::UserSpec {
-                email,
-                name,
-                password,
-                roles: vec![role],
-                department,
-                manager_email: manager,
-                language,
-                ..Default::default()
-            };
-            let system = rapport_services::access::Access::system(&store).await?;
-            let user = rapport_auth::service::create_user(&store, &system, spec)
-                .await
-                .map_err(describe)?;
-
-            println!(
-                "created user {} ({}) with id {}",
-                user.email,
-                user.roles.join(", "),
-                user.id
-            );
-            store.db.close().await;
-            Ok(())
-        }
+        Command::User { command } => users::run(&cfg, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {

@@ -2,12 +2,14 @@
 //! same answer and take the same time.
 
 mod account;
+mod admin;
 mod credentials;
 
 pub use account::{
     change_email, change_password, create_user, mfa_begin, mfa_confirm, mfa_disable,
     setup_first_admin, Enrolment, UserSpec,
 };
+pub use admin::{may_reset, reset_mfa, reset_password};
 pub use credentials::{
     create_api_token, list_sessions, logout, revoke_all_of_user, revoke_api_token, revoke_session,
 };

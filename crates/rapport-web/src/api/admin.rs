@@ -91,6 +91,30 @@ pub async fn update_user(
         .ok_or(DomainError::NotFound)?)))
 }
 
+/// A new password for a user (the user right); their sessions end.
+pub async fn reset_password(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    rapport_auth::service::may_reset(&auth.access)?;
+    let f = Fields::new(&body, &["new_password"])?;
+    rapport_auth::service::reset_password(&app.store, &auth.access, &id, f.str("new_password")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a user's second factor (the user right); their sessions end.
+pub async fn reset_mfa(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    rapport_auth::service::reset_mfa(&app.store, &auth.access, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn revoke_user_sessions(
     State(app): State<AppState>,
     auth: Auth,

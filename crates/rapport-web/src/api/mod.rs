@@ -65,6 +65,8 @@ api_routes! {
     "/api/v1/users" => get(admin::list_users).post(admin::create_user);
     "/api/v1/users/{id}" => get(admin::get_user).patch(admin::update_user);
     "/api/v1/users/{id}/sessions" => delete(admin::revoke_user_sessions);
+    "/api/v1/users/{id}/password" => post(admin::reset_password);
+    "/api/v1/users/{id}/mfa/reset" => post(admin::reset_mfa);
     "/api/v1/departments" => get(admin::list_departments).post(admin::create_department);
     "/api/v1/roles" => get(admin::list_roles).post(admin::create_role);
     "/api/v1/roles/{key}" => put(admin::update_role).delete(admin::delete_role);

@@ -136,9 +136,15 @@ struct UsersPage {
     departments: Vec<String>,
     managers: Vec<(String, String)>,
     error: Option<String>,
+    notice: Option<String>,
 }
 
-async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Response {
+async fn users_page(
+    app: &AppState,
+    page: Page,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let lang = page.ctx.lang;
     if !page.access.is_admin() {
         return super::error_page(lang, DomainError::Forbidden("users".into()));
@@ -202,12 +208,13 @@ async fn users_page(app: &AppState, page: Page, error: Option<String>) -> Respon
             .map(|u| (u.email.clone(), u.name.clone()))
             .collect(),
         error,
+        notice,
         ctx: page.ctx,
     })
 }
 
 pub async fn users(State(app): State<AppState>, page: Page) -> Response {
-    users_page(&app, page, None).await
+    users_page(&app, page, None, None).await
 }
 
 pub async fn create_user(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
@@ -227,7 +234,7 @@ pub async fn create_user(State(app): State<AppState>, Posted { page, form }: Pos
         Ok(_) => axum::response::Redirect::to("/admin/users").into_response(),
         Err(e) => {
             let msg = super::error_message(page.ctx.lang, &e);
-            users_page(&app, page, Some(msg)).await
+            users_page(&app, page, Some(msg), None).await
         }
     }
 }
@@ -258,6 +265,60 @@ pub async fn revoke_sessions(
     match rapport_auth::service::revoke_all_of_user(&app.store, &page.access, &id).await {
         Ok(()) => axum::response::Redirect::to("/admin/users").into_response(),
         Err(e) => super::error_page(page.ctx.lang, e),
+    }
+}
+
+/// A new password for a user, from the users page.
+pub async fn reset_password(
+    State(app): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Posted { page, form }: Posted,
+) -> Response {
+    let res = rapport_auth::service::reset_password(
+        &app.store,
+        &page.access,
+        &id,
+        &field(&form, "new_password"),
+    )
+    .await;
+    after_reset(&app, page, &id, res, "users.password_reset_done").await
+}
+
+/// Remove a user's second factor, from the users page.
+pub async fn reset_mfa(
+    State(app): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Posted { page, form: _ }: Posted,
+) -> Response {
+    let res = rapport_auth::service::reset_mfa(&app.store, &page.access, &id).await;
+    after_reset(&app, page, &id, res, "users.mfa_reset_done").await
+}
+
+/// The users page again, saying what was done to whom, or what was wrong.
+async fn after_reset(
+    app: &AppState,
+    page: Page,
+    id: &str,
+    res: Result<(), DomainError>,
+    done: &str,
+) -> Response {
+    let lang = page.ctx.lang;
+    match res {
+        Ok(()) => {
+            let name = rapport_services::users::get_user(&app.store, id)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_default();
+            let notice = format!("{}{name}", super::i18n::t(lang, done));
+            users_page(app, page, None, Some(notice)).await
+        }
+        Err(e @ (DomainError::NotFound | DomainError::Forbidden(_))) => super::error_page(lang, e),
+        Err(e) => {
+            let msg = super::error_message(lang, &e);
+            users_page(app, page, Some(msg), None).await
+        }
     }
 }
 

@@ -83,6 +83,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users/{id}/active", post(admin_pages::set_active))
         .route(
+            "/admin/users/{id}/password",
+            post(admin_pages::reset_password),
+        )
+        .route("/admin/users/{id}/mfa-reset", post(admin_pages::reset_mfa))
+        .route(
             "/admin/users/{id}/revoke",
             post(admin_pages::revoke_sessions),
         )

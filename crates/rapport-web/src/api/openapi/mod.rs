@@ -139,6 +139,7 @@ pub fn build() -> Value {
                     "MfaCode": obj(json!({"code": {"type": "string"}}), &["code"]),
                     "TokenCreate": obj(json!({"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "read_only": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}}), &["name"]),
                     "UserCreate": obj(json!({"roles": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "email": {"type": "string", "format": "email"}, "name": {"type": "string"}, "phone": {"type": "string"}, "time_zone": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"}, "password": {"type": "string", "minLength": 12}, "department": {"type": "string"}, "manager_email": {"type": "string"}, "language": {"enum": ["zh-CN", "en"]}}), &["email", "password"]),
+                    "PasswordReset": obj(json!({"new_password": {"type": "string", "minLength": 12, "maxLength": 256}}), &["new_password"]),
                     "UserPatch": obj(json!({"active": {"type": "boolean"}, "roles": {"type": "array", "minItems": 1, "items": {"type": "string"}}}), &[]),
                     "DepartmentCreate": obj(json!({"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "parent_id": {"type": "string"}}), &["name"]),
                     "RolePut": obj(json!({"permissions": permissions_map(), "field_rules": field_rules_map(), "require_mfa": {"type": "boolean"}, "name_en": name(), "name_zh": name()}), &[]),

@@ -26,6 +26,8 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/users/{id}", "admin", "One user", None, 200),
     ("delete", "/api/v1/users/{id}/sessions", "admin", "End every session and revoke every API token of a user (administrators)", None, 204),
     ("patch", "/api/v1/users/{id}", "admin", "Enable, disable (ends their sessions and tokens) or change roles", Some("UserPatch"), 200),
+    ("post", "/api/v1/users/{id}/password", "admin", "Give a user a new password (the user right): their sessions and tokens end, a sign-in lock on the account is lifted", Some("PasswordReset"), 204),
+    ("post", "/api/v1/users/{id}/mfa/reset", "admin", "Remove a user's second factor and recovery codes (the user right): their sessions and tokens end", None, 204),
     ("get", "/api/v1/departments", "admin", "The department tree", None, 200),
     ("post", "/api/v1/departments", "admin", "Create a department", Some("DepartmentCreate"), 201),
     ("get", "/api/v1/roles", "admin", "Roles with their permissions and field rules", None, 200),

@@ -272,6 +272,22 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("users.enable", "启用", "Enable"),
     ("users.revoke_sessions", "强制下线", "End sessions"),
     ("users.view_as", "以其身份预览", "View as"),
+    ("users.reset_password", "重置密码", "Reset password"),
+    ("users.new_password", "新密码", "New password"),
+    ("users.set_password", "设置新密码", "Set new password"),
+    (
+        "users.reset_password_hint",
+        "至少 12 个字符。该用户的所有会话和 API 令牌将失效，账号锁定随之解除。",
+        "At least 12 characters. The user's sessions and API tokens end and a sign-in lock on the account is lifted.",
+    ),
+    ("users.password_reset_done", "已设置新密码，其会话已结束：", "New password set; sessions ended for "),
+    ("users.reset_mfa", "重置两步验证", "Reset two-step sign-in"),
+    (
+        "users.reset_mfa_confirm",
+        "移除该用户的两步验证和恢复码？其会话将结束，之后可重新绑定。",
+        "Remove this user's two-step sign-in and recovery codes? Their sessions end; they can enrol again.",
+    ),
+    ("users.mfa_reset_done", "已移除两步验证，其会话已结束：", "Two-step sign-in removed; sessions ended for "),
     (
         "users.viewing_as",
         "正在以此用户身份预览（只读）：",
