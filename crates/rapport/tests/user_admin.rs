@@ -197,7 +197,15 @@ story!(
         assert_eq!(st, StatusCode::OK, "{body}");
         let s = session(&body);
 
-        // set-role: a viewer can no longer list users; an unknown role is named.
+        // set-role: as a viewer they can no longer create; an unknown role is named.
+        let (st, _) = app
+            .post(
+                &s,
+                "/api/v1/accounts",
+                json!({"name": "Before the demotion"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
         let (code, _, err) = app.cli(&[
             "user",
             "set-role",
@@ -207,7 +215,24 @@ story!(
             "viewer",
         ]);
         assert_eq!(code, 0, "{err}");
-        until_status(&app, &s, "/api/v1/users", StatusCode::FORBIDDEN).await;
+        let mut refused = false;
+        for _ in 0..40 {
+            let (st, _) = app
+                .post(
+                    &s,
+                    "/api/v1/accounts",
+                    json!({"name": "After the demotion"}),
+                )
+                .await;
+            if st == StatusCode::FORBIDDEN {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(refused, "a viewer cannot create accounts");
+        let (_, me) = app.get(&s, "/api/v1/me").await;
+        assert_eq!(me["user"]["roles"], json!(["viewer"]), "{me}");
         let (code, _, err) = app.cli(&[
             "user",
             "set-role",
