@@ -163,16 +163,14 @@ test("an administrator resets a user's password and two-step sign-in, at phone w
   const pw = row().locator("form[action$='/password'] input[name=new_password]");
   await pw.evaluate((el) => el.removeAttribute("minlength"));
   await pw.fill("short");
-  await row().locator("form[action$='/password'] button").click();
-  await page.waitForLoadState();
+  await Promise.all([page.waitForNavigation(), row().locator("form[action$='/password'] button").click()]);
   assert.match(await page.locator(".alert.error").innerText(), /12/);
   assert.equal((await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: "short" })).status, 401);
 
   // A new password: the page says so, Cara's session ends.
   await row().locator("details.reset-password summary").click();
   await row().locator("form[action$='/password'] input[name=new_password]").fill("cara's new passphrase");
-  await row().locator("form[action$='/password'] button").click();
-  await page.waitForLoadState();
+  await Promise.all([page.waitForNavigation(), row().locator("form[action$='/password'] button").click()]);
   assert.match(await page.locator(".alert.ok").innerText(), /已设置新密码.*Cara Chen/);
   assert.equal((await api(base, "GET", "/api/v1/me", undefined, login.body.token)).status, 401);
   const withoutCode = await api(base, "POST", "/api/v1/auth/login", { email: "cara@example.com", password: "cara's new passphrase" });
@@ -180,8 +178,7 @@ test("an administrator resets a user's password and two-step sign-in, at phone w
 
   // Her phone is lost: remove two-step sign-in (after confirming).
   page.once("dialog", (d) => d.accept());
-  await row().locator("form[action$='/mfa-reset'] button").click();
-  await page.waitForLoadState();
+  await Promise.all([page.waitForNavigation(), row().locator("form[action$='/mfa-reset'] button").click()]);
   assert.match(await page.locator(".alert.ok").innerText(), /已移除两步验证.*Cara Chen/);
   assert.doesNotMatch(await row().innerText(), /✓/);
   assert.equal(await row().locator("form[action$='/mfa-reset']").count(), 0);
@@ -194,14 +191,12 @@ test("an administrator resets a user's password and two-step sign-in, at phone w
 
   // In English.
   await page.click("details.user-menu summary");
-  await page.click("form.lang-switch button[value=en]");
-  await page.waitForLoadState();
+  await Promise.all([page.waitForNavigation(), page.click("form.lang-switch button[value=en]")]);
   await page.goto(`${base}/admin/users`);
   await row().locator("details.reset-password summary").click();
   assert.equal(await row().locator("form[action$='/password'] button").innerText(), "Set new password");
   await row().locator("form[action$='/password'] input[name=new_password]").fill("and another passphrase");
-  await row().locator("form[action$='/password'] button").click();
-  await page.waitForLoadState();
+  await Promise.all([page.waitForNavigation(), row().locator("form[action$='/password'] button").click()]);
   assert.match(await page.locator(".alert.ok").innerText(), /New password set; sessions ended for Cara Chen/);
   await page.screenshot({ path: join(SHOTS, "users-reset-en-phone.png"), fullPage: true });
 

@@ -213,8 +213,30 @@ async fn users_page(
     })
 }
 
-pub async fn users(State(app): State<AppState>, page: Page) -> Response {
-    users_page(&app, page, None, None).await
+pub async fn users(
+    State(app): State<AppState>,
+    page: Page,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    // After a reset (post, redirect, get): what was done, to whom.
+    let done = match field(&q, "done").as_str() {
+        "password" => Some("users.password_reset_done"),
+        "mfa" => Some("users.mfa_reset_done"),
+        _ => None,
+    };
+    let notice = match done {
+        Some(key) => {
+            let name = rapport_services::users::get_user(&app.store, &field(&q, "user"))
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_default();
+            Some(format!("{}{name}", super::i18n::t(page.ctx.lang, key)))
+        }
+        None => None,
+    };
+    users_page(&app, page, None, notice).await
 }
 
 pub async fn create_user(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
@@ -281,7 +303,7 @@ pub async fn reset_password(
         &field(&form, "new_password"),
     )
     .await;
-    after_reset(&app, page, &id, res, "users.password_reset_done").await
+    after_reset(&app, page, &id, res, "password").await
 }
 
 /// Remove a user's second factor, from the users page.
@@ -291,10 +313,10 @@ pub async fn reset_mfa(
     Posted { page, form: _ }: Posted,
 ) -> Response {
     let res = rapport_auth::service::reset_mfa(&app.store, &page.access, &id).await;
-    after_reset(&app, page, &id, res, "users.mfa_reset_done").await
+    after_reset(&app, page, &id, res, "mfa").await
 }
 
-/// The users page again, saying what was done to whom, or what was wrong.
+/// Back to the users page, which says what was done to whom; or the page with what was wrong.
 async fn after_reset(
     app: &AppState,
     page: Page,
@@ -304,16 +326,8 @@ async fn after_reset(
 ) -> Response {
     let lang = page.ctx.lang;
     match res {
-        Ok(()) => {
-            let name = rapport_services::users::get_user(&app.store, id)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_default();
-            let notice = format!("{}{name}", super::i18n::t(lang, done));
-            users_page(app, page, None, Some(notice)).await
-        }
+        Ok(()) => axum::response::Redirect::to(&format!("/admin/users?done={done}&user={id}"))
+            .into_response(),
         Err(e @ (DomainError::NotFound | DomainError::Forbidden(_))) => super::error_page(lang, e),
         Err(e) => {
             let msg = super::error_message(lang, &e);
