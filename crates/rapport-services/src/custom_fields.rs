@@ -68,12 +68,7 @@ pub async fn active(store: &Store, object: Object) -> Result<Vec<CustomField>, D
 }
 
 fn require_admin(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "custom fields are managed by administrators".into(),
-        ));
-    }
-    Ok(())
+    crate::settings::may_change(actor, "managing custom fields")
 }
 
 /// Create or replace a definition (by key). The kind and sensitivity of an existing field

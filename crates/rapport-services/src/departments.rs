@@ -48,17 +48,23 @@ pub async fn list_for(store: &Store, actor: &Access) -> Result<Vec<Department>, 
     list(&store.db).await
 }
 
+/// Creating departments needs the department right over all.
+pub fn may_create(actor: &Access) -> Result<(), DomainError> {
+    if actor.scope(Object::DEPARTMENT, Action::Create) != Scope::All {
+        return Err(DomainError::Forbidden(
+            "creating departments needs the department right".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create(
     store: &Store,
     actor: &Access,
     name: &str,
     parent_id: Option<&str>,
 ) -> Result<Department, DomainError> {
-    if actor.scope(Object::DEPARTMENT, Action::Create) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "creating departments needs the department right".into(),
-        ));
-    }
+    may_create(actor)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(DomainError::field(

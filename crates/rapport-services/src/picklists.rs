@@ -1,7 +1,7 @@
 //! Administrator-editable picklists (industry, level, source, ...), translated.
 
 use crate::access::Access;
-use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_core::DomainError;
 use rapport_db::{all, exec, get, Db};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
@@ -236,11 +236,7 @@ pub async fn upsert(
     actor: &Access,
     v: &PicklistValue,
 ) -> Result<(), DomainError> {
-    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing picklists needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "changing picklists")?;
     if !DEFAULTS.iter().any(|(k, _)| *k == v.list) {
         return Err(DomainError::field(
             "list",

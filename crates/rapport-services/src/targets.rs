@@ -140,11 +140,27 @@ impl Reach {
 /// Set targets. A user's target may be set by whoever may transfer that user's deals (a
 /// manager), never by the user themself; a department's by whoever's transfer scope covers the
 /// department tree; administrators (settings right) set any.
+/// Whether the actor may set any target: administrators, and whoever may transfer some
+/// opportunities (a manager for their team).
+pub fn may_set(actor: &Access) -> Result<(), DomainError> {
+    if actor.scope(Object::SETTINGS, Action::Update) == Scope::All
+        || actor
+            .owners(objects::OPPORTUNITY, Action::Transfer)
+            .is_some()
+    {
+        return Ok(());
+    }
+    Err(DomainError::Forbidden(
+        "setting targets needs the transfer right over opportunities".into(),
+    ))
+}
+
 pub async fn set(
     store: &Store,
     actor: &Access,
     drafts: &[TargetDraft],
 ) -> Result<usize, DomainError> {
+    may_set(actor)?;
     let admin = actor.scope(Object::SETTINGS, Action::Update) == Scope::All;
     let reach = reach(store, actor, Action::Transfer).await?;
     if drafts.is_empty() || drafts.len() > 500 {

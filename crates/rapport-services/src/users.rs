@@ -256,12 +256,18 @@ pub async fn grants_of<C: ConnectionTrait>(
     Ok((Grants::merge(roles.iter().map(|r| &r.grants)), require_mfa))
 }
 
-pub async fn create(store: &Store, actor: &Access, new: NewUser) -> Result<User, DomainError> {
+/// Creating users needs the user right over all users.
+pub fn may_create(actor: &Access) -> Result<(), DomainError> {
     if actor.scope(Object::USER, Action::Create) != Scope::All {
         return Err(DomainError::Forbidden(
             "creating users needs the user right".into(),
         ));
     }
+    Ok(())
+}
+
+pub async fn create(store: &Store, actor: &Access, new: NewUser) -> Result<User, DomainError> {
+    may_create(actor)?;
     let email = validate::email(&new.email).ok_or_else(|| {
         DomainError::field(
             "email",

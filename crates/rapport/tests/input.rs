@@ -518,3 +518,61 @@ story!(names_refuse_invisible_formatting, |app| {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{ok}");
 });
+
+story!(without_the_right_the_body_is_not_read, |app| {
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    app.user("viewer@example.com", "viewer", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let s = app.login("viewer@example.com").await;
+    let (st, acct) = app
+        .post(&admin, "/api/v1/accounts", json!({"name": "Seen by all"}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{acct}");
+    let account = acct["id"].as_str().unwrap().to_string();
+    // A body wrong in every way: a viewer holds none of these rights, so each answer is 403
+    // and never a validation error that would tell them what the body should look like.
+    let wrong = json!({"zz_surprise": 1, "name": 5, "days": "x", "keep_raw_days": "x",
+        "daily_claim_limit": "x", "host": 5, "kind": 9, "values": 3, "email": []});
+    let put = reqwest::Method::PUT;
+    let post = reqwest::Method::POST;
+    let patch = reqwest::Method::PATCH;
+    let paths = [
+        (post.clone(), "/api/v1/accounts".to_string()),
+        (patch.clone(), format!("/api/v1/accounts/{account}")),
+        (post.clone(), "/api/v1/accounts/transfer".into()),
+        (post.clone(), "/api/v1/accounts/bulk".into()),
+        (post.clone(), "/api/v1/users".into()),
+        (post.clone(), "/api/v1/roles".into()),
+        (put.clone(), "/api/v1/roles/sales_rep".into()),
+        (post.clone(), "/api/v1/departments".into()),
+        (put.clone(), "/api/v1/picklists/industry".into()),
+        (put.clone(), "/api/v1/duplicate-rules/accounts".into()),
+        (put.clone(), "/api/v1/custom-fields/accounts/cf_x".into()),
+        (post.clone(), "/api/v1/pipelines".into()),
+        (post.clone(), "/api/v1/price-lists".into()),
+        (post.clone(), "/api/v1/merges".into()),
+        (post.clone(), "/api/v1/merges/bulk".into()),
+        (put.clone(), "/api/v1/targets".into()),
+        (put.clone(), "/api/v1/settings/imports".into()),
+        (put.clone(), "/api/v1/settings/pool".into()),
+        (put.clone(), "/api/v1/settings/smtp".into()),
+        (put.clone(), "/api/v1/settings/audit-anchors".into()),
+        (put.clone(), "/api/v1/settings/approval-flow".into()),
+    ];
+    let mut wrongly = Vec::new();
+    for (method, path) in paths {
+        let (st, body) = app
+            .call(&s, method.clone(), &path, Some(wrong.clone()))
+            .await;
+        if st != StatusCode::FORBIDDEN {
+            wrongly.push(format!("{method} {path}: {st} {body}"));
+        }
+    }
+    assert!(wrongly.is_empty(), "{wrongly:#?}");
+    // The record the viewer may read is unchanged.
+    let (_, after) = app
+        .get(&admin, &format!("/api/v1/accounts/{account}"))
+        .await;
+    assert_eq!(after["name"], "Seen by all");
+});

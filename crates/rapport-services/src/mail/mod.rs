@@ -10,7 +10,7 @@ use crate::access::Access;
 use crate::activities;
 use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
-use rapport_core::{validate, Action, DomainError, FieldError, Scope};
+use rapport_core::{validate, DomainError, FieldError};
 use rapport_db::{db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::ConnectionTrait;
@@ -77,13 +77,7 @@ impl SmtpSettings {
 }
 
 fn require_admin(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(rapport_core::Object::SETTINGS, Action::Update) == Scope::All {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "mail settings are for administrators".into(),
-        ))
-    }
+    crate::settings::may_change(actor, "changing mail settings")
 }
 
 /// The server mail goes through, if one is configured.

@@ -36,6 +36,23 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
+/// Whether the actor may merge records of some type (update a survivor and delete others):
+/// the API asks before reading a merge request, whose body names the type.
+pub fn may_merge_some(store: &crate::Store, actor: &Access) -> Result<(), DomainError> {
+    let some = store.types().all().iter().any(|def| {
+        def.hooks.merging().is_some()
+            && actor.owners(def.object, Action::Update).is_some()
+            && actor.owners(def.object, Action::Delete).is_some()
+    });
+    if some {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "merging needs the update and delete rights on a record type".into(),
+        ))
+    }
+}
+
 /// The record types that can be merged.
 pub fn merge_def(object: Object) -> Result<&'static ObjectDef, DomainError> {
     match def_of(object) {

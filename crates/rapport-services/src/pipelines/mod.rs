@@ -4,7 +4,7 @@
 
 use crate::access::Access;
 use crate::{audit, Store};
-use rapport_core::{ids, Action, DomainError, FieldError, Object, Scope};
+use rapport_core::{ids, DomainError, FieldError};
 use rapport_db::{all, db_err, exec, get, one};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
@@ -421,12 +421,7 @@ fn check_draft(d: &PipelineDraft) -> Result<(), DomainError> {
 }
 
 fn settings_right(actor: &Access) -> Result<(), DomainError> {
-    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing pipelines needs the settings right".into(),
-        ));
-    }
-    Ok(())
+    crate::settings::may_change(actor, "changing pipelines")
 }
 
 /// Create (`id` None) or replace a pipeline. A stage that opportunities are in cannot be

@@ -142,13 +142,7 @@ pub async fn run(
         BulkAction::Delete => Action::Delete,
         _ => Action::Update,
     };
-    if actor.scope(def.object, needed) == rapport_core::Scope::None {
-        return Err(DomainError::Forbidden(format!(
-            "you may not {} {} records",
-            needed.key(),
-            def.key()
-        )));
-    }
+    super::may(actor, def, needed)?;
     if let BulkAction::SetField { field, .. } = &action {
         let spec = def.field(field).ok_or_else(|| {
             DomainError::field(

@@ -196,6 +196,27 @@ pub struct WriteOptions {
     pub if_version: Option<i64>,
 }
 
+/// Whether the actor holds `action` on the type at any scope (the API asks before reading a
+/// body; which records the scope reaches is decided with the records).
+pub fn may(actor: &Access, def: &ObjectDef, action: Action) -> Result<(), DomainError> {
+    if actor.scope(def.object, action) == rapport_core::Scope::None {
+        return Err(forbidden(def, action));
+    }
+    Ok(())
+}
+
+/// Whether the actor holds at least one of `actions` on the type (a bulk request, whose
+/// action is in its body).
+pub fn may_any(actor: &Access, def: &ObjectDef, actions: &[Action]) -> Result<(), DomainError> {
+    match actions.iter().find(|a| may(actor, def, **a).is_ok()) {
+        Some(_) => Ok(()),
+        None => Err(forbidden(
+            def,
+            actions.first().copied().unwrap_or(Action::Update),
+        )),
+    }
+}
+
 fn forbidden(def: &ObjectDef, action: Action) -> DomainError {
     DomainError::Forbidden(format!(
         "you may not {} {} records",

@@ -39,6 +39,7 @@ pub async fn create_user(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
+    users::may_create(&auth.access)?;
     let f = Fields::new(
         &body,
         &[
@@ -135,6 +136,7 @@ pub async fn create_department(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
+    departments::may_create(&auth.access)?;
     let f = Fields::new(&body, &["name", "parent_id"])?;
     let d = departments::create(
         &app.store,
@@ -256,6 +258,7 @@ pub async fn put_picklist_value(
     Path(list): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing picklists")?;
     let f = Fields::new(
         &body,
         &["value", "label_en", "label_zh", "position", "active"],
@@ -311,6 +314,7 @@ pub async fn put_duplicate_rules(
     Path(object): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing duplicate rules")?;
     let rules: duplicates::Rules = serde_json::from_value(Value::Object(body)).map_err(|e| {
         DomainError::field(
             "rules",
@@ -342,6 +346,7 @@ pub async fn put_custom_field(
     Path((object, key)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "managing custom fields")?;
     let object = super::records::def_for(&object)?.object;
     let f = Fields::new(
         &body,

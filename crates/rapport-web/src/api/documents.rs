@@ -29,6 +29,7 @@ pub async fn create_price_list(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    rapport_services::settings::may_change(&auth.access, "changing price lists")?;
     let draft: PriceListDraft = from_doc(body)?;
     let l = price_lists::save(&app.store, &auth.access, None, &draft).await?;
     Ok((StatusCode::CREATED, Json(json!(l))))
@@ -40,6 +41,7 @@ pub async fn update_price_list(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing price lists")?;
     let draft: PriceListDraft = from_doc(body)?;
     let l = price_lists::save(&app.store, &auth.access, Some(&id), &draft).await?;
     Ok(Json(json!(l)))
@@ -160,6 +162,7 @@ pub async fn put_flow(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing the approval flow")?;
     let flow: Flow = from_doc(body)?;
     Ok(Json(json!(
         approvals::set_flow(&app.store, &auth.access, flow).await?
@@ -278,6 +281,7 @@ pub async fn put_pool_settings(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing the pool's rules")?;
     let s: pool::PoolSettings = from_doc(body)?;
     Ok(Json(json!(
         pool::set_settings(&app.store, &auth.access, s).await?
@@ -311,6 +315,7 @@ pub async fn set_targets(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::targets::may_set(&auth.access)?;
     let b: TargetsBody = from_doc(body)?;
     let n = targets::set(&app.store, &auth.access, &b.targets).await?;
     Ok(Json(json!({"saved": n})))

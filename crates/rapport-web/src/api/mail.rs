@@ -18,6 +18,7 @@ pub async fn put_smtp(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(&auth.access, "changing mail settings")?;
     Ok(Json(
         mail::save_settings(&app.store, &auth.access, &body).await?,
     ))
@@ -36,6 +37,10 @@ pub async fn put_anchor_mail(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::settings::may_change(
+        &auth.access,
+        "changing where audit anchors are emailed",
+    )?;
     let named = body.contains_key("email");
     let new: mail::anchors::AnchorMail = super::sales::from_doc(body)?;
     if !named {

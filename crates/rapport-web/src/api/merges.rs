@@ -72,6 +72,7 @@ pub async fn create(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    rapport_services::merge::may_merge_some(&app.store, &auth.access)?;
     let (object, body) = split_object(body)?;
     let req: MergeRequest = from_doc(body)?;
     let m = merge::merge(&app.store, &auth.access, object, &req).await?;
@@ -90,6 +91,7 @@ pub async fn bulk(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    rapport_services::merge::may_merge_some(&app.store, &auth.access)?;
     let (object, body) = split_object(body)?;
     let req: BulkBody = from_doc(body)?;
     // The shape of every group is checked before any is merged: a malformed request changes

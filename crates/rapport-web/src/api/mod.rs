@@ -1,4 +1,9 @@
 //! The JSON API under `/api/v1`, the health checks and the OpenAPI document.
+//!
+//! A handler that writes asks the service whether the caller holds the right (`may_*`, the
+//! same function the service itself checks) before it reads the body: a caller without the
+//! right learns nothing from validation errors (tests/input.rs,
+//! `without_the_right_the_body_is_not_read`).
 
 mod activities;
 mod admin;

@@ -181,6 +181,7 @@ pub async fn transfer(
         // A type without owners has no transfer route.
         return Err(DomainError::NotFound.into());
     }
+    records::may(&auth.access, def, rapport_core::Action::Transfer)?;
     let f = Fields::new(&body, &["ids", "owner_id", "reason"])?;
     let ids = f
         .opt_str_list("ids")?
@@ -372,6 +373,16 @@ pub async fn bulk(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let def = def_for(&object)?;
+    // The right before the body: the action (and so the exact right) is in the body.
+    records::may_any(
+        &auth.access,
+        def,
+        &[
+            rapport_core::Action::Update,
+            rapport_core::Action::Delete,
+            rapport_core::Action::Transfer,
+        ],
+    )?;
     let (target, action) = parse_bulk(&body)?;
     let res = records::bulk::run(&app.store, &auth.access, def, target, action).await?;
     Ok(Json(json!(res)))

@@ -6,7 +6,7 @@ use super::{ObjectDef, WriteOptions};
 use crate::access::Access;
 use crate::Store;
 use rapport_core::fields::{FieldKind, FieldValue};
-use rapport_core::{Action, DomainError, Object, Scope};
+use rapport_core::{Action, DomainError, Object};
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
@@ -61,11 +61,7 @@ pub async fn set_rules(
     object: Object,
     new: Rules,
 ) -> Result<Rules, DomainError> {
-    if actor.scope(Object::SETTINGS, Action::Update) != Scope::All {
-        return Err(DomainError::Forbidden(
-            "changing duplicate rules needs the settings right".into(),
-        ));
-    }
+    crate::settings::may_change(actor, "changing duplicate rules")?;
     let known = default_rules(store, object);
     for k in new.keys() {
         if !known.contains_key(k) {
