@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod doctor;
 mod keys;
 mod serve;
 mod users;
@@ -38,6 +39,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Check the configuration, key file, database, clock, disk space and directories, and
+    /// say what to fix; changes nothing. Exit status 1 when something must be fixed.
+    Doctor,
     /// Manage users without a running server.
     User {
         #[command(subcommand)]
@@ -144,6 +148,12 @@ async fn run() -> Result<()> {
             let store = serve::open_store(&cfg).await?;
             store.db.close().await;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Doctor => {
+            if !doctor::run(&cfg).await? {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::User { command } => users::run(&cfg, command).await,

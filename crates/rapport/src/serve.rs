@@ -165,15 +165,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         h2.graceful_shutdown(Some(Duration::from_secs(30)));
     });
     if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut tls_cfg = rustls::ServerConfig::builder_with_protocol_versions(&[
-            &rustls::version::TLS13,
-            &rustls::version::TLS12,
-        ])
-        .with_no_client_auth()
-        .with_single_cert(load_certs(cert)?, load_key(key)?)
-        .context("TLS certificate and key do not match")?;
-        tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls_cfg = tls_config(cert, key)?;
         let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_cfg));
         let server = axum_server::bind_rustls(addr, rustls_config).handle(handle.clone());
         announce(&handle, "https").await;
@@ -198,6 +190,20 @@ async fn announce(handle: &axum_server::Handle, scheme: &'static str) {
             println!("listening on {scheme}://{addr}");
         }
     });
+}
+
+/// The TLS settings of the server: TLS 1.3 and 1.2 with the certificate chain and key.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut tls_cfg = rustls::ServerConfig::builder_with_protocol_versions(&[
+        &rustls::version::TLS13,
+        &rustls::version::TLS12,
+    ])
+    .with_no_client_auth()
+    .with_single_cert(load_certs(cert)?, load_key(key)?)
+    .context("TLS certificate and key do not match")?;
+    tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls_cfg)
 }
 
 fn load_certs(path: &std::path::Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {

@@ -196,6 +196,39 @@ const MIGRATIONS: &[Migration] = &[
     (27, "key_locks", m0027_key_locks::steps),
 ];
 
+/// The migrations this build knows that the database has not applied yet (version, name),
+/// read without changing anything (`rapport doctor`). A database never migrated lacks all.
+pub async fn pending(db: &Db) -> Result<Vec<(i64, &'static str)>, DomainError> {
+    let c = db.reader();
+    let backend = c.get_database_backend();
+    let applied: Vec<i64> = match c
+        .query_all(build(
+            backend,
+            Query::select()
+                .column(a("version"))
+                .from(a("schema_migrations")),
+        ))
+        .await
+    {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| crate::statements::get::<i64>(r, "version"))
+            .collect::<Result<_, _>>()?,
+        // No table: nothing applied yet.
+        Err(_) => Vec::new(),
+    };
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|(v, _, _)| !applied.contains(v))
+        .map(|(v, name, _)| (*v, *name))
+        .collect())
+}
+
+/// How many migrations this build knows.
+pub fn known() -> usize {
+    MIGRATIONS.len()
+}
+
 /// Apply every migration not yet applied, with `now` as the time of the rows they seed. Safe
 /// to call from several processes at once on PostgreSQL (an advisory lock serialises them).
 pub async fn run(
