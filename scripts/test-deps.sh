@@ -21,8 +21,9 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 # Python packages: icalendar, vobject and openpyxl read the feeds, cards and workbooks Rapport writes;
-# aiosmtpd is the SMTP server mail tests send to; schemathesis runs the API contract.
-if ! python3 -c "import icalendar, vobject, aiosmtpd, openpyxl, schemathesis" 2>/dev/null; then
+# aiosmtpd is the SMTP server mail tests send to; schemathesis runs the API contract;
+# prometheus_client parses /metrics.
+if ! python3 -c "import icalendar, vobject, aiosmtpd, openpyxl, schemathesis, prometheus_client" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check -r scripts/python-requirements.txt
 fi
 if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules ]; then

@@ -119,6 +119,27 @@ impl Db {
         &self.read
     }
 
+    /// The connection pools (name, open connections, idle ones) for metrics. On PostgreSQL
+    /// readers and writers share one pool, named once.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        let of = |c: &DatabaseConnection| match self.backend {
+            DatabaseBackend::Postgres => {
+                let p = c.get_postgres_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            _ => {
+                let p = c.get_sqlite_connection_pool();
+                (p.size(), p.num_idle())
+            }
+        };
+        let (size, idle) = of(&self.write);
+        if self.backend == DatabaseBackend::Postgres {
+            return vec![("shared", size, idle)];
+        }
+        let (rsize, ridle) = of(&self.read);
+        vec![("writer", size, idle), ("reader", rsize, ridle)]
+    }
+
     /// Every row of `q`, whose selected columns are `columns` (plain column names), read
     /// outside any transaction: on SQLite by the [`LiteReaders`] when its values allow,
     /// otherwise as [`all_rows`] reads them.

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod departments;
 pub mod encrypted_columns;
 pub mod exports;
+pub mod health;
 pub mod imports;
 pub mod interop;
 pub mod jobs;

@@ -26,6 +26,8 @@ struct FileConfig {
     job_lease_secs: Option<i64>,
     audit_anchor_dir: Option<String>,
     audit_anchor_secs: Option<i64>,
+    metrics: Option<String>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Config {
     pub audit_anchor_dir: PathBuf,
     /// Seconds between anchors while the chain grows.
     pub audit_anchor_secs: i64,
+    /// Who may read `GET /metrics` (none: the route is off).
+    pub metrics: Option<rapport_web::metrics::Access>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -144,6 +148,23 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("audit-anchors")),
             audit_anchor_secs: parse_num("RAPPORT_AUDIT_ANCHOR_SECS", fc.audit_anchor_secs, 300)?,
+            metrics: match (
+                env("RAPPORT_METRICS_TOKEN").or(fc.metrics_token),
+                env("RAPPORT_METRICS").or(fc.metrics).as_deref(),
+            ) {
+                (Some(token), None | Some("token")) if token.chars().count() >= 16 => {
+                    Some(rapport_web::metrics::Access::Token(token))
+                }
+                (Some(_), None | Some("token")) => {
+                    bail!("RAPPORT_METRICS_TOKEN must have at least 16 characters")
+                }
+                (None, Some("open")) => Some(rapport_web::metrics::Access::Open),
+                (None, None | Some("off")) => None,
+                _ => bail!(
+                    "RAPPORT_METRICS is off, open (anyone who reaches the server) or token \
+                     (with RAPPORT_METRICS_TOKEN)"
+                ),
+            },
             data_dir,
         };
         if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {

@@ -89,6 +89,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         },
         tls,
         max_body: cfg.max_body_bytes,
+        metrics: rapport_web::metrics::configured(cfg.metrics.clone()),
     };
     let app = rapport_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
