@@ -236,7 +236,7 @@ pub async fn upsert(
     actor: &Access,
     v: &PicklistValue,
 ) -> Result<(), DomainError> {
-    crate::settings::may_change(actor, "changing picklists")?;
+    may_change(actor)?;
     if !DEFAULTS.iter().any(|(k, _)| *k == v.list) {
         return Err(DomainError::field(
             "list",
@@ -316,4 +316,9 @@ pub async fn upsert(
     )
     .await?;
     tx.commit().await.map_err(rapport_db::db_err)
+}
+
+/// Changing picklists needs the settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &crate::access::Access) -> Result<(), rapport_core::DomainError> {
+    crate::settings::may_change(actor, "changing picklists")
 }

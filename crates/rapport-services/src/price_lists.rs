@@ -197,7 +197,7 @@ pub async fn save(
     id: Option<&str>,
     draft: &PriceListDraft,
 ) -> Result<PriceList, DomainError> {
-    crate::settings::may_change(actor, "changing price lists")?;
+    may_change(actor)?;
     let items = check(draft)?;
     let db = store.db.reader();
     if let Some(id) = id {
@@ -315,4 +315,9 @@ pub async fn save(
         .into_iter()
         .find(|l| l.id == list_id)
         .ok_or(DomainError::NotFound)
+}
+
+/// Changing price lists needs the settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &crate::access::Access) -> Result<(), rapport_core::DomainError> {
+    crate::settings::may_change(actor, "changing price lists")
 }

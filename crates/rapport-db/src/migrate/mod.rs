@@ -199,29 +199,29 @@ const MIGRATIONS: &[Migration] = &[
 /// The migrations this build knows that the database has not applied yet (version, name),
 /// read without changing anything (`rapport doctor`). A database never migrated lacks all.
 pub async fn pending(db: &Db) -> Result<Vec<(i64, &'static str)>, DomainError> {
-    let c = db.reader();
-    let backend = c.get_database_backend();
-    let applied: Vec<i64> = match c
-        .query_all(build(
-            backend,
-            Query::select()
-                .column(a("version"))
-                .from(a("schema_migrations")),
-        ))
-        .await
-    {
-        Ok(rows) => rows
-            .iter()
-            .map(|r| crate::statements::get::<i64>(r, "version"))
-            .collect::<Result<_, _>>()?,
-        // No table: nothing applied yet.
-        Err(_) => Vec::new(),
-    };
+    // No table yet: nothing applied.
+    let applied = applied(db.reader()).await.unwrap_or_default();
     Ok(MIGRATIONS
         .iter()
         .filter(|(v, _, _)| !applied.contains(v))
         .map(|(v, name, _)| (*v, *name))
         .collect())
+}
+
+/// The versions the database has applied.
+async fn applied<C: ConnectionTrait>(c: &C) -> Result<Vec<i64>, DomainError> {
+    let rows = c
+        .query_all(build(
+            c.get_database_backend(),
+            Query::select()
+                .column(a("version"))
+                .from(a("schema_migrations")),
+        ))
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| crate::statements::get::<i64>(r, "version"))
+        .collect()
 }
 
 /// How many migrations this build knows.
@@ -260,19 +260,7 @@ pub async fn run(
         .await
         .map_err(db_err)?;
 
-    let rows = tx
-        .query_all(build(
-            backend,
-            Query::select()
-                .column(a("version"))
-                .from(a("schema_migrations")),
-        ))
-        .await
-        .map_err(db_err)?;
-    let mut applied = Vec::new();
-    for r in rows {
-        applied.push(crate::statements::get::<i64>(&r, "version")?);
-    }
+    let applied = applied(&tx).await?;
     for (version, name, steps) in MIGRATIONS {
         if applied.contains(version) {
             continue;

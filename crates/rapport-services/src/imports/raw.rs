@@ -149,7 +149,7 @@ pub async fn set_retention(
     actor: &Access,
     r: Retention,
 ) -> Result<Retention, DomainError> {
-    settings::may_change(actor, "changing how long import files are kept")?;
+    may_change(actor)?;
     if !(1..=3650).contains(&r.keep_raw_days) {
         return Err(DomainError::field(
             "keep_raw_days",
@@ -393,6 +393,11 @@ pub(super) fn still_kept(imp: &Import) -> Result<(), DomainError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Changing how long import files are kept needs the settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &crate::access::Access) -> Result<(), rapport_core::DomainError> {
+    crate::settings::may_change(actor, "changing how long import files are kept")
 }
 
 #[cfg(test)]

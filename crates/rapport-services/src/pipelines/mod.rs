@@ -420,7 +420,8 @@ fn check_draft(d: &PipelineDraft) -> Result<(), DomainError> {
     }
 }
 
-fn settings_right(actor: &Access) -> Result<(), DomainError> {
+/// The settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &Access) -> Result<(), DomainError> {
     crate::settings::may_change(actor, "changing pipelines")
 }
 
@@ -432,7 +433,7 @@ pub async fn save(
     id: Option<&str>,
     draft: &PipelineDraft,
 ) -> Result<Pipeline, DomainError> {
-    settings_right(actor)?;
+    may_change(actor)?;
     check_draft(draft)?;
     let before = match id {
         Some(id) => Some(

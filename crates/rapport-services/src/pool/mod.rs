@@ -83,7 +83,7 @@ pub async fn set_settings(
     actor: &Access,
     new: PoolSettings,
 ) -> Result<PoolSettings, DomainError> {
-    crate::settings::may_change(actor, "changing the pool's rules")?;
+    may_change(actor)?;
     let mut errors = Vec::new();
     if new.daily_claim_limit > 10_000 {
         errors.push(FieldError::new(
@@ -306,4 +306,9 @@ pub async fn history(
         }))
     })
     .collect()
+}
+
+/// Changing the pool's rules needs the settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &crate::access::Access) -> Result<(), rapport_core::DomainError> {
+    crate::settings::may_change(actor, "changing the pool's rules")
 }

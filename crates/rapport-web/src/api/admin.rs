@@ -258,7 +258,7 @@ pub async fn put_picklist_value(
     Path(list): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing picklists")?;
+    picklists::may_change(&auth.access)?;
     let f = Fields::new(
         &body,
         &["value", "label_en", "label_zh", "position", "active"],
@@ -314,7 +314,7 @@ pub async fn put_duplicate_rules(
     Path(object): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing duplicate rules")?;
+    duplicates::may_change(&auth.access)?;
     let rules: duplicates::Rules = serde_json::from_value(Value::Object(body)).map_err(|e| {
         DomainError::field(
             "rules",
@@ -346,7 +346,7 @@ pub async fn put_custom_field(
     Path((object, key)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "managing custom fields")?;
+    rapport_services::custom_fields::may_change(&auth.access)?;
     let object = super::records::def_for(&object)?.object;
     let f = Fields::new(
         &body,

@@ -29,7 +29,7 @@ pub async fn create_price_list(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    rapport_services::settings::may_change(&auth.access, "changing price lists")?;
+    rapport_services::price_lists::may_change(&auth.access)?;
     let draft: PriceListDraft = from_doc(body)?;
     let l = price_lists::save(&app.store, &auth.access, None, &draft).await?;
     Ok((StatusCode::CREATED, Json(json!(l))))
@@ -41,7 +41,7 @@ pub async fn update_price_list(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing price lists")?;
+    rapport_services::price_lists::may_change(&auth.access)?;
     let draft: PriceListDraft = from_doc(body)?;
     let l = price_lists::save(&app.store, &auth.access, Some(&id), &draft).await?;
     Ok(Json(json!(l)))
@@ -162,7 +162,7 @@ pub async fn put_flow(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing the approval flow")?;
+    rapport_services::sales::approvals::may_change(&auth.access)?;
     let flow: Flow = from_doc(body)?;
     Ok(Json(json!(
         approvals::set_flow(&app.store, &auth.access, flow).await?
@@ -281,7 +281,7 @@ pub async fn put_pool_settings(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing the pool's rules")?;
+    rapport_services::pool::may_change(&auth.access)?;
     let s: pool::PoolSettings = from_doc(body)?;
     Ok(Json(json!(
         pool::set_settings(&app.store, &auth.access, s).await?

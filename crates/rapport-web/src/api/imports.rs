@@ -38,10 +38,7 @@ pub async fn put_retention(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(
-        &auth.access,
-        "changing how long import files are kept",
-    )?;
+    rapport_services::imports::raw::may_change(&auth.access)?;
     let r: imports::raw::Retention = from_doc(body)?;
     Ok(Json(json!(
         imports::raw::set_retention(&app.store, &auth.access, r).await?

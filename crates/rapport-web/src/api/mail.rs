@@ -18,7 +18,7 @@ pub async fn put_smtp(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing mail settings")?;
+    rapport_services::mail::may_change(&auth.access)?;
     Ok(Json(
         mail::save_settings(&app.store, &auth.access, &body).await?,
     ))
@@ -37,10 +37,7 @@ pub async fn put_anchor_mail(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(
-        &auth.access,
-        "changing where audit anchors are emailed",
-    )?;
+    rapport_services::mail::anchors::may_change(&auth.access)?;
     let named = body.contains_key("email");
     let new: mail::anchors::AnchorMail = super::sales::from_doc(body)?;
     if !named {

@@ -50,7 +50,7 @@ pub async fn create_pipeline(
     auth: Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    rapport_services::settings::may_change(&auth.access, "changing pipelines")?;
+    rapport_services::pipelines::may_change(&auth.access)?;
     let draft: PipelineDraft = from_doc(body)?;
     let p = pipelines::save(&app.store, &auth.access, None, &draft).await?;
     Ok((StatusCode::CREATED, Json(json!(p))))
@@ -62,7 +62,7 @@ pub async fn update_pipeline(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    rapport_services::settings::may_change(&auth.access, "changing pipelines")?;
+    rapport_services::pipelines::may_change(&auth.access)?;
     let draft: PipelineDraft = from_doc(body)?;
     let p = pipelines::save(&app.store, &auth.access, Some(&id), &draft).await?;
     Ok(Json(json!(p)))

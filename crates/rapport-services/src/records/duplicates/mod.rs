@@ -61,7 +61,7 @@ pub async fn set_rules(
     object: Object,
     new: Rules,
 ) -> Result<Rules, DomainError> {
-    crate::settings::may_change(actor, "changing duplicate rules")?;
+    may_change(actor)?;
     let known = default_rules(store, object);
     for k in new.keys() {
         if !known.contains_key(k) {
@@ -529,4 +529,9 @@ pub(crate) async fn confirm(
         }
     }
     Ok(())
+}
+
+/// Changing duplicate rules needs the settings right over all (the API asks before reading a body).
+pub fn may_change(actor: &crate::access::Access) -> Result<(), rapport_core::DomainError> {
+    crate::settings::may_change(actor, "changing duplicate rules")
 }
