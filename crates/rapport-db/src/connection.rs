@@ -7,6 +7,7 @@ use crate::search_index::filters::Filters;
 use crate::sqlite::audit_journal::Journal;
 use crate::sqlite::checkpointer::Checkpointer;
 use crate::sqlite::page_readers::LiteReaders;
+use crate::sqlite::shipper::{Shipper, Shipping};
 use crate::statements::get;
 use rapport_core::DomainError;
 use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder};
@@ -30,6 +31,10 @@ pub struct Db {
     journal: Option<std::sync::Arc<Journal>>,
     /// SQLite: the filters of the search tokens' closed generations (ADR 0027).
     token_filters: std::sync::Arc<Filters>,
+    /// SQLite: what a continuous backup's [`Shipper`] shares with the other connections.
+    shipping: std::sync::Arc<Shipping>,
+    /// SQLite on a file: its path.
+    file: Option<std::path::PathBuf>,
 }
 
 /// WAL frames (4 KiB pages) after which the writer checkpoints on its own: only reached when
@@ -56,7 +61,9 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1, Some(32 * 1024), true))
                 .await
                 .map_err(db_err)?;
-            let checkpointer = Checkpointer::open(sqlite_options(url, 1, None, false)).await?;
+            let shipping = std::sync::Arc::new(Shipping::default());
+            let checkpointer =
+                Checkpointer::open(sqlite_options(url, 1, None, false), shipping.clone()).await?;
             // The table `begin` writes nothing to, to take the write lock first (see there).
             write
                 .execute(Statement::from_string(
@@ -86,6 +93,8 @@ impl Db {
                 lite,
                 journal,
                 token_filters: Default::default(),
+                shipping,
+                file: file.map(Into::into),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = ConnectOptions::new(url.to_string());
@@ -103,6 +112,8 @@ impl Db {
                 lite: None,
                 journal: None,
                 token_filters: Default::default(),
+                shipping: Default::default(),
+                file: None,
             })
         } else {
             Err(DomainError::Internal(format!(
@@ -179,6 +190,20 @@ impl Db {
         self.journal.as_ref()
     }
 
+    /// SQLite on a file: the database file's path.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
+    /// SQLite on a file: a [`Shipper`] reading every committed transaction for a continuous
+    /// backup. While it lives it makes the checkpoints. `None` on PostgreSQL or in memory.
+    pub fn shipper(&self) -> Result<Option<Shipper>, DomainError> {
+        match &self.file {
+            Some(f) => Ok(Some(Shipper::open(f, self.shipping.clone())?)),
+            None => Ok(None),
+        }
+    }
+
     /// The write connection, for single statements that need no transaction.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
@@ -194,6 +219,10 @@ impl Db {
         if self.backend != DatabaseBackend::Sqlite {
             return true;
         }
+        // A continuous backup cannot read frames this checkpoint copies and then overwrites.
+        self.shipping
+            .foreign_restarts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let started = std::time::Instant::now();
         loop {
             let done = self

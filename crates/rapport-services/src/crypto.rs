@@ -32,6 +32,9 @@ pub struct Keyring {
     /// Keys the audit chain's hashes and anchors (HMAC), so that a rewrite of the trail in
     /// the database cannot be hashed again without the key file.
     audit_key: [u8; 32],
+    /// Encrypts backups (ADR 0037); key files written before backups existed have none
+    /// until a backup adds one ([`KeyFile::ensure_backup_key`]).
+    backup_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -65,6 +68,10 @@ pub struct KeyFile {
     /// before the end resumes without changing the key again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rebuilding_index: bool,
+    /// The key backups are encrypted with: not a field key, and never rotated with them (a
+    /// backup must open with the key file of its day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Clone)]
@@ -115,7 +122,17 @@ impl KeyFile {
             rotating: None,
             audit_key: Some(B64.encode(random_key())),
             rebuilding_index: false,
+            backup_key: Some(B64.encode(random_key())),
         }
+    }
+
+    /// Adds a backup key if the file has none; `true` when it did (the file must be saved).
+    pub fn ensure_backup_key(&mut self) -> bool {
+        if self.backup_key.is_some() {
+            return false;
+        }
+        self.backup_key = Some(B64.encode(random_key()));
+        true
     }
 
     /// Start a rotation of the blind-index key: a new `index_key` (the audit key, if it was
@@ -222,10 +239,15 @@ impl KeyFile {
             Some(k) => decode_key(k, "audit_key")?,
             None => hmac(&index_key, &[b"rapport audit chain key"]),
         };
+        let backup_key = match &self.backup_key {
+            Some(k) => Some(decode_key(k, "backup_key")?),
+            None => None,
+        };
         Ok(Keyring {
             keys,
             index_key,
             audit_key,
+            backup_key,
         })
     }
 }
@@ -238,6 +260,7 @@ impl Keyring {
         let data = hmac(&master, &[b"rapport data key 1"]);
         let index_key = hmac(&master, &[b"rapport blind index key"]);
         let audit_key = hmac(&master, &[b"rapport audit chain key"]);
+        let backup_key = Some(hmac(&master, &[b"rapport backup key"]));
         let cipher = Aes256Gcm::new_from_slice(&data).map_err(DomainError::internal)?;
         Ok(Keyring {
             keys: vec![DataKey {
@@ -247,7 +270,13 @@ impl Keyring {
             }],
             index_key,
             audit_key,
+            backup_key,
         })
+    }
+
+    /// The key backups are encrypted with, if the key file has one.
+    pub fn backup_key(&self) -> Option<crate::backup::BackupKey> {
+        self.backup_key.map(crate::backup::BackupKey::new)
     }
 
     pub fn active_key_id(&self) -> &str {

@@ -10,6 +10,7 @@ pub mod activities;
 pub mod audit;
 pub mod auth_cache;
 pub mod background;
+pub mod backup;
 pub mod crypto;
 pub mod custom_fields;
 pub mod demo;
@@ -92,6 +93,7 @@ pub struct Store {
     org_cache: Arc<access::org::Cache>,
     background: Arc<background::Background>,
     search_density: Arc<records::search::DensityCache>,
+    backup_status: backup::continuous::SharedStatus,
     memos: Arc<Memos>,
     types: records::RecordTypes,
 }
@@ -118,6 +120,7 @@ impl Store {
             org_cache: Default::default(),
             background: Default::default(),
             search_density: Default::default(),
+            backup_status: Default::default(),
             memos: Default::default(),
             types: objects::TYPES,
         }
@@ -139,6 +142,11 @@ impl Store {
     }
 
     /// The tasks that run beside the requests (see [`background`]).
+    /// What the continuous backup reports, if this process runs one.
+    pub fn backup_status(&self) -> backup::continuous::SharedStatus {
+        self.backup_status.clone()
+    }
+
     pub fn background(&self) -> &background::Background {
         &self.background
     }

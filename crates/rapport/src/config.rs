@@ -28,6 +28,10 @@ struct FileConfig {
     audit_anchor_secs: Option<i64>,
     metrics: Option<String>,
     metrics_token: Option<String>,
+    backup_dir: Option<String>,
+    backup_continuous: Option<bool>,
+    backup_full_hours: Option<i64>,
+    backup_keep_days: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +63,14 @@ pub struct Config {
     pub audit_anchor_secs: i64,
     /// Who may read `GET /metrics` (none: the route is off).
     pub metrics: Option<rapport_web::metrics::Access>,
+    /// Where backups are written and read (`rapport backup`, continuous backups).
+    pub backup_dir: PathBuf,
+    /// The server backs its SQLite database up continuously into `backup_dir`.
+    pub backup_continuous: bool,
+    /// Hours between full copies of a continuous backup.
+    pub backup_full_hours: i64,
+    /// Days a continuous backup's generations are kept.
+    pub backup_keep_days: i64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -165,8 +177,26 @@ impl Config {
                      (with RAPPORT_METRICS_TOKEN)"
                 ),
             },
+            backup_dir: env("RAPPORT_BACKUP_DIR")
+                .or(fc.backup_dir)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("backups")),
+            backup_continuous: match env("RAPPORT_BACKUP_CONTINUOUS").as_deref() {
+                None => fc.backup_continuous.unwrap_or(false),
+                Some("true" | "1" | "on") => true,
+                Some("false" | "0" | "off") => false,
+                Some(_) => bail!("RAPPORT_BACKUP_CONTINUOUS must be on or off"),
+            },
+            backup_full_hours: parse_num("RAPPORT_BACKUP_FULL_HOURS", fc.backup_full_hours, 24)?,
+            backup_keep_days: parse_num("RAPPORT_BACKUP_KEEP_DAYS", fc.backup_keep_days, 7)?,
             data_dir,
         };
+        if !(1..=24 * 31).contains(&cfg.backup_full_hours) {
+            bail!("RAPPORT_BACKUP_FULL_HOURS must be between 1 and 744");
+        }
+        if !(1..=3650).contains(&cfg.backup_keep_days) {
+            bail!("RAPPORT_BACKUP_KEEP_DAYS must be between 1 and 3650");
+        }
         if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
             bail!("set both RAPPORT_TLS_CERT and RAPPORT_TLS_KEY, or neither");
         }

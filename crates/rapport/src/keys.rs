@@ -260,3 +260,55 @@ pub async fn retire(cfg: &Config, store: &Store, key_id: &str) -> Result<()> {
     println!("retired {key_id}");
     Ok(())
 }
+
+/// `rapport keys export --out FILE`: the key file sealed with a password from standard input.
+pub fn export(cfg: &Config, out: &std::path::Path) -> Result<()> {
+    if cfg.master_key.is_some() {
+        bail!("RAPPORT_MASTER_KEY is set: keep that value safe instead; there is no key file to export");
+    }
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    if file.ensure_backup_key() {
+        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    }
+    if out.exists() {
+        bail!("{} exists: choose another file", out.display());
+    }
+    let password = crate::users::read_password()?;
+    let text = rapport_services::backup::keys_export::export(&file, &password)
+        .map_err(|e| anyhow!("{e}"))?;
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "keys exported to {}: keep it, and its password, apart from the server and the backups",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `rapport keys import FILE`: installs an export as the key file.
+pub fn import(cfg: &Config, path: &std::path::Path, force: bool) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let password = crate::users::read_password()?;
+    let file = rapport_services::backup::keys_export::import(&text, &password)
+        .map_err(|e| anyhow!("{e}"))?;
+    if cfg.key_file.exists() && !force {
+        let same = KeyFile::load(&cfg.key_file)
+            .map(|k| serde_json::to_string(&k).ok() == serde_json::to_string(&file).ok())
+            .unwrap_or(false);
+        if same {
+            println!("{} already holds these keys", cfg.key_file.display());
+            return Ok(());
+        }
+        bail!(
+            "{} exists and holds other keys: move it away first, or pass --force",
+            cfg.key_file.display()
+        );
+    }
+    if let Some(parent) = cfg.key_file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    println!("keys installed in {}", cfg.key_file.display());
+    Ok(())
+}

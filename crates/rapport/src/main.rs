@@ -1,5 +1,6 @@
 //! `rapport`: the server and its command line.
 
+mod backups;
 mod config;
 mod demo;
 mod doctor;
@@ -46,6 +47,32 @@ enum Command {
     User {
         #[command(subcommand)]
         command: users::UserCommand,
+    },
+    /// Back up the SQLite database and its audit read journal while the server runs: one
+    /// consistent copy, compressed and encrypted with the backup key, with a signed manifest.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        /// The backup directory (default RAPPORT_BACKUP_DIR, else DATA_DIR/backups).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<backups::BackupCommand>,
+    },
+    /// Restore a backup into an empty data directory (never over a database), to its newest
+    /// point or to a moment (--at), and check the result.
+    Restore {
+        /// The backup directory (default RAPPORT_BACKUP_DIR, else DATA_DIR/backups).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The data directory to restore into; it must not hold a database.
+        #[arg(long)]
+        to: PathBuf,
+        /// Restore the state at this moment (RFC 3339, e.g. 2026-12-07T14:03:00+08:00).
+        #[arg(long)]
+        at: Option<String>,
+        /// A generation by name (see rapport backup list).
+        #[arg(long)]
+        generation: Option<String>,
     },
     /// Check the audit trail's hash chain.
     Audit {
@@ -102,6 +129,21 @@ enum KeysCommand {
     Retire {
         /// The key id, e.g. k1.
         key_id: String,
+    },
+    /// Write the key file (every key, the backup key too) sealed with a password read from
+    /// standard input, to keep apart from the server: backups restore only with it.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Install a key export (password on standard input) as the key file; refuses to replace
+    /// a different key file unless --force.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -195,7 +237,24 @@ async fn run() -> Result<()> {
             }
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::Export { out },
+        } => keys::export(&cfg, &out),
+        Command::Keys {
+            command: KeysCommand::Import { file, force },
+        } => keys::import(&cfg, &file, force),
         Command::Keys { command } => keys_command(&cfg, command).await,
+        Command::Backup { to, command: None } => backups::run(&cfg, to).await,
+        Command::Backup {
+            command: Some(command),
+            ..
+        } => backups::command(&cfg, command).await,
+        Command::Restore {
+            from,
+            to,
+            at,
+            generation,
+        } => backups::restore(&cfg, from, to, at, generation).await,
         Command::Demo {
             accounts,
             contacts,
@@ -270,6 +329,8 @@ async fn keys_command(cfg: &Config, command: KeysCommand) -> Result<()> {
         KeysCommand::Rotate => keys::rotate(cfg, &store).await,
         KeysCommand::RotateIndex => keys::rotate_index(cfg, &store).await,
         KeysCommand::Retire { key_id } => keys::retire(cfg, &store, &key_id).await,
+        // Handled before a store is opened.
+        KeysCommand::Export { .. } | KeysCommand::Import { .. } => Ok(()),
     };
     store.db.close().await;
     result

@@ -113,6 +113,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         None
     };
     rapport_services::worker::start_server_tasks(&store, jobs);
+    crate::backups::start_continuous(&cfg, &store)?;
     rapport_services::audit::anchor::spawn(
         &store,
         rapport_services::audit::anchor::Settings {

@@ -195,7 +195,7 @@ async fn by_email(store: &Store, email: &str) -> Result<users::User> {
 }
 
 /// The first line of standard input, without its line ending.
-fn read_password() -> Result<String> {
+pub fn read_password() -> Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -1,5 +1,6 @@
 //! The background WAL checkpointer of a SQLite database.
 
+use super::shipper::Shipping;
 use crate::error::db_err;
 use rapport_core::DomainError;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -20,14 +21,17 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub struct Checkpointer {
     pub(crate) conn: DatabaseConnection,
+    /// While a continuous backup's shipper runs, it makes the checkpoints instead.
+    shipping: std::sync::Arc<Shipping>,
 }
 
 impl Checkpointer {
     pub(crate) async fn open(
         options: sea_orm::ConnectOptions,
+        shipping: std::sync::Arc<Shipping>,
     ) -> Result<Checkpointer, DomainError> {
         let conn = Database::connect(options).await.map_err(db_err)?;
-        Ok(Checkpointer { conn })
+        Ok(Checkpointer { conn, shipping })
     }
 
     /// Checkpoint every [`CHECKPOINT_EVERY`] until `stop` resolves, then once more.
@@ -46,6 +50,13 @@ impl Checkpointer {
     }
 
     async fn checkpoint(&self) {
+        if self
+            .shipping
+            .active
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
         if let Err(e) = self
             .conn
             .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")

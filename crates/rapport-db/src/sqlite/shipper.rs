@@ -1,0 +1,290 @@
+//! Continuous backup of a SQLite database: every committed transaction is read from the WAL
+//! before a checkpoint may let SQLite overwrite it (ADR 0037).
+//!
+//! Each [`Shipper::tick`] takes SQLite's write lock (`BEGIN IMMEDIATE` on a connection of its
+//! own), reads the transactions committed since the last tick, checkpoints, and lets go. A
+//! WAL only starts again from its beginning (overwriting old frames) when the first writer
+//! after a checkpoint that copied every frame finds no reader on the log; with checkpoints
+//! made only here, after everything was read, no committed frame is overwritten unread.
+//! While a shipper runs, the background [`super::checkpointer::Checkpointer`] stands aside.
+//!
+//! A restart that was not ours (an erasure's truncating checkpoint, another process's
+//! checkpoint) is told apart by the WAL header's checkpoint sequence and reported as a gap:
+//! the caller then starts a new full copy.
+
+use super::wal::{self, Cursor, Found, Frames};
+use chrono::{DateTime, Utc};
+use rapport_core::DomainError;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the connections of a database share with its shipper.
+#[derive(Debug, Default)]
+pub struct Shipping {
+    /// A shipper makes the checkpoints: the background checkpointer skips its own.
+    pub(crate) active: AtomicBool,
+    /// Counts checkpoints that started the WAL again outside the shipper ([`crate::Db::scrub_wal`]).
+    pub(crate) foreign_restarts: AtomicU64,
+}
+
+fn err(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Internal(format!("continuous backup: {e}"))
+}
+
+/// What one tick read.
+#[derive(Debug)]
+pub struct Tick {
+    /// When the write lock was held: every transaction committed before it was read, none
+    /// after it.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Committed frames in the order they were written (a WAL that started again gives a
+    /// second part).
+    pub frames: Vec<Frames>,
+    /// Frames may have been lost since the last tick (the WAL started again without this
+    /// shipper reading it to the end first): what follows cannot continue the same chain.
+    pub gap: bool,
+}
+
+pub struct Shipper {
+    db_file: PathBuf,
+    wal_file: PathBuf,
+    lock: Connection,
+    ckpt: Connection,
+    cursor: Option<Cursor>,
+    /// The last checkpoint copied every frame read (so the WAL may start again).
+    copied_all: bool,
+    shared: Arc<Shipping>,
+    restarts_seen: u64,
+}
+
+impl Drop for Shipper {
+    fn drop(&mut self) {
+        self.shared.active.store(false, Ordering::SeqCst);
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, DomainError> {
+    let c = Connection::open(path).map_err(err)?;
+    c.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+    Ok(c)
+}
+
+impl Shipper {
+    /// A shipper of the database `db_file` (SQLite in WAL mode) whose connections share
+    /// `shared` ([`crate::Db::shipping`]). Reads start with the next tick or snapshot.
+    pub fn open(db_file: &Path, shared: Arc<Shipping>) -> Result<Shipper, DomainError> {
+        let lock = open(db_file)?;
+        let ckpt = open(db_file)?;
+        let mut wal_file = db_file.as_os_str().to_owned();
+        wal_file.push("-wal");
+        shared.active.store(true, Ordering::SeqCst);
+        let restarts_seen = shared.foreign_restarts.load(Ordering::SeqCst);
+        Ok(Shipper {
+            db_file: db_file.to_path_buf(),
+            wal_file: wal_file.into(),
+            lock,
+            ckpt,
+            cursor: None,
+            copied_all: false,
+            shared,
+            restarts_seen,
+        })
+    }
+
+    /// Reads what was committed since the last tick and checkpoints; `now` gives the time
+    /// while no transaction can commit.
+    pub fn tick(&mut self, now: &dyn Fn() -> DateTime<Utc>) -> Result<Tick, DomainError> {
+        self.lock.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let read = self.read_locked(now());
+        let read = read.and_then(|t| {
+            self.checkpoint()?;
+            Ok(t)
+        });
+        let end = self.lock.execute_batch("ROLLBACK").map_err(err);
+        let tick = read?;
+        end?;
+        Ok(tick)
+    }
+
+    /// Copies the database into `dest` (a new file) as it is after the transactions this call
+    /// returns, which continue the previous tick's. Writers wait only while those are read;
+    /// the copy is made from a read transaction.
+    pub fn snapshot(
+        &mut self,
+        dest: &Path,
+        now: &dyn Fn() -> DateTime<Utc>,
+    ) -> Result<Tick, DomainError> {
+        let snap = open(&self.db_file)?;
+        self.lock.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let read = self.read_locked(now()).and_then(|t| {
+            snap.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+                .map_err(err)?;
+            Ok(t)
+        });
+        let end = self.lock.execute_batch("ROLLBACK").map_err(err);
+        let tick = read?;
+        end?;
+        copy(&snap, dest)?;
+        snap.execute_batch("COMMIT").map_err(err)?;
+        Ok(tick)
+    }
+
+    fn read_locked(&mut self, at: DateTime<Utc>) -> Result<Tick, DomainError> {
+        let mut tick = Tick {
+            at,
+            frames: Vec::new(),
+            gap: false,
+        };
+        let restarts = self.shared.foreign_restarts.load(Ordering::SeqCst);
+        if restarts != self.restarts_seen {
+            self.restarts_seen = restarts;
+            tick.gap = self.cursor.is_some();
+        }
+        let before = self.cursor;
+        match wal::read_committed(&self.wal_file, &mut self.cursor).map_err(err)? {
+            Found::Empty => {}
+            Found::Same(f) => {
+                if !f.bytes.is_empty() {
+                    tick.frames.push(f);
+                }
+            }
+            Found::Restarted(f) => {
+                // Ours only if our last checkpoint copied everything we had read, and SQLite
+                // started the log once since.
+                let ours = self.copied_all
+                    && before.is_some_and(|b| f.ckpt_seq == b.ckpt_seq.wrapping_add(1));
+                if !ours {
+                    tick.gap = true;
+                }
+                if !f.bytes.is_empty() {
+                    tick.frames.push(f);
+                }
+            }
+        }
+        Ok(tick)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), DomainError> {
+        let (busy, log, copied): (i64, i64, i64) = self
+            .ckpt
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(err)?;
+        let read = self.cursor.map(|c| c.frames as i64).unwrap_or(0);
+        self.copied_all = busy == 0 && log == copied && log == read;
+        Ok(())
+    }
+}
+
+/// Copies the database `from` is reading (in its current read transaction) into the new
+/// file `dest`, page for page: WAL frames read after the copy apply onto it.
+fn copy(from: &Connection, dest: &Path) -> Result<(), DomainError> {
+    let mut to = Connection::open(dest).map_err(err)?;
+    let backup = rusqlite::backup::Backup::new(from, &mut to).map_err(err)?;
+    match backup.step(-1).map_err(err)? {
+        rusqlite::backup::StepResult::Done => Ok(()),
+        other => Err(err(format!("the copy stopped early ({other:?})"))),
+    }
+}
+
+/// Copies the SQLite database `src` (which others may be writing) into the new file `dest`
+/// from one read transaction. Returns the time that transaction shows (read while writers
+/// waited): every commit before it is in the copy, none after.
+pub fn copy_file(
+    src: &Path,
+    dest: &Path,
+    now: &dyn Fn() -> DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    let lock = open(src)?;
+    let from = open(src)?;
+    lock.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let at = now();
+    let began = from
+        .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+        .map_err(err);
+    lock.execute_batch("ROLLBACK").map_err(err)?;
+    began?;
+    copy(&from, dest)?;
+    from.execute_batch("COMMIT").map_err(err)?;
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn count(path: &Path) -> i64 {
+        let c = Connection::open(path).unwrap();
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_and_the_ticks_after_it_rebuild_every_commit() {
+        let db = crate::temp_file("ship");
+        let w = Connection::open(&db).unwrap();
+        w.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x BLOB);")
+            .unwrap();
+        let shared = Arc::new(Shipping::default());
+        let mut s = Shipper::open(&db, shared.clone()).unwrap();
+        let base = db.with_file_name("base.db");
+        for _ in 0..10 {
+            w.execute("INSERT INTO t VALUES (randomblob(2000))", [])
+                .unwrap();
+        }
+        s.snapshot(&base, &now).unwrap();
+        assert_eq!(count(&base), 10);
+        let mut shipped = Vec::new();
+        for round in 0..30 {
+            for _ in 0..7 {
+                w.execute("INSERT INTO t VALUES (randomblob(2000))", [])
+                    .unwrap();
+            }
+            let t = s.tick(&now).unwrap();
+            assert!(
+                !t.gap,
+                "round {round}: a gap where the shipper made every checkpoint"
+            );
+            shipped.extend(t.frames);
+        }
+        let mut f = std::fs::OpenOptions::new().write(true).open(&base).unwrap();
+        for fr in &shipped {
+            wal::apply(&mut f, fr.page_size, &fr.bytes).unwrap();
+        }
+        drop(f);
+        assert_eq!(count(&base), 10 + 30 * 7);
+        // The WAL started again along the way (every frame copied, then a writer came).
+        assert!(shipped.iter().any(|f| f.first_frame == 0));
+    }
+
+    #[test]
+    fn a_restart_the_shipper_did_not_make_is_a_gap() {
+        let db = crate::temp_file("ship-gap");
+        let w = Connection::open(&db).unwrap();
+        w.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x);")
+            .unwrap();
+        let shared = Arc::new(Shipping::default());
+        let mut s = Shipper::open(&db, shared.clone()).unwrap();
+        s.snapshot(&db.with_file_name("base.db"), &now).unwrap();
+        w.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        assert!(!s.tick(&now).unwrap().gap);
+        w.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        // Someone else copies the WAL back and starts it again: frame 2 is gone unread.
+        w.execute_batch("PRAGMA wal_checkpoint(RESTART)").unwrap();
+        w.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        assert!(s.tick(&now).unwrap().gap);
+        // Told through the shared counter as well.
+        shared.foreign_restarts.fetch_add(1, Ordering::SeqCst);
+        assert!(s.tick(&now).unwrap().gap);
+        assert!(!s.tick(&now).unwrap().gap);
+    }
+}

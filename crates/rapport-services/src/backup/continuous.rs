@@ -1,0 +1,304 @@
+//! A server's continuous backup of its SQLite database (ADR 0037): a consistent copy starts a
+//! generation, then every committed transaction follows in WAL segments, so that a restore
+//! can stop at any tick (four a second) inside the retention window.
+//!
+//! Two threads: `rapport-backup` ticks the [`Shipper`] (reads what was committed, then
+//! checkpoints) and takes copies; `rapport-backup-seal` compresses, encrypts and writes files,
+//! in order, so a slow disk delays files, not checkpoints. A new generation starts at start-up,
+//! every `full_every`, after a write failed, and when the WAL started again without the shipper
+//! (an erasure's truncating checkpoint): a chain with a hole is never continued.
+
+use super::archive::{self, BackupKey};
+use super::full::{self, Copies};
+use super::repo::{Generation, Repo};
+use super::segment::Pending;
+use chrono::{DateTime, Utc};
+use rapport_core::{Clock, DomainError};
+use rapport_db::Shipper;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often committed transactions are read and the WAL checkpointed (the restore points).
+pub const TICK: Duration = Duration::from_millis(250);
+/// How often the ticks' frames are written out as a segment (at most this much is lost with
+/// the machine).
+pub const SEGMENT_EVERY: Duration = Duration::from_secs(1);
+/// A segment is written early past this many bytes of frames.
+const SEGMENT_BYTES: usize = 16 << 20;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dir: PathBuf,
+    /// A new full copy after this long.
+    pub full_every: Duration,
+    /// Generations whose newest point is older than this are deleted (never the newest
+    /// complete one).
+    pub keep: Duration,
+}
+
+/// What the backup reports (metrics, the operations guide's checks).
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub generation: Option<String>,
+    /// The newest moment a restore can reach (the last segment written, or the copy).
+    pub last_point: Option<DateTime<Utc>>,
+    /// When the current generation's copy was finished.
+    pub last_copy: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub failures: u64,
+}
+
+pub type SharedStatus = Arc<Mutex<Status>>;
+
+enum Job {
+    Copy {
+        generation: Generation,
+        copies: Copies,
+    },
+    Segment {
+        generation: Generation,
+        seq: u64,
+        pending: Pending,
+    },
+    Prune,
+}
+
+struct Sealer {
+    key: BackupKey,
+    repo: Repo,
+    settings: Settings,
+    status: SharedStatus,
+    clock: Arc<dyn Clock>,
+    /// Set when a file could not be written: the generation ends there.
+    broken: Arc<AtomicBool>,
+}
+
+impl Sealer {
+    fn run(self, jobs: mpsc::Receiver<Job>) {
+        // Files of a generation whose earlier file failed are not written.
+        let mut failed_generation: Option<String> = None;
+        for job in jobs {
+            let result = match &job {
+                Job::Copy { generation, .. } | Job::Segment { generation, .. }
+                    if failed_generation.as_deref() == Some(&generation.id) =>
+                {
+                    continue
+                }
+                Job::Copy { generation, copies } => {
+                    full::seal_sqlite(generation, copies, &self.key, true).map(|m| {
+                        let mut s = self.lock();
+                        s.generation = Some(generation.id.clone());
+                        s.last_copy = Some(self.clock.now());
+                        s.last_point = Some(s.last_point.map_or(m.taken_at, |p| p.max(m.taken_at)));
+                    })
+                }
+                Job::Segment {
+                    generation,
+                    seq,
+                    pending,
+                } => self.segment(generation, *seq, pending),
+                Job::Prune => self.prune(),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "continuous backup: a file could not be written; a new full copy follows");
+                if let Job::Copy { generation, .. } | Job::Segment { generation, .. } = &job {
+                    failed_generation = Some(generation.id.clone());
+                }
+                let mut s = self.lock();
+                s.last_error = Some(e.to_string());
+                s.failures += 1;
+                self.broken.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn segment(&self, g: &Generation, seq: u64, pending: &Pending) -> Result<(), DomainError> {
+        let Some((first, last)) = pending.span() else {
+            return Ok(());
+        };
+        let data = pending.encode(seq)?;
+        archive::seal_bytes(&self.key, "wal", &data, &g.segment_path(seq, first, last))?;
+        let mut s = self.lock();
+        if s.generation.as_deref() == Some(&g.id) {
+            s.last_point = Some(s.last_point.map_or(last, |p| p.max(last)));
+        }
+        Ok(())
+    }
+
+    /// Deletes generations past the retention window; the newest complete generation, and
+    /// every one after it, always stay.
+    fn prune(&self) -> Result<(), DomainError> {
+        let all = self.repo.generations()?;
+        let Some(newest) = all.iter().rposition(|g| g.manifest.is_some()) else {
+            return Ok(());
+        };
+        let keep = chrono::Duration::from_std(self.settings.keep).unwrap_or(chrono::Duration::MAX);
+        let cutoff = self.clock.now() - keep;
+        for g in &all[..newest] {
+            let old = match g.last_point() {
+                Some(p) => p < cutoff,
+                // A copy that never finished, older than a finished one.
+                None => true,
+            };
+            if old {
+                std::fs::remove_dir_all(&g.dir)
+                    .map_err(|e| DomainError::Internal(format!("{}: {e}", g.dir.display())))?;
+                tracing::info!(generation = %g.id, "continuous backup: deleted an expired generation");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs until `stop` is set; then reads the last commits, writes them and returns.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    db_file: PathBuf,
+    mut shipper: Shipper,
+    key: BackupKey,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    status: SharedStatus,
+    stop: Arc<AtomicBool>,
+) {
+    let repo = Repo::new(settings.dir.clone());
+    let broken = Arc::new(AtomicBool::new(false));
+    let (send, jobs) = mpsc::sync_channel::<Job>(16);
+    let sealer = Sealer {
+        key,
+        repo: repo.clone(),
+        settings: settings.clone(),
+        status: status.clone(),
+        clock: clock.clone(),
+        broken: broken.clone(),
+    };
+    let sealing = std::thread::Builder::new()
+        .name("rapport-backup-seal".into())
+        .spawn(move || sealer.run(jobs));
+    let sealing = match sealing {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "continuous backup: cannot start its thread");
+            return;
+        }
+    };
+    let now = || clock.now();
+    let mut current: Option<(Generation, u64, Instant)> = None;
+    let mut pending = Pending::default();
+    let mut last_flush = Instant::now();
+    let mut retry_at = Instant::now();
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let due = current
+            .as_ref()
+            .is_none_or(|(_, _, started)| started.elapsed() >= settings.full_every)
+            || broken.load(Ordering::SeqCst);
+        if due && !stopping && Instant::now() >= retry_at {
+            broken.store(false, Ordering::SeqCst);
+            match start_generation(&db_file, &mut shipper, &repo, &now) {
+                Ok((tick, generation, copies)) => {
+                    if let Some((g, seq, _)) = &mut current {
+                        if !tick.gap {
+                            for f in &tick.frames {
+                                pending.push(tick.at, f);
+                            }
+                        }
+                        flush(&send, g, seq, &mut pending);
+                    }
+                    pending = Pending::default();
+                    let _ = send.send(Job::Copy {
+                        generation: generation.clone(),
+                        copies,
+                    });
+                    let _ = send.send(Job::Prune);
+                    current = Some((generation, 0, Instant::now()));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "continuous backup: cannot copy the database; trying again in a minute");
+                    let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
+                    s.last_error = Some(e.to_string());
+                    s.failures += 1;
+                    retry_at = Instant::now() + Duration::from_secs(60);
+                }
+            }
+        } else {
+            match shipper.tick(&now) {
+                Ok(tick) if tick.gap => {
+                    // Frames were lost to a checkpoint the shipper did not make: the chain
+                    // ends; the next copy holds everything.
+                    pending = Pending::default();
+                    broken.store(true, Ordering::SeqCst);
+                }
+                Ok(tick) => {
+                    if current.is_some() {
+                        for f in &tick.frames {
+                            pending.push(tick.at, f);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "continuous backup: reading the WAL failed");
+                }
+            }
+        }
+        if let Some((g, seq, _)) = &mut current {
+            if stopping
+                || last_flush.elapsed() >= SEGMENT_EVERY
+                || pending.bytes.len() >= SEGMENT_BYTES
+            {
+                flush(&send, g, seq, &mut pending);
+                last_flush = Instant::now();
+            }
+        }
+        if stopping {
+            break;
+        }
+        std::thread::sleep(TICK);
+    }
+    drop(send);
+    let _ = sealing.join();
+}
+
+fn flush(send: &mpsc::SyncSender<Job>, g: &Generation, seq: &mut u64, pending: &mut Pending) {
+    if pending.is_empty() {
+        return;
+    }
+    *seq += 1;
+    let _ = send.send(Job::Segment {
+        generation: g.clone(),
+        seq: *seq,
+        pending: std::mem::take(pending),
+    });
+}
+
+fn start_generation(
+    db_file: &std::path::Path,
+    shipper: &mut Shipper,
+    repo: &Repo,
+    now: &dyn Fn() -> DateTime<Utc>,
+) -> Result<(rapport_db::ShipperTick, Generation, Copies), DomainError> {
+    let journal_file = super::journal_path(db_file);
+    let journal = if journal_file.exists() {
+        let to = full::scratch(db_file, "journal");
+        rapport_db::copy_sqlite_file(&journal_file, &to, now)?;
+        Some(to)
+    } else {
+        None
+    };
+    let base = full::scratch(db_file, "base");
+    let mut copies = Copies {
+        base,
+        journal,
+        taken_at: now(),
+    };
+    let tick = shipper.snapshot(&copies.base, now)?;
+    copies.taken_at = tick.at;
+    let generation = repo.create_generation(tick.at)?;
+    Ok((tick, generation, copies))
+}

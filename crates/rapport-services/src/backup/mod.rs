@@ -1,0 +1,30 @@
+//! Backups proven by restoring them (ADR 0037).
+//!
+//! - [`archive`]: the encrypted, compressed file format every backup file uses.
+//! - [`manifest`]: what a backup holds (tables, row counts, content checksums, audit head),
+//!   signed with the backup key.
+//! - [`repo`]: the layout of a backup directory (generations, WAL segments).
+//! - [`full`]: one consistent copy, taken while the server runs (`rapport backup`).
+//! - [`continuous`]: a server's continuous backup: a copy, then every committed transaction.
+//! - [`restore`]: rebuilding a database from a generation, to its end or to a point in time,
+//!   and checking the result.
+//! - [`keys_export`]: the key file in a password-protected file, to keep beside backups.
+
+pub mod archive;
+pub mod continuous;
+pub mod full;
+pub mod keys_export;
+pub mod manifest;
+pub mod repo;
+pub mod restore;
+pub mod segment;
+
+pub use archive::BackupKey;
+pub use repo::Repo;
+
+/// The path of the audit read journal beside the SQLite database `db_file`.
+pub fn journal_path(db_file: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db_file.as_os_str().to_owned();
+    p.push("-audit-journal");
+    p.into()
+}

@@ -1,0 +1,347 @@
+//! `rapport backup`, `rapport backup list | verify`, `rapport restore`, and the continuous
+//! backup a server runs (ADR 0037).
+
+use crate::config::Config;
+use crate::serve;
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use rapport_core::{Clock, Principal, SystemClock};
+use rapport_services::backup::{self, BackupKey, Repo};
+use rapport_services::crypto::{KeyFile, Keyring};
+use rapport_services::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// List the backups: each generation, when its copy was taken, the newest point it
+    /// restores to, its size, and whether it is complete.
+    List {
+        /// The backup directory (default RAPPORT_BACKUP_DIR, else DATA_DIR/backups).
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Restore drill: check a backup's files, restore it into a scratch directory, check the
+    /// result (integrity, audit chain, the manifest's counts and checksums) and delete it.
+    /// Exit status 1 when the backup fails; the result is recorded in the audit trail.
+    Verify {
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// A generation by name (default: the newest complete one).
+        #[arg(long)]
+        generation: Option<String>,
+        /// Restore to this moment (RFC 3339) instead of the newest.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+/// The backup key: derived from RAPPORT_MASTER_KEY, else the key file's (added to it if it
+/// has none yet).
+pub fn backup_key(cfg: &Config) -> Result<BackupKey> {
+    if let Some(master) = &cfg.master_key {
+        return Keyring::from_master(master)
+            .map_err(|e| anyhow!("{e}"))?
+            .backup_key()
+            .ok_or_else(|| anyhow!("no backup key"));
+    }
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    if file.ensure_backup_key() {
+        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+        eprintln!(
+            "added a backup key to {}: keep a copy of the key file (rapport keys export) away from the backups",
+            cfg.key_file.display()
+        );
+    }
+    file.keyring()
+        .map_err(|e| anyhow!("{e}"))?
+        .backup_key()
+        .ok_or_else(|| anyhow!("the key file has no backup key"))
+}
+
+fn keyring(cfg: &Config) -> Result<Keyring> {
+    match &cfg.master_key {
+        Some(m) => Keyring::from_master(m),
+        None => KeyFile::load(&cfg.key_file).and_then(|f| f.keyring()),
+    }
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// The SQLite file of `cfg`, or an explanation.
+fn sqlite_file(cfg: &Config) -> Result<PathBuf> {
+    match cfg.database_url.strip_prefix("sqlite://") {
+        Some(p) => Ok(PathBuf::from(p.split('?').next().unwrap_or(p))),
+        None => bail!(
+            "backups of a PostgreSQL database are made with pg_dump or pgBackRest: see the \
+             operations guide (Backups)"
+        ),
+    }
+}
+
+fn parse_at(at: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+    at.map(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .with_context(|| {
+                format!("--at {s:?} is not a time such as 2026-12-07T14:03:00+08:00 (RFC 3339)")
+            })
+    })
+    .transpose()
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+async fn audit(cfg: &Config, action: &str, details: serde_json::Value) -> Result<()> {
+    let store = serve::open_store(cfg).await?;
+    let result = async {
+        let tx = store.db.begin().await?;
+        rapport_services::audit::record(
+            &tx,
+            &store,
+            &Principal::system(),
+            rapport_services::audit::Entry::new(action).details(details),
+        )
+        .await?;
+        tx.commit().await.map_err(rapport_db::db_err)
+    }
+    .await;
+    store.db.close().await;
+    result.map_err(|e| anyhow!("cannot record the result in the audit trail: {e}"))
+}
+
+/// `rapport backup`: one consistent copy into a new generation.
+pub async fn run(cfg: &Config, to: Option<PathBuf>) -> Result<()> {
+    let file = sqlite_file(cfg)?;
+    if !file.exists() {
+        bail!("there is no database at {}", file.display());
+    }
+    let key = backup_key(cfg)?;
+    let repo = Repo::new(to.unwrap_or_else(|| cfg.backup_dir.clone()));
+    let clock = SystemClock;
+    let started = std::time::Instant::now();
+    let written = tokio::task::spawn_blocking(move || {
+        backup::full::sqlite(&file, &repo, &key, &|| clock.now())
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?
+    .map_err(|e| anyhow!("backup failed: {e}"))?;
+    let rows: u64 = written.manifest.tables.iter().map(|t| t.rows).sum();
+    println!(
+        "backup {} written to {}: {} ({} tables, {} rows) in {:.1} s, taken at {}",
+        written.generation.id,
+        written.generation.dir.display(),
+        mb(written.bytes),
+        written.manifest.tables.len(),
+        rows,
+        started.elapsed().as_secs_f64(),
+        written.manifest.taken_at.to_rfc3339()
+    );
+    audit(
+        cfg,
+        "backup.created",
+        serde_json::json!({
+            "generation": written.generation.id,
+            "bytes": written.bytes,
+            "taken_at": written.manifest.taken_at,
+        }),
+    )
+    .await
+}
+
+pub async fn command(cfg: &Config, command: BackupCommand) -> Result<()> {
+    match command {
+        BackupCommand::List { from } => list(&Repo::new(from.unwrap_or(cfg.backup_dir.clone()))),
+        BackupCommand::Verify {
+            from,
+            generation,
+            at,
+        } => verify(cfg, from, generation, at).await,
+    }
+}
+
+fn list(repo: &Repo) -> Result<()> {
+    let all = repo.generations().map_err(|e| anyhow!("{e}"))?;
+    if all.is_empty() {
+        println!("no backups in {}", repo.dir.display());
+        return Ok(());
+    }
+    println!("generation\ttaken at\trestores up to\tsegments\tsize\tstate");
+    for g in &all {
+        let (taken, state) = match &g.manifest {
+            Some(m) => (m.taken_at.to_rfc3339(), "complete"),
+            None => ("-".into(), "incomplete"),
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            g.id,
+            taken,
+            g.last_point().map_or("-".into(), |p| p.to_rfc3339()),
+            g.segments.len(),
+            mb(g.size()),
+            state
+        );
+    }
+    Ok(())
+}
+
+/// Restores into `dir` (a data directory that must not hold a database) and checks the
+/// audit chain; returns what was restored.
+async fn restore_into(
+    cfg: &Config,
+    from: &Path,
+    dir: &Path,
+    at: Option<DateTime<Utc>>,
+    generation: Option<String>,
+) -> Result<backup::restore::Outcome> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let key = backup_key(cfg)?;
+    let target = dir.join("rapport.db");
+    let repo = Repo::new(from);
+    let target2 = target.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        backup::restore::sqlite(
+            &backup::restore::Request {
+                repo: &repo,
+                key: &key,
+                target: &target2,
+                at,
+                generation: generation.as_deref(),
+            },
+            &mut |msg| eprintln!("{msg}"),
+        )
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?
+    .map_err(|e| anyhow!("restore failed: {e}"))?;
+    let report = backup::restore::verify_trail(&target, keyring(cfg)?, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!("cannot verify the restored audit trail: {e}"))?;
+    if let Some(p) = &report.problem {
+        bail!("the restored audit trail does not verify: {p:?}");
+    }
+    eprintln!("audit chain intact: {} entries verified", report.entries);
+    Ok(outcome)
+}
+
+/// `rapport restore`.
+pub async fn restore(
+    cfg: &Config,
+    from: Option<PathBuf>,
+    to: PathBuf,
+    at: Option<String>,
+    generation: Option<String>,
+) -> Result<()> {
+    let at = parse_at(at.as_deref())?;
+    let from = from.unwrap_or_else(|| cfg.backup_dir.clone());
+    let outcome = restore_into(cfg, &from, &to, at, generation).await?;
+    println!(
+        "restored backup {} to {} into {} ({} WAL segments, {} transactions{}); start it with \
+         RAPPORT_DATA_DIR={}",
+        outcome.generation,
+        outcome.point.to_rfc3339(),
+        to.join("rapport.db").display(),
+        outcome.segments,
+        outcome.transactions,
+        if outcome.matched_manifest {
+            "; every table matches the manifest"
+        } else {
+            ""
+        },
+        to.display()
+    );
+    Ok(())
+}
+
+async fn verify(
+    cfg: &Config,
+    from: Option<PathBuf>,
+    generation: Option<String>,
+    at: Option<String>,
+) -> Result<()> {
+    let at = parse_at(at.as_deref())?;
+    let from = from.unwrap_or_else(|| cfg.backup_dir.clone());
+    let scratch = from.join(format!(".drill-{}", uuid::Uuid::new_v4().simple()));
+    let started = std::time::Instant::now();
+    let result = restore_into(cfg, &from, &scratch, at, generation).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let details = match &result {
+        Ok(o) => serde_json::json!({
+            "result": "passed",
+            "generation": o.generation,
+            "point": o.point,
+            "segments": o.segments,
+            "seconds": started.elapsed().as_secs_f64(),
+        }),
+        Err(e) => serde_json::json!({"result": "failed", "error": e.to_string()}),
+    };
+    audit(cfg, "backup.drill", details).await?;
+    match result {
+        Ok(o) => {
+            println!(
+                "backup {} restores to {} and checks out ({} WAL segments{}) in {:.1} s",
+                o.generation,
+                o.point.to_rfc3339(),
+                o.segments,
+                if o.matched_manifest {
+                    ", every table matches the manifest"
+                } else {
+                    ""
+                },
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Starts the server's continuous backup when configured (SQLite on a file).
+pub fn start_continuous(cfg: &Config, store: &Store) -> Result<()> {
+    if !cfg.backup_continuous {
+        return Ok(());
+    }
+    let Some(file) = store.db.file().map(Path::to_path_buf) else {
+        bail!("RAPPORT_BACKUP_CONTINUOUS needs a SQLite database file; on PostgreSQL use pgBackRest (operations guide)");
+    };
+    let key = backup_key(cfg)?;
+    let shipper = store
+        .db
+        .shipper()
+        .map_err(|e| anyhow!("{e}"))?
+        .ok_or_else(|| anyhow!("continuous backups need a SQLite database file"))?;
+    let settings = backup::continuous::Settings {
+        dir: cfg.backup_dir.clone(),
+        full_every: std::time::Duration::from_secs(cfg.backup_full_hours as u64 * 3600),
+        keep: std::time::Duration::from_secs(cfg.backup_keep_days as u64 * 86_400),
+    };
+    std::fs::create_dir_all(&settings.dir)
+        .with_context(|| format!("cannot create {}", settings.dir.display()))?;
+    let clock = store.clock.clone();
+    let status = store.backup_status();
+    store
+        .background()
+        .spawn("continuous backup", move |stop| async move {
+            let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag2 = flag.clone();
+            let thread = std::thread::Builder::new()
+                .name("rapport-backup".into())
+                .spawn(move || {
+                    backup::continuous::run(file, shipper, key, settings, clock, status, flag2)
+                });
+            let Ok(thread) = thread else {
+                tracing::error!("continuous backup: cannot start its thread");
+                return;
+            };
+            stop.requested().await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        });
+    tracing::info!(dir = %cfg.backup_dir.display(), "continuous backup started");
+    Ok(())
+}
