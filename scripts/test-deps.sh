@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and a fresh machine lacks: Chromium for the browser
-# tests, pg_dump for the encryption test, openssl for the TLS test, and the e2e npm packages
+# tests, pg_dump and pg_restore for the encryption test and PostgreSQL backups, openssl for the TLS test, and the e2e npm packages
 # (from the lockfile), and the Python packages in scripts/python-requirements.txt. Safe to run
 # repeatedly.
 set -euo pipefail

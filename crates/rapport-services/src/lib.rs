@@ -67,6 +67,8 @@ pub struct StoreSettings {
     pub search_dense_rows: u64,
     /// Where the audit chain's signed anchors are kept (`None`: no anchors).
     pub audit_anchor_dir: Option<std::path::PathBuf>,
+    /// Where backups are, for scheduled drills (`None`: no drills).
+    pub backup: Option<backup::Settings>,
 }
 
 impl Default for StoreSettings {
@@ -76,6 +78,7 @@ impl Default for StoreSettings {
             public_url: None,
             search_dense_rows: 2_000,
             audit_anchor_dir: None,
+            backup: None,
         }
     }
 }

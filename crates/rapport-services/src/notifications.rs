@@ -26,6 +26,12 @@ pub const APPROVAL_REQUESTED: &str = "approval_requested";
 pub const CONTRACT_APPROVED: &str = "contract_approved";
 pub const CONTRACT_REJECTED: &str = "contract_rejected";
 
+/// A restore drill (or a scheduled backup) failed: sent to every administrator.
+pub const BACKUP_FAILED: &str = "backup_failed";
+
+/// Notifications always sent by email as well (operational alarms nobody should miss).
+pub const ALWAYS_EMAILED: [&str; 1] = [BACKUP_FAILED];
+
 /// Notifications a user may also receive by email.
 pub const EMAILABLE: [&str; 6] = [
     ASSIGNED,
@@ -330,10 +336,11 @@ async fn queue_mail<C: ConnectionTrait>(
     kind: &str,
     notification_id: &str,
 ) -> Result<(), DomainError> {
-    if !email_preferences(c, user_id)
-        .await?
-        .iter()
-        .any(|k| k == kind)
+    if !ALWAYS_EMAILED.contains(&kind)
+        && !email_preferences(c, user_id)
+            .await?
+            .iter()
+            .any(|k| k == kind)
     {
         return Ok(());
     }

@@ -715,3 +715,26 @@ pub async fn set_language(store: &Store, id: &str, language: &str) -> Result<(),
     store.auth_cache().invalidate();
     Ok(())
 }
+
+/// Active users holding the role with this key.
+pub async fn role_members(store: &Store, key: &str) -> Result<Vec<String>, DomainError> {
+    let rows = all(
+        store.db.reader(),
+        Query::select()
+            .column((t("user_roles"), t("user_id")))
+            .from(t("user_roles"))
+            .inner_join(
+                t("roles"),
+                Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))),
+            )
+            .inner_join(
+                t("users"),
+                Expr::col((t("user_roles"), t("user_id"))).equals((t("users"), t("id"))),
+            )
+            .and_where(Expr::col((t("roles"), t("key"))).eq(key))
+            .and_where(Expr::col((t("users"), t("active"))).eq(true))
+            .order_by((t("user_roles"), t("user_id")), Order::Asc),
+    )
+    .await?;
+    rows.iter().map(|r| get(r, "user_id")).collect()
+}

@@ -62,6 +62,9 @@ pub struct Metrics {
     import_rows: Gauge,
     import_rows_done: Gauge,
     exports_running: Gauge,
+    backup_continuous: Gauge,
+    backup_age: Gauge<f64, AtomicU64>,
+    backup_failures: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,6 +128,22 @@ impl Metrics {
             "Rows of the imports under way already processed",
         );
         let exports_running = gauge(&mut registry, "exports_running", "Exports being written");
+        let backup_continuous = gauge(
+            &mut registry,
+            "backup_continuous",
+            "1 while this process backs its SQLite database up continuously",
+        );
+        let backup_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "backup_age_seconds",
+            "How far behind now the newest moment a restore reaches is (continuous backup)",
+            backup_age.clone(),
+        );
+        let backup_failures = gauge(
+            &mut registry,
+            "backup_failures",
+            "Backup files that could not be written since the process started",
+        );
         Metrics {
             access,
             registry,
@@ -139,6 +158,9 @@ impl Metrics {
             import_rows,
             import_rows_done,
             exports_running,
+            backup_continuous,
+            backup_age,
+            backup_failures,
         }
     }
 }
@@ -229,6 +251,17 @@ async fn refresh(state: &AppState, m: &Metrics) {
         m.pool
             .get_or_create(&label("in_use"))
             .set((i64::from(size) - idle).max(0));
+    }
+    {
+        let status = state.store.backup_status();
+        let s = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        m.backup_continuous.set(i64::from(s.running));
+        if let Some(p) = s.last_point {
+            let age = (state.store.now() - p).num_milliseconds() as f64 / 1000.0;
+            m.backup_age.set(age.max(0.0));
+        }
+        m.backup_failures
+            .set(i64::try_from(s.failures).unwrap_or(i64::MAX));
     }
     match rapport_services::health::snapshot(&state.store).await {
         Ok(s) => {

@@ -10,6 +10,7 @@ use rapport_core::{Clock, Principal, SystemClock};
 use rapport_services::backup::{self, BackupKey, Repo};
 use rapport_services::crypto::{KeyFile, Keyring};
 use rapport_services::Store;
+use sea_orm::ConnectionTrait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -68,14 +69,28 @@ fn keyring(cfg: &Config) -> Result<Keyring> {
     .map_err(|e| anyhow!("{e}"))
 }
 
-/// The SQLite file of `cfg`, or an explanation.
+/// The SQLite file of `cfg`; an error on PostgreSQL.
 fn sqlite_file(cfg: &Config) -> Result<PathBuf> {
     match cfg.database_url.strip_prefix("sqlite://") {
         Some(p) => Ok(PathBuf::from(p.split('?').next().unwrap_or(p))),
-        None => bail!(
-            "backups of a PostgreSQL database are made with pg_dump or pgBackRest: see the \
-             operations guide (Backups)"
-        ),
+        None => bail!("the database is not SQLite"),
+    }
+}
+
+/// Where a restore goes.
+enum Target {
+    /// A data directory (SQLite).
+    Dir(PathBuf),
+    /// An empty PostgreSQL database.
+    Database(String),
+}
+
+impl Target {
+    fn url(&self) -> String {
+        match self {
+            Target::Dir(d) => format!("sqlite://{}", d.join("rapport.db").display()),
+            Target::Database(u) => u.clone(),
+        }
     }
 }
 
@@ -112,22 +127,70 @@ async fn audit(cfg: &Config, action: &str, details: serde_json::Value) -> Result
     result.map_err(|e| anyhow!("cannot record the result in the audit trail: {e}"))
 }
 
+/// The backup directory `written` went into.
+fn written_repo(cfg: &Config, written: &backup::full::Written) -> Repo {
+    Repo::new(
+        written
+            .generation
+            .dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cfg.backup_dir.clone()),
+    )
+}
+
+/// Scheduled restore drills, when this server runs a continuous backup or its backup
+/// directory holds backups made by `rapport backup`.
+pub async fn schedule_drills(cfg: &Config, store: &Store) -> Result<()> {
+    if !cfg.jobs_enabled || cfg.backup_drill_secs == 0 {
+        return Ok(());
+    }
+    let has_backups = Repo::new(&cfg.backup_dir)
+        .generations()
+        .map(|g| !g.is_empty())
+        .unwrap_or(false);
+    if !(cfg.backup_continuous || has_backups) {
+        return Ok(());
+    }
+    backup::drill::schedule(store)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the restore drill: {e}"))
+}
+
 /// `rapport backup`: one consistent copy into a new generation.
 pub async fn run(cfg: &Config, to: Option<PathBuf>) -> Result<()> {
-    let file = sqlite_file(cfg)?;
-    if !file.exists() {
-        bail!("there is no database at {}", file.display());
-    }
     let key = backup_key(cfg)?;
     let repo = Repo::new(to.unwrap_or_else(|| cfg.backup_dir.clone()));
     let clock = SystemClock;
     let started = std::time::Instant::now();
-    let written = tokio::task::spawn_blocking(move || {
-        backup::full::sqlite(&file, &repo, &key, &|| clock.now())
-    })
-    .await
-    .map_err(|e| anyhow!("{e}"))?
+    let written = match sqlite_file(cfg) {
+        Ok(file) => {
+            if !file.exists() {
+                bail!("there is no database at {}", file.display());
+            }
+            tokio::task::spawn_blocking(move || {
+                backup::full::sqlite(&file, &repo, &key, &|| clock.now())
+            })
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+        }
+        Err(_) => {
+            let store = serve::open_store(cfg).await?;
+            let written =
+                backup::postgres::backup(&store.db, &cfg.database_url, &repo, &key, &|| {
+                    clock.now()
+                })
+                .await;
+            store.db.close().await;
+            written
+        }
+    }
     .map_err(|e| anyhow!("backup failed: {e}"))?;
+    let pruned = backup::continuous::prune(&written_repo(cfg, &written), cfg.backup_retention)
+        .map_err(|e| anyhow!("the backup was written, but older ones could not be pruned: {e}"))?;
+    if pruned > 0 {
+        eprintln!("deleted {pruned} older backups past the retention rules");
+    }
     let rows: u64 = written.manifest.tables.iter().map(|t| t.rows).sum();
     println!(
         "backup {} written to {}: {} ({} tables, {} rows) in {:.1} s, taken at {}",
@@ -187,36 +250,59 @@ fn list(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
-/// Restores into `dir` (a data directory that must not hold a database) and checks the
-/// audit chain; returns what was restored.
+/// Restores into `target` (a data directory that must not hold a database, or an empty
+/// PostgreSQL database) and checks the audit chain; returns what was restored.
 async fn restore_into(
     cfg: &Config,
     from: &Path,
-    dir: &Path,
+    target: &Target,
     at: Option<DateTime<Utc>>,
     generation: Option<String>,
 ) -> Result<backup::restore::Outcome> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let key = backup_key(cfg)?;
-    let target = dir.join("rapport.db");
     let repo = Repo::new(from);
-    let target2 = target.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        backup::restore::sqlite(
-            &backup::restore::Request {
-                repo: &repo,
-                key: &key,
-                target: &target2,
-                at,
-                generation: generation.as_deref(),
-            },
-            &mut |msg| eprintln!("{msg}"),
-        )
-    })
-    .await
-    .map_err(|e| anyhow!("{e}"))?
+    let outcome = match target {
+        Target::Dir(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let file = dir.join("rapport.db");
+            tokio::task::spawn_blocking(move || {
+                backup::restore::sqlite(
+                    &backup::restore::Request {
+                        repo: &repo,
+                        key: &key,
+                        target: &file,
+                        at,
+                        generation: generation.as_deref(),
+                    },
+                    &mut |msg| eprintln!("{msg}"),
+                )
+            })
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+        }
+        Target::Database(url) => {
+            if at.is_some() {
+                bail!(
+                    "a PostgreSQL backup made by rapport backup restores to the moment it was \
+                     taken; for a point in time use pgBackRest (operations guide)"
+                );
+            }
+            backup::postgres::restore(&repo, &key, url, generation.as_deref(), &mut |msg| {
+                eprintln!("{msg}")
+            })
+            .await
+            .map(|m| backup::restore::Outcome {
+                generation: m.generation,
+                point: m.taken_at,
+                segments: 0,
+                transactions: 0,
+                matched_manifest: true,
+            })
+        }
+    }
     .map_err(|e| anyhow!("restore failed: {e}"))?;
-    let report = backup::restore::verify_trail(&target, keyring(cfg)?, Arc::new(SystemClock))
+    let report = backup::restore::verify_trail(&target.url(), keyring(cfg)?, Arc::new(SystemClock))
         .await
         .map_err(|e| anyhow!("cannot verify the restored audit trail: {e}"))?;
     if let Some(p) = &report.problem {
@@ -230,19 +316,34 @@ async fn restore_into(
 pub async fn restore(
     cfg: &Config,
     from: Option<PathBuf>,
-    to: PathBuf,
+    to: Option<PathBuf>,
+    to_database: Option<String>,
     at: Option<String>,
     generation: Option<String>,
 ) -> Result<()> {
     let at = parse_at(at.as_deref())?;
     let from = from.unwrap_or_else(|| cfg.backup_dir.clone());
-    let outcome = restore_into(cfg, &from, &to, at, generation).await?;
+    let target = match (to, to_database) {
+        (Some(dir), None) => Target::Dir(dir),
+        (None, Some(url)) if url.starts_with("postgres") => Target::Database(url),
+        (None, Some(_)) => bail!("--to-database takes a postgres:// URL"),
+        _ => bail!("give --to DIR (SQLite) or --to-database URL (PostgreSQL), one of them"),
+    };
+    let outcome = restore_into(cfg, &from, &target, at, generation).await?;
+    let start_with = match &target {
+        Target::Dir(d) => format!("RAPPORT_DATA_DIR={}", d.display()),
+        Target::Database(_) => "RAPPORT_DATABASE_URL set to that database".into(),
+    };
+    let into = match &target {
+        Target::Dir(d) => d.join("rapport.db").display().to_string(),
+        Target::Database(_) => "the database".into(),
+    };
     println!(
         "restored backup {} to {} into {} ({} WAL segments, {} transactions{}); start it with \
-         RAPPORT_DATA_DIR={}",
+         {}",
         outcome.generation,
         outcome.point.to_rfc3339(),
-        to.join("rapport.db").display(),
+        into,
         outcome.segments,
         outcome.transactions,
         if outcome.matched_manifest {
@@ -250,7 +351,7 @@ pub async fn restore(
         } else {
             ""
         },
-        to.display()
+        start_with
     );
     Ok(())
 }
@@ -263,21 +364,39 @@ async fn verify(
 ) -> Result<()> {
     let at = parse_at(at.as_deref())?;
     let from = from.unwrap_or_else(|| cfg.backup_dir.clone());
-    let scratch = from.join(format!(".drill-{}", uuid::Uuid::new_v4().simple()));
     let started = std::time::Instant::now();
-    let result = restore_into(cfg, &from, &scratch, at, generation).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let details = match &result {
-        Ok(o) => serde_json::json!({
-            "result": "passed",
-            "generation": o.generation,
-            "point": o.point,
-            "segments": o.segments,
-            "seconds": started.elapsed().as_secs_f64(),
-        }),
-        Err(e) => serde_json::json!({"result": "failed", "error": e.to_string()}),
+    let result = if sqlite_file(cfg).is_ok() {
+        let scratch = from.join(format!(".drill-{}", uuid::Uuid::new_v4().simple()));
+        let result = restore_into(cfg, &from, &Target::Dir(scratch.clone()), at, generation).await;
+        let _ = std::fs::remove_dir_all(&scratch);
+        result
+    } else {
+        let scratch = scratch_database(cfg).await?;
+        let result = restore_into(
+            cfg,
+            &from,
+            &Target::Database(scratch.url.clone()),
+            at,
+            generation,
+        )
+        .await;
+        scratch.drop_it().await;
+        result
     };
-    audit(cfg, "backup.drill", details).await?;
+    let drill = backup::drill::Drill {
+        generation: match &result {
+            Ok(o) => Some(o.generation.clone()),
+            Err(_) => Repo::new(&from).pick(at, None).ok().map(|g| g.id),
+        },
+        point: result.as_ref().ok().map(|o| o.point),
+        segments: result.as_ref().map(|o| o.segments).unwrap_or(0),
+        error: result.as_ref().err().map(|e| format!("{e:#}")),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let store = serve::open_store(cfg).await?;
+    let recorded = backup::drill::record(&store, &from, &drill).await;
+    store.db.close().await;
+    recorded.map_err(|e| anyhow!("cannot record the drill: {e}"))?;
     match result {
         Ok(o) => {
             println!(
@@ -318,7 +437,7 @@ pub fn start_continuous(cfg: &Config, store: &Store) -> Result<()> {
     let settings = backup::continuous::Settings {
         dir: cfg.backup_dir.clone(),
         full_every: std::time::Duration::from_secs(cfg.backup_full_hours as u64 * 3600),
-        keep: std::time::Duration::from_secs(cfg.backup_keep_days as u64 * 86_400),
+        retention: cfg.backup_retention,
     };
     std::fs::create_dir_all(&settings.dir)
         .with_context(|| format!("cannot create {}", settings.dir.display()))?;
@@ -344,4 +463,47 @@ pub fn start_continuous(cfg: &Config, store: &Store) -> Result<()> {
         });
     tracing::info!(dir = %cfg.backup_dir.display(), "continuous backup started");
     Ok(())
+}
+
+/// A database made for a restore drill on the PostgreSQL server of `cfg`, dropped after.
+struct ScratchDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+async fn scratch_database(cfg: &Config) -> Result<ScratchDatabase> {
+    let name = format!("rapport_drill_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&cfg.database_url).context("the database URL is not valid")?;
+    let admin = cfg.database_url.clone();
+    url.set_path(&format!("/{name}"));
+    let db = rapport_services::Db::connect(&admin)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let made = db
+        .writer()
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await;
+    db.close().await;
+    made.map_err(|e| anyhow!("cannot create a scratch database for the drill: {e}"))?;
+    Ok(ScratchDatabase {
+        admin,
+        name,
+        url: url.to_string(),
+    })
+}
+
+impl ScratchDatabase {
+    async fn drop_it(self) {
+        if let Ok(db) = rapport_services::Db::connect(&self.admin).await {
+            let _ = db
+                .writer()
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+            db.close().await;
+        }
+    }
 }

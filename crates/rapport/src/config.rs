@@ -31,7 +31,10 @@ struct FileConfig {
     backup_dir: Option<String>,
     backup_continuous: Option<bool>,
     backup_full_hours: Option<i64>,
-    backup_keep_days: Option<i64>,
+    backup_keep_daily: Option<i64>,
+    backup_keep_weekly: Option<i64>,
+    backup_keep_monthly: Option<i64>,
+    backup_drill_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,8 +72,10 @@ pub struct Config {
     pub backup_continuous: bool,
     /// Hours between full copies of a continuous backup.
     pub backup_full_hours: i64,
-    /// Days a continuous backup's generations are kept.
-    pub backup_keep_days: i64,
+    /// Which backups are kept: the newest of each of so many days, weeks and months.
+    pub backup_retention: rapport_services::backup::repo::Retention,
+    /// Seconds between restore drills (0: none).
+    pub backup_drill_secs: i64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -188,14 +193,26 @@ impl Config {
                 Some(_) => bail!("RAPPORT_BACKUP_CONTINUOUS must be on or off"),
             },
             backup_full_hours: parse_num("RAPPORT_BACKUP_FULL_HOURS", fc.backup_full_hours, 24)?,
-            backup_keep_days: parse_num("RAPPORT_BACKUP_KEEP_DAYS", fc.backup_keep_days, 7)?,
+            backup_retention: rapport_services::backup::repo::Retention {
+                daily: parse_num("RAPPORT_BACKUP_KEEP_DAILY", fc.backup_keep_daily, 7)?
+                    .clamp(0, 3650) as u32,
+                weekly: parse_num("RAPPORT_BACKUP_KEEP_WEEKLY", fc.backup_keep_weekly, 4)?
+                    .clamp(0, 520) as u32,
+                monthly: parse_num("RAPPORT_BACKUP_KEEP_MONTHLY", fc.backup_keep_monthly, 12)?
+                    .clamp(0, 1200) as u32,
+            },
+            backup_drill_secs: parse_num(
+                "RAPPORT_BACKUP_DRILL_SECS",
+                fc.backup_drill_secs,
+                7 * 86_400,
+            )?,
             data_dir,
         };
         if !(1..=24 * 31).contains(&cfg.backup_full_hours) {
             bail!("RAPPORT_BACKUP_FULL_HOURS must be between 1 and 744");
         }
-        if !(1..=3650).contains(&cfg.backup_keep_days) {
-            bail!("RAPPORT_BACKUP_KEEP_DAYS must be between 1 and 3650");
+        if cfg.backup_drill_secs < 0 {
+            bail!("RAPPORT_BACKUP_DRILL_SECS must be 0 (no drills) or more");
         }
         if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
             bail!("set both RAPPORT_TLS_CERT and RAPPORT_TLS_KEY, or neither");
@@ -218,6 +235,16 @@ impl Config {
             bail!("session timeouts must be positive");
         }
         Ok(cfg)
+    }
+
+    /// Backups as the server's background jobs see them.
+    pub fn backup_settings(&self) -> rapport_services::backup::Settings {
+        rapport_services::backup::Settings {
+            dir: self.backup_dir.clone(),
+            retention: self.backup_retention,
+            drill_every: (self.backup_drill_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.backup_drill_secs as u64)),
+        }
     }
 
     /// Create the data directory (and the SQLite file's directory) if needed.

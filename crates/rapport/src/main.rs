@@ -64,9 +64,12 @@ enum Command {
         /// The backup directory (default RAPPORT_BACKUP_DIR, else DATA_DIR/backups).
         #[arg(long)]
         from: Option<PathBuf>,
-        /// The data directory to restore into; it must not hold a database.
+        /// The data directory to restore a SQLite backup into; it must not hold a database.
         #[arg(long)]
-        to: PathBuf,
+        to: Option<PathBuf>,
+        /// The empty PostgreSQL database to restore a PostgreSQL backup into.
+        #[arg(long)]
+        to_database: Option<String>,
         /// Restore the state at this moment (RFC 3339, e.g. 2026-12-07T14:03:00+08:00).
         #[arg(long)]
         at: Option<String>,
@@ -252,9 +255,10 @@ async fn run() -> Result<()> {
         Command::Restore {
             from,
             to,
+            to_database,
             at,
             generation,
-        } => backups::restore(&cfg, from, to, at, generation).await,
+        } => backups::restore(&cfg, from, to, to_database, at, generation).await,
         Command::Demo {
             accounts,
             contacts,

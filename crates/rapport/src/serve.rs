@@ -37,6 +37,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
             public_url: cfg.public_url.clone(),
             search_dense_rows: cfg.search_dense_rows,
             audit_anchor_dir: Some(cfg.audit_anchor_dir.clone()),
+            backup: Some(cfg.backup_settings()),
         },
     ))
 }
@@ -114,6 +115,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     rapport_services::worker::start_server_tasks(&store, jobs);
     crate::backups::start_continuous(&cfg, &store)?;
+    crate::backups::schedule_drills(&cfg, &store).await?;
     rapport_services::audit::anchor::spawn(
         &store,
         rapport_services::audit::anchor::Settings {

@@ -195,89 +195,121 @@ async fn continuous_backup_restores_every_acknowledged_write_to_any_point() {
     assert!(err.contains("already exists"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_backup_fails_its_drill_and_is_not_restored() {
-    let app = App::start(Backend::Sqlite).await.unwrap();
-    app.user("admin@example.com", "administrator", None, None)
-        .await;
-    let admin = app.login("admin@example.com").await;
-    for n in 0..30 {
-        app.created(
+/// The arguments of `rapport restore` into a new, empty place for `app`'s backend.
+async fn empty_target(app: &App) -> (Vec<String>, Box<dyn Fn() -> bool>) {
+    match app.backend {
+        Backend::Sqlite => {
+            let dir = app
+                .dir
+                .join(format!("restored-{}", uuid::Uuid::new_v4().simple()));
+            let file = dir.join("rapport.db");
+            (
+                vec!["--to".into(), dir.display().to_string()],
+                Box::new(move || file.exists()),
+            )
+        }
+        Backend::Postgres => {
+            let name = format!("rapport_r_{}", uuid::Uuid::new_v4().simple());
+            app.sql(&format!("CREATE DATABASE {name}")).await;
+            let url = common::with_db(&app.database_url, &name);
+            (vec!["--to-database".into(), url], Box::new(|| true))
+        }
+    }
+}
+
+story!(
+    a_damaged_backup_fails_its_drill_and_is_not_restored,
+    |app| {
+        app.user("admin@example.com", "administrator", None, None)
+            .await;
+        let admin = app.login("admin@example.com").await;
+        for n in 0..30 {
+            app.created(
             &admin,
             "/api/v1/contacts",
             json!({"family_name": "李", "given_name": format!("d{n}"), "email": format!("d{n}@example.com")}),
         )
         .await;
+        }
+        let (code, out, err) = app.cli(&["backup"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = app.cli(&["backup", "verify"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("every table matches the manifest"), "{out}");
+
+        // One flipped byte in the middle of the copy.
+        let generation = std::fs::read_dir(app.dir.join("backups"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().join("manifest.json").exists())
+            .unwrap()
+            .path();
+        let base = generation.join("base.rpb");
+        let mut bytes = std::fs::read(&base).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        std::fs::write(&base, &bytes).unwrap();
+
+        let (code, out, err) = app.cli(&["backup", "verify"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("damaged"), "{err}");
+        let target = app.dir.join("restored");
+        let (code, _, err) = app.cli(&["restore", "--to", target.to_str().unwrap()]);
+        assert_ne!(code, 0);
+        assert!(err.contains("damaged"), "{err}");
+        assert!(
+            !target.join("rapport.db").exists(),
+            "a damaged backup was restored"
+        );
+
+        // Repaired, it restores, and every table matches the manifest.
+        bytes[at] ^= 0x01;
+        std::fs::write(&base, &bytes).unwrap();
+        let (target, _) = empty_target(&app).await;
+        let mut args = vec!["restore"];
+        args.extend(target.iter().map(String::as_str));
+        let (code, out, err) = app.cli(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("every table matches the manifest"), "{out}");
+        assert!(err.contains("audit chain intact"), "{err}");
+
+        // A changed manifest (a row count edited) is caught by its signature.
+        let manifest = generation.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let edited = text.replacen("\"rows\": 30", "\"rows\": 31", 1);
+        assert_ne!(text, edited, "no table with 30 rows in {text}");
+        std::fs::write(&manifest, edited).unwrap();
+        let (code, _, err) = app.cli(&["backup", "verify"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("changed after it was written"), "{err}");
+
+        // Each drill is in the audit trail with its result.
+        let (_, audit) = app.get(&admin, "/api/v1/audit?action=backup.drill").await;
+        let results: Vec<String> = audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["details"]["result"].as_str().unwrap_or("?").to_string())
+            .collect();
+        assert_eq!(
+            results.iter().filter(|r| *r == "passed").count(),
+            1,
+            "{audit}"
+        );
+        assert_eq!(
+            results.iter().filter(|r| *r == "failed").count(),
+            2,
+            "{audit}"
+        );
+        // Without the right, the audit trail (and its drill records) cannot be read.
+        app.user("rep@example.com", "sales_rep", None, None).await;
+        let rep = app.login("rep@example.com").await;
+        assert_eq!(
+            app.get(&rep, "/api/v1/audit?action=backup.drill").await.0,
+            reqwest::StatusCode::FORBIDDEN
+        );
     }
-    let (code, out, err) = app.cli(&["backup"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = app.cli(&["backup", "verify"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("every table matches the manifest"), "{out}");
-
-    // One flipped byte in the middle of the copy.
-    let generation = std::fs::read_dir(app.dir.join("backups"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().join("manifest.json").exists())
-        .unwrap()
-        .path();
-    let base = generation.join("base.rpb");
-    let mut bytes = std::fs::read(&base).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&base, &bytes).unwrap();
-
-    let (code, out, err) = app.cli(&["backup", "verify"]);
-    assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("damaged"), "{err}");
-    let target = app.dir.join("restored");
-    let (code, _, err) = app.cli(&["restore", "--to", target.to_str().unwrap()]);
-    assert_ne!(code, 0);
-    assert!(err.contains("damaged"), "{err}");
-    assert!(
-        !target.join("rapport.db").exists(),
-        "a damaged backup was restored"
-    );
-
-    // A changed manifest (a row count edited) is caught by its signature.
-    bytes[at] ^= 0x01;
-    std::fs::write(&base, &bytes).unwrap();
-    let manifest = generation.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let edited = text.replacen("\"rows\": 30", "\"rows\": 31", 1);
-    assert_ne!(text, edited, "no table with 30 rows in {text}");
-    std::fs::write(&manifest, edited).unwrap();
-    let (code, _, err) = app.cli(&["backup", "verify"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("changed after it was written"), "{err}");
-
-    // Each drill is in the audit trail with its result.
-    let (_, audit) = app.get(&admin, "/api/v1/audit?action=backup.drill").await;
-    let results: Vec<String> = audit["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["details"]["result"].as_str().unwrap_or("?").to_string())
-        .collect();
-    assert_eq!(
-        results.iter().filter(|r| *r == "passed").count(),
-        1,
-        "{audit}"
-    );
-    assert_eq!(
-        results.iter().filter(|r| *r == "failed").count(),
-        2,
-        "{audit}"
-    );
-    // Without the right, the audit trail (and its drill records) cannot be read.
-    app.user("rep@example.com", "sales_rep", None, None).await;
-    let rep = app.login("rep@example.com").await;
-    assert_eq!(
-        app.get(&rep, "/api/v1/audit?action=backup.drill").await.0,
-        reqwest::StatusCode::FORBIDDEN
-    );
-}
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_exported_with_a_password_restore_a_backup_on_a_new_machine() {
@@ -360,4 +392,120 @@ async fn keys_exported_with_a_password_restore_a_backup_on_a_new_machine() {
     assert!(ids_in(&new.join("rapport.db"))
         .await
         .contains(&common::id(&c)));
+}
+
+/// The audit entries of restore drills, oldest first: their results.
+async fn drill_results(app: &App, admin: &common::Session) -> Vec<String> {
+    let (_, audit) = app.get(admin, "/api/v1/audit?action=backup.drill").await;
+    let mut r: Vec<String> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["result"].as_str().unwrap_or("?").to_string())
+        .collect();
+    r.reverse();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_drills_record_their_result_and_a_failure_alerts_administrators() {
+    let app = App::start_with(
+        Backend::Sqlite,
+        &[
+            ("RAPPORT_BACKUP_CONTINUOUS", "on"),
+            ("RAPPORT_BACKUP_DRILL_SECS", "2"),
+            ("RAPPORT_JOB_POLL_MS", "100"),
+            ("RAPPORT_METRICS", "open"),
+        ],
+    )
+    .await
+    .unwrap();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    app.created(
+        &admin,
+        "/api/v1/contacts",
+        json!({"family_name": "周", "given_name": "一"}),
+    )
+    .await;
+
+    let until = Instant::now() + Duration::from_secs(60);
+    while !drill_results(&app, &admin)
+        .await
+        .iter()
+        .any(|r| r == "passed")
+    {
+        assert!(Instant::now() < until, "no drill passed within a minute");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The result is kept beside the backup it drilled.
+    let generation = std::fs::read_dir(app.dir.join("backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("drill.json").exists())
+        .expect("a drill.json beside a backup");
+
+    // The metrics show the continuous backup and how far behind it is.
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("rapport_backup_continuous 1"), "{text}");
+    let age: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rapport_backup_age_seconds "))
+        .expect("backup age in the metrics")
+        .parse()
+        .unwrap();
+    assert!((0.0..10.0).contains(&age), "backup {age} s behind");
+
+    app.user("rep@example.com", "sales_rep", None, None).await;
+    let rep = app.login("rep@example.com").await;
+
+    // A damaged copy: the next drill fails and every administrator hears of it.
+    let base = generation.join("base.rpb");
+    let mut bytes = std::fs::read(&base).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x40;
+    std::fs::write(&base, &bytes).unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while !drill_results(&app, &admin)
+        .await
+        .iter()
+        .any(|r| r == "failed")
+    {
+        assert!(
+            Instant::now() < until,
+            "the damaged backup's drill did not fail"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, notes) = app.get(&admin, "/api/v1/notifications").await;
+    let failed = notes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "backup_failed")
+        .unwrap_or_else(|| panic!("no backup_failed notification: {notes}"));
+    assert!(
+        failed["subject"].as_str().unwrap().contains("damaged"),
+        "{failed}"
+    );
+    // A user who is not an administrator is not told.
+    let (_, notes) = app.get(&rep, "/api/v1/notifications").await;
+    assert!(
+        !notes["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "backup_failed"),
+        "{notes}"
+    );
 }

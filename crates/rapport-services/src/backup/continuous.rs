@@ -33,14 +33,15 @@ pub struct Settings {
     pub dir: PathBuf,
     /// A new full copy after this long.
     pub full_every: Duration,
-    /// Generations whose newest point is older than this are deleted (never the newest
-    /// complete one).
-    pub keep: Duration,
+    /// Which generations are kept.
+    pub retention: super::repo::Retention,
 }
 
 /// What the backup reports (metrics, the operations guide's checks).
 #[derive(Debug, Clone, Default)]
 pub struct Status {
+    /// A continuous backup runs in this process.
+    pub running: bool,
     pub generation: Option<String>,
     /// The newest moment a restore can reach (the last segment written, or the copy).
     pub last_point: Option<DateTime<Utc>>,
@@ -63,6 +64,9 @@ enum Job {
         pending: Pending,
     },
     Prune,
+    /// Nothing new was committed up to this moment: once the jobs before it are written, a
+    /// restore reaches it.
+    Current(DateTime<Utc>),
 }
 
 struct Sealer {
@@ -100,6 +104,13 @@ impl Sealer {
                     pending,
                 } => self.segment(generation, *seq, pending),
                 Job::Prune => self.prune(),
+                Job::Current(at) => {
+                    let mut s = self.lock();
+                    if s.generation.is_some() && !self.broken.load(Ordering::SeqCst) {
+                        s.last_point = Some(s.last_point.map_or(*at, |p| p.max(*at)));
+                    }
+                    Ok(())
+                }
             };
             if let Err(e) = result {
                 tracing::error!(error = %e, "continuous backup: a file could not be written; a new full copy follows");
@@ -131,29 +142,22 @@ impl Sealer {
         Ok(())
     }
 
-    /// Deletes generations past the retention window; the newest complete generation, and
-    /// every one after it, always stay.
+    /// Deletes the generations the retention rules let go.
     fn prune(&self) -> Result<(), DomainError> {
-        let all = self.repo.generations()?;
-        let Some(newest) = all.iter().rposition(|g| g.manifest.is_some()) else {
-            return Ok(());
-        };
-        let keep = chrono::Duration::from_std(self.settings.keep).unwrap_or(chrono::Duration::MAX);
-        let cutoff = self.clock.now() - keep;
-        for g in &all[..newest] {
-            let old = match g.last_point() {
-                Some(p) => p < cutoff,
-                // A copy that never finished, older than a finished one.
-                None => true,
-            };
-            if old {
-                std::fs::remove_dir_all(&g.dir)
-                    .map_err(|e| DomainError::Internal(format!("{}: {e}", g.dir.display())))?;
-                tracing::info!(generation = %g.id, "continuous backup: deleted an expired generation");
-            }
-        }
-        Ok(())
+        prune(&self.repo, self.settings.retention).map(|_| ())
     }
+}
+
+/// Deletes the generations in `repo` that `retention` lets go; returns how many.
+pub fn prune(repo: &Repo, retention: super::repo::Retention) -> Result<usize, DomainError> {
+    let all = repo.generations()?;
+    let gone = super::repo::expired(&all, retention);
+    for g in &gone {
+        std::fs::remove_dir_all(&g.dir)
+            .map_err(|e| DomainError::Internal(format!("{}: {e}", g.dir.display())))?;
+        tracing::info!(generation = %g.id, "backup: deleted a generation past its retention");
+    }
+    Ok(gone.len())
 }
 
 /// Runs until `stop` is set; then reads the last commits, writes them and returns.
@@ -168,6 +172,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) {
     let repo = Repo::new(settings.dir.clone());
+    status.lock().unwrap_or_else(|p| p.into_inner()).running = true;
     let broken = Arc::new(AtomicBool::new(false));
     let (send, jobs) = mpsc::sync_channel::<Job>(16);
     let sealer = Sealer {
@@ -193,6 +198,7 @@ pub fn run(
     let mut pending = Pending::default();
     let mut last_flush = Instant::now();
     let mut retry_at = Instant::now();
+    let mut last_current = Instant::now();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         let due = current
@@ -240,6 +246,13 @@ pub fn run(
                         for f in &tick.frames {
                             pending.push(tick.at, f);
                         }
+                        if tick.frames.is_empty()
+                            && pending.is_empty()
+                            && last_current.elapsed() >= SEGMENT_EVERY
+                        {
+                            let _ = send.send(Job::Current(tick.at));
+                            last_current = Instant::now();
+                        }
                     }
                 }
                 Err(e) => {
@@ -263,6 +276,7 @@ pub fn run(
     }
     drop(send);
     let _ = sealing.join();
+    status.lock().unwrap_or_else(|p| p.into_inner()).running = false;
 }
 
 fn flush(send: &mpsc::SyncSender<Job>, g: &Generation, seq: &mut u64, pending: &mut Pending) {

@@ -8,13 +8,17 @@
 //! - [`continuous`]: a server's continuous backup: a copy, then every committed transaction.
 //! - [`restore`]: rebuilding a database from a generation, to its end or to a point in time,
 //!   and checking the result.
+//! - [`postgres`]: the same on PostgreSQL, as a logical dump (pg_dump, pg_restore).
+//! - [`drill`]: restore drills from the job queue, recorded and reported.
 //! - [`keys_export`]: the key file in a password-protected file, to keep beside backups.
 
 pub mod archive;
 pub mod continuous;
+pub mod drill;
 pub mod full;
 pub mod keys_export;
 pub mod manifest;
+pub mod postgres;
 pub mod repo;
 pub mod restore;
 pub mod segment;
@@ -27,4 +31,13 @@ pub fn journal_path(db_file: &std::path::Path) -> std::path::PathBuf {
     let mut p = db_file.as_os_str().to_owned();
     p.push("-audit-journal");
     p.into()
+}
+
+/// Backups as a server process is configured for them (scheduled drills, retention).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dir: std::path::PathBuf,
+    pub retention: repo::Retention,
+    /// How often a restore drill runs (`None`: never).
+    pub drill_every: Option<std::time::Duration>,
 }

@@ -206,3 +206,157 @@ impl Repo {
         })
     }
 }
+
+/// How many generations a backup directory keeps: the newest of each of the last `daily`
+/// days, `weekly` ISO weeks and `monthly` months (by when their copy was taken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            daily: 7,
+            weekly: 4,
+            monthly: 12,
+        }
+    }
+}
+
+/// The result of the last restore drill of a generation, kept in its directory.
+pub const DRILL: &str = "drill.json";
+
+/// Whether the last drill of `g` passed (`None`: never drilled).
+pub fn drill_passed(g: &Generation) -> Option<bool> {
+    let text = std::fs::read_to_string(g.dir.join(DRILL)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(v["result"] == "passed")
+}
+
+/// The generations `retention` lets go, from `all` (oldest first, as
+/// [`Repo::generations`] lists them). Never the newest complete generation, nor the newest
+/// one whose drill passed, nor any generation after the newest complete one (a copy still
+/// being written); a copy that never finished goes once a newer one is complete.
+pub fn expired(all: &[Generation], retention: Retention) -> Vec<&Generation> {
+    use chrono::Datelike;
+    let Some(newest) = all.iter().rposition(|g| g.manifest.is_some()) else {
+        return Vec::new();
+    };
+    let mut keep = vec![false; all.len()];
+    keep[newest..].iter_mut().for_each(|k| *k = true);
+    if let Some(good) = all.iter().rposition(|g| drill_passed(g) == Some(true)) {
+        keep[good] = true;
+    }
+    let complete: Vec<(usize, DateTime<Utc>)> = all
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| Some((i, g.manifest.as_ref()?.taken_at)))
+        .rev()
+        .collect();
+    let mut bucket = |limit: u32, key: &dyn Fn(DateTime<Utc>) -> (i32, u32)| {
+        let mut seen: Vec<(i32, u32)> = Vec::new();
+        for (i, at) in &complete {
+            let k = key(*at);
+            if seen.contains(&k) {
+                continue;
+            }
+            if seen.len() as u32 >= limit {
+                break;
+            }
+            seen.push(k);
+            keep[*i] = true;
+        }
+    };
+    bucket(retention.daily, &|t| (t.year(), t.ordinal()));
+    bucket(retention.weekly, &|t| {
+        let w = t.iso_week();
+        (w.year(), w.week())
+    });
+    bucket(retention.monthly, &|t| (t.year(), t.month()));
+    all.iter()
+        .zip(keep)
+        .filter(|(_, k)| !k)
+        .map(|(g, _)| g)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(id: &str, at: Option<DateTime<Utc>>) -> Generation {
+        Generation {
+            id: id.into(),
+            dir: PathBuf::from(format!("/nonexistent/{id}")),
+            manifest: at.map(|taken_at| Manifest {
+                format: 1,
+                generation: id.into(),
+                taken_at,
+                backend: "sqlite".into(),
+                rapport_version: "0".into(),
+                schema_version: 0,
+                key: String::new(),
+                continuous: true,
+                files: Vec::new(),
+                tables: Vec::new(),
+                audit_head: None,
+                mac: String::new(),
+            }),
+            segments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_of_each_day_week_and_month() {
+        // Two copies a day for 120 days, then one copy being written.
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap();
+        let mut all: Vec<Generation> = (0..240)
+            .map(|i| {
+                let at = start + chrono::Duration::hours(12 * i);
+                generation(&format!("g{i:03}"), Some(at))
+            })
+            .collect();
+        all.push(generation("writing", None));
+        let gone: Vec<&str> = expired(&all, Retention::default())
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect();
+        let kept: Vec<&Generation> = all
+            .iter()
+            .filter(|g| !gone.contains(&g.id.as_str()))
+            .collect();
+        assert!(kept.iter().any(|g| g.id == "writing"));
+        assert!(kept.iter().any(|g| g.id == "g239"), "the newest complete");
+        // 7 days + older weeks and months: far fewer than 240, more than 7.
+        let complete = kept.iter().filter(|g| g.manifest.is_some()).count();
+        assert!((7 + 3..=7 + 4 + 12).contains(&complete), "{complete} kept");
+        // The older of a day's two copies goes.
+        assert!(gone.contains(&"g238"));
+        // The oldest month (January) keeps only its newest copy.
+        let january: Vec<_> = kept
+            .iter()
+            .filter(|g| g.manifest.as_ref().is_some_and(|m| m.taken_at.month() == 1))
+            .collect();
+        use chrono::Datelike;
+        assert_eq!(
+            january.len(),
+            1,
+            "{:?}",
+            january.iter().map(|g| &g.id).collect::<Vec<_>>()
+        );
+
+        // Nothing complete: nothing expires.
+        let writing = vec![generation("a", None), generation("b", None)];
+        assert!(expired(&writing, Retention::default()).is_empty());
+        // An unfinished copy older than a complete one goes.
+        let all = vec![generation("old", None), generation("new", Some(start))];
+        let gone: Vec<_> = expired(&all, Retention::default())
+            .iter()
+            .map(|g| g.id.clone())
+            .collect();
+        assert_eq!(gone, vec!["old".to_string()]);
+    }
+}

@@ -267,16 +267,15 @@ pub fn integrity(path: &Path) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Opens the restored database at `db_file` and verifies its audit chain with `ring` (the
+/// Opens the restored database at `url` and verifies its audit chain with `ring` (the
 /// anchors of the running system are not consulted: a restore to an earlier point is
 /// legitimately behind them).
 pub async fn verify_trail(
-    db_file: &Path,
+    url: &str,
     ring: crate::crypto::Keyring,
     clock: std::sync::Arc<dyn rapport_core::Clock>,
 ) -> Result<crate::audit::VerifyReport, DomainError> {
-    let url = format!("sqlite://{}", db_file.display());
-    let db = crate::Db::connect(&url).await?;
+    let db = crate::Db::connect(url).await?;
     let store = crate::Store::new(db, ring, clock, crate::StoreSettings::default());
     let report = crate::audit::verify(&store).await;
     store.db.clone().close().await;

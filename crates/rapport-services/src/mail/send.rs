@@ -187,6 +187,18 @@ pub fn notification_text(
             format!("Contract rejected: {subject}"),
             format!("{actor} rejected the contract {subject}"),
         ),
+        (notifications::BACKUP_FAILED, true) => (
+            "备份恢复演练失败".to_string(),
+            format!(
+                "最近一次备份未能恢复，请尽快检查备份目录和服务器日志（rapport backup verify）：{subject}"
+            ),
+        ),
+        (notifications::BACKUP_FAILED, false) => (
+            "Backup restore drill failed".to_string(),
+            format!(
+                "The newest backup could not be restored; check the backup directory and the server log (rapport backup verify): {subject}"
+            ),
+        ),
         (_, true) => (
             format!("{actor} 提到了您：{subject}"),
             format!("{actor} 在跟进记录中提到了您：{subject}"),

@@ -41,7 +41,7 @@ fn pg_base() -> Option<String> {
 }
 
 /// Replace the database name in a postgres URL.
-fn with_db(url: &str, db: &str) -> String {
+pub fn with_db(url: &str, db: &str) -> String {
     let (head, tail) = match url.split_once('?') {
         Some((h, t)) => (h, format!("?{t}")),
         None => (url, String::new()),

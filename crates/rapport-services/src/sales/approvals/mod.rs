@@ -231,29 +231,6 @@ fn current(steps: &[StepState]) -> Option<&StepState> {
     this.into_iter().find(|s| s.decision.is_none())
 }
 
-/// Active users holding the role with this key.
-async fn role_members(store: &Store, key: &str) -> Result<Vec<String>, DomainError> {
-    let rows = all(
-        store.db.reader(),
-        Query::select()
-            .column((t("user_roles"), t("user_id")))
-            .from(t("user_roles"))
-            .inner_join(
-                t("roles"),
-                Expr::col((t("user_roles"), t("role_id"))).equals((t("roles"), t("id"))),
-            )
-            .inner_join(
-                t("users"),
-                Expr::col((t("user_roles"), t("user_id"))).equals((t("users"), t("id"))),
-            )
-            .and_where(Expr::col((t("roles"), t("key"))).eq(key))
-            .and_where(Expr::col((t("users"), t("active"))).eq(true))
-            .order_by((t("user_roles"), t("user_id")), Order::Asc),
-    )
-    .await?;
-    rows.iter().map(|r| get(r, "user_id")).collect()
-}
-
 async fn is_active_user(store: &Store, id: &str) -> Result<bool, DomainError> {
     Ok(crate::users::get_user(store, id)
         .await?
@@ -284,13 +261,13 @@ async fn resolve(
             Vec::new()
         }
     } else if let Some(key) = rule.strip_prefix("role:") {
-        role_members(store, key).await?
+        crate::users::role_members(store, key).await?
     } else {
         Vec::new()
     };
     people.retain(|p| p != owner && p != submitter);
     if people.is_empty() {
-        people = role_members(store, "administrator").await?;
+        people = crate::users::role_members(store, "administrator").await?;
         people.retain(|p| p != owner && p != submitter);
     }
     Ok(people)
