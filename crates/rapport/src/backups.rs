@@ -186,8 +186,12 @@ pub async fn run(cfg: &Config, to: Option<PathBuf>) -> Result<()> {
         }
     }
     .map_err(|e| anyhow!("backup failed: {e}"))?;
-    let pruned = backup::continuous::prune(&written_repo(cfg, &written), cfg.backup_retention)
-        .map_err(|e| anyhow!("the backup was written, but older ones could not be pruned: {e}"))?;
+    let pruned = backup::continuous::prune(
+        &written_repo(cfg, &written),
+        cfg.backup_retention,
+        clock.now(),
+    )
+    .map_err(|e| anyhow!("the backup was written, but older ones could not be pruned: {e}"))?;
     if pruned > 0 {
         eprintln!("deleted {pruned} older backups past the retention rules");
     }

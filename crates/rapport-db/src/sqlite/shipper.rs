@@ -26,7 +26,8 @@ use std::time::Duration;
 pub struct Shipping {
     /// A shipper makes the checkpoints: the background checkpointer skips its own.
     pub(crate) active: AtomicBool,
-    /// Counts checkpoints that started the WAL again outside the shipper ([`crate::Db::scrub_wal`]).
+    /// Counts checkpoints that started the WAL again outside the shipper
+    /// ([`crate::Db::scrub_wal`]).
     pub(crate) foreign_restarts: AtomicU64,
 }
 
@@ -64,6 +65,11 @@ impl Drop for Shipper {
     fn drop(&mut self) {
         self.shared.active.store(false, Ordering::SeqCst);
     }
+}
+
+/// The first salt of a WAL header, which every start of the log adds one to.
+pub fn salt1(salt: &[u8; 8]) -> u32 {
+    u32::from_be_bytes([salt[0], salt[1], salt[2], salt[3]])
 }
 
 fn open(path: &Path) -> Result<Connection, DomainError> {
@@ -153,10 +159,18 @@ impl Shipper {
             }
             Found::Restarted(f) => {
                 // Ours only if our last checkpoint copied everything we had read, and SQLite
-                // started the log once since.
+                // started the log once since: each start adds one to the first salt, kept in
+                // the shared WAL index (the header's checkpoint sequence is each connection's
+                // own count, and differs between processes).
                 let ours = self.copied_all
-                    && before.is_some_and(|b| f.ckpt_seq == b.ckpt_seq.wrapping_add(1));
+                    && before.is_some_and(|b| salt1(&f.salt) == salt1(&b.salt).wrapping_add(1));
                 if !ours {
+                    tracing::warn!(
+                        copied_all = self.copied_all,
+                        before = ?before.map(|b| salt1(&b.salt)),
+                        now = salt1(&f.salt),
+                        "the WAL started again without the continuous backup reading it to the end"
+                    );
                     tick.gap = true;
                 }
                 if !f.bytes.is_empty() {

@@ -103,7 +103,14 @@ impl Sealer {
                     seq,
                     pending,
                 } => self.segment(generation, *seq, pending),
-                Job::Prune => self.prune(),
+                Job::Prune => {
+                    // A generation that could not be deleted does not break the chain.
+                    if let Err(e) = self.prune() {
+                        tracing::warn!(error = %e, "backup: pruning old generations failed");
+                        self.lock().last_error = Some(e.to_string());
+                    }
+                    Ok(())
+                }
                 Job::Current(at) => {
                     let mut s = self.lock();
                     if s.generation.is_some() && !self.broken.load(Ordering::SeqCst) {
@@ -144,14 +151,18 @@ impl Sealer {
 
     /// Deletes the generations the retention rules let go.
     fn prune(&self) -> Result<(), DomainError> {
-        prune(&self.repo, self.settings.retention).map(|_| ())
+        prune(&self.repo, self.settings.retention, self.clock.now()).map(|_| ())
     }
 }
 
 /// Deletes the generations in `repo` that `retention` lets go; returns how many.
-pub fn prune(repo: &Repo, retention: super::repo::Retention) -> Result<usize, DomainError> {
+pub fn prune(
+    repo: &Repo,
+    retention: super::repo::Retention,
+    now: DateTime<Utc>,
+) -> Result<usize, DomainError> {
     let all = repo.generations()?;
-    let gone = super::repo::expired(&all, retention);
+    let gone = super::repo::expired(&all, retention, now);
     for g in &gone {
         std::fs::remove_dir_all(&g.dir)
             .map_err(|e| DomainError::Internal(format!("{}: {e}", g.dir.display())))?;

@@ -81,6 +81,16 @@ fn walk_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Whether `name` is a generation's name as [`Repo::create_generation`] makes them.
+fn is_generation_id(name: &str) -> bool {
+    let Some((time, tag)) = name.rsplit_once('-') else {
+        return false;
+    };
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%S%.3fZ").is_ok()
+        && !tag.is_empty()
+        && tag.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 fn parse_segment(path: PathBuf) -> Option<Segment> {
     let name = path
         .file_name()?
@@ -142,6 +152,11 @@ impl Repo {
             let Some(id) = dir.file_name().and_then(|n| n.to_str()).map(String::from) else {
                 continue;
             };
+            // Only generations: not a drill's scratch directory (`.drill-…`) or anything else
+            // kept beside them.
+            if !is_generation_id(&id) {
+                continue;
+            }
             let manifest_path = dir.join(MANIFEST);
             let manifest = if manifest_path.exists() {
                 Some(Manifest::load(&manifest_path, None)?)
@@ -207,8 +222,9 @@ impl Repo {
     }
 }
 
-/// How many generations a backup directory keeps: the newest of each of the last `daily`
-/// days, `weekly` ISO weeks and `monthly` months (by when their copy was taken).
+/// How many generations a backup directory keeps: every generation that restores to a
+/// moment of the last `daily` days (the point-in-time window), then the newest of each of the
+/// last `weekly` ISO weeks and `monthly` months (by when their copy was taken).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub daily: u32,
@@ -240,7 +256,7 @@ pub fn drill_passed(g: &Generation) -> Option<bool> {
 /// [`Repo::generations`] lists them). Never the newest complete generation, nor the newest
 /// one whose drill passed, nor any generation after the newest complete one (a copy still
 /// being written); a copy that never finished goes once a newer one is complete.
-pub fn expired(all: &[Generation], retention: Retention) -> Vec<&Generation> {
+pub fn expired(all: &[Generation], retention: Retention, now: DateTime<Utc>) -> Vec<&Generation> {
     use chrono::Datelike;
     let Some(newest) = all.iter().rposition(|g| g.manifest.is_some()) else {
         return Vec::new();
@@ -256,6 +272,12 @@ pub fn expired(all: &[Generation], retention: Retention) -> Vec<&Generation> {
         .filter_map(|(i, g)| Some((i, g.manifest.as_ref()?.taken_at)))
         .rev()
         .collect();
+    let window = now - chrono::Duration::days(i64::from(retention.daily));
+    for (i, g) in all.iter().enumerate() {
+        if g.last_point().is_some_and(|p| p >= window) {
+            keep[i] = true;
+        }
+    }
     let mut bucket = |limit: u32, key: &dyn Fn(DateTime<Utc>) -> (i32, u32)| {
         let mut seen: Vec<(i32, u32)> = Vec::new();
         for (i, at) in &complete {
@@ -270,7 +292,6 @@ pub fn expired(all: &[Generation], retention: Retention) -> Vec<&Generation> {
             keep[*i] = true;
         }
     };
-    bucket(retention.daily, &|t| (t.year(), t.ordinal()));
     bucket(retention.weekly, &|t| {
         let w = t.iso_week();
         (w.year(), w.week())
@@ -320,7 +341,8 @@ mod tests {
             })
             .collect();
         all.push(generation("writing", None));
-        let gone: Vec<&str> = expired(&all, Retention::default())
+        let now = start + chrono::Duration::hours(12 * 240);
+        let gone: Vec<&str> = expired(&all, Retention::default(), now)
             .iter()
             .map(|g| g.id.as_str())
             .collect();
@@ -330,11 +352,16 @@ mod tests {
             .collect();
         assert!(kept.iter().any(|g| g.id == "writing"));
         assert!(kept.iter().any(|g| g.id == "g239"), "the newest complete");
-        // 7 days + older weeks and months: far fewer than 240, more than 7.
+        // Every copy of the last 7 days (the point-in-time window), then a copy a week and a
+        // month: far fewer than 240.
         let complete = kept.iter().filter(|g| g.manifest.is_some()).count();
-        assert!((7 + 3..=7 + 4 + 12).contains(&complete), "{complete} kept");
-        // The older of a day's two copies goes.
-        assert!(gone.contains(&"g238"));
+        assert!(
+            (14 + 3..=14 + 4 + 12).contains(&complete),
+            "{complete} kept"
+        );
+        assert!(!gone.contains(&"g238") && !gone.contains(&"g226"));
+        // Older than the window, the older of a day's two copies goes.
+        assert!(gone.contains(&"g200"));
         // The oldest month (January) keeps only its newest copy.
         let january: Vec<_> = kept
             .iter()
@@ -350,13 +377,27 @@ mod tests {
 
         // Nothing complete: nothing expires.
         let writing = vec![generation("a", None), generation("b", None)];
-        assert!(expired(&writing, Retention::default()).is_empty());
+        assert!(expired(&writing, Retention::default(), now).is_empty());
         // An unfinished copy older than a complete one goes.
         let all = vec![generation("old", None), generation("new", Some(start))];
-        let gone: Vec<_> = expired(&all, Retention::default())
+        let gone: Vec<_> = expired(&all, Retention::default(), now)
             .iter()
             .map(|g| g.id.clone())
             .collect();
         assert_eq!(gone, vec!["old".to_string()]);
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::is_generation_id;
+
+    #[test]
+    fn only_generation_names_are_generations() {
+        assert!(is_generation_id("20261207T140312.250Z-3f9a"));
+        assert!(!is_generation_id(".drill-3f9a0c"));
+        assert!(!is_generation_id("20261207T140312.250Z-"));
+        assert!(!is_generation_id("notes-3f9a"));
+        assert!(!is_generation_id("20261207T140312.250Z-zz"));
     }
 }

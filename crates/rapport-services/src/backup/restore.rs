@@ -163,6 +163,10 @@ fn rebuild(
         .map_err(|e| fail(format!("{}: {e}", part.display())))?;
     // Where the next part must start: (salt, checkpoint sequence, next frame).
     let mut expect: Option<(String, u32, u32)> = None;
+    let salt1 = |hex_salt: &str| -> Option<u32> {
+        let b = hex::decode(hex_salt).ok()?;
+        Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+    };
     let at = req.at;
     'segments: for (i, seg) in segments.iter().enumerate() {
         if at.is_some_and(|at| seg.first > at) {
@@ -189,11 +193,14 @@ fn rebuild(
             if at.is_some_and(|at| p.at > at) {
                 break 'segments;
             }
-            if let Some((salt, ckpt, next)) = &expect {
+            if let Some((salt, _, next)) = &expect {
                 let continues = if &p.salt == salt {
                     p.first_frame == *next
                 } else {
-                    p.first_frame == 0 && p.ckpt_seq == ckpt.wrapping_add(1)
+                    // A log started again: its first salt is one more (see the shipper).
+                    p.first_frame == 0
+                        && salt1(&p.salt).is_some()
+                        && salt1(&p.salt) == salt1(salt).map(|s| s.wrapping_add(1))
                 };
                 if !continues {
                     return Err(fail(format!(
