@@ -274,9 +274,9 @@ impl Keyring {
         })
     }
 
-    /// The key backups are encrypted with, if the key file has one.
-    pub fn backup_key(&self) -> Option<crate::backup::BackupKey> {
-        self.backup_key.map(crate::backup::BackupKey::new)
+    /// The key backups are encrypted with, if the key file has one (`backup::BackupKey::of`).
+    pub fn backup_key_bytes(&self) -> Option<[u8; 32]> {
+        self.backup_key
     }
 
     pub fn active_key_id(&self) -> &str {

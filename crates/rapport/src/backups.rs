@@ -42,10 +42,8 @@ pub enum BackupCommand {
 /// has none yet).
 pub fn backup_key(cfg: &Config) -> Result<BackupKey> {
     if let Some(master) = &cfg.master_key {
-        return Keyring::from_master(master)
-            .map_err(|e| anyhow!("{e}"))?
-            .backup_key()
-            .ok_or_else(|| anyhow!("no backup key"));
+        let ring = Keyring::from_master(master).map_err(|e| anyhow!("{e}"))?;
+        return BackupKey::of(&ring).ok_or_else(|| anyhow!("no backup key"));
     }
     let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
     if file.ensure_backup_key() {
@@ -55,10 +53,8 @@ pub fn backup_key(cfg: &Config) -> Result<BackupKey> {
             cfg.key_file.display()
         );
     }
-    file.keyring()
-        .map_err(|e| anyhow!("{e}"))?
-        .backup_key()
-        .ok_or_else(|| anyhow!("the key file has no backup key"))
+    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    BackupKey::of(&ring).ok_or_else(|| anyhow!("the key file has no backup key"))
 }
 
 fn keyring(cfg: &Config) -> Result<Keyring> {

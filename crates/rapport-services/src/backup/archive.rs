@@ -41,6 +41,11 @@ impl BackupKey {
         BackupKey(raw)
     }
 
+    /// The backup key of a key ring, if its key file has one.
+    pub fn of(ring: &crate::crypto::Keyring) -> Option<BackupKey> {
+        ring.backup_key_bytes().map(BackupKey)
+    }
+
     fn id_bytes(&self) -> [u8; 8] {
         let mut out = [0u8; 8];
         out.copy_from_slice(&self.mac(&[b"rapport backup key id"])[..8]);

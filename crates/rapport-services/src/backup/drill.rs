@@ -57,7 +57,7 @@ pub async fn drill(store: &Store, dir: PathBuf) -> Drill {
     let scratch = dir.join(format!(".drill-{}", uuid::Uuid::new_v4().simple()));
     let result = async {
         let ring = store.keys()?;
-        let key = ring.backup_key().ok_or_else(|| {
+        let key = super::BackupKey::of(&ring).ok_or_else(|| {
             DomainError::Internal("the key file has no backup key: no backup was made".into())
         })?;
         let repo = Repo::new(dir);
