@@ -50,6 +50,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
         clock(db, &mut r).await;
     }
     disk(cfg, &mut r);
+    backups(cfg, &mut r);
     anchors(cfg, &mut r);
     if let Some(db) = db {
         db.close().await;
@@ -391,6 +392,71 @@ fn disk(cfg: &Config, r: &mut Report) {
     } else {
         r.say(Level::Ok, "disk", message, None);
     }
+}
+
+/// The newest backup: there is one, it is recent, its last drill did not fail, and it is not
+/// on the disk the database is on.
+fn backups(cfg: &Config, r: &mut Report) {
+    use rapport_services::backup::repo::{drill_passed, Repo};
+    let repo = Repo::new(&cfg.backup_dir);
+    let newest = repo
+        .generations()
+        .ok()
+        .and_then(|all| all.into_iter().rev().find(|g| g.manifest.is_some()));
+    let Some(g) = newest else {
+        r.say(
+            Level::Warn,
+            "backups",
+            format!("no backup in {}", cfg.backup_dir.display()),
+            Some(
+                "run `rapport backup` regularly or set RAPPORT_BACKUP_CONTINUOUS=on, and keep \
+                 `rapport keys export` apart from the backups"
+                    .into(),
+            ),
+        );
+        return;
+    };
+    let last = g.last_point().map(|p| p.to_rfc3339()).unwrap_or_default();
+    let message = format!("newest backup {} restores to {last}", g.id);
+    if drill_passed(&g) == Some(false) {
+        r.say(
+            Level::Fail,
+            "backups",
+            format!("{message}; its last restore drill failed"),
+            Some("run `rapport backup verify` to see why, and make a new backup".into()),
+        );
+        return;
+    }
+    #[allow(clippy::disallowed_methods)]
+    let age = g.last_point().map(|p| chrono::Utc::now() - p);
+    if age.is_some_and(|a| a > chrono::Duration::days(2)) {
+        r.say(
+            Level::Warn,
+            "backups",
+            format!("{message}, more than two days ago"),
+            Some("run `rapport backup` daily (cron) or set RAPPORT_BACKUP_CONTINUOUS=on".into()),
+        );
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let device = |p: &Path| std::fs::metadata(p).ok().map(|m| m.dev());
+        if device(&cfg.backup_dir).is_some() && device(&cfg.backup_dir) == device(&cfg.data_dir) {
+            r.say(
+                Level::Warn,
+                "backups",
+                format!("{message}, on the same disk as the database"),
+                Some(
+                    "point RAPPORT_BACKUP_DIR at another disk or a mounted NAS: a dead disk \
+                     takes both"
+                        .into(),
+                ),
+            );
+            return;
+        }
+    }
+    r.say(Level::Ok, "backups", message, None);
 }
 
 fn anchors(cfg: &Config, r: &mut Report) {

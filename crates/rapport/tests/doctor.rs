@@ -23,6 +23,16 @@ story!(doctor_says_what_to_fix, |app| {
     assert!(line(&out, "data directory").starts_with("ok"), "{out}");
     assert!(line(&out, "disk").contains("GiB free"), "{out}");
     assert!(line(&out, "clock").starts_with("ok"), "{out}");
+    // No backup yet: a warning that says how to make them.
+    let l = line(&out, "backups");
+    assert!(l.starts_with("warn") && l.contains("rapport backup"), "{l}");
+    let (code, out, err) = app.cli(&["backup"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = app.cli(&["doctor"]);
+    let l = line(&out, "backups");
+    assert!(l.contains("newest backup"), "{l}");
+    // The test's backups are beside the database: on the same disk.
+    assert!(l.starts_with("warn") && l.contains("same disk"), "{l}");
 
     // A key file others can read: a failure naming the command that fixes it.
     #[cfg(unix)]
