@@ -242,6 +242,11 @@ impl Db {
                 })
                 .unwrap_or(false);
             if done {
+                // Told again once the log started over: a continuous backup that read frames
+                // in between must not continue its chain across this start.
+                self.shipping
+                    .foreign_restarts
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 return true;
             }
             if started.elapsed() >= SCRUB_FOR {

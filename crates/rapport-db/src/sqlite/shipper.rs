@@ -2,10 +2,12 @@
 //! before a checkpoint may let SQLite overwrite it (ADR 0037).
 //!
 //! Each [`Shipper::tick`] takes SQLite's write lock (`BEGIN IMMEDIATE` on a connection of its
-//! own), reads the transactions committed since the last tick, checkpoints, and lets go. A
-//! WAL only starts again from its beginning (overwriting old frames) when the first writer
-//! after a checkpoint that copied every frame finds no reader on the log; with checkpoints
-//! made only here, after everything was read, no committed frame is overwritten unread.
+//! own), reads the transactions committed since the last tick, moves its **pin** (a read
+//! transaction on another connection) to that point, and lets go; then it checkpoints. A
+//! checkpoint never copies frames past a reader's snapshot (and none at all while a reader
+//! reads the database file alone), and SQLite starts the WAL again from its beginning
+//! (overwriting old frames) only once every frame was copied: so no frame the shipper has not
+//! read can be overwritten, whoever checkpoints. Writers wait only while new frames are read.
 //! While a shipper runs, the background [`super::checkpointer::Checkpointer`] stands aside.
 //!
 //! A restart that was not ours (an erasure's truncating checkpoint, another process's
@@ -31,6 +33,10 @@ pub struct Shipping {
     pub(crate) foreign_restarts: AtomicU64,
 }
 
+/// WAL frames (4 KiB pages) past which a tick copies the whole log with writers waiting, so
+/// that it can start again: bounds the WAL at about this size under steady writes.
+const RESTART_FRAMES: u32 = 16_384;
+
 fn err(e: impl std::fmt::Display) -> DomainError {
     DomainError::Internal(format!("continuous backup: {e}"))
 }
@@ -54,9 +60,13 @@ pub struct Shipper {
     wal_file: PathBuf,
     lock: Connection,
     ckpt: Connection,
+    /// Holds a read transaction at the last point read, so that no checkpoint copies (and no
+    /// writer then overwrites) frames after it.
+    pin: Connection,
+    pinned: bool,
+    /// The last checkpoint copied every frame up to the pin.
+    copied_to_pin: bool,
     cursor: Option<Cursor>,
-    /// The last checkpoint copied every frame read (so the WAL may start again).
-    copied_all: bool,
     shared: Arc<Shipping>,
     restarts_seen: u64,
 }
@@ -84,6 +94,7 @@ impl Shipper {
     pub fn open(db_file: &Path, shared: Arc<Shipping>) -> Result<Shipper, DomainError> {
         let lock = open(db_file)?;
         let ckpt = open(db_file)?;
+        let pin = open(db_file)?;
         let mut wal_file = db_file.as_os_str().to_owned();
         wal_file.push("-wal");
         shared.active.store(true, Ordering::SeqCst);
@@ -93,8 +104,10 @@ impl Shipper {
             wal_file: wal_file.into(),
             lock,
             ckpt,
+            pin,
+            pinned: false,
+            copied_to_pin: false,
             cursor: None,
-            copied_all: false,
             shared,
             restarts_seen,
         })
@@ -104,15 +117,49 @@ impl Shipper {
     /// while no transaction can commit.
     pub fn tick(&mut self, now: &dyn Fn() -> DateTime<Utc>) -> Result<Tick, DomainError> {
         self.lock.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
-        let read = self.read_locked(now());
-        let read = read.and_then(|t| {
-            self.checkpoint()?;
+        let mut restart = false;
+        let read = self.read_locked(now()).and_then(|t| {
+            // While pinned, the log never starts again. When nothing was written since the
+            // last tick, or the log has grown past RESTART_FRAMES, copy it all now, with
+            // writers waiting, and pin the database file itself: the next writer may then
+            // start the log again, and nothing unread is in it.
+            // Only when the last checkpoint copied everything up to the pin: then what is left
+            // is what came since (moments of writes), and no reader holds an older snapshot
+            // that would keep the log from starting again anyway.
+            let long = self.cursor.is_some_and(|c| c.frames >= RESTART_FRAMES);
+            if self.pinned && self.copied_to_pin && !t.gap && (t.frames.is_empty() || long) {
+                self.pin.execute_batch("COMMIT").map_err(err)?;
+                self.pinned = false;
+                self.checkpoint()?;
+                restart = true;
+            }
+            self.repin(t.gap)?;
             Ok(t)
         });
         let end = self.lock.execute_batch("ROLLBACK").map_err(err);
         let tick = read?;
         end?;
+        // Outside the lock: the pin keeps it from copying frames not read yet.
+        if self.pinned && !restart {
+            self.checkpoint()?;
+        }
         Ok(tick)
+    }
+
+    /// Moves the pin to the point just read (the write lock is held). After a gap it is let
+    /// go instead: an erasure's truncating checkpoint waits for every reader.
+    fn repin(&mut self, gap: bool) -> Result<(), DomainError> {
+        if self.pinned {
+            self.pin.execute_batch("COMMIT").map_err(err)?;
+            self.pinned = false;
+        }
+        if !gap {
+            self.pin
+                .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+                .map_err(err)?;
+            self.pinned = true;
+        }
+        Ok(())
     }
 
     /// Copies the database into `dest` (a new file) as it is after the transactions this call
@@ -128,6 +175,7 @@ impl Shipper {
         let read = self.read_locked(now()).and_then(|t| {
             snap.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
                 .map_err(err)?;
+            self.repin(false)?;
             Ok(t)
         });
         let end = self.lock.execute_batch("ROLLBACK").map_err(err);
@@ -158,15 +206,15 @@ impl Shipper {
                 }
             }
             Found::Restarted(f) => {
-                // Ours only if our last checkpoint copied everything we had read, and SQLite
-                // started the log once since: each start adds one to the first salt, kept in
-                // the shared WAL index (the header's checkpoint sequence is each connection's
-                // own count, and differs between processes).
-                let ours = self.copied_all
+                // Sound only if the pin held since the last read (so every frame before the
+                // start was read), and SQLite started the log once since: each start adds one
+                // to the first salt, kept in the shared WAL index (the header's checkpoint
+                // sequence is each connection's own count, and differs between processes).
+                let ours = self.pinned
                     && before.is_some_and(|b| salt1(&f.salt) == salt1(&b.salt).wrapping_add(1));
                 if !ours {
                     tracing::warn!(
-                        copied_all = self.copied_all,
+                        pinned = self.pinned,
                         before = ?before.map(|b| salt1(&b.salt)),
                         now = salt1(&f.salt),
                         "the WAL started again without the continuous backup reading it to the end"
@@ -182,14 +230,12 @@ impl Shipper {
     }
 
     fn checkpoint(&mut self) -> Result<(), DomainError> {
-        let (busy, log, copied): (i64, i64, i64) = self
+        let copied: i64 = self
             .ckpt
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2))
             .map_err(err)?;
-        let read = self.cursor.map(|c| c.frames as i64).unwrap_or(0);
-        self.copied_all = busy == 0 && log == copied && log == read;
+        let read = self.cursor.map_or(0, |c| i64::from(c.frames));
+        self.copied_to_pin = copied >= read;
         Ok(())
     }
 }
@@ -246,6 +292,7 @@ mod tests {
     fn a_snapshot_and_the_ticks_after_it_rebuild_every_commit() {
         let db = crate::temp_file("ship");
         let w = Connection::open(&db).unwrap();
+        w.busy_timeout(Duration::from_millis(50)).unwrap();
         w.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x BLOB);")
             .unwrap();
         let shared = Arc::new(Shipping::default());
@@ -264,11 +311,16 @@ mod tests {
                     .unwrap();
             }
             let t = s.tick(&now).unwrap();
-            assert!(
-                !t.gap,
-                "round {round}: a gap where the shipper made every checkpoint"
-            );
+            assert!(!t.gap, "round {round}: a gap");
             shipped.extend(t.frames);
+            // Another connection checkpoints as hard as it can: the pin keeps it from
+            // copying (and a writer then overwriting) frames not read yet.
+            let _ = w.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            if round % 10 == 9 {
+                // A quiet moment: the log may start again.
+                let t = s.tick(&now).unwrap();
+                assert!(!t.gap && t.frames.is_empty(), "round {round}");
+            }
         }
         let mut f = std::fs::OpenOptions::new().write(true).open(&base).unwrap();
         for fr in &shipped {
@@ -276,12 +328,12 @@ mod tests {
         }
         drop(f);
         assert_eq!(count(&base), 10 + 30 * 7);
-        // The WAL started again along the way (every frame copied, then a writer came).
+        // The WAL started again along the way (at a quiet moment, then a writer came).
         assert!(shipped.iter().any(|f| f.first_frame == 0));
     }
 
     #[test]
-    fn a_restart_the_shipper_did_not_make_is_a_gap() {
+    fn an_erasures_truncation_is_a_gap() {
         let db = crate::temp_file("ship-gap");
         let w = Connection::open(&db).unwrap();
         w.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x);")
@@ -291,14 +343,16 @@ mod tests {
         s.snapshot(&db.with_file_name("base.db"), &now).unwrap();
         w.execute("INSERT INTO t VALUES (1)", []).unwrap();
         assert!(!s.tick(&now).unwrap().gap);
-        w.execute("INSERT INTO t VALUES (2)", []).unwrap();
-        // Someone else copies the WAL back and starts it again: frame 2 is gone unread.
-        w.execute_batch("PRAGMA wal_checkpoint(RESTART)").unwrap();
-        w.execute("INSERT INTO t VALUES (3)", []).unwrap();
-        assert!(s.tick(&now).unwrap().gap);
-        // Told through the shared counter as well.
+        // `Db::scrub_wal` counts its truncation: the chain cannot go on across it, and the
+        // shipper lets go of its pin so that the truncation can happen.
         shared.foreign_restarts.fetch_add(1, Ordering::SeqCst);
         assert!(s.tick(&now).unwrap().gap);
+        assert!(!s.pinned);
+        w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        // The next generation starts with a copy, pinned again.
+        s.snapshot(&db.with_file_name("base2.db"), &now).unwrap();
+        assert!(s.pinned);
+        w.execute("INSERT INTO t VALUES (2)", []).unwrap();
         assert!(!s.tick(&now).unwrap().gap);
     }
 }

@@ -210,6 +210,8 @@ pub fn run(
     let mut last_flush = Instant::now();
     let mut retry_at = Instant::now();
     let mut last_current = Instant::now();
+    // The current generation's chain ended at a gap: nothing more is added to it.
+    let mut chain_ended = false;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         let due = current
@@ -221,7 +223,7 @@ pub fn run(
             match start_generation(&db_file, &mut shipper, &repo, &now) {
                 Ok((tick, generation, copies)) => {
                     if let Some((g, seq, _)) = &mut current {
-                        if !tick.gap {
+                        if !tick.gap && !chain_ended {
                             for f in &tick.frames {
                                 pending.push(tick.at, f);
                             }
@@ -229,6 +231,7 @@ pub fn run(
                         flush(&send, g, seq, &mut pending);
                     }
                     pending = Pending::default();
+                    chain_ended = false;
                     let _ = send.send(Job::Copy {
                         generation: generation.clone(),
                         copies,
@@ -250,6 +253,7 @@ pub fn run(
                     // Frames were lost to a checkpoint the shipper did not make: the chain
                     // ends; the next copy holds everything.
                     pending = Pending::default();
+                    chain_ended = true;
                     broken.store(true, Ordering::SeqCst);
                 }
                 Ok(tick) => {
