@@ -37,6 +37,9 @@ pub struct Shipping {
 /// that it can start again: bounds the WAL at about this size under steady writes.
 const RESTART_FRAMES: u32 = 16_384;
 
+/// How long the pin stays off after an erasure asked for the WAL to be emptied.
+const HOLD_FOR_ERASURE: Duration = Duration::from_secs(2);
+
 fn err(e: impl std::fmt::Display) -> DomainError {
     DomainError::Internal(format!("continuous backup: {e}"))
 }
@@ -64,6 +67,9 @@ pub struct Shipper {
     /// writer then overwrites) frames after it.
     pin: Connection,
     pinned: bool,
+    /// After an erasure asked for the WAL to be emptied, the pin stays off until then, so
+    /// that its truncating checkpoint (which waits for every reader) can run.
+    hold_until: Option<std::time::Instant>,
     /// The last checkpoint copied every frame up to the pin.
     copied_to_pin: bool,
     cursor: Option<Cursor>,
@@ -106,6 +112,7 @@ impl Shipper {
             ckpt,
             pin,
             pinned: false,
+            hold_until: None,
             copied_to_pin: false,
             cursor: None,
             shared,
@@ -153,7 +160,10 @@ impl Shipper {
             self.pin.execute_batch("COMMIT").map_err(err)?;
             self.pinned = false;
         }
-        if !gap {
+        let held = self
+            .hold_until
+            .is_some_and(|t| std::time::Instant::now() < t);
+        if !gap && !held {
             self.pin
                 .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
                 .map_err(err)?;
@@ -170,6 +180,10 @@ impl Shipper {
         dest: &Path,
         now: &dyn Fn() -> DateTime<Utc>,
     ) -> Result<Tick, DomainError> {
+        // A new chain starts pinned: after an erasure, once its truncation had its moment.
+        if let Some(t) = self.hold_until.take() {
+            std::thread::sleep(t.saturating_duration_since(std::time::Instant::now()));
+        }
         let snap = open(&self.db_file)?;
         self.lock.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
         let read = self.read_locked(now()).and_then(|t| {
@@ -196,6 +210,7 @@ impl Shipper {
         if restarts != self.restarts_seen {
             self.restarts_seen = restarts;
             tick.gap = self.cursor.is_some();
+            self.hold_until = Some(std::time::Instant::now() + HOLD_FOR_ERASURE);
         }
         let before = self.cursor;
         match wal::read_committed(&self.wal_file, &mut self.cursor).map_err(err)? {
@@ -348,7 +363,16 @@ mod tests {
         shared.foreign_restarts.fetch_add(1, Ordering::SeqCst);
         assert!(s.tick(&now).unwrap().gap);
         assert!(!s.pinned);
-        w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        // Held off for a moment: the truncation is not kept waiting by the pin.
+        w.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        s.tick(&now).unwrap();
+        assert!(!s.pinned);
+        let (busy, log): (i64, i64) = w
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((busy, log), (0, 0), "the truncation was kept waiting");
         // The next generation starts with a copy, pinned again.
         s.snapshot(&db.with_file_name("base2.db"), &now).unwrap();
         assert!(s.pinned);
