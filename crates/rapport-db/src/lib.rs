@@ -24,7 +24,9 @@ pub use rows::{all_rows, FromCell, Names, RowRef, Rows};
 pub use sqlite::audit_journal::{Journal, JournalEntry};
 pub use sqlite::checkpointer::Checkpointer;
 pub use sqlite::page_readers::{CellRef, Grid};
-pub use sqlite::shipper::{copy_file as copy_sqlite_file, Shipper, Tick as ShipperTick};
+pub use sqlite::shipper::{
+    copy_file as copy_sqlite_file, salt1 as wal_salt1, Shipper, Tick as ShipperTick,
+};
 pub use sqlite::wal::{apply as apply_wal_frames, Frames as WalFrames};
 pub use statements::{all, build, build_schema, exec, get, one, union_all};
 

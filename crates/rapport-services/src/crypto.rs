@@ -97,7 +97,8 @@ fn random_key() -> [u8; 32] {
     k
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA256 with `key` over length-prefixed `parts` (also the backup key's MAC).
+pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
         Ok(m) => m,
         // HMAC accepts keys of any length; this branch cannot be reached.

@@ -103,12 +103,16 @@ impl Metrics {
             registry.register(name, help, g.clone());
             g
         };
+        let seconds = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::<f64, AtomicU64>::default();
+            registry.register(name, help, g.clone());
+            g
+        };
         let jobs_due = gauge(&mut registry, "jobs_due", "Jobs due now and not started");
-        let jobs_oldest_due = Gauge::<f64, AtomicU64>::default();
-        registry.register(
+        let jobs_oldest_due = seconds(
+            &mut registry,
             "jobs_oldest_due_seconds",
             "How long the oldest job due has waited",
-            jobs_oldest_due.clone(),
         );
         let jobs_running = gauge(&mut registry, "jobs_running", "Jobs running");
         let jobs_failed = gauge(
@@ -133,11 +137,10 @@ impl Metrics {
             "backup_continuous",
             "1 while this process backs its SQLite database up continuously",
         );
-        let backup_age = Gauge::<f64, AtomicU64>::default();
-        registry.register(
+        let backup_age = seconds(
+            &mut registry,
             "backup_age_seconds",
             "How far behind now the newest moment a restore reaches is (continuous backup)",
-            backup_age.clone(),
         );
         let backup_failures = gauge(
             &mut registry,

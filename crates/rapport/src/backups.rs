@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use rapport_core::{Clock, Principal, SystemClock};
 use rapport_services::backup::{self, BackupKey, Repo};
-use rapport_services::crypto::{KeyFile, Keyring};
+use rapport_services::crypto::Keyring;
 use rapport_services::Store;
 use sea_orm::ConnectionTrait;
 use std::path::{Path, PathBuf};
@@ -45,24 +45,10 @@ pub fn backup_key(cfg: &Config) -> Result<BackupKey> {
         let ring = Keyring::from_master(master).map_err(|e| anyhow!("{e}"))?;
         return BackupKey::of(&ring).ok_or_else(|| anyhow!("no backup key"));
     }
-    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
-    if file.ensure_backup_key() {
-        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
-        eprintln!(
-            "added a backup key to {}: keep a copy of the key file (rapport keys export) away from the backups",
-            cfg.key_file.display()
-        );
-    }
-    let ring = file.keyring().map_err(|e| anyhow!("{e}"))?;
+    let ring = crate::keys::file_with_backup_key(cfg)?
+        .keyring()
+        .map_err(|e| anyhow!("{e}"))?;
     BackupKey::of(&ring).ok_or_else(|| anyhow!("the key file has no backup key"))
-}
-
-fn keyring(cfg: &Config) -> Result<Keyring> {
-    match &cfg.master_key {
-        Some(m) => Keyring::from_master(m),
-        None => KeyFile::load(&cfg.key_file).and_then(|f| f.keyring()),
-    }
-    .map_err(|e| anyhow!("{e}"))
 }
 
 /// The SQLite file of `cfg`; an error on PostgreSQL.
@@ -302,9 +288,13 @@ async fn restore_into(
         }
     }
     .map_err(|e| anyhow!("restore failed: {e}"))?;
-    let report = backup::restore::verify_trail(&target.url(), keyring(cfg)?, Arc::new(SystemClock))
-        .await
-        .map_err(|e| anyhow!("cannot verify the restored audit trail: {e}"))?;
+    let report = backup::restore::verify_trail(
+        &target.url(),
+        crate::keys::existing(cfg)?,
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|e| anyhow!("cannot verify the restored audit trail: {e}"))?;
     if let Some(p) = &report.problem {
         bail!("the restored audit trail does not verify: {p:?}");
     }

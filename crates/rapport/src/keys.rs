@@ -26,13 +26,8 @@ pub async fn database_initialised(db: &Db) -> bool {
 /// The key ring: from RAPPORT_MASTER_KEY, else the key file. On a brand-new installation a
 /// key file is generated; on an existing one a missing key is a clear start-up error.
 pub async fn load(cfg: &Config, db: &Db) -> Result<Keyring> {
-    if let Some(master) = &cfg.master_key {
-        return Keyring::from_master(master).map_err(|e| anyhow!("{e}"));
-    }
-    if cfg.key_file.exists() {
-        return KeyFile::load(&cfg.key_file)
-            .and_then(|f| f.keyring())
-            .map_err(|e| anyhow!("{e}"));
+    if cfg.master_key.is_some() || cfg.key_file.exists() {
+        return existing(cfg);
     }
     if database_initialised(db).await {
         bail!(
@@ -52,6 +47,28 @@ pub async fn load(cfg: &Config, db: &Db) -> Result<Keyring> {
         cfg.key_file.display()
     );
     file.keyring().map_err(|e| anyhow!("{e}"))
+}
+
+/// The key ring from RAPPORT_MASTER_KEY, else the key file (an error when it is missing).
+pub fn existing(cfg: &Config) -> Result<Keyring> {
+    match &cfg.master_key {
+        Some(m) => Keyring::from_master(m),
+        None => KeyFile::load(&cfg.key_file).and_then(|f| f.keyring()),
+    }
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// The key file, with a backup key added (and saved) if it had none.
+pub fn file_with_backup_key(cfg: &Config) -> Result<KeyFile> {
+    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+    if file.ensure_backup_key() {
+        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
+        eprintln!(
+            "added a backup key to {}: keep a copy of the key file (rapport keys export) away from the backups",
+            cfg.key_file.display()
+        );
+    }
+    Ok(file)
 }
 
 /// `rapport keys status`: each key, how many stored values use it (per column too), the
@@ -266,10 +283,7 @@ pub fn export(cfg: &Config, out: &std::path::Path) -> Result<()> {
     if cfg.master_key.is_some() {
         bail!("RAPPORT_MASTER_KEY is set: keep that value safe instead; there is no key file to export");
     }
-    let mut file = KeyFile::load(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
-    if file.ensure_backup_key() {
-        file.save(&cfg.key_file).map_err(|e| anyhow!("{e}"))?;
-    }
+    let file = file_with_backup_key(cfg)?;
     if out.exists() {
         bail!("{} exists: choose another file", out.display());
     }

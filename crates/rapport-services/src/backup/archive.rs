@@ -12,7 +12,6 @@
 use aead::stream::{DecryptorBE32, EncryptorBE32};
 use aead::Payload;
 use aes_gcm::{Aes256Gcm, KeyInit};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rapport_core::DomainError;
 use sha2::{Digest, Sha256};
@@ -59,14 +58,7 @@ impl BackupKey {
 
     /// HMAC-SHA256 with the key over length-prefixed parts.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) else {
-            return [0; 32];
-        };
-        for p in parts {
-            mac.update(&(p.len() as u64).to_be_bytes());
-            mac.update(p);
-        }
-        mac.finalize().into_bytes().into()
+        crate::crypto::hmac(&self.0, parts)
     }
 
     fn cipher(&self) -> Result<Aes256Gcm, DomainError> {

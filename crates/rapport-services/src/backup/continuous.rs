@@ -51,6 +51,13 @@ pub struct Status {
     pub failures: u64,
 }
 
+impl Status {
+    /// A restore can now reach `at` (never moves back).
+    fn reached(&mut self, at: DateTime<Utc>) {
+        self.last_point = Some(self.last_point.map_or(at, |p| p.max(at)));
+    }
+}
+
 pub type SharedStatus = Arc<Mutex<Status>>;
 
 enum Job {
@@ -95,7 +102,7 @@ impl Sealer {
                         let mut s = self.lock();
                         s.generation = Some(generation.id.clone());
                         s.last_copy = Some(self.clock.now());
-                        s.last_point = Some(s.last_point.map_or(m.taken_at, |p| p.max(m.taken_at)));
+                        s.reached(m.taken_at);
                     })
                 }
                 Job::Segment {
@@ -114,7 +121,7 @@ impl Sealer {
                 Job::Current(at) => {
                     let mut s = self.lock();
                     if s.generation.is_some() && !self.broken.load(Ordering::SeqCst) {
-                        s.last_point = Some(s.last_point.map_or(*at, |p| p.max(*at)));
+                        s.reached(*at);
                     }
                     Ok(())
                 }
@@ -144,7 +151,7 @@ impl Sealer {
         archive::seal_bytes(&self.key, "wal", &data, &g.segment_path(seq, first, last))?;
         let mut s = self.lock();
         if s.generation.as_deref() == Some(&g.id) {
-            s.last_point = Some(s.last_point.map_or(last, |p| p.max(last)));
+            s.reached(last);
         }
         Ok(())
     }
@@ -312,22 +319,10 @@ fn start_generation(
     repo: &Repo,
     now: &dyn Fn() -> DateTime<Utc>,
 ) -> Result<(rapport_db::ShipperTick, Generation, Copies), DomainError> {
-    let journal_file = super::journal_path(db_file);
-    let journal = if journal_file.exists() {
-        let to = full::scratch(db_file, "journal");
-        rapport_db::copy_sqlite_file(&journal_file, &to, now)?;
-        Some(to)
-    } else {
-        None
-    };
-    let base = full::scratch(db_file, "base");
-    let mut copies = Copies {
-        base,
-        journal,
-        taken_at: now(),
-    };
-    let tick = shipper.snapshot(&copies.base, now)?;
-    copies.taken_at = tick.at;
-    let generation = repo.create_generation(tick.at)?;
+    let (copies, tick) = full::copy_sqlite_with(db_file, now, |base| {
+        let tick = shipper.snapshot(base, now)?;
+        Ok((tick.at, tick))
+    })?;
+    let generation = repo.create_generation(copies.taken_at)?;
     Ok((tick, generation, copies))
 }

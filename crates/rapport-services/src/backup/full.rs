@@ -47,6 +47,20 @@ pub fn scratch(db_file: &Path, name: &str) -> PathBuf {
 
 /// Copies the journal (if there is one), then the database, beside the database.
 pub fn copy_sqlite(db_file: &Path, now: &dyn Fn() -> DateTime<Utc>) -> Result<Copies, DomainError> {
+    copy_sqlite_with(db_file, now, |base| {
+        Ok((rapport_db::copy_sqlite_file(db_file, base, now)?, ()))
+    })
+    .map(|(copies, ())| copies)
+}
+
+/// Copies the journal (if there is one), then has `copy_base` copy the database into the
+/// path it is given, returning the moment the copy shows and whatever else it read. The
+/// copies are deleted again if either fails.
+pub fn copy_sqlite_with<T>(
+    db_file: &Path,
+    now: &dyn Fn() -> DateTime<Utc>,
+    copy_base: impl FnOnce(&Path) -> Result<(DateTime<Utc>, T), DomainError>,
+) -> Result<(Copies, T), DomainError> {
     let journal_file = super::journal_path(db_file);
     let journal = if journal_file.exists() {
         let to = scratch(db_file, "journal");
@@ -55,14 +69,14 @@ pub fn copy_sqlite(db_file: &Path, now: &dyn Fn() -> DateTime<Utc>) -> Result<Co
     } else {
         None
     };
-    let base = scratch(db_file, "base");
     let mut copies = Copies {
-        base,
+        base: scratch(db_file, "base"),
         journal,
         taken_at: now(),
     };
-    copies.taken_at = rapport_db::copy_sqlite_file(db_file, &copies.base, now)?;
-    Ok(copies)
+    let (taken_at, read) = copy_base(&copies.base)?;
+    copies.taken_at = taken_at;
+    Ok((copies, read))
 }
 
 /// Seals `copies` into `generation` and writes its manifest last.

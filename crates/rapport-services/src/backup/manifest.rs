@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use subtle::ConstantTimeEq;
 
 pub const FORMAT: u32 = 1;
 
@@ -103,7 +104,7 @@ impl Manifest {
                 )));
             }
             let want = hex::encode(key.mac(&[b"rapport backup manifest", &m.body()?]));
-            if !bool::from(subtle_eq(want.as_bytes(), m.mac.as_bytes())) {
+            if !bool::from(want.as_bytes().ct_eq(m.mac.as_bytes())) {
                 return Err(DomainError::Internal(format!(
                     "backup file damaged: {} was changed after it was written",
                     path.display()
@@ -116,14 +117,6 @@ impl Manifest {
     pub fn file(&self, kind: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.kind == kind)
     }
-}
-
-fn subtle_eq(a: &[u8], b: &[u8]) -> subtle::Choice {
-    use subtle::ConstantTimeEq;
-    if a.len() != b.len() {
-        return subtle::Choice::from(0);
-    }
-    a.ct_eq(b)
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> DomainError + '_ {

@@ -26,11 +26,16 @@ pub mod segment;
 pub use archive::BackupKey;
 pub use repo::Repo;
 
+/// `path` with `suffix` added to its file name (`rapport.db` → `rapport.db-wal`).
+pub(crate) fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
+}
+
 /// The path of the audit read journal beside the SQLite database `db_file`.
 pub fn journal_path(db_file: &std::path::Path) -> std::path::PathBuf {
-    let mut p = db_file.as_os_str().to_owned();
-    p.push("-audit-journal");
-    p.into()
+    with_suffix(db_file, "-audit-journal")
 }
 
 /// Backups as a server process is configured for them (scheduled drills, retention).

@@ -230,7 +230,7 @@ pub async fn restore(
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Manifest, DomainError> {
     let g = repo.pick(None, generation)?;
-    let (manifest, _) = super::restore::check_files(&g.dir, key)?;
+    let manifest = super::restore::check_files(&g, key)?;
     if manifest.backend != "postgres" {
         return Err(fail(format!(
             "backup {} is of a {} database: restore it into a data directory (--to)",

@@ -5,8 +5,9 @@
 
 use super::archive::{self, BackupKey};
 use super::manifest::{self, Manifest};
-use super::repo::{Repo, BASE, JOURNAL, MANIFEST};
+use super::repo::{Generation, Repo, BASE, JOURNAL, MANIFEST};
 use super::segment;
+use super::with_suffix;
 use chrono::{DateTime, Utc};
 use rapport_core::DomainError;
 use std::path::{Path, PathBuf};
@@ -39,12 +40,6 @@ fn fail(msg: String) -> DomainError {
     DomainError::Internal(msg)
 }
 
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(suffix);
-    s.into()
-}
-
 /// Files of a SQLite database at `target`: the database and what SQLite and Rapport keep
 /// beside it.
 fn database_files(target: &Path) -> Vec<PathBuf> {
@@ -56,22 +51,12 @@ fn database_files(target: &Path) -> Vec<PathBuf> {
 
 /// Checks every file of the generation against its manifest (sizes and checksums), and the
 /// manifest's signature; the manifest when all is well.
-pub fn check_files(
-    dir: &Path,
-    key: &BackupKey,
-) -> Result<(Manifest, Vec<super::repo::Segment>), DomainError> {
-    let manifest = Manifest::load(&dir.join(MANIFEST), Some(key))?;
+pub fn check_files(g: &Generation, key: &BackupKey) -> Result<Manifest, DomainError> {
+    let manifest = Manifest::load(&g.dir.join(MANIFEST), Some(key))?;
     for f in &manifest.files {
-        archive::check(&dir.join(&f.name), &f.sealed)?;
+        archive::check(&g.dir.join(&f.name), &f.sealed)?;
     }
-    let repo = Repo::new(dir.parent().unwrap_or(Path::new(".")));
-    let segments = repo
-        .generations()?
-        .into_iter()
-        .find(|g| g.dir == dir)
-        .map(|g| g.segments)
-        .unwrap_or_default();
-    Ok((manifest, segments))
+    Ok(manifest)
 }
 
 /// Restores as `req` asks; `progress` hears each step.
@@ -91,7 +76,7 @@ pub fn sqlite(req: &Request, progress: &mut dyn FnMut(String)) -> Result<Outcome
         generation.id,
         generation.dir.display()
     ));
-    let (manifest, segments) = check_files(&generation.dir, req.key)?;
+    let manifest = check_files(&generation, req.key)?;
     if manifest.backend != "sqlite" {
         return Err(fail(format!(
             "backup {} is of a {} database: restore it with a PostgreSQL URL",
@@ -104,7 +89,7 @@ pub fn sqlite(req: &Request, progress: &mut dyn FnMut(String)) -> Result<Outcome
         req,
         &generation.dir,
         &manifest,
-        &segments,
+        &generation.segments,
         &part,
         &journal_part,
         progress,
@@ -112,7 +97,7 @@ pub fn sqlite(req: &Request, progress: &mut dyn FnMut(String)) -> Result<Outcome
     match result {
         Ok(outcome) => {
             if journal_part.exists() {
-                std::fs::rename(&journal_part, with_suffix(req.target, "-audit-journal"))
+                std::fs::rename(&journal_part, super::journal_path(req.target))
                     .map_err(|e| fail(format!("{}: {e}", journal_part.display())))?;
             }
             std::fs::rename(&part, req.target)
@@ -161,11 +146,11 @@ fn rebuild(
         .write(true)
         .open(part)
         .map_err(|e| fail(format!("{}: {e}", part.display())))?;
-    // Where the next part must start: (salt, checkpoint sequence, next frame).
-    let mut expect: Option<(String, u32, u32)> = None;
+    // Where the next part must start: its WAL's salts (hex) and frame.
+    let mut expect: Option<(String, u32)> = None;
     let salt1 = |hex_salt: &str| -> Option<u32> {
-        let b = hex::decode(hex_salt).ok()?;
-        Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+        let salt: [u8; 8] = hex::decode(hex_salt).ok()?.try_into().ok()?;
+        Some(rapport_db::wal_salt1(&salt))
     };
     let at = req.at;
     'segments: for (i, seg) in segments.iter().enumerate() {
@@ -193,7 +178,7 @@ fn rebuild(
             if at.is_some_and(|at| p.at > at) {
                 break 'segments;
             }
-            if let Some((salt, _, next)) = &expect {
+            if let Some((salt, next)) = &expect {
                 let continues = if &p.salt == salt {
                     p.first_frame == *next
                 } else {
@@ -214,7 +199,7 @@ fn rebuild(
             }
             transactions += rapport_db::apply_wal_frames(&mut db, p.page_size, frames)
                 .map_err(|e| fail(format!("{}: {e}", seg.path.display())))?;
-            expect = Some((p.salt.clone(), p.ckpt_seq, p.first_frame + p.frames));
+            expect = Some((p.salt.clone(), p.first_frame + p.frames));
             point = point.max(p.at);
         }
         applied_segments += 1;
