@@ -25,11 +25,11 @@ fn fail(msg: String) -> DomainError {
 fn split_password(url: &str) -> Result<(String, Option<String>), DomainError> {
     let mut u =
         url::Url::parse(url).map_err(|e| fail(format!("the database URL is not valid: {e}")))?;
+    // Percent-decoded only: a `+` in a URL's password is a plus, not a space.
     let password = u.password().map(|p| {
-        url::form_urlencoded::parse(format!("p={p}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
     });
     let _ = u.set_password(None);
     Ok((u.to_string(), password))
@@ -300,4 +300,18 @@ pub async fn restore(
         )));
     }
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_password_leaves_the_url_decoded() {
+        let (url, password) =
+            super::split_password("postgres://rapport:p%40ss+w%2Frd@db.example.com:5432/crm")
+                .unwrap();
+        assert_eq!(password.as_deref(), Some("p@ss+w/rd"));
+        assert_eq!(url, "postgres://rapport@db.example.com:5432/crm");
+        let (_, none) = super::split_password("postgres://rapport@db/crm").unwrap();
+        assert_eq!(none, None);
+    }
 }
