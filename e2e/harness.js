@@ -12,9 +12,9 @@ export const PASSWORD = "correct horse battery staple";
 export const SHOTS = join(here, "screenshots");
 mkdirSync(SHOTS, { recursive: true });
 
-export async function startServer() {
+export async function startServer(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), "rapport-e2e-"));
-  const env = { PATH: process.env.PATH, RAPPORT_DATA_DIR: dir, RAPPORT_LOG: "warn" };
+  const env = { PATH: process.env.PATH, RAPPORT_DATA_DIR: dir, RAPPORT_LOG: "warn", ...extraEnv };
   const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0"], { env, cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
   const base = await new Promise((resolve, reject) => {
     let buf = "";

@@ -344,6 +344,26 @@ pub async fn counts(store: &Store, actor: &Access) -> Result<Vec<(String, i64)>,
         .collect()
 }
 
+/// The earliest job of `kind` waiting or running: its status and when it is (was) due.
+pub async fn next_of(
+    store: &Store,
+    kind: &str,
+) -> Result<Option<(String, DateTime<Utc>)>, DomainError> {
+    let row = one(
+        store.db.reader(),
+        Query::select()
+            .columns([t("status"), t("run_at")])
+            .from(t("jobs"))
+            .and_where(Expr::col(t("kind")).eq(kind))
+            .and_where(Expr::col(t("status")).is_in([PENDING, RUNNING]))
+            .order_by(t("run_at"), Order::Asc)
+            .limit(1),
+    )
+    .await?;
+    row.map(|r| Ok((get(&r, "status")?, get(&r, "run_at")?)))
+        .transpose()
+}
+
 /// Run a failed job again now, by hand (administrators).
 pub async fn retry(store: &Store, actor: &Access, id: &str) -> Result<Job, DomainError> {
     require_admin(actor)?;

@@ -108,15 +108,19 @@ pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
     // An import batch is its own transaction (it writes records the way a user's save does,
     // and moves its checkpoint with them); the job is marked done after it.
     // So is an export: it writes its file in many small steps, started again after a crash.
-    // So is a restore drill, which restores a whole backup before it records anything.
+    // So is a restore drill, which restores a whole backup before it records anything, and
+    // a backup, which copies the whole database.
     let own_transaction = crate::imports::is_import_job(&job.kind)
         || crate::exports::is_export_job(&job.kind)
-        || job.kind == crate::backup::drill::JOB;
+        || job.kind == crate::backup::drill::JOB
+        || job.kind == crate::backup::scheduled::JOB;
     if own_transaction {
         let work = if crate::exports::is_export_job(&job.kind) {
             crate::exports::run(store, &job.payload).await
         } else if job.kind == crate::backup::drill::JOB {
             crate::backup::drill::run_job(store).await
+        } else if job.kind == crate::backup::scheduled::JOB {
+            crate::backup::scheduled::run_job(store, &job.payload).await
         } else {
             crate::imports::run_batch(store, &job.payload).await
         };

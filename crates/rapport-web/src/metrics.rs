@@ -140,12 +140,12 @@ impl Metrics {
         let backup_age = seconds(
             &mut registry,
             "backup_age_seconds",
-            "How far behind now the newest moment a restore reaches is (continuous backup)",
+            "How far behind now the newest moment a restore reaches is",
         );
         let backup_failures = gauge(
             &mut registry,
             "backup_failures",
-            "Backup files that could not be written since the process started",
+            "Backups (files of a continuous backup, scheduled copies) that failed since the process started",
         );
         Metrics {
             access,
@@ -259,7 +259,27 @@ async fn refresh(state: &AppState, m: &Metrics) {
         let status = state.store.backup_status();
         let s = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         m.backup_continuous.set(i64::from(s.running));
-        if let Some(p) = s.last_point {
+        // Without a continuous backup: the newest backup in the directory (scheduled copies,
+        // rapport backup).
+        let newest = match (s.last_point, state.store.settings.backup.as_ref()) {
+            (Some(p), _) => Some(p),
+            (None, Some(b)) => {
+                let dir = b.dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    rapport_services::backup::Repo::new(dir)
+                        .generations()
+                        .ok()?
+                        .iter()
+                        .rev()
+                        .find_map(|g| g.last_point())
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+            (None, None) => None,
+        };
+        if let Some(p) = newest {
             let age = (state.store.now() - p).num_milliseconds() as f64 / 1000.0;
             m.backup_age.set(age.max(0.0));
         }

@@ -6,11 +6,10 @@ use crate::serve;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use rapport_core::{Clock, Principal, SystemClock};
+use rapport_core::{Clock, SystemClock};
 use rapport_services::backup::{self, BackupKey, Repo};
 use rapport_services::crypto::Keyring;
 use rapport_services::Store;
-use sea_orm::ConnectionTrait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,47 +90,39 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
 
-async fn audit(cfg: &Config, action: &str, details: serde_json::Value) -> Result<()> {
-    let store = serve::open_store(cfg).await?;
-    let result = async {
-        let tx = store.db.begin().await?;
-        rapport_services::audit::record(
-            &tx,
-            &store,
-            &Principal::system(),
-            rapport_services::audit::Entry::new(action).details(details),
-        )
-        .await?;
-        tx.commit().await.map_err(rapport_db::db_err)
+/// Before the server opens its store: a key file from before backups existed gets its
+/// backup key when this server takes backups by itself.
+pub fn prepare(cfg: &Config) -> Result<()> {
+    if (cfg.backup_continuous || cfg.backup_scheduled)
+        && cfg.master_key.is_none()
+        && cfg.key_file.exists()
+    {
+        crate::keys::file_with_backup_key(cfg)?;
     }
-    .await;
-    store.db.close().await;
-    result.map_err(|e| anyhow!("cannot record the result in the audit trail: {e}"))
+    Ok(())
 }
 
-/// The backup directory `written` went into.
-fn written_repo(cfg: &Config, written: &backup::full::Written) -> Repo {
-    Repo::new(
-        written
-            .generation
-            .dir
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| cfg.backup_dir.clone()),
-    )
-}
-
-/// Scheduled restore drills, when this server runs a continuous backup or its backup
-/// directory holds backups made by `rapport backup`.
-pub async fn schedule_drills(cfg: &Config, store: &Store) -> Result<()> {
-    if !cfg.jobs_enabled || cfg.backup_drill_secs == 0 {
+/// Scheduled copies (RAPPORT_BACKUP_SCHEDULED) and restore drills, the latter when this
+/// server backs up by itself or its backup directory holds backups made by `rapport backup`.
+pub async fn schedule(cfg: &Config, store: &Store) -> Result<()> {
+    if cfg.backup_continuous || cfg.backup_scheduled {
+        std::fs::create_dir_all(&cfg.backup_dir)
+            .with_context(|| format!("cannot create {}", cfg.backup_dir.display()))?;
+    }
+    if !cfg.jobs_enabled {
+        return Ok(());
+    }
+    backup::scheduled::schedule(store)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the next backup: {e}"))?;
+    if cfg.backup_drill_secs == 0 {
         return Ok(());
     }
     let has_backups = Repo::new(&cfg.backup_dir)
         .generations()
         .map(|g| !g.is_empty())
         .unwrap_or(false);
-    if !(cfg.backup_continuous || has_backups) {
+    if !(cfg.backup_continuous || cfg.backup_scheduled || has_backups) {
         return Ok(());
     }
     backup::drill::schedule(store)
@@ -139,44 +130,51 @@ pub async fn schedule_drills(cfg: &Config, store: &Store) -> Result<()> {
         .map_err(|e| anyhow!("cannot schedule the restore drill: {e}"))
 }
 
-/// `rapport backup`: one consistent copy into a new generation.
+/// `rapport backup`: one consistent copy into a new generation, recorded like the server's
+/// own (audit trail, the backup page's last run; a failure notifies the administrators).
 pub async fn run(cfg: &Config, to: Option<PathBuf>) -> Result<()> {
     let key = backup_key(cfg)?;
-    let repo = Repo::new(to.unwrap_or_else(|| cfg.backup_dir.clone()));
+    let dir = to.unwrap_or_else(|| cfg.backup_dir.clone());
+    let repo = Repo::new(&dir);
     let clock = SystemClock;
     let started = std::time::Instant::now();
+    let store = serve::open_store(cfg).await?;
     let written = match sqlite_file(cfg) {
-        Ok(file) => {
-            if !file.exists() {
-                bail!("there is no database at {}", file.display());
-            }
-            tokio::task::spawn_blocking(move || {
-                backup::full::sqlite(&file, &repo, &key, &|| clock.now())
-            })
-            .await
-            .map_err(|e| anyhow!("{e}"))?
-        }
+        Ok(file) if !file.exists() => Err(anyhow!("there is no database at {}", file.display())),
+        Ok(file) => tokio::task::spawn_blocking(move || {
+            backup::full::sqlite(&file, &repo, &key, &|| clock.now())
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))
+        .and_then(|r| r.map_err(|e| anyhow!("{e}"))),
         Err(_) => {
-            let store = serve::open_store(cfg).await?;
-            let written =
-                backup::postgres::backup(&store.db, &cfg.database_url, &repo, &key, &|| {
-                    clock.now()
-                })
-                .await;
-            store.db.close().await;
-            written
+            backup::postgres::backup(&store.db, &cfg.database_url, &repo, &key, &|| clock.now())
+                .await
+                .map_err(|e| anyhow!("{e}"))
         }
     }
-    .map_err(|e| anyhow!("backup failed: {e}"))?;
-    let pruned = backup::continuous::prune(
-        &written_repo(cfg, &written),
-        cfg.backup_retention,
-        clock.now(),
-    )
-    .map_err(|e| anyhow!("the backup was written, but older ones could not be pruned: {e}"))?;
-    if pruned > 0 {
-        eprintln!("deleted {pruned} older backups past the retention rules");
-    }
+    .and_then(|written| {
+        let pruned = backup::continuous::prune(&Repo::new(&dir), cfg.backup_retention, clock.now())
+            .map_err(|e| {
+                anyhow!("the backup was written, but older ones could not be pruned: {e}")
+            })?;
+        if pruned > 0 {
+            eprintln!("deleted {pruned} older backups past the retention rules");
+        }
+        Ok(written)
+    });
+    let last = backup::scheduled::LastRun {
+        at: clock.now(),
+        trigger: "command".into(),
+        generation: written.as_ref().ok().map(|w| w.generation.id.clone()),
+        bytes: written.as_ref().map_or(0, |w| w.bytes),
+        seconds: started.elapsed().as_secs_f64(),
+        error: written.as_ref().err().map(|e| format!("{e:#}")),
+    };
+    let recorded = backup::scheduled::record(&store, &dir, &last).await;
+    store.db.close().await;
+    let written = written.map_err(|e| anyhow!("backup failed: {e:#}"))?;
+    recorded.map_err(|e| anyhow!("cannot record the backup in the audit trail: {e}"))?;
     let rows: u64 = written.manifest.tables.iter().map(|t| t.rows).sum();
     println!(
         "backup {} written to {}: {} ({} tables, {} rows) in {:.1} s, taken at {}",
@@ -185,19 +183,10 @@ pub async fn run(cfg: &Config, to: Option<PathBuf>) -> Result<()> {
         mb(written.bytes),
         written.manifest.tables.len(),
         rows,
-        started.elapsed().as_secs_f64(),
+        last.seconds,
         written.manifest.taken_at.to_rfc3339()
     );
-    audit(
-        cfg,
-        "backup.created",
-        serde_json::json!({
-            "generation": written.generation.id,
-            "bytes": written.bytes,
-            "taken_at": written.manifest.taken_at,
-        }),
-    )
-    .await
+    Ok(())
 }
 
 pub async fn command(cfg: &Config, command: BackupCommand) -> Result<()> {
@@ -361,7 +350,9 @@ async fn verify(
         let _ = std::fs::remove_dir_all(&scratch);
         result
     } else {
-        let scratch = scratch_database(cfg).await?;
+        let scratch = backup::postgres::ScratchDatabase::create(&cfg.database_url)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
         let result = restore_into(
             cfg,
             &from,
@@ -453,47 +444,4 @@ pub fn start_continuous(cfg: &Config, store: &Store) -> Result<()> {
         });
     tracing::info!(dir = %cfg.backup_dir.display(), "continuous backup started");
     Ok(())
-}
-
-/// A database made for a restore drill on the PostgreSQL server of `cfg`, dropped after.
-struct ScratchDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-async fn scratch_database(cfg: &Config) -> Result<ScratchDatabase> {
-    let name = format!("rapport_drill_{}", uuid::Uuid::new_v4().simple());
-    let mut url = url::Url::parse(&cfg.database_url).context("the database URL is not valid")?;
-    let admin = cfg.database_url.clone();
-    url.set_path(&format!("/{name}"));
-    let db = rapport_services::Db::connect(&admin)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    let made = db
-        .writer()
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await;
-    db.close().await;
-    made.map_err(|e| anyhow!("cannot create a scratch database for the drill: {e}"))?;
-    Ok(ScratchDatabase {
-        admin,
-        name,
-        url: url.to_string(),
-    })
-}
-
-impl ScratchDatabase {
-    async fn drop_it(self) {
-        if let Ok(db) = rapport_services::Db::connect(&self.admin).await {
-            let _ = db
-                .writer()
-                .execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-                .await;
-            db.close().await;
-        }
-    }
 }

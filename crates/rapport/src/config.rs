@@ -30,6 +30,7 @@ struct FileConfig {
     metrics_token: Option<String>,
     backup_dir: Option<String>,
     backup_continuous: Option<bool>,
+    backup_scheduled: Option<bool>,
     backup_full_hours: Option<i64>,
     backup_keep_daily: Option<i64>,
     backup_keep_weekly: Option<i64>,
@@ -70,6 +71,8 @@ pub struct Config {
     pub backup_dir: PathBuf,
     /// The server backs its SQLite database up continuously into `backup_dir`.
     pub backup_continuous: bool,
+    /// Full copies from the job queue every `backup_full_hours` (without continuous backup).
+    pub backup_scheduled: bool,
     /// Hours between full copies of a continuous backup.
     pub backup_full_hours: i64,
     /// Which backups are kept: the newest of each of so many days, weeks and months.
@@ -117,6 +120,14 @@ impl Config {
                     .parse()
                     .with_context(|| format!("{name} must be a whole number")),
                 None => Ok(file.unwrap_or(default)),
+            }
+        };
+        let on_off = |name: &str, file: Option<bool>| -> Result<bool> {
+            match env(name).as_deref() {
+                None => Ok(file.unwrap_or(false)),
+                Some("true" | "1" | "on") => Ok(true),
+                Some("false" | "0" | "off") => Ok(false),
+                Some(_) => bail!("{name} must be on or off"),
             }
         };
         let cfg = Config {
@@ -186,12 +197,8 @@ impl Config {
                 .or(fc.backup_dir)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("backups")),
-            backup_continuous: match env("RAPPORT_BACKUP_CONTINUOUS").as_deref() {
-                None => fc.backup_continuous.unwrap_or(false),
-                Some("true" | "1" | "on") => true,
-                Some("false" | "0" | "off") => false,
-                Some(_) => bail!("RAPPORT_BACKUP_CONTINUOUS must be on or off"),
-            },
+            backup_continuous: on_off("RAPPORT_BACKUP_CONTINUOUS", fc.backup_continuous)?,
+            backup_scheduled: on_off("RAPPORT_BACKUP_SCHEDULED", fc.backup_scheduled)?,
             backup_full_hours: parse_num("RAPPORT_BACKUP_FULL_HOURS", fc.backup_full_hours, 24)?,
             backup_retention: rapport_services::backup::repo::Retention {
                 daily: parse_num("RAPPORT_BACKUP_KEEP_DAILY", fc.backup_keep_daily, 7)?
@@ -244,6 +251,10 @@ impl Config {
             retention: self.backup_retention,
             drill_every: (self.backup_drill_secs > 0)
                 .then(|| std::time::Duration::from_secs(self.backup_drill_secs as u64)),
+            full_every: std::time::Duration::from_secs(self.backup_full_hours as u64 * 3600),
+            continuous: self.backup_continuous,
+            scheduled: self.backup_scheduled,
+            database_url: Some(self.database_url.clone()),
         }
     }
 

@@ -68,6 +68,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(cfg: Config) -> Result<()> {
+    crate::backups::prepare(&cfg)?;
     let store = open_store(&cfg).await?;
     // Reads audited before the last stop and not yet in the trail (ADR 0017) go in now; this
     // also starts the audit writer and the journal's mover.
@@ -115,7 +116,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     rapport_services::worker::start_server_tasks(&store, jobs);
     crate::backups::start_continuous(&cfg, &store)?;
-    crate::backups::schedule_drills(&cfg, &store).await?;
+    crate::backups::schedule(&cfg, &store).await?;
     rapport_services::audit::anchor::spawn(
         &store,
         rapport_services::audit::anchor::Settings {

@@ -514,3 +514,200 @@ async fn scheduled_drills_record_their_result_and_a_failure_alerts_administrator
         "{notes}"
     );
 }
+
+/// The backup page's contents, as the API gives them.
+async fn overview(app: &App, s: &common::Session) -> serde_json::Value {
+    let (code, o) = app.get(s, "/api/v1/backups").await;
+    assert_eq!(code, 200, "{o}");
+    o
+}
+
+/// Polls the overview until `done` holds (a job runs within seconds).
+async fn overview_until(
+    app: &App,
+    s: &common::Session,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let o = overview(app, s).await;
+        if done(&o) {
+            return o;
+        }
+        assert!(Instant::now() < until, "{what} did not happen: {o}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn audit_actions(app: &App, admin: &common::Session, action: &str) -> Vec<serde_json::Value> {
+    let (_, audit) = app
+        .get(admin, &format!("/api/v1/audit?action={action}"))
+        .await;
+    audit["data"].as_array().unwrap().clone()
+}
+
+/// Scheduled backups from the job queue, the backup page's API, a backup and a drill started
+/// by hand, a failed backup reported, and the page and its actions refused to others.
+async fn scheduled_backups_and_the_backup_page(backend: Backend) {
+    let Some(app) = App::start_with(
+        backend,
+        &[
+            ("RAPPORT_BACKUP_SCHEDULED", "on"),
+            ("RAPPORT_BACKUP_FULL_HOURS", "6"),
+            ("RAPPORT_JOB_POLL_MS", "100"),
+        ],
+    )
+    .await
+    else {
+        eprintln!("RAPPORT_TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    app.user("rep@example.com", "sales_rep", None, None).await;
+    let admin = app.login("admin@example.com").await;
+    let rep = app.login("rep@example.com").await;
+    for n in 0..5 {
+        app.created(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "钱", "given_name": format!("b{n}")}),
+        )
+        .await;
+    }
+
+    // Someone who is not an administrator sees nothing and starts nothing.
+    for (method, path) in [
+        ("GET", "/api/v1/backups"),
+        ("POST", "/api/v1/backups"),
+        ("POST", "/api/v1/backups/drills"),
+    ] {
+        let (code, body) = if method == "GET" {
+            app.get(&rep, path).await
+        } else {
+            app.post(&rep, path, json!({})).await
+        };
+        assert_eq!(code, 403, "{method} {path}: {body}");
+    }
+    assert!(audit_actions(&app, &admin, "backup.requested")
+        .await
+        .is_empty());
+
+    // The schedule: the next copy is queued at the next 6-hour slot.
+    let o = overview(&app, &admin).await;
+    assert_eq!(o["mode"], "scheduled", "{o}");
+    assert_eq!(
+        o["backend"],
+        match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    );
+    assert!(
+        o["last_success"].is_null() && o["generations"] == json!([]),
+        "{o}"
+    );
+    assert_eq!(o["target"]["writable"], true, "{o}");
+    assert!(o["target"]["free_bytes"].as_u64().unwrap() > 0, "{o}");
+    let next: DateTime<Utc> = serde_json::from_value(o["next_backup"].clone()).unwrap();
+    assert!(
+        next > now() && next <= now() + chrono::Duration::hours(6),
+        "{o}"
+    );
+    assert_eq!(next.timestamp() % (6 * 3600), 0, "not on a slot: {next}");
+    assert_eq!(
+        o["retention"],
+        json!({"daily": 7, "weekly": 4, "monthly": 12})
+    );
+
+    // An administrator backs up now: the job copies, and the page shows it.
+    let (code, body) = app.post(&admin, "/api/v1/backups", json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["queued"], true);
+    let o = overview_until(&app, &admin, "the backup", |o| {
+        o["last_run"]["generation"].is_string()
+    })
+    .await;
+    assert!(o["last_run"]["error"].is_null(), "{o}");
+    assert_eq!(o["last_run"]["trigger"], "manual");
+    assert!(o["last_run"]["bytes"].as_u64().unwrap() > 0, "{o}");
+    assert_eq!(o["last_success"]["id"], o["last_run"]["generation"], "{o}");
+    assert_eq!(o["generations"].as_array().unwrap().len(), 1, "{o}");
+    let requested = audit_actions(&app, &admin, "backup.requested").await;
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert_eq!(requested[0]["actor_id"], admin_id(&app, &admin).await);
+    let created = audit_actions(&app, &admin, "backup.created").await;
+    assert_eq!(created[0]["details"]["trigger"], "manual", "{created:?}");
+
+    // A restore drill by hand restores that copy and checks it.
+    let (code, body) = app.post(&admin, "/api/v1/backups/drills", json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    let o = overview_until(&app, &admin, "the drill", |o| o["last_drill"].is_object()).await;
+    assert_eq!(o["last_drill"]["passed"], true, "{o}");
+    assert_eq!(o["generations"][0]["drill"], true, "{o}");
+    assert_eq!(
+        audit_actions(&app, &admin, "backup.drill_requested")
+            .await
+            .len(),
+        1
+    );
+
+    // A backup that cannot be written (the directory is now a file) is reported: on the
+    // page, in the audit trail, and to every administrator.
+    let dir = app.dir.join("backups");
+    let kept = app.dir.join("backups-kept");
+    std::fs::rename(&dir, &kept).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let (code, _) = app.post(&admin, "/api/v1/backups", json!({})).await;
+    assert_eq!(code, 202);
+    let until = Instant::now() + Duration::from_secs(90);
+    while audit_actions(&app, &admin, "backup.failed")
+        .await
+        .is_empty()
+    {
+        assert!(Instant::now() < until, "the failed backup was not recorded");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let o = overview(&app, &admin).await;
+    assert_eq!(o["target"]["writable"], false, "{o}");
+    assert!(o["target"]["problem"].is_string(), "{o}");
+    let (_, notes) = app.get(&admin, "/api/v1/notifications").await;
+    assert!(
+        notes["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "backup_failed"),
+        "{notes}"
+    );
+    let (_, notes) = app.get(&rep, "/api/v1/notifications").await;
+    assert!(
+        !notes["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "backup_failed"),
+        "{notes}"
+    );
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(&kept, &dir).unwrap();
+    let o = overview(&app, &admin).await;
+    assert!(o["target"]["problem"].is_null(), "{o}");
+    assert_eq!(o["generations"].as_array().unwrap().len(), 1, "{o}");
+}
+
+async fn admin_id(app: &App, admin: &common::Session) -> serde_json::Value {
+    let (_, me) = app.get(admin, "/api/v1/me").await;
+    me["user"]["id"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_and_the_backup_page_on_sqlite() {
+    scheduled_backups_and_the_backup_page(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_and_the_backup_page_on_postgres() {
+    scheduled_backups_and_the_backup_page(Backend::Postgres).await;
+}

@@ -7,7 +7,7 @@
 
 use super::repo::{Repo, DRILL};
 use super::restore;
-use crate::{audit, jobs, notifications, Store};
+use crate::{audit, jobs, Store};
 use chrono::{DateTime, Utc};
 use rapport_core::{DomainError, Principal};
 use rapport_db::db_err;
@@ -43,9 +43,9 @@ impl Drill {
     }
 }
 
-/// Restores the newest backup in `dir` into a scratch directory beside it, checks it and
-/// deletes it (SQLite backups).
-pub async fn drill(store: &Store, dir: PathBuf) -> Drill {
+/// Restores the newest backup in `dir` into a scratch directory beside it (SQLite) or a
+/// scratch database beside `database_url`'s (PostgreSQL), checks it and deletes it.
+pub async fn drill(store: &Store, dir: PathBuf, database_url: Option<String>) -> Drill {
     let started = std::time::Instant::now();
     let mut found = Drill {
         generation: None,
@@ -63,29 +63,54 @@ pub async fn drill(store: &Store, dir: PathBuf) -> Drill {
         let repo = Repo::new(dir);
         let g = repo.pick(None, None)?;
         found.generation = Some(g.id.clone());
-        std::fs::create_dir_all(&scratch)
-            .map_err(|e| DomainError::Internal(format!("{}: {e}", scratch.display())))?;
-        let target = scratch.join("rapport.db");
-        let target2 = target.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            restore::sqlite(
-                &restore::Request {
-                    repo: &repo,
-                    key: &key,
-                    target: &target2,
-                    at: None,
-                    generation: Some(&g.id),
-                },
-                &mut |_| {},
-            )
-        })
-        .await
-        .map_err(DomainError::internal)??;
-        found.point = Some(outcome.point);
-        found.segments = outcome.segments;
-        let url = format!("sqlite://{}", target.display());
-        let report = restore::verify_trail(&url, ring, store.clock.clone()).await?;
-        if let Some(p) = report.problem {
+        let postgres = g.manifest.as_ref().is_some_and(|m| m.backend == "postgres");
+        let (url, scratch_db) = if postgres {
+            let Some(url) = database_url.filter(|u| u.starts_with("postgres")) else {
+                return Err(DomainError::Internal(format!(
+                    "backup {} is of a PostgreSQL database; this server runs on SQLite",
+                    g.id
+                )));
+            };
+            let db = super::postgres::ScratchDatabase::create(&url).await?;
+            let restored =
+                super::postgres::restore(&repo, &key, &db.url, Some(&g.id), &mut |_| {}).await;
+            let manifest = match restored {
+                Ok(m) => m,
+                Err(e) => {
+                    db.drop_it().await;
+                    return Err(e);
+                }
+            };
+            found.point = Some(manifest.taken_at);
+            (db.url.clone(), Some(db))
+        } else {
+            std::fs::create_dir_all(&scratch)
+                .map_err(|e| DomainError::Internal(format!("{}: {e}", scratch.display())))?;
+            let target = scratch.join("rapport.db");
+            let target2 = target.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                restore::sqlite(
+                    &restore::Request {
+                        repo: &repo,
+                        key: &key,
+                        target: &target2,
+                        at: None,
+                        generation: Some(&g.id),
+                    },
+                    &mut |_| {},
+                )
+            })
+            .await
+            .map_err(DomainError::internal)??;
+            found.point = Some(outcome.point);
+            found.segments = outcome.segments;
+            (format!("sqlite://{}", target.display()), None)
+        };
+        let report = restore::verify_trail(&url, ring, store.clock.clone()).await;
+        if let Some(db) = scratch_db {
+            db.drop_it().await;
+        }
+        if let Some(p) = report?.problem {
             return Err(DomainError::Internal(format!(
                 "the restored audit trail does not verify: entry {}: {}",
                 p.seq, p.message
@@ -120,22 +145,7 @@ pub async fn record(store: &Store, dir: &std::path::Path, d: &Drill) -> Result<(
     )
     .await?;
     if !d.passed() {
-        for admin in crate::users::role_members(store, "administrator").await? {
-            notifications::notify(
-                &tx,
-                store.now(),
-                notifications::NewNotification {
-                    user_id: admin,
-                    kind: notifications::BACKUP_FAILED,
-                    subject: d.error.clone().unwrap_or_default(),
-                    object: None,
-                    actor_id: None,
-                    payload: d.details(),
-                    dedupe_key: None,
-                },
-            )
-            .await?;
-        }
+        super::notify_admins(&tx, store, d.error.clone().unwrap_or_default(), d.details()).await?;
     }
     tx.commit().await.map_err(db_err)
 }
@@ -145,7 +155,7 @@ pub async fn run_job(store: &Store) -> Result<(), DomainError> {
     let Some(settings) = store.settings.backup.clone() else {
         return Ok(());
     };
-    let d = drill(store, settings.dir.clone()).await;
+    let d = drill(store, settings.dir.clone(), settings.database_url.clone()).await;
     if d.passed() {
         tracing::info!(generation = ?d.generation, seconds = d.seconds, "restore drill passed");
     } else {

@@ -302,6 +302,52 @@ pub async fn restore(
     Ok(manifest)
 }
 
+/// A database made for a restore drill on the PostgreSQL server of `url`, dropped after.
+pub struct ScratchDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates an empty database beside the one at `url` (the account needs CREATEDB).
+    pub async fn create(url: &str) -> Result<ScratchDatabase, DomainError> {
+        let name = format!("rapport_drill_{}", uuid::Uuid::new_v4().simple());
+        let mut scratch = url::Url::parse(url)
+            .map_err(|e| fail(format!("the database URL is not valid: {e}")))?;
+        scratch.set_path(&format!("/{name}"));
+        let db = Db::connect(url).await?;
+        let made = db
+            .writer()
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await;
+        db.close().await;
+        made.map_err(|e| {
+            fail(format!(
+                "cannot create a scratch database for the drill: {e}"
+            ))
+        })?;
+        Ok(ScratchDatabase {
+            admin: url.to_string(),
+            name,
+            url: scratch.to_string(),
+        })
+    }
+
+    pub async fn drop_it(self) {
+        if let Ok(db) = Db::connect(&self.admin).await {
+            let _ = db
+                .writer()
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+            db.close().await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -8,6 +8,7 @@
 mod activities;
 mod admin;
 pub(crate) mod auth;
+mod backups;
 mod body;
 mod documents;
 pub(crate) mod exports;
@@ -138,6 +139,8 @@ api_routes! {
     "/api/v1/accounts/{id}/release" => post(documents::release);
     "/api/v1/accounts/{id}/pool-history" => get(documents::pool_history);
     "/api/v1/settings/imports" => get(imports::get_retention).put(imports::put_retention);
+    "/api/v1/backups" => get(backups::get).post(backups::start);
+    "/api/v1/backups/drills" => post(backups::drill);
     "/api/v1/settings/pool" => get(documents::get_pool_settings).put(documents::put_pool_settings);
     "/api/v1/targets" => get(documents::target_progress).put(documents::set_targets);
     "/api/v1/settings/approval-flow" => get(documents::get_flow).put(documents::put_flow);

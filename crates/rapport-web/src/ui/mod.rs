@@ -5,6 +5,7 @@ mod activity_pages;
 mod admin_pages;
 mod assets;
 mod auth_pages;
+mod backup_pages;
 mod create_pages;
 mod document_pages;
 mod export_pages;
@@ -138,6 +139,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/view-as/exit", post(admin_pages::view_as_exit))
         .route("/admin/jobs", get(jobs_pages::jobs_page))
+        .route(
+            "/admin/backups",
+            get(backup_pages::page).post(backup_pages::start),
+        )
+        .route("/admin/backups/drill", post(backup_pages::drill))
         .route("/admin/mail", get(mail_pages::page).post(mail_pages::save))
         .route("/admin/mail/test", post(mail_pages::test))
         .route("/admin/mail/anchors", post(mail_pages::save_anchor_email))
@@ -354,6 +360,7 @@ where
             "admin" if path.starts_with("/admin/sales") => "sales_settings",
             "admin" if path.starts_with("/admin/jobs") => "jobs",
             "admin" if path.starts_with("/admin/mail") => "mail",
+            "admin" if path.starts_with("/admin/backups") => "backups",
             "admin" => "audit",
             _ => "",
         };

@@ -62,5 +62,5 @@ pub(super) const TEXT: &[(&str, &str, &str)] = &[
     ("exports.status_done", "已完成", "Ready"),
     ("exports.status_failed", "失败", "Failed"),
     ("notifications.export_ready", "导出完成", "Export ready"),
-    ("notifications.backup_failed", "备份恢复演练失败", "Backup restore drill failed"),
+    ("notifications.backup_failed", "备份或恢复演练失败", "A backup or a restore drill failed"),
 ];

@@ -4,6 +4,7 @@
 mod activities;
 mod documents;
 mod merges;
+mod operations;
 mod sales;
 
 use std::collections::HashMap;
@@ -461,6 +462,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
             .chain(sales::TEXT)
             .chain(documents::TEXT)
             .chain(merges::TEXT)
+            .chain(operations::TEXT)
             .map(|(k, zh, en)| (*k, (*zh, *en)))
             .collect()
     })
@@ -504,6 +506,7 @@ mod tests {
                 + sales::TEXT.len()
                 + documents::TEXT.len()
                 + merges::TEXT.len()
+                + operations::TEXT.len()
         );
     }
 }

@@ -1,0 +1,81 @@
+// The administrators' backup page: a backup and a restore drill started by hand, their
+// results shown, at phone width in both languages; refused to someone else.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startServer, launch, signIn, SHOTS, PASSWORD } from "./harness.js";
+
+let server, browser;
+before(async () => {
+  server = await startServer({ RAPPORT_BACKUP_SCHEDULED: "on", RAPPORT_JOB_POLL_MS: "100" });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/// Reloads `page` until `locator` shows text matching `re` (a background job runs meanwhile).
+async function reloadUntil(page, selector, re, what) {
+  const until = Date.now() + 60000;
+  for (;;) {
+    const text = await page.locator(selector).innerText();
+    if (re.test(text)) return text;
+    assert.ok(Date.now() < until, `${what}: ${text}`);
+    await new Promise((r) => setTimeout(r, 400));
+    await page.reload();
+  }
+}
+
+test("an administrator backs up and drills from the backup page, at phone width in both languages", async () => {
+  const base = server.base;
+  server.cli(["user", "create", "--email", "root@example.com", "--password", PASSWORD, "--role", "administrator", "--name", "Root"]);
+  server.cli(["user", "create", "--email", "rep@example.com", "--password", PASSWORD, "--role", "sales_rep", "--name", "Rep"]);
+
+  const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await signIn(page, base, "root@example.com");
+  await page.goto(`${base}/admin/backups`);
+  assert.equal(await page.locator("h1").innerText(), "备份");
+  assert.match(await page.locator("#backup-mode").innerText(), /定时完整备份.*每 1 天/);
+  assert.match(await page.locator(".backup-problem").first().innerText(), /还没有任何备份/);
+  assert.match(await page.locator("#backup-retention").innerText(), /最近 7 天全部保留/);
+
+  await Promise.all([page.waitForNavigation(), page.click("#backup-now")]);
+  assert.match(await page.locator(".alert.ok").innerText(), /已排队/);
+  const last = await reloadUntil(page, "#backup-last-success", /KB|MB/, "no backup shown");
+  assert.match(last, /\d{4}-\d{2}-\d{2} \d{2}:\d{2}.*可恢复到/);
+  assert.match(await page.locator("#backup-last-run").innerText(), /成功.*秒.*手动/);
+  assert.equal(await page.locator(".backup-problem").count(), 0);
+  assert.equal(await page.locator("table.backups tbody tr").count(), 1);
+
+  await Promise.all([page.waitForNavigation(), page.click("#drill-now")]);
+  await reloadUntil(page, "#backup-last-drill", /成功/, "the drill did not pass");
+  assert.match(await page.locator("#backup-next-drill").innerText(), /（每周）/);
+  assert.match(await page.locator("table.backups tbody tr").first().innerText(), /成功/);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no sideways scrolling at phone width (${width}px)`);
+  await page.screenshot({ path: join(SHOTS, "backups-zh-phone.png"), fullPage: true });
+
+  // In English.
+  await page.click("details.user-menu summary");
+  await Promise.all([page.waitForNavigation(), page.click("form.lang-switch button[value=en]")]);
+  await page.goto(`${base}/admin/backups`);
+  assert.equal(await page.locator("#backup-now").innerText(), "Back up now");
+  assert.match(await page.locator("#backup-mode").innerText(), /Scheduled full copies · every day/);
+  assert.match(await page.locator("#backup-last-drill").innerText(), /passed/);
+  assert.match(await page.locator("#backup-next-drill").innerText(), /\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(every week\)/);
+  assert.match(await page.locator("#backup-last-run").innerText(), /passed · \d+\.\d s · by hand/);
+  assert.match(await page.locator("#backup-target").innerText(), /healthy · free \d/);
+  await page.screenshot({ path: join(SHOTS, "backups-en-phone.png"), fullPage: true });
+  await context.close();
+
+  // A sales rep has no link to it and is refused.
+  const other = await browser.newContext({ locale: "en-US" });
+  const rp = await other.newPage();
+  await signIn(rp, base, "rep@example.com");
+  assert.equal(await rp.locator("a[href='/admin/backups']").count(), 0);
+  const res = await rp.goto(`${base}/admin/backups`);
+  assert.equal(res.status(), 403);
+  await other.close();
+});
