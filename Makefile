@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-deps test-rust test-e2e test-api fmt lint bench build fuzz
+.PHONY: run test test-deps test-rust test-e2e test-api test-pgbackrest fmt lint bench build fuzz
 
 ## Start the server on 127.0.0.1:8080 with SQLite under ./data (creates it on first run).
 run:
@@ -11,7 +11,7 @@ run:
 ## The whole suite: installs test tools a fresh machine lacks, then Rust unit and integration
 ## tests (SQLite, and PostgreSQL when RAPPORT_TEST_DATABASE_URL is set) and the browser tests
 ## (headless Chromium).
-test: test-deps test-rust test-e2e test-api
+test: test-deps test-rust test-e2e test-api test-pgbackrest
 
 test-deps:
 	bash scripts/test-deps.sh
@@ -27,6 +27,13 @@ test-e2e:
 test-api:
 	$(CARGO) build --bin rapport
 	bash scripts/api-contract/run.sh
+
+## PostgreSQL's production backup path drilled with pgBackRest on a scratch cluster (full,
+## differential, incremental, WAL archive, point-in-time restore); with the PostgreSQL runs.
+test-pgbackrest:
+	$(CARGO) build --bin rapport
+	@if [ -n "$$RAPPORT_TEST_DATABASE_URL" ]; then bash scripts/pgbackrest-drill.sh; \
+	else echo "RAPPORT_TEST_DATABASE_URL not set: pgBackRest drill skipped"; fi
 
 build:
 	$(CARGO) build --release --bin rapport

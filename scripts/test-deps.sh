@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and a fresh machine lacks: Chromium for the browser
-# tests, pg_dump and pg_restore for the encryption test and PostgreSQL backups, openssl for the TLS test, and the e2e npm packages
+# tests, pg_dump and pg_restore for the encryption test and PostgreSQL backups, pgBackRest for
+# the PostgreSQL backup drill, openssl for the TLS test, and the e2e npm packages
 # (from the lockfile), and the Python packages in scripts/python-requirements.txt. Safe to run
 # repeatedly.
 set -euo pipefail
@@ -9,6 +10,7 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
 command -v openssl >/dev/null || need+=(openssl)
+command -v pgbackrest >/dev/null || need+=(pgbackrest)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
