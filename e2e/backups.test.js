@@ -3,16 +3,38 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { startServer, launch, signIn, SHOTS, PASSWORD } from "./harness.js";
 
-let server, browser;
+let server, browser, s3, s3Endpoint;
+
+/// A free loopback port.
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
 before(async () => {
-  server = await startServer({ RAPPORT_BACKUP_SCHEDULED: "on", RAPPORT_JOB_POLL_MS: "100" });
+  // moto's S3 server (PyPI) as the off-site storage, with the bucket its owner made.
+  const port = await freePort();
+  s3 = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  s3Endpoint = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 30000;
+  for (;;) {
+    try { const r = await fetch(`${s3Endpoint}/crm-backups`, { method: "PUT" }); if (r.ok) break; } catch {}
+    if (Date.now() > until) throw new Error("moto's S3 server did not start");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  server = await startServer({ RAPPORT_BACKUP_SCHEDULED: "on", RAPPORT_JOB_POLL_MS: "100", RAPPORT_BACKUP_OFFSITE_SECS: "1" });
   browser = await launch();
 });
 after(async () => {
   await browser?.close();
   await server?.stop();
+  s3?.kill();
 });
 
 /// Reloads `page` until `locator` shows text matching `re` (a background job runs meanwhile).
@@ -53,6 +75,26 @@ test("an administrator backs up and drills from the backup page, at phone width 
   await reloadUntil(page, "#backup-last-drill", /成功/, "the drill did not pass");
   assert.match(await page.locator("#backup-next-drill").innerText(), /（每周）/);
   assert.match(await page.locator("table.backups tbody tr").first().innerText(), /成功/);
+
+  // The off-site copy: a bad bucket is named, nothing saved; then saved, tested, copied.
+  await page.fill("input[name=endpoint]", s3Endpoint);
+  await page.fill("input[name=bucket]", "Crm_Backups");
+  await page.fill("input[name=prefix]", "rapport/prod");
+  await page.fill("input[name=access_key]", "AKIAIOSFODNN7EXAMPLE");
+  await page.fill("input[name=secret_key]", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  await Promise.all([page.waitForNavigation(), page.click("#target-save")]);
+  assert.match(await page.locator(".field-error[data-field=bucket]").innerText(), /.+/);
+  assert.equal(await page.locator("#backup-offsite").count(), 0, "nothing saved");
+  await page.fill("input[name=bucket]", "crm-backups");
+  await page.fill("input[name=secret_key]", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  await Promise.all([page.waitForNavigation(), page.click("#target-save")]);
+  assert.match(await page.locator(".alert.ok").innerText(), /已保存异地备份目标/);
+  assert.equal(await page.locator("input[name=secret_key]").getAttribute("placeholder"), "已设置，留空则不修改");
+  assert.equal(await page.locator("input[name=secret_key]").inputValue(), "", "the secret is never shown");
+  await Promise.all([page.waitForNavigation(), page.click("#target-test")]);
+  assert.match(await page.locator(".alert.ok").innerText(), /连接正常/);
+  const offsite = await reloadUntil(page, "#backup-offsite", /1 份备份已在异地/, "the backup did not go off-site");
+  assert.match(offsite, /s3:\/\/crm-backups\/rapport\/prod\//);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 391, `no sideways scrolling at phone width (${width}px)`);
   await page.screenshot({ path: join(SHOTS, "backups-zh-phone.png"), fullPage: true });
@@ -67,6 +109,8 @@ test("an administrator backs up and drills from the backup page, at phone width 
   assert.match(await page.locator("#backup-next-drill").innerText(), /\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(every week\)/);
   assert.match(await page.locator("#backup-last-run").innerText(), /passed · \d+\.\d s · by hand/);
   assert.match(await page.locator("#backup-target").innerText(), /healthy · free \d/);
+  assert.match(await page.locator("#backup-offsite").innerText(), /last checked .* · 1 backups there/);
+  assert.equal(await page.locator("#target-test").innerText(), "Test the connection");
   await page.screenshot({ path: join(SHOTS, "backups-en-phone.png"), fullPage: true });
   await context.close();
 

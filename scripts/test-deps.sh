@@ -24,8 +24,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Python packages: icalendar, vobject and openpyxl read the feeds, cards and workbooks Rapport writes;
 # aiosmtpd is the SMTP server mail tests send to; schemathesis runs the API contract;
-# prometheus_client parses /metrics.
-if ! python3 -c "import icalendar, vobject, aiosmtpd, openpyxl, schemathesis, prometheus_client" 2>/dev/null; then
+# prometheus_client parses /metrics; moto serves S3 for the off-site backup tests.
+if ! python3 -c "import icalendar, vobject, aiosmtpd, openpyxl, schemathesis, prometheus_client, moto.server, flask_cors" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check -r scripts/python-requirements.txt
 fi
 if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules ]; then

@@ -34,6 +34,7 @@ const OTHERS: &[(&str, &str, &[&str], u64)] = &[
     ("users", "totp_pending_enc", BY_ID, 1000),
     ("users", "calendar_feed_enc", BY_ID, 1000),
     ("smtp_servers", "password_enc", BY_ID, 1000),
+    ("backup_targets", "secret_enc", BY_ID, 1000),
     ("export_chunks", "data_enc", &["export_id", "seq"], 8),
     ("import_rows", "cells_enc", &["import_id", "row_no"], 1000),
     (

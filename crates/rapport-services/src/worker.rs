@@ -113,7 +113,8 @@ pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
     let own_transaction = crate::imports::is_import_job(&job.kind)
         || crate::exports::is_export_job(&job.kind)
         || job.kind == crate::backup::drill::JOB
-        || job.kind == crate::backup::scheduled::JOB;
+        || job.kind == crate::backup::scheduled::JOB
+        || job.kind == crate::backup::offsite::JOB;
     if own_transaction {
         let work = if crate::exports::is_export_job(&job.kind) {
             crate::exports::run(store, &job.payload).await
@@ -121,6 +122,8 @@ pub async fn run_job(store: &Store, job: &Job) -> Result<(), DomainError> {
             crate::backup::drill::run_job(store).await
         } else if job.kind == crate::backup::scheduled::JOB {
             crate::backup::scheduled::run_job(store, &job.payload).await
+        } else if job.kind == crate::backup::offsite::JOB {
+            crate::backup::offsite::run_job(store).await
         } else {
             crate::imports::run_batch(store, &job.payload).await
         };

@@ -35,6 +35,91 @@ pub enum BackupCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Download backups from the off-site target (S3-compatible storage) into a backup
+    /// directory, for rapport restore: the target configured in the database, or, when the
+    /// database is gone, the one given by --endpoint, --bucket and --access-key (the secret key
+    /// in RAPPORT_BACKUP_S3_SECRET_KEY, else on standard input).
+    Pull {
+        /// The backup directory to download into (default RAPPORT_BACKUP_DIR).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// One generation by name (default: every complete one).
+        #[arg(long)]
+        generation: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long)]
+        bucket: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long)]
+        access_key: Option<String>,
+        /// Address the bucket as a host name (bucket.endpoint) instead of a path.
+        #[arg(long)]
+        virtual_host: bool,
+    },
+}
+
+/// Where `rapport backup pull` downloads from.
+#[allow(clippy::too_many_arguments)]
+async fn pull_target(
+    cfg: &Config,
+    endpoint: Option<String>,
+    bucket: Option<String>,
+    region: Option<String>,
+    prefix: Option<String>,
+    access_key: Option<String>,
+    virtual_host: bool,
+) -> Result<backup::offsite::Target> {
+    if bucket.is_none() && endpoint.is_none() {
+        let store = serve::open_store(cfg).await?;
+        let target = backup::offsite::load(store.db.reader(), &store).await;
+        store.db.close().await;
+        return target
+            .map_err(|e| anyhow!("cannot read the off-site target: {e}"))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "no off-site target is configured in the database: give --endpoint, --bucket \
+                     and --access-key"
+                )
+            });
+    }
+    let secret = match std::env::var("RAPPORT_BACKUP_S3_SECRET_KEY") {
+        Ok(s) if !s.is_empty() => s,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the secret key from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let mut doc = serde_json::Map::new();
+    for (k, v) in [
+        ("endpoint", endpoint),
+        ("bucket", bucket),
+        ("region", region),
+        ("prefix", prefix),
+        ("access_key", access_key),
+    ] {
+        if let Some(v) = v {
+            doc.insert(k.into(), v.into());
+        }
+    }
+    doc.insert("secret_key".into(), secret.into());
+    doc.insert("path_style".into(), (!virtual_host).into());
+    backup::offsite::parse(&doc, None).map_err(|e| match e {
+        rapport_core::DomainError::Validation(errs) => anyhow!(
+            "{}",
+            errs.iter()
+                .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow!("{other}"),
+    })
 }
 
 /// The backup key: derived from RAPPORT_MASTER_KEY, else the key file's (added to it if it
@@ -115,6 +200,9 @@ pub async fn schedule(cfg: &Config, store: &Store) -> Result<()> {
     backup::scheduled::schedule(store)
         .await
         .map_err(|e| anyhow!("cannot schedule the next backup: {e}"))?;
+    backup::offsite::schedule(store)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the off-site copy: {e}"))?;
     if cfg.backup_drill_secs == 0 {
         return Ok(());
     }
@@ -197,6 +285,44 @@ pub async fn command(cfg: &Config, command: BackupCommand) -> Result<()> {
             generation,
             at,
         } => verify(cfg, from, generation, at).await,
+        BackupCommand::Pull {
+            to,
+            generation,
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            access_key,
+            virtual_host,
+        } => {
+            let target = pull_target(
+                cfg,
+                endpoint,
+                bucket,
+                region,
+                prefix,
+                access_key,
+                virtual_host,
+            )
+            .await?;
+            let dir = to.unwrap_or_else(|| cfg.backup_dir.clone());
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let got = backup::offsite::pull(&target, &dir, generation.as_deref(), &mut |m| {
+                eprintln!("{m}")
+            })
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "{} backups from {} are in {}: {}; restore with rapport restore --from {}",
+                got.len(),
+                target.describe(),
+                dir.display(),
+                got.join(", "),
+                dir.display()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -36,6 +36,7 @@ struct FileConfig {
     backup_keep_weekly: Option<i64>,
     backup_keep_monthly: Option<i64>,
     backup_drill_secs: Option<i64>,
+    backup_offsite_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +80,8 @@ pub struct Config {
     pub backup_retention: rapport_services::backup::repo::Retention,
     /// Seconds between restore drills (0: none).
     pub backup_drill_secs: i64,
+    /// Seconds between mirrorings of the backup directory to the off-site target.
+    pub backup_offsite_secs: i64,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -208,6 +211,11 @@ impl Config {
                 monthly: parse_num("RAPPORT_BACKUP_KEEP_MONTHLY", fc.backup_keep_monthly, 12)?
                     .clamp(0, 1200) as u32,
             },
+            backup_offsite_secs: parse_num(
+                "RAPPORT_BACKUP_OFFSITE_SECS",
+                fc.backup_offsite_secs,
+                60,
+            )?,
             backup_drill_secs: parse_num(
                 "RAPPORT_BACKUP_DRILL_SECS",
                 fc.backup_drill_secs,
@@ -217,6 +225,9 @@ impl Config {
         };
         if !(1..=24 * 31).contains(&cfg.backup_full_hours) {
             bail!("RAPPORT_BACKUP_FULL_HOURS must be between 1 and 744");
+        }
+        if !(1..=86_400).contains(&cfg.backup_offsite_secs) {
+            bail!("RAPPORT_BACKUP_OFFSITE_SECS must be between 1 and 86400");
         }
         if cfg.backup_drill_secs < 0 {
             bail!("RAPPORT_BACKUP_DRILL_SECS must be 0 (no drills) or more");
@@ -254,6 +265,7 @@ impl Config {
             full_every: std::time::Duration::from_secs(self.backup_full_hours as u64 * 3600),
             continuous: self.backup_continuous,
             scheduled: self.backup_scheduled,
+            offsite_every: std::time::Duration::from_secs(self.backup_offsite_secs as u64),
             database_url: Some(self.database_url.clone()),
         }
     }

@@ -140,6 +140,7 @@ story!(malformed_bodies_are_refused_and_nothing_is_written, |app| {
         (reqwest::Method::PUT, "/api/v1/settings/smtp"),
         (reqwest::Method::PUT, "/api/v1/settings/audit-anchors"),
         (reqwest::Method::PUT, "/api/v1/settings/approval-flow"),
+        (reqwest::Method::PUT, "/api/v1/settings/backup-target"),
     ] {
         let (st, body) = app.call(&s, method, path, Some(wrong.clone())).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
@@ -559,6 +560,9 @@ story!(without_the_right_the_body_is_not_read, |app| {
         (put.clone(), "/api/v1/settings/smtp".into()),
         (put.clone(), "/api/v1/settings/audit-anchors".into()),
         (put.clone(), "/api/v1/settings/approval-flow".into()),
+        (put.clone(), "/api/v1/settings/backup-target".into()),
+        (post.clone(), "/api/v1/backups".into()),
+        (post.clone(), "/api/v1/backups/drills".into()),
     ];
     let mut wrongly = Vec::new();
     for (method, path) in paths {

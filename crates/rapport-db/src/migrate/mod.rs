@@ -30,6 +30,7 @@ mod m0024_record_versions;
 mod m0025_sealed_import_rows;
 mod m0026_subject_keys;
 mod m0027_key_locks;
+mod m0028_backup_targets;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -194,6 +195,7 @@ const MIGRATIONS: &[Migration] = &[
     (25, "sealed_import_rows", m0025_sealed_import_rows::steps),
     (26, "subject_keys", m0026_subject_keys::steps),
     (27, "key_locks", m0027_key_locks::steps),
+    (28, "backup_targets", m0028_backup_targets::steps),
 ];
 
 /// The migrations this build knows that the database has not applied yet (version, name),

@@ -162,6 +162,8 @@ pub async fn run_job(store: &Store) -> Result<(), DomainError> {
         tracing::error!(error = ?d.error, "restore drill failed");
     }
     record(store, &settings.dir, &d).await?;
+    // The drill's result goes off-site with its backup.
+    super::offsite::soon(store).await?;
     schedule(store).await
 }
 

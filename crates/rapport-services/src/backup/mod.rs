@@ -11,6 +11,7 @@
 //! - [`postgres`]: the same on PostgreSQL, as a logical dump (pg_dump, pg_restore).
 //! - [`scheduled`]: full copies from the job queue, recorded and reported.
 //! - [`drill`]: restore drills from the job queue, recorded and reported.
+//! - [`offsite`]: the backup directory mirrored to S3-compatible object storage.
 //! - [`overview`]: what the administrators' backup page and API show.
 //! - [`keys_export`]: the key file in a password-protected file, to keep beside backups.
 
@@ -20,6 +21,7 @@ pub mod drill;
 pub mod full;
 pub mod keys_export;
 pub mod manifest;
+pub mod offsite;
 pub mod overview;
 pub mod postgres;
 pub mod repo;
@@ -57,6 +59,8 @@ pub struct Settings {
     pub continuous: bool,
     /// Full copies are taken from the job queue every `full_every`.
     pub scheduled: bool,
+    /// How often the backup directory is mirrored off-site (when a target is configured).
+    pub offsite_every: std::time::Duration,
     /// The database's URL (pg_dump and scratch databases on PostgreSQL).
     pub database_url: Option<String>,
 }

@@ -70,10 +70,21 @@ pub struct ContinuousView {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct OffsiteView {
+    /// `s3://bucket/prefix (endpoint)`.
+    pub target: String,
+    pub every_secs: u64,
+    /// The last mirroring (`None`: not yet).
+    pub last: Option<super::offsite::SyncStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct Overview {
     pub mode: Mode,
     pub backend: String,
     pub target: Target,
+    /// The off-site copy, when a target is configured.
+    pub offsite: Option<OffsiteView>,
     pub continuous: Option<ContinuousView>,
     pub full_every_hours: f64,
     pub drill_every_hours: Option<f64>,
@@ -215,6 +226,13 @@ pub async fn overview(store: &Store, actor: &Access) -> Result<Overview, DomainE
     };
     let next_drill = jobs::next_of(store, drill::JOB).await?.map(|(_, at)| at);
     let views: Vec<GenerationView> = all.iter().rev().map(generation_view).collect();
+    let offsite = super::offsite::load(store.db.reader(), store)
+        .await?
+        .map(|t| OffsiteView {
+            target: t.describe(),
+            every_secs: settings.offsite_every.as_secs(),
+            last: super::offsite::last_sync(&settings.dir),
+        });
     let out = Overview {
         mode,
         backend: if store.db.is_sqlite() {
@@ -223,6 +241,7 @@ pub async fn overview(store: &Store, actor: &Access) -> Result<Overview, DomainE
             "postgres".into()
         },
         target,
+        offsite,
         continuous,
         full_every_hours: settings.full_every.as_secs_f64() / 3600.0,
         drill_every_hours: settings.drill_every.map(|d| d.as_secs_f64() / 3600.0),

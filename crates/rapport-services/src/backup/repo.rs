@@ -82,7 +82,7 @@ fn walk_size(dir: &Path) -> u64 {
 }
 
 /// Whether `name` is a generation's name as [`Repo::create_generation`] makes them.
-fn is_generation_id(name: &str) -> bool {
+pub(crate) fn is_generation_id(name: &str) -> bool {
     let Some((time, tag)) = name.rsplit_once('-') else {
         return false;
     };

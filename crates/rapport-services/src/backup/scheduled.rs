@@ -175,6 +175,7 @@ pub async fn run_job(store: &Store, payload: &serde_json::Value) -> Result<(), D
     let run = run(store, trigger).await?;
     if run.passed() {
         tracing::info!(generation = ?run.generation, seconds = run.seconds, "backup written");
+        super::offsite::soon(store).await?;
     } else {
         tracing::error!(error = ?run.error, "backup failed");
         if trigger == "schedule" {

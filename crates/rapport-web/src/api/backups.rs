@@ -2,12 +2,12 @@
 //! restore drill started now.
 
 use crate::error::ApiResult;
-use crate::extract::Auth;
+use crate::extract::{Auth, JsonObject};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rapport_services::backup::{overview, scheduled};
+use rapport_services::backup::{offsite, overview, scheduled};
 use serde_json::{json, Value};
 
 /// `GET /api/v1/backups`.
@@ -33,4 +33,30 @@ pub async fn drill(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let queued = scheduled::request(&app.store, &auth.access, true).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+}
+
+/// `GET /api/v1/settings/backup-target`: the off-site target (`null` when none).
+pub async fn get_target(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(offsite::settings_for(&app.store, &auth.access).await?))
+}
+
+/// `PUT /api/v1/settings/backup-target`.
+pub async fn put_target(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    offsite::may_change(&auth.access)?;
+    Ok(Json(offsite::save(&app.store, &auth.access, &body).await?))
+}
+
+/// `DELETE /api/v1/settings/backup-target`.
+pub async fn delete_target(State(app): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    offsite::remove(&app.store, &auth.access).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/settings/backup-target/test`: 502 with the storage's answer when it refuses.
+pub async fn test_target(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(offsite::test(&app.store, &auth.access).await?))
 }

@@ -141,6 +141,10 @@ api_routes! {
     "/api/v1/settings/imports" => get(imports::get_retention).put(imports::put_retention);
     "/api/v1/backups" => get(backups::get).post(backups::start);
     "/api/v1/backups/drills" => post(backups::drill);
+    "/api/v1/settings/backup-target" => get(backups::get_target)
+        .put(backups::put_target)
+        .delete(backups::delete_target);
+    "/api/v1/settings/backup-target/test" => post(backups::test_target);
     "/api/v1/settings/pool" => get(documents::get_pool_settings).put(documents::put_pool_settings);
     "/api/v1/targets" => get(documents::target_progress).put(documents::set_targets);
     "/api/v1/settings/approval-flow" => get(documents::get_flow).put(documents::put_flow);

@@ -1,7 +1,7 @@
 //! The administrators' backup page: how backups are taken, whether they are healthy, the last
 //! run and restore drill, what runs next, every backup kept; a copy or a drill started now.
 
-use super::form::local_time;
+use super::form::{field, local_time};
 use super::i18n::{t, Lang};
 use super::posted::Posted;
 use super::{error_page, render, Ctx, Page};
@@ -10,8 +10,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use rapport_core::DomainError;
 use rapport_services::backup::overview::{self, Mode, Overview};
-use rapport_services::backup::scheduled;
+use rapport_services::backup::{offsite, scheduled};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// One line of the status list: label, value, and whether it is a problem.
 pub struct Line {
@@ -32,14 +35,36 @@ pub struct GenerationRow {
     pub drill_class: &'static str,
 }
 
+/// The off-site target form's values.
+#[derive(Default)]
+pub struct TargetForm {
+    pub configured: bool,
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub access_key: String,
+    pub secret_set: bool,
+    pub path_style: bool,
+}
+
 #[derive(Template)]
 #[template(path = "backups.html")]
 struct BackupsPage {
     ctx: Ctx,
     notice: Option<String>,
+    error: Option<String>,
     problems: Vec<String>,
     lines: Vec<Line>,
     rows: Vec<GenerationRow>,
+    target: TargetForm,
+    errors: HashMap<String, String>,
+}
+
+impl BackupsPage {
+    fn err(&self, field: &str) -> String {
+        self.errors.get(field).cloned().unwrap_or_default()
+    }
 }
 
 /// A size as people read it: 1.2 MB, 830 KB, 4.1 GB.
@@ -217,6 +242,32 @@ fn lines(lang: Lang, o: &Overview) -> (Vec<Line>, Vec<String>) {
         target,
         o.target.problem.is_some(),
     );
+    if let Some(off) = &o.offsite {
+        let v = match &off.last {
+            None => format!("{} · {}", off.target, tr("backups.offsite_pending")),
+            Some(l) => match &l.error {
+                Some(e) => {
+                    problems.push(format!("{}: {e}", tr("backups.offsite_failing")));
+                    format!(
+                        "{} · {} · {}: {e}",
+                        off.target,
+                        time(Some(l.at)),
+                        tr("backups.failed")
+                    )
+                }
+                None => format!(
+                    "{} · {} {} · {} {}",
+                    off.target,
+                    tr("backups.offsite_checked"),
+                    time(Some(l.at)),
+                    l.generations,
+                    tr("backups.offsite_there")
+                ),
+            },
+        };
+        let bad = off.last.as_ref().is_some_and(|l| l.error.is_some());
+        line("offsite", "backups.offsite", v, bad);
+    }
     let retention = match lang {
         Lang::Zh => format!(
             "最近 {} 天全部保留，另留 {} 周、{} 个月各一份",
@@ -264,27 +315,90 @@ fn rows(lang: Lang, o: &Overview) -> Vec<GenerationRow> {
 #[derive(serde::Deserialize)]
 pub struct Notice {
     queued: Option<String>,
+    saved: Option<String>,
+    /// `ok`, or what the storage answered.
+    tested: Option<String>,
 }
 
-pub async fn page(State(app): State<AppState>, page: Page, Query(q): Query<Notice>) -> Response {
+/// What the page shows besides the overview: a notice, an error, the form as posted.
+#[derive(Default)]
+struct Extra {
+    notice: Option<String>,
+    error: Option<String>,
+    form: Option<TargetForm>,
+    errors: HashMap<String, String>,
+}
+
+async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
     let lang = page.ctx.lang;
     let o = match overview::overview(&app.store, &page.access).await {
         Ok(o) => o,
         Err(e) => return error_page(lang, e),
     };
     let (lines, problems) = lines(lang, &o);
-    let notice = match q.queued.as_deref() {
-        Some("backup") => Some(t(lang, "backups.queued_backup")),
-        Some("drill") => Some(t(lang, "backups.queued_drill")),
-        _ => None,
+    let target = match extra.form {
+        Some(f) => f,
+        None => match offsite::settings_for(&app.store, &page.access).await {
+            Ok(v) if !v.is_null() => TargetForm {
+                configured: true,
+                endpoint: v["endpoint"].as_str().unwrap_or("").into(),
+                region: v["region"].as_str().unwrap_or("").into(),
+                bucket: v["bucket"].as_str().unwrap_or("").into(),
+                prefix: v["prefix"].as_str().unwrap_or("").into(),
+                access_key: v["access_key"].as_str().unwrap_or("").into(),
+                secret_set: v["secret_key_set"] == json!(true),
+                path_style: v["path_style"] != json!(false),
+            },
+            _ => TargetForm {
+                path_style: true,
+                ..Default::default()
+            },
+        },
     };
-    render(&BackupsPage {
+    let invalid = !extra.errors.is_empty();
+    let mut res = render(&BackupsPage {
         rows: rows(lang, &o),
         lines,
         problems,
-        notice,
+        notice: extra.notice,
+        error: extra.error,
+        target,
+        errors: extra.errors,
         ctx: page.ctx,
-    })
+    });
+    if invalid {
+        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    res
+}
+
+pub async fn page(State(app): State<AppState>, page: Page, Query(q): Query<Notice>) -> Response {
+    let lang = page.ctx.lang;
+    let notice = match (q.queued.as_deref(), q.saved.as_deref()) {
+        (Some("backup"), _) => Some(t(lang, "backups.queued_backup")),
+        (Some("drill"), _) => Some(t(lang, "backups.queued_drill")),
+        (_, Some("target")) => Some(t(lang, "backups.target_saved")),
+        (_, Some("removed")) => Some(t(lang, "backups.target_removed")),
+        _ => None,
+    };
+    let (notice, error) = match q.tested.as_deref() {
+        Some("ok") => (Some(t(lang, "backups.target_works")), None),
+        Some(m) => (
+            notice,
+            Some(format!("{}: {m}", t(lang, "backups.target_fails"))),
+        ),
+        None => (notice, None),
+    };
+    show(
+        &app,
+        page,
+        Extra {
+            notice,
+            error,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 pub async fn start(State(app): State<AppState>, Posted { page, form: _ }: Posted) -> Response {
@@ -297,6 +411,83 @@ pub async fn start(State(app): State<AppState>, Posted { page, form: _ }: Posted
 pub async fn drill(State(app): State<AppState>, Posted { page, form: _ }: Posted) -> Response {
     match scheduled::request(&app.store, &page.access, true).await {
         Ok(_) => Redirect::to("/admin/backups?queued=drill").into_response(),
+        Err(e) => error_page(page.ctx.lang, e),
+    }
+}
+
+/// Saves the off-site target from the form (a blank secret keeps the stored one).
+pub async fn save_target(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
+    let lang = page.ctx.lang;
+    let mut doc = Map::new();
+    for k in ["endpoint", "region", "bucket", "prefix", "access_key"] {
+        doc.insert(k.into(), json!(field(&form, k).trim()));
+    }
+    let secret = field(&form, "secret_key");
+    if !secret.is_empty() {
+        doc.insert("secret_key".into(), json!(secret));
+    }
+    doc.insert(
+        "path_style".into(),
+        Value::Bool(field(&form, "path_style") == "on"),
+    );
+    match offsite::save(&app.store, &page.access, &doc).await {
+        Ok(_) => Redirect::to("/admin/backups?saved=target#offsite").into_response(),
+        Err(DomainError::Validation(errs)) => {
+            let errors = errs
+                .iter()
+                .map(|e| (e.field.clone(), super::field_message(lang, e)))
+                .collect();
+            let posted = TargetForm {
+                configured: false,
+                endpoint: field(&form, "endpoint"),
+                region: field(&form, "region"),
+                bucket: field(&form, "bucket"),
+                prefix: field(&form, "prefix"),
+                access_key: field(&form, "access_key"),
+                secret_set: false,
+                path_style: field(&form, "path_style") == "on",
+            };
+            show(
+                &app,
+                page,
+                Extra {
+                    form: Some(posted),
+                    errors,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Err(e) => error_page(lang, e),
+    }
+}
+
+/// Tests the target, then shows the page again (a redirect, so that reloading or switching
+/// language does not test again).
+pub async fn test_target(
+    State(app): State<AppState>,
+    Posted { page, form: _ }: Posted,
+) -> Response {
+    match offsite::test(&app.store, &page.access).await {
+        Ok(_) => Redirect::to("/admin/backups?tested=ok#offsite").into_response(),
+        Err(DomainError::Upstream(m)) => {
+            let m: String = m.chars().take(300).collect();
+            Redirect::to(&format!(
+                "/admin/backups?tested={}#offsite",
+                super::form::urlencode(&m)
+            ))
+            .into_response()
+        }
+        Err(e) => error_page(page.ctx.lang, e),
+    }
+}
+
+pub async fn remove_target(
+    State(app): State<AppState>,
+    Posted { page, form: _ }: Posted,
+) -> Response {
+    match offsite::remove(&app.store, &page.access).await {
+        Ok(()) => Redirect::to("/admin/backups?saved=removed").into_response(),
         Err(e) => error_page(page.ctx.lang, e),
     }
 }

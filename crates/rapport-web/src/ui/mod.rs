@@ -144,6 +144,15 @@ pub fn routes() -> Router<AppState> {
             get(backup_pages::page).post(backup_pages::start),
         )
         .route("/admin/backups/drill", post(backup_pages::drill))
+        .route("/admin/backups/target", post(backup_pages::save_target))
+        .route(
+            "/admin/backups/target/test",
+            post(backup_pages::test_target),
+        )
+        .route(
+            "/admin/backups/target/remove",
+            post(backup_pages::remove_target),
+        )
         .route("/admin/mail", get(mail_pages::page).post(mail_pages::save))
         .route("/admin/mail/test", post(mail_pages::test))
         .route("/admin/mail/anchors", post(mail_pages::save_anchor_email))

@@ -73,6 +73,7 @@ pub(super) fn nullable_optionals(doc: &mut Value) {
             "RolePut",
             "DepartmentCreate",
             "SmtpSettings",
+            "BackupTarget",
             "Bulk",
             "ContactEmail",
             "SmtpTest",

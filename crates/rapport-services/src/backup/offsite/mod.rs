@@ -1,0 +1,747 @@
+//! Off-site copies: the backup directory mirrored to S3-compatible object storage, with the
+//! same layout under a prefix (`<prefix><generation>/base.rpb`, ...). Files are already
+//! encrypted and signed with the backup key, so the storage sees nothing readable.
+//!
+//! The job `backup.offsite` mirrors every `RAPPORT_BACKUP_OFFSITE_SECS` (and after each copy):
+//! it uploads what the storage lacks (a generation's copy first, its manifest next, then its
+//! WAL segments, so a generation with a manifest there is restorable), and deletes there the
+//! generations retention deleted here, never any newer than the oldest kept here, and nothing
+//! when nothing is kept here (a lost disk must not empty the off-site copy). `rapport backup
+//! pull` downloads generations back for `rapport restore`. The target's secret key is stored
+//! encrypted with the field keys.
+
+pub mod s3;
+
+use super::repo::{Repo, MANIFEST, WAL};
+use crate::access::Access;
+use crate::{audit, jobs, Store};
+use chrono::{DateTime, Utc};
+use rapport_core::{DomainError, FieldError};
+use rapport_db::{db_err, exec, get, one};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+pub const JOB: &str = "backup.offsite";
+/// The last mirroring's result, in the backup directory.
+pub const STATUS: &str = "offsite.json";
+
+fn t(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Where backups are copied off the machine.
+#[derive(Clone)]
+pub struct Target {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    /// Key prefix, empty or ending in `/`.
+    pub prefix: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.describe())
+    }
+}
+
+impl Target {
+    pub fn client(&self) -> Result<s3::S3, DomainError> {
+        s3::S3::new(
+            &self.endpoint,
+            self.path_style,
+            &self.bucket,
+            &self.region,
+            &self.access_key,
+            &self.secret_key,
+        )
+    }
+
+    /// `s3://bucket/prefix (endpoint)`, for pages and logs.
+    pub fn describe(&self) -> String {
+        format!("s3://{}/{} ({})", self.bucket, self.prefix, self.endpoint)
+    }
+
+    fn public(&self) -> Value {
+        json!({
+            "kind": "s3",
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "access_key": self.access_key,
+            "secret_key_set": !self.secret_key.is_empty(),
+            "path_style": self.path_style,
+        })
+    }
+}
+
+/// The configured target, its secret decrypted.
+pub async fn load<C: ConnectionTrait>(c: &C, store: &Store) -> Result<Option<Target>, DomainError> {
+    let Some(r) = one(
+        c,
+        Query::select()
+            .columns(
+                [
+                    "endpoint",
+                    "region",
+                    "bucket",
+                    "prefix",
+                    "access_key",
+                    "secret_enc",
+                    "path_style",
+                ]
+                .map(t),
+            )
+            .from(t("backup_targets"))
+            .and_where(Expr::col(t("id")).eq("default")),
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let secret_key = match get::<Option<String>>(&r, "secret_enc")? {
+        Some(enc) => store
+            .keys()?
+            .decrypt("backup_targets", "secret_enc", "default", &enc)?,
+        None => String::new(),
+    };
+    Ok(Some(Target {
+        endpoint: get(&r, "endpoint")?,
+        region: get(&r, "region")?,
+        bucket: get(&r, "bucket")?,
+        prefix: get::<Option<String>>(&r, "prefix")?.unwrap_or_default(),
+        access_key: get(&r, "access_key")?,
+        secret_key,
+        path_style: get(&r, "path_style")?,
+    }))
+}
+
+pub fn may_change(actor: &Access) -> Result<(), DomainError> {
+    crate::settings::may_change(actor, "the off-site backup target")
+}
+
+/// The target as the API shows it (the secret only as set or not); `null` when none.
+pub async fn settings_for(store: &Store, actor: &Access) -> Result<Value, DomainError> {
+    may_change(actor)?;
+    Ok(load(store.db.reader(), store)
+        .await?
+        .map_or(Value::Null, |t| t.public()))
+}
+
+fn field_text<'a>(doc: &'a Map<String, Value>, k: &str) -> &'a str {
+    doc.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Checks a target document; a missing `secret_key` keeps `current`'s.
+pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Target, DomainError> {
+    let allowed = [
+        "kind",
+        "endpoint",
+        "region",
+        "bucket",
+        "prefix",
+        "access_key",
+        "secret_key",
+        "path_style",
+    ];
+    let mut errors = Vec::new();
+    for k in doc.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        errors.push(FieldError::new(
+            k.clone(),
+            "unknown_field",
+            format!("a backup target has no field named {k}"),
+        ));
+    }
+    for k in allowed.iter().filter(|k| **k != "path_style") {
+        if doc.get(*k).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            errors.push(FieldError::new(
+                *k,
+                "invalid_type",
+                format!("{k} must be text"),
+            ));
+        }
+    }
+    if doc.get("path_style").is_some_and(|v| !v.is_boolean()) {
+        errors.push(FieldError::new(
+            "path_style",
+            "invalid_type",
+            "path_style must be true or false",
+        ));
+    }
+    if doc.get("kind").is_some_and(|k| !k.is_null() && k != "s3") {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_choice",
+            "kind must be s3 (S3-compatible object storage)",
+        ));
+    }
+    let endpoint = field_text(doc, "endpoint")
+        .trim_end_matches('/')
+        .to_string();
+    let endpoint_ok = url::Url::parse(&endpoint)
+        .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+    if !endpoint_ok {
+        errors.push(FieldError::new(
+            "endpoint",
+            "invalid_url",
+            "endpoint must be an https:// (or http://) address such as https://s3.eu-west-1.amazonaws.com",
+        ));
+    }
+    let bucket = field_text(doc, "bucket").to_string();
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.']);
+    if !bucket_ok {
+        errors.push(FieldError::new(
+            "bucket",
+            "invalid_bucket",
+            "bucket must be 3-63 lower-case letters, digits, dots and hyphens",
+        ));
+    }
+    let region = Some(field_text(doc, "region"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or("us-east-1")
+        .to_string();
+    if region.len() > 64
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        errors.push(FieldError::new(
+            "region",
+            "invalid_region",
+            "region must be letters, digits and hyphens (us-east-1, cn-hangzhou)",
+        ));
+    }
+    let mut prefix = field_text(doc, "prefix").trim_matches('/').to_string();
+    if prefix.len() > 200
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        || prefix.split('/').any(|p| p == ".." || p == ".")
+    {
+        errors.push(FieldError::new(
+            "prefix",
+            "invalid_prefix",
+            "prefix must be letters, digits, - _ . and / (folders), at most 200",
+        ));
+    }
+    if !prefix.is_empty() {
+        prefix.push('/');
+    }
+    let access_key = field_text(doc, "access_key").to_string();
+    if access_key.is_empty()
+        || access_key.len() > 128
+        || !access_key.chars().all(|c| c.is_ascii_graphic())
+    {
+        errors.push(FieldError::new(
+            "access_key",
+            "required",
+            "access_key is required: 1-128 visible ASCII characters",
+        ));
+    }
+    let secret_key = match doc.get("secret_key").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => current.map(|c| c.secret_key.clone()).unwrap_or_default(),
+    };
+    if secret_key.is_empty() {
+        errors.push(FieldError::new(
+            "secret_key",
+            "required",
+            "secret_key is required",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    Ok(Target {
+        endpoint,
+        region,
+        bucket,
+        prefix,
+        access_key,
+        secret_key,
+        path_style: doc
+            .get("path_style")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+    })
+}
+
+/// Saves the target (`PUT /api/v1/settings/backup-target`), audited; the next mirroring is
+/// queued at once.
+pub async fn save(
+    store: &Store,
+    actor: &Access,
+    doc: &Map<String, Value>,
+) -> Result<Value, DomainError> {
+    may_change(actor)?;
+    let current = load(store.db.reader(), store).await?;
+    let target = parse(doc, current.as_ref())?;
+    let keys = store.keys()?;
+    let secret_enc = keys.encrypt(
+        "backup_targets",
+        "secret_enc",
+        "default",
+        &target.secret_key,
+    )?;
+    let now = store.now();
+    let cols = [
+        "id",
+        "kind",
+        "endpoint",
+        "region",
+        "bucket",
+        "prefix",
+        "access_key",
+        "secret_enc",
+        "path_style",
+        "updated_at",
+    ];
+    let values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
+        "default".into(),
+        "s3".into(),
+        target.endpoint.clone().into(),
+        target.region.clone().into(),
+        target.bucket.clone().into(),
+        target.prefix.clone().into(),
+        target.access_key.clone().into(),
+        secret_enc.into(),
+        target.path_style.into(),
+        now.into(),
+    ];
+    let tx = store.db.begin().await?;
+    let mut q = Query::insert();
+    q.into_table(t("backup_targets"))
+        .columns(cols.map(t))
+        .values(values)
+        .map_err(DomainError::internal)?
+        .on_conflict(
+            OnConflict::column(t("id"))
+                .update_columns(cols[1..].iter().map(|c| t(c)))
+                .to_owned(),
+        );
+    exec(&tx, &q).await?;
+    let mut details = target.public();
+    details["secret_key_changed"] = json!(doc.get("secret_key").is_some_and(|s| s != ""));
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("settings.backup_target_updated").details(details),
+    )
+    .await?;
+    enqueue(
+        &tx,
+        store,
+        now,
+        format!("{JOB}@saved-{}", now.timestamp_millis()),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(target.public())
+}
+
+/// Removes the target (`DELETE /api/v1/settings/backup-target`); what was copied stays there.
+pub async fn remove(store: &Store, actor: &Access) -> Result<(), DomainError> {
+    may_change(actor)?;
+    let tx = store.db.begin().await?;
+    let n = exec(
+        &tx,
+        Query::delete()
+            .from_table(t("backup_targets"))
+            .and_where(Expr::col(t("id")).eq("default")),
+    )
+    .await?;
+    if n == 0 {
+        return Err(DomainError::NotFound);
+    }
+    audit::record(
+        &tx,
+        store,
+        actor,
+        audit::Entry::new("settings.backup_target_removed"),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Writes, reads back and deletes a small object: whether the target works, with the
+/// storage's own answer when it does not (`POST /api/v1/settings/backup-target/test`).
+pub async fn test(store: &Store, actor: &Access) -> Result<Value, DomainError> {
+    may_change(actor)?;
+    let target = load(store.db.reader(), store)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let client = target.client()?;
+    let key = format!(
+        "{}.rapport-test-{}",
+        target.prefix,
+        uuid::Uuid::new_v4().simple()
+    );
+    let probe = b"rapport off-site backup test".to_vec();
+    let result = async {
+        client.put_bytes(&key, probe.clone()).await?;
+        let back = client.get_bytes(&key).await?;
+        client.delete(&key).await?;
+        if back != probe {
+            return Err(DomainError::Upstream(
+                "the storage returned something else than was written".into(),
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    audit::record_alone(
+        store,
+        actor,
+        audit::Entry::new("backup.target_tested").details(json!({
+            "target": target.describe(),
+            "error": result.as_ref().err().map(ToString::to_string),
+        })),
+    )
+    .await?;
+    result?;
+    Ok(json!({ "ok": true, "target": target.describe() }))
+}
+
+/// The last mirroring, as the backup page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SyncStatus {
+    pub at: DateTime<Utc>,
+    pub target: String,
+    pub uploaded: u64,
+    pub bytes: u64,
+    pub deleted: u64,
+    /// Generations complete there (their manifest uploaded).
+    pub generations: u64,
+    pub error: Option<String>,
+}
+
+pub fn last_sync(dir: &Path) -> Option<SyncStatus> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(STATUS)).ok()?).ok()
+}
+
+/// The files of a generation to copy, in the order that keeps the copy restorable: the data
+/// files, the manifest, the WAL segments, then anything else (the drill's result).
+fn files_of(g: &super::repo::Generation) -> Vec<(String, PathBuf)> {
+    let mut data = Vec::new();
+    let mut rest = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&g.dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let path = e.path();
+            if name.starts_with('.') || name.ends_with(".part") || !path.is_file() {
+                continue;
+            }
+            if name.ends_with(".rpb") {
+                data.push((format!("{}/{name}", g.id), path));
+            } else if name != MANIFEST {
+                rest.push((format!("{}/{name}", g.id), path));
+            }
+        }
+    }
+    data.sort();
+    rest.sort();
+    let mut out = data;
+    out.push((format!("{}/{MANIFEST}", g.id), g.dir.join(MANIFEST)));
+    out.extend(g.segments.iter().map(|s| {
+        (
+            format!("{}/{WAL}/{}", g.id, file_name(&s.path)),
+            s.path.clone(),
+        )
+    }));
+    out.extend(rest);
+    out
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+/// The generation a remote key belongs to (`<prefix><generation>/...`).
+fn generation_of<'a>(target: &Target, key: &'a str) -> Option<&'a str> {
+    key.strip_prefix(&target.prefix)?.split('/').next()
+}
+
+/// Mirrors `dir` to `target`: uploads what it lacks, deletes what retention deleted here.
+pub async fn mirror(
+    target: &Target,
+    dir: &Path,
+    now: DateTime<Utc>,
+) -> Result<SyncStatus, DomainError> {
+    let client = target.client()?;
+    let repo = Repo::new(dir);
+    let local = tokio::task::spawn_blocking(move || repo.generations())
+        .await
+        .map_err(DomainError::internal)??;
+    let complete: Vec<_> = local.iter().filter(|g| g.manifest.is_some()).collect();
+    let remote: std::collections::HashMap<String, u64> =
+        client.list(&target.prefix).await?.into_iter().collect();
+    let mut status = SyncStatus {
+        at: now,
+        target: target.describe(),
+        uploaded: 0,
+        bytes: 0,
+        deleted: 0,
+        generations: 0,
+        error: None,
+    };
+    for g in &complete {
+        for (rel, path) in files_of(g) {
+            let key = format!("{}{rel}", target.prefix);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue; // pruned or rewritten meanwhile: the next run sees it
+            };
+            if remote.get(&key) == Some(&meta.len()) {
+                continue;
+            }
+            status.bytes += client.put_file(&key, &path).await?;
+            status.uploaded += 1;
+        }
+        status.generations += 1;
+    }
+    // Deletions: generations retention removed here, older than the oldest kept here.
+    if let Some(oldest) = complete.first().map(|g| g.id.clone()) {
+        let kept: std::collections::HashSet<&str> = local.iter().map(|g| g.id.as_str()).collect();
+        for key in remote.keys() {
+            let Some(g) = generation_of(target, key) else {
+                continue;
+            };
+            if super::repo::is_generation_id(g) && !kept.contains(g) && g < oldest.as_str() {
+                client.delete(key).await?;
+                status.deleted += 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Downloads the complete generations at `target` (or the one named) into `dir`, for
+/// `rapport restore`; returns their names. Files already there are not downloaded again.
+pub async fn pull(
+    target: &Target,
+    dir: &Path,
+    generation: Option<&str>,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Vec<String>, DomainError> {
+    let client = target.client()?;
+    let remote = client.list(&target.prefix).await?;
+    let mut complete: Vec<String> = remote
+        .iter()
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix(&target.prefix)?;
+            let (g, file) = rest.split_once('/')?;
+            (file == MANIFEST && super::repo::is_generation_id(g)).then(|| g.to_string())
+        })
+        .filter(|g| generation.is_none_or(|want| want == g))
+        .collect();
+    complete.sort();
+    if complete.is_empty() {
+        return Err(DomainError::Upstream(match generation {
+            Some(g) => format!("{} holds no complete backup named {g}", target.describe()),
+            None => format!("{} holds no complete backup", target.describe()),
+        }));
+    }
+    for (key, size) in &remote {
+        let Some(rest) = key.strip_prefix(&target.prefix) else {
+            continue;
+        };
+        let Some((g, file)) = rest.split_once('/') else {
+            continue;
+        };
+        if !complete.iter().any(|c| c == g) || file.split('/').any(|p| p == ".." || p.is_empty()) {
+            continue;
+        }
+        let path = dir.join(g).join(file);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == *size) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DomainError::Internal(format!("{}: {e}", parent.display())))?;
+        }
+        client.get_file(key, &path).await?;
+        progress(format!("downloaded {rest} ({size} bytes)"));
+    }
+    Ok(complete)
+}
+
+/// The mirroring job: mirrors the configured target, records the result beside the backups
+/// and, when it starts failing, tells the administrators; then queues the next run.
+pub async fn run_job(store: &Store) -> Result<(), DomainError> {
+    let Some(settings) = store.settings.backup.clone() else {
+        return Ok(());
+    };
+    let Some(target) = load(store.db.reader(), store).await? else {
+        return Ok(());
+    };
+    let before = last_sync(&settings.dir);
+    let mut status = match mirror(&target, &settings.dir, store.now()).await {
+        Ok(s) => s,
+        Err(e) => SyncStatus {
+            at: store.now(),
+            target: target.describe(),
+            uploaded: 0,
+            bytes: 0,
+            deleted: 0,
+            generations: before.as_ref().map_or(0, |b| b.generations),
+            error: Some(e.to_string()),
+        },
+    };
+    status.at = store.now();
+    if let Ok(text) = serde_json::to_vec(&status) {
+        let _ = std::fs::create_dir_all(&settings.dir);
+        if let Err(e) = std::fs::write(settings.dir.join(STATUS), text) {
+            tracing::warn!(error = %e, "cannot record the off-site copy's result");
+        }
+    }
+    let started_failing = status.error.is_some() && before.is_none_or(|b| b.error.is_none());
+    let worked = status.uploaded > 0 || status.deleted > 0;
+    if started_failing || worked {
+        let details = json!({
+            "target": status.target, "uploaded": status.uploaded, "bytes": status.bytes,
+            "deleted": status.deleted, "error": status.error,
+        });
+        let action = if status.error.is_some() {
+            "backup.offsite_failed"
+        } else {
+            "backup.offsite_copied"
+        };
+        let tx = store.db.begin().await?;
+        audit::record(
+            &tx,
+            store,
+            &rapport_core::Principal::system(),
+            audit::Entry::new(action).details(details.clone()),
+        )
+        .await?;
+        if started_failing {
+            super::notify_admins(
+                &tx,
+                store,
+                format!(
+                    "off-site copy to {}: {}",
+                    status.target,
+                    status.error.clone().unwrap_or_default()
+                ),
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+    }
+    schedule(store).await
+}
+
+async fn enqueue<C: ConnectionTrait>(
+    c: &C,
+    store: &Store,
+    at: DateTime<Utc>,
+    dedupe: String,
+) -> Result<(), DomainError> {
+    jobs::enqueue(
+        c,
+        store.now(),
+        jobs::NewJob::new(JOB, json!({}), at).dedupe(dedupe),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues the next mirroring at the next multiple of the interval (one per slot, however
+/// many servers ask).
+pub async fn schedule(store: &Store) -> Result<(), DomainError> {
+    let Some(every) = store.settings.backup.as_ref().map(|b| b.offsite_every) else {
+        return Ok(());
+    };
+    if load(store.db.reader(), store).await?.is_none() {
+        return Ok(()); // saving a target starts the mirroring
+    }
+    let now = store.now();
+    let every_ms = (every.as_millis() as i64).max(1000);
+    let slot = (now.timestamp_millis() / every_ms + 1) * every_ms;
+    let at = DateTime::<Utc>::from_timestamp_millis(slot).unwrap_or(now);
+    let tx = store.db.begin().await?;
+    enqueue(&tx, store, at, format!("{JOB}@{slot}")).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// After a copy or a drill: mirror now rather than at the next slot.
+pub async fn soon(store: &Store) -> Result<(), DomainError> {
+    if load(store.db.reader(), store).await?.is_none() {
+        return Ok(());
+    }
+    let now = store.now();
+    let tx = store.db.begin().await?;
+    enqueue(
+        &tx,
+        store,
+        now,
+        format!("{JOB}@soon-{}", now.timestamp_millis()),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_target_is_checked_field_by_field() {
+        let ok = parse(
+            &doc(json!({"endpoint": "https://oss-cn-hangzhou.aliyuncs.com/", "bucket": "crm-backups",
+                "region": "cn-hangzhou", "prefix": "/rapport/prod/", "access_key": "AK", "secret_key": "SK"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.prefix, "rapport/prod/");
+        assert_eq!(ok.endpoint, "https://oss-cn-hangzhou.aliyuncs.com");
+        assert!(ok.path_style);
+        let Err(DomainError::Validation(errs)) = parse(
+            &doc(
+                json!({"endpoint": "ftp://x", "bucket": "A", "prefix": "../x", "access_key": "",
+                "colour": "red"}),
+            ),
+            None,
+        ) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "endpoint",
+            "bucket",
+            "prefix",
+            "access_key",
+            "secret_key",
+            "colour",
+        ] {
+            assert!(fields.contains(&f), "{f} not named: {fields:?}");
+        }
+        // A missing secret keeps the stored one.
+        let kept = parse(
+            &doc(json!({"endpoint": "http://127.0.0.1:9000", "bucket": "b-1", "access_key": "AK"})),
+            Some(&ok),
+        )
+        .unwrap();
+        assert_eq!(kept.secret_key, "SK");
+        assert_eq!(kept.region, "us-east-1");
+    }
+}
