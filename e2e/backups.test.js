@@ -94,6 +94,18 @@ test("an administrator backs up and drills from the backup page, at phone width 
   await Promise.all([page.waitForNavigation(), page.click("#target-test")]);
   assert.match(await page.locator(".alert.ok").innerText(), /连接正常/);
   const offsite = await reloadUntil(page, "#backup-offsite", /1 份备份已在异地/, "the backup did not go off-site");
+  // An SFTP server with a host key that is not one: named, and the S3 target stays.
+  await page.selectOption("select[name=kind]", "sftp");
+  await page.fill("input[name=endpoint]", "sftp://backup@127.0.0.1:2222");
+  await page.fill("input[name=prefix]", "/srv/backups");
+  await page.fill("textarea[name=host_key]", "not a key");
+  await page.fill("textarea[name=private_key]", "not a key either");
+  await Promise.all([page.waitForNavigation(), page.click("#target-save")]);
+  assert.match(await page.locator(".field-error[data-field=host_key]").innerText(), /ssh-keyscan/);
+  assert.match(await page.locator(".field-error[data-field=private_key]").innerText(), /OpenSSH/);
+  assert.equal(await page.locator("select[name=kind]").inputValue(), "sftp");
+  await page.goto(`${base}/admin/backups`);
+  assert.match(await page.locator("#backup-offsite").innerText(), /s3:\/\/crm-backups/);
   assert.match(offsite, /s3:\/\/crm-backups\/rapport\/prod\//);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 391, `no sideways scrolling at phone width (${width}px)`);
@@ -109,7 +121,7 @@ test("an administrator backs up and drills from the backup page, at phone width 
   assert.match(await page.locator("#backup-next-drill").innerText(), /\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(every week\)/);
   assert.match(await page.locator("#backup-last-run").innerText(), /passed · \d+\.\d s · by hand/);
   assert.match(await page.locator("#backup-target").innerText(), /healthy · free \d/);
-  assert.match(await page.locator("#backup-offsite").innerText(), /last checked .* · 1 backups there/);
+  assert.match(await page.locator("#backup-offsite").innerText(), /last checked .* · 1 backup there/);
   assert.equal(await page.locator("#target-test").innerText(), "Test the connection");
   await page.screenshot({ path: join(SHOTS, "backups-en-phone.png"), fullPage: true });
   await context.close();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and a fresh machine lacks: Chromium for the browser
 # tests, pg_dump and pg_restore for the encryption test and PostgreSQL backups, pgBackRest for
-# the PostgreSQL backup drill, openssl for the TLS test, and the e2e npm packages
+# the PostgreSQL backup drill, OpenSSH's server for the SFTP backup test, openssl for the TLS
+# test, and the e2e npm packages
 # (from the lockfile), and the Python packages in scripts/python-requirements.txt. Safe to run
 # repeatedly.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v pg_dump >/dev/null || need+=(postgresql-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

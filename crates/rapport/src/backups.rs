@@ -59,21 +59,33 @@ pub enum BackupCommand {
         /// Address the bucket as a host name (bucket.endpoint) instead of a path.
         #[arg(long)]
         virtual_host: bool,
+        /// `s3` (default) or `sftp` (--endpoint sftp://user@host:port, --prefix the
+        /// directory, --host-key the server's key, --private-key a key file).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        host_key: Option<String>,
+        #[arg(long)]
+        private_key: Option<PathBuf>,
     },
 }
 
-/// Where `rapport backup pull` downloads from.
-#[allow(clippy::too_many_arguments)]
-async fn pull_target(
-    cfg: &Config,
+/// The off-site target given on the command line (`rapport backup pull`).
+struct PullFlags {
     endpoint: Option<String>,
     bucket: Option<String>,
     region: Option<String>,
     prefix: Option<String>,
     access_key: Option<String>,
     virtual_host: bool,
-) -> Result<backup::offsite::Target> {
-    if bucket.is_none() && endpoint.is_none() {
+    kind: Option<String>,
+    host_key: Option<String>,
+    private_key: Option<PathBuf>,
+}
+
+/// Where `rapport backup pull` downloads from.
+async fn pull_target(cfg: &Config, f: PullFlags) -> Result<backup::offsite::Target> {
+    if f.bucket.is_none() && f.endpoint.is_none() {
         let store = serve::open_store(cfg).await?;
         let target = backup::offsite::load(store.db.reader(), &store).await;
         store.db.close().await;
@@ -86,8 +98,13 @@ async fn pull_target(
                 )
             });
     }
-    let secret = match std::env::var("RAPPORT_BACKUP_S3_SECRET_KEY") {
-        Ok(s) if !s.is_empty() => s,
+    let secret = match (
+        &f.private_key,
+        std::env::var("RAPPORT_BACKUP_S3_SECRET_KEY"),
+    ) {
+        (Some(file), _) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?,
+        (None, Ok(s)) if !s.is_empty() => s,
         _ => {
             let mut line = String::new();
             std::io::stdin()
@@ -98,18 +115,20 @@ async fn pull_target(
     };
     let mut doc = serde_json::Map::new();
     for (k, v) in [
-        ("endpoint", endpoint),
-        ("bucket", bucket),
-        ("region", region),
-        ("prefix", prefix),
-        ("access_key", access_key),
+        ("endpoint", f.endpoint),
+        ("bucket", f.bucket),
+        ("region", f.region),
+        ("prefix", f.prefix),
+        ("access_key", f.access_key),
+        ("kind", f.kind),
+        ("host_key", f.host_key),
     ] {
         if let Some(v) = v {
             doc.insert(k.into(), v.into());
         }
     }
     doc.insert("secret_key".into(), secret.into());
-    doc.insert("path_style".into(), (!virtual_host).into());
+    doc.insert("path_style".into(), (!f.virtual_host).into());
     backup::offsite::parse(&doc, None).map_err(|e| match e {
         rapport_core::DomainError::Validation(errs) => anyhow!(
             "{}",
@@ -294,15 +313,23 @@ pub async fn command(cfg: &Config, command: BackupCommand) -> Result<()> {
             prefix,
             access_key,
             virtual_host,
+            kind,
+            host_key,
+            private_key,
         } => {
             let target = pull_target(
                 cfg,
-                endpoint,
-                bucket,
-                region,
-                prefix,
-                access_key,
-                virtual_host,
+                PullFlags {
+                    endpoint,
+                    bucket,
+                    region,
+                    prefix,
+                    access_key,
+                    virtual_host,
+                    kind,
+                    host_key,
+                    private_key,
+                },
             )
             .await?;
             let dir = to.unwrap_or_else(|| cfg.backup_dir.clone());

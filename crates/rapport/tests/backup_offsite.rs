@@ -308,3 +308,222 @@ async fn backups_go_off_site_and_a_lost_machine_is_restored_from_there() {
         .count();
     assert_eq!(failures, 1, "{notes}");
 }
+
+/// OpenSSH's server (Debian's openssh-server) on a free loopback port, with its own host key
+/// and one authorised client key, serving SFTP; stopped when dropped.
+struct SshServer {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+    host_key: String,
+    client_key: String,
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn keygen(path: &std::path::Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen");
+    assert!(ok.success());
+}
+
+async fn ssh_server() -> SshServer {
+    let dir = std::env::temp_dir().join(format!("rapport-sshd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("remote")).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    keygen(&dir.join("host_key"));
+    keygen(&dir.join("client_key"));
+    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n\
+             Subsystem sftp internal-sftp\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sshd (apt-get install openssh-server)");
+    let until = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "sshd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+    let client_key = std::fs::read_to_string(dir.join("client_key")).unwrap();
+    SshServer {
+        child,
+        port,
+        dir,
+        host_key: host_key.trim().to_string(),
+        client_key,
+    }
+}
+
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_go_to_an_sftp_server_whose_host_key_is_pinned() {
+    let ssh = ssh_server().await;
+    let app = App::start_with(
+        Backend::Sqlite,
+        &[
+            ("RAPPORT_BACKUP_SCHEDULED", "on"),
+            ("RAPPORT_BACKUP_OFFSITE_SECS", "1"),
+            ("RAPPORT_JOB_POLL_MS", "100"),
+        ],
+    )
+    .await
+    .unwrap();
+    app.user("admin@example.com", "administrator", None, None)
+        .await;
+    let admin = app.login("admin@example.com").await;
+    let c = app
+        .created(
+            &admin,
+            "/api/v1/contacts",
+            json!({"family_name": "周", "given_name": "sftp"}),
+        )
+        .await;
+    let endpoint = format!("sftp://{}@127.0.0.1:{}", user(), ssh.port);
+    let remote = ssh.dir.join("remote");
+    let mut target = json!({
+        "kind": "sftp", "endpoint": endpoint, "prefix": remote.display().to_string(),
+        "secret_key": ssh.client_key,
+        // Another server's key: the connection must be refused.
+        "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+    });
+    // A private key that is not one is named.
+    let mut bad = target.clone();
+    bad["secret_key"] = json!("not a key");
+    let (code, body) = app
+        .call(
+            &admin,
+            reqwest::Method::PUT,
+            "/api/v1/settings/backup-target",
+            Some(bad),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.to_string().contains("invalid_private_key"), "{body}");
+    let (code, body) = app
+        .call(
+            &admin,
+            reqwest::Method::PUT,
+            "/api/v1/settings/backup-target",
+            Some(target.clone()),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.to_string().contains("PRIVATE KEY"), "{body}");
+    let (code, body) = app
+        .post(&admin, "/api/v1/settings/backup-target/test", json!({}))
+        .await;
+    assert_eq!(code, 502, "{body}");
+    let offered = ssh
+        .host_key
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        body.to_string().contains(&offered),
+        "the refusal shows the key the server offered: {body}"
+    );
+    // The right key (as ssh-keyscan prints it, host name first).
+    target["host_key"] = json!(format!("[127.0.0.1]:{} {}", ssh.port, ssh.host_key));
+    target.as_object_mut().unwrap().remove("secret_key");
+    let (code, body) = app
+        .call(
+            &admin,
+            reqwest::Method::PUT,
+            "/api/v1/settings/backup-target",
+            Some(target),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = app
+        .post(&admin, "/api/v1/settings/backup-target/test", json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+
+    let (code, _) = app.post(&admin, "/api/v1/backups", json!({})).await;
+    assert_eq!(code, 202);
+    let o = overview_until(&app, &admin, "the SFTP copy", |o| {
+        o["offsite"]["last"]["generations"].as_u64() == Some(1)
+    })
+    .await;
+    let generation = o["last_success"]["id"].as_str().unwrap().to_string();
+    for file in ["base.rpb", "journal.rpb", "manifest.json"] {
+        assert!(
+            remote.join(&generation).join(file).is_file(),
+            "{file} not on the server"
+        );
+    }
+    assert!(
+        std::fs::read_dir(remote.join(&generation))
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().ends_with(".part")),
+        "a temporary file was left"
+    );
+
+    // Fetched back with the command line alone, and restored.
+    let key_file = app.dir.join("client_key");
+    std::fs::write(&key_file, &ssh.client_key).unwrap();
+    let pulled = app.dir.join("pulled");
+    let (code, out, err) = app.cli(&[
+        "backup",
+        "pull",
+        "--to",
+        pulled.to_str().unwrap(),
+        "--kind",
+        "sftp",
+        "--endpoint",
+        &endpoint,
+        "--prefix",
+        remote.to_str().unwrap(),
+        "--host-key",
+        &ssh.host_key,
+        "--private-key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let restored = app.dir.join("restored");
+    let (code, out, err) = app.cli(&[
+        "restore",
+        "--from",
+        pulled.to_str().unwrap(),
+        "--to",
+        restored.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&generation), "{out}");
+    let _ = c;
+}

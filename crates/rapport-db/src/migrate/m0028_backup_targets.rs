@@ -1,5 +1,5 @@
 //! Migration 28: the off-site backup target (one row, `default`): S3-compatible object
-//! storage, its secret access key encrypted.
+//! storage or an SFTP server, its secret (access key, private key) encrypted.
 
 use super::{a, boolean, id_pk, text, text_nn, ts_nn, Step};
 use sea_orm::sea_query::{ColumnDef, Table};
@@ -16,6 +16,8 @@ pub(super) fn steps() -> Vec<Step> {
     text_nn(&mut t, "access_key");
     text(&mut t, "secret_enc");
     boolean(&mut t, "path_style", true);
+    // SFTP: the server's pinned host key.
+    text(&mut t, "host_key");
     ts_nn(&mut t, "updated_at");
     vec![Step::Table(t.to_owned())]
 }

@@ -39,6 +39,9 @@ pub struct GenerationRow {
 #[derive(Default)]
 pub struct TargetForm {
     pub configured: bool,
+    /// `s3` or `sftp`.
+    pub kind: String,
+    pub host_key: String,
     pub endpoint: String,
     pub region: String,
     pub bucket: String,
@@ -261,7 +264,11 @@ fn lines(lang: Lang, o: &Overview) -> (Vec<Line>, Vec<String>) {
                     tr("backups.offsite_checked"),
                     time(Some(l.at)),
                     l.generations,
-                    tr("backups.offsite_there")
+                    tr(if l.generations == 1 {
+                        "backups.offsite_there_one"
+                    } else {
+                        "backups.offsite_there"
+                    })
                 ),
             },
         };
@@ -341,6 +348,8 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
         None => match offsite::settings_for(&app.store, &page.access).await {
             Ok(v) if !v.is_null() => TargetForm {
                 configured: true,
+                kind: v["kind"].as_str().unwrap_or("s3").into(),
+                host_key: v["host_key"].as_str().unwrap_or("").into(),
                 endpoint: v["endpoint"].as_str().unwrap_or("").into(),
                 region: v["region"].as_str().unwrap_or("").into(),
                 bucket: v["bucket"].as_str().unwrap_or("").into(),
@@ -351,6 +360,7 @@ async fn show(app: &AppState, page: Page, extra: Extra) -> Response {
             },
             _ => TargetForm {
                 path_style: true,
+                kind: "s3".into(),
                 ..Default::default()
             },
         },
@@ -419,10 +429,18 @@ pub async fn drill(State(app): State<AppState>, Posted { page, form: _ }: Posted
 pub async fn save_target(State(app): State<AppState>, Posted { page, form }: Posted) -> Response {
     let lang = page.ctx.lang;
     let mut doc = Map::new();
-    for k in ["endpoint", "region", "bucket", "prefix", "access_key"] {
-        doc.insert(k.into(), json!(field(&form, k).trim()));
+    let kind = field(&form, "kind");
+    let sftp = kind == "sftp";
+    doc.insert("kind".into(), json!(if sftp { "sftp" } else { "s3" }));
+    let fields: &[&str] = if sftp {
+        &["endpoint", "prefix", "host_key"]
+    } else {
+        &["endpoint", "region", "bucket", "prefix", "access_key"]
+    };
+    for k in fields {
+        doc.insert((*k).into(), json!(field(&form, k).trim()));
     }
-    let secret = field(&form, "secret_key");
+    let secret = field(&form, if sftp { "private_key" } else { "secret_key" });
     if !secret.is_empty() {
         doc.insert("secret_key".into(), json!(secret));
     }
@@ -439,6 +457,8 @@ pub async fn save_target(State(app): State<AppState>, Posted { page, form }: Pos
                 .collect();
             let posted = TargetForm {
                 configured: false,
+                kind: if sftp { "sftp" } else { "s3" }.into(),
+                host_key: field(&form, "host_key"),
                 endpoint: field(&form, "endpoint"),
                 region: field(&form, "region"),
                 bucket: field(&form, "bucket"),

@@ -1,5 +1,6 @@
-//! Off-site copies: the backup directory mirrored to S3-compatible object storage, with the
-//! same layout under a prefix (`<prefix><generation>/base.rpb`, ...). Files are already
+//! Off-site copies: the backup directory mirrored to S3-compatible object storage (under a
+//! prefix) or an SFTP server (in a directory), with the same layout
+//! (`<generation>/base.rpb`, ...). Files are already
 //! encrypted and signed with the backup key, so the storage sees nothing readable.
 //!
 //! The job `backup.offsite` mirrors every `RAPPORT_BACKUP_OFFSITE_SECS` (and after each copy):
@@ -11,6 +12,7 @@
 //! encrypted with the field keys.
 
 pub mod s3;
+pub mod sftp;
 
 use super::repo::{Repo, MANIFEST, WAL};
 use crate::access::Access;
@@ -32,9 +34,28 @@ fn t(s: &str) -> Alias {
     Alias::new(s)
 }
 
-/// Where backups are copied off the machine.
+/// What kind of storage a target is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    S3,
+    Sftp,
+}
+
+impl Kind {
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::S3 => "s3",
+            Kind::Sftp => "sftp",
+        }
+    }
+}
+
+/// Where backups are copied off the machine. For SFTP, `endpoint` is
+/// `sftp://user@host[:port]`, `prefix` the directory, `secret_key` the private key and
+/// `host_key` the server's pinned public key.
 #[derive(Clone)]
 pub struct Target {
+    pub kind: Kind,
     pub endpoint: String,
     pub region: String,
     pub bucket: String,
@@ -43,6 +64,66 @@ pub struct Target {
     pub access_key: String,
     pub secret_key: String,
     pub path_style: bool,
+    pub host_key: String,
+}
+
+/// A connected store of either kind.
+pub enum Client {
+    S3(Box<s3::S3>),
+    Sftp(Box<sftp::Sftp>),
+}
+
+impl Client {
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, DomainError> {
+        match self {
+            Client::S3(c) => c.list(prefix).await,
+            Client::Sftp(c) => c.list().await,
+        }
+    }
+    pub async fn put_file(&self, key: &str, path: &Path) -> Result<u64, DomainError> {
+        match self {
+            Client::S3(c) => c.put_file(key, path).await,
+            Client::Sftp(c) => c.put_file(key, path).await,
+        }
+    }
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), DomainError> {
+        match self {
+            Client::S3(c) => c.put_bytes(key, bytes).await,
+            Client::Sftp(c) => c.put_bytes(key, bytes).await,
+        }
+    }
+    pub async fn get_file(&self, key: &str, path: &Path) -> Result<u64, DomainError> {
+        match self {
+            Client::S3(c) => c.get_file(key, path).await,
+            Client::Sftp(c) => c.get_file(key, path).await,
+        }
+    }
+    pub async fn get_bytes(&self, key: &str) -> Result<Vec<u8>, DomainError> {
+        match self {
+            Client::S3(c) => c.get_bytes(key).await,
+            Client::Sftp(c) => c.get_bytes(key).await,
+        }
+    }
+    pub async fn delete(&self, key: &str) -> Result<(), DomainError> {
+        match self {
+            Client::S3(c) => c.delete(key).await,
+            Client::Sftp(c) => c.delete(key).await,
+        }
+    }
+}
+
+/// `sftp://user@host[:port]` as (user, host, port).
+fn sftp_address(endpoint: &str) -> Option<(String, String, u16)> {
+    let u = url::Url::parse(endpoint).ok()?;
+    if u.scheme() != "sftp" || u.username().is_empty() {
+        return None;
+    }
+    let host = u.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    Some((
+        u.username().to_string(),
+        host.to_string(),
+        u.port().unwrap_or(22),
+    ))
 }
 
 impl std::fmt::Debug for Target {
@@ -52,25 +133,59 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    pub fn client(&self) -> Result<s3::S3, DomainError> {
-        s3::S3::new(
-            &self.endpoint,
-            self.path_style,
-            &self.bucket,
-            &self.region,
-            &self.access_key,
-            &self.secret_key,
-        )
+    pub async fn client(&self) -> Result<Client, DomainError> {
+        match self.kind {
+            Kind::S3 => Ok(Client::S3(Box::new(s3::S3::new(
+                &self.endpoint,
+                self.path_style,
+                &self.bucket,
+                &self.region,
+                &self.access_key,
+                &self.secret_key,
+            )?))),
+            Kind::Sftp => {
+                let (user, host, port) = sftp_address(&self.endpoint).ok_or_else(|| {
+                    DomainError::Upstream(format!("{} is not sftp://user@host", self.endpoint))
+                })?;
+                Ok(Client::Sftp(Box::new(
+                    sftp::Sftp::connect(
+                        &host,
+                        port,
+                        &user,
+                        &self.secret_key,
+                        &self.host_key,
+                        &self.prefix,
+                    )
+                    .await?,
+                )))
+            }
+        }
     }
 
-    /// `s3://bucket/prefix (endpoint)`, for pages and logs.
+    /// What keys start with at the store: the prefix on S3; nothing on SFTP, whose
+    /// directory is the connection's.
+    pub fn key_prefix(&self) -> &str {
+        match self.kind {
+            Kind::S3 => &self.prefix,
+            Kind::Sftp => "",
+        }
+    }
+
+    /// `s3://bucket/prefix (endpoint)` or `sftp://user@host:port/dir`, for pages and logs.
     pub fn describe(&self) -> String {
-        format!("s3://{}/{} ({})", self.bucket, self.prefix, self.endpoint)
+        match self.kind {
+            Kind::S3 => format!("s3://{}/{} ({})", self.bucket, self.prefix, self.endpoint),
+            Kind::Sftp => format!(
+                "{}/{}",
+                self.endpoint.trim_end_matches('/'),
+                self.prefix.trim_start_matches('/')
+            ),
+        }
     }
 
     fn public(&self) -> Value {
         json!({
-            "kind": "s3",
+            "kind": self.kind.key(),
             "endpoint": self.endpoint,
             "region": self.region,
             "bucket": self.bucket,
@@ -78,6 +193,7 @@ impl Target {
             "access_key": self.access_key,
             "secret_key_set": !self.secret_key.is_empty(),
             "path_style": self.path_style,
+            "host_key": self.host_key,
         })
     }
 }
@@ -96,6 +212,8 @@ pub async fn load<C: ConnectionTrait>(c: &C, store: &Store) -> Result<Option<Tar
                     "access_key",
                     "secret_enc",
                     "path_style",
+                    "kind",
+                    "host_key",
                 ]
                 .map(t),
             )
@@ -112,7 +230,10 @@ pub async fn load<C: ConnectionTrait>(c: &C, store: &Store) -> Result<Option<Tar
             .decrypt("backup_targets", "secret_enc", "default", &enc)?,
         None => String::new(),
     };
+    let kind: String = get(&r, "kind")?;
     Ok(Some(Target {
+        kind: if kind == "sftp" { Kind::Sftp } else { Kind::S3 },
+        host_key: get::<Option<String>>(&r, "host_key")?.unwrap_or_default(),
         endpoint: get(&r, "endpoint")?,
         region: get(&r, "region")?,
         bucket: get(&r, "bucket")?,
@@ -139,7 +260,7 @@ fn field_text<'a>(doc: &'a Map<String, Value>, k: &str) -> &'a str {
     doc.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Checks a target document; a missing `secret_key` keeps `current`'s.
+/// Checks a target document; a missing `secret_key` keeps `current`'s (of the same kind).
 pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Target, DomainError> {
     let allowed = [
         "kind",
@@ -150,6 +271,7 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
         "access_key",
         "secret_key",
         "path_style",
+        "host_key",
     ];
     let mut errors = Vec::new();
     for k in doc.keys().filter(|k| !allowed.contains(&k.as_str())) {
@@ -175,25 +297,42 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             "path_style must be true or false",
         ));
     }
-    if doc.get("kind").is_some_and(|k| !k.is_null() && k != "s3") {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid_choice",
-            "kind must be s3 (S3-compatible object storage)",
-        ));
-    }
+    let kind = match doc.get("kind") {
+        None | Some(Value::Null) => Kind::S3,
+        Some(k) if k == "s3" => Kind::S3,
+        Some(k) if k == "sftp" => Kind::Sftp,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "kind",
+                "invalid_choice",
+                "kind must be s3 (S3-compatible object storage) or sftp",
+            ));
+            Kind::S3
+        }
+    };
     let endpoint = field_text(doc, "endpoint")
         .trim_end_matches('/')
         .to_string();
-    let endpoint_ok = url::Url::parse(&endpoint)
-        .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+    let endpoint_ok = match kind {
+        Kind::S3 => url::Url::parse(&endpoint)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some()),
+        Kind::Sftp => sftp_address(&endpoint).is_some(),
+    };
     if !endpoint_ok {
         errors.push(FieldError::new(
             "endpoint",
-            "invalid_url",
-            "endpoint must be an https:// (or http://) address such as https://s3.eu-west-1.amazonaws.com",
+            match kind {
+                Kind::S3 => "invalid_url",
+                Kind::Sftp => "invalid_sftp_url",
+            },
+            match kind {
+                Kind::S3 => "endpoint must be an https:// (or http://) address such as https://s3.eu-west-1.amazonaws.com",
+                Kind::Sftp => "endpoint must be an address such as sftp://backup@nas.example.com:22",
+            },
         ));
     }
+    // Each field present is checked whatever the kind; the kind says which are required.
+    let present = |k: &str| doc.get(k).is_some_and(|v| !v.is_null());
     let bucket = field_text(doc, "bucket").to_string();
     let bucket_ok = (3..=63).contains(&bucket.len())
         && bucket
@@ -201,17 +340,17 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && !bucket.starts_with(['-', '.'])
         && !bucket.ends_with(['-', '.']);
-    if !bucket_ok {
+    if !bucket_ok && (kind == Kind::S3 || present("bucket")) {
         errors.push(FieldError::new(
             "bucket",
             "invalid_bucket",
             "bucket must be 3-63 lower-case letters, digits, dots and hyphens",
         ));
     }
-    let region = Some(field_text(doc, "region"))
-        .filter(|r| !r.is_empty())
-        .unwrap_or("us-east-1")
-        .to_string();
+    let region = match (kind, field_text(doc, "region")) {
+        (Kind::S3, "") => "us-east-1".to_string(),
+        (_, r) => r.to_string(),
+    };
     if region.len() > 64
         || !region
             .chars()
@@ -223,7 +362,11 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             "region must be letters, digits and hyphens (us-east-1, cn-hangzhou)",
         ));
     }
-    let mut prefix = field_text(doc, "prefix").trim_matches('/').to_string();
+    let raw_prefix = field_text(doc, "prefix");
+    let mut prefix = match kind {
+        Kind::S3 => raw_prefix.trim_matches('/').to_string(),
+        Kind::Sftp => raw_prefix.trim_end_matches('/').to_string(),
+    };
     if prefix.len() > 200
         || !prefix
             .chars()
@@ -236,14 +379,17 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             "prefix must be letters, digits, - _ . and / (folders), at most 200",
         ));
     }
-    if !prefix.is_empty() {
+    if kind == Kind::S3 && !prefix.is_empty() {
         prefix.push('/');
     }
+    if kind == Kind::Sftp && prefix.is_empty() {
+        prefix.push('.');
+    }
     let access_key = field_text(doc, "access_key").to_string();
-    if access_key.is_empty()
-        || access_key.len() > 128
-        || !access_key.chars().all(|c| c.is_ascii_graphic())
-    {
+    let access_ok = !access_key.is_empty()
+        && access_key.len() <= 128
+        && access_key.chars().all(|c| c.is_ascii_graphic());
+    if !access_ok && (kind == Kind::S3 || present("access_key")) {
         errors.push(FieldError::new(
             "access_key",
             "required",
@@ -252,19 +398,54 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
     }
     let secret_key = match doc.get("secret_key").and_then(Value::as_str) {
         Some(s) if !s.is_empty() => s.to_string(),
-        _ => current.map(|c| c.secret_key.clone()).unwrap_or_default(),
+        _ => current
+            .filter(|c| c.kind == kind)
+            .map(|c| c.secret_key.clone())
+            .unwrap_or_default(),
     };
+    let host_key = field_text(doc, "host_key").trim().to_string();
     if secret_key.is_empty() {
         errors.push(FieldError::new(
             "secret_key",
             "required",
-            "secret_key is required",
+            match kind {
+                Kind::S3 => "secret_key is required",
+                Kind::Sftp => {
+                    "secret_key is required: the private key (OpenSSH format, no passphrase)"
+                }
+            },
+        ));
+    }
+    if kind == Kind::Sftp {
+        let (host_ok, key_ok) = sftp::check_keys(&host_key, &secret_key);
+        if host_ok.is_err() {
+            errors.push(FieldError::new(
+                "host_key",
+                "invalid_host_key",
+                "host_key must be the server's public key, as ssh-keyscan prints it (ssh-ed25519 AAAA...)",
+            ));
+        }
+        if let (Err(e), false) = (key_ok, secret_key.is_empty()) {
+            errors.push(FieldError::new(
+                "secret_key",
+                "invalid_private_key",
+                format!(
+                    "secret_key must be a private key in OpenSSH format without a passphrase: {e}"
+                ),
+            ));
+        }
+    } else if !host_key.is_empty() {
+        errors.push(FieldError::new(
+            "host_key",
+            "not_applicable",
+            "host_key is for sftp targets",
         ));
     }
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
     Ok(Target {
+        kind,
         endpoint,
         region,
         bucket,
@@ -275,6 +456,7 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             .get("path_style")
             .and_then(Value::as_bool)
             .unwrap_or(true),
+        host_key,
     })
 }
 
@@ -306,11 +488,12 @@ pub async fn save(
         "access_key",
         "secret_enc",
         "path_style",
+        "host_key",
         "updated_at",
     ];
     let values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
         "default".into(),
-        "s3".into(),
+        target.kind.key().into(),
         target.endpoint.clone().into(),
         target.region.clone().into(),
         target.bucket.clone().into(),
@@ -318,6 +501,9 @@ pub async fn save(
         target.access_key.clone().into(),
         secret_enc.into(),
         target.path_style.into(),
+        Some(target.host_key.clone())
+            .filter(|h| !h.is_empty())
+            .into(),
         now.into(),
     ];
     let tx = store.db.begin().await?;
@@ -383,14 +569,14 @@ pub async fn test(store: &Store, actor: &Access) -> Result<Value, DomainError> {
     let target = load(store.db.reader(), store)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let client = target.client()?;
     let key = format!(
         "{}.rapport-test-{}",
-        target.prefix,
+        target.key_prefix(),
         uuid::Uuid::new_v4().simple()
     );
     let probe = b"rapport off-site backup test".to_vec();
     let result = async {
+        let client = target.client().await?;
         client.put_bytes(&key, probe.clone()).await?;
         let back = client.get_bytes(&key).await?;
         client.delete(&key).await?;
@@ -473,7 +659,7 @@ fn file_name(p: &Path) -> String {
 
 /// The generation a remote key belongs to (`<prefix><generation>/...`).
 fn generation_of<'a>(target: &Target, key: &'a str) -> Option<&'a str> {
-    key.strip_prefix(&target.prefix)?.split('/').next()
+    key.strip_prefix(target.key_prefix())?.split('/').next()
 }
 
 /// Mirrors `dir` to `target`: uploads what it lacks, deletes what retention deleted here.
@@ -482,14 +668,17 @@ pub async fn mirror(
     dir: &Path,
     now: DateTime<Utc>,
 ) -> Result<SyncStatus, DomainError> {
-    let client = target.client()?;
+    let client = target.client().await?;
     let repo = Repo::new(dir);
     let local = tokio::task::spawn_blocking(move || repo.generations())
         .await
         .map_err(DomainError::internal)??;
     let complete: Vec<_> = local.iter().filter(|g| g.manifest.is_some()).collect();
-    let remote: std::collections::HashMap<String, u64> =
-        client.list(&target.prefix).await?.into_iter().collect();
+    let remote: std::collections::HashMap<String, u64> = client
+        .list(target.key_prefix())
+        .await?
+        .into_iter()
+        .collect();
     let mut status = SyncStatus {
         at: now,
         target: target.describe(),
@@ -501,7 +690,7 @@ pub async fn mirror(
     };
     for g in &complete {
         for (rel, path) in files_of(g) {
-            let key = format!("{}{rel}", target.prefix);
+            let key = format!("{}{rel}", target.key_prefix());
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue; // pruned or rewritten meanwhile: the next run sees it
             };
@@ -537,12 +726,12 @@ pub async fn pull(
     generation: Option<&str>,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Vec<String>, DomainError> {
-    let client = target.client()?;
-    let remote = client.list(&target.prefix).await?;
+    let client = target.client().await?;
+    let remote = client.list(target.key_prefix()).await?;
     let mut complete: Vec<String> = remote
         .iter()
         .filter_map(|(k, _)| {
-            let rest = k.strip_prefix(&target.prefix)?;
+            let rest = k.strip_prefix(target.key_prefix())?;
             let (g, file) = rest.split_once('/')?;
             (file == MANIFEST && super::repo::is_generation_id(g)).then(|| g.to_string())
         })
@@ -556,7 +745,7 @@ pub async fn pull(
         }));
     }
     for (key, size) in &remote {
-        let Some(rest) = key.strip_prefix(&target.prefix) else {
+        let Some(rest) = key.strip_prefix(target.key_prefix()) else {
             continue;
         };
         let Some((g, file)) = rest.split_once('/') else {
@@ -743,5 +932,20 @@ mod tests {
         .unwrap();
         assert_eq!(kept.secret_key, "SK");
         assert_eq!(kept.region, "us-east-1");
+        // SFTP: an address with a user, the host key and a private key that parse.
+        let Err(DomainError::Validation(errs)) = parse(
+            &doc(
+                json!({"kind": "sftp", "endpoint": "sftp://nas.example.com", "prefix": "/srv/b",
+                "secret_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n", "host_key": "ssh-ed25519 x"}),
+            ),
+            Some(&ok),
+        ) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        for f in ["endpoint", "secret_key", "host_key"] {
+            assert!(fields.contains(&f), "{f} not named: {fields:?}");
+        }
+        assert!(!fields.contains(&"bucket"), "{fields:?}");
     }
 }

@@ -167,10 +167,11 @@ pub fn build() -> Value {
                         "security": {"enum": ["starttls", "tls", "none"]}, "username": {"type": ["string", "null"]},
                         "password": {"type": ["string", "null"], "writeOnly": true}, "from_address": {"type": "string", "format": "email"},
                         "from_name": {"type": ["string", "null"]}}), &["host", "port", "security", "from_address"]),
-                    "BackupTarget": obj(json!({"kind": {"enum": ["s3"]}, "endpoint": {"type": "string", "pattern": "^https?://[^/?#\\s]+"},
+                    "BackupTarget": obj(json!({"kind": {"enum": ["s3", "sftp"]}, "endpoint": {"type": "string", "pattern": "^(https?|sftp)://[^/?#\\s]+"},
                         "region": {"type": "string", "pattern": "^[A-Za-z0-9-]{0,64}$"}, "bucket": {"type": "string", "pattern": "^[a-z0-9.-]{3,63}$"},
                         "prefix": {"type": "string", "pattern": "^[A-Za-z0-9._/-]{0,200}$"}, "access_key": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
-                        "secret_key": {"type": ["string", "null"], "writeOnly": true}, "path_style": {"type": "boolean"}}), &["endpoint", "bucket", "access_key"]),
+                        "secret_key": {"type": ["string", "null"], "writeOnly": true}, "path_style": {"type": "boolean"},
+                        "host_key": {"type": ["string", "null"]}}), &["endpoint"]),
                     "Transfer": obj(
     json!({"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "format": "uuid"}}, "owner_id": {"type": "string", "format": "uuid"}, "reason": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}}), &["ids", "owner_id", "reason"]),
                 }
