@@ -63,6 +63,23 @@ impl S3 {
         })
     }
 
+    /// Sends a signed request; the storage's refusal becomes an error naming `what`.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, DomainError> {
+        let r = req
+            .send()
+            .await
+            .map_err(|e| fail(&format!("cannot reach the storage ({what})"), e))?;
+        if r.status().is_success() {
+            Ok(r)
+        } else {
+            Err(refused(what, r).await)
+        }
+    }
+
     /// Every object under `prefix`: its key and size.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, DomainError> {
         let mut out = Vec::new();
@@ -74,15 +91,7 @@ impl S3 {
                 action.with_continuation_token(t.clone());
             }
             let url = action.sign(SIGNED_FOR);
-            let r = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| fail("cannot reach the storage", e))?;
-            if !r.status().is_success() {
-                return Err(refused("listing the backups", r).await);
-            }
+            let r = self.send(self.http.get(url), "listing the backups").await?;
             let text = r.text().await.map_err(|e| fail("listing", e))?;
             let page = ListObjectsV2::parse_response(&text)
                 .map_err(|e| fail("the storage's list is not S3's", e))?;
@@ -113,17 +122,12 @@ impl S3 {
             .put_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-        let r = self
+        let req = self
             .http
             .put(url)
             .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| fail(&format!("uploading {key}"), e))?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("uploading {key}"), r).await);
-        }
+            .body(body);
+        self.send(req, &format!("uploading {key}")).await?;
         Ok(len)
     }
 
@@ -132,16 +136,8 @@ impl S3 {
             .bucket
             .put_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
-        let r = self
-            .http
-            .put(url)
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| fail(&format!("uploading {key}"), e))?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("uploading {key}"), r).await);
-        }
+        self.send(self.http.put(url).body(bytes), &format!("uploading {key}"))
+            .await?;
         Ok(())
     }
 
@@ -153,14 +149,8 @@ impl S3 {
             .get_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
         let mut r = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(&format!("downloading {key}"), e))?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("downloading {key}"), r).await);
-        }
+            .send(self.http.get(url), &format!("downloading {key}"))
+            .await?;
         let part = super::super::with_suffix(path, ".part");
         let mut out = tokio::fs::File::create(&part)
             .await
@@ -191,14 +181,8 @@ impl S3 {
             .get_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
         let r = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(&format!("downloading {key}"), e))?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("downloading {key}"), r).await);
-        }
+            .send(self.http.get(url), &format!("downloading {key}"))
+            .await?;
         Ok(r.bytes()
             .await
             .map_err(|e| fail(&format!("downloading {key}"), e))?
@@ -210,15 +194,8 @@ impl S3 {
             .bucket
             .delete_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
-        let r = self
-            .http
-            .delete(url)
-            .send()
-            .await
-            .map_err(|e| fail(&format!("deleting {key}"), e))?;
-        if !r.status().is_success() {
-            return Err(refused(&format!("deleting {key}"), r).await);
-        }
+        self.send(self.http.delete(url), &format!("deleting {key}"))
+            .await?;
         Ok(())
     }
 }
