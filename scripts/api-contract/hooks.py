@@ -17,6 +17,15 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance as builti
 
 # Error codes that depend on what is stored, not on the request's shape.
 STATE_CODES = {
+    # a backup target's secret is required only while none is stored; which fields it needs
+    # or may have, and which endpoint scheme, depends on its kind (s3 or sftp)
+    "secret_required",
+    "required_for_kind",
+    "not_applicable",
+    "endpoint_kind_mismatch",
+    # an SSH key's contents: the document gives their form, not whether they parse
+    "invalid_host_key",
+    "invalid_private_key",
     # an id in the body that names no record the caller can see (or the wrong kind of record)
     "invalid_reference",
     # a cursor is an opaque token only the server can mint

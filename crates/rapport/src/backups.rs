@@ -128,7 +128,9 @@ async fn pull_target(cfg: &Config, f: PullFlags) -> Result<backup::offsite::Targ
         }
     }
     doc.insert("secret_key".into(), secret.into());
-    doc.insert("path_style".into(), (!f.virtual_host).into());
+    if f.virtual_host {
+        doc.insert("path_style".into(), false.into());
+    }
     backup::offsite::parse(&doc, None).map_err(|e| match e {
         rapport_core::DomainError::Validation(errs) => anyhow!(
             "{}",

@@ -245,7 +245,7 @@ pub fn may_start(actor: &Access) -> Result<(), DomainError> {
 
 /// An administrator asks for a copy now (or a restore drill, `drill`): queued at once, run by
 /// the job worker, recorded like a scheduled one. Returns false when the same request was
-/// already queued this second.
+/// already queued that millisecond.
 pub async fn request(store: &Store, actor: &Access, drill: bool) -> Result<bool, DomainError> {
     may_start(actor)?;
     if store.settings.backup.is_none() {
@@ -258,12 +258,12 @@ pub async fn request(store: &Store, actor: &Access, drill: bool) -> Result<bool,
         (JOB, "backup.requested")
     };
     let tx = store.db.begin().await?;
-    // One request a second at most: a double click queues one job.
+    // Keyed to the millisecond: the same request sent twice at once queues one job.
     let queued = jobs::enqueue(
         &tx,
         now,
         jobs::NewJob::new(kind, json!({ "trigger": "manual" }), now)
-            .dedupe(format!("{kind}@manual-{}", now.timestamp())),
+            .dedupe(format!("{kind}@manual-{}", now.timestamp_millis())),
     )
     .await?;
     audit::record(

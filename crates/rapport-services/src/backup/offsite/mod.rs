@@ -260,6 +260,18 @@ fn field_text<'a>(doc: &'a Map<String, Value>, k: &str) -> &'a str {
     doc.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// `host[:port]` with a host of letters, digits, dots and hyphens (as the API document's
+/// pattern says; the address itself is resolved when the target is used).
+fn host_and_port(s: &str) -> bool {
+    let (host, port) = s.split_once(':').unwrap_or((s, "1"));
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        && (1..=5).contains(&port.len())
+        && port.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Checks a target document; a missing `secret_key` keeps `current`'s (of the same kind).
 pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Target, DomainError> {
     let allowed = [
@@ -290,7 +302,10 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             ));
         }
     }
-    if doc.get("path_style").is_some_and(|v| !v.is_boolean()) {
+    if doc
+        .get("path_style")
+        .is_some_and(|v| !v.is_boolean() && !v.is_null())
+    {
         errors.push(FieldError::new(
             "path_style",
             "invalid_type",
@@ -313,17 +328,33 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
     let endpoint = field_text(doc, "endpoint")
         .trim_end_matches('/')
         .to_string();
-    let endpoint_ok = match kind {
-        Kind::S3 => url::Url::parse(&endpoint)
-            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some()),
-        Kind::Sftp => sftp_address(&endpoint).is_some(),
+    let is_s3 = |e: &str| {
+        e.strip_prefix("https://")
+            .or_else(|| e.strip_prefix("http://"))
+            .is_some_and(host_and_port)
     };
-    if !endpoint_ok {
+    let is_sftp = |e: &str| {
+        e.strip_prefix("sftp://")
+            .and_then(|rest| rest.split_once('@'))
+            .is_some_and(|(user, host)| {
+                !user.is_empty()
+                    && user
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                    && host_and_port(host)
+            })
+    };
+    let (own, other) = match kind {
+        Kind::S3 => (is_s3(&endpoint), is_sftp(&endpoint)),
+        Kind::Sftp => (is_sftp(&endpoint), is_s3(&endpoint)),
+    };
+    if !own {
         errors.push(FieldError::new(
             "endpoint",
-            match kind {
-                Kind::S3 => "invalid_url",
-                Kind::Sftp => "invalid_sftp_url",
+            match (kind, other) {
+                (_, true) => "endpoint_kind_mismatch",
+                (Kind::S3, false) => "invalid_url",
+                (Kind::Sftp, false) => "invalid_sftp_url",
             },
             match kind {
                 Kind::S3 => "endpoint must be an https:// (or http://) address such as https://s3.eu-west-1.amazonaws.com",
@@ -340,7 +371,31 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && !bucket.starts_with(['-', '.'])
         && !bucket.ends_with(['-', '.']);
-    if !bucket_ok && (kind == Kind::S3 || present("bucket")) {
+    // Which fields a target needs, and may have, depends on its kind.
+    let s3_only = ["bucket", "region", "access_key", "path_style"];
+    let not_here: &[&str] = match kind {
+        Kind::S3 => &["host_key"],
+        Kind::Sftp => &s3_only,
+    };
+    for k in not_here.iter().filter(|k| present(k)) {
+        errors.push(FieldError::new(
+            *k,
+            "not_applicable",
+            format!("{k} is not a field of {} targets", kind.key()),
+        ));
+    }
+    let needed: &[&str] = match kind {
+        Kind::S3 => &["bucket", "access_key"],
+        Kind::Sftp => &["host_key"],
+    };
+    for k in needed.iter().filter(|k| !present(k)) {
+        errors.push(FieldError::new(
+            *k,
+            "required_for_kind",
+            format!("{} targets need {k}", kind.key()),
+        ));
+    }
+    if present("bucket") && !bucket_ok {
         errors.push(FieldError::new(
             "bucket",
             "invalid_bucket",
@@ -371,7 +426,6 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
         || !prefix
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        || prefix.split('/').any(|p| p == ".." || p == ".")
     {
         errors.push(FieldError::new(
             "prefix",
@@ -389,11 +443,11 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
     let access_ok = !access_key.is_empty()
         && access_key.len() <= 128
         && access_key.chars().all(|c| c.is_ascii_graphic());
-    if !access_ok && (kind == Kind::S3 || present("access_key")) {
+    if present("access_key") && !access_ok {
         errors.push(FieldError::new(
             "access_key",
-            "required",
-            "access_key is required: 1-128 visible ASCII characters",
+            "invalid_access_key",
+            "access_key must be 1-128 visible ASCII characters",
         ));
     }
     let secret_key = match doc.get("secret_key").and_then(Value::as_str) {
@@ -407,7 +461,7 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
     if secret_key.is_empty() {
         errors.push(FieldError::new(
             "secret_key",
-            "required",
+            "secret_required",
             match kind {
                 Kind::S3 => "secret_key is required",
                 Kind::Sftp => {
@@ -418,7 +472,7 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
     }
     if kind == Kind::Sftp {
         let (host_ok, key_ok) = sftp::check_keys(&host_key, &secret_key);
-        if host_ok.is_err() {
+        if host_ok.is_err() && present("host_key") {
             errors.push(FieldError::new(
                 "host_key",
                 "invalid_host_key",
@@ -434,12 +488,6 @@ pub fn parse(doc: &Map<String, Value>, current: Option<&Target>) -> Result<Targe
                 ),
             ));
         }
-    } else if !host_key.is_empty() {
-        errors.push(FieldError::new(
-            "host_key",
-            "not_applicable",
-            "host_key is for sftp targets",
-        ));
     }
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
@@ -906,7 +954,7 @@ mod tests {
         assert!(ok.path_style);
         let Err(DomainError::Validation(errs)) = parse(
             &doc(
-                json!({"endpoint": "ftp://x", "bucket": "A", "prefix": "../x", "access_key": "",
+                json!({"endpoint": "ftp://x", "bucket": "A", "prefix": "a b", "access_key": "",
                 "colour": "red"}),
             ),
             None,

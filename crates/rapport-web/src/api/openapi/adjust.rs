@@ -73,7 +73,6 @@ pub(super) fn nullable_optionals(doc: &mut Value) {
             "RolePut",
             "DepartmentCreate",
             "SmtpSettings",
-            "BackupTarget",
             "Bulk",
             "ContactEmail",
             "SmtpTest",

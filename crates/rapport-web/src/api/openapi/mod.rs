@@ -167,11 +167,7 @@ pub fn build() -> Value {
                         "security": {"enum": ["starttls", "tls", "none"]}, "username": {"type": ["string", "null"]},
                         "password": {"type": ["string", "null"], "writeOnly": true}, "from_address": {"type": "string", "format": "email"},
                         "from_name": {"type": ["string", "null"]}}), &["host", "port", "security", "from_address"]),
-                    "BackupTarget": obj(json!({"kind": {"enum": ["s3", "sftp"]}, "endpoint": {"type": "string", "pattern": "^(https?|sftp)://[^/?#\\s]+"},
-                        "region": {"type": "string", "pattern": "^[A-Za-z0-9-]{0,64}$"}, "bucket": {"type": "string", "pattern": "^[a-z0-9.-]{3,63}$"},
-                        "prefix": {"type": "string", "pattern": "^[A-Za-z0-9._/-]{0,200}$"}, "access_key": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
-                        "secret_key": {"type": ["string", "null"], "writeOnly": true}, "path_style": {"type": "boolean"},
-                        "host_key": {"type": ["string", "null"]}}), &["endpoint"]),
+                    "BackupTarget": backup_target_schema(),
                     "Transfer": obj(
     json!({"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "format": "uuid"}}, "owner_id": {"type": "string", "format": "uuid"}, "reason": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"}}), &["ids", "owner_id", "reason"]),
                 }
@@ -203,4 +199,25 @@ pub fn build() -> Value {
 pub async fn document() -> Json<Value> {
     static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     Json(DOC.get_or_init(build).clone())
+}
+
+/// The off-site backup target: S3-compatible storage or an SFTP server. Optional fields may
+/// be null (read as absent). Which fields a target needs depends on its kind (s3: bucket and
+/// access_key; sftp: host_key), and the secret is required only while none is stored: those
+/// are answered with their own codes (`required_for_kind`, `not_applicable`,
+/// `secret_required`).
+fn backup_target_schema() -> Value {
+    let text = |pattern: &str| json!({"type": ["string", "null"], "pattern": pattern});
+    let host = "[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$";
+    json!({"type": "object", "additionalProperties": false, "required": ["endpoint"],
+        "properties": {
+            "kind": {"enum": ["s3", "sftp", null]},
+            "endpoint": {"type": "string", "pattern": format!("^(https?://|sftp://[A-Za-z0-9._-]+@){host}")},
+            "bucket": text("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+            "region": text("^[A-Za-z0-9-]{0,64}$"),
+            "prefix": text("^[A-Za-z0-9._/-]{0,200}$"),
+            "access_key": {"type": ["string", "null"], "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
+            "secret_key": {"type": ["string", "null"], "writeOnly": true, "description": "s3: the secret access key; sftp: the private key (OpenSSH format, no passphrase)"},
+            "path_style": {"type": ["boolean", "null"]},
+            "host_key": {"type": ["string", "null"], "description": "sftp: the server's public key as ssh-keyscan prints it"}}})
 }

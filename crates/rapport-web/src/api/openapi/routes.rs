@@ -78,7 +78,7 @@ pub const ROUTES: &[RouteDoc] = &[
     ("get", "/api/v1/jobs", "admin", "Background jobs and counts per status (status, limit); administrators", None, 200),
     ("post", "/api/v1/jobs/{id}/retry", "admin", "Run a failed job again; administrators", None, 200),
     ("get", "/api/v1/backups", "admin", "Backups: how they are taken, the backup directory's health, the last run, the last restore drill, what runs next, every generation kept; administrators", None, 200),
-    ("post", "/api/v1/backups", "admin", "Take a full backup now (queued at once; {\"queued\": false} when the same request was queued this second); administrators", None, 202),
+    ("post", "/api/v1/backups", "admin", "Take a full backup now (queued at once; {\"queued\": false} when the same request was queued that millisecond); administrators", None, 202),
     ("get", "/api/v1/settings/backup-target", "admin", "The off-site backup target (S3-compatible storage or SFTP; the secret only as set or not), null when none; administrators", None, 200),
     ("put", "/api/v1/settings/backup-target", "admin", "Set the off-site backup target: kind (s3, sftp), endpoint, region, bucket, prefix, access_key, secret_key (kept when left out), path_style, host_key (sftp); mirroring starts at once", Some("BackupTarget"), 200),
     ("delete", "/api/v1/settings/backup-target", "admin", "Stop copying backups off-site (what was copied stays there); 404 when none", None, 204),
