@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test test-deps test-rust test-e2e test-api test-pgbackrest fmt lint bench build fuzz
+.PHONY: run test test-deps test-rust test-e2e test-api test-pgbackrest test-failover fmt lint bench build fuzz
 
 ## Start the server on 127.0.0.1:8080 with SQLite under ./data (creates it on first run).
 run:
@@ -11,7 +11,7 @@ run:
 ## The whole suite: installs test tools a fresh machine lacks, then Rust unit and integration
 ## tests (SQLite, and PostgreSQL when RAPPORT_TEST_DATABASE_URL is set) and the browser tests
 ## (headless Chromium).
-test: test-deps test-rust test-e2e test-api test-pgbackrest
+test: test-deps test-rust test-e2e test-api test-pgbackrest test-failover
 
 test-deps:
 	bash scripts/test-deps.sh
@@ -34,6 +34,14 @@ test-pgbackrest:
 	$(CARGO) build --bin rapport
 	@if [ -n "$$RAPPORT_TEST_DATABASE_URL" ]; then bash scripts/pgbackrest-drill.sh; \
 	else echo "RAPPORT_TEST_DATABASE_URL not set: pgBackRest drill skipped"; fi
+
+## PostgreSQL failover under write load: a synchronous standby promoted after the primary is
+## killed; both servers follow it, 0 acknowledged writes lost; the read replica; with the
+## PostgreSQL runs.
+test-failover:
+	$(CARGO) build --bin rapport
+	@if [ -n "$$RAPPORT_TEST_DATABASE_URL" ]; then bash scripts/failover-drill.sh; \
+	else echo "RAPPORT_TEST_DATABASE_URL not set: failover drill skipped"; fi
 
 build:
 	$(CARGO) build --release --bin rapport

@@ -2,6 +2,7 @@
 //! transactions go through it) and a pool of readers; PostgreSQL uses one pool for both.
 
 use crate::error::db_err;
+use crate::postgres::{Replica, ReplicaReads};
 use crate::rows::{all_rows, names, Rows};
 use crate::search_index::filters::Filters;
 use crate::sqlite::audit_journal::Journal;
@@ -35,6 +36,10 @@ pub struct Db {
     shipping: std::sync::Arc<Shipping>,
     /// SQLite on a file: its path.
     file: Option<std::path::PathBuf>,
+    /// PostgreSQL: the read replica bulk reads may use ([`Db::for_bulk_reads`]).
+    replica: Option<std::sync::Arc<Replica>>,
+    /// Where bulk reads ran, for metrics.
+    replica_reads: std::sync::Arc<ReplicaReads>,
 }
 
 /// WAL frames (4 KiB pages) after which the writer checkpoints on its own: only reached when
@@ -95,15 +100,11 @@ impl Db {
                 token_filters: Default::default(),
                 shipping,
                 file: file.map(Into::into),
+                replica: None,
+                replica_reads: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let mut opts = ConnectOptions::new(url.to_string());
-            opts.max_connections(20)
-                .min_connections(1)
-                .connect_timeout(Duration::from_secs(10))
-                .acquire_timeout(Duration::from_secs(30))
-                .sqlx_logging(false);
-            let pool = Database::connect(opts).await.map_err(db_err)?;
+            let pool = crate::postgres::primary_pool(url).await?;
             Ok(Db {
                 read: pool.clone(),
                 write: pool,
@@ -114,12 +115,61 @@ impl Db {
                 token_filters: Default::default(),
                 shipping: Default::default(),
                 file: None,
+                replica: None,
+                replica_reads: Default::default(),
             })
         } else {
             Err(DomainError::Internal(format!(
                 "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
             )))
         }
+    }
+
+    /// PostgreSQL: read bulk reads (exports) from the streaming replica at `url` when it has
+    /// replayed, within `max_lag`, every write the primary had committed when they start.
+    pub async fn with_replica(mut self, url: &str, max_lag: Duration) -> Result<Db, DomainError> {
+        if self.backend != DatabaseBackend::Postgres {
+            return Err(DomainError::Internal(
+                "a read replica needs PostgreSQL as the database".into(),
+            ));
+        }
+        self.replica = Some(std::sync::Arc::new(Replica::connect(url, max_lag).await?));
+        Ok(self)
+    }
+
+    /// The database bulk reads (exports; later reports and the change feed) read from: this
+    /// one, with its reads sent to the replica if there is one and it has caught up with
+    /// the primary as of now (so the reads see every write committed before they start);
+    /// otherwise this one unchanged. Writes always go to the primary.
+    pub async fn for_bulk_reads(&self) -> Db {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(replica) = &self.replica else {
+            return self.clone();
+        };
+        let caught_up = match crate::postgres::current_lsn(&self.write).await {
+            Ok(target) => replica.caught_up(target).await,
+            Err(_) => false,
+        };
+        if caught_up {
+            self.replica_reads.on_replica.fetch_add(1, Relaxed);
+            Db {
+                read: replica.conn.clone(),
+                ..self.clone()
+            }
+        } else {
+            self.replica_reads.on_primary.fetch_add(1, Relaxed);
+            self.clone()
+        }
+    }
+
+    /// Bulk reads so far on the replica and on the primary (`None` without a replica).
+    pub fn replica_reads(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.replica.as_ref()?;
+        Some((
+            self.replica_reads.on_replica.load(Relaxed),
+            self.replica_reads.on_primary.load(Relaxed),
+        ))
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -35,6 +35,15 @@ fn storage_error(e: &DbErr) -> StorageError {
                 ErrorKind::ForeignKeyViolation => StorageError::ForeignKey {
                     constraint: constraint(),
                 },
+                // The server going away under a failover: its connection broke (class 08),
+                // it is shutting down or starting (57P01-57P03), or it is a standby now
+                // (25006, read-only). Another try, on the new primary, may succeed.
+                _ if d.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P") || c == "25006"
+                }) =>
+                {
+                    StorageError::Unavailable(e.to_string())
+                }
                 _ => StorageError::Other(e.to_string()),
             }
         }

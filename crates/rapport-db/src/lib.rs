@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod error;
 pub mod key_locks;
 pub mod migrate;
+mod postgres;
 mod rows;
 pub mod search_index;
 mod sqlite;

@@ -497,7 +497,10 @@ async fn write(
     // The user's rights now, not when they asked.
     let actor = crate::imports::principal_of(store, &exp.user_id).await?;
     let mut chunks = Chunks::new(store, &exp.id);
-    let mut pager = Pager::new(store, &actor, def, spec).await?;
+    // The rows are read on the read replica when there is one that has caught up; progress
+    // and chunks are written to the primary.
+    let reading = store.for_bulk_reads().await;
+    let mut pager = Pager::new(&reading, &actor, def, spec).await?;
     let mut csv = CsvSink::default();
     let mut xlsx = match exp.format {
         Format::Xlsx => Some(XlsxSink::new(def.table, true)?),
@@ -516,7 +519,7 @@ async fn write(
     // thread) and writing the file (CSV, encryption) run at the same time.
     let (page_tx, mut pages) = tokio::sync::mpsc::channel(2);
     let reader = {
-        let (store, actor) = (store.clone(), actor.clone());
+        let (store, actor) = (reading, actor.clone());
         tokio::spawn(async move {
             loop {
                 let page = pager.next_page(&store, &actor, def).await.transpose();

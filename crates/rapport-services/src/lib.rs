@@ -169,6 +169,15 @@ impl Store {
     }
 
     /// The current time, to the millisecond (what both backends store exactly).
+    /// This store with its reads on the read replica when one is configured and has caught
+    /// up (see [`Db::for_bulk_reads`]), for exports; writes still go to the primary.
+    pub async fn for_bulk_reads(&self) -> Store {
+        Store {
+            db: self.db.for_bulk_reads().await,
+            ..self.clone()
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(3)
     }

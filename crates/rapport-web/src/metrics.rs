@@ -42,6 +42,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadLabels {
+    on: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     pool: String,
     state: String,
@@ -54,6 +59,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    bulk_reads: Family<ReadLabels, Gauge>,
     jobs_due: Gauge,
     jobs_oldest_due: Gauge<f64, AtomicU64>,
     jobs_running: Gauge,
@@ -97,6 +103,12 @@ impl Metrics {
             "db_pool_connections",
             "Database connections, by pool and state (idle or in use)",
             pool.clone(),
+        );
+        let bulk_reads = Family::<ReadLabels, Gauge>::default();
+        registry.register(
+            "db_bulk_reads",
+            "Bulk reads (exports) since the process started, by where they read: the read replica, or the primary when the replica had not caught up (only with a read replica)",
+            bulk_reads.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
@@ -153,6 +165,7 @@ impl Metrics {
             requests,
             latency,
             pool,
+            bulk_reads,
             jobs_due,
             jobs_oldest_due,
             jobs_running,
@@ -254,6 +267,12 @@ async fn refresh(state: &AppState, m: &Metrics) {
         m.pool
             .get_or_create(&label("in_use"))
             .set((i64::from(size) - idle).max(0));
+    }
+    if let Some((replica, primary)) = state.store.db.replica_reads() {
+        let on = |s: &str| ReadLabels { on: s.to_string() };
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        m.bulk_reads.get_or_create(&on("replica")).set(n(replica));
+        m.bulk_reads.get_or_create(&on("primary")).set(n(primary));
     }
     {
         let status = state.store.backup_status();

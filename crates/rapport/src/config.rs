@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
+    database_read_url: Option<String>,
+    database_read_max_lag_ms: Option<i64>,
     listen: Option<String>,
     data_dir: Option<String>,
     tls_cert: Option<String>,
@@ -42,6 +44,10 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// PostgreSQL: a streaming replica exports read from once it has caught up.
+    pub database_read_url: Option<String>,
+    /// How long an export waits for the replica to catch up before reading the primary.
+    pub database_read_max_lag_ms: i64,
     pub listen: String,
     pub data_dir: PathBuf,
     pub tls_cert: Option<PathBuf>,
@@ -135,6 +141,12 @@ impl Config {
         };
         let cfg = Config {
             database_url,
+            database_read_url: env("RAPPORT_DATABASE_READ_URL").or(fc.database_read_url),
+            database_read_max_lag_ms: parse_num(
+                "RAPPORT_DATABASE_READ_MAX_LAG_MS",
+                fc.database_read_max_lag_ms,
+                2_000,
+            )?,
             listen: env("RAPPORT_LISTEN")
                 .or(fc.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -228,6 +240,14 @@ impl Config {
         }
         if !(1..=86_400).contains(&cfg.backup_offsite_secs) {
             bail!("RAPPORT_BACKUP_OFFSITE_SECS must be between 1 and 86400");
+        }
+        if !(0..=600_000).contains(&cfg.database_read_max_lag_ms) {
+            bail!("RAPPORT_DATABASE_READ_MAX_LAG_MS must be between 0 and 600000");
+        }
+        if let Some(u) = &cfg.database_read_url {
+            if !cfg.database_url.starts_with("postgres") || !u.starts_with("postgres") {
+                bail!("RAPPORT_DATABASE_READ_URL is a PostgreSQL replica of a PostgreSQL database");
+            }
         }
         if cfg.backup_drill_secs < 0 {
             bail!("RAPPORT_BACKUP_DRILL_SECS must be 0 (no drills) or more");

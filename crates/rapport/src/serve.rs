@@ -20,9 +20,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// Connect, load keys (creating them on a fresh install) and apply migrations.
 pub async fn open_store(cfg: &Config) -> Result<Store> {
     cfg.ensure_dirs()?;
-    let db = Db::connect(&cfg.database_url)
+    let mut db = Db::connect(&cfg.database_url)
         .await
         .map_err(|e| anyhow!("cannot open the database: {e}"))?;
+    if let Some(url) = &cfg.database_read_url {
+        let lag = Duration::from_millis(cfg.database_read_max_lag_ms as u64);
+        db = db
+            .with_replica(url, lag)
+            .await
+            .map_err(|e| anyhow!("cannot use the read replica: {e}"))?;
+    }
     let ring = keys::load(cfg, &db).await?;
     let clock = Arc::new(SystemClock);
     rapport_services::seeds::migrate(&db, clock.now())

@@ -20,19 +20,85 @@ fn fail(msg: String) -> DomainError {
     DomainError::Internal(msg)
 }
 
+/// A PostgreSQL URL in libpq's syntax, which may list several hosts
+/// (`postgres://user:pw@db1:5432,db2:5432/crm`) where the url crate reads only one.
+struct PgUrl {
+    /// `postgres://` or `postgresql://`.
+    scheme: String,
+    user: String,
+    /// As written in the URL (percent-encoded).
+    password: Option<String>,
+    hosts: String,
+    /// From the `/` on, query included.
+    rest: String,
+}
+
+impl PgUrl {
+    fn parse(url: &str) -> Result<PgUrl, DomainError> {
+        let (scheme, tail) = url
+            .split_once("://")
+            .ok_or_else(|| fail("the database URL is not valid: no postgres://".into()))?;
+        let cut = tail.find(['/', '?']).unwrap_or(tail.len());
+        let (authority, rest) = tail.split_at(cut);
+        let (userinfo, hosts) = authority.rsplit_once('@').unwrap_or(("", authority));
+        let (user, password) = match userinfo.split_once(':') {
+            Some((u, p)) => (u.to_string(), Some(p.to_string())),
+            None => (userinfo.to_string(), None),
+        };
+        Ok(PgUrl {
+            scheme: format!("{scheme}://"),
+            user,
+            password,
+            hosts: hosts.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+
+    /// The URL back, without its password. With several hosts, libpq is told to pick the one
+    /// that takes writes (Rapport's own connections do the same).
+    fn without_password(&self) -> String {
+        let at = if self.user.is_empty() { "" } else { "@" };
+        let mut url = format!(
+            "{}{}{at}{}{}",
+            self.scheme, self.user, self.hosts, self.rest
+        );
+        if self.hosts.contains(',') && !self.rest.contains("target_session_attrs=") {
+            url.push(if self.rest.contains('?') { '&' } else { '?' });
+            url.push_str("target_session_attrs=read-write");
+        }
+        url
+    }
+
+    /// The same URL on another database.
+    fn on_database(&self, name: &str) -> String {
+        let query = self.rest.find('?').map_or("", |i| &self.rest[i..]);
+        let password = self
+            .password
+            .as_ref()
+            .map_or(String::new(), |p| format!(":{p}"));
+        let at = if self.user.is_empty() && password.is_empty() {
+            ""
+        } else {
+            "@"
+        };
+        format!(
+            "{}{}{password}{at}{}/{name}{query}",
+            self.scheme, self.user, self.hosts
+        )
+    }
+}
+
 /// The URL without its password, and the password (passed to pg_dump and pg_restore in
 /// their environment, never on a command line others can read).
 fn split_password(url: &str) -> Result<(String, Option<String>), DomainError> {
-    let mut u =
-        url::Url::parse(url).map_err(|e| fail(format!("the database URL is not valid: {e}")))?;
+    let u = PgUrl::parse(url)?;
     // Percent-decoded only: a `+` in a URL's password is a plus, not a space.
-    let password = u.password().map(|p| {
+    let password = u.password.as_ref().map(|p| {
         percent_encoding::percent_decode_str(p)
             .decode_utf8_lossy()
             .into_owned()
     });
-    let _ = u.set_password(None);
-    Ok((u.to_string(), password))
+    Ok((u.without_password(), password))
 }
 
 fn tool(name: &str, url: &str) -> Result<Command, DomainError> {
@@ -313,9 +379,7 @@ impl ScratchDatabase {
     /// Creates an empty database beside the one at `url` (the account needs CREATEDB).
     pub async fn create(url: &str) -> Result<ScratchDatabase, DomainError> {
         let name = format!("rapport_drill_{}", uuid::Uuid::new_v4().simple());
-        let mut scratch = url::Url::parse(url)
-            .map_err(|e| fail(format!("the database URL is not valid: {e}")))?;
-        scratch.set_path(&format!("/{name}"));
+        let scratch = PgUrl::parse(url)?.on_database(&name);
         let db = Db::connect(url).await?;
         let made = db
             .writer()
@@ -330,7 +394,7 @@ impl ScratchDatabase {
         Ok(ScratchDatabase {
             admin: url.to_string(),
             name,
-            url: scratch.to_string(),
+            url: scratch,
         })
     }
 
@@ -359,5 +423,28 @@ mod tests {
         assert_eq!(url, "postgres://rapport@db.example.com:5432/crm");
         let (_, none) = super::split_password("postgres://rapport@db/crm").unwrap();
         assert_eq!(none, None);
+    }
+
+    #[test]
+    fn several_hosts_reach_libpq_as_one_url_that_wants_the_primary() {
+        let (url, password) =
+            super::split_password("postgres://app:s3cr%2Bt@db1:5432,db2:5433/crm").unwrap();
+        assert_eq!(password.as_deref(), Some("s3cr+t"));
+        assert_eq!(
+            url,
+            "postgres://app@db1:5432,db2:5433/crm?target_session_attrs=read-write"
+        );
+        let (url, _) = super::split_password("postgres://app@db1,db2/crm?sslmode=require").unwrap();
+        assert_eq!(
+            url,
+            "postgres://app@db1,db2/crm?sslmode=require&target_session_attrs=read-write"
+        );
+        let u = super::PgUrl::parse("postgres://app:pw@db1,db2/crm?sslmode=require").unwrap();
+        assert_eq!(
+            u.on_database("scratch"),
+            "postgres://app:pw@db1,db2/scratch?sslmode=require"
+        );
+        let u = super::PgUrl::parse("postgres://db1:5432").unwrap();
+        assert_eq!(u.on_database("x"), "postgres://db1:5432/x");
     }
 }

@@ -242,6 +242,7 @@ async fn write_all(
     spec: &ExportSpec,
     sink: &mut (dyn Sink + Send),
 ) -> Result<u64, DomainError> {
+    let store = &store.for_bulk_reads().await;
     let mut pager = Pager::new(store, actor, def, spec).await?;
     sink.row(&pager.header())?;
     let mut n = 0;

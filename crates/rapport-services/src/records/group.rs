@@ -88,9 +88,14 @@ async fn write_group(store: &Store, mut group: Vec<Job>) {
                 let _ = ack.send(Err(e));
             }
             Err(Failure::Group(e)) => {
+                // Every create of the group gets the group's error: a database that went away
+                // (a failover) stays "unavailable, try again", anything else is internal.
                 let message = e.to_string();
                 for (_, _, ack) in group {
-                    let _ = ack.send(Err(DomainError::Internal(message.clone())));
+                    let _ = ack.send(Err(match &e {
+                        DomainError::Storage(s) => DomainError::Storage(s.clone()),
+                        _ => DomainError::Internal(message.clone()),
+                    }));
                 }
                 return;
             }
