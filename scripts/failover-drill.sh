@@ -7,10 +7,11 @@
 #      postgres://...@127.0.0.1:PRIMARY,127.0.0.1:STANDBY/rapport, the first also with the
 #      standby as its read replica: an export reads there and still sees a contact created just
 #      before it; with the standby's replay paused, the export reads the primary instead;
-#   3. 8 clients create contacts through both servers; the primary is killed (SIGKILL to every
+#   3. 8 clients create contacts and 2 read lists through both servers; the primary is killed (SIGKILL to every
 #      one of its processes, as if its machine died) and the standby promoted, as a failover
 #      manager would (the promotion step is the one documented in docs/operations.md);
-#   4. checked: both servers write again without being restarted, every acknowledged contact is
+#   4. checked: every failed request answered 503 (try again), both servers write again
+#      without being restarted, every acknowledged contact is
 #      on the new primary (0 lost), the audit chain verifies, `rapport backup` finds the new
 #      primary through the same URL; the clients' error window is printed.
 # Exit status 0 only when every check holds. Needs PostgreSQL server binaries, curl, python3
@@ -152,10 +153,28 @@ def client(n):
         except Exception as e:
             with lock: errors.append({"status": str(e), "server": n % len(bases), "sent": start, "at": time.time() - t0})
             time.sleep(0.05)
+reads = []
+def reader(n):
+    # Lists read through both servers meanwhile: a read during the failover fails as a write does.
+    base = bases[n % len(bases)]
+    while time.time() - t0 < secs:
+        req = urllib.request.Request(base + "/api/v1/contacts?limit=10", headers={"authorization": "Bearer " + token})
+        start = time.time() - t0
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                r.read()
+            ok = 200
+        except urllib.error.HTTPError as e:
+            ok = e.code
+        except Exception as e:
+            ok = str(e)
+        with lock: reads.append({"status": ok, "sent": start, "at": time.time() - t0})
+        time.sleep(0.02)
 threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+threads += [threading.Thread(target=reader, args=(n,)) for n in range(2)]
 for t in threads: t.start()
 for t in threads: t.join()
-json.dump({"t0": t0, "acks": acks, "errors": errors}, open(out, "w"))
+json.dump({"t0": t0, "acks": acks, "errors": errors, "reads": reads}, open(out, "w"))
 EOF
 python3 "$work/load.py" "$(IFS=,; echo "${bases[*]}")" "$token" "$load_secs" "$work/load.json" &
 load_pid=$!
@@ -193,6 +212,11 @@ gap = max((b - a for a, b in zip(ats, ats[1:])), default=0)
 print(f"longest gap between acknowledgements: {gap:.2f} s")
 slow = max((a["at"] - a["sent"] for a in acks), default=0)
 print(f"slowest acknowledged request: {slow:.2f} s")
+failed_reads = [r for r in d["reads"] if r["status"] != 200]
+print(f"list reads meanwhile: {len(d['reads'])}, failed {len(failed_reads)}"
+      + (" (" + ", ".join(sorted({str(r['status']) for r in failed_reads})) + ")" if failed_reads else ""))
+other = sorted({str(e["status"]) for e in errors + failed_reads} - {"503"})
+print("failures other than 503: " + (", ".join(other) if other else "none"))
 for s in (0, 1):
     after = sum(1 for a in acks if a["server"] == s and a["sent"] > promoted)
     print(f"server {s}: {after} writes acknowledged after the promotion")
@@ -203,6 +227,7 @@ for s in 0 1; do
   n="$(sed -n "s/^server $s: \([0-9]*\) writes.*/\1/p" "$work/report.txt")"
   check "server $s writes to the new primary without a restart ($n writes)" test "$n" -gt 0
 done
+check "every failed request, write or read, answered 503 (try again)" grep -q "^failures other than 503: none" "$work/report.txt"
 acked="$(grep -c . "$work/acked.ids")"
 present="$( (printf 'CREATE TEMP TABLE acked (id text);\nCOPY acked FROM STDIN;\n'; cat "$work/acked.ids"
   printf '%s\n' '\.' 'SELECT count(*) FROM contacts JOIN acked USING (id);') |

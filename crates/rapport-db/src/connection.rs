@@ -222,6 +222,20 @@ impl Db {
                 });
             }
         }
+        if self.backend == DatabaseBackend::Postgres {
+            // Read by position from the driver's rows: sea-orm's rows look each cell up by
+            // name and format an error message for every NULL (ADR 0040).
+            use sea_query_binder::SqlxBinder;
+            let (sql, values) = q.build_sqlx(sea_orm::sea_query::PostgresQueryBuilder);
+            let rows = sea_orm::sqlx::query_with(&sql, values)
+                .fetch_all(self.read.get_postgres_connection_pool())
+                .await
+                .map_err(|e| db_err(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))))?;
+            return Ok(Rows::Pg {
+                names: names(columns),
+                rows,
+            });
+        }
         all_rows(&self.read, q, columns).await
     }
 

@@ -11,6 +11,7 @@ use crate::statements::{all, build, get};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rapport_core::DomainError;
 use sea_orm::sea_query::SelectStatement;
+use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
 use serde_json::Value;
 
@@ -30,6 +31,11 @@ pub fn names(columns: &[String]) -> Names {
 /// Rows read by [`all_rows`].
 pub enum Rows {
     Results(Vec<QueryResult>),
+    /// PostgreSQL rows as its driver read them, read by position (`Db::read_rows`).
+    Pg {
+        names: Names,
+        rows: Vec<PgRow>,
+    },
     Packed {
         names: Names,
         rows: Vec<Vec<Value>>,
@@ -45,6 +51,10 @@ pub enum Rows {
 #[derive(Clone, Copy)]
 pub enum RowRef<'a> {
     Result(&'a QueryResult),
+    Pg {
+        names: &'a Names,
+        row: &'a PgRow,
+    },
     Packed {
         names: &'a Names,
         cells: &'a [Value],
@@ -60,6 +70,7 @@ impl Rows {
     pub fn len(&self) -> usize {
         match self {
             Rows::Results(r) => r.len(),
+            Rows::Pg { rows, .. } => rows.len(),
             Rows::Packed { rows, .. } => rows.len(),
             Rows::Lite { rows, .. } => rows.len(),
         }
@@ -72,6 +83,10 @@ impl Rows {
     pub fn iter(&self) -> impl Iterator<Item = RowRef<'_>> {
         (0..self.len()).map(move |i| match self {
             Rows::Results(r) => RowRef::Result(&r[i]),
+            Rows::Pg { names, rows } => RowRef::Pg {
+                names,
+                row: &rows[i],
+            },
             Rows::Packed { names, rows } => RowRef::Packed {
                 names,
                 cells: &rows[i],
@@ -90,6 +105,7 @@ impl<'a> RowRef<'a> {
     pub fn get<T: FromCell>(&self, col: &str) -> Result<T, DomainError> {
         match self {
             RowRef::Result(r) => T::from_result(r, col),
+            RowRef::Pg { names, row } => T::from_pg(row, position(names, col)?, col),
             RowRef::Packed { names, cells } => {
                 T::from_json(cell(names, cells, col)?).ok_or_else(|| mismatch(col))
             }
@@ -104,6 +120,7 @@ impl<'a> RowRef<'a> {
     pub fn get_at<T: FromCell>(&self, at: usize, col: &str) -> Result<T, DomainError> {
         match self {
             RowRef::Result(r) => T::from_result(r, col),
+            RowRef::Pg { row, .. } => T::from_pg(row, at, col),
             RowRef::Packed { cells, .. } => {
                 T::from_json(cell_at(cells, at, col)?).ok_or_else(|| mismatch(col))
             }
@@ -120,7 +137,9 @@ impl<'a> RowRef<'a> {
     /// kinds of cell are read as [`FromCell`] reads them into a `String`.
     pub fn text(&self, col: &str) -> Result<Option<std::borrow::Cow<'a, str>>, DomainError> {
         let at = match *self {
-            RowRef::Lite { names, .. } | RowRef::Packed { names, .. } => position(names, col)?,
+            RowRef::Lite { names, .. }
+            | RowRef::Packed { names, .. }
+            | RowRef::Pg { names, .. } => position(names, col)?,
             RowRef::Result(_) => 0,
         };
         self.text_at(at, col)
@@ -144,6 +163,12 @@ impl<'a> RowRef<'a> {
                 Value::Null => return Ok(None),
                 _ => {}
             },
+            RowRef::Pg { row, .. } => {
+                use sea_orm::sqlx::Row as _;
+                if let Ok(text) = row.try_get::<Option<&'a str>, usize>(at) {
+                    return Ok(text.map(Cow::Borrowed));
+                }
+            }
             RowRef::Result(_) => {}
         }
         Ok(self.get_at::<Option<String>>(at, col)?.map(Cow::Owned))
@@ -176,6 +201,8 @@ fn mismatch(col: &str) -> DomainError {
 /// A type a column can be read as, from any kind of row.
 pub trait FromCell: Sized {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError>;
+    /// The cell at `at` (column `col`) of a PostgreSQL row, decoded as its driver decodes it.
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError>;
     /// `None`: the value does not fit the type.
     fn from_json(v: &Value) -> Option<Self>;
     /// `None`: the value does not fit the type. Read as [`FromCell::from_json`] reads the
@@ -186,6 +213,9 @@ pub trait FromCell: Sized {
 impl FromCell for String {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError> {
         get(row, col)
+    }
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError> {
+        pg_cell(row, at, col)
     }
     fn from_json(v: &Value) -> Option<Self> {
         match v {
@@ -208,6 +238,9 @@ impl FromCell for i64 {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError> {
         get(row, col)
     }
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError> {
+        pg_cell(row, at, col)
+    }
     fn from_json(v: &Value) -> Option<Self> {
         v.as_i64()
     }
@@ -222,6 +255,9 @@ impl FromCell for i64 {
 impl FromCell for bool {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError> {
         get(row, col)
+    }
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError> {
+        pg_cell(row, at, col)
     }
     fn from_json(v: &Value) -> Option<Self> {
         match v {
@@ -241,6 +277,9 @@ impl FromCell for bool {
 impl FromCell for DateTime<Utc> {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError> {
         get(row, col)
+    }
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError> {
+        pg_cell(row, at, col)
     }
     /// SQLite keeps times as RFC 3339 text (as sqlx writes them); older rows may lack the
     /// offset (read as UTC, as sqlx reads them).
@@ -271,6 +310,14 @@ impl<T: FromCell + sea_orm::TryGetable> FromCell for Option<T> {
     fn from_result(row: &QueryResult, col: &str) -> Result<Self, DomainError> {
         get(row, col)
     }
+    fn from_pg(row: &PgRow, at: usize, col: &str) -> Result<Self, DomainError> {
+        use sea_orm::sqlx::{Row as _, ValueRef as _};
+        let raw = row.try_get_raw(at).map_err(|_| no_column(col))?;
+        if raw.is_null() {
+            return Ok(None);
+        }
+        T::from_pg(row, at, col).map(Some)
+    }
     fn from_json(v: &Value) -> Option<Self> {
         match v {
             Value::Null => Some(None),
@@ -283,6 +330,20 @@ impl<T: FromCell + sea_orm::TryGetable> FromCell for Option<T> {
             v => T::from_lite(v).map(Some),
         }
     }
+}
+
+/// The cell at `at` of a PostgreSQL row as `T`; NULL, a missing column or another type is an
+/// error naming the column.
+fn pg_cell<T>(row: &PgRow, at: usize, col: &str) -> Result<T, DomainError>
+where
+    T: for<'r> sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres>
+        + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+{
+    use sea_orm::sqlx::Row as _;
+    row.try_get::<T, usize>(at).map_err(|e| match e {
+        sea_orm::sqlx::Error::ColumnIndexOutOfBounds { .. } => no_column(col),
+        _ => mismatch(col),
+    })
 }
 
 /// Read every row of `q`, whose selected columns are `columns` (plain column names).

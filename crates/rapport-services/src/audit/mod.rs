@@ -270,24 +270,48 @@ pub async fn flush(store: &Store) -> Result<(), DomainError> {
 }
 
 /// The outcome the audit writer reports for a queued entry or a flush.
-async fn acked(
-    done: tokio::sync::oneshot::Receiver<Result<(), String>>,
-) -> Result<(), DomainError> {
+async fn acked(done: tokio::sync::oneshot::Receiver<Outcome>) -> Result<(), DomainError> {
     match done.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(DomainError::Internal(e)),
+        // A database that went away (a failover) stays "unavailable, try again".
+        Ok(Err(Failed::Storage(e))) => Err(DomainError::Storage(e)),
+        Ok(Err(Failed::Other(e))) => Err(DomainError::Internal(e)),
         Err(_) => Err(DomainError::Internal("the audit writer stopped".into())),
     }
 }
 
 /// One queued entry and where to report its outcome.
-pub type QueuedEntry = (
-    Principal,
-    Entry,
-    tokio::sync::oneshot::Sender<Result<(), String>>,
-);
+pub type QueuedEntry = (Principal, Entry, tokio::sync::oneshot::Sender<Outcome>);
 
-type FlushRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+type FlushRequest = tokio::sync::oneshot::Sender<Outcome>;
+
+/// What the audit writer reports to each request it wrote (or failed to write) an entry for.
+type Outcome = Result<(), Failed>;
+
+/// Why the audit writer failed, shared by every request of the batch.
+#[derive(Debug, Clone)]
+pub enum Failed {
+    Storage(rapport_core::StorageError),
+    Other(String),
+}
+
+impl From<DomainError> for Failed {
+    fn from(e: DomainError) -> Failed {
+        match e {
+            DomainError::Storage(s) => Failed::Storage(s),
+            other => Failed::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Storage(s) => write!(f, "{s}"),
+            Failed::Other(s) => f.write_str(s),
+        }
+    }
+}
 
 /// The queues of the background audit writer.
 #[derive(Debug, Clone)]
@@ -359,7 +383,7 @@ pub fn spawn_writer(store: Store) -> Writer {
                     .await
                 }
             }
-            .map_err(|e| e.to_string());
+            .map_err(Failed::from);
             for (_, _, ack) in batch.drain(..) {
                 let _ = ack.send(result.clone());
             }
@@ -410,9 +434,7 @@ async fn mover(
             // One last move, so what was read before the stop is in the trail at once.
             _ = stop.requested() => true,
         };
-        let result = move_journal(&store, &journal)
-            .await
-            .map_err(|e| e.to_string());
+        let result = move_journal(&store, &journal).await.map_err(Failed::from);
         if let Err(e) = &result {
             tracing::warn!(error = %e, "moving the audit read journal failed; it is kept and tried again");
         }
