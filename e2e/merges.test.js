@@ -1,7 +1,8 @@
 // Duplicates and merging in a real browser: a rep finds two versions of one company in the
 // duplicate scan (zh-CN), compares them side by side, keeps one value from each and merges
 // them; the other account's deal moves over and its old link leads to the merged account;
-// then the merge is undone from the duplicates page, and bulk merging works in English.
+// then the merge is undone from the duplicates page (its message shown only in the session
+// that acted, never from words put in a link), and bulk merging works in English.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -73,6 +74,17 @@ test("find duplicates, merge two accounts choosing values, then undo", async () 
   await page.waitForURL(/notice=/);
   assert.match(await page.locator(".alert.ok").innerText(), /合并已撤销/);
   assert.match(await page.locator("table.merges").innerText(), /已撤销/);
+  // The message is signed for this session: the same link opened in another session (sent to
+  // a colleague), or a link with words of its own, shows no banner.
+  const signed = page.url();
+  assert.match(signed, /notice_sig=/);
+  const other = await session("zh-CN");
+  await other.page.goto(signed);
+  assert.equal(await other.page.locator(".alert").count(), 0);
+  await other.page.goto(`${base}/duplicates?object=accounts&notice=${encodeURIComponent("账户已冻结，请致电 400-000-0000")}&error=${encodeURIComponent("Your password expired")}`);
+  assert.equal(await other.page.locator(".alert").count(), 0);
+  assert.doesNotMatch(await other.page.locator("main").innerText(), /400-000-0000|password expired/);
+  await other.context.close();
   const back = await api(page, "GET", `/api/v1/accounts/${a2.body.id}`);
   assert.equal(back.status, 200);
   assert.equal((await api(page, "GET", `/api/v1/opportunities/${deal.body.id}`)).body.account_id, a2.body.id);

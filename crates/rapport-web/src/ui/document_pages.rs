@@ -403,7 +403,7 @@ pub async fn quote_status(
     .await
     {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back_with_error(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, &page.ctx, &e),
     }
 }
 
@@ -424,7 +424,7 @@ async fn make(app: &AppState, page: &Page, from: &str, id: &str, what: &str) -> 
         Ok(v) => {
             Redirect::to(&format!("/{target}/{}", v["id"].as_str().unwrap_or(""))).into_response()
         }
-        Err(e) => back_with_error(&format!("/{from}/{id}"), page.ctx.lang, &e),
+        Err(e) => back_with_error(&format!("/{from}/{id}"), &page.ctx, &e),
     }
 }
 
@@ -482,9 +482,9 @@ pub async fn contract_action(
     match result {
         Ok(()) => Redirect::to(&back).into_response(),
         // An approver who may not read the contract goes back to the inbox.
-        Err(e) if back == "/approvals" => back_with_error(&back, page.ctx.lang, &e),
+        Err(e) if back == "/approvals" => back_with_error(&back, &page.ctx, &e),
         Err(e @ DomainError::NotFound) => redirect_or_error(page.ctx.lang, Err::<(), _>(e), ""),
-        Err(e) => back_with_error(&back, page.ctx.lang, &e),
+        Err(e) => back_with_error(&back, &page.ctx, &e),
     }
 }
 
@@ -514,7 +514,7 @@ pub async fn save_plan(
     let to = format!("/contracts/{id}");
     match receivables::set_plan(&app.store, &page.access, &id, &drafts).await {
         Ok(_) => Redirect::to(&format!("{to}#plan")).into_response(),
-        Err(e) => back_with_error(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, &page.ctx, &e),
     }
 }
 
@@ -656,7 +656,7 @@ pub async fn approvals_page(
             (p, owner, account)
         })
         .collect();
-    let error = Some(field(&q, "error")).filter(|e| !e.is_empty());
+    let error = super::message(&q, &page.ctx, "error");
     render(&ApprovalsPage {
         ctx: page.ctx,
         items,

@@ -60,7 +60,7 @@ pub async fn list_page(
                 (i, label)
             })
             .collect(),
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
         ctx: page.ctx,
     })
 }
@@ -68,19 +68,18 @@ pub async fn list_page(
 /// The upload form's post: object and the file.
 pub async fn upload(State(app): State<AppState>, posted: PostedUpload) -> Response {
     let PostedUpload { page, fields, file } = posted;
-    let lang = page.ctx.lang;
     let object = field(&fields, "object");
     let (name, bytes) = file.map(|f| (f.name, f.bytes)).unwrap_or_default();
     let Some(obj) = Object::from_plural(&object) else {
         return back_with_error(
             "/imports",
-            lang,
+            &page.ctx,
             &DomainError::field("object", "invalid_choice", "choose what to import"),
         );
     };
     match imports::upload(&app.store, &page.access, obj, &name, &bytes, None).await {
         Ok(p) => Redirect::to(&format!("/imports/{}", p.import.id)).into_response(),
-        Err(e) => back_with_error(&format!("/imports?object={object}"), lang, &e),
+        Err(e) => back_with_error(&format!("/imports?object={object}"), &page.ctx, &e),
     }
 }
 
@@ -192,7 +191,7 @@ pub async fn import_page(
         mapping: m,
         match_keys,
         errors,
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
         ctx: page.ctx,
     })
 }
@@ -203,7 +202,6 @@ pub async fn run(
     Path(id): Path<String>,
     Posted { page, form: f }: Posted,
 ) -> Response {
-    let lang = page.ctx.lang;
     let to = format!("/imports/{id}");
     let columns = f
         .iter()
@@ -227,7 +225,7 @@ pub async fn run(
     };
     match result {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back_with_error(&to, lang, &e),
+        Err(e) => back_with_error(&to, &page.ctx, &e),
     }
 }
 
@@ -239,6 +237,6 @@ pub async fn undo(
     let to = format!("/imports/{id}");
     match imports::undo(&app.store, &page.access, &id).await {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back_with_error(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, &page.ctx, &e),
     }
 }

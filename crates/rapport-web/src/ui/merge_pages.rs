@@ -145,15 +145,16 @@ pub async fn duplicates_page(
         t(lang, "dup.title")
     );
     render(&DuplicatesPage {
-        ctx: page.ctx,
         plural,
         title,
         min,
         groups,
         truncated: result.truncated,
         merges,
-        notice: Some(field(&q, "notice")).filter(|e| !e.is_empty()),
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        notice: super::message(&q, &page.ctx, "notice"),
+        error: super::message(&q, &page.ctx, "error"),
+        // Last: the messages above read it.
+        ctx: page.ctx,
     })
 }
 
@@ -180,19 +181,22 @@ pub async fn bulk_merge(State(app): State<AppState>, Posted { page, form: f }: P
     if groups.is_empty() {
         return back_with_error(
             &back,
-            lang,
+            &page.ctx,
             &DomainError::field("groups", "required", t(lang, "dup.choose_groups")),
         );
     }
     match merge::bulk(&app.store, &page.access, object, &groups).await {
         Ok(out) => {
             let merged = out.iter().filter(|o| o.merge_id.is_some()).count();
+            let failed = out.len() - merged;
             let notice = t(lang, "dup.bulk_done")
                 .replace("{merged}", &merged.to_string())
-                .replace("{failed}", &(out.len() - merged).to_string());
-            Redirect::to(&format!("{back}&notice={}", form::urlencode(&notice))).into_response()
+                .replace("{failed}", &failed.to_string());
+            // Any group not merged is shown as an error, not in the green "done" banner.
+            let key = if failed > 0 { "error" } else { "notice" };
+            Redirect::to(&super::with_message(&back, &page.ctx, key, &notice)).into_response()
         }
-        Err(e) => back_with_error(&back, lang, &e),
+        Err(e) => back_with_error(&back, &page.ctx, &e),
     }
 }
 
@@ -326,7 +330,6 @@ pub async fn merge_page(
         .collect();
     page.ctx.section = plural;
     render(&MergePage {
-        ctx: page.ctx,
         plural,
         ids: ids.join(","),
         records: recs
@@ -334,7 +337,9 @@ pub async fn merge_page(
             .map(|r| (r.id.clone(), r.label(def), form::local_time(r.created_at)))
             .collect(),
         rows,
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
+        // Last: the messages above read it.
+        ctx: page.ctx,
     })
 }
 
@@ -358,7 +363,7 @@ pub async fn merge(State(app): State<AppState>, Posted { page, form: f }: Posted
         Ok(_) => Redirect::to(&format!("/{plural}/{survivor}")).into_response(),
         Err(e) => back_with_error(
             &format!("/merge?object={plural}&ids={}", ids.join(",")),
-            lang,
+            &page.ctx,
             &e,
         ),
     }
@@ -373,11 +378,13 @@ pub async fn undo(
     let plural = object_of(&field(&f, "object")).map_or("accounts", |o| o.1);
     let back = format!("/duplicates?object={plural}");
     match merge::undo(&app.store, &page.access, &id).await {
-        Ok(_) => Redirect::to(&format!(
-            "{back}&notice={}",
-            form::urlencode(&t(lang, "dup.undone"))
+        Ok(_) => Redirect::to(&super::with_message(
+            &back,
+            &page.ctx,
+            "notice",
+            &t(lang, "dup.undone"),
         ))
         .into_response(),
-        Err(e) => back_with_error(&back, lang, &e),
+        Err(e) => back_with_error(&back, &page.ctx, &e),
     }
 }

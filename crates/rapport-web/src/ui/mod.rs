@@ -18,6 +18,7 @@ mod jobs_pages;
 mod list_pages;
 mod mail_pages;
 mod merge_pages;
+mod messages;
 mod notification_pages;
 mod pool_pages;
 mod posted;
@@ -558,15 +559,12 @@ pub(crate) fn error_page(lang: Lang, e: DomainError) -> Response {
     (status, Html(format!("<!doctype html><meta charset=utf-8><link rel=stylesheet href=\"/static/app.css\"><main class=content><div class=\"card narrow\"><p class=\"alert error\">{}</p><p><a href=\"/\">←</a></p></div></main>", html_escape(&msg)))).into_response()
 }
 
+pub use messages::{message, with_message};
+
 /// After a failed form action: back to `to` with the error as people read it (`?error=`), shown
 /// there as a banner.
-pub fn back_with_error(to: &str, lang: Lang, e: &DomainError) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!(
-        "{to}{sep}error={}",
-        form::urlencode(&error_message(lang, e))
-    ))
-    .into_response()
+pub fn back_with_error(to: &str, ctx: &Ctx, e: &DomainError) -> Response {
+    Redirect::to(&with_message(to, ctx, "error", &error_message(ctx.lang, e))).into_response()
 }
 
 /// After a small form action: go to `to` when it worked, else show the error page.

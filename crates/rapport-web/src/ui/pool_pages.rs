@@ -69,11 +69,12 @@ pub async fn pool_page(
         .collect();
     page.ctx.search = String::new();
     render(&PoolPage {
-        ctx: page.ctx,
         q: text,
         rows,
         standing,
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
+        // Last: the messages above read it.
+        ctx: page.ctx,
     })
 }
 
@@ -84,7 +85,7 @@ pub async fn claim(
 ) -> Response {
     match pool::claim(&app.store, &page.access, &id).await {
         Ok(()) => Redirect::to(&format!("/accounts/{id}")).into_response(),
-        Err(e) => back_with_error("/pool", page.ctx.lang, &e),
+        Err(e) => back_with_error("/pool", &page.ctx, &e),
     }
 }
 
@@ -103,7 +104,7 @@ pub async fn release(
     .await
     {
         Ok(()) => Redirect::to("/pool").into_response(),
-        Err(e) => back_with_error(&format!("/accounts/{id}"), page.ctx.lang, &e),
+        Err(e) => back_with_error(&format!("/accounts/{id}"), &page.ctx, &e),
     }
 }
 
@@ -178,12 +179,13 @@ pub async fn targets_page(
         }
     }
     render(&TargetsPage {
-        ctx: page.ctx,
         period,
         periods,
         rows,
         subjects,
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
+        // Last: the messages above read it.
+        ctx: page.ctx,
     })
 }
 
@@ -202,6 +204,6 @@ pub async fn set_target(State(app): State<AppState>, Posted { page, form: f }: P
     let to = format!("/targets?period={}", super::form::urlencode(&period));
     match targets::set(&app.store, &page.access, &[draft]).await {
         Ok(_) => Redirect::to(&to).into_response(),
-        Err(e) => back_with_error(&to, page.ctx.lang, &e),
+        Err(e) => back_with_error(&to, &page.ctx, &e),
     }
 }

@@ -180,7 +180,7 @@ pub async fn board_page(
         lost_reasons,
         can_create: page.access.scope(objects::OPPORTUNITY, Action::Create) != Scope::None,
         columns,
-        error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+        error: super::message(&q, &page.ctx, "error"),
         ctx: page.ctx,
     })
 }
@@ -205,7 +205,7 @@ pub async fn move_stage(
             form::urlencode(&pipeline)
         );
         if let Some(e) = error {
-            to.push_str(&format!("&error={}", form::urlencode(&e)));
+            to = super::with_message(&to, &page.ctx, "error", &e);
         }
         to.push_str(&format!("#card-{id}"));
         Redirect::to(&to).into_response()

@@ -4,7 +4,7 @@
 use super::form::field;
 use super::i18n::{t, Lang};
 use super::posted::Posted;
-use super::{error_message, redirect_or_error, render, Ctx, Page};
+use super::{redirect_or_error, render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -162,7 +162,7 @@ pub async fn page(
         .collect();
         Ok(SalesSettingsPage {
             ctx: page.ctx.clone(),
-            error: Some(field(&q, "error")).filter(|e| !e.is_empty()),
+            error: super::message(&q, &page.ctx, "error"),
             notice: (!field(&q, "saved").is_empty()).then(|| t(lang, "settings.saved")),
             pipelines: pipelines_form,
             flow,
@@ -201,14 +201,10 @@ pub async fn page(
     }
 }
 
-fn done(lang: Lang, res: Result<(), DomainError>, anchor: &str) -> Response {
+fn done(ctx: &super::Ctx, res: Result<(), DomainError>, anchor: &str) -> Response {
     match res {
         Ok(()) => Redirect::to(&format!("/admin/sales?saved=1#{anchor}")).into_response(),
-        Err(e) => Redirect::to(&format!(
-            "/admin/sales?error={}#{anchor}",
-            super::form::urlencode(&error_message(lang, &e))
-        ))
-        .into_response(),
+        Err(e) => super::back_with_error(&format!("/admin/sales#{anchor}"), ctx, &e),
     }
 }
 
@@ -262,9 +258,8 @@ pub async fn save_pipeline(
             kind,
         });
     }
-    let lang = page.ctx.lang;
     if let Some(e) = bad {
-        return done(lang, Err(e), "pipelines");
+        return done(&page.ctx, Err(e), "pipelines");
     }
     let draft = PipelineDraft {
         name_en: field(&f, "name_en"),
@@ -278,7 +273,7 @@ pub async fn save_pipeline(
     let res = pipelines::save(&app.store, &page.access, target, &draft)
         .await
         .map(|_| ());
-    done(lang, res, "pipelines")
+    done(&page.ctx, res, "pipelines")
 }
 
 pub async fn save_flow(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
@@ -295,11 +290,10 @@ pub async fn save_flow(State(app): State<AppState>, Posted { page, form: f }: Po
     let res = approvals::set_flow(&app.store, &page.access, Flow { steps })
         .await
         .map(|_| ());
-    done(page.ctx.lang, res, "approval")
+    done(&page.ctx, res, "approval")
 }
 
 pub async fn save_pool(State(app): State<AppState>, Posted { page, form: f }: Posted) -> Response {
-    let lang = page.ctx.lang;
     let num = |name: &str| -> Result<u32, DomainError> {
         field(&f, name).trim().parse::<u32>().map_err(|_| {
             DomainError::field(
@@ -325,7 +319,7 @@ pub async fn save_pool(State(app): State<AppState>, Posted { page, form: f }: Po
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    done(lang, res, "pool")
+    done(&page.ctx, res, "pool")
 }
 
 /// Create (`id` "new") or replace a price list from its form.
@@ -354,5 +348,5 @@ pub async fn save_price_list(
     let res = price_lists::save(&app.store, &page.access, target, &draft)
         .await
         .map(|_| ());
-    done(page.ctx.lang, res, "price-lists")
+    done(&page.ctx, res, "price-lists")
 }
