@@ -9,6 +9,7 @@ pub mod fields;
 pub mod ids;
 pub mod input;
 pub mod lines;
+pub mod names;
 pub mod permission;
 pub mod principal;
 pub mod validate;

@@ -282,10 +282,9 @@ pub async fn of_record(
             }
             for r in all(store.db.reader(), &q).await? {
                 let cid: String = get(&r, "id")?;
-                let name = format!(
-                    "{}{}",
-                    get::<Option<String>>(&r, "family_name")?.unwrap_or_default(),
-                    get::<Option<String>>(&r, "given_name")?.unwrap_or_default()
+                let name = rapport_core::names::person_name(
+                    &get::<Option<String>>(&r, "family_name")?.unwrap_or_default(),
+                    &get::<Option<String>>(&r, "given_name")?.unwrap_or_default(),
                 );
                 entries.push(Entry {
                     at: get(&r, "created_at")?,

@@ -300,7 +300,8 @@ pub async fn timeline_view(
                     kind: "related".into(),
                     kind_label: t(lang, &format!("timeline.{event}")),
                     at: local_time(e.at),
-                    title: label.clone(),
+                    // The record's name once, as the link to it.
+                    title: String::new(),
                     link: r["id"]
                         .as_str()
                         .map(|i| (format!("/{plural}/{i}"), label.clone())),

@@ -123,7 +123,7 @@ pub async fn add_choices(
                 .map(|r| {
                     (
                         r["id"].as_str().unwrap_or("").to_string(),
-                        super::record_pages::record_label(def, r, lang),
+                        super::record_pages::record_label(def, r),
                     )
                 })
                 .collect(),

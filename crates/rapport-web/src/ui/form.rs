@@ -528,20 +528,6 @@ pub fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// A person's name in the order the language expects: CJK names family-first without a space;
-/// others given-first in English, family-first in Chinese.
-pub fn person_name(family: &str, given: &str, lang: Lang) -> String {
-    let cjk = family
-        .chars()
-        .chain(given.chars())
-        .any(|c| c as u32 >= 0x2E80);
-    match (cjk, lang) {
-        (true, _) => format!("{family}{given}"),
-        (false, Lang::En) => format!("{given} {family}").trim().to_string(),
-        (false, Lang::Zh) => format!("{family} {given}").trim().to_string(),
-    }
-}
-
 /// An input for a custom field.
 pub fn custom_input(c: &CustomField, value: &Value, lang: Lang, choices: &Choices) -> FormField {
     let text = match value {
@@ -713,13 +699,6 @@ pub fn custom_to_doc(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_language() {
-        assert_eq!(person_name("张", "伟", Lang::En), "张伟");
-        assert_eq!(person_name("Smith", "Jane", Lang::En), "Jane Smith");
-        assert_eq!(person_name("Smith", "Jane", Lang::Zh), "Smith Jane");
-    }
 
     #[test]
     fn form_pairs_become_a_document() {

@@ -88,7 +88,7 @@ pub async fn search(
                                 r["title"].as_str().unwrap_or("").to_string()
                             };
                             (
-                                record_label(def, r, lang),
+                                record_label(def, r),
                                 format!("/{}s/{}", def.key(), r["id"].as_str().unwrap_or("")),
                                 sub,
                             )

@@ -262,7 +262,7 @@ pub async fn list(
                 .iter()
                 .map(|c| {
                     if c == "name" {
-                        let l = record_label(def, r, lang);
+                        let l = record_label(def, r);
                         if l.is_empty() {
                             "—".into()
                         } else {

@@ -72,12 +72,11 @@ pub fn title_of(def: &ObjectDef, lang: Lang) -> String {
 }
 
 /// The label a record is known by.
-pub fn record_label(def: &ObjectDef, rec: &Value, lang: Lang) -> String {
+pub fn record_label(def: &ObjectDef, rec: &Value) -> String {
     if matches!(def.object, objects::CONTACT | objects::LEAD) {
-        form::person_name(
+        rapport_core::names::person_name(
             rec["family_name"].as_str().unwrap_or(""),
             rec["given_name"].as_str().unwrap_or(""),
-            lang,
         )
     } else {
         let name = rec["name"].as_str().unwrap_or("");
@@ -350,7 +349,7 @@ async fn render_detail(
     .await
     .ok();
     let mut res = render(&RecordPage {
-        title: record_label(def, &rec, lang),
+        title: record_label(def, &rec),
         plural: plural.to_string(),
         id: id.to_string(),
         can_delete,

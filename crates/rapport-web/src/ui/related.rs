@@ -102,7 +102,7 @@ async fn documents(
                     .collect::<Vec<_>>()
                     .join(" · ");
                 (
-                    record_label(def, d, lang),
+                    record_label(def, d),
                     format!(
                         "/{}/{}",
                         def.object.plural().unwrap_or(""),
@@ -147,7 +147,7 @@ pub async fn groups(
                 list.iter()
                     .map(|c| {
                         (
-                            record_label(&CONTACTS, c, lang),
+                            record_label(&CONTACTS, c),
                             format!("/contacts/{}", c["id"].as_str().unwrap_or("")),
                             c["title"].as_str().unwrap_or("").to_string(),
                         )
@@ -316,7 +316,7 @@ pub async fn groups(
             }
             if let Some(c) = rec["converted_contact_id"].as_str() {
                 items.push((
-                    record_label(&CONTACTS, rec, lang),
+                    record_label(&CONTACTS, rec),
                     format!("/contacts/{c}"),
                     t(lang, "nav.contacts"),
                 ));

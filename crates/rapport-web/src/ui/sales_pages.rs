@@ -329,7 +329,7 @@ async fn convert_page(
     };
     let mut res = render(&ConvertPage {
         id: id.to_string(),
-        lead_label: super::record_pages::record_label(&LEADS, &lead, lang),
+        lead_label: super::record_pages::record_label(&LEADS, &lead),
         account_name: get("account_name", &company),
         accounts: c.accounts.clone(),
         use_existing: get("account_mode", "new") == "existing",

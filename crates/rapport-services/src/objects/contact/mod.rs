@@ -93,10 +93,9 @@ impl Hooks for Rules {
     }
 
     fn label(&self, rec: &Record) -> String {
-        format!(
-            "{}{}",
+        rapport_core::names::person_name(
             rec.text("family_name").unwrap_or(""),
-            rec.text("given_name").unwrap_or("")
+            rec.text("given_name").unwrap_or(""),
         )
     }
 

@@ -113,10 +113,9 @@ impl Hooks for Rules {
     }
 
     fn label(&self, rec: &Record) -> String {
-        let person = format!(
-            "{}{}",
+        let person = rapport_core::names::person_name(
             rec.text("family_name").unwrap_or(""),
-            rec.text("given_name").unwrap_or("")
+            rec.text("given_name").unwrap_or(""),
         );
         match rec.text("company").filter(|c| !c.is_empty()) {
             Some(c) => format!("{person} ({c})"),
