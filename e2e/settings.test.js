@@ -145,6 +145,8 @@ test("custom fields on every record type, at phone width in both languages", asy
 
   // It is on the product form and record page.
   await page.goto(`${base}/products/new`);
+  // A new product is on sale unless unticked (the quote form offers only those on sale).
+  assert.equal(await page.locator("input[name=active]").isChecked(), true);
   await page.fill("input[name=code]", "SEAT-50");
   await page.fill("input[name=name]", "企业版年度订阅");
   await page.fill("input[name=cf_seats]", "1200");
@@ -153,6 +155,7 @@ test("custom fields on every record type, at phone width in both languages", asy
   const url = page.url();
   assert.match(await page.locator("#row-cf_seats .label, #row-cf_seats").first().innerText(), /授权席位/);
   assert.match(await page.locator("#row-cf_seats .value").innerText(), /^1,?200$/);
+  assert.match(await page.locator("#row-active .value").innerText(), /^是$/);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling at phone width (${width})`);
   await page.screenshot({ path: join(SHOTS, "product-custom-field-phone-zh.png"), fullPage: true });
@@ -170,6 +173,7 @@ test("custom fields on every record type, at phone width in both languages", asy
   await enPage.goto(url);
   assert.match(await enPage.locator("#row-cf_seats").innerText(), /Licensed seats/);
   assert.match(await enPage.locator("#row-cf_seats .value").innerText(), /^1,?200$/);
+  assert.match(await enPage.locator("#row-active").innerText(), /On sale[\s\S]*Yes/);
   await enPage.screenshot({ path: join(SHOTS, "product-custom-field-phone-en.png"), fullPage: true });
   await en.close();
 });

@@ -240,6 +240,12 @@ pub trait Hooks: Send + Sync {
         Ok(())
     }
 
+    /// Values a new record takes when its creator gives none (the new-record form shows them
+    /// already filled in; a create without them gets them).
+    fn new_defaults(&self) -> Vec<(&'static str, FieldValue)> {
+        Vec::new()
+    }
+
     /// A short label for lists of related records, duplicate hints and the audit trail.
     fn label(&self, rec: &Record) -> String {
         rec.text("name").unwrap_or("").to_string()

@@ -94,6 +94,10 @@ pub async fn new_form(
     };
     let mut initial = serde_json::Map::new();
     initial.insert("owner_id".into(), json!(page.user.id));
+    // What the record type fills in when nobody says otherwise (a product is on sale).
+    for (k, v) in def.hooks.new_defaults() {
+        initial.insert(k.into(), v.to_json());
+    }
     // Links from a related record fill in the reference (a new quote from its opportunity).
     for (k, v) in &q {
         if def

@@ -62,10 +62,19 @@ impl Hooks for Rules {
                 format!("another product already has the code {code}"),
             ));
         }
-        if change.before.is_none() && change.values.get("active").is_none_or(FieldValue::is_null) {
-            change.values.insert("active", FieldValue::Bool(true));
+        if change.before.is_none() {
+            for (k, v) in self.new_defaults() {
+                if change.values.get(k).is_none_or(FieldValue::is_null) {
+                    change.values.insert(k, v);
+                }
+            }
         }
         Ok(Effects::default())
+    }
+
+    /// On sale unless it says otherwise: the quote and order forms offer only products on sale.
+    fn new_defaults(&self) -> Vec<(&'static str, FieldValue)> {
+        vec![("active", FieldValue::Bool(true))]
     }
 
     fn derived(&self, values: &Values) -> Vec<(&'static str, SqlValue)> {
