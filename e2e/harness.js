@@ -49,3 +49,12 @@ export async function signIn(page, base, email) {
   await page.click("form[action='/login'] button.primary");
   await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 }
+
+// A JSON API call from a signed-in page, with the page's CSRF token: { status, body }.
+export async function api(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const csrf = document.querySelector("input[name=csrf]")?.value || "";
+    const res = await fetch(path, { method, headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }, [method, path, body]);
+}

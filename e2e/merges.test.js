@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startServer, launch, signIn, SHOTS } from "./harness.js";
+import { startServer, launch, signIn, SHOTS, api } from "./harness.js";
 
 let server, browser;
 const PW = "correct horse battery staple";
@@ -20,13 +20,6 @@ after(async () => {
   await server?.stop();
 });
 
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const csrf = document.querySelector("input[name=csrf]")?.value || "";
-    const res = await fetch(path, { method, headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, body: await res.json().catch(() => null) };
-  }, [method, path, body]);
-}
 
 async function session(locale) {
   const context = await browser.newContext({ locale, viewport: { width: 1400, height: 900 } });

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startServer, launch, signIn, PASSWORD, SHOTS } from "./harness.js";
+import { startServer, launch, signIn, PASSWORD, SHOTS, api } from "./harness.js";
 
 let server, browser;
 before(async () => {
@@ -18,13 +18,6 @@ after(async () => {
   await server?.stop();
 });
 
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const csrf = document.querySelector("input[name=csrf]")?.value || "";
-    const res = await fetch(path, { method, headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, body: await res.json().catch(() => null) };
-  }, [method, path, body]);
-}
 
 const count = (text, s) => text.split(s).length - 1;
 

@@ -21,6 +21,7 @@ pub mod statements;
 
 pub use connection::Db;
 pub use error::db_err;
+pub use postgres::PgUrl;
 pub use rows::{all_rows, FromCell, Names, RowRef, Rows};
 pub use sqlite::audit_journal::{Journal, JournalEntry};
 pub use sqlite::checkpointer::Checkpointer;

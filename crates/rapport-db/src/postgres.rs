@@ -24,28 +24,102 @@ const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// How long one host gets to answer whether it takes writes.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The hosts of a PostgreSQL URL, in order. libpq's syntax: `host[:port]` entries separated by
-/// commas where a URL has one host; the rest (user, password, database, parameters) applies
-/// to each. `target_session_attrs` is accepted and dropped: Rapport always wants the host that
-/// takes writes.
+/// A PostgreSQL URL in libpq's syntax, which may list several hosts
+/// (`postgres://user:pw@db1:5432,db2:5432/crm`) where the url crate and sqlx read only one.
+#[derive(Debug, Clone)]
+pub struct PgUrl {
+    /// `postgres://` or `postgresql://`.
+    scheme: String,
+    user: String,
+    /// As written in the URL (percent-encoded).
+    password: Option<String>,
+    /// `host[:port]` entries separated by commas.
+    hosts: String,
+    /// From the `/` on, query included.
+    rest: String,
+}
+
+impl PgUrl {
+    pub fn parse(url: &str) -> Result<PgUrl, DomainError> {
+        let (scheme, tail) = url.split_once("://").ok_or_else(|| {
+            DomainError::Internal(
+                "invalid PostgreSQL URL: it does not start with postgres://".into(),
+            )
+        })?;
+        let cut = tail.find(['/', '?']).unwrap_or(tail.len());
+        let (authority, rest) = tail.split_at(cut);
+        let (userinfo, hosts) = authority.rsplit_once('@').unwrap_or(("", authority));
+        let (user, password) = match userinfo.split_once(':') {
+            Some((u, p)) => (u.to_string(), Some(p.to_string())),
+            None => (userinfo.to_string(), None),
+        };
+        Ok(PgUrl {
+            scheme: format!("{scheme}://"),
+            user,
+            password,
+            hosts: hosts.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+
+    /// The password as written in the URL (percent-encoded).
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// `user[:password]@`, or nothing.
+    fn userinfo(&self) -> String {
+        let password = self
+            .password
+            .as_ref()
+            .map_or(String::new(), |p| format!(":{p}"));
+        if self.user.is_empty() && password.is_empty() {
+            String::new()
+        } else {
+            format!("{}{password}@", self.user)
+        }
+    }
+
+    /// The URL back, without its password. With several hosts, libpq is told to pick the one
+    /// that takes writes (Rapport's own connections do the same).
+    pub fn without_password(&self) -> String {
+        let at = if self.user.is_empty() { "" } else { "@" };
+        let mut url = format!(
+            "{}{}{at}{}{}",
+            self.scheme, self.user, self.hosts, self.rest
+        );
+        if self.hosts.contains(',') && !self.rest.contains("target_session_attrs=") {
+            url.push(if self.rest.contains('?') { '&' } else { '?' });
+            url.push_str("target_session_attrs=read-write");
+        }
+        url
+    }
+
+    /// The same URL on another database.
+    pub fn on_database(&self, name: &str) -> String {
+        let query = self.rest.find('?').map_or("", |i| &self.rest[i..]);
+        format!(
+            "{}{}{}/{name}{query}",
+            self.scheme,
+            self.userinfo(),
+            self.hosts
+        )
+    }
+}
+
+/// The hosts of a PostgreSQL URL, in order, each with the URL's user, password, database and
+/// parameters. `target_session_attrs` is accepted and dropped: Rapport always wants the host
+/// that takes writes.
 pub(crate) fn hosts(url: &str) -> Result<Vec<Host>, DomainError> {
     let bad = |why: &str| DomainError::Internal(format!("invalid PostgreSQL URL: {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("it does not start with postgres://"))?;
-    let cut = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(cut);
-    let (user, list) = match authority.rsplit_once('@') {
-        Some((u, l)) => (format!("{u}@"), l),
-        None => (String::new(), authority),
-    };
-    let tail = without_session_attrs(tail);
+    let u = PgUrl::parse(url)?;
+    let (userinfo, tail) = (u.userinfo(), without_session_attrs(&u.rest));
     let mut out = Vec::new();
-    for host in list.split(',') {
+    for host in u.hosts.split(',') {
         if host.is_empty() {
             return Err(bad("an empty host in the host list"));
         }
-        let one = format!("{scheme}://{user}{host}{tail}");
+        let one = format!("{}{userinfo}{host}{tail}", u.scheme);
         let options: PgConnectOptions =
             one.parse().map_err(|e| bad(&format!("host {host}: {e}")))?;
         out.push(Host {

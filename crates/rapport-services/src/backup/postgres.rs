@@ -10,7 +10,7 @@ use super::repo::{Repo, BASE, MANIFEST};
 use crate::Db;
 use chrono::{DateTime, Utc};
 use rapport_core::DomainError;
-use rapport_db::{db_err, get};
+use rapport_db::{db_err, get, PgUrl};
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseBackend, IsolationLevel, Statement, TransactionTrait,
 };
@@ -20,80 +20,12 @@ fn fail(msg: String) -> DomainError {
     DomainError::Internal(msg)
 }
 
-/// A PostgreSQL URL in libpq's syntax, which may list several hosts
-/// (`postgres://user:pw@db1:5432,db2:5432/crm`) where the url crate reads only one.
-struct PgUrl {
-    /// `postgres://` or `postgresql://`.
-    scheme: String,
-    user: String,
-    /// As written in the URL (percent-encoded).
-    password: Option<String>,
-    hosts: String,
-    /// From the `/` on, query included.
-    rest: String,
-}
-
-impl PgUrl {
-    fn parse(url: &str) -> Result<PgUrl, DomainError> {
-        let (scheme, tail) = url
-            .split_once("://")
-            .ok_or_else(|| fail("the database URL is not valid: no postgres://".into()))?;
-        let cut = tail.find(['/', '?']).unwrap_or(tail.len());
-        let (authority, rest) = tail.split_at(cut);
-        let (userinfo, hosts) = authority.rsplit_once('@').unwrap_or(("", authority));
-        let (user, password) = match userinfo.split_once(':') {
-            Some((u, p)) => (u.to_string(), Some(p.to_string())),
-            None => (userinfo.to_string(), None),
-        };
-        Ok(PgUrl {
-            scheme: format!("{scheme}://"),
-            user,
-            password,
-            hosts: hosts.to_string(),
-            rest: rest.to_string(),
-        })
-    }
-
-    /// The URL back, without its password. With several hosts, libpq is told to pick the one
-    /// that takes writes (Rapport's own connections do the same).
-    fn without_password(&self) -> String {
-        let at = if self.user.is_empty() { "" } else { "@" };
-        let mut url = format!(
-            "{}{}{at}{}{}",
-            self.scheme, self.user, self.hosts, self.rest
-        );
-        if self.hosts.contains(',') && !self.rest.contains("target_session_attrs=") {
-            url.push(if self.rest.contains('?') { '&' } else { '?' });
-            url.push_str("target_session_attrs=read-write");
-        }
-        url
-    }
-
-    /// The same URL on another database.
-    fn on_database(&self, name: &str) -> String {
-        let query = self.rest.find('?').map_or("", |i| &self.rest[i..]);
-        let password = self
-            .password
-            .as_ref()
-            .map_or(String::new(), |p| format!(":{p}"));
-        let at = if self.user.is_empty() && password.is_empty() {
-            ""
-        } else {
-            "@"
-        };
-        format!(
-            "{}{}{password}{at}{}/{name}{query}",
-            self.scheme, self.user, self.hosts
-        )
-    }
-}
-
 /// The URL without its password, and the password (passed to pg_dump and pg_restore in
 /// their environment, never on a command line others can read).
 fn split_password(url: &str) -> Result<(String, Option<String>), DomainError> {
     let u = PgUrl::parse(url)?;
     // Percent-decoded only: a `+` in a URL's password is a plus, not a space.
-    let password = u.password.as_ref().map(|p| {
+    let password = u.password().map(|p| {
         percent_encoding::percent_decode_str(p)
             .decode_utf8_lossy()
             .into_owned()
