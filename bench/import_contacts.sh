@@ -2,18 +2,19 @@
 # generated contacts (name, mobile, email, title) to DIR/import.csv, uploads them through the
 # import API at $API with $TOKEN, maps the suggested columns matching on email, starts the
 # import and waits for it. Sets UPLOAD_MS (upload and mapping), IMPORT_MS (start to done) and
-# IMPORT_STATUS (status, created, failed).
+# IMPORT_STATUS (status, created, failed). IMPORT_FAMILY: one family name for every row
+# (default: twenty common ones at random); IMPORT_EMAIL: the emails' prefix (default bench).
 import_contacts() {
   local rows=$1 dir=$2 t0 t_up t1 import id
-  python3 - "$dir/import.csv" "$rows" <<'PY'
+  python3 - "$dir/import.csv" "$rows" "${IMPORT_FAMILY:-}" "${IMPORT_EMAIL:-bench}" <<'PY'
 import sys, random
-path, n = sys.argv[1], int(sys.argv[2])
-fam = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+path, n, family, email = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+fam = [family] if family else list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 giv = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰"]
 with open(path, "w", encoding="utf-8") as f:
     f.write("姓,名,手机,邮箱,职务\n")
     for i in range(n):
-        f.write(f"{random.choice(fam)},{random.choice(giv)},13{i:09d},bench{i}@import.example,经理\n")
+        f.write(f"{random.choice(fam)},{random.choice(giv)},13{i:09d},{email}{i}@import.example,经理\n")
 PY
   t0=$(date +%s%3N)
   import=$(curl -sf -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: text/csv' \

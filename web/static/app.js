@@ -123,4 +123,94 @@
       document.querySelectorAll(".field-row.editing").forEach(function (r) { r.classList.remove("editing"); });
     }
   });
+  // Global search: suggestions grouped by record type while typing; arrows and Enter pick
+  // one, Escape closes; Ctrl/Cmd+K goes to the search box from anywhere.
+  (function () {
+    var input = document.querySelector("input[data-suggest]");
+    var box = document.getElementById("search-suggest");
+    if (!input || !box) return;
+    var timer = null, seq = 0, active = -1;
+    function options() { return box.querySelectorAll("[role=option]"); }
+    function close() {
+      box.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+    }
+    function mark(i) {
+      var opts = options();
+      if (!opts.length) return;
+      active = (i + opts.length) % opts.length;
+      opts.forEach(function (o, j) { o.setAttribute("aria-selected", j === active ? "true" : "false"); });
+      input.setAttribute("aria-activedescendant", opts[active].id);
+      opts[active].scrollIntoView({ block: "nearest" });
+    }
+    function show(data) {
+      box.textContent = "";
+      var n = 0;
+      data.groups.forEach(function (g) {
+        var head = document.createElement("div");
+        head.className = "suggest-group";
+        head.setAttribute("role", "presentation");
+        head.textContent = g.title;
+        box.appendChild(head);
+        g.rows.forEach(function (r) {
+          var a = document.createElement("a");
+          a.href = r.href;
+          a.id = "suggest-" + n++;
+          a.setAttribute("role", "option");
+          a.setAttribute("aria-selected", "false");
+          a.textContent = r.label;
+          if (r.sub) {
+            var sub = document.createElement("span");
+            sub.className = "muted small";
+            sub.textContent = " " + r.sub;
+            a.appendChild(sub);
+          }
+          box.appendChild(a);
+        });
+      });
+      if (!n) {
+        var none = document.createElement("div");
+        none.className = "muted small suggest-none";
+        none.textContent = box.getAttribute("data-empty") || "—";
+        box.appendChild(none);
+      }
+      active = -1;
+      box.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) { close(); return; }
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        fetch(input.getAttribute("data-suggest") + "?q=" + encodeURIComponent(q), {
+          credentials: "same-origin", headers: { accept: "application/json" },
+        }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+          if (data && mine === seq && input.value.trim() === q) show(data);
+        }).catch(function () {});
+      }, 150);
+    });
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "ArrowDown" && !box.hidden) { ev.preventDefault(); mark(active + 1); }
+      else if (ev.key === "ArrowUp" && !box.hidden) { ev.preventDefault(); mark(active - 1); }
+      else if (ev.key === "Escape") { close(); }
+      else if (ev.key === "Enter" && !box.hidden && active >= 0) {
+        ev.preventDefault();
+        window.location.href = options()[active].href;
+      }
+    });
+    document.addEventListener("keydown", function (ev) {
+      if ((ev.ctrlKey || ev.metaKey) && (ev.key === "k" || ev.key === "K")) {
+        ev.preventDefault();
+        input.focus();
+        input.select();
+      }
+    });
+    document.addEventListener("click", function (ev) {
+      if (!(ev.target instanceof Element) || !ev.target.closest(".global-search")) close();
+    });
+  })();
 })();

@@ -12,6 +12,7 @@ pub mod lines;
 pub mod names;
 pub mod permission;
 pub mod principal;
+pub mod search_terms;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock};

@@ -126,13 +126,6 @@ pub fn inline_children(
     }
 }
 
-/// Whether a quick search reads each of its ways of matching on its own, newest first and
-/// bounded, rather than as one OR: SQLite's planner reads an OR of prefix ranges poorly
-/// (ADR 0019); PostgreSQL's does not need the help.
-pub fn reads_search_branches_apart(backend: DatabaseBackend) -> bool {
-    backend == DatabaseBackend::Sqlite
-}
-
 /// Check the transaction's foreign keys at its commit rather than statement by statement:
 /// SQLite then keeps no statement journal for bulk INSERTs (ADR 0020). PostgreSQL checks
 /// them as declared; nothing to do.

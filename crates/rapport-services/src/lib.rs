@@ -62,9 +62,6 @@ pub struct StoreSettings {
     pub phone_region: String,
     /// The address people reach Rapport at (links in emails), e.g. https://crm.example.com.
     pub public_url: Option<String>,
-    /// A quick-search prefix matching at least this many records is read newest first rather
-    /// than through its index (SQLite; see `records::search`).
-    pub search_dense_rows: u64,
     /// Where the audit chain's signed anchors are kept (`None`: no anchors).
     pub audit_anchor_dir: Option<std::path::PathBuf>,
     /// Where backups are, for scheduled drills (`None`: no drills).
@@ -76,7 +73,6 @@ impl Default for StoreSettings {
         Self {
             phone_region: "CN".into(),
             public_url: None,
-            search_dense_rows: 2_000,
             audit_anchor_dir: None,
             backup: None,
         }
@@ -95,7 +91,6 @@ pub struct Store {
     auth_cache: Arc<auth_cache::AuthCache>,
     org_cache: Arc<access::org::Cache>,
     background: Arc<background::Background>,
-    search_density: Arc<records::search::DensityCache>,
     backup_status: backup::continuous::SharedStatus,
     memos: Arc<Memos>,
     types: records::RecordTypes,
@@ -122,7 +117,6 @@ impl Store {
             auth_cache: Default::default(),
             org_cache: Default::default(),
             background: Default::default(),
-            search_density: Default::default(),
             backup_status: Default::default(),
             memos: Default::default(),
             types: objects::TYPES,
@@ -137,11 +131,6 @@ impl Store {
     /// Settings kept between requests.
     pub fn memos(&self) -> &Memos {
         &self.memos
-    }
-
-    /// Which quick-search prefixes were recently found to match many records.
-    pub(crate) fn search_density(&self) -> &records::search::DensityCache {
-        &self.search_density
     }
 
     /// The tasks that run beside the requests (see [`background`]).

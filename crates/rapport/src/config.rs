@@ -23,6 +23,9 @@ struct FileConfig {
     session_absolute_hours: Option<i64>,
     jobs_enabled: Option<bool>,
     public_url: Option<String>,
+    /// No longer read (quick search needs no tuning since ADR 0041); accepted so that older
+    /// files still load.
+    #[allow(dead_code)]
     search_dense_rows: Option<i64>,
     job_poll_ms: Option<i64>,
     job_lease_secs: Option<i64>,
@@ -64,8 +67,6 @@ pub struct Config {
     pub jobs_enabled: bool,
     /// The address people reach Rapport at, for links in emails.
     pub public_url: Option<String>,
-    /// Tuning: a quick-search prefix with at least this many matches is read newest first.
-    pub search_dense_rows: u64,
     pub job_poll_ms: i64,
     pub job_lease_secs: i64,
     /// Where the audit chain's signed anchors are written (outside the database).
@@ -182,8 +183,6 @@ impl Config {
                 Some(_) => bail!("RAPPORT_JOBS_ENABLED must be true or false"),
             },
             public_url: env("RAPPORT_PUBLIC_URL").or(fc.public_url),
-            search_dense_rows: parse_num("RAPPORT_SEARCH_DENSE_ROWS", fc.search_dense_rows, 2000)?
-                .max(1) as u64,
             job_poll_ms: parse_num("RAPPORT_JOB_POLL_MS", fc.job_poll_ms, 1000)?,
             job_lease_secs: parse_num("RAPPORT_JOB_LEASE_SECS", fc.job_lease_secs, 300)?,
             audit_anchor_dir: env("RAPPORT_AUDIT_ANCHOR_DIR")

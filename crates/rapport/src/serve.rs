@@ -42,7 +42,6 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         StoreSettings {
             phone_region: cfg.phone_region.clone(),
             public_url: cfg.public_url.clone(),
-            search_dense_rows: cfg.search_dense_rows,
             audit_anchor_dir: Some(cfg.audit_anchor_dir.clone()),
             backup: Some(cfg.backup_settings()),
         },
@@ -88,6 +87,16 @@ pub async fn run(cfg: Config) -> Result<()> {
         .map_err(|e| anyhow!("cannot seal the stored rows of uploaded files: {e}"))?;
     if sealed > 0 {
         tracing::info!(rows = sealed, "sealed the stored rows of uploaded files");
+    }
+    // Records stored before quick search had its name index get their terms now (ADR 0041).
+    let indexed = rapport_services::records::name_index::ensure(&store)
+        .await
+        .map_err(|e| anyhow!("cannot build the name index of the stored records: {e}"))?;
+    if indexed > 0 {
+        tracing::info!(
+            records = indexed,
+            "built the name index of the stored records"
+        );
     }
     let tls = cfg.tls_cert.is_some();
     let state = AppState {

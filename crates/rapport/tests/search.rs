@@ -1,6 +1,6 @@
-//! Quick search reads each way of matching on its own (SQLite: a prefix with many matches is
-//! read newest first, few through its index): the pages must be exactly those of the plain
-//! definition, newest first, whichever way each prefix is read, within the caller's scope.
+//! Quick search reads each way of matching on its own, names through the name index newest
+//! first (ADR 0041): the pages must be exactly those of the plain definition, newest first,
+//! within the caller's scope, while records keep arriving.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,8 +14,7 @@ async fn pages_match_the_definition(app: App) {
     let rep = app.user("rep@example.com", "sales_rep", None, None).await;
     let admin = app.login("admin@example.com").await;
     let rep_s = app.login("rep@example.com").await;
-    // 14 王 (dense with the threshold of 5 the server runs with), 3 汪, some others; a few of
-    // the 王 owned by the rep.
+    // 14 王, 3 汪, some others; a few of the 王 owned by the rep.
     let mut wang = Vec::new();
     for i in 0..14 {
         let owner = if i % 4 == 0 {
@@ -82,9 +81,7 @@ async fn pages_match_the_definition(app: App) {
         "the rep sees only their own"
     );
 
-    // 汪 was counted above as sparse (3 matches, read through its index), and the count is
-    // kept for a minute. With six more it is dense; the stale count may change how the prefix
-    // is read, never what is found: all nine, newest first.
+    // Six more 汪: all nine found, the new ones first.
     let mut wang2 = Vec::new();
     for i in 0..6 {
         let (s, c) = app
@@ -110,15 +107,13 @@ async fn pages_match_the_definition(app: App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_quick_search_pages_match_the_definition() {
-    let app = App::start_with(Backend::Sqlite, &[("RAPPORT_SEARCH_DENSE_ROWS", "5")])
-        .await
-        .unwrap();
+    let app = App::start_with(Backend::Sqlite, &[]).await.unwrap();
     pages_match_the_definition(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_quick_search_pages_match_the_definition() {
-    match App::start_with(Backend::Postgres, &[("RAPPORT_SEARCH_DENSE_ROWS", "5")]).await {
+    match App::start_with(Backend::Postgres, &[]).await {
         Some(app) => pages_match_the_definition(app).await,
         None => eprintln!("RAPPORT_TEST_DATABASE_URL not set: PostgreSQL run skipped"),
     }

@@ -559,7 +559,11 @@ story!(
         let short = app
             .sql_rows("SELECT token FROM search_tokens WHERE object_type = 'contact'")
             .await;
-        assert_eq!(short.len(), 3, "email, mobile and its last four digits");
+        assert_eq!(
+            short.len(),
+            3 + rapport_core::search_terms::index_terms("Token").len(),
+            "email, mobile, its last four digits and the name's terms"
+        );
         for r in &short {
             assert_eq!(r.try_get::<String>("", "token").unwrap().len(), 16);
         }

@@ -414,14 +414,21 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
     let filtered = filters.filtered();
     assert!(!filtered.is_empty(), "closed generations get filters");
 
+    // The tokens one contact holds alone: its email, mobile, last four digits and the name
+    // terms no other contact shares (代 is everyone's).
     let mut tokens: Vec<String> = app
-        .sql_rows("SELECT DISTINCT token FROM search_tokens ORDER BY token")
+        .sql_rows(
+            "SELECT token FROM search_tokens GROUP BY token HAVING count(*) = 1 ORDER BY token",
+        )
         .await
         .iter()
         .map(|r| r.try_get::<String>("", "token").unwrap())
         .collect();
     let held = tokens.len();
-    assert_eq!(held, 30, "three tokens for each of ten contacts");
+    assert!(
+        held >= 30,
+        "three tokens or more for each of ten contacts: {held}"
+    );
     tokens.extend((0..20).map(|i| format!("{:016x}", 0xabcd_0000_0000_0000u64 + i)));
     let full = || rapport_db::search_index::filters::select("contact", &tokens, &[]);
     let expected = pairs(&db, full()).await;
@@ -442,7 +449,7 @@ async fn lookups_through_generation_filters_answer_as_a_full_lookup() {
             .map(|r| r.try_get::<String>("", "token").unwrap())
             .collect();
         assert!(!in_g.is_empty());
-        for tok in &in_g {
+        for tok in in_g.iter().filter(|t| tokens.contains(t)) {
             assert!(maybe.contains(tok), "generation {g}'s filter misses {tok}");
         }
         assert!(
@@ -531,10 +538,16 @@ async fn an_imports_tokens_become_a_generation_of_their_own() {
     .await;
     assert_eq!(done["created"], rows, "{done}");
     let own = closed(&app).await;
+    // Email, mobile, last four digits and the name's terms (批 and the number's prefixes).
+    let tokens = |rows: usize| -> i64 {
+        (0..rows)
+            .map(|i| 3 + rapport_core::search_terms::index_terms(&format!("批{i}")).len() as i64)
+            .sum()
+    };
     assert_eq!(
         own,
-        vec![(1, 0, 3 * rows as i64)],
-        "one closed generation of level 0 holds the import's three tokens a row"
+        vec![(1, 0, tokens(rows))],
+        "one closed generation of level 0 holds every token of the import"
     );
     let in_0 = app
         .sql_rows("SELECT count(*) AS n FROM search_tokens WHERE generation = 0")
@@ -575,14 +588,16 @@ async fn an_imports_tokens_become_a_generation_of_their_own() {
     assert_eq!(small["created"], 5, "{small}");
     assert_eq!(closed(&app).await.len(), 1, "no generation for five rows");
     let db = Db::connect(&app.database_url).await.unwrap();
+    // The server's own upkeep (every second) may finish the merge this one started.
     let done = run(&db, Tidy::All).await;
     assert!(
-        done.iter().any(|d| matches!(d, Done::Finished(_))),
+        done.iter()
+            .any(|d| matches!(d, Done::Started(_) | Done::Finished(_))),
         "{done:?}"
     );
     let after = closed(&app).await;
     assert_eq!(after.len(), 1, "{after:?}");
-    assert_eq!(after[0].2, 3 * (rows as i64 + 5), "{after:?}");
+    assert_eq!(after[0].2, tokens(rows + 5), "{after:?}");
     consistent(&app).await;
     for i in [0, rows - 1, rows + 4] {
         assert_eq!(by_email(&app, &admin, &email(i)).await.len(), 1, "{i}");

@@ -31,6 +31,7 @@ mod m0025_sealed_import_rows;
 mod m0026_subject_keys;
 mod m0027_key_locks;
 mod m0028_backup_targets;
+mod m0029_name_index;
 
 use crate::error::db_err;
 use crate::statements::{build, build_schema};
@@ -196,6 +197,7 @@ const MIGRATIONS: &[Migration] = &[
     (26, "subject_keys", m0026_subject_keys::steps),
     (27, "key_locks", m0027_key_locks::steps),
     (28, "backup_targets", m0028_backup_targets::steps),
+    (29, "name_index", m0029_name_index::steps),
 ];
 
 /// The migrations this build knows that the database has not applied yet (version, name),

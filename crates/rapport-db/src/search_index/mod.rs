@@ -63,6 +63,45 @@ pub fn lookup(object_type: Option<&str>, tokens: Vec<String>) -> SelectStatement
     q
 }
 
+/// `EXISTS` a row of `token` for the record `outer.record_id` of `object_type` (`outer`: the
+/// alias of the `search_tokens` row being tested): the further terms of a name search, one
+/// seek a listed generation for each record read.
+pub fn holds(object_type: &str, token: &str, outer: &str) -> SimpleExpr {
+    let mut q = Query::select();
+    q.expr(Expr::val(1))
+        .from_as(t("search_tokens"), t("x"))
+        .and_where(
+            Expr::col((t("x"), t("generation"))).in_subquery(
+                Query::select()
+                    .column(t("generation"))
+                    .from(t("token_generations"))
+                    .to_owned(),
+            ),
+        )
+        .and_where(Expr::col((t("x"), t("object_type"))).eq(object_type))
+        .and_where(Expr::col((t("x"), t("token"))).eq(token))
+        .and_where(Expr::col((t("x"), t("record_id"))).equals((t(outer), t("record_id"))));
+    Expr::exists(q)
+}
+
+/// The generations lookups read now, in order: each is read on its own where a search reads
+/// a term's records newest first (a term's rows are in id order within a generation). On
+/// PostgreSQL every token is in generation 0.
+pub async fn listed(db: &Db) -> Result<Vec<i64>, DomainError> {
+    if !db.is_sqlite() {
+        return Ok(vec![0]);
+    }
+    let rows = all(
+        db.reader(),
+        Query::select()
+            .column(t("generation"))
+            .from(t("token_generations"))
+            .order_by(t("generation"), sea_orm::sea_query::Order::Asc),
+    )
+    .await?;
+    rows.iter().map(|r| get::<i64>(r, "generation")).collect()
+}
+
 /// The records of `object_type` holding any of `tokens`, as `(token, record id)` pairs, read
 /// outside any transaction in one statement: on SQLite the closed generations' filters leave
 /// out most of the seeks (ADR 0027); PostgreSQL looks tokens up by the token alone (its own

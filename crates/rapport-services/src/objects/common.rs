@@ -68,6 +68,27 @@ pub fn person_norms(family: &str, given: &str) -> Vec<(&'static str, SqlValue)> 
     ]
 }
 
+/// A person's name as the name index reads it: in the order its language writes it, so
+/// that 王小明 is one run of characters whose pairs include 王小 and 小明.
+fn person_text(values: &crate::records::hooks::Values) -> String {
+    rapport_core::names::person_name(
+        &text_of(values, "family_name"),
+        &text_of(values, "given_name"),
+    )
+}
+
+/// The name index of a person (contacts, leads).
+pub const PERSON_NAME: crate::records::hooks::NameSource = crate::records::hooks::NameSource {
+    kind: "term.person",
+    fields: &["family_name", "given_name"],
+    text: Some(person_text),
+    company: false,
+};
+
+/// The name index of a record's `name` field.
+pub const NAME: crate::records::hooks::NameSource =
+    crate::records::hooks::NameSource::fields("term.name", &["name"]);
+
 /// `name_norm`: the normalised name quick search finds by prefix.
 pub fn name_norm(name: &str) -> (&'static str, SqlValue) {
     (

@@ -93,6 +93,10 @@ impl Hooks for Document {
     fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
         quick_search(text)
     }
+
+    fn name_sources(&self) -> &'static [crate::records::hooks::NameSource] {
+        &[super::common::NAME]
+    }
 }
 
 pub(super) fn t(s: &str) -> Alias {
@@ -416,15 +420,10 @@ pub(super) fn label(rec: &Record) -> String {
     }
 }
 
-/// A document is found by the start of its subject or of its number (`Q-2026-00`).
+/// A document is found by the start of its number (`Q-2026-00`); its subject goes through the
+/// name index ([`super::common::NAME`]).
 pub(super) fn quick_search(text: &SearchText<'_>) -> Vec<Branch> {
-    let mut out = Vec::new();
-    let norm = rapport_core::validate::search_norm(text.q);
-    if !norm.is_empty() && !text.phoneish {
-        out.push(Branch::prefix("name_norm", &norm, &["name"]));
-    }
-    out.extend(number_branch(text));
-    out
+    number_branch(text).into_iter().collect()
 }
 
 /// Records whose number starts with the text (numbers are upper case).

@@ -96,13 +96,16 @@ pub struct Erasure {
 
 pub struct Branch {
     pub cond: Condition,
-    pub range: Option<(&'static str, String)>,
     /// The fields whose values this branch compares: it is left out for an actor who may not
     /// read one of them.
     pub fields: &'static [&'static str],
     /// Another record type whose values the branch compares (a contact found by the names of
     /// its accounts): left out for an actor who may not read that type.
     pub reads: Option<rapport_core::Object>,
+    /// A name-index branch: the blind tokens of the terms a record must all hold, the first
+    /// the one read through the index (newest first, as many as the page needs). `cond` says
+    /// the same for the paths that read the branches as one condition.
+    pub terms: Vec<String>,
 }
 
 impl Branch {
@@ -110,9 +113,9 @@ impl Branch {
     pub fn prefix(column: &'static str, prefix: &str, fields: &'static [&'static str]) -> Branch {
         Branch {
             cond: super::query::prefix_range(column, prefix),
-            range: Some((column, prefix.to_string())),
             fields,
             reads: None,
+            terms: Vec::new(),
         }
     }
 
@@ -122,10 +125,64 @@ impl Branch {
             cond: Condition::all().add(
                 sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new(column)).eq(value),
             ),
-            range: None,
             fields,
             reads: None,
+            terms: Vec::new(),
         }
+    }
+}
+
+/// A text of a record that quick search finds by its words and, in Chinese, by any two
+/// neighbouring characters (the name index, ADR 0041): its terms are blind-index tokens of
+/// `kind`, kept with the record's other tokens and rewritten with them.
+pub struct NameSource {
+    /// The blind-index kind of its terms (stable: stored tokens depend on it).
+    pub kind: &'static str,
+    /// The fields the text is made of: a search through it is left out for an actor who may
+    /// not read one of them.
+    pub fields: &'static [&'static str],
+    /// The text indexed, from a record's values; `None`: the fields' texts, space separated.
+    pub text: Option<fn(&Values) -> String>,
+    /// A company's name: a search leaves out the legal form it ends with (有限公司, Ltd.).
+    pub company: bool,
+}
+
+impl NameSource {
+    /// The text of `fields`.
+    pub const fn fields(kind: &'static str, fields: &'static [&'static str]) -> NameSource {
+        NameSource {
+            kind,
+            fields,
+            text: None,
+            company: false,
+        }
+    }
+
+    /// A company name held in `field`.
+    pub const fn company(kind: &'static str, fields: &'static [&'static str]) -> NameSource {
+        NameSource {
+            kind,
+            fields,
+            text: None,
+            company: true,
+        }
+    }
+
+    /// The text of a record's values this source indexes.
+    pub fn text_of(&self, values: &Values) -> String {
+        if let Some(f) = self.text {
+            return f(values);
+        }
+        let mut out = String::new();
+        for name in self.fields {
+            if let Some(FieldValue::Text(t)) = values.get(name) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(t);
+            }
+        }
+        out
     }
 }
 
@@ -281,9 +338,15 @@ pub trait Hooks: Send + Sync {
     }
 
     /// Ways a quick search matches records of the type beyond the blind-index tokens of its
-    /// emails and phones (names by prefix, codes).
+    /// emails and phones and the terms of its [`NameSource`]s (codes, numbers, related
+    /// records).
     fn quick_search(&self, _text: &SearchText<'_>) -> Vec<Branch> {
         Vec::new()
+    }
+
+    /// The texts of a record found through the name index (names, company names).
+    fn name_sources(&self) -> &'static [NameSource] {
+        &[]
     }
 
     /// How duplicates of the type are found and merged; `None`: its records cannot be merged.
@@ -316,4 +379,44 @@ pub struct SearchText<'a> {
     pub keys: &'a crate::Keyring,
     /// The text looks like a phone number (digits and `+-() `).
     pub phoneish: bool,
+}
+
+impl SearchText<'_> {
+    /// The blind tokens of the terms a record's `source` must all hold to match, the most
+    /// selective first (the longest term); empty when the text has nothing to search by.
+    pub fn terms(&self, source: &NameSource) -> Vec<String> {
+        let mut terms = if source.company {
+            rapport_core::search_terms::company_query_terms(self.q)
+        } else {
+            rapport_core::search_terms::query_terms(self.q)
+        };
+        // Stable: among terms of one length the first typed leads.
+        terms.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+        terms
+            .iter()
+            .map(|t| self.keys.blind(source.kind, t))
+            .collect()
+    }
+
+    /// The ids of up to `limit` records of `object` whose `source` matches the text, or
+    /// `None` when the text has nothing to search by.
+    pub fn names(
+        &self,
+        object: rapport_core::Object,
+        source: &NameSource,
+        limit: u64,
+    ) -> Option<sea_orm::sea_query::SelectStatement> {
+        let terms = self.terms(source);
+        let (first, rest) = terms.split_first()?;
+        let mut q = rapport_db::search_index::lookup(Some(object.key()), vec![first.clone()]);
+        q.column(sea_orm::sea_query::Alias::new("record_id"));
+        for term in rest {
+            q.and_where(rapport_db::search_index::holds(
+                object.key(),
+                term,
+                "search_tokens",
+            ));
+        }
+        Some(q.limit(limit).to_owned())
+    }
 }

@@ -26,9 +26,12 @@ pub(crate) mod group;
 pub mod duplicates;
 pub mod hooks;
 pub mod merging;
+pub mod name_index;
 mod page;
 pub mod query;
 pub(crate) mod search;
+#[cfg(test)]
+mod search_tests;
 pub use page::{RowPage, ShownRows};
 mod read;
 use read::{custom_values, inline_links, links_of, sort_links, PageQuery, LINKS_COLUMN};

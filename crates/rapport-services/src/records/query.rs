@@ -115,9 +115,9 @@ pub(super) fn quick_search_branches(
             .to_owned();
         branches.push(Branch {
             cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
-            range: None,
             fields: &[],
             reads: None,
+            terms: Vec::new(),
         });
     }
     let text = SearchText {
@@ -125,11 +125,34 @@ pub(super) fn quick_search_branches(
         keys: &keys,
         phoneish,
     };
-    branches.extend(def.hooks.quick_search(&text).into_iter().filter(|b| {
+    for source in def.hooks.name_sources() {
+        let terms = text.terms(source);
+        if terms.is_empty() {
+            continue;
+        }
+        let mut cond = Cond::all();
+        for term in &terms {
+            cond = cond.add(
+                Expr::col(t("id")).in_subquery(
+                    rapport_db::search_index::lookup(Some(def.key()), vec![term.clone()])
+                        .column(t("record_id"))
+                        .to_owned(),
+                ),
+            );
+        }
+        branches.push(Branch {
+            cond,
+            fields: source.fields,
+            reads: None,
+            terms,
+        });
+    }
+    branches.extend(def.hooks.quick_search(&text));
+    branches.retain(|b| {
         b.fields.iter().all(|f| actor.may_read_field(def.object, f))
             && b.reads
                 .is_none_or(|o| actor.owners(o, Action::Read).is_some())
-    }));
+    });
     Ok(branches)
 }
 
@@ -246,11 +269,8 @@ fn encode_cursor(v: &Value, id: &str) -> String {
     B64.encode(json!([v, id]).to_string())
 }
 
-pub(super) fn apply_cursor(
-    q: &mut SelectStatement,
-    sort: &Sort,
-    cursor: &str,
-) -> Result<(), DomainError> {
+/// A cursor's sort value and record id.
+fn decode_cursor(cursor: &str) -> Result<(Value, String), DomainError> {
     let invalid = || {
         bad(
             "cursor",
@@ -266,6 +286,20 @@ pub(super) fn apply_cursor(
         .filter(|s| rapport_core::ids::is_valid_id(s))
         .ok_or_else(invalid)?
         .to_string();
+    Ok((arr[0].clone(), id))
+}
+
+/// The record id a cursor continues after.
+pub(super) fn cursor_id(cursor: &str) -> Result<String, DomainError> {
+    Ok(decode_cursor(cursor)?.1)
+}
+
+pub(super) fn apply_cursor(
+    q: &mut SelectStatement,
+    sort: &Sort,
+    cursor: &str,
+) -> Result<(), DomainError> {
+    let (value, id) = decode_cursor(cursor)?;
     let col = sort.column().to_string();
     if sort.spec.is_none() {
         q.and_where(if sort.desc {
@@ -275,7 +309,7 @@ pub(super) fn apply_cursor(
         });
         return Ok(());
     }
-    let val = sort_value_sql(sort, &arr[0])?;
+    let val = sort_value_sql(sort, &value)?;
     // NULLs sort first ascending and last descending on both backends (set explicitly).
     let cond = match (sort.desc, val) {
         (false, None) => Cond::any()
@@ -316,9 +350,7 @@ pub fn scoped_select(
 ) -> Result<SelectStatement, DomainError> {
     let mut q = Query::select();
     q.from(t(def.table));
-    if let OwnerFilter::Owners(owners) = filter {
-        q.and_where(Expr::col(t("owner_id")).is_in(owners.clone()));
-    }
+    q.cond_where(scope_and_filter(def, actor, store, filter, params)?);
     if let Some(text) = params.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if text.chars().count() > 100 {
             return Err(bad(
@@ -329,9 +361,25 @@ pub fn scoped_select(
         }
         q.cond_where(quick_search(def, actor, store, text)?);
     }
+    Ok(q)
+}
+
+/// The caller's scope and the list's filter (not its quick search), as one condition on the
+/// type's table.
+pub(super) fn scope_and_filter(
+    def: &ObjectDef,
+    actor: &Access,
+    store: &Store,
+    filter: &OwnerFilter,
+    params: &ListParams,
+) -> Result<Condition, DomainError> {
+    let mut cond = Cond::all();
+    if let OwnerFilter::Owners(owners) = filter {
+        cond = cond.add(Expr::col(t("owner_id")).is_in(owners.clone()));
+    }
     if let Some(f) = &params.filter {
         let mut count = 0;
-        q.cond_where(compile(
+        cond = cond.add(compile(
             def,
             actor,
             store,
@@ -341,7 +389,7 @@ pub fn scoped_select(
             &params.customs,
         )?);
     }
-    Ok(q)
+    Ok(cond)
 }
 
 /// A page of a list as `Value`s (what the UI renders).
@@ -371,10 +419,17 @@ pub async fn list_records(
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<RecordPage, DomainError> {
-    let mut select = PageSelect::new(store, actor, def, params).await?;
     let keys = store.keys()?;
-    let q = std::mem::take(&mut select.q);
-    let mut records = read_records_fresh(store, &keys, def, q, &Needed::all(def)).await?;
+    let mut tries = 0;
+    let (select, mut records) = loop {
+        let mut select = PageSelect::new(store, actor, def, params).await?;
+        let q = std::mem::take(&mut select.q);
+        let records = read_records_fresh(store, &keys, def, q, &Needed::all(def)).await?;
+        tries += 1;
+        if tries >= READS || select.still_listed(store).await? {
+            break (select, records);
+        }
+    };
     let more = records.len() as u64 > select.limit;
     records.truncate(select.limit as usize);
     let next_cursor = if more {
@@ -399,17 +454,39 @@ pub async fn list_rows(
     def: &ObjectDef,
     params: &ListParams,
 ) -> Result<RowPage, DomainError> {
-    let mut select = PageSelect::new(store, actor, def, params).await?;
-    let keys = store.keys()?;
-    let limit = select.limit as usize;
-    let q = std::mem::take(&mut select.q);
-    let page = RowPage::read(store, keys, def, q, limit, |rec| {
-        encode_cursor(&sort_value_json(rec, &select.sort), &rec.id)
-    })
-    .await?;
-    select.audit(store, actor, def, page.len()).await?;
-    Ok(page)
+    let mut tries = 0;
+    loop {
+        let mut select = PageSelect::new(store, actor, def, params).await?;
+        let keys = store.keys()?;
+        let limit = select.limit as usize;
+        let q = std::mem::take(&mut select.q);
+        let page = RowPage::read(store, keys, def, q, limit, |rec| {
+            encode_cursor(&sort_value_json(rec, &select.sort), &rec.id)
+        })
+        .await?;
+        tries += 1;
+        if tries >= READS || select.still_listed(store).await? {
+            select.audit(store, actor, def, page.len()).await?;
+            return Ok(page);
+        }
+    }
 }
+
+/// The statement a list page is read through (without its columns): what the search tests
+/// measure.
+#[cfg(test)]
+pub(crate) async fn page_statement(
+    store: &Store,
+    actor: &Access,
+    def: &ObjectDef,
+    params: &ListParams,
+) -> Result<SelectStatement, DomainError> {
+    Ok(PageSelect::new(store, actor, def, params).await?.q)
+}
+
+/// Reads of a search page at most: a page is read again when a merge of the search tokens
+/// began while it was read (see `search`); merges begin seconds apart.
+const READS: u32 = 3;
 
 /// The query of one list page, in the caller's scope, with what the page's cursor and audit
 /// entry need.
@@ -418,6 +495,8 @@ struct PageSelect {
     sort: Sort,
     limit: u64,
     params: ListParams,
+    /// The token generations a quick search read (see `search`).
+    generations: Option<Vec<i64>>,
 }
 
 impl PageSelect {
@@ -439,21 +518,19 @@ impl PageSelect {
         if params.filter.is_some() && params.customs.is_empty() {
             params.customs = crate::custom_fields::active(store, def.object).await?;
         }
-        // A quick search in the default order on SQLite reads each way of matching on its
-        // own, bounded, instead of one OR (see `search`).
-        let candidates = if rapport_db::dialect::reads_search_branches_apart(store.db.backend())
-            && sort.spec.is_none()
-            && sort.desc
-        {
-            super::search::candidates(store, actor, def, &filter, &params, &sort, limit + 1).await?
+        // A quick search in the default order reads each way of matching on its own,
+        // bounded, instead of one OR (see `search`).
+        let candidates = if sort.spec.is_none() && sort.desc {
+            super::search::candidates(store, actor, def, &filter, &params, limit + 1).await?
         } else {
             None
         };
+        let generations = candidates.as_ref().map(|c| c.generations.clone());
         let mut q = match candidates {
-            Some(ids) => {
+            Some(c) => {
                 let mut q = Query::select();
                 q.from(t(def.table))
-                    .and_where(Expr::col(t("id")).in_subquery(ids));
+                    .and_where(Expr::col(t("id")).in_subquery(c.ids));
                 q
             }
             None => scoped_select(def, actor, store, &filter, &params)?,
@@ -466,7 +543,16 @@ impl PageSelect {
             sort,
             limit,
             params,
+            generations,
         })
+    }
+
+    /// Whether the token generations the quick search read are still those listed.
+    async fn still_listed(&self, store: &Store) -> Result<bool, DomainError> {
+        match &self.generations {
+            Some(read) => super::search::still_listed(store, read).await,
+            None => Ok(true),
+        }
     }
 
     /// The audit entry of reading the page: one per list or search, with what was asked

@@ -1,6 +1,7 @@
 //! Blind-index tokens for a record's encrypted emails and phone numbers, so quick search and
-//! duplicate checks find them by exact value or by the last four digits without decrypting.
-//! What the tokens of a record are is decided here; the search index stores them.
+//! duplicate checks find them by exact value or by the last four digits without decrypting,
+//! and for the terms of its names (the name index, ADR 0041). What the tokens of a record
+//! are is decided here; the search index stores them.
 
 use super::ObjectDef;
 use crate::Keyring;
@@ -53,6 +54,14 @@ pub fn tokens_for(
             }
             _ => {}
         }
+    }
+    for source in def.hooks.name_sources() {
+        let text = source.text_of(values);
+        out.extend(
+            rapport_core::search_terms::index_terms(&text)
+                .iter()
+                .map(|term| keys.blind(source.kind, term)),
+        );
     }
     out.sort();
     out.dedup();

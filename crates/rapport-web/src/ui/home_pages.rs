@@ -4,13 +4,13 @@ use super::{render, Ctx, Page};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rapport_core::{Action, DomainError, Scope};
-use rapport_services::objects;
 use rapport_services::objects::CONTACTS;
 use rapport_services::records::query::{self, ListParams};
 
-use super::form::field;
+use super::form::{self, field};
+use super::i18n::t;
 use super::record_pages::{page_error, record_label};
 
 #[derive(Template)]
@@ -26,9 +26,19 @@ struct HomePage {
 #[template(path = "search.html")]
 struct SearchPage {
     ctx: Ctx,
-    accounts: Vec<(String, String, String)>,
-    contacts: Vec<(String, String, String)>,
+    groups: Vec<SearchGroup>,
 }
+
+/// What a search found of one record type: its name, the first matches (label, link, a line
+/// under it) and, when there are more, the type's list with the same search.
+struct SearchGroup {
+    title: String,
+    rows: Vec<(String, String, String)>,
+    more: Option<String>,
+}
+
+/// Matches shown a record type on the search page.
+const SEARCH_ROWS: u64 = 10;
 
 pub async fn home(State(app): State<AppState>, page: Page) -> Response {
     let count =
@@ -54,56 +64,100 @@ pub async fn home(State(app): State<AppState>, page: Page) -> Response {
     })
 }
 
+/// What a search for `text` finds of every record type the user may read, through each
+/// type's quick search (names, numbers, emails, phones), grouped by type in the order of the
+/// navigation, at most `rows` a type.
+async fn find_groups(
+    app: &AppState,
+    page: &Page,
+    text: &str,
+    rows: u64,
+) -> Result<Vec<SearchGroup>, DomainError> {
+    let lang = page.ctx.lang;
+    let mut groups = Vec::new();
+    if text.is_empty() {
+        return Ok(groups);
+    }
+    for def in app.store.types().all() {
+        if page.access.scope(def.object, Action::Read) == Scope::None {
+            continue;
+        }
+        let params = ListParams {
+            q: Some(text.to_string()),
+            limit: Some(rows),
+            ..Default::default()
+        };
+        let found = query::list(&app.store, &page.access, def, &params).await?;
+        if found.data.is_empty() {
+            continue;
+        }
+        let rows = found
+            .data
+            .iter()
+            .map(|r| {
+                let sub = ["number", "city", "title", "company", "code"]
+                    .iter()
+                    .find_map(|k| r[*k].as_str().filter(|s| !s.is_empty()))
+                    .unwrap_or("")
+                    .to_string();
+                (
+                    record_label(def, r),
+                    format!("/{}/{}", def.plural(), r["id"].as_str().unwrap_or("")),
+                    sub,
+                )
+            })
+            .collect();
+        groups.push(SearchGroup {
+            title: t(lang, &format!("nav.{}", def.plural())),
+            rows,
+            more: found
+                .next_cursor
+                .map(|_| format!("/{}?q={}", def.plural(), form::urlencode(text))),
+        });
+    }
+    Ok(groups)
+}
+
+/// Global search: what every record type the user may read has that matches, grouped.
 pub async fn search(
     State(app): State<AppState>,
     mut page: Page,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let text = field(&q, "q").trim().to_string();
-    let lang = page.ctx.lang;
     page.ctx.search = text.clone();
-    let mut out: Vec<Vec<(String, String, String)>> = vec![vec![], vec![]];
-    if !text.is_empty() {
-        for (i, def) in [&rapport_services::objects::ACCOUNTS, &CONTACTS]
-            .into_iter()
-            .enumerate()
-        {
-            if page.access.scope(def.object, Action::Read) == Scope::None {
-                continue;
-            }
-            let params = ListParams {
-                q: Some(text.clone()),
-                limit: Some(20),
-                ..Default::default()
-            };
-            match query::list(&app.store, &page.access, def, &params).await {
-                Ok(p) => {
-                    out[i] = p
-                        .data
-                        .iter()
-                        .map(|r| {
-                            let sub = if def.object == objects::ACCOUNT {
-                                r["city"].as_str().unwrap_or("").to_string()
-                            } else {
-                                r["title"].as_str().unwrap_or("").to_string()
-                            };
-                            (
-                                record_label(def, r),
-                                format!("/{}s/{}", def.key(), r["id"].as_str().unwrap_or("")),
-                                sub,
-                            )
-                        })
-                        .collect()
-                }
-                Err(e) => return page_error(lang, e),
-            }
-        }
+    match find_groups(&app, &page, &text, SEARCH_ROWS).await {
+        Ok(groups) => render(&SearchPage {
+            ctx: page.ctx,
+            groups,
+        }),
+        Err(e) => page_error(page.ctx.lang, e),
     }
-    let contacts = out.pop().unwrap_or_default();
-    let accounts = out.pop().unwrap_or_default();
-    render(&SearchPage {
-        ctx: page.ctx,
-        accounts,
-        contacts,
-    })
+}
+
+/// Matches a record type shows while the search is typed.
+const SUGGEST_ROWS: u64 = 5;
+
+/// The global search's suggestions while it is typed (the top bar's list; Ctrl/Cmd+K):
+/// `{"groups": [{"title", "rows": [{"label", "href", "sub"}], "more"}], "all"}`.
+pub async fn suggest(
+    State(app): State<AppState>,
+    page: Page,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let text = field(&q, "q").trim().to_string();
+    match find_groups(&app, &page, &text, SUGGEST_ROWS).await {
+        Ok(groups) => axum::Json(serde_json::json!({
+            "groups": groups.iter().map(|g| serde_json::json!({
+                "title": g.title,
+                "rows": g.rows.iter().map(|(label, href, sub)| serde_json::json!({
+                    "label": label, "href": href, "sub": sub,
+                })).collect::<Vec<_>>(),
+                "more": g.more,
+            })).collect::<Vec<_>>(),
+            "all": format!("/search?q={}", form::urlencode(&text)),
+        }))
+        .into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
 }

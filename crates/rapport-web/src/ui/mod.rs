@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/lang", post(auth_pages::switch_language))
         .route("/", get(home_pages::home))
         .route("/search", get(home_pages::search))
+        .route("/search/suggest", get(home_pages::suggest))
         .route("/me/security", get(security_pages::page))
         .route("/me/mfa/enroll", post(security_pages::mfa_enroll))
         .route("/me/mfa/confirm", post(security_pages::mfa_confirm))

@@ -7,7 +7,7 @@ mod fields;
 use super::common::text_of;
 use crate::objects;
 use crate::records::duplicates::RuleMode;
-use crate::records::hooks::{Branch, Cx, DuplicateRule, Hooks, SearchText, Values};
+use crate::records::hooks::{Branch, Cx, DuplicateRule, Hooks, NameSource, SearchText, Values};
 use crate::records::merging::{Loose, Merging, Reason, Reference};
 use crate::records::{ObjectDef, Record};
 use crate::Store;
@@ -18,6 +18,11 @@ use rapport_core::{validate, DomainError, Object};
 use rapport_db::exec;
 use sea_orm::sea_query::{Alias, Expr, Query, Value as SqlValue};
 use sea_orm::DatabaseTransaction;
+
+/// An account's name in the name index: found by its words and, in Chinese, by any two
+/// neighbouring characters (海川 finds 宁波海川物流有限公司).
+pub const ACCOUNT_NAME: NameSource = NameSource::company("term.company", &["name"]);
+const SHORT_NAME: NameSource = NameSource::fields("term.short", &["short_name"]);
 
 pub use fields::FIELDS;
 
@@ -162,15 +167,11 @@ impl Hooks for Rules {
                 &["credit_code"],
             ));
         }
-        let norm = validate::company_name_norm(text.q);
-        if !norm.is_empty() {
-            out.push(Branch::prefix("name_norm", &norm, &["name"]));
-        }
-        let short = validate::search_norm(text.q);
-        if !short.is_empty() && !text.phoneish {
-            out.push(Branch::prefix("short_norm", &short, &["short_name"]));
-        }
         out
+    }
+
+    fn name_sources(&self) -> &'static [NameSource] {
+        &[ACCOUNT_NAME, SHORT_NAME]
     }
 
     fn duplicate_rules(&self) -> &'static [DuplicateRule] {

@@ -4,14 +4,17 @@
 
 mod fields;
 
+use super::account::ACCOUNT_NAME;
 use super::common::{person_norms, text_of};
 use crate::objects;
 use crate::records::duplicates::RuleMode;
-use crate::records::hooks::{Branch, DuplicateRule, Erasure, Hooks, SearchText, Values};
+use crate::records::hooks::{
+    Branch, DuplicateRule, Erasure, Hooks, NameSource, SearchText, Values,
+};
 use crate::records::merging::{Merging, Reference};
 use crate::records::{ObjectDef, Record};
 use rapport_core::permission::Ownership;
-use rapport_core::{validate, DomainError, Object};
+use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::{Alias, Cond, Expr, Query, Value as SqlValue};
 use serde_json::{Map, Value};
 
@@ -116,37 +119,29 @@ impl Hooks for Rules {
         })
     }
 
+    fn name_sources(&self) -> &'static [NameSource] {
+        &[super::common::PERSON_NAME]
+    }
+
     fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
-        let norm = validate::search_norm(text.q);
-        if norm.is_empty() || text.phoneish {
+        if text.phoneish {
             return Vec::new();
         }
-        let mut out = vec![
-            Branch::prefix("name_norm", &norm, &["family_name", "given_name"]),
-            Branch::prefix("family_norm", &norm, &["family_name"]),
-        ];
-        // The names of their companies (among the first 200 matching accounts).
-        let company = validate::company_name_norm(text.q);
-        if !company.is_empty() {
-            let accounts = Query::select()
-                .column(t("id"))
-                .from(t("accounts"))
-                .cond_where(crate::records::query::prefix_range("name_norm", &company))
-                .limit(200)
-                .to_owned();
-            let sub = Query::select()
-                .column(t("contact_id"))
-                .from(t("contact_accounts"))
-                .and_where(Expr::col(t("account_id")).in_subquery(accounts))
-                .to_owned();
-            out.push(Branch {
-                cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
-                range: None,
-                fields: &["accounts"],
-                reads: Some(objects::ACCOUNT),
-            });
-        }
-        out
+        // The names of their companies (among the newest 200 accounts they match).
+        let Some(accounts) = text.names(objects::ACCOUNT, &ACCOUNT_NAME, 200) else {
+            return Vec::new();
+        };
+        let sub = Query::select()
+            .column(t("contact_id"))
+            .from(t("contact_accounts"))
+            .and_where(Expr::col(t("account_id")).in_subquery(accounts))
+            .to_owned();
+        vec![Branch {
+            cond: Cond::all().add(Expr::col(t("id")).in_subquery(sub)),
+            fields: &["accounts"],
+            reads: Some(objects::ACCOUNT),
+            terms: Vec::new(),
+        }]
     }
 
     fn duplicate_rules(&self) -> &'static [DuplicateRule] {

@@ -8,7 +8,7 @@ mod fields;
 use super::common::{person_norms, text_of};
 use crate::records::duplicates::RuleMode;
 use crate::records::hooks::{
-    Branch, Change, DuplicateRule, Effects, Erasure, Hooks, Loaded, SearchText, Values,
+    Change, DuplicateRule, Effects, Erasure, Hooks, Loaded, NameSource, Values,
 };
 use crate::records::merging::{Merging, Reference};
 use crate::records::{ObjectDef, Record};
@@ -134,25 +134,9 @@ impl Hooks for Rules {
         })
     }
 
-    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
-        if text.phoneish {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        let norm = validate::search_norm(text.q);
-        if !norm.is_empty() {
-            out.push(Branch::prefix(
-                "name_norm",
-                &norm,
-                &["family_name", "given_name"],
-            ));
-            out.push(Branch::prefix("family_norm", &norm, &["family_name"]));
-        }
-        let company = validate::company_name_norm(text.q);
-        if !company.is_empty() {
-            out.push(Branch::prefix("company_norm", &company, &["company"]));
-        }
-        out
+    fn name_sources(&self) -> &'static [NameSource] {
+        const COMPANY: NameSource = NameSource::company("term.company", &["company"]);
+        &[super::common::PERSON_NAME, COMPANY]
     }
 
     fn duplicate_rules(&self) -> &'static [DuplicateRule] {

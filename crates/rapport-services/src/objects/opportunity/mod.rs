@@ -8,14 +8,12 @@ pub mod stages;
 
 use super::common::{name_norm, text_of};
 use crate::pipelines::Pipeline;
-use crate::records::hooks::{
-    Branch, Change, Cx, Effects, Hooks, Loaded, SearchText, Values, Written,
-};
+use crate::records::hooks::{Change, Cx, Effects, Hooks, Loaded, NameSource, Values, Written};
 use crate::records::{ObjectDef, Record};
 use crate::Store;
 use rapport_core::input::Input;
 use rapport_core::permission::Ownership;
-use rapport_core::{validate, DomainError, Object};
+use rapport_core::{DomainError, Object};
 use sea_orm::sea_query::Value as SqlValue;
 use sea_orm::DatabaseTransaction;
 
@@ -98,11 +96,7 @@ impl Hooks for Rules {
         .await
     }
 
-    fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
-        let norm = validate::search_norm(text.q);
-        if norm.is_empty() {
-            return Vec::new();
-        }
-        vec![Branch::prefix("name_norm", &norm, &["name"])]
+    fn name_sources(&self) -> &'static [NameSource] {
+        &[super::common::NAME]
     }
 }

@@ -11,7 +11,7 @@ use crate::records::{ObjectDef, Record};
 use rapport_core::fields::FieldValue;
 use rapport_core::input::Input;
 use rapport_core::permission::Ownership;
-use rapport_core::{validate, DomainError, Object};
+use rapport_core::{DomainError, Object};
 use rapport_db::one;
 use sea_orm::sea_query::{Expr, Query, Value as SqlValue};
 
@@ -83,15 +83,14 @@ impl Hooks for Rules {
 
     /// A product is found by the start of its name or of its code.
     fn quick_search(&self, text: &SearchText<'_>) -> Vec<Branch> {
-        let mut out = Vec::new();
-        let norm = validate::search_norm(text.q);
-        if !norm.is_empty() {
-            out.push(Branch::prefix("name_norm", &norm, &["name"]));
-        }
         let code = text.q.trim();
-        if !code.is_empty() {
-            out.push(Branch::prefix("code", code, &["code"]));
+        if code.is_empty() {
+            return Vec::new();
         }
-        out
+        vec![Branch::prefix("code", code, &["code"])]
+    }
+
+    fn name_sources(&self) -> &'static [crate::records::hooks::NameSource] {
+        &[super::common::NAME]
     }
 }

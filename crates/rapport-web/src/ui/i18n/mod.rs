@@ -122,6 +122,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("record.transfer_reason", "转移原因", "Reason for the transfer"),
 
     ("list.empty", "没有符合条件的记录", "No matching records"),
+    ("search.more", "查看全部", "See all"),
     ("list.next", "下一页", "Next page"),
     ("list.filter", "筛选", "Filter"),
     ("list.apply", "应用", "Apply"),
