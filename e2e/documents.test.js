@@ -85,6 +85,11 @@ test("a quote with two lines shows exact totals and prints cleanly", async () =>
   assert.match(await page.locator(".print-meta").innerText(), /宁波港湾物流有限公司/);
   assert.match(await page.locator("dl.doc-totals").innerText(), /29708\.00/);
   await page.screenshot({ path: join(SHOTS, "quote-print-zh.png"), fullPage: true });
+  // The strict CSP blocks inline handlers and styles: the button works through app.js.
+  assert.equal(await page.locator("[onclick], [style]").count(), 0);
+  await page.evaluate(() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; });
+  await page.click("button[data-print]");
+  assert.equal(await page.evaluate(() => window.__printed), 1, "the print button prints");
   await context.close();
 });
 

@@ -40,6 +40,8 @@ test("export a filtered list in the background and download it", async () => {
   await page.locator("tr[data-status=done]").waitFor({ timeout: 30000 });
   const row = page.locator("tr[data-status=done]");
   assert.match(await row.innerText(), /已完成[\s\S]*100%[\s\S]*2 \/ 2/);
+  assert.equal(await row.locator("progress").evaluate((p) => p.position), 1);
+  assert.equal(await page.locator("main [style]").count(), 0);
   await page.screenshot({ path: join(SHOTS, "exports-zh.png"), fullPage: true });
   const [download] = await Promise.all([page.waitForEvent("download"), row.locator("a.download").click()]);
   assert.match(download.suggestedFilename(), /^accounts-\d{8}-\d{4}\.csv$/);

@@ -86,6 +86,11 @@ test("a manager sets a monthly target and the rep sees the progress", async () =
   await mgr.page.waitForURL(/\/targets\?period=/);
   const row = mgr.page.locator("table.targets tbody tr", { hasText: "韩梅" });
   assert.match(await row.innerText(), /Won deals[\s\S]*150000\.00 CNY[\s\S]*75000\.00[\s\S]*50%/);
+  // The bar is drawn at its value, without inline styles (the CSP blocks them).
+  assert.equal(await row.locator("progress").getAttribute("value"), "50");
+  const fill = await row.locator("progress").evaluate((p) => p.position);
+  assert.ok(Math.abs(fill - 0.5) < 0.01, `drawn at ${fill}`);
+  assert.equal(await mgr.page.locator("main [style]").count(), 0);
   await mgr.page.screenshot({ path: join(SHOTS, "targets-en.png"), fullPage: true });
 
   // "My day" lists an open deal nobody planned a next step for.

@@ -9,6 +9,7 @@
       var target = document.getElementById(toggle.getAttribute("data-toggle"));
       if (target) target.classList.toggle("open");
     }
+    if (t.closest("[data-print]")) window.print();
     var edit = t.closest("[data-edit]");
     if (edit) {
       var row = document.getElementById(edit.getAttribute("data-edit"));

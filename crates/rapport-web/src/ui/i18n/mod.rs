@@ -75,8 +75,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("nav.logout", "退出登录", "Sign out"),
     (
         "nav.search",
-        "搜索客户、联系人、电话、邮箱",
-        "Search accounts, contacts, phone, email",
+        "搜索名称、编号、电话、邮箱（Ctrl+K）",
+        "Search names, numbers, phone, email (Ctrl+K)",
     ),
     ("nav.language", "语言", "Language"),
     ("nav.menu", "菜单", "Menu"),
