@@ -96,7 +96,22 @@ async fn api_problems(req: Request<Body>, next: Next) -> Response {
     out
 }
 
-async fn fallback() -> Response {
+/// No route: a page for a browser (in its language, with the site's look), a problem
+/// document for everything else.
+async fn fallback(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let wants_page = !uri.path().starts_with("/api/")
+        && headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_page {
+        let lang = crate::ui::request_lang(&headers);
+        return crate::ui::status_page(
+            lang,
+            StatusCode::NOT_FOUND,
+            crate::ui::i18n::t(lang, "error.no_page"),
+        );
+    }
     problem(
         StatusCode::NOT_FOUND,
         "no_route",

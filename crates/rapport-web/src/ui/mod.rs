@@ -52,6 +52,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(assets::css))
         .route("/static/app.js", get(assets::js))
+        .route("/favicon.svg", get(assets::favicon))
+        .route("/favicon.ico", get(assets::favicon))
         .route(
             "/login",
             get(auth_pages::login_page).post(auth_pages::login_submit),
@@ -553,11 +555,66 @@ pub(crate) fn error_page(lang: Lang, e: DomainError) -> Response {
         }
         _ => StatusCode::BAD_REQUEST,
     };
-    let msg = match &e {
-        e if e.is_internal() => "Internal error / 服务器内部错误".to_string(),
+    let message = match &e {
+        e if e.is_internal() => i18n::t(lang, "error.internal_detail"),
         _ => error_message(lang, &e),
     };
-    (status, Html(format!("<!doctype html><meta charset=utf-8><link rel=stylesheet href=\"/static/app.css\"><main class=content><div class=\"card narrow\"><p class=\"alert error\">{}</p><p><a href=\"/\">←</a></p></div></main>", html_escape(&msg)))).into_response()
+    status_page(lang, status, message)
+}
+
+/// A page for a refusal or an error: the status in words as its title, the message, a way
+/// home; in the reader's language, with the site's look (no navigation: there may be no
+/// signed-in user).
+pub(crate) fn status_page(lang: Lang, status: StatusCode, message: String) -> Response {
+    let key = match status {
+        StatusCode::NOT_FOUND => "error.not_found",
+        StatusCode::FORBIDDEN => "error.forbidden",
+        StatusCode::CONFLICT => "error.conflict",
+        s if s.is_server_error() => "error.internal",
+        _ => "error.refused",
+    };
+    let page = ErrorPage {
+        lang,
+        title: i18n::t(lang, key),
+        message,
+        home: i18n::t(lang, "error.home"),
+        version: assets::VERSION,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, page.message).into_response(),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    lang: Lang,
+    title: String,
+    message: String,
+    home: String,
+    version: &'static str,
+}
+
+/// The language of a request that may have no session: the language cookie, then the
+/// browser's `Accept-Language`, then Chinese.
+pub(crate) fn request_lang(headers: &axum::http::HeaderMap) -> Lang {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| {
+            c.split(';')
+                .filter_map(|kv| kv.trim().split_once('='))
+                .find(|(k, _)| *k == LANG_COOKIE)
+                .and_then(|(_, v)| Lang::parse(v))
+        })
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept)
+        })
+        .unwrap_or(Lang::Zh)
 }
 
 pub use messages::{message, with_message};

@@ -123,6 +123,22 @@ const TEXT: &[(&str, &str, &str)] = &[
 
     ("list.empty", "没有符合条件的记录", "No matching records"),
     ("search.more", "查看全部", "See all"),
+    ("error.not_found", "找不到页面", "Page not found"),
+    ("error.forbidden", "没有权限", "Not allowed"),
+    ("error.conflict", "有冲突", "Conflict"),
+    ("error.internal", "服务器内部错误", "Internal error"),
+    ("error.refused", "无法完成", "Cannot be done"),
+    ("error.home", "返回工作台", "Back to the home page"),
+    (
+        "error.internal_detail",
+        "服务器出现内部错误，已记录日志。请稍后重试；若问题持续，请联系管理员。",
+        "Something went wrong on the server and it was logged. Try again later; if it goes on, tell your administrator.",
+    ),
+    (
+        "error.no_page",
+        "此地址没有页面。请检查链接，或从工作台重新开始。",
+        "There is no page at this address. Check the link, or start again from the home page.",
+    ),
     ("list.next", "下一页", "Next page"),
     ("list.filter", "筛选", "Filter"),
     ("list.apply", "应用", "Apply"),
