@@ -1,7 +1,7 @@
 // People's names as their owners write them, in both languages: a Western name given name
 // first with a space (Susan Johnson, never "JohnsonSusan"), a Chinese one family name first
 // (张伟); on the contact's page and once in the account's timeline (the name was shown twice),
-// on a desktop and at phone width.
+// on a desktop and at phone width. The contact's phone and email are tel: and mailto: links.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -28,13 +28,19 @@ for (const [locale, width] of [["zh-CN", 1280], ["en-US", 390]]) {
     await signIn(page, server.base, "rep@example.com");
     const account = await api(page, "POST", "/api/v1/accounts", { name: `Northwind ${locale}` });
     assert.equal(account.status, 201);
-    const susan = await api(page, "POST", "/api/v1/contacts", { family_name: "Johnson", given_name: "Susan", account_ids: [account.body.id] });
+    const mobile = width < 600 ? "13912345678" : "13812345678";
+    const susan = await api(page, "POST", "/api/v1/contacts", { family_name: "Johnson", given_name: "Susan", account_ids: [account.body.id], mobile, email: `susan.${locale.toLowerCase()}@example.com` });
     assert.equal(susan.status, 201);
     const zhang = await api(page, "POST", "/api/v1/contacts", { family_name: "张", given_name: "伟", account_ids: [account.body.id] });
     assert.equal(zhang.status, 201);
 
     await page.goto(`${server.base}/contacts/${susan.body.id}`);
     assert.equal((await page.locator("h1").innerText()).trim(), "Susan Johnson");
+    // A phone can call the number and write to the address.
+    const tel = page.locator(`#row-mobile a[href="tel:+86${mobile}"]`);
+    assert.equal(await tel.count(), 1);
+    assert.match(await tel.innerText(), /\d{3}.?\d{4}.?\d{4}/);
+    assert.equal(await page.locator(`#row-email a[href="mailto:susan.${locale.toLowerCase()}@example.com"]`).count(), 1);
 
     await page.goto(`${server.base}/accounts/${account.body.id}`);
     const timeline = await page.locator("#timeline").innerText();

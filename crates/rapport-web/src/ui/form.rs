@@ -423,6 +423,36 @@ pub fn to_doc(specs: &'static [FieldSpec], pairs: &[(String, String)]) -> Map<St
     doc
 }
 
+/// Phone numbers and emails as `(href, text)` links a phone can call or write to: `tel:` with
+/// the number in international form, `mailto:`; nothing for other kinds.
+pub fn contact_links(kind: FieldKind, v: &Value, phone_region: &str) -> Vec<(String, String)> {
+    let items: Vec<&str> = match v {
+        Value::String(s) if !s.is_empty() => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return Vec::new(),
+    };
+    match kind {
+        FieldKind::Phone | FieldKind::PhoneList => items
+            .into_iter()
+            .map(|p| {
+                let dial: String = p
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
+                (
+                    format!("tel:{dial}"),
+                    validate::phone_display(p, phone_region),
+                )
+            })
+            .collect(),
+        FieldKind::Email | FieldKind::EmailList => items
+            .into_iter()
+            .map(|e| (format!("mailto:{e}"), e.to_string()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A value as a person reads it.
 pub fn display(
     spec: &FieldSpec,

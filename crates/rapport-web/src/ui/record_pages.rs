@@ -24,6 +24,9 @@ use serde_json::{json, Value};
 pub struct DetailRow {
     pub field: FormField,
     pub display: String,
+    /// Phone numbers and emails as links (`tel:`, `mailto:`) and their text; empty for other
+    /// values, which show `display`.
+    pub links: Vec<(String, String)>,
     pub editable: bool,
 }
 
@@ -200,11 +203,17 @@ async fn render_detail(
                     }
                 }
             }
+            let hidden = unreadable.contains(&s.name);
             DetailRow {
-                display: if unreadable.contains(&s.name) {
+                display: if hidden {
                     unreadable_text.clone()
                 } else {
                     form::display(s, raw, lang, &choices, &region)
+                },
+                links: if hidden {
+                    Vec::new()
+                } else {
+                    form::contact_links(s.kind, raw, &region)
                 },
                 editable: can_update
                     && !s.system
@@ -230,11 +239,22 @@ async fn render_detail(
                 }
             }
         }
+        let hidden = c.sensitive && unreadable.contains(&records::unreadable::CUSTOM);
         rows.push(DetailRow {
-            display: if c.sensitive && unreadable.contains(&records::unreadable::CUSTOM) {
+            display: if hidden {
                 unreadable_text.clone()
             } else {
                 form::custom_display(c, &raw, lang, &choices, &region)
+            },
+            links: match c.kind {
+                _ if hidden => Vec::new(),
+                rapport_core::custom::CustomKind::Phone => {
+                    form::contact_links(rapport_core::fields::FieldKind::Phone, &raw, &region)
+                }
+                rapport_core::custom::CustomKind::Email => {
+                    form::contact_links(rapport_core::fields::FieldKind::Email, &raw, &region)
+                }
+                _ => Vec::new(),
             },
             editable: can_update && actor.grants.can_write_field(def.object, &c.key),
             field: input,
