@@ -242,7 +242,12 @@ pub fn presented_token(parts: &Parts) -> Option<(String, bool)> {
 }
 
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    for h in parts.headers.get_all(header::COOKIE) {
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of cookie `name` among `headers`.
+pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    for h in headers.get_all(header::COOKIE) {
         let Ok(s) = h.to_str() else { continue };
         for pair in s.split(';') {
             if let Some((k, v)) = pair.trim().split_once('=') {

@@ -134,7 +134,7 @@ pub const RECORD_LIST: &[Param] = &[
     opt(
         "q",
         Schema::Text,
-        "quick search: name prefix, email, phone or its last 4 digits, company name",
+        "quick search: words of names (Chinese: any two characters in them), email, phone or its last 4 digits, company name",
     ),
     opt(
         "filter",

@@ -279,14 +279,19 @@ impl Ctx {
 }
 
 fn resolve_lang(parts: &Parts, user: Option<&User>) -> Lang {
-    if let Some(l) = cookie(parts, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
+    lang_of(&parts.headers, user)
+}
+
+/// The language cookie, then the user's language, then the browser's `Accept-Language`,
+/// then Chinese.
+fn lang_of(headers: &axum::http::HeaderMap, user: Option<&User>) -> Lang {
+    if let Some(l) = crate::extract::cookie_in(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
         return l;
     }
     if let Some(l) = user.and_then(|u| Lang::parse(&u.language)) {
         return l;
     }
-    parts
-        .headers
+    headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(Lang::from_accept)
@@ -599,22 +604,7 @@ struct ErrorPage {
 /// The language of a request that may have no session: the language cookie, then the
 /// browser's `Accept-Language`, then Chinese.
 pub(crate) fn request_lang(headers: &axum::http::HeaderMap) -> Lang {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| {
-            c.split(';')
-                .filter_map(|kv| kv.trim().split_once('='))
-                .find(|(k, _)| *k == LANG_COOKIE)
-                .and_then(|(_, v)| Lang::parse(v))
-        })
-        .or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Lang::from_accept)
-        })
-        .unwrap_or(Lang::Zh)
+    lang_of(headers, None)
 }
 
 pub use messages::{message, with_message};
